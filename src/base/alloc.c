@@ -1,0 +1,57 @@
+/*
+ * alloc.c -- the allocation wrappers. A countdown lets tests fail the n-th allocation to prove
+ * that every path out of memory is handled (see kpAlloc_failAfter).
+ */
+#include <stdlib.h>
+
+#include "base.h"
+
+static long fail_countdown = -1;
+
+void kpAlloc_failAfter(long n) { fail_countdown = n; }
+
+/* True if this allocation should fail under injection. Once the countdown hits zero every later
+ * allocation fails too, so error paths that allocate are exercised. */
+static bool inject_failure(void) {
+    if (fail_countdown < 0) return false;
+    if (fail_countdown == 0) return true;
+    fail_countdown--;
+    return false;
+}
+
+void *kp_malloc(size_t size) {
+    if (inject_failure()) return NULL;
+    return malloc(size ? size : 1);
+}
+
+void *kp_calloc(size_t count, size_t size) {
+    if (inject_failure()) return NULL;
+    if (count == 0 || size == 0) count = size = 1;
+    return calloc(count, size);
+}
+
+void *kp_realloc(void *ptr, size_t size) {
+    if (inject_failure()) return NULL;
+    return realloc(ptr, size ? size : 1);
+}
+
+void kp_free(void *ptr) { free(ptr); }
+
+char *kp_strndup(const char *s, size_t len) {
+    char *d = kp_malloc(len + 1);
+    if (!d) return NULL;
+    memcpy(d, s, len);
+    d[len] = 0;
+    return d;
+}
+
+int kpVec_growRaw(void **v, size_t *cap, size_t n, size_t elem) {
+    if (n < *cap) return 0;
+    size_t ncap = *cap ? *cap * 2 : 8, bytes;
+    if (ncap < *cap || !kp_mul_ok(ncap, elem, &bytes)) return -1;
+    void *nv = kp_realloc(*v, bytes);
+    if (!nv) return -1;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
