@@ -173,7 +173,9 @@ kpGlobalType kpModule_globalType(const kpModule *m, uint32_t g);
 kapsul_status kpDecode_module(const uint8_t *bytes, size_t len, kpModule **out, kapsul_error *err);
 
 /* Validate a decoded module. Errors: KAPSUL_ERR_INVALID with offset and the spec's message
- * ("type mismatch", "unknown local", ...), KAPSUL_ERR_NOMEM. Sets m->func_declared. */
+ * ("type mismatch", "unknown local", ...), KAPSUL_ERR_NOMEM. Sets m->func_declared.
+ * Function bodies are decoded here for the first time, so encoding errors inside a body (an
+ * unknown opcode, a bad LEB128, a missing data count section) come back as KAPSUL_ERR_MALFORMED. */
 kapsul_status kpValidate_module(kpModule *m, kapsul_error *err);
 
 void kpModule_free(kpModule *m);
