@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# setup.sh -- install the Debian packages kapsul's build and tests need, only those missing.
+# Called by scripts/build.sh and scripts/test.sh; safe to run again (does nothing when complete).
+set -euo pipefail
+
+# Build: a C11 compiler and CMake. Test guests: clang for wasm32-wasi (with lld, wasi-libc and the
+# wasm32 compiler runtime) and Debian's rustc with the wasm32-wasi standard library.
+packages=(build-essential cmake clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install packages (run as root or install: ${missing[*]})" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || true
+apt-get install -y -qq "${missing[@]}" >/dev/null
