@@ -180,4 +180,37 @@ kapsul_status kpValidate_module(kpModule *m, kapsul_error *err);
 
 void kpModule_free(kpModule *m);
 
+/* ---- One instruction -------------------------------------------------------------------------
+ * The single decoder of instruction encodings, shared by the module decoder (to find the end of
+ * constant expressions), the validator and lowering. It checks encodings only (opcode known,
+ * LEB128 sizes, reserved zero bytes, reference/value type bytes), never indices or types. */
+typedef enum kpBlockKind { kpBlock_EMPTY, kpBlock_VAL, kpBlock_TYPE } kpBlockKind;
+
+typedef struct kpInstr {
+    uint16_t op;                 /* kpOp */
+    uint8_t block_kind;          /* kpImm_BLOCK: kpBlockKind */
+    kpValType type;              /* kpBlock_VAL type, ref.null type, select_t's first type */
+    uint8_t lane;                /* kpImm_LANE / kpImm_MEMLANE */
+    uint32_t offset;             /* offset of the opcode's first byte in the module */
+    /* Index immediates in encoding order: label, function, local, global, table, element, data;
+     * call_indirect (type, table); memarg (align log2, offset); memory.init (data, memory);
+     * table.init (elem, table); table.copy / memory.copy (dst, src); block type index (a);
+     * br_table default label (a); select_t vector length (a). */
+    uint32_t a, b;
+    uint64_t bits;               /* i32/i64 constants (two's complement), f32/f64 bit patterns */
+    /* br_table: `count` target labels as LEB128 u32 starting at `bytes` (already checked, reread
+     * them with kpRead_u32); v128.const / i8x16.shuffle: the 16 immediate bytes. */
+    const uint8_t *bytes;
+    uint32_t count;
+} kpInstr;
+
+/* Decode the instruction at r->p (r->base must be the module's start). On failure returns false
+ * with the spec's message in r->error ("illegal opcode", "zero byte expected", "malformed memop
+ * flags", "malformed reference type", "unexpected end", "integer too large", ...). */
+bool kpDecode_instr(kpReader *r, kpInstr *in);
+
+/* Parse the "name" custom section payload into m->func_names. A malformed name section is
+ * ignored (as engines do); only running out of memory is an error (KAPSUL_ERR_NOMEM). */
+kapsul_status kpModule_readNames(kpModule *m, const kpCustom *names);
+
 #endif /* KP_MODULE_H */
