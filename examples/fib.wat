@@ -1,0 +1,11 @@
+;; fib.wat -- the README's first example:
+;;   build/kapsul run --invoke fib examples/fib.wat 25      prints 75025
+;; The naive doubly recursive Fibonacci, so it also makes a small call-heavy benchmark.
+(module
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else
+        (i32.add
+          (call $fib (i32.sub (local.get $n) (i32.const 1)))
+          (call $fib (i32.sub (local.get $n) (i32.const 2))))))))

@@ -1,0 +1,65 @@
+/*
+ * cli.h -- the kapsul command-line tool: one function per subcommand, plus the few helpers they
+ * share (reading a file, turning a .wat/.wasm path into module bytes).
+ *
+ * Conventions (wasmtime's): `kapsul <command> [options] ARGS`. Each kpCli_* function receives the
+ * arguments after the command name (argv[0] is the command name itself) and returns the process
+ * exit status:
+ *   0  success
+ *   1  the input was processed and found wanting (invalid module, failed assertion, trap)
+ *   2  usage error (unknown flag, missing argument) or a file that cannot be read or written
+ * Diagnostics go to stderr; only requested output (inspect listings, wat2wasm to "-") goes to
+ * stdout.
+ */
+#ifndef KP_CLI_H
+#define KP_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/base.h"
+
+#define KP_CLI_VERSION "0.1.0"
+
+/* Exit statuses shared by every subcommand. */
+enum { KP_EXIT_OK = 0, KP_EXIT_FAIL = 1, KP_EXIT_USAGE = 2 };
+
+/* The subcommands. run.c (kapsul run) belongs to the WASI layer's owner. */
+int kpCli_run(int argc, char **argv);
+int kpCli_wast(int argc, char **argv);
+int kpCli_validate(int argc, char **argv);
+int kpCli_inspect(int argc, char **argv);
+int kpCli_wat2wasm(int argc, char **argv);
+
+/* Read a whole file (or stdin for "-") into out. On failure returns KAPSUL_ERR_IO (with the OS
+ * error text in err->message) or KAPSUL_ERR_NOMEM. out is empty on failure. */
+kapsul_status kpCli_readFile(const char *path, kpBuf *out, kapsul_error *err);
+
+/* True if the path names a text-format file (.wat or .wast, case-insensitive). */
+bool kpCli_isTextPath(const char *path);
+
+/* Load a file as binary module bytes: .wat/.wast text goes through kpWat_toBinary, anything else
+ * is taken as binary as is (not decoded here). Errors: KAPSUL_ERR_IO (unreadable file),
+ * KAPSUL_ERR_MALFORMED (text that does not parse; err->line/column set), KAPSUL_ERR_NOMEM.
+ * *is_text tells the caller which kind of positions err carries (may be NULL). */
+kapsul_status kpCli_loadModuleBytes(const char *path, kpBuf *out, bool *is_text, kapsul_error *err);
+
+/* Print a load/validation error the standard way:
+ *   FILE:LINE:COL: message            for text positions
+ *   FILE: error at offset 0xNN: message   for binary offsets
+ *   FILE: message                     otherwise */
+void kpCli_printError(FILE *f, const char *path, const kapsul_error *err);
+
+/* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
+int kpCli_exitFor(kapsul_status status);
+
+/* Define the "spectest" host module of the official WAST scripts in a linker (spectest.c):
+ * print, print_i32, print_i64, print_f32, print_f64, print_i32_f32, print_f64_f64 (silent unless
+ * print is true), global_i32/global_i64 = 666, global_f32/global_f64 = 666.6, table (10..20
+ * funcref), memory (1..2 pages). */
+kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print);
+
+/* True if argv[i] is -h or --help. */
+bool kpCli_isHelp(const char *arg);
+
+#endif /* KP_CLI_H */
