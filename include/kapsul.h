@@ -278,6 +278,47 @@ kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name
 kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
 kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
 
+/* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
+
+/* A WASI context: the capabilities one guest instance receives. It owns a private fd table
+ * (guest fd numbers never equal host fd numbers), the preopened directories, the arguments and
+ * environment. Nothing of the host is visible unless the config grants it. One context serves one
+ * instance at a time; it is not thread-safe. */
+typedef struct kapsul_wasi kapsul_wasi;
+
+/* A directory the guest may use. */
+typedef struct kapsul_wasi_dir {
+    const char *host_path;    /* directory on the host, opened when the context is created */
+    const char *guest_path;   /* the name the guest sees (fd_prestat_dir_name); NULL = host_path */
+    bool read_only;           /* no write, create, truncate, rename, delete beneath it */
+} kapsul_wasi_dir;
+
+typedef struct kapsul_wasi_config {
+    const char *const *argv;  /* argv[0] is the program name the guest sees; may be NULL */
+    size_t argc;
+    const char *const *env;   /* "NAME=VALUE" strings, passed exactly (nothing is inherited) */
+    size_t envc;
+    const kapsul_wasi_dir *dirs;   /* preopened as guest fds 3, 4, ... in this order */
+    size_t ndirs;
+    const char *const *tcp_listen; /* "ADDR:PORT" listening sockets preopened after the dirs */
+    size_t ntcp_listen;
+    /* Host fds that back guest fds 0, 1 and 2 (dup'ed; the caller keeps its own). -1 = the guest
+     * fd is closed (EBADF). The usual choice is 0, 1, 2. */
+    int stdin_fd, stdout_fd, stderr_fd;
+} kapsul_wasi_config;
+
+/* Create a context. Fails with KAPSUL_ERR_IO (message names the path) when a directory cannot
+ * be opened or a listen address cannot be bound, KAPSUL_ERR_ARG for a malformed address,
+ * KAPSUL_ERR_NOMEM. The config's strings are copied. */
+kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
+                              kapsul_error *err);
+/* Closes every host fd the context still holds. */
+void kapsul_wasi_free(kapsul_wasi *wasi);
+/* Define every wasi_snapshot_preview1 function in the linker, bound to this context. The context
+ * must outlive every instance linked with it. proc_exit makes the call that entered wasm return
+ * KAPSUL_ERR_EXIT with err->exit_code. */
+kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,409 @@
+/*
+ * fs.c -- the fd_* calls: reading, writing, seeking and describing an open fd. Each handler first
+ * looks the fd up with the rights it needs (kpWasiFd_get), then checks every guest range.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wasi/wasi.h"
+
+/* Turn a guest iovec array (buf u32, len u32 pairs) into host iovecs. Every range is checked;
+ * the total is capped at UINT32_MAX so the count written back always fits. Arrays beyond
+ * KP_MAX_IOVS are shortened: a short read or write is always allowed. */
+uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count) {
+    const uint8_t *p = kpWasi_mem(c, iovs, (uint64_t)n * 8);
+    uint64_t total = 0;
+    if (!p)
+        return KP_WE_FAULT;
+    if (n > KP_MAX_IOVS)
+        n = KP_MAX_IOVS;
+    *count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t buf = kp_ld32(p + 8 * i), len = kp_ld32(p + 8 * i + 4);
+        uint8_t *b = kpWasi_mem(c, buf, len);
+        if (!b)
+            return KP_WE_FAULT;
+        if (total + len > UINT32_MAX)
+            len = (uint32_t)(UINT32_MAX - total);
+        total += len;
+        out[i].iov_base = b;
+        out[i].iov_len = len;
+        *count = (int)i + 1;
+    }
+    return KP_WE_SUCCESS;
+}
+
+/* The shared body of fd_read/fd_write/fd_pread/fd_pwrite. offset < 0 means "at the file position". */
+static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg) {
+    kpWasiFd *f;
+    uint64_t need = write ? KP_R_FD_WRITE : KP_R_FD_READ;
+    if (offset >= 0)
+        need |= KP_R_FD_SEEK;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), need, &f);
+    if (e)
+        return e;
+    struct iovec iov[KP_MAX_IOVS];
+    int n;
+    if ((e = kpWasi_iovs(c, kpWasi_u32(c, 1), kpWasi_u32(c, 2), iov, &n)))
+        return e;
+    uint32_t res = kpWasi_u32(c, result_arg);
+    if (!kpWasi_mem(c, res, 4))
+        return KP_WE_FAULT;
+    ssize_t r;
+    if (offset < 0)
+        r = write ? writev(f->host, iov, n) : readv(f->host, iov, n);
+    else if (!write)
+        r = preadv(f->host, iov, n, offset);
+    else {
+        /* Linux's pwrite appends on an O_APPEND fd; WASI's writes at the offset given. */
+        int fl = fcntl(f->host, F_GETFL);
+        if (fl >= 0 && (fl & O_APPEND))
+            fcntl(f->host, F_SETFL, fl & ~O_APPEND);
+        r = pwritev(f->host, iov, n, offset);
+        int saved = errno;
+        if (fl >= 0 && (fl & O_APPEND))
+            fcntl(f->host, F_SETFL, fl);
+        errno = saved;
+    }
+    if (r < 0)
+        return kpWasi_errno(errno);
+    kpWasi_put32(c, res, (uint32_t)r);
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdRead(kpWasiCall *c) { return do_io(c, false, -1, 3); }
+uint16_t kpWasi_fdWrite(kpWasiCall *c) { return do_io(c, true, -1, 3); }
+
+uint16_t kpWasi_fdPread(kpWasiCall *c) {
+    uint64_t off = kpWasi_u64(c, 3);
+    if (off > INT64_MAX)
+        return KP_WE_INVAL;
+    return do_io(c, false, (int64_t)off, 4);
+}
+
+uint16_t kpWasi_fdPwrite(kpWasiCall *c) {
+    uint64_t off = kpWasi_u64(c, 3);
+    if (off > INT64_MAX)
+        return KP_WE_INVAL;
+    return do_io(c, true, (int64_t)off, 4);
+}
+
+uint16_t kpWasi_fdSeek(kpWasiCall *c) {
+    kpWasiFd *f;
+    int64_t off = (int64_t)kpWasi_u64(c, 1);
+    uint32_t whence = kpWasi_u32(c, 2);
+    uint64_t need = (off == 0 && whence == 1) ? KP_R_FD_TELL : KP_R_FD_SEEK;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), need, &f);
+    if (e)
+        return e;
+    if (whence > 2)
+        return KP_WE_INVAL;
+    if (!kpWasi_mem(c, kpWasi_u32(c, 3), 8))
+        return KP_WE_FAULT;
+    static const int how[] = { SEEK_SET, SEEK_CUR, SEEK_END };
+    off_t r = lseek(f->host, off, how[whence]);
+    if (r < 0)
+        return kpWasi_errno(errno);
+    kpWasi_put64(c, kpWasi_u32(c, 3), (uint64_t)r);
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdTell(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_TELL, &f);
+    if (e)
+        return e;
+    if (!kpWasi_mem(c, kpWasi_u32(c, 1), 8))
+        return KP_WE_FAULT;
+    off_t r = lseek(f->host, 0, SEEK_CUR);
+    if (r < 0)
+        return kpWasi_errno(errno);
+    kpWasi_put64(c, kpWasi_u32(c, 1), (uint64_t)r);
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdClose(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &f);
+    if (e)
+        return e;
+    kpWasiFd_close(f);
+    return KP_WE_SUCCESS;
+}
+
+/* fd_renumber moves `from` onto `to` (closing what `to` held); both must be open. The guest can
+ * shuffle its own table but never name a host fd. */
+uint16_t kpWasi_fdRenumber(kpWasiCall *c) {
+    kpWasiFd *from, *to;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &from);
+    if (e || (e = kpWasiFd_get(c->w, kpWasi_u32(c, 1), 0, &to)))
+        return e;
+    if (from == to)
+        return KP_WE_SUCCESS;
+    kpWasiFd_close(to);
+    *to = *from;
+    *from = (kpWasiFd){ .host = -1 };
+    return KP_WE_SUCCESS;
+}
+
+static uint16_t do_sync(kpWasiCall *c, bool data) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), data ? KP_R_FD_DATASYNC : KP_R_FD_SYNC, &f);
+    if (e)
+        return e;
+    if ((data ? fdatasync(f->host) : fsync(f->host)) != 0)
+        return kpWasi_errno(errno);
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdSync(kpWasiCall *c) { return do_sync(c, false); }
+uint16_t kpWasi_fdDatasync(kpWasiCall *c) { return do_sync(c, true); }
+
+uint16_t kpWasi_fdAdvise(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_ADVISE, &f);
+    if (e)
+        return e;
+    uint64_t off = kpWasi_u64(c, 1), len = kpWasi_u64(c, 2);
+    uint32_t advice = kpWasi_u32(c, 3);
+    static const int adv[] = { POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                               POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE };
+    if (advice > 5 || off > INT64_MAX || len > INT64_MAX)
+        return KP_WE_INVAL;
+    int r = posix_fadvise(f->host, (off_t)off, (off_t)len, adv[advice]);
+    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(r);
+}
+
+uint16_t kpWasi_fdAllocate(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_ALLOCATE, &f);
+    if (e)
+        return e;
+    uint64_t off = kpWasi_u64(c, 1), len = kpWasi_u64(c, 2);
+    if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX)
+        return KP_WE_INVAL;
+    int r = posix_fallocate(f->host, (off_t)off, (off_t)len);
+    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(r);
+}
+
+/* ---- fdstat and filestat ---------------------------------------------------------------------- */
+
+/* fdstat: filetype u8 @0, flags u16 @2, rights_base u64 @8, rights_inheriting u64 @16. */
+uint16_t kpWasi_fdFdstatGet(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &f);
+    if (e)
+        return e;
+    uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 1), 24);
+    if (!p)
+        return KP_WE_FAULT;
+    int fl = fcntl(f->host, F_GETFL);
+    uint16_t flags = 0;
+    if (fl >= 0) {
+        if (fl & O_APPEND) flags |= KP_FDF_APPEND;
+        if (fl & O_NONBLOCK) flags |= KP_FDF_NONBLOCK;
+        if ((fl & O_SYNC) == O_SYNC) flags |= KP_FDF_SYNC;
+        else if (fl & O_DSYNC) flags |= KP_FDF_DSYNC;
+    }
+    memset(p, 0, 24);
+    p[0] = f->filetype;
+    kp_st16(p + 2, flags);
+    kp_st64(p + 8, f->base);
+    kp_st64(p + 16, f->inh);
+    return KP_WE_SUCCESS;
+}
+
+/* Only APPEND and NONBLOCK can change on an open fd under Linux; the sync flags are fixed at
+ * open time, so asking for them is ENOTSUP rather than a silent no-op. */
+uint16_t kpWasi_fdFdstatSetFlags(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FDSTAT_SET_FLAGS, &f);
+    if (e)
+        return e;
+    uint32_t flags = kpWasi_u32(c, 1);
+    if (flags & ~(uint32_t)(KP_FDF_APPEND | KP_FDF_NONBLOCK))
+        return (flags & ~(uint32_t)31) ? KP_WE_INVAL : KP_WE_NOTSUP;
+    int fl = fcntl(f->host, F_GETFL);
+    if (fl < 0)
+        return kpWasi_errno(errno);
+    fl &= ~(O_APPEND | O_NONBLOCK);
+    if (flags & KP_FDF_APPEND) fl |= O_APPEND;
+    if (flags & KP_FDF_NONBLOCK) fl |= O_NONBLOCK;
+    if (fcntl(f->host, F_SETFL, fl) != 0)
+        return kpWasi_errno(errno);
+    return KP_WE_SUCCESS;
+}
+
+/* Rights only shrink: asking for a right the fd does not hold is ENOTCAPABLE. */
+uint16_t kpWasi_fdFdstatSetRights(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &f);
+    if (e)
+        return e;
+    uint64_t base = kpWasi_u64(c, 1), inh = kpWasi_u64(c, 2);
+    if ((base & ~f->base) || (inh & ~f->inh))
+        return KP_WE_NOTCAPABLE;
+    f->base = base;
+    f->inh = inh;
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdFilestatGet(kpWasiCall *c) {
+    kpWasiFd *f;
+    struct stat st;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FILESTAT_GET, &f);
+    if (e)
+        return e;
+    if (!kpWasi_mem(c, kpWasi_u32(c, 1), 64))
+        return KP_WE_FAULT;
+    if (fstat(f->host, &st) != 0)
+        return kpWasi_errno(errno);
+    return kpWasi_putFilestat(c, kpWasi_u32(c, 1), &st);
+}
+
+uint16_t kpWasi_fdFilestatSetSize(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FILESTAT_SET_SIZE, &f);
+    if (e)
+        return e;
+    uint64_t size = kpWasi_u64(c, 1);
+    if (size > INT64_MAX)
+        return KP_WE_INVAL;
+    if (ftruncate(f->host, (off_t)size) != 0)
+        return kpWasi_errno(errno);
+    return KP_WE_SUCCESS;
+}
+
+/* Shared with path_filestat_set_times: build utimensat's pair from WASI's times and flags. */
+uint16_t kpWasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2]) {
+    if ((fst & ~15u) || ((fst & KP_FST_ATIM) && (fst & KP_FST_ATIM_NOW)) ||
+        ((fst & KP_FST_MTIM) && (fst & KP_FST_MTIM_NOW)))
+        return KP_WE_INVAL;
+    uint64_t t[2] = { atim, mtim };
+    uint32_t set[2] = { KP_FST_ATIM, KP_FST_MTIM }, now[2] = { KP_FST_ATIM_NOW, KP_FST_MTIM_NOW };
+    for (int i = 0; i < 2; i++) {
+        if (fst & set[i]) {
+            ts[i].tv_sec = (time_t)(t[i] / 1000000000u);
+            ts[i].tv_nsec = (long)(t[i] % 1000000000u);
+        } else {
+            ts[i].tv_sec = 0;
+            ts[i].tv_nsec = (fst & now[i]) ? UTIME_NOW : UTIME_OMIT;
+        }
+    }
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdFilestatSetTimes(kpWasiCall *c) {
+    kpWasiFd *f;
+    struct timespec ts[2];
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FILESTAT_SET_TIMES, &f);
+    if (e)
+        return e;
+    if ((e = kpWasi_times(kpWasi_u64(c, 1), kpWasi_u64(c, 2), kpWasi_u32(c, 3), ts)))
+        return e;
+    if (futimens(f->host, ts) != 0)
+        return kpWasi_errno(errno);
+    return KP_WE_SUCCESS;
+}
+
+/* ---- Preopens ---------------------------------------------------------------------------------- */
+
+/* prestat: tag u8 @0 (0 = directory), name length u32 @4. */
+uint16_t kpWasi_fdPrestatGet(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &f);
+    if (e)
+        return e;
+    if (!f->preopen)
+        return KP_WE_BADF;
+    uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 1), 8);
+    if (!p)
+        return KP_WE_FAULT;
+    memset(p, 0, 8);
+    kp_st32(p + 4, (uint32_t)strlen(f->preopen));
+    return KP_WE_SUCCESS;
+}
+
+uint16_t kpWasi_fdPrestatDirName(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), 0, &f);
+    if (e)
+        return e;
+    if (!f->preopen)
+        return KP_WE_BADF;
+    size_t n = strlen(f->preopen);
+    uint32_t len = kpWasi_u32(c, 2);
+    uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 1), len);
+    if (!p)
+        return KP_WE_FAULT;
+    if (len < n)
+        return KP_WE_NAMETOOLONG;
+    memcpy(p, f->preopen, n);
+    return KP_WE_SUCCESS;
+}
+
+/* ---- Directory listing -------------------------------------------------------------------------- */
+
+/* dirent: d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20, then the name. The
+ * cookie is the index of the entry in a fresh listing (a separate open of the directory, so the
+ * guest's own fd offset is untouched); entries that do not fit are cut, as the spec allows, and
+ * the guest asks again from the next cookie. */
+uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_READDIR, &f);
+    if (e)
+        return e;
+    uint32_t buf = kpWasi_u32(c, 1), len = kpWasi_u32(c, 2), used_ptr = kpWasi_u32(c, 4);
+    uint64_t cookie = kpWasi_u64(c, 3);
+    uint8_t *out = kpWasi_mem(c, buf, len);
+    if (!out || !kpWasi_mem(c, used_ptr, 4))
+        return KP_WE_FAULT;
+    int fd = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kpWasi_errno(errno);
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return kpWasi_errno(errno);
+    }
+    uint32_t used = 0;
+    uint64_t index = 0;
+    struct dirent *de;
+    while (used < len && (errno = 0, de = readdir(d)) != NULL) {
+        if (index++ < cookie)
+            continue;
+        uint8_t hdr[24] = { 0 };
+        size_t nlen = strlen(de->d_name);
+        uint8_t type = KP_FT_UNKNOWN;
+        struct stat st;
+        if (de->d_type == DT_DIR) type = KP_FT_DIR;
+        else if (de->d_type == DT_REG) type = KP_FT_FILE;
+        else if (de->d_type == DT_LNK) type = KP_FT_SYMLINK;
+        else if (de->d_type == DT_CHR) type = KP_FT_CHAR;
+        else if (de->d_type == DT_BLK) type = KP_FT_BLOCK;
+        else if (de->d_type == DT_SOCK) type = KP_FT_STREAM;
+        else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            type = kpWasi_modeType(st.st_mode);
+        kp_st64(hdr, index);
+        kp_st64(hdr + 8, (uint64_t)de->d_ino);
+        kp_st32(hdr + 16, (uint32_t)nlen);
+        hdr[20] = type;
+        uint32_t n = len - used < 24 ? len - used : 24;
+        memcpy(out + used, hdr, n);
+        used += n;
+        n = len - used < nlen ? len - used : (uint32_t)nlen;
+        memcpy(out + used, de->d_name, n);
+        used += n;
+    }
+    int saved = errno;
+    closedir(d);
+    if (!de && saved)
+        return kpWasi_errno(saved);
+    kpWasi_put32(c, used_ptr, used);
+    return KP_WE_SUCCESS;
+}

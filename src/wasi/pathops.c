@@ -1,0 +1,275 @@
+/*
+ * pathops.c -- the path_* calls. Each takes a directory fd (rights checked) and a guest path,
+ * which path.c resolves beneath that directory; the operation itself then runs on (parent fd,
+ * last component) with the *at() calls, so the kernel never looks a path up from anywhere else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wasi/wasi.h"
+
+/* The directory fd named by argument `fd_arg`, holding `need`. */
+static uint16_t get_dir(kpWasiCall *c, int fd_arg, uint64_t need, kpWasiFd **out) {
+    uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, fd_arg), need, out);
+    if (e)
+        return e;
+    return (*out)->filetype == KP_FT_DIR ? KP_WE_SUCCESS : KP_WE_NOTDIR;
+}
+
+/* Directory fd + path arguments (ptr, len at path_arg) -> parent fd and last component. */
+static uint16_t parent_of(kpWasiCall *c, int fd_arg, uint64_t need, int path_arg, int *parent,
+                          char *name) {
+    kpWasiFd *f;
+    char path[PATH_MAX];
+    uint16_t e = get_dir(c, fd_arg, need, &f);
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
+        return e;
+    return kpWasiPath_parent(f->host, path, parent, name);
+}
+
+/* Directory fd + path -> an O_PATH fd for the object itself (following a final symlink only when
+ * asked or when the path ends in '/', as POSIX does). */
+static uint16_t object_of(kpWasiCall *c, int fd_arg, uint64_t need, int flags_arg, int path_arg,
+                          int *out) {
+    kpWasiFd *f;
+    char path[PATH_MAX];
+    uint16_t e = get_dir(c, fd_arg, need, &f);
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
+        return e;
+    size_t len = strlen(path);
+    bool follow = (kpWasi_u32(c, flags_arg) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
+    return kpWasiPath_open(f->host, path, O_PATH, 0, follow, out);
+}
+
+static uint16_t host_result(int r) {
+    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(errno);
+}
+
+uint16_t kpWasi_pathCreateDirectory(kpWasiCall *c) {
+    int parent;
+    char name[PATH_MAX];
+    uint16_t e = parent_of(c, 0, KP_R_PATH_CREATE_DIRECTORY, 1, &parent, name);
+    if (e)
+        return e;
+    e = host_result(mkdirat(parent, name, 0777));
+    close(parent);
+    return e;
+}
+
+uint16_t kpWasi_pathRemoveDirectory(kpWasiCall *c) {
+    int parent;
+    char name[PATH_MAX];
+    uint16_t e = parent_of(c, 0, KP_R_PATH_REMOVE_DIRECTORY, 1, &parent, name);
+    if (e)
+        return e;
+    e = host_result(unlinkat(parent, name, AT_REMOVEDIR));
+    close(parent);
+    return e;
+}
+
+uint16_t kpWasi_pathUnlinkFile(kpWasiCall *c) {
+    int parent;
+    char name[PATH_MAX];
+    uint16_t e = parent_of(c, 0, KP_R_PATH_UNLINK_FILE, 1, &parent, name);
+    if (e)
+        return e;
+    e = host_result(unlinkat(parent, name, 0));
+    close(parent);
+    return e;
+}
+
+uint16_t kpWasi_pathFilestatGet(kpWasiCall *c) {
+    int fd;
+    struct stat st;
+    uint16_t e = object_of(c, 0, KP_R_PATH_FILESTAT_GET, 1, 2, &fd);
+    if (e)
+        return e;
+    int r = fstat(fd, &st);
+    int saved = errno;
+    close(fd);
+    if (r != 0)
+        return kpWasi_errno(saved);
+    return kpWasi_putFilestat(c, kpWasi_u32(c, 4), &st);
+}
+
+/* An O_PATH fd cannot be passed to futimens; its /proc/self/fd entry names exactly the object
+ * already resolved beneath the preopen, so utimensat through it cannot land anywhere else. */
+uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
+    struct timespec ts[2];
+    int fd;
+    uint16_t e = kpWasi_times(kpWasi_u64(c, 4), kpWasi_u64(c, 5), kpWasi_u32(c, 6), ts);
+    if (e || (e = object_of(c, 0, KP_R_PATH_FILESTAT_SET_TIMES, 1, 2, &fd)))
+        return e;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    struct stat st;
+    int r = fstat(fd, &st);
+    if (r == 0)
+        r = utimensat(AT_FDCWD, proc, ts, S_ISLNK(st.st_mode) ? AT_SYMLINK_NOFOLLOW : 0);
+    e = host_result(r);
+    close(fd);
+    return e;
+}
+
+/* path_link(old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len). */
+uint16_t kpWasi_pathLink(kpWasiCall *c) {
+    int src = -1, np = -1, op = -1;
+    char name[PATH_MAX], oname[PATH_MAX];
+    bool follow = kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW;
+    uint16_t e;
+    kpWasiFd *dummy;
+    if ((e = get_dir(c, 0, KP_R_PATH_LINK_SOURCE, &dummy)) ||
+        (e = parent_of(c, 4, KP_R_PATH_LINK_TARGET, 5, &np, name)))
+        goto fail;
+    if (follow) {
+        char proc[64];
+        if ((e = object_of(c, 0, KP_R_PATH_LINK_SOURCE, 1, 2, &src)))
+            goto fail;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", src);
+        e = host_result(linkat(AT_FDCWD, proc, np, name, AT_SYMLINK_FOLLOW));
+    } else {
+        if ((e = parent_of(c, 0, KP_R_PATH_LINK_SOURCE, 2, &op, oname)))
+            goto fail;
+        e = host_result(linkat(op, oname, np, name, 0));
+    }
+fail:
+    if (src >= 0) close(src);
+    if (np >= 0) close(np);
+    if (op >= 0) close(op);
+    return e;
+}
+
+/* path_rename(fd, old_path, old_len, new_fd, new_path, new_len). */
+uint16_t kpWasi_pathRename(kpWasiCall *c) {
+    int op = -1, np = -1;
+    char oname[PATH_MAX], nname[PATH_MAX];
+    uint16_t e;
+    if ((e = parent_of(c, 0, KP_R_PATH_RENAME_SOURCE, 1, &op, oname)) ||
+        (e = parent_of(c, 3, KP_R_PATH_RENAME_TARGET, 4, &np, nname)))
+        goto fail;
+    e = host_result(renameat(op, oname, np, nname));
+fail:
+    if (op >= 0) close(op);
+    if (np >= 0) close(np);
+    return e;
+}
+
+/* path_symlink(old_path, old_len, fd, new_path, new_len). The link's text is not resolved now,
+ * and every later lookup through it is confined by path.c; an absolute target could only ever
+ * point out of the sandbox, so it is refused outright. */
+uint16_t kpWasi_pathSymlink(kpWasiCall *c) {
+    int parent;
+    char target[PATH_MAX], name[PATH_MAX];
+    uint16_t e = kpWasiPath_read(c, kpWasi_u32(c, 0), kpWasi_u32(c, 1), target);
+    if (e)
+        return e;
+    if ((e = parent_of(c, 2, KP_R_PATH_SYMLINK, 3, &parent, name)))
+        return e;
+    if (target[0] == '/')
+        e = KP_WE_NOTCAPABLE;
+    else
+        e = host_result(symlinkat(target, parent, name));
+    close(parent);
+    return e;
+}
+
+/* path_readlink(fd, path, path_len, buf, buf_len, bufused): the text is cut to buf_len. */
+uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
+    int parent;
+    char name[PATH_MAX], text[PATH_MAX];
+    uint32_t blen = kpWasi_u32(c, 4);
+    uint8_t *buf = kpWasi_mem(c, kpWasi_u32(c, 3), blen);
+    if (!buf || !kpWasi_mem(c, kpWasi_u32(c, 5), 4))
+        return KP_WE_FAULT;
+    uint16_t e = parent_of(c, 0, KP_R_PATH_READLINK, 1, &parent, name);
+    if (e)
+        return e;
+    ssize_t n = readlinkat(parent, name, text, sizeof text);
+    int saved = errno;
+    close(parent);
+    if (n < 0)
+        return kpWasi_errno(saved);
+    uint32_t k = (uint64_t)n < blen ? (uint32_t)n : blen;
+    memcpy(buf, text, k);
+    kpWasi_put32(c, kpWasi_u32(c, 5), k);
+    return KP_WE_SUCCESS;
+}
+
+/* ---- path_open ------------------------------------------------------------------------------- */
+
+/* The host open flags a WASI open asks for. Access follows the rights: read rights -> read,
+ * write-like rights -> write; a directory is always opened read-only. */
+static int open_flags(uint32_t oflags, uint64_t base, uint32_t fdflags) {
+    bool rd = base & (KP_R_FD_READ | KP_R_FD_READDIR);
+    bool wr = base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE);
+    int fl = O_NOCTTY;
+    if (oflags & KP_OF_DIRECTORY)
+        wr = false;
+    fl |= wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
+    if (oflags & KP_OF_CREAT) fl |= O_CREAT;
+    if (oflags & KP_OF_EXCL) fl |= O_EXCL;
+    if (oflags & KP_OF_TRUNC) fl |= O_TRUNC;
+    if (oflags & KP_OF_DIRECTORY) fl |= O_DIRECTORY;
+    if (fdflags & KP_FDF_APPEND) fl |= O_APPEND;
+    if (fdflags & KP_FDF_NONBLOCK) fl |= O_NONBLOCK;
+    if (fdflags & KP_FDF_DSYNC) fl |= O_DSYNC;
+    if (fdflags & KP_FDF_SYNC) fl |= O_SYNC;
+    if (fdflags & KP_FDF_RSYNC) fl |= O_RSYNC;
+    return fl;
+}
+
+/* path_open(fd, dirflags, path, path_len, oflags, rights_base, rights_inh, fdflags, fd_out).
+ * The new fd's rights are those asked for, cut to what the directory may hand down; beneath a
+ * read-only preopen, asking to write, create or truncate is ENOTCAPABLE. */
+uint16_t kpWasi_pathOpen(kpWasiCall *c) {
+    kpWasiFd *dir;
+    char path[PATH_MAX];
+    uint32_t oflags = kpWasi_u32(c, 4), fdflags = kpWasi_u32(c, 7), out_ptr = kpWasi_u32(c, 8);
+    uint64_t base = kpWasi_u64(c, 5), inh = kpWasi_u64(c, 6);
+    uint64_t need = KP_R_PATH_OPEN;
+    if (oflags & KP_OF_CREAT) need |= KP_R_PATH_CREATE_FILE;
+    if (oflags & KP_OF_TRUNC) need |= KP_R_PATH_FILESTAT_SET_SIZE;
+    uint16_t e = get_dir(c, 0, need, &dir);
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
+        return e;
+    if (!kpWasi_mem(c, out_ptr, 4))
+        return KP_WE_FAULT;
+    if (oflags & ~15u)
+        return KP_WE_INVAL;
+    if (dir->read_only && ((base & KP_R_MUTATE) || (fdflags & KP_FDF_APPEND)))
+        return KP_WE_NOTCAPABLE;
+    base &= dir->inh;
+    inh &= dir->inh;
+    if ((fdflags & (KP_FDF_DSYNC | KP_FDF_RSYNC | KP_FDF_SYNC)) &&
+        !(base & (KP_R_FD_DATASYNC | KP_R_FD_SYNC)))
+        return KP_WE_NOTCAPABLE;
+    bool read_only = dir->read_only;
+    int fd;
+    e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags), 0666,
+                        kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
+    if (e == KP_WE_ISDIR && (base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE))
+        && !(oflags & (KP_OF_CREAT | KP_OF_TRUNC))) {
+        /* A directory opened "for writing" (as some toolchains ask) gets a read-only handle
+         * without the write rights. */
+        base &= ~(uint64_t)(KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE);
+        e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags), 0666,
+                            kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
+    }
+    if (e)
+        return e;
+    uint8_t ft = kpWasiFd_typeOf(fd);
+    if (ft == KP_FT_DIR)
+        base &= KP_R_DIR;
+    else
+        base &= KP_R_FILE;
+    uint32_t slot;
+    /* dir may move when the table grows: nothing below uses it. */
+    if ((e = kpWasiFd_add(c->w, fd, ft, base, inh, read_only, &slot)))
+        return e;
+    kpWasi_put32(c, out_ptr, slot);
+    return KP_WE_SUCCESS;
+}

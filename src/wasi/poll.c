@@ -1,0 +1,123 @@
+/*
+ * poll.c -- poll_oneoff: wait until one of a set of clock deadlines passes or one of a set of
+ * fds becomes readable/writable, with one ppoll(2). Subscriptions on bad fds or without the
+ * POLL_FD_READWRITE right complete at once with their error, as the spec asks.
+ *
+ * subscription (48 bytes): userdata u64 @0, tag u8 @8, then clock {id u32 @16, timeout u64 @24,
+ *   precision u64 @32, flags u16 @40} or fd_readwrite {fd u32 @16}.
+ * event (32 bytes): userdata u64 @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wasi/wasi.h"
+
+enum { KP_EV_CLOCK = 0, KP_EV_READ = 1, KP_EV_WRITE = 2 };
+
+static uint64_t now_ns(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t type,
+                      uint64_t nbytes, uint16_t flags) {
+    memset(ev, 0, 32);
+    memcpy(ev, sub, 8);
+    kp_st16(ev + 8, error);
+    ev[10] = type;
+    kp_st64(ev + 16, nbytes);
+    kp_st16(ev + 24, flags);
+}
+
+/* Bytes ready to read: what FIONREAD says for pipes and sockets, the rest of a regular file. */
+static uint64_t ready_bytes(int fd) {
+    struct stat st;
+    int n = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t pos = lseek(fd, 0, SEEK_CUR);
+        return (pos >= 0 && st.st_size > pos) ? (uint64_t)(st.st_size - pos) : 0;
+    }
+    return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? (uint64_t)n : 0;
+}
+
+/* Relative wait in ns for a clock subscription; UINT64_MAX on a bad clock id. */
+static uint64_t clock_wait(const uint8_t *sub) {
+    uint32_t id = kp_ld32(sub + 16);
+    uint64_t t = kp_ld64(sub + 24);
+    if (id > 3)
+        return UINT64_MAX;
+    if (!(kp_ld16(sub + 40) & 1))
+        return t;
+    static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+                                     CLOCK_THREAD_CPUTIME_ID };
+    uint64_t now = now_ns(ids[id]);
+    return t > now ? t - now : 0;
+}
+
+uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
+    uint32_t nsubs = kpWasi_u32(c, 2);
+    const uint8_t *subs = kpWasi_mem(c, kpWasi_u32(c, 0), (uint64_t)nsubs * 48);
+    uint8_t *evs = kpWasi_mem(c, kpWasi_u32(c, 1), (uint64_t)nsubs * 32);
+    uint32_t nev_ptr = kpWasi_u32(c, 3);
+    if (!subs || !evs || !kpWasi_mem(c, nev_ptr, 4))
+        return KP_WE_FAULT;
+    if (nsubs == 0)
+        return KP_WE_INVAL;
+    struct pollfd *pfd = kp_calloc(nsubs, sizeof *pfd);
+    if (!pfd)
+        return KP_WE_NOMEM;
+    uint32_t nev = 0;
+    uint64_t wait = UINT64_MAX;
+    /* Pass 1: immediate errors, the poll set, the shortest clock wait. */
+    for (uint32_t i = 0; i < nsubs; i++) {
+        const uint8_t *s = subs + 48 * i;
+        pfd[i].fd = -1;
+        if (s[8] == KP_EV_CLOCK) {
+            uint64_t w = clock_wait(s);
+            if (w == UINT64_MAX)
+                put_event(evs + 32 * nev++, s, KP_WE_INVAL, KP_EV_CLOCK, 0, 0);
+            else if (w < wait)
+                wait = w;
+        } else if (s[8] == KP_EV_READ || s[8] == KP_EV_WRITE) {
+            kpWasiFd *f;
+            uint16_t e = kpWasiFd_get(c->w, kp_ld32(s + 16), KP_R_POLL_FD_READWRITE, &f);
+            if (e)
+                put_event(evs + 32 * nev++, s, e, s[8], 0, 0);
+            else {
+                pfd[i].fd = f->host;
+                pfd[i].events = s[8] == KP_EV_READ ? POLLIN : POLLOUT;
+            }
+        } else {
+            put_event(evs + 32 * nev++, s, KP_WE_INVAL, s[8], 0, 0);
+        }
+    }
+    if (nev == 0) {
+        struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
+        int r = ppoll(pfd, nsubs, wait == UINT64_MAX ? NULL : &ts, NULL);
+        if (r < 0 && errno != EINTR) {
+            kp_free(pfd);
+            return kpWasi_errno(errno);
+        }
+        /* Pass 2: fds that are ready, else the clocks that were due. */
+        for (uint32_t i = 0; i < nsubs; i++) {
+            const uint8_t *s = subs + 48 * i;
+            if (pfd[i].fd < 0 || !pfd[i].revents)
+                continue;
+            uint16_t fl = (pfd[i].revents & POLLHUP) ? 1 : 0;
+            uint16_t err = (pfd[i].revents & POLLNVAL) ? KP_WE_BADF : 0;
+            put_event(evs + 32 * nev++, s, err, s[8], s[8] == KP_EV_READ ? ready_bytes(pfd[i].fd) : 0, fl);
+        }
+        bool fds_ready = nev > 0;
+        for (uint32_t j = 0; !fds_ready && j < nsubs; j++)
+            if (subs[48 * j + 8] == KP_EV_CLOCK && clock_wait(subs + 48 * j) <= wait)
+                put_event(evs + 32 * nev++, subs + 48 * j, 0, KP_EV_CLOCK, 0, 0);
+    }
+    kp_free(pfd);
+    kpWasi_put32(c, nev_ptr, nev);
+    return KP_WE_SUCCESS;
+}

@@ -1,0 +1,271 @@
+/*
+ * wasi.c -- the WASI context (kapsul_wasi_new/free), the binding of every function listed in
+ * funcs.def to a linker, and the helpers every handler shares (guest stores, errno mapping).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "wasi/wasi.h"
+
+/* Provided by sock.c: bind and listen on "ADDR:PORT", returning the host fd. */
+kapsul_status kpWasiSock_listen(const char *addr, int *out, kapsul_error *err);
+
+bool kpWasi_put32(kpWasiCall *c, uint32_t ptr, uint32_t v) {
+    uint8_t *p = kpWasi_mem(c, ptr, 4);
+    if (!p)
+        return false;
+    kp_st32(p, v);
+    return true;
+}
+
+bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v) {
+    uint8_t *p = kpWasi_mem(c, ptr, 8);
+    if (!p)
+        return false;
+    kp_st64(p, v);
+    return true;
+}
+
+/* Host errno values to WASI's. The numbering differs, so every value a host call can produce is
+ * listed; anything unexpected becomes EIO rather than leaking a meaningless number. */
+uint16_t kpWasi_errno(int e) {
+    switch (e) {
+    case 0: return KP_WE_SUCCESS;
+    case E2BIG: return KP_WE_2BIG;
+    case EACCES: return KP_WE_ACCES;
+    case EADDRINUSE: return KP_WE_ADDRINUSE;
+    case EADDRNOTAVAIL: return KP_WE_ADDRNOTAVAIL;
+    case EAFNOSUPPORT: return KP_WE_AFNOSUPPORT;
+    case EAGAIN: return KP_WE_AGAIN;
+    case EALREADY: return KP_WE_ALREADY;
+    case EBADF: return KP_WE_BADF;
+    case EBUSY: return KP_WE_BUSY;
+    case ECONNABORTED: return KP_WE_CONNABORTED;
+    case ECONNREFUSED: return KP_WE_CONNREFUSED;
+    case ECONNRESET: return KP_WE_CONNRESET;
+    case EDQUOT: return KP_WE_DQUOT;
+    case EEXIST: return KP_WE_EXIST;
+    case EFAULT: return KP_WE_FAULT;
+    case EFBIG: return KP_WE_FBIG;
+    case EINTR: return KP_WE_INTR;
+    case EINVAL: return KP_WE_INVAL;
+    case EIO: return KP_WE_IO;
+    case EISCONN: return KP_WE_ISCONN;
+    case EISDIR: return KP_WE_ISDIR;
+    case ELOOP: return KP_WE_LOOP;
+    case EMFILE: return KP_WE_MFILE;
+    case EMLINK: return KP_WE_MLINK;
+    case ENAMETOOLONG: return KP_WE_NAMETOOLONG;
+    case ENFILE: return KP_WE_NFILE;
+    case ENOBUFS: return KP_WE_NOBUFS;
+    case ENODEV: return KP_WE_NODEV;
+    case ENOENT: return KP_WE_NOENT;
+    case ENOMEM: return KP_WE_NOMEM;
+    case ENOSPC: return KP_WE_NOSPC;
+    case ENOSYS: return KP_WE_NOSYS;
+    case ENOTCONN: return KP_WE_NOTCONN;
+    case ENOTDIR: return KP_WE_NOTDIR;
+    case ENOTEMPTY: return KP_WE_NOTEMPTY;
+    case ENOTSOCK: return KP_WE_NOTSOCK;
+    case EOPNOTSUPP: return KP_WE_NOTSUP;
+    case ENOTTY: return KP_WE_NOTTY;
+    case ENXIO: return KP_WE_NXIO;
+    case EOVERFLOW: return KP_WE_OVERFLOW;
+    case EPERM: return KP_WE_PERM;
+    case EPIPE: return KP_WE_PIPE;
+    case ERANGE: return KP_WE_RANGE;
+    case EROFS: return KP_WE_ROFS;
+    case ESPIPE: return KP_WE_SPIPE;
+    case ETIMEDOUT: return KP_WE_TIMEDOUT;
+    case ETXTBSY: return KP_WE_TXTBSY;
+    case EXDEV: return KP_WE_XDEV;
+    default: return KP_WE_IO;
+    }
+}
+
+/* ---- Binding to the linker ------------------------------------------------------------------- */
+
+/* Every WASI import runs through here: fetch the caller's memory once (so a handler sees a
+ * consistent base and size), run the handler, and turn its errno into the i32 result. A handler
+ * that ends the guest (proc_exit) sets c.status and the error, which the runtime propagates. */
+static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env,
+                              kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                              kapsul_error *err) {
+    kpWasiCall c = { .w = env, .mem = NULL, .memlen = 0, .a = args, .err = err,
+                     .status = KAPSUL_OK };
+    kapsul_memory *m = kapsul_caller_memory(caller);
+    if (m) {
+        c.mem = kapsul_memory_data(m);
+        c.memlen = kapsul_memory_size(m);
+    }
+    uint16_t e = handler(&c);
+    if (c.status != KAPSUL_OK)
+        return c.status;
+    if (has_result) {
+        results[0].kind = KAPSUL_I32;
+        results[0].of.i32 = e;
+    }
+    return KAPSUL_OK;
+}
+
+#define KP_WASI_FN(name, params, results, handler)                                              \
+    static kapsul_status tramp_##name(void *env, kapsul_caller *caller, const kapsul_val *args,  \
+                                      kapsul_val *res, kapsul_error *err) {                      \
+        return dispatch(handler, (results)[0] != 0, env, caller, args, res, err);                \
+    }
+#include "wasi/funcs.def"
+#undef KP_WASI_FN
+
+static const struct {
+    const char *name, *params, *results;
+    kapsul_host_fn fn;
+} kp_wasi_table[] = {
+#define KP_WASI_FN(name, params, results, handler) { #name, params, results, tramp_##name },
+#include "wasi/funcs.def"
+#undef KP_WASI_FN
+};
+
+kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker) {
+    for (size_t i = 0; i < sizeof kp_wasi_table / sizeof kp_wasi_table[0]; i++) {
+        kapsul_valkind params[16], results[1];
+        uint32_t np = 0, nr = 0;
+        for (const char *p = kp_wasi_table[i].params; *p; p++)
+            params[np++] = *p == 'I' ? KAPSUL_I64 : KAPSUL_I32;
+        if (kp_wasi_table[i].results[0])
+            results[nr++] = KAPSUL_I32;
+        kapsul_status st = kapsul_linker_define_func(linker, "wasi_snapshot_preview1",
+                                                     kp_wasi_table[i].name, params, np, results, nr,
+                                                     kp_wasi_table[i].fn, wasi);
+        if (st != KAPSUL_OK)
+            return st;
+    }
+    return KAPSUL_OK;
+}
+
+/* ---- Context creation ------------------------------------------------------------------------ */
+
+/* Copy a string list and count the bytes the guest's *_sizes_get will report (with NULs). */
+static kapsul_status copy_strings(const char *const *src, size_t n, char ***out, size_t *bytes) {
+    *out = NULL;
+    *bytes = 0;
+    if (n == 0)
+        return KAPSUL_OK;
+    char **v = kp_calloc(n, sizeof *v);
+    if (!v)
+        return KAPSUL_ERR_NOMEM;
+    *out = v;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(src[i]);
+        v[i] = kp_strndup(src[i], len);
+        if (!v[i])
+            return KAPSUL_ERR_NOMEM;
+        *bytes += len + 1;
+    }
+    return KAPSUL_OK;
+}
+
+/* Guest fds 0-2: a dup of the host fd the embedder chose, or a free slot for -1. A terminal
+ * gets no seek/tell rights, which is how wasi-libc's isatty recognizes it. */
+static kapsul_status add_stdio(kapsul_wasi *w, int slot, int host, kapsul_error *err) {
+    w->fds[slot].host = -1;
+    if (host < 0)
+        return KAPSUL_OK;
+    int fd = fcntl(host, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0)
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: fd %d: %s", host, strerror(errno));
+    uint8_t ft = kpWasiFd_typeOf(fd);
+    uint64_t rights = KP_R_FILE;
+    if (ft != KP_FT_FILE)
+        rights &= ~(KP_R_FD_SEEK | KP_R_FD_TELL);
+    w->fds[slot] = (kpWasiFd){ .host = fd, .filetype = ft, .base = rights, .inh = 0 };
+    return KAPSUL_OK;
+}
+
+static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsul_error *err) {
+    int fd = open(d->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: cannot open directory %s: %s",
+                           d->host_path, strerror(errno));
+    const char *gname = d->guest_path ? d->guest_path : d->host_path;
+    char *name = kp_strndup(gname, strlen(gname));
+    if (!name) {
+        close(fd);
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    }
+    uint64_t base = KP_R_DIR, inh = KP_R_DIR | KP_R_FILE;
+    if (d->read_only) {
+        base &= ~KP_R_MUTATE;
+        inh &= ~KP_R_MUTATE;
+    }
+    uint32_t slot;
+    if (kpWasiFd_add(w, fd, KP_FT_DIR, base, inh, d->read_only, &slot) != KP_WE_SUCCESS) {
+        kp_free(name);
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    }
+    w->fds[slot].preopen = name;
+    return KAPSUL_OK;
+}
+
+kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
+                              kapsul_error *err) {
+    kapsul_status st = KAPSUL_ERR_NOMEM;
+    *out = NULL;
+    kapsul_wasi *w = kp_calloc(1, sizeof *w);
+    if (!w)
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    w->fds = kp_calloc(3, sizeof *w->fds);
+    if (!w->fds)
+        goto fail;
+    w->nfds = 3;
+    for (int i = 0; i < 3; i++)
+        w->fds[i].host = -1;
+    w->argc = config->argc;
+    w->envc = config->envc;
+    if (copy_strings(config->argv, config->argc, &w->argv, &w->argv_bytes) != KAPSUL_OK ||
+        copy_strings(config->env, config->envc, &w->env, &w->env_bytes) != KAPSUL_OK)
+        goto fail;
+    int hosts[3] = { config->stdin_fd, config->stdout_fd, config->stderr_fd };
+    for (int i = 0; i < 3; i++)
+        if ((st = add_stdio(w, i, hosts[i], err)) != KAPSUL_OK)
+            goto fail;
+    for (size_t i = 0; i < config->ndirs; i++)
+        if ((st = add_preopen(w, &config->dirs[i], err)) != KAPSUL_OK)
+            goto fail;
+    for (size_t i = 0; i < config->ntcp_listen; i++) {
+        int fd;
+        uint32_t slot;
+        if ((st = kpWasiSock_listen(config->tcp_listen[i], &fd, err)) != KAPSUL_OK)
+            goto fail;
+        if (kpWasiFd_add(w, fd, KP_FT_STREAM, KP_R_SOCK | KP_R_SOCK_ACCEPT, KP_R_SOCK, false,
+                         &slot) != KP_WE_SUCCESS) {
+            st = KAPSUL_ERR_NOMEM;
+            goto fail;
+        }
+        w->fds[slot].listener = true;
+    }
+    *out = w;
+    return KAPSUL_OK;
+fail:
+    if (st == KAPSUL_ERR_NOMEM)
+        kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    kapsul_wasi_free(w);
+    return st;
+}
+
+void kapsul_wasi_free(kapsul_wasi *w) {
+    if (!w)
+        return;
+    for (uint32_t i = 0; i < w->nfds; i++)
+        kpWasiFd_close(&w->fds[i]);
+    kp_free(w->fds);
+    for (size_t i = 0; w->argv && i < w->argc; i++)
+        kp_free(w->argv[i]);
+    for (size_t i = 0; w->env && i < w->envc; i++)
+        kp_free(w->env[i]);
+    kp_free(w->argv);
+    kp_free(w->env);
+    kp_free(w);
+}
