@@ -1,0 +1,476 @@
+/*
+ * run.c -- `kapsul run [options] FILE [ARGS...]`: run a WASI command, or call one export.
+ *
+ * Nothing of the host is granted unless a flag says so: no directories, no environment variables,
+ * no sockets; stdin/stdout/stderr are the only fds a guest starts with.
+ *
+ * Exit status:
+ *   the guest's proc_exit code (0 when _start returns normally or --invoke succeeds);
+ *   134 when execution traps (including --timeout and --fuel), after printing the trap's kind and
+ *       the wasm backtrace on stderr -- wasmtime's convention on Unix (128 + SIGABRT);
+ *   1   when the module is invalid or cannot be linked or instantiated for another reason;
+ *   2   for a bad flag, a missing or unreadable file, or a bad --invoke argument.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+#define KP_EXIT_TRAP 134
+
+typedef struct kpRunOpts {
+    KP_VEC(kapsul_wasi_dir) dirs;
+    KP_VEC(char *) env;           /* "NAME=VALUE", owned */
+    KP_VEC(const char *) listen;
+    const char *invoke;
+    kapsul_config config;
+    uint64_t timeout_ns, fuel;
+    const char *file;
+    char **args; int nargs;       /* the guest's arguments after FILE */
+} kpRunOpts;
+
+static void usage(FILE *f) {
+    fputs("usage: kapsul run [options] FILE [ARGS...]\n"
+          "Run a WebAssembly module (.wasm or .wat): its _start export, or --invoke NAME.\n"
+          "Nothing of the host is visible to the guest unless granted:\n"
+          "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST); :ro = read-only\n"
+          "  --env NAME=VALUE          set an environment variable\n"
+          "  --env NAME                pass one variable from kapsul's own environment\n"
+          "  --tcplisten ADDR:PORT     preopen a listening TCP socket (sock_accept)\n"
+          "  --invoke NAME             call export NAME with ARGS parsed by its parameter types;\n"
+          "                            results are printed one per line\n"
+          "  --max-memory SIZE         cap each linear memory (bytes, or with K/M/G suffix)\n"
+          "  --timeout DURATION        trap after DURATION (e.g. 500ms, 2s, 1m; bare number = s)\n"
+          "  --fuel N                  trap after N units of work (deterministic)\n"
+          "  --stack SIZE              wasm stack size (bytes, or with K/M/G suffix)\n"
+          "  --                        end of options\n"
+          "  -h, --help                this text\n"
+          "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
+          "module; 2 for bad flags or unreadable files.\n", f);
+}
+
+/* "64M", "1G", "4096" -> bytes. */
+static bool parse_size(const char *s, size_t *out) {
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if ((*end == 'b' || *end == 'B') && shift) end++;
+    if (*end || errno || v > (SIZE_MAX >> shift))
+        return false;
+    *out = (size_t)v << shift;
+    return true;
+}
+
+/* "2s", "500ms", "10us", "1m", "1.5" (seconds) -> ns. */
+static bool parse_duration(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if ((*s < '0' || *s > '9') && *s != '.')
+        return false;
+    double v = strtod(s, &end);
+    double mul = 1e9;
+    if (strcmp(end, "ms") == 0) mul = 1e6;
+    else if (strcmp(end, "us") == 0) mul = 1e3;
+    else if (strcmp(end, "ns") == 0) mul = 1;
+    else if (strcmp(end, "m") == 0) mul = 60e9;
+    else if (strcmp(end, "h") == 0) mul = 3600e9;
+    else if (*end && strcmp(end, "s") != 0) return false;
+    if (errno || !(v >= 0) || v * mul > 1.8e19)
+        return false;
+    *out = (uint64_t)(v * mul);
+    return true;
+}
+
+/* HOST[::GUEST][:ro]. The ":ro" suffix is taken as the flag, so a host directory whose name
+ * ends in ":ro" must be given as "NAME:ro::GUEST". */
+static bool add_dir(kpRunOpts *o, char *spec) {
+    kapsul_wasi_dir d = { .host_path = spec, .guest_path = NULL, .read_only = false };
+    size_t n = strlen(spec);
+    if (n > 3 && strcmp(spec + n - 3, ":ro") == 0) {
+        d.read_only = true;
+        spec[n - 3] = 0;
+    }
+    char *sep = strstr(spec, "::");
+    if (sep) {
+        *sep = 0;
+        d.guest_path = sep + 2;
+    }
+    if (!*d.host_path || (d.guest_path && !*d.guest_path) || kpVec_grow(&o->dirs) != 0)
+        return false;
+    o->dirs.v[o->dirs.n++] = d;
+    return true;
+}
+
+static int add_env(kpRunOpts *o, const char *spec) {
+    char *s;
+    if (strchr(spec, '=')) {
+        s = kp_strndup(spec, strlen(spec));
+    } else {
+        const char *v = getenv(spec);
+        if (!v)
+            return 0;            /* not set on the host: nothing to pass */
+        size_t a = strlen(spec), b = strlen(v);
+        s = kp_malloc(a + b + 2);
+        if (s) {
+            memcpy(s, spec, a);
+            s[a] = '=';
+            memcpy(s + a + 1, v, b + 1);
+        }
+    }
+    if (!s || kpVec_grow(&o->env) != 0) {
+        kp_free(s);
+        return -1;
+    }
+    o->env.v[o->env.n++] = s;
+    return 0;
+}
+
+/* One option with its value (from "--opt=value" or the next argument). Returns 0, or an exit
+ * status on error. */
+static int take_option(kpRunOpts *o, const char *name, char *val) {
+    size_t sz;
+    if (!val) {
+        fprintf(stderr, "kapsul run: %s needs a value\n", name);
+        return KP_EXIT_USAGE;
+    }
+    if (strcmp(name, "--dir") == 0) {
+        if (!add_dir(o, val)) goto bad;
+    } else if (strcmp(name, "--env") == 0) {
+        if (val[0] == '=' || add_env(o, val) != 0) goto bad;
+    } else if (strcmp(name, "--tcplisten") == 0) {
+        if (kpVec_grow(&o->listen) != 0) goto bad;
+        o->listen.v[o->listen.n++] = val;
+    } else if (strcmp(name, "--invoke") == 0) {
+        o->invoke = val;
+    } else if (strcmp(name, "--max-memory") == 0) {
+        if (!parse_size(val, &sz) || sz == 0) goto bad;
+        o->config.max_memory_bytes = sz;
+    } else if (strcmp(name, "--stack") == 0) {
+        if (!parse_size(val, &sz) || sz == 0) goto bad;
+        o->config.stack_bytes = sz;
+    } else if (strcmp(name, "--timeout") == 0) {
+        if (!parse_duration(val, &o->timeout_ns) || o->timeout_ns == 0) goto bad;
+    } else if (strcmp(name, "--fuel") == 0) {
+        char *end;
+        errno = 0;
+        if (val[0] < '0' || val[0] > '9') goto bad;
+        o->fuel = strtoull(val, &end, 10);
+        if (*end || errno || o->fuel == 0) goto bad;
+    } else {
+        fprintf(stderr, "kapsul run: unknown option %s (see kapsul run --help)\n", name);
+        return KP_EXIT_USAGE;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "kapsul run: bad value for %s: '%s'\n", name, val);
+    return KP_EXIT_USAGE;
+}
+
+static int parse_args(kpRunOpts *o, int argc, char **argv) {
+    int i = 1;
+    for (; i < argc; i++) {
+        char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || a[1] == 0)
+            break;
+        if (kpCli_isHelp(a)) {
+            usage(stdout);
+            return -1;
+        }
+        char name[32], *val;
+        char *eq = strchr(a, '=');
+        if (a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = 0;
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+            val = i + 1 < argc ? argv[++i] : NULL;
+        }
+        int st = take_option(o, name, val);
+        if (st)
+            return st;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "kapsul run: missing FILE (see kapsul run --help)\n");
+        return KP_EXIT_USAGE;
+    }
+    o->file = argv[i];
+    o->args = argv + i + 1;
+    o->nargs = argc - i - 1;
+    return 0;
+}
+
+/* ---- Values on the command line ---------------------------------------------------------------- */
+
+/* Parse one --invoke argument for a parameter of kind k: integers in decimal (signed or
+ * unsigned, wrapping to the width) or 0x hex; floats as C's strtod reads them (inf, nan too). */
+static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
+    char *end;
+    errno = 0;
+    out->kind = k;
+    if (k == KAPSUL_I32 || k == KAPSUL_I64) {
+        bool neg = s[0] == '-';
+        const char *p = neg ? s + 1 : s;
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned long long v = strtoull(p, &end, 0);
+        if (*end || errno)
+            return false;
+        if (k == KAPSUL_I32) {
+            if (neg ? v > 0x80000000ull : v > 0xFFFFFFFFull)
+                return false;
+            out->of.i32 = (int32_t)(uint32_t)(neg ? 0u - (uint32_t)v : (uint32_t)v);
+        } else {
+            if (neg && v > 0x8000000000000000ull)
+                return false;
+            out->of.i64 = (int64_t)(neg ? 0ull - v : v);
+        }
+        return true;
+    }
+    if (k == KAPSUL_F32) {
+        float f = strtof(s, &end);
+        if (end == s || *end)
+            return false;
+        memcpy(&out->of.f32_bits, &f, 4);
+        return true;
+    }
+    if (k == KAPSUL_F64) {
+        double d = strtod(s, &end);
+        if (end == s || *end)
+            return false;
+        memcpy(&out->of.f64_bits, &d, 8);
+        return true;
+    }
+    return false;   /* v128 and references cannot be written on a command line */
+}
+
+static const char *kind_name(kapsul_valkind k) {
+    switch (k) {
+    case KAPSUL_I32: return "i32";
+    case KAPSUL_I64: return "i64";
+    case KAPSUL_F32: return "f32";
+    case KAPSUL_F64: return "f64";
+    case KAPSUL_V128: return "v128";
+    case KAPSUL_FUNCREF: return "funcref";
+    case KAPSUL_EXTERNREF: return "externref";
+    }
+    return "?";
+}
+
+/* The shortest decimal text that reads back as the same float. */
+static void print_float(double v, int maxprec, bool is_f32) {
+    char buf[64];
+    if (isnan(v)) { puts("NaN"); return; }
+    if (isinf(v)) { puts(v > 0 ? "inf" : "-inf"); return; }
+    for (int p = 1; p <= maxprec; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, v);
+        if (is_f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+            break;
+    }
+    puts(buf);
+}
+
+static void print_val(const kapsul_val *v) {
+    switch (v->kind) {
+    case KAPSUL_I32: printf("%" PRId32 "\n", v->of.i32); break;
+    case KAPSUL_I64: printf("%" PRId64 "\n", v->of.i64); break;
+    case KAPSUL_F32: { float f; memcpy(&f, &v->of.f32_bits, 4); print_float(f, 9, true); break; }
+    case KAPSUL_F64: { double d; memcpy(&d, &v->of.f64_bits, 8); print_float(d, 17, false); break; }
+    case KAPSUL_V128:
+        printf("0x");
+        for (int i = 15; i >= 0; i--)
+            printf("%02x", v->of.v128[i]);
+        printf("\n");
+        break;
+    case KAPSUL_FUNCREF: puts(v->of.funcref ? "<funcref>" : "ref.null func"); break;
+    case KAPSUL_EXTERNREF: puts(v->of.externref ? "<externref>" : "ref.null extern"); break;
+    }
+}
+
+/* ---- Running ------------------------------------------------------------------------------------ */
+
+/* The exit status for how a call into wasm ended; prints a trap with its backtrace. */
+static int report(const kpRunOpts *o, kapsul_status st, const kapsul_error *err) {
+    if (st == KAPSUL_OK)
+        return KP_EXIT_OK;
+    if (st == KAPSUL_ERR_EXIT)
+        return err->exit_code;
+    if (st == KAPSUL_ERR_TRAP) {
+        fprintf(stderr, "kapsul run: %s: trap (%s): %s\n", o->file, kapsul_trap_name(err->trap),
+                err->message[0] ? err->message : kapsul_trap_message(err->trap));
+        if (err->nframes > 0)
+            fprintf(stderr, "wasm backtrace:\n");
+        for (int i = 0; i < err->nframes && i < KAPSUL_MAX_FRAMES; i++) {
+            if (err->frames[i].name[0])
+                fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
+                        err->frames[i].name);
+            else
+                fprintf(stderr, "  %2d: func[%" PRIu32 "]\n", i, err->frames[i].func_index);
+        }
+        return KP_EXIT_TRAP;
+    }
+    fprintf(stderr, "kapsul run: %s: %s: %s\n", o->file, kapsul_status_name(st), err->message);
+    return KP_EXIT_FAIL;
+}
+
+/* --invoke: call a reactor's _initialize first (the WASI reactor ABI), then the export with the
+ * arguments parsed from its parameter types. */
+static int invoke(kpRunOpts *o, kapsul_store *store, kapsul_instance *inst, kapsul_error *err) {
+    kapsul_func *init = kapsul_instance_func(inst, "_initialize");
+    kapsul_func *f = kapsul_instance_func(inst, o->invoke);
+    kapsul_val args[64], results[64];
+    if (!f) {
+        fprintf(stderr, "kapsul run: %s: no exported function '%s'\n", o->file, o->invoke);
+        return KP_EXIT_FAIL;
+    }
+    uint32_t np = kapsul_func_param_count(f), nr = kapsul_func_result_count(f);
+    if (np > 64 || nr > 64) {
+        fprintf(stderr, "kapsul run: %s: '%s' has too many parameters or results\n", o->file, o->invoke);
+        return KP_EXIT_FAIL;
+    }
+    if ((uint32_t)o->nargs != np) {
+        fprintf(stderr, "kapsul run: '%s' takes %" PRIu32 " argument(s), %d given\n", o->invoke, np, o->nargs);
+        return KP_EXIT_USAGE;
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        if (!parse_val(o->args[i], kapsul_func_param(f, i), &args[i])) {
+            fprintf(stderr, "kapsul run: argument %" PRIu32 " of '%s': cannot read '%s' as %s\n",
+                    i + 1, o->invoke, o->args[i],
+                    kind_name(kapsul_func_param(f, i)));
+            return KP_EXIT_USAGE;
+        }
+    }
+    kapsul_status st = KAPSUL_OK;
+    if (init && init != f)
+        st = kapsul_func_call(store, init, NULL, 0, NULL, 0, err);
+    if (st == KAPSUL_OK)
+        st = kapsul_func_call(store, f, args, np, results, nr, err);
+    if (st != KAPSUL_OK)
+        return report(o, st, err);
+    for (uint32_t i = 0; i < nr; i++)
+        print_val(&results[i]);
+    fflush(stdout);
+    return KP_EXIT_OK;
+}
+
+/* Load, link with WASI, instantiate (the start function runs under the limits too), then run
+ * _start or the --invoke export. */
+static int run_module(kpRunOpts *o, kapsul_error *err) {
+    int rc = KP_EXIT_FAIL;
+    kpBuf bytes = { 0 };
+    kapsul_engine *engine = NULL;
+    kapsul_module *module = NULL;
+    kapsul_store *store = NULL;
+    kapsul_linker *linker = NULL;
+    kapsul_wasi *wasi = NULL;
+    kapsul_instance *inst = NULL;
+    const char **argv = NULL;
+    kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
+    if (st != KAPSUL_OK) {
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
+        goto fail;
+    }
+    if (!(engine = kapsul_engine_new(&o->config)))
+        goto nomem;
+    if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
+        goto fail;
+    }
+    if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv)))
+        goto nomem;
+    argv[0] = o->file;
+    for (int i = 0; i < o->nargs; i++)
+        argv[i + 1] = o->args[i];
+    kapsul_wasi_config wc = {
+        .argv = argv, .argc = (size_t)o->nargs + 1,
+        .env = (const char *const *)o->env.v, .envc = o->env.n,
+        .dirs = o->dirs.v, .ndirs = o->dirs.n,
+        .tcp_listen = o->listen.v, .ntcp_listen = o->listen.n,
+        .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,
+    };
+    if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
+        fprintf(stderr, "kapsul run: %s\n", err->message);
+        rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+        goto fail;
+    }
+    if (!(store = kapsul_store_new(engine)) || !(linker = kapsul_linker_new(store)))
+        goto nomem;
+    if ((st = kapsul_wasi_define(wasi, linker)) != KAPSUL_OK)
+        goto nomem;
+    if (o->fuel)
+        kapsul_store_set_fuel(store, o->fuel);
+    if (o->timeout_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        kapsul_store_set_deadline(store, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+                                             o->timeout_ns);
+    }
+    st = kapsul_linker_instantiate(linker, module, &inst, err);
+    if (st != KAPSUL_OK) {
+        rc = report(o, st, err);
+        goto fail;
+    }
+    if (o->invoke) {
+        rc = invoke(o, store, inst, err);
+    } else {
+        kapsul_func *start = kapsul_instance_func(inst, "_start");
+        rc = KP_EXIT_OK;
+        if (start) {
+            if (kapsul_func_param_count(start) || kapsul_func_result_count(start)) {
+                fprintf(stderr, "kapsul run: %s: _start must take and return nothing\n", o->file);
+                rc = KP_EXIT_FAIL;
+            } else {
+                rc = report(o, kapsul_func_call(store, start, NULL, 0, NULL, 0, err), err);
+            }
+        }
+    }
+    goto fail;
+nomem:
+    fprintf(stderr, "kapsul run: out of memory\n");
+    rc = KP_EXIT_FAIL;
+fail:
+    fflush(stdout);
+    if (linker) kapsul_linker_free(linker);
+    if (store) kapsul_store_free(store);
+    kapsul_wasi_free(wasi);
+    if (module) kapsul_module_free(module);
+    if (engine) kapsul_engine_free(engine);
+    kp_free(argv);
+    kpBuf_free(&bytes);
+    return rc;
+}
+
+int kpCli_run(int argc, char **argv) {
+    kpRunOpts o;
+    kapsul_error err;
+    memset(&o, 0, sizeof o);
+    memset(&err, 0, sizeof err);
+    int rc = parse_args(&o, argc, argv);
+    if (rc == 0)
+        rc = run_module(&o, &err);
+    else if (rc < 0)
+        rc = KP_EXIT_OK;
+    for (size_t i = 0; i < o.env.n; i++)
+        kp_free(o.env.v[i]);
+    kpVec_free(&o.env);
+    kpVec_free(&o.dirs);
+    kpVec_free(&o.listen);
+    return rc;
+}
