@@ -1,0 +1,484 @@
+/*
+ * instr.c -- instructions of the text format, plain and folded, encoded straight to binary.
+ *
+ * Nesting is handled by an explicit frame stack, never by recursion, so a text with a million
+ * nested blocks costs heap, not C stack. A folded instruction `(op imm* child*)` encodes op and
+ * immediates into w->pending first and moves them to the output once its children (which must
+ * come first in the binary) are done; pending works as a byte stack of unfinished operators.
+ * The encoder is driven by kpOp_info: mnemonic -> kpOp -> immediate kind -> bytes, so new rows in
+ * opcodes.def (SIMD) need no change here.
+ */
+#include "text/textint.h"
+#include "module/opcodes.h"
+
+typedef enum frkind {
+    FR_BASE,       /* the outermost sequence: ends at an unmatched ')' or at `stop` */
+    FR_PLAIN,      /* block/loop/if ... end */
+    FR_FBLOCK,     /* (block ...) / (loop ...) body */
+    FR_FIF_COND,   /* (if label bt <conditions> (then ...) (else ...)?) -- in the conditions */
+    FR_FIF_THEN,   /* inside (then ...) */
+    FR_FIF_ELSE,   /* inside (else ...) */
+    FR_FOP         /* (op imm* <children>): waiting for ')' */
+} frkind;
+
+typedef struct frame {
+    frkind kind;
+    uint8_t op;          /* 0x02 block, 0x03 loop, 0x04 if */
+    bool in_else;
+    size_t label;        /* token of the label's $id, or KP_NO_MATCH */
+    int64_t bt;          /* folded if: block type, emitted when (then is reached */
+    size_t pend;         /* FR_FOP: start of this operator's bytes in w->pending */
+} frame;
+
+typedef KP_VEC(frame) framevec;
+
+#define KP_TRY(expr) do { if ((st = (expr)) != KAPSUL_OK) goto fail; } while (0)
+
+static kapsul_status put(kpWat *w, int rc) { return rc ? kpWat_nomem(w) : KAPSUL_OK; }
+
+static kapsul_status emit_op(kpWat *w, kpBuf *o, int op) {
+    const kpOpInfo *in = &kpOp_info[op];
+    if (in->prefix) {
+        if (kpBuf_byte(o, in->prefix) || kpBuf_u32leb(o, in->code)) return kpWat_nomem(w);
+        return KAPSUL_OK;
+    }
+    return put(w, kpBuf_byte(o, (uint8_t)in->code));
+}
+
+/* A number token as an unsigned value of `bits` bits. */
+static kapsul_status parse_uint(kpWat *w, int bits, uint64_t *out) {
+    const kpTok *t = kpWat_cur(w);
+    if (t->kind != kpTok_NUM) return kpWat_error(w, w->pos, "unexpected token");
+    int r = kpNum_uint(w->tk->src + t->start, t->len, bits, out);
+    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
+    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    w->pos++;
+    return KAPSUL_OK;
+}
+
+/* Literal of an integer (bits 8..64) or float (kind 'f' with bits 32/64) constant. */
+static kapsul_status parse_const(kpWat *w, char kind, int bits, uint64_t *out) {
+    const kpTok *t = kpWat_cur(w);
+    if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD) return kpWat_error(w, w->pos, "unexpected token");
+    const char *s = w->tk->src + t->start;
+    int r;
+    if (kind == 'i') r = kpNum_int(s, t->len, bits, out);
+    else if (bits == 32) {
+        uint32_t b = 0;
+        r = kpNum_f32(s, t->len, &b);
+        *out = b;
+    } else r = kpNum_f64(s, t->len, out);
+    if (r < 0) return kpWat_nomem(w);
+    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, t->kind == kpTok_NUM ? "unknown operator" : "unexpected token");
+    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    w->pos++;
+    return KAPSUL_OK;
+}
+
+static kapsul_status put_le(kpWat *w, kpBuf *o, uint64_t v, int bytes) {
+    uint8_t b[8];
+    for (int i = 0; i < bytes; i++) b[i] = (uint8_t)(v >> (8 * i));
+    return put(w, kpBuf_push(o, b, (size_t)bytes));
+}
+
+/* v128.const shape lanes... */
+static kapsul_status parse_v128(kpWat *w, kpBuf *o) {
+    static const struct { const char *name; char kind; int bits; } shapes[] = {
+        {"i8x16", 'i', 8}, {"i16x8", 'i', 16}, {"i32x4", 'i', 32}, {"i64x2", 'i', 64},
+        {"f32x4", 'f', 32}, {"f64x2", 'f', 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        if (!kpWat_isKw(w, w->pos, shapes[s].name)) continue;
+        w->pos++;
+        for (int lane = 0; lane < 128 / shapes[s].bits; lane++) {
+            uint64_t v;
+            kapsul_status st = parse_const(w, shapes[s].kind, shapes[s].bits, &v);
+            if (st) return st;
+            if ((st = put_le(w, o, v, shapes[s].bits / 8))) return st;
+        }
+        return KAPSUL_OK;
+    }
+    return kpWat_error(w, w->pos, "unexpected token");
+}
+
+/* memarg: offset=N? align=N?; the alignment is written in bytes and encoded as its log2. */
+static kapsul_status parse_memarg(kpWat *w, kpBuf *o, int natural) {
+    uint64_t offset = 0, align = (uint64_t)1 << natural;
+    const kpTok *t = kpWat_cur(w);
+    const char *s = w->tk->src + t->start;
+    kapsul_status st;
+    if (t->kind == kpTok_KEYWORD && t->len > 7 && memcmp(s, "offset=", 7) == 0) {
+        int r = kpNum_uint(s + 7, t->len - 7, 32, &offset);
+        if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
+        if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+        w->pos++;
+        t = kpWat_cur(w);
+        s = w->tk->src + t->start;
+    }
+    if (t->kind == kpTok_KEYWORD && t->len > 6 && memcmp(s, "align=", 6) == 0) {
+        int r = kpNum_uint(s + 6, t->len - 6, 32, &align);
+        if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
+        if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+        if (align == 0 || (align & (align - 1))) return kpWat_error(w, w->pos, "alignment must be a power of two");
+        w->pos++;
+    }
+    uint32_t lg = 0;
+    while (((uint64_t)1 << lg) < align) lg++;
+    if ((st = put(w, kpBuf_u32leb(o, lg)))) return st;
+    return put(w, kpBuf_u32leb(o, (uint32_t)offset));
+}
+
+/* A label reference: $id (searched innermost first) or a number. */
+static kapsul_status parse_label(kpWat *w, uint32_t *out) {
+    const kpTok *t = kpWat_cur(w);
+    if (t->kind == kpTok_ID) {
+        for (size_t i = w->labels.n; i-- > 0;) {
+            size_t l = w->labels.v[i];
+            if (l == KP_NO_MATCH) continue;
+            const kpTok *lt = kpWat_tok(w, l);
+            if (lt->len == t->len && memcmp(w->tk->src + lt->start, w->tk->src + t->start, t->len) == 0) {
+                *out = (uint32_t)(w->labels.n - 1 - i);
+                w->pos++;
+                return KAPSUL_OK;
+            }
+        }
+        return kpWat_error(w, w->pos, "unknown label %.*s", (int)t->len, w->tk->src + t->start);
+    }
+    uint64_t v;
+    kapsul_status st = parse_uint(w, 32, &v);
+    *out = (uint32_t)v;
+    return st;
+}
+
+static kapsul_status emit_index(kpWat *w, kpBuf *o, int space) {
+    uint32_t idx;
+    kapsul_status st = kpWat_index(w, space, &idx);
+    if (st) return st;
+    return put(w, kpBuf_u32leb(o, idx));
+}
+
+static kapsul_status emit_opt_index(kpWat *w, kpBuf *o, int space) {
+    if (kpWat_atIndex(w)) return emit_index(w, o, space);
+    return put(w, kpBuf_byte(o, 0));
+}
+
+/* select, or select (result t)* which is the typed form 0x1C. */
+static kapsul_status parse_select(kpWat *w, kpBuf *o) {
+    if (!kpWat_isOpen(w, w->pos, "result")) return put(w, kpBuf_byte(o, 0x1B));
+    kpByteVec ts = {0};
+    kapsul_status st = KAPSUL_OK;
+    while (kpWat_isOpen(w, w->pos, "result")) {
+        w->pos += 2;
+        while (kpWat_cur(w)->kind == kpTok_KEYWORD) {
+            uint8_t t;
+            KP_TRY(kpWat_valtype(w, &t));
+            if (kpVec_grow(&ts)) { st = kpWat_nomem(w); goto fail; }
+            ts.v[ts.n++] = t;
+        }
+        KP_TRY(kpWat_close(w));
+    }
+    if (kpBuf_byte(o, 0x1C) || kpBuf_u32leb(o, (uint32_t)ts.n) || kpBuf_push(o, ts.v, ts.n)) st = kpWat_nomem(w);
+fail:
+    kpVec_free(&ts);
+    return st;
+}
+
+/* The immediates of one plain instruction, by its kind in the opcode table. */
+static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
+    const kpOpInfo *in = &kpOp_info[op];
+    kapsul_status st = KAPSUL_OK;
+    uint64_t v;
+    uint32_t a, b;
+    switch (in->imm) {
+    case kpImm_NONE: return KAPSUL_OK;
+    case kpImm_BLOCK: return kpWat_error(w, w->pos, "unexpected token"); /* handled by caller */
+    case kpImm_LABEL:
+        if ((st = parse_label(w, &a))) return st;
+        return put(w, kpBuf_u32leb(o, a));
+    case kpImm_BRTABLE: {
+        kpSizeVec ls = {0};
+        while (kpWat_atIndex(w)) {
+            KP_TRY(parse_label(w, &a));
+            if (kpVec_grow(&ls)) { st = kpWat_nomem(w); goto fail; }
+            ls.v[ls.n++] = a;
+        }
+        if (ls.n == 0) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+        KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)(ls.n - 1))));
+        for (size_t i = 0; i < ls.n; i++) KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])));
+    fail:
+        kpVec_free(&ls);
+        return st;
+    }
+    case kpImm_FUNC: return emit_index(w, o, kpSp_FUNC);
+    case kpImm_CALLIND: {
+        a = 0;
+        if (kpWat_atIndex(w) && (st = kpWat_index(w, kpSp_TABLE, &a))) return st;
+        kpTypeUse tu = {0};
+        tu.no_names = true;
+        st = kpWat_typeUse(w, &tu, false);
+        if (!st) st = kpWat_resolveType(w, &tu, &b);
+        kpWat_typeUseFree(&tu);
+        if (st) return st;
+        if (kpBuf_u32leb(o, b) || kpBuf_u32leb(o, a)) return kpWat_nomem(w);
+        return KAPSUL_OK;
+    }
+    case kpImm_LOCAL:
+        if (kpWat_cur(w)->kind == kpTok_ID) {
+            const kpTok *t = kpWat_cur(w);
+            uint32_t idx;
+            if (!kpWat_lookup(&w->locals, w->tk->src + t->start, t->len, &idx))
+                return kpWat_error(w, w->pos, "unknown local %.*s", (int)t->len, w->tk->src + t->start);
+            w->pos++;
+            return put(w, kpBuf_u32leb(o, idx));
+        }
+        if ((st = parse_uint(w, 32, &v))) return st;
+        return put(w, kpBuf_u32leb(o, (uint32_t)v));
+    case kpImm_GLOBAL: return emit_index(w, o, kpSp_GLOBAL);
+    case kpImm_TABLE: return emit_opt_index(w, o, kpSp_TABLE);
+    case kpImm_MEMARG: return parse_memarg(w, o, in->align);
+    case kpImm_MEMIDX: return put(w, kpBuf_byte(o, 0));
+    case kpImm_I32:
+        if ((st = parse_const(w, 'i', 32, &v))) return st;
+        return put(w, kpBuf_s32leb(o, (int32_t)(uint32_t)v));
+    case kpImm_I64:
+        if ((st = parse_const(w, 'i', 64, &v))) return st;
+        return put(w, kpBuf_s64leb(o, (int64_t)v));
+    case kpImm_F32:
+        if ((st = parse_const(w, 'f', 32, &v))) return st;
+        return put_le(w, o, v, 4);
+    case kpImm_F64:
+        if ((st = parse_const(w, 'f', 64, &v))) return st;
+        return put_le(w, o, v, 8);
+    case kpImm_SELECTT: return kpWat_error(w, w->pos, "unexpected token"); /* via parse_select */
+    case kpImm_REFTYPE:
+        if (kpWat_isKw(w, w->pos, "func")) { w->pos++; return put(w, kpBuf_byte(o, 0x70)); }
+        if (kpWat_isKw(w, w->pos, "extern")) { w->pos++; return put(w, kpBuf_byte(o, 0x6F)); }
+        return kpWat_error(w, w->pos, "unexpected token");
+    case kpImm_MEMINIT:
+        w->uses_data = true;
+        if ((st = emit_index(w, o, kpSp_DATA))) return st;
+        return put(w, kpBuf_byte(o, 0));
+    case kpImm_DATA:
+        w->uses_data = true;
+        return emit_index(w, o, kpSp_DATA);
+    case kpImm_MEMCOPY:
+        return put(w, kpBuf_push(o, "\0\0", 2));
+    case kpImm_TABLEINIT:
+        a = 0;
+        if (kpWat_atIndex(w) && (kpWat_tok(w, w->pos + 1)->kind == kpTok_ID || kpWat_tok(w, w->pos + 1)->kind == kpTok_NUM)) {
+            if ((st = kpWat_index(w, kpSp_TABLE, &a))) return st;
+        }
+        if ((st = kpWat_index(w, kpSp_ELEM, &b))) return st;
+        if (kpBuf_u32leb(o, b) || kpBuf_u32leb(o, a)) return kpWat_nomem(w);
+        return KAPSUL_OK;
+    case kpImm_ELEM: return emit_index(w, o, kpSp_ELEM);
+    case kpImm_TABLECOPY:
+        if (!kpWat_atIndex(w)) return put(w, kpBuf_push(o, "\0\0", 2));
+        if ((st = emit_index(w, o, kpSp_TABLE))) return st;
+        return emit_index(w, o, kpSp_TABLE);
+    case kpImm_V128: return parse_v128(w, o);
+    case kpImm_SHUFFLE:
+        for (int i = 0; i < 16; i++) {
+            if ((st = parse_uint(w, 8, &v))) return st;
+            if ((st = put(w, kpBuf_byte(o, (uint8_t)v)))) return st;
+        }
+        return KAPSUL_OK;
+    case kpImm_LANE:
+        if ((st = parse_uint(w, 8, &v))) return st;
+        return put(w, kpBuf_byte(o, (uint8_t)v));
+    case kpImm_MEMLANE:
+        if ((st = parse_memarg(w, o, in->align))) return st;
+        if ((st = parse_uint(w, 8, &v))) return st;
+        return put(w, kpBuf_byte(o, (uint8_t)v));
+    }
+    return kpWat_error(w, w->pos, "unknown operator");
+}
+
+/* One plain instruction (not block/loop/if) at the current keyword, appended to o. */
+static kapsul_status parse_plain(kpWat *w, kpBuf *o) {
+    const kpTok *t = kpWat_cur(w);
+    if (t->kind != kpTok_KEYWORD)
+        return kpWat_error(w, w->pos, t->kind == kpTok_RESERVED || t->kind == kpTok_NUM ? "unknown operator" : "unexpected token");
+    int op = kpOp_fromName(w->tk->src + t->start, t->len);
+    if (op < 0) {
+        /* Keywords of the surrounding syntax are misplaced tokens, not unknown operators. */
+        static const char *const structural[] = {"type", "param", "result", "local", "then", "else",
+            "end", "export", "import", "item", "offset", "func", "table", "memory", "global", "elem",
+            "data", "start", "module", "mut", "declare"};
+        for (size_t i = 0; i < sizeof structural / sizeof *structural; i++)
+            if (kpWat_isKw(w, w->pos, structural[i])) return kpWat_error(w, w->pos, "unexpected token");
+        return kpWat_error(w, w->pos, "unknown operator");
+    }
+    if (kpOp_info[op].imm == kpImm_BLOCK || op == kpOp_ELSE || op == kpOp_END)
+        return kpWat_error(w, w->pos, "unexpected token");
+    w->pos++;
+    if (op == kpOp_SELECT) return parse_select(w, o);
+    kapsul_status st = emit_op(w, o, op);
+    if (st) return st;
+    return parse_imm(w, o, op);
+}
+
+/* label? blocktype for block/loop/if; the type is 0x40, a value type or a type index (s33). */
+static kapsul_status parse_block_head(kpWat *w, size_t *label, int64_t *bt) {
+    *label = KP_NO_MATCH;
+    if (kpWat_cur(w)->kind == kpTok_ID) *label = w->pos++;
+    kpTypeUse tu = {0};
+    tu.no_names = true;
+    kapsul_status st = kpWat_typeUse(w, &tu, false);
+    if (st) goto fail;
+    if (!tu.has_idx && tu.params.n == 0 && tu.results.n == 0) *bt = -64;
+    else if (!tu.has_idx && tu.params.n == 0 && tu.results.n == 1) *bt = (int64_t)tu.results.v[0] - 128;
+    else {
+        uint32_t idx;
+        if ((st = kpWat_resolveType(w, &tu, &idx))) goto fail;
+        *bt = idx;
+    }
+fail:
+    kpWat_typeUseFree(&tu);
+    return st;
+}
+
+static kapsul_status push_frame(kpWat *w, framevec *fs, frame f) {
+    if (kpVec_grow(fs)) return kpWat_nomem(w);
+    fs->v[fs->n++] = f;
+    return KAPSUL_OK;
+}
+
+static kapsul_status push_label(kpWat *w, size_t label) {
+    if (kpVec_grow(&w->labels)) return kpWat_nomem(w);
+    w->labels.v[w->labels.n++] = label;
+    return KAPSUL_OK;
+}
+
+/* After `end` or `else`: an optional $id that must repeat the block's label. */
+static kapsul_status check_end_label(kpWat *w, size_t label) {
+    const kpTok *t = kpWat_cur(w);
+    if (t->kind != kpTok_ID) return KAPSUL_OK;
+    const kpTok *l = label == KP_NO_MATCH ? NULL : kpWat_tok(w, label);
+    if (!l || l->len != t->len || memcmp(w->tk->src + l->start, w->tk->src + t->start, t->len) != 0)
+        return kpWat_error(w, w->pos, "mismatching label");
+    w->pos++;
+    return KAPSUL_OK;
+}
+
+/* Start one instruction in a sequence: plain, plain block, or any folded form. */
+static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
+    kapsul_status st;
+    size_t label;
+    int64_t bt;
+    const kpTok *t = kpWat_cur(w);
+    bool folded = t->kind == kpTok_LPAR;
+    size_t kw = folded ? w->pos + 1 : w->pos;
+    uint8_t op = kpWat_isKw(w, kw, "block") ? 0x02 : kpWat_isKw(w, kw, "loop") ? 0x03
+               : kpWat_isKw(w, kw, "if") ? 0x04 : 0;
+    if (!folded && !op) return parse_plain(w, out);
+    if (op && !(folded && op == 0x04)) {
+        w->pos = kw + 1;
+        if ((st = parse_block_head(w, &label, &bt))) return st;
+        if ((st = put(w, kpBuf_byte(out, op))) || (st = put(w, kpBuf_s64leb(out, bt)))) return st;
+        if ((st = push_label(w, label))) return st;
+        return push_frame(w, fs, (frame){folded ? FR_FBLOCK : FR_PLAIN, op, false, label, bt, 0});
+    }
+    if (op) {  /* folded if: the conditions come before the `if` opcode */
+        w->pos = kw + 1;
+        if ((st = parse_block_head(w, &label, &bt))) return st;
+        return push_frame(w, fs, (frame){FR_FIF_COND, op, false, label, bt, 0});
+    }
+    /* (op imm* children*) */
+    size_t pend = w->pending.len;
+    w->pos = kw;
+    if ((st = parse_plain(w, &w->pending))) return st;
+    return push_frame(w, fs, (frame){FR_FOP, 0, false, KP_NO_MATCH, 0, pend});
+}
+
+/* Close a block frame: emit `end`, drop its label. */
+static kapsul_status end_block(kpWat *w, kpBuf *out, framevec *fs) {
+    fs->n--;
+    w->labels.n--;
+    return put(w, kpBuf_byte(out, 0x0B));
+}
+
+/* One step for the frame on top: consume a terminator or start the next instruction. */
+static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool *done) {
+    frame *f = &fs->v[fs->n - 1];
+    const kpTok *t = kpWat_cur(w);
+    kapsul_status st;
+    bool at_end = t->kind == kpTok_RPAR || t->kind == kpTok_EOF || w->pos >= stop;
+    switch (f->kind) {
+    case FR_BASE:
+        if (at_end) { *done = true; return KAPSUL_OK; }
+        return start_instr(w, out, fs);
+    case FR_PLAIN:
+        if (kpWat_isKw(w, w->pos, "end")) {
+            w->pos++;
+            if ((st = check_end_label(w, f->label))) return st;
+            return end_block(w, out, fs);
+        }
+        if (kpWat_isKw(w, w->pos, "else") && f->op == 0x04 && !f->in_else) {
+            w->pos++;
+            f->in_else = true;
+            if ((st = check_end_label(w, f->label))) return st;
+            return put(w, kpBuf_byte(out, 0x05));
+        }
+        if (at_end) return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+        return start_instr(w, out, fs);
+    case FR_FBLOCK:
+    case FR_FIF_ELSE:
+        if (t->kind == kpTok_RPAR) {
+            w->pos++;
+            if (f->kind == FR_FIF_ELSE && (st = kpWat_close(w))) return st;
+            return end_block(w, out, fs);
+        }
+        if (at_end) return kpWat_error(w, w->pos, "unexpected end of input");
+        return start_instr(w, out, fs);
+    case FR_FIF_THEN:
+        if (t->kind != kpTok_RPAR) {
+            if (at_end) return kpWat_error(w, w->pos, "unexpected end of input");
+            return start_instr(w, out, fs);
+        }
+        w->pos++;
+        if (kpWat_isOpen(w, w->pos, "else")) {
+            w->pos += 2;
+            f->kind = FR_FIF_ELSE;
+            return put(w, kpBuf_byte(out, 0x05));
+        }
+        if ((st = kpWat_close(w))) return st;
+        return end_block(w, out, fs);
+    case FR_FIF_COND:
+        if (kpWat_isOpen(w, w->pos, "then")) {
+            w->pos += 2;
+            f->kind = FR_FIF_THEN;
+            if ((st = put(w, kpBuf_byte(out, 0x04))) || (st = put(w, kpBuf_s64leb(out, f->bt)))) return st;
+            return push_label(w, f->label);
+        }
+        if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else"))
+            return kpWat_error(w, w->pos, "unexpected token");
+        return start_instr(w, out, fs);
+    case FR_FOP:
+        if (t->kind == kpTok_RPAR) {
+            w->pos++;
+            size_t pend = f->pend;
+            fs->n--;
+            if (kpBuf_push(out, w->pending.data + pend, w->pending.len - pend)) return kpWat_nomem(w);
+            w->pending.len = pend;
+            return KAPSUL_OK;
+        }
+        if (t->kind != kpTok_LPAR) return kpWat_error(w, w->pos, "unexpected token");
+        return start_instr(w, out, fs);
+    }
+    return kpWat_error(w, w->pos, "unexpected token");
+}
+
+kapsul_status kpWat_instrs(kpWat *w, kpBuf *out, size_t stop) {
+    framevec fs = {0};
+    kapsul_status st;
+    bool done = false;
+    w->labels.n = 0;
+    w->pending.len = 0;
+    if ((st = push_frame(w, &fs, (frame){FR_BASE, 0, false, KP_NO_MATCH, 0, 0}))) goto fail;
+    while (!done) {
+        if ((st = step(w, out, &fs, stop, &done))) goto fail;
+    }
+fail:
+    kpVec_free(&fs);
+    return st;
+}

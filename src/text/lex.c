@@ -1,0 +1,271 @@
+/*
+ * lex.c -- the tokenizer of the WebAssembly text format (spec 2.0, "Lexical Format").
+ *
+ * The whole text is turned into one token array up front, with each '(' linked to its matching
+ * ')'. The parsers then work on indices: skipping a field is one jump, lookahead is free, and
+ * nothing recurses. Strings are checked here (escapes, UTF-8, control characters) but decoded
+ * only when a parser asks for their bytes.
+ */
+#include "text/textint.h"
+
+/* The spec's idchar set: the characters an identifier, keyword or number may contain. */
+static bool is_idchar(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '/': case ':': case '<': case '=': case '>': case '?': case '@': case '\\':
+    case '^': case '_': case '`': case '|': case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (at most n bytes available), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+    unsigned char c = p[0];
+    size_t need;
+    uint32_t cp, min;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) { need = 2; cp = c & 0x1F; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { need = 3; cp = c & 0x0F; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 4; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    if (n < need) return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
+    return need;
+}
+
+typedef KP_VEC(size_t) sizevec;
+
+typedef struct lexer {
+    const unsigned char *s;
+    size_t n, pos;
+    int line;
+    size_t line_start;
+    kpToks *toks;
+} lexer;
+
+static int col_of(const lexer *lx, size_t pos) { return (int)(pos - lx->line_start) + 1; }
+
+static kapsul_status lex_error(lexer *lx, size_t pos, const char *msg, kapsul_error *err) {
+    kpToks *t = lx->toks;
+    t->failed = true;
+    kpError_setText(&t->lex_err, KAPSUL_ERR_MALFORMED, lx->line, col_of(lx, pos), "%s", msg);
+    if (err) *err = t->lex_err;
+    return KAPSUL_ERR_MALFORMED;
+}
+
+static int push_tok(kpToks *t, kpTokKind kind, int line, int col, size_t start, size_t len) {
+    if (kpVec_grow(t)) return -1;
+    kpTok *k = &t->v[t->n++];
+    k->kind = kind;
+    k->line = line;
+    k->col = col;
+    k->start = start;
+    k->len = len;
+    k->match = KP_NO_MATCH;
+    return 0;
+}
+
+/* Skip whitespace and comments. Block comments nest; the depth is a counter, not recursion. */
+static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
+    while (lx->pos < lx->n) {
+        unsigned char c = lx->s[lx->pos];
+        if (c == '\n') { lx->pos++; lx->line++; lx->line_start = lx->pos; }
+        else if (c == ' ' || c == '\t' || c == '\r') lx->pos++;
+        else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
+            while (lx->pos < lx->n && lx->s[lx->pos] != '\n') {
+                size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+                if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
+                lx->pos += l;
+            }
+        } else if (c == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
+            size_t depth = 1, open = lx->pos;
+            lx->pos += 2;
+            while (depth > 0) {
+                if (lx->pos >= lx->n) return lex_error(lx, open, "unclosed comment", err);
+                unsigned char d = lx->s[lx->pos];
+                if (d == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') { depth++; lx->pos += 2; }
+                else if (d == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ')') { depth--; lx->pos += 2; }
+                else if (d == '\n') { lx->pos++; lx->line++; lx->line_start = lx->pos; }
+                else {
+                    size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+                    if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
+                    lx->pos += l;
+                }
+            }
+        } else break;
+    }
+    return KAPSUL_OK;
+}
+
+/* Check one string literal starting at the opening quote; leaves pos after the closing quote. */
+static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
+    size_t open = lx->pos++;
+    for (;;) {
+        if (lx->pos >= lx->n || lx->s[lx->pos] == '\n') return lex_error(lx, open, "unclosed string", err);
+        unsigned char c = lx->s[lx->pos];
+        if (c == '"') { lx->pos++; return KAPSUL_OK; }
+        if (c < 0x20 || c == 0x7F) return lex_error(lx, lx->pos, "illegal control character", err);
+        if (c != '\\') {
+            size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+            if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
+            lx->pos += l;
+            continue;
+        }
+        size_t esc = lx->pos++;
+        if (lx->pos >= lx->n) return lex_error(lx, open, "unclosed string", err);
+        c = lx->s[lx->pos];
+        if (c == 't' || c == 'n' || c == 'r' || c == '"' || c == '\'' || c == '\\') { lx->pos++; continue; }
+        if (c == 'u') {
+            if (lx->pos + 1 >= lx->n || lx->s[lx->pos + 1] != '{') return lex_error(lx, esc, "illegal escape", err);
+            lx->pos += 2;
+            uint32_t v = 0;
+            int digits = 0;
+            bool prev_digit = false;
+            while (lx->pos < lx->n && lx->s[lx->pos] != '}') {
+                unsigned char d = lx->s[lx->pos];
+                if (d == '_' && prev_digit) { prev_digit = false; lx->pos++; continue; }
+                int h = hexval(d);
+                if (h < 0) return lex_error(lx, esc, "illegal escape", err);
+                v = v * 16 + (uint32_t)h;
+                if (v > 0x10FFFF) return lex_error(lx, esc, "illegal escape", err);
+                digits++;
+                prev_digit = true;
+                lx->pos++;
+            }
+            if (lx->pos >= lx->n || !digits || !prev_digit || (v >= 0xD800 && v < 0xE000))
+                return lex_error(lx, esc, "illegal escape", err);
+            lx->pos++;
+            continue;
+        }
+        if (lx->pos + 1 < lx->n && hexval(c) >= 0 && hexval(lx->s[lx->pos + 1]) >= 0) { lx->pos += 2; continue; }
+        return lex_error(lx, esc, "illegal escape", err);
+    }
+}
+
+/* One token starting at lx->pos (not whitespace, not a comment). */
+static kapsul_status lex_token(lexer *lx, sizevec *open, kapsul_error *err) {
+    kpToks *t = lx->toks;
+    size_t start = lx->pos;
+    int line = lx->line, col = col_of(lx, start);
+    unsigned char c = lx->s[start];
+    if (c == '(') {
+        lx->pos++;
+        if (kpVec_grow(open)) return KAPSUL_ERR_NOMEM;
+        open->v[open->n++] = t->n;
+        return push_tok(t, kpTok_LPAR, line, col, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+    }
+    if (c == ')') {
+        lx->pos++;
+        if (open->n > 0) t->v[open->v[--open->n]].match = t->n;
+        return push_tok(t, kpTok_RPAR, line, col, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+    }
+    if (c != '"' && !is_idchar(c)) return lex_error(lx, start, "unexpected character", err);
+    /* A maximal run of id characters and strings: one string alone is a string token; anything
+     * glued to a string is a reserved token (as in `"a""b"` or `x"y"`). */
+    int pieces = 0;
+    bool has_string = false;
+    while (lx->pos < lx->n) {
+        unsigned char d = lx->s[lx->pos];
+        if (d == '"') {
+            kapsul_status st = scan_string(lx, err);
+            if (st) return st;
+            has_string = true;
+        } else if (is_idchar(d)) {
+            while (lx->pos < lx->n && is_idchar(lx->s[lx->pos])) lx->pos++;
+        } else break;
+        pieces++;
+    }
+    kpTokKind kind;
+    if (has_string) kind = pieces == 1 ? kpTok_STRING : kpTok_RESERVED;
+    else if (c >= 'a' && c <= 'z') kind = kpTok_KEYWORD;
+    else if (c == '$' && lx->pos - start > 1) kind = kpTok_ID;
+    else if ((c >= '0' && c <= '9') || c == '+' || c == '-') kind = kpTok_NUM;
+    else kind = kpTok_RESERVED;
+    return push_tok(t, kind, line, col, start, lx->pos - start) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+}
+
+kapsul_status kpLex_all(const char *src, size_t len, int line0, kpToks *toks, kapsul_error *err) {
+    memset(toks, 0, sizeof *toks);
+    toks->src = src;
+    toks->srclen = len;
+    toks->line0 = line0;
+    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, toks};
+    sizevec open = {0};
+    kapsul_status st = KAPSUL_OK;
+    for (;;) {
+        st = skip_space(&lx, err);
+        if (st || lx.pos >= lx.n) break;
+        st = lex_token(&lx, &open, err);
+        if (st) break;
+    }
+    kpVec_free(&open);
+    if (st == KAPSUL_ERR_NOMEM) return kpError_setText(err, st, 0, 0, "out of memory");
+    if (push_tok(toks, kpTok_EOF, lx.line, col_of(&lx, lx.pos), lx.pos, 0))
+        return kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+    return st;
+}
+
+void kpLex_free(kpToks *toks) { kpVec_free(toks); }
+
+bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw) {
+    size_t n = strlen(kw);
+    return t->kind == kpTok_KEYWORD && t->len == n && memcmp(toks->src + t->start, kw, n) == 0;
+}
+
+/* Decode a string token the lexer already checked, so every escape here is well-formed. */
+int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out) {
+    const unsigned char *s = (const unsigned char *)toks->src + t->start + 1;
+    const unsigned char *e = (const unsigned char *)toks->src + t->start + t->len - 1;
+    if (kpBuf_reserve(out, (size_t)(e - s))) return -1;
+    while (s < e) {
+        if (*s != '\\') { out->data[out->len++] = *s++; continue; }
+        s++;
+        unsigned char c = *s++;
+        switch (c) {
+        case 't': out->data[out->len++] = '\t'; break;
+        case 'n': out->data[out->len++] = '\n'; break;
+        case 'r': out->data[out->len++] = '\r'; break;
+        case '"': case '\'': case '\\': out->data[out->len++] = c; break;
+        case 'u': {
+            uint32_t v = 0;
+            s++; /* '{' */
+            while (*s != '}') { if (*s != '_') v = v * 16 + (uint32_t)hexval(*s); s++; }
+            s++;
+            uint8_t u[4];
+            size_t n;
+            if (v < 0x80) { u[0] = (uint8_t)v; n = 1; }
+            else if (v < 0x800) { u[0] = (uint8_t)(0xC0 | (v >> 6)); u[1] = (uint8_t)(0x80 | (v & 0x3F)); n = 2; }
+            else if (v < 0x10000) {
+                u[0] = (uint8_t)(0xE0 | (v >> 12)); u[1] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
+                u[2] = (uint8_t)(0x80 | (v & 0x3F)); n = 3;
+            } else {
+                u[0] = (uint8_t)(0xF0 | (v >> 18)); u[1] = (uint8_t)(0x80 | ((v >> 12) & 0x3F));
+                u[2] = (uint8_t)(0x80 | ((v >> 6) & 0x3F)); u[3] = (uint8_t)(0x80 | (v & 0x3F)); n = 4;
+            }
+            /* \u{...} is at least 5 source bytes and produces at most 4, so room was reserved. */
+            memcpy(out->data + out->len, u, n);
+            out->len += n;
+            break;
+        }
+        default:
+            out->data[out->len++] = (uint8_t)(hexval(c) * 16 + hexval(*s));
+            s++;
+            break;
+        }
+    }
+    return 0;
+}
