@@ -1,0 +1,809 @@
+/*
+ * interp.c -- the interpreter of the slot-machine IR (see ir.h).
+ *
+ * One loop runs every wasm function of a call tree: a wasm-to-wasm call pushes a kpFrame on the
+ * store's frame stack and switches ip/fp, so C recursion happens only when a host function calls
+ * back into wasm (each such entry counts toward the same depth limit). Hot state (ip, fp, memory
+ * base and limit) lives in locals; it is reloaded from the current instance after every call,
+ * return and memory.grow.
+ *
+ * Dispatch is computed goto (one indirect jump per instruction, with its own branch-predictor
+ * slot) unless KP_SWITCH_DISPATCH is defined; the three vm* macros are the only difference.
+ *
+ * Out-of-bounds loads and stores on reserved memories fault in the guard region; the fault
+ * handler siglongjmps back to kpInterp_call, which reports KAPSUL_TRAP_MEMORY_OOB. Memories
+ * without a reservation carry a real limit in `mlimit`, so the same compare catches them.
+ */
+#include <math.h>
+#include <setjmp.h>
+
+#include <stdio.h>
+
+#include "runtime/runtime.h"
+
+#define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* One entry from the host into wasm. */
+typedef struct kpExec {
+    sigjmp_buf jb;
+    struct kpExec *prev;
+    kapsul_store *store;
+    volatile bool in_wasm;
+} kpExec;
+
+static __thread kpExec *tls_exec;
+
+static void on_fault(void *addr) {
+    kpExec *ex = tls_exec;
+    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->store, addr)) siglongjmp(ex->jb, 1);
+}
+
+/* ---- Value helpers: floats travel as bits; i32 slots are kept zero-extended ---- */
+
+static inline float f32_of(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
+static inline double f64_of(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
+static inline uint64_t of_f32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+static inline uint64_t of_f64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+
+/* IEEE min/max as wasm defines them: NaN if either is NaN, -0 < +0. */
+static inline float kp_fminf(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+static inline float kp_fmaxf(float a, float b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+static inline double kp_fmin(double a, double b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) return signbit(a) ? a : b;
+    return a < b ? a : b;
+}
+static inline double kp_fmax(double a, double b) {
+    if (a != a || b != b) return a + b;
+    if (a == b) return signbit(a) ? b : a;
+    return a > b ? a : b;
+}
+
+static inline uint32_t rotl32(uint32_t a, uint32_t k) { k &= 31; return (a << k) | (a >> ((32 - k) & 31)); }
+static inline uint32_t rotr32(uint32_t a, uint32_t k) { k &= 31; return (a >> k) | (a << ((32 - k) & 31)); }
+static inline uint64_t rotl64(uint64_t a, uint64_t k) { k &= 63; return (a << k) | (a >> ((64 - k) & 63)); }
+static inline uint64_t rotr64(uint64_t a, uint64_t k) { k &= 63; return (a >> k) | (a << ((64 - k) & 63)); }
+
+/* Saturating truncations (never trap). */
+static inline uint64_t sat_i32_s(double x) {
+    if (x != x) return 0;
+    if (x <= -2147483648.0) return (uint32_t)INT32_MIN;
+    if (x >= 2147483647.0) return (uint32_t)INT32_MAX;
+    return (uint32_t)(int32_t)x;
+}
+static inline uint64_t sat_i32_u(double x) {
+    if (x != x || x <= 0) return 0;
+    if (x >= 4294967295.0) return UINT32_MAX;
+    return (uint32_t)x;
+}
+static inline uint64_t sat_i64_s(double x) {
+    if (x != x) return 0;
+    if (x <= -9223372036854775808.0) return (uint64_t)INT64_MIN;
+    if (x >= 9223372036854775808.0) return (uint64_t)INT64_MAX;
+    return (uint64_t)(int64_t)x;
+}
+static inline uint64_t sat_i64_u(double x) {
+    if (x != x || x <= 0) return 0;
+    if (x >= 18446744073709551616.0) return UINT64_MAX;
+    return (uint64_t)x;
+}
+
+/* ---- Bulk operations: chunked so a deadline is honoured during a 4 GiB fill ---- */
+
+#define KP_CHUNK ((uint64_t)16 << 20)
+
+static bool interrupted(kapsul_store *s) { return __atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) != 0; }
+
+static bool chunked_fill(kapsul_store *s, uint8_t *p, int v, uint64_t n) {
+    while (n > 0) {
+        uint64_t k = n < KP_CHUNK ? n : KP_CHUNK;
+        memset(p, v, (size_t)k);
+        p += k;
+        n -= k;
+        if (n && interrupted(s)) return false;
+    }
+    return true;
+}
+
+static bool chunked_move(kapsul_store *s, uint8_t *d, const uint8_t *src, uint64_t n) {
+    if (n <= KP_CHUNK || d == src) {
+        memmove(d, src, (size_t)n);
+        return true;
+    }
+    if (d < src) {
+        for (uint64_t off = 0; off < n; off += KP_CHUNK) {
+            uint64_t k = n - off < KP_CHUNK ? n - off : KP_CHUNK;
+            memmove(d + off, src + off, (size_t)k);
+            if (interrupted(s)) return false;
+        }
+    } else {
+        for (uint64_t left = n; left > 0;) {
+            uint64_t k = left < KP_CHUNK ? left : KP_CHUNK;
+            left -= k;
+            memmove(d + left, src + left, (size_t)k);
+            if (interrupted(s)) return false;
+        }
+    }
+    return true;
+}
+
+/* ---- Traps ---- */
+
+/* Fill err with the trap and a backtrace of the frames above depth0, innermost first. */
+static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap trap, const char *msg,
+                               kapsul_error *err) {
+    if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
+    if (!err) return KAPSUL_ERR_TRAP;
+    kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", msg ? msg : kapsul_trap_message(trap));
+    err->trap = trap;
+    for (uint32_t i = s->nframes; i > depth0 && err->nframes < KAPSUL_MAX_FRAMES; i--) {
+        const kapsul_func *f = s->frames[i - 1].func;
+        int k = err->nframes++;
+        err->frames[k].func_index = f->index;
+        err->frames[k].name[0] = 0;
+        const kpModule *m = f->inst ? f->inst->module->m : NULL;
+        if (m && f->index < m->nfunc_names && m->func_names[f->index])
+            snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
+    }
+    return KAPSUL_ERR_TRAP;
+}
+
+/* ---- The loop ---- */
+
+#ifdef KP_SWITCH_DISPATCH
+#define vmdispatch for (;;) switch (*ip)
+#define vmcase(id) case kpIr_##id:
+#define vmbreak continue
+#else
+#define vmdispatch goto *disp[*ip];
+#define vmcase(id) L_##id:
+#define vmbreak goto *disp[*ip]
+#endif
+
+/* Operand access: slot k of the current instruction's operand list. */
+#define S(k) fp[ip[k]]
+#define U32(k) ((uint32_t)fp[ip[k]])
+#define I32(k) ((int32_t)(uint32_t)fp[ip[k]])
+#define U64(k) (fp[ip[k]])
+#define I64(k) ((int64_t)fp[ip[k]])
+#define F32(k) f32_of(fp[ip[k]])
+#define F64(k) f64_of(fp[ip[k]])
+
+/* Binary and unary numeric handlers: dst a [b]. */
+#define BIN(id, expr) vmcase(id) { S(1) = (expr); ip += 4; vmbreak; }
+#define UN(id, expr) vmcase(id) { S(1) = (expr); ip += 3; vmbreak; }
+
+/* Loads: dst addr offset. The address is u32 + u32 offset, computed in 64 bits. */
+#define EA(k) ((uint64_t)U32(k) + (uint64_t)ip[3])
+static inline uint64_t ld(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    memcpy(&v, p, (size_t)n);   /* little-endian host */
+    return v;
+}
+static inline void st(uint8_t *p, uint64_t v, int n) { memcpy(p, &v, (size_t)n); }
+
+static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64_t *fp, uint32_t depth0,
+                         kapsul_error *err) {
+#ifndef KP_SWITCH_DISPATCH
+    static const void *const disp[kpIr_COUNT] = {
+#define KP_IR_C(id, words, ops) &&L_##id,
+#define KP_IR_N(id) &&L_##id,
+        KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+#undef KP_IR_C
+#undef KP_IR_N
+    };
+#endif
+    kapsul_func *func = entry, *callee;
+    kapsul_instance *inst = func->inst;
+    const uint32_t *code = func->code->code, *ip = code;
+    uint64_t *nfp;
+    uint64_t *const stack_end = s->stack + s->stack_slots;
+    kapsul_memory *mem = inst->mem0;
+    uint8_t *mb = mem ? mem->base : NULL;
+    uint64_t mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
+    kapsul_trap trap = KAPSUL_TRAP_NONE;
+    const char *trap_msg = NULL;
+    kapsul_status status;
+    uint64_t a, b, n;
+
+    memset(fp + func->code->nparam_slots, 0, (size_t)func->code->nlocal_slots * 8);
+    ex->in_wasm = true;
+
+next:
+    vmdispatch {
+    vmcase(UNREACHABLE) {
+        trap = KAPSUL_TRAP_UNREACHABLE;
+        goto trapped;
+    }
+    vmcase(CHECK) {
+        if (KP_UNLIKELY(s->fuel_on)) {
+            if (s->fuel < (int64_t)ip[1]) {
+                s->fuel = 0;
+                trap = KAPSUL_TRAP_FUEL;
+                goto trapped;
+            }
+            s->fuel -= ip[1];
+        }
+        if (KP_UNLIKELY(__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED))) {
+            trap = KAPSUL_TRAP_TIMEOUT;
+            goto trapped;
+        }
+        ip += 2;
+        vmbreak;
+    }
+    vmcase(BR) { ip = code + ip[1]; vmbreak; }
+    vmcase(BR_IF) {
+        if (U32(1)) ip = code + ip[2];
+        else ip += 3;
+        vmbreak;
+    }
+    vmcase(BR_IFZ) {
+        if (!U32(1)) ip = code + ip[2];
+        else ip += 3;
+        vmbreak;
+    }
+    vmcase(BR_TABLE) {
+        uint32_t i = U32(1), cnt = ip[2];
+        ip = code + ip[3 + (i < cnt ? i : cnt)];
+        vmbreak;
+    }
+    vmcase(COPY) { S(1) = S(2); ip += 3; vmbreak; }
+    vmcase(RETURN) {
+        /* Results to the frame's first slots (where the caller expects them). */
+        uint32_t src = ip[1], nres = func->code->nresult_slots;
+        for (uint32_t i = 0; i < nres; i++) fp[i] = fp[src + i];
+        kpFrame *f = &s->frames[--s->nframes];
+        if (!f->ret_ip) goto done;
+        ip = f->ret_ip;
+        fp = f->fp;
+        func = s->frames[s->nframes - 1].func;
+        goto enter_caller;
+    }
+    vmcase(CALL) {
+        callee = inst->funcs[ip[1]];
+        nfp = fp + ip[2];
+        ip += 3;
+        goto call;
+    }
+    vmcase(CALL_INDIRECT) {
+        kapsul_table *t = inst->tables[ip[2]];
+        uint32_t i = U32(3);
+        if (i >= t->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            trap_msg = "undefined element";
+            goto trapped;
+        }
+        callee = t->elems[i];
+        if (!callee) {
+            trap = KAPSUL_TRAP_UNINITIALIZED;
+            goto trapped;
+        }
+        if (callee->type_id != ip[1]) {
+            trap = KAPSUL_TRAP_INDIRECT_MISMATCH;
+            goto trapped;
+        }
+        nfp = fp + ip[4];
+        ip += 5;
+        goto call;
+    }
+    vmcase(SELECT) { S(1) = U32(2) ? S(3) : S(4); ip += 5; vmbreak; }
+    vmcase(CONST32) { S(1) = ip[2]; ip += 3; vmbreak; }
+    vmcase(CONST64) { S(1) = (uint64_t)ip[2] | ((uint64_t)ip[3] << 32); ip += 4; vmbreak; }
+    vmcase(GLOBAL_GET) { S(1) = inst->globals[ip[2]]->bits[0]; ip += 3; vmbreak; }
+    vmcase(GLOBAL_SET) { inst->globals[ip[1]]->bits[0] = S(2); ip += 3; vmbreak; }
+    vmcase(TABLE_GET) {
+        kapsul_table *t = inst->tables[ip[2]];
+        uint32_t i = U32(3);
+        if (i >= t->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            goto trapped;
+        }
+        S(1) = (uint64_t)(uintptr_t)t->elems[i];
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(TABLE_SET) {
+        kapsul_table *t = inst->tables[ip[1]];
+        uint32_t i = U32(2);
+        if (i >= t->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            goto trapped;
+        }
+        t->elems[i] = (void *)(uintptr_t)S(3);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(MEMORY_SIZE) { S(1) = mem->size / KP_PAGE_SIZE; ip += 2; vmbreak; }
+    vmcase(MEMORY_GROW) {
+        int64_t r = kpMemory_grow(mem, U32(2), s->engine->config.max_memory_bytes);
+        S(1) = (uint32_t)(int32_t)r;
+        mb = mem->base;
+        mlimit = mem->reserved ? UINT64_MAX : mem->size;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(MEMORY_INIT) {
+        uint32_t seg = ip[1];
+        uint64_t d = U32(2), sidx = U32(3);
+        n = U32(4);
+        const kpData *data = &inst->module->m->datas[seg];
+        if (sidx + n > inst->data_len[seg] || d + n > mem->size) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        memcpy(mb + d, inst->module->m->bytes + data->bytes.start + sidx, (size_t)n);
+        ip += 5;
+        vmbreak;
+    }
+    vmcase(DATA_DROP) { inst->data_len[ip[1]] = 0; ip += 2; vmbreak; }
+    vmcase(MEMORY_COPY) {
+        uint64_t d = U32(1), sidx = U32(2);
+        n = U32(3);
+        if (d + n > mem->size || sidx + n > mem->size) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        if (!chunked_move(s, mb + d, mb + sidx, n)) {
+            trap = KAPSUL_TRAP_TIMEOUT;
+            goto trapped;
+        }
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(MEMORY_FILL) {
+        uint64_t d = U32(1);
+        n = U32(3);
+        if (d + n > mem->size) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        if (!chunked_fill(s, mb + d, (int)(uint8_t)U32(2), n)) {
+            trap = KAPSUL_TRAP_TIMEOUT;
+            goto trapped;
+        }
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(TABLE_INIT) {
+        kapsul_table *t = inst->tables[ip[1]];
+        uint32_t seg = ip[2];
+        uint64_t d = U32(3), sidx = U32(4);
+        n = U32(5);
+        if (sidx + n > inst->elem_len[seg] || d + n > t->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            goto trapped;
+        }
+        if (n) memcpy(t->elems + d, inst->elems[seg] + sidx, (size_t)n * sizeof(void *));
+        ip += 6;
+        vmbreak;
+    }
+    vmcase(ELEM_DROP) { inst->elem_len[ip[1]] = 0; ip += 2; vmbreak; }
+    vmcase(TABLE_COPY) {
+        kapsul_table *td = inst->tables[ip[1]], *ts = inst->tables[ip[2]];
+        uint64_t d = U32(3), sidx = U32(4);
+        n = U32(5);
+        if (d + n > td->size || sidx + n > ts->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            goto trapped;
+        }
+        if (n) memmove(td->elems + d, ts->elems + sidx, (size_t)n * sizeof(void *));
+        ip += 6;
+        vmbreak;
+    }
+    vmcase(TABLE_GROW) {
+        int64_t r = kpTable_grow(inst->tables[ip[1]], U32(4), (void *)(uintptr_t)S(3));
+        S(2) = (uint32_t)(int32_t)r;
+        ip += 5;
+        vmbreak;
+    }
+    vmcase(TABLE_SIZE) { S(2) = inst->tables[ip[1]]->size; ip += 3; vmbreak; }
+    vmcase(TABLE_FILL) {
+        kapsul_table *t = inst->tables[ip[1]];
+        uint64_t i = U32(2);
+        void *v = (void *)(uintptr_t)S(3);
+        n = U32(4);
+        if (i + n > t->size) {
+            trap = KAPSUL_TRAP_TABLE_OOB;
+            goto trapped;
+        }
+        for (uint64_t k = 0; k < n; k++) t->elems[i + k] = v;
+        ip += 5;
+        vmbreak;
+    }
+    vmcase(REF_IS_NULL) { S(1) = S(2) == 0; ip += 3; vmbreak; }
+    vmcase(REF_FUNC) { S(1) = (uint64_t)(uintptr_t)inst->funcs[ip[2]]; ip += 3; vmbreak; }
+
+    /* Loads and stores: an address outside a reserved memory faults (guard region); mlimit is
+     * UINT64_MAX then. Unreserved memories compare against their size. */
+#define LOAD(id, n, conv)                                                      \
+    vmcase(id) {                                                               \
+        a = EA(2);                                                             \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        b = ld(mb + a, n);                                                     \
+        S(1) = conv;                                                           \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+#define STORE(id, n)                                                           \
+    vmcase(id) {                                                               \
+        a = (uint64_t)U32(1) + (uint64_t)ip[3];                                \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        st(mb + a, S(2), n);                                                   \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+    LOAD(I32_LOAD, 4, b)
+    LOAD(I64_LOAD, 8, b)
+    LOAD(F32_LOAD, 4, b)
+    LOAD(F64_LOAD, 8, b)
+    LOAD(I32_LOAD8_S, 1, (uint32_t)(int32_t)(int8_t)b)
+    LOAD(I32_LOAD8_U, 1, b)
+    LOAD(I32_LOAD16_S, 2, (uint32_t)(int32_t)(int16_t)b)
+    LOAD(I32_LOAD16_U, 2, b)
+    LOAD(I64_LOAD8_S, 1, (uint64_t)(int64_t)(int8_t)b)
+    LOAD(I64_LOAD8_U, 1, b)
+    LOAD(I64_LOAD16_S, 2, (uint64_t)(int64_t)(int16_t)b)
+    LOAD(I64_LOAD16_U, 2, b)
+    LOAD(I64_LOAD32_S, 4, (uint64_t)(int64_t)(int32_t)b)
+    LOAD(I64_LOAD32_U, 4, b)
+    STORE(I32_STORE, 4)
+    STORE(I64_STORE, 8)
+    STORE(F32_STORE, 4)
+    STORE(F64_STORE, 8)
+    STORE(I32_STORE8, 1)
+    STORE(I32_STORE16, 2)
+    STORE(I64_STORE8, 1)
+    STORE(I64_STORE16, 2)
+    STORE(I64_STORE32, 4)
+
+    /* Integer arithmetic in unsigned types (wrapping, no undefined behaviour). */
+    UN(I32_EQZ, U32(2) == 0)
+    UN(I64_EQZ, U64(2) == 0)
+    UN(I32_CLZ, U32(2) ? (uint32_t)__builtin_clz(U32(2)) : 32u)
+    UN(I32_CTZ, U32(2) ? (uint32_t)__builtin_ctz(U32(2)) : 32u)
+    UN(I32_POPCNT, (uint32_t)__builtin_popcount(U32(2)))
+    UN(I64_CLZ, U64(2) ? (uint64_t)__builtin_clzll(U64(2)) : 64u)
+    UN(I64_CTZ, U64(2) ? (uint64_t)__builtin_ctzll(U64(2)) : 64u)
+    UN(I64_POPCNT, (uint64_t)__builtin_popcountll(U64(2)))
+    BIN(I32_EQ, U32(2) == U32(3))
+    BIN(I32_NE, U32(2) != U32(3))
+    BIN(I32_LT_S, I32(2) < I32(3))
+    BIN(I32_LT_U, U32(2) < U32(3))
+    BIN(I32_GT_S, I32(2) > I32(3))
+    BIN(I32_GT_U, U32(2) > U32(3))
+    BIN(I32_LE_S, I32(2) <= I32(3))
+    BIN(I32_LE_U, U32(2) <= U32(3))
+    BIN(I32_GE_S, I32(2) >= I32(3))
+    BIN(I32_GE_U, U32(2) >= U32(3))
+    BIN(I64_EQ, U64(2) == U64(3))
+    BIN(I64_NE, U64(2) != U64(3))
+    BIN(I64_LT_S, I64(2) < I64(3))
+    BIN(I64_LT_U, U64(2) < U64(3))
+    BIN(I64_GT_S, I64(2) > I64(3))
+    BIN(I64_GT_U, U64(2) > U64(3))
+    BIN(I64_LE_S, I64(2) <= I64(3))
+    BIN(I64_LE_U, U64(2) <= U64(3))
+    BIN(I64_GE_S, I64(2) >= I64(3))
+    BIN(I64_GE_U, U64(2) >= U64(3))
+    BIN(I32_ADD, (uint32_t)(U32(2) + U32(3)))
+    BIN(I32_SUB, (uint32_t)(U32(2) - U32(3)))
+    BIN(I32_MUL, (uint32_t)(U32(2) * U32(3)))
+    BIN(I32_AND, U32(2) & U32(3))
+    BIN(I32_OR, U32(2) | U32(3))
+    BIN(I32_XOR, U32(2) ^ U32(3))
+    BIN(I32_SHL, (uint32_t)(U32(2) << (U32(3) & 31)))
+    BIN(I32_SHR_S, (uint32_t)(I32(2) >> (U32(3) & 31)))
+    BIN(I32_SHR_U, U32(2) >> (U32(3) & 31))
+    BIN(I32_ROTL, rotl32(U32(2), U32(3)))
+    BIN(I32_ROTR, rotr32(U32(2), U32(3)))
+    BIN(I64_ADD, U64(2) + U64(3))
+    BIN(I64_SUB, U64(2) - U64(3))
+    BIN(I64_MUL, U64(2) * U64(3))
+    BIN(I64_AND, U64(2) & U64(3))
+    BIN(I64_OR, U64(2) | U64(3))
+    BIN(I64_XOR, U64(2) ^ U64(3))
+    BIN(I64_SHL, U64(2) << (U64(3) & 63))
+    BIN(I64_SHR_S, (uint64_t)(I64(2) >> (U64(3) & 63)))
+    BIN(I64_SHR_U, U64(2) >> (U64(3) & 63))
+    BIN(I64_ROTL, rotl64(U64(2), U64(3)))
+    BIN(I64_ROTR, rotr64(U64(2), U64(3)))
+
+    /* Division: zero divisors trap; INT_MIN / -1 overflows for div_s and is 0 for rem_s. */
+    vmcase(I32_DIV_S) {
+        if (U32(3) == 0) goto div_zero;
+        if (I32(2) == INT32_MIN && I32(3) == -1) goto overflow;
+        S(1) = (uint32_t)(I32(2) / I32(3));
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I32_DIV_U) {
+        if (U32(3) == 0) goto div_zero;
+        S(1) = U32(2) / U32(3);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I32_REM_S) {
+        if (U32(3) == 0) goto div_zero;
+        S(1) = I32(3) == -1 ? 0 : (uint32_t)(I32(2) % I32(3));
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I32_REM_U) {
+        if (U32(3) == 0) goto div_zero;
+        S(1) = U32(2) % U32(3);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I64_DIV_S) {
+        if (U64(3) == 0) goto div_zero;
+        if (I64(2) == INT64_MIN && I64(3) == -1) goto overflow;
+        S(1) = (uint64_t)(I64(2) / I64(3));
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I64_DIV_U) {
+        if (U64(3) == 0) goto div_zero;
+        S(1) = U64(2) / U64(3);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I64_REM_S) {
+        if (U64(3) == 0) goto div_zero;
+        S(1) = I64(3) == -1 ? 0 : (uint64_t)(I64(2) % I64(3));
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I64_REM_U) {
+        if (U64(3) == 0) goto div_zero;
+        S(1) = U64(2) % U64(3);
+        ip += 4;
+        vmbreak;
+    }
+
+    /* Floating point: the C operators are IEEE 754 with round-to-nearest-even; abs, neg and
+     * copysign work on the sign bit only, so NaN payloads pass through untouched. */
+    UN(F32_ABS, U32(2) & 0x7FFFFFFFu)
+    UN(F32_NEG, U32(2) ^ 0x80000000u)
+    UN(F32_CEIL, of_f32(ceilf(F32(2))))
+    UN(F32_FLOOR, of_f32(floorf(F32(2))))
+    UN(F32_TRUNC, of_f32(truncf(F32(2))))
+    UN(F32_NEAREST, of_f32(nearbyintf(F32(2))))
+    UN(F32_SQRT, of_f32(sqrtf(F32(2))))
+    UN(F64_ABS, U64(2) & 0x7FFFFFFFFFFFFFFFull)
+    UN(F64_NEG, U64(2) ^ 0x8000000000000000ull)
+    UN(F64_CEIL, of_f64(ceil(F64(2))))
+    UN(F64_FLOOR, of_f64(floor(F64(2))))
+    UN(F64_TRUNC, of_f64(trunc(F64(2))))
+    UN(F64_NEAREST, of_f64(nearbyint(F64(2))))
+    UN(F64_SQRT, of_f64(sqrt(F64(2))))
+    BIN(F32_EQ, F32(2) == F32(3))
+    BIN(F32_NE, F32(2) != F32(3))
+    BIN(F32_LT, F32(2) < F32(3))
+    BIN(F32_GT, F32(2) > F32(3))
+    BIN(F32_LE, F32(2) <= F32(3))
+    BIN(F32_GE, F32(2) >= F32(3))
+    BIN(F64_EQ, F64(2) == F64(3))
+    BIN(F64_NE, F64(2) != F64(3))
+    BIN(F64_LT, F64(2) < F64(3))
+    BIN(F64_GT, F64(2) > F64(3))
+    BIN(F64_LE, F64(2) <= F64(3))
+    BIN(F64_GE, F64(2) >= F64(3))
+    BIN(F32_ADD, of_f32(F32(2) + F32(3)))
+    BIN(F32_SUB, of_f32(F32(2) - F32(3)))
+    BIN(F32_MUL, of_f32(F32(2) * F32(3)))
+    BIN(F32_DIV, of_f32(F32(2) / F32(3)))
+    BIN(F32_MIN, of_f32(kp_fminf(F32(2), F32(3))))
+    BIN(F32_MAX, of_f32(kp_fmaxf(F32(2), F32(3))))
+    BIN(F32_COPYSIGN, (U32(2) & 0x7FFFFFFFu) | (U32(3) & 0x80000000u))
+    BIN(F64_ADD, of_f64(F64(2) + F64(3)))
+    BIN(F64_SUB, of_f64(F64(2) - F64(3)))
+    BIN(F64_MUL, of_f64(F64(2) * F64(3)))
+    BIN(F64_DIV, of_f64(F64(2) / F64(3)))
+    BIN(F64_MIN, of_f64(kp_fmin(F64(2), F64(3))))
+    BIN(F64_MAX, of_f64(kp_fmax(F64(2), F64(3))))
+    BIN(F64_COPYSIGN, (U64(2) & 0x7FFFFFFFFFFFFFFFull) | (U64(3) & 0x8000000000000000ull))
+
+    /* Conversions. */
+    UN(I32_WRAP_I64, (uint32_t)U64(2))
+    UN(I64_EXTEND_I32_S, (uint64_t)(int64_t)I32(2))
+    UN(I64_EXTEND_I32_U, (uint64_t)U32(2))
+    UN(F32_CONVERT_I32_S, of_f32((float)I32(2)))
+    UN(F32_CONVERT_I32_U, of_f32((float)U32(2)))
+    UN(F32_CONVERT_I64_S, of_f32((float)I64(2)))
+    UN(F32_CONVERT_I64_U, of_f32((float)U64(2)))
+    UN(F32_DEMOTE_F64, of_f32((float)F64(2)))
+    UN(F64_CONVERT_I32_S, of_f64((double)I32(2)))
+    UN(F64_CONVERT_I32_U, of_f64((double)U32(2)))
+    UN(F64_CONVERT_I64_S, of_f64((double)I64(2)))
+    UN(F64_CONVERT_I64_U, of_f64((double)U64(2)))
+    UN(F64_PROMOTE_F32, of_f64((double)F32(2)))
+    UN(I32_REINTERPRET_F32, U32(2))
+    UN(I64_REINTERPRET_F64, U64(2))
+    UN(F32_REINTERPRET_I32, U32(2))
+    UN(F64_REINTERPRET_I64, U64(2))
+    UN(I32_EXTEND8_S, (uint32_t)(int32_t)(int8_t)U32(2))
+    UN(I32_EXTEND16_S, (uint32_t)(int32_t)(int16_t)U32(2))
+    UN(I64_EXTEND8_S, (uint64_t)(int64_t)(int8_t)U64(2))
+    UN(I64_EXTEND16_S, (uint64_t)(int64_t)(int16_t)U64(2))
+    UN(I64_EXTEND32_S, (uint64_t)(int64_t)(int32_t)U64(2))
+    UN(I32_TRUNC_SAT_F32_S, sat_i32_s(F32(2)))
+    UN(I32_TRUNC_SAT_F32_U, sat_i32_u(F32(2)))
+    UN(I32_TRUNC_SAT_F64_S, sat_i32_s(F64(2)))
+    UN(I32_TRUNC_SAT_F64_U, sat_i32_u(F64(2)))
+    UN(I64_TRUNC_SAT_F32_S, sat_i64_s(F32(2)))
+    UN(I64_TRUNC_SAT_F32_U, sat_i64_u(F32(2)))
+    UN(I64_TRUNC_SAT_F64_S, sat_i64_s(F64(2)))
+    UN(I64_TRUNC_SAT_F64_U, sat_i64_u(F64(2)))
+
+    /* Trapping truncations: NaN is an invalid conversion; the accepted range is the open (or
+     * half-open) interval whose bounds are exactly representable in the source type. */
+    vmcase(I32_TRUNC_F32_S) {
+        float x = F32(2);
+        if (x != x) goto bad_conv;
+        if (!(x >= -2147483648.0f && x < 2147483648.0f)) goto overflow;
+        S(1) = (uint32_t)(int32_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I32_TRUNC_F32_U) {
+        float x = F32(2);
+        if (x != x) goto bad_conv;
+        if (!(x > -1.0f && x < 4294967296.0f)) goto overflow;
+        S(1) = (uint32_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I32_TRUNC_F64_S) {
+        double x = F64(2);
+        if (x != x) goto bad_conv;
+        if (!(x > -2147483649.0 && x < 2147483648.0)) goto overflow;
+        S(1) = (uint32_t)(int32_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I32_TRUNC_F64_U) {
+        double x = F64(2);
+        if (x != x) goto bad_conv;
+        if (!(x > -1.0 && x < 4294967296.0)) goto overflow;
+        S(1) = (uint32_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I64_TRUNC_F32_S) {
+        float x = F32(2);
+        if (x != x) goto bad_conv;
+        if (!(x >= -9223372036854775808.0f && x < 9223372036854775808.0f)) goto overflow;
+        S(1) = (uint64_t)(int64_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I64_TRUNC_F32_U) {
+        float x = F32(2);
+        if (x != x) goto bad_conv;
+        if (!(x > -1.0f && x < 18446744073709551616.0f)) goto overflow;
+        S(1) = (uint64_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I64_TRUNC_F64_S) {
+        double x = F64(2);
+        if (x != x) goto bad_conv;
+        if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) goto overflow;
+        S(1) = (uint64_t)(int64_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(I64_TRUNC_F64_U) {
+        double x = F64(2);
+        if (x != x) goto bad_conv;
+        if (!(x > -1.0 && x < 18446744073709551616.0)) goto overflow;
+        S(1) = (uint64_t)x;
+        ip += 3;
+        vmbreak;
+    }
+    }
+
+call:
+    /* callee, nfp (its frame = the argument slots) and ip (the return point) are set. */
+    if (callee->host) {
+        s->stack_free = fp + func->code->nslots;
+        ex->in_wasm = false;
+        status = kpHost_call(s, inst, callee, nfp, err);
+        ex->in_wasm = true;
+        if (status != KAPSUL_OK) return status;
+        mb = mem ? mem->base : NULL;
+        mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
+        goto next;
+    }
+    if (KP_UNLIKELY(s->nframes >= s->max_frames || nfp + callee->code->nslots > stack_end)) {
+        trap = KAPSUL_TRAP_STACK_EXHAUSTED;
+        goto trapped;
+    }
+    s->frames[s->nframes++] = (kpFrame){callee, ip, fp};
+    fp = nfp;
+    func = callee;
+    memset(fp + func->code->nparam_slots, 0, (size_t)func->code->nlocal_slots * 8);
+    ip = func->code->code;
+    /* fall through: the callee's instance becomes current */
+enter_caller:
+    inst = func->inst;
+    code = func->code->code;
+    mem = inst->mem0;
+    mb = mem ? mem->base : NULL;
+    mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
+    goto next;
+
+div_zero:
+    trap = KAPSUL_TRAP_DIV_ZERO;
+    goto trapped;
+overflow:
+    trap = KAPSUL_TRAP_INT_OVERFLOW;
+    goto trapped;
+bad_conv:
+    trap = KAPSUL_TRAP_BAD_CONVERSION;
+trapped:
+    ex->in_wasm = false;
+    return make_trap(s, depth0, trap, trap_msg, err);
+done:
+    ex->in_wasm = false;
+    (void)b;
+    return KAPSUL_OK;
+}
+
+/* Entry from the host. Sets up the fault trampoline, the deadline timer (outermost entry only)
+ * and the entry frame, then runs. Whatever happens, the store's frame and stack tops are restored,
+ * so the store stays usable after a trap. */
+kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
+    static int handler_ok = -1;
+    if (handler_ok < 0) handler_ok = kpOs_installFaultHandler(on_fault) ? 1 : 0;
+    else kpOs_threadInit();
+    if (func->host) return kpHost_call(s, NULL, func, args, err);
+
+    kpExec ex;
+    memset(&ex, 0, sizeof ex);
+    ex.prev = tls_exec;
+    ex.store = s;
+    uint32_t depth0 = s->nframes;
+    uint64_t *saved_free = s->stack_free;
+    kpOs_timer timer = 0;
+    kapsul_status status;
+    if (s->entries++ == 0 && s->deadline) {
+        if (kpOs_monotonicNs() >= s->deadline) __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
+        else timer = kpOs_timerArm(s->deadline, &s->interrupt, KP_INTR_DEADLINE);
+    }
+
+    if (depth0 >= s->max_frames || args + func->code->nslots > s->stack + s->stack_slots) {
+        status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, err);
+        goto out;
+    }
+    s->frames[s->nframes++] = (kpFrame){func, NULL, NULL};
+    if (sigsetjmp(ex.jb, 0) != 0) {
+        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, err);
+        goto out;
+    }
+    tls_exec = &ex;
+    status = run(s, &ex, func, args, depth0, err);
+out:
+    tls_exec = ex.prev;
+    s->nframes = depth0;
+    s->stack_free = saved_free;
+    if (--s->entries == 0 && s->deadline) {
+        kpOs_timerDisarm(timer);
+        __atomic_fetch_and(&s->interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
+    }
+    return status;
+}

@@ -1,0 +1,137 @@
+/*
+ * ir.h -- the engine's internal code: a register (slot) machine lowered once per function.
+ *
+ * Frame: an array of 8-byte slots: parameters, then declared locals, then one slot per operand
+ * stack position (v128 will take two). Validation fixes the stack height at every instruction,
+ * so each wasm instruction becomes one IR instruction whose operands are slot numbers:
+ * `i32.add` at height 6 becomes  I32_ADD dst=s5 a=s5 b=s6  and nothing is pushed or popped.
+ *
+ * Encoding: a flat array of 32-bit words. Word 0 of an instruction is its opcode, the following
+ * words its operands (slot numbers, immediates, branch targets as word indices into the same
+ * array). Constants of 64 bits take two words (low, high).
+ *
+ * Calls: the arguments of a call sit in consecutive slots starting at `base`; the callee's frame
+ * starts there (its params are the caller's argument slots), and its results come back to the same
+ * place. Nothing is copied for an ordinary call.
+ *
+ * Contract of kpLower_function: the module has passed kpValidate_module; lowering never checks
+ * types or indices again, it only tracks heights to assign slots.
+ *
+ * The opcode list below is the one source of truth: the enum, the names and the interpreter's
+ * dispatch table are all generated from it.
+ */
+#ifndef KP_IR_H
+#define KP_IR_H
+
+#include "module/module.h"
+
+/* X(ID, words, operands) -- operands as they follow the opcode word. */
+#define KP_IR_CONTROL(X)                                                                      \
+    X(UNREACHABLE, 1, "")                 /* trap: unreachable */                             \
+    X(CHECK, 2, "cost")                   /* fuel -= cost; stop if out of fuel/interrupted */ \
+    X(BR, 2, "target")                    /* ip = target */                                   \
+    X(BR_IF, 3, "cond target")            /* if (i32 cond != 0) ip = target */                \
+    X(BR_IFZ, 3, "cond target")           /* if (i32 cond == 0) ip = target */                \
+    X(BR_TABLE, 0, "idx n t0..tn-1 tdef") /* ip = t[min(idx, n)]; n+3 words */                \
+    X(COPY, 3, "dst src")                 /* s[dst] = s[src] */                               \
+    X(RETURN, 2, "src")                   /* s[0..nres) = s[src..src+nres); return */         \
+    X(CALL, 3, "func base")               /* call function index func, args at base */        \
+    X(CALL_INDIRECT, 5, "type table idx base") /* type = canonical type id */                 \
+    X(SELECT, 5, "dst c a b")             /* s[dst] = s[c] ? s[a] : s[b] */                   \
+    X(CONST32, 3, "dst imm")              /* s[dst] = zero-extended imm */                    \
+    X(CONST64, 4, "dst lo hi")            /* s[dst] = hi:lo */                                \
+    X(GLOBAL_GET, 3, "dst g")                                                                 \
+    X(GLOBAL_SET, 3, "g src")                                                                 \
+    X(TABLE_GET, 4, "dst t i")                                                                \
+    X(TABLE_SET, 4, "t i v")                                                                  \
+    X(MEMORY_SIZE, 2, "dst")                                                                  \
+    X(MEMORY_GROW, 3, "dst n")                                                                \
+    X(MEMORY_INIT, 5, "seg d s n")                                                            \
+    X(DATA_DROP, 2, "seg")                                                                    \
+    X(MEMORY_COPY, 4, "d s n")                                                                \
+    X(MEMORY_FILL, 4, "d v n")                                                                \
+    X(TABLE_INIT, 6, "t seg d s n")                                                           \
+    X(ELEM_DROP, 2, "seg")                                                                    \
+    X(TABLE_COPY, 6, "dt st d s n")                                                           \
+    X(TABLE_GROW, 5, "t dst init n")                                                          \
+    X(TABLE_SIZE, 3, "t dst")                                                                 \
+    X(TABLE_FILL, 5, "t i v n")                                                               \
+    X(REF_IS_NULL, 3, "dst a")                                                                \
+    X(REF_FUNC, 3, "dst f")
+
+/* Memory accesses: loads "dst addr offset", stores "addr val offset" (4 words). Same IDs as the
+ * wasm instructions, so lowering maps them by name. */
+#define KP_IR_MEMOPS(X)                                                                       \
+    X(I32_LOAD) X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U)             \
+    X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S)             \
+    X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U) X(I32_STORE) X(I64_STORE) X(F32_STORE)    \
+    X(F64_STORE) X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
+
+/* Numeric instructions: unary "dst a" (3 words) and binary "dst a b" (4 words). Same IDs as the
+ * wasm instructions; their semantics are written beside the handlers in interp.c. */
+#define KP_IR_UNARY(X)                                                                        \
+    X(I32_EQZ) X(I64_EQZ) X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I64_CLZ) X(I64_CTZ)           \
+    X(I64_POPCNT) X(F32_ABS) X(F32_NEG) X(F32_CEIL) X(F32_FLOOR) X(F32_TRUNC) X(F32_NEAREST)  \
+    X(F32_SQRT) X(F64_ABS) X(F64_NEG) X(F64_CEIL) X(F64_FLOOR) X(F64_TRUNC) X(F64_NEAREST)    \
+    X(F64_SQRT) X(I32_WRAP_I64) X(I32_TRUNC_F32_S) X(I32_TRUNC_F32_U) X(I32_TRUNC_F64_S)      \
+    X(I32_TRUNC_F64_U) X(I64_EXTEND_I32_S) X(I64_EXTEND_I32_U) X(I64_TRUNC_F32_S)             \
+    X(I64_TRUNC_F32_U) X(I64_TRUNC_F64_S) X(I64_TRUNC_F64_U) X(F32_CONVERT_I32_S)             \
+    X(F32_CONVERT_I32_U) X(F32_CONVERT_I64_S) X(F32_CONVERT_I64_U) X(F32_DEMOTE_F64)          \
+    X(F64_CONVERT_I32_S) X(F64_CONVERT_I32_U) X(F64_CONVERT_I64_S) X(F64_CONVERT_I64_U)       \
+    X(F64_PROMOTE_F32) X(I32_REINTERPRET_F32) X(I64_REINTERPRET_F64) X(F32_REINTERPRET_I32)   \
+    X(F64_REINTERPRET_I64) X(I32_EXTEND8_S) X(I32_EXTEND16_S) X(I64_EXTEND8_S)                \
+    X(I64_EXTEND16_S) X(I64_EXTEND32_S) X(I32_TRUNC_SAT_F32_S) X(I32_TRUNC_SAT_F32_U)         \
+    X(I32_TRUNC_SAT_F64_S) X(I32_TRUNC_SAT_F64_U) X(I64_TRUNC_SAT_F32_S)                      \
+    X(I64_TRUNC_SAT_F32_U) X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U)
+
+#define KP_IR_BINARY(X)                                                                       \
+    X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S)           \
+    X(I32_LE_U) X(I32_GE_S) X(I32_GE_U) X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U)           \
+    X(I64_GT_S) X(I64_GT_U) X(I64_LE_S) X(I64_LE_U) X(I64_GE_S) X(I64_GE_U) X(F32_EQ)         \
+    X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE) X(F64_EQ) X(F64_NE) X(F64_LT)           \
+    X(F64_GT) X(F64_LE) X(F64_GE) X(I32_ADD) X(I32_SUB) X(I32_MUL) X(I32_DIV_S) X(I32_DIV_U)  \
+    X(I32_REM_S) X(I32_REM_U) X(I32_AND) X(I32_OR) X(I32_XOR) X(I32_SHL) X(I32_SHR_S)         \
+    X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR) X(I64_ADD) X(I64_SUB) X(I64_MUL) X(I64_DIV_S)        \
+    X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U) X(I64_AND) X(I64_OR) X(I64_XOR) X(I64_SHL)         \
+    X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL) X(I64_ROTR) X(F32_ADD) X(F32_SUB) X(F32_MUL)        \
+    X(F32_DIV) X(F32_MIN) X(F32_MAX) X(F32_COPYSIGN) X(F64_ADD) X(F64_SUB) X(F64_MUL)         \
+    X(F64_DIV) X(F64_MIN) X(F64_MAX) X(F64_COPYSIGN)
+
+typedef enum kpIrOp {
+#define KP_IR_C(id, words, ops) kpIr_##id,
+#define KP_IR_N(id) kpIr_##id,
+    KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+#undef KP_IR_C
+#undef KP_IR_N
+    kpIr_COUNT
+} kpIrOp;
+
+extern const char *const kpIr_names[kpIr_COUNT];
+
+/* One lowered function. */
+typedef struct kpCode {
+    uint32_t *code;          /* the instruction words */
+    uint32_t len;
+    uint32_t nparam_slots;   /* slots taken by the parameters */
+    uint32_t nlocal_slots;   /* declared locals (zeroed at entry) */
+    uint32_t nresult_slots;  /* slots taken by the results */
+    uint32_t nslots;         /* whole frame: params + locals + maximum operand stack */
+} kpCode;
+
+/* Per-module information lowering needs beyond the module model. */
+typedef struct kpLowerCtx {
+    const kpModule *m;
+    const uint32_t *func_types;  /* type index of every function (imports first) */
+    const uint32_t *type_ids;    /* canonical engine id of every type index */
+} kpLowerCtx;
+
+/* Lower defined function `i` (0-based among defined functions) into *out. Errors: KAPSUL_ERR_NOMEM,
+ * KAPSUL_ERR_LIMIT (frame too large), KAPSUL_ERR_INVALID (an instruction the engine does not
+ * implement yet, e.g. SIMD). */
+kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
+void kpCode_free(kpCode *c);
+
+/* Slots a value of type t takes in a frame. */
+static inline uint32_t kp_slot_width(kpValType t) { return t == kpT_V128 ? 2u : 1u; }
+
+#endif /* KP_IR_H */

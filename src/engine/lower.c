@@ -1,0 +1,758 @@
+/*
+ * lower.c -- wasm function bodies to the slot-machine IR of ir.h, once per function at load time.
+ *
+ * The pass walks the body with the shared instruction decoder and mirrors the validator's
+ * operand stack, but only to know where each value lives: the value at stack height h sits in
+ * slot vs[h]. Control flow is resolved here: forward branches are chained through their target
+ * words and patched at the block's end; loops branch back to their CHECK instruction. Code after
+ * an unconditional transfer (br, return, unreachable...) is skipped up to the closing else/end,
+ * since no execution reaches it and its stack is polymorphic.
+ *
+ * The input is validated, so nothing is re-checked; the only failures are out of memory, limits
+ * and instructions the engine does not run yet (SIMD).
+ */
+#include <stddef.h>
+
+#include "engine/ir.h"
+#include "module/opcodes.h"
+
+const char *const kpIr_names[kpIr_COUNT] = {
+#define KP_IR_C(id, words, ops) #id,
+#define KP_IR_N(id) #id,
+    KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+#undef KP_IR_C
+#undef KP_IR_N
+};
+
+/* wasm opcode -> IR opcode + 1 for the instructions that map one to one (0 = not such). */
+static const uint16_t direct_map[kpOp_COUNT] = {
+#define KP_IR_N(id) [kpOp_##id] = kpIr_##id + 1,
+    KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+#undef KP_IR_N
+};
+
+#define NONE UINT32_MAX
+
+enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
+
+typedef struct ctl {
+    uint8_t kind;
+    uint32_t height;      /* operand count below the block's parameters */
+    uint32_t slot;        /* slot of the first parameter / result */
+    uint32_t type;        /* type index, or NONE: then `val` (0 = no result) is the one result */
+    kpValType val;
+    uint32_t loop_pc;     /* C_LOOP: branch target */
+    uint32_t chain;       /* forward branches to the end, linked through their target words */
+    uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
+} ctl;
+
+typedef struct lower {
+    const kpLowerCtx *cx;
+    const kpModule *m;
+    KP_VEC(uint32_t) code;
+    KP_VEC(ctl) ctls;
+    KP_VEC(kpValType) vt;   /* operand types */
+    KP_VEC(uint32_t) vs;    /* operand slots */
+    uint32_t *local_slot;
+    kpValType *local_type;
+    uint32_t nlocals;
+    uint32_t stack_base, max_slot;
+    bool unreachable;
+    bool nomem;
+    uint32_t last_dst;      /* word index of the dst operand of the last value-producing instr */
+    uint32_t prev_dst;      /* last_dst as it was before the current instruction */
+    uint32_t check_site, check_count, ninstr;
+} lower;
+
+/* ---- Emission helpers ---- */
+
+static void emit(lower *L, uint32_t w) {
+    if (L->nomem) return;
+    if (kpVec_grow(&L->code) != 0) {
+        L->nomem = true;
+        return;
+    }
+    L->code.v[L->code.n++] = w;
+}
+
+static uint32_t pc(const lower *L) { return (uint32_t)L->code.n; }
+
+static void patch_chain(lower *L, uint32_t chain, uint32_t target) {
+    while (chain != NONE && !L->nomem) {
+        uint32_t next = L->code.v[chain];
+        L->code.v[chain] = target;
+        chain = next;
+    }
+}
+
+/* A label is about to be bound here: the peephole may not reach across it. */
+static void label_here(lower *L) { L->last_dst = NONE; }
+
+/* ---- Operand stack ---- */
+
+static uint32_t height(const lower *L) { return (uint32_t)L->vt.n; }
+
+static uint32_t slot_at(const lower *L, uint32_t h) {
+    return h == 0 ? L->stack_base : L->vs.v[h - 1] + kp_slot_width(L->vt.v[h - 1]);
+}
+
+static uint32_t push(lower *L, kpValType t) {
+    uint32_t s = slot_at(L, height(L));
+    if (kpVec_grow(&L->vt) != 0 || kpVec_grow(&L->vs) != 0) {
+        L->nomem = true;
+        return s;
+    }
+    L->vt.v[L->vt.n++] = t;
+    L->vs.v[L->vs.n++] = s;
+    if (s + kp_slot_width(t) > L->max_slot) L->max_slot = s + kp_slot_width(t);
+    return s;
+}
+
+static uint32_t pop(lower *L) {
+    /* Validation guarantees an operand here in reachable code. */
+    if (L->vt.n == 0) return L->stack_base;
+    L->vt.n--;
+    return L->vs.v[--L->vs.n];
+}
+
+static void truncate_to(lower *L, uint32_t h) {
+    if (L->vt.n > h) L->vt.n = L->vs.n = h;
+}
+
+/* ---- Block types ---- */
+
+static uint32_t bt_nparams(const lower *L, const ctl *c) {
+    return c->type == NONE ? 0 : L->m->types[c->type].nparams;
+}
+static uint32_t bt_nresults(const lower *L, const ctl *c) {
+    return c->type == NONE ? (c->val ? 1 : 0) : L->m->types[c->type].nresults;
+}
+static kpValType bt_param(const lower *L, const ctl *c, uint32_t i) {
+    return kpFuncType_params(&L->m->types[c->type])[i];
+}
+static kpValType bt_result(const lower *L, const ctl *c, uint32_t i) {
+    return c->type == NONE ? c->val : kpFuncType_results(&L->m->types[c->type])[i];
+}
+
+static kapsul_status push_ctl(lower *L, uint8_t kind, const kpInstr *in) {
+    ctl c = {.kind = kind, .type = NONE, .val = 0, .loop_pc = NONE, .chain = NONE, .else_site = NONE};
+    if (in->block_kind == kpBlock_VAL) c.val = in->type;
+    else if (in->block_kind == kpBlock_TYPE) c.type = in->a;
+    uint32_t np = bt_nparams(L, &c);
+    c.height = height(L) >= np ? height(L) - np : 0;
+    c.slot = slot_at(L, c.height);
+    if (kpVec_grow(&L->ctls) != 0) return KAPSUL_ERR_NOMEM;
+    L->ctls.v[L->ctls.n++] = c;
+    return KAPSUL_OK;
+}
+
+/* ---- Fuel/interrupt checks ----
+ * A CHECK sits at function entry and at every loop header. Its cost is the number of wasm
+ * instructions lowered between it and the next CHECK in code order, which makes fuel use a pure
+ * function of the executed path (deterministic) without counting every instruction. */
+static void close_check(lower *L) {
+    if (L->check_site != NONE && !L->nomem) {
+        uint32_t cost = L->ninstr - L->check_count;
+        L->code.v[L->check_site] = cost ? cost : 1;
+    }
+}
+
+static void emit_check(lower *L) {
+    close_check(L);
+    emit(L, kpIr_CHECK);
+    L->check_site = pc(L);
+    L->check_count = L->ninstr;
+    emit(L, 1);
+}
+
+/* ---- Branches ---- */
+
+static uint32_t label_arity(const lower *L, const ctl *c) {
+    return c->kind == C_LOOP ? bt_nparams(L, c) : bt_nresults(L, c);
+}
+
+/* Copy the top `arity` operands to the target's slots; true if any copy was needed. */
+static bool branch_copies(lower *L, const ctl *t, bool do_emit) {
+    uint32_t arity = label_arity(L, t), h = height(L), dst = t->slot;
+    bool any = false;
+    for (uint32_t i = 0; i < arity && i < h; i++) {
+        uint32_t k = h - arity + i;
+        kpValType ty = L->vt.v[k];
+        for (uint32_t w = 0; w < kp_slot_width(ty); w++) {
+            if (L->vs.v[k] + w != dst + w) {
+                any = true;
+                if (do_emit) {
+                    emit(L, kpIr_COPY);
+                    emit(L, dst + w);
+                    emit(L, L->vs.v[k] + w);
+                }
+            }
+        }
+        dst += kp_slot_width(ty);
+    }
+    return any;
+}
+
+static void emit_return(lower *L) {
+    const ctl *f = &L->ctls.v[0];
+    uint32_t nr = bt_nresults(L, f), h = height(L);
+    emit(L, kpIr_RETURN);
+    emit(L, slot_at(L, h >= nr ? h - nr : 0));
+}
+
+/* Jump target word for a branch to ctl t: loops are known, blocks are chained for patching. */
+static void emit_target(lower *L, ctl *t) {
+    if (t->kind == C_LOOP) {
+        emit(L, t->loop_pc);
+    } else {
+        uint32_t site = pc(L);
+        emit(L, t->chain);
+        t->chain = site;
+    }
+}
+
+/* An unconditional branch to label depth `depth`, including the value copies. */
+static void emit_br(lower *L, uint32_t depth) {
+    ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
+    if (t->kind == C_FUNC) {
+        emit_return(L);
+        return;
+    }
+    branch_copies(L, t, true);
+    emit(L, kpIr_BR);
+    emit_target(L, t);
+}
+
+static void lower_br_if(lower *L, uint32_t depth) {
+    uint32_t c = pop(L);
+    ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
+    if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
+        emit(L, kpIr_BR_IF);
+        emit(L, c);
+        emit_target(L, t);
+        return;
+    }
+    emit(L, kpIr_BR_IFZ);
+    emit(L, c);
+    uint32_t skip = pc(L);
+    emit(L, NONE);
+    emit_br(L, depth);
+    label_here(L);
+    patch_chain(L, skip, pc(L));
+}
+
+/* br_table: entries whose label needs value copies (or is the function's) go through a stub
+ * emitted right after the table; the others jump straight to their label. */
+static kapsul_status lower_br_table(lower *L, const kpInstr *in) {
+    uint32_t idx = pop(L), n = in->count;
+    kpReader r;
+    kpRead_init(&r, L->m->bytes, in->bytes, L->m->bytes + L->m->size);
+    emit(L, kpIr_BR_TABLE);
+    emit(L, idx);
+    emit(L, n);
+    uint32_t table = pc(L);
+    for (uint32_t i = 0; i <= n; i++) emit(L, NONE);
+    if (L->nomem) return KAPSUL_ERR_NOMEM;
+    for (uint32_t i = 0; i <= n; i++) {
+        uint32_t depth = in->a;
+        if (i < n && !kpRead_u32(&r, &depth)) return KAPSUL_ERR_MALFORMED;
+        ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
+        if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
+            if (t->kind == C_LOOP) {
+                L->code.v[table + i] = t->loop_pc;
+            } else {
+                L->code.v[table + i] = t->chain;
+                t->chain = table + i;
+            }
+            continue;
+        }
+        L->code.v[table + i] = pc(L);
+        emit_br(L, depth);
+        if (L->nomem) return KAPSUL_ERR_NOMEM;
+    }
+    return KAPSUL_OK;
+}
+
+/* ---- Skipping dead code ---- */
+
+/* Skip instructions until the else/end that closes the current block; leaves r at it. */
+static bool skip_dead(kpReader *r) {
+    uint32_t depth = 0;
+    for (;;) {
+        const uint8_t *at = r->p;
+        kpInstr in;
+        if (!kpDecode_instr(r, &in)) return false;
+        switch (in.op) {
+        case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF:
+            depth++;
+            break;
+        case kpOp_ELSE:
+            if (depth == 0) { r->p = at; return true; }
+            break;
+        case kpOp_END:
+            if (depth == 0) { r->p = at; return true; }
+            depth--;
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---- Block structure ---- */
+
+static void lower_else(lower *L) {
+    ctl *c = &L->ctls.v[L->ctls.n - 1];
+    if (!L->unreachable) {
+        emit(L, kpIr_BR);
+        emit_target(L, c);
+    }
+    label_here(L);
+    patch_chain(L, c->else_site, pc(L));
+    c->else_site = NONE;
+    c->kind = C_ELSE;
+    truncate_to(L, c->height);
+    for (uint32_t i = 0; i < bt_nparams(L, c); i++) push(L, bt_param(L, c, i));
+    L->unreachable = false;
+}
+
+/* Returns true when the function's final end was reached. */
+static bool lower_end(lower *L) {
+    ctl c = L->ctls.v[L->ctls.n - 1];
+    if (c.kind == C_FUNC) {
+        if (!L->unreachable) emit_return(L);
+        return true;
+    }
+    label_here(L);
+    if (c.else_site != NONE) patch_chain(L, c.else_site, pc(L));
+    patch_chain(L, c.chain, pc(L));
+    L->ctls.n--;
+    truncate_to(L, c.height);
+    for (uint32_t i = 0; i < bt_nresults(L, &c); i++) push(L, bt_result(L, &c, i));
+    L->unreachable = false;
+    return false;
+}
+
+/* ---- Calls ---- */
+
+static void lower_call_args(lower *L, const kpFuncType *ft, uint32_t *base) {
+    uint32_t h = height(L);
+    uint32_t first = h >= ft->nparams ? h - ft->nparams : 0;
+    *base = slot_at(L, first);
+    truncate_to(L, first);
+}
+
+static void push_results(lower *L, const kpFuncType *ft) {
+    const kpValType *res = kpFuncType_results(ft);
+    for (uint32_t i = 0; i < ft->nresults; i++) push(L, res[i]);
+}
+
+/* ---- Instructions ---- */
+
+static kpValType sig_result(kpOp op) {
+    const char *s = strchr(kpOp_info[op].sig, ':');
+    switch (s ? s[1] : 0) {
+    case 'i': return kpT_I32;
+    case 'I': return kpT_I64;
+    case 'f': return kpT_F32;
+    case 'F': return kpT_F64;
+    case 'V': return kpT_V128;
+    default: return 0;
+    }
+}
+
+static void emit_value_op(lower *L, uint32_t irop, uint32_t dst_slot) {
+    emit(L, irop);
+    L->last_dst = pc(L);
+    emit(L, dst_slot);
+}
+
+/* Memory, numeric and constant instructions: everything without control flow. */
+static kapsul_status lower_simple(lower *L, const kpInstr *in) {
+    kpOp op = (kpOp)in->op;
+    uint16_t ir = direct_map[op];
+    if (ir) {
+        const char *sig = kpOp_info[op].sig;
+        const char *colon = strchr(sig, ':');
+        uint32_t nargs = colon ? (uint32_t)(colon - sig) : 0;
+        bool is_mem = kpOp_info[op].imm == kpImm_MEMARG;
+        kpValType rt = sig_result(op);
+        if (is_mem && !rt) {                   /* store: addr val offset */
+            uint32_t v = pop(L), a = pop(L);
+            L->last_dst = NONE;
+            emit(L, ir - 1u);
+            emit(L, a);
+            emit(L, v);
+            emit(L, in->b);
+            return KAPSUL_OK;
+        }
+        uint32_t b = nargs == 2 ? pop(L) : 0;
+        uint32_t a = pop(L);
+        uint32_t d = push(L, rt);
+        emit_value_op(L, ir - 1u, d);
+        emit(L, a);
+        if (nargs == 2) emit(L, b);
+        if (is_mem) emit(L, in->b);
+        return KAPSUL_OK;
+    }
+    switch (op) {
+    case kpOp_I32_CONST: case kpOp_F32_CONST:
+        emit_value_op(L, kpIr_CONST32, push(L, op == kpOp_I32_CONST ? kpT_I32 : kpT_F32));
+        emit(L, (uint32_t)in->bits);
+        return KAPSUL_OK;
+    case kpOp_I64_CONST: case kpOp_F64_CONST:
+        emit_value_op(L, kpIr_CONST64, push(L, op == kpOp_I64_CONST ? kpT_I64 : kpT_F64));
+        emit(L, (uint32_t)in->bits);
+        emit(L, (uint32_t)(in->bits >> 32));
+        return KAPSUL_OK;
+    default:
+        return KAPSUL_ERR_INVALID;
+    }
+}
+
+static kapsul_status lower_variable(lower *L, const kpInstr *in) {
+    uint32_t s, v, i, n, d;
+    switch (in->op) {
+    case kpOp_LOCAL_GET:
+        emit_value_op(L, kpIr_COPY, push(L, L->local_type[in->a]));
+        emit(L, L->local_slot[in->a]);
+        return KAPSUL_OK;
+    case kpOp_LOCAL_SET:
+        s = pop(L);
+        /* Peephole: the value was just computed into the slot we pop; compute it into the local. */
+        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && kp_slot_width(L->local_type[in->a]) == 1) {
+            L->code.v[L->prev_dst] = L->local_slot[in->a];
+            return KAPSUL_OK;
+        }
+        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
+            emit(L, kpIr_COPY);
+            emit(L, L->local_slot[in->a] + w);
+            emit(L, s + w);
+        }
+        L->last_dst = NONE;
+        return KAPSUL_OK;
+    case kpOp_LOCAL_TEE:
+        s = L->vs.v[height(L) - 1];
+        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
+            emit(L, kpIr_COPY);
+            emit(L, L->local_slot[in->a] + w);
+            emit(L, s + w);
+        }
+        L->last_dst = NONE;
+        return KAPSUL_OK;
+    case kpOp_GLOBAL_GET:
+        emit_value_op(L, kpIr_GLOBAL_GET, push(L, kpModule_globalType(L->m, in->a).type));
+        emit(L, in->a);
+        return KAPSUL_OK;
+    case kpOp_GLOBAL_SET:
+        s = pop(L);
+        L->last_dst = NONE;
+        emit(L, kpIr_GLOBAL_SET);
+        emit(L, in->a);
+        emit(L, s);
+        return KAPSUL_OK;
+    case kpOp_TABLE_GET:
+        i = pop(L);
+        emit_value_op(L, kpIr_TABLE_GET, push(L, kpModule_tableType(L->m, in->a).elem));
+        emit(L, in->a);
+        emit(L, i);
+        return KAPSUL_OK;
+    case kpOp_TABLE_SET:
+        v = pop(L);
+        i = pop(L);
+        L->last_dst = NONE;
+        emit(L, kpIr_TABLE_SET);
+        emit(L, in->a);
+        emit(L, i);
+        emit(L, v);
+        return KAPSUL_OK;
+    case kpOp_TABLE_SIZE:
+        L->last_dst = NONE;
+        emit(L, kpIr_TABLE_SIZE);
+        emit(L, in->a);
+        emit(L, push(L, kpT_I32));
+        return KAPSUL_OK;
+    case kpOp_TABLE_GROW:
+        n = pop(L);
+        v = pop(L);
+        d = push(L, kpT_I32);
+        L->last_dst = NONE;
+        emit(L, kpIr_TABLE_GROW);
+        emit(L, in->a);
+        emit(L, d);
+        emit(L, v);
+        emit(L, n);
+        return KAPSUL_OK;
+    case kpOp_TABLE_FILL:
+        n = pop(L);
+        v = pop(L);
+        i = pop(L);
+        L->last_dst = NONE;
+        emit(L, kpIr_TABLE_FILL);
+        emit(L, in->a);
+        emit(L, i);
+        emit(L, v);
+        emit(L, n);
+        return KAPSUL_OK;
+    default:
+        return lower_simple(L, in);
+    }
+}
+
+/* Bulk memory/table instructions with three i32 operands, plus the drops and references. */
+static kapsul_status lower_bulk(lower *L, const kpInstr *in) {
+    uint32_t n, s, d;
+    L->last_dst = NONE;
+    switch (in->op) {
+    case kpOp_MEMORY_INIT: case kpOp_MEMORY_COPY: case kpOp_MEMORY_FILL:
+    case kpOp_TABLE_INIT: case kpOp_TABLE_COPY:
+        n = pop(L);
+        s = pop(L);
+        d = pop(L);
+        if (in->op == kpOp_MEMORY_INIT) { emit(L, kpIr_MEMORY_INIT); emit(L, in->a); }
+        else if (in->op == kpOp_MEMORY_COPY) emit(L, kpIr_MEMORY_COPY);
+        else if (in->op == kpOp_MEMORY_FILL) emit(L, kpIr_MEMORY_FILL);
+        else if (in->op == kpOp_TABLE_INIT) { emit(L, kpIr_TABLE_INIT); emit(L, in->b); emit(L, in->a); }
+        else { emit(L, kpIr_TABLE_COPY); emit(L, in->a); emit(L, in->b); }
+        emit(L, d);
+        emit(L, s);
+        emit(L, n);
+        return KAPSUL_OK;
+    case kpOp_DATA_DROP:
+        emit(L, kpIr_DATA_DROP);
+        emit(L, in->a);
+        return KAPSUL_OK;
+    case kpOp_ELEM_DROP:
+        emit(L, kpIr_ELEM_DROP);
+        emit(L, in->a);
+        return KAPSUL_OK;
+    case kpOp_MEMORY_SIZE:
+        emit_value_op(L, kpIr_MEMORY_SIZE, push(L, kpT_I32));
+        return KAPSUL_OK;
+    case kpOp_MEMORY_GROW:
+        n = pop(L);
+        emit(L, kpIr_MEMORY_GROW);
+        emit(L, push(L, kpT_I32));
+        emit(L, n);
+        return KAPSUL_OK;
+    case kpOp_REF_NULL:
+        emit_value_op(L, kpIr_CONST32, push(L, in->type));
+        emit(L, 0);
+        return KAPSUL_OK;
+    case kpOp_REF_IS_NULL:
+        s = pop(L);
+        emit_value_op(L, kpIr_REF_IS_NULL, push(L, kpT_I32));
+        emit(L, s);
+        return KAPSUL_OK;
+    case kpOp_REF_FUNC:
+        emit_value_op(L, kpIr_REF_FUNC, push(L, kpT_FUNCREF));
+        emit(L, in->a);
+        return KAPSUL_OK;
+    default:
+        return lower_variable(L, in);
+    }
+}
+
+/* Control instructions; everything else is delegated. *done is set at the function's end. */
+static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
+    kapsul_status st = KAPSUL_OK;
+    uint32_t base, c;
+    const kpFuncType *ft;
+    /* Only the instruction right before a local.set may have its destination rewritten. */
+    L->prev_dst = L->last_dst;
+    L->last_dst = NONE;
+    switch (in->op) {
+    case kpOp_UNREACHABLE:
+        emit(L, kpIr_UNREACHABLE);
+        L->unreachable = true;
+        break;
+    case kpOp_NOP:
+        break;
+    case kpOp_BLOCK:
+        label_here(L);
+        st = push_ctl(L, C_BLOCK, in);
+        break;
+    case kpOp_LOOP:
+        label_here(L);
+        st = push_ctl(L, C_LOOP, in);
+        if (st == KAPSUL_OK) {
+            L->ctls.v[L->ctls.n - 1].loop_pc = pc(L);
+            emit_check(L);
+        }
+        break;
+    case kpOp_IF:
+        c = pop(L);
+        label_here(L);
+        st = push_ctl(L, C_IF, in);
+        if (st != KAPSUL_OK) break;
+        emit(L, kpIr_BR_IFZ);
+        emit(L, c);
+        L->ctls.v[L->ctls.n - 1].else_site = pc(L);
+        emit(L, NONE);
+        break;
+    case kpOp_ELSE:
+        lower_else(L);
+        break;
+    case kpOp_END:
+        *done = lower_end(L);
+        break;
+    case kpOp_BR:
+        emit_br(L, in->a);
+        L->unreachable = true;
+        break;
+    case kpOp_BR_IF:
+        lower_br_if(L, in->a);
+        break;
+    case kpOp_BR_TABLE:
+        st = lower_br_table(L, in);
+        L->unreachable = true;
+        break;
+    case kpOp_RETURN:
+        emit_return(L);
+        L->unreachable = true;
+        break;
+    case kpOp_CALL:
+        ft = &L->m->types[L->cx->func_types[in->a]];
+        lower_call_args(L, ft, &base);
+        emit(L, kpIr_CALL);
+        emit(L, in->a);
+        emit(L, base);
+        push_results(L, ft);
+        break;
+    case kpOp_CALL_INDIRECT:
+        ft = &L->m->types[in->a];
+        c = pop(L);
+        lower_call_args(L, ft, &base);
+        emit(L, kpIr_CALL_INDIRECT);
+        emit(L, L->cx->type_ids[in->a]);
+        emit(L, in->b);
+        emit(L, c);
+        emit(L, base);
+        push_results(L, ft);
+        break;
+    case kpOp_DROP:
+        pop(L);
+        break;
+    case kpOp_SELECT: case kpOp_SELECT_T: {
+        c = pop(L);
+        uint32_t b = pop(L);
+        kpValType t = L->vt.n ? L->vt.v[L->vt.n - 1] : kpT_I32;
+        uint32_t a = pop(L);
+        if (t == kpT_V128) return KAPSUL_ERR_INVALID;
+        push(L, t);
+        emit_value_op(L, kpIr_SELECT, a);
+        emit(L, c);
+        emit(L, a);
+        emit(L, b);
+        break;
+    }
+    default:
+        L->ninstr++;
+        return lower_bulk(L, in);
+    }
+    L->ninstr++;
+    return st;
+}
+
+/* ---- Function setup ---- */
+
+static kapsul_status setup_locals(lower *L, const kpFuncType *ft, const kpFunc *f, kpCode *out) {
+    L->nlocals = ft->nparams + f->nlocals;
+    L->local_slot = kp_calloc(L->nlocals ? L->nlocals : 1, sizeof *L->local_slot);
+    L->local_type = kp_calloc(L->nlocals ? L->nlocals : 1, sizeof *L->local_type);
+    if (!L->local_slot || !L->local_type) return KAPSUL_ERR_NOMEM;
+    uint64_t slot = 0;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++, k++) {
+        L->local_type[k] = ft->types[i];
+        L->local_slot[k] = (uint32_t)slot;
+        slot += kp_slot_width(ft->types[i]);
+    }
+    out->nparam_slots = (uint32_t)slot;
+    for (uint32_t r = 0; r < f->nlocal_runs; r++) {
+        for (uint32_t j = 0; j < f->local_runs[r].count && k < L->nlocals; j++, k++) {
+            L->local_type[k] = f->local_runs[r].type;
+            L->local_slot[k] = (uint32_t)slot;
+            slot += kp_slot_width(f->local_runs[r].type);
+        }
+    }
+    if (slot > (1u << 24)) return KAPSUL_ERR_LIMIT;
+    out->nlocal_slots = (uint32_t)slot - out->nparam_slots;
+    uint32_t rs = 0;
+    for (uint32_t i = 0; i < ft->nresults; i++) rs += kp_slot_width(kpFuncType_results(ft)[i]);
+    out->nresult_slots = rs;
+    L->stack_base = L->max_slot = (uint32_t)slot;
+    return KAPSUL_OK;
+}
+
+static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
+    kpReader r;
+    kpRead_init(&r, L->m->bytes, L->m->bytes + f->body.start, L->m->bytes + f->body.start + f->body.len);
+    bool done = false;
+    while (!done) {
+        if (L->unreachable && !skip_dead(&r))
+            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
+        kpInstr in;
+        if (!kpDecode_instr(&r, &in))
+            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
+        kapsul_status st = lower_instr(L, &in, &done);
+        if (L->nomem) st = KAPSUL_ERR_NOMEM;
+        if (st == KAPSUL_ERR_INVALID)
+            return kpError_set(err, st, in.offset, "instruction %s not supported by the engine",
+                               kpOp_info[in.op].name);
+        if (st != KAPSUL_OK) return kpError_set(err, st, in.offset, "lowering failed");
+        if (L->ctls.n == 0) break;
+    }
+    close_check(L);
+    return KAPSUL_OK;
+}
+
+kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, kapsul_error *err) {
+    lower L;
+    memset(&L, 0, sizeof L);
+    memset(out, 0, sizeof *out);
+    L.cx = cx;
+    L.m = cx->m;
+    L.last_dst = L.check_site = NONE;
+    const kpFunc *f = &cx->m->funcs[i];
+    const kpFuncType *ft = &cx->m->types[f->type];
+    kapsul_status st = setup_locals(&L, ft, f, out);
+    if (st != KAPSUL_OK) {
+        kpError_set(err, st, f->body_offset, st == KAPSUL_ERR_NOMEM ? "out of memory" : "too many locals");
+        goto fail;
+    }
+    /* The function body is a block whose label is the return. */
+    if (kpVec_grow(&L.ctls) != 0) {
+        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        goto fail;
+    }
+    L.ctls.v[L.ctls.n++] = (ctl){.kind = C_FUNC, .type = f->type, .slot = 0, .height = 0,
+                                 .loop_pc = NONE, .chain = NONE, .else_site = NONE};
+    emit_check(&L);
+    st = lower_body(&L, f, err);
+    if (st != KAPSUL_OK) goto fail;
+    if (L.nomem) {
+        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        goto fail;
+    }
+    out->code = L.code.v;
+    out->len = (uint32_t)L.code.n;
+    L.code.v = NULL;
+    out->nslots = L.max_slot > out->nresult_slots ? L.max_slot : out->nresult_slots;
+    /* Room for the results of the callees, which may exceed the caller's own stack use. */
+    st = KAPSUL_OK;
+fail:
+    kpVec_free(&L.code);
+    kpVec_free(&L.ctls);
+    kpVec_free(&L.vt);
+    kpVec_free(&L.vs);
+    kp_free(L.local_slot);
+    kp_free(L.local_type);
+    return st;
+}
+
+void kpCode_free(kpCode *c) {
+    if (!c) return;
+    kp_free(c->code);
+    c->code = NULL;
+}

@@ -1,0 +1,200 @@
+/*
+ * os_posix.c -- os.h for Linux and other POSIX systems: mmap/mprotect, sigaction with an
+ * alternate signal stack, clock_gettime, and a pthread watchdog.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/base.h"
+#include "os/os.h"
+
+/* ---- Virtual memory ------------------------------------------------------------------------ */
+
+void *kpOs_reserve(size_t size) {
+    void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+bool kpOs_commit(void *base, size_t from, size_t to) {
+    if (to <= from) return true;
+    return mprotect((uint8_t *)base + from, to - from, PROT_READ | PROT_WRITE) == 0;
+}
+
+void kpOs_release(void *base, size_t size) {
+    if (base) munmap(base, size);
+}
+
+size_t kpOs_pageSize(void) {
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (size_t)p : 4096;
+}
+
+/* ---- Faults ---------------------------------------------------------------------------------
+ * The handler must run on an alternate stack: a guest fault can happen with little C stack left.
+ * SA_NODEFER lets the runtime siglongjmp out without saving the signal mask at every entry into
+ * wasm (sigsetjmp(.., 0) avoids a system call per call). */
+static kpOs_faultFn fault_fn;
+static volatile int fault_installed;
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction old_segv, old_bus;
+
+static void on_signal(int sig, siginfo_t *info, void *uctx) {
+    (void)uctx;
+    if (fault_fn) fault_fn(info->si_addr);
+    /* Not a guest fault: restore what was there before us and let the fault happen again. */
+    sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
+}
+
+bool kpOs_threadInit(void) {
+    static __thread bool done;
+    if (done) return true;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE) && cur.ss_size >= 65536) {
+        done = true;
+        return true;
+    }
+    /* Intentionally never freed: it must outlive any signal on this thread. One per thread. */
+    size_t size = 65536 + (size_t)SIGSTKSZ;
+    void *mem = malloc(size);
+    if (!mem) return false;
+    stack_t ss = {.ss_sp = mem, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        free(mem);
+        return false;
+    }
+    done = true;
+    return true;
+}
+
+bool kpOs_installFaultHandler(kpOs_faultFn on_fault) {
+    bool ok = true;
+    pthread_mutex_lock(&fault_lock);
+    if (!fault_installed) {
+        fault_fn = on_fault;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_signal;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        ok = sigaction(SIGSEGV, &sa, &old_segv) == 0 && sigaction(SIGBUS, &sa, &old_bus) == 0;
+        if (ok) fault_installed = 1;
+    }
+    pthread_mutex_unlock(&fault_lock);
+    return ok && kpOs_threadInit();
+}
+
+/* ---- Time ------------------------------------------------------------------------------------ */
+
+uint64_t kpOs_monotonicNs(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- Watchdog --------------------------------------------------------------------------------
+ * One thread for the whole process sleeps until the earliest armed deadline, then ORs the bits
+ * into the flag. Timers live in a small array; there are as many as threads running guests with
+ * deadlines, so a linear scan is fine. The flag is written under the lock, which is what makes
+ * kpOs_timerDisarm's promise ("not touched after return") hold. */
+typedef struct wd_timer { kpOs_timer id; uint64_t deadline; int *flag; int bits; } wd_timer;
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond;
+static bool wd_started;
+static wd_timer *wd_timers;
+static size_t wd_n, wd_cap;
+static kpOs_timer wd_next_id = 1;
+
+static void *wd_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&wd_lock);
+    for (;;) {
+        uint64_t now = kpOs_monotonicNs(), earliest = UINT64_MAX;
+        for (size_t i = 0; i < wd_n;) {
+            if (wd_timers[i].deadline <= now) {
+                __atomic_fetch_or(wd_timers[i].flag, wd_timers[i].bits, __ATOMIC_SEQ_CST);
+                wd_timers[i] = wd_timers[--wd_n];
+                continue;
+            }
+            if (wd_timers[i].deadline < earliest) earliest = wd_timers[i].deadline;
+            i++;
+        }
+        if (earliest == UINT64_MAX) {
+            pthread_cond_wait(&wd_cond, &wd_lock);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)(earliest / 1000000000u),
+                                  .tv_nsec = (long)(earliest % 1000000000u)};
+            pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
+        }
+    }
+    return NULL;
+}
+
+static bool wd_start(void) {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 64 * 1024);
+    pthread_t t;
+    bool ok = pthread_create(&t, &at, wd_main, NULL) == 0;
+    pthread_attr_destroy(&at);
+    return ok;
+}
+
+kpOs_timer kpOs_timerArm(uint64_t deadline_ns, int *flag, int bits) {
+    kpOs_timer id = 0;
+    pthread_mutex_lock(&wd_lock);
+    if (!wd_started) wd_started = wd_start();
+    if (!wd_started) goto done;
+    if (wd_n == wd_cap) {
+        size_t cap = wd_cap ? wd_cap * 2 : 8;
+        wd_timer *t = kp_realloc(wd_timers, cap * sizeof *t);
+        if (!t) goto done;
+        wd_timers = t;
+        wd_cap = cap;
+    }
+    id = wd_next_id++;
+    wd_timers[wd_n++] = (wd_timer){id, deadline_ns, flag, bits};
+    pthread_cond_signal(&wd_cond);
+done:
+    pthread_mutex_unlock(&wd_lock);
+    return id;
+}
+
+void kpOs_timerDisarm(kpOs_timer timer) {
+    if (!timer) return;
+    pthread_mutex_lock(&wd_lock);
+    for (size_t i = 0; i < wd_n; i++) {
+        if (wd_timers[i].id == timer) {
+            wd_timers[i] = wd_timers[--wd_n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&wd_lock);
+}
+
+/* ---- Locks ----------------------------------------------------------------------------------- */
+
+struct kpOs_mutex { pthread_mutex_t m; };
+
+kpOs_mutex *kpOs_mutexNew(void) {
+    kpOs_mutex *m = kp_malloc(sizeof *m);
+    if (m) pthread_mutex_init(&m->m, NULL);
+    return m;
+}
+void kpOs_mutexFree(kpOs_mutex *m) {
+    if (!m) return;
+    pthread_mutex_destroy(&m->m);
+    kp_free(m);
+}
+void kpOs_mutexLock(kpOs_mutex *m) { pthread_mutex_lock(&m->m); }
+void kpOs_mutexUnlock(kpOs_mutex *m) { pthread_mutex_unlock(&m->m); }

@@ -1,0 +1,285 @@
+/*
+ * api.c -- the public API around modules, functions, calls and exports: decode + validate +
+ * lower at load time, typed value conversion at the host boundary, host functions.
+ */
+#include <stdio.h>
+
+#include "runtime/runtime.h"
+
+/* ---- Modules ---- */
+
+void kpModule_release(kapsul_module *mod) {
+    if (!mod || __atomic_sub_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (mod->codes && mod->m)
+        for (uint32_t i = 0; i < mod->m->nfuncs; i++) kpCode_free(&mod->codes[i]);
+    kp_free(mod->codes);
+    kp_free(mod->func_types);
+    kp_free(mod->type_ids);
+    kp_free(mod->canon);
+    if (mod->m) kpModule_free(mod->m);
+    kp_free(mod);
+}
+
+/* Per-module tables lowering and instantiation use: type index of every function, and the
+ * canonical engine id of every type. */
+static kapsul_status index_module(kapsul_module *mod) {
+    const kpModule *m = mod->m;
+    uint32_t nf = kpModule_numFuncs(m);
+    mod->func_types = kp_calloc(nf ? nf : 1, sizeof *mod->func_types);
+    mod->type_ids = kp_calloc(m->ntypes ? m->ntypes : 1, sizeof *mod->type_ids);
+    mod->canon = kp_calloc(m->ntypes ? m->ntypes : 1, sizeof *mod->canon);
+    if (!mod->func_types || !mod->type_ids || !mod->canon) return KAPSUL_ERR_NOMEM;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m->nimports; i++)
+        if (m->imports[i].kind == kpExtern_FUNC) mod->func_types[k++] = m->imports[i].desc.func_type;
+    for (uint32_t i = 0; i < m->nfuncs; i++) mod->func_types[k++] = m->funcs[i].type;
+    for (uint32_t i = 0; i < m->ntypes; i++) {
+        kapsul_status st = kpEngine_internType(mod->engine, &m->types[i], &mod->type_ids[i], &mod->canon[i]);
+        if (st != KAPSUL_OK) return st;
+    }
+    return KAPSUL_OK;
+}
+
+kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                kapsul_module **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!engine || (!bytes && len) || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad argument");
+    *out = NULL;
+    kapsul_status st;
+    kapsul_module *mod = kp_calloc(1, sizeof *mod);
+    if (!mod) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    mod->engine = engine;
+    mod->refs = 1;
+    if ((st = kpDecode_module(bytes ? bytes : (const uint8_t *)"", len, &mod->m, err)) != KAPSUL_OK) goto fail;
+    if ((st = kpValidate_module(mod->m, err)) != KAPSUL_OK) goto fail;
+    if ((st = index_module(mod)) != KAPSUL_OK) {
+        kpError_set(err, st, 0, "out of memory");
+        goto fail;
+    }
+    mod->codes = kp_calloc(mod->m->nfuncs ? mod->m->nfuncs : 1, sizeof *mod->codes);
+    if (!mod->codes) {
+        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        goto fail;
+    }
+    kpLowerCtx cx = {mod->m, mod->func_types, mod->type_ids};
+    for (uint32_t i = 0; i < mod->m->nfuncs; i++)
+        if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
+    *out = mod;
+    return KAPSUL_OK;
+fail:
+    kpModule_release(mod);
+    return st;
+}
+
+void kapsul_module_free(kapsul_module *module) { kpModule_release(module); }
+
+uint32_t kapsul_module_import_count(const kapsul_module *module) { return module->m->nimports; }
+
+void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out) {
+    const kpImport *im = &module->m->imports[i];
+    out->module = im->module;
+    out->module_len = im->module_len;
+    out->name = im->name;
+    out->name_len = im->name_len;
+    out->kind = (kapsul_externkind)im->kind;
+}
+
+uint32_t kapsul_module_export_count(const kapsul_module *module) { return module->m->nexports; }
+
+void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out) {
+    const kpExport *ex = &module->m->exports[i];
+    out->name = ex->name;
+    out->name_len = ex->name_len;
+    out->kind = (kapsul_externkind)ex->kind;
+    out->index = ex->index;
+}
+
+/* ---- Values ---- */
+
+void kpVal_toSlots(const kapsul_val *v, uint64_t *slots) {
+    switch (v->kind) {
+    case KAPSUL_I32: slots[0] = (uint32_t)v->of.i32; break;
+    case KAPSUL_I64: slots[0] = (uint64_t)v->of.i64; break;
+    case KAPSUL_F32: slots[0] = v->of.f32_bits; break;
+    case KAPSUL_F64: slots[0] = v->of.f64_bits; break;
+    case KAPSUL_V128: memcpy(slots, v->of.v128, 16); break;
+    case KAPSUL_FUNCREF: slots[0] = (uint64_t)(uintptr_t)v->of.funcref; break;
+    case KAPSUL_EXTERNREF: slots[0] = (uint64_t)(uintptr_t)v->of.externref; break;
+    default: slots[0] = 0; break;
+    }
+}
+
+kapsul_val kpVal_fromSlots(kpValType t, const uint64_t *slots) {
+    kapsul_val v;
+    memset(&v, 0, sizeof v);
+    v.kind = (kapsul_valkind)t;
+    switch (t) {
+    case kpT_I32: v.of.i32 = (int32_t)(uint32_t)slots[0]; break;
+    case kpT_I64: v.of.i64 = (int64_t)slots[0]; break;
+    case kpT_F32: v.of.f32_bits = (uint32_t)slots[0]; break;
+    case kpT_F64: v.of.f64_bits = slots[0]; break;
+    case kpT_V128: memcpy(v.of.v128, slots, 16); break;
+    case kpT_FUNCREF: v.of.funcref = (kapsul_func *)(uintptr_t)slots[0]; break;
+    default: v.of.externref = (void *)(uintptr_t)slots[0]; break;
+    }
+    return v;
+}
+
+static uint32_t slot_count(const kpValType *t, uint32_t n) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) k += kp_slot_width(t[i]);
+    return k;
+}
+
+/* ---- Host functions ---- */
+
+/* Arguments come from slots, results go back to the same slots. A host error is passed through
+ * unchanged (TRAP with its trap kind, defaulting to KAPSUL_TRAP_HOST; EXIT with its code). */
+kapsul_status kpHost_call(kapsul_store *s, kapsul_instance *caller_inst, kapsul_func *f,
+                          uint64_t *slots, kapsul_error *err) {
+    const kpFuncType *t = f->type;
+    kapsul_val small[16], *args = small, *res;
+    size_t n = (size_t)t->nparams + t->nresults;
+    kapsul_error local;
+    kapsul_error *e = err ? err : &local;
+    kapsul_status st;
+    if (n > 16 && !(args = kp_calloc(n, sizeof *args))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    res = args + t->nparams;
+    const kpValType *pt = kpFuncType_params(t), *rt = kpFuncType_results(t);
+    for (uint32_t i = 0, k = 0; i < t->nparams; k += kp_slot_width(pt[i]), i++) args[i] = kpVal_fromSlots(pt[i], slots + k);
+    for (uint32_t i = 0; i < t->nresults; i++) {
+        memset(&res[i], 0, sizeof res[i]);
+        res[i].kind = (kapsul_valkind)rt[i];
+    }
+    kapsul_caller caller = {s, caller_inst};
+    kpError_clear(e);
+    st = f->host(f->env, &caller, args, res, e);
+    if (st != KAPSUL_OK) {
+        e->code = st;
+        if (st == KAPSUL_ERR_TRAP && e->trap == KAPSUL_TRAP_NONE) e->trap = KAPSUL_TRAP_HOST;
+        if (!e->message[0]) snprintf(e->message, sizeof e->message, "%s", kapsul_trap_message(e->trap));
+        goto fail;
+    }
+    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) {
+        if ((kpValType)res[i].kind != rt[i]) {
+            st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "host function returned a value of the wrong type");
+            if (err) err->trap = KAPSUL_TRAP_HOST;
+            goto fail;
+        }
+        kpVal_toSlots(&res[i], slots + k);
+    }
+fail:
+    if (args != small) kp_free(args);
+    return st;
+}
+
+kapsul_memory *kapsul_caller_memory(kapsul_caller *caller) {
+    return caller && caller->inst ? caller->inst->mem0 : NULL;
+}
+kapsul_store *kapsul_caller_store(kapsul_caller *caller) { return caller ? caller->store : NULL; }
+
+static bool valid_kind(kapsul_valkind k) {
+    return k == KAPSUL_I32 || k == KAPSUL_I64 || k == KAPSUL_F32 || k == KAPSUL_F64 || k == KAPSUL_V128 ||
+           k == KAPSUL_FUNCREF || k == KAPSUL_EXTERNREF;
+}
+
+kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params, uint32_t nparams,
+                                   const kapsul_valkind *results, uint32_t nresults, kapsul_host_fn fn,
+                                   void *env, kapsul_func **out) {
+    if (!store || !fn || !out || nparams > KP_MAX_PARAMS || nresults > KP_MAX_RESULTS) return KAPSUL_ERR_ARG;
+    uint8_t types[KP_MAX_PARAMS + KP_MAX_RESULTS];
+    for (uint32_t i = 0; i < nparams; i++) {
+        if (!valid_kind(params[i])) return KAPSUL_ERR_ARG;
+        types[i] = (uint8_t)params[i];
+    }
+    for (uint32_t i = 0; i < nresults; i++) {
+        if (!valid_kind(results[i])) return KAPSUL_ERR_ARG;
+        types[nparams + i] = (uint8_t)results[i];
+    }
+    kpFuncType ft = {nparams, nresults, types};
+    kapsul_func *f;
+    kapsul_status st = kpStore_addFunc(store, &f);
+    if (st != KAPSUL_OK) return st;
+    if ((st = kpEngine_internType(store->engine, &ft, &f->type_id, &f->type)) != KAPSUL_OK) return st;
+    f->host = fn;
+    f->env = env;
+    f->index = 0;
+    *out = f;
+    return KAPSUL_OK;
+}
+
+uint32_t kapsul_func_param_count(const kapsul_func *f) { return f->type->nparams; }
+uint32_t kapsul_func_result_count(const kapsul_func *f) { return f->type->nresults; }
+kapsul_valkind kapsul_func_param(const kapsul_func *f, uint32_t i) {
+    return (kapsul_valkind)kpFuncType_params(f->type)[i];
+}
+kapsul_valkind kapsul_func_result(const kapsul_func *f, uint32_t i) {
+    return (kapsul_valkind)kpFuncType_results(f->type)[i];
+}
+
+/* ---- Calls ---- */
+
+kapsul_status kapsul_func_call(kapsul_store *s, kapsul_func *f, const kapsul_val *args, uint32_t nargs,
+                               kapsul_val *results, uint32_t nresults, kapsul_error *err) {
+    kpError_clear(err);
+    if (!s || !f) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad argument");
+    const kpFuncType *t = f->type;
+    if (nargs != t->nparams || (nargs && !args))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "expected %u arguments, got %u", t->nparams, nargs);
+    if (nresults < t->nresults || (t->nresults && !results))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "room for %u results needed", t->nresults);
+    const kpValType *pt = kpFuncType_params(t), *rt = kpFuncType_results(t);
+    for (uint32_t i = 0; i < nargs; i++)
+        if ((kpValType)args[i].kind != pt[i])
+            return kpError_set(err, KAPSUL_ERR_ARG, 0, "argument %u has the wrong type", i);
+    if (kpStore_prepareStacks(s) != KAPSUL_OK) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    uint64_t *fp = s->stack_free;
+    uint32_t np = slot_count(pt, t->nparams), nr = slot_count(rt, t->nresults);
+    uint32_t need = np > nr ? np : nr;
+    if ((size_t)(s->stack + s->stack_slots - fp) < need) {
+        kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", kapsul_trap_message(KAPSUL_TRAP_STACK_EXHAUSTED));
+        if (err) err->trap = KAPSUL_TRAP_STACK_EXHAUSTED;
+        return KAPSUL_ERR_TRAP;
+    }
+    for (uint32_t i = 0, k = 0; i < nargs; k += kp_slot_width(pt[i]), i++) kpVal_toSlots(&args[i], fp + k);
+    /* Host code below may re-enter; reserve our slots. */
+    s->stack_free = fp + need;
+    kapsul_status st = kpInterp_call(s, f, fp, err);
+    s->stack_free = fp;
+    if (st != KAPSUL_OK) return st;
+    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) results[i] = kpVal_fromSlots(rt[i], fp + k);
+    return KAPSUL_OK;
+}
+
+/* ---- Exports ---- */
+
+kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, size_t name_len,
+                                     kapsul_extern *out) {
+    if (!inst || !name || !out) return KAPSUL_ERR_ARG;
+    const kpModule *m = inst->module->m;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const kpExport *ex = &m->exports[i];
+        if (ex->name_len != name_len || memcmp(ex->name, name, name_len) != 0) continue;
+        out->kind = (kapsul_externkind)ex->kind;
+        switch (ex->kind) {
+        case kpExtern_FUNC: out->of.func = inst->funcs[ex->index]; break;
+        case kpExtern_TABLE: out->of.table = inst->tables[ex->index]; break;
+        case kpExtern_MEMORY: out->of.memory = inst->mems[ex->index]; break;
+        case kpExtern_GLOBAL: out->of.global = inst->globals[ex->index]; break;
+        }
+        return KAPSUL_OK;
+    }
+    return KAPSUL_ERR_NOT_FOUND;
+}
+
+kapsul_func *kapsul_instance_func(kapsul_instance *inst, const char *name) {
+    kapsul_extern e;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    return e.kind == KAPSUL_EXTERN_FUNC ? e.of.func : NULL;
+}
+
+kapsul_memory *kapsul_instance_memory(kapsul_instance *inst, const char *name) {
+    kapsul_extern e;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    return e.kind == KAPSUL_EXTERN_MEMORY ? e.of.memory : NULL;
+}

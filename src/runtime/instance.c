@@ -1,0 +1,266 @@
+/*
+ * instance.c -- instantiation as the 2.0 spec orders it: check the imports, allocate functions,
+ * tables, memories and globals, evaluate element segments, then apply active element segments
+ * and data segments in order (a failure traps, and what was written before stays written), drop
+ * declarative segments, and run the start function.
+ */
+#include "runtime/runtime.h"
+#include "module/opcodes.h"
+
+/* ---- Constant expressions ---- */
+
+/* Evaluate a validated constant expression. Globals referenced are the instance's (imports are
+ * already in place; validation allows nothing else). */
+static kapsul_status eval_const(kapsul_instance *inst, kpRange r, uint64_t out[2]) {
+    const kpModule *m = inst->module->m;
+    kpReader rd;
+    kpRead_init(&rd, m->bytes, m->bytes + r.start, m->bytes + r.start + r.len);
+    uint64_t stack[8][2];
+    int sp = 0;
+    for (;;) {
+        kpInstr in;
+        if (!kpDecode_instr(&rd, &in)) return KAPSUL_ERR_MALFORMED;
+        if (in.op == kpOp_END) break;
+        if (sp >= 8) return KAPSUL_ERR_LIMIT;
+        stack[sp][1] = 0;
+        switch (in.op) {
+        case kpOp_I32_CONST: case kpOp_F32_CONST:
+            stack[sp++][0] = (uint32_t)in.bits;
+            break;
+        case kpOp_I64_CONST: case kpOp_F64_CONST:
+            stack[sp++][0] = in.bits;
+            break;
+        case kpOp_REF_NULL:
+            stack[sp++][0] = 0;
+            break;
+        case kpOp_REF_FUNC:
+            stack[sp++][0] = (uint64_t)(uintptr_t)inst->funcs[in.a];
+            break;
+        case kpOp_GLOBAL_GET:
+            memcpy(stack[sp++], inst->globals[in.a]->bits, 16);
+            break;
+        /* extended-const (validated only when that proposal is enabled) */
+        case kpOp_I32_ADD: case kpOp_I32_SUB: case kpOp_I32_MUL:
+        case kpOp_I64_ADD: case kpOp_I64_SUB: case kpOp_I64_MUL: {
+            if (sp < 2) return KAPSUL_ERR_MALFORMED;
+            uint64_t a = stack[sp - 2][0], b = stack[sp - 1][0], v;
+            if (in.op == kpOp_I32_ADD || in.op == kpOp_I64_ADD) v = a + b;
+            else if (in.op == kpOp_I32_SUB || in.op == kpOp_I64_SUB) v = a - b;
+            else v = a * b;
+            if (in.op <= kpOp_I32_MUL && in.op >= kpOp_I32_ADD) v = (uint32_t)v;
+            sp--;
+            stack[sp - 1][0] = v;
+            break;
+        }
+        default:
+            if (in.bytes && kpOp_info[in.op].imm == kpImm_V128) {
+                memcpy(stack[sp++], in.bytes, 16);
+                break;
+            }
+            return KAPSUL_ERR_MALFORMED;
+        }
+    }
+    if (sp < 1) return KAPSUL_ERR_MALFORMED;
+    memcpy(out, stack[sp - 1], 16);
+    return KAPSUL_OK;
+}
+
+/* ---- Import checks ---- */
+
+static bool limits_match(uint64_t have_min, uint64_t have_max, const kpLimits *want) {
+    if (have_min < want->min) return false;
+    if (!want->has_max) return true;
+    return have_max != KAPSUL_NO_MAX && have_max <= want->max;
+}
+
+static kapsul_status check_import(const kapsul_module *mod, const kpImport *im, const kapsul_extern *ex,
+                                  kapsul_error *err) {
+    bool ok = (kpExternKind)ex->kind == im->kind;
+    if (ok) {
+        switch (im->kind) {
+        case kpExtern_FUNC:
+            ok = ex->of.func && ex->of.func->type_id == mod->type_ids[im->desc.func_type];
+            break;
+        case kpExtern_TABLE:
+            ok = ex->of.table && ex->of.table->elem == im->desc.table.elem &&
+                 limits_match(ex->of.table->size, ex->of.table->max, &im->desc.table.limits);
+            break;
+        case kpExtern_MEMORY:
+            ok = ex->of.memory && limits_match(ex->of.memory->size / KP_PAGE_SIZE, ex->of.memory->type_max,
+                                               &im->desc.memory.limits);
+            break;
+        case kpExtern_GLOBAL:
+            ok = ex->of.global && ex->of.global->type == im->desc.global.type &&
+                 ex->of.global->mut == im->desc.global.mut;
+            break;
+        }
+    }
+    if (ok) return KAPSUL_OK;
+    return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "incompatible import type for \"%.*s\" \"%.*s\"",
+                       (int)im->module_len, im->module, (int)im->name_len, im->name);
+}
+
+/* ---- Allocation ---- */
+
+static kapsul_status alloc_arrays(kapsul_instance *inst, const kpModule *m) {
+    uint32_t nf = kpModule_numFuncs(m), nt = kpModule_numTables(m), nm = kpModule_numMemories(m),
+             ng = kpModule_numGlobals(m);
+    inst->funcs = kp_calloc(nf ? nf : 1, sizeof *inst->funcs);
+    inst->tables = kp_calloc(nt ? nt : 1, sizeof *inst->tables);
+    inst->mems = kp_calloc(nm ? nm : 1, sizeof *inst->mems);
+    inst->globals = kp_calloc(ng ? ng : 1, sizeof *inst->globals);
+    inst->elems = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->elems);
+    inst->elem_len = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->elem_len);
+    inst->data_len = kp_calloc(m->ndatas ? m->ndatas : 1, sizeof *inst->data_len);
+    if (!inst->funcs || !inst->tables || !inst->mems || !inst->globals || !inst->elems || !inst->elem_len ||
+        !inst->data_len)
+        return KAPSUL_ERR_NOMEM;
+    return KAPSUL_OK;
+}
+
+static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_error *err) {
+    kapsul_module *mod = inst->module;
+    const kpModule *m = mod->m;
+    kapsul_status st;
+    for (uint32_t i = 0; i < m->nfuncs; i++) {
+        kapsul_func *f;
+        if ((st = kpStore_addFunc(s, &f)) != KAPSUL_OK) return kpError_set(err, st, 0, "out of memory");
+        uint32_t idx = m->nfunc_imports + i;
+        f->type = mod->canon[m->funcs[i].type];
+        f->type_id = mod->type_ids[m->funcs[i].type];
+        f->inst = inst;
+        f->code = &mod->codes[i];
+        f->index = idx;
+        inst->funcs[idx] = f;
+    }
+    for (uint32_t i = 0; i < m->ntables; i++) {
+        const kpTableType *t = &m->tables[i];
+        st = kpTable_create(s, t->elem, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
+                            &inst->tables[m->ntable_imports + i]);
+        if (st != KAPSUL_OK) return kpError_set(err, st, 0, "cannot allocate a table of %llu elements",
+                                                (unsigned long long)t->limits.min);
+    }
+    for (uint32_t i = 0; i < m->nmemories; i++) {
+        const kpMemType *t = &m->memories[i];
+        st = kpMemory_create(s, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
+                             &inst->mems[m->nmem_imports + i], err);
+        if (st != KAPSUL_OK) return st;
+    }
+    if (kpModule_numMemories(m) > 0) inst->mem0 = inst->mems[0];
+    for (uint32_t i = 0; i < m->nglobals; i++) {
+        kapsul_global *g;
+        if ((st = kpGlobal_create(s, m->globals[i].type.type, m->globals[i].type.mut, &g)) != KAPSUL_OK)
+            return kpError_set(err, st, 0, "out of memory");
+        if ((st = eval_const(inst, m->globals[i].init, g->bits)) != KAPSUL_OK)
+            return kpError_set(err, st, 0, "bad constant expression");
+        inst->globals[m->nglobal_imports + i] = g;
+    }
+    return KAPSUL_OK;
+}
+
+/* Evaluate every element segment's items to references, for table.init and active segments. */
+static kapsul_status eval_elems(kapsul_instance *inst, kapsul_error *err) {
+    const kpModule *m = inst->module->m;
+    for (uint32_t i = 0; i < m->nelems; i++) {
+        const kpElem *el = &m->elems[i];
+        inst->elems[i] = kp_calloc(el->count ? el->count : 1, sizeof(void *));
+        if (!inst->elems[i]) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        for (uint32_t k = 0; k < el->count; k++) {
+            if (el->funcs) {
+                inst->elems[i][k] = inst->funcs[el->funcs[k]];
+            } else {
+                uint64_t v[2];
+                kapsul_status st = eval_const(inst, el->exprs[k], v);
+                if (st != KAPSUL_OK) return kpError_set(err, st, 0, "bad element expression");
+                inst->elems[i][k] = (void *)(uintptr_t)v[0];
+            }
+        }
+        inst->elem_len[i] = el->mode == kpSeg_DECLARATIVE ? 0 : el->count;
+    }
+    for (uint32_t i = 0; i < m->ndatas; i++) inst->data_len[i] = m->datas[i].bytes.len;
+    return KAPSUL_OK;
+}
+
+static kapsul_status seg_trap(kapsul_error *err, kapsul_trap t) {
+    kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", kapsul_trap_message(t));
+    if (err) err->trap = t;
+    return KAPSUL_ERR_TRAP;
+}
+
+/* Active segments, elements first, then data, each bounds-checked as a whole before writing. */
+static kapsul_status apply_segments(kapsul_instance *inst, kapsul_error *err) {
+    const kpModule *m = inst->module->m;
+    uint64_t off[2];
+    for (uint32_t i = 0; i < m->nelems; i++) {
+        const kpElem *el = &m->elems[i];
+        if (el->mode != kpSeg_ACTIVE) continue;
+        if (eval_const(inst, el->offset, off) != KAPSUL_OK) return seg_trap(err, KAPSUL_TRAP_TABLE_OOB);
+        kapsul_table *t = inst->tables[el->table];
+        uint64_t d = (uint32_t)off[0];
+        if (d + el->count > t->size) return seg_trap(err, KAPSUL_TRAP_TABLE_OOB);
+        if (el->count) memcpy(t->elems + d, inst->elems[i], (size_t)el->count * sizeof(void *));
+        inst->elem_len[i] = 0;
+    }
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const kpData *da = &m->datas[i];
+        if (da->mode != kpSeg_ACTIVE) continue;
+        if (eval_const(inst, da->offset, off) != KAPSUL_OK) return seg_trap(err, KAPSUL_TRAP_MEMORY_OOB);
+        kapsul_memory *mem = inst->mems[da->memory];
+        uint64_t d = (uint32_t)off[0];
+        if (d + da->bytes.len > mem->size) return seg_trap(err, KAPSUL_TRAP_MEMORY_OOB);
+        if (da->bytes.len) memcpy(mem->base + d, m->bytes + da->bytes.start, da->bytes.len);
+        inst->data_len[i] = 0;
+    }
+    return KAPSUL_OK;
+}
+
+/* imports[i] corresponds to module import i. */
+kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
+                             kapsul_instance **out, kapsul_error *err) {
+    const kpModule *m = mod->m;
+    kapsul_status st;
+    for (uint32_t i = 0; i < m->nimports; i++)
+        if ((st = check_import(mod, &m->imports[i], &imports[i], err)) != KAPSUL_OK) return st;
+    if (kpVec_grow(&s->instances) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    kapsul_instance *inst = kp_calloc(1, sizeof *inst);
+    if (!inst) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    inst->store = s;
+    inst->module = mod;
+    __atomic_add_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL);
+    /* From here on the store owns the instance: a trap below leaves it (and its writes) alive. */
+    s->instances.v[s->instances.n++] = inst;
+    if (alloc_arrays(inst, m) != KAPSUL_OK) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    uint32_t kf = 0, kt = 0, km = 0, kg = 0;
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        switch (m->imports[i].kind) {
+        case kpExtern_FUNC: inst->funcs[kf++] = imports[i].of.func; break;
+        case kpExtern_TABLE: inst->tables[kt++] = imports[i].of.table; break;
+        case kpExtern_MEMORY: inst->mems[km++] = imports[i].of.memory; break;
+        case kpExtern_GLOBAL: inst->globals[kg++] = imports[i].of.global; break;
+        }
+    }
+    if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
+    if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
+    if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
+    if (m->has_start) {
+        st = kapsul_func_call(s, inst->funcs[m->start], NULL, 0, NULL, 0, err);
+        if (st != KAPSUL_OK) return st;
+    }
+    *out = inst;
+    return KAPSUL_OK;
+}
+
+void kpInstance_free(kapsul_instance *inst) {
+    if (!inst) return;
+    if (inst->elems && inst->module)
+        for (uint32_t i = 0; i < inst->module->m->nelems; i++) kp_free(inst->elems[i]);
+    kp_free(inst->elems);
+    kp_free(inst->elem_len);
+    kp_free(inst->data_len);
+    kp_free(inst->funcs);
+    kp_free(inst->tables);
+    kp_free(inst->mems);
+    kp_free(inst->globals);
+    kpModule_release(inst->module);
+    kp_free(inst);
+}

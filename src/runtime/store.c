@@ -1,0 +1,188 @@
+/*
+ * store.c -- the engine (configuration and the registry of canonical function types) and the
+ * store (owner of run-time objects, value and frame stacks, fuel, deadline, interrupt flag).
+ */
+#include "runtime/runtime.h"
+
+/* ---- Engine ---- */
+
+kapsul_engine *kapsul_engine_new(const kapsul_config *config) {
+    kapsul_engine *e = kp_calloc(1, sizeof *e);
+    if (!e) return NULL;
+    if (config) e->config = *config;
+    if (!e->config.stack_bytes) e->config.stack_bytes = KP_DEFAULT_STACK_BYTES;
+    if (!e->config.max_call_depth) e->config.max_call_depth = KP_DEFAULT_CALL_DEPTH;
+    if (!e->config.max_memory_bytes || e->config.max_memory_bytes > ((size_t)KP_MAX_PAGES * KP_PAGE_SIZE))
+        e->config.max_memory_bytes = (size_t)KP_MAX_PAGES * KP_PAGE_SIZE;
+    e->lock = kpOs_mutexNew();
+    if (!e->lock) {
+        kp_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void kapsul_engine_free(kapsul_engine *e) {
+    if (!e) return;
+    for (uint32_t i = 0; i < e->ntypes; i++) {
+        kp_free(e->types[i]->types);
+        kp_free(e->types[i]);
+    }
+    kp_free(e->types);
+    kp_free(e->hash);
+    kpOs_mutexFree(e->lock);
+    kp_free(e);
+}
+
+/* FNV-1a over the shape of a function type. */
+static uint32_t type_hash(const kpFuncType *t) {
+    uint32_t h = 2166136261u;
+    h = (h ^ t->nparams) * 16777619u;
+    h = (h ^ t->nresults) * 16777619u;
+    for (uint32_t i = 0; i < t->nparams + t->nresults; i++) h = (h ^ t->types[i]) * 16777619u;
+    return h;
+}
+
+static kapsul_status rehash(kapsul_engine *e) {
+    uint32_t cap = e->hash_cap ? e->hash_cap * 2 : 64;
+    uint32_t *h = kp_calloc(cap, sizeof *h);
+    if (!h) return KAPSUL_ERR_NOMEM;
+    for (uint32_t id = 0; id < e->ntypes; id++) {
+        uint32_t k = type_hash(e->types[id]) & (cap - 1);
+        while (h[k]) k = (k + 1) & (cap - 1);
+        h[k] = id + 1;
+    }
+    kp_free(e->hash);
+    e->hash = h;
+    e->hash_cap = cap;
+    return KAPSUL_OK;
+}
+
+static kapsul_status add_type(kapsul_engine *e, const kpFuncType *t, uint32_t *id) {
+    if (e->ntypes == e->cap) {
+        uint32_t cap = e->cap ? e->cap * 2 : 32;
+        kpFuncType **v = kp_realloc(e->types, (size_t)cap * sizeof *v);
+        if (!v) return KAPSUL_ERR_NOMEM;
+        e->types = v;
+        e->cap = cap;
+    }
+    kpFuncType *c = kp_calloc(1, sizeof *c);
+    size_t n = (size_t)t->nparams + t->nresults;
+    uint8_t *types = kp_malloc(n ? n : 1);
+    if (!c || !types) {
+        kp_free(c);
+        kp_free(types);
+        return KAPSUL_ERR_NOMEM;
+    }
+    if (n) memcpy(types, t->types, n);
+    c->nparams = t->nparams;
+    c->nresults = t->nresults;
+    c->types = types;
+    *id = e->ntypes;
+    e->types[e->ntypes++] = c;
+    return KAPSUL_OK;
+}
+
+/* Types are interned so call_indirect compares two integers, whichever modules the table's
+ * functions come from. */
+kapsul_status kpEngine_internType(kapsul_engine *e, const kpFuncType *t, uint32_t *id,
+                                  const kpFuncType **canon) {
+    kapsul_status st = KAPSUL_OK;
+    kpOs_mutexLock(e->lock);
+    if ((e->ntypes + 1) * 2 > e->hash_cap && (st = rehash(e)) != KAPSUL_OK) goto fail;
+    uint32_t k = type_hash(t) & (e->hash_cap - 1);
+    for (; e->hash[k]; k = (k + 1) & (e->hash_cap - 1)) {
+        if (kpFuncType_equal(e->types[e->hash[k] - 1], t)) {
+            *id = e->hash[k] - 1;
+            *canon = e->types[*id];
+            goto fail;
+        }
+    }
+    if ((st = add_type(e, t, id)) != KAPSUL_OK) goto fail;
+    e->hash[k] = *id + 1;
+    *canon = e->types[*id];
+fail:
+    kpOs_mutexUnlock(e->lock);
+    return st;
+}
+
+/* ---- Store ---- */
+
+kapsul_store *kapsul_store_new(kapsul_engine *engine) {
+    if (!engine) return NULL;
+    kapsul_store *s = kp_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->engine = engine;
+    return s;
+}
+
+void kapsul_store_free(kapsul_store *s) {
+    if (!s) return;
+    for (size_t i = 0; i < s->instances.n; i++) kpInstance_free(s->instances.v[i]);
+    for (size_t i = 0; i < s->funcs.n; i++) kp_free(s->funcs.v[i]);
+    for (size_t i = 0; i < s->mems.n; i++) {
+        kapsul_memory *m = s->mems.v[i];
+        if (m->reserved) kpOs_release(m->base, m->reserved);
+        else kp_free(m->base);
+        kp_free(m);
+    }
+    for (size_t i = 0; i < s->tables.n; i++) {
+        kp_free(s->tables.v[i]->elems);
+        kp_free(s->tables.v[i]);
+    }
+    for (size_t i = 0; i < s->globals.n; i++) kp_free(s->globals.v[i]);
+    kpVec_free(&s->instances);
+    kpVec_free(&s->funcs);
+    kpVec_free(&s->mems);
+    kpVec_free(&s->tables);
+    kpVec_free(&s->globals);
+    kp_free(s->stack);
+    kp_free(s->frames);
+    kp_free(s);
+}
+
+kapsul_status kpStore_addFunc(kapsul_store *s, kapsul_func **out) {
+    if (kpVec_grow(&s->funcs) != 0) return KAPSUL_ERR_NOMEM;
+    kapsul_func *f = kp_calloc(1, sizeof *f);
+    if (!f) return KAPSUL_ERR_NOMEM;
+    s->funcs.v[s->funcs.n++] = f;
+    *out = f;
+    return KAPSUL_OK;
+}
+
+kapsul_status kpStore_prepareStacks(kapsul_store *s) {
+    if (s->stack) return KAPSUL_OK;
+    size_t slots = s->engine->config.stack_bytes / 8;
+    if (slots < 64) slots = 64;
+    s->stack = kp_malloc(slots * 8);
+    s->frames = kp_malloc((size_t)s->engine->config.max_call_depth * sizeof *s->frames);
+    if (!s->stack || !s->frames) {
+        kp_free(s->stack);
+        kp_free(s->frames);
+        s->stack = NULL;
+        s->frames = NULL;
+        return KAPSUL_ERR_NOMEM;
+    }
+    s->stack_slots = slots;
+    s->stack_free = s->stack;
+    s->max_frames = s->engine->config.max_call_depth;
+    return KAPSUL_OK;
+}
+
+void kapsul_store_set_fuel(kapsul_store *s, uint64_t fuel) {
+    s->fuel_on = fuel != 0;
+    s->fuel = fuel > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)fuel;
+}
+
+uint64_t kapsul_store_fuel_remaining(const kapsul_store *s) {
+    return s->fuel_on && s->fuel > 0 ? (uint64_t)s->fuel : 0;
+}
+
+void kapsul_store_set_deadline(kapsul_store *s, uint64_t deadline_ns) {
+    s->deadline = deadline_ns;
+    __atomic_fetch_and(&s->interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
+}
+
+void kapsul_store_interrupt(kapsul_store *s) {
+    __atomic_fetch_or(&s->interrupt, KP_INTR_USER, __ATOMIC_SEQ_CST);
+}
