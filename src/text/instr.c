@@ -27,7 +27,8 @@ typedef struct frame {
     bool in_else;
     size_t label;        /* token of the label's $id, or KP_NO_MATCH */
     int64_t bt;          /* folded if: block type, emitted when (then is reached */
-    size_t pend;         /* FR_FOP: start of this operator's bytes in w->pending */
+    size_t pend;         /* FR_FOP: start of this operator's bytes in w->pending;
+                            if frames: offset of the `else` opcode in the output */
 } frame;
 
 typedef KP_VEC(frame) framevec;
@@ -390,8 +391,11 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
     return push_frame(w, fs, (frame){FR_FOP, 0, false, KP_NO_MATCH, 0, pend});
 }
 
-/* Close a block frame: emit `end`, drop its label. */
+/* Close a block frame: emit `end`, drop its label. An empty else branch is dropped, as the
+ * reference encoder does (if ... else end and if ... end are the same instruction). */
 static kapsul_status end_block(kpWat *w, kpBuf *out, framevec *fs) {
+    frame *f = &fs->v[fs->n - 1];
+    if (f->op == 0x04 && (f->in_else || f->kind == FR_FIF_ELSE) && out->len == f->pend + 1) out->len = f->pend;
     fs->n--;
     w->labels.n--;
     return put(w, kpBuf_byte(out, 0x0B));
@@ -417,6 +421,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             w->pos++;
             f->in_else = true;
             if ((st = check_end_label(w, f->label))) return st;
+            f->pend = out->len;
             return put(w, kpBuf_byte(out, 0x05));
         }
         if (at_end) return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
@@ -439,6 +444,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
         if (kpWat_isOpen(w, w->pos, "else")) {
             w->pos += 2;
             f->kind = FR_FIF_ELSE;
+            f->pend = out->len;
             return put(w, kpBuf_byte(out, 0x05));
         }
         if ((st = kpWat_close(w))) return st;

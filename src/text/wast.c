@@ -283,6 +283,14 @@ static void free_command(kpWastCommand *c) {
     kp_free(c->message);
 }
 
+static bool is_bare_module(const wparse *p) {
+    static const char *const fields[] = {"type", "import", "func", "table", "memory", "global",
+                                         "export", "start", "elem", "data"};
+    if (at(p, 0)->kind != kpTok_LPAR) return false;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) if (is_kw(p, 1, fields[i])) return true;
+    return false;
+}
+
 kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsul_error *err) {
     kpToks toks;
     memset(out, 0, sizeof *out);
@@ -291,6 +299,21 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
     wparse p = {&toks, 0, err};
     size_t cap = 0;
     st = KAPSUL_OK;
+    if (is_bare_module(&p)) {
+        /* A script that is just module fields is one module (spec: inline-module.wast). */
+        if (!(out->cmds = kp_calloc(1, sizeof *out->cmds))) { st = nomem(&p); goto done; }
+        kpWastCommand *c = &out->cmds[0];
+        c->kind = kpCmd_MODULE;
+        c->line = toks.v[0].line;
+        c->column = toks.v[0].col;
+        c->has_module = true;
+        c->module.kind = kpMod_TEXT;
+        c->module.src = src + toks.v[0].start;
+        c->module.len = len - toks.v[0].start;
+        c->module.line = toks.v[0].line;
+        out->ncmds = 1;
+        goto done;
+    }
     while (cur(&p)->kind != kpTok_EOF) {
         if (out->ncmds == cap) {
             size_t ncap = cap ? cap * 2 : 32;
