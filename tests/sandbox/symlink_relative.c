@@ -1,0 +1,10 @@
+/* symlink_relative.c -- hostile guest: a host-made relative symlink climbing out. */
+#include "hostile.h"
+
+int main(void) {
+    BOX_AND_RO();
+    __wasi_fd_t fd;
+    REFUSED(hopen(box, "rel_link", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, 0, READ_RIGHTS, &fd));
+    REFUSED(hopen(box, "rel_link", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, __WASI_OFLAGS_TRUNC, WRITE_RIGHTS, &fd));
+    return hostile_finish();
+}

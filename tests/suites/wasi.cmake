@@ -1,0 +1,23 @@
+# wasi.cmake -- the WASI layer's suites, each one ctest test:
+#   wasi.testsuite  all 72 programs of ../shared/wasi-testsuite, one `kapsul run` process each,
+#                   set up by their .json (tests/wasi/run-testsuite.py); failures listed in
+#                   tests/wasi/known-failures are expected, and a listed test that passes fails
+#                   the run so the list only shrinks;
+#   wasi.sandbox    the hostile guests of tests/sandbox, compiled with clang at test time, each
+#                   run with openat2 and with the portable path walk (tests/sandbox/run-sandbox.py);
+#   wasi.guests     a C and a Rust program built by Debian's toolchains (tests/guests).
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_Interpreter_FOUND)
+  set(Python3_EXECUTABLE python3)
+endif()
+set(KAPSUL_WASI_SUITE ${CMAKE_SOURCE_DIR}/../shared/wasi-testsuite)
+add_test(NAME wasi.testsuite
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-testsuite.py
+                 $<TARGET_FILE:kapsul> ${KAPSUL_WASI_SUITE} ${CMAKE_SOURCE_DIR}/tests/wasi/known-failures)
+add_test(NAME wasi.sandbox
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/sandbox/run-sandbox.py
+                 $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/sandbox)
+add_test(NAME wasi.guests
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/guests/run-guests.py
+                 $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/guests)
+set_tests_properties(wasi.testsuite wasi.sandbox wasi.guests PROPERTIES LABELS "wasi" TIMEOUT 900)
