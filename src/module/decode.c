@@ -16,6 +16,8 @@ typedef struct dec {
     kapsul_error *err;
     const uint8_t *mod_end;      /* end of the whole module copy */
     bool seen_code, seen_data;
+    bool code_mismatch;          /* the code section's count differs from the function section's */
+    size_t code_mismatch_at;
 } dec;
 
 /* Turn a reader failure into the error. Running out of a section's (or a function's) bytes
@@ -225,6 +227,7 @@ static bool read_limits(kpReader *r, kpLimits *l) {
     uint8_t flag;
     uint32_t v;
     if (!kpRead_u8(r, &flag)) return false;
+    if (flag & 0x80) return fail_prev(r, "integer representation too long");
     if (flag > 1) return fail_prev(r, "integer too large");
     if (!kpRead_u32(r, &v)) return false;
     l->min = v;
@@ -276,7 +279,10 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
     for (uint32_t i = 0; i < count; i++) {
         uint8_t form;
         if (!kpRead_u8(r, &form)) goto fail;
-        if (form != 0x60) { fail_prev(r, "malformed function type"); goto fail; }
+        if (form != 0x60) {
+            fail_prev(r, form & 0x80 ? "integer representation too long" : "malformed function type");
+            goto fail;
+        }
         const uint8_t *params = r->p, *results;
         uint32_t np, nr;
         if ((st = read_valtypes(d, r, &np, KP_MAX_PARAMS, "parameters"))) goto fail;
@@ -313,7 +319,7 @@ static kapsul_status read_import_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     size_t at = kpRead_offset(r);
-    if (!kpRead_u32(r, &count) || !count_fits(r, count, 4)) goto fail;
+    if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
     if (count > KP_MAX_IMPORTS) { st = limit_fail(d, at, "imports", count, KP_MAX_IMPORTS); goto fail; }
     if (!(m->imports = kp_calloc(count, sizeof *m->imports))) { st = nomem(d); goto fail; }
     m->nimports = count;
@@ -357,7 +363,7 @@ static kapsul_status read_table_section(dec *d, kpReader *r) {
     kpModule *m = d->m;
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
-    if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
+    if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
     if (!(m->tables = kp_calloc(count, sizeof *m->tables))) { st = nomem(d); goto fail; }
     m->ntables = count;
     for (uint32_t i = 0; i < count; i++)
@@ -371,7 +377,7 @@ static kapsul_status read_memory_section(dec *d, kpReader *r) {
     kpModule *m = d->m;
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
-    if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
+    if (!kpRead_u32(r, &count) || !count_fits(r, count, 1)) goto fail;
     if (!(m->memories = kp_calloc(count, sizeof *m->memories))) { st = nomem(d); goto fail; }
     m->nmemories = count;
     for (uint32_t i = 0; i < count; i++)
@@ -516,7 +522,7 @@ static kapsul_status read_data_section(dec *d, kpReader *r) {
         st = kpError_set(d->err, KAPSUL_ERR_MALFORMED, at, "data count and data section have inconsistent lengths");
         goto fail;
     }
-    if (!count_fits(r, count, 3)) goto fail;
+    if (!count_fits(r, count, 2)) goto fail;
     if (count > KP_MAX_SEGMENTS) { st = limit_fail(d, at, "data segments", count, KP_MAX_SEGMENTS); goto fail; }
     if (!(m->datas = kp_calloc(count, sizeof *m->datas))) { st = nomem(d); goto fail; }
     m->ndatas = count;
@@ -569,8 +575,11 @@ static kapsul_status read_code_section(dec *d, kpReader *r) {
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count)) goto fail;
     if (count != m->nfuncs) {
-        st = kpError_set(d->err, KAPSUL_ERR_MALFORMED, at, "function and code section have inconsistent lengths");
-        goto fail;
+        /* Reported after the remaining sections, which may hold an earlier-reported error. */
+        d->code_mismatch = true;
+        d->code_mismatch_at = at;
+        r->p = r->end;
+        return KAPSUL_OK;
     }
     for (uint32_t i = 0; i < count; i++)
         if ((st = read_body(d, r, &m->funcs[i]))) goto fail;
@@ -652,6 +661,9 @@ static kapsul_status read_sections(dec *d, kpReader *r) {
 /* Rules that span sections, checked once all are read. */
 static kapsul_status check_counts(dec *d) {
     kpModule *m = d->m;
+    if (d->code_mismatch)
+        return kpError_set(d->err, KAPSUL_ERR_MALFORMED, d->code_mismatch_at,
+                           "function and code section have inconsistent lengths");
     if (!d->seen_code && m->nfuncs != 0)
         return kpError_set(d->err, KAPSUL_ERR_MALFORMED, m->size,
                            "function and code section have inconsistent lengths");

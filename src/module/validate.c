@@ -247,7 +247,7 @@ static kapsul_status check_imm(val *v, const kpInstr *in) {
     case kpImm_ELEM: return need_elem(v, in->a);
     case kpImm_TABLE: return need_table(v, in->a);
     case kpImm_TABLEINIT:
-        if ((st = need_elem(v, in->a)) || (st = need_table(v, in->b))) return st;
+        if ((st = need_table(v, in->b)) || (st = need_elem(v, in->a))) return st;
         if (v->m->elems[in->a].type != v->tables[in->b].elem) return mismatch(v);
         return KAPSUL_OK;
     case kpImm_TABLECOPY:
@@ -504,8 +504,12 @@ static kapsul_status body_decode_fail(val *v, const kpReader *r) {
 static kapsul_status setup_locals(val *v, const kpFuncType *ft, const kpFunc *f) {
     size_t need = (size_t)ft->nparams + f->nlocals;
     v->locals.n = 0;
-    while (v->locals.cap < need)
-        if (kpVec_grow(&v->locals)) return nomem(v);
+    if (v->locals.cap < need) {
+        kpValType *nv = kp_realloc(v->locals.v, need);
+        if (!nv) return nomem(v);
+        v->locals.v = nv;
+        v->locals.cap = need;
+    }
     memcpy(v->locals.v, kpFuncType_params(ft), ft->nparams);
     size_t n = ft->nparams;
     for (uint32_t i = 0; i < f->nlocal_runs; i++) {
@@ -530,11 +534,13 @@ static kapsul_status validate_body(val *v, const kpFunc *f) {
     while (v->ctrls.n > 0) {
         kpInstr in;
         if (kpRead_eof(&r)) {
-            /* Out of bytes between instructions: like the reference decoder, which reads on past
-             * the body, say the next byte is not an `end` if there is one. */
+            /* Out of bytes between instructions. The reference decoder reads on past the body, so
+             * its message depends on the next byte: an `end` there closes the function one byte
+             * too late ("section size mismatch"), anything else is "END opcode expected". */
             size_t off = kpRead_offset(&r);
-            return verr(v, KAPSUL_ERR_MALFORMED, off,
-                        off < v->m->size ? "END opcode expected" : "unexpected end of section or function");
+            const char *msg = off >= v->m->size ? "unexpected end of section or function"
+                              : v->m->bytes[off] == 0x0B ? "section size mismatch" : "END opcode expected";
+            return verr(v, KAPSUL_ERR_MALFORMED, off, "%s", msg);
         }
         if (!kpDecode_instr(&r, &in)) return body_decode_fail(v, &r);
         v->at = in.offset;
