@@ -67,7 +67,7 @@ static kapsul_status collect_type(mod *m) {
     kapsul_status st;
     uint32_t idx;
     KP_TRY(bind_id(m, kpSp_TYPE));
-    if (!kpWat_isOpen(w, w->pos, "func")) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+    if (!kpWat_isOpen(w, w->pos, "func")) { st = kpWat_unexpected(w, w->pos); goto fail; }
     tu.tok = w->pos;
     w->pos += 2;
     KP_TRY(kpWat_sig(w, &tu, false));
@@ -89,9 +89,9 @@ static kapsul_status collect_field(mod *m, size_t i) {
     if (kpWat_isKw(w, kw, "import")) {
         size_t d = i + 4;
         if (kpWat_tok(w, i + 2)->kind != kpTok_STRING || kpWat_tok(w, i + 3)->kind != kpTok_STRING)
-            return kpWat_error(w, i + 2, "unexpected token");
+            return kpWat_unexpected(w, i + 2);
         if (kpWat_tok(w, d)->kind != kpTok_LPAR || (sp = space_of(w, d + 1)) < 0)
-            return kpWat_error(w, d, "unexpected token");
+            return kpWat_unexpected(w, d);
         w->pos = d + 2;
         kapsul_status st = import_order(m, i);
         return st ? st : bind_id(m, sp);
@@ -112,7 +112,8 @@ static kapsul_status collect_field(mod *m, size_t i) {
     if (kpWat_isKw(w, kw, "data")) return bind_id(m, kpSp_DATA);
     if (kpWat_isKw(w, kw, "export") || kpWat_isKw(w, kw, "start")) return KAPSUL_OK;
     const kpTok *t = kpWat_tok(w, kw);
-    return kpWat_error(w, kw, t->kind == kpTok_KEYWORD || t->kind == kpTok_RESERVED ? "unknown operator" : "unexpected token");
+    (void)t;
+    return kpWat_unexpected(w, kw);
 }
 
 /* ---- pass 2 helpers --------------------------------------------------------------------------- */
@@ -121,7 +122,7 @@ static kapsul_status collect_field(mod *m, size_t i) {
 static kapsul_status name_str(mod *m, kpBuf *o) {
     kpWat *w = &m->w;
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_STRING) return kpWat_error(w, w->pos, "unexpected token");
+    if (t->kind != kpTok_STRING) return kpWat_unexpected(w, w->pos);
     kpBuf tmp = {0};
     kapsul_status st = KAPSUL_OK;
     if (kpLex_string(w->tk, t, &tmp)) { st = kpWat_nomem(w); goto fail; }
@@ -171,10 +172,9 @@ static kapsul_status inline_import(mod *m, bool *is_import) {
 
 static kapsul_status parse_u32(kpWat *w, uint64_t *v) {
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_NUM) return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+    if (t->kind != kpTok_NUM) return kpWat_unexpected(w, w->pos);
     int r = kpNum_uint(w->tk->src + t->start, t->len, 32, v);
-    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
-    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
     w->pos++;
     return KAPSUL_OK;
 }
@@ -193,7 +193,7 @@ static kapsul_status reftype(mod *m, uint8_t *rt) {
     kpWat *w = &m->w;
     if (kpWat_isKw(w, w->pos, "funcref")) *rt = 0x70;
     else if (kpWat_isKw(w, w->pos, "externref")) *rt = 0x6F;
-    else return kpWat_error(w, w->pos, "unexpected token");
+    else return kpWat_unexpected(w, w->pos);
     w->pos++;
     return KAPSUL_OK;
 }
@@ -237,7 +237,7 @@ static kapsul_status offset_expr(mod *m, kpBuf *o) {
         if ((st = const_expr(m, o, KP_NO_MATCH))) return st;
         return kpWat_close(w);
     }
-    if (kpWat_cur(w)->kind != kpTok_LPAR) return kpWat_error(w, w->pos, "unexpected token");
+    if (kpWat_cur(w)->kind != kpTok_LPAR) return kpWat_unexpected(w, w->pos);
     return const_expr(m, o, match_of(w, w->pos) + 1);
 }
 
@@ -529,7 +529,7 @@ static kapsul_status field_export(mod *m) {
     uint32_t idx;
     if ((st = name_str(m, o))) return st;
     int sp = kpWat_cur(w)->kind == kpTok_LPAR ? space_of(w, w->pos + 1) : -1;
-    if (sp < 0) return kpWat_error(w, w->pos, "unexpected token");
+    if (sp < 0) return kpWat_unexpected(w, w->pos);
     w->pos += 2;
     if ((st = kpWat_index(w, sp, &idx)) || (st = kpWat_close(w)) || (st = kpWat_close(w))) return st;
     uint8_t kind = sp == kpSp_FUNC ? 0 : sp == kpSp_TABLE ? 1 : sp == kpSp_MEM ? 2 : 3;
@@ -565,7 +565,7 @@ static kapsul_status field_elem(mod *m) {
             KP_TRY(kpWat_index(w, kpSp_TABLE, &table));
             KP_TRY(kpWat_close(w));
             mode = 0;
-            if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+            if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
         }
         if (kpWat_cur(w)->kind == kpTok_LPAR) { mode = 0; KP_TRY(offset_expr(m, &off)); }
     }
@@ -574,7 +574,7 @@ static kapsul_status field_elem(mod *m) {
         KP_TRY(reftype(m, &rt));
         exprs = true;
     } else if (mode == 0) exprs = false;    /* legacy: (elem (offset ...) funcidx*) */
-    else { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+    else { st = kpWat_unexpected(w, w->pos); goto fail; }
     KP_TRY(elem_items(m, &el, exprs));
     KP_TRY(kpWat_close(w));
     st = write_elem(m, mode, table, &off, rt, &el);
@@ -598,7 +598,7 @@ static kapsul_status field_data(mod *m) {
         KP_TRY(kpWat_index(w, kpSp_MEM, &mem));
         KP_TRY(kpWat_close(w));
         active = true;
-        if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+        if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
     }
     if (kpWat_cur(w)->kind == kpTok_LPAR) { active = true; KP_TRY(offset_expr(m, &off)); }
     KP_TRY(strings(m, &bytes));
@@ -706,7 +706,7 @@ static kapsul_status encode_fields(const kpToks *toks, size_t first, kpBuf *out,
     *after = i;
     for (i = first; i < *after; i = match_of(w, i) + 1) {
         KP_TRY(encode_field(&m, i));
-        if (w->pos != match_of(w, i) + 1) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+        if (w->pos != match_of(w, i) + 1) { st = kpWat_unexpected(w, w->pos); goto fail; }
     }
     if (write_module(&m, out)) st = kpWat_nomem(w);
 fail:

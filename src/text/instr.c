@@ -49,10 +49,9 @@ static kapsul_status emit_op(kpWat *w, kpBuf *o, int op) {
 /* A number token as an unsigned value of `bits` bits. */
 static kapsul_status parse_uint(kpWat *w, int bits, uint64_t *out) {
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_NUM) return kpWat_error(w, w->pos, "unexpected token");
+    if (t->kind != kpTok_NUM) return kpWat_unexpected(w, w->pos);
     int r = kpNum_uint(w->tk->src + t->start, t->len, bits, out);
-    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
-    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
     w->pos++;
     return KAPSUL_OK;
 }
@@ -60,7 +59,7 @@ static kapsul_status parse_uint(kpWat *w, int bits, uint64_t *out) {
 /* Literal of an integer (bits 8..64) or float (kind 'f' with bits 32/64) constant. */
 static kapsul_status parse_const(kpWat *w, char kind, int bits, uint64_t *out) {
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD) return kpWat_error(w, w->pos, "unexpected token");
+    if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD) return kpWat_unexpected(w, w->pos);
     const char *s = w->tk->src + t->start;
     int r;
     if (kind == 'i') r = kpNum_int(s, t->len, bits, out);
@@ -69,9 +68,7 @@ static kapsul_status parse_const(kpWat *w, char kind, int bits, uint64_t *out) {
         r = kpNum_f32(s, t->len, &b);
         *out = b;
     } else r = kpNum_f64(s, t->len, out);
-    if (r < 0) return kpWat_nomem(w);
-    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, t->kind == kpTok_NUM ? "unknown operator" : "unexpected token");
-    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    if (r) return kpWat_badNum(w, w->pos, r, "constant out of range");
     w->pos++;
     return KAPSUL_OK;
 }
@@ -82,6 +79,13 @@ static kapsul_status put_le(kpWat *w, kpBuf *o, uint64_t v, int bytes) {
     return put(w, kpBuf_push(o, b, (size_t)bytes));
 }
 
+static bool is_lane_literal(const kpWat *w, size_t i) {
+    const kpTok *t = kpWat_tok(w, i);
+    if (t->kind == kpTok_NUM || t->kind == kpTok_RESERVED) return true;
+    return t->kind == kpTok_KEYWORD && t->len >= 3 &&
+           (memcmp(w->tk->src + t->start, "nan", 3) == 0 || memcmp(w->tk->src + t->start, "inf", 3) == 0);
+}
+
 /* v128.const shape lanes... */
 static kapsul_status parse_v128(kpWat *w, kpBuf *o) {
     static const struct { const char *name; char kind; int bits; } shapes[] = {
@@ -90,6 +94,10 @@ static kapsul_status parse_v128(kpWat *w, kpBuf *o) {
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         if (!kpWat_isKw(w, w->pos, shapes[s].name)) continue;
         w->pos++;
+        /* The count is checked before the values, as the reference interpreter does. */
+        int want = 128 / shapes[s].bits, have = 0;
+        while (have <= want && is_lane_literal(w, w->pos + (size_t)have)) have++;
+        if (have != want) return kpWat_error(w, w->pos, "wrong number of lane literals");
         for (int lane = 0; lane < 128 / shapes[s].bits; lane++) {
             uint64_t v;
             kapsul_status st = parse_const(w, shapes[s].kind, shapes[s].bits, &v);
@@ -110,7 +118,7 @@ static kapsul_status parse_memarg(kpWat *w, kpBuf *o, int natural) {
     if (t->kind == kpTok_KEYWORD && t->len > 7 && memcmp(s, "offset=", 7) == 0) {
         int r = kpNum_uint(s + 7, t->len - 7, 32, &offset);
         if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
-        if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+        if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
         w->pos++;
         t = kpWat_cur(w);
         s = w->tk->src + t->start;
@@ -118,7 +126,7 @@ static kapsul_status parse_memarg(kpWat *w, kpBuf *o, int natural) {
     if (t->kind == kpTok_KEYWORD && t->len > 6 && memcmp(s, "align=", 6) == 0) {
         int r = kpNum_uint(s + 6, t->len - 6, 32, &align);
         if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
-        if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+        if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
         if (align == 0 || (align & (align - 1))) return kpWat_error(w, w->pos, "alignment must be a power of two");
         w->pos++;
     }
@@ -126,6 +134,20 @@ static kapsul_status parse_memarg(kpWat *w, kpBuf *o, int natural) {
     while (((uint64_t)1 << lg) < align) lg++;
     if ((st = put(w, kpBuf_u32leb(o, lg)))) return st;
     return put(w, kpBuf_u32leb(o, (uint32_t)offset));
+}
+
+/* A lane index byte. The reference interpreter calls any bad shuffle lane "malformed lane
+ * index", while for the single-lane ops a signed number is a syntax error. */
+static kapsul_status parse_lane(kpWat *w, kpBuf *o, bool shuffle) {
+    const kpTok *t = kpWat_cur(w);
+    uint64_t v;
+    if (t->kind != kpTok_NUM && !(shuffle && t->kind == kpTok_KEYWORD)) return kpWat_unexpected(w, w->pos);
+    if (!shuffle && (w->tk->src[t->start] == '-' || w->tk->src[t->start] == '+')) return kpWat_unexpected(w, w->pos);
+    int r = kpNum_uint(w->tk->src + t->start, t->len, 8, &v);
+    if (r == kpNum_SYNTAX && !shuffle) return kpWat_unexpected(w, w->pos);
+    if (r) return kpWat_error(w, w->pos, "malformed lane index");
+    w->pos++;
+    return put(w, kpBuf_byte(o, (uint8_t)v));
 }
 
 /* A label reference: $id (searched innermost first) or a number. */
@@ -191,7 +213,7 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     uint32_t a, b;
     switch (in->imm) {
     case kpImm_NONE: return KAPSUL_OK;
-    case kpImm_BLOCK: return kpWat_error(w, w->pos, "unexpected token"); /* handled by caller */
+    case kpImm_BLOCK: return kpWat_unexpected(w, w->pos); /* handled by caller */
     case kpImm_LABEL:
         if ((st = parse_label(w, &a))) return st;
         return put(w, kpBuf_u32leb(o, a));
@@ -202,7 +224,7 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
             if (kpVec_grow(&ls)) { st = kpWat_nomem(w); goto fail; }
             ls.v[ls.n++] = a;
         }
-        if (ls.n == 0) { st = kpWat_error(w, w->pos, "unexpected token"); goto fail; }
+        if (ls.n == 0) { st = kpWat_unexpected(w, w->pos); goto fail; }
         KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)(ls.n - 1))));
         for (size_t i = 0; i < ls.n; i++) KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])));
     fail:
@@ -249,11 +271,11 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     case kpImm_F64:
         if ((st = parse_const(w, 'f', 64, &v))) return st;
         return put_le(w, o, v, 8);
-    case kpImm_SELECTT: return kpWat_error(w, w->pos, "unexpected token"); /* via parse_select */
+    case kpImm_SELECTT: return kpWat_unexpected(w, w->pos); /* via parse_select */
     case kpImm_REFTYPE:
         if (kpWat_isKw(w, w->pos, "func")) { w->pos++; return put(w, kpBuf_byte(o, 0x70)); }
         if (kpWat_isKw(w, w->pos, "extern")) { w->pos++; return put(w, kpBuf_byte(o, 0x6F)); }
-        return kpWat_error(w, w->pos, "unexpected token");
+        return kpWat_unexpected(w, w->pos);
     case kpImm_MEMINIT:
         w->uses_data = true;
         if ((st = emit_index(w, o, kpSp_DATA))) return st;
@@ -279,17 +301,17 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     case kpImm_V128: return parse_v128(w, o);
     case kpImm_SHUFFLE:
         for (int i = 0; i < 16; i++) {
-            if ((st = parse_uint(w, 8, &v))) return st;
-            if ((st = put(w, kpBuf_byte(o, (uint8_t)v)))) return st;
+            kpTokKind k = kpWat_cur(w)->kind;
+            if (k == kpTok_LPAR || k == kpTok_RPAR || k == kpTok_EOF) return kpWat_error(w, w->pos, "invalid lane length");
+            if ((st = parse_lane(w, o, true))) return st;
         }
+        if (kpWat_cur(w)->kind == kpTok_NUM) return kpWat_error(w, w->pos, "invalid lane length");
         return KAPSUL_OK;
     case kpImm_LANE:
-        if ((st = parse_uint(w, 8, &v))) return st;
-        return put(w, kpBuf_byte(o, (uint8_t)v));
+        return parse_lane(w, o, false);
     case kpImm_MEMLANE:
         if ((st = parse_memarg(w, o, in->align))) return st;
-        if ((st = parse_uint(w, 8, &v))) return st;
-        return put(w, kpBuf_byte(o, (uint8_t)v));
+        return parse_lane(w, o, false);
     }
     return kpWat_error(w, w->pos, "unknown operator");
 }
@@ -298,7 +320,7 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
 static kapsul_status parse_plain(kpWat *w, kpBuf *o) {
     const kpTok *t = kpWat_cur(w);
     if (t->kind != kpTok_KEYWORD)
-        return kpWat_error(w, w->pos, t->kind == kpTok_RESERVED || t->kind == kpTok_NUM ? "unknown operator" : "unexpected token");
+        return kpWat_unexpected(w, w->pos);
     int op = kpOp_fromName(w->tk->src + t->start, t->len);
     if (op < 0) {
         /* Keywords of the surrounding syntax are misplaced tokens, not unknown operators. */
@@ -306,11 +328,11 @@ static kapsul_status parse_plain(kpWat *w, kpBuf *o) {
             "end", "export", "import", "item", "offset", "func", "table", "memory", "global", "elem",
             "data", "start", "module", "mut", "declare"};
         for (size_t i = 0; i < sizeof structural / sizeof *structural; i++)
-            if (kpWat_isKw(w, w->pos, structural[i])) return kpWat_error(w, w->pos, "unexpected token");
-        return kpWat_error(w, w->pos, "unknown operator");
+            if (kpWat_isKw(w, w->pos, structural[i])) return kpWat_unexpected(w, w->pos);
+        return kpWat_error(w, w->pos, "unknown operator %.*s", (int)t->len, w->tk->src + t->start);
     }
     if (kpOp_info[op].imm == kpImm_BLOCK || op == kpOp_ELSE || op == kpOp_END)
-        return kpWat_error(w, w->pos, "unexpected token");
+        return kpWat_unexpected(w, w->pos);
     w->pos++;
     if (op == kpOp_SELECT) return parse_select(w, o);
     kapsul_status st = emit_op(w, o, op);
@@ -424,7 +446,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             f->pend = out->len;
             return put(w, kpBuf_byte(out, 0x05));
         }
-        if (at_end) return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+        if (at_end) return kpWat_unexpected(w, w->pos);
         return start_instr(w, out, fs);
     case FR_FBLOCK:
     case FR_FIF_ELSE:
@@ -457,7 +479,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             return push_label(w, f->label);
         }
         if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else"))
-            return kpWat_error(w, w->pos, "unexpected token");
+            return kpWat_unexpected(w, w->pos);
         return start_instr(w, out, fs);
     case FR_FOP:
         if (t->kind == kpTok_RPAR) {
@@ -468,10 +490,10 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             w->pending.len = pend;
             return KAPSUL_OK;
         }
-        if (t->kind != kpTok_LPAR) return kpWat_error(w, w->pos, "unexpected token");
+        if (t->kind != kpTok_LPAR) return kpWat_unexpected(w, w->pos);
         return start_instr(w, out, fs);
     }
-    return kpWat_error(w, w->pos, "unexpected token");
+    return kpWat_unexpected(w, w->pos);
 }
 
 kapsul_status kpWat_instrs(kpWat *w, kpBuf *out, size_t stop) {

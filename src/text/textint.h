@@ -107,6 +107,10 @@ static inline bool kpWat_isOpen(const kpWat *w, size_t i, const char *kw) {
 }
 kapsul_status kpWat_error(kpWat *w, size_t tok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 kapsul_status kpWat_nomem(kpWat *w);
+/* The right complaint about token `tok` where something else was expected. */
+kapsul_status kpWat_unexpected(kpWat *w, size_t tok);
+/* Complaint for a literal that kpNum_* rejected with result r (range -> range_msg). */
+kapsul_status kpWat_badNum(kpWat *w, size_t tok, int r, const char *range_msg);
 bool kpWat_lookup(const kpIdMap *m, const char *s, size_t len, uint32_t *idx);
 /* Expect and consume a ')'. */
 kapsul_status kpWat_close(kpWat *w);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "text/textint.h"
+#include "module/opcodes.h"
 
 kapsul_status kpWat_error(kpWat *w, size_t tok, const char *fmt, ...) {
     const kpTok *t = kpWat_tok(w, tok);
@@ -24,6 +25,53 @@ kapsul_status kpWat_error(kpWat *w, size_t tok, const char *fmt, ...) {
     return kpError_setText(w->err, KAPSUL_ERR_MALFORMED, t->line, t->col, "%s", msg);
 }
 
+/* Keywords of the text format besides the mnemonics: a misplaced one is "unexpected token",
+ * while a word the format does not know at all is "unknown operator", as in the reference
+ * interpreter's lexer. */
+static bool known_keyword(const char *s, size_t n) {
+    static const char *const kws[] = {
+        "module", "type", "func", "param", "result", "local", "global", "table", "memory", "elem",
+        "data", "import", "export", "start", "offset", "item", "declare", "mut", "then", "else",
+        "end", "block", "loop", "if", "funcref", "externref", "i32", "i64", "f32", "f64", "v128",
+        "extern", "binary", "quote", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2", "inf",
+        "nan", "register", "invoke", "get", "assert_return", "assert_trap", "assert_invalid",
+        "assert_malformed", "assert_unlinkable", "assert_uninstantiable", "assert_exhaustion",
+        "nan:canonical", "nan:arithmetic"};
+    for (size_t i = 0; i < sizeof kws / sizeof *kws; i++)
+        if (strlen(kws[i]) == n && memcmp(kws[i], s, n) == 0) return true;
+    uint64_t v;
+    if (n > 3 && (memcmp(s, "nan", 3) == 0 || memcmp(s, "inf", 3) == 0)) return kpNum_f64(s, n, &v) == kpNum_OK;
+    if ((n > 7 && memcmp(s, "offset=", 7) == 0) || (n > 6 && memcmp(s, "align=", 6) == 0)) return true;
+    return kpOp_fromName(s, n) >= 0;
+}
+
+kapsul_status kpWat_unexpected(kpWat *w, size_t tok) {
+    const kpTok *t = kpWat_tok(w, tok);
+    const char *s = w->tk->src + t->start;
+    uint64_t v;
+    switch (t->kind) {
+    case kpTok_EOF: return kpWat_error(w, tok, "unexpected end of input");
+    case kpTok_RESERVED: return kpWat_error(w, tok, "unknown operator %.*s", (int)t->len, s);
+    case kpTok_KEYWORD:
+        if (known_keyword(s, t->len)) break;
+        return kpWat_error(w, tok, "unknown operator %.*s", (int)t->len, s);
+    case kpTok_NUM:
+        if (kpNum_int(s, t->len, 64, &v) != kpNum_SYNTAX || kpNum_f64(s, t->len, &v) == kpNum_OK ||
+            kpNum_f64(s, t->len, &v) == kpNum_RANGE)
+            break;
+        return kpWat_error(w, tok, "unknown operator %.*s", (int)t->len, s);
+    default: break;
+    }
+    return kpWat_error(w, tok, "unexpected token");
+}
+
+/* A literal that did not parse: syntax (see kpWat_unexpected), range, or out of memory. */
+kapsul_status kpWat_badNum(kpWat *w, size_t tok, int r, const char *range_msg) {
+    if (r < 0) return kpWat_nomem(w);
+    if (r == kpNum_RANGE) return kpWat_error(w, tok, "%s", range_msg);
+    return kpWat_unexpected(w, tok);
+}
+
 kapsul_status kpWat_nomem(kpWat *w) {
     return kpError_setText(w->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
 }
@@ -31,7 +79,7 @@ kapsul_status kpWat_nomem(kpWat *w) {
 kapsul_status kpWat_close(kpWat *w) {
     const kpTok *t = kpWat_cur(w);
     if (t->kind != kpTok_RPAR)
-        return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+        return kpWat_unexpected(w, w->pos);
     w->pos++;
     return KAPSUL_OK;
 }
@@ -101,11 +149,10 @@ kapsul_status kpWat_index(kpWat *w, int space, uint32_t *out) {
         w->pos++;
         return KAPSUL_OK;
     }
-    if (t->kind != kpTok_NUM) return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+    if (t->kind != kpTok_NUM) return kpWat_unexpected(w, w->pos);
     uint64_t v;
     int r = kpNum_uint(s, t->len, 32, &v);
-    if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
-    if (r == kpNum_RANGE) return kpWat_error(w, w->pos, "constant out of range");
+    if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
     *out = (uint32_t)v;
     w->pos++;
     return KAPSUL_OK;
@@ -120,8 +167,7 @@ kapsul_status kpWat_valtype(kpWat *w, uint8_t *out) {
     for (size_t i = 0; i < sizeof vts / sizeof *vts; i++) {
         if (kpWat_isKw(w, w->pos, vts[i].name)) { *out = vts[i].code; w->pos++; return KAPSUL_OK; }
     }
-    const kpTok *t = kpWat_cur(w);
-    return kpWat_error(w, w->pos, t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
+    return kpWat_unexpected(w, w->pos);
 }
 
 static kapsul_status push_vt(kpWat *w, kpByteVec *v, uint8_t t) {
@@ -139,7 +185,7 @@ kapsul_status kpWat_sig(kpWat *w, kpTypeUse *tu, bool bind) {
         tu->has_inline = true;
         if (kpWat_cur(w)->kind == kpTok_ID) {
             const kpTok *id = kpWat_cur(w);
-            if (tu->no_names) return kpWat_error(w, w->pos, "unexpected token");
+            if (tu->no_names) return kpWat_unexpected(w, w->pos);
             w->pos++;
             if ((st = kpWat_valtype(w, &t)) || (st = push_vt(w, &tu->params, t))) return st;
             if (bind) {
@@ -177,7 +223,7 @@ kapsul_status kpWat_typeUse(kpWat *w, kpTypeUse *tu, bool bind_locals) {
     /* The parts come in the order type, params, results: anything else is a syntax error,
      * reported before any "inline function type" mismatch. */
     if (kpWat_isOpen(w, w->pos, "type") || kpWat_isOpen(w, w->pos, "param") || kpWat_isOpen(w, w->pos, "result"))
-        return kpWat_error(w, w->pos + 1, "unexpected token");
+        return kpWat_unexpected(w, w->pos + 1);
     return KAPSUL_OK;
 }
 
@@ -207,7 +253,8 @@ kapsul_status kpWat_addType(kpWat *w, const kpTypeUse *tu, uint32_t *idx) {
 
 kapsul_status kpWat_resolveType(kpWat *w, const kpTypeUse *tu, uint32_t *idx) {
     if (tu->has_idx) {
-        if (tu->has_inline && (tu->idx >= w->types.n || !type_matches(&w->types.v[tu->idx], tu)))
+        if (tu->has_inline && tu->idx >= w->types.n) return kpWat_error(w, tu->tok, "unknown type");
+        if (tu->has_inline && !type_matches(&w->types.v[tu->idx], tu))
             return kpWat_error(w, tu->tok, "inline function type");
         *idx = tu->idx;
         return KAPSUL_OK;
