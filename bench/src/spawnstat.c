@@ -1,7 +1,7 @@
 /* spawnstat: a measuring tool of the harness, not a benchmark. Runs a command
  * RUNS times (fork, execvp, wait4) with its output discarded, and prints the
  * wall time of each whole process (median, mean, min, standard deviation) and
- * its peak resident set size from wait4's ru_maxrss.
+ * its peak resident set size and user+system CPU time from wait4's rusage.
  *
  * Why a separate static binary: Linux carries a process's RSS high-water mark
  * across execve, so ru_maxrss can never be lower than the RSS of the process
@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         runs = 1;
     double *us = malloc(sizeof *us * (size_t)runs);
     long *rss = malloc(sizeof *rss * (size_t)runs);
+    double cpu = 0;
     if (!us || !rss)
         return 2;
     for (int i = 0; i < runs; i++) {
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
         }
         us[i] = now_us() - t0;
         rss[i] = ru.ru_maxrss;
+        cpu += (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr, "spawnstat: run %d of %s failed (status %d)\n", i, argv[2], status);
             return 1;
@@ -91,8 +94,9 @@ int main(int argc, char **argv)
     qsort(us, (size_t)runs, sizeof *us, cmp_double);
     qsort(rss, (size_t)runs, sizeof *rss, cmp_long);
     double med = runs % 2 ? us[runs / 2] : (us[runs / 2 - 1] + us[runs / 2]) / 2;
-    printf("runs %d median_us %.1f mean_us %.1f min_us %.1f stddev_us %.1f maxrss_kb_median %ld maxrss_kb_max %ld\n",
-           runs, med, mean, us[0], runs > 1 ? sqrt(sq / (runs - 1)) : 0.0, rss[runs / 2], rss[runs - 1]);
+    printf("runs %d median_us %.1f mean_us %.1f min_us %.1f stddev_us %.1f maxrss_kb_median %ld maxrss_kb_max %ld cpu_us_mean %.1f\n",
+           runs, med, mean, us[0], runs > 1 ? sqrt(sq / (runs - 1)) : 0.0, rss[runs / 2], rss[runs - 1],
+           cpu / runs);
     free(us);
     free(rss);
     return 0;
