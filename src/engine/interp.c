@@ -67,6 +67,27 @@ static inline double kp_fmax(double a, double b) {
     return a > b ? a : b;
 }
 
+/* libm's ceil/floor/trunc/nearbyint may hand a signalling NaN back unchanged; wasm wants any
+ * NaN result to be quiet (an "arithmetic" NaN), which x + x gives. */
+static inline float kp_roundf(float x, int mode) {
+    if (x != x) return x + x;
+    switch (mode) {
+    case 0: return ceilf(x);
+    case 1: return floorf(x);
+    case 2: return truncf(x);
+    default: return nearbyintf(x);
+    }
+}
+static inline double kp_round(double x, int mode) {
+    if (x != x) return x + x;
+    switch (mode) {
+    case 0: return ceil(x);
+    case 1: return floor(x);
+    case 2: return trunc(x);
+    default: return nearbyint(x);
+    }
+}
+
 static inline uint32_t rotl32(uint32_t a, uint32_t k) { k &= 31; return (a << k) | (a >> ((32 - k) & 31)); }
 static inline uint32_t rotr32(uint32_t a, uint32_t k) { k &= 31; return (a >> k) | (a << ((32 - k) & 31)); }
 static inline uint64_t rotl64(uint64_t a, uint64_t k) { k &= 63; return (a << k) | (a >> ((64 - k) & 63)); }
@@ -211,6 +232,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
     uint64_t mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
     kapsul_trap trap = KAPSUL_TRAP_NONE;
     const char *trap_msg = NULL;
+    char msgbuf[48];
     kapsul_status status;
     uint64_t a, b, n;
 
@@ -284,6 +306,8 @@ next:
         callee = t->elems[i];
         if (!callee) {
             trap = KAPSUL_TRAP_UNINITIALIZED;
+            snprintf(msgbuf, sizeof msgbuf, "uninitialized element %u", i);
+            trap_msg = msgbuf;
             goto trapped;
         }
         if (callee->type_id != ip[1]) {
@@ -578,17 +602,17 @@ next:
      * copysign work on the sign bit only, so NaN payloads pass through untouched. */
     UN(F32_ABS, U32(2) & 0x7FFFFFFFu)
     UN(F32_NEG, U32(2) ^ 0x80000000u)
-    UN(F32_CEIL, of_f32(ceilf(F32(2))))
-    UN(F32_FLOOR, of_f32(floorf(F32(2))))
-    UN(F32_TRUNC, of_f32(truncf(F32(2))))
-    UN(F32_NEAREST, of_f32(nearbyintf(F32(2))))
+    UN(F32_CEIL, of_f32(kp_roundf(F32(2), 0)))
+    UN(F32_FLOOR, of_f32(kp_roundf(F32(2), 1)))
+    UN(F32_TRUNC, of_f32(kp_roundf(F32(2), 2)))
+    UN(F32_NEAREST, of_f32(kp_roundf(F32(2), 3)))
     UN(F32_SQRT, of_f32(sqrtf(F32(2))))
     UN(F64_ABS, U64(2) & 0x7FFFFFFFFFFFFFFFull)
     UN(F64_NEG, U64(2) ^ 0x8000000000000000ull)
-    UN(F64_CEIL, of_f64(ceil(F64(2))))
-    UN(F64_FLOOR, of_f64(floor(F64(2))))
-    UN(F64_TRUNC, of_f64(trunc(F64(2))))
-    UN(F64_NEAREST, of_f64(nearbyint(F64(2))))
+    UN(F64_CEIL, of_f64(kp_round(F64(2), 0)))
+    UN(F64_FLOOR, of_f64(kp_round(F64(2), 1)))
+    UN(F64_TRUNC, of_f64(kp_round(F64(2), 2)))
+    UN(F64_NEAREST, of_f64(kp_round(F64(2), 3)))
     UN(F64_SQRT, of_f64(sqrt(F64(2))))
     BIN(F32_EQ, F32(2) == F32(3))
     BIN(F32_NE, F32(2) != F32(3))
