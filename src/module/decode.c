@@ -487,7 +487,7 @@ static kapsul_status read_elem_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     size_t at = kpRead_offset(r);
-    if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
+    if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
     if (count > KP_MAX_SEGMENTS) { st = limit_fail(d, at, "element segments", count, KP_MAX_SEGMENTS); goto fail; }
     if (!(m->elems = kp_calloc(count, sizeof *m->elems))) { st = nomem(d); goto fail; }
     m->nelems = count;
@@ -541,9 +541,8 @@ static kapsul_status read_body(dec *d, kpReader *r, kpFunc *f) {
     uint32_t size, nruns;
     const uint8_t *body;
     f->body_offset = (uint32_t)kpRead_offset(r);
-    if (!kpRead_u32(r, &size)) goto fail;
+    if (!kpRead_u32(r, &size) || !kpRead_bytes(r, size, &body)) goto fail;
     if (size > KP_MAX_FUNC_SIZE) { st = limit_fail(d, f->body_offset, "bytes in a function body", size, KP_MAX_FUNC_SIZE); goto fail; }
-    if (!kpRead_bytes(r, size, &body)) goto fail;
     kpReader br;
     kpRead_init(&br, r->base, body, body + size);
     if (!kpRead_u32(&br, &nruns) || !count_fits(&br, nruns, 2)) { *r = br; goto fail; }

@@ -510,7 +510,8 @@ static kapsul_status setup_locals(val *v, const kpFuncType *ft, const kpFunc *f)
         v->locals.v = nv;
         v->locals.cap = need;
     }
-    memcpy(v->locals.v, kpFuncType_params(ft), ft->nparams);
+    if (need == 0) return KAPSUL_OK;
+    if (ft->nparams) memcpy(v->locals.v, kpFuncType_params(ft), ft->nparams);
     size_t n = ft->nparams;
     for (uint32_t i = 0; i < f->nlocal_runs; i++) {
         memset(v->locals.v + n, f->local_runs[i].type, f->local_runs[i].count);
