@@ -751,8 +751,9 @@ kapsul_status kpWat_module(const kpToks *toks, kpBuf *out, kapsul_error *err) {
     const kpTok *t = &toks->v[after < toks->n ? after : toks->n - 1];
     if (wrapped) {
         if (t->kind == kpTok_RPAR) t = &toks->v[after + 1 < toks->n ? after + 1 : toks->n - 1];
-        else if (t->kind != kpTok_EOF) {
-            st = kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->col, "unexpected token");
+        else if (t->kind != kpTok_EOF || !toks->failed) {
+            st = kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->col, "%s",
+                                 t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
             goto fail;
         }
     }
