@@ -1,0 +1,1 @@
+(module (import "plugin" "double" (func (param i64) (result i32))))
