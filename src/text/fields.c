@@ -23,8 +23,6 @@ typedef struct mod {
 
 static const char *const dup_names[kpSp_COUNT] = {"type", "func", "table", "memory", "global", "elem", "data"};
 
-#define KP_TRY(expr) do { if ((st = (expr)) != KAPSUL_OK) goto fail; } while (0)
-
 static kapsul_status put(kpWat *w, int rc) { return rc ? kpWat_nomem(w) : KAPSUL_OK; }
 
 static size_t match_of(const kpWat *w, size_t i) {
@@ -66,13 +64,13 @@ static kapsul_status collect_type(mod *m) {
     kpTypeUse tu = {0};
     kapsul_status st;
     uint32_t idx;
-    KP_TRY(bind_id(m, kpSp_TYPE));
+    if ((st = bind_id(m, kpSp_TYPE))) goto fail;
     if (!kpWat_isOpen(w, w->pos, "func")) { st = kpWat_unexpected(w, w->pos); goto fail; }
     tu.tok = w->pos;
     w->pos += 2;
-    KP_TRY(kpWat_sig(w, &tu, false));
-    KP_TRY(kpWat_close(w));
-    KP_TRY(kpWat_close(w));
+    if ((st = kpWat_sig(w, &tu, false))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     st = kpWat_addType(w, &tu, &idx);
 fail:
     kpWat_typeUseFree(&tu);
@@ -326,15 +324,15 @@ static kapsul_status field_import(mod *m) {
     m->next[sp]++;
     switch (sp) {
     case kpSp_FUNC:
-        KP_TRY(kpWat_typeUse(w, &tu, false));
-        KP_TRY(kpWat_resolveType(w, &tu, &tidx));
-        KP_TRY(put(w, kpBuf_byte(o, 0) || kpBuf_u32leb(o, tidx)));
+        if ((st = kpWat_typeUse(w, &tu, false))) goto fail;
+        if ((st = kpWat_resolveType(w, &tu, &tidx))) goto fail;
+        if ((st = put(w, kpBuf_byte(o, 0) || kpBuf_u32leb(o, tidx)))) goto fail;
         break;
-    case kpSp_TABLE: KP_TRY(put(w, kpBuf_byte(o, 1))); KP_TRY(tabletype(m, o)); break;
-    case kpSp_MEM: KP_TRY(put(w, kpBuf_byte(o, 2))); KP_TRY(limits(m, o)); break;
-    default: KP_TRY(put(w, kpBuf_byte(o, 3))); KP_TRY(globaltype(m, o)); break;
+    case kpSp_TABLE: if ((st = put(w, kpBuf_byte(o, 1)))) goto fail; if ((st = tabletype(m, o))) goto fail; break;
+    case kpSp_MEM: if ((st = put(w, kpBuf_byte(o, 2)))) goto fail; if ((st = limits(m, o))) goto fail; break;
+    default: if ((st = put(w, kpBuf_byte(o, 3)))) goto fail; if ((st = globaltype(m, o))) goto fail; break;
     }
-    KP_TRY(kpWat_close(w));
+    if ((st = kpWat_close(w))) goto fail;
     st = kpWat_close(w);
 fail:
     kpWat_typeUseFree(&tu);
@@ -396,24 +394,24 @@ static kapsul_status field_func(mod *m) {
     uint32_t tidx, idx = m->next[kpSp_FUNC]++;
     bool imp;
     if (kpWat_cur(w)->kind == kpTok_ID) w->pos++;
-    KP_TRY(inline_exports(m, 0, idx));
-    KP_TRY(inline_import(m, &imp));
+    if ((st = inline_exports(m, 0, idx))) goto fail;
+    if ((st = inline_import(m, &imp))) goto fail;
     kpWat_mapFree(&w->locals);
-    KP_TRY(kpWat_typeUse(w, &tu, !imp));
-    KP_TRY(kpWat_resolveType(w, &tu, &tidx));
+    if ((st = kpWat_typeUse(w, &tu, !imp))) goto fail;
+    if ((st = kpWat_resolveType(w, &tu, &tidx))) goto fail;
     if (imp) {
-        KP_TRY(put(w, kpBuf_byte(&m->imports.b, 0) || kpBuf_u32leb(&m->imports.b, tidx)));
+        if ((st = put(w, kpBuf_byte(&m->imports.b, 0) || kpBuf_u32leb(&m->imports.b, tidx)))) goto fail;
         st = kpWat_close(w);
         goto fail;
     }
     uint32_t np = tu.has_inline ? (uint32_t)tu.params.n : tidx < w->types.n ? w->types.v[tidx].np : 0;
-    KP_TRY(func_locals(m, np, &lt));
-    KP_TRY(func_body(m, &lt, &body));
-    KP_TRY(kpWat_close(w));
+    if ((st = func_locals(m, np, &lt))) goto fail;
+    if ((st = func_body(m, &lt, &body))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     if (body.len > UINT32_MAX) { st = kpWat_error(w, tu.tok, "function too large"); goto fail; }
-    KP_TRY(put(w, kpBuf_u32leb(&m->funcs.b, tidx)));
+    if ((st = put(w, kpBuf_u32leb(&m->funcs.b, tidx)))) goto fail;
     m->funcs.n++;
-    KP_TRY(put(w, kpBuf_u32leb(&m->codes.b, (uint32_t)body.len) || kpBuf_push(&m->codes.b, body.data, body.len)));
+    if ((st = put(w, kpBuf_u32leb(&m->codes.b, (uint32_t)body.len) || kpBuf_push(&m->codes.b, body.data, body.len)))) goto fail;
     m->codes.n++;
 fail:
     kpWat_typeUseFree(&tu);
@@ -429,16 +427,16 @@ static kapsul_status table_with_elems(mod *m, uint32_t idx) {
     elemlist el = {0};
     uint8_t rt;
     kpBuf off = {0};
-    KP_TRY(reftype(m, &rt));
+    if ((st = reftype(m, &rt))) goto fail;
     w->pos += 2;
-    KP_TRY(elem_items(m, &el, kpWat_cur(w)->kind == kpTok_LPAR));
-    KP_TRY(kpWat_close(w));
-    KP_TRY(kpWat_close(w));
+    if ((st = elem_items(m, &el, kpWat_cur(w)->kind == kpTok_LPAR))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     uint32_t n = (uint32_t)el.starts.n;
-    KP_TRY(put(w, kpBuf_byte(&m->tables.b, rt) || kpBuf_byte(&m->tables.b, 1) ||
-                  kpBuf_u32leb(&m->tables.b, n) || kpBuf_u32leb(&m->tables.b, n)));
+    if ((st = put(w, kpBuf_byte(&m->tables.b, rt) || kpBuf_byte(&m->tables.b, 1) ||
+                  kpBuf_u32leb(&m->tables.b, n) || kpBuf_u32leb(&m->tables.b, n)))) goto fail;
     m->tables.n++;
-    KP_TRY(put(w, kpBuf_push(&off, "\x41\x00\x0B", 3)));
+    if ((st = put(w, kpBuf_push(&off, "\x41\x00\x0B", 3)))) goto fail;
     m->next[kpSp_ELEM]++;
     st = write_elem(m, 0, idx, &off, rt, &el);
 fail:
@@ -470,18 +468,18 @@ static kapsul_status memory_with_data(mod *m, uint32_t idx) {
     kapsul_status st;
     kpBuf bytes = {0};
     w->pos += 2;
-    KP_TRY(strings(m, &bytes));
-    KP_TRY(kpWat_close(w));
-    KP_TRY(kpWat_close(w));
+    if ((st = strings(m, &bytes))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     uint64_t pages = ((uint64_t)bytes.len + 65535) / 65536;
     if (pages > UINT32_MAX || bytes.len > UINT32_MAX) { st = kpWat_error(w, w->pos - 1, "data too large"); goto fail; }
-    KP_TRY(put(w, kpBuf_byte(&m->mems.b, 1) || kpBuf_u32leb(&m->mems.b, (uint32_t)pages) ||
-                  kpBuf_u32leb(&m->mems.b, (uint32_t)pages)));
+    if ((st = put(w, kpBuf_byte(&m->mems.b, 1) || kpBuf_u32leb(&m->mems.b, (uint32_t)pages) ||
+                  kpBuf_u32leb(&m->mems.b, (uint32_t)pages)))) goto fail;
     m->mems.n++;
     kpBuf *o = &m->datas.b;
-    KP_TRY(put(w, idx == 0 ? kpBuf_byte(o, 0) : (kpBuf_byte(o, 2) || kpBuf_u32leb(o, idx))));
-    KP_TRY(put(w, kpBuf_push(o, "\x41\x00\x0B", 3) || kpBuf_u32leb(o, (uint32_t)bytes.len) ||
-                  kpBuf_push(o, bytes.data, bytes.len)));
+    if ((st = put(w, idx == 0 ? kpBuf_byte(o, 0) : (kpBuf_byte(o, 2) || kpBuf_u32leb(o, idx))))) goto fail;
+    if ((st = put(w, kpBuf_push(o, "\x41\x00\x0B", 3) || kpBuf_u32leb(o, (uint32_t)bytes.len) ||
+                  kpBuf_push(o, bytes.data, bytes.len)))) goto fail;
     m->datas.n++;
     m->next[kpSp_DATA]++;
 fail:
@@ -562,21 +560,21 @@ static kapsul_status field_elem(mod *m) {
     else {
         if (kpWat_isOpen(w, w->pos, "table")) {
             w->pos += 2;
-            KP_TRY(kpWat_index(w, kpSp_TABLE, &table));
-            KP_TRY(kpWat_close(w));
+            if ((st = kpWat_index(w, kpSp_TABLE, &table))) goto fail;
+            if ((st = kpWat_close(w))) goto fail;
             mode = 0;
             if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
         }
-        if (kpWat_cur(w)->kind == kpTok_LPAR) { mode = 0; KP_TRY(offset_expr(m, &off)); }
+        if (kpWat_cur(w)->kind == kpTok_LPAR) { mode = 0; if ((st = offset_expr(m, &off))) goto fail; }
     }
     if (kpWat_isKw(w, w->pos, "func")) { w->pos++; exprs = false; }
     else if (kpWat_isKw(w, w->pos, "funcref") || kpWat_isKw(w, w->pos, "externref")) {
-        KP_TRY(reftype(m, &rt));
+        if ((st = reftype(m, &rt))) goto fail;
         exprs = true;
     } else if (mode == 0) exprs = false;    /* legacy: (elem (offset ...) funcidx*) */
     else { st = kpWat_unexpected(w, w->pos); goto fail; }
-    KP_TRY(elem_items(m, &el, exprs));
-    KP_TRY(kpWat_close(w));
+    if ((st = elem_items(m, &el, exprs))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     st = write_elem(m, mode, table, &off, rt, &el);
 fail:
     elemlist_free(&el);
@@ -595,14 +593,14 @@ static kapsul_status field_data(mod *m) {
     m->next[kpSp_DATA]++;
     if (kpWat_isOpen(w, w->pos, "memory")) {
         w->pos += 2;
-        KP_TRY(kpWat_index(w, kpSp_MEM, &mem));
-        KP_TRY(kpWat_close(w));
+        if ((st = kpWat_index(w, kpSp_MEM, &mem))) goto fail;
+        if ((st = kpWat_close(w))) goto fail;
         active = true;
         if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
     }
-    if (kpWat_cur(w)->kind == kpTok_LPAR) { active = true; KP_TRY(offset_expr(m, &off)); }
-    KP_TRY(strings(m, &bytes));
-    KP_TRY(kpWat_close(w));
+    if (kpWat_cur(w)->kind == kpTok_LPAR) { active = true; if ((st = offset_expr(m, &off))) goto fail; }
+    if ((st = strings(m, &bytes))) goto fail;
+    if ((st = kpWat_close(w))) goto fail;
     if (bytes.len > UINT32_MAX) { st = kpWat_error(w, w->pos - 1, "data too large"); goto fail; }
     kpBuf *o = &m->datas.b;
     int rc;
@@ -610,7 +608,7 @@ static kapsul_status field_data(mod *m) {
     else if (mem == 0) rc = kpBuf_byte(o, 0) || kpBuf_push(o, off.data, off.len);
     else rc = kpBuf_byte(o, 2) || kpBuf_u32leb(o, mem) || kpBuf_push(o, off.data, off.len);
     rc = rc || kpBuf_u32leb(o, (uint32_t)bytes.len) || kpBuf_push(o, bytes.data, bytes.len);
-    KP_TRY(put(w, rc));
+    if ((st = put(w, rc))) goto fail;
     m->datas.n++;
 fail:
     kpBuf_free(&off);
@@ -701,11 +699,11 @@ static kapsul_status encode_fields(const kpToks *toks, size_t first, kpBuf *out,
     size_t i;
     for (i = first; kpWat_tok(w, i)->kind == kpTok_LPAR; i = match_of(w, i) + 1) {
         if (kpWat_tok(w, i)->match == KP_NO_MATCH) { st = kpWat_error(w, toks->n - 1, "unexpected end of input"); goto fail; }
-        KP_TRY(collect_field(&m, i));
+        if ((st = collect_field(&m, i))) goto fail;
     }
     *after = i;
     for (i = first; i < *after; i = match_of(w, i) + 1) {
-        KP_TRY(encode_field(&m, i));
+        if ((st = encode_field(&m, i))) goto fail;
         if (w->pos != match_of(w, i) + 1) { st = kpWat_unexpected(w, w->pos); goto fail; }
     }
     if (write_module(&m, out)) st = kpWat_nomem(w);

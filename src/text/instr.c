@@ -33,8 +33,6 @@ typedef struct frame {
 
 typedef KP_VEC(frame) framevec;
 
-#define KP_TRY(expr) do { if ((st = (expr)) != KAPSUL_OK) goto fail; } while (0)
-
 static kapsul_status put(kpWat *w, int rc) { return rc ? kpWat_nomem(w) : KAPSUL_OK; }
 
 static kapsul_status emit_op(kpWat *w, kpBuf *o, int op) {
@@ -193,11 +191,11 @@ static kapsul_status parse_select(kpWat *w, kpBuf *o) {
         w->pos += 2;
         while (kpWat_cur(w)->kind == kpTok_KEYWORD) {
             uint8_t t;
-            KP_TRY(kpWat_valtype(w, &t));
+            if ((st = kpWat_valtype(w, &t))) goto fail;
             if (kpVec_grow(&ts)) { st = kpWat_nomem(w); goto fail; }
             ts.v[ts.n++] = t;
         }
-        KP_TRY(kpWat_close(w));
+        if ((st = kpWat_close(w))) goto fail;
     }
     if (kpBuf_byte(o, 0x1C) || kpBuf_u32leb(o, (uint32_t)ts.n) || kpBuf_push(o, ts.v, ts.n)) st = kpWat_nomem(w);
 fail:
@@ -220,13 +218,13 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     case kpImm_BRTABLE: {
         kpSizeVec ls = {0};
         while (kpWat_atIndex(w)) {
-            KP_TRY(parse_label(w, &a));
+            if ((st = parse_label(w, &a))) goto fail;
             if (kpVec_grow(&ls)) { st = kpWat_nomem(w); goto fail; }
             ls.v[ls.n++] = a;
         }
         if (ls.n == 0) { st = kpWat_unexpected(w, w->pos); goto fail; }
-        KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)(ls.n - 1))));
-        for (size_t i = 0; i < ls.n; i++) KP_TRY(put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])));
+        if ((st = put(w, kpBuf_u32leb(o, (uint32_t)(ls.n - 1))))) goto fail;
+        for (size_t i = 0; i < ls.n; i++) if ((st = put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])))) goto fail;
     fail:
         kpVec_free(&ls);
         return st;
