@@ -53,7 +53,7 @@ uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
 static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode) {
     struct kp_open_how how = { .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC), .mode = mode,
                                .resolve = KP_RESOLVE_BENEATH | KP_RESOLVE_NO_MAGICLINKS };
-    if (!(flags & (O_CREAT | O_TMPFILE)))
+    if (!(flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE)
         how.mode = 0;
     for (int tries = 0;; tries++) {
         long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);

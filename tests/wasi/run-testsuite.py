@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-TIMEOUT_S = 60
+TIMEOUT_S = 30
 
 
 def load_known(path):
@@ -74,7 +74,7 @@ def run_one(kapsul, lang_dir, name):
     out = p.stdout.decode("utf-8", "replace")
     err = p.stderr.decode("utf-8", "replace")
     if p.returncode != want:
-        return False, "exit %d, want %d; stderr: %s" % (p.returncode, want, err.strip()[-600:])
+        return False, "exit %d, want %d; stderr: %s" % (p.returncode, want, err.strip()[:600])
     if "stdout" in spec and out != spec["stdout"]:
         return False, "stdout %r, want %r" % (out[:300], spec["stdout"])
     if "stderr" in spec and err != spec["stderr"]:
