@@ -96,21 +96,33 @@ uint16_t kpWasi_pathFilestatGet(kpWasiCall *c) {
     return kpWasi_putFilestat(c, kpWasi_u32(c, 4), &st);
 }
 
-/* An O_PATH fd cannot be passed to futimens; its /proc/self/fd entry names exactly the object
- * already resolved beneath the preopen, so utimensat through it cannot land anywhere else. */
+/* Without following, utimensat(parent, name, AT_SYMLINK_NOFOLLOW) changes the entry itself
+ * (a symlink's own times). Following, the object is first resolved beneath the preopen to an
+ * O_PATH fd; such an fd cannot be passed to futimens, but its /proc/self/fd entry names exactly
+ * that object, so utimensat through it cannot land anywhere else. */
 uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
     struct timespec ts[2];
     int fd;
+    char path[PATH_MAX], name[PATH_MAX];
+    kpWasiFd *dir;
     uint16_t e = kpWasi_times(kpWasi_u64(c, 4), kpWasi_u64(c, 5), kpWasi_u32(c, 6), ts);
-    if (e || (e = object_of(c, 0, KP_R_PATH_FILESTAT_SET_TIMES, 1, 2, &fd)))
+    if (e || (e = get_dir(c, 0, KP_R_PATH_FILESTAT_SET_TIMES, &dir)) ||
+        (e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
+        return e;
+    size_t len = strlen(path);
+    bool follow = (kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
+    if (!follow) {
+        if ((e = kpWasiPath_parent(dir->host, path, &fd, name)))
+            return e;
+        e = host_result(utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW));
+        close(fd);
+        return e;
+    }
+    if ((e = kpWasiPath_open(dir->host, path, O_PATH, 0, true, &fd)))
         return e;
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    struct stat st;
-    int r = fstat(fd, &st);
-    if (r == 0)
-        r = utimensat(AT_FDCWD, proc, ts, S_ISLNK(st.st_mode) ? AT_SYMLINK_NOFOLLOW : 0);
-    e = host_result(r);
+    e = host_result(utimensat(AT_FDCWD, proc, ts, 0));
     close(fd);
     return e;
 }
@@ -244,21 +256,13 @@ uint16_t kpWasi_pathOpen(kpWasiCall *c) {
         return KP_WE_NOTCAPABLE;
     base &= dir->inh;
     inh &= dir->inh;
-    if ((fdflags & (KP_FDF_DSYNC | KP_FDF_RSYNC | KP_FDF_SYNC)) &&
-        !(base & (KP_R_FD_DATASYNC | KP_R_FD_SYNC)))
-        return KP_WE_NOTCAPABLE;
+    /* Writing a directory is never possible; say so instead of opening it read-only. */
+    if ((oflags & KP_OF_DIRECTORY) && (base & KP_R_FD_WRITE))
+        return KP_WE_ISDIR;
     bool read_only = dir->read_only;
     int fd;
     e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags), 0666,
                         kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
-    if (e == KP_WE_ISDIR && (base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE))
-        && !(oflags & (KP_OF_CREAT | KP_OF_TRUNC))) {
-        /* A directory opened "for writing" (as some toolchains ask) gets a read-only handle
-         * without the write rights. */
-        base &= ~(uint64_t)(KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE);
-        e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags), 0666,
-                            kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
-    }
     if (e)
         return e;
     uint8_t ft = kpWasiFd_typeOf(fd);
