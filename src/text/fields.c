@@ -770,10 +770,15 @@ fail:
 
 /* Lex, resolve (module quote ...) (iteratively: a quoted text may itself be quoted), encode. */
 kapsul_status kpWat_toBinary(const char *src, size_t len, int line0, kpBuf *out, kapsul_error *err) {
+    return kpWat_toBinaryAt(src, len, line0, 1, out, err);
+}
+
+kapsul_status kpWat_toBinaryAt(const char *src, size_t len, int line0, int col0, kpBuf *out,
+                               kapsul_error *err) {
     kpToks toks;
     kpBuf owned = {0};
     size_t at;
-    kapsul_status st = kpLex_all(src, len, line0, &toks, err);
+    kapsul_status st = kpLex_all(src, len, line0, col0, &toks, err);
     while (st == KAPSUL_OK && module_form(&toks, "quote", &at)) {
         kpBuf text = {0};
         st = module_strings(&toks, at, &text, err);
@@ -781,7 +786,7 @@ kapsul_status kpWat_toBinary(const char *src, size_t len, int line0, kpBuf *out,
         kpBuf_free(&owned);
         owned = text;
         if (st) break;
-        st = kpLex_all((const char *)owned.data, owned.len, 1, &toks, err);
+        st = kpLex_all((const char *)owned.data, owned.len, 1, 1, &toks, err);
     }
     if (st == KAPSUL_OK) st = kpWat_module(&toks, out, err);
     kpLex_free(&toks);

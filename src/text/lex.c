@@ -54,10 +54,14 @@ typedef struct lexer {
     size_t n, pos;
     int line;
     size_t line_start;
+    int col_shift;          /* added to columns on the first line (text starting mid-line) */
+    int first_line;
     kpToks *toks;
 } lexer;
 
-static int col_of(const lexer *lx, size_t pos) { return (int)(pos - lx->line_start) + 1; }
+static int col_of(const lexer *lx, size_t pos) {
+    return (int)(pos - lx->line_start) + 1 + (lx->line == lx->first_line ? lx->col_shift : 0);
+}
 
 static kapsul_status lex_error(lexer *lx, size_t pos, const char *msg, kapsul_error *err) {
     kpToks *t = lx->toks;
@@ -198,12 +202,12 @@ static kapsul_status lex_token(lexer *lx, sizevec *open, kapsul_error *err) {
     return push_tok(t, kind, line, col, start, lx->pos - start) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
 }
 
-kapsul_status kpLex_all(const char *src, size_t len, int line0, kpToks *toks, kapsul_error *err) {
+kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks *toks, kapsul_error *err) {
     memset(toks, 0, sizeof *toks);
     toks->src = src;
     toks->srclen = len;
     toks->line0 = line0;
-    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, toks};
+    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, col0 > 1 ? col0 - 1 : 0, line0, toks};
     sizevec open = {0};
     kapsul_status st = KAPSUL_OK;
     for (;;) {

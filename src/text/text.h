@@ -16,6 +16,10 @@
  * KAPSUL_ERR_NOMEM. `line0` is the line number of src[0] within its file (1 for a whole file),
  * so positions in scripts are reported against the script. */
 kapsul_status kpWat_toBinary(const char *src, size_t len, int line0, kpBuf *out, kapsul_error *err);
+/* Same, for a text that starts mid-line: src[0] is at line0:col0 of its file (a module inside a
+ * WAST script: pass kpWastModule.line and .column), so columns on the first line are right too. */
+kapsul_status kpWat_toBinaryAt(const char *src, size_t len, int line0, int col0, kpBuf *out,
+                               kapsul_error *err);
 
 /* ---- WAST scripts ---------------------------------------------------------------------------- */
 
@@ -56,6 +60,7 @@ typedef struct kpWastModule {
     size_t len;
     int line;                 /* line where the module starts */
     kpBuf bytes;              /* kpMod_BINARY / kpMod_QUOTE */
+    int column;               /* column of the module's '(' (for kpWat_toBinaryAt) */
 } kpWastModule;
 
 typedef enum kpWastActionKind { kpAct_INVOKE, kpAct_GET } kpWastActionKind;

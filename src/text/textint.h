@@ -37,9 +37,9 @@ typedef struct kpToks {
     int line0;
 } kpToks;
 
-/* Tokenize src. On a lexing error returns KAPSUL_ERR_MALFORMED (also recorded in toks->lex_err),
+/* Tokenize src, whose first byte is at line0:col0 of its file. On a lexing error returns KAPSUL_ERR_MALFORMED (also recorded in toks->lex_err),
  * keeping the tokens before the error followed by an EOF token at the error position. */
-kapsul_status kpLex_all(const char *src, size_t len, int line0, kpToks *toks, kapsul_error *err);
+kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks *toks, kapsul_error *err);
 void kpLex_free(kpToks *toks);
 /* Append the decoded bytes of a string token. Returns -1 when out of memory. */
 int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out);

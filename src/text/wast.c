@@ -71,6 +71,7 @@ static kapsul_status parse_module(wparse *p, kpWastModule *m) {
     if (!is_open(p, p->pos, "module")) return werror(p, p->pos, "unexpected token");
     if (t->match == KP_NO_MATCH) return werror(p, p->tk->n - 1, "unexpected end of input");
     m->line = t->line;
+    m->column = t->col;
     p->pos += 2;
     if ((st = opt_name(p, &m->name))) return st;
     bool bin = is_kw(p, p->pos, "binary"), quote = is_kw(p, p->pos, "quote");
@@ -294,7 +295,7 @@ static bool is_bare_module(const wparse *p) {
 kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsul_error *err) {
     kpToks toks;
     memset(out, 0, sizeof *out);
-    kapsul_status st = kpLex_all(src, len, 1, &toks, err);
+    kapsul_status st = kpLex_all(src, len, 1, 1, &toks, err);
     if (st == KAPSUL_ERR_NOMEM) goto done;
     wparse p = {&toks, 0, err};
     size_t cap = 0;
@@ -311,6 +312,7 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
         c->module.src = src + toks.v[0].start;
         c->module.len = len - toks.v[0].start;
         c->module.line = toks.v[0].line;
+        c->module.column = toks.v[0].col;
         out->ncmds = 1;
         goto done;
     }

@@ -157,6 +157,14 @@ static void test_errors(void) {
               KAPSUL_ERR_MALFORMED && err.line == 1 && err.column == 15);
     kpBuf_free(&out);
     kpWast_free(&s);
+    /* a module starting mid-line: kpWat_toBinaryAt keeps first-line columns exact */
+    const char *t8 = "(assert_invalid (module (func i32.bogus)) \"x\")";
+    CHECK(kpWast_parse(t8, strlen(t8), &s, &err) == KAPSUL_OK && s.ncmds == 1 && s.cmds[0].module.column == 17);
+    CHECK(kpWat_toBinaryAt(s.cmds[0].module.src, s.cmds[0].module.len, s.cmds[0].module.line,
+                           s.cmds[0].module.column, &out, &err) == KAPSUL_ERR_MALFORMED &&
+          err.line == 1 && err.column == 31);
+    kpBuf_free(&out);
+    kpWast_free(&s);
 }
 
 /* A script that is only module fields is one module (spec inline-module.wast). */
