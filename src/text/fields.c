@@ -9,6 +9,7 @@
  * written in the binary order with minimal LEB128 sizes.
  */
 #include "text/textint.h"
+#include "text/text.h"
 
 typedef struct sec { kpBuf b; uint32_t n; } sec;
 
