@@ -335,6 +335,14 @@ static kapsul_status read_import_section(dec *d, kpReader *r) {
         case kpExtern_GLOBAL: m->nglobal_imports++; break;
         }
     }
+    /* Positions of each kind's imports, for the O(1) index-space helpers. */
+    uint32_t nkind[4] = {m->nfunc_imports, m->ntable_imports, m->nmem_imports, m->nglobal_imports}, fill[4] = {0};
+    for (int k = 0; k < 4; k++)
+        if (!(m->import_pos[k] = kp_calloc(nkind[k], sizeof(uint32_t)))) { st = nomem(d); goto fail; }
+    for (uint32_t i = 0; i < count; i++) {
+        kpExternKind k = m->imports[i].kind;
+        m->import_pos[k][fill[k]++] = i;
+    }
     return KAPSUL_OK;
 fail:
     return st ? st : reader_fail(d, r, true);

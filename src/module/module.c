@@ -33,16 +33,10 @@ bool kpFuncType_equal(const kpFuncType *a, const kpFuncType *b) {
     return n == 0 || memcmp(a->types, b->types, n) == 0;
 }
 
-/* The index-space helpers walk the import list for imported entities. Imports are few and these
- * are called at instantiation and validation time, not per instruction executed; the validator
- * caches what it needs per module. The k-th import of a kind is found by a linear scan. */
+/* The index spaces put imports first. The decoder records where the k-th import of each kind
+ * sits in imports[] (import_pos), so lowering may call these per instruction. */
 static const kpImport *nth_import(const kpModule *m, kpExternKind kind, uint32_t k) {
-    for (uint32_t i = 0; i < m->nimports; i++) {
-        if (m->imports[i].kind != kind) continue;
-        if (k == 0) return &m->imports[i];
-        k--;
-    }
-    return NULL;
+    return &m->imports[m->import_pos[kind][k]];
 }
 
 uint32_t kpModule_funcTypeIndex(const kpModule *m, uint32_t f) {
@@ -94,6 +88,7 @@ void kpModule_free(kpModule *m) {
         for (uint32_t i = 0; i < m->nfunc_names; i++) kp_free(m->func_names[i]);
     kp_free(m->func_names);
     kp_free(m->func_declared);
+    for (int k = 0; k < 4; k++) kp_free(m->import_pos[k]);
     kp_free(m->bytes);
     kp_free(m);
 }
@@ -101,7 +96,7 @@ void kpModule_free(kpModule *m) {
 /* The function-names subsection (id 1): vec(funcidx name). Returns 1 if well-formed, 0 if not,
  * -1 when out of memory. Names for indices outside the function space are skipped; a later
  * duplicate replaces an earlier one (engines differ here, and nothing depends on it). */
-static int read_func_names(kpModule *m, kpReader *r, char **names, uint32_t nnames) {
+static int read_func_names(kpReader *r, char **names, uint32_t nnames) {
     uint32_t count;
     if (!kpRead_u32(r, &count)) return 0;
     if (count > (size_t)(r->end - r->p) / 2) return 0;
@@ -115,7 +110,6 @@ static int read_func_names(kpModule *m, kpReader *r, char **names, uint32_t nnam
         kp_free(names[idx]);
         names[idx] = copy;
     }
-    (void)m;
     return r->p == r->end ? 1 : 0;
 }
 
@@ -142,7 +136,7 @@ kapsul_status kpModule_readNames(kpModule *m, const kpCustom *c) {
         if (id != 1) continue;
         kpReader sub;
         kpRead_init(&sub, m->bytes, body, body + size);
-        ok = read_func_names(m, &sub, names, nnames);
+        ok = read_func_names(&sub, names, nnames);
         seen_funcs = true;
     }
     if (ok == 1 && seen_funcs) {

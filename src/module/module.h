@@ -153,6 +153,10 @@ typedef struct kpModule {
     /* Filled by validation: for each function index (imports included), whether ref.func may
      * name it (it appears in an export, an element segment or a global initializer). */
     bool *func_declared;
+
+    /* Filled by the decoder: import_pos[kind][k] is the position in imports[] of the k-th import
+     * of that kind, so the index-space helpers below are O(1). */
+    uint32_t *import_pos[4];
 } kpModule;
 
 /* Index-space helpers (valid only on a decoded module; i must be in range). */
