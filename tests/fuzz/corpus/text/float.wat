@@ -1,0 +1,10 @@
+(module
+  (func (export "fdiv") (param f64 f64) (result f64) (f64.div (local.get 0) (local.get 1)))
+  (func (export "nan") (result f32) (f32.div (f32.const 0) (f32.const 0)))
+  (func (export "trunc") (param f32) (result i32) (i32.trunc_f32_s (local.get 0)))
+  (func (export "trunc_nan") (result i32) (i32.trunc_f64_u (f64.const nan)))
+  (func (export "sat") (param f64) (result i64) (i64.trunc_sat_f64_s (local.get 0)))
+  (func (export "minmax") (param f32 f32) (result f32) (f32.max (f32.min (local.get 0) (local.get 1)) (f32.const -0)))
+  (func (export "conv") (param i64) (result f32) (f32.convert_i64_u (local.get 0)))
+  (func (export "bits") (param f64) (result i64) (i64.reinterpret_f64 (f64.nearest (local.get 0))))
+  (func (export "copysign") (result f64) (f64.copysign (f64.const 1.5) (f64.const -nan:0x1234))))

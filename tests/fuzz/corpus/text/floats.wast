@@ -1,0 +1,11 @@
+(module
+  (func (export "f") (param f32) (result f32) (f32.sqrt (local.get 0)))
+  (func (export "d") (param f64 f64) (result f64) (f64.min (local.get 0) (local.get 1)))
+  (func (export "v") (param v128) (result v128) (f32x4.abs (local.get 0))))
+(assert_return (invoke "f" (f32.const -1)) (f32.const nan:canonical))
+(assert_return (invoke "f" (f32.const 0x1p+2)) (f32.const 2))
+(assert_return (invoke "d" (f64.const -0) (f64.const 0)) (f64.const -0))
+(assert_return (invoke "d" (f64.const nan:0x8000000000001) (f64.const 1)) (f64.const nan:arithmetic))
+(assert_return (invoke "v" (v128.const f32x4 -1 -0x1.8p3 inf -inf)) (v128.const f32x4 1 12 inf inf))
+(assert_return (invoke "v" (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 0x80))
+                           (v128.const i8x16 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 0))

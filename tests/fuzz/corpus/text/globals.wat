@@ -1,0 +1,13 @@
+(module
+  (import "env" "g" (global $g i32))
+  (global $m (mut i64) (i64.const -7))
+  (global $f f64 (f64.const 3.25))
+  (global $r (mut funcref) (ref.null func))
+  (global $c i32 (global.get $g))
+  (func $id (export "id"))
+  (func (export "bump") (result i64)
+    (global.set $m (i64.add (global.get $m) (i64.const 1))) (global.get $m))
+  (func (export "get") (result f64) (global.get $f))
+  (func (export "imp") (result i32) (global.get $c))
+  (func (export "setref") (global.set $r (ref.func $id)))
+  (export "m" (global $m)))

@@ -1,0 +1,13 @@
+(module
+  (memory (export "mem") 1 3)
+  (data (i32.const 16) "hello, world\00")
+  (data $p "passive bytes")
+  (func (export "load") (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+  (func (export "store") (param i32 i64) (i64.store16 align=1 (local.get 0) (local.get 1)))
+  (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "fill") (param i32 i32 i32) (memory.fill (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "copy") (param i32 i32 i32) (memory.copy (local.get 0) (local.get 1) (local.get 2)))
+  (func (export "init") (param i32) (memory.init $p (local.get 0) (i32.const 0) (i32.const 13)))
+  (func (export "drop") (data.drop $p))
+  (func (export "oob") (result i64) (i64.load (i32.const 65535))))

@@ -1,0 +1,137 @@
+/*
+ * fuzz_exec.c -- libFuzzer target (c): load the input as a module, satisfy every import with a
+ * harmless stand-in (host functions returning zeros, fresh memories, tables and globals),
+ * instantiate under fuel, then call every exported function with zero-valued arguments, each
+ * call with fresh fuel. Memory is capped at 16 MiB through kapsul_config. Every call must come
+ * back with a status in range; a trap must name a trap kind. The seed corpus holds valid modules
+ * so that mutations stay mostly loadable.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kapsul.h"
+#include "runtime/runtime.h"
+
+#define FUEL 20000
+#define MEMORY_CAP ((size_t)16 << 20)
+
+static kapsul_engine *engine;
+
+static kapsul_val zero_of(kpValType t) {
+    kapsul_val v;
+    memset(&v, 0, sizeof v);
+    v.kind = (kapsul_valkind)t;
+    return v;
+}
+
+/* Stand-in for every imported function: results are zeros of the declared types. */
+static kapsul_status stub(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                          kapsul_error *err) {
+    const kpFuncType *t = env;
+    (void)caller; (void)args; (void)err;
+    for (uint32_t i = 0; i < t->nresults; i++) results[i] = zero_of(kpFuncType_results(t)[i]);
+    return KAPSUL_OK;
+}
+
+/* Define a stand-in for import i; failures (limits) only mean instantiation will fail. */
+static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, uint32_t i) {
+    const kpImport *im = &m->imports[i];
+    kapsul_extern ext;
+    memset(&ext, 0, sizeof ext);
+    ext.kind = (kapsul_externkind)im->kind;
+    switch (im->kind) {
+    case kpExtern_FUNC: {
+        const kpFuncType *t = &m->types[im->desc.func_type];
+        kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
+        for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
+        for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func)) return;
+        break;
+    }
+    case kpExtern_MEMORY: {
+        const kpLimits *lim = &im->desc.memory.limits;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory)) return;
+        break;
+    }
+    case kpExtern_TABLE: {
+        const kpLimits *lim = &im->desc.table.limits;
+        if (lim->min > 100000) return;
+        if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min,
+                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table)) return;
+        break;
+    }
+    case kpExtern_GLOBAL:
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global)) return;
+        break;
+    }
+    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext);
+}
+
+static void check_status(kapsul_status st, const kapsul_error *err) {
+    if ((int)st < 0 || st > KAPSUL_ERR_EXIT) abort();
+    if (st != KAPSUL_OK && (err->code != st || memchr(err->message, 0, sizeof err->message) == NULL)) abort();
+    if (st == KAPSUL_ERR_TRAP && (err->trap <= KAPSUL_TRAP_NONE || err->trap >= KAPSUL_TRAP_COUNT)) abort();
+}
+
+/* Call one exported function with zeros. */
+static void call_export(kapsul_store *s, kapsul_func *f) {
+    uint32_t np = kapsul_func_param_count(f), nr = kapsul_func_result_count(f);
+    kapsul_val *args = calloc(np + 1, sizeof *args), *res = calloc(nr + 1, sizeof *res);
+    if (!args || !res) abort();
+    for (uint32_t i = 0; i < np; i++) args[i] = zero_of((kpValType)kapsul_func_param(f, i));
+    kapsul_error err;
+    memset(&err, 0, sizeof err);
+    kapsul_store_set_fuel(s, FUEL);
+    kapsul_status st = kapsul_func_call(s, f, args, np, res, nr, &err);
+    check_status(st, &err);
+    if (st == KAPSUL_OK)
+        for (uint32_t i = 0; i < nr; i++)
+            if (res[i].kind != kapsul_func_result(f, i)) abort();
+    free(args);
+    free(res);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!engine) {
+        kapsul_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.max_memory_bytes = MEMORY_CAP;
+        if (!(engine = kapsul_engine_new(&cfg))) abort();
+    }
+    kapsul_module *mod = NULL;
+    kapsul_error err;
+    memset(&err, 0, sizeof err);
+    if (kapsul_module_new(engine, data, size, &mod, &err) != KAPSUL_OK) return 0;
+    kapsul_store *s = kapsul_store_new(engine);
+    kapsul_linker *l = s ? kapsul_linker_new(s) : NULL;
+    if (!l) abort();
+    const kpModule *m = mod->m;
+    for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
+    kapsul_instance *inst = NULL;
+    kapsul_store_set_fuel(s, FUEL);
+    kapsul_status st = kapsul_linker_instantiate(l, mod, &inst, &err);
+    check_status(st, &err);
+    if (st == KAPSUL_OK) {
+        for (uint32_t i = 0; i < m->nexports; i++) {
+            const kpExport *ex = &m->exports[i];
+            kapsul_extern ext;
+            if (kapsul_instance_export(inst, ex->name, ex->name_len, &ext) != KAPSUL_OK) abort();
+            if (ext.kind != (kapsul_externkind)ex->kind) abort();
+            if (ext.kind == KAPSUL_EXTERN_FUNC) call_export(s, ext.of.func);
+            else if (ext.kind == KAPSUL_EXTERN_MEMORY) {
+                size_t n = kapsul_memory_size(ext.of.memory);
+                if (n > MEMORY_CAP) abort();
+                if (n) {
+                    volatile uint8_t *p = kapsul_memory_data(ext.of.memory);
+                    p[0] ^= 1;
+                    p[n - 1] ^= 1;
+                }
+            }
+        }
+    }
+    kapsul_linker_free(l);
+    kapsul_store_free(s);
+    kapsul_module_free(mod);
+    return 0;
+}

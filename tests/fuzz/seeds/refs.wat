@@ -1,0 +1,10 @@
+(module
+  (table $t 3 funcref)
+  (func $a (result i32) (i32.const 1))
+  (elem declare func $a)
+  (func (export "isnull") (param externref) (result i32) (ref.is_null (local.get 0)))
+  (func (export "set") (table.set $t (i32.const 1) (ref.func $a)))
+  (func (export "call") (result i32) (call_indirect $t (result i32) (i32.const 1)))
+  (func (export "callnull") (result i32) (call_indirect $t (result i32) (i32.const 2)))
+  (func (export "oob") (result i32) (call_indirect $t (result i32) (i32.const 7)))
+  (func (export "sel") (result funcref) (select (result funcref) (ref.func $a) (ref.null func) (i32.const 0))))

@@ -1,0 +1,16 @@
+(module
+  (memory 1)
+  (func (export "splat") (param i32) (result v128) (i32x4.splat (local.get 0)))
+  (func (export "sum") (result i32)
+    (i32x4.extract_lane 2 (i32x4.add (v128.const i32x4 1 2 3 4) (v128.const i32x4 10 20 30 40))))
+  (func (export "shuf") (result i64)
+    (i64x2.extract_lane 0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+      (v128.const i64x2 0x0102030405060708 0) (v128.const i64x2 -1 -1))))
+  (func (export "ld") (param i32) (result i32)
+    (i8x16.extract_lane_u 3 (v128.load offset=8 (local.get 0))))
+  (func (export "fmax") (result f32)
+    (f32x4.extract_lane 1 (f32x4.max (v128.const f32x4 1 nan 3 4) (v128.const f32x4 0 0 0 0))))
+  (func (export "bitsel") (result i32)
+    (i32x4.all_true (v128.bitselect (v128.const i32x4 1 1 1 1) (v128.const i32x4 0 0 0 0) (v128.const i32x4 -1 0 -1 0))))
+  (func (export "store_lane") (v128.store8_lane 15 (i32.const 100) (v128.const i8x16 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)))
+  (func (export "narrow") (result v128) (i8x16.narrow_i16x8_s (v128.const i16x8 300 -300 1 2 3 4 5 6) (v128.const i16x8 0 0 0 0 0 0 0 0))))

@@ -1,0 +1,78 @@
+# fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
+#
+# Three libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap).
+#
+#  * Every build gets fuzz_replay_<name>: the same target with a plain main() that runs the files
+#    given on its command line once each. ctest replays each checked-in seed corpus and every file
+#    of tests/regress/ through them (label "sanitize", so scripts/test.sh runs them under
+#    ASan+UBSan too). A regress file is routed by its name: module-*.wasm, exec-*.wasm, text-*.wat.
+#  * -DKAPSUL_FUZZ=ON (with CC=clang and -DKAPSUL_SANITIZE=ON; tests/fuzz/build.sh does this)
+#    builds the real libFuzzer binaries fuzz_<name>.
+#  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
+#    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
+#    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
+set(KAPSUL_FUZZ_TARGETS module text exec)
+option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
+
+foreach(t ${KAPSUL_FUZZ_TARGETS})
+  add_executable(fuzz_replay_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c
+                                  ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
+  target_link_libraries(fuzz_replay_${t} PRIVATE kapsul_core)
+  set_target_properties(fuzz_replay_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME fuzz.corpus.${t}
+           COMMAND fuzz_replay_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${t})
+  set_tests_properties(fuzz.corpus.${t} PROPERTIES LABELS "fuzz;sanitize" TIMEOUT 300
+                       ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
+endforeach()
+
+file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
+foreach(f ${kapsul_regress})
+  get_filename_component(name ${f} NAME)
+  string(REGEX MATCH "^(module|exec|text)-" prefix "${name}")
+  if(prefix)
+    string(REGEX REPLACE "-$" "" target "${prefix}")
+    add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
+    set_tests_properties(regress.${name} PROPERTIES LABELS "regress;sanitize" TIMEOUT 120
+                         ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
+  endif()
+endforeach()
+
+if(KAPSUL_FUZZ)
+  # Coverage instrumentation for the library; the targets get libFuzzer's main.
+  target_compile_options(kapsul_core PRIVATE -fsanitize=fuzzer-no-link)
+  foreach(t ${KAPSUL_FUZZ_TARGETS})
+    add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
+    target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz_${t} PRIVATE kapsul_core)
+    set_target_properties(fuzz_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+  endforeach()
+else()
+  # Register the CI runs only where clang can actually link a libFuzzer program.
+  find_program(KAPSUL_CLANG NAMES clang clang-14)
+  set(kapsul_have_libfuzzer FALSE)
+  if(KAPSUL_CLANG)
+    set(probe_dir ${CMAKE_BINARY_DIR}/CMakeFiles/fuzzprobe)
+    file(MAKE_DIRECTORY ${probe_dir})
+    file(WRITE ${probe_dir}/probe.c
+         "#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n")
+    execute_process(COMMAND ${KAPSUL_CLANG} -fsanitize=fuzzer,address,undefined probe.c -o probe
+                    WORKING_DIRECTORY ${probe_dir} RESULT_VARIABLE probe_rc OUTPUT_QUIET ERROR_QUIET)
+    if(probe_rc EQUAL 0)
+      set(kapsul_have_libfuzzer TRUE)
+    endif()
+  endif()
+  if(kapsul_have_libfuzzer)
+    add_test(NAME fuzz.build
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/build.sh ${CMAKE_BINARY_DIR}/fuzz)
+    set_tests_properties(fuzz.build PROPERTIES LABELS "fuzz" TIMEOUT 900 FIXTURES_SETUP kapsul_fuzzers)
+    foreach(t ${KAPSUL_FUZZ_TARGETS})
+      add_test(NAME fuzz.${t}
+               COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${CMAKE_BINARY_DIR}/fuzz ${t} 60)
+      set_tests_properties(fuzz.${t} PROPERTIES LABELS "fuzz" TIMEOUT 600 FIXTURES_REQUIRED kapsul_fuzzers)
+    endforeach()
+  else()
+    message(STATUS "clang with libFuzzer not found: the 60-second fuzz runs are not registered")
+  endif()
+endif()
