@@ -159,7 +159,10 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
         struct stat st;
         int lr = fstatat(top, comp, &st, AT_SYMLINK_NOFOLLOW);
         bool is_link = lr == 0 && S_ISLNK(st.st_mode);
-        if (last && (!follow || !is_link)) {
+        /* A trailing slash makes even a no-follow lookup resolve a final symlink (POSIX), so
+         * the walk must expand it itself rather than let the kernel do it unchecked. */
+        bool follow_here = follow || end > clen;
+        if (last && (!follow_here || !is_link)) {
             memcpy(name, rest, strlen(rest) + 1);   /* keep trailing slashes for the kernel */
             break;
         }

@@ -200,6 +200,13 @@ uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
     uint16_t e = parent_of(c, 0, KP_R_PATH_READLINK, 1, &parent, name);
     if (e)
         return e;
+    size_t nl = strlen(name);
+    if (nl > 1 && name[nl - 1] == '/') {
+        /* "link/" would make the kernel follow the link unchecked; a path ending in '/' names
+         * a directory, which is never a symlink. */
+        close(parent);
+        return KP_WE_NOTDIR;
+    }
     ssize_t n = readlinkat(parent, name, text, sizeof text);
     int saved = errno;
     close(parent);

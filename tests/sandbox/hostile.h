@@ -72,6 +72,8 @@ static inline int hostile_preopen(const char *name) {
 }
 
 #define ALL_RIGHTS ((__wasi_rights_t)0x3fffffff)
+/* Everything but writing, which a directory can never be opened for (EISDIR). */
+#define DIR_RIGHTS (ALL_RIGHTS & ~(__wasi_rights_t)__WASI_RIGHTS_FD_WRITE)
 #define READ_RIGHTS (__WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_FILESTAT_GET)
 #define WRITE_RIGHTS (__WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK)
 
