@@ -283,7 +283,7 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
             fail_prev(r, form & 0x80 ? "integer representation too long" : "malformed function type");
             goto fail;
         }
-        const uint8_t *params = r->p, *results;
+        const uint8_t *params, *results;
         uint32_t np, nr;
         if ((st = read_valtypes(d, r, &np, KP_MAX_PARAMS, "parameters"))) goto fail;
         params = r->p - np;
