@@ -753,7 +753,7 @@ call:
         mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
         goto next;
     }
-    if (KP_UNLIKELY(s->nframes >= s->max_frames || nfp + callee->code->nslots > stack_end)) {
+    if (KP_UNLIKELY(s->nframes >= s->max_frames || (size_t)(stack_end - nfp) < callee->code->nslots)) {
         trap = KAPSUL_TRAP_STACK_EXHAUSTED;
         goto trapped;
     }
@@ -810,7 +810,7 @@ kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, 
         else timer = kpOs_timerArm(s->deadline, &s->interrupt, KP_INTR_DEADLINE);
     }
 
-    if (depth0 >= s->max_frames || args + func->code->nslots > s->stack + s->stack_slots) {
+    if (depth0 >= s->max_frames || (size_t)(s->stack + s->stack_slots - args) < func->code->nslots) {
         status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, err);
         goto out;
     }

@@ -126,8 +126,7 @@ typedef struct kpLowerCtx {
 } kpLowerCtx;
 
 /* Lower defined function `i` (0-based among defined functions) into *out. Errors: KAPSUL_ERR_NOMEM,
- * KAPSUL_ERR_LIMIT (frame too large), KAPSUL_ERR_INVALID (an instruction the engine does not
- * implement yet, e.g. SIMD). */
+ * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement yet: SIMD). */
 kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
 void kpCode_free(kpCode *c);
 

@@ -698,7 +698,7 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
         kapsul_status st = lower_instr(L, &in, &done);
         if (L->nomem) st = KAPSUL_ERR_NOMEM;
         if (st == KAPSUL_ERR_INVALID)
-            return kpError_set(err, st, in.offset, "instruction %s not supported by the engine",
+            return kpError_set(err, KAPSUL_ERR_LIMIT, in.offset, "instruction %s not supported by the engine yet",
                                kpOp_info[in.op].name);
         if (st != KAPSUL_OK) return kpError_set(err, st, in.offset, "lowering failed");
         if (L->ctls.n == 0) break;
