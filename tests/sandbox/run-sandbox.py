@@ -81,7 +81,8 @@ def run_one(kapsul, wasm, walk):
     with tempfile.TemporaryDirectory(prefix="kapsul-sandbox-") as t:
         box, ro = build_tree(t)
         before = (snapshot(os.path.join(t, "outside")), snapshot(ro), sorted(os.listdir(t)))
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        env = dict(os.environ)      # keeps sanitizer options; the guest sees none of it
+        env.pop("KAPSUL_WASI_NO_OPENAT2", None)
         if walk:
             env["KAPSUL_WASI_NO_OPENAT2"] = "1"
         cmd = [kapsul, "run", "--dir", box + "::box", "--dir", ro + "::ro:ro", wasm]
