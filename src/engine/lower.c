@@ -52,7 +52,9 @@ typedef struct lower {
     KP_VEC(uint32_t) code;
     KP_VEC(ctl) ctls;
     KP_VEC(kpValType) vt;   /* operand types */
-    KP_VEC(uint32_t) vs;    /* operand slots */
+    KP_VEC(uint32_t) vs;    /* where each operand is now: its own slot, or a local's (lazy local.get) */
+    KP_VEC(uint32_t) ns;    /* each operand's own ("natural") slot */
+    uint32_t nrefs;         /* operands still living in a local's slot */
     uint32_t *local_slot;
     kpValType *local_type;
     uint32_t nlocals;
@@ -93,30 +95,76 @@ static void label_here(lower *L) { L->last_dst = NONE; }
 static uint32_t height(const lower *L) { return (uint32_t)L->vt.n; }
 
 static uint32_t slot_at(const lower *L, uint32_t h) {
-    return h == 0 ? L->stack_base : L->vs.v[h - 1] + kp_slot_width(L->vt.v[h - 1]);
+    return h == 0 ? L->stack_base : L->ns.v[h - 1] + kp_slot_width(L->vt.v[h - 1]);
 }
 
-static uint32_t push(lower *L, kpValType t) {
+/* Push an operand living at `where` (NONE: its own slot). Returns where it lives. */
+static uint32_t push_at(lower *L, kpValType t, uint32_t where) {
     uint32_t s = slot_at(L, height(L));
-    if (kpVec_grow(&L->vt) != 0 || kpVec_grow(&L->vs) != 0) {
+    if (kpVec_grow(&L->vt) != 0 || kpVec_grow(&L->vs) != 0 || kpVec_grow(&L->ns) != 0) {
         L->nomem = true;
         return s;
     }
     L->vt.v[L->vt.n++] = t;
-    L->vs.v[L->vs.n++] = s;
+    L->ns.v[L->ns.n++] = s;
+    L->vs.v[L->vs.n++] = where == NONE ? s : where;
+    if (where != NONE) L->nrefs++;
     if (s + kp_slot_width(t) > L->max_slot) L->max_slot = s + kp_slot_width(t);
-    return s;
+    return where == NONE ? s : where;
 }
 
+static uint32_t push(lower *L, kpValType t) { return push_at(L, t, NONE); }
+
+/* Pop an operand; returns the slot to read it from. */
 static uint32_t pop(lower *L) {
     /* Validation guarantees an operand here in reachable code. */
     if (L->vt.n == 0) return L->stack_base;
     L->vt.n--;
-    return L->vs.v[--L->vs.n];
+    L->ns.n--;
+    uint32_t at = L->vs.v[--L->vs.n];
+    if (at != L->ns.v[L->ns.n]) L->nrefs--;
+    return at;
 }
 
 static void truncate_to(lower *L, uint32_t h) {
-    if (L->vt.n > h) L->vt.n = L->vs.n = h;
+    while (L->vt.n > h) pop(L);
+}
+
+/* ---- Lazy local.get ----
+ * local.get pushes no instruction: the operand refers to the local's slot until something could
+ * change the local (local.set/tee of it) or the value must sit at its own slot (call arguments,
+ * block parameters and results, control-flow joins). Then a COPY puts it there. At block, loop and
+ * if entries every reference is materialized, so references never cross a control-flow join. */
+static void materialize(lower *L, uint32_t k) {
+    uint32_t from = L->vs.v[k], to = L->ns.v[k];
+    if (from == to) return;
+    for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
+        emit(L, kpIr_COPY);
+        emit(L, to + w);
+        emit(L, from + w);
+    }
+    L->vs.v[k] = to;
+    L->nrefs--;
+    L->last_dst = NONE;
+}
+
+static void materialize_top(lower *L, uint32_t n) {
+    uint32_t h = height(L);
+    for (uint32_t k = h >= n ? h - n : 0; k < h && L->nrefs; k++) materialize(L, k);
+}
+
+static void materialize_all(lower *L) { materialize_top(L, height(L)); }
+
+static bool refs_to(const lower *L, uint32_t slot) {
+    if (!L->nrefs) return false;
+    for (uint32_t k = 0; k < height(L); k++)
+        if (L->vs.v[k] == slot) return true;
+    return false;
+}
+
+static void materialize_local(lower *L, uint32_t slot) {
+    for (uint32_t k = 0; k < height(L) && L->nrefs; k++)
+        if (L->vs.v[k] == slot) materialize(L, k);
 }
 
 /* ---- Block types ---- */
@@ -196,6 +244,15 @@ static bool branch_copies(lower *L, const ctl *t, bool do_emit) {
 static void emit_return(lower *L) {
     const ctl *f = &L->ctls.v[0];
     uint32_t nr = bt_nresults(L, f), h = height(L);
+    /* Results must be consecutive. This may sit on a conditional path (br_if, br_table stubs),
+     * so the copies do not change where the lowering thinks the operands live. */
+    for (uint32_t k = h >= nr ? h - nr : 0; k < h && L->nrefs; k++) {
+        for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]) && L->vs.v[k] != L->ns.v[k]; w++) {
+            emit(L, kpIr_COPY);
+            emit(L, L->ns.v[k] + w);
+            emit(L, L->vs.v[k] + w);
+        }
+    }
     emit(L, kpIr_RETURN);
     emit(L, slot_at(L, h >= nr ? h - nr : 0));
 }
@@ -304,6 +361,7 @@ static bool skip_dead(kpReader *r) {
 static void lower_else(lower *L) {
     ctl *c = &L->ctls.v[L->ctls.n - 1];
     if (!L->unreachable) {
+        materialize_top(L, bt_nresults(L, c));
         emit(L, kpIr_BR);
         emit_target(L, c);
     }
@@ -323,6 +381,7 @@ static bool lower_end(lower *L) {
         if (!L->unreachable) emit_return(L);
         return true;
     }
+    if (!L->unreachable) materialize_top(L, bt_nresults(L, &c));
     label_here(L);
     if (c.else_site != NONE) patch_chain(L, c.else_site, pc(L));
     patch_chain(L, c.chain, pc(L));
@@ -336,6 +395,7 @@ static bool lower_end(lower *L) {
 /* ---- Calls ---- */
 
 static void lower_call_args(lower *L, const kpFuncType *ft, uint32_t *base) {
+    materialize_top(L, ft->nparams);
     uint32_t h = height(L);
     uint32_t first = h >= ft->nparams ? h - ft->nparams : 0;
     *base = slot_at(L, first);
@@ -414,32 +474,32 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
     uint32_t s, v, i, n, d;
     switch (in->op) {
     case kpOp_LOCAL_GET:
-        emit_value_op(L, kpIr_COPY, push(L, L->local_type[in->a]));
-        emit(L, L->local_slot[in->a]);
+        push_at(L, L->local_type[in->a], L->local_slot[in->a]);
         return KAPSUL_OK;
-    case kpOp_LOCAL_SET:
-        s = pop(L);
-        /* Peephole: the value was just computed into the slot we pop; compute it into the local. */
-        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && kp_slot_width(L->local_type[in->a]) == 1) {
-            L->code.v[L->prev_dst] = L->local_slot[in->a];
+    case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
+        uint32_t ls = L->local_slot[in->a], width = kp_slot_width(L->local_type[in->a]);
+        bool tee = in->op == kpOp_LOCAL_TEE;
+        s = tee ? L->vs.v[height(L) - 1] : pop(L);
+        if (s == ls) return KAPSUL_OK;                     /* local.get x; local.set x */
+        /* Peephole: the value was just computed into its own slot; compute it into the local
+         * instead, unless an older operand still refers to the local's old value. */
+        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && width == 1 && !refs_to(L, ls)) {
+            L->code.v[L->prev_dst] = ls;
+            if (tee) {
+                L->vs.v[height(L) - 1] = ls;               /* the operand now lives in the local */
+                L->nrefs++;
+            }
             return KAPSUL_OK;
         }
-        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
+        materialize_local(L, ls);
+        for (uint32_t w = 0; w < width; w++) {
             emit(L, kpIr_COPY);
-            emit(L, L->local_slot[in->a] + w);
+            emit(L, ls + w);
             emit(L, s + w);
         }
         L->last_dst = NONE;
         return KAPSUL_OK;
-    case kpOp_LOCAL_TEE:
-        s = L->vs.v[height(L) - 1];
-        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
-            emit(L, kpIr_COPY);
-            emit(L, L->local_slot[in->a] + w);
-            emit(L, s + w);
-        }
-        L->last_dst = NONE;
-        return KAPSUL_OK;
+    }
     case kpOp_GLOBAL_GET:
         emit_value_op(L, kpIr_GLOBAL_GET, push(L, kpModule_globalType(L->m, in->a).type));
         emit(L, in->a);
@@ -569,10 +629,12 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
     case kpOp_NOP:
         break;
     case kpOp_BLOCK:
+        materialize_all(L);
         label_here(L);
         st = push_ctl(L, C_BLOCK, in);
         break;
     case kpOp_LOOP:
+        materialize_all(L);
         label_here(L);
         st = push_ctl(L, C_LOOP, in);
         if (st == KAPSUL_OK) {
@@ -582,6 +644,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         break;
     case kpOp_IF:
         c = pop(L);
+        materialize_all(L);
         label_here(L);
         st = push_ctl(L, C_IF, in);
         if (st != KAPSUL_OK) break;
@@ -639,8 +702,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         kpValType t = L->vt.n ? L->vt.v[L->vt.n - 1] : kpT_I32;
         uint32_t a = pop(L);
         if (t == kpT_V128) return KAPSUL_ERR_INVALID;
-        push(L, t);
-        emit_value_op(L, kpIr_SELECT, a);
+        emit_value_op(L, kpIr_SELECT, push(L, t));
         emit(L, c);
         emit(L, a);
         emit(L, b);
@@ -746,6 +808,7 @@ fail:
     kpVec_free(&L.ctls);
     kpVec_free(&L.vt);
     kpVec_free(&L.vs);
+    kpVec_free(&L.ns);
     kp_free(L.local_slot);
     kp_free(L.local_type);
     return st;
