@@ -1,3 +1,84 @@
-/* main.c -- placeholder until the CLI lands. */
+/*
+ * main.c -- the `kapsul` command: dispatch to one subcommand per file, in wasmtime's style
+ * (`kapsul <command> [options]`, `--help` at both levels, `--version`).
+ */
 #include <stdio.h>
-int main(void) { fprintf(stderr, "kapsul: not yet\n"); return 2; }
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", kpCli_run, "Run a WebAssembly module (a WASI command, or --invoke an export)"},
+    {"wast", kpCli_wast, "Run WebAssembly spec-test scripts (.wast)"},
+    {"validate", kpCli_validate, "Decode and validate a module"},
+    {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
+    {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
+};
+#define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "kapsul: a WebAssembly runtime\n"
+            "\n"
+            "Usage: kapsul <COMMAND> [OPTIONS] [ARGS...]\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < KP_NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "  %-10s %s\n"
+            "\n"
+            "Options:\n"
+            "  -h, --help     Print help (`kapsul <COMMAND> --help` for a command's options)\n"
+            "  -V, --version  Print version\n"
+            "\n"
+            "A .wat file is accepted wherever a .wasm file is.\n",
+            "help", "Print this message or the help of the given command");
+}
+
+/* `kapsul help CMD` is `kapsul CMD --help`, as in wasmtime and cargo. */
+static int help_command(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return KP_EXIT_OK;
+    }
+    for (size_t i = 0; i < KP_NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            char *sub[] = {argv[1], "--help", NULL};
+            return commands[i].fn(2, sub);
+        }
+    }
+    fprintf(stderr, "kapsul: unknown command '%s'\n", argv[1]);
+    return KP_EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return KP_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (kpCli_isHelp(cmd)) {
+        usage(stdout);
+        return KP_EXIT_OK;
+    }
+    if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("kapsul %s\n", KP_CLI_VERSION);
+        return KP_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) return help_command(argc - 1, argv + 1);
+    for (size_t i = 0; i < KP_NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        fprintf(stderr, "kapsul: unknown option '%s'\n", cmd);
+    else
+        fprintf(stderr, "kapsul: unknown command '%s'\n", cmd);
+    fprintf(stderr, "Run 'kapsul --help' for the list of commands.\n");
+    return KP_EXIT_USAGE;
+}
