@@ -305,6 +305,11 @@ typedef struct kapsul_wasi_config {
     /* Host fds that back guest fds 0, 1 and 2 (dup'ed; the caller keeps its own). -1 = the guest
      * fd is closed (EBADF). The usual choice is 0, 1, 2. */
     int stdin_fd, stdout_fd, stderr_fd;
+    /* Absolute CLOCK_MONOTONIC time in ns (as for kapsul_store_set_deadline; 0 = none) after
+     * which WASI calls that would block -- poll_oneoff, reads from pipes, terminals and sockets,
+     * sock_accept -- stop the guest with KAPSUL_TRAP_TIMEOUT instead of waiting on. Pass the
+     * store's deadline here so that --timeout also covers a guest sleeping in the host. */
+    uint64_t deadline_ns;
 } kapsul_wasi_config;
 
 /* Create a context. Fails with KAPSUL_ERR_IO (message names the path) when a directory cannot

@@ -446,12 +446,18 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     argv[0] = o->file;
     for (int i = 0; i < o->nargs; i++)
         argv[i + 1] = o->args[i];
+    uint64_t deadline = 0;
+    if (o->timeout_ns) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        deadline = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + o->timeout_ns;
+    }
     kapsul_wasi_config wc = {
         .argv = argv, .argc = (size_t)o->nargs + 1,
         .env = (const char *const *)o->env.v, .envc = o->env.n,
         .dirs = o->dirs.v, .ndirs = o->dirs.n,
         .tcp_listen = o->listen.v, .ntcp_listen = o->listen.n,
-        .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2,
+        .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .deadline_ns = deadline,
     };
     if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
         fprintf(stderr, "kapsul run: %s\n", err->message);
@@ -464,12 +470,8 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         goto nomem;
     if (o->fuel)
         kapsul_store_set_fuel(store, o->fuel);
-    if (o->timeout_ns) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        kapsul_store_set_deadline(store, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
-                                             o->timeout_ns);
-    }
+    if (deadline)
+        kapsul_store_set_deadline(store, deadline);
     st = kapsul_linker_instantiate(linker, module, &inst, err);
     if (st != KAPSUL_OK) {
         rc = report(o, st, err);

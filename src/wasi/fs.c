@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -55,6 +56,8 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
     if (!kpWasi_mem(c, res, 4))
         return KP_WE_FAULT;
     ssize_t r;
+    if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, POLLIN))
+        return KP_WE_SUCCESS;
     if (offset < 0)
         r = write ? writev(f->host, iov, n) : readv(f->host, iov, n);
     else if (!write)
@@ -373,7 +376,7 @@ uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
     }
     uint32_t used = 0;
     uint64_t index = 0;
-    struct dirent *de;
+    struct dirent *de = NULL;
     while (used < len && (errno = 0, de = readdir(d)) != NULL) {
         if (index++ < cookie)
             continue;

@@ -59,6 +59,31 @@ static uint64_t clock_wait(const uint8_t *sub) {
     return t > now ? t - now : 0;
 }
 
+void kpWasi_timeout(kpWasiCall *c) {
+    c->status = kpError_set(c->err, KAPSUL_ERR_TRAP, 0, "deadline exceeded in a WASI call");
+    if (c->err)
+        c->err->trap = KAPSUL_TRAP_TIMEOUT;
+}
+
+bool kpWasi_waitReady(kpWasiCall *c, int host, short events) {
+    struct stat st;
+    if (!c->w->deadline || (fstat(host, &st) == 0 && S_ISREG(st.st_mode)))
+        return true;
+    for (;;) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        if (now >= c->w->deadline) {
+            kpWasi_timeout(c);
+            return false;
+        }
+        uint64_t left = c->w->deadline - now;
+        struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
+        struct pollfd p = { .fd = host, .events = events };
+        int r = ppoll(&p, 1, &ts, NULL);
+        if (r > 0 || (r < 0 && errno != EINTR))
+            return true;   /* ready, or an error the real call will report */
+    }
+}
+
 uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
     uint32_t nsubs = kpWasi_u32(c, 2);
     const uint8_t *subs = kpWasi_mem(c, kpWasi_u32(c, 0), (uint64_t)nsubs * 48);
@@ -96,6 +121,15 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
             put_event(evs + 32 * nev++, s, KP_WE_INVAL, s[8], 0, 0);
         }
     }
+    bool capped = false;
+    if (nev == 0 && c->w->deadline) {
+        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        uint64_t left = c->w->deadline > now ? c->w->deadline - now : 0;
+        if (left < wait) {
+            wait = left;
+            capped = true;
+        }
+    }
     if (nev == 0) {
         struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
         int r = ppoll(pfd, nsubs, wait == UINT64_MAX ? NULL : &ts, NULL);
@@ -113,6 +147,11 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
             put_event(evs + 32 * nev++, s, err, s[8], s[8] == KP_EV_READ ? ready_bytes(pfd[i].fd) : 0, fl);
         }
         bool fds_ready = nev > 0;
+        if (!fds_ready && capped && now_ns(CLOCK_MONOTONIC) >= c->w->deadline) {
+            kp_free(pfd);
+            kpWasi_timeout(c);
+            return KP_WE_SUCCESS;
+        }
         for (uint32_t j = 0; !fds_ready && j < nsubs; j++)
             if (subs[48 * j + 8] == KP_EV_CLOCK && clock_wait(subs + 48 * j) <= wait)
                 put_event(evs + 32 * nev++, subs + 48 * j, 0, KP_EV_CLOCK, 0, 0);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -95,6 +96,8 @@ uint16_t kpWasi_sockAccept(kpWasiCall *c) {
         return KP_WE_NOTSUP;
     if (!kpWasi_mem(c, out_ptr, 4))
         return KP_WE_FAULT;
+    if (!(flags & KP_FDF_NONBLOCK) && !kpWasi_waitReady(c, f->host, POLLIN))
+        return KP_WE_SUCCESS;
     int fd = accept4(f->host, NULL, NULL, SOCK_CLOEXEC | (flags ? SOCK_NONBLOCK : 0));
     if (fd < 0)
         return kpWasi_errno(errno);
@@ -120,6 +123,8 @@ uint16_t kpWasi_sockRecv(kpWasiCall *c) {
         return KP_WE_FAULT;
     if (riflags & ~3u)
         return KP_WE_INVAL;
+    if (!kpWasi_waitReady(c, f->host, POLLIN))
+        return KP_WE_SUCCESS;
     struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
     ssize_t r = recvmsg(f->host, &msg, ((riflags & 1) ? MSG_PEEK : 0) | ((riflags & 2) ? MSG_WAITALL : 0));
     if (r < 0)

@@ -222,6 +222,7 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
     w->nfds = 3;
     for (int i = 0; i < 3; i++)
         w->fds[i].host = -1;
+    w->deadline = config->deadline_ns;
     w->argc = config->argc;
     w->envc = config->envc;
     if (copy_strings(config->argv, config->argc, &w->argv, &w->argv_bytes) != KAPSUL_OK ||

@@ -122,6 +122,7 @@ struct kapsul_wasi {
     char **argv; size_t argc; size_t argv_bytes;    /* argv_bytes includes the NULs */
     char **env; size_t envc; size_t env_bytes;
     kpWasiFd *fds; uint32_t nfds;                    /* slot i is guest fd i */
+    uint64_t deadline;                               /* CLOCK_MONOTONIC ns; 0 = none */
 };
 
 /* The state of one host-function call: the context, the guest's memory (re-read at each call,
@@ -164,6 +165,13 @@ static inline uint64_t kp_ld64(const uint8_t *p) { return kp_ld32(p) | ((uint64_
 /* Store a u32/u64 result at a guest pointer; false (-> EFAULT) when out of bounds. */
 bool kpWasi_put32(kpWasiCall *c, uint32_t ptr, uint32_t v);
 bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v);
+
+/* poll.c: before a read or accept that may block, wait for host fd to be ready (events as for
+ * poll(2)) but not past the context's deadline; when the deadline passes, end the guest with
+ * KAPSUL_TRAP_TIMEOUT (c->status set) and return false. */
+bool kpWasi_waitReady(kpWasiCall *c, int host, short events);
+/* End the guest with KAPSUL_TRAP_TIMEOUT. */
+void kpWasi_timeout(kpWasiCall *c);
 
 /* Host errno -> WASI errno. */
 uint16_t kpWasi_errno(int host_errno);
