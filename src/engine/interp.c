@@ -217,9 +217,14 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
     static const void *const disp[kpIr_COUNT] = {
 #define KP_IR_C(id, words, ops) &&L_##id,
 #define KP_IR_N(id) &&L_##id,
+#define KP_IR_I(id, expr) &&L_##id##_IMM,
+#define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
 #undef KP_IR_C
 #undef KP_IR_N
+#undef KP_IR_I
+#undef KP_IR_B
     };
 #endif
     kapsul_func *func = entry, *callee;
@@ -672,6 +677,36 @@ next:
     UN(I64_TRUNC_SAT_F32_U, sat_i64_u(F32(2)))
     UN(I64_TRUNC_SAT_F64_S, sat_i64_s(F64(2)))
     UN(I64_TRUNC_SAT_F64_U, sat_i64_u(F64(2)))
+
+    /* Fused forms (see ir.h for where they come from). */
+#define IMM32(id, expr)                                                        \
+    vmcase(id##_IMM) {                                                         \
+        uint32_t x = U32(2), y = ip[3];                                        \
+        S(1) = (uint32_t)(expr);                                               \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+#define IMM64(id, expr)                                                        \
+    vmcase(id##_IMM) {                                                         \
+        uint64_t x = U64(2), y = (uint64_t)(int64_t)(int32_t)ip[3];            \
+        S(1) = (uint64_t)(expr);                                               \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+#define BRCMP(id, expr)                                                        \
+    vmcase(BR_##id) {                                                          \
+        uint32_t x = U32(1), y = U32(2);                                       \
+        ip = (expr) ? code + ip[3] : ip + 4;                                   \
+        vmbreak;                                                               \
+    }                                                                          \
+    vmcase(BR_##id##_IMM) {                                                    \
+        uint32_t x = U32(1), y = ip[2];                                        \
+        ip = (expr) ? code + ip[3] : ip + 4;                                   \
+        vmbreak;                                                               \
+    }
+    KP_IR_IMM32(IMM32)
+    KP_IR_IMM64(IMM64)
+    KP_IR_CMP32(BRCMP)
 
     /* Trapping truncations: NaN is an invalid conversion; the accepted range is the open (or
      * half-open) interval whose bounds are exactly representable in the source type. */

@@ -23,6 +23,8 @@
 #ifndef KP_IR_H
 #define KP_IR_H
 
+#include <stdio.h>
+
 #include "module/module.h"
 
 /* X(ID, words, operands) -- operands as they follow the opcode word. */
@@ -97,12 +99,39 @@
     X(F32_DIV) X(F32_MIN) X(F32_MAX) X(F32_COPYSIGN) X(F64_ADD) X(F64_SUB) X(F64_MUL)         \
     X(F64_DIV) X(F64_MIN) X(F64_MAX) X(F64_COPYSIGN)
 
+/* Fused forms, made by peepholes in lowering. Their semantics are written here, once, as C
+ * expressions over x and y (uint32_t for i32, uint64_t for i64); the interpreter expands them.
+ *
+ * <op>_IMM "dst a imm" (4 words): the second operand is an immediate (i64: sign-extended 32 bits);
+ *   made from `const; op` (and `const; local.get; op` for commutative ops).
+ * BR_<cmp> "a b target" and BR_<cmp>_IMM "a imm target" (4 words): compare and branch if true;
+ *   made from `compare; br_if` and, with the negated compare, `compare; if`. */
+#define KP_IR_IMM32(X)                                                                        \
+    X(I32_ADD, x + y) X(I32_SUB, x - y) X(I32_MUL, x * y) X(I32_AND, x & y) X(I32_OR, x | y)   \
+    X(I32_XOR, x ^ y) X(I32_SHL, x << (y & 31)) X(I32_SHR_U, x >> (y & 31))                   \
+    X(I32_SHR_S, (uint32_t)((int32_t)x >> (y & 31)))                                          \
+    KP_IR_CMP32(X)
+#define KP_IR_CMP32(X)                                                                        \
+    X(I32_EQ, x == y) X(I32_NE, x != y) X(I32_LT_S, (int32_t)x < (int32_t)y) X(I32_LT_U, x < y) \
+    X(I32_GT_S, (int32_t)x > (int32_t)y) X(I32_GT_U, x > y)                                   \
+    X(I32_LE_S, (int32_t)x <= (int32_t)y) X(I32_LE_U, x <= y)                                 \
+    X(I32_GE_S, (int32_t)x >= (int32_t)y) X(I32_GE_U, x >= y)
+#define KP_IR_IMM64(X)                                                                        \
+    X(I64_ADD, x + y) X(I64_SUB, x - y) X(I64_MUL, x * y) X(I64_AND, x & y) X(I64_OR, x | y)   \
+    X(I64_XOR, x ^ y) X(I64_SHL, x << (y & 63)) X(I64_SHR_U, x >> (y & 63))                   \
+    X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))
+
 typedef enum kpIrOp {
 #define KP_IR_C(id, words, ops) kpIr_##id,
 #define KP_IR_N(id) kpIr_##id,
+#define KP_IR_I(id, expr) kpIr_##id##_IMM,
+#define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
 #undef KP_IR_C
 #undef KP_IR_N
+#undef KP_IR_I
+#undef KP_IR_B
     kpIr_COUNT
 } kpIrOp;
 
@@ -129,6 +158,8 @@ typedef struct kpLowerCtx {
  * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement yet: SIMD). */
 kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
 void kpCode_free(kpCode *c);
+/* Print the instructions, one per line (debugging). */
+void kpCode_dump(const kpCode *c, FILE *out);
 
 /* Slots a value of type t takes in a frame. */
 static inline uint32_t kp_slot_width(kpValType t) { return t == kpT_V128 ? 2u : 1u; }

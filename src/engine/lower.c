@@ -12,6 +12,7 @@
  * and instructions the engine does not run yet (SIMD).
  */
 #include <stddef.h>
+#include <stdio.h>
 
 #include "engine/ir.h"
 #include "module/opcodes.h"
@@ -19,9 +20,40 @@
 const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_C(id, words, ops) #id,
 #define KP_IR_N(id) #id,
+#define KP_IR_I(id, expr) #id "_IMM",
+#define KP_IR_B(id, expr) "BR_" #id, "BR_" #id "_IMM",
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
 #undef KP_IR_C
 #undef KP_IR_N
+#undef KP_IR_I
+#undef KP_IR_B
+};
+
+/* IR opcode -> its _IMM form + 1 (0 = none). */
+static const uint16_t imm_map[kpIr_COUNT] = {
+#define KP_IR_I(id, expr) [kpIr_##id] = kpIr_##id##_IMM + 1,
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I)
+#undef KP_IR_I
+};
+
+/* i32 compare (plain or _IMM) -> its compare-and-branch form + 1, and the negated compare. */
+static const uint16_t br_map[kpIr_COUNT] = {
+#define KP_IR_B(id, expr) [kpIr_##id] = kpIr_BR_##id + 1, [kpIr_##id##_IMM] = kpIr_BR_##id##_IMM + 1,
+    KP_IR_CMP32(KP_IR_B)
+#undef KP_IR_B
+};
+static const uint16_t negate_map[kpIr_COUNT] = {
+    [kpIr_I32_EQ] = kpIr_I32_NE + 1, [kpIr_I32_NE] = kpIr_I32_EQ + 1,
+    [kpIr_I32_LT_S] = kpIr_I32_GE_S + 1, [kpIr_I32_GE_S] = kpIr_I32_LT_S + 1,
+    [kpIr_I32_LT_U] = kpIr_I32_GE_U + 1, [kpIr_I32_GE_U] = kpIr_I32_LT_U + 1,
+    [kpIr_I32_GT_S] = kpIr_I32_LE_S + 1, [kpIr_I32_LE_S] = kpIr_I32_GT_S + 1,
+    [kpIr_I32_GT_U] = kpIr_I32_LE_U + 1, [kpIr_I32_LE_U] = kpIr_I32_GT_U + 1,
+    [kpIr_I32_EQ_IMM] = kpIr_I32_NE_IMM + 1, [kpIr_I32_NE_IMM] = kpIr_I32_EQ_IMM + 1,
+    [kpIr_I32_LT_S_IMM] = kpIr_I32_GE_S_IMM + 1, [kpIr_I32_GE_S_IMM] = kpIr_I32_LT_S_IMM + 1,
+    [kpIr_I32_LT_U_IMM] = kpIr_I32_GE_U_IMM + 1, [kpIr_I32_GE_U_IMM] = kpIr_I32_LT_U_IMM + 1,
+    [kpIr_I32_GT_S_IMM] = kpIr_I32_LE_S_IMM + 1, [kpIr_I32_LE_S_IMM] = kpIr_I32_GT_S_IMM + 1,
+    [kpIr_I32_GT_U_IMM] = kpIr_I32_LE_U_IMM + 1, [kpIr_I32_LE_U_IMM] = kpIr_I32_GT_U_IMM + 1,
 };
 
 /* wasm opcode -> IR opcode + 1 for the instructions that map one to one (0 = not such). */
@@ -63,6 +95,7 @@ typedef struct lower {
     bool nomem;
     uint32_t last_dst;      /* word index of the dst operand of the last value-producing instr */
     uint32_t prev_dst;      /* last_dst as it was before the current instruction */
+    uint32_t last_pc, prev_pc;  /* start of that instruction */
     uint32_t check_site, check_count, ninstr;
 } lower;
 
@@ -213,6 +246,12 @@ static void emit_check(lower *L) {
     emit(L, 1);
 }
 
+/* Is the instruction just before this one (nothing emitted since) a value op of `words` words
+ * that wrote slot s? Then it may be rewritten. */
+static bool prev_wrote(const lower *L, uint32_t s, uint32_t words) {
+    return L->prev_dst != NONE && !L->nomem && L->prev_pc + words == pc(L) && L->code.v[L->prev_dst] == s;
+}
+
 /* ---- Branches ---- */
 
 static uint32_t label_arity(const lower *L, const ctl *c) {
@@ -280,10 +319,36 @@ static void emit_br(lower *L, uint32_t depth) {
     emit_target(L, t);
 }
 
+/* If the condition in slot c was computed by the instruction right before (an i32 compare or
+ * eqz), remove it and emit a compare-and-branch: `negate` for branching when false (if). */
+static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
+    if (!prev_wrote(L, c, 4) && !prev_wrote(L, c, 3)) return false;
+    uint32_t op = L->code.v[L->prev_pc], a = L->code.v[L->prev_pc + 2], b, bop;
+    if (op == kpIr_I32_EQZ && prev_wrote(L, c, 3)) {
+        bop = negate ? kpIr_BR_IF : kpIr_BR_IFZ;
+        L->code.n = L->prev_pc;
+        emit(L, bop);
+        emit(L, a);
+        emit_target(L, t);
+        return true;
+    }
+    if (!prev_wrote(L, c, 4) || !br_map[op]) return false;
+    if (negate) op = negate_map[op] - 1u;
+    b = L->code.v[L->prev_pc + 3];
+    bop = br_map[op] - 1u;
+    L->code.n = L->prev_pc;
+    emit(L, bop);
+    emit(L, a);
+    emit(L, b);
+    emit_target(L, t);
+    return true;
+}
+
 static void lower_br_if(lower *L, uint32_t depth) {
     uint32_t c = pop(L);
     ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
     if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
+        if (fuse_branch(L, c, false, t)) return;
         emit(L, kpIr_BR_IF);
         emit(L, c);
         emit_target(L, t);
@@ -422,9 +487,34 @@ static kpValType sig_result(kpOp op) {
 }
 
 static void emit_value_op(lower *L, uint32_t irop, uint32_t dst_slot) {
+    L->last_pc = pc(L);
     emit(L, irop);
     L->last_dst = pc(L);
     emit(L, dst_slot);
+}
+
+/* `const; op` -> op_IMM, also `const; local.get; op` for commutative ops (local.get emits
+ * nothing). True if the fused instruction was emitted. */
+static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt) {
+    if (!imm_map[op] || L->prev_dst == NONE || L->nomem) return false;
+    uint32_t cop = L->code.v[L->prev_pc];
+    bool is64 = op >= kpIr_I64_ADD && op <= kpIr_I64_ROTR;
+    uint32_t words = is64 ? 4 : 3, other;
+    if (cop != (is64 ? kpIr_CONST64 : kpIr_CONST32)) return false;
+    bool commutes = op == kpIr_I32_ADD || op == kpIr_I32_MUL || op == kpIr_I32_AND || op == kpIr_I32_OR ||
+                    op == kpIr_I32_XOR || op == kpIr_I32_EQ || op == kpIr_I32_NE || op == kpIr_I64_ADD ||
+                    op == kpIr_I64_MUL || op == kpIr_I64_AND || op == kpIr_I64_OR || op == kpIr_I64_XOR;
+    if (prev_wrote(L, b, words)) other = a;
+    else if (commutes && prev_wrote(L, a, words)) other = b;
+    else return false;
+    uint32_t lo = L->code.v[L->prev_pc + 2];
+    if (is64 && L->code.v[L->prev_pc + 3] != ((lo & 0x80000000u) ? 0xFFFFFFFFu : 0)) return false;
+    L->code.n = L->prev_pc;                   /* drop the constant */
+    uint32_t d = push(L, rt);
+    emit_value_op(L, imm_map[op] - 1u, d);
+    emit(L, other);
+    emit(L, lo);
+    return true;
 }
 
 /* Memory, numeric and constant instructions: everything without control flow. */
@@ -448,6 +538,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         }
         uint32_t b = nargs == 2 ? pop(L) : 0;
         uint32_t a = pop(L);
+        if (nargs == 2 && !is_mem && fuse_imm(L, ir - 1u, a, b, rt)) return KAPSUL_OK;
         uint32_t d = push(L, rt);
         emit_value_op(L, ir - 1u, d);
         emit(L, a);
@@ -475,6 +566,7 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
     switch (in->op) {
     case kpOp_LOCAL_GET:
         push_at(L, L->local_type[in->a], L->local_slot[in->a]);
+        L->last_dst = L->prev_dst;
         return KAPSUL_OK;
     case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
         uint32_t ls = L->local_slot[in->a], width = kp_slot_width(L->local_type[in->a]);
@@ -618,8 +710,10 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
     kapsul_status st = KAPSUL_OK;
     uint32_t base, c;
     const kpFuncType *ft;
-    /* Only the instruction right before a local.set may have its destination rewritten. */
+    /* Only the instruction right before may be rewritten by a peephole; local.get emits nothing
+     * and keeps that instruction "right before". */
     L->prev_dst = L->last_dst;
+    L->prev_pc = L->last_pc;
     L->last_dst = NONE;
     switch (in->op) {
     case kpOp_UNREACHABLE:
@@ -642,17 +736,30 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
             emit_check(L);
         }
         break;
-    case kpOp_IF:
+    case kpOp_IF: {
         c = pop(L);
+        uint32_t before = pc(L);
         materialize_all(L);
+        if (pc(L) != before) L->prev_dst = NONE;
         label_here(L);
         st = push_ctl(L, C_IF, in);
         if (st != KAPSUL_OK) break;
+        ctl *t = &L->ctls.v[L->ctls.n - 1];
+        /* The else target is chained through else_site like any forward branch. */
+        uint32_t saved = t->chain;
+        t->chain = NONE;
+        if (fuse_branch(L, c, true, t)) {
+            t->else_site = t->chain;
+            t->chain = saved;
+            break;
+        }
+        t->chain = saved;
         emit(L, kpIr_BR_IFZ);
         emit(L, c);
-        L->ctls.v[L->ctls.n - 1].else_site = pc(L);
+        t->else_site = pc(L);
         emit(L, NONE);
         break;
+    }
     case kpOp_ELSE:
         lower_else(L);
         break;
@@ -818,4 +925,32 @@ void kpCode_free(kpCode *c) {
     if (!c) return;
     kp_free(c->code);
     c->code = NULL;
+}
+
+/* ---- Disassembly (debugging and the engine's own tests) ---- */
+
+static uint32_t instr_words(const uint32_t *ip) {
+    switch (*ip) {
+#define KP_IR_C(id, words, ops) case kpIr_##id: return words;
+        KP_IR_CONTROL(KP_IR_C)
+#undef KP_IR_C
+    default:
+        break;
+    }
+    if (*ip < kpIr_I32_EQZ) return 4;          /* memory accesses */
+    if (*ip < kpIr_I32_EQ) return 3;           /* unary */
+    return 4;                                  /* binary */
+}
+
+void kpCode_dump(const kpCode *c, FILE *out) {
+    fprintf(out, "frame: %u param, %u local, %u total slots\n", c->nparam_slots, c->nlocal_slots, c->nslots);
+    for (uint32_t pc = 0; pc < c->len;) {
+        const uint32_t *ip = c->code + pc;
+        uint32_t n = *ip == kpIr_BR_TABLE ? ip[2] + 4 : instr_words(ip);
+        if (n == 0 || *ip >= kpIr_COUNT) n = 1;
+        fprintf(out, "%5u  %-20s", pc, *ip < kpIr_COUNT ? kpIr_names[*ip] : "?");
+        for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);
+        fputc('\n', out);
+        pc += n;
+    }
 }
