@@ -76,3 +76,12 @@ else()
     message(STATUS "clang with libFuzzer not found: the 60-second fuzz runs are not registered")
   endif()
 endif()
+
+# The allocation-failure and pathological-module unit tests run in the ASan build too; they share
+# the fuzzers' LeakSanitizer suppressions (see tests/fuzz/lsan.supp).
+foreach(t test_allocfail test_pathological)
+  if(TEST unit.${t})
+    set_tests_properties(unit.${t} PROPERTIES
+                         ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
+  endif()
+endforeach()

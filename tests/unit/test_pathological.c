@@ -600,10 +600,15 @@ static int case_funcs_100k(void) {
     return rc < 0 ? 1 : 0;
 }
 
-/* 100,000 functions each declaring 50,000 locals: a 600 KB module that asks for 5 * 10^9
- * locals in total. Per-function costs proportional to the locals would show here. */
-static int case_funcs_100k_locals(void) {
-    const uint32_t n = 100000;
+/* Many functions each declaring 50,000 locals: 7 bytes of body per function ask for 50,000
+ * locals, so per-function work proportional to the declared locals shows up as load time far out
+ * of proportion to the module's size (100,000 such functions = 700 KB asking for 5 * 10^9 locals;
+ * lowering took 16 s for that when this test was written). Kept at 20,000 functions (2,000 under
+ * sanitizers) so the suite stays quick; the printed time tells whether the cost is still linear in
+ * the locals declared. */
+static int case_funcs_many_locals(void) {
+    const uint32_t n = KPT_SANITIZED ? 2000 : 20000;
+    printf("    %u functions x 50,000 locals\n", n);
     kpBuf mod = {0}, code = {0};
     prologue(&mod, "", "", n);
     export_f(&mod);
@@ -869,7 +874,7 @@ int main(void) {
         {"section sizes that lie", case_section_sizes},
         {"function body sizes that lie", case_body_sizes},
         {"100,000 functions", case_funcs_100k},
-        {"100,000 functions x 50,000 locals", case_funcs_100k_locals},
+        {"20,000 functions x 50,000 locals", case_funcs_many_locals},
         {"1,000,000 types", case_types_1m},
         {"memory of 65,536 pages declared", case_memory_declared_4g},
         {"memory grown to 65,536 pages", case_memory_grow_4g},
