@@ -59,6 +59,10 @@ int kpCli_exitFor(kapsul_status status);
  * funcref), memory (1..2 pages). */
 kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print);
 
+/* Report a usage error of subcommand `cmd` on stderr ("kapsul CMD: MESSAGE" and a pointer to
+ * --help) and return KP_EXIT_USAGE. */
+int kpCli_usageError(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);
 

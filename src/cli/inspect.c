@@ -262,19 +262,15 @@ int kpCli_inspect(int argc, char **argv) {
         if (!only_files && strcmp(a, "--") == 0) { only_files = true; continue; }
         if (!only_files && a[0] == '-' && a[1] != '\0') {
             if (kpCli_isHelp(a)) { inspect_usage(stdout); return KP_EXIT_OK; }
-            fprintf(stderr, "kapsul inspect: unknown option '%s'\n", a);
-            return KP_EXIT_USAGE;
+            return kpCli_usageError("inspect", "unknown option '%s'", a);
         }
         if (path) {
-            fprintf(stderr, "kapsul inspect: expected one FILE, got '%s' too\n", a);
-            return KP_EXIT_USAGE;
+            return kpCli_usageError("inspect", "expected one FILE, got '%s' too", a);
         }
         path = a;
     }
     if (!path) {
-        fprintf(stderr, "kapsul inspect: missing FILE\n");
-        inspect_usage(stderr);
-        return KP_EXIT_USAGE;
+        return kpCli_usageError("inspect", "missing FILE");
     }
     kapsul_error err;
     kpBuf bytes;

@@ -3,6 +3,7 @@
  * (text or binary), printing load errors in one format.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -96,4 +97,14 @@ int kpCli_exitFor(kapsul_status status) {
 
 bool kpCli_isHelp(const char *arg) {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+int kpCli_usageError(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "kapsul %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'kapsul %s --help' for usage.\n", cmd);
+    return KP_EXIT_USAGE;
 }

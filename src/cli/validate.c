@@ -53,13 +53,10 @@ int kpCli_validate(int argc, char **argv) {
         if (strcmp(a, "--") == 0) { only_files = true; continue; }
         if (kpCli_isHelp(a)) { validate_usage(stdout); return KP_EXIT_OK; }
         if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { verbose = true; continue; }
-        fprintf(stderr, "kapsul validate: unknown option '%s'\n", a);
-        return KP_EXIT_USAGE;
+        return kpCli_usageError("validate", "unknown option '%s'", a);
     }
     if (nfiles == 0) {
-        fprintf(stderr, "kapsul validate: missing FILE\n");
-        validate_usage(stderr);
-        return KP_EXIT_USAGE;
+        return kpCli_usageError("validate", "missing FILE");
     }
     kapsul_engine *engine = kapsul_engine_new(NULL);
     if (!engine) {

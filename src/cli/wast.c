@@ -659,23 +659,20 @@ static int parse_options(int argc, char **argv, wast_options *opt, int *nfiles) 
             opt->summary = true;
         } else if (strcmp(a, "--print") == 0) {
             opt->print = true;
-        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
+        } else if (strcmp(a, "--timeout") == 0) {
+            if (i + 1 >= argc) return kpCli_usageError("wast", "--timeout needs SECS");
             char *end;
             double secs = strtod(argv[++i], &end);
             if (*end || !(secs > 0 && secs < 1e6)) {
-                fprintf(stderr, "kapsul wast: bad --timeout '%s'\n", argv[i]);
-                return KP_EXIT_USAGE;
+                return kpCli_usageError("wast", "bad --timeout '%s'", argv[i]);
             }
             opt->timeout_ns = (uint64_t)(secs * 1e9);
         } else {
-            fprintf(stderr, "kapsul wast: unknown option '%s'\n", a);
-            return KP_EXIT_USAGE;
+            return kpCli_usageError("wast", "unknown option '%s'", a);
         }
     }
     if (*nfiles == 0) {
-        fprintf(stderr, "kapsul wast: missing FILE\n");
-        wast_usage(stderr);
-        return KP_EXIT_USAGE;
+        return kpCli_usageError("wast", "missing FILE");
     }
     return -1;
 }

@@ -1,7 +1,8 @@
 /*
  * wat2wasm.c -- `kapsul wat2wasm IN.wat [-o OUT.wasm]`: encode the text format to a binary
  * module. Like wabt's wat2wasm, the result is validated unless --no-check is given, the default
- * output is IN with its extension replaced by .wasm, and `-o -` writes to stdout.
+ * output is IN with its extension replaced by .wasm (stdout when IN is stdin, `-`), and `-o -`
+ * writes to stdout.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,8 +81,7 @@ int kpCli_wat2wasm(int argc, char **argv) {
         const char *a = argv[i];
         if (only_files || a[0] != '-' || a[1] == '\0') {
             if (in) {
-                fprintf(stderr, "kapsul wat2wasm: expected one input file, got '%s' too\n", a);
-                return KP_EXIT_USAGE;
+                return kpCli_usageError("wat2wasm", "expected one input file, got '%s' too", a);
             }
             in = a;
         } else if (strcmp(a, "--") == 0) {
@@ -91,8 +91,7 @@ int kpCli_wat2wasm(int argc, char **argv) {
             return KP_EXIT_OK;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "kapsul wat2wasm: %s needs a FILE\n", a);
-                return KP_EXIT_USAGE;
+                return kpCli_usageError("wat2wasm", "%s needs a FILE", a);
             }
             out = argv[++i];
         } else if (strncmp(a, "--output=", 9) == 0) {
@@ -100,14 +99,11 @@ int kpCli_wat2wasm(int argc, char **argv) {
         } else if (strcmp(a, "--no-check") == 0) {
             check = false;
         } else {
-            fprintf(stderr, "kapsul wat2wasm: unknown option '%s'\n", a);
-            return KP_EXIT_USAGE;
+            return kpCli_usageError("wat2wasm", "unknown option '%s'", a);
         }
     }
     if (!in) {
-        fprintf(stderr, "kapsul wat2wasm: missing input file\n");
-        wat2wasm_usage(stderr);
-        return KP_EXIT_USAGE;
+        return kpCli_usageError("wat2wasm", "missing input file");
     }
     kapsul_error err;
     kpBuf text, bytes = {0};
@@ -126,6 +122,7 @@ int kpCli_wat2wasm(int argc, char **argv) {
     }
     status = check ? check_module(in, &bytes) : KP_EXIT_OK;
     if (status != KP_EXIT_OK) goto done;
+    if (!out && strcmp(in, "-") == 0) out = "-";
     if (!out) {
         out = owned_out = default_output(in);
         if (!out) {
