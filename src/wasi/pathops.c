@@ -259,7 +259,10 @@ uint16_t kpWasi_pathOpen(kpWasiCall *c) {
         return KP_WE_FAULT;
     if (oflags & ~15u)
         return KP_WE_INVAL;
-    if (dir->read_only && ((base & KP_R_MUTATE) || (fdflags & KP_FDF_APPEND)))
+    /* Beneath a read-only preopen, asking for write access is refused outright (other mutating
+     * rights, which toolchains ask for by habit, are only cut below). */
+    if (dir->read_only && ((base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE)) ||
+                           (fdflags & KP_FDF_APPEND)))
         return KP_WE_NOTCAPABLE;
     base &= dir->inh;
     inh &= dir->inh;

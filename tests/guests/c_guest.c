@@ -60,6 +60,17 @@ static void files(void) {
     CHECK(unlink("data/dir/moved.txt") == 0);
     CHECK(rmdir("data/dir") == 0);
     CHECK(fopen("/etc/passwd", "r") == NULL);
+    f = fopen("rodata/notes.txt", "r");
+    CHECK(f != NULL);
+    if (f) {
+        char ro[64] = { 0 };
+        CHECK(fgets(ro, sizeof ro, f) != NULL);
+        fclose(f);
+        printf("read-only: %s", ro);
+    }
+    CHECK(fopen("rodata/notes.txt", "a") == NULL);
+    CHECK(fopen("rodata/new.txt", "w") == NULL);
+    CHECK(unlink("rodata/notes.txt") != 0);
     CHECK(fopen("data/../../escape", "w") == NULL);
 }
 

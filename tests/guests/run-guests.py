@@ -22,6 +22,7 @@ HOME: (unset)
 file: 18 bytes: line one
 line two
 dir entry: moved.txt
+read-only: kept as is
 clocks and random: ok
 failures: 0
 """
@@ -53,8 +54,12 @@ def main():
             run_dir = os.path.join(t, "run-" + kind)
             data = os.path.join(run_dir, "data")
             os.makedirs(data)
+            rodata = os.path.join(run_dir, "rodata")
+            os.makedirs(rodata)
+            with open(os.path.join(rodata, "notes.txt"), "w") as f:
+                f.write("kept as is\n")
             env = dict(os.environ, HOME="/root")   # a variable the guest must not see
-            p = subprocess.run([kapsul, "run", "--dir", data + "::data", "--env", "GREETING=hello wasi",
+            p = subprocess.run([kapsul, "run", "--dir", data + "::data", "--dir", rodata + "::rodata:ro", "--env", "GREETING=hello wasi",
                                 "--", wasm, "one", "two words"], cwd=run_dir, env=env,
                                stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
             out = p.stdout.decode("utf-8", "replace")
@@ -65,7 +70,10 @@ def main():
                 problems.append("stdout differs:\n%s" % out)
             if os.listdir(data):
                 problems.append("data/ not cleaned: %s" % os.listdir(data))
-            if sorted(os.listdir(run_dir)) != ["data"] or os.path.exists(os.path.join(t, "escape")):
+            with open(os.path.join(rodata, "notes.txt")) as f:
+                if f.read() != "kept as is\n" or os.listdir(rodata) != ["notes.txt"]:
+                    problems.append("read-only directory changed")
+            if sorted(os.listdir(run_dir)) != ["data", "rodata"] or os.path.exists(os.path.join(t, "escape")):
                 problems.append("files created outside data/")
             if problems:
                 failed += 1

@@ -40,6 +40,11 @@ fn files(failures: &mut u32) {
     fs::remove_file("data/dir/moved.txt").expect("unlink");
     fs::remove_dir("data/dir").expect("rmdir");
     check(failures, fs::File::open("/etc/passwd").is_err(), "absolute path refused");
+    let ro = fs::read_to_string("rodata/notes.txt").expect("read-only file");
+    print!("read-only: {}", ro);
+    check(failures, fs::OpenOptions::new().append(true).open("rodata/notes.txt").is_err(), "ro append");
+    check(failures, fs::write("rodata/new.txt", "x").is_err(), "ro create");
+    check(failures, fs::remove_file("rodata/notes.txt").is_err(), "ro unlink");
     check(failures, fs::write("data/../../escape", "x").is_err(), "escape refused");
 }
 
