@@ -121,7 +121,9 @@ static inline uint64_t sat_i64_u(double x) {
 
 #define KP_CHUNK ((uint64_t)16 << 20)
 
-static bool interrupted(kapsul_store *s) { return __atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) != 0; }
+static bool interrupted(kapsul_store *s) {
+    return (__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) & (KP_INTR_USER | KP_INTR_DEADLINE)) != 0;
+}
 
 static bool chunked_fill(kapsul_store *s, uint8_t *p, int v, uint64_t n) {
     while (n > 0) {
@@ -184,9 +186,11 @@ static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap tra
 #define vmcase(id) case kpIr_##id:
 #define vmbreak continue
 #else
-#define vmdispatch goto *disp[*ip];
+/* Direct threading: after kpInterp_thread, an opcode word holds its handler's offset from
+ * L_UNREACHABLE, which saves the table load of `goto *disp[*ip]`. */
+#define vmdispatch goto *(const void *)(vmbase + (int32_t)*ip);
 #define vmcase(id) L_##id:
-#define vmbreak goto *disp[*ip]
+#define vmbreak goto *(const void *)(vmbase + (int32_t)*ip)
 #endif
 
 /* Operand access: slot k of the current instruction's operand list. */
@@ -212,7 +216,7 @@ static inline uint64_t ld(const uint8_t *p, int n) {
 static inline void st(uint8_t *p, uint64_t v, int n) { memcpy(p, &v, (size_t)n); }
 
 static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64_t *fp, uint32_t depth0,
-                         kapsul_error *err) {
+                         kapsul_error *err, const void *const **table_out) {
 #ifndef KP_SWITCH_DISPATCH
     static const void *const disp[kpIr_COUNT] = {
 #define KP_IR_C(id, words, ops) &&L_##id,
@@ -226,6 +230,13 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #undef KP_IR_I
 #undef KP_IR_B
     };
+    const char *const vmbase = (const char *)&&L_UNREACHABLE;
+    if (table_out) {
+        *table_out = disp;
+        return KAPSUL_OK;
+    }
+#else
+    (void)table_out;
 #endif
     kapsul_func *func = entry, *callee;
     kapsul_instance *inst = func->inst;
@@ -251,17 +262,21 @@ next:
         goto trapped;
     }
     vmcase(CHECK) {
-        if (KP_UNLIKELY(s->fuel_on)) {
-            if (s->fuel < (int64_t)ip[1]) {
-                s->fuel = 0;
-                trap = KAPSUL_TRAP_FUEL;
+        /* One load on the fast path: fuel metering and interrupts share the word. */
+        int w = __atomic_load_n(&s->interrupt, __ATOMIC_RELAXED);
+        if (KP_UNLIKELY(w)) {
+            if (w & KP_INTR_FUEL) {
+                if (s->fuel < (int64_t)ip[1]) {
+                    s->fuel = 0;
+                    trap = KAPSUL_TRAP_FUEL;
+                    goto trapped;
+                }
+                s->fuel -= ip[1];
+            }
+            if (w & (KP_INTR_USER | KP_INTR_DEADLINE)) {
+                trap = KAPSUL_TRAP_TIMEOUT;
                 goto trapped;
             }
-            s->fuel -= ip[1];
-        }
-        if (KP_UNLIKELY(__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED))) {
-            trap = KAPSUL_TRAP_TIMEOUT;
-            goto trapped;
         }
         ip += 2;
         vmbreak;
@@ -855,7 +870,7 @@ kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, 
         goto out;
     }
     tls_exec = &ex;
-    status = run(s, &ex, func, args, depth0, err);
+    status = run(s, &ex, func, args, depth0, err, NULL);
 out:
     tls_exec = ex.prev;
     s->nframes = depth0;
@@ -865,4 +880,38 @@ out:
         __atomic_fetch_and(&s->interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
     }
     return status;
+}
+
+/* ---- Threading ---- */
+
+#ifndef KP_SWITCH_DISPATCH
+static const void *const *handler_table(void) {
+    static const void *const *table;
+    if (!table) run(NULL, NULL, NULL, NULL, 0, NULL, &table);
+    return table;
+}
+#endif
+
+void kpInterp_thread(kpCode *c) {
+#ifndef KP_SWITCH_DISPATCH
+    const void *const *t = handler_table();
+    for (uint32_t pc = 0; pc < c->len;) {
+        uint32_t op = c->code[pc], n = kpIr_words(c->code + pc);
+        c->code[pc] = (uint32_t)(int32_t)((const char *)t[op] - (const char *)t[kpIr_UNREACHABLE]);
+        pc += n;
+    }
+#else
+    (void)c;
+#endif
+}
+
+int kpInterp_opcode(uint32_t word) {
+#ifndef KP_SWITCH_DISPATCH
+    const void *const *t = handler_table();
+    for (int op = 0; op < kpIr_COUNT; op++)
+        if ((uint32_t)(int32_t)((const char *)t[op] - (const char *)t[kpIr_UNREACHABLE]) == word) return op;
+    return -1;
+#else
+    return word < kpIr_COUNT ? (int)word : -1;
+#endif
 }

@@ -158,8 +158,15 @@ typedef struct kpLowerCtx {
  * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement yet: SIMD). */
 kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
 void kpCode_free(kpCode *c);
-/* Print the instructions, one per line (debugging). */
+/* Print the instructions, one per line (debugging; works before and after threading). */
 void kpCode_dump(const kpCode *c, FILE *out);
+/* Number of words of the instruction at ip (opcode numbers, i.e. before threading). */
+uint32_t kpIr_words(const uint32_t *ip);
+
+/* interp.c: turn opcode numbers into handler addresses (computed-goto builds; a no-op with
+ * KP_SWITCH_DISPATCH), done once per function at load time; and the reverse, for kpCode_dump. */
+void kpInterp_thread(kpCode *c);
+int kpInterp_opcode(uint32_t word);
 
 /* Slots a value of type t takes in a frame. */
 static inline uint32_t kp_slot_width(kpValType t) { return t == kpT_V128 ? 2u : 1u; }

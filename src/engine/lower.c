@@ -929,7 +929,8 @@ void kpCode_free(kpCode *c) {
 
 /* ---- Disassembly (debugging and the engine's own tests) ---- */
 
-static uint32_t instr_words(const uint32_t *ip) {
+uint32_t kpIr_words(const uint32_t *ip) {
+    if (*ip == kpIr_BR_TABLE) return ip[2] + 4;
     switch (*ip) {
 #define KP_IR_C(id, words, ops) case kpIr_##id: return words;
         KP_IR_CONTROL(KP_IR_C)
@@ -946,9 +947,10 @@ void kpCode_dump(const kpCode *c, FILE *out) {
     fprintf(out, "frame: %u param, %u local, %u total slots\n", c->nparam_slots, c->nlocal_slots, c->nslots);
     for (uint32_t pc = 0; pc < c->len;) {
         const uint32_t *ip = c->code + pc;
-        uint32_t n = *ip == kpIr_BR_TABLE ? ip[2] + 4 : instr_words(ip);
-        if (n == 0 || *ip >= kpIr_COUNT) n = 1;
-        fprintf(out, "%5u  %-20s", pc, *ip < kpIr_COUNT ? kpIr_names[*ip] : "?");
+        int op = kpInterp_opcode(*ip);
+        uint32_t w[2] = {op < 0 ? 0u : (uint32_t)op, pc + 2 < c->len ? ip[2] : 0};
+        uint32_t n = op < 0 ? 1 : kpIr_words(w);
+        fprintf(out, "%5u  %-20s", pc, op < 0 ? "?" : kpIr_names[op]);
         for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);
         fputc('\n', out);
         pc += n;

@@ -62,8 +62,10 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         goto fail;
     }
     kpLowerCtx cx = {mod->m, mod->func_types, mod->type_ids};
-    for (uint32_t i = 0; i < mod->m->nfuncs; i++)
+    for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
         if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
+        kpInterp_thread(&mod->codes[i]);
+    }
     *out = mod;
     return KAPSUL_OK;
 fail:

@@ -111,14 +111,15 @@ struct kapsul_store {
     kpFrame *frames;
     uint32_t nframes, max_frames;
 
-    int64_t fuel;                  /* remaining when fuel_on */
-    bool fuel_on;
-    int interrupt;                 /* KP_INTR_* bits, set from other threads / the watchdog */
+    int64_t fuel;                  /* remaining when KP_INTR_FUEL is set */
+    int interrupt;                 /* KP_INTR_* bits, set from other threads / the watchdog; the
+                                    * interpreter's CHECK reads this one word on its fast path */
     uint64_t deadline;
     int entries;                   /* nesting of host -> wasm entries */
 };
 #define KP_INTR_USER 1
 #define KP_INTR_DEADLINE 2
+#define KP_INTR_FUEL 4             /* not an interrupt: fuel metering is on */
 
 struct kapsul_caller {
     kapsul_store *store;

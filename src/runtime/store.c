@@ -170,12 +170,13 @@ kapsul_status kpStore_prepareStacks(kapsul_store *s) {
 }
 
 void kapsul_store_set_fuel(kapsul_store *s, uint64_t fuel) {
-    s->fuel_on = fuel != 0;
     s->fuel = fuel > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)fuel;
+    if (fuel) __atomic_fetch_or(&s->interrupt, KP_INTR_FUEL, __ATOMIC_SEQ_CST);
+    else __atomic_fetch_and(&s->interrupt, ~KP_INTR_FUEL, __ATOMIC_SEQ_CST);
 }
 
 uint64_t kapsul_store_fuel_remaining(const kapsul_store *s) {
-    return s->fuel_on && s->fuel > 0 ? (uint64_t)s->fuel : 0;
+    return (__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) & KP_INTR_FUEL) && s->fuel > 0 ? (uint64_t)s->fuel : 0;
 }
 
 void kapsul_store_set_deadline(kapsul_store *s, uint64_t deadline_ns) {
