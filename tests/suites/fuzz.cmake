@@ -85,3 +85,19 @@ foreach(t test_allocfail test_pathological)
                          ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
   endif()
 endforeach()
+
+# Differential testing against Node's V8 (tests/diff): the driver is built everywhere; the
+# 50-module CI run is registered where binaryen's wasm-opt and node exist.
+add_executable(kapsul-diff-driver ${CMAKE_SOURCE_DIR}/tests/diff/driver.c)
+target_link_libraries(kapsul-diff-driver PRIVATE kapsul_core)
+set_target_properties(kapsul-diff-driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+find_program(KAPSUL_WASM_OPT wasm-opt)
+find_program(KAPSUL_NODE node)
+if(KAPSUL_WASM_OPT AND KAPSUL_NODE)
+  add_test(NAME diff.v8
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/diff/run.sh 50 $<TARGET_FILE:kapsul-diff-driver>)
+  set_tests_properties(diff.v8 PROPERTIES LABELS "diff" TIMEOUT 900
+                       ENVIRONMENT "KAPSUL_DIFF_OUT=${CMAKE_BINARY_DIR}/diff-mismatches")
+else()
+  message(STATUS "wasm-opt or node not found: the differential test is not registered")
+endif()
