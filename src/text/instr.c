@@ -152,17 +152,12 @@ static kapsul_status parse_lane(kpWat *w, kpBuf *o, bool shuffle) {
 static kapsul_status parse_label(kpWat *w, uint32_t *out) {
     const kpTok *t = kpWat_cur(w);
     if (t->kind == kpTok_ID) {
-        for (size_t i = w->labels.n; i-- > 0;) {
-            size_t l = w->labels.v[i];
-            if (l == KP_NO_MATCH) continue;
-            const kpTok *lt = kpWat_tok(w, l);
-            if (lt->len == t->len && memcmp(w->tk->src + lt->start, w->tk->src + t->start, t->len) == 0) {
-                *out = (uint32_t)(w->labels.n - 1 - i);
-                w->pos++;
-                return KAPSUL_OK;
-            }
-        }
-        return kpWat_error(w, w->pos, "unknown label %.*s", (int)t->len, w->tk->src + t->start);
+        uint32_t i;
+        if (!kpWat_lookup(&w->label_ids, w->tk->src + t->start, t->len, &i) || i == UINT32_MAX)
+            return kpWat_error(w, w->pos, "unknown label %.*s", (int)t->len, w->tk->src + t->start);
+        *out = (uint32_t)(w->labels.n - 1 - i);
+        w->pos++;
+        return KAPSUL_OK;
     }
     uint64_t v;
     kapsul_status st = parse_uint(w, 32, &v);
@@ -365,8 +360,15 @@ static kapsul_status push_frame(kpWat *w, framevec *fs, frame f) {
 }
 
 static kapsul_status push_label(kpWat *w, size_t label) {
+    uint32_t prev = UINT32_MAX;
+    if (w->labels.n >= UINT32_MAX - 1) return kpWat_error(w, w->pos, "too many nested blocks");
     if (kpVec_grow(&w->labels)) return kpWat_nomem(w);
-    w->labels.v[w->labels.n++] = label;
+    if (label != KP_NO_MATCH) {
+        const kpTok *t = kpWat_tok(w, label);
+        if (!kpWat_lookup(&w->label_ids, w->tk->src + t->start, t->len, &prev)) prev = UINT32_MAX;
+        if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, (uint32_t)w->labels.n)) return kpWat_nomem(w);
+    }
+    w->labels.v[w->labels.n++] = (kpLabel){label, prev};
     return KAPSUL_OK;
 }
 
@@ -417,7 +419,11 @@ static kapsul_status end_block(kpWat *w, kpBuf *out, framevec *fs) {
     frame *f = &fs->v[fs->n - 1];
     if (f->op == 0x04 && (f->in_else || f->kind == FR_FIF_ELSE) && out->len == f->pend + 1) out->len = f->pend;
     fs->n--;
-    w->labels.n--;
+    kpLabel l = w->labels.v[--w->labels.n];
+    if (l.tok != KP_NO_MATCH) {   /* unshadow: the name goes back to its outer binding */
+        const kpTok *t = kpWat_tok(w, l.tok);
+        if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, l.prev)) return kpWat_nomem(w);
+    }
     return put(w, kpBuf_byte(out, 0x0B));
 }
 
@@ -499,6 +505,7 @@ kapsul_status kpWat_instrs(kpWat *w, kpBuf *out, size_t stop) {
     kapsul_status st;
     bool done = false;
     w->labels.n = 0;
+    kpWat_mapFree(&w->label_ids);
     w->pending.len = 0;
     if ((st = push_frame(w, &fs, (frame){FR_BASE, 0, false, KP_NO_MATCH, 0, 0}))) goto fail;
     while (!done) {

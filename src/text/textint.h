@@ -62,7 +62,11 @@ typedef struct kpIdent { const char *s; uint32_t len, idx; } kpIdent;
 /* Identifier -> index, open addressing. Keys point into the source text. */
 typedef struct kpIdMap { kpIdent *slots; size_t cap, n; } kpIdMap;
 
-typedef struct kpFType { uint32_t np, nr; uint8_t *t; } kpFType;   /* params then results */
+/* A function type: t = params then results. key = 4-byte little-endian param count followed by
+ * t, so equal signatures have equal keys (the allocation starts at key). */
+typedef struct kpFType { uint32_t np, nr; uint8_t *t, *key; } kpFType;
+/* One open label: its $id token (or KP_NO_MATCH) and the label it shadows (index, or UINT32_MAX). */
+typedef struct kpLabel { size_t tok; uint32_t prev; } kpLabel;
 
 enum { kpSp_TYPE, kpSp_FUNC, kpSp_TABLE, kpSp_MEM, kpSp_GLOBAL, kpSp_ELEM, kpSp_DATA, kpSp_COUNT };
 
@@ -85,11 +89,13 @@ typedef struct kpWat {
     kpIdMap ids[kpSp_COUNT];
     uint32_t count[kpSp_COUNT];
     KP_VEC(kpFType) types;
-    /* Per function: locals by name, label stack (token index of each label's $id, or
-     * KP_NO_MATCH for an unnamed label). */
+    kpIdMap type_sigs;             /* signature key -> least type index with that signature */
+    /* Per function: locals by name; the label stack, and each label name's innermost binding
+     * (an index into labels, UINT32_MAX when not bound) so lookups do not scan the stack. */
     kpIdMap locals;
     uint32_t nlocals;
-    kpSizeVec labels;
+    KP_VEC(kpLabel) labels;
+    kpIdMap label_ids;
     kpBuf pending;                 /* folded instructions waiting for their operands */
     bool uses_data;                /* memory.init / data.drop seen: emit the data count section */
 } kpWat;
@@ -124,6 +130,8 @@ kapsul_status kpWat_sig(kpWat *w, kpTypeUse *tu, bool bind_locals);
 kapsul_status kpWat_addType(kpWat *w, const kpTypeUse *tu, uint32_t *idx);
 /* Returns 0, 1 if the name is already bound, -1 when out of memory. */
 int kpWat_bind(kpIdMap *m, const char *s, size_t len, uint32_t idx);
+/* Bind or rebind a name. Returns 0, or -1 when out of memory. */
+int kpWat_set(kpIdMap *m, const char *s, size_t len, uint32_t idx);
 void kpWat_mapFree(kpIdMap *m);
 void kpWat_free(kpWat *w);
 kapsul_status kpWat_resolveType(kpWat *w, const kpTypeUse *tu, uint32_t *idx);

@@ -101,6 +101,17 @@ bool kpWat_lookup(const kpIdMap *m, const char *s, size_t len, uint32_t *idx) {
     }
 }
 
+int kpWat_set(kpIdMap *m, const char *s, size_t len, uint32_t idx) {
+    if (m->cap) {
+        for (size_t i = hash_name(s, len) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+            kpIdent *e = &m->slots[i];
+            if (!e->s) break;
+            if (e->len == len && memcmp(e->s, s, len) == 0) { e->idx = idx; return 0; }
+        }
+    }
+    return kpWat_bind(m, s, len, idx) < 0 ? -1 : 0;
+}
+
 /* Returns 0, 1 if the name is already bound, -1 when out of memory. */
 int kpWat_bind(kpIdMap *m, const char *s, size_t len, uint32_t idx) {
     uint32_t old;
@@ -232,22 +243,35 @@ void kpWat_typeUseFree(kpTypeUse *tu) {
     kpVec_free(&tu->results);
 }
 
+/* The signature key of a type use (see kpFType). */
+static uint8_t *sig_key(const kpTypeUse *tu, size_t *len) {
+    size_t n = 4 + tu->params.n + tu->results.n;
+    uint8_t *k = kp_malloc(n);
+    if (!k) return NULL;
+    uint32_t np = (uint32_t)tu->params.n;
+    for (int i = 0; i < 4; i++) k[i] = (uint8_t)(np >> (8 * i));
+    if (tu->params.n) memcpy(k + 4, tu->params.v, tu->params.n);
+    if (tu->results.n) memcpy(k + 4 + tu->params.n, tu->results.v, tu->results.n);
+    *len = n;
+    return k;
+}
+
 static bool type_matches(const kpFType *ft, const kpTypeUse *tu) {
     return ft->np == tu->params.n && ft->nr == tu->results.n &&
            (ft->np == 0 || memcmp(ft->t, tu->params.v, ft->np) == 0) &&
            (ft->nr == 0 || memcmp(ft->t + ft->np, tu->results.v, ft->nr) == 0);
 }
 
-/* Add a function type at the end of the type index space. */
+/* Add a function type at the end of the type index space; the signature map keeps the least
+ * index of each signature. */
 kapsul_status kpWat_addType(kpWat *w, const kpTypeUse *tu, uint32_t *idx) {
     if (w->types.n >= 0xFFFFFFFFu) return kpWat_error(w, tu->tok, "too many types");
-    size_t n = tu->params.n + tu->results.n;
-    uint8_t *t = kp_malloc(n);
-    if (!t || kpVec_grow(&w->types)) { kp_free(t); return kpWat_nomem(w); }
-    if (tu->params.n) memcpy(t, tu->params.v, tu->params.n);
-    if (tu->results.n) memcpy(t + tu->params.n, tu->results.v, tu->results.n);
-    w->types.v[w->types.n] = (kpFType){(uint32_t)tu->params.n, (uint32_t)tu->results.n, t};
-    *idx = (uint32_t)w->types.n++;
+    size_t klen;
+    uint8_t *key = sig_key(tu, &klen);
+    if (!key || kpVec_grow(&w->types)) { kp_free(key); return kpWat_nomem(w); }
+    *idx = (uint32_t)w->types.n;
+    if (kpWat_bind(&w->type_sigs, (const char *)key, klen, *idx) < 0) { kp_free(key); return kpWat_nomem(w); }
+    w->types.v[w->types.n++] = (kpFType){(uint32_t)tu->params.n, (uint32_t)tu->results.n, key + 4, key};
     return KAPSUL_OK;
 }
 
@@ -259,16 +283,20 @@ kapsul_status kpWat_resolveType(kpWat *w, const kpTypeUse *tu, uint32_t *idx) {
         *idx = tu->idx;
         return KAPSUL_OK;
     }
-    for (size_t i = 0; i < w->types.n; i++) {
-        if (type_matches(&w->types.v[i], tu)) { *idx = (uint32_t)i; return KAPSUL_OK; }
-    }
-    return kpWat_addType(w, tu, idx);
+    size_t klen;
+    uint8_t *key = sig_key(tu, &klen);
+    if (!key) return kpWat_nomem(w);
+    bool found = kpWat_lookup(&w->type_sigs, (const char *)key, klen, idx);
+    kp_free(key);
+    return found ? KAPSUL_OK : kpWat_addType(w, tu, idx);
 }
 
 void kpWat_free(kpWat *w) {
     for (int i = 0; i < kpSp_COUNT; i++) kpWat_mapFree(&w->ids[i]);
-    for (size_t i = 0; i < w->types.n; i++) kp_free(w->types.v[i].t);
+    for (size_t i = 0; i < w->types.n; i++) kp_free(w->types.v[i].key);
     kpVec_free(&w->types);
+    kpWat_mapFree(&w->type_sigs);
+    kpWat_mapFree(&w->label_ids);
     kpWat_mapFree(&w->locals);
     kpVec_free(&w->labels);
     kpBuf_free(&w->pending);
