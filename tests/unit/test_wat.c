@@ -289,6 +289,9 @@ static void test_labels(void) {
     /* shadowing: the innermost $a wins */
     CHECK(body("", "block $a block $a br $a end br $a end",
                B(0x02, 0x40, 0x02, 0x40, 0x0C, 0, 0x0B, 0x0C, 0, 0x0B)));
+    /* after the inner $a closes, $a means the outer one again */
+    CHECK(body("", "block $a block $b block $a end br $a end end",
+               B(0x02, 0x40, 0x02, 0x40, 0x02, 0x40, 0x0B, 0x0C, 1, 0x0B, 0x0B)));
     CHECK(body("", "(block $a (if $b (i32.const 0) (then (br $a)) (else (br $b))))",
                B(0x02, 0x40, 0x41, 0, 0x04, 0x40, 0x0C, 1, 0x05, 0x0C, 0, 0x0B, 0x0B)));
     CHECK(body("", "loop $l br 0 end $l", B(0x03, 0x40, 0x0C, 0, 0x0B)));
