@@ -7,5 +7,6 @@ foreach(case ${kapsul_cli_cases})
   get_filename_component(name ${case} NAME_WE)
   add_test(NAME cli.${name}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli/golden.sh $<TARGET_FILE:kapsul> ${name})
-  set_tests_properties(cli.${name} PROPERTIES LABELS "cli;sanitize" TIMEOUT 120)
+  set_tests_properties(cli.${name} PROPERTIES LABELS "cli;sanitize" TIMEOUT 120
+                       ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
 endforeach()
