@@ -701,6 +701,7 @@ int kpCli_wast(int argc, char **argv) {
     }
     kapsul_engine_free(r.engine);
     printf("%lu passed, %lu failed\n", passed, failed);
+    fflush(stdout);   /* before any exit-time reporter (LeakSanitizer) can _exit the process */
     if (r.io_error) return KP_EXIT_USAGE;
     return failed ? KP_EXIT_FAIL : KP_EXIT_OK;
 }
