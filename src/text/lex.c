@@ -83,14 +83,23 @@ static int push_tok(kpToks *t, kpTokKind kind, int line, int col, size_t start, 
     return 0;
 }
 
+/* Consume one newline (LF, CR, or CR LF) and start the next line. */
+static void newline(lexer *lx) {
+    if (lx->s[lx->pos] == '\r' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == '\n') lx->pos++;
+    lx->pos++;
+    lx->line++;
+    lx->line_start = lx->pos;
+}
+
 /* Skip whitespace and comments. Block comments nest; the depth is a counter, not recursion. */
 static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
     while (lx->pos < lx->n) {
         unsigned char c = lx->s[lx->pos];
-        if (c == '\n') { lx->pos++; lx->line++; lx->line_start = lx->pos; }
-        else if (c == ' ' || c == '\t' || c == '\r') lx->pos++;
+        if (c == '\n' || c == '\r') newline(lx);
+        else if (c == ' ' || c == '\t') lx->pos++;
         else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
-            while (lx->pos < lx->n && lx->s[lx->pos] != '\n') {
+            /* a line comment ends at any newline: LF, CR or CR LF */
+            while (lx->pos < lx->n && lx->s[lx->pos] != '\n' && lx->s[lx->pos] != '\r') {
                 size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
                 if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
                 lx->pos += l;
@@ -103,7 +112,7 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
                 unsigned char d = lx->s[lx->pos];
                 if (d == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') { depth++; lx->pos += 2; }
                 else if (d == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ')') { depth--; lx->pos += 2; }
-                else if (d == '\n') { lx->pos++; lx->line++; lx->line_start = lx->pos; }
+                else if (d == '\n' || d == '\r') newline(lx);
                 else {
                     size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
                     if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);

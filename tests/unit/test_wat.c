@@ -195,6 +195,11 @@ static void test_strings(void) {
     static const uint8_t empty[] = {0, 'a', 's', 'm', 1, 0, 0, 0};
     CHECK(enc(";; c\n(module (; a (; nested ;) b ;) ;; x\n (;\n;) )", empty, sizeof empty));
     CHECK(fails("(module (; (; ;) )", "unclosed comment", 1, 9));
+    /* a line comment ends at CR as well as LF; CR LF and lone CR count as one line each */
+    static const uint8_t f2[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7F, 3, 2, 1, 0,
+                                 10, 6, 1, 4, 0, 0x41, 2, 0x0B};
+    CHECK(enc("(func (result i32) ;; c\r (i32.const 2))", f2, sizeof f2));
+    CHECK(fails("(module\r\n(func)\r(func)\r\n\n  bad)", "unexpected token", 5, 3));
 }
 
 static void test_abbreviations(void) {
