@@ -118,6 +118,11 @@ typedef struct kapsul_config {
     size_t max_memory_bytes;   /* cap on every linear memory's size; 0 = 4 GiB (the wasm32 maximum) */
     size_t stack_bytes;        /* wasm value/call stack per call; 0 = default (1 MiB) */
     uint32_t max_call_depth;   /* 0 = default (10000 frames) */
+    /* false (default): on 64-bit hosts linear memories sit in 8 GiB guard reservations and
+     * out-of-bounds accesses are caught by a SIGSEGV handler. true: plain allocations with an
+     * explicit bounds check per access (for hosts that cannot install signal handlers). The
+     * runtime falls back to this by itself when the address space cannot be reserved. */
+    bool explicit_bounds_checks;
 } kapsul_config;
 
 typedef struct kapsul_engine kapsul_engine;

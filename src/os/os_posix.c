@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +49,20 @@ static void on_signal(int sig, siginfo_t *info, void *uctx) {
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }
 
+/* Per-thread alternate signal stacks are mmap'ed and released by a thread-exit destructor, so
+ * threads that come and go (a server's workers) leave nothing behind. */
+static pthread_key_t altstack_key;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+#define KP_ALTSTACK_SIZE ((size_t)65536 + (size_t)SIGSTKSZ)
+
+static void altstack_release(void *mem) {
+    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    munmap(mem, KP_ALTSTACK_SIZE);
+}
+
+static void altstack_key_init(void) { pthread_key_create(&altstack_key, altstack_release); }
+
 bool kpOs_threadInit(void) {
     static __thread bool done;
     if (done) return true;
@@ -58,15 +71,15 @@ bool kpOs_threadInit(void) {
         done = true;
         return true;
     }
-    /* Intentionally never freed: it must outlive any signal on this thread. One per thread. */
-    size_t size = 65536 + (size_t)SIGSTKSZ;
-    void *mem = malloc(size);
-    if (!mem) return false;
-    stack_t ss = {.ss_sp = mem, .ss_size = size, .ss_flags = 0};
+    pthread_once(&altstack_once, altstack_key_init);
+    void *mem = mmap(NULL, KP_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    stack_t ss = {.ss_sp = mem, .ss_size = KP_ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) {
-        free(mem);
+        munmap(mem, KP_ALTSTACK_SIZE);
         return false;
     }
+    pthread_setspecific(altstack_key, mem);
     done = true;
     return true;
 }
