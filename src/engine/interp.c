@@ -19,6 +19,7 @@
 
 #include <stdio.h>
 
+#include "engine/simd.h"
 #include "runtime/runtime.h"
 
 #define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -224,7 +225,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_I(id, expr) &&L_##id##_IMM,
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
+        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -722,6 +723,49 @@ next:
     KP_IR_IMM32(IMM32)
     KP_IR_IMM64(IMM64)
     KP_IR_CMP32(BRCMP)
+
+    /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
+     * memory's size (a 16-byte access must not be half done when it crosses the end). */
+    vmcase(SIMD) {
+        kpSimd_exec(ip[2], &S(1), &S(3), &S(4), &S(5), ip[6]);
+        ip += 7;
+        vmbreak;
+    }
+    vmcase(V128_CONST) {
+        S(1) = (uint64_t)ip[2] | ((uint64_t)ip[3] << 32);
+        fp[ip[1] + 1] = (uint64_t)ip[4] | ((uint64_t)ip[5] << 32);
+        ip += 6;
+        vmbreak;
+    }
+    vmcase(SHUFFLE) {
+        uint8_t lanes[16];
+        memcpy(lanes, ip + 4, 16);
+        kpSimd_shuffle(&S(1), &S(2), &S(3), lanes);
+        ip += 8;
+        vmbreak;
+    }
+    vmcase(SIMD_MEM) {
+        a = (uint64_t)U32(3) + (uint64_t)ip[5];
+        if (KP_UNLIKELY(a + ip[7] > mem->size)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        kpSimd_access(ip[2], &S(1), mb + a, &S(4), ip[6]);
+        ip += 8;
+        vmbreak;
+    }
+    vmcase(GLOBAL_GET128) {
+        S(1) = inst->globals[ip[2]]->bits[0];
+        fp[ip[1] + 1] = inst->globals[ip[2]]->bits[1];
+        ip += 3;
+        vmbreak;
+    }
+    vmcase(GLOBAL_SET128) {
+        inst->globals[ip[1]]->bits[0] = S(2);
+        inst->globals[ip[1]]->bits[1] = fp[ip[2] + 1];
+        ip += 3;
+        vmbreak;
+    }
 
     /* Trapping truncations: NaN is an invalid conversion; the accepted range is the open (or
      * half-open) interval whose bounds are exactly representable in the source type. */

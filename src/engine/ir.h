@@ -121,13 +121,23 @@
     X(I64_XOR, x ^ y) X(I64_SHL, x << (y & 63)) X(I64_SHR_U, x >> (y & 63))                   \
     X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))
 
+/* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
+ * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
+#define KP_IR_SIMD(X)                                                                         \
+    X(SIMD, 7, "dst sop a b c lane")      /* s[dst] = kpSimd_exec(sop, a, b, c, lane) */      \
+    X(V128_CONST, 6, "dst w0 w1 w2 w3")   /* s[dst..dst+1] = w3:w2:w1:w0 */                   \
+    X(SHUFFLE, 8, "dst a b l0 l1 l2 l3")  /* i8x16.shuffle, 16 lane bytes in 4 words */       \
+    X(SIMD_MEM, 8, "dst sop addr vec offset lane size") /* load/store, bounds-checked */      \
+    X(GLOBAL_GET128, 3, "dst g")                                                              \
+    X(GLOBAL_SET128, 3, "g src")
+
 typedef enum kpIrOp {
 #define KP_IR_C(id, words, ops) kpIr_##id,
 #define KP_IR_N(id) kpIr_##id,
 #define KP_IR_I(id, expr) kpIr_##id##_IMM,
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I

@@ -23,7 +23,7 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_I(id, expr) #id "_IMM",
 #define KP_IR_B(id, expr) "BR_" #id, "BR_" #id "_IMM",
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -517,6 +517,48 @@ static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt
     return true;
 }
 
+/* SIMD: one generic path. The operands come from the signature in opcodes.def; a v128 result
+ * takes two slots (push counts them). v128.const, i8x16.shuffle and the memory instructions carry
+ * their immediates in their own IR forms (ir.h). */
+static kapsul_status lower_simd(lower *L, const kpInstr *in) {
+    kpOp op = (kpOp)in->op;
+    const kpOpInfo *info = &kpOp_info[op];
+    const char *colon = strchr(info->sig, ':');
+    uint32_t nargs = colon ? (uint32_t)(colon - info->sig) : 0, s[3] = {0, 0, 0}, w[4];
+    kpValType rt = sig_result(op);
+    for (uint32_t k = nargs; k > 0 && k <= 3; k--) s[k - 1] = pop(L);
+    if (info->imm == kpImm_MEMARG || info->imm == kpImm_MEMLANE) {
+        if (rt) emit_value_op(L, kpIr_SIMD_MEM, push(L, rt));
+        else {
+            L->last_dst = NONE;
+            emit(L, kpIr_SIMD_MEM);
+            emit(L, 0);
+        }
+        emit(L, op);
+        emit(L, s[0]);
+        emit(L, nargs > 1 ? s[1] : 0);
+        emit(L, in->b);
+        emit(L, in->lane);
+        emit(L, 1u << info->align);
+        return KAPSUL_OK;
+    }
+    if (info->imm == kpImm_V128 || info->imm == kpImm_SHUFFLE) {
+        memcpy(w, in->bytes, 16);
+        emit_value_op(L, info->imm == kpImm_V128 ? kpIr_V128_CONST : kpIr_SHUFFLE, push(L, rt));
+        if (info->imm == kpImm_SHUFFLE) {
+            emit(L, s[0]);
+            emit(L, s[1]);
+        }
+        for (int k = 0; k < 4; k++) emit(L, w[k]);
+        return KAPSUL_OK;
+    }
+    emit_value_op(L, kpIr_SIMD, push(L, rt));
+    emit(L, op);
+    for (int k = 0; k < 3; k++) emit(L, s[k]);
+    emit(L, in->lane);
+    return KAPSUL_OK;
+}
+
 /* Memory, numeric and constant instructions: everything without control flow. */
 static kapsul_status lower_simple(lower *L, const kpInstr *in) {
     kpOp op = (kpOp)in->op;
@@ -557,7 +599,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         emit(L, (uint32_t)(in->bits >> 32));
         return KAPSUL_OK;
     default:
-        return KAPSUL_ERR_INVALID;
+        return kpOp_info[op].prefix == 0xFD ? lower_simd(L, in) : KAPSUL_ERR_INVALID;
     }
 }
 
@@ -593,13 +635,18 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         return KAPSUL_OK;
     }
     case kpOp_GLOBAL_GET:
+        if (kpModule_globalType(L->m, in->a).type == kpT_V128) {
+            emit_value_op(L, kpIr_GLOBAL_GET128, push(L, kpT_V128));
+            emit(L, in->a);
+            return KAPSUL_OK;
+        }
         emit_value_op(L, kpIr_GLOBAL_GET, push(L, kpModule_globalType(L->m, in->a).type));
         emit(L, in->a);
         return KAPSUL_OK;
     case kpOp_GLOBAL_SET:
         s = pop(L);
         L->last_dst = NONE;
-        emit(L, kpIr_GLOBAL_SET);
+        emit(L, kpModule_globalType(L->m, in->a).type == kpT_V128 ? kpIr_GLOBAL_SET128 : kpIr_GLOBAL_SET);
         emit(L, in->a);
         emit(L, s);
         return KAPSUL_OK;
@@ -808,7 +855,17 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         uint32_t b = pop(L);
         kpValType t = L->vt.n ? L->vt.v[L->vt.n - 1] : kpT_I32;
         uint32_t a = pop(L);
-        if (t == kpT_V128) return KAPSUL_ERR_INVALID;
+        if (t == kpT_V128) {   /* two one-slot selects; the second reads only the upper halves */
+            uint32_t d = push(L, t);
+            for (uint32_t w = 0; w < 2; w++) {
+                emit(L, kpIr_SELECT);
+                emit(L, d + w);
+                emit(L, c);
+                emit(L, a + w);
+                emit(L, b + w);
+            }
+            break;
+        }
         emit_value_op(L, kpIr_SELECT, push(L, t));
         emit(L, c);
         emit(L, a);
@@ -934,6 +991,7 @@ uint32_t kpIr_words(const uint32_t *ip) {
     switch (*ip) {
 #define KP_IR_C(id, words, ops) case kpIr_##id: return words;
         KP_IR_CONTROL(KP_IR_C)
+        KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
     default:
         break;

@@ -45,5 +45,7 @@ uint32_t kpSimd_accessSize(uint32_t op);
  * stores (v128.store and store*_lane) read `vec` and write p. Unaligned p is fine. */
 void kpSimd_load(uint32_t op, uint64_t *dst, const uint8_t *p, const uint64_t *vec, uint32_t lane);
 void kpSimd_store(uint32_t op, uint8_t *p, const uint64_t *vec, uint32_t lane);
+/* Either of the two, by op. */
+void kpSimd_access(uint32_t op, uint64_t *dst, uint8_t *p, const uint64_t *vec, uint32_t lane);
 
 #endif /* KP_SIMD_H */
