@@ -96,8 +96,15 @@ uint16_t kpWasi_sockAccept(kpWasiCall *c) {
         return KP_WE_NOTSUP;
     if (!kpWasi_mem(c, out_ptr, 4))
         return KP_WE_FAULT;
-    if (!(flags & KP_FDF_NONBLOCK) && !kpWasi_waitReady(c, f->host, POLLIN))
+    if (flags & KP_FDF_NONBLOCK) {
+        /* The flag is about this call (and the new socket): a listener with nobody waiting
+         * answers EAGAIN instead of blocking. */
+        struct pollfd p = { .fd = f->host, .events = POLLIN };
+        if (poll(&p, 1, 0) == 0)
+            return KP_WE_AGAIN;
+    } else if (!kpWasi_waitReady(c, f->host, POLLIN)) {
         return KP_WE_SUCCESS;
+    }
     int fd = accept4(f->host, NULL, NULL, SOCK_CLOEXEC | (flags ? SOCK_NONBLOCK : 0));
     if (fd < 0)
         return kpWasi_errno(errno);

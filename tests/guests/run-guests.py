@@ -7,9 +7,12 @@ Builds c_guest.c with `clang --target=wasm32-wasi -O2` ($CLANG) and rust_guest.r
 `/usr/bin/rustc --target wasm32-wasi -O` ($RUSTC), runs each with one preopened directory
 ("data"), one granted variable and two arguments, and compares the whole stdout and the exit
 status (7) with what the program must print. Also checks that the guest left the files it was
-told to clean up clean and created nothing outside "data". Ends with "N passed, N failed".
+told to clean up clean and created nothing outside "data". Then sock_echo.c serves one TCP
+connection on a --tcplisten socket, with this script as its client on 127.0.0.1. Ends with
+"N passed, N failed".
 """
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,45 @@ def build(kind, src, out):
         cmd = [os.environ.get("RUSTC", "/usr/bin/rustc"), "--target", "wasm32-wasi", "-O",
                "-C", "debuginfo=0", "-C", "strip=debuginfo", "-o", out, src]
     return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def sock_echo(kapsul, wasm):
+    """Run sock_echo.wasm with --tcplisten on a free loopback port and be its client."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    p = subprocess.Popen([kapsul, "run", "--timeout", "20s", "--tcplisten", "127.0.0.1:%d" % port,
+                          wasm], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    reply = b""
+    for _ in range(100):                      # the listener exists once kapsul has started
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"hello sockets\n")
+                while not reply.endswith(b"\n"):
+                    chunk = s.recv(100)
+                    if not chunk:
+                        break
+                    reply += chunk
+            break
+        except ConnectionRefusedError:
+            if p.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.05"])
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    problems = []
+    if reply != b"HELLO SOCKETS\n":
+        problems.append("reply %r" % reply)
+    if p.returncode != 0:
+        problems.append("exit status %d" % p.returncode)
+    if out.decode() != "served 14 bytes; second accept: errno 6\n":
+        problems.append("stdout %r" % out.decode())
+    return problems, err.decode("utf-8", "replace")
 
 
 def main():
@@ -82,6 +124,15 @@ def main():
             else:
                 passed += 1
                 print("PASS %s" % name)
+        wasm = os.path.join(t, "sock_echo.wasm")
+        r = build("c", os.path.join(src, "sock_echo.c"), wasm)
+        problems, err = (["does not build: " + r.stderr[-2000:]], "") if r.returncode else sock_echo(kapsul, wasm)
+        if problems:
+            failed += 1
+            print("FAIL sock_echo.c: %s\nstderr: %s" % ("; ".join(problems), err[-2000:]))
+        else:
+            passed += 1
+            print("PASS sock_echo.c")
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
