@@ -60,3 +60,23 @@ done
     done
 } > text.dict
 echo "corpus: $(ls corpus/module | wc -l) module, $(ls corpus/exec | wc -l) exec, $(ls corpus/text | wc -l) text inputs; text.dict: $(wc -l < text.dict) entries"
+
+# WASI call sequences (see fuzz_wasi.c for the encoding: a byte of memory-data length, then per
+# call a function byte and one selector per argument). Function numbers follow funcs.def.
+mkdir -p corpus/wasi
+ff8='\xff\xff\xff\xff\xff\xff\xff\xff'
+ptr3000='\xc0\xb8\x0b\x00\x00'; ptr3004='\xc0\xbc\x0b\x00\x00'
+# path_open(3, follow, "file.txt", 8, 0, all rights, all rights, 0, &fd) then fd_read(5, iovs, 2, &n)
+open_file="\x1f\x03\x01\x80\x41\x00\xff$ff8\xff$ff8\x00$ptr3000"
+printf "\x00$open_file\x14\x05\x48\x02$ptr3004" > corpus/wasi/open-read
+# the same through "../outside/kpcanary-name" (24 bytes) and through symlinks out
+printf "\x00\x1f\x03\x01\x82\x45\x00\xff$ff8\xff$ff8\x00$ptr3000\x14\x05\x48\x02$ptr3004" > corpus/wasi/escape-dotdot
+printf "\x00\x1f\x03\x01\x83\x41\x00\xff$ff8\xff$ff8\x00$ptr3000\x14\x05\x48\x02$ptr3004" > corpus/wasi/escape-link
+printf "\x00\x1f\x03\x01\x85\x1d\x00\xff$ff8\xff$ff8\x00$ptr3000\x14\x05\x48\x02$ptr3004" > corpus/wasi/escape-link-up
+# fd_write to stdout, prestat queries, args, environ, random, clock, readdir of the preopen
+printf "\x05hello\x1a\x01\x48\x01$ptr3000\x11\x03$ptr3000\x12\x03\xc0\xd0\x0b\x00\x00\x04\x00\x00\x48$ptr3000\x02\x48\xc0\x00\x09\x00\x00\x29\x49\x3f\x05\x01\x01$ptr3000\x15\x03\x49\x3f\x00$ptr3000" > corpus/wasi/misc
+# create, rename, link, symlink, unlink, rmdir beneath the preopen and in the read-only one
+printf "\x00\x1b\x03\x86\x03\x22\x03\x86\x03\x03\x87\x07\x24\x80\x08\x03\x8a\x10\x1e\x03\x00\x80\x08\x03\x87\x07\x24\x03\x87\x07\x21\x03\x86\x03\x1b\x04\x86\x03" > corpus/wasi/mutate
+# fd juggling: renumber, close, seek/tell, fdstat set rights, close the preopen itself
+printf "\x00$open_file\x16\x05\x03\x17\x03\xff\x05\x00\x00\x00\x00\x00\x00\x00\x00$ptr3000\x19\x03$ptr3000\x0c\x04\x00\x00\x08\x03\x08\x04\x0a\x04$ptr3000" > corpus/wasi/fds
+echo "wasi corpus: $(ls corpus/wasi | wc -l) inputs"

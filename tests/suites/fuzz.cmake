@@ -1,7 +1,10 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Three libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
-# text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap).
+# Four libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
+# wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles).
+# The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
+# filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
 #  * Every build gets fuzz_replay_<name>: the same target with a plain main() that runs the files
 #    given on its command line once each. ctest replays each checked-in seed corpus and every file
@@ -13,6 +16,7 @@
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
 set(KAPSUL_FUZZ_TARGETS module text exec)
+set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
 foreach(t ${KAPSUL_FUZZ_TARGETS})
@@ -41,7 +45,7 @@ endforeach()
 if(KAPSUL_FUZZ)
   # Coverage instrumentation for the library; the targets get libFuzzer's main.
   target_compile_options(kapsul_core PRIVATE -fsanitize=fuzzer-no-link)
-  foreach(t ${KAPSUL_FUZZ_TARGETS})
+  foreach(t ${KAPSUL_FUZZ_ALL})
     add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
     target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
@@ -72,6 +76,15 @@ else()
                COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${CMAKE_BINARY_DIR}/fuzz ${t} 60)
       set_tests_properties(fuzz.${t} PROPERTIES LABELS "fuzz" TIMEOUT 600 FIXTURES_REQUIRED kapsul_fuzzers)
     endforeach()
+    execute_process(COMMAND unshare --mount --propagation private true
+                    RESULT_VARIABLE unshare_rc OUTPUT_QUIET ERROR_QUIET)
+    if(unshare_rc EQUAL 0)
+      add_test(NAME fuzz.wasi
+               COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run-wasi.sh ${CMAKE_BINARY_DIR}/fuzz 60)
+      set_tests_properties(fuzz.wasi PROPERTIES LABELS "fuzz" TIMEOUT 600 FIXTURES_REQUIRED kapsul_fuzzers)
+    else()
+      message(STATUS "unshare --mount not permitted: the WASI fuzz run is not registered")
+    endif()
   else()
     message(STATUS "clang with libFuzzer not found: the 60-second fuzz runs are not registered")
   endif()
