@@ -1,6 +1,7 @@
 /*
  * opcodes.c -- the info table and lookups generated from opcodes.def.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -11,9 +12,10 @@ const kpOpInfo kpOp_info[kpOp_COUNT] = {
 #include "opcodes.def"
 };
 
-/* Dense maps built on first use: single-byte opcodes and the 0xFC / 0xFD families. */
+/* Dense maps built once, on first use, from the table: single-byte opcodes and the 0xFC / 0xFD
+ * families. pthread_once makes the first use safe when several threads decode at once. */
 static int16_t map_plain[256], map_fc[32], map_fd[512];
-static int maps_ready;
+static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
 
 static void build_maps(void) {
     for (int i = 0; i < 256; i++) map_plain[i] = -1;
@@ -25,11 +27,10 @@ static void build_maps(void) {
         else if (in->prefix == 0xFC && in->code < 32) map_fc[in->code] = (int16_t)op;
         else if (in->prefix == 0xFD && in->code < 512) map_fd[in->code] = (int16_t)op;
     }
-    maps_ready = 1;
 }
 
 int kpOp_fromCode(uint8_t prefix, uint32_t code) {
-    if (!maps_ready) build_maps();
+    pthread_once(&maps_once, build_maps);
     if (prefix == 0) return map_plain[code & 0xFF];
     if (prefix == 0xFC) return code < 32 ? map_fc[code] : -1;
     if (prefix == 0xFD) return code < 512 ? map_fd[code] : -1;
