@@ -226,6 +226,9 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
         KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
+#define KP_IR_VD(id, type, expr) &&L_V_##id,
+        KP_SIMD_FAST(KP_IR_VD)
+#undef KP_IR_VD
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -754,6 +757,37 @@ next:
         ip += 8;
         vmbreak;
     }
+    vmcase(V128_LOAD) {
+        a = EA(2);
+        if (KP_UNLIKELY(a + 16 > mem->size)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        memcpy(&S(1), mb + a, 16);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(V128_STORE) {
+        a = (uint64_t)U32(1) + (uint64_t)ip[3];
+        if (KP_UNLIKELY(a + 16 > mem->size)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        memcpy(mb + a, &S(2), 16);
+        ip += 4;
+        vmbreak;
+    }
+#define SIMD_FAST(id, type, expr)                                              \
+    vmcase(V_##id) {                                                           \
+        type x, y, r;                                                          \
+        memcpy(&x, &S(2), 16);                                                 \
+        memcpy(&y, &S(3), 16);                                                 \
+        r = (expr);                                                            \
+        memcpy(&S(1), &r, 16);                                                 \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+    KP_SIMD_FAST(SIMD_FAST)
     vmcase(GLOBAL_GET128) {
         S(1) = inst->globals[ip[2]]->bits[0];
         fp[ip[1] + 1] = inst->globals[ip[2]]->bits[1];

@@ -25,6 +25,7 @@
 
 #include <stdio.h>
 
+#include "engine/simd.h"
 #include "module/module.h"
 
 /* X(ID, words, operands) -- operands as they follow the opcode word. */
@@ -129,7 +130,11 @@
     X(SHUFFLE, 8, "dst a b l0 l1 l2 l3")  /* i8x16.shuffle, 16 lane bytes in 4 words */       \
     X(SIMD_MEM, 8, "dst sop addr vec offset lane size") /* load/store, bounds-checked */      \
     X(GLOBAL_GET128, 3, "dst g")                                                              \
-    X(GLOBAL_SET128, 3, "g src")
+    X(GLOBAL_SET128, 3, "g src")                                                              \
+    X(V128_LOAD, 4, "dst addr offset")    /* v128.load, inline */                             \
+    X(V128_STORE, 4, "addr val offset")   /* v128.store, inline */
+/* The inlined binary ones (simd.h's KP_SIMD_FAST) follow in the enum: kpIr_V_<ID> "dst a b",
+ * 4 words. */
 
 typedef enum kpIrOp {
 #define KP_IR_C(id, words, ops) kpIr_##id,
@@ -138,6 +143,9 @@ typedef enum kpIrOp {
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
     KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
+#define KP_IR_V(id, type, expr) kpIr_V_##id,
+    KP_SIMD_FAST(KP_IR_V)
+#undef KP_IR_V
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I

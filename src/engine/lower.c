@@ -28,6 +28,16 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #undef KP_IR_N
 #undef KP_IR_I
 #undef KP_IR_B
+#define KP_IR_VN(id, type, expr) "V_" #id,
+    KP_SIMD_FAST(KP_IR_VN)
+#undef KP_IR_VN
+};
+
+/* wasm SIMD opcode -> its inlined IR form + 1 (0 = none: the generic kpIr_SIMD). */
+static const uint16_t simd_fast_map[kpOp_COUNT] = {
+#define KP_IR_VM(id, type, expr) [kpOp_##id] = kpIr_V_##id + 1,
+    KP_SIMD_FAST(KP_IR_VM)
+#undef KP_IR_VM
 };
 
 /* IR opcode -> its _IMM form + 1 (0 = none). */
@@ -527,6 +537,17 @@ static kapsul_status lower_simd(lower *L, const kpInstr *in) {
     uint32_t nargs = colon ? (uint32_t)(colon - info->sig) : 0, s[3] = {0, 0, 0}, w[4];
     kpValType rt = sig_result(op);
     for (uint32_t k = nargs; k > 0 && k <= 3; k--) s[k - 1] = pop(L);
+    if (op == kpOp_V128_LOAD || op == kpOp_V128_STORE) {
+        if (op == kpOp_V128_LOAD) emit_value_op(L, kpIr_V128_LOAD, push(L, rt));
+        else {
+            L->last_dst = NONE;
+            emit(L, kpIr_V128_STORE);
+        }
+        emit(L, s[0]);
+        if (op == kpOp_V128_STORE) emit(L, s[1]);
+        emit(L, in->b);
+        return KAPSUL_OK;
+    }
     if (info->imm == kpImm_MEMARG || info->imm == kpImm_MEMLANE) {
         if (rt) emit_value_op(L, kpIr_SIMD_MEM, push(L, rt));
         else {
@@ -550,6 +571,12 @@ static kapsul_status lower_simd(lower *L, const kpInstr *in) {
             emit(L, s[1]);
         }
         for (int k = 0; k < 4; k++) emit(L, w[k]);
+        return KAPSUL_OK;
+    }
+    if (simd_fast_map[op]) {
+        emit_value_op(L, simd_fast_map[op] - 1u, push(L, rt));
+        emit(L, s[0]);
+        emit(L, s[1]);
         return KAPSUL_OK;
     }
     emit_value_op(L, kpIr_SIMD, push(L, rt));
@@ -996,6 +1023,7 @@ uint32_t kpIr_words(const uint32_t *ip) {
     default:
         break;
     }
+    if (*ip >= kpIr_V_I8X16_ADD) return 4;     /* inlined SIMD binary ops (simd.h) */
     if (*ip < kpIr_I32_EQZ) return 4;          /* memory accesses */
     if (*ip < kpIr_I32_EQ) return 3;           /* unary */
     return 4;                                  /* binary */

@@ -29,6 +29,48 @@ typedef union kpV128 {
     double f64[2];
 } kpV128;
 
+/* GCC/Clang vector types for the fast paths the interpreter inlines (KP_SIMD_FAST below). They
+ * are always loaded and stored with memcpy: frame slots are only 8-byte aligned. */
+typedef uint8_t kpU8x16 __attribute__((vector_size(16)));
+typedef uint16_t kpU16x8 __attribute__((vector_size(16)));
+typedef uint32_t kpU32x4 __attribute__((vector_size(16)));
+typedef uint64_t kpU64x2 __attribute__((vector_size(16)));
+typedef int8_t kpI8x16 __attribute__((vector_size(16)));
+typedef int16_t kpI16x8 __attribute__((vector_size(16)));
+typedef int32_t kpI32x4 __attribute__((vector_size(16)));
+typedef float kpF32x4 __attribute__((vector_size(16)));
+typedef double kpF64x2 __attribute__((vector_size(16)));
+
+/* The binary v128 instructions common in loops, written once as vector expressions over x and y
+ * of type T (the result has type T too; comparisons yield a signed mask of the same width, cast
+ * back). Each becomes its own IR instruction "dst a b" that the interpreter runs inline; every
+ * other SIMD instruction goes through kpSimd_exec. X(ID, T, expr) with ID the kpOp name. */
+#define KP_SIMD_FAST(X)                                                                           \
+    X(I8X16_ADD, kpU8x16, x + y) X(I8X16_SUB, kpU8x16, x - y)                                     \
+    X(I16X8_ADD, kpU16x8, x + y) X(I16X8_SUB, kpU16x8, x - y) X(I16X8_MUL, kpU16x8, x * y)        \
+    X(I32X4_ADD, kpU32x4, x + y) X(I32X4_SUB, kpU32x4, x - y) X(I32X4_MUL, kpU32x4, x * y)        \
+    X(I64X2_ADD, kpU64x2, x + y) X(I64X2_SUB, kpU64x2, x - y) X(I64X2_MUL, kpU64x2, x * y)        \
+    X(V128_AND, kpU64x2, x & y) X(V128_OR, kpU64x2, x | y) X(V128_XOR, kpU64x2, x ^ y)            \
+    X(V128_ANDNOT, kpU64x2, x & ~y)                                                               \
+    X(F32X4_ADD, kpF32x4, x + y) X(F32X4_SUB, kpF32x4, x - y) X(F32X4_MUL, kpF32x4, x * y)        \
+    X(F32X4_DIV, kpF32x4, x / y)                                                                  \
+    X(F64X2_ADD, kpF64x2, x + y) X(F64X2_SUB, kpF64x2, x - y) X(F64X2_MUL, kpF64x2, x * y)        \
+    X(F64X2_DIV, kpF64x2, x / y)                                                                  \
+    /* rounding average: (x | y) - ((x ^ y) >> 1) == (x + y + 1) >> 1 without widening */       \
+    X(I8X16_AVGR_U, kpU8x16, (x | y) - ((x ^ y) >> 1))                                            \
+    X(I16X8_AVGR_U, kpU16x8, (x | y) - ((x ^ y) >> 1))                                            \
+    /* unsigned saturation: a wrapped sum is below x; a difference saturates where x < y */      \
+    X(I8X16_ADD_SAT_U, kpU8x16, (x + y) | (kpU8x16)((x + y) < x))                                 \
+    X(I8X16_SUB_SAT_U, kpU8x16, (x - y) & (kpU8x16)(x >= y))                                      \
+    X(I16X8_ADD_SAT_U, kpU16x8, (x + y) | (kpU16x8)((x + y) < x))                                 \
+    X(I16X8_SUB_SAT_U, kpU16x8, (x - y) & (kpU16x8)(x >= y))                                      \
+    X(I8X16_EQ, kpU8x16, (kpU8x16)(x == y)) X(I16X8_EQ, kpU16x8, (kpU16x8)(x == y))               \
+    X(I32X4_EQ, kpU32x4, (kpU32x4)(x == y))                                                       \
+    X(F32X4_EQ, kpF32x4, (kpF32x4)(x == y)) X(F32X4_LT, kpF32x4, (kpF32x4)(x < y))                \
+    X(F32X4_LE, kpF32x4, (kpF32x4)(x <= y))                                                       \
+    X(F64X2_EQ, kpF64x2, (kpF64x2)(x == y)) X(F64X2_LT, kpF64x2, (kpF64x2)(x < y))                \
+    X(F64X2_LE, kpF64x2, (kpF64x2)(x <= y))
+
 /* Every SIMD instruction without a memory access, v128.const or i8x16.shuffle: `op` is the kpOp,
  * a/b/c the operand slots in order (unused ones may be NULL), `lane` the lane immediate. */
 void kpSimd_exec(uint32_t op, uint64_t *dst, const uint64_t *a, const uint64_t *b, const uint64_t *c,
