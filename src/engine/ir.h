@@ -2,7 +2,7 @@
  * ir.h -- the engine's internal code: a register (slot) machine lowered once per function.
  *
  * Frame: an array of 8-byte slots: parameters, then declared locals, then one slot per operand
- * stack position (v128 will take two). Validation fixes the stack height at every instruction,
+ * stack position (a v128 takes two). Validation fixes the stack height at every instruction,
  * so each wasm instruction becomes one IR instruction whose operands are slot numbers:
  * `i32.add` at height 6 becomes  I32_ADD dst=s5 a=s5 b=s6  and nothing is pushed or popped.
  *
@@ -173,7 +173,7 @@ typedef struct kpLowerCtx {
 } kpLowerCtx;
 
 /* Lower defined function `i` (0-based among defined functions) into *out. Errors: KAPSUL_ERR_NOMEM,
- * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement yet: SIMD). */
+ * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement). */
 kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
 void kpCode_free(kpCode *c);
 /* Print the instructions, one per line (debugging; works before and after threading). */

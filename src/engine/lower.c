@@ -9,7 +9,7 @@
  * since no execution reaches it and its stack is polymorphic.
  *
  * The input is validated, so nothing is re-checked; the only failures are out of memory, limits
- * and instructions the engine does not run yet (SIMD).
+ * and instructions the engine does not run.
  */
 #include <stddef.h>
 #include <stdio.h>
