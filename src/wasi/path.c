@@ -260,6 +260,14 @@ uint16_t kpWasiPath_open(int dirfd, const char *path, int flags, mode_t mode, bo
     uint16_t e = walk(dirfd, path, follow, &parent, name);
     if (e != KP_WE_SUCCESS)
         return e;
+    /* The walk checked that the last component is not a symlink; O_NOFOLLOW keeps it so even if
+     * the entry is swapped meanwhile. A trailing slash would make the kernel follow regardless,
+     * so it is dropped and expressed as O_DIRECTORY instead. */
+    size_t nlen = strlen(name);
+    while (nlen > 1 && name[nlen - 1] == '/') {
+        name[--nlen] = 0;
+        flags |= O_DIRECTORY;
+    }
     int fd = openat(parent, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
     int saved = errno;
     close(parent);

@@ -3,6 +3,7 @@
 #                   set up by their .json (tests/wasi/run-testsuite.py); failures listed in
 #                   tests/wasi/known-failures are expected, and a listed test that passes fails
 #                   the run so the list only shrinks;
+#   wasi.testsuite-walk  the same with the portable path walk forced (KAPSUL_WASI_NO_OPENAT2=1);
 #   wasi.sandbox    the hostile guests of tests/sandbox, compiled with clang at test time, each
 #                   run with openat2 and with the portable path walk (tests/sandbox/run-sandbox.py);
 #   wasi.guests     a C and a Rust program built by Debian's toolchains (tests/guests).
@@ -14,10 +15,16 @@ set(KAPSUL_WASI_SUITE ${CMAKE_SOURCE_DIR}/../shared/wasi-testsuite)
 add_test(NAME wasi.testsuite
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-testsuite.py
                  $<TARGET_FILE:kapsul> ${KAPSUL_WASI_SUITE} ${CMAKE_SOURCE_DIR}/tests/wasi/known-failures)
+# The same 72 with the portable component-by-component path walk instead of openat2.
+add_test(NAME wasi.testsuite-walk
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-testsuite.py
+                 $<TARGET_FILE:kapsul> ${KAPSUL_WASI_SUITE} ${CMAKE_SOURCE_DIR}/tests/wasi/known-failures)
+set_tests_properties(wasi.testsuite-walk PROPERTIES ENVIRONMENT KAPSUL_WASI_NO_OPENAT2=1)
 add_test(NAME wasi.sandbox
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/sandbox/run-sandbox.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/sandbox)
 add_test(NAME wasi.guests
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/guests/run-guests.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/guests)
-set_tests_properties(wasi.testsuite wasi.sandbox wasi.guests PROPERTIES LABELS "wasi" TIMEOUT 900)
+set_tests_properties(wasi.testsuite wasi.testsuite-walk wasi.sandbox wasi.guests
+                     PROPERTIES LABELS "wasi;sanitize" TIMEOUT 900)
