@@ -145,8 +145,8 @@ static inline uint64_t kpWasi_u64(const kpWasiCall *c, int i) { return (uint64_t
 /* The guest range [ptr, ptr+len) as a host pointer, or NULL if any byte of it is outside memory.
  * len is 64-bit so callers can pass count * size without overflow (both fit in 32 bits). */
 static inline uint8_t *kpWasi_mem(const kpWasiCall *c, uint32_t ptr, uint64_t len) {
-    if ((uint64_t)ptr + len > c->memlen)
-        return NULL;
+    if (!c->mem || (uint64_t)ptr + len > c->memlen)
+        return NULL;   /* also a module without memory: every pointer is out of bounds */
     return c->mem + ptr;
 }
 /* Little-endian stores and loads that tolerate any alignment (guest pointers are arbitrary). */
