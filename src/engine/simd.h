@@ -64,12 +64,31 @@ typedef double kpF64x2 __attribute__((vector_size(16)));
     X(I8X16_SUB_SAT_U, kpU8x16, (x - y) & (kpU8x16)(x >= y))                                      \
     X(I16X8_ADD_SAT_U, kpU16x8, (x + y) | (kpU16x8)((x + y) < x))                                 \
     X(I16X8_SUB_SAT_U, kpU16x8, (x - y) & (kpU16x8)(x >= y))                                      \
-    X(I8X16_EQ, kpU8x16, (kpU8x16)(x == y)) X(I16X8_EQ, kpU16x8, (kpU16x8)(x == y))               \
-    X(I32X4_EQ, kpU32x4, (kpU32x4)(x == y))                                                       \
-    X(F32X4_EQ, kpF32x4, (kpF32x4)(x == y)) X(F32X4_LT, kpF32x4, (kpF32x4)(x < y))                \
-    X(F32X4_LE, kpF32x4, (kpF32x4)(x <= y))                                                       \
-    X(F64X2_EQ, kpF64x2, (kpF64x2)(x == y)) X(F64X2_LT, kpF64x2, (kpF64x2)(x < y))                \
-    X(F64X2_LE, kpF64x2, (kpF64x2)(x <= y))
+    /* comparisons: GCC/Clang yield all-ones lanes (a signed vector) where true */             \
+    KP_SIMD_CMP(X, I8X16, kpU8x16, kpI8x16) KP_SIMD_CMP(X, I16X8, kpU16x8, kpI16x8)               \
+    KP_SIMD_CMP(X, I32X4, kpU32x4, kpI32x4)                                                       \
+    X(F32X4_EQ, kpF32x4, (kpF32x4)(x == y)) X(F32X4_NE, kpF32x4, (kpF32x4)(x != y))               \
+    X(F32X4_LT, kpF32x4, (kpF32x4)(x < y)) X(F32X4_GT, kpF32x4, (kpF32x4)(x > y))                 \
+    X(F32X4_LE, kpF32x4, (kpF32x4)(x <= y)) X(F32X4_GE, kpF32x4, (kpF32x4)(x >= y))               \
+    X(F64X2_EQ, kpF64x2, (kpF64x2)(x == y)) X(F64X2_NE, kpF64x2, (kpF64x2)(x != y))               \
+    X(F64X2_LT, kpF64x2, (kpF64x2)(x < y)) X(F64X2_GT, kpF64x2, (kpF64x2)(x > y))                 \
+    X(F64X2_LE, kpF64x2, (kpF64x2)(x <= y)) X(F64X2_GE, kpF64x2, (kpF64x2)(x >= y))               \
+    /* integer min/max: select through the comparison mask */                                   \
+    KP_SIMD_MINMAX(X, I8X16, kpU8x16, kpI8x16) KP_SIMD_MINMAX(X, I16X8, kpU16x8, kpI16x8)         \
+    KP_SIMD_MINMAX(X, I32X4, kpU32x4, kpI32x4)
+
+/* The ten integer comparisons of one shape; U/S are its unsigned and signed vector types. */
+#define KP_SIMD_CMP(X, SH, U, S)                                                                  \
+    X(SH##_EQ, U, (U)(x == y)) X(SH##_NE, U, (U)(x != y))                                         \
+    X(SH##_LT_S, U, (U)((S)x < (S)y)) X(SH##_LT_U, U, (U)(x < y))                                 \
+    X(SH##_GT_S, U, (U)((S)x > (S)y)) X(SH##_GT_U, U, (U)(x > y))                                 \
+    X(SH##_LE_S, U, (U)((S)x <= (S)y)) X(SH##_LE_U, U, (U)(x <= y))                               \
+    X(SH##_GE_S, U, (U)((S)x >= (S)y)) X(SH##_GE_U, U, (U)(x >= y))
+#define KP_SIMD_MINMAX(X, SH, U, S)                                                               \
+    X(SH##_MIN_S, U, (x & (U)((S)x < (S)y)) | (y & ~(U)((S)x < (S)y)))                            \
+    X(SH##_MIN_U, U, (x & (U)(x < y)) | (y & ~(U)(x < y)))                                        \
+    X(SH##_MAX_S, U, (x & (U)((S)x > (S)y)) | (y & ~(U)((S)x > (S)y)))                            \
+    X(SH##_MAX_U, U, (x & (U)(x > y)) | (y & ~(U)(x > y)))
 
 /* Every SIMD instruction without a memory access, v128.const or i8x16.shuffle: `op` is the kpOp,
  * a/b/c the operand slots in order (unused ones may be NULL), `lane` the lane immediate. */
