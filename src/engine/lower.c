@@ -74,6 +74,12 @@ static const uint16_t direct_map[kpOp_COUNT] = {
 };
 
 #define NONE UINT32_MAX
+/* At most this many operands refer to locals at once (beyond it local.get copies), so every
+ * bookkeeping scan is O(1) whatever the input. */
+#define KP_MAX_REFS 32
+/* Lowered code per function is capped (a br_table whose stubs copy many values to many labels
+ * could otherwise expand a valid body by orders of magnitude). */
+#define KP_MAX_CODE_WORDS ((size_t)64 << 20)
 
 enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
 
@@ -96,7 +102,9 @@ typedef struct lower {
     KP_VEC(kpValType) vt;   /* operand types */
     KP_VEC(uint32_t) vs;    /* where each operand is now: its own slot, or a local's (lazy local.get) */
     KP_VEC(uint32_t) ns;    /* each operand's own ("natural") slot */
-    uint32_t nrefs;         /* operands still living in a local's slot */
+    uint32_t nrefs;         /* operands still living in a local's slot... */
+    uint32_t refpos[KP_MAX_REFS];  /* ...at these stack positions, in increasing order */
+    bool too_large;
     uint32_t *local_slot;
     kpValType *local_type;
     uint32_t nlocals;
@@ -113,6 +121,10 @@ typedef struct lower {
 
 static void emit(lower *L, uint32_t w) {
     if (L->nomem) return;
+    if (L->code.n >= KP_MAX_CODE_WORDS) {
+        L->too_large = L->nomem = true;
+        return;
+    }
     if (kpVec_grow(&L->code) != 0) {
         L->nomem = true;
         return;
@@ -151,7 +163,7 @@ static uint32_t push_at(lower *L, kpValType t, uint32_t where) {
     L->vt.v[L->vt.n++] = t;
     L->ns.v[L->ns.n++] = s;
     L->vs.v[L->vs.n++] = where == NONE ? s : where;
-    if (where != NONE) L->nrefs++;
+    if (where != NONE) L->refpos[L->nrefs++] = height(L) - 1;   /* callers keep nrefs < max */
     if (s + kp_slot_width(t) > L->max_slot) L->max_slot = s + kp_slot_width(t);
     return where == NONE ? s : where;
 }
@@ -165,7 +177,7 @@ static uint32_t pop(lower *L) {
     L->vt.n--;
     L->ns.n--;
     uint32_t at = L->vs.v[--L->vs.n];
-    if (at != L->ns.v[L->ns.n]) L->nrefs--;
+    if (at != L->ns.v[L->ns.n]) L->nrefs--;   /* the top operand is the last reference */
     return at;
 }
 
@@ -178,36 +190,40 @@ static void truncate_to(lower *L, uint32_t h) {
  * change the local (local.set/tee of it) or the value must sit at its own slot (call arguments,
  * block parameters and results, control-flow joins). Then a COPY puts it there. At block, loop and
  * if entries every reference is materialized, so references never cross a control-flow join. */
-static void materialize(lower *L, uint32_t k) {
-    uint32_t from = L->vs.v[k], to = L->ns.v[k];
-    if (from == to) return;
+/* Materialize the reference refpos[i] and drop it from the list. */
+static void materialize(lower *L, uint32_t i) {
+    uint32_t k = L->refpos[i], from = L->vs.v[k], to = L->ns.v[k];
     for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
         emit(L, kpIr_COPY);
         emit(L, to + w);
         emit(L, from + w);
     }
     L->vs.v[k] = to;
+    memmove(L->refpos + i, L->refpos + i + 1, (L->nrefs - i - 1) * sizeof *L->refpos);
     L->nrefs--;
     L->last_dst = NONE;
 }
 
+/* Materialize references among the top n operands, in increasing position order. */
 static void materialize_top(lower *L, uint32_t n) {
-    uint32_t h = height(L);
-    for (uint32_t k = h >= n ? h - n : 0; k < h && L->nrefs; k++) materialize(L, k);
+    uint32_t h = height(L), first = h >= n ? h - n : 0, i = L->nrefs;
+    while (i > 0 && L->refpos[i - 1] >= first) i--;
+    while (L->nrefs > i) materialize(L, i);
 }
 
 static void materialize_all(lower *L) { materialize_top(L, height(L)); }
 
 static bool refs_to(const lower *L, uint32_t slot) {
-    if (!L->nrefs) return false;
-    for (uint32_t k = 0; k < height(L); k++)
-        if (L->vs.v[k] == slot) return true;
+    for (uint32_t i = 0; i < L->nrefs; i++)
+        if (L->vs.v[L->refpos[i]] == slot) return true;
     return false;
 }
 
 static void materialize_local(lower *L, uint32_t slot) {
-    for (uint32_t k = 0; k < height(L) && L->nrefs; k++)
-        if (L->vs.v[k] == slot) materialize(L, k);
+    for (uint32_t i = 0; i < L->nrefs;) {
+        if (L->vs.v[L->refpos[i]] == slot) materialize(L, i);
+        else i++;
+    }
 }
 
 /* ---- Block types ---- */
@@ -295,8 +311,10 @@ static void emit_return(lower *L) {
     uint32_t nr = bt_nresults(L, f), h = height(L);
     /* Results must be consecutive. This may sit on a conditional path (br_if, br_table stubs),
      * so the copies do not change where the lowering thinks the operands live. */
-    for (uint32_t k = h >= nr ? h - nr : 0; k < h && L->nrefs; k++) {
-        for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]) && L->vs.v[k] != L->ns.v[k]; w++) {
+    for (uint32_t i = 0; i < L->nrefs; i++) {
+        uint32_t k = L->refpos[i];
+        if (k + nr < h) continue;
+        for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
             emit(L, kpIr_COPY);
             emit(L, L->ns.v[k] + w);
             emit(L, L->vs.v[k] + w);
@@ -634,8 +652,17 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
     uint32_t s, v, i, n, d;
     switch (in->op) {
     case kpOp_LOCAL_GET:
-        push_at(L, L->local_type[in->a], L->local_slot[in->a]);
-        L->last_dst = L->prev_dst;
+        if (L->nrefs < KP_MAX_REFS) {
+            push_at(L, L->local_type[in->a], L->local_slot[in->a]);
+            L->last_dst = L->prev_dst;
+            return KAPSUL_OK;
+        }
+        d = push(L, L->local_type[in->a]);
+        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
+            emit(L, kpIr_COPY);
+            emit(L, d + w);
+            emit(L, L->local_slot[in->a] + w);
+        }
         return KAPSUL_OK;
     case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
         uint32_t ls = L->local_slot[in->a], width = kp_slot_width(L->local_type[in->a]);
@@ -644,11 +671,12 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         if (s == ls) return KAPSUL_OK;                     /* local.get x; local.set x */
         /* Peephole: the value was just computed into its own slot; compute it into the local
          * instead, unless an older operand still refers to the local's old value. */
-        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && width == 1 && !refs_to(L, ls)) {
+        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && width == 1 && !refs_to(L, ls) &&
+            L->nrefs < KP_MAX_REFS) {
             L->code.v[L->prev_dst] = ls;
             if (tee) {
                 L->vs.v[height(L) - 1] = ls;               /* the operand now lives in the local */
-                L->nrefs++;
+                L->refpos[L->nrefs++] = height(L) - 1;
             }
             return KAPSUL_OK;
         }
@@ -949,6 +977,8 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
         if (!kpDecode_instr(&r, &in))
             return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
         kapsul_status st = lower_instr(L, &in, &done);
+        if (L->too_large)
+            return kpError_set(err, KAPSUL_ERR_LIMIT, f->body_offset, "function too large after lowering");
         if (L->nomem) st = KAPSUL_ERR_NOMEM;
         if (st == KAPSUL_ERR_INVALID)
             return kpError_set(err, KAPSUL_ERR_LIMIT, in.offset, "instruction %s not supported by the engine yet",
