@@ -119,6 +119,21 @@ static void call_and_print(kapsul_store *store, kapsul_func *f) {
     free(res);
 }
 
+/* The exported memory's size and FNV-1a hash; with KAPSUL_DIFF_VERBOSE also after every call,
+ * to find the call where kapsul and V8 part. KAPSUL_DIFF_MEMDUMP=FILE writes the bytes too. */
+static void print_memory(kapsul_instance *inst) {
+    kapsul_memory *mem = kapsul_instance_memory(inst, "memory");
+    if (!mem) return;
+    const uint8_t *p = kapsul_memory_data(mem);
+    size_t n = kapsul_memory_size(mem);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    printf("memory %" PRIu64 " %08" PRIx32 "\n", kapsul_memory_pages(mem), h);
+    const char *dump = getenv("KAPSUL_DIFF_MEMDUMP");
+    FILE *f = dump ? fopen(dump, "wb") : NULL;
+    if (f) { fwrite(p, 1, n, f); fclose(f); }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s FILE.wasm\n", argv[0]); return 2; }
     size_t len = 0;
@@ -163,15 +178,9 @@ int main(int argc, char **argv) {
             kapsul_func_call(store, hang, NULL, 0, NULL, 0, &herr);
         }
         call_and_print(store, ext.of.func);
+        if (getenv("KAPSUL_DIFF_VERBOSE")) print_memory(inst);
     }
-    kapsul_memory *mem = kapsul_instance_memory(inst, "memory");
-    if (mem) {
-        const uint8_t *p = kapsul_memory_data(mem);
-        size_t n = kapsul_memory_size(mem);
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
-        printf("memory %" PRIu64 " %08" PRIx32 "\n", kapsul_memory_pages(mem), h);
-    }
+    print_memory(inst);
     kapsul_linker_free(linker);
     kapsul_store_free(store);
     kapsul_module_free(mod);

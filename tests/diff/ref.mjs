@@ -1,7 +1,7 @@
 // ref.mjs -- the reference side of the differential test: runs a wasm-opt -ttf module under
 // Node's V8 with the same protocol as tests/diff/driver.c (see there) and prints the same format.
 // Usage: node ref.mjs FILE.wasm
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const bytes = readFileSync(process.argv[2]);
 const out = [];
@@ -96,20 +96,28 @@ try {
     } catch (e) {
       print(`trap ${category(e)}`);
     }
+    if (process.env.KAPSUL_DIFF_VERBOSE) printMemory();
   }
-  const mem = instance.exports.memory;
-  if (mem instanceof WebAssembly.Memory) {
-    const a = new Uint8Array(mem.buffer);
-    let h = 2166136261;
-    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 16777619) >>> 0;
-    print(`memory ${a.length / 65536} ${h.toString(16).padStart(8, '0')}`);
-  }
+  printMemory();
 } catch (e) {
   if (instance === undefined && e instanceof WebAssembly.RuntimeError) print(`instantiate trap ${category(e)}`);
   else if (instance === undefined) print(`instantiate error: ${e.message}`);
   else throw e;
 }
 process.stdout.write(out.map((l) => l + '\n').join(''));
+
+// The exported memory's size in pages and FNV-1a hash (also after every call when
+// KAPSUL_DIFF_VERBOSE is set, to find the call where two engines part).
+function printMemory() {
+  const mem = instance.exports.memory;
+  if (mem instanceof WebAssembly.Memory) {
+    const a = new Uint8Array(mem.buffer);
+    let h = 2166136261;
+    for (let i = 0; i < a.length; i++) h = Math.imul(h ^ a[i], 16777619) >>> 0;
+    print(`memory ${a.length / 65536} ${h.toString(16).padStart(8, '0')}`);
+    if (process.env.KAPSUL_DIFF_MEMDUMP) writeFileSync(process.env.KAPSUL_DIFF_MEMDUMP, a);
+  }
+}
 
 // Signature of an exported function, from the export section and the function index space.
 function exportSig(name) {
