@@ -17,11 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "cli/cli.h"
-#include "text/text.h"
 
 #define KP_EXIT_TRAP 134
 
@@ -189,7 +187,7 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         }
         if (a[0] != '-' || a[1] == 0)
             break;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (kpCli_isHelp(a)) {
             usage(stdout);
             return -1;
         }
@@ -304,50 +302,6 @@ static void print_val(const kapsul_val *v) {
     }
 }
 
-/* ---- Loading ------------------------------------------------------------------------------------ */
-
-/* Read FILE whole; a .wat/.wast name is encoded from the text format. Kept local to run.c so that
- * `kapsul run` depends on nothing but the library. Returns an exit status (0 on success). */
-static int load_bytes(const char *path, kpBuf *out, kapsul_error *err) {
-    FILE *f = fopen(path, "rb");
-    kpBuf raw = { 0 };
-    if (!f) {
-        fprintf(stderr, "kapsul run: cannot open %s: %s\n", path, strerror(errno));
-        return KP_EXIT_USAGE;
-    }
-    uint8_t chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (kpBuf_push(&raw, chunk, n) != 0) {
-            fclose(f);
-            kpBuf_free(&raw);
-            fprintf(stderr, "kapsul run: out of memory reading %s\n", path);
-            return KP_EXIT_FAIL;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        kpBuf_free(&raw);
-        fprintf(stderr, "kapsul run: cannot read %s\n", path);
-        return KP_EXIT_USAGE;
-    }
-    size_t len = strlen(path);
-    bool text = (len > 4 && strcasecmp(path + len - 4, ".wat") == 0) ||
-                (len > 5 && strcasecmp(path + len - 5, ".wast") == 0);
-    if (!text) {
-        *out = raw;
-        return 0;
-    }
-    kapsul_status st = kpWat_toBinary((const char *)raw.data, raw.len, 1, out, err);
-    kpBuf_free(&raw);
-    if (st != KAPSUL_OK) {
-        fprintf(stderr, "%s:%d:%d: %s\n", path, err->line, err->column, err->message);
-        return KP_EXIT_FAIL;
-    }
-    return 0;
-}
-
 /* ---- Running ------------------------------------------------------------------------------------ */
 
 /* The exit status for how a call into wasm ended; prints a trap with its backtrace. */
@@ -426,19 +380,17 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     kapsul_wasi *wasi = NULL;
     kapsul_instance *inst = NULL;
     const char **argv = NULL;
-    kapsul_status st;
-    if ((rc = load_bytes(o->file, &bytes, err)) != 0)
+    kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
+    if (st != KAPSUL_OK) {
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
         goto fail;
-    rc = KP_EXIT_FAIL;
+    }
     if (!(engine = kapsul_engine_new(&o->config)))
         goto nomem;
     if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
-        if (err->offset)
-            fprintf(stderr, "kapsul run: %s: error at offset 0x%zx: %s\n", o->file, err->offset,
-                    err->message);
-        else
-            fprintf(stderr, "kapsul run: %s: %s\n", o->file, err->message);
-        rc = KP_EXIT_FAIL;
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
         goto fail;
     }
     if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv)))
