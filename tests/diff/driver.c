@@ -13,7 +13,8 @@
  * Trap categories are coarse (memory, arith, table, stack, unreachable, host) because engines word
  * the same trap differently (V8 reports every float-to-int trap as one message).
  * Exports whose signature mentions v128 print "skip": JavaScript cannot call them.
- * Usage: kapsul-diff-driver FILE.wasm. Exit 0 if it ran, 2 if the module did not load.
+ * Usage: kapsul-diff-driver FILE.wasm... Exit 0 if it ran, 2 if a single module did not load; with
+ * several files each one's output follows a line "== FILE".
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -134,20 +135,22 @@ static void print_memory(kapsul_instance *inst) {
     if (f) { fwrite(p, 1, n, f); fclose(f); }
 }
 
-int main(int argc, char **argv) {
-    if (argc != 2) { fprintf(stderr, "usage: %s FILE.wasm\n", argv[0]); return 2; }
+/* Run one module through the protocol. Returns 0 if it ran, 2 if it did not load. */
+static int run_module(const char *path) {
     size_t len = 0;
-    uint8_t *bytes = read_file(argv[1], &len);
-    if (!bytes) { perror(argv[1]); return 2; }
+    uint8_t *bytes = read_file(path, &len);
+    if (!bytes) { printf("load error: cannot read %s\n", path); return 2; }
     kapsul_error err;
     memset(&err, 0, sizeof err);
     kapsul_engine *engine = kapsul_engine_new(NULL);
     kapsul_module *mod = NULL;
-    if (kapsul_module_new(engine, bytes, len, &mod, &err) != KAPSUL_OK) {
+    kapsul_status st = kapsul_module_new(engine, bytes, len, &mod, &err);
+    free(bytes);
+    if (st != KAPSUL_OK) {
         printf("load error: %s\n", err.message);
+        kapsul_engine_free(engine);
         return 2;
     }
-    free(bytes);
     kapsul_store *store = kapsul_store_new(engine);
     kapsul_linker *linker = kapsul_linker_new(store);
     static const struct { const char *name; kapsul_valkind kind; } logs[] = {
@@ -158,32 +161,47 @@ int main(int argc, char **argv) {
         kapsul_linker_define_func(linker, "fuzzing-support", logs[i].name, &logs[i].kind, 1, NULL, 0,
                                   host_log, NULL);
     kapsul_instance *inst = NULL;
-    kapsul_status st = kapsul_linker_instantiate(linker, mod, &inst, &err);
+    st = kapsul_linker_instantiate(linker, mod, &inst, &err);
     if (st != KAPSUL_OK) {
         if (st == KAPSUL_ERR_TRAP) printf("instantiate trap %s\n", trap_category(err.trap));
         else printf("instantiate error: %s\n", err.message);
-        return 0;
-    }
-    kapsul_func *hang = kapsul_instance_func(inst, "hangLimitInitializer");
-    for (uint32_t i = 0; i < kapsul_module_export_count(mod); i++) {
-        kapsul_export_info ex;
-        kapsul_module_export(mod, i, &ex);
-        if (ex.kind != KAPSUL_EXTERN_FUNC) continue;
-        kapsul_extern ext;
-        if (kapsul_instance_export(inst, ex.name, ex.name_len, &ext) != KAPSUL_OK) return 3;
-        printf("export %.*s\n", (int)ex.name_len, ex.name);
-        if (has_v128(ext.of.func)) { printf("skip\n"); continue; }
-        if (hang) {
-            kapsul_error herr;
-            kapsul_func_call(store, hang, NULL, 0, NULL, 0, &herr);
+    } else {
+        kapsul_func *hang = kapsul_instance_func(inst, "hangLimitInitializer");
+        for (uint32_t i = 0; i < kapsul_module_export_count(mod); i++) {
+            kapsul_export_info ex;
+            kapsul_module_export(mod, i, &ex);
+            if (ex.kind != KAPSUL_EXTERN_FUNC) continue;
+            kapsul_extern ext;
+            if (kapsul_instance_export(inst, ex.name, ex.name_len, &ext) != KAPSUL_OK) {
+                printf("export %.*s not found\n", (int)ex.name_len, ex.name);
+                continue;
+            }
+            printf("export %.*s\n", (int)ex.name_len, ex.name);
+            if (has_v128(ext.of.func)) { printf("skip\n"); continue; }
+            if (hang) {
+                kapsul_error herr;
+                kapsul_func_call(store, hang, NULL, 0, NULL, 0, &herr);
+            }
+            call_and_print(store, ext.of.func);
+            if (getenv("KAPSUL_DIFF_VERBOSE")) print_memory(inst);
         }
-        call_and_print(store, ext.of.func);
-        if (getenv("KAPSUL_DIFF_VERBOSE")) print_memory(inst);
+        print_memory(inst);
     }
-    print_memory(inst);
     kapsul_linker_free(linker);
     kapsul_store_free(store);
     kapsul_module_free(mod);
     kapsul_engine_free(engine);
     return 0;
+}
+
+/* One module, or several with "== FILE" before each (batches amortize process start-up). */
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: %s FILE.wasm...\n", argv[0]); return 2; }
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argc > 2) printf("== %s\n", argv[i]);
+        rc |= run_module(argv[i]);
+        fflush(stdout);
+    }
+    return argc > 2 ? 0 : rc;
 }

@@ -1,9 +1,9 @@
 // ref.mjs -- the reference side of the differential test: runs a wasm-opt -ttf module under
 // Node's V8 with the same protocol as tests/diff/driver.c (see there) and prints the same format.
-// Usage: node ref.mjs FILE.wasm
+// Usage: node ref.mjs FILE.wasm...  (with several files, each file's output follows "== FILE")
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const bytes = readFileSync(process.argv[2]);
+let bytes;
 const out = [];
 const print = (s) => out.push(s);
 
@@ -73,36 +73,51 @@ const imports = {
 };
 
 let instance;
-try {
-  const module = new WebAssembly.Module(bytes);
-  instance = new WebAssembly.Instance(module, imports);
-  const sigs = signatures(bytes);
-  const hang = instance.exports.hangLimitInitializer;
-  for (const ex of WebAssembly.Module.exports(module)) {
-    if (ex.kind !== 'function') continue;
-    print(`export ${ex.name}`);
-    const f = instance.exports[ex.name];
-    // The export's function index is not in the JS API; find it through the export section.
-    const sig = exportSig(ex.name);
-    const kinds = [...sig.params, ...sig.results].map((t) => KIND[t]);
-    if (kinds.includes('v128')) { print('skip'); continue; }
-    if (hang) hang();
-    const args = sig.params.map((t) => (KIND[t] === 'i64' ? 0n : KIND[t] === 'funcref' || KIND[t] === 'externref' ? null : 0));
-    try {
-      const r = f(...args);
-      const rk = sig.results.map((t) => KIND[t]);
-      const vals = rk.length === 0 ? [] : rk.length === 1 ? [r] : r;
-      print(['result', ...rk.map((k, i) => fmt(k, vals[i]))].join(' '));
-    } catch (e) {
-      print(`trap ${category(e)}`);
+function runModule(path) {
+  bytes = readFileSync(path);
+  exportSig.map = undefined;
+  instance = undefined;
+  try {
+    const module = new WebAssembly.Module(bytes);
+    instance = new WebAssembly.Instance(module, imports);
+    const sigs = signatures(bytes);
+    const hang = instance.exports.hangLimitInitializer;
+    for (const ex of WebAssembly.Module.exports(module)) {
+      if (ex.kind !== 'function') continue;
+      print(`export ${ex.name}`);
+      const f = instance.exports[ex.name];
+      // The export's function index is not in the JS API; find it through the export section.
+      const sig = exportSig(ex.name);
+      const kinds = [...sig.params, ...sig.results].map((t) => KIND[t]);
+      if (kinds.includes('v128')) { print('skip'); continue; }
+      if (hang) hang();
+      const args = sig.params.map((t) => (KIND[t] === 'i64' ? 0n : KIND[t] === 'funcref' || KIND[t] === 'externref' ? null : 0));
+      try {
+        const r = f(...args);
+        const rk = sig.results.map((t) => KIND[t]);
+        const vals = rk.length === 0 ? [] : rk.length === 1 ? [r] : r;
+        print(['result', ...rk.map((k, i) => fmt(k, vals[i]))].join(' '));
+      } catch (e) {
+        print(`trap ${category(e)}`);
+      }
+      if (process.env.KAPSUL_DIFF_VERBOSE) printMemory();
     }
-    if (process.env.KAPSUL_DIFF_VERBOSE) printMemory();
+    printMemory();
+  } catch (e) {
+    if (instance === undefined && e instanceof WebAssembly.RuntimeError) print(`instantiate trap ${category(e)}`);
+    else if (instance === undefined) print(`instantiate error: ${e.message}`);
+    else throw e;
   }
-  printMemory();
-} catch (e) {
-  if (instance === undefined && e instanceof WebAssembly.RuntimeError) print(`instantiate trap ${category(e)}`);
-  else if (instance === undefined) print(`instantiate error: ${e.message}`);
-  else throw e;
+}
+
+const files = process.argv.slice(2);
+for (const f of files) {
+  if (files.length > 1) print(`== ${f}`);
+  try {
+    runModule(f);
+  } catch (e) {
+    print(`ref error: ${e.message}`);
+  }
 }
 process.stdout.write(out.map((l) => l + '\n').join(''));
 

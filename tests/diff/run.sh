@@ -8,6 +8,9 @@
 # A run whose outputs differ only in the final memory hash, where every differing byte lies in a
 # NaN in both memories (tests/diff/nan-explain.mjs), passes as "explained": the spec lets engines
 # store different NaN bit patterns. Explained runs are counted and listed.
+# Modules go to both engines in batches of $KAPSUL_DIFF_BATCH (default 25) to amortize start-up;
+# a batch that times out or crashes is rerun one module at a time.
+# KAPSUL_DIFF_FILES="a.wasm b.wasm ..." reruns saved modules instead of generating new ones.
 # Features: MVP + bulk memory, non-trapping float-to-int, sign extension, multi-value (SIMD is
 # left out until kapsul has it; binaryen 108's reference types mean typed function references).
 set -uo pipefail
@@ -15,54 +18,88 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:?usage: run.sh N [DRIVER]}
 driver=${2:-$root/build/tests/kapsul-diff-driver}
 out=${KAPSUL_DIFF_OUT:-$root/build-diff/mismatches}
+batch=${KAPSUL_DIFF_BATCH:-25}
 features="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-multivalue"
 for tool in wasm-opt node; do
     command -v $tool >/dev/null || { echo "run.sh: $tool not found" >&2; exit 2; }
 done
 [ -x "$driver" ] || { echo "run.sh: driver $driver not built" >&2; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 exports=0 explained=0
-# KAPSUL_DIFF_FILES="a.wasm b.wasm ..." reruns saved modules instead of generating new ones.
 files=(${KAPSUL_DIFF_FILES:-})
 [ ${#files[@]} -gt 0 ] && n=${#files[@]}
-for ((i = 1; i <= n; i++)); do
-    if [ ${#files[@]} -gt 0 ]; then
-        cp "${files[$((i - 1))]}" "$tmp/m.wasm"
-    else
-        head -c $((RANDOM % 6000 + 500)) /dev/urandom > "$tmp/in"
-    fi
-    if [ ${#files[@]} = 0 ] && ! wasm-opt -ttf "$tmp/in" $features -o "$tmp/m.wasm" 2>/dev/null; then
-        echo "run.sh: wasm-opt failed on input $i" >&2; failed=$((failed + 1)); continue
-    fi
-    timeout 30 "$driver" "$tmp/m.wasm" > "$tmp/kapsul.txt" 2>&1; krc=$?
-    timeout 60 node "$root/tests/diff/ref.mjs" "$tmp/m.wasm" > "$tmp/v8.txt" 2>&1; nrc=$?
-    [ $krc = 124 ] && echo "timeout" >> "$tmp/kapsul.txt"
-    [ $nrc = 124 ] && echo "timeout" >> "$tmp/v8.txt"
-    nan_ok=0
-    if ! cmp -s "$tmp/kapsul.txt" "$tmp/v8.txt" &&
-       cmp -s <(grep -v '^memory ' "$tmp/kapsul.txt") <(grep -v '^memory ' "$tmp/v8.txt"); then
-        KAPSUL_DIFF_MEMDUMP="$tmp/k.mem" timeout 30 "$driver" "$tmp/m.wasm" > /dev/null 2>&1
-        KAPSUL_DIFF_MEMDUMP="$tmp/v.mem" timeout 60 node "$root/tests/diff/ref.mjs" "$tmp/m.wasm" > /dev/null 2>&1
+passed=0 failed=0 exports=0 explained=0 done_=0
+
+# Compare one module's two outputs ($1 = module, $2 = kapsul output, $3 = V8 output, $4 = index).
+judge() {
+    local m=$1 k=$2 v=$3 i=$4 nan_ok=0
+    if ! cmp -s "$k" "$v" && cmp -s <(grep -v '^memory ' "$k") <(grep -v '^memory ' "$v"); then
+        KAPSUL_DIFF_MEMDUMP="$tmp/k.mem" timeout 30 "$driver" "$m" > /dev/null 2>&1
+        KAPSUL_DIFF_MEMDUMP="$tmp/v.mem" timeout 60 node "$root/tests/diff/ref.mjs" "$m" > /dev/null 2>&1
         if node "$root/tests/diff/nan-explain.mjs" "$tmp/k.mem" "$tmp/v.mem" > "$tmp/why" 2>&1; then
             nan_ok=1
             explained=$((explained + 1))
             echo "explained (NaN bits in memory): module $i: $(cat "$tmp/why")" >&2
         fi
     fi
-    if [ $nan_ok = 1 ] || cmp -s "$tmp/kapsul.txt" "$tmp/v8.txt"; then
+    if [ $nan_ok = 1 ] || cmp -s "$k" "$v"; then
         passed=$((passed + 1))
-        exports=$((exports + $(grep -c '^export ' "$tmp/kapsul.txt")))
+        exports=$((exports + $(grep -c '^export ' "$k")))
     else
         failed=$((failed + 1))
-        d="$out/$(date -u +%Y%m%dT%H%M%S)-$i"
+        local d="$out/$(date -u +%Y%m%dT%H%M%S)-$i"
         mkdir -p "$d"
-        cp "$tmp/m.wasm" "$tmp/kapsul.txt" "$tmp/v8.txt" "$d/"
+        cp "$m" "$d/m.wasm"; cp "$k" "$d/kapsul.txt"; cp "$v" "$d/v8.txt"
         echo "mismatch: $d" >&2
-        diff "$tmp/kapsul.txt" "$tmp/v8.txt" | head -5 >&2
+        diff "$k" "$v" | head -5 >&2
     fi
-    if [ $((i % 100)) = 0 ]; then
+}
+
+# One module alone in both engines.
+single() {
+    local m=$1 i=$2
+    timeout 30 "$driver" "$m" > "$tmp/k1" 2>&1; local krc=$?
+    timeout 60 node "$root/tests/diff/ref.mjs" "$m" > "$tmp/v1" 2>&1; local vrc=$?
+    [ $krc = 124 ] && echo "timeout" >> "$tmp/k1"
+    [ $krc -gt 128 ] && [ $krc != 124 ] && echo "crashed with status $krc" >> "$tmp/k1"
+    [ $vrc = 124 ] && echo "timeout" >> "$tmp/v1"
+    judge "$m" "$tmp/k1" "$tmp/v1" "$i"
+}
+
+i=0
+while [ $i -lt "$n" ]; do
+    mods=()
+    for ((b = 0; b < batch && i + b < n; b++)); do
+        m="$tmp/m$b.wasm"
+        if [ ${#files[@]} -gt 0 ]; then
+            cp "${files[$((i + b))]}" "$m"
+        else
+            head -c $((RANDOM % 6000 + 500)) /dev/urandom > "$tmp/in"
+            if ! wasm-opt -ttf "$tmp/in" $features -o "$m" 2>/dev/null; then
+                echo "run.sh: wasm-opt failed" >&2; failed=$((failed + 1)); continue
+            fi
+        fi
+        mods+=("$m")
+    done
+    if [ ${#mods[@]} -gt 0 ]; then
+        timeout 300 "$driver" "${mods[@]}" > "$tmp/kb" 2>&1; krc=$?
+        timeout 300 node "$root/tests/diff/ref.mjs" "${mods[@]}" > "$tmp/vb" 2>&1; vrc=$?
+        for ((j = 0; j < ${#mods[@]}; j++)); do
+            idx=$((i + j + 1))
+            if [ $krc != 0 ] || [ $vrc != 0 ] || [ ${#mods[@]} = 1 ]; then
+                single "${mods[$j]}" $idx
+            else
+                awk -v f="== ${mods[$j]}" '$0 == f { on = 1; next } /^== / { on = 0 } on' "$tmp/kb" > "$tmp/k1"
+                awk -v f="== ${mods[$j]}" '$0 == f { on = 1; next } /^== / { on = 0 } on' "$tmp/vb" > "$tmp/v1"
+                judge "${mods[$j]}" "$tmp/k1" "$tmp/v1" $idx
+            fi
+        done
+    fi
+    i=$((i + batch))
+    [ $i -gt "$n" ] && i=$n
+    if [ $((i / 100)) != $((done_ / 100)) ] || [ $i = "$n" ]; then
         echo "progress: $i modules, $passed passed ($explained explained), $failed failed, $exports exports" >&2
     fi
+    done_=$i
 done
 echo "differential: $n modules, $exports exports compared, $explained passed as NaN-bit differences"
 echo "$passed passed, $failed failed"
