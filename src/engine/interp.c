@@ -916,13 +916,23 @@ done:
     return KAPSUL_OK;
 }
 
+/* Memories may rely on guard regions only once the fault handler is in place; memory.c asks
+ * before reserving and falls back to explicit bounds checks if this fails. */
+bool kpInterp_guardPagesReady(void) {
+    static int state;   /* 0 = not tried, 1 = installed, 2 = failed */
+    int st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+    if (st == 0) {
+        st = kpOs_installFaultHandler(on_fault) ? 1 : 2;
+        __atomic_store_n(&state, st, __ATOMIC_RELEASE);
+    }
+    return st == 1;
+}
+
 /* Entry from the host. Sets up the fault trampoline, the deadline timer (outermost entry only)
  * and the entry frame, then runs. Whatever happens, the store's frame and stack tops are restored,
  * so the store stays usable after a trap. */
 kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
-    static int handler_ok = -1;
-    if (handler_ok < 0) handler_ok = kpOs_installFaultHandler(on_fault) ? 1 : 0;
-    else kpOs_threadInit();
+    kpOs_threadInit();   /* this thread's alternate signal stack (once per thread) */
     if (func->host) return kpHost_call(s, NULL, func, args, err);
 
     kpExec ex;

@@ -28,7 +28,8 @@ kapsul_status kpMemory_create(kapsul_store *s, uint64_t min_pages, uint64_t max_
     m->type_max = max_pages;
     m->max_pages = effective_max(s, max_pages);
     m->size = min_pages * KP_PAGE_SIZE;
-    if (sizeof(void *) == 8 && !s->engine->config.explicit_bounds_checks) m->base = kpOs_reserve(KP_MEM_RESERVE);
+    if (sizeof(void *) == 8 && !s->engine->config.explicit_bounds_checks && kpInterp_guardPagesReady())
+        m->base = kpOs_reserve(KP_MEM_RESERVE);
     if (m->base) {
         m->reserved = KP_MEM_RESERVE;
         if (!kpOs_commit(m->base, 0, (size_t)m->size)) {

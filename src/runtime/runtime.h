@@ -148,6 +148,9 @@ kapsul_status kpGlobal_create(kapsul_store *s, kpValType type, bool mut, kapsul_
 /* Run func with its arguments already in args[0..nparam_slots) (slots on the store's stack, at
  * s->stack_free); the results replace them. Traps fill err (with a backtrace). */
 kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, kapsul_error *err);
+/* Install the fault handler (idempotent); false if it cannot be, and memories must not rely on
+ * guard regions then. */
+bool kpInterp_guardPagesReady(void);
 
 /* ---- api.c ---- */
 /* Convert between kapsul_val and slots. */
