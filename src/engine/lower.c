@@ -1050,10 +1050,13 @@ uint32_t kpIr_words(const uint32_t *ip) {
         KP_IR_CONTROL(KP_IR_C)
         KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
+#define KP_IR_VW(id, type, expr) case kpIr_V_##id:
+        KP_SIMD_FAST(KP_IR_VW)
+#undef KP_IR_VW
+        return 4;                              /* inlined SIMD binary ops (simd.h) */
     default:
         break;
     }
-    if (*ip >= kpIr_V_I8X16_ADD) return 4;     /* inlined SIMD binary ops (simd.h) */
     if (*ip < kpIr_I32_EQZ) return 4;          /* memory accesses */
     if (*ip < kpIr_I32_EQ) return 3;           /* unary */
     return 4;                                  /* binary */
