@@ -128,9 +128,17 @@ static void print_functype(const kpFuncType *t) {
     printf(")");
 }
 
-/* The name-section name of a function, as " <name>", if it has one. */
+/* The name-section name of a function, as " <name>" with control characters escaped (names come
+ * from the file and must not drive the terminal), if it has one. */
 static void print_func_name(const kpModule *m, uint32_t f) {
-    if (f < m->nfunc_names && m->func_names[f]) printf(" <%s>", m->func_names[f]);
+    if (f >= m->nfunc_names || !m->func_names[f]) return;
+    printf(" <");
+    for (const char *p = m->func_names[f]; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f) printf("\\%02x", c);
+        else putchar(c);
+    }
+    printf(">");
 }
 
 static const char *const extern_names[] = {"func", "table", "memory", "global"};
