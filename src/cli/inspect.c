@@ -262,6 +262,17 @@ static void print_uses(const kpModule *m) {
     }
 }
 
+/* One closing line of totals: how much of the file is code, data and custom sections. */
+static void print_totals(const kpModule *m) {
+    uint64_t code = 0, data = 0, custom = 0;
+    for (uint32_t i = 0; i < m->nfuncs; i++) code += m->funcs[i].body.len;
+    for (uint32_t i = 0; i < m->ndatas; i++) data += m->datas[i].bytes.len;
+    for (uint32_t i = 0; i < m->ncustoms; i++) custom += m->customs[i].bytes.len;
+    printf("Totals: %" PRIu32 " functions (%" PRIu32 " imported), %" PRIu64 " bytes of code, %" PRIu64
+           " bytes of data segments, %" PRIu64 " bytes of custom sections, %zu bytes in all\n",
+           kpModule_numFuncs(m), m->nfunc_imports, code, data, custom, m->size);
+}
+
 int kpCli_inspect(int argc, char **argv) {
     const char *path = NULL;
     bool only_files = false;
@@ -294,6 +305,7 @@ int kpCli_inspect(int argc, char **argv) {
     printf("\n");
     print_definitions(m);
     print_uses(m);
+    print_totals(m);
     kpModule_free(m);
     return KP_EXIT_OK;
 fail:
