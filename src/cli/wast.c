@@ -33,11 +33,15 @@ typedef struct named_instance {
     kapsul_instance *instance;
 } named_instance;
 
+#define KP_NKINDS ((unsigned)kpCmd_ASSERT_UNINSTANTIABLE + 1)
+
 typedef struct runner {
     const wast_options *opt;
     kapsul_engine *engine;
     const char *path;
-    unsigned long passed, failed;
+    unsigned long passed, failed;      /* this script */
+    /* Over the whole run, per command kind; the last slot counts script-level failures. */
+    unsigned long kind_passed[KP_NKINDS + 1], kind_failed[KP_NKINDS + 1];
     kapsul_store *store;
     kapsul_linker *linker;
     KP_VEC(kapsul_module *) modules;   /* every loaded module lives until the store is freed */
@@ -66,13 +70,21 @@ static const char *cmd_name(kpWastCmdKind k) {
 
 /* ---- Reporting ----------------------------------------------------------------------------- */
 
-static void pass(runner *r) { r->passed++; }
+static unsigned kind_slot(const kpWastCommand *c) {
+    return (unsigned)c->kind < KP_NKINDS ? (unsigned)c->kind : KP_NKINDS;
+}
+
+static void pass(runner *r, const kpWastCommand *c) {
+    r->passed++;
+    r->kind_passed[kind_slot(c)]++;
+}
 
 static void fail(runner *r, const kpWastCommand *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void fail(runner *r, const kpWastCommand *c, const char *fmt, ...) {
     va_list ap;
     r->failed++;
+    r->kind_failed[kind_slot(c)]++;
     printf("%s:%d: %s: ", r->path, c->line, cmd_name(c->kind));
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -428,7 +440,7 @@ static void cmd_module(runner *r, const kpWastCommand *c) {
         return;
     }
     set_current(r, c->module.name, inst);
-    pass(r);
+    pass(r, c);
 }
 
 static void cmd_register(runner *r, const kpWastCommand *c) {
@@ -442,7 +454,7 @@ static void cmd_register(runner *r, const kpWastCommand *c) {
     }
     kapsul_status st = kapsul_linker_define_instance(r->linker, name, strlen(name), inst);
     if (st != KAPSUL_OK) fail(r, c, "\"%s\": %s", name, kapsul_status_name(st));
-    else pass(r);
+    else pass(r, c);
 }
 
 static void cmd_action(runner *r, const kpWastCommand *c) {
@@ -451,7 +463,7 @@ static void cmd_action(runner *r, const kpWastCommand *c) {
     kapsul_status st = run_action(r, &c->action, &res, &err);
     kp_free(res.vals);
     if (st != KAPSUL_OK) fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
-    else pass(r);
+    else pass(r, c);
 }
 
 static void cmd_assert_return(runner *r, const kpWastCommand *c) {
@@ -474,7 +486,7 @@ static void cmd_assert_return(runner *r, const kpWastCommand *c) {
         fail(r, c, "\"%s\": result %" PRIu32 ": expected %s, got %s", c->action.field, i, want, got);
         goto done;
     }
-    pass(r);
+    pass(r, c);
 done:
     kp_free(res.vals);
 }
@@ -497,7 +509,7 @@ static void cmd_assert_trap_action(runner *r, const kpWastCommand *c) {
         fail(r, c, "\"%s\": expected trap \"%s\", got trap \"%s\"", c->action.field, c->message,
              kapsul_trap_message(err.trap));
     } else {
-        pass(r);
+        pass(r, c);
     }
 }
 
@@ -514,7 +526,7 @@ static void cmd_assert_rejected(runner *r, const kpWastCommand *c) {
         fail(r, c, "module loaded, expected it to be refused as %s (\"%s\")", kapsul_status_name(want), expected);
         return;
     }
-    pass(r);
+    pass(r, c);
     if (st != want)
         note(r, c, "refused as %s (%s), expected %s (\"%s\")", kapsul_status_name(st), error_text(&err),
              kapsul_status_name(want), expected);
@@ -545,7 +557,7 @@ static void cmd_assert_instantiation(runner *r, const kpWastCommand *c) {
     } else if (want == KAPSUL_ERR_TRAP && c->kind == kpCmd_ASSERT_TRAP && !trap_matches(&err, c->message)) {
         fail(r, c, "expected trap \"%s\", got trap \"%s\"", expected, kapsul_trap_message(err.trap));
     } else {
-        pass(r);
+        pass(r, c);
         if (want == KAPSUL_ERR_UNLINKABLE && !strstr(err.message, expected))
             note(r, c, "message \"%s\", expected \"%s\"", err.message, expected);
     }
@@ -598,6 +610,7 @@ static void run_script(runner *r, const char *path) {
     kapsul_status st = kpCli_readFile(path, &text, &err);
     if (st != KAPSUL_OK) {
         r->failed++;
+        r->kind_failed[KP_NKINDS]++;
         r->io_error = true;
         fprintf(stderr, "kapsul wast: %s\n", err.message);
         return;
@@ -606,6 +619,7 @@ static void run_script(runner *r, const char *path) {
     r->linker = r->store ? kapsul_linker_new(r->store) : NULL;
     if (!r->linker || kpSpectest_define(r->store, r->linker, r->opt->print) != KAPSUL_OK) {
         r->failed++;
+        r->kind_failed[KP_NKINDS]++;
         printf("%s: cannot set up the store and the spectest module\n", path);
         goto done;
     }
@@ -613,6 +627,7 @@ static void run_script(runner *r, const char *path) {
     for (uint32_t i = 0; i < script.ncmds; i++) run_command(r, &script.cmds[i]);
     if (st != KAPSUL_OK) {
         r->failed++;
+        r->kind_failed[KP_NKINDS]++;
         printf("%s:%d:%d: script: %s\n", path, err.line, err.column, err.message);
     }
 done:
@@ -634,7 +649,8 @@ static void wast_usage(FILE *f) {
             "Options:\n"
             "  -s, --summary       Print `FILE: N passed, N failed` after each script\n"
             "  -v, --verbose       Also note passes whose failure class or message differs from the\n"
-            "                      script's expectation (implies --summary)\n"
+            "                      script's expectation, and end with counts per command kind\n"
+            "                      (implies --summary)\n"
             "      --print         Let spectest.print* write their arguments to stdout\n"
             "      --timeout SECS  Deadline for each command (default 20)\n"
             "  -h, --help          Print help\n");
@@ -677,6 +693,16 @@ static int parse_options(int argc, char **argv, wast_options *opt, int *nfiles) 
     return -1;
 }
 
+/* --verbose: the run's counts per command kind, e.g. to tell assertions from module definitions. */
+static void print_kinds(const runner *r) {
+    printf("by command kind:\n");
+    for (unsigned k = 0; k <= KP_NKINDS; k++) {
+        if (!r->kind_passed[k] && !r->kind_failed[k]) continue;
+        const char *name = k < KP_NKINDS ? cmd_name((kpWastCmdKind)k) : "script";
+        printf("  %-22s %lu passed, %lu failed\n", name, r->kind_passed[k], r->kind_failed[k]);
+    }
+}
+
 int kpCli_wast(int argc, char **argv) {
     wast_options opt = {.timeout_ns = 20ull * 1000000000u};
     int nfiles;
@@ -700,6 +726,7 @@ int kpCli_wast(int argc, char **argv) {
         failed += r.failed;
     }
     kapsul_engine_free(r.engine);
+    if (opt.verbose) print_kinds(&r);
     printf("%lu passed, %lu failed\n", passed, failed);
     fflush(stdout);   /* before any exit-time reporter (LeakSanitizer) can _exit the process */
     if (r.io_error) return KP_EXIT_USAGE;
