@@ -5,3 +5,4 @@ k wast mixed.wast
 k wast --summary pass.wast mixed.wast
 k wast --timeout 0.3 runaway.wast
 k wast no-such-file.wast
+k wast --verbose mixed.wast
