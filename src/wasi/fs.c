@@ -393,7 +393,9 @@ uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
         else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             type = kpWasi_modeType(st.st_mode);
         kp_st64(hdr, index);
-        kp_st64(hdr + 8, (uint64_t)de->d_ino);
+        /* A preopen's ".." is a host directory the guest has no access to: no inode for it. */
+        bool hidden = f->preopen && strcmp(de->d_name, "..") == 0;
+        kp_st64(hdr + 8, hidden ? 0 : (uint64_t)de->d_ino);
         kp_st32(hdr + 16, (uint32_t)nlen);
         hdr[20] = type;
         uint32_t n = len - used < 24 ? len - used : 24;
