@@ -8,7 +8,8 @@ Builds c_guest.c with `clang --target=wasm32-wasi -O2` ($CLANG) and rust_guest.r
 ("data"), one granted variable and two arguments, and compares the whole stdout and the exit
 status (7) with what the program must print. Also checks that the guest left the files it was
 told to clean up clean and created nothing outside "data". Then sock_echo.c serves one TCP
-connection on a --tcplisten socket, with this script as its client on 127.0.0.1. Ends with
+connection on a --tcplisten socket, with this script as its client on 127.0.0.1, and sleeper.c
+blocks in the host (sleep; read from a silent pipe) until --timeout stops it. Ends with
 "N passed, N failed".
 """
 import os
@@ -79,6 +80,25 @@ def sock_echo(kapsul, wasm):
     return problems, err.decode("utf-8", "replace")
 
 
+def sleeper(kapsul, wasm, mode):
+    """A guest blocked in the host (sleep, or a read from a silent pipe) under --timeout 300ms
+    must end with a timeout trap (134); the 30 s limit here only catches a hang."""
+    r_fd, w_fd = os.pipe()
+    try:
+        p = subprocess.run([kapsul, "run", "--timeout", "300ms", wasm] + ([mode] if mode else []),
+                           stdin=r_fd, capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return ["still blocked after 30 s"], ""
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+    err = p.stderr.decode("utf-8", "replace")
+    problems = []
+    if p.returncode != 134 or "timeout" not in err:
+        problems.append("exit status %d, stderr %r (want 134 and a timeout trap)" % (p.returncode, err))
+    return problems, err
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -133,6 +153,17 @@ def main():
         else:
             passed += 1
             print("PASS sock_echo.c")
+        wasm = os.path.join(t, "sleeper.wasm")
+        r = build("c", os.path.join(src, "sleeper.c"), wasm)
+        for mode in ("", "read"):
+            tid = "sleeper.c" + (" read" if mode else " sleep")
+            problems, err = (["does not build: " + r.stderr[-2000:]], "") if r.returncode else sleeper(kapsul, wasm, mode)
+            if problems:
+                failed += 1
+                print("FAIL %s: %s" % (tid, "; ".join(problems)))
+            else:
+                passed += 1
+                print("PASS %s" % tid)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
