@@ -84,7 +84,9 @@ kapsul_status kapsul_memory_new(kapsul_store *s, uint64_t min_pages, uint64_t ma
     if (!s || !out || min_pages > KP_MAX_PAGES || (max_pages != KAPSUL_NO_MAX && max_pages < min_pages))
         return KAPSUL_ERR_ARG;
     kapsul_error err;
-    return kpMemory_create(s, min_pages, max_pages, out, &err);
+    kapsul_status st = kpMemory_create(s, min_pages, max_pages, out, &err);
+    /* Above the configured limit: for the embedder that is a limit, not a guest trap. */
+    return st == KAPSUL_ERR_TRAP ? KAPSUL_ERR_LIMIT : st;
 }
 
 uint8_t *kapsul_memory_data(kapsul_memory *m) { return m ? m->base : NULL; }

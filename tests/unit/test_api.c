@@ -241,11 +241,37 @@ static void test_plugin(kapsul_engine *e) {
     kapsul_module_free(bm);
 }
 
+/* Host-created objects, as a spectest-like host module makes them. */
+static void test_host_objects(void) {
+    kapsul_config cfg = {.max_memory_bytes = 65536};
+    kapsul_engine *e = kapsul_engine_new(&cfg);
+    kapsul_store *s = kapsul_store_new(e);
+    kapsul_memory *mem;
+    CHECK(kapsul_memory_new(s, 2, KAPSUL_NO_MAX, &mem) == KAPSUL_ERR_LIMIT);
+    CHECK(kapsul_memory_new(s, 2, 1, &mem) == KAPSUL_ERR_ARG);
+    CHECK(kapsul_memory_new(s, 1, 3, &mem) == KAPSUL_OK && kapsul_memory_pages(mem) == 1);
+    CHECK(kapsul_memory_grow(mem, 1) == -1);                 /* the engine's limit */
+    CHECK(kapsul_memory_grow(mem, 0) == 1);
+    kapsul_global *g;
+    CHECK(kapsul_global_new(s, vi32(5), false, &g) == KAPSUL_OK);
+    CHECK(kapsul_global_set(g, vi32(6)) == KAPSUL_ERR_ARG);  /* immutable */
+    CHECK(kapsul_global_get(g).of.i32 == 5);
+    kapsul_table *t;
+    kapsul_val v;
+    CHECK(kapsul_table_new(s, KAPSUL_I32, 1, 2, &t) == KAPSUL_ERR_ARG);
+    CHECK(kapsul_table_new(s, KAPSUL_FUNCREF, 3, KAPSUL_NO_MAX, &t) == KAPSUL_OK && kapsul_table_size(t) == 3);
+    CHECK(kapsul_table_get(t, 2, &v) == KAPSUL_OK && v.kind == KAPSUL_FUNCREF && v.of.funcref == NULL);
+    CHECK(kapsul_table_get(t, 3, &v) == KAPSUL_ERR_NOT_FOUND);
+    kapsul_store_free(s);
+    kapsul_engine_free(e);
+}
+
 int main(void) {
     kapsul_engine *e = kapsul_engine_new(NULL);
     CHECK(e != NULL);
     test_module_info(e);
     test_plugin(e);
+    test_host_objects();
     kapsul_engine_free(e);
     return kpt_finish();
 }
