@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kapsul.h"
+#include "text/text.h"
 #include "../fuzz/wasmgen.h"
 #include "test.h"
 
@@ -817,6 +818,59 @@ static int case_data_far(void) {
     return rc < 0 ? 1 : 0;
 }
 
+/* ---- Deep text ---------------------------------------------------------------------------------
+ * The text parser meets nesting as parentheses; a recursive parser would overflow the C stack. */
+
+/* Build `pre` n times, then `mid`, then `post` n times, around a module prefix and suffix. */
+static void text_repeat(kpBuf *t, const char *head, const char *pre, const char *mid, const char *post,
+                        uint32_t n, const char *tail) {
+    wg_bytes(t, head, strlen(head));
+    wg_repeat(t, pre, strlen(pre), n);
+    wg_bytes(t, mid, strlen(mid));
+    wg_repeat(t, post, strlen(post), n);
+    wg_bytes(t, tail, strlen(tail));
+}
+
+/* Encode text, then load the binary and (if asked) call "f" expecting `want`. */
+static int text_case(kpBuf *t, unsigned text_ok, bool call_f, int32_t want) {
+    kpBuf bin = {0};
+    kapsul_error err = {0};
+    printf("    text: %zu bytes\n", t->len);
+    kapsul_status st = kpWat_toBinary((const char *)t->data, t->len, 1, &bin, &err);
+    kpBuf_free(t);
+    if (report("kpWat_toBinary", st, &err, text_ok)) { kpBuf_free(&bin); return 1; }
+    if (st != KAPSUL_OK) return 0;
+    env e = {0};
+    int rc = load(&e, NULL, &bin, ALLOW_OK | ALLOW_LIMIT);
+    if (rc == 0 && call_f) rc = instantiate(&e, ALLOW_OK);
+    kapsul_val r = {0};
+    if (rc == 0 && call_f) rc = call(&e, "f", NULL, 0, 1, &r, ALLOW_OK | ALLOW_TRAP, KAPSUL_TRAP_NONE);
+    if (rc == 0 && call_f && r.of.i32 != want) { printf("    f returned %d\n", r.of.i32); rc = -1; }
+    env_free(&e);
+    return rc < 0 ? 1 : 0;
+}
+
+static int case_text_nested_blocks(void) {
+    kpBuf t = {0};
+    text_repeat(&t, "(module (func (export \"f\") (result i32) ", "(block ", "", ")", MILLION,
+                " (i32.const 7)))");
+    return text_case(&t, ALLOW_OK, true, 7);
+}
+
+static int case_text_unclosed(void) {
+    kpBuf t = {0};
+    wg_fill(&t, '(', MILLION);
+    return text_case(&t, BIT(KAPSUL_ERR_MALFORMED), false, 0);
+}
+
+/* 100,000 folded additions nested inside each other: 100,000 operands live at once. */
+static int case_text_nested_adds(void) {
+    kpBuf t = {0};
+    text_repeat(&t, "(module (func (export \"f\") (result i32) ", "(i32.add (i32.const 1) ", "(i32.const 0)",
+                ")", 100000, "))");
+    return text_case(&t, ALLOW_OK, true, 100000);
+}
+
 /* ---- Harness ----------------------------------------------------------------------------------- */
 
 typedef int (*case_fn)(void);
@@ -888,6 +942,9 @@ int main(void) {
         {"memory of 65,537 pages", case_memory_too_big},
         {"huge tables", case_tables},
         {"data segment at 0xFFFFFFFF", case_data_far},
+        {"text: 1,000,000 nested folded blocks", case_text_nested_blocks},
+        {"text: 1,000,000 unclosed parentheses", case_text_unclosed},
+        {"text: 100,000 nested folded i32.add", case_text_nested_adds},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(cases[i].name, cases[i].fn);
     if (!KPT_SANITIZED) printf("largest peak RSS of any case: %.1f MiB\n", peak_over_budget);
