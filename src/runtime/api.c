@@ -78,6 +78,8 @@ void kapsul_module_free(kapsul_module *module) { kpModule_release(module); }
 uint32_t kapsul_module_import_count(const kapsul_module *module) { return module->m->nimports; }
 
 void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out) {
+    memset(out, 0, sizeof *out);
+    if (i >= module->m->nimports) return;
     const kpImport *im = &module->m->imports[i];
     out->module = im->module;
     out->module_len = im->module_len;
@@ -89,6 +91,8 @@ void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import
 uint32_t kapsul_module_export_count(const kapsul_module *module) { return module->m->nexports; }
 
 void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out) {
+    memset(out, 0, sizeof *out);
+    if (i >= module->m->nexports) return;
     const kpExport *ex = &module->m->exports[i];
     out->name = ex->name;
     out->name_len = ex->name_len;
@@ -212,11 +216,12 @@ kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *pa
 
 uint32_t kapsul_func_param_count(const kapsul_func *f) { return f->type->nparams; }
 uint32_t kapsul_func_result_count(const kapsul_func *f) { return f->type->nresults; }
+/* Out-of-range indices give 0 (no valid kind) rather than reading past the type. */
 kapsul_valkind kapsul_func_param(const kapsul_func *f, uint32_t i) {
-    return (kapsul_valkind)kpFuncType_params(f->type)[i];
+    return i < f->type->nparams ? (kapsul_valkind)kpFuncType_params(f->type)[i] : (kapsul_valkind)0;
 }
 kapsul_valkind kapsul_func_result(const kapsul_func *f, uint32_t i) {
-    return (kapsul_valkind)kpFuncType_results(f->type)[i];
+    return i < f->type->nresults ? (kapsul_valkind)kpFuncType_results(f->type)[i] : (kapsul_valkind)0;
 }
 
 /* ---- Calls ---- */
