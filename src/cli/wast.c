@@ -79,9 +79,9 @@ static void pass(runner *r, const kpWastCommand *c) {
     r->kind_passed[kind_slot(c)]++;
 }
 
-static void fail(runner *r, const kpWastCommand *c, const char *fmt, ...)
+static void report_fail(runner *r, const kpWastCommand *c, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void fail(runner *r, const kpWastCommand *c, const char *fmt, ...) {
+static void report_fail(runner *r, const kpWastCommand *c, const char *fmt, ...) {
     va_list ap;
     r->failed++;
     r->kind_failed[kind_slot(c)]++;
@@ -434,9 +434,9 @@ static void cmd_module(runner *r, const kpWastCommand *c) {
     if (st != KAPSUL_OK) {
         set_current(r, c->module.name, NULL);
         if (err.line > 0)
-            fail(r, c, "%s at %d:%d: %s", kapsul_status_name(st), err.line, err.column, error_text(&err));
+            report_fail(r, c, "%s at %d:%d: %s", kapsul_status_name(st), err.line, err.column, error_text(&err));
         else
-            fail(r, c, "%s: %s", kapsul_status_name(st), error_text(&err));
+            report_fail(r, c, "%s: %s", kapsul_status_name(st), error_text(&err));
         return;
     }
     set_current(r, c->module.name, inst);
@@ -449,11 +449,11 @@ static void cmd_register(runner *r, const kpWastCommand *c) {
     kapsul_instance *inst = find_instance(r, c->register_module, &err);
     const char *name = c->register_name ? c->register_name : "";
     if (!inst) {
-        fail(r, c, "\"%s\": %s", name, err.message);
+        report_fail(r, c, "\"%s\": %s", name, err.message);
         return;
     }
     kapsul_status st = kapsul_linker_define_instance(r->linker, name, strlen(name), inst);
-    if (st != KAPSUL_OK) fail(r, c, "\"%s\": %s", name, kapsul_status_name(st));
+    if (st != KAPSUL_OK) report_fail(r, c, "\"%s\": %s", name, kapsul_status_name(st));
     else pass(r, c);
 }
 
@@ -462,7 +462,7 @@ static void cmd_action(runner *r, const kpWastCommand *c) {
     action_result res;
     kapsul_status st = run_action(r, &c->action, &res, &err);
     kp_free(res.vals);
-    if (st != KAPSUL_OK) fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
+    if (st != KAPSUL_OK) report_fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
     else pass(r, c);
 }
 
@@ -472,18 +472,18 @@ static void cmd_assert_return(runner *r, const kpWastCommand *c) {
     char want[256], got[256];
     kapsul_status st = run_action(r, &c->action, &res, &err);
     if (st != KAPSUL_OK) {
-        fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
+        report_fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
         goto done;
     }
     if (res.n != c->nresults) {
-        fail(r, c, "\"%s\": expected %" PRIu32 " results, got %" PRIu32, c->action.field, c->nresults, res.n);
+        report_fail(r, c, "\"%s\": expected %" PRIu32 " results, got %" PRIu32, c->action.field, c->nresults, res.n);
         goto done;
     }
     for (uint32_t i = 0; i < res.n; i++) {
         if (val_matches(&res.vals[i], &c->results[i])) continue;
         fmt_expected(want, sizeof want, &c->results[i]);
         fmt_got(got, sizeof got, &res.vals[i], c->results[i].lane_shape);
-        fail(r, c, "\"%s\": result %" PRIu32 ": expected %s, got %s", c->action.field, i, want, got);
+        report_fail(r, c, "\"%s\": result %" PRIu32 ": expected %s, got %s", c->action.field, i, want, got);
         goto done;
     }
     pass(r, c);
@@ -498,15 +498,15 @@ static void cmd_assert_trap_action(runner *r, const kpWastCommand *c) {
     kapsul_status st = run_action(r, &c->action, &res, &err);
     kp_free(res.vals);
     if (st == KAPSUL_OK) {
-        fail(r, c, "\"%s\": expected trap \"%s\", returned normally", c->action.field, c->message ? c->message : "");
+        report_fail(r, c, "\"%s\": expected trap \"%s\", returned normally", c->action.field, c->message ? c->message : "");
     } else if (st != KAPSUL_ERR_TRAP) {
-        fail(r, c, "\"%s\": expected trap \"%s\", got %s: %s", c->action.field, c->message ? c->message : "",
+        report_fail(r, c, "\"%s\": expected trap \"%s\", got %s: %s", c->action.field, c->message ? c->message : "",
              kapsul_status_name(st), error_text(&err));
     } else if (c->kind == kpCmd_ASSERT_EXHAUSTION && err.trap != KAPSUL_TRAP_STACK_EXHAUSTED) {
-        fail(r, c, "\"%s\": expected call stack exhaustion, got trap \"%s\"", c->action.field,
+        report_fail(r, c, "\"%s\": expected call stack exhaustion, got trap \"%s\"", c->action.field,
              kapsul_trap_message(err.trap));
     } else if (!trap_matches(&err, c->message)) {
-        fail(r, c, "\"%s\": expected trap \"%s\", got trap \"%s\"", c->action.field, c->message,
+        report_fail(r, c, "\"%s\": expected trap \"%s\", got trap \"%s\"", c->action.field, c->message,
              kapsul_trap_message(err.trap));
     } else {
         pass(r, c);
@@ -523,7 +523,7 @@ static void cmd_assert_rejected(runner *r, const kpWastCommand *c) {
     kapsul_status want = c->kind == kpCmd_ASSERT_INVALID ? KAPSUL_ERR_INVALID : KAPSUL_ERR_MALFORMED;
     const char *expected = c->message ? c->message : "";
     if (st == KAPSUL_OK) {
-        fail(r, c, "module loaded, expected it to be refused as %s (\"%s\")", kapsul_status_name(want), expected);
+        report_fail(r, c, "module loaded, expected it to be refused as %s (\"%s\")", kapsul_status_name(want), expected);
         return;
     }
     pass(r, c);
@@ -544,18 +544,18 @@ static void cmd_assert_instantiation(runner *r, const kpWastCommand *c) {
     kapsul_status st = load_module(r, &c->module, &module, &err);
     const char *expected = c->message ? c->message : "";
     if (st != KAPSUL_OK) {
-        fail(r, c, "module failed to load: %s: %s", kapsul_status_name(st), error_text(&err));
+        report_fail(r, c, "module failed to load: %s: %s", kapsul_status_name(st), error_text(&err));
         return;
     }
     st = instantiate(r, module, &inst, &err);
     kapsul_status want = c->kind == kpCmd_ASSERT_UNLINKABLE ? KAPSUL_ERR_UNLINKABLE : KAPSUL_ERR_TRAP;
     if (st == KAPSUL_OK) {
-        fail(r, c, "instantiated, expected %s \"%s\"", kapsul_status_name(want), expected);
+        report_fail(r, c, "instantiated, expected %s \"%s\"", kapsul_status_name(want), expected);
     } else if (st != want) {
-        fail(r, c, "expected %s \"%s\", got %s: %s", kapsul_status_name(want), expected,
+        report_fail(r, c, "expected %s \"%s\", got %s: %s", kapsul_status_name(want), expected,
              kapsul_status_name(st), error_text(&err));
     } else if (want == KAPSUL_ERR_TRAP && c->kind == kpCmd_ASSERT_TRAP && !trap_matches(&err, c->message)) {
-        fail(r, c, "expected trap \"%s\", got trap \"%s\"", expected, kapsul_trap_message(err.trap));
+        report_fail(r, c, "expected trap \"%s\", got trap \"%s\"", expected, kapsul_trap_message(err.trap));
     } else {
         pass(r, c);
         if (want == KAPSUL_ERR_UNLINKABLE && !strstr(err.message, expected))
@@ -579,7 +579,7 @@ static void run_command(runner *r, const kpWastCommand *c) {
     case kpCmd_ASSERT_MALFORMED: cmd_assert_rejected(r, c); break;
     case kpCmd_ASSERT_UNLINKABLE:
     case kpCmd_ASSERT_UNINSTANTIABLE: cmd_assert_instantiation(r, c); break;
-    default: fail(r, c, "unknown command kind %d", (int)c->kind); break;
+    default: report_fail(r, c, "unknown command kind %d", (int)c->kind); break;
     }
     alarm(0);
 }
