@@ -670,8 +670,9 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         s = tee ? L->vs.v[height(L) - 1] : pop(L);
         if (s == ls) return KAPSUL_OK;                     /* local.get x; local.set x */
         /* Peephole: the value was just computed into its own slot; compute it into the local
-         * instead, unless an older operand still refers to the local's old value. */
-        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && width == 1 && !refs_to(L, ls) &&
+         * instead, unless an older operand still refers to the local's old value. (Also for
+         * v128: every IR instruction that produces one reads all its operands first.) */
+        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && !refs_to(L, ls) &&
             L->nrefs < KP_MAX_REFS) {
             L->code.v[L->prev_dst] = ls;
             if (tee) {

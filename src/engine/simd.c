@@ -374,16 +374,16 @@ void kpSimd_exec(uint32_t op, uint64_t *dst, const uint64_t *a, const uint64_t *
     kpV128 x, y, z, r;
     uint64_t s = 0, out = 0;
     const char *sig = kpOp_info[op].sig;
-    /* Operands by the signature: v128 ones are copied out of their slots, a scalar one (always the
-     * last, or the only one for splats) is read as a slot. */
-    const uint64_t *ops[3] = {a, b, c};
-    kpV128 *vs[3] = {&x, &y, &z};
-    memset(&x, 0, sizeof x);
-    memset(&y, 0, sizeof y);
-    memset(&z, 0, sizeof z);
-    for (int k = 0; k < 3 && sig[k] && sig[k] != ':'; k++) {
-        if (sig[k] == 'V') memcpy(vs[k], ops[k], 16);
-        else s = *ops[k];
+    /* Operands by the signature ("V:V", "VV:V", "VVV:V", "Vi:V", "i:V", "V:i", ...): v128 ones
+     * are copied out of their slots, the scalar one (the last, or the only one) is read as a
+     * slot. Each family function reads only the operands its op has. */
+    if (sig[0] == 'V') memcpy(&x, a, 16);
+    else if (sig[0] != ':') s = *a;
+    if (sig[0] != ':' && sig[1] == 'V') {
+        memcpy(&y, b, 16);
+        if (sig[2] == 'V') memcpy(&z, c, 16);
+    } else if (sig[0] != ':' && sig[1] != ':') {
+        s = *b;
     }
     int done = int_compare(op, &r, &x, &y) || int_binary(op, &r, &x, &y) || int_unary(op, &r, &x, s) ||
                float_ops(op, &r, &x, &y) || conversions(op, &r, &x);
