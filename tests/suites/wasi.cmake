@@ -6,7 +6,9 @@
 #   wasi.testsuite-walk  the same with the portable path walk forced (KAPSUL_WASI_NO_OPENAT2=1);
 #   wasi.sandbox    the hostile guests of tests/sandbox, compiled with clang at test time, each
 #                   run with openat2 and with the portable path walk (tests/sandbox/run-sandbox.py);
-#   wasi.guests     a C and a Rust program built by Debian's toolchains (tests/guests).
+#   wasi.guests     a C and a Rust program built by Debian's toolchains, a TCP echo through
+#                   --tcplisten, --timeout on a guest blocked in the host (tests/guests);
+#   wasi.run-cli    `kapsul run` flags, --invoke typing and exit statuses (tests/wasi/run-cli.py).
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   set(Python3_EXECUTABLE python3)
@@ -26,5 +28,8 @@ add_test(NAME wasi.sandbox
 add_test(NAME wasi.guests
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/guests/run-guests.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/guests)
-set_tests_properties(wasi.testsuite wasi.testsuite-walk wasi.sandbox wasi.guests
+add_test(NAME wasi.run-cli
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-cli.py
+                 $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/wasi)
+set_tests_properties(wasi.testsuite wasi.testsuite-walk wasi.sandbox wasi.guests wasi.run-cli
                      PROPERTIES LABELS "wasi;sanitize" TIMEOUT 900)
