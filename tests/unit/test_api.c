@@ -4,7 +4,7 @@
  * globals), a second module linked against the first (cross-instance calls, call_indirect through
  * an imported table), link errors, and traps with their backtrace.
  *
- * Modules: tests/unit/test_api_{plugin,user,badimport}.wat, compiled with
+ * Modules: tests/unit/test_api_{plugin,user,badimport,bulk}.wat, compiled with
  * `wat2wasm --debug-names` and embedded with `xxd -i`.
  */
 #include <string.h>
@@ -74,6 +74,19 @@ static const unsigned char kp_badimport_wasm[] = {
   0x0a, 0x04, 0x6e, 0x61, 0x6d, 0x65, 0x02, 0x03, 0x01, 0x00, 0x00
 };
 static const unsigned int kp_badimport_wasm_len = 47;
+
+static const unsigned char kp_bulk_wasm[] = {
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60,
+  0x00, 0x00, 0x02, 0x11, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x09, 0x69, 0x6e,
+  0x74, 0x65, 0x72, 0x72, 0x75, 0x70, 0x74, 0x00, 0x00, 0x03, 0x02, 0x01,
+  0x00, 0x05, 0x04, 0x01, 0x00, 0x80, 0x04, 0x07, 0x21, 0x02, 0x06, 0x6d,
+  0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x14, 0x66, 0x69, 0x6c, 0x6c,
+  0x5f, 0x61, 0x66, 0x74, 0x65, 0x72, 0x5f, 0x69, 0x6e, 0x74, 0x65, 0x72,
+  0x72, 0x75, 0x70, 0x74, 0x00, 0x01, 0x0a, 0x12, 0x01, 0x10, 0x00, 0x10,
+  0x00, 0x41, 0x00, 0x41, 0x01, 0x41, 0x80, 0x80, 0x80, 0x10, 0xfc, 0x0b,
+  0x00, 0x0b
+};
+static const unsigned int kp_bulk_wasm_len = 98;
 
 /* ---- The host side ---- */
 
@@ -266,12 +279,42 @@ static void test_host_objects(void) {
     kapsul_engine_free(e);
 }
 
+static kapsul_status h_interrupt(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                                 kapsul_error *err) {
+    (void)env, (void)args, (void)results, (void)err;
+    kapsul_store_interrupt(kapsul_caller_store(caller));
+    return KAPSUL_OK;
+}
+
+/* An interrupt that arrives during a long memory.fill stops it between chunks: the host import
+ * raises the flag, no loop header or call checks it before the 32 MiB fill starts, so only the
+ * fill itself can notice. */
+static void test_interrupt_bulk(kapsul_engine *e) {
+    kapsul_error err;
+    kapsul_module *m;
+    CHECK(kapsul_module_new(e, kp_bulk_wasm, kp_bulk_wasm_len, &m, &err) == KAPSUL_OK);
+    kapsul_store *s = kapsul_store_new(e);
+    kapsul_linker *l = kapsul_linker_new(s);
+    kapsul_instance *inst;
+    CHECK(kapsul_linker_define_func(l, "env", "interrupt", NULL, 0, NULL, 0, h_interrupt, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_OK);
+    CHECK(kapsul_func_call(s, kapsul_instance_func(inst, "fill_after_interrupt"), NULL, 0, NULL, 0, &err) ==
+          KAPSUL_ERR_TRAP);
+    CHECK(err.trap == KAPSUL_TRAP_TIMEOUT);
+    uint8_t *mem = kapsul_memory_data(kapsul_instance_memory(inst, "memory"));
+    CHECK(mem[0] == 1 && mem[33554431] == 0);
+    kapsul_linker_free(l);
+    kapsul_store_free(s);
+    kapsul_module_free(m);
+}
+
 int main(void) {
     kapsul_engine *e = kapsul_engine_new(NULL);
     CHECK(e != NULL);
     test_module_info(e);
     test_plugin(e);
     test_host_objects();
+    test_interrupt_bulk(e);
     kapsul_engine_free(e);
     return kpt_finish();
 }
