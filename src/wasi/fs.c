@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -39,6 +41,30 @@ uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, struct iovec *out
     return KP_WE_SUCCESS;
 }
 
+/* Writing to a pipe whose reader has gone raises SIGPIPE, which would kill the whole host
+ * process (an embedder, a server) on a guest's behalf. Block it for this thread around the write
+ * and swallow the one it raised: the guest gets EPIPE, like any error. */
+static ssize_t write_nosigpipe(int fd, const struct iovec *iov, int n) {
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    bool was_pending = false;
+    sigset_t pending;
+    if (sigpending(&pending) == 0)
+        was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t r = writev(fd, iov, n);
+    int saved = errno;
+    if (r < 0 && saved == EPIPE && !was_pending) {
+        struct timespec zero = { 0, 0 };
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return r;
+}
+
 /* The shared body of fd_read/fd_write/fd_pread/fd_pwrite. offset < 0 means "at the file position". */
 static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg) {
     kpWasiFd *f;
@@ -58,7 +84,9 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
     ssize_t r;
     if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, POLLIN))
         return KP_WE_SUCCESS;
-    if (offset < 0)
+    if (offset < 0 && write && f->filetype != KP_FT_FILE)
+        r = write_nosigpipe(f->host, iov, n);
+    else if (offset < 0)
         r = write ? writev(f->host, iov, n) : readv(f->host, iov, n);
     else if (!write)
         r = preadv(f->host, iov, n, offset);
