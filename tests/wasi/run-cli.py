@@ -36,6 +36,7 @@ def case(name, cmd, status, stdout=None, stderr_has=None, env=None, cwd=None):
 
 
 def main():
+    global passed, failed
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -93,6 +94,24 @@ def main():
         case("--dir :ro refuses writes", [k, "run", "--dir", os.path.join(t, "d") + "::d:ro", wasm],
              0, "no write\n")
         case("--dir relative host path", [k, "run", "--dir", "d", wasm], 0, "wrote\n", cwd=t)
+        # A guest writing into a pipe whose reader left gets EPIPE; kapsul is not killed.
+        src = os.path.join(t, "spam.c")
+        with open(src, "w") as f:
+            f.write('#include <unistd.h>\nint main(void) { for (int i = 0; i < 1000000; i++)\n'
+                    '  if (write(1, "line\\n", 5) < 0) return 9;\n  return 0; }\n')
+        spam = os.path.join(t, "spam.wasm")
+        subprocess.run([os.environ.get("CLANG", "clang"), "--target=wasm32-wasi", "-O2", "-o", spam,
+                        src], check=True)
+        p = subprocess.Popen([k, "run", spam], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        p.stdout.readline()
+        p.stdout.close()
+        st = p.wait(timeout=60)
+        if st == 9:
+            passed += 1
+            print("PASS closed stdout pipe: guest sees EPIPE")
+        else:
+            failed += 1
+            print("FAIL closed stdout pipe: exit %d, want 9 (the guest's status on EPIPE)" % st)
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
 
