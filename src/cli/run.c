@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +462,8 @@ fail:
 
 int kpCli_run(int argc, char **argv) {
     kpRunOpts o;
+    /* A guest writing to a closed pipe gets EPIPE; kapsul itself must not die of SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     kapsul_error err;
     memset(&o, 0, sizeof o);
     memset(&err, 0, sizeof err);

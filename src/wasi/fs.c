@@ -84,7 +84,7 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
     ssize_t r;
     if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, POLLIN))
         return KP_WE_SUCCESS;
-    if (offset < 0 && write && f->filetype != KP_FT_FILE)
+    if (offset < 0 && write && f->filetype != KP_FT_FILE && !c->w->sigpipe_ignored)
         r = write_nosigpipe(f->host, iov, n);
     else if (offset < 0)
         r = write ? writev(f->host, iov, n) : readv(f->host, iov, n);

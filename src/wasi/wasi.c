@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -223,6 +224,8 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
     for (int i = 0; i < 3; i++)
         w->fds[i].host = -1;
     w->deadline = config->deadline_ns;
+    struct sigaction sa;
+    w->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
     w->argc = config->argc;
     w->envc = config->envc;
     if (copy_strings(config->argv, config->argc, &w->argv, &w->argv_bytes) != KAPSUL_OK ||

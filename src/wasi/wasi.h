@@ -123,6 +123,7 @@ struct kapsul_wasi {
     char **env; size_t envc; size_t env_bytes;
     kpWasiFd *fds; uint32_t nfds;                    /* slot i is guest fd i */
     uint64_t deadline;                               /* CLOCK_MONOTONIC ns; 0 = none */
+    bool sigpipe_ignored;    /* SIGPIPE was SIG_IGN at creation: writes need no masking */
 };
 
 /* The state of one host-function call: the context, the guest's memory (re-read at each call,
