@@ -2,6 +2,7 @@
  * fdtable.c -- the per-context fd table. Guest fd numbers are indices into it; the host fd lives
  * only in the slot. Every handler goes through kpWasiFd_get, which is where rights are checked.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,8 @@ uint16_t kpWasiFd_add(kapsul_wasi *w, int host, uint8_t filetype, uint64_t base,
 void kpWasiFd_close(kpWasiFd *f) {
     if (f->host >= 0)
         close(f->host);
+    if (f->dir)
+        closedir(f->dir);
     kp_free(f->preopen);
     *f = (kpWasiFd){ .host = -1 };
 }

@@ -380,63 +380,104 @@ uint16_t kpWasi_fdPrestatDirName(kpWasiCall *c) {
 
 /* ---- Directory listing -------------------------------------------------------------------------- */
 
-/* dirent: d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20, then the name. The
- * cookie is the index of the entry in a fresh listing (a separate open of the directory, so the
- * guest's own fd offset is untouched); entries that do not fit are cut, as the spec allows, and
- * the guest asks again from the next cookie. */
+/* dirent: d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20, then the name. A cookie
+ * is the index of an entry in the listing. Each fd keeps a DIR stream on its own open of the
+ * directory (so the guest's fd offset is untouched) and the cookie where it stands: a guest
+ * listing in order continues where it stopped, in linear time; any other cookie rewinds and
+ * skips. An entry that does not fit is cut, as the spec allows, and the stream steps back to it
+ * so the next call starts there. */
+static uint8_t dirent_type(DIR *d, const struct dirent *de) {
+    struct stat st;
+    switch (de->d_type) {
+    case DT_DIR: return KP_FT_DIR;
+    case DT_REG: return KP_FT_FILE;
+    case DT_LNK: return KP_FT_SYMLINK;
+    case DT_CHR: return KP_FT_CHAR;
+    case DT_BLK: return KP_FT_BLOCK;
+    case DT_SOCK: return KP_FT_STREAM;
+    default:
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            return kpWasi_modeType(st.st_mode);
+        return KP_FT_UNKNOWN;
+    }
+}
+
+/* The fd's DIR stream positioned at `cookie`'s neighbourhood; *index receives its position. */
+static uint16_t dir_stream(kpWasiFd *f, uint64_t cookie, uint64_t *index) {
+    if (f->dir && cookie == f->dir_next && cookie != 0) {
+        *index = cookie;
+        return KP_WE_SUCCESS;
+    }
+    if (!f->dir) {
+        int fd = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return kpWasi_errno(errno);
+        if (!(f->dir = fdopendir(fd))) {
+            int e = errno;
+            close(fd);
+            return kpWasi_errno(e);
+        }
+    } else {
+        rewinddir(f->dir);
+    }
+    f->dir_next = 0;
+    *index = 0;
+    return KP_WE_SUCCESS;
+}
+
 uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_READDIR, &f);
     if (e)
         return e;
     uint32_t buf = kpWasi_u32(c, 1), len = kpWasi_u32(c, 2), used_ptr = kpWasi_u32(c, 4);
-    uint64_t cookie = kpWasi_u64(c, 3);
+    uint64_t cookie = kpWasi_u64(c, 3), index = 0;
     uint8_t *out = kpWasi_mem(c, buf, len);
     if (!out || !kpWasi_mem(c, used_ptr, 4))
         return KP_WE_FAULT;
-    int fd = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return kpWasi_errno(errno);
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return kpWasi_errno(errno);
-    }
+    if ((e = dir_stream(f, cookie, &index)))
+        return e;
+    DIR *d = f->dir;
     uint32_t used = 0;
-    uint64_t index = 0;
-    struct dirent *de = NULL;
-    while (used < len && (errno = 0, de = readdir(d)) != NULL) {
-        if (index++ < cookie)
+    int rerr = 0;
+    while (used < len) {
+        long pos = telldir(d);
+        errno = 0;
+        struct dirent *de = readdir(d);
+        if (!de) {
+            rerr = errno;
+            break;
+        }
+        if (index < cookie) {
+            index++;
             continue;
-        uint8_t hdr[24] = { 0 };
+        }
         size_t nlen = strlen(de->d_name);
-        uint8_t type = KP_FT_UNKNOWN;
-        struct stat st;
-        if (de->d_type == DT_DIR) type = KP_FT_DIR;
-        else if (de->d_type == DT_REG) type = KP_FT_FILE;
-        else if (de->d_type == DT_LNK) type = KP_FT_SYMLINK;
-        else if (de->d_type == DT_CHR) type = KP_FT_CHAR;
-        else if (de->d_type == DT_BLK) type = KP_FT_BLOCK;
-        else if (de->d_type == DT_SOCK) type = KP_FT_STREAM;
-        else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            type = kpWasi_modeType(st.st_mode);
-        kp_st64(hdr, index);
+        uint8_t hdr[24] = { 0 };
+        kp_st64(hdr, index + 1);
         /* A preopen's ".." is a host directory the guest has no access to: no inode for it. */
         bool hidden = f->preopen && strcmp(de->d_name, "..") == 0;
         kp_st64(hdr + 8, hidden ? 0 : (uint64_t)de->d_ino);
         kp_st32(hdr + 16, (uint32_t)nlen);
-        hdr[20] = type;
-        uint32_t n = len - used < 24 ? len - used : 24;
-        memcpy(out + used, hdr, n);
-        used += n;
-        n = len - used < nlen ? len - used : (uint32_t)nlen;
-        memcpy(out + used, de->d_name, n);
-        used += n;
+        hdr[20] = dirent_type(d, de);
+        /* Copy what fits of header + name; a cut entry makes the stream step back to it, so
+         * the guest's next call (from this entry's cookie) starts with it again. */
+        uint8_t *dst = out + used;
+        uint32_t room = len - used;
+        uint32_t h = room < 24 ? room : 24;
+        memcpy(dst, hdr, h);
+        uint32_t nm = room - h < nlen ? room - h : (uint32_t)nlen;
+        memcpy(dst + h, de->d_name, nm);
+        used += h + nm;
+        if ((uint64_t)h + nm < 24 + (uint64_t)nlen) {
+            seekdir(d, pos);
+            break;
+        }
+        index++;
     }
-    int saved = errno;
-    closedir(d);
-    if (!de && saved)
-        return kpWasi_errno(saved);
+    f->dir_next = index;
+    if (rerr)
+        return kpWasi_errno(rerr);
     kpWasi_put32(c, used_ptr, used);
     return KP_WE_SUCCESS;
 }

@@ -116,6 +116,8 @@ typedef struct kpWasiFd {
     bool listener;          /* a --tcplisten socket (sock_accept allowed) */
     uint64_t base, inh;     /* rights of this fd and of fds opened through it */
     char *preopen;          /* guest name of a preopened directory (owned), else NULL */
+    void *dir;              /* fd_readdir's DIR stream on its own open of the directory, or NULL */
+    uint64_t dir_next;      /* the cookie at which that stream stands */
 } kpWasiFd;
 
 struct kapsul_wasi {
