@@ -226,7 +226,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
         KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
-#define KP_IR_VD(id, type, expr) &&L_V_##id,
+#define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
 #undef KP_IR_VD
 #undef KP_IR_C
@@ -777,11 +777,22 @@ next:
         ip += 4;
         vmbreak;
     }
-#define SIMD_FAST(id, type, expr)                                              \
+#define SIMD_FAST(id, type, kind, expr) SIMD_FAST_##kind(id, type, expr)
+#define SIMD_FAST_VV(id, type, expr)                                           \
     vmcase(V_##id) {                                                           \
         type x, y, r;                                                          \
         memcpy(&x, &S(2), 16);                                                 \
         memcpy(&y, &S(3), 16);                                                 \
+        r = (expr);                                                            \
+        memcpy(&S(1), &r, 16);                                                 \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+#define SIMD_FAST_VS(id, type, expr)                                           \
+    vmcase(V_##id) {                                                           \
+        type x, r;                                                             \
+        uint32_t k = U32(3);                                                   \
+        memcpy(&x, &S(2), 16);                                                 \
         r = (expr);                                                            \
         memcpy(&S(1), &r, 16);                                                 \
         ip += 4;                                                               \

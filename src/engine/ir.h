@@ -143,7 +143,7 @@ typedef enum kpIrOp {
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
     KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
-#define KP_IR_V(id, type, expr) kpIr_V_##id,
+#define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
 #undef KP_IR_V
 #undef KP_IR_C

@@ -28,14 +28,14 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #undef KP_IR_N
 #undef KP_IR_I
 #undef KP_IR_B
-#define KP_IR_VN(id, type, expr) "V_" #id,
+#define KP_IR_VN(id, type, kind, expr) "V_" #id,
     KP_SIMD_FAST(KP_IR_VN)
 #undef KP_IR_VN
 };
 
 /* wasm SIMD opcode -> its inlined IR form + 1 (0 = none: the generic kpIr_SIMD). */
 static const uint16_t simd_fast_map[kpOp_COUNT] = {
-#define KP_IR_VM(id, type, expr) [kpOp_##id] = kpIr_V_##id + 1,
+#define KP_IR_VM(id, type, kind, expr) [kpOp_##id] = kpIr_V_##id + 1,
     KP_SIMD_FAST(KP_IR_VM)
 #undef KP_IR_VM
 };
@@ -1051,7 +1051,7 @@ uint32_t kpIr_words(const uint32_t *ip) {
         KP_IR_CONTROL(KP_IR_C)
         KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
-#define KP_IR_VW(id, type, expr) case kpIr_V_##id:
+#define KP_IR_VW(id, type, kind, expr) case kpIr_V_##id:
         KP_SIMD_FAST(KP_IR_VW)
 #undef KP_IR_VW
         return 4;                              /* inlined SIMD binary ops (simd.h) */

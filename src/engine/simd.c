@@ -385,16 +385,15 @@ void kpSimd_exec(uint32_t op, uint64_t *dst, const uint64_t *a, const uint64_t *
     } else if (sig[0] != ':' && sig[1] != ':') {
         s = *b;
     }
-    int done = int_compare(op, &r, &x, &y) || int_binary(op, &r, &x, &y) || int_unary(op, &r, &x, s) ||
-               float_ops(op, &r, &x, &y) || conversions(op, &r, &x);
-    if (!done) {
-        int k = lanes_bitwise(op, &r, &x, &y, &z, s, lane, &out);
-        if (k == 2) {
-            *dst = out;
-            return;
-        }
-        if (k == 0) memset(&r, 0, sizeof r);   /* not a SIMD op: lowering never emits one */
+    /* Lane access, splats and bitwise ops first: they are the common ones in vectorized loops. */
+    int k = lanes_bitwise(op, &r, &x, &y, &z, s, lane, &out);
+    if (k == 2) {
+        *dst = out;
+        return;
     }
+    if (k == 0 && !int_compare(op, &r, &x, &y) && !int_binary(op, &r, &x, &y) && !int_unary(op, &r, &x, s) &&
+        !float_ops(op, &r, &x, &y) && !conversions(op, &r, &x))
+        memset(&r, 0, sizeof r);   /* not a SIMD op: lowering never emits one */
     memcpy(dst, &r, 16);
 }
 
@@ -416,7 +415,13 @@ void kpSimd_load(uint32_t op, uint64_t *dst, const uint8_t *p, const uint64_t *v
     kpV128 r, m;
     memset(&r, 0, sizeof r);
     memset(&m, 0, sizeof m);
-    memcpy(&m, p, kpSimd_accessSize(op));
+    switch (kpSimd_accessSize(op)) {    /* constant sizes, so each memcpy is one move */
+    case 1: memcpy(&m, p, 1); break;
+    case 2: memcpy(&m, p, 2); break;
+    case 4: memcpy(&m, p, 4); break;
+    case 8: memcpy(&m, p, 8); break;
+    default: memcpy(&m, p, 16); break;
+    }
     switch (op) {
     case kpOp_V128_LOAD: r = m; break;
     case kpOp_V128_LOAD8X8_S: for (int i = 0; i < 8; i++) r.i16[i] = m.i8[i]; break;
