@@ -241,6 +241,18 @@ uint16_t kpWasiPath_parent(int dirfd, const char *path, int *parent, char *name)
     return KP_WE_SUCCESS;
 }
 
+uint16_t kpWasiPath_parentFollow(int dirfd, const char *path, int *parent, char *name) {
+    if (path[0] == 0)
+        return KP_WE_NOENT;
+    uint16_t e = walk(dirfd, path, true, parent, name);
+    if (e)
+        return e;
+    size_t n = strlen(name);
+    while (n > 1 && name[n - 1] == '/')
+        name[--n] = 0;
+    return KP_WE_SUCCESS;
+}
+
 uint16_t kpWasiPath_open(int dirfd, const char *path, int flags, mode_t mode, bool follow, int *out) {
     if (path[0] == 0)
         return KP_WE_NOENT;

@@ -96,10 +96,8 @@ uint16_t kpWasi_pathFilestatGet(kpWasiCall *c) {
     return kpWasi_putFilestat(c, kpWasi_u32(c, 4), &st);
 }
 
-/* Without following, utimensat(parent, name, AT_SYMLINK_NOFOLLOW) changes the entry itself
- * (a symlink's own times). Following, the object is first resolved beneath the preopen to an
- * O_PATH fd; such an fd cannot be passed to futimens, but its /proc/self/fd entry names exactly
- * that object, so utimensat through it cannot land anywhere else. */
+/* utimensat(parent, name, AT_SYMLINK_NOFOLLOW) on the entry itself; following, (parent, name) is
+ * first taken to the object the symlinks lead to, resolved beneath the preopen by the walk. */
 uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
     struct timespec ts[2];
     int fd;
@@ -111,45 +109,44 @@ uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
         return e;
     size_t len = strlen(path);
     bool follow = (kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
-    if (!follow) {
-        if ((e = kpWasiPath_parent(dir->host, path, &fd, name)))
-            return e;
-        e = host_result(utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW));
-        close(fd);
+    if (path[0] == '/')
+        return KP_WE_NOTCAPABLE;
+    e = follow ? kpWasiPath_parentFollow(dir->host, path, &fd, name)
+               : kpWasiPath_parent(dir->host, path, &fd, name);
+    if (e)
         return e;
-    }
-    if ((e = kpWasiPath_open(dir->host, path, O_PATH, 0, true, &fd)))
-        return e;
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    e = host_result(utimensat(AT_FDCWD, proc, ts, 0));
+    e = host_result(utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW));
     close(fd);
     return e;
 }
 
 /* path_link(old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len). */
 uint16_t kpWasi_pathLink(kpWasiCall *c) {
-    int src = -1, np = -1, op = -1;
+    int np = -1, op = -1;
     char name[PATH_MAX], oname[PATH_MAX];
     bool follow = kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW;
     uint16_t e;
-    kpWasiFd *dummy;
-    if ((e = get_dir(c, 0, KP_R_PATH_LINK_SOURCE, &dummy)) ||
+    kpWasiFd *src_dir;
+    if ((e = get_dir(c, 0, KP_R_PATH_LINK_SOURCE, &src_dir)) ||
         (e = parent_of(c, 4, KP_R_PATH_LINK_TARGET, 5, &np, name)))
         goto fail;
     if (follow) {
-        char proc[64];
-        if ((e = object_of(c, 0, KP_R_PATH_LINK_SOURCE, 1, 2, &src)))
+        /* Link to what the symlinks lead to: resolve it beneath the preopen first. The table
+         * cannot have moved since get_dir (nothing was added), so src_dir is still valid. */
+        char path[PATH_MAX];
+        if ((e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
             goto fail;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", src);
-        e = host_result(linkat(AT_FDCWD, proc, np, name, AT_SYMLINK_FOLLOW));
-    } else {
-        if ((e = parent_of(c, 0, KP_R_PATH_LINK_SOURCE, 2, &op, oname)))
+        if (path[0] == '/') {
+            e = KP_WE_NOTCAPABLE;
             goto fail;
-        e = host_result(linkat(op, oname, np, name, 0));
+        }
+        if ((e = kpWasiPath_parentFollow(src_dir->host, path, &op, oname)))
+            goto fail;
+    } else if ((e = parent_of(c, 0, KP_R_PATH_LINK_SOURCE, 2, &op, oname))) {
+        goto fail;
     }
+    e = host_result(linkat(op, oname, np, name, 0));
 fail:
-    if (src >= 0) close(src);
     if (np >= 0) close(np);
     if (op >= 0) close(op);
     return e;

@@ -209,6 +209,10 @@ uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf);
  * trailing slashes; "." when the path names dirfd itself). Symlinks in the middle are followed
  * but never out of dirfd (ENOTCAPABLE); absolute paths are ENOTCAPABLE. */
 uint16_t kpWasiPath_parent(int dirfd, const char *path, int *parent, char *name);
+/* Like kpWasiPath_parent, but a final symlink is followed too (beneath dirfd), so (parent, name)
+ * names the object itself and is never a symlink; no trailing slash is left on name. Always the
+ * component walk: it yields the (parent, name) pair that openat2 cannot. */
+uint16_t kpWasiPath_parentFollow(int dirfd, const char *path, int *parent, char *name);
 /* Open path beneath dirfd with open(2) flags; the last component's symlink is followed only when
  * follow is true, and never out of dirfd. */
 uint16_t kpWasiPath_open(int dirfd, const char *path, int flags, mode_t mode, bool follow, int *out);
