@@ -13,7 +13,7 @@ if [ "${KAPSUL_NO_SANITIZE:-0}" != 1 ]; then
     echo "== sanitizer build (ASan + UBSan) =="
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAPSUL_SANITIZE=ON >/dev/null
     cmake --build build-asan -j"$(nproc)" >/dev/null
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allow_user_segv_handler=1:handle_segv=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan -j"$(nproc)" --output-on-failure -L sanitize || status=1
 fi
 exit $status
