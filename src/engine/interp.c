@@ -798,6 +798,15 @@ next:
         ip += 4;                                                               \
         vmbreak;                                                               \
     }
+#define SIMD_FAST_VL(id, type, expr)                                           \
+    vmcase(V_##id) {                                                           \
+        type x;                                                                \
+        uint32_t lane = ip[3];                                                 \
+        memcpy(&x, &S(2), 16);                                                 \
+        S(1) = (uint64_t)(expr);                                               \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
     KP_SIMD_FAST(SIMD_FAST)
     vmcase(GLOBAL_GET128) {
         S(1) = inst->globals[ip[2]]->bits[0];

@@ -591,10 +591,10 @@ static kapsul_status lower_simd(lower *L, const kpInstr *in) {
         for (int k = 0; k < 4; k++) emit(L, w[k]);
         return KAPSUL_OK;
     }
-    if (simd_fast_map[op]) {
+    if (simd_fast_map[op]) {                  /* "dst a b", or "dst a lane" for extract_lane */
         emit_value_op(L, simd_fast_map[op] - 1u, push(L, rt));
         emit(L, s[0]);
-        emit(L, s[1]);
+        emit(L, info->imm == kpImm_LANE ? in->lane : s[1]);
         return KAPSUL_OK;
     }
     emit_value_op(L, kpIr_SIMD, push(L, rt));

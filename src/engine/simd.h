@@ -46,8 +46,9 @@ typedef double kpF64x2 __attribute__((vector_size(16)));
  * IR instruction "dst a b" that the interpreter runs inline; every other SIMD instruction goes
  * through kpSimd_exec. X(ID, T, kind, expr) with ID the kpOp name and T the vector type of the
  * operand(s) and the result; kind VV: x and y are the two v128 operands; kind VS: x is the v128
- * and k (uint32_t) the scalar second operand. Comparisons yield a signed all-ones/zero mask of
- * the same lane width, cast back to T. */
+ * and k (uint32_t) the scalar second operand; kind VL: x is the v128, `lane` the lane immediate
+ * (IR "dst a lane") and the result a scalar (i32/f32 zero-extended in its slot). Comparisons
+ * yield a signed all-ones/zero mask of the same lane width, cast back to T. */
 #define KP_SIMD_FAST(X)                                                                           \
     X(I8X16_ADD, kpU8x16, VV, x + y) X(I8X16_SUB, kpU8x16, VV, x - y)                             \
     X(I16X8_ADD, kpU16x8, VV, x + y) X(I16X8_SUB, kpU16x8, VV, x - y)                             \
@@ -78,7 +79,13 @@ typedef double kpF64x2 __attribute__((vector_size(16)));
     KP_SIMD_SHIFT(X, I8X16, kpU8x16, kpI8x16, uint8_t, int8_t, 7)                                 \
     KP_SIMD_SHIFT(X, I16X8, kpU16x8, kpI16x8, uint16_t, int16_t, 15)                              \
     KP_SIMD_SHIFT(X, I32X4, kpU32x4, kpI32x4, uint32_t, int32_t, 31)                              \
-    KP_SIMD_SHIFT(X, I64X2, kpU64x2, kpI64x2, uint64_t, int64_t, 63)
+    KP_SIMD_SHIFT(X, I64X2, kpU64x2, kpI64x2, uint64_t, int64_t, 63)                              \
+    X(I8X16_EXTRACT_LANE_S, kpI8x16, VL, (uint32_t)(int32_t)x[lane & 15])                         \
+    X(I8X16_EXTRACT_LANE_U, kpU8x16, VL, x[lane & 15])                                            \
+    X(I16X8_EXTRACT_LANE_S, kpI16x8, VL, (uint32_t)(int32_t)x[lane & 7])                          \
+    X(I16X8_EXTRACT_LANE_U, kpU16x8, VL, x[lane & 7])                                             \
+    X(I32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3]) X(F32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3]) \
+    X(I64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1]) X(F64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1])
 
 /* The ten integer comparisons of one shape; U/S are its unsigned and signed vector types. */
 #define KP_SIMD_CMP(X, SH, U, S)                                                                  \
