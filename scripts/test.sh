@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # test.sh -- build kapsul and run every test: unit tests, the spec suite, the WASI suites and CLI
-# golden files (all registered with ctest), then the same unit tests and spec suite in an
-# AddressSanitizer + UndefinedBehaviorSanitizer build.  Ends with ctest's summary line.
+# golden files (all registered with ctest), then the spec suite with the interpreter's switch
+# dispatch, then the tests labelled "sanitize" in an AddressSanitizer + UndefinedBehaviorSanitizer
+# build.  Ends with ctest's summary line.
 # Set KAPSUL_NO_SANITIZE=1 to skip the sanitizer pass (quicker local runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh
 status=0
 ctest --test-dir build -j"$(nproc)" --output-on-failure || status=1
+
+# The interpreter's plain-switch dispatch (the debugging build) must pass the same spec suite.
+echo "== switch-dispatch build: spec suite =="
+cmake -S . -B build-switch -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAPSUL_SWITCH_DISPATCH=ON >/dev/null
+cmake --build build-switch -j"$(nproc)" --target kapsul >/dev/null
+ctest --test-dir build-switch -j"$(nproc)" --output-on-failure -L spec || status=1
 
 if [ "${KAPSUL_NO_SANITIZE:-0}" != 1 ]; then
     echo "== sanitizer build (ASan + UBSan) =="
