@@ -19,6 +19,7 @@
 
 #include <stdio.h>
 
+#include "engine/fnum.h"
 #include "engine/simd.h"
 #include "runtime/runtime.h"
 
@@ -46,48 +47,6 @@ static inline double f64_of(uint64_t v) { double d; memcpy(&d, &v, 8); return d;
 static inline uint64_t of_f32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
 static inline uint64_t of_f64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 
-/* IEEE min/max as wasm defines them: NaN if either is NaN, -0 < +0. */
-static inline float kp_fminf(float a, float b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? a : b;
-    return a < b ? a : b;
-}
-static inline float kp_fmaxf(float a, float b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? b : a;
-    return a > b ? a : b;
-}
-static inline double kp_fmin(double a, double b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? a : b;
-    return a < b ? a : b;
-}
-static inline double kp_fmax(double a, double b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? b : a;
-    return a > b ? a : b;
-}
-
-/* libm's ceil/floor/trunc/nearbyint may hand a signalling NaN back unchanged; wasm wants any
- * NaN result to be quiet (an "arithmetic" NaN), which x + x gives. */
-static inline float kp_roundf(float x, int mode) {
-    if (x != x) return x + x;
-    switch (mode) {
-    case 0: return ceilf(x);
-    case 1: return floorf(x);
-    case 2: return truncf(x);
-    default: return nearbyintf(x);
-    }
-}
-static inline double kp_round(double x, int mode) {
-    if (x != x) return x + x;
-    switch (mode) {
-    case 0: return ceil(x);
-    case 1: return floor(x);
-    case 2: return trunc(x);
-    default: return nearbyint(x);
-    }
-}
 
 static inline uint32_t rotl32(uint32_t a, uint32_t k) { k &= 31; return (a << k) | (a >> ((32 - k) & 31)); }
 static inline uint32_t rotr32(uint32_t a, uint32_t k) { k &= 31; return (a >> k) | (a << ((32 - k) & 31)); }

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/fnum.h"
 #include "engine/simd.h"
 #include "module/opcodes.h"
 
@@ -44,49 +45,6 @@ static inline uint32_t trunc_sat_u32(double x) {
     return (uint32_t)x;
 }
 
-/* ---- Float helpers (same rules as interp.c's scalar instructions) ---- */
-
-/* min/max: NaN if either operand is NaN (a + b makes it quiet), -0 below +0. */
-static inline float fmin32(float a, float b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? a : b;
-    return a < b ? a : b;
-}
-static inline float fmax32(float a, float b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? b : a;
-    return a > b ? a : b;
-}
-static inline double fmin64(double a, double b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? a : b;
-    return a < b ? a : b;
-}
-static inline double fmax64(double a, double b) {
-    if (a != a || b != b) return a + b;
-    if (a == b) return signbit(a) ? b : a;
-    return a > b ? a : b;
-}
-
-/* Rounding: libm may return a signalling NaN unchanged; x + x quiets it. */
-static inline float round32(float x, int mode) {
-    if (x != x) return x + x;
-    switch (mode) {
-    case 0: return ceilf(x);
-    case 1: return floorf(x);
-    case 2: return truncf(x);
-    default: return nearbyintf(x);
-    }
-}
-static inline double round64(double x, int mode) {
-    if (x != x) return x + x;
-    switch (mode) {
-    case 0: return ceil(x);
-    case 1: return floor(x);
-    case 2: return trunc(x);
-    default: return nearbyint(x);
-    }
-}
 
 /* ---- Integer comparisons ---- */
 
@@ -274,8 +232,8 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F32X4_SUB: MAP(4, f32, x->f32[i] - y->f32[i]); break;
     case kpOp_F32X4_MUL: MAP(4, f32, x->f32[i] * y->f32[i]); break;
     case kpOp_F32X4_DIV: MAP(4, f32, x->f32[i] / y->f32[i]); break;
-    case kpOp_F32X4_MIN: MAP(4, f32, fmin32(x->f32[i], y->f32[i])); break;
-    case kpOp_F32X4_MAX: MAP(4, f32, fmax32(x->f32[i], y->f32[i])); break;
+    case kpOp_F32X4_MIN: MAP(4, f32, kp_fminf(x->f32[i], y->f32[i])); break;
+    case kpOp_F32X4_MAX: MAP(4, f32, kp_fmaxf(x->f32[i], y->f32[i])); break;
     /* pmin/pmax are defined as b < a ? b : a and a < b ? b : a: they return an operand's bits
      * unchanged (NaN included), so they copy integer lanes. */
     case kpOp_F32X4_PMIN: MAP(4, u32, y->f32[i] < x->f32[i] ? y->u32[i] : x->u32[i]); break;
@@ -283,25 +241,25 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F32X4_ABS: MAP(4, u32, x->u32[i] & 0x7FFFFFFFu); break;
     case kpOp_F32X4_NEG: MAP(4, u32, x->u32[i] ^ 0x80000000u); break;
     case kpOp_F32X4_SQRT: MAP(4, f32, sqrtf(x->f32[i])); break;
-    case kpOp_F32X4_CEIL: MAP(4, f32, round32(x->f32[i], 0)); break;
-    case kpOp_F32X4_FLOOR: MAP(4, f32, round32(x->f32[i], 1)); break;
-    case kpOp_F32X4_TRUNC: MAP(4, f32, round32(x->f32[i], 2)); break;
-    case kpOp_F32X4_NEAREST: MAP(4, f32, round32(x->f32[i], 3)); break;
+    case kpOp_F32X4_CEIL: MAP(4, f32, kp_roundf(x->f32[i], 0)); break;
+    case kpOp_F32X4_FLOOR: MAP(4, f32, kp_roundf(x->f32[i], 1)); break;
+    case kpOp_F32X4_TRUNC: MAP(4, f32, kp_roundf(x->f32[i], 2)); break;
+    case kpOp_F32X4_NEAREST: MAP(4, f32, kp_roundf(x->f32[i], 3)); break;
     case kpOp_F64X2_ADD: MAP(2, f64, x->f64[i] + y->f64[i]); break;
     case kpOp_F64X2_SUB: MAP(2, f64, x->f64[i] - y->f64[i]); break;
     case kpOp_F64X2_MUL: MAP(2, f64, x->f64[i] * y->f64[i]); break;
     case kpOp_F64X2_DIV: MAP(2, f64, x->f64[i] / y->f64[i]); break;
-    case kpOp_F64X2_MIN: MAP(2, f64, fmin64(x->f64[i], y->f64[i])); break;
-    case kpOp_F64X2_MAX: MAP(2, f64, fmax64(x->f64[i], y->f64[i])); break;
+    case kpOp_F64X2_MIN: MAP(2, f64, kp_fmin(x->f64[i], y->f64[i])); break;
+    case kpOp_F64X2_MAX: MAP(2, f64, kp_fmax(x->f64[i], y->f64[i])); break;
     case kpOp_F64X2_PMIN: MAP(2, u64, y->f64[i] < x->f64[i] ? y->u64[i] : x->u64[i]); break;
     case kpOp_F64X2_PMAX: MAP(2, u64, x->f64[i] < y->f64[i] ? y->u64[i] : x->u64[i]); break;
     case kpOp_F64X2_ABS: MAP(2, u64, x->u64[i] & 0x7FFFFFFFFFFFFFFFull); break;
     case kpOp_F64X2_NEG: MAP(2, u64, x->u64[i] ^ 0x8000000000000000ull); break;
     case kpOp_F64X2_SQRT: MAP(2, f64, sqrt(x->f64[i])); break;
-    case kpOp_F64X2_CEIL: MAP(2, f64, round64(x->f64[i], 0)); break;
-    case kpOp_F64X2_FLOOR: MAP(2, f64, round64(x->f64[i], 1)); break;
-    case kpOp_F64X2_TRUNC: MAP(2, f64, round64(x->f64[i], 2)); break;
-    case kpOp_F64X2_NEAREST: MAP(2, f64, round64(x->f64[i], 3)); break;
+    case kpOp_F64X2_CEIL: MAP(2, f64, kp_round(x->f64[i], 0)); break;
+    case kpOp_F64X2_FLOOR: MAP(2, f64, kp_round(x->f64[i], 1)); break;
+    case kpOp_F64X2_TRUNC: MAP(2, f64, kp_round(x->f64[i], 2)); break;
+    case kpOp_F64X2_NEAREST: MAP(2, f64, kp_round(x->f64[i], 3)); break;
     default: return 0;
     }
     return 1;
