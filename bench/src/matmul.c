@@ -2,7 +2,7 @@
  * a dot product down a column, repeated with the product fed back as input.
  * Measures multiply-add chains and strided loads. (The i-k-j order would let
  * native compilers vectorize with SSE2 while the wasm build stays scalar; that
- * comparison belongs to the SIMD benchmark, see docs/RATIONALE-bench.md.) */
+ * comparison belongs to the SIMD benchmark, see docs/RATIONALE.md ("Benchmarks").) */
 #include "bench.h"
 
 #define N 256

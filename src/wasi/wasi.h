@@ -5,7 +5,7 @@
  * reach guest memory through kapsul_caller_memory. Every handler returns a WASI errno (uint16) and
  * checks every guest pointer with kpWasi_mem before touching it.
  *
- * Sandbox invariants (see docs/RATIONALE-wasi.md):
+ * Sandbox invariants (see docs/RATIONALE.md, "WASI and kapsul run"):
  *   - guest fd numbers index a per-context table; host fd numbers never reach the guest;
  *   - every call checks the rights of the fd it uses (kpWasiFd_get);
  *   - every path is resolved beneath its directory fd by path.c, never by the host's own lookup
