@@ -184,7 +184,8 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_I(id, expr) &&L_##id##_IMM,
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
+        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+        KP_IR_SIMD(KP_IR_C)
 #define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
 #undef KP_IR_VD
@@ -685,6 +686,18 @@ next:
     KP_IR_IMM32(IMM32)
     KP_IR_IMM64(IMM64)
     KP_IR_CMP32(BRCMP)
+#define STOREI(id, n)                                                          \
+    vmcase(id##_IMM) {                                                         \
+        a = (uint64_t)U32(1) + (uint64_t)ip[3];                                \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        st(mb + a, (uint64_t)(int64_t)(int32_t)ip[2], n);                      \
+        ip += 4;                                                               \
+        vmbreak;                                                               \
+    }
+    KP_IR_STOREI(STOREI)
 
     /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
      * memory's size (a 16-byte access must not be half done when it crosses the end). */

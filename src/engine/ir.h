@@ -111,6 +111,8 @@
     X(I32_ADD, x + y) X(I32_SUB, x - y) X(I32_MUL, x * y) X(I32_AND, x & y) X(I32_OR, x | y)   \
     X(I32_XOR, x ^ y) X(I32_SHL, x << (y & 31)) X(I32_SHR_U, x >> (y & 31))                   \
     X(I32_SHR_S, (uint32_t)((int32_t)x >> (y & 31)))                                          \
+    X(I32_ROTL, (x << (y & 31)) | (x >> ((32 - (y & 31)) & 31)))                              \
+    X(I32_ROTR, (x >> (y & 31)) | (x << ((32 - (y & 31)) & 31)))                              \
     KP_IR_CMP32(X)
 #define KP_IR_CMP32(X)                                                                        \
     X(I32_EQ, x == y) X(I32_NE, x != y) X(I32_LT_S, (int32_t)x < (int32_t)y) X(I32_LT_U, x < y) \
@@ -120,7 +122,12 @@
 #define KP_IR_IMM64(X)                                                                        \
     X(I64_ADD, x + y) X(I64_SUB, x - y) X(I64_MUL, x * y) X(I64_AND, x & y) X(I64_OR, x | y)   \
     X(I64_XOR, x ^ y) X(I64_SHL, x << (y & 63)) X(I64_SHR_U, x >> (y & 63))                   \
-    X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))
+    X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))                                          \
+    X(I64_ROTL, (x << (y & 63)) | (x >> ((64 - (y & 63)) & 63)))                              \
+    X(I64_ROTR, (x >> (y & 63)) | (x << ((64 - (y & 63)) & 63)))
+/* <store>_IMM "addr imm offset" (4 words): stores a constant (i64: sign-extended 32 bits); made
+ * from `const; store`. X(ID, access bytes). */
+#define KP_IR_STOREI(X) X(I32_STORE, 4) X(I32_STORE8, 1) X(I32_STORE16, 2) X(I64_STORE, 8)
 
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
@@ -142,7 +149,8 @@ typedef enum kpIrOp {
 #define KP_IR_I(id, expr) kpIr_##id##_IMM,
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+    KP_IR_SIMD(KP_IR_C)
 #define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
 #undef KP_IR_V

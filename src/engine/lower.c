@@ -23,7 +23,8 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_I(id, expr) #id "_IMM",
 #define KP_IR_B(id, expr) "BR_" #id, "BR_" #id "_IMM",
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_SIMD(KP_IR_C)
+    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+    KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -45,6 +46,13 @@ static const uint16_t imm_map[kpIr_COUNT] = {
 #define KP_IR_I(id, expr) [kpIr_##id] = kpIr_##id##_IMM + 1,
     KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I)
 #undef KP_IR_I
+};
+
+/* store -> its constant-value form + 1 (0 = none). */
+static const uint16_t store_imm_map[kpIr_COUNT] = {
+#define KP_IR_S(id, n) [kpIr_##id] = kpIr_##id##_IMM + 1,
+    KP_IR_STOREI(KP_IR_S)
+#undef KP_IR_S
 };
 
 /* i32 compare (plain or _IMM) -> its compare-and-branch form + 1, and the negated compare. */
@@ -545,6 +553,16 @@ static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt
     return true;
 }
 
+/* Was operand slot s (a stack slot, not a local's) written by a constant right before this
+ * instruction? Then *imm is its value (64-bit constants only when they sign-extend from 32 bits). */
+static bool const_operand(const lower *L, uint32_t s, bool is64, uint32_t *imm) {
+    uint32_t words = is64 ? 4 : 3;
+    if (L->prev_dst == NONE || s < L->stack_base || !prev_wrote(L, s, words)) return false;
+    if (L->code.v[L->prev_pc] != (is64 ? kpIr_CONST64 : kpIr_CONST32)) return false;
+    *imm = L->code.v[L->prev_pc + 2];
+    return !is64 || L->code.v[L->prev_pc + 3] == ((*imm & 0x80000000u) ? 0xFFFFFFFFu : 0);
+}
+
 /* SIMD: one generic path. The operands come from the signature in opcodes.def; a v128 result
  * takes two slots (push counts them). v128.const, i8x16.shuffle and the memory instructions carry
  * their immediates in their own IR forms (ir.h). */
@@ -615,8 +633,16 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         bool is_mem = kpOp_info[op].imm == kpImm_MEMARG;
         kpValType rt = sig_result(op);
         if (is_mem && !rt) {                   /* store: addr val offset */
-            uint32_t v = pop(L), a = pop(L);
+            uint32_t v = pop(L), a = pop(L), imm;
             L->last_dst = NONE;
+            if (const_operand(L, v, ir - 1u == kpIr_I64_STORE, &imm) && store_imm_map[ir - 1u]) {
+                L->code.n = L->prev_pc;        /* drop the constant: `const; store` -> store_IMM */
+                emit(L, store_imm_map[ir - 1u] - 1u);
+                emit(L, a);
+                emit(L, imm);
+                emit(L, in->b);
+                return KAPSUL_OK;
+            }
             emit(L, ir - 1u);
             emit(L, a);
             emit(L, v);
@@ -921,6 +947,14 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
                 emit(L, b + w);
             }
             break;
+        }
+        /* `i32.eqz; select` selects with the operands swapped on the eqz's input. */
+        if (prev_wrote(L, c, 3) && L->code.v[L->prev_pc] == kpIr_I32_EQZ) {
+            uint32_t swap = a;
+            c = L->code.v[L->prev_pc + 2];
+            L->code.n = L->prev_pc;
+            a = b;
+            b = swap;
         }
         emit_value_op(L, kpIr_SELECT, push(L, t));
         emit(L, c);
