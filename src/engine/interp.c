@@ -183,8 +183,10 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_N(id) &&L_##id,
 #define KP_IR_I(id, expr) &&L_##id##_IMM,
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
+#define KP_IR_A(id) &&L_##id##_ADD,
         KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
         KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+        KP_IR_LOADA(KP_IR_A)
         KP_IR_SIMD(KP_IR_C)
 #define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
@@ -193,6 +195,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #undef KP_IR_N
 #undef KP_IR_I
 #undef KP_IR_B
+#undef KP_IR_A
     };
     const char *const vmbase = (const char *)&&L_UNREACHABLE;
     if (table_out) {
@@ -441,6 +444,17 @@ next:
         b = ld(mb + a, n);                                                     \
         S(1) = conv;                                                           \
         ip += 4;                                                               \
+        vmbreak;                                                               \
+    }                                                                          \
+    vmcase(id##_ADD) {                                                         \
+        a = (uint64_t)(uint32_t)(U32(2) + ip[3]) + (uint64_t)ip[4];            \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        b = ld(mb + a, n);                                                     \
+        S(1) = conv;                                                           \
+        ip += 5;                                                               \
         vmbreak;                                                               \
     }
 #define STORE(id, n)                                                           \

@@ -128,6 +128,14 @@
 /* <store>_IMM "addr imm offset" (4 words): stores a constant (i64: sign-extended 32 bits); made
  * from `const; store`. X(ID, access bytes). */
 #define KP_IR_STOREI(X) X(I32_STORE, 4) X(I32_STORE8, 1) X(I32_STORE16, 2) X(I64_STORE, 8)
+/* <load>_ADD "dst x imm offset" (5 words): loads from address (uint32_t)(x + imm) + offset; made
+ * from `i32.add/sub` with a constant right before the load. The add wraps at 32 bits before the
+ * memarg offset is added, exactly as the two instructions do, so nothing changes at the 4 GiB
+ * edge; it only saves a dispatch. */
+#define KP_IR_LOADA(X)                                                                        \
+    X(I32_LOAD) X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U)             \
+    X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S)             \
+    X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)
 
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
@@ -148,8 +156,10 @@ typedef enum kpIrOp {
 #define KP_IR_N(id) kpIr_##id,
 #define KP_IR_I(id, expr) kpIr_##id##_IMM,
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
+#define KP_IR_A(id) kpIr_##id##_ADD,
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
     KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+    KP_IR_LOADA(KP_IR_A)
     KP_IR_SIMD(KP_IR_C)
 #define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
@@ -158,6 +168,7 @@ typedef enum kpIrOp {
 #undef KP_IR_N
 #undef KP_IR_I
 #undef KP_IR_B
+#undef KP_IR_A
     kpIr_COUNT
 } kpIrOp;
 

@@ -22,13 +22,16 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_N(id) #id,
 #define KP_IR_I(id, expr) #id "_IMM",
 #define KP_IR_B(id, expr) "BR_" #id, "BR_" #id "_IMM",
+#define KP_IR_A(id) #id "_ADD",
     KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
     KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
+    KP_IR_LOADA(KP_IR_A)
     KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
 #undef KP_IR_B
+#undef KP_IR_A
 #define KP_IR_VN(id, type, kind, expr) "V_" #id,
     KP_SIMD_FAST(KP_IR_VN)
 #undef KP_IR_VN
@@ -53,6 +56,13 @@ static const uint16_t store_imm_map[kpIr_COUNT] = {
 #define KP_IR_S(id, n) [kpIr_##id] = kpIr_##id##_IMM + 1,
     KP_IR_STOREI(KP_IR_S)
 #undef KP_IR_S
+};
+
+/* load -> its address-add form + 1 (0 = none). */
+static const uint16_t load_add_map[kpIr_COUNT] = {
+#define KP_IR_A(id) [kpIr_##id] = kpIr_##id##_ADD + 1,
+    KP_IR_LOADA(KP_IR_A)
+#undef KP_IR_A
 };
 
 /* i32 compare (plain or _IMM) -> its compare-and-branch form + 1, and the negated compare. */
@@ -651,6 +661,19 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         }
         uint32_t b = nargs == 2 ? pop(L) : 0;
         uint32_t a = pop(L);
+        if (is_mem && load_add_map[ir - 1u] && L->prev_dst != NONE && a >= L->stack_base &&
+            prev_wrote(L, a, 4) &&
+            (L->code.v[L->prev_pc] == kpIr_I32_ADD_IMM || L->code.v[L->prev_pc] == kpIr_I32_SUB_IMM)) {
+            /* `i32.add/sub x const; load` -> load_ADD x imm (the add still wraps at 32 bits). */
+            uint32_t x = L->code.v[L->prev_pc + 2], imm = L->code.v[L->prev_pc + 3];
+            if (L->code.v[L->prev_pc] == kpIr_I32_SUB_IMM) imm = 0u - imm;
+            L->code.n = L->prev_pc;
+            emit_value_op(L, load_add_map[ir - 1u] - 1u, push(L, rt));
+            emit(L, x);
+            emit(L, imm);
+            emit(L, in->b);
+            return KAPSUL_OK;
+        }
         if (nargs == 2 && !is_mem && fuse_imm(L, ir - 1u, a, b, rt)) return KAPSUL_OK;
         uint32_t d = push(L, rt);
         emit_value_op(L, ir - 1u, d);
@@ -1085,6 +1108,10 @@ uint32_t kpIr_words(const uint32_t *ip) {
         KP_IR_CONTROL(KP_IR_C)
         KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
+#define KP_IR_A(id) case kpIr_##id##_ADD:
+        KP_IR_LOADA(KP_IR_A)
+#undef KP_IR_A
+        return 5;                              /* loads with an address add */
 #define KP_IR_VW(id, type, kind, expr) case kpIr_V_##id:
         KP_SIMD_FAST(KP_IR_VW)
 #undef KP_IR_VW
