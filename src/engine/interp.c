@@ -265,6 +265,12 @@ next:
         vmbreak;
     }
     vmcase(COPY) { S(1) = S(2); ip += 3; vmbreak; }
+    vmcase(COPY2) {
+        S(1) = S(2);
+        S(3) = S(4);
+        ip += 5;
+        vmbreak;
+    }
     vmcase(RETURN) {
         /* Results to the frame's first slots (where the caller expects them). */
         uint32_t src = ip[1], nres = func->code->nresult_slots;

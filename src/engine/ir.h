@@ -37,6 +37,7 @@
     X(BR_IFZ, 3, "cond target")           /* if (i32 cond == 0) ip = target */                \
     X(BR_TABLE, 0, "idx n t0..tn-1 tdef") /* ip = t[min(idx, n)]; n+3 words */                \
     X(COPY, 3, "dst src")                 /* s[dst] = s[src] */                               \
+    X(COPY2, 5, "d1 s1 d2 s2")            /* s[d1] = s[s1]; then s[d2] = s[s2] */             \
     X(RETURN, 2, "src")                   /* s[0..nres) = s[src..src+nres); return */         \
     X(CALL, 3, "func base")               /* call function index func, args at base */        \
     X(CALL_INDIRECT, 5, "type table idx base") /* type = canonical type id */                 \

@@ -133,6 +133,7 @@ typedef struct lower {
     uint32_t prev_dst;      /* last_dst as it was before the current instruction */
     uint32_t last_pc, prev_pc;  /* start of that instruction */
     uint32_t check_site, check_count, ninstr;
+    uint32_t copy_pc;       /* start of the last COPY emitted, NONE after a label */
 } lower;
 
 /* ---- Emission helpers ---- */
@@ -161,7 +162,26 @@ static void patch_chain(lower *L, uint32_t chain, uint32_t target) {
 }
 
 /* A label is about to be bound here: the peephole may not reach across it. */
-static void label_here(lower *L) { L->last_dst = NONE; }
+static void label_here(lower *L) {
+    L->last_dst = NONE;
+    L->copy_pc = NONE;
+}
+
+/* s[dst] = s[src]. A COPY right after another (no label between: label_here forgets copy_pc)
+ * merges into one COPY2, which copies in the same order: one dispatch instead of two. */
+static void emit_copy(lower *L, uint32_t dst, uint32_t src) {
+    if (L->copy_pc != NONE && !L->nomem && L->copy_pc + 3 == pc(L) && L->code.v[L->copy_pc] == kpIr_COPY) {
+        L->code.v[L->copy_pc] = kpIr_COPY2;
+        emit(L, dst);
+        emit(L, src);
+        L->copy_pc = NONE;
+        return;
+    }
+    L->copy_pc = pc(L);
+    emit(L, kpIr_COPY);
+    emit(L, dst);
+    emit(L, src);
+}
 
 /* ---- Operand stack ---- */
 
@@ -212,9 +232,7 @@ static void truncate_to(lower *L, uint32_t h) {
 static void materialize(lower *L, uint32_t i) {
     uint32_t k = L->refpos[i], from = L->vs.v[k], to = L->ns.v[k];
     for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
-        emit(L, kpIr_COPY);
-        emit(L, to + w);
-        emit(L, from + w);
+        emit_copy(L, to + w, from + w);
     }
     L->vs.v[k] = to;
     memmove(L->refpos + i, L->refpos + i + 1, (L->nrefs - i - 1) * sizeof *L->refpos);
@@ -313,9 +331,7 @@ static bool branch_copies(lower *L, const ctl *t, bool do_emit) {
             if (L->vs.v[k] + w != dst + w) {
                 any = true;
                 if (do_emit) {
-                    emit(L, kpIr_COPY);
-                    emit(L, dst + w);
-                    emit(L, L->vs.v[k] + w);
+                    emit_copy(L, dst + w, L->vs.v[k] + w);
                 }
             }
         }
@@ -333,9 +349,7 @@ static void emit_return(lower *L) {
         uint32_t k = L->refpos[i];
         if (k + nr < h) continue;
         for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
-            emit(L, kpIr_COPY);
-            emit(L, L->ns.v[k] + w);
-            emit(L, L->vs.v[k] + w);
+            emit_copy(L, L->ns.v[k] + w, L->vs.v[k] + w);
         }
     }
     emit(L, kpIr_RETURN);
@@ -434,6 +448,7 @@ static kapsul_status lower_br_table(lower *L, const kpInstr *in) {
             }
             continue;
         }
+        label_here(L);
         L->code.v[table + i] = pc(L);
         emit_br(L, depth);
         if (L->nomem) return KAPSUL_ERR_NOMEM;
@@ -708,9 +723,7 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         }
         d = push(L, L->local_type[in->a]);
         for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
-            emit(L, kpIr_COPY);
-            emit(L, d + w);
-            emit(L, L->local_slot[in->a] + w);
+            emit_copy(L, d + w, L->local_slot[in->a] + w);
         }
         return KAPSUL_OK;
     case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
@@ -732,9 +745,7 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         }
         materialize_local(L, ls);
         for (uint32_t w = 0; w < width; w++) {
-            emit(L, kpIr_COPY);
-            emit(L, ls + w);
-            emit(L, s + w);
+            emit_copy(L, ls + w, s + w);
         }
         L->last_dst = NONE;
         return KAPSUL_OK;
@@ -1054,7 +1065,7 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
     memset(out, 0, sizeof *out);
     L.cx = cx;
     L.m = cx->m;
-    L.last_dst = L.check_site = NONE;
+    L.last_dst = L.check_site = L.copy_pc = NONE;
     const kpFunc *f = &cx->m->funcs[i];
     const kpFuncType *ft = &cx->m->types[f->type];
     kapsul_status st = setup_locals(&L, ft, f, out);
