@@ -112,6 +112,11 @@ typedef struct ctl {
     uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
 } ctl;
 
+/* A run of locals of one type: local indices first.. map to slots slot, slot + width, ...
+ * Lowering looks locals up by binary search over runs rather than filling a per-local table,
+ * so a module declaring 50,000 locals in each of 100,000 functions costs per run, not per local. */
+typedef struct local_run { uint32_t first, slot; kpValType type; } local_run;
+
 typedef struct lower {
     const kpLowerCtx *cx;
     const kpModule *m;
@@ -123,8 +128,7 @@ typedef struct lower {
     uint32_t nrefs;         /* operands still living in a local's slot... */
     uint32_t refpos[KP_MAX_REFS];  /* ...at these stack positions, in increasing order */
     bool too_large;
-    uint32_t *local_slot;
-    kpValType *local_type;
+    KP_VEC(local_run) lruns; /* params and local declarations as runs, by first local index */
     uint32_t nlocals;
     uint32_t stack_base, max_slot;
     bool unreachable;
@@ -712,22 +716,37 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
     }
 }
 
+static const local_run *find_local(const lower *L, uint32_t idx) {
+    size_t lo = 0, hi = L->lruns.n;   /* runs[lo].first <= idx < runs[hi].first */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (L->lruns.v[mid].first <= idx) lo = mid;
+        else hi = mid;
+    }
+    return &L->lruns.v[lo];
+}
+static kpValType local_type(const lower *L, uint32_t idx) { return find_local(L, idx)->type; }
+static uint32_t local_slot(const lower *L, uint32_t idx) {
+    const local_run *r = find_local(L, idx);
+    return r->slot + (idx - r->first) * kp_slot_width(r->type);
+}
+
 static kapsul_status lower_variable(lower *L, const kpInstr *in) {
     uint32_t s, v, i, n, d;
     switch (in->op) {
     case kpOp_LOCAL_GET:
         if (L->nrefs < KP_MAX_REFS) {
-            push_at(L, L->local_type[in->a], L->local_slot[in->a]);
+            push_at(L, local_type(L, in->a), local_slot(L, in->a));
             L->last_dst = L->prev_dst;
             return KAPSUL_OK;
         }
-        d = push(L, L->local_type[in->a]);
-        for (uint32_t w = 0; w < kp_slot_width(L->local_type[in->a]); w++) {
-            emit_copy(L, d + w, L->local_slot[in->a] + w);
+        d = push(L, local_type(L, in->a));
+        for (uint32_t w = 0, ls = local_slot(L, in->a); w < kp_slot_width(local_type(L, in->a)); w++) {
+            emit_copy(L, d + w, ls + w);
         }
         return KAPSUL_OK;
     case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
-        uint32_t ls = L->local_slot[in->a], width = kp_slot_width(L->local_type[in->a]);
+        uint32_t ls = local_slot(L, in->a), width = kp_slot_width(local_type(L, in->a));
         bool tee = in->op == kpOp_LOCAL_TEE;
         s = tee ? L->vs.v[height(L) - 1] : pop(L);
         if (s == ls) return KAPSUL_OK;                     /* local.get x; local.set x */
@@ -1008,25 +1027,24 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
 
 static kapsul_status setup_locals(lower *L, const kpFuncType *ft, const kpFunc *f, kpCode *out) {
     L->nlocals = ft->nparams + f->nlocals;
-    L->local_slot = kp_calloc(L->nlocals ? L->nlocals : 1, sizeof *L->local_slot);
-    L->local_type = kp_calloc(L->nlocals ? L->nlocals : 1, sizeof *L->local_type);
-    if (!L->local_slot || !L->local_type) return KAPSUL_ERR_NOMEM;
     uint64_t slot = 0;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < ft->nparams; i++, k++) {
-        L->local_type[k] = ft->types[i];
-        L->local_slot[k] = (uint32_t)slot;
-        slot += kp_slot_width(ft->types[i]);
-    }
-    out->nparam_slots = (uint32_t)slot;
-    for (uint32_t r = 0; r < f->nlocal_runs; r++) {
-        for (uint32_t j = 0; j < f->local_runs[r].count && k < L->nlocals; j++, k++) {
-            L->local_type[k] = f->local_runs[r].type;
-            L->local_slot[k] = (uint32_t)slot;
-            slot += kp_slot_width(f->local_runs[r].type);
+    for (uint32_t i = 0; i <= f->nlocal_runs; i++) {
+        /* Each parameter is a run of one; then the declared runs (empty ones skipped). */
+        bool param = i == 0;
+        uint32_t nruns = param ? ft->nparams : 1;
+        for (uint32_t j = 0; j < nruns; j++) {
+            kpValType t = param ? ft->types[j] : f->local_runs[i - 1].type;
+            uint32_t count = param ? 1 : f->local_runs[i - 1].count;
+            if (count == 0) continue;
+            if (kpVec_grow(&L->lruns) != 0) return KAPSUL_ERR_NOMEM;
+            L->lruns.v[L->lruns.n++] = (local_run){.first = k, .slot = (uint32_t)slot, .type = t};
+            k += count;
+            slot += (uint64_t)count * kp_slot_width(t);
+            if (slot > (1u << 24)) return KAPSUL_ERR_LIMIT;
         }
+        if (param) out->nparam_slots = (uint32_t)slot;
     }
-    if (slot > (1u << 24)) return KAPSUL_ERR_LIMIT;
     out->nlocal_slots = (uint32_t)slot - out->nparam_slots;
     uint32_t rs = 0;
     for (uint32_t i = 0; i < ft->nresults; i++) rs += kp_slot_width(kpFuncType_results(ft)[i]);
@@ -1099,8 +1117,7 @@ fail:
     kpVec_free(&L.vt);
     kpVec_free(&L.vs);
     kpVec_free(&L.ns);
-    kp_free(L.local_slot);
-    kp_free(L.local_type);
+    kpVec_free(&L.lruns);
     return st;
 }
 
