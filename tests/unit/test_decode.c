@@ -9,26 +9,8 @@
 #include "test.h"
 
 /* ---- A tiny module builder ----------------------------------------------------------------- */
+#include "mb.h"
 
-typedef struct mb { uint8_t *b; size_t n, cap; } mb;
-
-static void put(mb *m, const void *p, size_t n) {
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2 + 64;
-        m->b = realloc(m->b, m->cap);
-        if (!m->b) abort();
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-}
-static void put_u8(mb *m, uint8_t v) { put(m, &v, 1); }
-static void put_u32(mb *m, uint32_t v) {
-    do {
-        uint8_t b = v & 0x7F;
-        v >>= 7;
-        put_u8(m, b | (v ? 0x80 : 0));
-    } while (v);
-}
 static mb start(void) {
     mb m = {0};
     put(&m, "\0asm\1\0\0\0", 8);

@@ -8,6 +8,7 @@
 
 #include "module/module.h"
 #include "module/opcodes.h"
+#include "mb.h"
 #include "test.h"
 
 /* ---- A tiny module builder: one blob per section, one function body ---------------------------- */
@@ -21,25 +22,6 @@ typedef struct mod {
     bool data_after;             /* append an empty custom section after everything */
 } mod;
 
-typedef struct mb { uint8_t *b; size_t n, cap; } mb;
-
-static void put(mb *m, const void *p, size_t n) {
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2 + 64;
-        m->b = realloc(m->b, m->cap);
-        if (!m->b) abort();
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-}
-static void put_u8(mb *m, uint8_t v) { put(m, &v, 1); }
-static void put_u32(mb *m, uint32_t v) {
-    do {
-        uint8_t b = v & 0x7F;
-        v >>= 7;
-        put_u8(m, b | (v ? 0x80 : 0));
-    } while (v);
-}
 static void section(mb *m, uint8_t id, blob c) {
     if (!c.p) return;
     put_u8(m, id);
