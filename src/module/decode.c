@@ -171,8 +171,8 @@ static bool read_imm(kpReader *r, kpInstr *in, kpImm imm) {
 bool kpDecode_instr(kpReader *r, kpInstr *in) {
     memset(in, 0, sizeof *in);
     in->offset = (uint32_t)kpRead_offset(r);
-    uint8_t b;
-    if (!kpRead_u8(r, &b)) return false;
+    if (r->p >= r->end) return kpRead_fail(r, "unexpected end");
+    uint8_t b = *r->p++;
     uint8_t prefix = 0;
     uint32_t code = b;
     if (b == 0xFC || b == 0xFD) {
@@ -274,8 +274,14 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
     if (count > KP_MAX_TYPES) { st = limit_fail(d, at, "types", count, KP_MAX_TYPES); goto fail; }
+    /* Every value type of every signature lives in one pool rather than one allocation per
+     * type: a million types then cost one block, not a million. Each value type is one byte of
+     * the section, so what is left of it bounds the pool (pages never written stay unused). */
+    size_t pool_size = (size_t)(r->end - r->p);
     if (!(m->types = kp_calloc(count, sizeof *m->types))) { st = nomem(d); goto fail; }
+    if (!(m->type_pool = kp_malloc(pool_size ? pool_size : 1))) { st = nomem(d); goto fail; }
     m->ntypes = count;
+    size_t used = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint8_t form;
         if (!kpRead_u8(r, &form)) goto fail;
@@ -290,7 +296,8 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
         if ((st = read_valtypes(d, r, &nr, KP_MAX_RESULTS, "results"))) goto fail;
         results = r->p - nr;
         kpFuncType *t = &m->types[i];
-        if (!(t->types = kp_malloc((size_t)np + nr))) { st = nomem(d); goto fail; }
+        t->types = m->type_pool + used;
+        used += (size_t)np + nr;
         memcpy(t->types, params, np);
         memcpy(t->types + np, results, nr);
         t->nparams = np;

@@ -65,8 +65,7 @@ kpGlobalType kpModule_globalType(const kpModule *m, uint32_t g) {
 
 void kpModule_free(kpModule *m) {
     if (!m) return;
-    if (m->types)
-        for (uint32_t i = 0; i < m->ntypes; i++) kp_free(m->types[i].types);
+    kp_free(m->type_pool);
     kp_free(m->types);
     kp_free(m->imports);
     if (m->funcs)

@@ -131,6 +131,7 @@ typedef struct kpModule {
     size_t size;
 
     kpFuncType *types; uint32_t ntypes;
+    kpValType *type_pool;        /* one allocation holding every types[i].types (decoder-owned) */
     kpImport *imports; uint32_t nimports;
     /* Counts of imported entities of each kind; they come first in each index space. */
     uint32_t nfunc_imports, ntable_imports, nmem_imports, nglobal_imports;

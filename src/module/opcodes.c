@@ -1,7 +1,6 @@
 /*
  * opcodes.c -- the info table and lookups generated from opcodes.def.
  */
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -12,29 +11,27 @@ const kpOpInfo kpOp_info[kpOp_COUNT] = {
 #include "opcodes.def"
 };
 
-/* Dense maps built once, on first use, from the table: single-byte opcodes and the 0xFC / 0xFD
- * families. pthread_once makes the first use safe when several threads decode at once. */
-static int16_t map_plain[256], map_fc[32], map_fd[512];
-static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
-
-static void build_maps(void) {
-    for (int i = 0; i < 256; i++) map_plain[i] = -1;
-    for (int i = 0; i < 32; i++) map_fc[i] = -1;
-    for (int i = 0; i < 512; i++) map_fd[i] = -1;
-    for (int op = 0; op < kpOp_COUNT; op++) {
-        const kpOpInfo *in = &kpOp_info[op];
-        if (in->prefix == 0) map_plain[in->code] = (int16_t)op;
-        else if (in->prefix == 0xFC && in->code < 32) map_fc[in->code] = (int16_t)op;
-        else if (in->prefix == 0xFD && in->code < 512) map_fd[in->code] = (int16_t)op;
-    }
-}
+/* Dense maps from (prefix, code) to kpOp + 1 (0 = unknown), one array for all three families:
+ * single-byte opcodes at 0..255, 0xFC codes at 256..287, 0xFD codes at 288..799. Built by the
+ * compiler from the table, so decoding an instruction costs one load (no first-use setup, no
+ * synchronisation on the hot path). opcodes.def keeps 0xFC codes below 32 and 0xFD codes below
+ * 512; a row outside that range would collide with another and gcc's -Woverride-init says so. */
+#define KP_MAP_FC 256
+#define KP_MAP_FD (KP_MAP_FC + 32)
+#define KP_MAP_SIZE (KP_MAP_FD + 512)
+#define KP_MAP_AT(prefix, code) ((prefix) == 0 ? (code) : (prefix) == 0xFC ? KP_MAP_FC + (code) : KP_MAP_FD + (code))
+static const uint16_t code_map[KP_MAP_SIZE] = {
+#define KP_OP(id, name, prefix, code, imm, sig, align) [KP_MAP_AT(prefix, code)] = kpOp_##id + 1,
+#include "opcodes.def"
+};
 
 int kpOp_fromCode(uint8_t prefix, uint32_t code) {
-    pthread_once(&maps_once, build_maps);
-    if (prefix == 0) return map_plain[code & 0xFF];
-    if (prefix == 0xFC) return code < 32 ? map_fc[code] : -1;
-    if (prefix == 0xFD) return code < 512 ? map_fd[code] : -1;
-    return -1;
+    uint32_t at;
+    if (prefix == 0) at = code & 0xFF;
+    else if (prefix == 0xFC && code < 32) at = KP_MAP_FC + code;
+    else if (prefix == 0xFD && code < 512) at = KP_MAP_FD + code;
+    else return -1;
+    return (int)code_map[at] - 1;
 }
 
 int kpOp_fromName(const char *name, size_t len) {

@@ -21,13 +21,18 @@ typedef struct sigrow {
     kpValType pop[3], push;
 } sigrow;
 
+/* One open block. A body may open a million of them, so a frame is 8 bytes: the block type is
+ * kept as its encoding (a type index or one value type) and expanded by frame_types when needed,
+ * instead of carrying two pointers and two counts. */
+enum { CK_BLOCK, CK_LOOP, CK_IF };
 typedef struct ctrl {
-    const kpValType *params, *results;
-    uint32_t nparams, nresults;
     uint32_t height;             /* operand stack height at entry (after the params were popped) */
-    uint16_t op;                 /* kpOp_BLOCK / LOOP / IF; BLOCK for the function's frame */
-    bool unreachable, has_else;
+    uint32_t bt : 24;            /* kpBlock_TYPE: type index (< KP_MAX_TYPES); kpBlock_VAL: the type */
+    uint32_t bt_kind : 2;        /* kpBlockKind */
+    uint32_t kind : 2;           /* CK_*; CK_BLOCK for the function's frame */
+    uint32_t unreachable : 1, has_else : 1;
 } ctrl;
+_Static_assert(KP_MAX_TYPES <= (1u << 24), "type indices must fit ctrl.bt");
 
 typedef struct val {
     kpModule *m;
@@ -155,24 +160,49 @@ static kapsul_status push_vals(val *v, const kpValType *types, uint32_t n) {
     return KAPSUL_OK;
 }
 
-static kapsul_status push_ctrl(val *v, uint16_t op, const kpValType *params, uint32_t np,
-                               const kpValType *results, uint32_t nr) {
+static const kpValType valtype_list[] = {kpT_I32, kpT_I64, kpT_F32, kpT_F64, kpT_V128, kpT_FUNCREF, kpT_EXTERNREF};
+
+static const kpValType *single_type(kpValType t) {
+    for (size_t i = 0; i < sizeof valtype_list; i++)
+        if (valtype_list[i] == t) return &valtype_list[i];
+    return NULL;
+}
+
+/* A block type's params and results (the encoding was checked when the frame was pushed). */
+typedef struct blocktypes { const kpValType *params, *results; uint32_t nparams, nresults; } blocktypes;
+
+static blocktypes frame_types(const val *v, const ctrl *c) {
+    blocktypes b = {NULL, NULL, 0, 0};
+    if (c->bt_kind == kpBlock_VAL) {
+        b.results = single_type((kpValType)c->bt);
+        b.nresults = 1;
+    } else if (c->bt_kind == kpBlock_TYPE) {
+        const kpFuncType *ft = &v->m->types[c->bt];
+        b.params = kpFuncType_params(ft);
+        b.nparams = ft->nparams;
+        b.results = kpFuncType_results(ft);
+        b.nresults = ft->nresults;
+    }
+    return b;
+}
+
+/* Open a frame at the current height; the caller pushes its params (if any). */
+static kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind, uint32_t bt) {
     if (kpVec_grow(&v->ctrls)) return nomem(v);
     ctrl *c = &v->ctrls.v[v->ctrls.n++];
-    c->op = op;
-    c->params = params;
-    c->nparams = np;
-    c->results = results;
-    c->nresults = nr;
     c->height = (uint32_t)v->vals.n;
+    c->bt = bt;
+    c->bt_kind = bt_kind;
+    c->kind = kind;
     c->unreachable = false;
     c->has_else = false;
-    return push_vals(v, params, np);
+    return KAPSUL_OK;
 }
 
 /* Pop the frame's results and check nothing else is left above its entry height. */
 static kapsul_status close_frame(val *v, const ctrl *c) {
-    kapsul_status st = pop_vals(v, c->results, c->nresults);
+    blocktypes b = frame_types(v, c);
+    kapsul_status st = pop_vals(v, b.results, b.nresults);
     if (st) return st;
     if (v->vals.n != c->height) return mismatch(v);
     return KAPSUL_OK;
@@ -184,10 +214,11 @@ static void set_unreachable(val *v) {
     c->unreachable = true;
 }
 
-static const kpValType *label_types(const ctrl *c, uint32_t *n) {
-    if (c->op == kpOp_LOOP) { *n = c->nparams; return c->params; }
-    *n = c->nresults;
-    return c->results;
+static const kpValType *label_types(const val *v, const ctrl *c, uint32_t *n) {
+    blocktypes b = frame_types(v, c);
+    if (c->kind == CK_LOOP) { *n = b.nparams; return b.params; }
+    *n = b.nresults;
+    return b.results;
 }
 
 /* ---- Index checks shared by several instructions ------------------------------------------------- */
@@ -260,43 +291,32 @@ static kapsul_status check_imm(val *v, const kpInstr *in) {
 
 /* ---- Control instructions -------------------------------------------------------------------------- */
 
-static const kpValType valtype_list[] = {kpT_I32, kpT_I64, kpT_F32, kpT_F64, kpT_V128, kpT_FUNCREF, kpT_EXTERNREF};
-
-static const kpValType *single_type(kpValType t) {
-    for (size_t i = 0; i < sizeof valtype_list; i++)
-        if (valtype_list[i] == t) return &valtype_list[i];
-    return NULL;
-}
-
 static kapsul_status op_block(val *v, const kpInstr *in) {
-    const kpValType *params = NULL, *results = NULL;
-    uint32_t np = 0, nr = 0;
     kapsul_status st;
-    if (in->block_kind == kpBlock_VAL) {
-        results = single_type(in->type);
-        nr = 1;
-    } else if (in->block_kind == kpBlock_TYPE) {
+    uint32_t bt = 0;
+    if (in->block_kind == kpBlock_VAL) bt = in->type;
+    else if (in->block_kind == kpBlock_TYPE) {
         if (in->a >= v->m->ntypes) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown type");
-        const kpFuncType *ft = &v->m->types[in->a];
-        params = kpFuncType_params(ft);
-        np = ft->nparams;
-        results = kpFuncType_results(ft);
-        nr = ft->nresults;
+        bt = in->a;
     }
     if (in->op == kpOp_IF && (st = pop_expect(v, kpT_I32, NULL))) return st;
-    if ((st = pop_vals(v, params, np))) return st;
-    return push_ctrl(v, in->op, params, np, results, nr);
+    unsigned kind = in->op == kpOp_LOOP ? CK_LOOP : in->op == kpOp_IF ? CK_IF : CK_BLOCK;
+    ctrl probe = {.bt = bt, .bt_kind = in->block_kind};
+    blocktypes b = frame_types(v, &probe);
+    if ((st = pop_vals(v, b.params, b.nparams)) || (st = push_ctrl(v, kind, in->block_kind, bt))) return st;
+    return push_vals(v, b.params, b.nparams);
 }
 
 static kapsul_status op_else(val *v) {
     ctrl *c = &v->ctrls.v[v->ctrls.n - 1];
-    if (c->op != kpOp_IF || c->has_else)
+    if (c->kind != CK_IF || c->has_else)
         return verr(v, KAPSUL_ERR_MALFORMED, v->at, "END opcode expected");
     kapsul_status st = close_frame(v, c);
     if (st) return st;
     c->unreachable = false;
     c->has_else = true;
-    return push_vals(v, c->params, c->nparams);
+    blocktypes b = frame_types(v, c);
+    return push_vals(v, b.params, b.nparams);
 }
 
 static kapsul_status op_end(val *v) {
@@ -304,12 +324,13 @@ static kapsul_status op_end(val *v) {
     kapsul_status st = close_frame(v, &c);
     if (st) return st;
     /* An if without else behaves as if the else passed its params through unchanged. */
-    if (c.op == kpOp_IF && !c.has_else &&
-        (c.nparams != c.nresults || (c.nparams && memcmp(c.params, c.results, c.nparams) != 0)))
+    blocktypes b = frame_types(v, &c);
+    if (c.kind == CK_IF && !c.has_else &&
+        (b.nparams != b.nresults || (b.nparams && memcmp(b.params, b.results, b.nparams) != 0)))
         return mismatch(v);
     v->ctrls.n--;
     if (v->ctrls.n == 0) return KAPSUL_OK;
-    return push_vals(v, c.results, c.nresults);
+    return push_vals(v, b.results, b.nresults);
 }
 
 static kapsul_status need_label(val *v, uint32_t l) {
@@ -323,7 +344,7 @@ static kapsul_status op_br(val *v, const kpInstr *in) {
     uint32_t n;
     kapsul_status st = need_label(v, in->a);
     if (st) return st;
-    const kpValType *types = label_types(label_frame(v, in->a), &n);
+    const kpValType *types = label_types(v, label_frame(v, in->a), &n);
     if (in->op == kpOp_BR_IF) {
         if ((st = pop_expect(v, kpT_I32, NULL)) || (st = pop_vals(v, types, n))) return st;
         return push_vals(v, types, n);
@@ -341,14 +362,14 @@ static kapsul_status op_br_table(val *v, const kpInstr *in) {
     if (in->count > KP_MAX_BR_TABLE)
         return verr(v, KAPSUL_ERR_LIMIT, v->at, "too many br_table targets (%u, limit %u)", in->count, KP_MAX_BR_TABLE);
     if ((st = pop_expect(v, kpT_I32, NULL)) || (st = need_label(v, in->a))) return st;
-    label_types(label_frame(v, in->a), &arity);
+    label_types(v, label_frame(v, in->a), &arity);
     kpReader r;
     kpRead_init(&r, v->m->bytes, in->bytes, v->m->bytes + v->m->size);
     for (uint32_t i = 0; i < in->count; i++) {
         uint32_t l;
         kpRead_u32(&r, &l);
         if ((st = need_label(v, l))) return st;
-        const kpValType *types = label_types(label_frame(v, l), &n);
+        const kpValType *types = label_types(v, label_frame(v, l), &n);
         if (n != arity) return mismatch(v);
         v->tmp.n = 0;
         for (uint32_t k = n; k-- > 0;) {
@@ -361,7 +382,7 @@ static kapsul_status op_br_table(val *v, const kpInstr *in) {
         for (size_t k = v->tmp.n; k-- > 0;)
             if ((st = push(v, v->tmp.v[k]))) return st;
     }
-    const kpValType *types = label_types(label_frame(v, in->a), &n);
+    const kpValType *types = label_types(v, label_frame(v, in->a), &n);
     if ((st = pop_vals(v, types, n))) return st;
     set_unreachable(v);
     return KAPSUL_OK;
@@ -446,6 +467,11 @@ static kapsul_status op_table(val *v, const kpInstr *in) {
     }
 }
 
+static kapsul_status op_return(val *v) {
+    blocktypes b = frame_types(v, &v->ctrls.v[0]);
+    return pop_vals(v, b.results, b.nresults);
+}
+
 /* The "*" rows. */
 static kapsul_status step_special(val *v, const kpInstr *in) {
     kapsul_status st;
@@ -457,7 +483,7 @@ static kapsul_status step_special(val *v, const kpInstr *in) {
     case kpOp_BR: case kpOp_BR_IF: return op_br(v, in);
     case kpOp_BR_TABLE: return op_br_table(v, in);
     case kpOp_RETURN:
-        if ((st = pop_vals(v, v->ctrls.v[0].results, v->ctrls.v[0].nresults))) return st;
+        if ((st = op_return(v))) return st;
         set_unreachable(v);
         return KAPSUL_OK;
     case kpOp_CALL:
@@ -528,7 +554,9 @@ static kapsul_status validate_body(val *v, const kpFunc *f) {
     v->vals.n = 0;
     v->ctrls.n = 0;
     v->at = f->body.start;
-    if ((st = push_ctrl(v, kpOp_BLOCK, NULL, 0, kpFuncType_results(ft), ft->nresults))) return st;
+    /* The function's frame: a block of the function's type whose params are the locals, so
+     * nothing is pushed for them. */
+    if ((st = push_ctrl(v, CK_BLOCK, kpBlock_TYPE, f->type))) return st;
     kpReader r;
     const uint8_t *start = v->m->bytes + f->body.start, *end = start + f->body.len;
     kpRead_init(&r, v->m->bytes, start, end);
