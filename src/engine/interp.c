@@ -153,6 +153,18 @@ static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap tra
 #define vmbreak goto *(const void *)(vmbase + (int32_t)*ip)
 #endif
 
+/* A taken branch to word t. Loop back edges target the instruction after their loop's CHECK
+ * (lowering guarantees every backward target is one), so an iteration costs no CHECK dispatch;
+ * while the interrupt word is non-zero (fuel on, deadline, interrupt) a backward branch lands
+ * on the CHECK itself, which charges the loop's cost exactly as a fall-in does. */
+#define JUMP(t)                                                                \
+    do {                                                                       \
+        const uint32_t *to_ = code + (t);                                      \
+        if (KP_UNLIKELY(__atomic_load_n(intr, __ATOMIC_RELAXED)) && to_ <= ip) \
+            to_ -= 2;                                                          \
+        ip = to_;                                                              \
+    } while (0)
+
 /* Operand access: slot k of the current instruction's operand list. */
 #define S(k) fp[ip[k]]
 #define U32(k) ((uint32_t)fp[ip[k]])
@@ -208,6 +220,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
     kapsul_func *func = entry, *callee;
     kapsul_instance *inst = func->inst;
     const uint32_t *code = func->code->code, *ip = code;
+    const int *const intr = &s->interrupt;
     uint64_t *nfp;
     uint64_t *const stack_end = s->stack + s->stack_slots;
     kapsul_memory *mem = inst->mem0;
@@ -248,20 +261,20 @@ next:
         ip += 2;
         vmbreak;
     }
-    vmcase(BR) { ip = code + ip[1]; vmbreak; }
+    vmcase(BR) { JUMP(ip[1]); vmbreak; }
     vmcase(BR_IF) {
-        if (U32(1)) ip = code + ip[2];
+        if (U32(1)) JUMP(ip[2]);
         else ip += 3;
         vmbreak;
     }
     vmcase(BR_IFZ) {
-        if (!U32(1)) ip = code + ip[2];
+        if (!U32(1)) JUMP(ip[2]);
         else ip += 3;
         vmbreak;
     }
     vmcase(BR_TABLE) {
         uint32_t i = U32(1), cnt = ip[2];
-        ip = code + ip[3 + (i < cnt ? i : cnt)];
+        JUMP(ip[3 + (i < cnt ? i : cnt)]);
         vmbreak;
     }
     vmcase(COPY) { S(1) = S(2); ip += 3; vmbreak; }
@@ -695,12 +708,14 @@ next:
 #define BRCMP(id, expr)                                                        \
     vmcase(BR_##id) {                                                          \
         uint32_t x = U32(1), y = U32(2);                                       \
-        ip = (expr) ? code + ip[3] : ip + 4;                                   \
+        if (expr) JUMP(ip[3]);                                                 \
+        else ip += 4;                                                          \
         vmbreak;                                                               \
     }                                                                          \
     vmcase(BR_##id##_IMM) {                                                    \
         uint32_t x = U32(1), y = ip[2];                                        \
-        ip = (expr) ? code + ip[3] : ip + 4;                                   \
+        if (expr) JUMP(ip[3]);                                                 \
+        else ip += 4;                                                          \
         vmbreak;                                                               \
     }
     KP_IR_IMM32(IMM32)
@@ -900,8 +915,10 @@ call:
     s->frames[s->nframes++] = (kpFrame){callee, ip, fp};
     fp = nfp;
     func = callee;
-    memset(fp + func->code->nparam_slots, 0, (size_t)func->code->nlocal_slots * 8);
-    ip = func->code->code;
+    if (func->code->nlocal_slots) memset(fp + func->code->nparam_slots, 0, (size_t)func->code->nlocal_slots * 8);
+    /* Every function starts with a CHECK; skip it unless the interrupt word asks for it. */
+    ip = func->code->code + 2;
+    if (KP_UNLIKELY(__atomic_load_n(intr, __ATOMIC_RELAXED))) ip -= 2;
     /* fall through: the callee's instance becomes current */
 enter_caller:
     inst = func->inst;

@@ -107,7 +107,7 @@ typedef struct ctl {
     uint32_t slot;        /* slot of the first parameter / result */
     uint32_t type;        /* type index, or NONE: then `val` (0 = no result) is the one result */
     kpValType val;
-    uint32_t loop_pc;     /* C_LOOP: branch target */
+    uint32_t loop_pc;     /* C_LOOP: its CHECK; back edges branch to loop_pc + 2 */
     uint32_t chain;       /* forward branches to the end, linked through their target words */
     uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
 } ctl;
@@ -363,7 +363,7 @@ static void emit_return(lower *L) {
 /* Jump target word for a branch to ctl t: loops are known, blocks are chained for patching. */
 static void emit_target(lower *L, ctl *t) {
     if (t->kind == C_LOOP) {
-        emit(L, t->loop_pc);
+        emit(L, t->loop_pc + 2);   /* past the loop's CHECK: the interpreter's JUMP */
     } else {
         uint32_t site = pc(L);
         emit(L, t->chain);
@@ -445,7 +445,7 @@ static kapsul_status lower_br_table(lower *L, const kpInstr *in) {
         ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
         if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
             if (t->kind == C_LOOP) {
-                L->code.v[table + i] = t->loop_pc;
+                L->code.v[table + i] = t->loop_pc + 2;
             } else {
                 L->code.v[table + i] = t->chain;
                 t->chain = table + i;
@@ -1157,7 +1157,7 @@ void kpCode_dump(const kpCode *c, FILE *out) {
     for (uint32_t pc = 0; pc < c->len;) {
         const uint32_t *ip = c->code + pc;
         int op = kpInterp_opcode(*ip);
-        uint32_t w[2] = {op < 0 ? 0u : (uint32_t)op, pc + 2 < c->len ? ip[2] : 0};
+        uint32_t w[3] = {op < 0 ? 0u : (uint32_t)op, 0, pc + 2 < c->len ? ip[2] : 0};
         uint32_t n = op < 0 ? 1 : kpIr_words(w);
         fprintf(out, "%5u  %-20s", pc, op < 0 ? "?" : kpIr_names[op]);
         for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);

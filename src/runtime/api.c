@@ -3,6 +3,7 @@
  * lower at load time, typed value conversion at the host boundary, host functions.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "runtime/runtime.h"
 
@@ -66,6 +67,11 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
         kpInterp_thread(&mod->codes[i]);
     }
+    if (getenv("KAPSUL_DUMP_IR"))
+        for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
+            fprintf(stderr, "== func[%u]\n", mod->m->nimports + i);
+            kpCode_dump(&mod->codes[i], stderr);
+        }
     *out = mod;
     return KAPSUL_OK;
 fail:
