@@ -734,7 +734,7 @@ static kapsul_status module_strings(const kpToks *toks, size_t i, kpBuf *out, ka
             if (err) *err = toks->lex_err;
             return KAPSUL_ERR_MALFORMED;
         }
-        return kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->col, "unexpected token");
+        return kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t), "unexpected token");
     }
     return KAPSUL_OK;
 }
@@ -751,7 +751,7 @@ kapsul_status kpWat_module(const kpToks *toks, kpBuf *out, kapsul_error *err) {
     if (wrapped) {
         if (t->kind == kpTok_RPAR) t = &toks->v[after + 1 < toks->n ? after + 1 : toks->n - 1];
         else if (t->kind != kpTok_EOF || !toks->failed) {
-            st = kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->col, "%s",
+            st = kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t), "%s",
                                  t->kind == kpTok_EOF ? "unexpected end of input" : "unexpected token");
             goto fail;
         }
@@ -760,7 +760,7 @@ kapsul_status kpWat_module(const kpToks *toks, kpBuf *out, kapsul_error *err) {
         if (toks->failed && t->kind == kpTok_EOF) {
             if (err) *err = toks->lex_err;
             st = KAPSUL_ERR_MALFORMED;
-        } else st = kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->col, "unexpected token");
+        } else st = kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t), "unexpected token");
         goto fail;
     }
     return KAPSUL_OK;

@@ -21,15 +21,20 @@ typedef enum frkind {
     FR_FOP         /* (op imm* <children>): waiting for ')' */
 } frkind;
 
+/* One open construct. A text can nest a million of them, so a frame is 16 bytes: token indices
+ * fit 32 bits (the lexer caps the text size) and output offsets are checked to (offset32). */
 typedef struct frame {
-    frkind kind;
+    uint8_t kind;        /* frkind */
     uint8_t op;          /* 0x02 block, 0x03 loop, 0x04 if */
     bool in_else;
-    size_t label;        /* token of the label's $id, or KP_NO_MATCH */
-    int64_t bt;          /* folded if: block type, emitted when (then is reached */
-    size_t pend;         /* FR_FOP: start of this operator's bytes in w->pending;
+    bool bt_is_index;    /* bt is a type index; otherwise a negative s33 code as int32 */
+    uint32_t label;      /* token of the label's $id, or KP_NO_MATCH */
+    uint32_t bt;         /* folded if: block type, emitted when (then is reached */
+    uint32_t pend;       /* FR_FOP: start of this operator's bytes in w->pending;
                             if frames: offset of the `else` opcode in the output */
 } frame;
+
+static int64_t frame_bt(const frame *f) { return f->bt_is_index ? (int64_t)f->bt : (int64_t)(int32_t)f->bt; }
 
 typedef KP_VEC(frame) framevec;
 
@@ -353,7 +358,20 @@ fail:
     return st;
 }
 
-static kapsul_status push_frame(kpWat *w, framevec *fs, frame f) {
+/* An output offset kept in a frame; a function body over 4 GiB cannot be encoded anyway. */
+static kapsul_status offset32(kpWat *w, size_t len, uint32_t *out) {
+    if (len > UINT32_MAX) return kpWat_error(w, w->pos, "function too large");
+    *out = (uint32_t)len;
+    return KAPSUL_OK;
+}
+
+/* bt: the block type as parse_block_head returns it (-64, a value type - 128, or an index). */
+static kapsul_status push_frame(kpWat *w, framevec *fs, frkind kind, uint8_t op, size_t label, int64_t bt,
+                                size_t pend) {
+    frame f = {.kind = (uint8_t)kind, .op = op, .label = (uint32_t)label, .bt_is_index = bt >= 0,
+               .bt = (uint32_t)bt};
+    kapsul_status st = offset32(w, pend, &f.pend);
+    if (st) return st;
     if (kpVec_grow(fs)) return kpWat_nomem(w);
     fs->v[fs->n++] = f;
     return KAPSUL_OK;
@@ -368,7 +386,7 @@ static kapsul_status push_label(kpWat *w, size_t label) {
         if (!kpWat_lookup(&w->label_ids, w->tk->src + t->start, t->len, &prev)) prev = UINT32_MAX;
         if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, (uint32_t)w->labels.n)) return kpWat_nomem(w);
     }
-    w->labels.v[w->labels.n++] = (kpLabel){label, prev};
+    w->labels.v[w->labels.n++] = (kpLabel){(uint32_t)label, prev};
     return KAPSUL_OK;
 }
 
@@ -399,18 +417,18 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
         if ((st = parse_block_head(w, &label, &bt))) return st;
         if ((st = put(w, kpBuf_byte(out, op))) || (st = put(w, kpBuf_s64leb(out, bt)))) return st;
         if ((st = push_label(w, label))) return st;
-        return push_frame(w, fs, (frame){folded ? FR_FBLOCK : FR_PLAIN, op, false, label, bt, 0});
+        return push_frame(w, fs, folded ? FR_FBLOCK : FR_PLAIN, op, label, bt, 0);
     }
     if (op) {  /* folded if: the conditions come before the `if` opcode */
         w->pos = kw + 1;
         if ((st = parse_block_head(w, &label, &bt))) return st;
-        return push_frame(w, fs, (frame){FR_FIF_COND, op, false, label, bt, 0});
+        return push_frame(w, fs, FR_FIF_COND, op, label, bt, 0);
     }
     /* (op imm* children*) */
     size_t pend = w->pending.len;
     w->pos = kw;
     if ((st = parse_plain(w, &w->pending))) return st;
-    return push_frame(w, fs, (frame){FR_FOP, 0, false, KP_NO_MATCH, 0, pend});
+    return push_frame(w, fs, FR_FOP, 0, KP_NO_MATCH, 0, pend);
 }
 
 /* Close a block frame: emit `end`, drop its label. An empty else branch is dropped, as the
@@ -447,7 +465,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             w->pos++;
             f->in_else = true;
             if ((st = check_end_label(w, f->label))) return st;
-            f->pend = out->len;
+            if ((st = offset32(w, out->len, &f->pend))) return st;
             return put(w, kpBuf_byte(out, 0x05));
         }
         if (at_end) return kpWat_unexpected(w, w->pos);
@@ -470,7 +488,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
         if (kpWat_isOpen(w, w->pos, "else")) {
             w->pos += 2;
             f->kind = FR_FIF_ELSE;
-            f->pend = out->len;
+            if ((st = offset32(w, out->len, &f->pend))) return st;
             return put(w, kpBuf_byte(out, 0x05));
         }
         if ((st = kpWat_close(w))) return st;
@@ -479,7 +497,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
         if (kpWat_isOpen(w, w->pos, "then")) {
             w->pos += 2;
             f->kind = FR_FIF_THEN;
-            if ((st = put(w, kpBuf_byte(out, 0x04))) || (st = put(w, kpBuf_s64leb(out, f->bt)))) return st;
+            if ((st = put(w, kpBuf_byte(out, 0x04))) || (st = put(w, kpBuf_s64leb(out, frame_bt(f))))) return st;
             return push_label(w, f->label);
         }
         if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else"))
@@ -507,7 +525,7 @@ kapsul_status kpWat_instrs(kpWat *w, kpBuf *out, size_t stop) {
     w->labels.n = 0;
     kpWat_mapFree(&w->label_ids);
     w->pending.len = 0;
-    if ((st = push_frame(w, &fs, (frame){FR_BASE, 0, false, KP_NO_MATCH, 0, 0}))) goto fail;
+    if ((st = push_frame(w, &fs, FR_BASE, 0, KP_NO_MATCH, 0, 0))) goto fail;
     while (!done) {
         if ((st = step(w, out, &fs, stop, &done))) goto fail;
     }

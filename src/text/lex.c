@@ -47,7 +47,7 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
     return need;
 }
 
-typedef KP_VEC(size_t) sizevec;
+typedef KP_VEC(uint32_t) u32vec;
 
 typedef struct lexer {
     const unsigned char *s;
@@ -71,32 +71,36 @@ static kapsul_status lex_error(lexer *lx, size_t pos, const char *msg, kapsul_er
     return KAPSUL_ERR_MALFORMED;
 }
 
-static int push_tok(kpToks *t, kpTokKind kind, int line, int col, size_t start, size_t len) {
+/* Offsets and lengths fit in their fields because kpLex_all refuses texts over KP_MAX_TEXT. */
+static int push_tok(kpToks *t, kpTokKind kind, size_t start, size_t len) {
     if (kpVec_grow(t)) return -1;
     kpTok *k = &t->v[t->n++];
+    k->start = (uint32_t)start;
     k->kind = kind;
-    k->line = line;
-    k->col = col;
-    k->start = start;
-    k->len = len;
-    k->match = KP_NO_MATCH;
+    if (kind == kpTok_LPAR) k->match = KP_NO_MATCH;
+    else k->len = (uint32_t)len;
     return 0;
 }
 
-/* Consume one newline (LF, CR, or CR LF) and start the next line. */
-static void newline(lexer *lx) {
+/* Consume one newline (LF, CR, or CR LF) and start the next line, remembering where it starts
+ * for kpLex_line / kpLex_col. Returns false when out of memory. */
+static bool newline(lexer *lx) {
     if (lx->s[lx->pos] == '\r' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == '\n') lx->pos++;
     lx->pos++;
     lx->line++;
     lx->line_start = lx->pos;
+    if (kpVec_grow(&lx->toks->lines)) return false;
+    lx->toks->lines.v[lx->toks->lines.n++] = (uint32_t)lx->pos;
+    return true;
 }
 
 /* Skip whitespace and comments. Block comments nest; the depth is a counter, not recursion. */
 static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
     while (lx->pos < lx->n) {
         unsigned char c = lx->s[lx->pos];
-        if (c == '\n' || c == '\r') newline(lx);
-        else if (c == ' ' || c == '\t') lx->pos++;
+        if (c == '\n' || c == '\r') {
+            if (!newline(lx)) return KAPSUL_ERR_NOMEM;
+        } else if (c == ' ' || c == '\t') lx->pos++;
         else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
             /* a line comment ends at any newline: LF, CR or CR LF */
             while (lx->pos < lx->n && lx->s[lx->pos] != '\n' && lx->s[lx->pos] != '\r') {
@@ -112,7 +116,9 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
                 unsigned char d = lx->s[lx->pos];
                 if (d == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') { depth++; lx->pos += 2; }
                 else if (d == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ')') { depth--; lx->pos += 2; }
-                else if (d == '\n' || d == '\r') newline(lx);
+                else if (d == '\n' || d == '\r') {
+                    if (!newline(lx)) return KAPSUL_ERR_NOMEM;
+                }
                 else {
                     size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
                     if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
@@ -170,21 +176,20 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
 }
 
 /* One token starting at lx->pos (not whitespace, not a comment). */
-static kapsul_status lex_token(lexer *lx, sizevec *open, kapsul_error *err) {
+static kapsul_status lex_token(lexer *lx, u32vec *open, kapsul_error *err) {
     kpToks *t = lx->toks;
     size_t start = lx->pos;
-    int line = lx->line, col = col_of(lx, start);
     unsigned char c = lx->s[start];
     if (c == '(') {
         lx->pos++;
         if (kpVec_grow(open)) return KAPSUL_ERR_NOMEM;
-        open->v[open->n++] = t->n;
-        return push_tok(t, kpTok_LPAR, line, col, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+        open->v[open->n++] = (uint32_t)t->n;
+        return push_tok(t, kpTok_LPAR, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
     }
     if (c == ')') {
         lx->pos++;
-        if (open->n > 0) t->v[open->v[--open->n]].match = t->n;
-        return push_tok(t, kpTok_RPAR, line, col, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+        if (open->n > 0) t->v[open->v[--open->n]].match = (uint32_t)t->n;
+        return push_tok(t, kpTok_RPAR, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
     }
     if (c != '"' && !is_idchar(c)) return lex_error(lx, start, "unexpected character", err);
     /* A maximal run of id characters and strings: one string alone is a string token; anything
@@ -208,7 +213,7 @@ static kapsul_status lex_token(lexer *lx, sizevec *open, kapsul_error *err) {
     else if (c == '$' && lx->pos - start > 1) kind = kpTok_ID;
     else if ((c >= '0' && c <= '9') || c == '+' || c == '-') kind = kpTok_NUM;
     else kind = kpTok_RESERVED;
-    return push_tok(t, kind, line, col, start, lx->pos - start) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
+    return push_tok(t, kind, start, lx->pos - start) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
 }
 
 kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks *toks, kapsul_error *err) {
@@ -216,8 +221,11 @@ kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks
     toks->src = src;
     toks->srclen = len;
     toks->line0 = line0;
-    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, col0 > 1 ? col0 - 1 : 0, line0, toks};
-    sizevec open = {0};
+    toks->col_shift = col0 > 1 ? col0 - 1 : 0;
+    if (len > KP_MAX_TEXT)
+        return kpError_setText(err, KAPSUL_ERR_LIMIT, 0, 0, "text too large (%zu bytes, limit %zu)", len, KP_MAX_TEXT);
+    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, toks->col_shift, line0, toks};
+    u32vec open = {0};
     kapsul_status st = KAPSUL_OK;
     for (;;) {
         st = skip_space(&lx, err);
@@ -226,13 +234,39 @@ kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks
         if (st) break;
     }
     kpVec_free(&open);
-    if (st == KAPSUL_ERR_NOMEM) return kpError_setText(err, st, 0, 0, "out of memory");
-    if (push_tok(toks, kpTok_EOF, lx.line, col_of(&lx, lx.pos), lx.pos, 0))
-        return kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+    if (st != KAPSUL_ERR_NOMEM && push_tok(toks, kpTok_EOF, lx.pos, 0)) st = KAPSUL_ERR_NOMEM;
+    if (st == KAPSUL_ERR_NOMEM) {
+        kpLex_free(toks);
+        return kpError_setText(err, st, 0, 0, "out of memory");
+    }
     return st;
 }
 
-void kpLex_free(kpToks *toks) { kpVec_free(toks); }
+void kpLex_free(kpToks *toks) {
+    kpVec_free(toks);
+    kpVec_free(&toks->lines);
+}
+
+/* Lines: how many recorded line starts lie at or before the offset (binary search). */
+static size_t line_index(const kpToks *toks, size_t offset) {
+    size_t lo = 0, hi = toks->lines.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (toks->lines.v[mid] <= offset) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+int kpLex_line(const kpToks *toks, const kpTok *t) {
+    return toks->line0 + (int)line_index(toks, t->start);
+}
+
+int kpLex_col(const kpToks *toks, const kpTok *t) {
+    size_t k = line_index(toks, t->start);
+    size_t line_start = k ? toks->lines.v[k - 1] : 0;
+    return (int)(t->start - line_start) + 1 + (k == 0 ? toks->col_shift : 0);
+}
 
 bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw) {
     size_t n = strlen(kw);

@@ -17,13 +17,22 @@ typedef enum kpTokKind {
     kpTok_RESERVED   /* any other run of id characters */
 } kpTokKind;
 
-#define KP_NO_MATCH ((size_t)-1)
+/* "No token": an unmatched '(' and an absent label. It fits the 29 bits of kpTok.match. */
+#define KP_NO_MATCH ((size_t)0x1FFFFFFF)
+/* Longest text one lexer call accepts (KAPSUL_ERR_LIMIT beyond): keeps every offset, length
+ * and token index below KP_NO_MATCH, so a token packs into 8 bytes. */
+#define KP_MAX_TEXT ((size_t)0x1FFFFFF0)
 
+/* One token: 8 bytes, because a hostile text of N bytes can hold N tokens ("((((...").
+ * Its line and column are not stored: kpLex_line / kpLex_col derive them from `start`.
+ * `len` and `match` share their bits: a '(' has `match` (the index of its ')' or KP_NO_MATCH)
+ * and no meaningful `len`; every other token has `len` (1 for ')', 0 for EOF). */
 typedef struct kpTok {
-    kpTokKind kind;
-    int line, col;
-    size_t start, len;   /* span in the source text */
-    size_t match;        /* kpTok_LPAR: index of the matching ')' or KP_NO_MATCH */
+    uint32_t start;      /* offset of the first byte in the source text */
+    union {
+        struct { uint32_t kind : 3, len : 29; };
+        struct { uint32_t kind_ : 3, match : 29; };
+    };
 } kpTok;
 
 typedef struct kpToks {
@@ -31,6 +40,8 @@ typedef struct kpToks {
     size_t srclen;
     kpTok *v;
     size_t n, cap;       /* v[n-1] is always the EOF token once lexing finished */
+    KP_VEC(uint32_t) lines;  /* offset where each line after the first starts */
+    int col_shift;       /* added to columns on the first line (text starting mid-line) */
     /* A lexing error stops the lexer; the tokens before it are kept (for WAST scripts). */
     bool failed;
     kapsul_error lex_err;
@@ -38,9 +49,13 @@ typedef struct kpToks {
 } kpToks;
 
 /* Tokenize src, whose first byte is at line0:col0 of its file. On a lexing error returns KAPSUL_ERR_MALFORMED (also recorded in toks->lex_err),
- * keeping the tokens before the error followed by an EOF token at the error position. */
+ * keeping the tokens before the error followed by an EOF token at the error position. Any other
+ * error (KAPSUL_ERR_NOMEM; KAPSUL_ERR_LIMIT for a text over KP_MAX_TEXT bytes) leaves no tokens. */
 kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks *toks, kapsul_error *err);
 void kpLex_free(kpToks *toks);
+/* Line and column (1-based, in the file) of a token. */
+int kpLex_line(const kpToks *toks, const kpTok *t);
+int kpLex_col(const kpToks *toks, const kpTok *t);
 /* Append the decoded bytes of a string token. Returns -1 when out of memory. */
 int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out);
 /* True if the token text equals the given keyword. */
@@ -66,7 +81,7 @@ typedef struct kpIdMap { kpIdent *slots; size_t cap, n; } kpIdMap;
  * t, so equal signatures have equal keys (the allocation starts at key). */
 typedef struct kpFType { uint32_t np, nr; uint8_t *t, *key; } kpFType;
 /* One open label: its $id token (or KP_NO_MATCH) and the label it shadows (index, or UINT32_MAX). */
-typedef struct kpLabel { size_t tok; uint32_t prev; } kpLabel;
+typedef struct kpLabel { uint32_t tok, prev; } kpLabel;
 
 enum { kpSp_TYPE, kpSp_FUNC, kpSp_TABLE, kpSp_MEM, kpSp_GLOBAL, kpSp_ELEM, kpSp_DATA, kpSp_COUNT };
 

@@ -30,7 +30,7 @@ static kapsul_status werror(wparse *p, size_t i, const char *msg) {
         return KAPSUL_ERR_MALFORMED;
     }
     if (t->kind == kpTok_EOF) msg = "unexpected end of input";
-    return kpError_setText(p->err, KAPSUL_ERR_MALFORMED, t->line, t->col, "%s", msg);
+    return kpError_setText(p->err, KAPSUL_ERR_MALFORMED, kpLex_line(p->tk, t), kpLex_col(p->tk, t), "%s", msg);
 }
 
 static kapsul_status nomem(wparse *p) { return kpError_setText(p->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); }
@@ -70,8 +70,8 @@ static kapsul_status parse_module(wparse *p, kpWastModule *m) {
     const kpTok *t = cur(p);
     if (!is_open(p, p->pos, "module")) return werror(p, p->pos, "unexpected token");
     if (t->match == KP_NO_MATCH) return werror(p, p->tk->n - 1, "unexpected end of input");
-    m->line = t->line;
-    m->column = t->col;
+    m->line = kpLex_line(p->tk, t);
+    m->column = kpLex_col(p->tk, t);
     p->pos += 2;
     if ((st = opt_name(p, &m->name))) return st;
     bool bin = is_kw(p, p->pos, "binary"), quote = is_kw(p, p->pos, "quote");
@@ -238,8 +238,8 @@ static kapsul_status parse_assert(wparse *p, kpWastCommand *c) {
 static kapsul_status parse_command(wparse *p, kpWastCommand *c) {
     const kpTok *t = cur(p);
     kapsul_status st;
-    c->line = t->line;
-    c->column = t->col;
+    c->line = kpLex_line(p->tk, t);
+    c->column = kpLex_col(p->tk, t);
     if (t->kind != kpTok_LPAR) return werror(p, p->pos, "unexpected token");
     if (t->match == KP_NO_MATCH) return werror(p, p->tk->n - 1, "unexpected end of input");
     size_t kw = p->pos + 1;
@@ -296,7 +296,7 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
     kpToks toks;
     memset(out, 0, sizeof *out);
     kapsul_status st = kpLex_all(src, len, 1, 1, &toks, err);
-    if (st == KAPSUL_ERR_NOMEM) goto done;
+    if (st != KAPSUL_OK && st != KAPSUL_ERR_MALFORMED) goto done;   /* no tokens */
     wparse p = {&toks, 0, err};
     size_t cap = 0;
     st = KAPSUL_OK;
@@ -305,14 +305,14 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
         if (!(out->cmds = kp_calloc(1, sizeof *out->cmds))) { st = nomem(&p); goto done; }
         kpWastCommand *c = &out->cmds[0];
         c->kind = kpCmd_MODULE;
-        c->line = toks.v[0].line;
-        c->column = toks.v[0].col;
+        c->line = kpLex_line(&toks, &toks.v[0]);
+        c->column = kpLex_col(&toks, &toks.v[0]);
         c->has_module = true;
         c->module.kind = kpMod_TEXT;
         c->module.src = src + toks.v[0].start;
         c->module.len = len - toks.v[0].start;
-        c->module.line = toks.v[0].line;
-        c->module.column = toks.v[0].col;
+        c->module.line = kpLex_line(&toks, &toks.v[0]);
+        c->module.column = kpLex_col(&toks, &toks.v[0]);
         out->ncmds = 1;
         goto done;
     }
@@ -328,7 +328,7 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
         memset(c, 0, sizeof *c);
         size_t start = p.pos;
         st = parse_command(&p, c);
-        if (st == KAPSUL_OK && p.pos != at(&p, start)->match + 1) st = werror(&p, p.pos, "unexpected token");
+        if (st == KAPSUL_OK && p.pos != (size_t)at(&p, start)->match + 1) st = werror(&p, p.pos, "unexpected token");
         if (st) { free_command(c); goto done; }
         out->ncmds++;
     }

@@ -22,7 +22,7 @@ kapsul_status kpWat_error(kpWat *w, size_t tok, const char *fmt, ...) {
         *w->err = w->tk->lex_err;
         return KAPSUL_ERR_MALFORMED;
     }
-    return kpError_setText(w->err, KAPSUL_ERR_MALFORMED, t->line, t->col, "%s", msg);
+    return kpError_setText(w->err, KAPSUL_ERR_MALFORMED, kpLex_line(w->tk, t), kpLex_col(w->tk, t), "%s", msg);
 }
 
 /* Keywords of the text format besides the mnemonics: a misplaced one is "unexpected token",
