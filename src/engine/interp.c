@@ -180,6 +180,8 @@ static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap tra
 
 /* Loads: dst addr offset. The address is u32 + u32 offset, computed in 64 bits. */
 #define EA(k) ((uint64_t)U32(k) + (uint64_t)ip[3])
+/* The wrapped 32-bit sum x + (y << k) of the operands x, y, k at ip[j], ip[j+1], ip[j+2]. */
+#define XADDR(j) ((uint32_t)(U32(j) + (U32((j) + 1) << ip[(j) + 2])))
 static inline uint64_t ld(const uint8_t *p, int n) {
     uint64_t v = 0;
     memcpy(&v, p, (size_t)n);   /* little-endian host */
@@ -196,10 +198,9 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_I(id, expr) &&L_##id##_IMM,
 #define KP_IR_B(id, expr) &&L_BR_##id, &&L_BR_##id##_IMM,
 #define KP_IR_A(id) &&L_##id##_ADD,
-        KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-        KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
-        KP_IR_LOADA(KP_IR_A)
-        KP_IR_SIMD(KP_IR_C)
+#define KP_IR_XM(id) &&L_##id##_X,
+#define KP_IR_XI(id, x) &&L_##id##_IMM_X,
+        KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
 #define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
 #undef KP_IR_VD
@@ -208,6 +209,8 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #undef KP_IR_I
 #undef KP_IR_B
 #undef KP_IR_A
+#undef KP_IR_XM
+#undef KP_IR_XI
     };
     const char *const vmbase = (const char *)&&L_UNREACHABLE;
     if (table_out) {
@@ -475,6 +478,17 @@ next:
         S(1) = conv;                                                           \
         ip += 5;                                                               \
         vmbreak;                                                               \
+    }                                                                          \
+    vmcase(id##_X) {                                                           \
+        a = (uint64_t)XADDR(2) + (uint64_t)ip[5];                              \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        b = ld(mb + a, n);                                                     \
+        S(1) = conv;                                                           \
+        ip += 6;                                                               \
+        vmbreak;                                                               \
     }
 #define STORE(id, n)                                                           \
     vmcase(id) {                                                               \
@@ -485,6 +499,16 @@ next:
         }                                                                      \
         st(mb + a, S(2), n);                                                   \
         ip += 4;                                                               \
+        vmbreak;                                                               \
+    }                                                                          \
+    vmcase(id##_X) {                                                           \
+        a = (uint64_t)XADDR(1) + (uint64_t)ip[5];                              \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        st(mb + a, S(4), n);                                                   \
+        ip += 6;                                                               \
         vmbreak;                                                               \
     }
     LOAD(I32_LOAD, 4, b)
@@ -731,8 +755,19 @@ next:
         st(mb + a, (uint64_t)(int64_t)(int32_t)ip[2], n);                      \
         ip += 4;                                                               \
         vmbreak;                                                               \
+    }                                                                          \
+    vmcase(id##_IMM_X) {                                                       \
+        a = (uint64_t)XADDR(1) + (uint64_t)ip[5];                              \
+        if (KP_UNLIKELY(a + n > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        st(mb + a, (uint64_t)(int64_t)(int32_t)ip[4], n);                      \
+        ip += 6;                                                               \
+        vmbreak;                                                               \
     }
     KP_IR_STOREI(STOREI)
+    vmcase(I32_ADDSHL) { S(1) = XADDR(2); ip += 5; vmbreak; }
 
     /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
      * memory's size (a 16-byte access must not be half done when it crosses the end). */

@@ -138,6 +138,24 @@
     X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S)             \
     X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)
 
+/* Address arithmetic folded into accesses. I32_ADDSHL is made from `i32.shl` by a constant feeding
+ * `i32.add` (array indexing). <access>_X forms take the address (uint32_t)(x + (y << k)) + offset,
+ * made from an I32_ADD (k = 0) or I32_ADDSHL right before the access: loads "dst x y k offset",
+ * stores "x y k val offset", constant stores (<store>_IMM_X) "x y k imm offset"; 6 words each.
+ * The sum wraps at 32 bits exactly as the separate instructions do. */
+#define KP_IR_FUSED(X) X(I32_ADDSHL, 5, "dst a b k")  /* s[dst] = a + (b << k), k < 32 */
+#define KP_IR_STOREX(X)                                                                       \
+    X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16)          \
+    X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
+
+/* Every IR opcode family in enum order; the enum, the names and the dispatch table expand it.
+ * C(id, words, ops); N(id) plain; I(id, x) id_IMM; B(id, x) BR_id and BR_id_IMM; A(id) id_ADD;
+ * XM(id) id_X; XI(id, x) id_IMM_X. The inlined SIMD ops (kpIr_V_*) follow. */
+#define KP_IR_EACH(C, N, I, B, A, XM, XI)                                                     \
+    KP_IR_CONTROL(C) KP_IR_MEMOPS(N) KP_IR_UNARY(N) KP_IR_BINARY(N) KP_IR_IMM32(I)            \
+    KP_IR_IMM64(I) KP_IR_CMP32(B) KP_IR_STOREI(I) KP_IR_LOADA(A) KP_IR_FUSED(C)               \
+    KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_SIMD(C)
+
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
 #define KP_IR_SIMD(X)                                                                         \
@@ -158,10 +176,9 @@ typedef enum kpIrOp {
 #define KP_IR_I(id, expr) kpIr_##id##_IMM,
 #define KP_IR_B(id, expr) kpIr_BR_##id, kpIr_BR_##id##_IMM,
 #define KP_IR_A(id) kpIr_##id##_ADD,
-    KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
-    KP_IR_LOADA(KP_IR_A)
-    KP_IR_SIMD(KP_IR_C)
+#define KP_IR_XM(id) kpIr_##id##_X,
+#define KP_IR_XI(id, x) kpIr_##id##_IMM_X,
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
 #define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
 #undef KP_IR_V
@@ -170,6 +187,8 @@ typedef enum kpIrOp {
 #undef KP_IR_I
 #undef KP_IR_B
 #undef KP_IR_A
+#undef KP_IR_XM
+#undef KP_IR_XI
     kpIr_COUNT
 } kpIrOp;
 

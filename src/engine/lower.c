@@ -23,10 +23,11 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_I(id, expr) #id "_IMM",
 #define KP_IR_B(id, expr) "BR_" #id, "BR_" #id "_IMM",
 #define KP_IR_A(id) #id "_ADD",
-    KP_IR_CONTROL(KP_IR_C) KP_IR_MEMOPS(KP_IR_N) KP_IR_UNARY(KP_IR_N) KP_IR_BINARY(KP_IR_N)
-    KP_IR_IMM32(KP_IR_I) KP_IR_IMM64(KP_IR_I) KP_IR_CMP32(KP_IR_B) KP_IR_STOREI(KP_IR_I)
-    KP_IR_LOADA(KP_IR_A)
-    KP_IR_SIMD(KP_IR_C)
+#define KP_IR_XM(id) #id "_X",
+#define KP_IR_XI(id, x) #id "_IMM_X",
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
+#undef KP_IR_XM
+#undef KP_IR_XI
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -138,6 +139,8 @@ typedef struct lower {
     uint32_t last_pc, prev_pc;  /* start of that instruction */
     uint32_t check_site, check_count, ninstr;
     uint32_t copy_pc;       /* start of the last COPY emitted, NONE after a label */
+    uint32_t kprev_dst, kprev_pc;  /* prev_dst/prev_pc as they were when the last constant was
+                                      emitted: what came right before it */
 } lower;
 
 /* ---- Emission helpers ---- */
@@ -552,6 +555,10 @@ static kpValType sig_result(kpOp op) {
 }
 
 static void emit_value_op(lower *L, uint32_t irop, uint32_t dst_slot) {
+    if (irop == kpIr_CONST32 || irop == kpIr_CONST64) {
+        L->kprev_dst = L->prev_dst;
+        L->kprev_pc = L->prev_pc;
+    }
     L->last_pc = pc(L);
     emit(L, irop);
     L->last_dst = pc(L);
@@ -590,6 +597,35 @@ static bool const_operand(const lower *L, uint32_t s, bool is64, uint32_t *imm) 
     if (L->code.v[L->prev_pc] != (is64 ? kpIr_CONST64 : kpIr_CONST32)) return false;
     *imm = L->code.v[L->prev_pc + 2];
     return !is64 || L->code.v[L->prev_pc + 3] == ((*imm & 0x80000000u) ? 0xFFFFFFFFu : 0);
+}
+
+/* Was slot s (an operand-stack temporary) computed by an I32_ADD or I32_ADDSHL that starts at
+ * word `at` and ends right at word `end`? Then *x, *y, *k describe the sum x + (y << k). */
+static bool addr_sum(const lower *L, uint32_t s, uint32_t at, uint32_t end, uint32_t *x, uint32_t *y,
+                     uint32_t *k) {
+    if (at == NONE || L->nomem || s < L->stack_base || L->code.v[at + 1] != s) return false;
+    uint32_t op = L->code.v[at];
+    if (!((op == kpIr_I32_ADD && at + 4 == end) || (op == kpIr_I32_ADDSHL && at + 5 == end))) return false;
+    *x = L->code.v[at + 2];
+    *y = L->code.v[at + 3];
+    *k = op == kpIr_I32_ADDSHL ? L->code.v[at + 4] : 0;
+    return true;
+}
+
+/* `i32.shl y k; i32.add` (either operand order) -> I32_ADDSHL x y k. */
+static bool fuse_addshl(lower *L, uint32_t a, uint32_t b) {
+    uint32_t other;
+    if (L->prev_dst == NONE || L->nomem || L->code.v[L->prev_pc] != kpIr_I32_SHL_IMM) return false;
+    if (b >= L->stack_base && prev_wrote(L, b, 4)) other = a;
+    else if (a >= L->stack_base && prev_wrote(L, a, 4)) other = b;
+    else return false;
+    uint32_t y = L->code.v[L->prev_pc + 2], k = L->code.v[L->prev_pc + 3] & 31;
+    L->code.n = L->prev_pc;
+    emit_value_op(L, kpIr_I32_ADDSHL, push(L, kpT_I32));
+    emit(L, other);
+    emit(L, y);
+    emit(L, k);
+    return true;
 }
 
 /* SIMD: one generic path. The operands come from the signature in opcodes.def; a v128 result
@@ -662,13 +698,34 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         bool is_mem = kpOp_info[op].imm == kpImm_MEMARG;
         kpValType rt = sig_result(op);
         if (is_mem && !rt) {                   /* store: addr val offset */
-            uint32_t v = pop(L), a = pop(L), imm;
+            uint32_t v = pop(L), a = pop(L), imm, x, y, k;
             L->last_dst = NONE;
             if (const_operand(L, v, ir - 1u == kpIr_I64_STORE, &imm) && store_imm_map[ir - 1u]) {
+                uint32_t sop = store_imm_map[ir - 1u] - 1u;
+                if (L->kprev_dst != NONE && addr_sum(L, a, L->kprev_pc, L->prev_pc, &x, &y, &k)) {
+                    L->code.n = L->kprev_pc;   /* `add; const; store` -> store_IMM_X */
+                    emit(L, sop - kpIr_I32_STORE_IMM + kpIr_I32_STORE_IMM_X);
+                    emit(L, x);
+                    emit(L, y);
+                    emit(L, k);
+                    emit(L, imm);
+                    emit(L, in->b);
+                    return KAPSUL_OK;
+                }
                 L->code.n = L->prev_pc;        /* drop the constant: `const; store` -> store_IMM */
-                emit(L, store_imm_map[ir - 1u] - 1u);
+                emit(L, sop);
                 emit(L, a);
                 emit(L, imm);
+                emit(L, in->b);
+                return KAPSUL_OK;
+            }
+            if (L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
+                L->code.n = L->prev_pc;        /* `add; local.get; store` -> store_X */
+                emit(L, ir - 1u - kpIr_I32_STORE + kpIr_I32_STORE_X);
+                emit(L, x);
+                emit(L, y);
+                emit(L, k);
+                emit(L, v);
                 emit(L, in->b);
                 return KAPSUL_OK;
             }
@@ -693,7 +750,18 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
             emit(L, in->b);
             return KAPSUL_OK;
         }
+        uint32_t x, y, k;
+        if (is_mem && L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
+            L->code.n = L->prev_pc;            /* `add; load` -> load_X */
+            emit_value_op(L, ir - 1u - kpIr_I32_LOAD + kpIr_I32_LOAD_X, push(L, rt));
+            emit(L, x);
+            emit(L, y);
+            emit(L, k);
+            emit(L, in->b);
+            return KAPSUL_OK;
+        }
         if (nargs == 2 && !is_mem && fuse_imm(L, ir - 1u, a, b, rt)) return KAPSUL_OK;
+        if (ir - 1u == kpIr_I32_ADD && fuse_addshl(L, a, b)) return KAPSUL_OK;
         uint32_t d = push(L, rt);
         emit_value_op(L, ir - 1u, d);
         emit(L, a);
@@ -1083,7 +1151,7 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
     memset(out, 0, sizeof *out);
     L.cx = cx;
     L.m = cx->m;
-    L.last_dst = L.check_site = L.copy_pc = NONE;
+    L.last_dst = L.check_site = L.copy_pc = L.kprev_dst = NONE;
     const kpFunc *f = &cx->m->funcs[i];
     const kpFuncType *ft = &cx->m->types[f->type];
     kapsul_status st = setup_locals(&L, ft, f, out);
@@ -1134,8 +1202,17 @@ uint32_t kpIr_words(const uint32_t *ip) {
     switch (*ip) {
 #define KP_IR_C(id, words, ops) case kpIr_##id: return words;
         KP_IR_CONTROL(KP_IR_C)
+        KP_IR_FUSED(KP_IR_C)
         KP_IR_SIMD(KP_IR_C)
 #undef KP_IR_C
+#define KP_IR_XM(id) case kpIr_##id##_X:
+#define KP_IR_XI(id, x) case kpIr_##id##_IMM_X:
+        KP_IR_LOADA(KP_IR_XM)
+        KP_IR_STOREX(KP_IR_XM)
+        KP_IR_STOREI(KP_IR_XI)
+#undef KP_IR_XM
+#undef KP_IR_XI
+        return 6;                              /* accesses with an x + (y << k) address */
 #define KP_IR_A(id) case kpIr_##id##_ADD:
         KP_IR_LOADA(KP_IR_A)
 #undef KP_IR_A
