@@ -767,7 +767,16 @@ next:
         vmbreak;                                                               \
     }
     KP_IR_STOREI(STOREI)
+    /* Fused pairs (ir.h): dst a x y. `a + x * y` rounds twice: CMakeLists.txt builds with
+     * -ffp-contract=off, so no compiler turns it into a fused multiply-add. */
     vmcase(I32_ADDSHL) { S(1) = XADDR(2); ip += 5; vmbreak; }
+    vmcase(I32_XORROTL) { S(1) = U32(2) ^ rotl32(U32(3), ip[4]); ip += 5; vmbreak; }
+    vmcase(I32_XORSHRU) { S(1) = U32(2) ^ (U32(3) >> ip[4]); ip += 5; vmbreak; }
+    vmcase(I32_MULADD) { S(1) = (uint32_t)(U32(2) + U32(3) * U32(4)); ip += 5; vmbreak; }
+    vmcase(F32_MULADD) { S(1) = of_f32(F32(2) + F32(3) * F32(4)); ip += 5; vmbreak; }
+    vmcase(F32_MULSUB) { S(1) = of_f32(F32(2) - F32(3) * F32(4)); ip += 5; vmbreak; }
+    vmcase(F64_MULADD) { S(1) = of_f64(F64(2) + F64(3) * F64(4)); ip += 5; vmbreak; }
+    vmcase(F64_MULSUB) { S(1) = of_f64(F64(2) - F64(3) * F64(4)); ip += 5; vmbreak; }
 
     /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
      * memory's size (a 16-byte access must not be half done when it crosses the end). */

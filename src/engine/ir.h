@@ -138,12 +138,23 @@
     X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S)             \
     X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)
 
-/* Address arithmetic folded into accesses. I32_ADDSHL is made from `i32.shl` by a constant feeding
- * `i32.add` (array indexing). <access>_X forms take the address (uint32_t)(x + (y << k)) + offset,
+/* Pairs fused into one instruction "dst a x y" (5 words): an operation whose second operand is the
+ * result of the instruction right before, an operand-stack temporary used nowhere else. Made by
+ * lowering from `x op1 y` then `a op2 t` (or `t op2 a` where op2 commutes); y is the immediate k
+ * (taken mod the width) for the shift/rotate forms. Floating point rounds twice, as the two
+ * instructions do (the build forbids contraction into FMA). <access>_X forms take the address (uint32_t)(x + (y << k)) + offset,
  * made from an I32_ADD (k = 0) or I32_ADDSHL right before the access: loads "dst x y k offset",
  * stores "x y k val offset", constant stores (<store>_IMM_X) "x y k imm offset"; 6 words each.
  * The sum wraps at 32 bits exactly as the separate instructions do. */
-#define KP_IR_FUSED(X) X(I32_ADDSHL, 5, "dst a b k")  /* s[dst] = a + (b << k), k < 32 */
+#define KP_IR_FUSED(X)                                                                        \
+    X(I32_ADDSHL, 5, "dst a x k")   /* a + (x << k): array indexing */                        \
+    X(I32_XORROTL, 5, "dst a x k")  /* a ^ rotl(x, k): hash rounds */                         \
+    X(I32_XORSHRU, 5, "dst a x k")  /* a ^ (x >> k) */                                        \
+    X(I32_MULADD, 5, "dst a x y")   /* a + x * y */                                           \
+    X(F32_MULADD, 5, "dst a x y")                                                             \
+    X(F32_MULSUB, 5, "dst a x y")   /* a - x * y */                                           \
+    X(F64_MULADD, 5, "dst a x y")                                                             \
+    X(F64_MULSUB, 5, "dst a x y")
 #define KP_IR_STOREX(X)                                                                       \
     X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16)          \
     X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)

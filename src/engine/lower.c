@@ -612,20 +612,41 @@ static bool addr_sum(const lower *L, uint32_t s, uint32_t at, uint32_t end, uint
     return true;
 }
 
-/* `i32.shl y k; i32.add` (either operand order) -> I32_ADDSHL x y k. */
-static bool fuse_addshl(lower *L, uint32_t a, uint32_t b) {
-    uint32_t other;
-    if (L->prev_dst == NONE || L->nomem || L->code.v[L->prev_pc] != kpIr_I32_SHL_IMM) return false;
-    if (b >= L->stack_base && prev_wrote(L, b, 4)) other = a;
-    else if (a >= L->stack_base && prev_wrote(L, a, 4)) other = b;
-    else return false;
-    uint32_t y = L->code.v[L->prev_pc + 2], k = L->code.v[L->prev_pc + 3] & 31;
-    L->code.n = L->prev_pc;
-    emit_value_op(L, kpIr_I32_ADDSHL, push(L, kpT_I32));
-    emit(L, other);
-    emit(L, y);
-    emit(L, k);
-    return true;
+/* The fused pairs of ir.h: `t = x inner y` right before `outer`. `mask` != 0: y is an immediate
+ * taken mod mask + 1. `commutes`: `t outer a` may be fused too. */
+static const struct pair_rule {
+    uint16_t outer, inner, fused;
+    uint8_t mask;
+    bool commutes;
+} pair_rules[] = {
+    {kpIr_I32_ADD, kpIr_I32_SHL_IMM, kpIr_I32_ADDSHL, 31, true},
+    {kpIr_I32_XOR, kpIr_I32_ROTL_IMM, kpIr_I32_XORROTL, 31, true},
+    {kpIr_I32_XOR, kpIr_I32_SHR_U_IMM, kpIr_I32_XORSHRU, 31, true},
+    {kpIr_I32_ADD, kpIr_I32_MUL, kpIr_I32_MULADD, 0, true},
+    {kpIr_F32_ADD, kpIr_F32_MUL, kpIr_F32_MULADD, 0, true},
+    {kpIr_F32_SUB, kpIr_F32_MUL, kpIr_F32_MULSUB, 0, false},
+    {kpIr_F64_ADD, kpIr_F64_MUL, kpIr_F64_MULADD, 0, true},
+    {kpIr_F64_SUB, kpIr_F64_MUL, kpIr_F64_MULSUB, 0, false},
+};
+
+static bool fuse_pair(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt) {
+    if (L->prev_dst == NONE || L->nomem) return false;
+    uint32_t inner = L->code.v[L->prev_pc], other;
+    for (size_t i = 0; i < sizeof pair_rules / sizeof pair_rules[0]; i++) {
+        const struct pair_rule *r = &pair_rules[i];
+        if (r->outer != op || r->inner != inner) continue;
+        if (b >= L->stack_base && prev_wrote(L, b, 4)) other = a;
+        else if (r->commutes && a >= L->stack_base && prev_wrote(L, a, 4)) other = b;
+        else return false;
+        uint32_t x = L->code.v[L->prev_pc + 2], y = L->code.v[L->prev_pc + 3];
+        L->code.n = L->prev_pc;
+        emit_value_op(L, r->fused, push(L, rt));
+        emit(L, other);
+        emit(L, x);
+        emit(L, r->mask ? y & r->mask : y);
+        return true;
+    }
+    return false;
 }
 
 /* SIMD: one generic path. The operands come from the signature in opcodes.def; a v128 result
@@ -761,7 +782,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
             return KAPSUL_OK;
         }
         if (nargs == 2 && !is_mem && fuse_imm(L, ir - 1u, a, b, rt)) return KAPSUL_OK;
-        if (ir - 1u == kpIr_I32_ADD && fuse_addshl(L, a, b)) return KAPSUL_OK;
+        if (nargs == 2 && !is_mem && fuse_pair(L, ir - 1u, a, b, rt)) return KAPSUL_OK;
         uint32_t d = push(L, rt);
         emit_value_op(L, ir - 1u, d);
         emit(L, a);
