@@ -287,6 +287,12 @@ next:
         ip += 5;
         vmbreak;
     }
+    vmcase(COPYN) {
+        uint32_t cnt = ip[1];
+        for (const uint32_t *p = ip + 2, *end = p + 2 * cnt; p < end; p += 2) fp[p[0]] = fp[p[1]];
+        ip += 2 + 2 * cnt;
+        vmbreak;
+    }
     vmcase(RETURN) {
         /* Results to the frame's first slots (where the caller expects them). */
         uint32_t src = ip[1], nres = func->code->nresult_slots;
@@ -777,6 +783,25 @@ next:
     vmcase(F32_MULSUB) { S(1) = of_f32(F32(2) - F32(3) * F32(4)); ip += 5; vmbreak; }
     vmcase(F64_MULADD) { S(1) = of_f64(F64(2) + F64(3) * F64(4)); ip += 5; vmbreak; }
     vmcase(F64_MULSUB) { S(1) = of_f64(F64(2) - F64(3) * F64(4)); ip += 5; vmbreak; }
+    vmcase(I32_ADD3) { S(1) = (uint32_t)(U32(2) + (U32(3) + U32(4))); ip += 5; vmbreak; }
+    vmcase(F32_MULMUL) { S(1) = of_f32((F32(3) * F32(4)) * F32(2)); ip += 5; vmbreak; }
+    vmcase(F64_MULMUL) { S(1) = of_f64((F64(3) * F64(4)) * F64(2)); ip += 5; vmbreak; }
+    vmcase(I32_SHRAND) { S(1) = (U32(2) >> ip[3]) & ip[4]; ip += 5; vmbreak; }
+#define LDOP(id, expr)                                                         \
+    vmcase(id) {                                                               \
+        a = (uint64_t)U32(3) + (uint64_t)ip[4];                                \
+        if (KP_UNLIKELY(a + 8 > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        double m = f64_of(ld(mb + a, 8));                                      \
+        S(1) = of_f64(expr);                                                   \
+        ip += 5;                                                               \
+        vmbreak;                                                               \
+    }
+    LDOP(F64_ADDLD, F64(2) + m)
+    LDOP(F64_SUBLD, F64(2) - m)
+    LDOP(F64_MULLD, F64(2) * m)
 
     /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
      * memory's size (a 16-byte access must not be half done when it crosses the end). */

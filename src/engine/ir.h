@@ -38,6 +38,7 @@
     X(BR_TABLE, 0, "idx n t0..tn-1 tdef") /* ip = t[min(idx, n)]; n+3 words */                \
     X(COPY, 3, "dst src")                 /* s[dst] = s[src] */                               \
     X(COPY2, 5, "d1 s1 d2 s2")            /* s[d1] = s[s1]; then s[d2] = s[s2] */             \
+    X(COPYN, 0, "n d1 s1 .. dn sn")       /* n >= 3 copies in order; 2n+2 words */            \
     X(RETURN, 2, "src")                   /* s[0..nres) = s[src..src+nres); return */         \
     X(CALL, 3, "func base")               /* call function index func, args at base */        \
     X(CALL_INDIRECT, 5, "type table idx base") /* type = canonical type id */                 \
@@ -154,7 +155,14 @@
     X(F32_MULADD, 5, "dst a x y")                                                             \
     X(F32_MULSUB, 5, "dst a x y")   /* a - x * y */                                           \
     X(F64_MULADD, 5, "dst a x y")                                                             \
-    X(F64_MULSUB, 5, "dst a x y")
+    X(F64_MULSUB, 5, "dst a x y")                                                             \
+    X(I32_ADD3, 5, "dst a x y")     /* a + (x + y) */                                         \
+    X(F32_MULMUL, 5, "dst a x y")   /* (x * y) * a */                                         \
+    X(F64_MULMUL, 5, "dst a x y")                                                             \
+    X(F64_ADDLD, 5, "dst a x off")  /* a + f64 at x + off (a load right before) */            \
+    X(F64_SUBLD, 5, "dst a x off")  /* a - f64 at x + off */                                  \
+    X(F64_MULLD, 5, "dst a x off")  /* a * f64 at x + off */                                  \
+    X(I32_SHRAND, 5, "dst x k m")   /* (x >> k) & m: from `i32.shr_u k; i32.and m` */
 #define KP_IR_STOREX(X)                                                                       \
     X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16)          \
     X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)

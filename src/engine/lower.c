@@ -175,14 +175,33 @@ static void label_here(lower *L) {
 }
 
 /* s[dst] = s[src]. A COPY right after another (no label between: label_here forgets copy_pc)
- * merges into one COPY2, which copies in the same order: one dispatch instead of two. */
+ * merges with it: COPY + COPY = COPY2, COPY2 + COPY = COPYN of 3, COPYN of n + COPY = COPYN of
+ * n + 1 (up to KP_MAX_COPYN). All copy in the same order: one dispatch instead of several. */
+#define KP_MAX_COPYN 32
 static void emit_copy(lower *L, uint32_t dst, uint32_t src) {
-    if (L->copy_pc != NONE && !L->nomem && L->copy_pc + 3 == pc(L) && L->code.v[L->copy_pc] == kpIr_COPY) {
-        L->code.v[L->copy_pc] = kpIr_COPY2;
-        emit(L, dst);
-        emit(L, src);
-        L->copy_pc = NONE;
-        return;
+    uint32_t at = L->copy_pc;
+    if (at != NONE && !L->nomem) {
+        uint32_t *c = L->code.v + at;
+        if (c[0] == kpIr_COPY && at + 3 == pc(L)) {
+            c[0] = kpIr_COPY2;
+            emit(L, dst);
+            emit(L, src);
+            return;
+        }
+        if (c[0] == kpIr_COPY2 && at + 5 == pc(L)) {
+            emit(L, 0);                        /* room for the count: shift the two pairs up */
+            c = L->code.v + at;
+            if (L->nomem) return;
+            memmove(c + 2, c + 1, 4 * sizeof *c);
+            c[0] = kpIr_COPYN;
+            c[1] = 2;
+        }
+        if (c[0] == kpIr_COPYN && at + 2 + 2 * c[1] == pc(L) && c[1] < KP_MAX_COPYN) {
+            c[1]++;
+            emit(L, dst);
+            emit(L, src);
+            return;
+        }
     }
     L->copy_pc = pc(L);
     emit(L, kpIr_COPY);
@@ -582,6 +601,17 @@ static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt
     uint32_t lo = L->code.v[L->prev_pc + 2];
     if (is64 && L->code.v[L->prev_pc + 3] != ((lo & 0x80000000u) ? 0xFFFFFFFFu : 0)) return false;
     L->code.n = L->prev_pc;                   /* drop the constant */
+    if (op == kpIr_I32_AND && other >= L->stack_base && L->kprev_dst != NONE &&
+        L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHR_U_IMM &&
+        L->code.v[L->kprev_dst] == other) {
+        uint32_t x = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
+        L->code.n = L->kprev_pc;              /* `shr_u k; const m; and` -> I32_SHRAND x k m */
+        emit_value_op(L, kpIr_I32_SHRAND, push(L, rt));
+        emit(L, x);
+        emit(L, k);
+        emit(L, lo);
+        return true;
+    }
     uint32_t d = push(L, rt);
     emit_value_op(L, imm_map[op] - 1u, d);
     emit(L, other);
@@ -627,6 +657,12 @@ static const struct pair_rule {
     {kpIr_F32_SUB, kpIr_F32_MUL, kpIr_F32_MULSUB, 0, false},
     {kpIr_F64_ADD, kpIr_F64_MUL, kpIr_F64_MULADD, 0, true},
     {kpIr_F64_SUB, kpIr_F64_MUL, kpIr_F64_MULSUB, 0, false},
+    {kpIr_I32_ADD, kpIr_I32_ADD, kpIr_I32_ADD3, 0, true},
+    {kpIr_F32_MUL, kpIr_F32_MUL, kpIr_F32_MULMUL, 0, true},
+    {kpIr_F64_MUL, kpIr_F64_MUL, kpIr_F64_MULMUL, 0, true},
+    {kpIr_F64_ADD, kpIr_F64_LOAD, kpIr_F64_ADDLD, 0, true},
+    {kpIr_F64_SUB, kpIr_F64_LOAD, kpIr_F64_SUBLD, 0, false},
+    {kpIr_F64_MUL, kpIr_F64_LOAD, kpIr_F64_MULLD, 0, true},
 };
 
 static bool fuse_pair(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt) {
@@ -1220,6 +1256,7 @@ void kpCode_free(kpCode *c) {
 
 uint32_t kpIr_words(const uint32_t *ip) {
     if (*ip == kpIr_BR_TABLE) return ip[2] + 4;
+    if (*ip == kpIr_COPYN) return 2 + 2 * ip[1];
     switch (*ip) {
 #define KP_IR_C(id, words, ops) case kpIr_##id: return words;
         KP_IR_CONTROL(KP_IR_C)
@@ -1255,7 +1292,7 @@ void kpCode_dump(const kpCode *c, FILE *out) {
     for (uint32_t pc = 0; pc < c->len;) {
         const uint32_t *ip = c->code + pc;
         int op = kpInterp_opcode(*ip);
-        uint32_t w[3] = {op < 0 ? 0u : (uint32_t)op, 0, pc + 2 < c->len ? ip[2] : 0};
+        uint32_t w[3] = {op < 0 ? 0u : (uint32_t)op, pc + 1 < c->len ? ip[1] : 0, pc + 2 < c->len ? ip[2] : 0};
         uint32_t n = op < 0 ? 1 : kpIr_words(w);
         fprintf(out, "%5u  %-20s", pc, op < 0 ? "?" : kpIr_names[op]);
         for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);
