@@ -35,7 +35,7 @@ foreach(script ${kapsul_spec_scripts})
   endif()
   add_test(NAME spec.${name}
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/spec/run-one.sh $<TARGET_FILE:kapsul> ${script} ${expect})
-  # The runtime's per-thread signal stack is deliberately never freed (tests/fuzz/lsan.supp).
+  # tests/fuzz/lsan.supp holds no suppressions (any leak fails the sanitizer build).
   set_tests_properties(spec.${name} PROPERTIES LABELS "spec;sanitize" TIMEOUT 600
                        ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
 endforeach()
