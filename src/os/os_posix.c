@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,11 +123,17 @@ uint64_t kpOs_monotonicNs(void) {
  * One thread for the whole process sleeps until the earliest armed deadline, then ORs the bits
  * into the flag. Timers live in a small array; there are as many as threads running guests with
  * deadlines, so a linear scan is fine. The flag is written under the lock, which is what makes
- * kpOs_timerDisarm's promise ("not touched after return") hold. */
+ * kpOs_timerDisarm's promise ("not touched after return") hold.
+ *
+ * The thread is stopped and joined at process exit (atexit), so no thread is left running with
+ * its stack and thread-local storage still allocated: valgrind counts those as "possibly lost".
+ * A forked child has no watchdog thread, whatever its parent had: pthread_atfork resets the
+ * state in the child, so the child's first timer starts its own thread and exit joins nothing. */
 typedef struct wd_timer { kpOs_timer id; uint64_t deadline; int *flag; int bits; } wd_timer;
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cond;
-static bool wd_started;
+static bool wd_started, wd_quit, wd_hooks;
+static pthread_t wd_thread;
 static wd_timer *wd_timers;
 static size_t wd_n, wd_cap;
 static kpOs_timer wd_next_id = 1;
@@ -134,7 +141,7 @@ static kpOs_timer wd_next_id = 1;
 static void *wd_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&wd_lock);
-    for (;;) {
+    while (!wd_quit) {
         uint64_t now = kpOs_monotonicNs(), earliest = UINT64_MAX;
         for (size_t i = 0; i < wd_n;) {
             if (wd_timers[i].deadline <= now) {
@@ -153,7 +160,28 @@ static void *wd_main(void *arg) {
             pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
         }
     }
+    pthread_mutex_unlock(&wd_lock);
     return NULL;
+}
+
+static void wd_stop(void) {
+    pthread_mutex_lock(&wd_lock);
+    bool running = wd_started;
+    wd_quit = true;
+    if (running) pthread_cond_signal(&wd_cond);
+    pthread_mutex_unlock(&wd_lock);
+    if (running) pthread_join(wd_thread, NULL);
+    kp_free(wd_timers);
+    wd_timers = NULL;
+    wd_n = wd_cap = 0;
+}
+
+static void wd_before_fork(void) { pthread_mutex_lock(&wd_lock); }
+static void wd_after_fork_parent(void) { pthread_mutex_unlock(&wd_lock); }
+static void wd_after_fork_child(void) {
+    wd_started = false;   /* the thread was not copied; its timers belong to the parent */
+    wd_n = 0;
+    pthread_mutex_unlock(&wd_lock);
 }
 
 static bool wd_start(void) {
@@ -164,10 +192,8 @@ static bool wd_start(void) {
     pthread_condattr_destroy(&ca);
     pthread_attr_t at;
     pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 64 * 1024);
-    pthread_t t;
-    bool ok = pthread_create(&t, &at, wd_main, NULL) == 0;
+    bool ok = pthread_create(&wd_thread, &at, wd_main, NULL) == 0;
     pthread_attr_destroy(&at);
     return ok;
 }
@@ -175,6 +201,13 @@ static bool wd_start(void) {
 kpOs_timer kpOs_timerArm(uint64_t deadline_ns, int *flag, int bits) {
     kpOs_timer id = 0;
     pthread_mutex_lock(&wd_lock);
+    if (!wd_hooks) {
+        /* Registered once, under the lock; if either fails the thread is simply never stopped. */
+        wd_hooks = true;
+        atexit(wd_stop);
+        pthread_atfork(wd_before_fork, wd_after_fork_parent, wd_after_fork_child);
+    }
+    if (wd_quit) goto done;   /* the process is exiting */
     if (!wd_started) wd_started = wd_start();
     if (!wd_started) goto done;
     if (wd_n == wd_cap) {

@@ -4,10 +4,34 @@
  * On 64-bit hosts a memory reserves KP_MEM_RESERVE (8 GiB) of inaccessible address space and
  * commits pages as it grows, so the base never moves and an out-of-bounds access (u32 address +
  * u32 offset < 8 GiB) lands in the reservation and faults; the interpreter turns that fault into
- * a trap. If the reservation fails (RLIMIT_AS, 32-bit hosts) the memory is a plain heap block
- * and `reserved` is 0, which tells the interpreter to bounds-check every access.
+ * a trap. In the bounds-checked mode (`reserved` is 0, which tells the interpreter to check every
+ * access) the memory still lives in a mapping of its maximum size when it can, committed as it
+ * grows: growth then never copies and new pages are zero without being written (growing one page
+ * at a time to 4 GiB stays linear, also under valgrind, whose realloc always copies). Only if
+ * that mapping fails too (RLIMIT_AS, 32-bit hosts) is the memory a plain heap block.
+ *
+ * Under valgrind the runtime picks the bounds-checked mode by itself: a guest's out-of-bounds
+ * access would otherwise be a real read of the reservation, which memcheck reports as an error
+ * before the signal handler turns it into a trap (see docs/RATIONALE.md, "valgrind").
  */
 #include "runtime/runtime.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define KP_HAVE_VALGRIND_H 1
+#endif
+#endif
+
+/* True when this process runs under valgrind. Without valgrind's header at build time the
+ * answer is always no; the client request costs a few instructions and no system call. */
+static bool under_valgrind(void) {
+#ifdef KP_HAVE_VALGRIND_H
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
+}
 
 static uint64_t effective_max(const kapsul_store *s, uint64_t max_pages) {
     uint64_t cap = s->engine->config.max_memory_bytes / KP_PAGE_SIZE;
@@ -28,12 +52,15 @@ kapsul_status kpMemory_create(kapsul_store *s, uint64_t min_pages, uint64_t max_
     m->type_max = max_pages;
     m->max_pages = effective_max(s, max_pages);
     m->size = min_pages * KP_PAGE_SIZE;
-    if (sizeof(void *) == 8 && !s->engine->config.explicit_bounds_checks && kpInterp_guardPagesReady())
-        m->base = kpOs_reserve(KP_MEM_RESERVE);
+    bool guard = sizeof(void *) == 8 && !s->engine->config.explicit_bounds_checks && !under_valgrind() &&
+                 kpInterp_guardPagesReady();
+    size_t span = guard ? KP_MEM_RESERVE : (size_t)(m->max_pages * KP_PAGE_SIZE);
+    if (sizeof(void *) == 8 && span > 0) m->base = kpOs_reserve(span);
     if (m->base) {
-        m->reserved = KP_MEM_RESERVE;
+        m->mapped = span;
+        m->reserved = guard ? span : 0;
         if (!kpOs_commit(m->base, 0, (size_t)m->size)) {
-            kpOs_release(m->base, m->reserved);
+            kpOs_release(m->base, m->mapped);
             goto nomem;
         }
     } else {
@@ -56,7 +83,7 @@ int64_t kpMemory_grow(kapsul_memory *m, uint64_t delta, size_t limit_bytes) {
     if (delta > max || old + delta > max) return -1;
     if (delta == 0) return (int64_t)old;
     uint64_t new_size = (old + delta) * KP_PAGE_SIZE;
-    if (m->reserved) {
+    if (m->mapped) {
         if (!kpOs_commit(m->base, (size_t)m->size, (size_t)new_size)) return -1;
     } else {
         uint8_t *p = kp_realloc(m->base, (size_t)new_size);

@@ -61,6 +61,9 @@ struct kapsul_memory {
     uint64_t max_pages;            /* effective maximum (type max, config limit, 65536) */
     uint64_t type_max;             /* the declared maximum (KAPSUL_NO_MAX if none), for linking */
     size_t reserved;               /* bytes reserved; 0 = plain heap block with bounds checks */
+    size_t mapped;                 /* bytes of address space backing the memory (== reserved in the
+                                      guard-page mode; the maximum size in the bounds-checked mode
+                                      when it could be mapped; 0 = a kp_malloc block) */
 };
 
 struct kapsul_table {

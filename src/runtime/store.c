@@ -122,7 +122,7 @@ void kapsul_store_free(kapsul_store *s) {
     for (size_t i = 0; i < s->funcs.n; i++) kp_free(s->funcs.v[i]);
     for (size_t i = 0; i < s->mems.n; i++) {
         kapsul_memory *m = s->mems.v[i];
-        if (m->reserved) kpOs_release(m->base, m->reserved);
+        if (m->mapped) kpOs_release(m->base, m->mapped);
         else kp_free(m->base);
         kp_free(m);
     }

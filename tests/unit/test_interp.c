@@ -20,6 +20,16 @@
 #include "kapsul.h"
 #include "test.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define KPT_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef KPT_VALGRIND
+#define KPT_VALGRIND() 0
+#endif
+
 static const unsigned char kp_interp_wasm[] = {
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x46, 0x0d, 0x60,
   0x02, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x01, 0x7d, 0x01, 0x7f, 0x60, 0x01,
@@ -409,7 +419,9 @@ static void test_host_faults_not_swallowed(void) {
     int expect = SIGSEGV;
 #endif
     CHECK(die_in_child(0) == expect);
-    CHECK(die_in_child(1) == expect);
+    /* Under valgrind the runtime bounds-checks memories instead of reserving guard regions
+     * (src/runtime/memory.c), so there is no guard region for the host to touch. */
+    if (!KPT_VALGRIND()) CHECK(die_in_child(1) == expect);
 }
 
 int main(void) {
