@@ -200,7 +200,8 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_A(id) &&L_##id##_ADD,
 #define KP_IR_XM(id) &&L_##id##_X,
 #define KP_IR_XI(id, x) &&L_##id##_IMM_X,
-        KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
+#define KP_IR_BA(id, x) &&L_BRA_##id, &&L_BRA_##id##_IMM,
+        KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
 #define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
 #undef KP_IR_VD
@@ -211,6 +212,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #undef KP_IR_A
 #undef KP_IR_XM
 #undef KP_IR_XI
+#undef KP_IR_BA
     };
     const char *const vmbase = (const char *)&&L_UNREACHABLE;
     if (table_out) {
@@ -748,9 +750,34 @@ next:
         else ip += 4;                                                          \
         vmbreak;                                                               \
     }
+    /* The step is written first: the compare reads it (and b may be the same slot). */
+#define BRACMP(id, expr)                                                       \
+    vmcase(BRA_##id) {                                                         \
+        uint32_t x = (uint32_t)(U32(2) + ip[3]), y;                            \
+        S(1) = x;                                                              \
+        y = U32(4);                                                            \
+        if (expr) JUMP(ip[5]);                                                 \
+        else ip += 6;                                                          \
+        vmbreak;                                                               \
+    }                                                                          \
+    vmcase(BRA_##id##_IMM) {                                                   \
+        uint32_t x = (uint32_t)(U32(2) + ip[3]), y = ip[4];                    \
+        S(1) = x;                                                              \
+        if (expr) JUMP(ip[5]);                                                 \
+        else ip += 6;                                                          \
+        vmbreak;                                                               \
+    }
     KP_IR_IMM32(IMM32)
     KP_IR_IMM64(IMM64)
     KP_IR_CMP32(BRCMP)
+    KP_IR_CMP32(BRACMP)
+    vmcase(BRA_NZ) {
+        uint32_t x = (uint32_t)(U32(2) + ip[3]);
+        S(1) = x;
+        if (x) JUMP(ip[4]);
+        else ip += 5;
+        vmbreak;
+    }
 #define STOREI(id, n)                                                          \
     vmcase(id##_IMM) {                                                         \
         a = (uint64_t)U32(1) + (uint64_t)ip[3];                                \

@@ -108,7 +108,10 @@
  * <op>_IMM "dst a imm" (4 words): the second operand is an immediate (i64: sign-extended 32 bits);
  *   made from `const; op` (and `const; local.get; op` for commutative ops).
  * BR_<cmp> "a b target" and BR_<cmp>_IMM "a imm target" (4 words): compare and branch if true;
- *   made from `compare; br_if` and, with the negated compare, `compare; if`. */
+ *   made from `compare; br_if` and, with the negated compare, `compare; if`.
+ * BRA_<cmp> "d x k b target" and BRA_<cmp>_IMM "d x k imm target" (6 words): s[d] = x + k (i32),
+ *   then BR_<cmp> on d: a counted loop's step and test in one, made from an I32_ADD_IMM or
+ *   I32_SUB_IMM right before a BR_<cmp> whose first operand it wrote. */
 #define KP_IR_IMM32(X)                                                                        \
     X(I32_ADD, x + y) X(I32_SUB, x - y) X(I32_MUL, x * y) X(I32_AND, x & y) X(I32_OR, x | y)   \
     X(I32_XOR, x ^ y) X(I32_SHL, x << (y & 31)) X(I32_SHR_U, x >> (y & 31))                   \
@@ -162,18 +165,20 @@
     X(F64_ADDLD, 5, "dst a x off")  /* a + f64 at x + off (a load right before) */            \
     X(F64_SUBLD, 5, "dst a x off")  /* a - f64 at x + off */                                  \
     X(F64_MULLD, 5, "dst a x off")  /* a * f64 at x + off */                                  \
-    X(I32_SHRAND, 5, "dst x k m")   /* (x >> k) & m: from `i32.shr_u k; i32.and m` */
+    X(I32_SHRAND, 5, "dst x k m")   /* (x >> k) & m: from `i32.shr_u k; i32.and m` */          \
+    X(BRA_NZ, 5, "d x k target")    /* s[d] = x + k; branch if s[d] != 0 (add/sub; br_if) */
 #define KP_IR_STOREX(X)                                                                       \
     X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16)          \
     X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
 
 /* Every IR opcode family in enum order; the enum, the names and the dispatch table expand it.
  * C(id, words, ops); N(id) plain; I(id, x) id_IMM; B(id, x) BR_id and BR_id_IMM; A(id) id_ADD;
- * XM(id) id_X; XI(id, x) id_IMM_X. The inlined SIMD ops (kpIr_V_*) follow. */
-#define KP_IR_EACH(C, N, I, B, A, XM, XI)                                                     \
+ * XM(id) id_X; XI(id, x) id_IMM_X; BA(id, x) BRA_id and BRA_id_IMM. The inlined SIMD ops
+ * (kpIr_V_*) follow. */
+#define KP_IR_EACH(C, N, I, B, A, XM, XI, BA)                                                 \
     KP_IR_CONTROL(C) KP_IR_MEMOPS(N) KP_IR_UNARY(N) KP_IR_BINARY(N) KP_IR_IMM32(I)            \
     KP_IR_IMM64(I) KP_IR_CMP32(B) KP_IR_STOREI(I) KP_IR_LOADA(A) KP_IR_FUSED(C)               \
-    KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_SIMD(C)
+    KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_CMP32(BA) KP_IR_SIMD(C)
 
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
@@ -197,7 +202,8 @@ typedef enum kpIrOp {
 #define KP_IR_A(id) kpIr_##id##_ADD,
 #define KP_IR_XM(id) kpIr_##id##_X,
 #define KP_IR_XI(id, x) kpIr_##id##_IMM_X,
-    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
+#define KP_IR_BA(id, x) kpIr_BRA_##id, kpIr_BRA_##id##_IMM,
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
 #define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
 #undef KP_IR_V
@@ -208,6 +214,7 @@ typedef enum kpIrOp {
 #undef KP_IR_A
 #undef KP_IR_XM
 #undef KP_IR_XI
+#undef KP_IR_BA
     kpIr_COUNT
 } kpIrOp;
 

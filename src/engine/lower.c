@@ -25,9 +25,11 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_A(id) #id "_ADD",
 #define KP_IR_XM(id) #id "_X",
 #define KP_IR_XI(id, x) #id "_IMM_X",
-    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI)
+#define KP_IR_BA(id, x) "BRA_" #id, "BRA_" #id "_IMM",
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
 #undef KP_IR_XM
 #undef KP_IR_XI
+#undef KP_IR_BA
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -69,6 +71,12 @@ static const uint16_t load_add_map[kpIr_COUNT] = {
 /* i32 compare (plain or _IMM) -> its compare-and-branch form + 1, and the negated compare. */
 static const uint16_t br_map[kpIr_COUNT] = {
 #define KP_IR_B(id, expr) [kpIr_##id] = kpIr_BR_##id + 1, [kpIr_##id##_IMM] = kpIr_BR_##id##_IMM + 1,
+    KP_IR_CMP32(KP_IR_B)
+#undef KP_IR_B
+};
+/* compare-and-branch -> its stepping form + 1 (BRA_*). */
+static const uint16_t bra_map[kpIr_COUNT] = {
+#define KP_IR_B(id, expr) [kpIr_BR_##id] = kpIr_BRA_##id + 1, [kpIr_BR_##id##_IMM] = kpIr_BRA_##id##_IMM + 1,
     KP_IR_CMP32(KP_IR_B)
 #undef KP_IR_B
 };
@@ -139,8 +147,12 @@ typedef struct lower {
     uint32_t last_pc, prev_pc;  /* start of that instruction */
     uint32_t check_site, check_count, ninstr;
     uint32_t copy_pc;       /* start of the last COPY emitted, NONE after a label */
-    uint32_t kprev_dst, kprev_pc;  /* prev_dst/prev_pc as they were when the last constant was
-                                      emitted: what came right before it */
+    uint32_t kprev_dst, kprev_pc;  /* the value op right before the last one emitted (NONE if
+                                      unknown): lets a peephole look two instructions back */
+    uint32_t hid_dst, hid_pc;      /* a value op a local.set/tee retargeted into a local: no
+                                      longer "prev" (nothing may drop it), but still right before
+                                      for kprev. prev_hid_*: as it was before this instruction */
+    uint32_t prev_hid_dst, prev_hid_pc;
 } lower;
 
 /* ---- Emission helpers ---- */
@@ -171,6 +183,7 @@ static void patch_chain(lower *L, uint32_t chain, uint32_t target) {
 /* A label is about to be bound here: the peephole may not reach across it. */
 static void label_here(lower *L) {
     L->last_dst = NONE;
+    L->hid_dst = NONE;
     L->copy_pc = NONE;
 }
 
@@ -405,6 +418,17 @@ static void emit_br(lower *L, uint32_t depth) {
     emit_target(L, t);
 }
 
+/* Did the value op right before word `end` (known through kprev) write slot d as x + k, an
+ * I32_ADD_IMM or I32_SUB_IMM? */
+static bool step_before(const lower *L, uint32_t d, uint32_t end, uint32_t *x, uint32_t *k) {
+    if (L->kprev_dst == NONE || L->nomem || L->kprev_pc + 4 != end) return false;
+    uint32_t op = L->code.v[L->kprev_pc];
+    if ((op != kpIr_I32_ADD_IMM && op != kpIr_I32_SUB_IMM) || L->code.v[L->kprev_pc + 1] != d) return false;
+    *x = L->code.v[L->kprev_pc + 2];
+    *k = op == kpIr_I32_SUB_IMM ? 0u - L->code.v[L->kprev_pc + 3] : L->code.v[L->kprev_pc + 3];
+    return true;
+}
+
 /* If the condition in slot c was computed by the instruction right before (an i32 compare or
  * eqz), remove it and emit a compare-and-branch: `negate` for branching when false (if). */
 static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
@@ -422,9 +446,18 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
     if (negate) op = negate_map[op] - 1u;
     b = L->code.v[L->prev_pc + 3];
     bop = br_map[op] - 1u;
-    L->code.n = L->prev_pc;
-    emit(L, bop);
-    emit(L, a);
+    uint32_t x, k;
+    if (step_before(L, a, L->prev_pc, &x, &k)) {   /* `a = x + k; compare a; br_if` */
+        L->code.n = L->kprev_pc;
+        emit(L, bra_map[bop] - 1u);
+        emit(L, a);
+        emit(L, x);
+        emit(L, k);
+    } else {
+        L->code.n = L->prev_pc;
+        emit(L, bop);
+        emit(L, a);
+    }
     emit(L, b);
     emit_target(L, t);
     return true;
@@ -435,6 +468,20 @@ static void lower_br_if(lower *L, uint32_t depth) {
     ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
     if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
         if (fuse_branch(L, c, false, t)) return;
+        /* `c = x + k; br_if c` -> BRA_NZ (the step may have been retargeted into a local) */
+        uint32_t sp = L->prev_dst != NONE ? L->prev_pc : L->prev_hid_dst != NONE ? L->prev_hid_pc : NONE;
+        if (sp != NONE && !L->nomem && sp + 4 == pc(L) && L->code.v[sp + 1] == c &&
+            (L->code.v[sp] == kpIr_I32_ADD_IMM || L->code.v[sp] == kpIr_I32_SUB_IMM)) {
+            uint32_t x = L->code.v[sp + 2], k = L->code.v[sp + 3];
+            if (L->code.v[sp] == kpIr_I32_SUB_IMM) k = 0u - k;
+            L->code.n = sp;
+            emit(L, kpIr_BRA_NZ);
+            emit(L, c);
+            emit(L, x);
+            emit(L, k);
+            emit_target(L, t);
+            return;
+        }
         emit(L, kpIr_BR_IF);
         emit(L, c);
         emit_target(L, t);
@@ -574,9 +621,15 @@ static kpValType sig_result(kpOp op) {
 }
 
 static void emit_value_op(lower *L, uint32_t irop, uint32_t dst_slot) {
-    if (irop == kpIr_CONST32 || irop == kpIr_CONST64) {
-        L->kprev_dst = L->prev_dst;
-        L->kprev_pc = L->prev_pc;
+    /* Emitted over the previous op a peephole just dropped: what came before that op still came
+     * before this one. Rolled back further: unknown. */
+    uint32_t pd = L->prev_dst != NONE ? L->prev_dst : L->prev_hid_dst;
+    uint32_t pp = L->prev_dst != NONE ? L->prev_pc : L->prev_hid_pc;
+    if (pd == NONE || pc(L) < pp) {
+        L->kprev_dst = NONE;
+    } else if (pc(L) > pp) {
+        L->kprev_dst = pd;
+        L->kprev_pc = pp;
     }
     L->last_pc = pc(L);
     emit(L, irop);
@@ -863,6 +916,8 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         if (L->nrefs < KP_MAX_REFS) {
             push_at(L, local_type(L, in->a), local_slot(L, in->a));
             L->last_dst = L->prev_dst;
+            L->hid_dst = L->prev_hid_dst;
+            L->hid_pc = L->prev_hid_pc;
             return KAPSUL_OK;
         }
         d = push(L, local_type(L, in->a));
@@ -881,6 +936,8 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && !refs_to(L, ls) &&
             L->nrefs < KP_MAX_REFS) {
             L->code.v[L->prev_dst] = ls;
+            L->hid_dst = L->prev_dst;
+            L->hid_pc = L->prev_pc;
             if (tee) {
                 L->vs.v[height(L) - 1] = ls;               /* the operand now lives in the local */
                 L->refpos[L->nrefs++] = height(L) - 1;
@@ -1022,6 +1079,9 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
     L->prev_dst = L->last_dst;
     L->prev_pc = L->last_pc;
     L->last_dst = NONE;
+    L->prev_hid_dst = L->hid_dst;
+    L->prev_hid_pc = L->hid_pc;
+    L->hid_dst = NONE;
     switch (in->op) {
     case kpOp_UNREACHABLE:
         emit(L, kpIr_UNREACHABLE);
@@ -1208,7 +1268,7 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
     memset(out, 0, sizeof *out);
     L.cx = cx;
     L.m = cx->m;
-    L.last_dst = L.check_site = L.copy_pc = L.kprev_dst = NONE;
+    L.last_dst = L.check_site = L.copy_pc = L.kprev_dst = L.hid_dst = NONE;
     const kpFunc *f = &cx->m->funcs[i];
     const kpFuncType *ft = &cx->m->types[f->type];
     kapsul_status st = setup_locals(&L, ft, f, out);
@@ -1271,6 +1331,10 @@ uint32_t kpIr_words(const uint32_t *ip) {
 #undef KP_IR_XM
 #undef KP_IR_XI
         return 6;                              /* accesses with an x + (y << k) address */
+#define KP_IR_BA(id, x) case kpIr_BRA_##id: case kpIr_BRA_##id##_IMM:
+        KP_IR_CMP32(KP_IR_BA)
+#undef KP_IR_BA
+        return 6;                              /* step and compare-and-branch */
 #define KP_IR_A(id) case kpIr_##id##_ADD:
         KP_IR_LOADA(KP_IR_A)
 #undef KP_IR_A

@@ -72,6 +72,39 @@
   (func $rot (param i32 i32 i32) (result i32 i32 i32)
     (local.get 1) (local.get 2) (i32.add (i32.add (local.get 0) (local.get 1)) (local.get 2)))
 
+  ;; counted loops: the step and the compare-and-branch fuse (BRA_*), through local.tee and
+  ;; local.set, with an immediate or a register bound, counting down to zero (BRA_NZ), comparing
+  ;; the stepped value with itself, and as an `if` (negated compare)
+  (func (export "count_tee") (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (local.get $i)))
+      (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 3))) (local.get $n))))
+    (local.get $s))
+  (func (export "count_set") (param $n i32) (result i32)
+    (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (local.set $i (i32.sub (local.get $i) (i32.const -2)))
+      (br_if $l (i32.ne (local.get $i) (i32.const 100))))
+    (i32.add (local.get $s) (i32.mul (local.get $i) (i32.const 1000))))
+  (func (export "count_down") (param $n i32) (result i32)
+    (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (local.get $n)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (local.get $s))
+  (func (export "self_cmp") (param $i i32) (result i32)
+    (local $k i32)
+    (loop $l
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $l (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $i)))
+    )
+    (local.get $k))
+  (func (export "step_if") (param $i i32) (result i32)
+    (if (result i32) (i32.gt_s (local.tee $i (i32.add (local.get $i) (i32.const 5))) (i32.const 10))
+      (then (local.get $i)) (else (i32.sub (i32.const 0) (local.get $i)))))
+
   ;; loads: x + y, x + (y << 2), with a memarg offset
   (func (export "ld32") (param i32 i32) (result i32)
     (i32.load (i32.add (local.get 0) (local.get 1))))
@@ -171,6 +204,15 @@
   (i32.const 4) (i32.const 3) (i32.const 2) (i32.const 1))
 (assert_return (invoke "trib" (i32.const 1)) (i32.const 1))
 (assert_return (invoke "trib" (i32.const 10)) (i32.const 274))
+
+(assert_return (invoke "count_tee" (i32.const 10)) (i32.const 18))
+(assert_return (invoke "count_tee" (i32.const 0)) (i32.const 0))
+(assert_return (invoke "count_set" (i32.const 0)) (i32.const 100050))
+(assert_return (invoke "count_down" (i32.const 100)) (i32.const 5050))
+(assert_return (invoke "self_cmp" (i32.const 0x7ffffffd)) (i32.const 1))
+(assert_return (invoke "step_if" (i32.const 6)) (i32.const 11))
+(assert_return (invoke "step_if" (i32.const 5)) (i32.const -10))
+(assert_return (invoke "step_if" (i32.const 0x7ffffffe)) (i32.const 0x7ffffffd))
 
 (assert_return (invoke "ld32" (i32.const 1) (i32.const 2)) (i32.const 0x07060504))
 (assert_return (invoke "ld32" (i32.const -1) (i32.const 5)) (i32.const 0x08070605))
