@@ -297,7 +297,7 @@ next:
     }
     vmcase(RETURN) {
         /* Results to the frame's first slots (where the caller expects them). */
-        uint32_t src = ip[1], nres = func->code->nresult_slots;
+        uint32_t src = ip[1], nres = ip[2];
         for (uint32_t i = 0; i < nres; i++) fp[i] = fp[src + i];
         kpFrame *f = &s->frames[--s->nframes];
         if (!f->ret_ip) goto done;
@@ -1017,11 +1017,15 @@ call:
     if (KP_UNLIKELY(__atomic_load_n(intr, __ATOMIC_RELAXED))) ip -= 2;
     /* fall through: the callee's instance becomes current */
 enter_caller:
-    inst = func->inst;
     code = func->code->code;
-    mem = inst->mem0;
-    mb = mem ? mem->base : NULL;
-    mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
+    /* Within one instance mb and mlimit are already current (memory.grow updates them here, a
+     * host call reloads them); only a call or return across instances switches memories. */
+    if (KP_UNLIKELY(func->inst != inst)) {
+        inst = func->inst;
+        mem = inst->mem0;
+        mb = mem ? mem->base : NULL;
+        mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
+    }
     goto next;
 
 div_zero:

@@ -39,7 +39,7 @@
     X(COPY, 3, "dst src")                 /* s[dst] = s[src] */                               \
     X(COPY2, 5, "d1 s1 d2 s2")            /* s[d1] = s[s1]; then s[d2] = s[s2] */             \
     X(COPYN, 0, "n d1 s1 .. dn sn")       /* n >= 3 copies in order; 2n+2 words */            \
-    X(RETURN, 2, "src")                   /* s[0..nres) = s[src..src+nres); return */         \
+    X(RETURN, 3, "src nres")              /* s[0..nres) = s[src..src+nres); return */         \
     X(CALL, 3, "func base")               /* call function index func, args at base */        \
     X(CALL_INDIRECT, 5, "type table idx base") /* type = canonical type id */                 \
     X(SELECT, 5, "dst c a b")             /* s[dst] = s[c] ? s[a] : s[b] */                   \

@@ -149,6 +149,7 @@ typedef struct lower {
     uint32_t copy_pc;       /* start of the last COPY emitted, NONE after a label */
     uint32_t kprev_dst, kprev_pc;  /* the value op right before the last one emitted (NONE if
                                       unknown): lets a peephole look two instructions back */
+    uint32_t nres_slots;           /* slots the function's results take (RETURN's count) */
     uint32_t hid_dst, hid_pc;      /* a value op a local.set/tee retargeted into a local: no
                                       longer "prev" (nothing may drop it), but still right before
                                       for kprev. prev_hid_*: as it was before this instruction */
@@ -393,6 +394,7 @@ static void emit_return(lower *L) {
     }
     emit(L, kpIr_RETURN);
     emit(L, slot_at(L, h >= nr ? h - nr : 0));
+    emit(L, L->nres_slots);
 }
 
 /* Jump target word for a branch to ctl t: loops are known, blocks are chained for patching. */
@@ -1233,7 +1235,7 @@ static kapsul_status setup_locals(lower *L, const kpFuncType *ft, const kpFunc *
     out->nlocal_slots = (uint32_t)slot - out->nparam_slots;
     uint32_t rs = 0;
     for (uint32_t i = 0; i < ft->nresults; i++) rs += kp_slot_width(kpFuncType_results(ft)[i]);
-    out->nresult_slots = rs;
+    out->nresult_slots = L->nres_slots = rs;
     L->stack_base = L->max_slot = (uint32_t)slot;
     return KAPSUL_OK;
 }
