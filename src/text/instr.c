@@ -342,6 +342,12 @@ static kapsul_status parse_plain(kpWat *w, kpBuf *o) {
 static kapsul_status parse_block_head(kpWat *w, size_t *label, int64_t *bt) {
     *label = KP_NO_MATCH;
     if (kpWat_cur(w)->kind == kpTok_ID) *label = w->pos++;
+    /* Most blocks have no type use at all: answer that without building one (a text may nest a
+     * million blocks). */
+    if (!kpWat_isOpen(w, w->pos, "type") && !kpWat_isOpen(w, w->pos, "param") && !kpWat_isOpen(w, w->pos, "result")) {
+        *bt = -64;
+        return KAPSUL_OK;
+    }
     kpTypeUse tu = {0};
     tu.no_names = true;
     kapsul_status st = kpWat_typeUse(w, &tu, false);

@@ -6,20 +6,22 @@
  * nothing recurses. Strings are checked here (escapes, UTF-8, control characters) but decoded
  * only when a parser asks for their bytes.
  */
+#include <pthread.h>
+
 #include "text/textint.h"
 
-/* The spec's idchar set: the characters an identifier, keyword or number may contain. */
-static bool is_idchar(unsigned char c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '/': case ':': case '<': case '=': case '>': case '?': case '@': case '\\':
-    case '^': case '_': case '`': case '|': case '~':
-        return true;
-    default:
-        return false;
-    }
+/* The spec's idchar set: the characters an identifier, keyword or number may contain. A table,
+ * since the lexer asks for every byte of every token. */
+static const char idchars[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "!#$%&'*+-./:<=>?@\\^_`|~";
+static bool idchar_table[256];
+static pthread_once_t idchar_once = PTHREAD_ONCE_INIT;
+
+static void build_idchar_table(void) {
+    for (const char *p = idchars; *p; p++) idchar_table[(unsigned char)*p] = true;
 }
+
+static bool is_idchar(unsigned char c) { return idchar_table[c]; }
 
 static int hexval(unsigned char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -73,7 +75,7 @@ static kapsul_status lex_error(lexer *lx, size_t pos, const char *msg, kapsul_er
 
 /* Offsets and lengths fit in their fields because kpLex_all refuses texts over KP_MAX_TEXT. */
 static int push_tok(kpToks *t, kpTokKind kind, size_t start, size_t len) {
-    if (kpVec_grow(t)) return -1;
+    if (t->n == t->cap && kpVec_grow(t)) return -1;
     kpTok *k = &t->v[t->n++];
     k->start = (uint32_t)start;
     k->kind = kind;
@@ -217,6 +219,7 @@ static kapsul_status lex_token(lexer *lx, u32vec *open, kapsul_error *err) {
 }
 
 kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks *toks, kapsul_error *err) {
+    pthread_once(&idchar_once, build_idchar_table);
     memset(toks, 0, sizeof *toks);
     toks->src = src;
     toks->srclen = len;
@@ -268,10 +271,6 @@ int kpLex_col(const kpToks *toks, const kpTok *t) {
     return (int)(t->start - line_start) + 1 + (k == 0 ? toks->col_shift : 0);
 }
 
-bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw) {
-    size_t n = strlen(kw);
-    return t->kind == kpTok_KEYWORD && t->len == n && memcmp(toks->src + t->start, kw, n) == 0;
-}
 
 /* Decode a string token the lexer already checked, so every escape here is well-formed. */
 int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out) {

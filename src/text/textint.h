@@ -58,8 +58,13 @@ int kpLex_line(const kpToks *toks, const kpTok *t);
 int kpLex_col(const kpToks *toks, const kpTok *t);
 /* Append the decoded bytes of a string token. Returns -1 when out of memory. */
 int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out);
-/* True if the token text equals the given keyword. */
-bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw);
+/* True if the token text equals the given keyword. Inline, so that strlen of the literal
+ * keywords the parsers pass folds to a constant (these checks run for nearly every token). */
+static inline bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw) {
+    if (t->kind != kpTok_KEYWORD) return false;
+    size_t n = strlen(kw);
+    return t->len == n && memcmp(toks->src + t->start, kw, n) == 0;
+}
 
 /* Literal parsing on raw token text. Results: 0 = ok, 1 = not a literal of that kind (syntax),
  * 2 = a literal, but out of range for the type. */

@@ -418,10 +418,12 @@ static void test_host_faults_not_swallowed(void) {
 #else
     int expect = SIGSEGV;
 #endif
+    /* Not under valgrind (tests/valgrind.sh): these children crash on purpose with a wild write,
+     * which memcheck rightly reports, and the runtime bounds-checks memories there instead of
+     * reserving guard regions (src/runtime/memory.c), so there is no guard region to touch. */
+    if (KPT_VALGRIND()) return;
     CHECK(die_in_child(0) == expect);
-    /* Under valgrind the runtime bounds-checks memories instead of reserving guard regions
-     * (src/runtime/memory.c), so there is no guard region for the host to touch. */
-    if (!KPT_VALGRIND()) CHECK(die_in_child(1) == expect);
+    CHECK(die_in_child(1) == expect);
 }
 
 int main(void) {
