@@ -829,6 +829,33 @@ next:
     LDOP(F64_ADDLD, F64(2) + m)
     LDOP(F64_SUBLD, F64(2) - m)
     LDOP(F64_MULLD, F64(2) * m)
+#define LDOPA(id, expr)                                                        \
+    vmcase(id) {                                                               \
+        a = (uint64_t)(uint32_t)(U32(3) + ip[4]) + (uint64_t)ip[5];            \
+        if (KP_UNLIKELY(a + 8 > mlimit)) {                                     \
+            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
+            goto trapped;                                                      \
+        }                                                                      \
+        double m = f64_of(ld(mb + a, 8));                                      \
+        S(1) = of_f64(expr);                                                   \
+        ip += 6;                                                               \
+        vmbreak;                                                               \
+    }
+    LDOPA(F64_ADDLDA, F64(2) + m)
+    LDOPA(F64_SUBLDA, F64(2) - m)
+    LDOPA(F64_MULLDA, F64(2) * m)
+    vmcase(F64_ADDTO) {
+        a = (uint64_t)U32(2) + (uint64_t)ip[3];
+        if (KP_UNLIKELY(a + 8 > mlimit)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        st(mb + a, of_f64(F64(1) + f64_of(ld(mb + a, 8))), 8);
+        ip += 4;
+        vmbreak;
+    }
+    vmcase(I32_ADD4) { S(1) = (uint32_t)(U32(2) + (U32(3) + (U32(4) + U32(5)))); ip += 6; vmbreak; }
+    vmcase(I32_ROTXOR) { S(1) = rotl32(U32(2), ip[3]) ^ rotl32(U32(4), ip[5]); ip += 6; vmbreak; }
 
     /* SIMD (ir.h, simd.c): a v128 is two slots. Memory forms check bounds explicitly against the
      * memory's size (a 16-byte access must not be half done when it crosses the end). */

@@ -165,6 +165,13 @@
     X(F64_ADDLD, 5, "dst a x off")  /* a + f64 at x + off (a load right before) */            \
     X(F64_SUBLD, 5, "dst a x off")  /* a - f64 at x + off */                                  \
     X(F64_MULLD, 5, "dst a x off")  /* a * f64 at x + off */                                  \
+    X(F64_ADDLDA, 6, "dst a x imm off") /* the same after an F64_LOAD_ADD: address            \
+                                           (uint32_t)(x + imm) + off */                       \
+    X(F64_SUBLDA, 6, "dst a x imm off")                                                       \
+    X(F64_MULLDA, 6, "dst a x imm off")                                                       \
+    X(F64_ADDTO, 4, "a x off")      /* f64 at x + off += a: F64_ADDLD stored back in place */ \
+    X(I32_ADD4, 6, "dst a x y z")   /* a + (x + (y + z)) */                                   \
+    X(I32_ROTXOR, 6, "dst x j y k") /* rotl(x, j) ^ rotl(y, k) */                             \
     X(I32_SHRAND, 5, "dst x k m")   /* (x >> k) & m: from `i32.shr_u k; i32.and m` */          \
     X(BRA_NZ, 5, "d x k target")    /* s[d] = x + k; branch if s[d] != 0 (add/sub; br_if) */
 #define KP_IR_STOREX(X)                                                                       \

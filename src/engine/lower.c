@@ -718,23 +718,43 @@ static const struct pair_rule {
     {kpIr_F64_ADD, kpIr_F64_LOAD, kpIr_F64_ADDLD, 0, true},
     {kpIr_F64_SUB, kpIr_F64_LOAD, kpIr_F64_SUBLD, 0, false},
     {kpIr_F64_MUL, kpIr_F64_LOAD, kpIr_F64_MULLD, 0, true},
+    {kpIr_F64_ADD, kpIr_F64_LOAD_ADD, kpIr_F64_ADDLDA, 0, true},
+    {kpIr_F64_SUB, kpIr_F64_LOAD_ADD, kpIr_F64_SUBLDA, 0, false},
+    {kpIr_F64_MUL, kpIr_F64_LOAD_ADD, kpIr_F64_MULLDA, 0, true},
+    {kpIr_I32_ADD, kpIr_I32_ADD3, kpIr_I32_ADD4, 0, true},
 };
 
+/* The fused instruction is "dst other" followed by the inner one's operands (all its words after
+ * its dst), the last one masked for immediate shift counts. */
 static bool fuse_pair(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt) {
     if (L->prev_dst == NONE || L->nomem) return false;
-    uint32_t inner = L->code.v[L->prev_pc], other;
+    uint32_t inner = L->code.v[L->prev_pc], other, w[4];
     for (size_t i = 0; i < sizeof pair_rules / sizeof pair_rules[0]; i++) {
         const struct pair_rule *r = &pair_rules[i];
         if (r->outer != op || r->inner != inner) continue;
-        if (b >= L->stack_base && prev_wrote(L, b, 4)) other = a;
-        else if (r->commutes && a >= L->stack_base && prev_wrote(L, a, 4)) other = b;
+        uint32_t words = kpIr_words(L->code.v + L->prev_pc), n = words - 2;
+        if (b >= L->stack_base && prev_wrote(L, b, words)) other = a;
+        else if (r->commutes && a >= L->stack_base && prev_wrote(L, a, words)) other = b;
         else return false;
-        uint32_t x = L->code.v[L->prev_pc + 2], y = L->code.v[L->prev_pc + 3];
+        memcpy(w, L->code.v + L->prev_pc + 2, n * sizeof *w);
+        if (r->mask) w[n - 1] &= r->mask;
+        /* rotl(x, j) ^ rotl(y, k): the other operand was itself rotated right before. */
+        if (r->fused == kpIr_I32_XORROTL && other >= L->stack_base && L->kprev_dst != NONE &&
+            L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_ROTL_IMM &&
+            L->code.v[L->kprev_dst] == other) {
+            uint32_t x = L->code.v[L->kprev_pc + 2], j = L->code.v[L->kprev_pc + 3] & 31;
+            L->code.n = L->kprev_pc;
+            emit_value_op(L, kpIr_I32_ROTXOR, push(L, rt));
+            emit(L, x);
+            emit(L, j);
+            emit(L, w[0]);
+            emit(L, w[1]);
+            return true;
+        }
         L->code.n = L->prev_pc;
         emit_value_op(L, r->fused, push(L, rt));
         emit(L, other);
-        emit(L, x);
-        emit(L, r->mask ? y & r->mask : y);
+        for (uint32_t k = 0; k < n; k++) emit(L, w[k]);
         return true;
     }
     return false;
@@ -828,6 +848,17 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 emit(L, sop);
                 emit(L, a);
                 emit(L, imm);
+                emit(L, in->b);
+                return KAPSUL_OK;
+            }
+            if (ir - 1u == kpIr_F64_STORE && v >= L->stack_base && prev_wrote(L, v, 5) &&
+                L->code.v[L->prev_pc] == kpIr_F64_ADDLD && L->code.v[L->prev_pc + 3] == a &&
+                L->code.v[L->prev_pc + 4] == in->b) {
+                uint32_t addend = L->code.v[L->prev_pc + 2];
+                L->code.n = L->prev_pc;        /* `x + load p; store p` (same p, offset) -> ADDTO */
+                emit(L, kpIr_F64_ADDTO);
+                emit(L, addend);
+                emit(L, a);
                 emit(L, in->b);
                 return KAPSUL_OK;
             }
