@@ -119,7 +119,7 @@ static uint32_t lane_count(int op) {
 /* ---- Operand and control stacks ---------------------------------------------------------------------- */
 
 static kapsul_status push(val *v, kpValType t) {
-    if (kpVec_grow(&v->vals)) return nomem(v);
+    if (v->vals.n == v->vals.cap && kpVec_grow(&v->vals)) return nomem(v);
     v->vals.v[v->vals.n++] = t;
     return KAPSUL_OK;
 }
@@ -160,13 +160,11 @@ static kapsul_status push_vals(val *v, const kpValType *types, uint32_t n) {
     return KAPSUL_OK;
 }
 
-static const kpValType valtype_list[] = {kpT_I32, kpT_I64, kpT_F32, kpT_F64, kpT_V128, kpT_FUNCREF, kpT_EXTERNREF};
-
-static const kpValType *single_type(kpValType t) {
-    for (size_t i = 0; i < sizeof valtype_list; i++)
-        if (valtype_list[i] == t) return &valtype_list[i];
-    return NULL;
-}
+/* A one-element result list for each value type: self_type[t] == t, so &self_type[t] is it. */
+static const kpValType self_type[256] = {
+    [kpT_I32] = kpT_I32, [kpT_I64] = kpT_I64, [kpT_F32] = kpT_F32, [kpT_F64] = kpT_F64,
+    [kpT_V128] = kpT_V128, [kpT_FUNCREF] = kpT_FUNCREF, [kpT_EXTERNREF] = kpT_EXTERNREF,
+};
 
 /* A block type's params and results (the encoding was checked when the frame was pushed). */
 typedef struct blocktypes { const kpValType *params, *results; uint32_t nparams, nresults; } blocktypes;
@@ -174,7 +172,7 @@ typedef struct blocktypes { const kpValType *params, *results; uint32_t nparams,
 static blocktypes frame_types(const val *v, const ctrl *c) {
     blocktypes b = {NULL, NULL, 0, 0};
     if (c->bt_kind == kpBlock_VAL) {
-        b.results = single_type((kpValType)c->bt);
+        b.results = &self_type[c->bt & 0xFF];
         b.nresults = 1;
     } else if (c->bt_kind == kpBlock_TYPE) {
         const kpFuncType *ft = &v->m->types[c->bt];
@@ -188,7 +186,7 @@ static blocktypes frame_types(const val *v, const ctrl *c) {
 
 /* Open a frame at the current height; the caller pushes its params (if any). */
 static kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind, uint32_t bt) {
-    if (kpVec_grow(&v->ctrls)) return nomem(v);
+    if (v->ctrls.n == v->ctrls.cap && kpVec_grow(&v->ctrls)) return nomem(v);
     ctrl *c = &v->ctrls.v[v->ctrls.n++];
     c->height = (uint32_t)v->vals.n;
     c->bt = bt;
