@@ -201,7 +201,8 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #define KP_IR_XM(id) &&L_##id##_X,
 #define KP_IR_XI(id, x) &&L_##id##_IMM_X,
 #define KP_IR_BA(id, x) &&L_BRA_##id, &&L_BRA_##id##_IMM,
-        KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
+#define KP_IR_BR(id, x) &&L_BRR_##id, &&L_BRR_##id##_IMM,
+        KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA, KP_IR_BR)
 #define KP_IR_VD(id, type, kind, expr) &&L_V_##id,
         KP_SIMD_FAST(KP_IR_VD)
 #undef KP_IR_VD
@@ -213,6 +214,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
 #undef KP_IR_XM
 #undef KP_IR_XI
 #undef KP_IR_BA
+#undef KP_IR_BR
     };
     const char *const vmbase = (const char *)&&L_UNREACHABLE;
     if (table_out) {
@@ -750,27 +752,31 @@ next:
         else ip += 4;                                                          \
         vmbreak;                                                               \
     }
-    /* The step is written first: the compare reads it (and b may be the same slot). */
-#define BRACMP(id, expr)                                                       \
-    vmcase(BRA_##id) {                                                         \
-        uint32_t x = (uint32_t)(U32(2) + ip[3]), y;                            \
+    /* The step is written first: the compare reads it (and b may be the same slot). STEP is the
+ * step's second operand: an immediate (BRA) or a slot (BRR). */
+#define BRSTEP(pre, id, expr, STEP)                                            \
+    vmcase(pre##_##id) {                                                       \
+        uint32_t x = (uint32_t)(U32(2) + STEP), y;                             \
         S(1) = x;                                                              \
         y = U32(4);                                                            \
         if (expr) JUMP(ip[5]);                                                 \
         else ip += 6;                                                          \
         vmbreak;                                                               \
     }                                                                          \
-    vmcase(BRA_##id##_IMM) {                                                   \
-        uint32_t x = (uint32_t)(U32(2) + ip[3]), y = ip[4];                    \
+    vmcase(pre##_##id##_IMM) {                                                 \
+        uint32_t x = (uint32_t)(U32(2) + STEP), y = ip[4];                     \
         S(1) = x;                                                              \
         if (expr) JUMP(ip[5]);                                                 \
         else ip += 6;                                                          \
         vmbreak;                                                               \
     }
+#define BRACMP(id, expr) BRSTEP(BRA, id, expr, ip[3])
+#define BRRCMP(id, expr) BRSTEP(BRR, id, expr, U32(3))
     KP_IR_IMM32(IMM32)
     KP_IR_IMM64(IMM64)
     KP_IR_CMP32(BRCMP)
     KP_IR_CMP32(BRACMP)
+    KP_IR_CMP32(BRRCMP)
     vmcase(BRA_NZ) {
         uint32_t x = (uint32_t)(U32(2) + ip[3]);
         S(1) = x;

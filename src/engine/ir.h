@@ -111,7 +111,9 @@
  *   made from `compare; br_if` and, with the negated compare, `compare; if`.
  * BRA_<cmp> "d x k b target" and BRA_<cmp>_IMM "d x k imm target" (6 words): s[d] = x + k (i32),
  *   then BR_<cmp> on d: a counted loop's step and test in one, made from an I32_ADD_IMM or
- *   I32_SUB_IMM right before a BR_<cmp> whose first operand it wrote. */
+ *   I32_SUB_IMM right before a BR_<cmp> whose first operand it wrote.
+ * BRR_<cmp> "d x y b target" and BRR_<cmp>_IMM "d x y imm target" (6 words): the same with the
+ *   step in a register, s[d] = x + s[y], made from an I32_ADD. */
 #define KP_IR_IMM32(X)                                                                        \
     X(I32_ADD, x + y) X(I32_SUB, x - y) X(I32_MUL, x * y) X(I32_AND, x & y) X(I32_OR, x | y)   \
     X(I32_XOR, x ^ y) X(I32_SHL, x << (y & 31)) X(I32_SHR_U, x >> (y & 31))                   \
@@ -180,12 +182,13 @@
 
 /* Every IR opcode family in enum order; the enum, the names and the dispatch table expand it.
  * C(id, words, ops); N(id) plain; I(id, x) id_IMM; B(id, x) BR_id and BR_id_IMM; A(id) id_ADD;
- * XM(id) id_X; XI(id, x) id_IMM_X; BA(id, x) BRA_id and BRA_id_IMM. The inlined SIMD ops
- * (kpIr_V_*) follow. */
-#define KP_IR_EACH(C, N, I, B, A, XM, XI, BA)                                                 \
+ * XM(id) id_X; XI(id, x) id_IMM_X; BA(id, x) BRA_id and BRA_id_IMM; BR(id, x) BRR_id and
+ * BRR_id_IMM. The inlined SIMD ops (kpIr_V_*) follow. */
+#define KP_IR_EACH(C, N, I, B, A, XM, XI, BA, BR)                                             \
     KP_IR_CONTROL(C) KP_IR_MEMOPS(N) KP_IR_UNARY(N) KP_IR_BINARY(N) KP_IR_IMM32(I)            \
     KP_IR_IMM64(I) KP_IR_CMP32(B) KP_IR_STOREI(I) KP_IR_LOADA(A) KP_IR_FUSED(C)               \
-    KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_CMP32(BA) KP_IR_SIMD(C)
+    KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_CMP32(BA) KP_IR_CMP32(BR)         \
+    KP_IR_SIMD(C)
 
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
@@ -210,7 +213,8 @@ typedef enum kpIrOp {
 #define KP_IR_XM(id) kpIr_##id##_X,
 #define KP_IR_XI(id, x) kpIr_##id##_IMM_X,
 #define KP_IR_BA(id, x) kpIr_BRA_##id, kpIr_BRA_##id##_IMM,
-    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
+#define KP_IR_BR(id, x) kpIr_BRR_##id, kpIr_BRR_##id##_IMM,
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA, KP_IR_BR)
 #define KP_IR_V(id, type, kind, expr) kpIr_V_##id,
     KP_SIMD_FAST(KP_IR_V)
 #undef KP_IR_V
@@ -222,6 +226,7 @@ typedef enum kpIrOp {
 #undef KP_IR_XM
 #undef KP_IR_XI
 #undef KP_IR_BA
+#undef KP_IR_BR
     kpIr_COUNT
 } kpIrOp;
 

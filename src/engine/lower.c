@@ -26,10 +26,12 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #define KP_IR_XM(id) #id "_X",
 #define KP_IR_XI(id, x) #id "_IMM_X",
 #define KP_IR_BA(id, x) "BRA_" #id, "BRA_" #id "_IMM",
-    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA)
+#define KP_IR_BR(id, x) "BRR_" #id, "BRR_" #id "_IMM",
+    KP_IR_EACH(KP_IR_C, KP_IR_N, KP_IR_I, KP_IR_B, KP_IR_A, KP_IR_XM, KP_IR_XI, KP_IR_BA, KP_IR_BR)
 #undef KP_IR_XM
 #undef KP_IR_XI
 #undef KP_IR_BA
+#undef KP_IR_BR
 #undef KP_IR_C
 #undef KP_IR_N
 #undef KP_IR_I
@@ -420,15 +422,17 @@ static void emit_br(lower *L, uint32_t depth) {
     emit_target(L, t);
 }
 
-/* Did the value op right before word `end` (known through kprev) write slot d as x + k, an
- * I32_ADD_IMM or I32_SUB_IMM? */
-static bool step_before(const lower *L, uint32_t d, uint32_t end, uint32_t *x, uint32_t *k) {
-    if (L->kprev_dst == NONE || L->nomem || L->kprev_pc + 4 != end) return false;
+/* Did the value op right before word `end` (known through kprev) write slot d as x + k? Returns
+ * the branch family for it: BRA for an I32_ADD_IMM or I32_SUB_IMM (k an immediate), BRR for an
+ * I32_ADD (k a slot); 0 for none. */
+static uint32_t step_before(const lower *L, uint32_t d, uint32_t end, uint32_t *x, uint32_t *k) {
+    if (L->kprev_dst == NONE || L->nomem || L->kprev_pc + 4 != end) return 0;
     uint32_t op = L->code.v[L->kprev_pc];
-    if ((op != kpIr_I32_ADD_IMM && op != kpIr_I32_SUB_IMM) || L->code.v[L->kprev_pc + 1] != d) return false;
+    if (L->code.v[L->kprev_pc + 1] != d) return 0;
     *x = L->code.v[L->kprev_pc + 2];
     *k = op == kpIr_I32_SUB_IMM ? 0u - L->code.v[L->kprev_pc + 3] : L->code.v[L->kprev_pc + 3];
-    return true;
+    if (op == kpIr_I32_ADD_IMM || op == kpIr_I32_SUB_IMM) return kpIr_BRA_I32_EQ;
+    return op == kpIr_I32_ADD ? kpIr_BRR_I32_EQ : 0;
 }
 
 /* If the condition in slot c was computed by the instruction right before (an i32 compare or
@@ -448,10 +452,10 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
     if (negate) op = negate_map[op] - 1u;
     b = L->code.v[L->prev_pc + 3];
     bop = br_map[op] - 1u;
-    uint32_t x, k;
-    if (step_before(L, a, L->prev_pc, &x, &k)) {   /* `a = x + k; compare a; br_if` */
+    uint32_t x, k, fam = step_before(L, a, L->prev_pc, &x, &k);
+    if (fam) {                                      /* `a = x + k; compare a; br_if` */
         L->code.n = L->kprev_pc;
-        emit(L, bra_map[bop] - 1u);
+        emit(L, bra_map[bop] - 1u - kpIr_BRA_I32_EQ + fam);
         emit(L, a);
         emit(L, x);
         emit(L, k);
@@ -1364,7 +1368,7 @@ uint32_t kpIr_words(const uint32_t *ip) {
 #undef KP_IR_XM
 #undef KP_IR_XI
         return 6;                              /* accesses with an x + (y << k) address */
-#define KP_IR_BA(id, x) case kpIr_BRA_##id: case kpIr_BRA_##id##_IMM:
+#define KP_IR_BA(id, x) case kpIr_BRA_##id: case kpIr_BRA_##id##_IMM: case kpIr_BRR_##id: case kpIr_BRR_##id##_IMM:
         KP_IR_CMP32(KP_IR_BA)
 #undef KP_IR_BA
         return 6;                              /* step and compare-and-branch */
