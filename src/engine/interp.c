@@ -860,6 +860,16 @@ next:
         ip += 4;
         vmbreak;
     }
+    vmcase(I32_LOAD_SA) {
+        a = (uint64_t)(uint32_t)((U32(2) << ip[3]) + ip[4]) + (uint64_t)ip[5];
+        if (KP_UNLIKELY(a + 4 > mlimit)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        S(1) = ld(mb + a, 4);
+        ip += 6;
+        vmbreak;
+    }
     vmcase(I32_ADD4) { S(1) = (uint32_t)(U32(2) + (U32(3) + (U32(4) + U32(5)))); ip += 6; vmbreak; }
     vmcase(I32_ROTXOR) { S(1) = rotl32(U32(2), ip[3]) ^ rotl32(U32(4), ip[5]); ip += 6; vmbreak; }
 

@@ -890,6 +890,18 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
             /* `i32.add/sub x const; load` -> load_ADD x imm (the add still wraps at 32 bits). */
             uint32_t x = L->code.v[L->prev_pc + 2], imm = L->code.v[L->prev_pc + 3];
             if (L->code.v[L->prev_pc] == kpIr_I32_SUB_IMM) imm = 0u - imm;
+            if (ir - 1u == kpIr_I32_LOAD && x >= L->stack_base && L->kprev_dst != NONE &&
+                L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHL_IMM &&
+                L->code.v[L->kprev_dst] == x) {
+                uint32_t y = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
+                L->code.n = L->kprev_pc;       /* `shl y k; add imm; load` -> I32_LOAD_SA */
+                emit_value_op(L, kpIr_I32_LOAD_SA, push(L, rt));
+                emit(L, y);
+                emit(L, k);
+                emit(L, imm);
+                emit(L, in->b);
+                return KAPSUL_OK;
+            }
             L->code.n = L->prev_pc;
             emit_value_op(L, load_add_map[ir - 1u] - 1u, push(L, rt));
             emit(L, x);

@@ -125,6 +125,10 @@
     (i32.xor (i32.xor (i32.rotl (local.get 0) (i32.const 26)) (i32.rotl (local.get 0) (i32.const 21)))
              (i32.rotl (local.get 0) (i32.const 7))))
 
+  ;; a table indexed by x: i32 at ((x << 2) + 16 wrapped) + 4
+  (func (export "table") (param i32) (result i32)
+    (i32.load offset=4 (i32.add (i32.shl (local.get 0) (i32.const 34)) (i32.const 16))))
+
   ;; loads: x + y, x + (y << 2), with a memarg offset
   (func (export "ld32") (param i32 i32) (result i32)
     (i32.load (i32.add (local.get 0) (local.get 1))))
@@ -252,6 +256,15 @@
 (assert_return (invoke "add4" (i32.const 1) (i32.const 2) (i32.const 3) (i32.const -7)) (i32.const -1))
 (assert_return (invoke "rotxor" (i32.const 0x12345678) (i32.const 0x00000001)) (i32.const 0x34567802))
 (assert_return (invoke "sigma" (i32.const 0x6a09e667)) (i32.const 0x55b65510))
+
+(assert_return (invoke "table" (i32.const 0)) (i32.const 0x00000000))
+(assert_return (invoke "st32" (i32.const 24) (i32.const 0) (i32.const 0x01020304)))
+(assert_return (invoke "table" (i32.const 1)) (i32.const 0x01020304))
+(assert_return (invoke "table" (i32.const 0x40000001)) (i32.const 0x01020304))
+(assert_return (invoke "st32" (i32.const 16) (i32.const 0) (i32.const 0x0a0b0c0d)))
+(assert_return (invoke "table" (i32.const 0x3fffffff)) (i32.const 0x0a0b0c0d))
+(assert_return (invoke "table" (i32.const 16378)) (i32.const 0xa8a7a6a5))
+(assert_trap (invoke "table" (i32.const 16379)) "out of bounds memory access")
 
 (assert_return (invoke "ld32" (i32.const 1) (i32.const 2)) (i32.const 0x07060504))
 (assert_return (invoke "ld32" (i32.const -1) (i32.const 5)) (i32.const 0x08070605))
