@@ -870,6 +870,17 @@ next:
         ip += 6;
         vmbreak;
     }
+    vmcase(F64_SUBMM) { S(1) = of_f64(F64(2) - (F64(4) * F64(5)) * F64(3)); ip += 6; vmbreak; }
+    vmcase(F64_MMADDTO) {
+        a = (uint64_t)U32(4) + (uint64_t)ip[5];
+        if (KP_UNLIKELY(a + 8 > mlimit)) {
+            trap = KAPSUL_TRAP_MEMORY_OOB;
+            goto trapped;
+        }
+        st(mb + a, of_f64((F64(2) * F64(3)) * F64(1) + f64_of(ld(mb + a, 8))), 8);
+        ip += 6;
+        vmbreak;
+    }
     vmcase(I32_ADD4) { S(1) = (uint32_t)(U32(2) + (U32(3) + (U32(4) + U32(5)))); ip += 6; vmbreak; }
     vmcase(I32_ROTXOR) { S(1) = rotl32(U32(2), ip[3]) ^ rotl32(U32(4), ip[5]); ip += 6; vmbreak; }
 

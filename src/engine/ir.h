@@ -174,6 +174,8 @@
     X(F64_ADDTO, 4, "a x off")      /* f64 at x + off += a: F64_ADDLD stored back in place */ \
     X(I32_ADD4, 6, "dst a x y z")   /* a + (x + (y + z)) */                                   \
     X(I32_ROTXOR, 6, "dst x j y k") /* rotl(x, j) ^ rotl(y, k) */                             \
+    X(F64_SUBMM, 6, "dst a b x y")  /* a - (x * y) * b: from F64_MULMUL then f64.sub */      \
+    X(F64_MMADDTO, 6, "b x y p off") /* f64 at p + off += (x * y) * b */                      \
     X(I32_LOAD_SA, 6, "dst x k imm off") /* i32 at (uint32_t)((x << k) + imm) + off: a table  \
                                             indexed by x (i32.shl right before I32_LOAD_ADD) */ \
     X(I32_SHRAND, 5, "dst x k m")   /* (x >> k) & m: from `i32.shr_u k; i32.and m` */          \

@@ -442,6 +442,18 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
     uint32_t op = L->code.v[L->prev_pc], a = L->code.v[L->prev_pc + 2], b, bop;
     if (op == kpIr_I32_EQZ && prev_wrote(L, c, 3)) {
         bop = negate ? kpIr_BR_IF : kpIr_BR_IFZ;
+        uint32_t cop = L->kprev_dst != NONE && L->kprev_pc + 4 == L->prev_pc ? L->code.v[L->kprev_pc] : 0;
+        if (a >= L->stack_base && cop && br_map[cop] && L->code.v[L->kprev_dst] == a) {
+            /* `compare; eqz; br_if/if`: branch on the compare itself, negated for br_if */
+            if (!negate) cop = negate_map[cop] - 1u;
+            uint32_t x = L->code.v[L->kprev_pc + 2], y = L->code.v[L->kprev_pc + 3];
+            L->code.n = L->kprev_pc;
+            emit(L, br_map[cop] - 1u);
+            emit(L, x);
+            emit(L, y);
+            emit_target(L, t);
+            return true;
+        }
         L->code.n = L->prev_pc;
         emit(L, bop);
         emit(L, a);
@@ -726,6 +738,7 @@ static const struct pair_rule {
     {kpIr_F64_SUB, kpIr_F64_LOAD_ADD, kpIr_F64_SUBLDA, 0, false},
     {kpIr_F64_MUL, kpIr_F64_LOAD_ADD, kpIr_F64_MULLDA, 0, true},
     {kpIr_I32_ADD, kpIr_I32_ADD3, kpIr_I32_ADD4, 0, true},
+    {kpIr_F64_SUB, kpIr_F64_MULMUL, kpIr_F64_SUBMM, 0, false},
 };
 
 /* The fused instruction is "dst other" followed by the inner one's operands (all its words after
@@ -859,6 +872,19 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 L->code.v[L->prev_pc] == kpIr_F64_ADDLD && L->code.v[L->prev_pc + 3] == a &&
                 L->code.v[L->prev_pc + 4] == in->b) {
                 uint32_t addend = L->code.v[L->prev_pc + 2];
+                if (addend >= L->stack_base && L->kprev_dst != NONE && L->kprev_pc + 5 == L->prev_pc &&
+                    L->code.v[L->kprev_pc] == kpIr_F64_MULMUL && L->code.v[L->kprev_dst] == addend) {
+                    const uint32_t *mm = L->code.v + L->kprev_pc;   /* MULMUL t b x y */
+                    uint32_t b = mm[2], x = mm[3], y = mm[4];
+                    L->code.n = L->kprev_pc;   /* `(x * y) * b + load p; store p` -> MMADDTO */
+                    emit(L, kpIr_F64_MMADDTO);
+                    emit(L, b);
+                    emit(L, x);
+                    emit(L, y);
+                    emit(L, a);
+                    emit(L, in->b);
+                    return KAPSUL_OK;
+                }
                 L->code.n = L->prev_pc;        /* `x + load p; store p` (same p, offset) -> ADDTO */
                 emit(L, kpIr_F64_ADDTO);
                 emit(L, addend);

@@ -129,6 +129,20 @@
   (func (export "table") (param i32) (result i32)
     (i32.load offset=4 (i32.add (i32.shl (local.get 0) (i32.const 34)) (i32.const 16))))
 
+  ;; a - (x * y) * b, f64 at p += (x * y) * b, and branches on eqz of a compare
+  (func (export "submm") (param f64 f64 f64 f64) (result f64)
+    (f64.sub (local.get 0) (f64.mul (f64.mul (local.get 1) (local.get 2)) (local.get 3))))
+  (func (export "mmaddto") (param i32 f64 f64 f64)
+    (f64.store offset=8 (local.get 0)
+      (f64.add (f64.mul (f64.mul (local.get 1) (local.get 2)) (local.get 3)) (f64.load offset=8 (local.get 0)))))
+  (func (export "eqz_brif") (param i32 i32) (result i32)
+    (block $b (result i32)
+      (drop (br_if $b (i32.const 1) (i32.eqz (i32.lt_s (local.get 0) (local.get 1)))))
+      (i32.const 2)))
+  (func (export "eqz_if") (param i32) (result i32)
+    (if (result i32) (i32.eqz (i32.eq (local.get 0) (i32.const 252)))
+      (then (i32.const 10)) (else (i32.const 20))))
+
   ;; loads: x + y, x + (y << 2), with a memarg offset
   (func (export "ld32") (param i32 i32) (result i32)
     (i32.load (i32.add (local.get 0) (local.get 1))))
@@ -265,6 +279,20 @@
 (assert_return (invoke "table" (i32.const 0x3fffffff)) (i32.const 0x0a0b0c0d))
 (assert_return (invoke "table" (i32.const 16378)) (i32.const 0xa8a7a6a5))
 (assert_trap (invoke "table" (i32.const 16379)) "out of bounds memory access")
+
+(assert_return (invoke "submm" (f64.const 1) (f64.const 1e308) (f64.const 10) (f64.const 0.1)) (f64.const -inf))
+(assert_return (invoke "submm" (f64.const 10) (f64.const 2) (f64.const 3) (f64.const 0.5)) (f64.const 7))
+(assert_return (invoke "f64put" (i32.const 1000) (f64.const 0.5)))
+(assert_return (invoke "mmaddto" (i32.const 992) (f64.const 2) (f64.const 3) (f64.const 0.25)))
+(assert_return (invoke "sublda" (f64.const 0) (i32.const 1008)) (f64.const -2))
+(assert_return (invoke "mmaddto" (i32.const 992) (f64.const 1e308) (f64.const 10) (f64.const 0.1)))
+(assert_return (invoke "sublda" (f64.const 0) (i32.const 1008)) (f64.const -inf))
+(assert_trap (invoke "mmaddto" (i32.const 65521) (f64.const 1) (f64.const 1) (f64.const 1)) "out of bounds memory access")
+(assert_return (invoke "eqz_brif" (i32.const 1) (i32.const 2)) (i32.const 2))
+(assert_return (invoke "eqz_brif" (i32.const 2) (i32.const 1)) (i32.const 1))
+(assert_return (invoke "eqz_brif" (i32.const 2) (i32.const 2)) (i32.const 1))
+(assert_return (invoke "eqz_if" (i32.const 252)) (i32.const 20))
+(assert_return (invoke "eqz_if" (i32.const 251)) (i32.const 10))
 
 (assert_return (invoke "ld32" (i32.const 1) (i32.const 2)) (i32.const 0x07060504))
 (assert_return (invoke "ld32" (i32.const -1) (i32.const 5)) (i32.const 0x08070605))
