@@ -34,13 +34,19 @@ typedef struct ctrl {
 } ctrl;
 _Static_assert(KP_MAX_TYPES <= (1u << 24), "type indices must fit ctrl.bt");
 
+typedef struct localrun { uint32_t first; kpValType type; } localrun;
+
 typedef struct val {
     kpModule *m;
     kapsul_error *err;
     sigrow *sigs;
     KP_VEC(kpValType) vals;
     KP_VEC(ctrl) ctrls;
-    KP_VEC(kpValType) locals;
+    /* The current function's params and locals as runs of one type: the run starting at local
+     * index `first`. A function may declare 50,000 locals in one run, and a module 100,000
+     * such functions, so the cost is per run, never per declared local. */
+    KP_VEC(localrun) locals;
+    uint32_t nlocals;            /* params + declared locals */
     KP_VEC(kpValType) tmp;
     kpGlobalType *globals;       /* every global, imports first */
     kpTableType *tables;         /* every table, imports first */
@@ -422,10 +428,21 @@ static kapsul_status op_select(val *v, const kpInstr *in) {
     return push(v, t1 == KP_T_UNKNOWN ? t2 : t1);
 }
 
+/* The type of local `idx` (< nlocals): the last run starting at or before it. */
+static kpValType local_type(const val *v, uint32_t idx) {
+    size_t lo = 0, hi = v->locals.n;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->locals.v[mid].first <= idx) lo = mid;
+        else hi = mid;
+    }
+    return v->locals.v[lo].type;
+}
+
 static kapsul_status op_local(val *v, const kpInstr *in) {
     kapsul_status st;
-    if (in->a >= v->locals.n) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown local %u", in->a);
-    kpValType t = v->locals.v[in->a];
+    if (in->a >= v->nlocals) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown local %u", in->a);
+    kpValType t = local_type(v, in->a);
     if (in->op == kpOp_LOCAL_GET) return push(v, t);
     if ((st = pop_expect(v, t, NULL))) return st;
     return in->op == kpOp_LOCAL_TEE ? push(v, t) : KAPSUL_OK;
@@ -525,23 +542,25 @@ static kapsul_status body_decode_fail(val *v, const kpReader *r) {
     return verr(v, KAPSUL_ERR_MALFORMED, r->error_pos, "%s", msg);
 }
 
+/* Params (one run each: at most KP_MAX_PARAMS) then the declared runs; empty runs are skipped. */
+static kapsul_status add_run(val *v, uint32_t first, kpValType type) {
+    if (v->locals.n == v->locals.cap && kpVec_grow(&v->locals)) return nomem(v);
+    v->locals.v[v->locals.n++] = (localrun){first, type};
+    return KAPSUL_OK;
+}
+
 static kapsul_status setup_locals(val *v, const kpFuncType *ft, const kpFunc *f) {
-    size_t need = (size_t)ft->nparams + f->nlocals;
+    kapsul_status st;
     v->locals.n = 0;
-    if (v->locals.cap < need) {
-        kpValType *nv = kp_realloc(v->locals.v, need);
-        if (!nv) return nomem(v);
-        v->locals.v = nv;
-        v->locals.cap = need;
-    }
-    if (need == 0) return KAPSUL_OK;
-    if (ft->nparams) memcpy(v->locals.v, kpFuncType_params(ft), ft->nparams);
-    size_t n = ft->nparams;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++, n++)
+        if ((st = add_run(v, n, kpFuncType_params(ft)[i]))) return st;
     for (uint32_t i = 0; i < f->nlocal_runs; i++) {
-        memset(v->locals.v + n, f->local_runs[i].type, f->local_runs[i].count);
-        n += f->local_runs[i].count;
+        if (f->local_runs[i].count == 0) continue;
+        if ((st = add_run(v, n, f->local_runs[i].type))) return st;
+        n += f->local_runs[i].count;   /* the decoder bounds the total by KP_MAX_LOCALS */
     }
-    v->locals.n = n;
+    v->nlocals = n;
     return KAPSUL_OK;
 }
 
