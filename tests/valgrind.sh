@@ -12,7 +12,7 @@
 # not bit-exact there (the same script passes natively). The runtime notices valgrind by itself and bounds-checks guest memory instead of
 # relying on guard pages (src/runtime/memory.c), so guest out-of-bounds accesses are not errors.
 #
-# Takes a while: about 25 minutes on a quiet 2-core machine (see docs/FUZZING.md).
+# Takes about 3 minutes, build included, on the shared 2-core machine (see docs/FUZZING.md).
 # KAPSUL_VG_ONLY=unit or =spec runs one half. Ends with "N passed, N failed"; exit status 0 iff
 # nothing failed.
 set -u
