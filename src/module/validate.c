@@ -124,13 +124,13 @@ static uint32_t lane_count(int op) {
 
 /* ---- Operand and control stacks ---------------------------------------------------------------------- */
 
-static kapsul_status push(val *v, kpValType t) {
+static inline kapsul_status push(val *v, kpValType t) {
     if (v->vals.n == v->vals.cap && kpVec_grow(&v->vals)) return nomem(v);
     v->vals.v[v->vals.n++] = t;
     return KAPSUL_OK;
 }
 
-static kapsul_status pop_any(val *v, kpValType *out) {
+static inline kapsul_status pop_any(val *v, kpValType *out) {
     ctrl *c = &v->ctrls.v[v->ctrls.n - 1];
     if (v->vals.n == c->height) {
         if (!c->unreachable) return mismatch(v);
@@ -141,7 +141,7 @@ static kapsul_status pop_any(val *v, kpValType *out) {
     return KAPSUL_OK;
 }
 
-static kapsul_status pop_expect(val *v, kpValType expect, kpValType *got) {
+static inline kapsul_status pop_expect(val *v, kpValType expect, kpValType *got) {
     kpValType t = KP_T_UNKNOWN;
     kapsul_status st = pop_any(v, &t);
     if (st) return st;
@@ -150,7 +150,7 @@ static kapsul_status pop_expect(val *v, kpValType expect, kpValType *got) {
     return KAPSUL_OK;
 }
 
-static kapsul_status pop_vals(val *v, const kpValType *types, uint32_t n) {
+static inline kapsul_status pop_vals(val *v, const kpValType *types, uint32_t n) {
     for (uint32_t i = n; i-- > 0;) {
         kapsul_status st = pop_expect(v, types[i], NULL);
         if (st) return st;
@@ -158,7 +158,7 @@ static kapsul_status pop_vals(val *v, const kpValType *types, uint32_t n) {
     return KAPSUL_OK;
 }
 
-static kapsul_status push_vals(val *v, const kpValType *types, uint32_t n) {
+static inline kapsul_status push_vals(val *v, const kpValType *types, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         kapsul_status st = push(v, types[i]);
         if (st) return st;
@@ -175,7 +175,7 @@ static const kpValType self_type[256] = {
 /* A block type's params and results (the encoding was checked when the frame was pushed). */
 typedef struct blocktypes { const kpValType *params, *results; uint32_t nparams, nresults; } blocktypes;
 
-static blocktypes frame_types(const val *v, const ctrl *c) {
+static inline blocktypes frame_types(const val *v, const ctrl *c) {
     blocktypes b = {NULL, NULL, 0, 0};
     if (c->bt_kind == kpBlock_VAL) {
         b.results = &self_type[c->bt & 0xFF];
@@ -191,7 +191,7 @@ static blocktypes frame_types(const val *v, const ctrl *c) {
 }
 
 /* Open a frame at the current height; the caller pushes its params (if any). */
-static kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind, uint32_t bt) {
+static inline kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind, uint32_t bt) {
     if (v->ctrls.n == v->ctrls.cap && kpVec_grow(&v->ctrls)) return nomem(v);
     ctrl *c = &v->ctrls.v[v->ctrls.n++];
     c->height = (uint32_t)v->vals.n;
@@ -204,7 +204,7 @@ static kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind, uint3
 }
 
 /* Pop the frame's results and check nothing else is left above its entry height. */
-static kapsul_status close_frame(val *v, const ctrl *c) {
+static inline kapsul_status close_frame(val *v, const ctrl *c) {
     blocktypes b = frame_types(v, c);
     kapsul_status st = pop_vals(v, b.results, b.nresults);
     if (st) return st;
@@ -377,7 +377,7 @@ static kapsul_status op_br_table(val *v, const kpInstr *in) {
         if (n != arity) return mismatch(v);
         v->tmp.n = 0;
         for (uint32_t k = n; k-- > 0;) {
-            kpValType t;
+            kpValType t = KP_T_UNKNOWN;
             if ((st = pop_any(v, &t))) return st;
             if (t != types[k] && t != KP_T_UNKNOWN) return mismatch(v);
             if (kpVec_grow(&v->tmp)) return nomem(v);
@@ -413,7 +413,7 @@ static bool is_num_or_vec(kpValType t) { return t != kpT_FUNCREF && t != kpT_EXT
 
 static kapsul_status op_select(val *v, const kpInstr *in) {
     kapsul_status st;
-    kpValType t1, t2;
+    kpValType t1 = KP_T_UNKNOWN, t2 = KP_T_UNKNOWN;
     if (in->op == kpOp_SELECT_T) {
         if (in->a != 1) return verr(v, KAPSUL_ERR_INVALID, v->at, "invalid result arity");
         if ((st = pop_expect(v, kpT_I32, NULL)) || (st = pop_expect(v, in->type, NULL)) ||
@@ -490,7 +490,7 @@ static kapsul_status op_return(val *v) {
 /* The "*" rows. */
 static kapsul_status step_special(val *v, const kpInstr *in) {
     kapsul_status st;
-    kpValType t;
+    kpValType t = KP_T_UNKNOWN;
     switch (in->op) {
     case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF: return op_block(v, in);
     case kpOp_ELSE: return op_else(v);
