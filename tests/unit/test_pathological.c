@@ -7,8 +7,8 @@
  * Every case runs in a forked child so that a crash shows up as one failed case with its signal
  * instead of taking the whole test down, and so getrusage reports the case's own peak memory.
  * Time and peak RSS are printed for each case but time is never asserted (house rule). Peak RSS
- * is asserted against the issue's 64 MiB budget, but only in builds without sanitizers and not
- * under valgrind (shadow memory makes RSS meaningless there).
+ * is printed against the issue's 64 MiB budget and asserted against HARD_CAP_MIB, only in builds
+ * without sanitizers and not under valgrind (shadow memory makes RSS meaningless there).
  *
  * The peak is measured from the first call into kapsul: building a test module takes temporary
  * buffers (the body, then the module around it) that are the test's, not the runtime's. Each
@@ -51,10 +51,11 @@
 #define KPT_VALGRIND() 0
 #endif
 
-/* The issue's budget is 64 MiB per case; that is printed. The assertion uses a looser hard cap so
- * that allocator noise never fails the test, while a per-count blowup (hundreds of MiB) does. */
+/* The issue's budget is 64 MiB per case; that is printed. The assertion uses a cap above the
+ * largest case today (a million nested if/else: 74 MiB, in lowering), so any new per-level cost
+ * fails the test; it drops to BUDGET_MIB once every case is under it (docs/FUZZING.md). */
 #define BUDGET_MIB 64.0
-#define HARD_CAP_MIB 512.0
+#define HARD_CAP_MIB 96.0
 
 /* Reset this process's peak RSS once, before the first call into kapsul (see the top comment). */
 static void peak_reset(void) {
