@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "test.h"
 #include "module/opcodes.h"
@@ -318,6 +319,29 @@ static void test_positions(void) {
     kpBuf out = {0};
     CHECK(kpWat_toBinary("(module\n(funk))", 15, 40, &out, &err) == KAPSUL_ERR_MALFORMED && err.line == 41 && err.column == 2);
     kpBuf_free(&out);
+    /* Positions come from a table of line starts: CR, LF and CR LF each end one line, also
+     * inside block comments, and a text starting mid-line shifts only its first line. */
+    CHECK(fails("(module\r(func\r\n  i32.bogus))", "unknown operator", 3, 3));
+    CHECK(fails("(module (; a\n b\r\n c ;) (func\n\n i32.bogus))", "unknown operator", 5, 2));
+    CHECK(kpWat_toBinaryAt("(module (funk))", 15, 7, 5, &out, &err) == KAPSUL_ERR_MALFORMED && err.line == 7 && err.column == 14);
+    kpBuf_free(&out);
+    CHECK(kpWat_toBinaryAt("(module\n  (funk))", 17, 7, 5, &out, &err) == KAPSUL_ERR_MALFORMED && err.line == 8 && err.column == 4);
+    kpBuf_free(&out);
+}
+
+/* A text over 512 MiB is refused before it is read (tokens keep 29-bit offsets). The buffer is
+ * an untouched anonymous mapping, so it costs address space only. */
+static void test_size_limit(void) {
+    size_t len = ((size_t)512 << 20) + 1;
+    void *big = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (big == MAP_FAILED) { CHECK(!"mmap of 512 MiB failed"); return; }
+    kpBuf out = {0};
+    CHECK(kpWat_toBinary(big, len, 1, &out, &err) == KAPSUL_ERR_LIMIT && out.len == 0);
+    kpWastScript script;
+    CHECK(kpWast_parse(big, len, &script, &err) == KAPSUL_ERR_LIMIT && script.ncmds == 0);
+    kpWast_free(&script);
+    kpBuf_free(&out);
+    munmap(big, len);
 }
 
 static void test_module_forms(void) {
@@ -379,5 +403,6 @@ int main(void) {
     test_positions();
     test_module_forms();
     test_deep_nesting();
+    test_size_limit();
     return kpt_finish();
 }
