@@ -40,6 +40,21 @@ typedef KP_VEC(frame) framevec;
 
 static kapsul_status put(kpWat *w, int rc) { return rc ? kpWat_nomem(w) : KAPSUL_OK; }
 
+/* One byte, in place when there is room: block structure writes three per block. */
+static kapsul_status put_byte(kpWat *w, kpBuf *o, uint8_t b) {
+    if (o->len < o->cap) {
+        o->data[o->len++] = b;
+        return KAPSUL_OK;
+    }
+    return put(w, kpBuf_byte(o, b));
+}
+
+/* A block type: the one-byte forms (0x40 and value types, -64..-1 as s33) without the LEB loop. */
+static kapsul_status put_blocktype(kpWat *w, kpBuf *o, int64_t bt) {
+    if (bt >= -64 && bt < 0) return put_byte(w, o, (uint8_t)(bt & 0x7F));
+    return put(w, kpBuf_s64leb(o, bt));
+}
+
 static kapsul_status emit_op(kpWat *w, kpBuf *o, int op) {
     const kpOpInfo *in = &kpOp_info[op];
     if (in->prefix) {
@@ -378,7 +393,7 @@ static kapsul_status push_frame(kpWat *w, framevec *fs, frkind kind, uint8_t op,
                .bt = (uint32_t)bt};
     kapsul_status st = offset32(w, pend, &f.pend);
     if (st) return st;
-    if (kpVec_grow(fs)) return kpWat_nomem(w);
+    if (fs->n == fs->cap && kpVec_grow(fs)) return kpWat_nomem(w);
     fs->v[fs->n++] = f;
     return KAPSUL_OK;
 }
@@ -386,7 +401,7 @@ static kapsul_status push_frame(kpWat *w, framevec *fs, frkind kind, uint8_t op,
 static kapsul_status push_label(kpWat *w, size_t label) {
     uint32_t prev = UINT32_MAX;
     if (w->labels.n >= UINT32_MAX - 1) return kpWat_error(w, w->pos, "too many nested blocks");
-    if (kpVec_grow(&w->labels)) return kpWat_nomem(w);
+    if (w->labels.n == w->labels.cap && kpVec_grow(&w->labels)) return kpWat_nomem(w);
     if (label != KP_NO_MATCH) {
         const kpTok *t = kpWat_tok(w, label);
         if (!kpWat_lookup(&w->label_ids, w->tk->src + t->start, t->len, &prev)) prev = UINT32_MAX;
@@ -421,7 +436,7 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
     if (op && !(folded && op == 0x04)) {
         w->pos = kw + 1;
         if ((st = parse_block_head(w, &label, &bt))) return st;
-        if ((st = put(w, kpBuf_byte(out, op))) || (st = put(w, kpBuf_s64leb(out, bt)))) return st;
+        if ((st = put_byte(w, out, op)) || (st = put_blocktype(w, out, bt))) return st;
         if ((st = push_label(w, label))) return st;
         return push_frame(w, fs, folded ? FR_FBLOCK : FR_PLAIN, op, label, bt, 0);
     }
@@ -448,7 +463,7 @@ static kapsul_status end_block(kpWat *w, kpBuf *out, framevec *fs) {
         const kpTok *t = kpWat_tok(w, l.tok);
         if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, l.prev)) return kpWat_nomem(w);
     }
-    return put(w, kpBuf_byte(out, 0x0B));
+    return put_byte(w, out, 0x0B);
 }
 
 /* One step for the frame on top: consume a terminator or start the next instruction. */
@@ -503,7 +518,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
         if (kpWat_isOpen(w, w->pos, "then")) {
             w->pos += 2;
             f->kind = FR_FIF_THEN;
-            if ((st = put(w, kpBuf_byte(out, 0x04))) || (st = put(w, kpBuf_s64leb(out, frame_bt(f))))) return st;
+            if ((st = put_byte(w, out, 0x04)) || (st = put_blocktype(w, out, frame_bt(f)))) return st;
             return push_label(w, f->label);
         }
         if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else"))

@@ -102,7 +102,12 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
         unsigned char c = lx->s[lx->pos];
         if (c == '\n' || c == '\r') {
             if (!newline(lx)) return KAPSUL_ERR_NOMEM;
-        } else if (c == ' ' || c == '\t') lx->pos++;
+        } else if (c == ' ' || c == '\t') {
+            size_t p = lx->pos + 1, n = lx->n;
+            const unsigned char *src = lx->s;
+            while (p < n && (src[p] == ' ' || src[p] == '\t')) p++;
+            lx->pos = p;
+        }
         else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
             /* a line comment ends at any newline: LF, CR or CR LF */
             while (lx->pos < lx->n && lx->s[lx->pos] != '\n' && lx->s[lx->pos] != '\r') {
@@ -184,7 +189,7 @@ static kapsul_status lex_token(lexer *lx, u32vec *open, kapsul_error *err) {
     unsigned char c = lx->s[start];
     if (c == '(') {
         lx->pos++;
-        if (kpVec_grow(open)) return KAPSUL_ERR_NOMEM;
+        if (open->n == open->cap && kpVec_grow(open)) return KAPSUL_ERR_NOMEM;
         open->v[open->n++] = (uint32_t)t->n;
         return push_tok(t, kpTok_LPAR, start, 1) ? KAPSUL_ERR_NOMEM : KAPSUL_OK;
     }
@@ -205,7 +210,12 @@ static kapsul_status lex_token(lexer *lx, u32vec *open, kapsul_error *err) {
             if (st) return st;
             has_string = true;
         } else if (is_idchar(d)) {
-            while (lx->pos < lx->n && is_idchar(lx->s[lx->pos])) lx->pos++;
+            /* Locals, not lx->: a byte read through lx->s may alias lx->pos, which would force
+             * a store and a reload per character. */
+            const unsigned char *src = lx->s;
+            size_t p = lx->pos, n = lx->n;
+            while (p < n && is_idchar(src[p])) p++;
+            lx->pos = p;
         } else break;
         pieces++;
     }
