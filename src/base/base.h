@@ -53,7 +53,8 @@ void kpBuf_free(kpBuf *b);
  * kpVec_grow makes room for one more element; returns 0 or -1 (out of memory). */
 #define KP_VEC(T) struct { T *v; size_t n, cap; }
 int kpVec_growRaw(void **v, size_t *cap, size_t n, size_t elem);
-#define kpVec_grow(vec) kpVec_growRaw((void **)&(vec)->v, &(vec)->cap, (vec)->n, sizeof(*(vec)->v))
+#define kpVec_grow(vec)                                                                       \
+    ((vec)->n < (vec)->cap ? 0 : kpVec_growRaw((void **)&(vec)->v, &(vec)->cap, (vec)->n, sizeof(*(vec)->v)))
 #define kpVec_free(vec) (kp_free((vec)->v), (vec)->v = NULL, (vec)->n = (vec)->cap = 0)
 
 /* ---- Byte reader ------------------------------------------------------------------------------- */

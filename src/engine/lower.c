@@ -112,15 +112,20 @@ static const uint16_t direct_map[kpOp_COUNT] = {
 
 enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
 
+/* One record per open block, 20 bytes: a million nested blocks cost 20 MB here. A loop's branches
+ * all go backward to loop_pc, so a loop never needs the forward chain: the two share a word. The
+ * slot of the block's first parameter/result is not stored: it is slot_at(height), fixed while
+ * the operands below the block stay on the stack, which they do until its end. */
 typedef struct ctl {
-    uint8_t kind;
     uint32_t height;      /* operand count below the block's parameters */
-    uint32_t slot;        /* slot of the first parameter / result */
     uint32_t type;        /* type index, or NONE: then `val` (0 = no result) is the one result */
-    kpValType val;
-    uint32_t loop_pc;     /* C_LOOP: its CHECK; back edges branch to loop_pc + 2 */
-    uint32_t chain;       /* forward branches to the end, linked through their target words */
+    union {
+        uint32_t loop_pc; /* C_LOOP: its CHECK; back edges branch to loop_pc + 2 */
+        uint32_t chain;   /* others: forward branches to the end, linked through their target words */
+    } u;
     uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
+    uint8_t kind;
+    kpValType val;
 } ctl;
 
 /* A run of locals of one type: local indices first.. map to slots slot, slot + width, ...
@@ -320,12 +325,11 @@ static kpValType bt_result(const lower *L, const ctl *c, uint32_t i) {
 }
 
 static kapsul_status push_ctl(lower *L, uint8_t kind, const kpInstr *in) {
-    ctl c = {.kind = kind, .type = NONE, .val = 0, .loop_pc = NONE, .chain = NONE, .else_site = NONE};
+    ctl c = {.kind = kind, .type = NONE, .val = 0, .u.chain = NONE, .else_site = NONE};
     if (in->block_kind == kpBlock_VAL) c.val = in->type;
     else if (in->block_kind == kpBlock_TYPE) c.type = in->a;
     uint32_t np = bt_nparams(L, &c);
     c.height = height(L) >= np ? height(L) - np : 0;
-    c.slot = slot_at(L, c.height);
     if (kpVec_grow(&L->ctls) != 0) return KAPSUL_ERR_NOMEM;
     L->ctls.v[L->ctls.n++] = c;
     return KAPSUL_OK;
@@ -364,7 +368,7 @@ static uint32_t label_arity(const lower *L, const ctl *c) {
 
 /* Copy the top `arity` operands to the target's slots; true if any copy was needed. */
 static bool branch_copies(lower *L, const ctl *t, bool do_emit) {
-    uint32_t arity = label_arity(L, t), h = height(L), dst = t->slot;
+    uint32_t arity = label_arity(L, t), h = height(L), dst = slot_at(L, t->height);
     bool any = false;
     for (uint32_t i = 0; i < arity && i < h; i++) {
         uint32_t k = h - arity + i;
@@ -402,11 +406,11 @@ static void emit_return(lower *L) {
 /* Jump target word for a branch to ctl t: loops are known, blocks are chained for patching. */
 static void emit_target(lower *L, ctl *t) {
     if (t->kind == C_LOOP) {
-        emit(L, t->loop_pc + 2);   /* past the loop's CHECK: the interpreter's JUMP */
+        emit(L, t->u.loop_pc + 2);   /* past the loop's CHECK: the interpreter's JUMP */
     } else {
         uint32_t site = pc(L);
-        emit(L, t->chain);
-        t->chain = site;
+        emit(L, t->u.chain);
+        t->u.chain = site;
     }
 }
 
@@ -532,10 +536,10 @@ static kapsul_status lower_br_table(lower *L, const kpInstr *in) {
         ctl *t = &L->ctls.v[L->ctls.n - 1 - depth];
         if (t->kind != C_FUNC && !branch_copies(L, t, false)) {
             if (t->kind == C_LOOP) {
-                L->code.v[table + i] = t->loop_pc + 2;
+                L->code.v[table + i] = t->u.loop_pc + 2;
             } else {
-                L->code.v[table + i] = t->chain;
-                t->chain = table + i;
+                L->code.v[table + i] = t->u.chain;
+                t->u.chain = table + i;
             }
             continue;
         }
@@ -601,7 +605,7 @@ static bool lower_end(lower *L) {
     if (!L->unreachable) materialize_top(L, bt_nresults(L, &c));
     label_here(L);
     if (c.else_site != NONE) patch_chain(L, c.else_site, pc(L));
-    patch_chain(L, c.chain, pc(L));
+    if (c.kind != C_LOOP) patch_chain(L, c.u.chain, pc(L));
     L->ctls.n--;
     truncate_to(L, c.height);
     for (uint32_t i = 0; i < bt_nresults(L, &c); i++) push(L, bt_result(L, &c, i));
@@ -1174,7 +1178,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         label_here(L);
         st = push_ctl(L, C_LOOP, in);
         if (st == KAPSUL_OK) {
-            L->ctls.v[L->ctls.n - 1].loop_pc = pc(L);
+            L->ctls.v[L->ctls.n - 1].u.loop_pc = pc(L);
             emit_check(L);
         }
         break;
@@ -1188,14 +1192,14 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         if (st != KAPSUL_OK) break;
         ctl *t = &L->ctls.v[L->ctls.n - 1];
         /* The else target is chained through else_site like any forward branch. */
-        uint32_t saved = t->chain;
-        t->chain = NONE;
+        uint32_t saved = t->u.chain;
+        t->u.chain = NONE;
         if (fuse_branch(L, c, true, t)) {
-            t->else_site = t->chain;
-            t->chain = saved;
+            t->else_site = t->u.chain;
+            t->u.chain = saved;
             break;
         }
-        t->chain = saved;
+        t->u.chain = saved;
         emit(L, kpIr_BR_IFZ);
         emit(L, c);
         t->else_site = pc(L);
@@ -1356,8 +1360,8 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         goto fail;
     }
-    L.ctls.v[L.ctls.n++] = (ctl){.kind = C_FUNC, .type = f->type, .slot = 0, .height = 0,
-                                 .loop_pc = NONE, .chain = NONE, .else_site = NONE};
+    L.ctls.v[L.ctls.n++] = (ctl){.kind = C_FUNC, .type = f->type, .height = 0,
+                                 .u.chain = NONE, .else_site = NONE};
     emit_check(&L);
     st = lower_body(&L, f, err);
     if (st != KAPSUL_OK) goto fail;
