@@ -820,36 +820,27 @@ next:
     vmcase(F32_MULMUL) { S(1) = of_f32((F32(3) * F32(4)) * F32(2)); ip += 5; vmbreak; }
     vmcase(F64_MULMUL) { S(1) = of_f64((F64(3) * F64(4)) * F64(2)); ip += 5; vmbreak; }
     vmcase(I32_SHRAND) { S(1) = (U32(2) >> ip[3]) & ip[4]; ip += 5; vmbreak; }
-#define LDOP(id, expr)                                                         \
+/* f64 op on a value loaded right before: address ADDR, WORDS long (ir.h: *LD x off, *LDA x imm off). */
+#define LDOP(id, addr, words, expr)                                            \
     vmcase(id) {                                                               \
-        a = (uint64_t)U32(3) + (uint64_t)ip[4];                                \
+        a = (addr);                                                            \
         if (KP_UNLIKELY(a + 8 > mlimit)) {                                     \
             trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
             goto trapped;                                                      \
         }                                                                      \
         double m = f64_of(ld(mb + a, 8));                                      \
         S(1) = of_f64(expr);                                                   \
-        ip += 5;                                                               \
+        ip += words;                                                           \
         vmbreak;                                                               \
     }
-    LDOP(F64_ADDLD, F64(2) + m)
-    LDOP(F64_SUBLD, F64(2) - m)
-    LDOP(F64_MULLD, F64(2) * m)
-#define LDOPA(id, expr)                                                        \
-    vmcase(id) {                                                               \
-        a = (uint64_t)(uint32_t)(U32(3) + ip[4]) + (uint64_t)ip[5];            \
-        if (KP_UNLIKELY(a + 8 > mlimit)) {                                     \
-            trap = KAPSUL_TRAP_MEMORY_OOB;                                     \
-            goto trapped;                                                      \
-        }                                                                      \
-        double m = f64_of(ld(mb + a, 8));                                      \
-        S(1) = of_f64(expr);                                                   \
-        ip += 6;                                                               \
-        vmbreak;                                                               \
-    }
-    LDOPA(F64_ADDLDA, F64(2) + m)
-    LDOPA(F64_SUBLDA, F64(2) - m)
-    LDOPA(F64_MULLDA, F64(2) * m)
+#define LD_XO ((uint64_t)U32(3) + (uint64_t)ip[4])
+#define LD_XIO ((uint64_t)(uint32_t)(U32(3) + ip[4]) + (uint64_t)ip[5])
+    LDOP(F64_ADDLD, LD_XO, 5, F64(2) + m)
+    LDOP(F64_SUBLD, LD_XO, 5, F64(2) - m)
+    LDOP(F64_MULLD, LD_XO, 5, F64(2) * m)
+    LDOP(F64_ADDLDA, LD_XIO, 6, F64(2) + m)
+    LDOP(F64_SUBLDA, LD_XIO, 6, F64(2) - m)
+    LDOP(F64_MULLDA, LD_XIO, 6, F64(2) * m)
     vmcase(F64_ADDTO) {
         a = (uint64_t)U32(2) + (uint64_t)ip[3];
         if (KP_UNLIKELY(a + 8 > mlimit)) {
