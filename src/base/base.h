@@ -74,8 +74,25 @@ static inline bool kpRead_eof(const kpReader *r) { return r->p >= r->end; }
 bool kpRead_fail(kpReader *r, const char *why);
 bool kpRead_u8(kpReader *r, uint8_t *out);
 bool kpRead_bytes(kpReader *r, size_t n, const uint8_t **out);
-bool kpRead_u32(kpReader *r, uint32_t *out);   /* unsigned LEB128, at most 5 bytes */
-bool kpRead_s32(kpReader *r, int32_t *out);    /* signed LEB128, at most 5 bytes */
+/* unsigned / signed LEB128, at most 5 bytes. The one-byte case is inline (most immediates);
+ * the rest goes to the *Long readers. */
+bool kpRead_u32Long(kpReader *r, uint32_t *out);
+bool kpRead_s32Long(kpReader *r, int32_t *out);
+static inline bool kpRead_u32(kpReader *r, uint32_t *out) {
+    if (r->p < r->end && *r->p < 0x80) {
+        *out = *r->p++;
+        return true;
+    }
+    return kpRead_u32Long(r, out);
+}
+static inline bool kpRead_s32(kpReader *r, int32_t *out) {
+    if (r->p < r->end && *r->p < 0x80) {
+        uint8_t b = *r->p++;
+        *out = (int32_t)b - (b & 0x40 ? 0x80 : 0);   /* bit 6 is the sign */
+        return true;
+    }
+    return kpRead_s32Long(r, out);
+}
 bool kpRead_s33(kpReader *r, int64_t *out);    /* signed 33-bit (block types) */
 bool kpRead_s64(kpReader *r, int64_t *out);    /* signed LEB128, at most 10 bytes */
 bool kpRead_u64(kpReader *r, uint64_t *out);   /* unsigned LEB128, at most 10 bytes */

@@ -91,11 +91,7 @@ static bool read_sleb(kpReader *r, unsigned bits, int64_t *out) {
 
 /* Most immediates (labels, locals, small constants) fit in one byte: those skip the general
  * loop. A single byte below 0x80 is always a valid encoding, whatever the width. */
-bool kpRead_u32(kpReader *r, uint32_t *out) {
-    if (r->p < r->end && *r->p < 0x80) {
-        *out = *r->p++;
-        return true;
-    }
+bool kpRead_u32Long(kpReader *r, uint32_t *out) {
     uint64_t v;
     if (!read_uleb(r, 32, &v)) return false;
     *out = (uint32_t)v;
@@ -104,12 +100,7 @@ bool kpRead_u32(kpReader *r, uint32_t *out) {
 
 bool kpRead_u64(kpReader *r, uint64_t *out) { return read_uleb(r, 64, out); }
 
-bool kpRead_s32(kpReader *r, int32_t *out) {
-    if (r->p < r->end && *r->p < 0x80) {
-        uint8_t b = *r->p++;
-        *out = (int32_t)b - (b & 0x40 ? 0x80 : 0);   /* bit 6 is the sign */
-        return true;
-    }
+bool kpRead_s32Long(kpReader *r, int32_t *out) {
     int64_t v;
     if (!read_sleb(r, 32, &v)) return false;
     *out = (int32_t)v;

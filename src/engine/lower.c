@@ -126,6 +126,7 @@ typedef struct ctl {
     uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
     uint8_t kind;
     kpValType val;
+    bool dead_else;       /* C_IF on a constant true condition: the else arm is never run */
 } ctl;
 
 /* A run of locals of one type: local indices first.. map to slots slot, slot + width, ...
@@ -165,7 +166,17 @@ typedef struct lower {
 
 /* ---- Emission helpers ---- */
 
-static void emit(lower *L, uint32_t w) {
+static void emit_grow(lower *L, uint32_t w);
+/* Append one word. The common case (room left) is inline; emit_grow handles the rest. */
+static inline void emit(lower *L, uint32_t w) {
+    if (L->code.n < L->code.cap && L->code.n < KP_MAX_CODE_WORDS && !L->nomem) {
+        L->code.v[L->code.n++] = w;
+        return;
+    }
+    emit_grow(L, w);
+}
+
+static void emit_grow(lower *L, uint32_t w) {
     if (L->nomem) return;
     if (L->code.n >= KP_MAX_CODE_WORDS) {
         L->too_large = L->nomem = true;
@@ -581,6 +592,13 @@ static bool skip_dead(kpReader *r) {
 
 static void lower_else(lower *L) {
     ctl *c = &L->ctls.v[L->ctls.n - 1];
+    if (c->dead_else) {
+        /* The then arm falls through to the end; the else arm is skipped as dead code. */
+        if (!L->unreachable) materialize_top(L, bt_nresults(L, c));
+        c->kind = C_ELSE;
+        L->unreachable = true;
+        return;
+    }
     if (!L->unreachable) {
         materialize_top(L, bt_nresults(L, c));
         emit(L, kpIr_BR);
@@ -1191,6 +1209,15 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         st = push_ctl(L, C_IF, in);
         if (st != KAPSUL_OK) break;
         ctl *t = &L->ctls.v[L->ctls.n - 1];
+        if (prev_wrote(L, c, 3) && L->code.v[L->prev_pc] == kpIr_CONST32) {
+            /* A constant condition: no test, and the arm never taken is lowered as dead code
+             * (a million nested `if (i32.const 1)` then cost no code at all). */
+            bool taken = L->code.v[L->prev_pc + 2] != 0;
+            L->code.n = L->prev_pc;
+            t->dead_else = taken;
+            L->unreachable = !taken;
+            break;
+        }
         /* The else target is chained through else_site like any forward branch. */
         uint32_t saved = t->u.chain;
         t->u.chain = NONE;

@@ -54,8 +54,27 @@ typedef struct kpOpInfo {
 
 extern const kpOpInfo kpOp_info[kpOp_COUNT];
 
+/* Dense maps from (prefix, code) to kpOp + 1 (0 = unknown), one array for all three families:
+ * single-byte opcodes at 0..255, 0xFC codes at 256..287, 0xFD codes at 288..799. Built by the
+ * compiler from the table, so decoding an instruction costs one load (no first-use setup, no
+ * synchronisation on the hot path). opcodes.def keeps 0xFC codes below 32 and 0xFD codes below
+ * 512; a row outside that range would collide with another and gcc's -Woverride-init says so. */
+#define KP_MAP_FC 256
+#define KP_MAP_FD (KP_MAP_FC + 32)
+#define KP_MAP_SIZE (KP_MAP_FD + 512)
+#define KP_MAP_AT(prefix, code) ((prefix) == 0 ? (code) : (prefix) == 0xFC ? KP_MAP_FC + (code) : KP_MAP_FD + (code))
+extern const uint16_t kpOp_codeMap[KP_MAP_SIZE];
+
 /* Decode: the kpOp for a prefix (0 for none) and code, or -1 if unknown. */
-int kpOp_fromCode(uint8_t prefix, uint32_t code);
+static inline int kpOp_fromCode(uint8_t prefix, uint32_t code) {
+    uint32_t at;
+    if (prefix == 0) at = code & 0xFF;
+    else if (prefix == 0xFC && code < 32) at = KP_MAP_FC + code;
+    else if (prefix == 0xFD && code < 512) at = KP_MAP_FD + code;
+    else return -1;
+    return (int)kpOp_codeMap[at] - 1;
+}
+
 /* Text: the kpOp for a mnemonic (for "select" returns kpOp_SELECT), or -1. */
 int kpOp_fromName(const char *name, size_t len);
 
