@@ -570,7 +570,7 @@ static bool skip_dead(kpReader *r) {
     for (;;) {
         const uint8_t *at = r->p;
         kpInstr in;
-        if (!kpDecode_instr(r, &in)) return false;
+        if (!kpDecode_next(r, &in)) return false;
         switch (in.op) {
         case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF:
             depth++;
@@ -1352,7 +1352,7 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
         if (L->unreachable && !skip_dead(&r))
             return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
         kpInstr in;
-        if (!kpDecode_instr(&r, &in))
+        if (!kpDecode_next(&r, &in))
             return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
         kapsul_status st = lower_instr(L, &in, &done);
         if (L->too_large)

@@ -15,6 +15,7 @@
 #define KP_MODULE_H
 
 #include "base/base.h"
+#include "module/opcodes.h"
 
 /* Value types use their binary encodings. */
 typedef uint8_t kpValType;
@@ -213,6 +214,51 @@ typedef struct kpInstr {
  * with the spec's message in r->error ("illegal opcode", "zero byte expected", "malformed memop
  * flags", "malformed reference type", "unexpected end", "integer too large", ...). */
 bool kpDecode_instr(kpReader *r, kpInstr *in);
+
+/* kpDecode_instr with the common shapes inline, for the loops that walk whole bodies (validation,
+ * lowering): a one-byte opcode whose immediate is absent, an index or i32 that fits one byte, or
+ * a block type that is empty or a value type. Anything else goes to kpDecode_instr; the result is
+ * the same either way. */
+static inline bool kpDecode_next(kpReader *r, kpInstr *in) {
+    const uint8_t *p = r->p;
+    if (p + 1 < r->end && kpOp_codeMap[*p]) {
+        unsigned op = kpOp_codeMap[*p] - 1u;
+        uint8_t x = p[1];
+        uint32_t offset = (uint32_t)(p - r->base);
+        switch (kpOp_info[op].imm) {
+        case kpImm_NONE:
+            *in = (kpInstr){.op = (uint16_t)op, .offset = offset};
+            r->p = p + 1;
+            return true;
+        case kpImm_LABEL: case kpImm_FUNC: case kpImm_LOCAL: case kpImm_GLOBAL: case kpImm_TABLE:
+        case kpImm_DATA: case kpImm_ELEM:
+            if (x >= 0x80) break;
+            *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .a = x};
+            r->p = p + 2;
+            return true;
+        case kpImm_I32:
+            if (x >= 0x80) break;
+            *in = (kpInstr){.op = (uint16_t)op, .offset = offset,
+                            .bits = (uint32_t)((int32_t)x - (x & 0x40 ? 0x80 : 0))};
+            r->p = p + 2;
+            return true;
+        case kpImm_BLOCK:
+            if (x == 0x40) {
+                *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_EMPTY};
+            } else if (x == kpT_I32 || x == kpT_I64 || x == kpT_F32 || x == kpT_F64 || x == kpT_V128 ||
+                       x == kpT_FUNCREF || x == kpT_EXTERNREF) {
+                *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_VAL, .type = x};
+            } else {
+                break;
+            }
+            r->p = p + 2;
+            return true;
+        default:
+            break;
+        }
+    }
+    return kpDecode_instr(r, in);
+}
 
 /* Parse the "name" custom section payload into m->func_names. A malformed name section is
  * ignored (as engines do); only running out of memory is an error (KAPSUL_ERR_NOMEM). */

@@ -588,7 +588,7 @@ static kapsul_status validate_body(val *v, const kpFunc *f) {
                               : v->m->bytes[off] == 0x0B ? "section size mismatch" : "END opcode expected";
             return verr(v, KAPSUL_ERR_MALFORMED, off, "%s", msg);
         }
-        if (!kpDecode_instr(&r, &in)) return body_decode_fail(v, &r);
+        if (!kpDecode_next(&r, &in)) return body_decode_fail(v, &r);
         v->at = in.offset;
         if ((st = step(v, &in))) return st;
     }

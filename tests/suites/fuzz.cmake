@@ -100,7 +100,8 @@ foreach(t test_allocfail test_pathological)
 endforeach()
 
 # Differential testing against Node's V8 (tests/diff): the driver is built everywhere; the
-# 50-module CI run is registered where binaryen's wasm-opt and node exist.
+# 50-module CI run (fixed seed: the same modules every run, see run.sh) is registered where
+# binaryen's wasm-opt and node exist.
 add_executable(kapsul-diff-driver ${CMAKE_SOURCE_DIR}/tests/diff/driver.c)
 target_link_libraries(kapsul-diff-driver PRIVATE kapsul_core)
 set_target_properties(kapsul-diff-driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
@@ -110,7 +111,7 @@ if(KAPSUL_WASM_OPT AND KAPSUL_NODE)
   add_test(NAME diff.v8
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/diff/run.sh 50 $<TARGET_FILE:kapsul-diff-driver>)
   set_tests_properties(diff.v8 PROPERTIES LABELS "diff" TIMEOUT 900
-                       ENVIRONMENT "KAPSUL_DIFF_OUT=${CMAKE_BINARY_DIR}/diff-mismatches")
+                       ENVIRONMENT "KAPSUL_DIFF_OUT=${CMAKE_BINARY_DIR}/diff-mismatches;KAPSUL_DIFF_SEED=1")
 else()
   message(STATUS "wasm-opt or node not found: the differential test is not registered")
 endif()
