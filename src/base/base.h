@@ -85,10 +85,11 @@ static inline bool kpRead_u32(kpReader *r, uint32_t *out) {
     }
     return kpRead_u32Long(r, out);
 }
+/* The value of a one-byte signed LEB128 (b < 0x80): bit 6 is the sign. */
+static inline int32_t kp_sleb7(uint8_t b) { return (int32_t)b - (b & 0x40 ? 0x80 : 0); }
 static inline bool kpRead_s32(kpReader *r, int32_t *out) {
     if (r->p < r->end && *r->p < 0x80) {
-        uint8_t b = *r->p++;
-        *out = (int32_t)b - (b & 0x40 ? 0x80 : 0);   /* bit 6 is the sign */
+        *out = kp_sleb7(*r->p++);
         return true;
     }
     return kpRead_s32Long(r, out);

@@ -77,18 +77,12 @@ static bool read_zero(kpReader *r) {
 
 /* ---- Instructions ------------------------------------------------------------------------------ */
 
-/* kp_is_valtype, inlined here: every block header asks. */
-static inline bool valtype_byte(uint8_t b) {
-    return b == kpT_I32 || b == kpT_I64 || b == kpT_F32 || b == kpT_F64 || b == kpT_V128 ||
-           b == kpT_FUNCREF || b == kpT_EXTERNREF;
-}
-
 /* Block type: 0x40, a value type, or a non-negative s33 type index. */
 static bool read_blocktype(kpReader *r, kpInstr *in) {
     if (kpRead_eof(r)) return kpRead_fail(r, "unexpected end");
     uint8_t b = *r->p;
     if (b == 0x40) { r->p++; in->block_kind = kpBlock_EMPTY; return true; }
-    if (valtype_byte(b)) { r->p++; in->block_kind = kpBlock_VAL; in->type = b; return true; }
+    if (kp_is_valtype(b)) { r->p++; in->block_kind = kpBlock_VAL; in->type = b; return true; }
     int64_t idx;
     const uint8_t *at = r->p;
     if (!kpRead_s33(r, &idx)) return false;

@@ -4,16 +4,6 @@
  */
 #include "module/module.h"
 
-bool kp_is_valtype(uint8_t byte) {
-    switch (byte) {
-    case kpT_I32: case kpT_I64: case kpT_F32: case kpT_F64: case kpT_V128:
-    case kpT_FUNCREF: case kpT_EXTERNREF:
-        return true;
-    default:
-        return false;
-    }
-}
-
 const char *kp_valtype_name(kpValType t) {
     switch (t) {
     case kpT_I32: return "i32";

@@ -24,7 +24,10 @@ enum {
     kpT_FUNCREF = 0x70, kpT_EXTERNREF = 0x6F
 };
 static inline bool kp_is_reftype(kpValType t) { return t == kpT_FUNCREF || t == kpT_EXTERNREF; }
-bool kp_is_valtype(uint8_t byte);
+static inline bool kp_is_valtype(uint8_t byte) {
+    return byte == kpT_I32 || byte == kpT_I64 || byte == kpT_F32 || byte == kpT_F64 || byte == kpT_V128 ||
+           byte == kpT_FUNCREF || byte == kpT_EXTERNREF;
+}
 const char *kp_valtype_name(kpValType t);
 
 /* Implementation limits shared with other engines; the decoder enforces them. */
@@ -239,14 +242,13 @@ static inline bool kpDecode_next(kpReader *r, kpInstr *in) {
         case kpImm_I32:
             if (x >= 0x80) break;
             *in = (kpInstr){.op = (uint16_t)op, .offset = offset,
-                            .bits = (uint32_t)((int32_t)x - (x & 0x40 ? 0x80 : 0))};
+                            .bits = (uint32_t)kp_sleb7(x)};
             r->p = p + 2;
             return true;
         case kpImm_BLOCK:
             if (x == 0x40) {
                 *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_EMPTY};
-            } else if (x == kpT_I32 || x == kpT_I64 || x == kpT_F32 || x == kpT_F64 || x == kpT_V128 ||
-                       x == kpT_FUNCREF || x == kpT_EXTERNREF) {
+            } else if (kp_is_valtype(x)) {
                 *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_VAL, .type = x};
             } else {
                 break;
