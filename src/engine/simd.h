@@ -13,6 +13,7 @@
 #ifndef KP_SIMD_H
 #define KP_SIMD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The value of a v128 viewed as each lane shape (type punning through a union is defined in C11). */
@@ -129,5 +130,12 @@ void kpSimd_load(uint32_t op, uint64_t *dst, const uint8_t *p, const uint64_t *v
 void kpSimd_store(uint32_t op, uint8_t *p, const uint64_t *vec, uint32_t lane);
 /* Either of the two, by op. */
 void kpSimd_access(uint32_t op, uint64_t *dst, uint8_t *p, const uint64_t *vec, uint32_t lane);
+
+/* Testing hook for the differential test against V8 (tests/diff), never set by the runtime:
+ * when true, a NaN lane of f32x4/f64x2 min and max gets the bits V8's x64 code sequence gives
+ * (min: the negative canonical NaN; max: the canonical NaN with the sign bit of a | b) instead of
+ * kapsul's (the input NaN). The spec allows both; the hook lets the test tell such a difference
+ * from a bug. Not thread-safe by design: set it before loading anything. */
+extern bool kpSimd_nanAsV8;
 
 #endif /* KP_SIMD_H */

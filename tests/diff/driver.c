@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kapsul.h"
+#include "engine/simd.h"
 
 static void print_float32(uint32_t bits) {
     if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu)) printf("nan");
@@ -197,6 +198,10 @@ static int run_module(const char *path) {
 /* One module, or several with "== FILE" before each (batches amortize process start-up). */
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: %s FILE.wasm...\n", argv[0]); return 2; }
+    /* KAPSUL_DIFF_NAN_V8=1: SIMD min/max NaN lanes take V8's bits (run.sh's second look at a
+     * mismatch, to tell a legal NaN choice from a bug). */
+    const char *nan_v8 = getenv("KAPSUL_DIFF_NAN_V8");
+    kpSimd_nanAsV8 = nan_v8 && strcmp(nan_v8, "1") == 0;
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         if (argc > 2) printf("== %s\n", argv[i]);
