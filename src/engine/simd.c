@@ -228,41 +228,22 @@ static int int_unary(uint32_t op, kpV128 *r, const kpV128 *x, uint64_t s) {
 
 bool kpSimd_nanAsV8;
 
-/* min/max of one lane, with V8's NaN bits under kpSimd_nanAsV8 (see simd.h). V8 runs minps in
- * both operand orders and ORs the results, then turns every unordered lane into 0xFFC00000; for
- * max it ORs, subtracts the XOR of the two orders and keeps sign, exponent and quiet bit. */
-static uint32_t min32(const kpV128 *x, const kpV128 *y, int i) {
-    float a = x->f32[i], b = y->f32[i];
-    if (kpSimd_nanAsV8 && (a != a || b != b)) return 0xFFC00000u;
-    float m = kp_fminf(a, b);
-    uint32_t u;
-    memcpy(&u, &m, 4);
-    return u;
-}
-static uint32_t max32(const kpV128 *x, const kpV128 *y, int i) {
-    float a = x->f32[i], b = y->f32[i];
-    if (kpSimd_nanAsV8 && (a != a || b != b)) return ((x->u32[i] | y->u32[i]) & 0x80000000u) | 0x7FC00000u;
-    float m = kp_fmaxf(a, b);
-    uint32_t u;
-    memcpy(&u, &m, 4);
-    return u;
-}
-static uint64_t min64(const kpV128 *x, const kpV128 *y, int i) {
-    double a = x->f64[i], b = y->f64[i];
-    if (kpSimd_nanAsV8 && (a != a || b != b)) return 0xFFF8000000000000ull;
-    double m = kp_fmin(a, b);
-    uint64_t u;
-    memcpy(&u, &m, 8);
-    return u;
-}
-static uint64_t max64(const kpV128 *x, const kpV128 *y, int i) {
-    double a = x->f64[i], b = y->f64[i];
-    if (kpSimd_nanAsV8 && (a != a || b != b))
-        return ((x->u64[i] | y->u64[i]) & 0x8000000000000000ull) | 0x7FF8000000000000ull;
-    double m = kp_fmax(a, b);
-    uint64_t u;
-    memcpy(&u, &m, 8);
-    return u;
+/* Under kpSimd_nanAsV8 (see simd.h), the NaN lanes of an f32x4/f64x2 min or max result take the
+ * bits V8's x64 sequence gives. V8 runs minps in both operand orders and ORs the results, then
+ * turns every unordered lane into the negative canonical NaN; for max it ORs, subtracts the XOR of
+ * the two orders and keeps sign, exponent and quiet bit: the canonical NaN with the sign of a | b. */
+static void nan_lanes_as_v8(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
+    bool max = op == kpOp_F32X4_MAX || op == kpOp_F64X2_MAX;
+    if (op == kpOp_F32X4_MIN || op == kpOp_F32X4_MAX) {
+        for (int i = 0; i < 4; i++)
+            if (x->f32[i] != x->f32[i] || y->f32[i] != y->f32[i])
+                r->u32[i] = max ? ((x->u32[i] | y->u32[i]) & 0x80000000u) | 0x7FC00000u : 0xFFC00000u;
+    } else {
+        for (int i = 0; i < 2; i++)
+            if (x->f64[i] != x->f64[i] || y->f64[i] != y->f64[i])
+                r->u64[i] = max ? ((x->u64[i] | y->u64[i]) & 0x8000000000000000ull) | 0x7FF8000000000000ull
+                                : 0xFFF8000000000000ull;
+    }
 }
 
 static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
@@ -271,8 +252,8 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F32X4_SUB: MAP(4, f32, x->f32[i] - y->f32[i]); break;
     case kpOp_F32X4_MUL: MAP(4, f32, x->f32[i] * y->f32[i]); break;
     case kpOp_F32X4_DIV: MAP(4, f32, x->f32[i] / y->f32[i]); break;
-    case kpOp_F32X4_MIN: MAP(4, u32, min32(x, y, i)); break;
-    case kpOp_F32X4_MAX: MAP(4, u32, max32(x, y, i)); break;
+    case kpOp_F32X4_MIN: MAP(4, f32, kp_fminf(x->f32[i], y->f32[i])); break;
+    case kpOp_F32X4_MAX: MAP(4, f32, kp_fmaxf(x->f32[i], y->f32[i])); break;
     /* pmin/pmax are defined as b < a ? b : a and a < b ? b : a: they return an operand's bits
      * unchanged (NaN included), so they copy integer lanes. */
     case kpOp_F32X4_PMIN: MAP(4, u32, y->f32[i] < x->f32[i] ? y->u32[i] : x->u32[i]); break;
@@ -288,8 +269,8 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F64X2_SUB: MAP(2, f64, x->f64[i] - y->f64[i]); break;
     case kpOp_F64X2_MUL: MAP(2, f64, x->f64[i] * y->f64[i]); break;
     case kpOp_F64X2_DIV: MAP(2, f64, x->f64[i] / y->f64[i]); break;
-    case kpOp_F64X2_MIN: MAP(2, u64, min64(x, y, i)); break;
-    case kpOp_F64X2_MAX: MAP(2, u64, max64(x, y, i)); break;
+    case kpOp_F64X2_MIN: MAP(2, f64, kp_fmin(x->f64[i], y->f64[i])); break;
+    case kpOp_F64X2_MAX: MAP(2, f64, kp_fmax(x->f64[i], y->f64[i])); break;
     case kpOp_F64X2_PMIN: MAP(2, u64, y->f64[i] < x->f64[i] ? y->u64[i] : x->u64[i]); break;
     case kpOp_F64X2_PMAX: MAP(2, u64, x->f64[i] < y->f64[i] ? y->u64[i] : x->u64[i]); break;
     case kpOp_F64X2_ABS: MAP(2, u64, x->u64[i] & 0x7FFFFFFFFFFFFFFFull); break;
@@ -301,6 +282,9 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F64X2_NEAREST: MAP(2, f64, kp_round(x->f64[i], 3)); break;
     default: return 0;
     }
+    if (kpSimd_nanAsV8 && (op == kpOp_F32X4_MIN || op == kpOp_F32X4_MAX || op == kpOp_F64X2_MIN ||
+                           op == kpOp_F64X2_MAX))
+        nan_lanes_as_v8(op, r, x, y);
     return 1;
 }
 

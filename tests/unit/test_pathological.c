@@ -207,31 +207,25 @@ static int case_nested_blocks(void) {
     return load_run(&mod, ALLOW_OK | ALLOW_LIMIT, ALLOW_OK, KAPSUL_TRAP_NONE);
 }
 
-/* A million nested ifs each with a constant condition, and an else on each. */
-static int case_nested_ifs(void) {
+/* A million nested ifs, each with an else. The condition is `i32.const 1` (lowering folds it),
+ * or with `on_local` the value of an i32 local (a test and a branch per level). */
+static int nested_ifs(bool on_local) {
     kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t ifb[4] = {0x41, 0x01, 0x04, 0x40}, tail[2] = {0x05, 0x0B};
-    wg_u32(&locals, 0);
+    const uint8_t ifb[4] = {on_local ? 0x20 : 0x41, on_local ? 0x00 : 0x01, 0x04, 0x40};
+    static const uint8_t tail[2] = {0x05, 0x0B};
+    wg_u32(&locals, on_local ? 1 : 0);
+    if (on_local) {
+        wg_u32(&locals, 1);
+        wg_byte(&locals, 0x7F);
+    }
     wg_repeat(&code, ifb, 4, MILLION);
     wg_repeat(&code, tail, 2, MILLION);
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, ALLOW_OK | ALLOW_LIMIT, ALLOW_OK, KAPSUL_TRAP_NONE);
 }
-
-/* The same on a local's value, which lowering cannot fold: a test and a branch per level. */
-static int case_nested_ifs_local(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t ifb[4] = {0x20, 0x00, 0x04, 0x40}, tail[2] = {0x05, 0x0B};
-    wg_u32(&locals, 1);
-    wg_u32(&locals, 1);
-    wg_byte(&locals, 0x7F);
-    wg_repeat(&code, ifb, 4, MILLION);
-    wg_repeat(&code, tail, 2, MILLION);
-    wg_byte(&code, 0x0B);
-    one_func_module(&mod, "", "", &locals, &code);
-    return load_run(&mod, ALLOW_OK | ALLOW_LIMIT, ALLOW_OK, KAPSUL_TRAP_NONE);
-}
+static int case_nested_ifs(void) { return nested_ifs(false); }
+static int case_nested_ifs_local(void) { return nested_ifs(true); }
 
 /* Not pathological: 4,000,001 flat instructions (`i32.const 1; drop`), the instruction count of
  * the nested if/else, to compare what loading costs per instruction without any nesting. */
