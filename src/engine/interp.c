@@ -4,9 +4,9 @@
  * One loop runs every wasm function of a call tree: a wasm-to-wasm call pushes a kpFrame on the
  * frame stack of the store's kpExec (engine/objects.h; `s` below) and switches ip/fp, so C
  * recursion happens only when a host function calls back into wasm (each such entry counts
- * toward the same depth limit). Hot state (ip, fp, memory
- * base and limit) lives in locals; it is reloaded from the current instance after every call,
- * return and memory.grow.
+ * toward the same depth limit). Hot state (ip, fp, memory base and limit, the interrupt word's
+ * address, the stack end) lives in locals; the memory is reloaded from the current instance
+ * (a kpInstCore) after every call, return and memory.grow.
  *
  * Dispatch is computed goto (one indirect jump per instruction, with its own branch-predictor
  * slot) unless KP_SWITCH_DISPATCH is defined; the three vm* macros are the only difference.
