@@ -54,7 +54,7 @@ kapsul_status kpHost_call(kpExec *x, kpInstCore *caller_inst, kapsul_func *f, ui
         memset(&res[i], 0, sizeof res[i]);
         res[i].kind = (kapsul_valkind)rt[i];
     }
-    kapsul_caller caller = {x->store, caller_inst};
+    kapsul_caller caller = {x->store, caller_inst ? caller_inst->owner : NULL};
     kpError_clear(e);
     st = f->host(f->env, &caller, args, res, e);
     if (st != KAPSUL_OK) {

@@ -106,10 +106,11 @@ typedef struct kpExec {
 #define KP_INTR_FUEL 4             /* not an interrupt: fuel metering is on */
 
 /* What a host function receives: the store it runs in and the calling instance (NULL when the
- * host called it directly). */
+ * host called it directly), both the runtime's handles (opaque here; see kpExec.store and
+ * kpInstCore.owner). */
 struct kapsul_caller {
     kapsul_store *store;
-    kpInstCore *inst;
+    kapsul_instance *inst;
 };
 
 /* ---- memory.c ---- */

@@ -115,9 +115,9 @@ static uint32_t slot_count(const kpValType *t, uint32_t n) {
 
 /* ---- Host functions ---- */
 
-/* The caller (engine/objects.h) carries the store and the calling instance's core. */
+/* The caller (engine/objects.h) carries the store and the calling instance. */
 kapsul_memory *kapsul_caller_memory(kapsul_caller *caller) {
-    return caller && caller->inst ? caller->inst->mem0 : NULL;
+    return caller && caller->inst ? caller->inst->core.mem0 : NULL;
 }
 kapsul_store *kapsul_caller_store(kapsul_caller *caller) { return caller ? caller->store : NULL; }
 
