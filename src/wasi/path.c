@@ -35,7 +35,7 @@ uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
 /* ---- The portable walk ----------------------------------------------------------------------- */
 
 typedef struct kpWalk {
-    kpOs_fd fds[KP_MAX_DEPTH];   /* fds[0] is the root (not owned); the rest are O_PATH dirs */
+    kpOs_fd fds[KP_MAX_DEPTH];   /* fds[0] is the root (not owned); the rest KP_OS_O_PATH dirs */
     int depth;
 } kpWalk;
 
