@@ -21,9 +21,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kapsul_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- Version and symbols -------------------------------------------------------------------- */
+
+/* KAPSUL_API marks every function of this header: the shared library is built with hidden
+ * visibility and exports exactly these (libkapsul.so exports nothing but kapsul_*). */
+#if defined(__GNUC__) || defined(__clang__)
+#define KAPSUL_API __attribute__((visibility("default")))
+#else
+#define KAPSUL_API
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH" (equal to KAPSUL_VERSION of the header it was
+ * built with). A host compares it with KAPSUL_VERSION to detect a header/library mismatch, e.g.
+ * strcmp(kapsul_version(), KAPSUL_VERSION) != 0. Never NULL; a static string. */
+KAPSUL_API const char *kapsul_version(void);
 
 /* ---- Status and errors -------------------------------------------------------------------- */
 
@@ -62,9 +79,9 @@ typedef enum kapsul_trap {
 
 /* A short identifier ("unreachable", "memory_oob", ...) and the spec's message text
  * ("unreachable", "out of bounds memory access", ...). Never NULL. */
-const char *kapsul_trap_name(kapsul_trap trap);
-const char *kapsul_trap_message(kapsul_trap trap);
-const char *kapsul_status_name(kapsul_status status);
+KAPSUL_API const char *kapsul_trap_name(kapsul_trap trap);
+KAPSUL_API const char *kapsul_trap_message(kapsul_trap trap);
+KAPSUL_API const char *kapsul_status_name(kapsul_status status);
 
 #define KAPSUL_MAX_FRAMES 16
 
@@ -128,17 +145,22 @@ typedef struct kapsul_config {
 typedef struct kapsul_engine kapsul_engine;
 
 /* config may be NULL for defaults. Returns NULL only when out of memory. */
-kapsul_engine *kapsul_engine_new(const kapsul_config *config);
-void kapsul_engine_free(kapsul_engine *engine);
+KAPSUL_API kapsul_engine *kapsul_engine_new(const kapsul_config *config);
+KAPSUL_API void kapsul_engine_free(kapsul_engine *engine);
 
 /* ---- Modules --------------------------------------------------------------------------------- */
 
 typedef struct kapsul_module kapsul_module;
 
 /* Decode and validate a binary module. The bytes are copied; the caller may free them after. */
-kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
+KAPSUL_API kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
                                 kapsul_module **out, kapsul_error *err);
-void kapsul_module_free(kapsul_module *module);
+/* Parse a module written in the WebAssembly text format (WAT: "(module ...)" or bare module
+ * fields), then load it as kapsul_module_new does. A text error is KAPSUL_ERR_MALFORMED with
+ * err->line and err->column; the text is not kept. */
+KAPSUL_API kapsul_status kapsul_module_new_wat(kapsul_engine *engine, const char *text, size_t len,
+                                               kapsul_module **out, kapsul_error *err);
+KAPSUL_API void kapsul_module_free(kapsul_module *module);
 
 typedef enum kapsul_externkind {
     KAPSUL_EXTERN_FUNC = 0,
@@ -160,10 +182,10 @@ typedef struct kapsul_export_info {
     kapsul_externkind kind;
     uint32_t index;
 } kapsul_export_info;
-uint32_t kapsul_module_import_count(const kapsul_module *module);
-void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out);
-uint32_t kapsul_module_export_count(const kapsul_module *module);
-void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out);
+KAPSUL_API uint32_t kapsul_module_import_count(const kapsul_module *module);
+KAPSUL_API void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out);
+KAPSUL_API uint32_t kapsul_module_export_count(const kapsul_module *module);
+KAPSUL_API void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out);
 
 /* ---- Store and run-time objects -------------------------------------------------------------- */
 
@@ -175,18 +197,18 @@ typedef struct kapsul_table kapsul_table;
 typedef struct kapsul_memory kapsul_memory;
 typedef struct kapsul_global kapsul_global;
 
-kapsul_store *kapsul_store_new(kapsul_engine *engine);
-void kapsul_store_free(kapsul_store *store);
+KAPSUL_API kapsul_store *kapsul_store_new(kapsul_engine *engine);
+KAPSUL_API void kapsul_store_free(kapsul_store *store);
 
 /* Limits on execution in this store. fuel: number of instructions-worth of work before
  * KAPSUL_TRAP_FUEL (0 = unlimited). deadline_ns: absolute CLOCK_MONOTONIC time after which running
  * code traps with KAPSUL_TRAP_TIMEOUT (0 = none). */
-void kapsul_store_set_fuel(kapsul_store *store, uint64_t fuel);
-uint64_t kapsul_store_fuel_remaining(const kapsul_store *store);
-void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline_ns);
+KAPSUL_API void kapsul_store_set_fuel(kapsul_store *store, uint64_t fuel);
+KAPSUL_API uint64_t kapsul_store_fuel_remaining(const kapsul_store *store);
+KAPSUL_API void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline_ns);
 /* Ask running code to stop with KAPSUL_TRAP_TIMEOUT as soon as possible. Safe to call from a
  * signal handler or another thread. */
-void kapsul_store_interrupt(kapsul_store *store);
+KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
 
 /* An external value: what an export yields and an import consumes. */
 typedef struct kapsul_extern {
@@ -208,46 +230,46 @@ typedef kapsul_status (*kapsul_host_fn)(void *env, kapsul_caller *caller, const 
                                         kapsul_val *results, kapsul_error *err);
 
 /* The calling instance's memory 0 (NULL if it has none), for host functions such as WASI. */
-kapsul_memory *kapsul_caller_memory(kapsul_caller *caller);
-kapsul_store *kapsul_caller_store(kapsul_caller *caller);
+KAPSUL_API kapsul_memory *kapsul_caller_memory(kapsul_caller *caller);
+KAPSUL_API kapsul_store *kapsul_caller_store(kapsul_caller *caller);
 
-kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params,
+KAPSUL_API kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params,
                                    uint32_t nparams, const kapsul_valkind *results,
                                    uint32_t nresults, kapsul_host_fn fn, void *env,
                                    kapsul_func **out);
-uint32_t kapsul_func_param_count(const kapsul_func *func);
-uint32_t kapsul_func_result_count(const kapsul_func *func);
-kapsul_valkind kapsul_func_param(const kapsul_func *func, uint32_t i);
-kapsul_valkind kapsul_func_result(const kapsul_func *func, uint32_t i);
+KAPSUL_API uint32_t kapsul_func_param_count(const kapsul_func *func);
+KAPSUL_API uint32_t kapsul_func_result_count(const kapsul_func *func);
+KAPSUL_API kapsul_valkind kapsul_func_param(const kapsul_func *func, uint32_t i);
+KAPSUL_API kapsul_valkind kapsul_func_result(const kapsul_func *func, uint32_t i);
 
 /* Call a function. args must match its parameters in number and kind (else KAPSUL_ERR_ARG);
  * results must have room for its results. On a trap returns KAPSUL_ERR_TRAP with err->trap and
  * a backtrace; the store stays usable. */
-kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func, const kapsul_val *args,
+KAPSUL_API kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func, const kapsul_val *args,
                                uint32_t nargs, kapsul_val *results, uint32_t nresults,
                                kapsul_error *err);
 
 /* Host-created memories, tables and globals (spectest, embedders). max = UINT64_MAX: none. */
 #define KAPSUL_NO_MAX UINT64_MAX
-kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
+KAPSUL_API kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
                                 kapsul_memory **out);
-kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
+KAPSUL_API kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
                                uint64_t max, kapsul_table **out);
-kapsul_status kapsul_global_new(kapsul_store *store, kapsul_val value, bool mutable_,
+KAPSUL_API kapsul_status kapsul_global_new(kapsul_store *store, kapsul_val value, bool mutable_,
                                 kapsul_global **out);
 
 /* Linear memory access. The pointer stays valid until the memory grows. */
-uint8_t *kapsul_memory_data(kapsul_memory *memory);
-size_t kapsul_memory_size(const kapsul_memory *memory);       /* bytes */
-uint64_t kapsul_memory_pages(const kapsul_memory *memory);
+KAPSUL_API uint8_t *kapsul_memory_data(kapsul_memory *memory);
+KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory);       /* bytes */
+KAPSUL_API uint64_t kapsul_memory_pages(const kapsul_memory *memory);
 /* Returns the old size in pages, or -1 if it cannot grow (limit or max). */
-int64_t kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages);
+KAPSUL_API int64_t kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages);
 
-kapsul_val kapsul_global_get(const kapsul_global *global);
-kapsul_status kapsul_global_set(kapsul_global *global, kapsul_val value);
+KAPSUL_API kapsul_val kapsul_global_get(const kapsul_global *global);
+KAPSUL_API kapsul_status kapsul_global_set(kapsul_global *global, kapsul_val value);
 
-uint64_t kapsul_table_size(const kapsul_table *table);
-kapsul_status kapsul_table_get(const kapsul_table *table, uint64_t index, kapsul_val *out);
+KAPSUL_API uint64_t kapsul_table_size(const kapsul_table *table);
+KAPSUL_API kapsul_status kapsul_table_get(const kapsul_table *table, uint64_t index, kapsul_val *out);
 
 /* ---- Linker and instances -------------------------------------------------------------------- */
 
@@ -255,16 +277,16 @@ kapsul_status kapsul_table_get(const kapsul_table *table, uint64_t index, kapsul
  * that map. Names are byte strings with explicit lengths. */
 typedef struct kapsul_linker kapsul_linker;
 
-kapsul_linker *kapsul_linker_new(kapsul_store *store);
-void kapsul_linker_free(kapsul_linker *linker);
+KAPSUL_API kapsul_linker *kapsul_linker_new(kapsul_store *store);
+KAPSUL_API void kapsul_linker_free(kapsul_linker *linker);
 /* Define (or redefine, replacing the old one) one name. */
-kapsul_status kapsul_linker_define(kapsul_linker *linker, const char *module, size_t module_len,
+KAPSUL_API kapsul_status kapsul_linker_define(kapsul_linker *linker, const char *module, size_t module_len,
                                    const char *name, size_t name_len, kapsul_extern value);
 /* Define every export of an instance under one module name (the WAST "register" command). */
-kapsul_status kapsul_linker_define_instance(kapsul_linker *linker, const char *module,
+KAPSUL_API kapsul_status kapsul_linker_define_instance(kapsul_linker *linker, const char *module,
                                             size_t module_len, kapsul_instance *instance);
 /* Convenience: define a host function (NUL-terminated names). */
-kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const char *module,
+KAPSUL_API kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const char *module,
                                         const char *name, const kapsul_valkind *params,
                                         uint32_t nparams, const kapsul_valkind *results,
                                         uint32_t nresults, kapsul_host_fn fn, void *env);
@@ -273,15 +295,15 @@ kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const char *modul
  * KAPSUL_ERR_UNLINKABLE: an import is missing or mismatched (nothing was created).
  * KAPSUL_ERR_TRAP: a segment was out of bounds or the start function trapped; per the spec, the
  * writes done before the failure stay visible in shared imported objects. */
-kapsul_status kapsul_linker_instantiate(kapsul_linker *linker, const kapsul_module *module,
+KAPSUL_API kapsul_status kapsul_linker_instantiate(kapsul_linker *linker, const kapsul_module *module,
                                         kapsul_instance **out, kapsul_error *err);
 
 /* Look up an export by name. KAPSUL_ERR_NOT_FOUND if absent. */
-kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name,
+KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name,
                                      size_t name_len, kapsul_extern *out);
 /* Convenience: the export as a function / memory, or NULL. */
-kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
-kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
+KAPSUL_API kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
+KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
 
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 
@@ -320,14 +342,14 @@ typedef struct kapsul_wasi_config {
 /* Create a context. Fails with KAPSUL_ERR_IO (message names the path) when a directory cannot
  * be opened or a listen address cannot be bound, KAPSUL_ERR_ARG for a malformed address,
  * KAPSUL_ERR_NOMEM. The config's strings are copied. */
-kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
+KAPSUL_API kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
                               kapsul_error *err);
 /* Closes every host fd the context still holds. */
-void kapsul_wasi_free(kapsul_wasi *wasi);
+KAPSUL_API void kapsul_wasi_free(kapsul_wasi *wasi);
 /* Define every wasi_snapshot_preview1 function in the linker, bound to this context. The context
  * must outlive every instance linked with it. proc_exit makes the call that entered wasm return
  * KAPSUL_ERR_EXIT with err->exit_code. */
-kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker);
+KAPSUL_API kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker);
 
 #ifdef __cplusplus
 }
