@@ -420,7 +420,7 @@ static void test_host_faults_not_swallowed(void) {
 #endif
     /* Not under valgrind (tests/valgrind.sh): these children crash on purpose with a wild write,
      * which memcheck rightly reports, and the runtime bounds-checks memories there instead of
-     * reserving guard regions (src/runtime/memory.c), so there is no guard region to touch. */
+     * reserving guard regions (src/engine/memory.c), so there is no guard region to touch. */
     if (KPT_VALGRIND()) return;
     CHECK(die_in_child(0) == expect);
     CHECK(die_in_child(1) == expect);
