@@ -173,8 +173,8 @@ int main(int argc, char **argv) {
 
     /* An engine holds configuration and compiled-code caches; modules are loaded into it. */
     kapsul_config config = {.max_memory_bytes = 64u << 20};
-    if (!(h.engine = kapsul_engine_new(&config))) {
-        fprintf(stderr, "host: out of memory\n");
+    if (kapsul_engine_new(&config, &h.engine, &err) != KAPSUL_OK) {
+        report("engine", &err);
         goto done;
     }
     if (has_suffix(path, ".wat"))
@@ -187,15 +187,12 @@ int main(int argc, char **argv) {
     }
 
     /* A store holds one tenant's run-time state and its limits; the linker resolves imports. */
-    if (!(h.store = kapsul_store_new(h.engine)) || !(h.linker = kapsul_linker_new(h.store))) {
-        fprintf(stderr, "host: out of memory\n");
-        goto done;
-    }
     static const kapsul_valkind log_params[] = {KAPSUL_I32};
-    st = kapsul_linker_define_func(h.linker, "host", "log", log_params, 1, NULL, 0, host_log,
-                                   "log: ");
-    if (st != KAPSUL_OK) {
-        fprintf(stderr, "host: defining host.log: %s\n", kapsul_status_name(st));
+    if (kapsul_store_new(h.engine, &h.store, &err) != KAPSUL_OK ||
+        kapsul_linker_new(h.store, &h.linker, &err) != KAPSUL_OK ||
+        kapsul_linker_define_func(h.linker, "host", "log", log_params, 1, NULL, 0, host_log, "log: ",
+                                  &err) != KAPSUL_OK) {
+        report("setup", &err);
         goto done;
     }
     kapsul_instance *instance;
@@ -204,11 +201,16 @@ int main(int argc, char **argv) {
         goto done;
     }
 
-    kapsul_func *func = kapsul_instance_func(instance, func_name);
-    if (!func) {
-        fprintf(stderr, "host: %s exports no function named %s\n", path, func_name);
+    kapsul_extern export;
+    if (kapsul_instance_export(instance, func_name, strlen(func_name), &export, &err) != KAPSUL_OK) {
+        report(path, &err);
         goto done;
     }
+    if (export.kind != KAPSUL_EXTERN_FUNC) {
+        fprintf(stderr, "host: %s: export %s is not a function\n", path, func_name);
+        goto done;
+    }
+    kapsul_func *func = export.of.func;
     uint32_t nparams = kapsul_func_param_count(func), nresults = kapsul_func_result_count(func);
     if (ncall_args != nparams) {
         fprintf(stderr, "host: %s takes %" PRIu32 " arguments, %" PRIu32 " given\n", func_name,

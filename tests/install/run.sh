@@ -55,8 +55,11 @@ fi
 mkdir "$T/embed"
 cp "$src/examples/embed/host.c" "$src/examples/embed/Makefile" "$T/embed/"
 make -s -C "$T/embed" CFLAGS="-O1 -Wall -Wextra -Werror" LDFLAGS="-Wl,-rpath,$libdir" host host-static
-ldd "$T/embed/host" | grep -q "libkapsul.so.* => $libdir/" || fail "host does not load $libdir/libkapsul.so"
-if readelf -d "$T/embed/host-static" | grep -q NEEDED; then fail "host-static is not static"; fi
+# (grep reads whole captured outputs: with pipefail, `ldd | grep -q` fails when grep exits early)
+needed=$(ldd "$T/embed/host")
+grep -q "libkapsul.so.* => $libdir/" <<<"$needed" || fail "host does not load $libdir/libkapsul.so"
+dynamic=$(readelf -d "$T/embed/host-static")
+if grep -q NEEDED <<<"$dynamic"; then fail "host-static is not static"; fi
 
 run() {   # run BINARY ARGS...: print the command, stdout, stderr (prefixed) and exit status
     local bin=$1
