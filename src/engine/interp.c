@@ -1149,10 +1149,17 @@ out:
 /* ---- Threading ---- */
 
 #ifndef KP_SWITCH_DISPATCH
+/* Modules may be loaded by several threads at once (kapsul.h: an engine is shared), so the
+ * first loads may race to fill the table: each computes the same pointer, and the atomics make
+ * the race a defined one. */
 static const void *const *handler_table(void) {
     static const void *const *table;
-    if (!table) run(NULL, NULL, NULL, NULL, 0, NULL, &table);
-    return table;
+    const void *const *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!t) {
+        run(NULL, NULL, NULL, NULL, 0, NULL, &t);
+        __atomic_store_n(&table, t, __ATOMIC_RELEASE);
+    }
+    return t;
 }
 #endif
 

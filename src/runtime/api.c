@@ -128,22 +128,25 @@ static bool valid_kind(kapsul_valkind k) {
 
 kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params, uint32_t nparams,
                                    const kapsul_valkind *results, uint32_t nresults, kapsul_host_fn fn,
-                                   void *env, kapsul_func **out) {
-    if (!store || !fn || !out || nparams > KP_MAX_PARAMS || nresults > KP_MAX_RESULTS) return KAPSUL_ERR_ARG;
+                                   void *env, kapsul_func **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (out) *out = NULL;
+    if (!store || !fn || !out || (!params && nparams) || (!results && nresults))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_func_new_host: a required argument is NULL");
+    if (nparams > KP_MAX_PARAMS || nresults > KP_MAX_RESULTS)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "%u parameters and %u results: more than %u / %u", nparams,
+                           nresults, KP_MAX_PARAMS, KP_MAX_RESULTS);
     uint8_t types[KP_MAX_PARAMS + KP_MAX_RESULTS];
-    for (uint32_t i = 0; i < nparams; i++) {
-        if (!valid_kind(params[i])) return KAPSUL_ERR_ARG;
-        types[i] = (uint8_t)params[i];
-    }
-    for (uint32_t i = 0; i < nresults; i++) {
-        if (!valid_kind(results[i])) return KAPSUL_ERR_ARG;
-        types[nparams + i] = (uint8_t)results[i];
+    for (uint32_t i = 0; i < nparams + nresults; i++) {
+        kapsul_valkind k = i < nparams ? params[i] : results[i - nparams];
+        if (!valid_kind(k)) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad value kind 0x%x", (unsigned)k);
+        types[i] = (uint8_t)k;
     }
     kpFuncType ft = {nparams, nresults, types};
     kapsul_func *f;
-    kapsul_status st = kpStore_addFunc(store, &f);
-    if (st != KAPSUL_OK) return st;
-    if ((st = kpEngine_internType(store->engine, &ft, &f->type_id, &f->type)) != KAPSUL_OK) return st;
+    if (kpStore_addFunc(store, &f) != KAPSUL_OK ||
+        kpEngine_internType(store->engine, &ft, &f->type_id, &f->type) != KAPSUL_OK)
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     f->host = fn;
     f->env = env;
     f->index = 0;
@@ -199,8 +202,11 @@ kapsul_status kapsul_func_call(kapsul_store *s, kapsul_func *f, const kapsul_val
 /* ---- Exports ---- */
 
 kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, size_t name_len,
-                                     kapsul_extern *out) {
-    if (!inst || !name || !out) return KAPSUL_ERR_ARG;
+                                     kapsul_extern *out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!inst || (!name && name_len) || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_instance_export: instance, name or out is NULL");
+    if (!name) name = "";
     const kpModule *m = inst->module->m;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const kpExport *ex = &m->exports[i];
@@ -214,17 +220,17 @@ kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, si
         }
         return KAPSUL_OK;
     }
-    return KAPSUL_ERR_NOT_FOUND;
+    return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "no export named \"%.*s\"", (int)(name_len > 200 ? 200 : name_len), name);
 }
 
 kapsul_func *kapsul_instance_func(kapsul_instance *inst, const char *name) {
     kapsul_extern e;
-    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
     return e.kind == KAPSUL_EXTERN_FUNC ? e.of.func : NULL;
 }
 
 kapsul_memory *kapsul_instance_memory(kapsul_instance *inst, const char *name) {
     kapsul_extern e;
-    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
     return e.kind == KAPSUL_EXTERN_MEMORY ? e.of.memory : NULL;
 }

@@ -7,9 +7,12 @@
 
 /* ---- Engine ---- */
 
-kapsul_engine *kapsul_engine_new(const kapsul_config *config) {
+kapsul_status kapsul_engine_new(const kapsul_config *config, kapsul_engine **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_engine_new: out is NULL");
+    *out = NULL;
     kapsul_engine *e = kp_calloc(1, sizeof *e);
-    if (!e) return NULL;
+    if (!e) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     if (config) e->config = *config;
     if (!e->config.stack_bytes) e->config.stack_bytes = KP_DEFAULT_STACK_BYTES;
     if (!e->config.max_call_depth) e->config.max_call_depth = KP_DEFAULT_CALL_DEPTH;
@@ -18,9 +21,10 @@ kapsul_engine *kapsul_engine_new(const kapsul_config *config) {
     e->lock = kpOs_mutexNew();
     if (!e->lock) {
         kp_free(e);
-        return NULL;
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
-    return e;
+    *out = e;
+    return KAPSUL_OK;
 }
 
 void kapsul_engine_free(kapsul_engine *e) {
@@ -109,14 +113,17 @@ fail:
 
 /* ---- Store ---- */
 
-kapsul_store *kapsul_store_new(kapsul_engine *engine) {
-    if (!engine) return NULL;
+kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (out) *out = NULL;
+    if (!engine || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_new: engine or out is NULL");
     kapsul_store *s = kp_calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     s->engine = engine;
     s->exec.config = &engine->config;
     s->exec.store = s;
-    return s;
+    *out = s;
+    return KAPSUL_OK;
 }
 
 void kapsul_store_free(kapsul_store *s) {

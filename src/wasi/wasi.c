@@ -78,7 +78,10 @@ static const struct {
 #undef KP_WASI_FN
 };
 
-kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker) {
+kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsul_error *err) {
+    kpError_clear(err);
+    if (!wasi || !linker)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_define: wasi or linker is NULL");
     for (size_t i = 0; i < sizeof kp_wasi_table / sizeof kp_wasi_table[0]; i++) {
         kapsul_valkind params[16], results[1];
         uint32_t np = 0, nr = 0;
@@ -88,7 +91,7 @@ kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker) {
             results[nr++] = KAPSUL_I32;
         kapsul_status st = kapsul_linker_define_func(linker, "wasi_snapshot_preview1",
                                                      kp_wasi_table[i].name, params, np, results, nr,
-                                                     kp_wasi_table[i].fn, wasi);
+                                                     kp_wasi_table[i].fn, wasi, err);
         if (st != KAPSUL_OK)
             return st;
     }
@@ -164,7 +167,12 @@ static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsu
 kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
                               kapsul_error *err) {
     kapsul_status st = KAPSUL_ERR_NOMEM;
-    *out = NULL;
+    kpError_clear(err);
+    if (out)
+        *out = NULL;
+    if (!config || !out || (config->argc && !config->argv) || (config->envc && !config->env) ||
+        (config->ndirs && !config->dirs) || (config->ntcp_listen && !config->tcp_listen))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_new: config or out is NULL, or a list is");
     kapsul_wasi *w = kp_calloc(1, sizeof *w);
     if (!w)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");

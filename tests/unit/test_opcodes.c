@@ -194,8 +194,10 @@ static int run_row(kapsul_engine *e, int op) {
         return 1;
     }
     int rc = 1;
-    kapsul_store *s = kapsul_store_new(e);
-    kapsul_linker *l = s ? kapsul_linker_new(s) : NULL;
+    kapsul_store *s;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+    kapsul_linker *l = NULL;
+    if (s) kapsul_linker_new(s, &l, NULL);
     kapsul_instance *inst = NULL;
     if (!l || kapsul_linker_instantiate(l, m, &inst, &err) != KAPSUL_OK) {
         fprintf(stderr, "%s: instantiation failed\n", kpOp_info[op].name);
@@ -216,7 +218,8 @@ out:
 }
 
 int main(void) {
-    kapsul_engine *e = kapsul_engine_new(NULL);
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
     CHECK(e != NULL);
     if (!e) return kpt_finish();
     int families[3] = {0, 0, 0};
