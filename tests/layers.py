@@ -17,6 +17,7 @@ import tempfile
 # format above them, then engine, runtime, wasi, and the application layers, the CLI on top. Ranks
 # are distinct, so two directories can never include each other.
 RANKS = {
+    ".": -1,  # src/config.h: every layer's limits and defaults; includes nothing of kapsul
     "base": 0,
     "os": 1,
     "module": 2,

@@ -6,18 +6,27 @@
 
 #include "base.h"
 
+#ifdef KP_TESTING
+/* Atomic, so threads allocating while a test arms it race in a defined way (the count is then
+ * shared between them, which the single-threaded tests that use it never notice). */
 static long fail_countdown = -1;
 
-void kpAlloc_failAfter(long n) { fail_countdown = n; }
+void kpAlloc_failAfter(long n) { __atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST); }
 
 /* True if this allocation should fail under injection. Once the countdown hits zero every later
  * allocation fails too, so error paths that allocate are exercised. */
 static bool inject_failure(void) {
-    if (fail_countdown < 0) return false;
-    if (fail_countdown == 0) return true;
-    fail_countdown--;
-    return false;
+    long n = __atomic_load_n(&fail_countdown, __ATOMIC_RELAXED);
+    while (n > 0) {
+        if (__atomic_compare_exchange_n(&fail_countdown, &n, n - 1, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED))
+            return false;
+    }
+    return n == 0;
 }
+#else
+static inline bool inject_failure(void) { return false; }
+#endif
 
 void *kp_malloc(size_t size) {
     if (inject_failure()) return NULL;

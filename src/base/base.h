@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "config.h"
 #include "kapsul.h"
 
 /* ---- Allocation --------------------------------------------------------------------------------
@@ -23,7 +24,9 @@ void kp_free(void *ptr);
 char *kp_strndup(const char *s, size_t len);
 /* Make allocation number n (counting from the next one, 0-based) and every later one fail;
  * n < 0 disables injection. Used by the allocation-failure tests. */
+#ifdef KP_TESTING /* a test seam: absent from builds without KAPSUL_TESTING */
 void kpAlloc_failAfter(long n);
+#endif
 
 /* Overflow-checked size arithmetic: return false on overflow. */
 static inline bool kp_mul_ok(size_t a, size_t b, size_t *out) {

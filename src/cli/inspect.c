@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "module/module.h"
+#include "runtime/runtime.h"
 
 static const char *const section_names[] = {
     "custom", "type", "import", "function", "table", "memory", "global",
@@ -28,6 +29,8 @@ static void inspect_usage(FILE *f) {
             "FILE may be a binary module or a .wat text file (listed after encoding).\n"
             "\n"
             "Options:\n"
+            "      --ir    Print the engine's internal code for every function instead (the\n"
+            "              module is validated and lowered; for debugging the engine)\n"
             "  -h, --help  Print help\n");
 }
 
@@ -273,14 +276,30 @@ static void print_totals(const kpModule *m) {
            kpModule_numFuncs(m), m->nfunc_imports, code, data, custom, m->size);
 }
 
+/* --ir: load the module the way `run` does (validated, lowered, threaded) and print the code. */
+static kapsul_status dump_ir(const kpBuf *bytes, kapsul_error *err) {
+    kapsul_engine *engine = NULL;
+    kapsul_module *mod = NULL;
+    kapsul_status st = kapsul_engine_new(NULL, &engine, err);
+    if (st != KAPSUL_OK) return st;
+    st = kapsul_module_new(engine, bytes->data, bytes->len, &mod, err);
+    if (st == KAPSUL_OK) {
+        kpModule_dumpIr(mod, stdout);
+        kapsul_module_free(mod);
+    }
+    kapsul_engine_free(engine);
+    return st;
+}
+
 int kpCli_inspect(int argc, char **argv) {
     const char *path = NULL;
-    bool only_files = false;
+    bool only_files = false, ir = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!only_files && strcmp(a, "--") == 0) { only_files = true; continue; }
         if (!only_files && a[0] == '-' && a[1] != '\0') {
             if (kpCli_isHelp(a)) { inspect_usage(stdout); return KP_EXIT_OK; }
+            if (strcmp(a, "--ir") == 0) { ir = true; continue; }
             return kpCli_usageError("inspect", "unknown option '%s'", a);
         }
         if (path) {
@@ -297,6 +316,12 @@ int kpCli_inspect(int argc, char **argv) {
     kpError_clear(&err);
     kapsul_status st = kpCli_loadModuleBytes(path, &bytes, NULL, &err);
     if (st != KAPSUL_OK) goto fail;
+    if (ir) {
+        st = dump_ir(&bytes, &err);
+        kpBuf_free(&bytes);
+        if (st != KAPSUL_OK) goto fail;
+        return KP_EXIT_OK;
+    }
     st = kpDecode_module(bytes.data, bytes.len, &m, &err);
     kpBuf_free(&bytes);
     if (st != KAPSUL_OK) goto fail;

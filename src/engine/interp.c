@@ -81,7 +81,6 @@ static inline uint64_t sat_i64_u(double x) {
 
 /* ---- Bulk operations: chunked so a deadline is honoured during a 4 GiB fill ---- */
 
-#define KP_CHUNK ((uint64_t)16 << 20)
 
 static bool interrupted(kpExec *s) {
     return (__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) & (KP_INTR_USER | KP_INTR_DEADLINE)) != 0;
@@ -89,7 +88,7 @@ static bool interrupted(kpExec *s) {
 
 static bool chunked_fill(kpExec *s, uint8_t *p, int v, uint64_t n) {
     while (n > 0) {
-        uint64_t k = n < KP_CHUNK ? n : KP_CHUNK;
+        uint64_t k = n < KP_BULK_CHUNK ? n : KP_BULK_CHUNK;
         memset(p, v, (size_t)k);
         p += k;
         n -= k;
@@ -99,19 +98,19 @@ static bool chunked_fill(kpExec *s, uint8_t *p, int v, uint64_t n) {
 }
 
 static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) {
-    if (n <= KP_CHUNK || d == src) {
+    if (n <= KP_BULK_CHUNK || d == src) {
         memmove(d, src, (size_t)n);
         return true;
     }
     if (d < src) {
-        for (uint64_t off = 0; off < n; off += KP_CHUNK) {
-            uint64_t k = n - off < KP_CHUNK ? n - off : KP_CHUNK;
+        for (uint64_t off = 0; off < n; off += KP_BULK_CHUNK) {
+            uint64_t k = n - off < KP_BULK_CHUNK ? n - off : KP_BULK_CHUNK;
             memmove(d + off, src + off, (size_t)k);
             if (interrupted(s)) return false;
         }
     } else {
         for (uint64_t left = n; left > 0;) {
-            uint64_t k = left < KP_CHUNK ? left : KP_CHUNK;
+            uint64_t k = left < KP_BULK_CHUNK ? left : KP_BULK_CHUNK;
             left -= k;
             memmove(d + left, src + left, (size_t)k);
             if (interrupted(s)) return false;

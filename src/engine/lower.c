@@ -103,12 +103,8 @@ static const uint16_t direct_map[kpOp_COUNT] = {
 };
 
 #define NONE UINT32_MAX
-/* At most this many operands refer to locals at once (beyond it local.get copies), so every
- * bookkeeping scan is O(1) whatever the input. */
-#define KP_MAX_REFS 32
-/* Lowered code per function is capped (a br_table whose stubs copy many values to many labels
- * could otherwise expand a valid body by orders of magnitude). */
-#define KP_MAX_CODE_WORDS ((size_t)64 << 20)
+/* KP_MAX_REFS (operands referring to locals at once) and KP_MAX_CODE_WORDS (lowered code per
+ * function) are in config.h. */
 
 enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
 
@@ -209,7 +205,6 @@ static void label_here(lower *L) {
 /* s[dst] = s[src]. A COPY right after another (no label between: label_here forgets copy_pc)
  * merges with it: COPY + COPY = COPY2, COPY2 + COPY = COPYN of 3, COPYN of n + COPY = COPYN of
  * n + 1 (up to KP_MAX_COPYN). All copy in the same order: one dispatch instead of several. */
-#define KP_MAX_COPYN 32
 static void emit_copy(lower *L, uint32_t dst, uint32_t src) {
     uint32_t at = L->copy_pc;
     if (at != NONE && !L->nomem) {

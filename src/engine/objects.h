@@ -14,10 +14,7 @@
 #include "engine/ir.h"
 #include "module/module.h"
 
-/* On 64-bit hosts every memory reserves this much address space: any u32 address plus any u32
- * offset plus an access width stays inside, so loads and stores need no bounds check. */
-#define KP_MEM_RESERVE ((size_t)8 << 30)
-#define KP_PAGE_SIZE 65536u
+/* KP_MEM_RESERVE (the guard reservation per memory) and KP_PAGE_SIZE are in config.h. */
 
 typedef struct kpInstCore kpInstCore;
 

@@ -226,6 +226,7 @@ static int int_unary(uint32_t op, kpV128 *r, const kpV128 *x, uint64_t s) {
 
 /* ---- Float arithmetic ---- */
 
+#ifdef KP_TESTING
 bool kpSimd_nanAsV8;
 
 /* Under kpSimd_nanAsV8 (see simd.h), the NaN lanes of an f32x4/f64x2 min or max result take the
@@ -245,6 +246,7 @@ static void nan_lanes_as_v8(uint32_t op, kpV128 *r, const kpV128 *x, const kpV12
                                 : 0xFFF8000000000000ull;
     }
 }
+#endif
 
 static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     switch (op) {
@@ -282,9 +284,11 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     case kpOp_F64X2_NEAREST: MAP(2, f64, kp_round(x->f64[i], 3)); break;
     default: return 0;
     }
+#ifdef KP_TESTING
     if (kpSimd_nanAsV8 && (op == kpOp_F32X4_MIN || op == kpOp_F32X4_MAX || op == kpOp_F64X2_MIN ||
                            op == kpOp_F64X2_MAX))
         nan_lanes_as_v8(op, r, x, y);
+#endif
     return 1;
 }
 

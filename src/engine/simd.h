@@ -136,6 +136,8 @@ void kpSimd_access(uint32_t op, uint64_t *dst, uint8_t *p, const uint64_t *vec, 
  * (min: the negative canonical NaN; max: the canonical NaN with the sign bit of a | b) instead of
  * kapsul's (the input NaN). The spec allows both; the hook lets the test tell such a difference
  * from a bug. Not thread-safe by design: set it before loading anything. */
+#ifdef KP_TESTING /* a test seam: absent from builds without KAPSUL_TESTING */
 extern bool kpSimd_nanAsV8;
+#endif
 
 #endif /* KP_SIMD_H */

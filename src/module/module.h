@@ -30,20 +30,7 @@ static inline bool kp_is_valtype(uint8_t byte) {
 }
 const char *kp_valtype_name(kpValType t);
 
-/* Implementation limits shared with other engines; the decoder enforces them. */
-#define KP_MAX_TYPES 1000000u
-#define KP_MAX_FUNCS 1000000u
-#define KP_MAX_GLOBALS 1000000u
-#define KP_MAX_IMPORTS 100000u
-#define KP_MAX_EXPORTS 100000u
-#define KP_MAX_LOCALS 50000u
-#define KP_MAX_PARAMS 1000u
-#define KP_MAX_RESULTS 1000u
-#define KP_MAX_TABLE_ENTRIES 10000000u
-#define KP_MAX_PAGES 65536u
-#define KP_MAX_SEGMENTS 100000u
-#define KP_MAX_BR_TABLE 1000000u      /* targets in one br_table (wasmtime: 1,000,000) */
-#define KP_MAX_FUNC_SIZE (128u << 20) /* bytes in one function body */
+/* Implementation limits (KP_MAX_TYPES, KP_MAX_LOCALS, ...) are in config.h; the decoder enforces them. */
 
 typedef struct kpFuncType {
     uint32_t nparams, nresults;

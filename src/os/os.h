@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 /* ---- Errors (see above) ---------------------------------------------------------------------- */
 
 typedef enum kpOs_err {
@@ -172,7 +174,7 @@ kpOs_err kpOs_setTimesAt(kpOs_fd dir, const char *name, const kpOs_time t[2]);
 
 typedef struct kpOs_iov { void *base; size_t len; } kpOs_iov;
 /* The most iovecs one call takes (the host's IOV_MAX is at least this). */
-#define KP_OS_MAX_IOV 1024
+#define KP_OS_MAX_IOV KP_MAX_IOVS /* config.h */
 
 /* Vectored read and write at the file position, or at offset (which leaves the position alone;
  * kpOs_pwrite writes at offset even on an append-mode handle). *done receives the bytes moved;

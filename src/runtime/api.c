@@ -68,16 +68,20 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
         kpInterp_thread(&mod->codes[i]);
     }
-    if (getenv("KAPSUL_DUMP_IR"))
-        for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
-            fprintf(stderr, "== func[%u]\n", mod->m->nimports + i);
-            kpCode_dump(&mod->codes[i], stderr);
-        }
     *out = mod;
     return KAPSUL_OK;
 fail:
     kpModule_release(mod);
     return st;
+}
+
+/* The code every defined function was lowered to, for `kapsul inspect --ir` (engine debugging);
+ * function indices count imports first, as everywhere else. */
+void kpModule_dumpIr(const kapsul_module *mod, FILE *f) {
+    for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
+        fprintf(f, "== func[%u]\n", mod->m->nimports + i);
+        kpCode_dump(&mod->codes[i], f);
+    }
 }
 
 void kapsul_module_free(kapsul_module *module) { kpModule_release(module); }

@@ -15,8 +15,6 @@
 #include "module/module.h"
 #include "os/os.h"
 
-#define KP_DEFAULT_STACK_BYTES ((size_t)1 << 20)
-#define KP_DEFAULT_CALL_DEPTH 10000u
 
 struct kapsul_engine {
     kapsul_config config;          /* defaults filled in */
@@ -42,6 +40,8 @@ struct kapsul_module {
     int refs;
 };
 void kpModule_release(kapsul_module *mod);
+/* Print the lowered code of every defined function (kapsul inspect --ir). */
+void kpModule_dumpIr(const kapsul_module *mod, FILE *f);
 
 struct kapsul_instance {
     kpInstCore core;               /* what its code touches (engine/objects.h); core.owner = this */

@@ -236,7 +236,7 @@ kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks
     toks->line0 = line0;
     toks->col_shift = col0 > 1 ? col0 - 1 : 0;
     if (len > KP_MAX_TEXT)
-        return kpError_setText(err, KAPSUL_ERR_LIMIT, 0, 0, "text too large (%zu bytes, limit %zu)", len, KP_MAX_TEXT);
+        return kpError_setText(err, KAPSUL_ERR_LIMIT, 0, 0, "text too large (%zu bytes, limit %zu)", len, (size_t)KP_MAX_TEXT);
     lexer lx = {(const unsigned char *)src, len, 0, line0, 0, toks->col_shift, line0, toks};
     u32vec open = {0};
     kapsul_status st = KAPSUL_OK;

@@ -19,9 +19,7 @@ typedef enum kpTokKind {
 
 /* "No token": an unmatched '(' and an absent label. It fits the 29 bits of kpTok.match. */
 #define KP_NO_MATCH ((size_t)0x1FFFFFFF)
-/* Longest text one lexer call accepts (KAPSUL_ERR_LIMIT beyond): keeps every offset, length
- * and token index below KP_NO_MATCH, so a token packs into 8 bytes. */
-#define KP_MAX_TEXT ((size_t)0x1FFFFFF0)
+/* KP_MAX_TEXT, the longest text one lexer call accepts, is in config.h (below KP_NO_MATCH). */
 
 /* One token: 8 bytes, because a hostile text of N bytes can hold N tokens ("((((...").
  * Its line and column are not stored: kpLex_line / kpLex_col derive them from `start`.

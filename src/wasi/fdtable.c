@@ -4,9 +4,6 @@
  */
 #include "wasi/wasi.h"
 
-/* A guest may open many files, but not unboundedly many slots: the host's own RLIMIT_NOFILE is
- * the real limit; this keeps a hostile guest from growing the table past it. */
-#define KP_WASI_MAX_FDS 65536u
 
 uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out) {
     if (fd >= w->nfds || w->fds[fd].host < 0)

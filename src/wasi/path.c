@@ -14,8 +14,6 @@
  */
 #include "wasi/wasi.h"
 
-#define KP_MAX_SYMLINKS 40
-#define KP_MAX_DEPTH 256
 
 uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
     const uint8_t *p = kpWasi_mem(c, ptr, len);

@@ -194,7 +194,6 @@ uint16_t kpWasi_putFilestat(kpWasiCall *c, uint32_t ptr, const kpOs_stat *st);
 
 /* fs.c: a guest iovec array (buf u32, len u32) as host iovecs, every range checked, at most
  * KP_MAX_IOVS of them and at most UINT32_MAX bytes in all (a short transfer is always allowed). */
-#define KP_MAX_IOVS KP_OS_MAX_IOV
 uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, kpOs_iov *out, int *count);
 /* fs.c: the (access, modification) time pair from WASI's (atim, mtim, fstflags); EINVAL for bad
  * flags. */

@@ -204,7 +204,14 @@ int main(int argc, char **argv) {
     /* KAPSUL_DIFF_NAN_V8=1: SIMD min/max NaN lanes take V8's bits (run.sh's second look at a
      * mismatch, to tell a legal NaN choice from a bug). */
     const char *nan_v8 = getenv("KAPSUL_DIFF_NAN_V8");
+#ifdef KP_TESTING
     kpSimd_nanAsV8 = nan_v8 && strcmp(nan_v8, "1") == 0;
+#else
+    if (nan_v8 && strcmp(nan_v8, "1") == 0) {
+        fprintf(stderr, "%s: KAPSUL_DIFF_NAN_V8 needs a build with KAPSUL_TESTING=ON\n", argv[0]);
+        return 2;
+    }
+#endif
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         if (argc > 2) printf("== %s\n", argv[i]);

@@ -1,7 +1,7 @@
 ;; Fused instruction forms of the interpreter (src/engine/ir.h): address sums folded into loads
 ;; and stores (<access>_X), i32.shl+i32.add (I32_ADDSHL), and loop back edges that jump past their
 ;; loop's CHECK. Each function is written so lowering makes the fused form (checked by hand with
-;; KAPSUL_DUMP_IR=1); the expected results are what the unfused instructions give, including the
+;; kapsul inspect --ir); the expected results are what the unfused instructions give, including the
 ;; 32-bit wrap of the address sum before the memarg offset is added.
 
 (module

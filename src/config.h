@@ -1,0 +1,136 @@
+/*
+ * config.h -- every compile-time limit and default of kapsul, once.
+ *
+ * Each value can be overridden at build time (`-DKP_MAX_LOCALS=100000`, or CMake's
+ * `-DCMAKE_C_FLAGS=...`); the checks at the end refuse combinations that would break an invariant
+ * another part of the code relies on. Run-time choices (per engine, per store) live in kapsul.h's
+ * kapsul_config and the store setters; these are the ceilings and defaults behind them.
+ *
+ * Wasm proposals are run-time feature flags, never #ifs here. The only build option that changes
+ * behaviour is KP_TESTING (CMake KAPSUL_TESTING, on by default): it compiles in the test seams
+ * (forced allocation failures, the WASI path walk without openat2, V8's NaN bits for the
+ * differential test). A release build can turn it off.
+ */
+#ifndef KP_CONFIG_H
+#define KP_CONFIG_H
+
+/* ---- Module limits (module/): what a decoder accepts before KAPSUL_ERR_LIMIT -------------------- */
+/* The values follow wasmtime's and V8's implementation limits where those exist, so a module that
+ * loads there loads here; each bounds the memory a hostile module can make the decoder spend. */
+#ifndef KP_MAX_TYPES
+#define KP_MAX_TYPES 1000000u
+#endif
+#ifndef KP_MAX_FUNCS
+#define KP_MAX_FUNCS 1000000u
+#endif
+#ifndef KP_MAX_GLOBALS
+#define KP_MAX_GLOBALS 1000000u
+#endif
+#ifndef KP_MAX_IMPORTS
+#define KP_MAX_IMPORTS 100000u
+#endif
+#ifndef KP_MAX_EXPORTS
+#define KP_MAX_EXPORTS 100000u
+#endif
+#ifndef KP_MAX_LOCALS
+#define KP_MAX_LOCALS 50000u /* per function, parameters included */
+#endif
+#ifndef KP_MAX_PARAMS
+#define KP_MAX_PARAMS 1000u
+#endif
+#ifndef KP_MAX_RESULTS
+#define KP_MAX_RESULTS 1000u
+#endif
+#ifndef KP_MAX_TABLE_ENTRIES
+#define KP_MAX_TABLE_ENTRIES 10000000u
+#endif
+#ifndef KP_MAX_SEGMENTS
+#define KP_MAX_SEGMENTS 100000u
+#endif
+#ifndef KP_MAX_BR_TABLE
+#define KP_MAX_BR_TABLE 1000000u /* targets in one br_table (wasmtime: 1,000,000) */
+#endif
+#ifndef KP_MAX_FUNC_SIZE
+#define KP_MAX_FUNC_SIZE (128u << 20) /* bytes in one function body */
+#endif
+/* Not a limit but the spec's: a wasm32 memory has at most 65,536 pages of 64 KiB. */
+#define KP_MAX_PAGES 65536u
+#define KP_PAGE_SIZE 65536u
+
+/* ---- Text format (text/) ------------------------------------------------------------------------ */
+/* Longest text one lexer call accepts: keeps every offset, length and token index below
+ * KP_NO_MATCH (text/textint.h), so a token packs into 8 bytes. */
+#ifndef KP_MAX_TEXT
+#define KP_MAX_TEXT 0x1FFFFFF0u
+#endif
+
+/* ---- Engine (engine/) --------------------------------------------------------------------------- */
+/* At most this many operands refer to locals at once during lowering (beyond it local.get copies),
+ * so every bookkeeping scan is O(1) whatever the input. */
+#ifndef KP_MAX_REFS
+#define KP_MAX_REFS 32
+#endif
+/* Lowered code per function, in 32-bit words: a br_table whose stubs copy many values to many
+ * labels could otherwise expand a valid body by orders of magnitude. */
+#ifndef KP_MAX_CODE_WORDS
+#define KP_MAX_CODE_WORDS (64u << 20)
+#endif
+/* Longest run of adjacent copies merged into one COPYN instruction. */
+#ifndef KP_MAX_COPYN
+#define KP_MAX_COPYN 32
+#endif
+/* Bulk memory and table operations work in chunks of this many bytes, checking for an interrupt
+ * between chunks, so a deadline is honoured during a 4 GiB fill. */
+#ifndef KP_BULK_CHUNK
+#define KP_BULK_CHUNK (16ull << 20)
+#endif
+/* Address space reserved per linear memory on 64-bit hosts: any u32 address plus any u32 offset
+ * plus an access width stays inside, so loads and stores need no bounds check. */
+#ifndef KP_MEM_RESERVE
+#define KP_MEM_RESERVE (8ull << 30)
+#endif
+/* Defaults of kapsul_config's zero fields. */
+#ifndef KP_DEFAULT_STACK_BYTES
+#define KP_DEFAULT_STACK_BYTES (1u << 20)
+#endif
+#ifndef KP_DEFAULT_CALL_DEPTH
+#define KP_DEFAULT_CALL_DEPTH 10000u
+#endif
+
+/* ---- WASI (wasi/) ------------------------------------------------------------------------------- */
+#ifndef KP_WASI_MAX_FDS
+/* Guest fd slots per context: the host's RLIMIT_NOFILE is the real limit; this keeps a hostile
+ * guest from growing the table past it. */
+#define KP_WASI_MAX_FDS 65536u
+#endif
+#ifndef KP_MAX_IOVS
+#define KP_MAX_IOVS 1024 /* iovecs in one fd_read/fd_write (IOV_MAX on Linux) */
+#endif
+#ifndef KP_MAX_SYMLINKS
+#define KP_MAX_SYMLINKS 40 /* symlinks followed while resolving one path (Linux's ELOOP limit) */
+#endif
+#ifndef KP_MAX_DEPTH
+#define KP_MAX_DEPTH 256 /* path components below a preopen in the manual walk */
+#endif
+
+/* ---- Consistency checks ------------------------------------------------------------------------- */
+#if KP_MAX_PARAMS > KP_MAX_LOCALS
+#error "KP_MAX_PARAMS must not exceed KP_MAX_LOCALS: parameters are locals"
+#endif
+#if KP_MAX_REFS < 1 || KP_MAX_COPYN < 3
+#error "KP_MAX_REFS must be at least 1 and KP_MAX_COPYN at least 3"
+#endif
+#if KP_MAX_TEXT >= 0x1FFFFFFF
+#error "KP_MAX_TEXT must stay below KP_NO_MATCH (0x1FFFFFFF): tokens pack offsets into 29 bits"
+#endif
+#if KP_MEM_RESERVE < (8ull << 30)
+#error "KP_MEM_RESERVE below 8 GiB cannot cover u32 address + u32 offset: bounds checks would be needed"
+#endif
+#if KP_MAX_IOVS < 1 || KP_MAX_SYMLINKS < 1 || KP_MAX_DEPTH < 1
+#error "WASI limits must be positive"
+#endif
+#if KP_DEFAULT_CALL_DEPTH < 1
+#error "KP_DEFAULT_CALL_DEPTH must be at least 1"
+#endif
+
+#endif /* KP_CONFIG_H */
