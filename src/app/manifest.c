@@ -8,6 +8,7 @@
  * (crates/manifest/src/schema/v2.rs, common.rs; crates/http/src/config.rs and routes.rs;
  * crates/factor-outbound-networking/src/config.rs; crates/serde/src/id.rs).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -234,12 +235,50 @@ static bool inside_dir(const char *dir_real, const char *path) {
     return strncmp(real, dir_real, n) == 0 && (real[n] == '/' || real[n] == 0);
 }
 
-/* Shell-style globs in the pattern must stay inside the directory; glob(3) has no "**". */
+#ifndef KP_MANIFEST_MAX_WALK
+#define KP_MANIFEST_MAX_WALK 100000    /* directory entries looked at for one "**" pattern */
+#endif
+#define KP_MANIFEST_WALK_DEPTH 32      /* directory levels below the application directory */
+
+/* Patterns must stay inside the directory; a few "**" at most (matching is exponential in them). */
 static const char *check_pattern(const char *p) {
     const char *why = check_relative(p);
     if (why) return why;
-    if (strstr(p, "**")) return "uses '**', which kapsul does not support yet (list the directories, or use { source, destination })";
+    int stars = 0;
+    for (const char *q = p; (q = strstr(q, "**")); q += 2) stars++;
+    if (stars > 4) return "has more than four '**'";
     return NULL;
+}
+
+/* Does the relative path match the pattern? Segment by segment with fnmatch(3); a "**" segment
+ * matches any number of segments, as in Spin's glob crate. */
+static bool path_match(const char *pat, const char *path) {
+    const char *pe = strchr(pat, '/');
+    size_t pn = pe ? (size_t)(pe - pat) : strlen(pat);
+    if (pn == 2 && pat[0] == '*' && pat[1] == '*') {
+        if (!pe) return true;
+        for (const char *q = path;;) {
+            if (path_match(pe + 1, q)) return true;
+            const char *n = strchr(q, '/');
+            if (!n) return false;
+            q = n + 1;
+        }
+    }
+    const char *se = strchr(path, '/');
+    size_t sn = se ? (size_t)(se - path) : strlen(path);
+    char ps[512], ss[512];
+    if (pn >= sizeof ps || sn >= sizeof ss) return false;
+    memcpy(ps, pat, pn); ps[pn] = 0;
+    memcpy(ss, path, sn); ss[sn] = 0;
+    if (fnmatch(ps, ss, 0) != 0) return false;
+    if (!pe || !se) return !pe && !se;
+    return path_match(pe + 1, se + 1);
+}
+
+static bool excluded(const kpManifestComponent *comp, const char *rel) {
+    for (size_t i = 0; i < comp->exclude_files.n; i++)
+        if (path_match(comp->exclude_files.v[i], rel)) return true;
+    return false;
 }
 
 /* ---- components --------------------------------------------------------------------------------- */
@@ -250,9 +289,25 @@ static kapsul_status add_mount(mctx *c, kpManifestComponent *comp, kpMountKind k
     return KAPSUL_OK;
 }
 
-static bool excluded(const kpManifestComponent *comp, const char *rel);
+/* One matched path (dir + "/" + rel): a regular file inside the application directory is
+ * mounted at "/" + rel; other kinds are skipped; excluded files too. */
+static kapsul_status add_file(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real,
+                              const char *path, const char *rel) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || excluded(comp, rel)) return KAPSUL_OK;
+    if (!dir_real || !inside_dir(dir_real, path)) {
+        char b[80];
+        return mfail(c, v->line, v->column, "files entry matches '%s', which leads outside the application directory",
+                     shown(rel, b, sizeof b));
+    }
+    if (comp->files.n >= KP_MANIFEST_MAX_FILES)
+        return kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "more than %d files", KP_MANIFEST_MAX_FILES);
+    char *guest = kp_malloc(strlen(rel) + 2);
+    if (guest) { guest[0] = '/'; strcpy(guest + 1, rel); }
+    return add_mount(c, comp, KP_MOUNT_FILE, kp_strndup(path, strlen(path)), guest);
+}
 
-/* One glob pattern: every regular file it matches, guest path "/" + its relative path. */
+/* A pattern without "**": glob(3) against the application directory. */
 static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
     const char *dir = c->m->dir;
     char *full = join(dir, v->u.str.s);
@@ -262,38 +317,66 @@ static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTom
     int rc = glob(full, 0, NULL, &g);
     kp_free(full);
     kapsul_status st = KAPSUL_OK;
-    if (rc == GLOB_NOSPACE) { st = nomem(c); goto fail; }
-    if (rc != 0) goto fail;   /* no match, or unreadable directories: nothing to mount */
-    size_t dlen = strlen(dir);
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        const char *path = g.gl_pathv[i];
-        struct stat sb;
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        const char *rel = path + dlen + 1;
-        if (excluded(comp, rel)) continue;
-        if (!dir_real || !inside_dir(dir_real, path)) {
-            char b[80];
-            st = mfail(c, v->line, v->column, "files entry matches '%s', which leads outside the application directory",
-                       shown(rel, b, sizeof b));
-            goto fail;
-        }
-        if (comp->files.n >= KP_MANIFEST_MAX_FILES) {
-            st = kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "more than %d files", KP_MANIFEST_MAX_FILES);
-            goto fail;
-        }
-        char *guest = kp_malloc(strlen(rel) + 2);
-        if (guest) { guest[0] = '/'; strcpy(guest + 1, rel); }
-        if ((st = add_mount(c, comp, KP_MOUNT_FILE, kp_strndup(path, strlen(path)), guest))) goto fail;
-    }
-fail:
+    if (rc == GLOB_NOSPACE) st = nomem(c);
+    for (size_t i = 0; rc == 0 && st == KAPSUL_OK && i < g.gl_pathc; i++)
+        st = add_file(c, comp, v, dir_real, g.gl_pathv[i], g.gl_pathv[i] + strlen(dir) + 1);
     globfree(&g);
+    return st;   /* no match, or unreadable directories: nothing to mount */
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A pattern with "**": walk the directory tree (symlinked directories are not followed; names in
+ * sorted order) and match every path below it. rel holds the current directory's relative path. */
+static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real, kpBuf *rel,
+                          int depth, size_t *seen) {
+    char *here = rel->len ? join(c->m->dir, (const char *)rel->data) : kp_strndup(c->m->dir, strlen(c->m->dir));
+    kpStrVec names = {0};
+    kapsul_status st = KAPSUL_OK;
+    if (!here) return nomem(c);
+    DIR *d = opendir(here);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && st == KAPSUL_OK) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (++*seen > KP_MANIFEST_MAX_WALK)
+            st = kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "'**' walks more than %d entries", KP_MANIFEST_MAX_WALK);
+        else if (kpVec_grow(&names) || !(names.v[names.n] = kp_strndup(e->d_name, strlen(e->d_name)))) st = nomem(c);
+        else names.n++;
+    }
+    if (d) closedir(d);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_names);
+    size_t keep = rel->len;
+    for (size_t i = 0; i < names.n && st == KAPSUL_OK; i++) {
+        rel->len = keep;
+        if ((keep && kpBuf_byte(rel, '/')) || kpBuf_push(rel, names.v[i], strlen(names.v[i]) + 1)) { st = nomem(c); break; }
+        rel->len--;   /* keep the NUL after the bytes, not in the length */
+        char *path = join(c->m->dir, (const char *)rel->data);
+        struct stat sb;
+        if (!path) st = nomem(c);
+        else if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (depth < KP_MANIFEST_WALK_DEPTH) st = walk(c, comp, v, dir_real, rel, depth + 1, seen);
+        } else if (path_match(v->u.str.s, (const char *)rel->data)) {
+            st = add_file(c, comp, v, dir_real, path, (const char *)rel->data);
+        }
+        kp_free(path);
+    }
+    rel->len = keep;
+    if (rel->data) rel->data[keep] = 0;
+    for (size_t i = 0; i < names.n; i++) kp_free(names.v[i]);
+    kpVec_free(&names);
+    kp_free(here);
     return st;
 }
 
-static bool excluded(const kpManifestComponent *comp, const char *rel) {
-    for (size_t i = 0; i < comp->exclude_files.n; i++)
-        if (fnmatch(comp->exclude_files.v[i], rel, FNM_PATHNAME) == 0) return true;
-    return false;
+static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
+    if (!strstr(v->u.str.s, "**")) return expand_glob(c, comp, v, dir_real);
+    kpBuf rel = {0};
+    size_t seen = 0;
+    kapsul_status st = kpBuf_byte(&rel, 0) ? nomem(c) : KAPSUL_OK;
+    rel.len = 0;
+    if (!st) st = walk(c, comp, v, dir_real, &rel, 0, &seen);
+    kpBuf_free(&rel);
+    return st;
 }
 
 /* { source = "dir", destination = "/guest" }: one directory mount. */
@@ -346,7 +429,7 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
         if (v->kind == KP_TOML_STRING) {
             if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'files' must not contain NUL");
             if ((why = check_pattern(v->u.str.s))) return mfail(c, v->line, v->column, "files pattern %s", why);
-            st = expand_glob(c, comp, v, have_real ? dir_real : NULL);
+            st = expand_pattern(c, comp, v, have_real ? dir_real : NULL);
         } else if (v->kind == KP_TOML_TABLE) {
             st = placement(c, comp, v, have_real ? dir_real : NULL);
         } else {
@@ -565,6 +648,10 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
                      "inline components (component = { ... }) are not supported by kapsul: define [component.NAME] and use component = \"NAME\"");
     if ((st = take_string(c, ce, &tr->component))) return st;
     if (!(tr->argv = kp_strndup("${SCRIPT_NAME} ${ARGS}", 22)) || !(tr->entrypoint = kp_strndup("_start", 6))) return nomem(c);
+    const kpTomlEntry *ide = kpToml_find(t, "id");   /* Spin's optional trigger id: checked, not kept */
+    char *id = NULL;
+    if (ide && (st = take_string(c, ide, &id))) return st;
+    kp_free(id);
     const kpTomlEntry *ee = kpToml_find(t, "executor");
     if (ee && (st = executor(c, tr, ee))) return st;
     /* Two triggers may not share a route (Spin warns and drops one; kapsul refuses). */

@@ -46,6 +46,8 @@ static void test_good(void) {
     CHECK(strcmp(c->id, "hello") == 0 && strcmp(c->source_path, "tests/app/good/hello.wasm") == 0);
     CHECK(c->env.n == 2 && strcmp(c->env.v[1].name, "WITH SPACE") == 0 && strcmp(c->env.v[1].value, "x=y") == 0);
     CHECK(c->allowed_outbound_hosts.n == 6);
+    CHECK(c->files.n == 2 && strcmp(c->files.v[0].guest, "/static/css/site.css") == 0 &&
+          strcmp(c->files.v[1].guest, "/static/index.html") == 0);   /* "**", sorted, *.key excluded */
     CHECK(c->has_build && c->build_commands.n == 1 && strcmp(c->build_workdir, "src") == 0 && c->build_watch.n == 2);
     c = &m.components.v[1];
     CHECK(strcmp(c->source_path, "/opt/wasm/fileserver.wasm") == 0);
@@ -141,7 +143,18 @@ static void test_symlink_escape(void) {
     CHECK(err.line == 9 && strstr(err.message, "outside the application directory"));
     CHECK(kpManifest_parse(dir_src, strlen(dir_src), dir, &m, &err) == KAPSUL_ERR_MALFORMED);
     CHECK(err.line == 9 && strstr(err.message, "outside the application directory"));
+    /* "**" walks the tree without following the directory symlink (no loop), and still finds
+     * the file symlink leading out. */
+    snprintf(path, sizeof path, "%s/static/loop", dir);
+    CHECK(symlink("..", path) == 0);
+    const char *star_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+                           "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"**/*\"]\n";
+    CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_ERR_MALFORMED);
+    CHECK(err.line == 9 && strstr(err.message, "static/passwd"));
     snprintf(path, sizeof path, "%s/static/passwd", dir); unlink(path);
+    CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_OK && m.components.v[0].files.n == 0);
+    kpManifest_free(&m);
+    snprintf(path, sizeof path, "%s/static/loop", dir); unlink(path);
     snprintf(path, sizeof path, "%s/static", dir); rmdir(path);
     snprintf(path, sizeof path, "%s/etc", dir); unlink(path);
     rmdir(dir);
