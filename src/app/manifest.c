@@ -94,6 +94,7 @@ static kapsul_status get_string(mctx *c, const kpTomlValue *t, const char *key, 
     return KAPSUL_OK;
 }
 
+/* Append s (owned) to v; frees s if that fails. */
 static kapsul_status push_str(mctx *c, kpStrVec *v, char *s) {
     if (kpVec_grow(v)) { kp_free(s); return nomem(c); }
     v->v[v->n++] = s;
@@ -121,6 +122,7 @@ static kapsul_status get_strings(mctx *c, const kpTomlValue *t, const char *key,
     return KAPSUL_OK;
 }
 
+/* The entry's value must be a table; what names it in the message. */
 static kapsul_status need_table(mctx *c, const kpTomlEntry *e, const char *what) {
     if (e->value->kind == KP_TOML_TABLE) return KAPSUL_OK;
     return mfail(c, e->value->line, e->value->column, "%s must be a table, not %s", what, a_kind(e->value->kind));
@@ -135,6 +137,7 @@ static bool all_digits(const char *s, size_t n) {
     return true;
 }
 
+/* A decimal port, 0..65535. */
 static bool port_number(const char *s, size_t n) {
     if (!all_digits(s, n) || n > 5) return false;
     return strtol(s, NULL, 10) <= 65535;
@@ -216,6 +219,7 @@ static const char *check_relative(const char *p) {
     return NULL;
 }
 
+/* dir + "/" + rel, allocated. */
 static char *join(const char *dir, const char *rel) {
     size_t a = strlen(dir), b = strlen(rel);
     char *s = kp_malloc(a + b + 2);
@@ -415,6 +419,7 @@ fail:
     return st;
 }
 
+/* files = [...]: each entry a pattern or a placement, resolved now against the app directory. */
 static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const kpTomlValue *t) {
     const kpTomlEntry *e = kpToml_find(t, "files");
     if (!e) return KAPSUL_OK;
@@ -441,6 +446,7 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
     return KAPSUL_OK;
 }
 
+/* environment = { NAME = "value" }: names that can be "NAME=value" strings, values strings. */
 static kapsul_status component_env(mctx *c, kpManifestComponent *comp, const kpTomlValue *t) {
     const kpTomlEntry *e = kpToml_find(t, "environment");
     if (!e) return KAPSUL_OK;
@@ -462,6 +468,7 @@ static kapsul_status component_env(mctx *c, kpManifestComponent *comp, const kpT
     return KAPSUL_OK;
 }
 
+/* [component.ID.build]: command (one string or several), workdir inside the app, watch globs. */
 static kapsul_status component_build(mctx *c, kpManifestComponent *comp, const kpTomlValue *t, const char *id) {
     static const char *const known[] = {"command", "workdir", "watch", NULL};
     const kpTomlEntry *e = kpToml_find(t, "build");
@@ -511,6 +518,7 @@ static const char *check_id(const char *id, size_t len) {
     }
 }
 
+/* One [component.ID]: its id, its fields, then its files (which need exclude_files first). */
 static kapsul_status component(mctx *c, const kpTomlEntry *ce) {
     static const char *const known[] = {"source", "description", "environment", "files", "exclude_files",
                                         "allowed_outbound_hosts", "build", NULL};
@@ -590,6 +598,7 @@ static const char *check_route(const char *r) {
     return NULL;
 }
 
+/* executor = { type = "wagi", argv, entrypoint } or { type = "spin" }; anything else is refused. */
 static kapsul_status executor(mctx *c, kpManifestTrigger *tr, const kpTomlEntry *e) {
     static const char *const wagi_known[] = {"type", "argv", "entrypoint", NULL};
     static const char *const spin_known[] = {"type", NULL};
@@ -618,6 +627,7 @@ fail:
     return st;
 }
 
+/* One [[trigger.http]]: route (checked, normalised, unique), component by name, executor. */
 static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
     static const char *const known[] = {"route", "component", "executor", "id", NULL};
     static const char *const unsupported[] = {"components", NULL};
@@ -714,6 +724,7 @@ static kapsul_status app_triggers(mctx *c, const kpTomlValue *app) {
     return KAPSUL_OK;
 }
 
+/* [application]: name required; version, description, authors; [application.trigger.http]. */
 static kapsul_status application(mctx *c, const kpTomlValue *root) {
     static const char *const known[] = {"name", "version", "description", "authors", "trigger", NULL};
     const kpTomlEntry *e = kpToml_find(root, "application");
@@ -806,6 +817,7 @@ void kpManifest_free(kpManifest *m) {
     memset(m, 0, sizeof *m);
 }
 
+/* TOML first, then the checks; on failure m is left empty. */
 kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m, kapsul_error *err) {
     mctx c = {m, err};
     kpTomlValue *root = NULL;
@@ -820,6 +832,7 @@ fail:
     return st;
 }
 
+/* The file is read whole (bounded by KP_TOML_MAX_INPUT); its directory is the app directory. */
 kapsul_status kpManifest_load(const char *path, kpManifest *m, kapsul_error *err) {
     memset(m, 0, sizeof *m);
     kpBuf text = {0};

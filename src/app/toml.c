@@ -142,6 +142,7 @@ static kapsul_status expect_eol(parser *p, const char *after) {
     return FAIL(p, "expected the end of the line after %s", after);
 }
 
+/* 0..15 for a hex digit, else -1. */
 static int hexval(int c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -184,6 +185,7 @@ static kapsul_status check_utf8(parser *p) {
     return KAPSUL_OK;
 }
 
+/* Append the UTF-8 encoding of a Unicode scalar value (escapes). */
 static int put_utf8(kpBuf *b, uint32_t cp) {
     uint8_t t[4];
     size_t n;
@@ -364,6 +366,7 @@ static kpTomlValue *new_value(kpTomlKind kind, int line, int column) {
     return v;
 }
 
+/* Linear lookup by exact bytes (keys may hold NUL); KP_TOML_MAX_TABLE_KEYS bounds it. */
 static kpTomlEntry *find_entry(const kpTomlValue *t, const char *key, size_t len) {
     if (!t || t->kind != KP_TOML_TABLE) return NULL;
     for (size_t i = 0; i < t->u.tab.n; i++) {
@@ -401,6 +404,7 @@ static kapsul_status add_entry(parser *p, kpTomlValue *t, const keypart *k, kpTo
     return KAPSUL_OK;
 }
 
+/* A new empty table under key k of t, made in the given state. */
 static kapsul_status add_new_table(parser *p, kpTomlValue *t, const keypart *k, uint8_t state, kpTomlValue **out) {
     kpTomlValue *nt = new_value(KP_TOML_TABLE, k->line, k->column);
     if (!nt) return NOMEM(p);
@@ -638,6 +642,7 @@ static kapsul_status parse_bare(parser *p, kpTomlValue **out) {
     return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid value (strings need quotes)");
 }
 
+/* [ v, v, ] over any number of lines, comments allowed between elements (TOML 1.0). */
 static kapsul_status parse_array(parser *p, int depth, kpTomlValue **out) {
     kpTomlValue *a = new_value(KP_TOML_ARRAY, p->line, col(p));
     kapsul_status st;
@@ -822,6 +827,7 @@ static kapsul_status header_table(parser *p, const keypath *k, bool aot, int hli
     return KAPSUL_OK;
 }
 
+/* A [table] or [[array.of.tables]] line: the key, the closing bracket(s), then the table. */
 static kapsul_status parse_header(parser *p) {
     int hline = p->line, hcol = col(p);
     bool aot = peek_at(p, 1) == '[';

@@ -7,6 +7,7 @@
 
 #define KP_WELL_KNOWN "/.well-known/spin/"
 
+/* Duplicates are refused here too, so a router built by hand obeys the manifest's rule. */
 kapsul_status kpRoute_add(kpRouter *r, const char *based_route, const char *raw_route, const char *component,
                           size_t index, kapsul_error *err) {
     size_t len = strlen(based_route);
@@ -19,6 +20,7 @@ kapsul_status kpRoute_add(kpRouter *r, const char *based_route, const char *raw_
     return KAPSUL_OK;
 }
 
+/* One route per trigger, in manifest order (the index is the trigger's). */
 kapsul_status kpRoute_build(kpRouter *r, const kpManifest *m, kapsul_error *err) {
     memset(r, 0, sizeof *r);
     for (size_t i = 0; i < m->triggers.n; i++) {
@@ -40,6 +42,7 @@ static bool well_known(const char *path, size_t len, kpRouteMatch *out) {
     return true;
 }
 
+/* Exact routes end the search; wildcards keep the longest prefix seen (Spin 2 route_full). */
 void kpRoute_match(const kpRouter *r, const char *path, size_t len, kpRouteMatch *out) {
     memset(out, 0, sizeof *out);
     if (well_known(path, len, out)) return;

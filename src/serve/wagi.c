@@ -264,6 +264,8 @@ static kapsul_status server_vars(envb *b, const kpWagiRequest *rq) {
     return st;
 }
 
+/* The CGI variables, then the route's, the server's, the headers', then the component's; on
+ * failure out is as it was. */
 kapsul_status kpWagi_buildEnv(const kpWagiRequest *rq, kpStrVec *out, kapsul_error *err) {
     envb b = {out, out->n, 0, err};
     kapsul_status st;
@@ -351,6 +353,7 @@ static kapsul_status fail_response(kpWagiResponse *r, kapsul_error *err, int sta
     return kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "%s", msg);
 }
 
+/* Drop spaces and tabs at both ends (wagi trims each name and value). */
 static void trim(char **s, size_t *n) {
     while (*n && (**s == ' ' || **s == '\t')) { (*s)++; (*n)--; }
     while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
@@ -365,6 +368,7 @@ static bool framing_header(const char *name, size_t n) {
     return false;
 }
 
+/* An already-parsed header by name, case-insensitively. */
 static kpWagiOutHeader *find_out(kpWagiResponse *r, const char *lname) {
     for (size_t i = 0; i < r->headers.n; i++)
         if (strcasecmp(r->headers.v[i].name, lname) == 0) return &r->headers.v[i];
@@ -418,6 +422,7 @@ static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *su
     return NULL;
 }
 
+/* wagi's compose_response, with the checks it lacks (sizes, control bytes, framing headers). */
 kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, bool trapped, kpWagiResponse *resp,
                                  kapsul_error *err) {
     memset(resp, 0, sizeof *resp);
