@@ -35,12 +35,6 @@ static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...) 
     return kpError_setText(c->err, KAPSUL_ERR_MALFORMED, line, column, "%s", msg);
 }
 
-/* "a string", "an integer", ... for messages. */
-static const char *a_kind(kpTomlKind k) {
-    static const char *const names[] = {"a string", "an integer", "a float", "a boolean", "a date-time", "an array", "a table"};
-    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "a value";
-}
-
 static kapsul_status nomem(mctx *c) { return kpError_setText(c->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); }
 
 /* A key or value for a message: printable ASCII, cut short. */
@@ -77,7 +71,7 @@ static kapsul_status check_fields(mctx *c, const kpTomlValue *t, const char *sec
 static kapsul_status take_string(mctx *c, const kpTomlEntry *e, char **out) {
     const kpTomlValue *v = e->value;
     if (v->kind != KP_TOML_STRING)
-        return mfail(c, v->line, v->column, "'%s' must be a string, not %s", e->key, a_kind(v->kind));
+        return mfail(c, v->line, v->column, "'%s' must be a string, not %s", e->key, kpToml_kindName(v->kind));
     if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'%s' must not contain NUL", e->key);
     if (!(*out = kp_strndup(v->u.str.s, v->u.str.len))) return nomem(c);
     return KAPSUL_OK;
@@ -107,12 +101,12 @@ static kapsul_status get_strings(mctx *c, const kpTomlValue *t, const char *key,
     if (!e) return KAPSUL_OK;
     const kpTomlValue *a = e->value;
     if (a->kind != KP_TOML_ARRAY)
-        return mfail(c, a->line, a->column, "'%s' must be an array of strings, not %s", key, a_kind(a->kind));
+        return mfail(c, a->line, a->column, "'%s' must be an array of strings, not %s", key, kpToml_kindName(a->kind));
     for (size_t i = 0; i < a->u.arr.n; i++) {
         const kpTomlValue *v = a->u.arr.v[i];
         if (v->kind != KP_TOML_STRING)
             return mfail(c, v->line, v->column, "'%s' must be an array of strings; this element is %s", key,
-                         a_kind(v->kind));
+                         kpToml_kindName(v->kind));
         if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'%s' must not contain NUL", key);
         char *s = kp_strndup(v->u.str.s, v->u.str.len);
         if (!s) return nomem(c);
@@ -125,7 +119,7 @@ static kapsul_status get_strings(mctx *c, const kpTomlValue *t, const char *key,
 /* The entry's value must be a table; what names it in the message. */
 static kapsul_status need_table(mctx *c, const kpTomlEntry *e, const char *what) {
     if (e->value->kind == KP_TOML_TABLE) return KAPSUL_OK;
-    return mfail(c, e->value->line, e->value->column, "%s must be a table, not %s", what, a_kind(e->value->kind));
+    return mfail(c, e->value->line, e->value->column, "%s must be a table, not %s", what, kpToml_kindName(e->value->kind));
 }
 
 /* ---- allowed_outbound_hosts --------------------------------------------------------------------- */
@@ -424,7 +418,7 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
     const kpTomlEntry *e = kpToml_find(t, "files");
     if (!e) return KAPSUL_OK;
     if (e->value->kind != KP_TOML_ARRAY)
-        return mfail(c, e->value->line, e->value->column, "'files' must be an array, not %s", a_kind(e->value->kind));
+        return mfail(c, e->value->line, e->value->column, "'files' must be an array, not %s", kpToml_kindName(e->value->kind));
     char dir_real[PATH_MAX];
     bool have_real = realpath(c->m->dir, dir_real) != NULL;
     for (size_t i = 0; i < e->value->u.arr.n; i++) {
@@ -439,7 +433,7 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
             st = placement(c, comp, v, have_real ? dir_real : NULL);
         } else {
             return mfail(c, v->line, v->column, "a files entry must be a glob string or { source, destination }, not %s",
-                         a_kind(v->kind));
+                         kpToml_kindName(v->kind));
         }
         if (st) return st;
     }
@@ -633,7 +627,7 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
     static const char *const unsupported[] = {"components", NULL};
     kapsul_status st;
     if (t->kind != KP_TOML_TABLE)
-        return mfail(c, t->line, t->column, "each [[trigger.http]] must be a table, not %s", a_kind(t->kind));
+        return mfail(c, t->line, t->column, "each [[trigger.http]] must be a table, not %s", kpToml_kindName(t->kind));
     if ((st = check_fields(c, t, "[[trigger.http]]", known, unsupported))) return st;
     if (kpVec_grow(&c->m->triggers)) return nomem(c);
     kpManifestTrigger *tr = &c->m->triggers.v[c->m->triggers.n++];

@@ -386,8 +386,8 @@ const kpTomlValue *kpToml_get(const kpTomlValue *t, const char *key) {
 }
 
 const char *kpToml_kindName(kpTomlKind k) {
-    static const char *const names[] = {"string", "integer", "float", "boolean", "date-time", "array", "table"};
-    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "value";
+    static const char *const names[] = {"a string", "an integer", "a float", "a boolean", "a date-time", "an array", "a table"};
+    return (unsigned)k < sizeof names / sizeof *names ? names[k] : "a value";
 }
 
 /* Append key -> v to table t; the key's bytes are copied, v is owned by t from here on (also
@@ -439,7 +439,7 @@ static kapsul_status insert_dotted(parser *p, kpTomlValue *t, const keypath *k, 
             path_text(k, i, name, sizeof name);
             if (e->value->kind != KP_TOML_TABLE)
                 return fail_at(p, KAPSUL_ERR_MALFORMED, k->v[i].line, k->v[i].column,
-                               "key '%s' is a %s, not a table", name, kpToml_kindName(e->value->kind));
+                               "key '%s' is %s, not a table", name, kpToml_kindName(e->value->kind));
             return fail_at(p, KAPSUL_ERR_MALFORMED, k->v[i].line, k->v[i].column,
                            "cannot add to table '%s' with a dotted key: it was defined at %d:%d",
                            name, e->value->line, e->value->column);
@@ -790,7 +790,7 @@ static kapsul_status header_table(parser *p, const keypath *k, bool aot, int hli
                 a = e->value;
             } else {
                 return fail_at(p, KAPSUL_ERR_MALFORMED, kp->line, kp->column,
-                               "cannot make '%s' an array of tables: it is already defined as a %s (at %d:%d)",
+                               "cannot make '%s' an array of tables: it is already defined as %s (at %d:%d)",
                                name, kpToml_kindName(e->value->kind), e->value->line, e->value->column);
             }
             if (a->u.arr.n >= KP_TOML_MAX_ARRAY)

@@ -74,7 +74,7 @@ void kpToml_free(kpTomlValue *v);
 const kpTomlEntry *kpToml_find(const kpTomlValue *t, const char *key);
 /* The value of kpToml_find, or NULL. */
 const kpTomlValue *kpToml_get(const kpTomlValue *t, const char *key);
-/* A short name for a kind, for messages: "string", "integer", "table", ... */
+/* A kind with its article, for messages: "a string", "an integer", "a table", ... */
 const char *kpToml_kindName(kpTomlKind k);
 
 #endif /* KP_APP_TOML_H */

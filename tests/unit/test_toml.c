@@ -267,12 +267,39 @@ static void test_allocfail(void) {
     CHECK(saw_ok);
 }
 
+/* More of TOML 1.0's corners: empty multi-line strings, quoted keys with dots, nested arrays,
+ * arrays of tables inside arrays of tables, dotted keys in inline tables; and their errors. */
+static void test_corners(void) {
+    kpTomlValue *d = parse_ok("s1 = \"\"\"\n\"\"\"\ns2 = '''\n'''\n\"a.b\" = 1\na.b = 2\nn = [ [ 1, 2 ], [ \"a\", \"b\" ] ]\n"
+                              "c = 1\t# c\n[x.\"y.z\"]\n[[q]]\n[[q.r]]\n[q.r.s]\nt = {u.v = 1, u.w = 2}\n");
+    CHECK(d != NULL);
+    if (d) {
+        CHECK(str_is(kpToml_get(d, "s1"), "", 0) && str_is(kpToml_get(d, "s2"), "", 0));
+        CHECK(kpToml_get(d, "a.b")->u.i == 1 && path(d, "a", "b", NULL)->u.i == 2);
+        CHECK(kpToml_get(d, "n")->u.arr.n == 2 && kpToml_get(d, "n")->u.arr.v[1]->u.arr.v[0]->kind == KP_TOML_STRING);
+        CHECK(path(d, "x", "y.z", NULL) != NULL);
+        const kpTomlValue *q = kpToml_get(d, "q");
+        const kpTomlValue *r = q ? kpToml_get(q->u.arr.v[0], "r") : NULL;
+        CHECK(r && r->kind == KP_TOML_ARRAY && kpToml_get(r->u.arr.v[0], "s") &&
+              path(kpToml_get(r->u.arr.v[0], "s"), "t", "u", "w")->u.i == 2);
+        kpToml_free(d);
+    }
+    bad("[a]\n[[a.b]]\n[a.b]\n", 3, 4, "already defined");
+    bad("a = {}\n[a]\n", 2, 2, "already defined");
+    bad("a.b = 1\n[a.c]\n[a]\n", 3, 2, "already defined");
+    bad("a = {b.c = 1}\n[a.b.d]\n", 2, 2, "inline table");
+    bad("a = {b = 1, b.c = 2}\n", 1, 13, "is an integer, not a table");
+    bad("a = -0x1\n", 1, 5, "invalid number");
+    bad("a = 1979-05-27T07:32:00+25:00\n", 1, 5, "invalid date-time");
+}
+
 int main(void) {
     test_strings();
     test_numbers();
     test_datetimes();
     test_tables();
     test_errors();
+    test_corners();
     test_limits();
     test_allocfail();
     return kpt_finish();
