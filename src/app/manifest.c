@@ -308,7 +308,18 @@ static kapsul_status add_file(mctx *c, kpManifestComponent *comp, const kpTomlVa
 /* A pattern without "**": glob(3) against the application directory. */
 static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
     const char *dir = c->m->dir;
-    char *full = join(dir, v->u.str.s);
+    /* The directory's own name may hold glob characters: escape them. */
+    char *edir = kp_malloc(strlen(dir) * 2 + 1), *full = NULL;
+    if (edir) {
+        size_t o = 0;
+        for (const char *q = dir; *q; q++) {
+            if (strchr("*?[]\\", *q)) edir[o++] = '\\';
+            edir[o++] = *q;
+        }
+        edir[o] = 0;
+        full = join(edir, v->u.str.s);
+        kp_free(edir);
+    }
     if (!full) return nomem(c);
     glob_t g;
     memset(&g, 0, sizeof g);

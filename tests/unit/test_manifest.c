@@ -124,7 +124,7 @@ static void test_outbound_hosts(void) {
 
 /* A symlink inside the app directory pointing outside it is refused by glob and placement. */
 static void test_symlink_escape(void) {
-    char dir[] = "/tmp/kapsul-manifest-XXXXXX";
+    char dir[] = "/tmp/kapsul[manifest]*-XXXXXX";   /* glob characters in the app directory itself */
     CHECK(mkdtemp(dir) != NULL);
     char path[300];
     snprintf(path, sizeof path, "%s/static", dir);
