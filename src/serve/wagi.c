@@ -296,6 +296,7 @@ kapsul_status kpWagi_buildEnv(const kpWagiRequest *rq, kpStrVec *out, kapsul_err
     return KAPSUL_OK;
 fail:
     while (out->n > b.first) kp_free(out->v[--out->n]);
+    if (b.first == 0) kpVec_free(out);
     return st;
 }
 
@@ -333,6 +334,7 @@ kapsul_status kpWagi_buildArgv(const char *tmpl, const kpWagiRequest *rq, kpStrV
 nomem:
     kpBuf_free(&line);
     while (out->n > first) kp_free(out->v[--out->n]);
+    if (first == 0) kpVec_free(out);
     return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
 }
 
