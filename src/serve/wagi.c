@@ -167,9 +167,9 @@ static void server_name_port(const kpWagiRequest *rq, char *host, size_t hcap, c
 }
 
 /* HTTP_<NAME> for every header, RFC 3875 4.1.18. Left out: Authorization and Connection (RFC,
- * wagi), Proxy (httpoxy: HTTP_PROXY is read as a proxy setting), and names with '_' or
- * non-token characters (they would collide with the '-' spelling: "X_User" would pose as
- * "X-User"; Apache and nginx drop them too). A value that is not visible ASCII becomes
+ * wagi), Proxy (httpoxy: HTTP_PROXY is read as a proxy setting), and names with anything but
+ * letters, digits and '-' ("X_User" would pose as "X-User", "X.User" makes a variable no shell
+ * can name; Apache drops them too, nginx drops '_'). A value that is not visible ASCII becomes
  * "CORRUPT VALUE" (wagi). Repeated headers are joined with ", " ("; " for Cookie), as RFC 3875
  * asks; wagi keeps only the last one. */
 static kapsul_status http_vars(envb *b, const kpWagiRequest *rq) {
@@ -178,7 +178,10 @@ static kapsul_status http_vars(envb *b, const kpWagiRequest *rq) {
     for (size_t i = 0; i < rq->nheaders; i++) {
         const kpWagiHeader *h = &rq->headers[i];
         bool ok = h->name_len > 0 && h->name_len < 200;
-        for (size_t k = 0; k < h->name_len && ok; k++) ok = is_tchar((unsigned char)h->name[k]) && h->name[k] != '_';
+        for (size_t k = 0; k < h->name_len && ok; k++) {
+            char ch = h->name[k];
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+        }
         if (!ok || eq_nocase(h->name, h->name_len, "authorization") || eq_nocase(h->name, h->name_len, "connection") ||
             eq_nocase(h->name, h->name_len, "proxy"))
             continue;
