@@ -379,10 +379,18 @@ static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue 
 
 static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
     if (!strstr(v->u.str.s, "**")) return expand_glob(c, comp, v, dir_real);
+    /* Start below the literal leading directories of the pattern (static, for static then **), so a
+     * big target/ or node_modules/ elsewhere in the app is never read. */
+    const char *pat = v->u.str.s;
+    size_t plen = 0;
+    for (const char *q = pat, *e; (e = strchr(q, '/')) != NULL; q = e + 1) {
+        if (strcspn(q, "*?[\\") < (size_t)(e - q)) break;
+        plen = (size_t)(e - pat);
+    }
     kpBuf rel = {0};
     size_t seen = 0;
-    kapsul_status st = kpBuf_byte(&rel, 0) ? nomem(c) : KAPSUL_OK;
-    rel.len = 0;
+    kapsul_status st = kpBuf_push(&rel, pat, plen) || kpBuf_byte(&rel, 0) ? nomem(c) : KAPSUL_OK;
+    rel.len = plen;
     if (!st) st = walk(c, comp, v, dir_real, &rel, 0, &seen);
     kpBuf_free(&rel);
     return st;

@@ -151,6 +151,12 @@ static void test_symlink_escape(void) {
                            "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"**/*\"]\n";
     CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_ERR_MALFORMED);
     CHECK(err.line == 9 && strstr(err.message, "static/passwd"));
+    /* A "**" pattern under a literal directory, with the bad symlink excluded by name: fine. */
+    const char *static_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+                             "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"static/**\"]\n"
+                             "exclude_files = [\"static/passwd\"]\n";
+    CHECK(kpManifest_parse(static_src, strlen(static_src), dir, &m, &err) == KAPSUL_OK && m.components.v[0].files.n == 0);
+    kpManifest_free(&m);
     snprintf(path, sizeof path, "%s/static/passwd", dir); unlink(path);
     CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_OK && m.components.v[0].files.n == 0);
     kpManifest_free(&m);
