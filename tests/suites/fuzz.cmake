@@ -1,21 +1,24 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Four libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# Six libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
-# wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles).
+# wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
+# toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
+# into an HTTP response, and the request environment built from fuzzed request fields).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
 #  * Every build gets fuzz_replay_<name>: the same target with a plain main() that runs the files
 #    given on its command line once each. ctest replays each checked-in seed corpus and every file
 #    of tests/regress/ through them (label "sanitize", so scripts/test.sh runs them under
-#    ASan+UBSan too). A regress file is routed by its name: module-*.wasm, exec-*.wasm, text-*.wat.
+#    ASan+UBSan too). A regress file is routed by its name: module-*.wasm, exec-*.wasm, text-*.wat,
+#    toml-*, wagi-*.
 #  * -DKAPSUL_FUZZ=ON (with CC=clang and -DKAPSUL_SANITIZE=ON; tests/fuzz/build.sh does this)
 #    builds the real libFuzzer binaries fuzz_<name>.
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
@@ -33,7 +36,7 @@ endforeach()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi)-" prefix "${name}")
   if(prefix)
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
