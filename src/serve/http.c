@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -181,8 +182,10 @@ static void loop_dispose(kpHttp_loop *lp) {
         h2o_timeout_unlink(&lp->ctx.http2._graceful_shutdown_timeout);
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->done);
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->wake);
-    h2o_context_dispose(&lp->ctx);
+    h2o_multithread_queue_t *queue = lp->ctx.queue;
+    h2o_context_dispose(&lp->ctx);   /* destroys the queue but (evloop build of 2.2.5) never frees it */
     h2o_evloop_destroy(lp->evloop);
+    free(queue);
     lp->ctx_inited = false;
 }
 
