@@ -152,8 +152,11 @@ static void *loop_main(void *arg) {
 static kapsul_status loop_init(kpHttp_server *srv, kpHttp_loop *lp, kapsul_error *err) {
     lp->srv = srv;
     h2o_linklist_init_anchor(&lp->conns);
+    h2o_linklist_init_anchor(&lp->away);
     lp->evloop = h2o_evloop_create();
     if (!lp->evloop) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "http: cannot create an event loop");
+    h2o_timeout_init(lp->evloop, &lp->probe_timeout, KP_HTTP_CLIENT_PROBE_MS);
+    lp->probe_entry.cb = kpHttpJob_probe;
     h2o_context_init(&lp->ctx, lp->evloop, &srv->globalconf);
     lp->ctx_inited = true;
     lp->accept_ctx.ctx = &lp->ctx;
@@ -180,6 +183,8 @@ static void loop_dispose(kpHttp_loop *lp) {
     h2o_evloop_run(lp->evloop, 0);   /* let closed sockets be freed */
     if (h2o_timeout_is_linked(&lp->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&lp->ctx.http2._graceful_shutdown_timeout);
+    if (h2o_timeout_is_linked(&lp->probe_entry)) h2o_timeout_unlink(&lp->probe_entry);
+    h2o_timeout_dispose(lp->evloop, &lp->probe_timeout);
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->done);
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->wake);
     h2o_multithread_queue_t *queue = lp->ctx.queue;

@@ -66,6 +66,9 @@
 #ifndef KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS
 #define KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS 10000
 #endif
+#ifndef KP_HTTP_CLIENT_PROBE_MS
+#define KP_HTTP_CLIENT_PROBE_MS 200         /* how often an HTTP/1 client is checked for hang-up */
+#endif
 #ifndef KP_HTTP_DRAIN_MS
 #define KP_HTTP_DRAIN_MS 10000              /* kpHttp_stop: in-flight requests get this long */
 #endif
@@ -157,7 +160,9 @@ kapsul_status kpHttp_addHeader(kpHttp_response *res, const char *name, size_t na
 kapsul_status kpHttp_write(kpHttp_response *res, const void *data, size_t len);
 /* The request this response answers. */
 const kpHttp_request *kpHttp_requestOf(const kpHttp_response *res);
-/* True once the client has gone or the server is cancelling (drain ran out); a long handler polls
+/* True once the client has gone (HTTP/2: stream reset or connection closed; HTTP/1: the connection
+ * closed or reset, seen by a check every KP_HTTP_CLIENT_PROBE_MS -- a client that half-closes after
+ * its request counts as gone, as in nginx) or the server is cancelling (drain ran out); a long handler polls
  * this (the wasm layer maps it to an interrupt) and returns soon after. */
 bool kpHttp_cancelled(const kpHttp_response *res);
 /* Finish a response whose handler returned KP_HTTP_PENDING; `status` as a handler's return value

@@ -72,6 +72,9 @@ struct kpHttp_loop {
     h2o_linklist_t conns;          /* kpHttp_conn of this loop's open connections */
     size_t nconns;
     size_t pending;                /* jobs away at the workers */
+    h2o_linklist_t away;           /* those jobs (kpHttp_response.away_link) */
+    h2o_timeout_t probe_timeout;   /* while jobs are away: check their HTTP/1 clients */
+    h2o_timeout_entry_t probe_entry;
     bool draining, forced;
 };
 
@@ -83,6 +86,7 @@ struct kpHttp_response {
     kpHttp_loop *loop;
     h2o_req_t *h2o;                /* loop thread only; NULL once h2o disposed the request */
     bool away;                     /* loop thread only: queued or at a worker */
+    h2o_linklist_t away_link;      /* loop thread only: in loop->away while away */
     atomic_int cancel;             /* the client went away */
     int result;                    /* the handler's return value */
     int status;
@@ -96,6 +100,7 @@ struct kpHttp_response {
 int kpHttpJob_dispatch(h2o_handler_t *self, h2o_req_t *req);
 kpHttp_response *kpHttpJob_new(kpHttp_loop *loop, h2o_req_t *req);
 void kpHttpJob_free(kpHttp_response *job);
+void kpHttpJob_probe(h2o_timeout_entry_t *entry);
 void kpHttpJob_onDone(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 int kpHttpJob_queueInit(kpHttp_queue *q, unsigned cap);
 void kpHttpJob_queueFree(kpHttp_queue *q);

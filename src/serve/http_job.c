@@ -9,6 +9,8 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 
 #include "serve/http_int.h"
@@ -206,12 +208,37 @@ void kpHttpJob_onDone(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
         h2o_linklist_unlink(&m->link);
         kpHttp_response *job = H2O_STRUCT_FROM_MEMBER(kpHttp_response, msg, m);
         job->away = false;
+        h2o_linklist_unlink(&job->away_link);
         loop->pending--;
         if (job->h2o)
             send_response(job);   /* the job is freed when h2o disposes the request */
         else
             kpHttpJob_free(job);
     }
+}
+
+/* Why a probe: h2o stops reading an HTTP/1 connection while its request is being handled, so a
+ * client that hangs up is only noticed when the response is written -- after a handler that may
+ * never end. A peek that sees end-of-file or an error means the client is gone (HTTP/2 needs none:
+ * h2o keeps reading and disposes a reset stream's request, which cancels the job). Over TLS the
+ * peek sees the close_notify record as data, so there only a reset is noticed. */
+static bool client_gone(h2o_req_t *req) {
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket) return false;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock) return false;
+    char c;
+    ssize_t n = recv(h2o_socket_get_fd(sock), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The loop's periodic check while it has jobs away: cancel those whose client hung up. */
+void kpHttpJob_probe(h2o_timeout_entry_t *entry) {
+    kpHttp_loop *loop = H2O_STRUCT_FROM_MEMBER(kpHttp_loop, probe_entry, entry);
+    for (h2o_linklist_t *l = loop->away.next; l != &loop->away; l = l->next) {
+        kpHttp_response *job = H2O_STRUCT_FROM_MEMBER(kpHttp_response, away_link, l);
+        if (job->h2o && !atomic_load(&job->cancel) && client_gone(job->h2o)) atomic_store(&job->cancel, 1);
+    }
+    if (!h2o_linklist_is_empty(&loop->away)) h2o_timeout_link(loop->evloop, &loop->probe_timeout, entry);
 }
 
 /* ---- The worker queue -------------------------------------------------------------------------- */
@@ -318,6 +345,9 @@ int kpHttpJob_dispatch(h2o_handler_t *self, h2o_req_t *req) {
     }
     *slot = job;
     loop->pending++;
+    h2o_linklist_insert(&loop->away, &job->away_link);
+    if (!h2o_timeout_is_linked(&loop->probe_entry))
+        h2o_timeout_link(loop->evloop, &loop->probe_timeout, &loop->probe_entry);
     return 0;
 fail:
     h2o_send_error_503(req, "Service Unavailable", "server busy\n", 0);

@@ -283,6 +283,47 @@ def test_slowloris():
         s.stop()
 
 
+def test_slow_body_times_out():
+    """A body sent a byte at a time does not hold the connection past the request timeout."""
+    s = Server("--header-timeout-ms", 1000)
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        closed = False
+        for _ in range(200):      # bounded: at most 200 bytes, 0.1 s apart
+            try:
+                c.sendall(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            time.sleep(0.1)
+        c.close()
+        assert closed
+        s.alive()
+    finally:
+        s.stop()
+
+
+def test_client_gone_cancels_handler():
+    """With one worker, a handler looping for a client that went away must be cancelled, or
+    nothing else would ever be answered; over HTTP/1 and HTTP/2."""
+    s = Server("--workers", 1)
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"GET /loop HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.3)
+        c.close()
+        assert s.get("/hello", timeout=60)[2] == b"hello\n"
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--max-time", "1",
+                            "http://127.0.0.1:%d/loop" % s.port], capture_output=True, timeout=60)
+        assert r.returncode == 28, r      # curl gave up (timeout) and reset the stream
+        assert s.get("/hello", timeout=60)[2] == b"hello\n"
+        out, _ = s.stop(expect=0)
+        assert "stopped drained" in out, out
+    finally:
+        s.stop()
+
+
 def test_slow_handler_does_not_stall():
     s = Server("--workers", 4, "--loops", 1)
     try:
