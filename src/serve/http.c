@@ -24,13 +24,6 @@
 
 #include "serve/http_int.h"
 
-/* One open client connection, so a forced stop can shut them all down. */
-typedef struct kpHttp_conn {
-    h2o_linklist_t link;
-    h2o_socket_t *sock;
-    kpHttp_loop *loop;
-} kpHttp_conn;
-
 void kpHttp_configDefaults(kpHttp_config *c) {
     memset(c, 0, sizeof *c);
     c->host = KP_HTTP_HOST;
@@ -63,7 +56,9 @@ static void on_conn_close(void *data) {
     kpHttp_conn *c = data;
     kpHttp_loop *lp = c->loop;
     h2o_linklist_unlink(&c->link);
-    kp_free(c);
+    c->sock = NULL;
+    c->closed = true;
+    if (c->inflight == 0) kp_free(c);   /* else the last request's disposal frees it */
     lp->nconns--;
     atomic_fetch_sub(&lp->srv->nconns, 1);
     resume_accepting(lp);
@@ -115,6 +110,18 @@ static void begin_drain(kpHttp_loop *lp) {
     h2o_context_request_shutdown(&lp->ctx);
 }
 
+/* While draining: close connections with no request in flight (idle keep-alive connections, which
+ * h2o 2.2.5's shutdown request leaves open, and HTTP/2 ones after their GOAWAY). */
+static void close_idle(kpHttp_loop *lp) {
+    for (h2o_linklist_t *l = lp->conns.next; l != &lp->conns; l = l->next) {
+        kpHttp_conn *c = H2O_STRUCT_FROM_MEMBER(kpHttp_conn, link, l);
+        if (c->inflight == 0 && !c->shut) {
+            shutdown(h2o_socket_get_fd(c->sock), SHUT_RDWR);
+            c->shut = true;
+        }
+    }
+}
+
 /* The drain ran out of time: shut every socket down under h2o, which then closes the connections
  * through its own error paths (handlers were cancelled by kpHttp_stop). */
 static void force_close(kpHttp_loop *lp) {
@@ -139,6 +146,7 @@ static void *loop_main(void *arg) {
         int phase = atomic_load(&srv->phase);
         if (phase >= KP_HTTP_DRAINING && !lp->draining) begin_drain(lp);
         if (phase >= KP_HTTP_FORCING && !lp->forced) force_close(lp);
+        if (lp->draining) close_idle(lp);
         if (lp->draining && lp->nconns == 0 && lp->pending == 0) break;
     }
     pthread_mutex_lock(&srv->exit_lock);

@@ -78,6 +78,16 @@ struct kpHttp_loop {
     bool draining, forced;
 };
 
+/* One open client connection: counted, shut down on a forced stop or when idle during a drain. It
+ * outlives its socket while requests of it are still being disposed (h2o's order varies). */
+typedef struct kpHttp_conn {
+    h2o_linklist_t link;           /* in loop->conns while the socket is open */
+    h2o_socket_t *sock;            /* NULL once closed */
+    kpHttp_loop *loop;
+    unsigned inflight;             /* requests dispatched and not yet disposed */
+    bool shut, closed;
+} kpHttp_conn;
+
 /* One request on the server side, from h2o's callback to the last response byte. */
 struct kpHttp_response {
     h2o_multithread_message_t msg; /* the completion, posted to `loop` */

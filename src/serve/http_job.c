@@ -132,10 +132,19 @@ void kpHttpJob_free(kpHttp_response *job) {
     kp_free(job);
 }
 
-/* h2o cleared the request's pool (response sent, or the client went away). Runs on the loop. */
-static void on_request_gone(void *slot) {
-    kpHttp_response *job = *(kpHttp_response **)slot;
-    if (!job) return;   /* answered 503 without a job */
+/* What h2o's request pool holds for us: disposed with the request, on the loop thread. */
+typedef struct kpHttp_ref {
+    kpHttp_response *job;   /* NULL when the request was answered without one */
+    kpHttp_conn *conn;
+} kpHttp_ref;
+
+/* h2o cleared the request's pool (response sent, or the client went away). */
+static void on_request_gone(void *p) {
+    kpHttp_ref *ref = p;
+    kpHttp_conn *c = ref->conn;
+    if (c && --c->inflight == 0 && c->closed) kp_free(c);
+    kpHttp_response *job = ref->job;
+    if (!job) return;
     job->h2o = NULL;
     if (job->away)
         atomic_store(&job->cancel, 1);   /* the worker's completion frees it */
@@ -321,29 +330,34 @@ static size_t header_bytes(const h2o_req_t *req) {
     return n;
 }
 
+/* The connection record of our accept (on_close.data of the socket), for in-flight counting. */
+static kpHttp_conn *conn_of(h2o_req_t *req) {
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    return sock ? sock->on_close.data : NULL;
+}
+
 int kpHttpJob_dispatch(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     kpHttp_loop *loop = H2O_STRUCT_FROM_MEMBER(kpHttp_loop, ctx, req->conn->ctx);
     kpHttp_server *srv = loop->srv;
+    kpHttp_ref *ref = h2o_mem_alloc_shared(&req->pool, sizeof *ref, on_request_gone);
+    ref->job = NULL;
+    ref->conn = conn_of(req);
+    if (ref->conn) ref->conn->inflight++;
     if (header_bytes(req) > srv->config.max_header_bytes) {
         req->http1_is_persistent = 0;
         h2o_send_error_generic(req, 431, "Request Header Fields Too Large", "request header too large\n",
                                H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
         return 0;
     }
-    kpHttp_response **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_request_gone);
     kpHttp_response *job = kpHttpJob_new(loop, req);
-    if (!job) {
-        *slot = NULL;
-        goto fail;
-    }
+    if (!job) goto fail;
     job->away = true;
     if (!kpHttpJob_enqueue(&srv->queue, job)) {
         kpHttpJob_free(job);
-        *slot = NULL;
         goto fail;
     }
-    *slot = job;
+    ref->job = job;
     loop->pending++;
     h2o_linklist_insert(&loop->away, &job->away_link);
     if (!h2o_timeout_is_linked(&loop->probe_entry))
