@@ -44,6 +44,7 @@ void kpHttp_configDefaults(kpHttp_config *c) {
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
+/* Poll the listener again after a pause at the connection cap (never while draining). */
 static void resume_accepting(kpHttp_loop *lp) {
     if (lp->listener && !lp->listening && !lp->draining) {
         h2o_socket_read_start(lp->listener, on_accept);
@@ -132,6 +133,7 @@ static void force_close(kpHttp_loop *lp) {
     }
 }
 
+/* kpHttp_stop only needs the loop to come out of epoll and look at the phase; nothing to read. */
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     (void)receiver;
     while (!h2o_linklist_is_empty(messages)) h2o_linklist_unlink(messages->next);
@@ -202,6 +204,7 @@ static void loop_dispose(kpHttp_loop *lp) {
     lp->ctx_inited = false;
 }
 
+/* Make every running loop re-read the server's phase. */
 static void wake_loops(kpHttp_server *srv) {
     for (unsigned i = 0; i < srv->nloops; i++)
         if (srv->loops[i].thread_started) h2o_multithread_send_message(&srv->loops[i].wake, NULL);
@@ -209,6 +212,7 @@ static void wake_loops(kpHttp_server *srv) {
 
 /* ---- Start -------------------------------------------------------------------------------------- */
 
+/* OpenSSL's reason for the last failure, as a kapsul error naming the file. */
 static kapsul_status tls_error(kapsul_error *err, const char *what, const char *file) {
     char buf[160];
     ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
@@ -300,6 +304,7 @@ static void fit_fd_limit(kpHttp_config *c, unsigned nloops) {
     if (rl.rlim_cur != RLIM_INFINITY && c->max_connections > room) c->max_connections = (unsigned)room;
 }
 
+/* Reject settings that cannot work and resolve the 0 = per-CPU defaults. */
 static kapsul_status check_config(kpHttp_config *c, kapsul_error *err) {
     if (!c->host || c->queue_depth == 0 || c->max_connections == 0 || c->max_header_bytes == 0)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: host, queue_depth, max_connections and "
@@ -448,6 +453,7 @@ static bool stop_threads(kpHttp_server *srv) {
     return drained;
 }
 
+/* Tear down whatever kpHttp_start got to (also its failure path): threads, h2o, TLS, descriptors. */
 static void free_server(kpHttp_server *srv) {
     stop_threads(srv);
     for (unsigned i = 0; srv->loops && i < srv->nloops; i++) loop_dispose(&srv->loops[i]);

@@ -154,6 +154,7 @@ static void on_request_gone(void *p) {
 
 /* ---- Sending the response (loop thread) ------------------------------------------------------- */
 
+/* HTTP/1 needs a reason phrase; HTTP/2 ignores it. */
 static const char *reason_phrase(int status) {
     switch (status) {
     case 200: return "OK";
@@ -252,6 +253,7 @@ void kpHttpJob_probe(h2o_timeout_entry_t *entry) {
 
 /* ---- The worker queue -------------------------------------------------------------------------- */
 
+/* The ring is allocated once at its full depth: enqueueing never allocates. */
 int kpHttpJob_queueInit(kpHttp_queue *q, unsigned cap) {
     memset(q, 0, sizeof *q);
     q->ring = kp_calloc(cap, sizeof *q->ring);
@@ -283,6 +285,7 @@ bool kpHttpJob_enqueue(kpHttp_queue *q, kpHttp_response *job) {
     return ok;
 }
 
+/* Wake every worker to end once the queue is empty (loops have stopped dispatching by then). */
 void kpHttpJob_queueQuit(kpHttp_queue *q) {
     pthread_mutex_lock(&q->lock);
     q->quit = true;
@@ -336,6 +339,8 @@ static kpHttp_conn *conn_of(h2o_req_t *req) {
     return sock ? sock->on_close.data : NULL;
 }
 
+/* h2o's handler for every path: count the request in flight on its connection, refuse oversized
+ * headers, copy the request into a job and queue it for a worker, or answer 503 when it cannot. */
 int kpHttpJob_dispatch(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
     kpHttp_loop *loop = H2O_STRUCT_FROM_MEMBER(kpHttp_loop, ctx, req->conn->ctx);
