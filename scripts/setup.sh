@@ -7,9 +7,12 @@ set -euo pipefail
 # Test guests: clang for wasm32-wasi (with lld, wasi-libc and the wasm32 compiler runtime) and
 # Debian's rustc with the wasm32-wasi standard library; python3 for the
 # WASI suite runners; libclang-rt-14-dev for libFuzzer and the sanitizers; binaryen (wasm-opt -ttf)
-# and node (V8) for the differential test.
+# and node (V8) for the differential test. The HTTP front (serve): libh2o-evloop-dev (HTTP/1, HTTP/2)
+# with libssl-dev (TLS), found through pkgconf; its tests use curl and openssl (a self-signed
+# certificate), bench/http.sh uses wrk and nginx (the baseline).
 packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
-          rustc libstd-rust-dev-wasm32 binaryen nodejs)
+          rustc libstd-rust-dev-wasm32 binaryen nodejs
+          libh2o-evloop-dev libssl-dev curl openssl wrk nginx)
 
 missing=()
 for p in "${packages[@]}"; do

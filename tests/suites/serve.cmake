@@ -1,0 +1,17 @@
+# serve.cmake -- the HTTP front (src/serve/http*.c) with a test handler, tests/serve/http_echo.c:
+#   serve.http  tests/serve/test_http.py starts http_echo on 127.0.0.1 (a free port it reports) and
+#               drives it with http.client, raw sockets and curl: keep-alive, a 1 MiB body, 400
+#               concurrent requests, malformed and oversized requests, 200 stalled connections,
+#               slow handlers, HTTP/2 over TLS and h2c, the full queue (503), SIGTERM draining.
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_Interpreter_FOUND)
+  set(Python3_EXECUTABLE python3)
+endif()
+add_executable(http_echo ${CMAKE_SOURCE_DIR}/tests/serve/http_echo.c)
+target_link_libraries(http_echo PRIVATE kapsul_http)
+set_target_properties(http_echo PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME serve.http
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_http.py $<TARGET_FILE:http_echo>)
+# h2o's per-thread chunk caches die with the loop threads (tests/serve/lsan.supp says why).
+set_tests_properties(serve.http PROPERTIES LABELS "serve;sanitize" TIMEOUT 300
+                     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
