@@ -113,6 +113,83 @@
 #define KP_MAX_DEPTH 256 /* path components below a preopen in the manual walk */
 #endif
 
+/* ---- Applications (app/): the TOML reader and the Spin manifest --------------------------------- */
+#ifndef KP_TOML_MAX_INPUT
+#define KP_TOML_MAX_INPUT (4u << 20)      /* bytes of TOML text */
+#endif
+#ifndef KP_TOML_MAX_DEPTH
+#define KP_TOML_MAX_DEPTH 64              /* nesting of arrays, inline tables and dotted keys */
+#endif
+#ifndef KP_TOML_MAX_TABLE_KEYS
+#define KP_TOML_MAX_TABLE_KEYS 4096       /* entries in one table (lookups are linear) */
+#endif
+#ifndef KP_TOML_MAX_ARRAY
+#define KP_TOML_MAX_ARRAY 65536           /* elements of one array */
+#endif
+#ifndef KP_MANIFEST_MAX_FILES
+#define KP_MANIFEST_MAX_FILES 65536    /* file mounts per component after glob expansion */
+#endif
+
+/* ---- Serve (serve/): WAGI and the HTTP front ----------------------------------------------------- */
+#ifndef KP_WAGI_MAX_ENV_BYTES
+#define KP_WAGI_MAX_ENV_BYTES (1u << 20)      /* all "NAME=VALUE" strings of one request */
+#endif
+#ifndef KP_WAGI_MAX_REQUEST_HEADERS
+#define KP_WAGI_MAX_REQUEST_HEADERS 256
+#endif
+#ifndef KP_WAGI_MAX_RESPONSE_HEAD
+#define KP_WAGI_MAX_RESPONSE_HEAD (64u << 10) /* bytes of the guest's header block */
+#endif
+#ifndef KP_WAGI_MAX_RESPONSE_HEADERS
+#define KP_WAGI_MAX_RESPONSE_HEADERS 128
+#endif
+#ifndef KP_HTTP_HOST
+#define KP_HTTP_HOST "127.0.0.1"            /* numeric IPv4 or IPv6 address to listen on */
+#endif
+#ifndef KP_HTTP_PORT
+#define KP_HTTP_PORT 3000                   /* Spin's default; 0 picks a free port */
+#endif
+#ifndef KP_HTTP_LOOPS
+#define KP_HTTP_LOOPS 0                     /* event-loop threads; 0 = one per online CPU */
+#endif
+#ifndef KP_HTTP_WORKERS
+#define KP_HTTP_WORKERS 0                   /* handler threads; 0 = two per online CPU */
+#endif
+#ifndef KP_HTTP_QUEUE_DEPTH
+#define KP_HTTP_QUEUE_DEPTH 1024            /* requests waiting for a worker; beyond: 503 */
+#endif
+#ifndef KP_HTTP_MAX_CONNECTIONS
+#define KP_HTTP_MAX_CONNECTIONS 4096        /* open client connections, all loops together */
+#endif
+#ifndef KP_HTTP_MAX_BODY
+#define KP_HTTP_MAX_BODY (16u << 20)        /* request body bytes; beyond: 413 */
+#endif
+#ifndef KP_HTTP_MAX_HEADER_BYTES
+#define KP_HTTP_MAX_HEADER_BYTES (32u << 10) /* request line + header bytes; beyond: 431 */
+#endif
+#ifndef KP_HTTP_MAX_RESPONSE_BYTES
+#define KP_HTTP_MAX_RESPONSE_BYTES (64u << 20) /* body a handler may produce; beyond: 500 */
+#endif
+#ifndef KP_HTTP_HEADER_TIMEOUT_MS
+#define KP_HTTP_HEADER_TIMEOUT_MS 10000     /* HTTP/1: receive a whole request; keep-alive idle */
+#endif
+#ifndef KP_HTTP_IDLE_TIMEOUT_MS
+#define KP_HTTP_IDLE_TIMEOUT_MS 30000       /* HTTP/2: a connection with no stream open */
+#endif
+#ifndef KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS
+#define KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS 10000
+#endif
+#ifndef KP_HTTP_CLIENT_PROBE_MS
+#define KP_HTTP_CLIENT_PROBE_MS 200         /* how often an HTTP/1 client is checked for hang-up */
+#endif
+#ifndef KP_HTTP_DRAIN_MS
+#define KP_HTTP_DRAIN_MS 10000              /* kpHttp_stop: in-flight requests get this long */
+#endif
+
+#if KP_HTTP_MAX_HEADER_BYTES > 8192 + 4096 * 100
+#error "KP_HTTP_MAX_HEADER_BYTES above h2o's H2O_MAX_REQLEN would never be reached"
+#endif
+
 /* ---- Consistency checks ------------------------------------------------------------------------- */
 #if KP_MAX_PARAMS > KP_MAX_LOCALS
 #error "KP_MAX_PARAMS must not exceed KP_MAX_LOCALS: parameters are locals"

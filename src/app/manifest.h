@@ -22,9 +22,6 @@
 
 #include "base/base.h"
 
-#ifndef KP_MANIFEST_MAX_FILES
-#define KP_MANIFEST_MAX_FILES 65536    /* file mounts per component after glob expansion */
-#endif
 
 typedef KP_VEC(char *) kpStrVec;
 

@@ -19,19 +19,7 @@
 
 #include "base/base.h"
 
-/* Limits. Collected here so that src/config.h can take them over later. */
-#ifndef KP_TOML_MAX_INPUT
-#define KP_TOML_MAX_INPUT (4u << 20)      /* bytes of TOML text */
-#endif
-#ifndef KP_TOML_MAX_DEPTH
-#define KP_TOML_MAX_DEPTH 64              /* nesting of arrays, inline tables and dotted keys */
-#endif
-#ifndef KP_TOML_MAX_TABLE_KEYS
-#define KP_TOML_MAX_TABLE_KEYS 4096       /* entries in one table (lookups are linear) */
-#endif
-#ifndef KP_TOML_MAX_ARRAY
-#define KP_TOML_MAX_ARRAY 65536           /* elements of one array */
-#endif
+/* Limits (KP_TOML_MAX_*) are in src/config.h. */
 
 typedef enum kpTomlKind {
     KP_TOML_STRING,

@@ -19,7 +19,7 @@
  * connections get a GOAWAY, idle HTTP/1 connections are closed), and after drain_ms cancels the
  * rest: connections are shut down and running handlers see kpHttp_cancelled() turn true.
  *
- * Defaults below are compile-time knobs (to move to src/config.h).
+ * Defaults are compile-time knobs in src/config.h (KP_HTTP_*).
  */
 #ifndef KP_SERVE_HTTP_H
 #define KP_SERVE_HTTP_H
@@ -28,54 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "kapsul.h"
 
-#ifndef KP_HTTP_HOST
-#define KP_HTTP_HOST "127.0.0.1"            /* numeric IPv4 or IPv6 address to listen on */
-#endif
-#ifndef KP_HTTP_PORT
-#define KP_HTTP_PORT 3000                   /* Spin's default; 0 picks a free port */
-#endif
-#ifndef KP_HTTP_LOOPS
-#define KP_HTTP_LOOPS 0                     /* event-loop threads; 0 = one per online CPU */
-#endif
-#ifndef KP_HTTP_WORKERS
-#define KP_HTTP_WORKERS 0                   /* handler threads; 0 = two per online CPU */
-#endif
-#ifndef KP_HTTP_QUEUE_DEPTH
-#define KP_HTTP_QUEUE_DEPTH 1024            /* requests waiting for a worker; beyond: 503 */
-#endif
-#ifndef KP_HTTP_MAX_CONNECTIONS
-#define KP_HTTP_MAX_CONNECTIONS 4096        /* open client connections, all loops together */
-#endif
-#ifndef KP_HTTP_MAX_BODY
-#define KP_HTTP_MAX_BODY (16u << 20)        /* request body bytes; beyond: 413 */
-#endif
-#ifndef KP_HTTP_MAX_HEADER_BYTES
-#define KP_HTTP_MAX_HEADER_BYTES (32u << 10) /* request line + header bytes; beyond: 431 */
-#endif
-#ifndef KP_HTTP_MAX_RESPONSE_BYTES
-#define KP_HTTP_MAX_RESPONSE_BYTES (64u << 20) /* body a handler may produce; beyond: 500 */
-#endif
-#ifndef KP_HTTP_HEADER_TIMEOUT_MS
-#define KP_HTTP_HEADER_TIMEOUT_MS 10000     /* HTTP/1: receive a whole request; keep-alive idle */
-#endif
-#ifndef KP_HTTP_IDLE_TIMEOUT_MS
-#define KP_HTTP_IDLE_TIMEOUT_MS 30000       /* HTTP/2: a connection with no stream open */
-#endif
-#ifndef KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS
-#define KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS 10000
-#endif
-#ifndef KP_HTTP_CLIENT_PROBE_MS
-#define KP_HTTP_CLIENT_PROBE_MS 200         /* how often an HTTP/1 client is checked for hang-up */
-#endif
-#ifndef KP_HTTP_DRAIN_MS
-#define KP_HTTP_DRAIN_MS 10000              /* kpHttp_stop: in-flight requests get this long */
-#endif
-
-#if KP_HTTP_MAX_HEADER_BYTES > 8192 + 4096 * 100
-#error "KP_HTTP_MAX_HEADER_BYTES above h2o's H2O_MAX_REQLEN would never be reached"
-#endif
 
 /* Server settings; kpHttp_configDefaults fills every field from the defaults above. */
 typedef struct kpHttp_config {

@@ -23,18 +23,6 @@
 #include "base/base.h"
 #include "serve/route.h"
 
-#ifndef KP_WAGI_MAX_ENV_BYTES
-#define KP_WAGI_MAX_ENV_BYTES (1u << 20)      /* all "NAME=VALUE" strings of one request */
-#endif
-#ifndef KP_WAGI_MAX_REQUEST_HEADERS
-#define KP_WAGI_MAX_REQUEST_HEADERS 256
-#endif
-#ifndef KP_WAGI_MAX_RESPONSE_HEAD
-#define KP_WAGI_MAX_RESPONSE_HEAD (64u << 10) /* bytes of the guest's header block */
-#endif
-#ifndef KP_WAGI_MAX_RESPONSE_HEADERS
-#define KP_WAGI_MAX_RESPONSE_HEADERS 128
-#endif
 
 typedef struct kpWagiHeader {
     const char *name;
