@@ -1176,7 +1176,7 @@ void kpInterp_thread(kpCode *c) {
 #ifndef KP_SWITCH_DISPATCH
     const void *const *t = handler_table();
     for (uint32_t pc = 0; pc < c->len;) {
-        uint32_t op = c->code[pc], n = kpIr_words(c->code + pc);
+        uint32_t op = c->code[pc], n = kpCode_words(c->code + pc);
         c->code[pc] = (uint32_t)(int32_t)((const char *)t[op] - (const char *)t[kpIr_UNREACHABLE]);
         pc += n;
     }
