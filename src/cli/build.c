@@ -55,7 +55,8 @@ static const char *manifest_path(const char *from, char **owned) {
 }
 
 int kpCli_build(int argc, char **argv) {
-    const char *from = "spin.toml", *id;
+    static const char default_from[] = "spin.toml";
+    const char *from = default_from, *id;
     KP_VEC(const char *) only = {0};
     int status = KP_EXIT_USAGE, got;
     char *owned = NULL;
@@ -83,6 +84,13 @@ int kpCli_build(int argc, char **argv) {
     kapsul_error err;
     kapsul_status st = kpManifest_load(path, &m, &err);
     loaded = true;  /* kpManifest_load leaves m freeable even when it fails */
+    if (st == KAPSUL_ERR_IO) {
+        fprintf(stderr, "kapsul build: %s\n", err.message);
+        if (from == default_from)
+            fprintf(stderr, "Run it in an application's directory, or name the manifest with -f.\n");
+        status = KP_EXIT_USAGE;
+        goto fail;
+    }
     if (st) {
         kpCli_printError(stderr, path, &err);
         status = kpCli_exitFor(st);
