@@ -121,12 +121,15 @@ static kapsul_status io_fail(writer *w, const char *rel, kpOs_err oe) {
                        kpOs_strerror(oe));
 }
 
-static kapsul_status remember(writer *w, kpOs_fd dir, const char *name, size_t len, bool is_dir) {
-    if (kpVec_grow(&w->made)) return nomem(w);
-    char *copy = kp_strndup(name, len);
-    if (!copy) return nomem(w);
-    w->made.v[w->made.n++] = (made){dir, copy, is_dir};
-    return KAPSUL_OK;
+/* Room in w->made and a copy of the name, taken before the entry is made: once made, remembering
+ * it must not be able to fail, or a failure could leave it behind. */
+static char *prepare(writer *w, const char *name, size_t len) {
+    if (kpVec_grow(&w->made)) return NULL;
+    return kp_strndup(name, len);
+}
+
+static void remember(writer *w, kpOs_fd dir, char *name, bool is_dir) {
+    w->made.v[w->made.n++] = (made){dir, name, is_dir};
 }
 
 /* Open directory name in dir (making it first unless it exists), as a handle kept in w->fds. Only
@@ -134,14 +137,17 @@ static kapsul_status remember(writer *w, kpOs_fd dir, const char *name, size_t l
  * one was made earlier in this same run. */
 static kapsul_status open_subdir(writer *w, kpOs_fd dir, const char *name, size_t len, const char *rel,
                                  kpOs_fd *out) {
-    char comp[KP_OS_NAME_MAX + 1];
-    snprintf(comp, sizeof comp, "%.*s", (int)len, name);
+    char *comp = prepare(w, name, len);
+    if (!comp || kpVec_grow(&w->fds)) {
+        kp_free(comp);
+        return nomem(w);
+    }
     kpOs_err oe = kpOs_mkdirAt(dir, comp);
-    kapsul_status st;
-    if (oe == KP_OS_OK && (st = remember(w, dir, comp, len, true))) return st;
-    if (oe && oe != KP_OS_EEXIST) return io_fail(w, rel, oe);
-    if (kpVec_grow(&w->fds)) return nomem(w);
-    if ((oe = kpOs_openAt(dir, comp, KP_OS_O_DIRECTORY | KP_OS_O_NOFOLLOW, out))) return io_fail(w, rel, oe);
+    bool made = oe == KP_OS_OK;
+    if (made) remember(w, dir, comp, true);
+    if (made || oe == KP_OS_EEXIST) oe = kpOs_openAt(dir, comp, KP_OS_O_DIRECTORY | KP_OS_O_NOFOLLOW, out);
+    if (!made) kp_free(comp);
+    if (oe) return io_fail(w, rel, oe);
     w->fds.v[w->fds.n++] = *out;
     return KAPSUL_OK;
 }
@@ -155,12 +161,14 @@ static kapsul_status write_file(writer *w, kpOs_fd root, const char *rel, const 
         if ((st = open_subdir(w, dir, p, (size_t)(slash - p), rel, &dir))) return st;
         p = slash + 1;
     }
+    char *copy = prepare(w, p, strlen(p));
+    if (!copy) return nomem(w);
     kpOs_err oe = kpOs_openAt(dir, p, KP_OS_O_WRITE | KP_OS_O_CREAT | KP_OS_O_EXCL | KP_OS_O_NOFOLLOW, &fd);
-    if (oe) return io_fail(w, rel, oe);
-    if ((st = remember(w, dir, p, strlen(p), false))) {
-        kpOs_close(fd);
-        return st;
+    if (oe) {
+        kp_free(copy);
+        return io_fail(w, rel, oe);
     }
+    remember(w, dir, copy, false);
     for (size_t off = 0; off < data->len && !oe;) {
         kpOs_iov iov = {data->data + off, data->len - off};
         size_t done = 0;
@@ -211,10 +219,13 @@ kapsul_status kpTemplate_write(const kpTemplate *t, const char *name, const char
         if ((st = render(&t->files[i], name, &texts.v[i], err))) goto fail;
     }
     if ((st = open_parent(&w, dir, last, &parent))) goto fail;
+    char *copy = prepare(&w, last, strlen(last));
+    if (!copy) { st = nomem(&w); goto fail; }
     kpOs_err oe = kpOs_mkdirAt(parent, last);
+    if (oe) kp_free(copy);
     if (oe == KP_OS_EEXIST) { st = kpError_set(err, KAPSUL_ERR_IO, 0, "%.200s already exists", dir); goto fail; }
     if (oe) { st = io_fail(&w, NULL, oe); goto fail; }
-    if ((st = remember(&w, parent, last, strlen(last), true))) goto fail;
+    remember(&w, parent, copy, true);
     if ((oe = kpOs_openAt(parent, last, KP_OS_O_DIRECTORY | KP_OS_O_NOFOLLOW, &root))) {
         st = io_fail(&w, NULL, oe);
         goto fail;
