@@ -30,6 +30,8 @@ int kpCli_wast(int argc, char **argv);
 int kpCli_validate(int argc, char **argv);
 int kpCli_inspect(int argc, char **argv);
 int kpCli_wat2wasm(int argc, char **argv);
+int kpCli_new(int argc, char **argv);
+int kpCli_build(int argc, char **argv);
 
 /* Read a whole file (or stdin for "-") into out. On failure returns KAPSUL_ERR_IO (with the OS
  * error text in err->message) or KAPSUL_ERR_NOMEM. out is empty on failure. */
@@ -65,5 +67,12 @@ int kpCli_usageError(const char *cmd, const char *fmt, ...) __attribute__((forma
 
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);
+
+/* An option that takes a value: if argv[*i] is short_name or long_name followed by its value
+ * ("-o DIR", "--output DIR") or long_name=VALUE, set *val, advance *i past what it used and
+ * return 1; return 0 if argv[*i] is another argument, -1 if the value is missing. short_name may
+ * be NULL. */
+int kpCli_optionValue(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                      const char **val);
 
 #endif /* KP_CLI_H */

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"validate", kpCli_validate, "Decode and validate a module"},
     {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
     {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
+    {"new", kpCli_new, "Create an application (spin.toml and a handler) from a template"},
+    {"build", kpCli_build, "Run the build commands of an application's spin.toml"},
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 
