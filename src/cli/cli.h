@@ -30,6 +30,10 @@ int kpCli_wast(int argc, char **argv);
 int kpCli_validate(int argc, char **argv);
 int kpCli_inspect(int argc, char **argv);
 int kpCli_wat2wasm(int argc, char **argv);
+int kpCli_compile(int argc, char **argv);
+
+/* The path of the native tier's compiler (kapsul-llvmc beside this binary); false if absent. */
+bool kpCli_nativeCompiler(char *path, size_t cap);
 
 /* Read a whole file (or stdin for "-") into out. On failure returns KAPSUL_ERR_IO (with the OS
  * error text in err->message) or KAPSUL_ERR_NOMEM. out is empty on failure. */

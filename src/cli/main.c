@@ -20,6 +20,7 @@ static const command commands[] = {
     {"validate", kpCli_validate, "Decode and validate a module"},
     {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
     {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
+    {"compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM"},
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 
