@@ -21,6 +21,7 @@
 
 #include "engine/fnum.h"
 #include "engine/simd.h"
+#include "engine/native/bridge.h"
 #include "runtime/runtime.h"
 
 #define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -1108,6 +1109,7 @@ bool kpInterp_guardPagesReady(void) {
 kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
     kpOs_threadInit();   /* this thread's alternate signal stack (once per thread) */
     if (func->host) return kpHost_call(s, NULL, func, args, err);
+    if (func->inst->native) return kpNative_call(s, func, func->inst->native, args, err);
 
     kpExec ex;
     memset(&ex, 0, sizeof ex);

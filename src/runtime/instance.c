@@ -6,6 +6,7 @@
  */
 #include "runtime/runtime.h"
 #include "module/opcodes.h"
+#include "engine/native/bridge.h"
 
 /* ---- Constant expressions ---- */
 
@@ -240,6 +241,7 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
         }
     }
     if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
+    if (mod->native && (st = kpNative_instantiate(inst, mod->native, &inst->native, err)) != KAPSUL_OK) return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
     if (m->has_start) {
@@ -261,6 +263,7 @@ void kpInstance_free(kapsul_instance *inst) {
     kp_free(inst->tables);
     kp_free(inst->mems);
     kp_free(inst->globals);
+    kpNative_free(inst->native);
     kpModule_release(inst->module);
     kp_free(inst);
 }

@@ -41,6 +41,7 @@ struct kapsul_module {
     uint32_t *func_types;          /* type index per function index (imports first) */
     uint32_t *type_ids;            /* canonical id per type index */
     const kpFuncType **canon;      /* canonical type per type index */
+    struct kpNativeCode *native;   /* compiled code when loaded from a .kwasm, else NULL */
     int refs;
 };
 void kpModule_release(kapsul_module *mod);
@@ -90,6 +91,7 @@ struct kapsul_instance {
     void ***elems;                 /* evaluated element segments */
     uint32_t *elem_len;            /* 0 once dropped */
     uint32_t *data_len;            /* 0 once dropped */
+    struct kpNativeInst *native;   /* the native tier's context when the module is compiled */
 };
 
 /* A call record on the store's frame stack: `func` is the callee; ret_ip/fp are the caller's
