@@ -3,7 +3,7 @@
  * native tier a binary module is compiled once by kapsul-llvmc (a separate process, so this
  * binary never loads LLVM) and cached under its content hash; a .kwasm is used as it is.
  *
- * Cache entries are named <sha256 of the module>.O2.kwasm; one written by another kapsul version
+ * Cache entries are named <sha256 of the module>.O2.<compiler stamp>.kwasm; one written by another kapsul version
  * or for another CPU fails kpArtifact_read and is simply compiled again over.
  */
 #include <errno.h>
@@ -123,7 +123,14 @@ kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size
     kpSha256(wasm, len, h);
     char hex[65];
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
-    snprintf(path, sizeof path, "%s/%s.O2.kwasm", dir, hex);
+    /* The compiler's identity (its file's size and time) is part of the name, so a rebuilt
+     * kapsul-llvmc never serves code an older one compiled. */
+    char helper[4200];
+    struct stat sb;
+    unsigned long stamp = 0;
+    if (kpCli_nativeCompiler(helper, sizeof helper) && stat(helper, &sb) == 0)
+        stamp = (unsigned long)sb.st_size ^ ((unsigned long)sb.st_mtim.tv_sec << 20) ^ (unsigned long)sb.st_mtim.tv_nsec;
+    snprintf(path, sizeof path, "%s/%s.O2.%lx.kwasm", dir, hex, stamp);
     kpArtifact a;
     kapsul_error ignored;
     if (kpCli_readFile(path, out, &ignored) == KAPSUL_OK) {

@@ -82,6 +82,7 @@ kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, u
     volatile uintptr_t prev_limit = ni->ctx.stack_limit;
     volatile kpOs_timer timer = 0;
     volatile kapsul_status st = KAPSUL_OK;
+    volatile uint32_t depth = ni->ctx.depth;
     uintptr_t here = (uintptr_t)&jb;
     if (s->entries++ == 0 && s->deadline) {
         if (kpOs_monotonicNs() >= s->deadline) __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
@@ -101,6 +102,7 @@ kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, u
 out:
     ni->ctx.jb = prev_jb;
     ni->ctx.stack_limit = prev_limit;
+    ni->ctx.depth = depth;
     if (--s->entries == 0 && s->deadline) {
         kpOs_timerDisarm(timer);
         __atomic_fetch_and(&s->interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);

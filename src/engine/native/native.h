@@ -73,6 +73,7 @@ typedef struct kpNativeCtx {
 #define KP_NATIVE_CTX_INTERRUPT 3
 #define KP_NATIVE_CTX_FUEL 4
 #define KP_NATIVE_CTX_STACK_LIMIT 5
+#define KP_NATIVE_CTX_DEPTH 9
 #define KP_NATIVE_CTX_FIELDS 11
 
 /* Helpers compiled code calls, by symbol name. Each row: symbol, C function. The loader resolves

@@ -238,6 +238,7 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     t->mem_base = LLVMBuildAlloca(t->b, t->t_ptr, "mbp");
     t->mem_size = LLVMBuildAlloca(t->b, t->t_i64, "msp");
     t->slots = LLVMBuildArrayAlloca(t->b, t->t_i64, kpTranslate_i32(t, t->nslot_bytes / 8), "slots");
+    t->slots = LLVMBuildBitCast(t->b, t->slots, t->t_ptr, "");
     kpTranslate_reloadMemory(t);
 
     /* Stack exhaustion: this frame's address against the limit. */

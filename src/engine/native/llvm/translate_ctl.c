@@ -291,7 +291,14 @@ static kapsul_status call_direct(kpTx *t, uint32_t j) {
     t->stack.n = base;
     unsigned n = ft->nparams + 1;
     if (ft->nresults > 1) args[n++] = t->slots;
+    /* ctx->depth counts wasm frames around the call; the store after it also keeps the call out
+     * of tail position, so LLVM never turns recursion into a loop that could not exhaust the
+     * stack as the interpreter's does. */
+    LLVMValueRef depth = LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, KP_NATIVE_CTX_DEPTH, "");
+    LLVMValueRef d = LLVMBuildLoad2(t->b, t->t_i32, depth, "");
+    LLVMBuildStore(t->b, LLVMBuildAdd(t->b, d, kpTranslate_i32(t, 1), ""), depth);
     LLVMValueRef r = LLVMBuildCall2(t->b, t->fn_types[j], t->fns[j], args, n, "");
+    LLVMBuildStore(t->b, d, depth);
     kpTranslate_reloadMemory(t);
     if (ft->nresults == 1) return kpTranslate_push(t, r);
     return results_from_slots(t, ft);

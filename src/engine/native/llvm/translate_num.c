@@ -99,6 +99,17 @@ static LLVMValueRef float_minmax(kpTx *t, bool is_min, LLVMValueRef a, LLVMValue
     return LLVMBuildSelect(t->b, nan, LLVMBuildFAdd(t->b, a, b, ""), r, "");
 }
 
+/* LLVM folds x+(-0), x-0, x*1, x/1 and x*(-1) to x or -x, which would let a signaling NaN
+ * through where wasm's arithmetic must return a quiet one; a float constant operand of an
+ * arithmetic instruction goes through an empty inline asm, which no optimizer can see through.
+ * The same for f64.promote_f32's result: demote(promote(x)) must quiet a signaling NaN. */
+static LLVMValueRef opaque(kpTx *t, LLVMValueRef v) {
+    LLVMTypeRef ty = LLVMTypeOf(v);
+    LLVMTypeRef fty = LLVMFunctionType(ty, &ty, 1, false);
+    LLVMValueRef asm_ = LLVMGetInlineAsm(fty, "", 0, "=x,0", 4, false, false, LLVMInlineAsmDialectATT, false);
+    return LLVMBuildCall2(t->b, fty, asm_, &v, 1, "");
+}
+
 /* Float unary abs neg ceil floor trunc nearest sqrt, and binary add sub mul div min max copysign. */
 static kapsul_status float_arith(kpTx *t, unsigned k, LLVMTypeRef ty) {
     static const char *const unary[] = {"llvm.fabs", NULL, "llvm.ceil", "llvm.floor", "llvm.trunc", "llvm.roundeven",
@@ -110,6 +121,10 @@ static kapsul_status float_arith(kpTx *t, unsigned k, LLVMTypeRef ty) {
         return kpTranslate_push(t, r);
     }
     KP_POP2(a, b);
+    if (k <= 10) {
+        if (LLVMIsConstant(a)) a = opaque(t, a);
+        if (LLVMIsConstant(b)) b = opaque(t, b);
+    }
     switch (k) {
     case 7: r = LLVMBuildFAdd(t->b, a, b, ""); break;
     case 8: r = LLVMBuildFSub(t->b, a, b, ""); break;
@@ -172,7 +187,7 @@ static kapsul_status convert(kpTx *t, unsigned op) {
     case kpOp_F64_CONVERT_I32_S: case kpOp_F64_CONVERT_I64_S: r = LLVMBuildSIToFP(t->b, x, f64, ""); break;
     case kpOp_F64_CONVERT_I32_U: case kpOp_F64_CONVERT_I64_U: r = LLVMBuildUIToFP(t->b, x, f64, ""); break;
     case kpOp_F32_DEMOTE_F64: r = LLVMBuildFPTrunc(t->b, x, f32, ""); break;
-    case kpOp_F64_PROMOTE_F32: r = LLVMBuildFPExt(t->b, x, f64, ""); break;
+    case kpOp_F64_PROMOTE_F32: r = opaque(t, LLVMBuildFPExt(t->b, x, f64, "")); break;
     case kpOp_I32_REINTERPRET_F32: r = LLVMBuildBitCast(t->b, x, i32, ""); break;
     case kpOp_I64_REINTERPRET_F64: r = LLVMBuildBitCast(t->b, x, i64, ""); break;
     case kpOp_F32_REINTERPRET_I32: r = LLVMBuildBitCast(t->b, x, f32, ""); break;
