@@ -1,7 +1,7 @@
 /*
  * artifact.c -- the .kwasm file: a fixed header (native.h gives the layout), the module's bytes
  * and the ELF object. Reading checks everything before anything else looks at the payload:
- * magic, format, header size, that both payloads lie inside the file, a SHA-256 over the
+ * magic, format, header size, that both payloads lie where the writer puts them, a SHA-256 over the
  * payload (so a flipped bit anywhere is refused here, before the ELF loader), the module hash,
  * and that the kapsul version and CPU features are this host's.
  */
@@ -117,6 +117,12 @@ kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, k
     uint64_t obj_off = get64(bytes + 256), obj_size = get64(bytes + 264);
     if (!inside(wasm_off, wasm_size, len) || !inside(obj_off, obj_size, len))
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 240, "artifact truncated (sections beyond the end of the file)");
+    /* The layout is canonical (what kpArtifact_write produces), so no header field the checksum
+     * does not cover can move a payload: object right after the header, module 16-aligned after
+     * it and ending the file. */
+    if (obj_off != KP_KWASM_HEADER + 8 || wasm_off != ((obj_off + obj_size + 15) & ~(uint64_t)15) ||
+        wasm_off + wasm_size != len)
+        return kpError_set(err, KAPSUL_ERR_MALFORMED, 240, "artifact corrupted (section table)");
     uint8_t sum[32];
     kpSha256(bytes + KP_KWASM_HEADER, len - KP_KWASM_HEADER, sum);
     if (memcmp(sum, bytes + 280, 32) != 0)
