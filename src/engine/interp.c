@@ -39,6 +39,7 @@ static __thread kpExec *tls_exec;
 static void on_fault(void *addr) {
     kpExec *ex = tls_exec;
     if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->store, addr)) siglongjmp(ex->jb, 1);
+    kpNative_onFault(addr);   /* compiled code running on this thread (returns if none) */
 }
 
 /* ---- Value helpers: floats travel as bits; i32 slots are kept zero-extended ---- */

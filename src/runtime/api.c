@@ -83,6 +83,7 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
             goto fail;
         }
         if ((st = kpNativeCode_load(art.object, art.object_size, art.nfuncs, &mod->native, err)) != KAPSUL_OK) goto fail;
+        kpNativeCode_setGuard(mod->native, strstr(art.flags, "bounds-checks") == NULL);
     }
     if (getenv("KAPSUL_DUMP_IR"))
         for (uint32_t i = 0; i < mod->m->nfuncs; i++) {

@@ -241,7 +241,12 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
         }
     }
     if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
-    if (mod->native && (st = kpNative_instantiate(inst, mod->native, &inst->native, err)) != KAPSUL_OK) return st;
+    /* Code compiled for guard regions runs native only over a reserved memory; otherwise this
+     * instance runs in the interpreter (the module is lowered for it too). */
+    bool guarded = !inst->mem0 || inst->mem0->reserved;
+    if (mod->native && (guarded || !kpNativeCode_guard(mod->native)) &&
+        (st = kpNative_instantiate(inst, mod->native, &inst->native, err)) != KAPSUL_OK)
+        return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
     if (m->has_start) {

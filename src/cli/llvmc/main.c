@@ -19,7 +19,9 @@ static void usage(FILE *f) {
           "`kapsul run` and `--tier native` load without LLVM. The artifact records the module's\n"
           "hash, kapsul's version, this CPU's features and the flags, and is refused where any differ.\n"
           "  -o FILE   output (default: IN with .kwasm; \"-\" for stdout)\n"
-          "  -O LEVEL  optimization level 0-3 (default 2)\n", f);
+          "  -O LEVEL  optimization level 0-3 (default 2)\n"
+          "  --bounds-checks  check every memory access explicitly instead of relying on guard\n"
+          "           pages (runs native also where memories cannot be reserved)\n", f);
 }
 
 /* IN.wasm -> IN.kwasm */
@@ -48,6 +50,7 @@ static int write_all(const char *path, const kpBuf *b) {
 int main(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     unsigned opt = 2;
+    bool checks = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (kpCli_isHelp(a)) {
@@ -55,6 +58,8 @@ int main(int argc, char **argv) {
             return KP_EXIT_OK;
         } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
+        } else if (strcmp(a, "--bounds-checks") == 0) {
+            checks = true;
         } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
             opt = (unsigned)(a[2] - '0');
         } else if ((a[0] != '-' || strcmp(a, "-") == 0) && !in) {
@@ -73,7 +78,7 @@ int main(int argc, char **argv) {
     kapsul_error err;
     kpError_clear(&err);
     kapsul_status st = kpCli_loadModuleBytes(in, &wasm, NULL, &err);
-    if (st == KAPSUL_OK) st = kpEmit_compile(wasm.data, wasm.len, opt, &kwasm, &err);
+    if (st == KAPSUL_OK) st = kpEmit_compile(wasm.data, wasm.len, opt, checks, &kwasm, &err);
     int code;
     if (st != KAPSUL_OK) {
         kpCli_printError(stderr, in, &err);

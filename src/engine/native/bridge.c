@@ -28,6 +28,14 @@ struct kpNativeInst {
 
 static kpNativeInst *of(kpNativeCtx *ctx) { return (kpNativeInst *)ctx; }
 
+/* The instance whose compiled code runs on this thread now (NULL while it calls out). */
+static __thread kpNativeInst *tls_native;
+
+void kpNative_onFault(void *addr) {
+    kpNativeInst *ni = tls_native;
+    if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr)) siglongjmp(*ni->ctx.jb, KAPSUL_TRAP_MEMORY_OOB);
+}
+
 kapsul_status kpNative_instantiate(kapsul_instance *inst, const kpNativeCode *code, kpNativeInst **out,
                                    kapsul_error *err) {
     const kpModule *m = inst->module->m;
@@ -83,6 +91,7 @@ kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, u
     volatile kpOs_timer timer = 0;
     volatile kapsul_status st = KAPSUL_OK;
     volatile uint32_t depth = ni->ctx.depth;
+    kpNativeInst *volatile prev_native = tls_native;
     uintptr_t here = (uintptr_t)&jb;
     if (s->entries++ == 0 && s->deadline) {
         if (kpOs_monotonicNs() >= s->deadline) __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
@@ -98,8 +107,10 @@ kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, u
     ni->ctx.jb = &jb;
     ni->msg = NULL;
     sync_memory(ni);
+    tls_native = ni;
     entry(&ni->ctx, slots);
 out:
+    tls_native = prev_native;
     ni->ctx.jb = prev_jb;
     ni->ctx.stack_limit = prev_limit;
     ni->ctx.depth = depth;
@@ -174,6 +185,7 @@ static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
     kapsul_store *s = ni->store;
     kapsul_status st;
     kpError_clear(&ni->pending);
+    tls_native = NULL;     /* a fault out there is not this code's */
     if (fn->host) {
         st = kpHost_call(s, ni->inst, fn, slots, &ni->pending);
     } else {
@@ -191,6 +203,7 @@ static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
         memcpy(slots, fp, nr * 8u);
     }
     sync_memory(ni);
+    tls_native = ni;
     if (st != KAPSUL_OK) {
         if (!ni->pending.code) ni->pending.code = st;
         siglongjmp(*ctx->jb, KP_NATIVE_PENDING);

@@ -19,6 +19,10 @@ typedef struct kpNativeInst kpNativeInst;
 kapsul_status kpNative_instantiate(kapsul_instance *inst, const kpNativeCode *code, kpNativeInst **out,
                                    kapsul_error *err);
 void kpNative_free(kpNativeInst *ni);
+/* From the fault handler: if compiled code of a native instance is running on this thread and
+ * addr is in one of its store's memory reservations, unwind to its entry with an out-of-bounds
+ * trap (does not return then). Otherwise returns. */
+void kpNative_onFault(void *addr);
 /* Run defined function f of a native instance with arguments in slots (results replace them).
  * Traps fill err (kind and the interpreter's message; no backtrace yet). */
 kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err);

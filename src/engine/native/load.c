@@ -22,6 +22,7 @@ struct kpNativeCode {
     size_t map_size;
     void **entries;             /* per function index */
     uint32_t nfuncs;
+    bool guard;
 };
 
 enum { SHT_PROGBITS = 1, SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8 };
@@ -290,6 +291,9 @@ fail:
     if (c) kpNativeCode_free(c);
     return st;
 }
+
+void kpNativeCode_setGuard(kpNativeCode *c, bool guard) { c->guard = guard; }
+bool kpNativeCode_guard(const kpNativeCode *c) { return c->guard; }
 
 void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func) { return func < c->nfuncs ? c->entries[func] : NULL; }
 void *const *kpNativeCode_entries(const kpNativeCode *c) { return c->entries; }

@@ -150,6 +150,9 @@ typedef struct kpNativeCode kpNativeCode;
  * "unknown symbol kp_xyz", ...), KAPSUL_ERR_NOMEM. */
 kapsul_status kpNativeCode_load(const uint8_t *obj, size_t size, uint32_t nfuncs, kpNativeCode **out,
                                 kapsul_error *err);
+/* Whether the code relies on guard regions (artifact flags without "bounds-checks"). */
+void kpNativeCode_setGuard(kpNativeCode *c, bool guard);
+bool kpNativeCode_guard(const kpNativeCode *c);
 /* kp_entry<i> of function i, NULL if absent (imports). */
 void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func);
 void *const *kpNativeCode_entries(const kpNativeCode *c);

@@ -15,8 +15,6 @@
 #include "engine/native/llvm/emit.h"
 #include "engine/native/llvm/translate.h"
 
-kapsul_status kpTranslate_module(const kpModule *m, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err);
-
 /* LLVM's spelling of the artifact's feature list: "x86-64:avx2,bmi" -> "+avx2,+bmi". */
 static void llvm_features(const char *cpu, char *out, size_t cap) {
     const char *p = strchr(cpu, ':');
@@ -74,7 +72,7 @@ static void optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, unsigned opt) {
 }
 
 /* Translate, verify, optimize and emit; the object's bytes go to obj. */
-static kapsul_status compile_object(const kpModule *m, unsigned opt, kpBuf *obj, kapsul_error *err) {
+static kapsul_status compile_object(const kpModule *m, unsigned opt, bool checks, kpBuf *obj, kapsul_error *err) {
     kapsul_status st = KAPSUL_OK;
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext("kapsul", c);
@@ -89,7 +87,7 @@ static kapsul_status compile_object(const kpModule *m, unsigned opt, kpBuf *obj,
     LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(tm);
     LLVMSetModuleDataLayout(mod, dl);
     LLVMDisposeTargetData(dl);
-    st = kpTranslate_module(m, c, mod, err);
+    st = kpTranslate_module(m, !checks, c, mod, err);
     if (st) goto fail;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         if (getenv("KAPSUL_DUMP_LLVM")) LLVMDumpModule(mod);
@@ -116,7 +114,7 @@ fail:
     return st;
 }
 
-kapsul_status kpEmit_compile(const uint8_t *wasm, size_t len, unsigned opt, kpBuf *out, kapsul_error *err) {
+kapsul_status kpEmit_compile(const uint8_t *wasm, size_t len, unsigned opt, bool checks, kpBuf *out, kapsul_error *err) {
     kpModule *m = NULL;
     kpBuf obj = {0};
     kapsul_status st = kpDecode_module(wasm, len, &m, err);
@@ -124,14 +122,14 @@ kapsul_status kpEmit_compile(const uint8_t *wasm, size_t len, unsigned opt, kpBu
     st = kpValidate_module(m, err);
     if (st) goto fail;
     if (opt > 3) opt = 3;
-    st = compile_object(m, opt, &obj, err);
+    st = compile_object(m, opt, checks, &obj, err);
     if (st) goto fail;
     kpArtifact a;
     memset(&a, 0, sizeof a);
     snprintf(a.version, sizeof a.version, "%s", kpArtifact_version());
     kpSha256(wasm, len, a.module_hash);
     snprintf(a.cpu, sizeof a.cpu, "%s", kpArtifact_hostCpu());
-    snprintf(a.flags, sizeof a.flags, "O%u", opt);
+    snprintf(a.flags, sizeof a.flags, "O%u%s", opt, checks ? ",bounds-checks" : "");
     a.wasm = wasm;
     a.wasm_size = len;
     a.object = obj.data;

@@ -374,12 +374,11 @@ static void init_types(kpTx *t) {
     t->t_ctxp = LLVMPointerType(t->t_ctx, 0);
 }
 
-kapsul_status kpTranslate_module(const kpModule *m, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err);
-
-/* Translate every function of m into mod. */
-kapsul_status kpTranslate_module(const kpModule *m, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err) {
+/* Translate every function of m into mod (guard: accesses without bounds checks). */
+kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err) {
     kpTx t;
     memset(&t, 0, sizeof t);
+    t.guard = guard;
     t.m = m;
     t.c = c;
     t.mod = mod;

@@ -40,6 +40,7 @@ typedef struct kpTx {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     kapsul_error *err;
+    bool guard;                     /* memory accesses rely on the guard region (no checks) */
     /* Types. */
     LLVMTypeRef t_i1, t_i8, t_i32, t_i64, t_f32, t_f64, t_v128, t_void, t_ptr, t_ctx, t_ctxp;
     /* Per function index: the LLVM function (kp_f<i>; NULL for imports) and its type. */
@@ -65,6 +66,10 @@ typedef struct kpTx {
     uint32_t dead_depth;            /* nested blocks opened while unreachable */
     bool dead;                      /* the rest of the current block is unreachable */
 } kpTx;
+
+/* Translate every defined function of a validated module into mod (translate.c). guard: memory
+ * accesses rely on the runtime's guard region (the instance must have a reserved memory). */
+kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err);
 
 /* LLVM type of a wasm value type. */
 LLVMTypeRef kpTranslate_type(kpTx *t, kpValType v);

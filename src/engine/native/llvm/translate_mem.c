@@ -3,8 +3,11 @@
  * operations.
  *
  * Loads and stores compute the 64-bit effective address (u32 address + u32 offset, which cannot
- * wrap) and compare address + width with the cached memory size: one compare and a branch to
- * the function's shared trap block. The base and size live in allocas reloaded after calls, so
+ * wrap). In guard mode (the default) that is all: every such address lies inside the memory's
+ * 8 GiB reservation, and an access beyond the accessible size faults in the guard region, which
+ * the fault handler turns into the trap. With explicit checks (kapsul compile --bounds-checks)
+ * address + width is compared with the cached memory size: one compare and a branch to the
+ * function's shared trap block. The base and size live in allocas reloaded after calls, so
  * the optimizer keeps them in registers across a loop and never has to assume a guest store
  * changed them. Tables, bulk operations and memory.grow are calls to kp_rt_* helpers.
  */
@@ -48,9 +51,11 @@ static kapsul_status variable(kpTx *t, const kpInstr *in) {
 /* The checked address of an access of `width` bytes at (u32 addr) + offset. */
 static LLVMValueRef effective_pointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty) {
     LLVMValueRef ea = LLVMBuildAdd(t->b, LLVMBuildZExt(t->b, addr, t->t_i64, ""), kpTranslate_i64(t, offset), "ea");
-    LLVMValueRef end = LLVMBuildAdd(t->b, ea, kpTranslate_i64(t, width), "");
-    LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, t->mem_size, "");
-    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGT, end, size, ""), KAPSUL_TRAP_MEMORY_OOB);
+    if (!t->guard) {
+        LLVMValueRef end = LLVMBuildAdd(t->b, ea, kpTranslate_i64(t, width), "");
+        LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, t->mem_size, "");
+        kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGT, end, size, ""), KAPSUL_TRAP_MEMORY_OOB);
+    }
     LLVMValueRef base = LLVMBuildLoad2(t->b, t->t_ptr, t->mem_base, "");
     LLVMValueRef p = LLVMBuildGEP2(t->b, t->t_i8, base, &ea, 1, "");
     return LLVMBuildBitCast(t->b, p, LLVMPointerType(ty, 0), "");
@@ -149,7 +154,14 @@ int kpTranslateMem_instr(kpTx *t, const kpInstr *in) {
     switch (in->op) {
     case kpOp_LOCAL_GET: case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: case kpOp_GLOBAL_GET: case kpOp_GLOBAL_SET:
         return variable(t, in);
-    case kpOp_DROP: kpTranslate_pop(t); return KAPSUL_OK;
+    case kpOp_DROP: {
+        /* A dropped load must still trap when out of bounds; in guard mode only the access
+         * itself can, so keep it (volatile) instead of letting the optimizer delete it. */
+        LLVMValueRef v = kpTranslate_pop(t);
+        if (t->guard && (LLVMIsAZExtInst(v) || LLVMIsASExtInst(v))) v = LLVMGetOperand(v, 0);
+        if (t->guard && LLVMIsALoadInst(v)) LLVMSetVolatile(v, true);
+        return KAPSUL_OK;
+    }
     case kpOp_SELECT: case kpOp_SELECT_T: {
         LLVMValueRef c = kpTranslate_pop(t), b = kpTranslate_pop(t), a = kpTranslate_pop(t);
         LLVMValueRef nz = LLVMBuildICmp(t->b, LLVMIntNE, c, kpTranslate_i32(t, 0), "");
