@@ -27,6 +27,6 @@ if(TARGET kapsul-llvmc)
     add_test(NAME spec-native.${name}
              COMMAND bash ${CMAKE_SOURCE_DIR}/tests/spec/run-one.sh $<TARGET_FILE:kapsul> ${script} ${expect}
                      ${KAPSUL_NATIVE_KNOWN} --tier native --cache ${CMAKE_BINARY_DIR}/native-cache)
-    set_tests_properties(spec-native.${name} PROPERTIES LABELS "spec-native" TIMEOUT 900)
+    set_tests_properties(spec-native.${name} PROPERTIES LABELS "native" TIMEOUT 900)
   endforeach()
 endif()
