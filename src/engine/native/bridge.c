@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "engine/native/bridge.h"
+#include "engine/simd.h"
 
 #define KP_NATIVE_PENDING 0x100          /* trap code: ni->pending holds the error */
 #define KP_NATIVE_STACK_BUDGET ((uintptr_t)1 << 20)
@@ -280,6 +281,18 @@ void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, i
     if ((uint64_t)(uint32_t)s + (uint32_t)n > inst->elem_len[seg] || (uint64_t)(uint32_t)d + (uint32_t)n > t->size)
         kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
     if (n) memcpy(t->elems + (uint32_t)d, inst->elems[seg] + (uint32_t)s, (size_t)(uint32_t)n * sizeof(void *));
+}
+
+void kp_rt_simd(kpNativeCtx *ctx, int32_t op, int32_t lane, uint64_t *buf);
+void kp_rt_simd(kpNativeCtx *ctx, int32_t op, int32_t lane, uint64_t *buf) {
+    (void)ctx;
+    kpSimd_exec((uint32_t)op, buf, buf + 2, buf + 4, buf + 6, (uint32_t)lane);
+}
+
+void kp_rt_simd_mem(kpNativeCtx *ctx, int32_t op, int32_t lane, uint8_t *p, uint64_t *buf);
+void kp_rt_simd_mem(kpNativeCtx *ctx, int32_t op, int32_t lane, uint8_t *p, uint64_t *buf) {
+    (void)ctx;
+    kpSimd_access((uint32_t)op, buf, p, buf + 2, (uint32_t)lane);
 }
 
 void kp_rt_elem_drop(kpNativeCtx *ctx, int32_t seg);

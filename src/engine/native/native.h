@@ -97,6 +97,8 @@ typedef struct kpNativeCtx {
     X(kp_rt_table_copy)    /* void (ctx, i32 dst_table, i32 src_table, i32 d, i32 s, i32 n) */  \
     X(kp_rt_table_init)    /* void (ctx, i32 table, i32 seg, i32 d, i32 s, i32 n) */            \
     X(kp_rt_elem_drop)     /* void (ctx, i32 seg) */                                            \
+    X(kp_rt_simd)          /* void (ctx, i32 op, i32 lane, ptr buf): kpSimd_exec on slots */    \
+    X(kp_rt_simd_mem)      /* void (ctx, i32 op, i32 lane, ptr p, ptr buf): kpSimd_access */    \
     X(memcpy)              /* LLVM may lower copies of aggregates to these */                   \
     X(memset)                                                                                   \
     X(memmove)                                                                                  \

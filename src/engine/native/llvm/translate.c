@@ -80,6 +80,8 @@ static LLVMTypeRef helper_type(kpTx *t, int h) {
     case kpH_kp_rt_table_copy: KP_SIG(v, i32, i32, i32, i32, i32); break;
     case kpH_kp_rt_table_init: KP_SIG(v, i32, i32, i32, i32, i32); break;
     case kpH_kp_rt_elem_drop: KP_SIG(v, i32); break;
+    case kpH_kp_rt_simd: KP_SIG(v, i32, i32, p); break;
+    case kpH_kp_rt_simd_mem: KP_SIG(v, i32, i32, p, p); break;
     default: break;
     }
 #undef KP_SIG
@@ -253,7 +255,7 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
 
 /* Bytes of slot scratch a function needs for its helper calls (imports, call_indirect). */
 static uint32_t scratch_bytes(const kpModule *m) {
-    uint32_t most = 16;
+    uint32_t most = 64;   /* SIMD helpers: dst and three operands of 16 bytes */
     for (uint32_t i = 0; i < m->ntypes; i++) {
         uint32_t p = 0, r = 0;
         for (uint32_t k = 0; k < m->types[i].nparams; k++) p += kpTranslate_slotBytes(m->types[i].types[k]);
@@ -303,9 +305,7 @@ static kapsul_status translate_instr(kpTx *t, const kpInstr *in, bool *done) {
     case kpOp_CALL: case kpOp_CALL_INDIRECT: return kpTranslateCtl_call(t, in);
     default: break;
     }
-    if (kpOp_info[in->op].prefix == 0xFD)
-        return kpError_set(t->err, KAPSUL_ERR_LIMIT, in->offset,
-                           "the native tier does not compile SIMD yet (%s)", kpOp_info[in->op].name);
+    if (kpOp_info[in->op].prefix == 0xFD) return kpTranslateSimd_instr(t, in);
     int r = kpTranslateNum_instr(t, in);
     if (r == KP_TX_NOT_MINE) r = kpTranslateMem_instr(t, in);
     if (r == KP_TX_NOT_MINE)

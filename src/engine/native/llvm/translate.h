@@ -119,5 +119,10 @@ int kpTranslateNum_instr(kpTx *t, const kpInstr *in);
 
 /* ---- translate_mem.c: locals, globals, memory, tables, references, bulk operations ---- */
 int kpTranslateMem_instr(kpTx *t, const kpInstr *in);
+/* The pointer for an access of `width` bytes at (u32 addr) + offset, checked unless guard mode. */
+LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty);
+
+/* ---- translate_simd.c: v128 instructions ---- */
+int kpTranslateSimd_instr(kpTx *t, const kpInstr *in);
 
 #endif /* KP_TRANSLATE_H */

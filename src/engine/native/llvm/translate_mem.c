@@ -49,7 +49,7 @@ static kapsul_status variable(kpTx *t, const kpInstr *in) {
 }
 
 /* The checked address of an access of `width` bytes at (u32 addr) + offset. */
-static LLVMValueRef effective_pointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty) {
+LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty) {
     LLVMValueRef ea = LLVMBuildAdd(t->b, LLVMBuildZExt(t->b, addr, t->t_i64, ""), kpTranslate_i64(t, offset), "ea");
     if (!t->guard) {
         LLVMValueRef end = LLVMBuildAdd(t->b, ea, kpTranslate_i64(t, width), "");
@@ -70,7 +70,7 @@ static kapsul_status load(kpTx *t, const kpInstr *in) {
     unsigned k = in->op - kpOp_I32_LOAD;
     LLVMTypeRef rty = kpTranslate_type(t, rows[k].result);
     LLVMTypeRef mty = rows[k].sign < 0 ? rty : LLVMIntTypeInContext(t->c, rows[k].width * 8u);
-    LLVMValueRef p = effective_pointer(t, kpTranslate_pop(t), (uint32_t)in->b, rows[k].width, mty);
+    LLVMValueRef p = kpTranslate_effectivePointer(t, kpTranslate_pop(t), (uint32_t)in->b, rows[k].width, mty);
     LLVMValueRef v = LLVMBuildLoad2(t->b, mty, p, "");
     LLVMSetAlignment(v, 1);
     if (rows[k].sign == 1) v = LLVMBuildSExt(t->b, v, rty, "");
@@ -88,7 +88,7 @@ static kapsul_status store(kpTx *t, const kpInstr *in) {
         ty = LLVMIntTypeInContext(t->c, widths[k] * 8u);
         v = LLVMBuildTrunc(t->b, v, ty, "");
     }
-    LLVMValueRef p = effective_pointer(t, kpTranslate_pop(t), (uint32_t)in->b, widths[k], ty);
+    LLVMValueRef p = kpTranslate_effectivePointer(t, kpTranslate_pop(t), (uint32_t)in->b, widths[k], ty);
     LLVMValueRef s = LLVMBuildStore(t->b, v, p);
     LLVMSetAlignment(s, 1);
     return KAPSUL_OK;
