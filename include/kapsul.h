@@ -2,17 +2,46 @@
  * kapsul.h -- the one public header of the kapsul WebAssembly runtime.
  *
  * Everything an embedder (a plugin host, a FaaS platform, kapsul's own CLI and WASI layer) needs:
- * an engine, modules loaded and validated from bytes, a store that owns run-time objects, a linker
- * that resolves imports by (module, name), instances, exports, calls with typed values, traps and
- * linear memory access.
+ * an engine, modules loaded and validated from bytes or text, a store that owns run-time objects,
+ * a linker that resolves imports by (module, name), instances, exports, calls with typed values,
+ * host functions, traps, fuel and deadlines, linear memory access, and WASI preview1.
+ * Build against it with `pkg-config --cflags --libs kapsul` (examples/embed/host.c is a complete
+ * host program).
  *
- * Conventions
- *   - Every fallible call returns a kapsul_status; KAPSUL_OK is always exactly 0.
- *   - Details of a failure go into an optional kapsul_error the caller owns (pass NULL to ignore).
- *   - Objects named *_new are owned by the caller and released with the matching *_free.
- *     Objects obtained from a store (instances, funcs, memories, tables, globals) are owned by the
- *     store and live until kapsul_store_free.
- *   - Nothing a module file or a guest controls can abort the host process.
+ * Conventions (they hold for every function below; each function's comment adds its own cases)
+ *
+ *   Statuses.  Every call that can fail returns a kapsul_status and takes a trailing
+ *     `kapsul_error *err`. KAPSUL_OK is always exactly 0, so `if (kapsul_x(...))` tests for
+ *     failure. Each function lists the statuses it can return besides KAPSUL_OK; KAPSUL_ERR_ARG
+ *     (a required pointer is NULL, or an argument is out of its documented range) and
+ *     KAPSUL_ERR_NOMEM (the host ran out of memory) are possible for every function that returns
+ *     a status and are not repeated.
+ *   Errors.  err may be NULL. Otherwise it is cleared on entry and, on failure, filled with
+ *     err->code equal to the returned status and a NUL-terminated message; the other fields as
+ *     described at kapsul_error. A call that succeeds leaves err cleared (code KAPSUL_OK).
+ *   Out parameters.  A constructor `kapsul_status kapsul_x_new(..., kapsul_x **out, err)` sets
+ *     *out to the new object on success and to NULL on failure (when out itself is not NULL).
+ *   Ownership.  What a *_new call returns is the caller's and is released with the matching
+ *     *_free: engines, modules, stores, linkers, WASI contexts. Instances, functions, memories,
+ *     tables and globals belong to the store they were created in and live until
+ *     kapsul_store_free; they have no *_free. Every *_free accepts NULL and then does nothing.
+ *     Strings and arrays passed in are copied unless a function says otherwise.
+ *   Lifetimes.  An engine must outlive the modules and stores made from it; a store must outlive
+ *     its linkers' use and every pointer into it; a WASI context must outlive the instances linked
+ *     with it. A module may be freed while instances of it live (they keep it alive).
+ *   Accessors.  Functions that return a value rather than a status (counts, kinds, sizes) cannot
+ *     fail and need a valid, non-NULL object unless their comment says what NULL gives.
+ *   Threads.  An engine and a module may be shared by any number of threads: loading modules into
+ *     one engine, and instantiating one module in several stores, may happen concurrently (the
+ *     engine's type registry is locked; a module is immutable after loading and its reference
+ *     count is atomic). A store and everything in it (instances, functions, memories, tables,
+ *     globals, the linkers made over it, the WASI contexts linked into it) is used by one thread
+ *     at a time; different stores run in parallel. kapsul_store_interrupt is the exception: any
+ *     thread or a signal handler may call it. kapsul_version, kapsul_status_name,
+ *     kapsul_trap_name and kapsul_trap_message may be called from anywhere.
+ *   Safety.  Nothing a module file, a text file or a guest controls can abort the host process or
+ *     reach undefined behaviour; it ends in a status. (Breaking this header's rules -- a dangling
+ *     pointer, one store used by two threads at once -- is the host's bug and is not detected.)
  */
 #ifndef KAPSUL_H
 #define KAPSUL_H
@@ -21,12 +50,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kapsul_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* ---- Version and symbols -------------------------------------------------------------------- */
+
+/* KAPSUL_API marks every function of this header: the shared library is built with hidden
+ * visibility and exports exactly these (libkapsul.so exports nothing but kapsul_*). */
+#if defined(__GNUC__) || defined(__clang__)
+#define KAPSUL_API __attribute__((visibility("default")))
+#else
+#define KAPSUL_API
+#endif
+
+/* The library's version, "MAJOR.MINOR.PATCH" (equal to KAPSUL_VERSION of the header it was
+ * built with; kapsul_version.h defines KAPSUL_VERSION, KAPSUL_VERSION_MAJOR/MINOR/PATCH and
+ * KAPSUL_VERSION_NUMBER). A host compares it with KAPSUL_VERSION to detect a header/library
+ * mismatch: strcmp(kapsul_version(), KAPSUL_VERSION) != 0. A static string, never NULL. */
+KAPSUL_API const char *kapsul_version(void);
+
 /* ---- Status and errors -------------------------------------------------------------------- */
 
+/* What a call returns. The values are stable: new statuses are only ever appended. */
 typedef enum kapsul_status {
     KAPSUL_OK = 0,
     KAPSUL_ERR_MALFORMED,     /* module bytes or text cannot be decoded/parsed */
@@ -36,12 +84,12 @@ typedef enum kapsul_status {
     KAPSUL_ERR_NOMEM,         /* the host ran out of memory */
     KAPSUL_ERR_LIMIT,         /* an implementation or configured limit was exceeded */
     KAPSUL_ERR_IO,            /* a file could not be read or written */
-    KAPSUL_ERR_ARG,           /* the caller passed a bad argument (wrong arity, bad type, ...) */
-    KAPSUL_ERR_NOT_FOUND,     /* a named export or definition does not exist */
+    KAPSUL_ERR_ARG,           /* the caller passed a bad argument (NULL, wrong arity, bad type, ...) */
+    KAPSUL_ERR_NOT_FOUND,     /* a named export or an index does not exist */
     KAPSUL_ERR_EXIT           /* the guest asked to exit (WASI proc_exit); see kapsul_error.exit_code */
 } kapsul_status;
 
-/* Reasons execution can stop abnormally. KAPSUL_TRAP_NONE is always 0. */
+/* Reasons execution can stop abnormally. KAPSUL_TRAP_NONE is always 0; values are stable. */
 typedef enum kapsul_trap {
     KAPSUL_TRAP_NONE = 0,
     KAPSUL_TRAP_UNREACHABLE,          /* "unreachable" executed */
@@ -54,30 +102,33 @@ typedef enum kapsul_trap {
     KAPSUL_TRAP_UNINITIALIZED,        /* uninitialized element (null funcref in call_indirect) */
     KAPSUL_TRAP_STACK_EXHAUSTED,      /* call stack exhausted */
     KAPSUL_TRAP_HOST,                 /* a host function reported an error */
-    KAPSUL_TRAP_TIMEOUT,              /* the deadline passed (interrupt) */
+    KAPSUL_TRAP_TIMEOUT,              /* the deadline passed, or kapsul_store_interrupt */
     KAPSUL_TRAP_FUEL,                 /* all fuel consumed */
     KAPSUL_TRAP_MEMORY_LIMIT,         /* instantiation needed more memory than allowed */
     KAPSUL_TRAP_COUNT
 } kapsul_trap;
 
 /* A short identifier ("unreachable", "memory_oob", ...) and the spec's message text
- * ("unreachable", "out of bounds memory access", ...). Never NULL. */
-const char *kapsul_trap_name(kapsul_trap trap);
-const char *kapsul_trap_message(kapsul_trap trap);
-const char *kapsul_status_name(kapsul_status status);
+ * ("unreachable", "out of bounds memory access", ...); "unknown" for a value out of range.
+ * kapsul_status_name: "ok", "malformed", ..., "unknown". Static strings, never NULL. */
+KAPSUL_API const char *kapsul_trap_name(kapsul_trap trap);
+KAPSUL_API const char *kapsul_trap_message(kapsul_trap trap);
+KAPSUL_API const char *kapsul_status_name(kapsul_status status);
 
 #define KAPSUL_MAX_FRAMES 16
 
-/* Filled in by any fallible call. */
+/* The details of a failure, filled by the call that failed (see Conventions). The caller owns
+ * it; it holds no pointers, so it may be copied, kept or discarded freely. */
 typedef struct kapsul_error {
     kapsul_status code;      /* same value the call returned */
-    kapsul_trap trap;        /* for KAPSUL_ERR_TRAP: which trap */
-    int exit_code;           /* for KAPSUL_ERR_EXIT */
+    kapsul_trap trap;        /* for KAPSUL_ERR_TRAP: which trap; else KAPSUL_TRAP_NONE */
+    int exit_code;           /* for KAPSUL_ERR_EXIT: the guest's exit code */
     size_t offset;           /* byte offset in the module for MALFORMED/INVALID, else 0 */
     int line, column;        /* 1-based position for text-format errors, else 0 */
-    char message[256];       /* human-readable, NUL-terminated */
-    /* Wasm backtrace of a trap, innermost first: function indices in their defining module and
-     * their names from the name section (empty string when unknown). */
+    char message[256];       /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
+    /* Wasm backtrace of a trap, innermost first (at most KAPSUL_MAX_FRAMES, nframes of them):
+     * function indices in their defining module and their names from the name section (empty
+     * string when unknown). */
     int nframes;
     struct { uint32_t func_index; char name[48]; } frames[KAPSUL_MAX_FRAMES];
 } kapsul_error;
@@ -97,8 +148,9 @@ typedef enum kapsul_valkind {
 typedef struct kapsul_func kapsul_func;
 
 /* A typed value. Floats travel as raw bits so NaN payloads survive. A null reference is
- * ref == NULL. An externref is an opaque host pointer (the spec tests' "ref.extern N" is N+1 cast
- * to a pointer by the test runner; any non-NULL pointer works). */
+ * ref == NULL. An externref is an opaque host pointer that kapsul never dereferences (the spec
+ * tests' "ref.extern N" is N+1 cast to a pointer by the test runner; any non-NULL pointer works).
+ * A funcref is a function of the same store. */
 typedef struct kapsul_val {
     kapsul_valkind kind;
     union {
@@ -114,10 +166,13 @@ typedef struct kapsul_val {
 
 /* ---- Engine and configuration ---------------------------------------------------------------- */
 
+/* Zero in every field means the default, so `kapsul_config c = {0};` (or a NULL config) is the
+ * default configuration. */
 typedef struct kapsul_config {
-    size_t max_memory_bytes;   /* cap on every linear memory's size; 0 = 4 GiB (the wasm32 maximum) */
-    size_t stack_bytes;        /* wasm value/call stack per call; 0 = default (1 MiB) */
-    uint32_t max_call_depth;   /* 0 = default (10000 frames) */
+    size_t max_memory_bytes;   /* cap on every linear memory's size; 0 (and anything above 4 GiB)
+                                  = 4 GiB, the wasm32 maximum */
+    size_t stack_bytes;        /* wasm value stack per store; 0 = default (1 MiB); below 512 = 512 */
+    uint32_t max_call_depth;   /* wasm call frames per store; 0 = default (10000) */
     /* false (default): on 64-bit hosts linear memories sit in 8 GiB guard reservations and
      * out-of-bounds accesses are caught by a SIGSEGV handler. true: plain allocations with an
      * explicit bounds check per access (for hosts that cannot install signal handlers). The
@@ -125,20 +180,39 @@ typedef struct kapsul_config {
     bool explicit_bounds_checks;
 } kapsul_config;
 
+/* An engine: the configuration and the registry of function types that modules and stores made
+ * from it share. Thread-safe (see Conventions). */
 typedef struct kapsul_engine kapsul_engine;
 
-/* config may be NULL for defaults. Returns NULL only when out of memory. */
-kapsul_engine *kapsul_engine_new(const kapsul_config *config);
-void kapsul_engine_free(kapsul_engine *engine);
+/* config may be NULL for the defaults; it is copied. */
+KAPSUL_API kapsul_status kapsul_engine_new(const kapsul_config *config, kapsul_engine **out,
+                                           kapsul_error *err);
+/* Free the engine. Every module and store made from it must be freed first. */
+KAPSUL_API void kapsul_engine_free(kapsul_engine *engine);
 
 /* ---- Modules --------------------------------------------------------------------------------- */
 
+/* A decoded, validated and compiled module. Immutable, so it may be shared across threads and
+ * instantiated in any number of stores of its engine. */
 typedef struct kapsul_module kapsul_module;
 
-/* Decode and validate a binary module. The bytes are copied; the caller may free them after. */
-kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
-                                kapsul_module **out, kapsul_error *err);
-void kapsul_module_free(kapsul_module *module);
+/* Decode, validate and compile a binary module. bytes may be NULL when len is 0; they are copied
+ * as needed, so the caller may free them on return.
+ *   KAPSUL_ERR_MALFORMED  the bytes are not a well-formed module (err->offset: where)
+ *   KAPSUL_ERR_INVALID    the module fails validation (err->offset: where)
+ *   KAPSUL_ERR_LIMIT      the module exceeds an implementation limit (too many functions, locals,
+ *                         a function too large, ...) */
+KAPSUL_API kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                           kapsul_module **out, kapsul_error *err);
+/* Parse a module written in the WebAssembly text format (WAT: "(module ...)" or bare module
+ * fields), then load it as kapsul_module_new does. text need not be NUL-terminated and may be
+ * NULL when len is 0; it is not kept.
+ *   KAPSUL_ERR_MALFORMED  a text error (err->line, err->column) or malformed binary
+ *   KAPSUL_ERR_INVALID, KAPSUL_ERR_LIMIT  as for kapsul_module_new */
+KAPSUL_API kapsul_status kapsul_module_new_wat(kapsul_engine *engine, const char *text, size_t len,
+                                               kapsul_module **out, kapsul_error *err);
+/* Drop the caller's reference; the module is freed when no instance uses it any more. */
+KAPSUL_API void kapsul_module_free(kapsul_module *module);
 
 typedef enum kapsul_externkind {
     KAPSUL_EXTERN_FUNC = 0,
@@ -158,37 +232,46 @@ typedef struct kapsul_import_info {
 typedef struct kapsul_export_info {
     const char *name; size_t name_len;
     kapsul_externkind kind;
-    uint32_t index;
+    uint32_t index;          /* index in the module's space of that kind (imports first) */
 } kapsul_export_info;
-uint32_t kapsul_module_import_count(const kapsul_module *module);
-void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out);
-uint32_t kapsul_module_export_count(const kapsul_module *module);
-void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out);
+/* Accessors: i counts from 0 below the count; for i out of range *out is zeroed. */
+KAPSUL_API uint32_t kapsul_module_import_count(const kapsul_module *module);
+KAPSUL_API void kapsul_module_import(const kapsul_module *module, uint32_t i, kapsul_import_info *out);
+KAPSUL_API uint32_t kapsul_module_export_count(const kapsul_module *module);
+KAPSUL_API void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export_info *out);
 
 /* ---- Store and run-time objects -------------------------------------------------------------- */
 
-/* A store owns instances and every function, table, memory and global they create. Objects of
- * one store may be linked together; a store is used by one thread at a time. */
+/* A store owns instances and every function, table, memory and global they create, plus the
+ * value and call stacks, fuel and deadline of the code running in it. Objects of one store may
+ * be linked together, never with objects of another store. One thread at a time (Conventions). */
 typedef struct kapsul_store kapsul_store;
 typedef struct kapsul_instance kapsul_instance;
 typedef struct kapsul_table kapsul_table;
 typedef struct kapsul_memory kapsul_memory;
 typedef struct kapsul_global kapsul_global;
 
-kapsul_store *kapsul_store_new(kapsul_engine *engine);
-void kapsul_store_free(kapsul_store *store);
+/* A store that uses the engine's configuration. The stacks are allocated at the first call. */
+KAPSUL_API kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **out, kapsul_error *err);
+/* Free the store and every instance, function, memory, table and global in it. Pointers to them
+ * (and kapsul_memory_data pointers) are dangling afterwards. Not while code runs in the store. */
+KAPSUL_API void kapsul_store_free(kapsul_store *store);
 
-/* Limits on execution in this store. fuel: number of instructions-worth of work before
- * KAPSUL_TRAP_FUEL (0 = unlimited). deadline_ns: absolute CLOCK_MONOTONIC time after which running
- * code traps with KAPSUL_TRAP_TIMEOUT (0 = none). */
-void kapsul_store_set_fuel(kapsul_store *store, uint64_t fuel);
-uint64_t kapsul_store_fuel_remaining(const kapsul_store *store);
-void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline_ns);
-/* Ask running code to stop with KAPSUL_TRAP_TIMEOUT as soon as possible. Safe to call from a
- * signal handler or another thread. */
-void kapsul_store_interrupt(kapsul_store *store);
+/* Limits on execution in this store; they cannot fail. fuel: number of instructions-worth of
+ * work before KAPSUL_TRAP_FUEL (0 = unlimited; it is not replenished between calls).
+ * kapsul_store_fuel_remaining: what is left, 0 when metering is off or the fuel is spent.
+ * deadline_ns: absolute CLOCK_MONOTONIC time after which running code traps with
+ * KAPSUL_TRAP_TIMEOUT (0 = none). */
+KAPSUL_API void kapsul_store_set_fuel(kapsul_store *store, uint64_t fuel);
+KAPSUL_API uint64_t kapsul_store_fuel_remaining(const kapsul_store *store);
+KAPSUL_API void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline_ns);
+/* Ask running code to stop with KAPSUL_TRAP_TIMEOUT as soon as possible. Safe to call from any
+ * thread or a signal handler (it only sets an atomic flag). If nothing is running, the next call
+ * into wasm in this store stops at its first check; the trap clears the request. */
+KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
 
-/* An external value: what an export yields and an import consumes. */
+/* An external value: what an export yields and an import consumes. The pointer in `of` must
+ * match `kind` and belong to the store it is used with. */
 typedef struct kapsul_extern {
     kapsul_externkind kind;
     union {
@@ -199,107 +282,159 @@ typedef struct kapsul_extern {
     } of;
 } kapsul_extern;
 
-/* Host functions. The callee reads args (already type-checked) and writes every result with its
- * kind set. Return KAPSUL_OK, or fill err (KAPSUL_ERR_TRAP with a trap kind, or KAPSUL_ERR_EXIT
- * with exit_code) and return its code: the guest's execution unwinds and the call that entered
- * wasm returns that error. */
+/* Host functions. The callee reads args (already type-checked, one per parameter) and writes
+ * every result with its kind set (the results arrive with their kinds preset). It returns
+ * KAPSUL_OK, or fills err (never NULL here) and returns its status: KAPSUL_ERR_TRAP with a trap
+ * kind (KAPSUL_TRAP_NONE becomes KAPSUL_TRAP_HOST), or KAPSUL_ERR_EXIT with exit_code. The guest's
+ * execution unwinds and the call that entered wasm returns that status and error. A result of the
+ * wrong kind is a KAPSUL_TRAP_HOST trap. A host function may call back into wasm in the same
+ * store (kapsul_func_call with kapsul_caller_store); it must not free that store. */
 typedef struct kapsul_caller kapsul_caller;
 typedef kapsul_status (*kapsul_host_fn)(void *env, kapsul_caller *caller, const kapsul_val *args,
                                         kapsul_val *results, kapsul_error *err);
 
-/* The calling instance's memory 0 (NULL if it has none), for host functions such as WASI. */
-kapsul_memory *kapsul_caller_memory(kapsul_caller *caller);
-kapsul_store *kapsul_caller_store(kapsul_caller *caller);
+/* For host functions, valid during the call only: the calling instance's memory 0 (NULL if it
+ * has none, or for a call the host made directly), and the store the call runs in. */
+KAPSUL_API kapsul_memory *kapsul_caller_memory(kapsul_caller *caller);
+KAPSUL_API kapsul_store *kapsul_caller_store(kapsul_caller *caller);
 
-kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params,
-                                   uint32_t nparams, const kapsul_valkind *results,
-                                   uint32_t nresults, kapsul_host_fn fn, void *env,
-                                   kapsul_func **out);
-uint32_t kapsul_func_param_count(const kapsul_func *func);
-uint32_t kapsul_func_result_count(const kapsul_func *func);
-kapsul_valkind kapsul_func_param(const kapsul_func *func, uint32_t i);
-kapsul_valkind kapsul_func_result(const kapsul_func *func, uint32_t i);
+/* A host function of type params -> results in the store. The kinds are copied; env is passed
+ * to fn on every call and never freed by kapsul. params (results) may be NULL when nparams
+ * (nresults) is 0.
+ *   KAPSUL_ERR_ARG  also: fn is NULL, a kind is not a kapsul_valkind, more than 1000 params or
+ *                   results */
+KAPSUL_API kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params,
+                                              uint32_t nparams, const kapsul_valkind *results,
+                                              uint32_t nresults, kapsul_host_fn fn, void *env,
+                                              kapsul_func **out, kapsul_error *err);
+/* The function's type. kapsul_func_param/_result give 0 (no kind) for i out of range. */
+KAPSUL_API uint32_t kapsul_func_param_count(const kapsul_func *func);
+KAPSUL_API uint32_t kapsul_func_result_count(const kapsul_func *func);
+KAPSUL_API kapsul_valkind kapsul_func_param(const kapsul_func *func, uint32_t i);
+KAPSUL_API kapsul_valkind kapsul_func_result(const kapsul_func *func, uint32_t i);
 
-/* Call a function. args must match its parameters in number and kind (else KAPSUL_ERR_ARG);
- * results must have room for its results. On a trap returns KAPSUL_ERR_TRAP with err->trap and
- * a backtrace; the store stays usable. */
-kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func, const kapsul_val *args,
-                               uint32_t nargs, kapsul_val *results, uint32_t nresults,
-                               kapsul_error *err);
+/* Call a function of this store (a wasm export or a host function) with the store's fuel and
+ * deadline. args must match its parameters in number and kind; results must have room for at
+ * least its result count (nresults may be larger) and is written only on success. args and
+ * results may be NULL when their count is 0.
+ *   KAPSUL_ERR_ARG   also: wrong argument count or kind, too little room for results
+ *   KAPSUL_ERR_TRAP  the code trapped: err->trap says why (KAPSUL_TRAP_FUEL, _TIMEOUT, ... ) and
+ *                    err->frames has the wasm backtrace (none yet when a host function raised
+ *                    the trap); the store stays usable
+ *   KAPSUL_ERR_EXIT  the guest called WASI proc_exit (err->exit_code)
+ *   any status a host function returned (see kapsul_host_fn) */
+KAPSUL_API kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func, const kapsul_val *args,
+                                          uint32_t nargs, kapsul_val *results, uint32_t nresults,
+                                          kapsul_error *err);
 
-/* Host-created memories, tables and globals (spectest, embedders). max = UINT64_MAX: none. */
+/* Host-created memories, tables and globals (the spectest module, embedders), owned by the
+ * store. Sizes are in 64 KiB pages / elements; max = KAPSUL_NO_MAX: no declared maximum. */
 #define KAPSUL_NO_MAX UINT64_MAX
-kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
-                                kapsul_memory **out);
-kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
-                               uint64_t max, kapsul_table **out);
-kapsul_status kapsul_global_new(kapsul_store *store, kapsul_val value, bool mutable_,
-                                kapsul_global **out);
+/*   KAPSUL_ERR_ARG    also: min_pages > 65536, or max_pages < min_pages
+ *   KAPSUL_ERR_LIMIT  min_pages is above the engine's max_memory_bytes */
+KAPSUL_API kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
+                                           kapsul_memory **out, kapsul_error *err);
+/*   KAPSUL_ERR_ARG    also: elem is not KAPSUL_FUNCREF or KAPSUL_EXTERNREF, or max < min
+ *   KAPSUL_ERR_LIMIT  min is above the implementation's table limit (10,000,000 elements) */
+KAPSUL_API kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
+                                          uint64_t max, kapsul_table **out, kapsul_error *err);
+/*   KAPSUL_ERR_ARG  also: value.kind is not a kapsul_valkind */
+KAPSUL_API kapsul_status kapsul_global_new(kapsul_store *store, kapsul_val value, bool mutable_,
+                                           kapsul_global **out, kapsul_error *err);
 
-/* Linear memory access. The pointer stays valid until the memory grows. */
-uint8_t *kapsul_memory_data(kapsul_memory *memory);
-size_t kapsul_memory_size(const kapsul_memory *memory);       /* bytes */
-uint64_t kapsul_memory_pages(const kapsul_memory *memory);
-/* Returns the old size in pages, or -1 if it cannot grow (limit or max). */
-int64_t kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages);
+/* Linear memory access. The data pointer stays valid until the memory grows (by the guest's
+ * memory.grow or kapsul_memory_grow) or the store is freed; re-read it after any call into wasm.
+ * A NULL memory gives NULL / 0. */
+KAPSUL_API uint8_t *kapsul_memory_data(kapsul_memory *memory);
+KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory);       /* bytes */
+KAPSUL_API uint64_t kapsul_memory_pages(const kapsul_memory *memory);
+/* Grow by delta_pages (0 is allowed) and store the old size in pages in *old_pages (which may be
+ * NULL). The new pages are zero.
+ *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum or the engine's
+ *                     max_memory_bytes; the memory is unchanged
+ *   KAPSUL_ERR_NOMEM  the host could not provide the pages; the memory is unchanged */
+KAPSUL_API kapsul_status kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages,
+                                            uint64_t *old_pages, kapsul_error *err);
 
-kapsul_val kapsul_global_get(const kapsul_global *global);
-kapsul_status kapsul_global_set(kapsul_global *global, kapsul_val value);
+/* A global's current value; it cannot fail. */
+KAPSUL_API kapsul_val kapsul_global_get(const kapsul_global *global);
+/*   KAPSUL_ERR_ARG  also: the global is immutable, or value.kind is not its type */
+KAPSUL_API kapsul_status kapsul_global_set(kapsul_global *global, kapsul_val value, kapsul_error *err);
 
-uint64_t kapsul_table_size(const kapsul_table *table);
-kapsul_status kapsul_table_get(const kapsul_table *table, uint64_t index, kapsul_val *out);
+/* A table's size in elements (0 for NULL), and one element (a funcref or an externref).
+ *   KAPSUL_ERR_NOT_FOUND  index >= the table's size */
+KAPSUL_API uint64_t kapsul_table_size(const kapsul_table *table);
+KAPSUL_API kapsul_status kapsul_table_get(const kapsul_table *table, uint64_t index, kapsul_val *out,
+                                          kapsul_error *err);
 
 /* ---- Linker and instances -------------------------------------------------------------------- */
 
-/* A linker maps (module name, field name) to external values, then instantiates modules against
- * that map. Names are byte strings with explicit lengths. */
+/* A linker maps (module name, field name) to external values of one store, then instantiates
+ * modules against that map. Names are byte strings with explicit lengths (copied). Freeing a
+ * linker frees only the map; the objects stay in the store. */
 typedef struct kapsul_linker kapsul_linker;
 
-kapsul_linker *kapsul_linker_new(kapsul_store *store);
-void kapsul_linker_free(kapsul_linker *linker);
-/* Define (or redefine, replacing the old one) one name. */
-kapsul_status kapsul_linker_define(kapsul_linker *linker, const char *module, size_t module_len,
-                                   const char *name, size_t name_len, kapsul_extern value);
-/* Define every export of an instance under one module name (the WAST "register" command). */
-kapsul_status kapsul_linker_define_instance(kapsul_linker *linker, const char *module,
-                                            size_t module_len, kapsul_instance *instance);
-/* Convenience: define a host function (NUL-terminated names). */
-kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const char *module,
-                                        const char *name, const kapsul_valkind *params,
-                                        uint32_t nparams, const kapsul_valkind *results,
-                                        uint32_t nresults, kapsul_host_fn fn, void *env);
+KAPSUL_API kapsul_status kapsul_linker_new(kapsul_store *store, kapsul_linker **out, kapsul_error *err);
+KAPSUL_API void kapsul_linker_free(kapsul_linker *linker);
+/* Define (or redefine, replacing the old one) one name. module (name) may be NULL when
+ * module_len (name_len) is 0.
+ *   KAPSUL_ERR_ARG  also: value.kind is not a kapsul_externkind or its object is NULL */
+KAPSUL_API kapsul_status kapsul_linker_define(kapsul_linker *linker, const char *module, size_t module_len,
+                                              const char *name, size_t name_len, kapsul_extern value,
+                                              kapsul_error *err);
+/* Define every export of an instance (of the linker's store) under one module name (the WAST
+ * "register" command). On failure the exports defined before it stay defined. */
+KAPSUL_API kapsul_status kapsul_linker_define_instance(kapsul_linker *linker, const char *module,
+                                                       size_t module_len, kapsul_instance *instance,
+                                                       kapsul_error *err);
+/* Convenience: kapsul_func_new_host in the linker's store, then kapsul_linker_define under
+ * NUL-terminated names; statuses as for those two. */
+KAPSUL_API kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const char *module,
+                                                   const char *name, const kapsul_valkind *params,
+                                                   uint32_t nparams, const kapsul_valkind *results,
+                                                   uint32_t nresults, kapsul_host_fn fn, void *env,
+                                                   kapsul_error *err);
 
-/* Resolve imports, allocate, initialize segments, run the start function.
- * KAPSUL_ERR_UNLINKABLE: an import is missing or mismatched (nothing was created).
- * KAPSUL_ERR_TRAP: a segment was out of bounds or the start function trapped; per the spec, the
- * writes done before the failure stay visible in shared imported objects. */
-kapsul_status kapsul_linker_instantiate(kapsul_linker *linker, const kapsul_module *module,
-                                        kapsul_instance **out, kapsul_error *err);
+/* Resolve imports, allocate, initialize segments, run the start function; the new instance
+ * belongs to the linker's store.
+ *   KAPSUL_ERR_ARG         also: the module was loaded by another engine than the store's
+ *   KAPSUL_ERR_UNLINKABLE  an import is missing or has the wrong type (nothing was created)
+ *   KAPSUL_ERR_LIMIT       a table is above the implementation's limit
+ *   KAPSUL_ERR_TRAP        a segment was out of bounds, a memory is above max_memory_bytes
+ *                          (KAPSUL_TRAP_MEMORY_LIMIT), or the start function trapped; per the
+ *                          spec, writes done before the failure stay visible in shared imported
+ *                          objects
+ *   KAPSUL_ERR_EXIT and host statuses  from the start function, as for kapsul_func_call */
+KAPSUL_API kapsul_status kapsul_linker_instantiate(kapsul_linker *linker, const kapsul_module *module,
+                                                   kapsul_instance **out, kapsul_error *err);
 
-/* Look up an export by name. KAPSUL_ERR_NOT_FOUND if absent. */
-kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name,
-                                     size_t name_len, kapsul_extern *out);
-/* Convenience: the export as a function / memory, or NULL. */
-kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
-kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
+/* Look up an export by name (name_len bytes; name may be NULL when name_len is 0).
+ *   KAPSUL_ERR_NOT_FOUND  the instance has no export of that name */
+KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name,
+                                                size_t name_len, kapsul_extern *out, kapsul_error *err);
+/* Convenience lookups by NUL-terminated name: the export if it exists and is a function /
+ * memory, else NULL (also for a NULL instance or name). */
+KAPSUL_API kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
+KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
 
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 
 /* A WASI context: the capabilities one guest instance receives. It owns a private fd table
  * (guest fd numbers never equal host fd numbers), the preopened directories, the arguments and
  * environment. Nothing of the host is visible unless the config grants it. One context serves one
- * instance at a time; it is not thread-safe. */
+ * instance at a time, on the thread that uses the instance's store. */
 typedef struct kapsul_wasi kapsul_wasi;
 
 /* A directory the guest may use. */
 typedef struct kapsul_wasi_dir {
-    const char *host_path;    /* directory on the host, opened when the context is created */
+    const char *host_path;    /* directory on the host, opened when the context is created; not NULL */
     const char *guest_path;   /* the name the guest sees (fd_prestat_dir_name); NULL = host_path */
     bool read_only;           /* no write, create, truncate, rename, delete beneath it */
 } kapsul_wasi_dir;
 
+/* Each list may be NULL when its count is 0. */
 typedef struct kapsul_wasi_config {
-    const char *const *argv;  /* argv[0] is the program name the guest sees; may be NULL */
+    const char *const *argv;  /* argv[0] is the program name the guest sees */
     size_t argc;
     const char *const *env;   /* "NAME=VALUE" strings, passed exactly (nothing is inherited) */
     size_t envc;
@@ -317,17 +452,18 @@ typedef struct kapsul_wasi_config {
     uint64_t deadline_ns;
 } kapsul_wasi_config;
 
-/* Create a context. Fails with KAPSUL_ERR_IO (message names the path) when a directory cannot
- * be opened or a listen address cannot be bound, KAPSUL_ERR_ARG for a malformed address,
- * KAPSUL_ERR_NOMEM. The config's strings are copied. */
-kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
-                              kapsul_error *err);
-/* Closes every host fd the context still holds. */
-void kapsul_wasi_free(kapsul_wasi *wasi);
-/* Define every wasi_snapshot_preview1 function in the linker, bound to this context. The context
- * must outlive every instance linked with it. proc_exit makes the call that entered wasm return
- * KAPSUL_ERR_EXIT with err->exit_code. */
-kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker);
+/* Create a context. The config's strings are copied.
+ *   KAPSUL_ERR_IO   a directory cannot be opened, a stdio fd cannot be duplicated, or a listen
+ *                   address cannot be bound (the message names it)
+ *   KAPSUL_ERR_ARG  also: a list is NULL with a non-zero count, or a listen address is malformed */
+KAPSUL_API kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
+                                         kapsul_error *err);
+/* Closes every host fd the context still holds. Not while an instance linked with it runs. */
+KAPSUL_API void kapsul_wasi_free(kapsul_wasi *wasi);
+/* Define every wasi_snapshot_preview1 function in the linker (as host functions of its store),
+ * bound to this context. The context must outlive every instance linked with it. proc_exit
+ * makes the call that entered wasm return KAPSUL_ERR_EXIT with err->exit_code. */
+KAPSUL_API kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsul_error *err);
 
 #ifdef __cplusplus
 }

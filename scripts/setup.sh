@@ -3,11 +3,12 @@
 # Called by scripts/build.sh and scripts/test.sh; safe to run again (does nothing when complete).
 set -euo pipefail
 
-# Build: a C11 compiler and CMake. Test guests: clang for wasm32-wasi (with lld, wasi-libc and the
-# wasm32 compiler runtime) and Debian's rustc with the wasm32-wasi standard library; python3 for the
+# Build: a C11 compiler, CMake and pkgconf (the install test builds the example host with it).
+# Test guests: clang for wasm32-wasi (with lld, wasi-libc and the wasm32 compiler runtime) and
+# Debian's rustc with the wasm32-wasi standard library; python3 for the
 # WASI suite runners; libclang-rt-14-dev for libFuzzer and the sanitizers; binaryen (wasm-opt -ttf)
 # and node (V8) for the differential test; llvm-14-dev for the native tier's compiler (kapsul-llvmc).
-packages=(build-essential cmake python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
+packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           rustc libstd-rust-dev-wasm32 binaryen nodejs llvm-14-dev)
 
 missing=()

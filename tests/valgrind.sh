@@ -10,7 +10,7 @@
 # indirect or possible). A spec script passes if its valgrind log is clean and every assertion
 # passed, except for the exact counts listed in valgrind_fp below: valgrind's CPU emulation is
 # not bit-exact there (the same script passes natively). The runtime notices valgrind by itself and bounds-checks guest memory instead of
-# relying on guard pages (src/runtime/memory.c), so guest out-of-bounds accesses are not errors.
+# relying on guard pages (src/engine/memory.c), so guest out-of-bounds accesses are not errors.
 #
 # Takes about 3 minutes, build included, on the shared 2-core machine (see docs/FUZZING.md).
 # KAPSUL_VG_ONLY=unit or =spec runs one half. Ends with "N passed, N failed"; exit status 0 iff

@@ -70,7 +70,7 @@ int kpCli_exitFor(kapsul_status status);
  * print, print_i32, print_i64, print_f32, print_f64, print_i32_f32, print_f64_f64 (silent unless
  * print is true), global_i32/global_i64 = 666, global_f32/global_f64 = 666.6, table (10..20
  * funcref), memory (1..2 pages). */
-kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print);
+kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print, kapsul_error *err);
 
 /* Report a usage error of subcommand `cmd` on stderr ("kapsul CMD: MESSAGE" and a pointer to
  * --help) and return KP_EXIT_USAGE. */

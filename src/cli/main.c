@@ -64,7 +64,7 @@ int main(int argc, char **argv) {
     /* A fixed mmap threshold: glibc otherwise raises it each time a large block is freed, and
      * the loader's large transient vectors (validation, then lowering) then grow inside the heap,
      * where the blocks they leave behind are never returned. Loading a million nested if/else
-     * peaked at 64 MB that way, 52 MB with this (docs/RATIONALE.md). */
+     * peaked at 64 MB that way, 52 MB with this (bench/RESULTS.md, "Measurements behind decisions"). */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     if (argc < 2) {
         usage(stderr);

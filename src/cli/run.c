@@ -404,7 +404,7 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = kpCli_exitFor(st);
         goto fail;
     }
-    if (!(engine = kapsul_engine_new(&o->config)))
+    if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK)
         goto nomem;
     if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
         kpCli_printError(stderr, o->file, err);
@@ -434,9 +434,9 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
         goto fail;
     }
-    if (!(store = kapsul_store_new(engine)) || !(linker = kapsul_linker_new(store)))
-        goto nomem;
-    if ((st = kapsul_wasi_define(wasi, linker)) != KAPSUL_OK)
+    if (kapsul_store_new(engine, &store, err) != KAPSUL_OK ||
+        kapsul_linker_new(store, &linker, err) != KAPSUL_OK ||
+        kapsul_wasi_define(wasi, linker, err) != KAPSUL_OK)
         goto nomem;
     if (o->fuel)
         kapsul_store_set_fuel(store, o->fuel);

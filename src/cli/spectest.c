@@ -56,31 +56,32 @@ static const print_sig print_sigs[] = {
 };
 #define KP_NPRINT (sizeof print_sigs / sizeof print_sigs[0])
 
-static kapsul_status define_extern(kapsul_linker *linker, const char *name, kapsul_extern ext) {
-    return kapsul_linker_define(linker, "spectest", 8, name, strlen(name), ext);
+static kapsul_status define_extern(kapsul_linker *linker, const char *name, kapsul_extern ext,
+                                   kapsul_error *err) {
+    return kapsul_linker_define(linker, "spectest", 8, name, strlen(name), ext, err);
 }
 
 /* One immutable global of the given kind and raw bits. */
 static kapsul_status define_global(kapsul_store *store, kapsul_linker *linker, const char *name,
-                                   kapsul_valkind kind, uint64_t bits) {
+                                   kapsul_valkind kind, uint64_t bits, kapsul_error *err) {
     kapsul_val v;
     memset(&v, 0, sizeof v);
     v.kind = kind;
     if (kind == KAPSUL_I32 || kind == KAPSUL_F32) v.of.f32_bits = (uint32_t)bits;
     else v.of.f64_bits = bits;
     kapsul_extern ext = {.kind = KAPSUL_EXTERN_GLOBAL};
-    kapsul_status st = kapsul_global_new(store, v, false, &ext.of.global);
+    kapsul_status st = kapsul_global_new(store, v, false, &ext.of.global, err);
     if (st != KAPSUL_OK) return st;
-    return define_extern(linker, name, ext);
+    return define_extern(linker, name, ext, err);
 }
 
-kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print) {
+kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print, kapsul_error *err) {
     static const uint32_t arity[KP_NPRINT] = {0, 1, 1, 1, 1, 2, 2};
     kapsul_status st = KAPSUL_OK;
     for (size_t i = 0; i < KP_NPRINT && st == KAPSUL_OK; i++) {
         const print_sig *s = &print_sigs[i];
         st = kapsul_linker_define_func(linker, "spectest", s->name, s->params, s->nparams, NULL, 0,
-                                       spectest_print, print ? (void *)&arity[i] : NULL);
+                                       spectest_print, print ? (void *)&arity[i] : NULL, err);
     }
     if (st != KAPSUL_OK) return st;
 
@@ -90,19 +91,19 @@ kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool
     uint64_t f64_bits;
     memcpy(&f32_bits, &f32, sizeof f32_bits);
     memcpy(&f64_bits, &f64, sizeof f64_bits);
-    if ((st = define_global(store, linker, "global_i32", KAPSUL_I32, 666)) != KAPSUL_OK ||
-        (st = define_global(store, linker, "global_i64", KAPSUL_I64, 666)) != KAPSUL_OK ||
-        (st = define_global(store, linker, "global_f32", KAPSUL_F32, f32_bits)) != KAPSUL_OK ||
-        (st = define_global(store, linker, "global_f64", KAPSUL_F64, f64_bits)) != KAPSUL_OK)
+    if ((st = define_global(store, linker, "global_i32", KAPSUL_I32, 666, err)) != KAPSUL_OK ||
+        (st = define_global(store, linker, "global_i64", KAPSUL_I64, 666, err)) != KAPSUL_OK ||
+        (st = define_global(store, linker, "global_f32", KAPSUL_F32, f32_bits, err)) != KAPSUL_OK ||
+        (st = define_global(store, linker, "global_f64", KAPSUL_F64, f64_bits, err)) != KAPSUL_OK)
         return st;
 
     kapsul_extern table = {.kind = KAPSUL_EXTERN_TABLE};
-    st = kapsul_table_new(store, KAPSUL_FUNCREF, 10, 20, &table.of.table);
-    if (st == KAPSUL_OK) st = define_extern(linker, "table", table);
+    st = kapsul_table_new(store, KAPSUL_FUNCREF, 10, 20, &table.of.table, err);
+    if (st == KAPSUL_OK) st = define_extern(linker, "table", table, err);
     if (st != KAPSUL_OK) return st;
 
     kapsul_extern memory = {.kind = KAPSUL_EXTERN_MEMORY};
-    st = kapsul_memory_new(store, 1, 2, &memory.of.memory);
-    if (st == KAPSUL_OK) st = define_extern(linker, "memory", memory);
+    st = kapsul_memory_new(store, 1, 2, &memory.of.memory, err);
+    if (st == KAPSUL_OK) st = define_extern(linker, "memory", memory, err);
     return st;
 }

@@ -58,8 +58,8 @@ int kpCli_validate(int argc, char **argv) {
     if (nfiles == 0) {
         return kpCli_usageError("validate", "missing FILE");
     }
-    kapsul_engine *engine = kapsul_engine_new(NULL);
-    if (!engine) {
+    kapsul_engine *engine;
+    if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) {
         fprintf(stderr, "kapsul validate: out of memory\n");
         return KP_EXIT_FAIL;
     }

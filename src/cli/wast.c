@@ -375,7 +375,7 @@ static kapsul_status run_action(runner *r, const kpWastAction *a, action_result 
     kpError_clear(err);
     kapsul_instance *inst = find_instance(r, a->module, err);
     if (!inst) return err->code;
-    kapsul_status st = kapsul_instance_export(inst, a->field, a->field_len, &ext);
+    kapsul_status st = kapsul_instance_export(inst, a->field, a->field_len, &ext, err);
     if (st != KAPSUL_OK) return kpError_set(err, st, 0, "no export \"%s\"", a->field);
     if (a->kind == kpAct_INVOKE) {
         if (ext.kind != KAPSUL_EXTERN_FUNC)
@@ -462,7 +462,7 @@ static void cmd_register(runner *r, const kpWastCommand *c) {
         report_fail(r, c, "\"%s\": %s", name, err.message);
         return;
     }
-    kapsul_status st = kapsul_linker_define_instance(r->linker, name, strlen(name), inst);
+    kapsul_status st = kapsul_linker_define_instance(r->linker, name, strlen(name), inst, &err);
     if (st != KAPSUL_OK) report_fail(r, c, "\"%s\": %s", name, kapsul_status_name(st));
     else pass(r, c);
 }
@@ -625,9 +625,11 @@ static void run_script(runner *r, const char *path) {
         fprintf(stderr, "kapsul wast: %s\n", err.message);
         return;
     }
-    r->store = kapsul_store_new(r->engine);
-    r->linker = r->store ? kapsul_linker_new(r->store) : NULL;
-    if (!r->linker || kpSpectest_define(r->store, r->linker, r->opt->print) != KAPSUL_OK) {
+    r->store = NULL;
+    r->linker = NULL;
+    if (kapsul_store_new(r->engine, &r->store, &err) != KAPSUL_OK ||
+        kapsul_linker_new(r->store, &r->linker, &err) != KAPSUL_OK ||
+        kpSpectest_define(r->store, r->linker, r->opt->print, &err) != KAPSUL_OK) {
         r->failed++;
         r->kind_failed[KP_NKINDS]++;
         printf("%s: cannot set up the store and the spectest module\n", path);
@@ -727,8 +729,7 @@ int kpCli_wast(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     hang_guard_install();
     r.opt = &opt;
-    r.engine = kapsul_engine_new(NULL);
-    if (!r.engine) {
+    if (kapsul_engine_new(NULL, &r.engine, NULL) != KAPSUL_OK) {
         fprintf(stderr, "kapsul wast: out of memory\n");
         return KP_EXIT_FAIL;
     }

@@ -60,8 +60,8 @@ static int write_output(const char *path, const kpBuf *bytes) {
 static int check_module(const char *in, const kpBuf *bytes) {
     kapsul_error err;
     kpError_clear(&err);
-    kapsul_engine *engine = kapsul_engine_new(NULL);
-    if (!engine) {
+    kapsul_engine *engine;
+    if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) {
         fprintf(stderr, "kapsul wat2wasm: out of memory\n");
         return KP_EXIT_FAIL;
     }

@@ -2,10 +2,11 @@
  * interp.c -- the interpreter of the slot-machine IR (see ir.h).
  *
  * One loop runs every wasm function of a call tree: a wasm-to-wasm call pushes a kpFrame on the
- * store's frame stack and switches ip/fp, so C recursion happens only when a host function calls
- * back into wasm (each such entry counts toward the same depth limit). Hot state (ip, fp, memory
- * base and limit) lives in locals; it is reloaded from the current instance after every call,
- * return and memory.grow.
+ * frame stack of the store's kpExec (engine/objects.h; `s` below) and switches ip/fp, so C
+ * recursion happens only when a host function calls back into wasm (each such entry counts
+ * toward the same depth limit). Hot state (ip, fp, memory base and limit, the interrupt word's
+ * address, the stack end) lives in locals; the memory is reloaded from the current instance
+ * (a kpInstCore) after every call, return and memory.grow.
  *
  * Dispatch is computed goto (one indirect jump per instruction, with its own branch-predictor
  * slot) unless KP_SWITCH_DISPATCH is defined; the three vm* macros are the only difference.
@@ -22,23 +23,24 @@
 #include "engine/fnum.h"
 #include "engine/simd.h"
 #include "engine/native/bridge.h"
-#include "runtime/runtime.h"
+#include "engine/objects.h"
+#include "os/os.h"
 
 #define KP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* One entry from the host into wasm. */
-typedef struct kpExec {
+typedef struct kpEntry {
     sigjmp_buf jb;
-    struct kpExec *prev;
-    kapsul_store *store;
+    struct kpEntry *prev;
+    kpExec *exec;
     volatile bool in_wasm;
-} kpExec;
+} kpEntry;
 
-static __thread kpExec *tls_exec;
+static __thread kpEntry *tls_entry;
 
 static void on_fault(void *addr) {
-    kpExec *ex = tls_exec;
-    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->store, addr)) siglongjmp(ex->jb, 1);
+    kpEntry *ex = tls_entry;
+    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) siglongjmp(ex->jb, 1);
     kpNative_onFault(addr);   /* compiled code running on this thread (returns if none) */
 }
 
@@ -83,11 +85,11 @@ static inline uint64_t sat_i64_u(double x) {
 
 #define KP_CHUNK ((uint64_t)16 << 20)
 
-static bool interrupted(kapsul_store *s) {
+static bool interrupted(kpExec *s) {
     return (__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) & (KP_INTR_USER | KP_INTR_DEADLINE)) != 0;
 }
 
-static bool chunked_fill(kapsul_store *s, uint8_t *p, int v, uint64_t n) {
+static bool chunked_fill(kpExec *s, uint8_t *p, int v, uint64_t n) {
     while (n > 0) {
         uint64_t k = n < KP_CHUNK ? n : KP_CHUNK;
         memset(p, v, (size_t)k);
@@ -98,7 +100,7 @@ static bool chunked_fill(kapsul_store *s, uint8_t *p, int v, uint64_t n) {
     return true;
 }
 
-static bool chunked_move(kapsul_store *s, uint8_t *d, const uint8_t *src, uint64_t n) {
+static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) {
     if (n <= KP_CHUNK || d == src) {
         memmove(d, src, (size_t)n);
         return true;
@@ -123,7 +125,7 @@ static bool chunked_move(kapsul_store *s, uint8_t *d, const uint8_t *src, uint64
 /* ---- Traps ---- */
 
 /* Fill err with the trap and a backtrace of the frames above depth0, innermost first. */
-static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap trap, const char *msg,
+static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
                                kapsul_error *err) {
     if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
     if (!err) return KAPSUL_ERR_TRAP;
@@ -134,7 +136,7 @@ static kapsul_status make_trap(kapsul_store *s, uint32_t depth0, kapsul_trap tra
         int k = err->nframes++;
         err->frames[k].func_index = f->index;
         err->frames[k].name[0] = 0;
-        const kpModule *m = f->inst ? f->inst->module->m : NULL;
+        const kpModule *m = f->inst ? f->inst->m : NULL;
         if (m && f->index < m->nfunc_names && m->func_names[f->index])
             snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
     }
@@ -191,7 +193,7 @@ static inline uint64_t ld(const uint8_t *p, int n) {
 }
 static inline void st(uint8_t *p, uint64_t v, int n) { memcpy(p, &v, (size_t)n); }
 
-static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64_t *fp, uint32_t depth0,
+static kapsul_status run(kpExec *s, kpEntry *ex, kapsul_func *entry, uint64_t *fp, uint32_t depth0,
                          kapsul_error *err, const void *const **table_out) {
 #ifndef KP_SWITCH_DISPATCH
     static const void *const disp[kpIr_COUNT] = {
@@ -227,7 +229,7 @@ static kapsul_status run(kapsul_store *s, kpExec *ex, kapsul_func *entry, uint64
     (void)table_out;
 #endif
     kapsul_func *func = entry, *callee;
-    kapsul_instance *inst = func->inst;
+    kpInstCore *inst = func->inst;
     const uint32_t *code = func->code->code, *ip = code;
     const int *const intr = &s->interrupt;
     uint64_t *nfp;
@@ -368,7 +370,7 @@ next:
     }
     vmcase(MEMORY_SIZE) { S(1) = mem->size / KP_PAGE_SIZE; ip += 2; vmbreak; }
     vmcase(MEMORY_GROW) {
-        int64_t r = kpMemory_grow(mem, U32(2), s->engine->config.max_memory_bytes);
+        int64_t r = kpMemory_grow(mem, U32(2), s->config->max_memory_bytes);
         S(1) = (uint32_t)(int32_t)r;
         mb = mem->base;
         mlimit = mem->reserved ? UINT64_MAX : mem->size;
@@ -379,12 +381,12 @@ next:
         uint32_t seg = ip[1];
         uint64_t d = U32(2), sidx = U32(3);
         n = U32(4);
-        const kpData *data = &inst->module->m->datas[seg];
+        const kpData *data = &inst->m->datas[seg];
         if (sidx + n > inst->data_len[seg] || d + n > mem->size) {
             trap = KAPSUL_TRAP_MEMORY_OOB;
             goto trapped;
         }
-        memcpy(mb + d, inst->module->m->bytes + data->bytes.start + sidx, (size_t)n);
+        memcpy(mb + d, inst->m->bytes + data->bytes.start + sidx, (size_t)n);
         ip += 5;
         vmbreak;
     }
@@ -1107,15 +1109,15 @@ bool kpInterp_guardPagesReady(void) {
 /* Entry from the host. Sets up the fault trampoline, the deadline timer (outermost entry only)
  * and the entry frame, then runs. Whatever happens, the store's frame and stack tops are restored,
  * so the store stays usable after a trap. */
-kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
+kapsul_status kpInterp_call(kpExec *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
     kpOs_threadInit();   /* this thread's alternate signal stack (once per thread) */
     if (func->host) return kpHost_call(s, NULL, func, args, err);
     if (func->inst->native) return kpNative_call(s, func, func->inst->native, args, err);
 
-    kpExec ex;
+    kpEntry ex;
     memset(&ex, 0, sizeof ex);
-    ex.prev = tls_exec;
-    ex.store = s;
+    ex.prev = tls_entry;
+    ex.exec = s;
     uint32_t depth0 = s->nframes;
     uint64_t *saved_free = s->stack_free;
     kpOs_timer timer = 0;
@@ -1134,10 +1136,10 @@ kapsul_status kpInterp_call(kapsul_store *s, kapsul_func *func, uint64_t *args, 
         status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, err);
         goto out;
     }
-    tls_exec = &ex;
+    tls_entry = &ex;
     status = run(s, &ex, func, args, depth0, err, NULL);
 out:
-    tls_exec = ex.prev;
+    tls_entry = ex.prev;
     s->nframes = depth0;
     s->stack_free = saved_free;
     if (--s->entries == 0 && s->deadline) {
@@ -1150,10 +1152,17 @@ out:
 /* ---- Threading ---- */
 
 #ifndef KP_SWITCH_DISPATCH
+/* Modules may be loaded by several threads at once (kapsul.h: an engine is shared), so the
+ * first loads may race to fill the table: each computes the same pointer, and the atomics make
+ * the race a defined one. */
 static const void *const *handler_table(void) {
     static const void *const *table;
-    if (!table) run(NULL, NULL, NULL, NULL, 0, NULL, &table);
-    return table;
+    const void *const *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!t) {
+        run(NULL, NULL, NULL, NULL, 0, NULL, &t);
+        __atomic_store_n(&table, t, __ATOMIC_RELEASE);
+    }
+    return t;
 }
 #endif
 

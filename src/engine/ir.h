@@ -17,8 +17,12 @@
  * Contract of kpLower_function: the module has passed kpValidate_module; lowering never checks
  * types or indices again, it only tracks heights to assign slots.
  *
- * The opcode list below is the one source of truth: the enum, the names and the interpreter's
- * dispatch table are all generated from it.
+ * The opcode list below is the one source of truth of the IR: the enum, the names and the
+ * interpreter's dispatch table are all generated from it. Its memory-access, unary and binary
+ * lists name instructions of module/opcodes.def again (same IDs, so lowering maps them by name);
+ * the preprocessor cannot pick those rows out of opcodes.def by themselves (their shape is in the
+ * signature string), so tests/unit/test_opcodes.c loads and runs every opcodes.def row instead,
+ * and a row forgotten here fails there by name.
  */
 #ifndef KP_IR_H
 #define KP_IR_H

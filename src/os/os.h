@@ -1,10 +1,27 @@
 /*
- * os.h -- every operating-system service the runtime uses, behind one header; one file per OS
- * (os_posix.c for Linux and other POSIX systems).
+ * os.h -- every operating-system service the runtime uses, behind one header. Each OS is one set
+ * of files named for it: os_posix.c (memory, faults, clocks, watchdog, locks, randomness, errors),
+ * file_posix.c (files, directories, paths beneath a directory) and net_posix.c (sockets, polling)
+ * for Linux and other POSIX systems. wasi/ reaches the OS only through here and includes only
+ * the C standard library's headers.
+ *
+ * Errors. A fallible call returns a kpOs_err: 0 (KP_OS_OK) on success, else one of the names of
+ * errors.def. The OS files translate their host's error numbers into it (an unlisted one becomes
+ * KP_OS_EIO), so no caller ever sees errno or a host's numbering: a host's numbers differ between
+ * systems and mean nothing to a guest, and a portable enum lets wasi/ map errors to WASI's errnos
+ * by name (one switch generated from the same list) and the CLI print them (kpOs_strerror) without
+ * either knowing which OS is below. The list is POSIX's errno names because every host kapsul
+ * targets speaks them and WASI preview1 was built on them; KP_OS_ENOTCAPABLE is kapsul's own, for a
+ * path whose resolution would leave its directory.
+ *
+ * Handles. A file, directory or socket is a kpOs_fd (an int on POSIX; KP_OS_NO_FD is none); every
+ * handle is opened close-on-exec. Stat results, iovecs, times, addresses and poll sets are kapsul
+ * structs, converted at the system call.
  *
  * Services: address-space reservation with page commit (linear memories with guard regions),
- * the fault handler that turns a guest's out-of-bounds access into a trap, a monotonic clock,
- * a watchdog that raises interrupt flags at deadlines, and a mutex.
+ * the fault handler that turns a guest's out-of-bounds access into a trap, clocks, a watchdog that
+ * raises interrupt flags at deadlines, a mutex, randomness, files and paths beneath a directory,
+ * vectored I/O, directory listing, TCP listeners, and polling.
  */
 #ifndef KP_OS_H
 #define KP_OS_H
@@ -12,6 +29,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- Errors (see above) ---------------------------------------------------------------------- */
+
+typedef enum kpOs_err {
+    KP_OS_OK = 0,
+#define KP_OS_ERR(name, message) KP_OS_E##name,
+#include "os/errors.def"
+#undef KP_OS_ERR
+    KP_OS_ENOTCAPABLE   /* the path would resolve outside its directory */
+} kpOs_err;
+
+/* A short English description of err, for error messages ("No such file or directory"). */
+const char *kpOs_strerror(kpOs_err err);
 
 /* ---- Virtual memory ------------------------------------------------------------------------ */
 
@@ -40,6 +70,14 @@ bool kpOs_threadInit(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kpOs_monotonicNs(void);
 
+/* The clocks a guest may read (WASI's four, in its order). */
+typedef enum kpOs_clock {
+    KP_OS_CLOCK_REALTIME, KP_OS_CLOCK_MONOTONIC, KP_OS_CLOCK_PROCESS, KP_OS_CLOCK_THREAD
+} kpOs_clock;
+/* The clock's time and resolution in nanoseconds; KP_OS_EINVAL for a clock the host lacks. */
+kpOs_err kpOs_clockNow(kpOs_clock clock, uint64_t *ns);
+kpOs_err kpOs_clockRes(kpOs_clock clock, uint64_t *ns);
+
 /* Arm a one-shot timer: at time deadline_ns (CLOCK_MONOTONIC), `*flag |= bits` atomically (from
  * the watchdog thread). Returns a handle > 0, or 0 if the watchdog could not start. */
 typedef uint64_t kpOs_timer;
@@ -54,5 +92,165 @@ kpOs_mutex *kpOs_mutexNew(void);
 void kpOs_mutexFree(kpOs_mutex *m);
 void kpOs_mutexLock(kpOs_mutex *m);
 void kpOs_mutexUnlock(kpOs_mutex *m);
+
+/* ---- Randomness and scheduling ------------------------------------------------------------- */
+
+/* Fill buf from the system's cryptographically secure generator (any length). */
+kpOs_err kpOs_random(void *buf, size_t len);
+/* Give the processor to another thread. */
+void kpOs_yield(void);
+
+/* ---- Files ----------------------------------------------------------------------------------- */
+
+typedef int kpOs_fd;
+#define KP_OS_NO_FD (-1)
+/* The longest path (with its NUL) and path component the host accepts. */
+#define KP_OS_PATH_MAX 4096
+#define KP_OS_NAME_MAX 255
+
+typedef enum kpOs_ftype {
+    KP_OS_FT_UNKNOWN, KP_OS_FT_BLOCK, KP_OS_FT_CHAR, KP_OS_FT_DIR, KP_OS_FT_FILE,
+    KP_OS_FT_SOCKET, KP_OS_FT_SYMLINK, KP_OS_FT_FIFO
+} kpOs_ftype;
+
+typedef struct kpOs_stat {
+    uint64_t dev, ino, nlink, size;
+    uint64_t atim, mtim, ctim;      /* nanoseconds since the epoch */
+    kpOs_ftype type;
+} kpOs_stat;
+
+/* Open flags. Neither READ nor WRITE opens for reading. PATH opens a handle good only for
+ * resolving, stat and *At calls (Linux O_PATH), with only DIRECTORY and NOFOLLOW beside it.
+ * APPEND, NONBLOCK, DSYNC, SYNC and RSYNC are also the status flags of kpOs_getFlags. */
+enum {
+    KP_OS_O_READ = 1 << 0, KP_OS_O_WRITE = 1 << 1, KP_OS_O_CREAT = 1 << 2, KP_OS_O_EXCL = 1 << 3,
+    KP_OS_O_TRUNC = 1 << 4, KP_OS_O_DIRECTORY = 1 << 5, KP_OS_O_APPEND = 1 << 6,
+    KP_OS_O_NONBLOCK = 1 << 7, KP_OS_O_DSYNC = 1 << 8, KP_OS_O_SYNC = 1 << 9,
+    KP_OS_O_RSYNC = 1 << 10, KP_OS_O_NOFOLLOW = 1 << 11, KP_OS_O_PATH = 1 << 12
+};
+
+/* Open a directory by host path (a preopen the embedder chose; never a guest's path). */
+kpOs_err kpOs_openDir(const char *path, kpOs_fd *out);
+/* Open name relative to dir with KP_OS_O_* flags. The kernel resolves every component of name
+ * itself: callers pass one component they checked (wasi/path.c's walk), never a guest's path.
+ * New files are created 0666 less the umask. */
+kpOs_err kpOs_openAt(kpOs_fd dir, const char *name, unsigned flags, kpOs_fd *out);
+/* Open path relative to dir so that its resolution never leaves dir: an absolute path, a ".."
+ * above dir, a symlink out of it (absolute, relative or chained) or a magic /proc link fails with
+ * KP_OS_ENOTCAPABLE, decided by the kernel in one race-free lookup (Linux 5.6+ openat2 with
+ * RESOLVE_BENEATH). KP_OS_ENOSYS when the host cannot do that (older kernels, seccomp filters):
+ * the caller then walks the path one checked component at a time with kpOs_openAt. Whether the
+ * host can is found out once per process, safely from any thread; builds with KP_TESTING let the
+ * environment variable KAPSUL_WASI_NO_OPENAT2=1 say it cannot, so tests cover both ways. */
+kpOs_err kpOs_openBeneath(kpOs_fd dir, const char *path, unsigned flags, kpOs_fd *out);
+/* A second handle on fd's open file (never one of the numbers 0-2). */
+kpOs_err kpOs_dup(kpOs_fd fd, kpOs_fd *out);
+void kpOs_close(kpOs_fd fd);
+
+kpOs_err kpOs_fstat(kpOs_fd fd, kpOs_stat *out);
+/* stat of the entry name in dir itself: a symlink is not followed. */
+kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
+
+/* Operations on the entry name in directory dir; the kernel looks up only that entry. */
+kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name);   /* mode 0777 less the umask */
+kpOs_err kpOs_unlinkAt(kpOs_fd dir, const char *name, bool is_dir);
+kpOs_err kpOs_linkAt(kpOs_fd odir, const char *oname, kpOs_fd ndir, const char *nname);
+kpOs_err kpOs_renameAt(kpOs_fd odir, const char *oname, kpOs_fd ndir, const char *nname);
+kpOs_err kpOs_symlinkAt(const char *target, kpOs_fd dir, const char *name);
+/* The link's text (not NUL-terminated), cut to cap bytes; *len receives its length. */
+kpOs_err kpOs_readlinkAt(kpOs_fd dir, const char *name, char *buf, size_t cap, size_t *len);
+
+/* A time to set: the given ns since the epoch, now, or leave it as it is. */
+enum { KP_OS_TIME_SET, KP_OS_TIME_NOW, KP_OS_TIME_OMIT };
+typedef struct kpOs_time { uint64_t ns; int how; } kpOs_time;
+/* Set access and modification times (t[0], t[1]) of fd's file, or of the entry name in dir
+ * without following a symlink. */
+kpOs_err kpOs_setTimes(kpOs_fd fd, const kpOs_time t[2]);
+kpOs_err kpOs_setTimesAt(kpOs_fd dir, const char *name, const kpOs_time t[2]);
+
+/* ---- I/O on an open handle ------------------------------------------------------------------- */
+
+typedef struct kpOs_iov { void *base; size_t len; } kpOs_iov;
+/* The most iovecs one call takes (the host's IOV_MAX is at least this). */
+#define KP_OS_MAX_IOV 1024
+
+/* Vectored read and write at the file position, or at offset (which leaves the position alone;
+ * kpOs_pwrite writes at offset even on an append-mode handle). *done receives the bytes moved;
+ * a short transfer is not an error. */
+kpOs_err kpOs_read(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
+kpOs_err kpOs_write(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
+kpOs_err kpOs_pread(kpOs_fd fd, const kpOs_iov *iov, int n, uint64_t offset, size_t *done);
+kpOs_err kpOs_pwrite(kpOs_fd fd, const kpOs_iov *iov, int n, uint64_t offset, size_t *done);
+/* A write to a pipe or socket whose reader has gone raises SIGPIPE on POSIX, which kills the
+ * process unless it is ignored. kpOs_writeQuiet is kpOs_write that reports KP_OS_EPIPE instead
+ * and leaves no signal behind (it costs a few system calls); kpOs_sigpipeIgnored says whether
+ * plain writes are quiet anyway. */
+kpOs_err kpOs_writeQuiet(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
+bool kpOs_sigpipeIgnored(void);
+
+enum { KP_OS_SEEK_SET, KP_OS_SEEK_CUR, KP_OS_SEEK_END };
+kpOs_err kpOs_seek(kpOs_fd fd, int64_t offset, int whence, uint64_t *pos);
+kpOs_err kpOs_sync(kpOs_fd fd, bool data_only);
+kpOs_err kpOs_truncate(kpOs_fd fd, uint64_t size);
+/* Reserve [offset, offset+len) on disk (offset + len <= INT64_MAX). */
+kpOs_err kpOs_allocate(kpOs_fd fd, uint64_t offset, uint64_t len);
+enum { KP_OS_ADV_NORMAL, KP_OS_ADV_SEQUENTIAL, KP_OS_ADV_RANDOM, KP_OS_ADV_WILLNEED,
+       KP_OS_ADV_DONTNEED, KP_OS_ADV_NOREUSE };
+kpOs_err kpOs_advise(kpOs_fd fd, uint64_t offset, uint64_t len, int advice);
+/* The handle's status flags (KP_OS_O_APPEND, NONBLOCK, DSYNC, SYNC); kpOs_setFlags changes
+ * APPEND and NONBLOCK, the only ones an open handle can change, to what flags says. */
+kpOs_err kpOs_getFlags(kpOs_fd fd, unsigned *flags);
+kpOs_err kpOs_setFlags(kpOs_fd fd, unsigned flags);
+
+/* ---- Directory listing ----------------------------------------------------------------------- */
+
+/* A stream over a directory's entries, on its own open of the directory (the handle it came
+ * from keeps its offset). An entry's name lives until the next kpOs_dirRead on the stream. */
+typedef struct kpOs_dir kpOs_dir;
+typedef struct kpOs_dirent { const char *name; uint64_t ino; kpOs_ftype type; } kpOs_dirent;
+kpOs_err kpOs_dirOpen(kpOs_fd dir, kpOs_dir **out);
+/* The next entry; *end is set (and out untouched) when there is none. */
+kpOs_err kpOs_dirRead(kpOs_dir *d, kpOs_dirent *out, bool *end);
+/* Where the stream stands, to go back there with kpOs_dirSeek; kpOs_dirRewind goes to the start. */
+uint64_t kpOs_dirTell(kpOs_dir *d);
+void kpOs_dirSeek(kpOs_dir *d, uint64_t pos);
+void kpOs_dirRewind(kpOs_dir *d);
+void kpOs_dirClose(kpOs_dir *d);
+
+/* ---- Sockets --------------------------------------------------------------------------------- */
+
+typedef struct kpOs_addr {
+    int family;         /* 4 or 6 */
+    uint8_t ip[16];     /* network order; the first 4 bytes for IPv4 */
+    uint16_t port;
+} kpOs_addr;
+/* A numeric IPv4 ("127.0.0.1", family 4) or IPv6 ("::1", family 6) address; false if text is
+ * not one. The port is left alone. */
+bool kpOs_parseIp(const char *text, int family, kpOs_addr *out);
+/* A TCP socket bound to addr (address reuse on) and listening. */
+kpOs_err kpOs_listen(const kpOs_addr *addr, int backlog, kpOs_fd *out);
+/* The next connection on a listener; nonblock makes the new socket non-blocking. */
+kpOs_err kpOs_accept(kpOs_fd fd, bool nonblock, kpOs_fd *out);
+enum { KP_OS_RECV_PEEK = 1, KP_OS_RECV_WAITALL = 2 };
+/* Receive into iov; *truncated is set when a datagram did not fit. */
+kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_t *done,
+                   bool *truncated);
+/* Send iov; a peer that has gone is KP_OS_EPIPE, never a signal. */
+kpOs_err kpOs_send(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
+kpOs_err kpOs_shutdown(kpOs_fd fd, bool read, bool write);
+
+/* ---- Polling --------------------------------------------------------------------------------- */
+
+enum { KP_OS_POLL_IN = 1, KP_OS_POLL_OUT = 2, KP_OS_POLL_HUP = 4, KP_OS_POLL_ERR = 8,
+       KP_OS_POLL_NVAL = 16 };
+typedef struct kpOs_pollfd { kpOs_fd fd; unsigned events, revents; } kpOs_pollfd;
+/* Wait until one of the handles is ready for its events (KP_OS_POLL_IN/OUT) or timeout_ns has
+ * passed (UINT64_MAX: no timeout). revents receives what happened, including HUP, ERR and NVAL;
+ * entries whose fd is KP_OS_NO_FD are skipped. *ready receives how many entries have revents.
+ * KP_OS_EINTR when a signal cut the wait short. */
+kpOs_err kpOs_poll(kpOs_pollfd *fds, size_t n, uint64_t timeout_ns, int *ready);
+/* Bytes that can be read from fd without blocking: the rest of a regular file after the file
+ * position, what a pipe or socket holds; 0 when unknown. */
+uint64_t kpOs_bytesReady(kpOs_fd fd);
 
 #endif /* KP_OS_H */

@@ -1,17 +1,57 @@
 /*
- * os_posix.c -- os.h for Linux and other POSIX systems: mmap/mprotect, sigaction with an
- * alternate signal stack, clock_gettime, and a pthread watchdog.
+ * os_posix.c -- os.h for Linux and other POSIX systems: errors, mmap/mprotect, sigaction with an
+ * alternate signal stack, clocks, a pthread watchdog, locks and randomness. Files are in
+ * file_posix.c, sockets and polling in net_posix.c.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
-#include "os/os.h"
+#include "os/posix.h"
+
+/* ---- Errors ----------------------------------------------------------------------------------
+ * Generated from errors.def, so a name added there is translated here with no second list. */
+
+kpOs_err kpOsPosix_err(int e) {
+    switch (e) {
+    case 0: return KP_OS_OK;
+#define KP_OS_ERR(name, message) case E##name: return KP_OS_E##name;
+#include "os/errors.def"
+#undef KP_OS_ERR
+    default: return KP_OS_EIO;
+    }
+}
+
+kpOs_err kpOsPosix_lastErr(void) { return kpOsPosix_err(errno); }
+
+const char *kpOs_strerror(kpOs_err err) {
+    static const char *const msgs[] = {
+        "Success",
+#define KP_OS_ERR(name, message) message,
+#include "os/errors.def"
+#undef KP_OS_ERR
+        "Path leaves its directory",
+    };
+    return (unsigned)err < sizeof msgs / sizeof msgs[0] ? msgs[err] : "Unknown error";
+}
+
+/* The kernel reads struct iovec; converting (rather than casting kpOs_iov) keeps the C aliasing
+ * rules and works whatever order a host declares the two fields in. */
+int kpOsPosix_iovs(const kpOs_iov *iov, int n, struct iovec *out) {
+    if (n > KP_OS_MAX_IOV) n = KP_OS_MAX_IOV;
+    for (int i = 0; i < n; i++) {
+        out[i].iov_base = iov[i].base;
+        out[i].iov_len = iov[i].len;
+    }
+    return n < 0 ? 0 : n;
+}
 
 /* ---- Virtual memory ------------------------------------------------------------------------ */
 
@@ -117,6 +157,28 @@ uint64_t kpOs_monotonicNs(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* WASI's clock ids map one to one onto the POSIX clocks. */
+static const clockid_t clock_ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+                                       CLOCK_THREAD_CPUTIME_ID };
+
+kpOs_err kpOs_clockNow(kpOs_clock clock, uint64_t *ns) {
+    struct timespec ts;
+    if ((unsigned)clock >= sizeof clock_ids / sizeof clock_ids[0] ||
+        clock_gettime(clock_ids[clock], &ts) != 0)
+        return KP_OS_EINVAL;
+    *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return KP_OS_OK;
+}
+
+kpOs_err kpOs_clockRes(kpOs_clock clock, uint64_t *ns) {
+    struct timespec ts;
+    if ((unsigned)clock >= sizeof clock_ids / sizeof clock_ids[0] ||
+        clock_getres(clock_ids[clock], &ts) != 0)
+        return KP_OS_EINVAL;
+    *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return KP_OS_OK;
 }
 
 /* ---- Watchdog --------------------------------------------------------------------------------
@@ -253,3 +315,21 @@ void kpOs_mutexFree(kpOs_mutex *m) {
 }
 void kpOs_mutexLock(kpOs_mutex *m) { pthread_mutex_lock(&m->m); }
 void kpOs_mutexUnlock(kpOs_mutex *m) { pthread_mutex_unlock(&m->m); }
+
+/* ---- Randomness and scheduling --------------------------------------------------------------
+ * getrandom returns at most 32 MiB per call and may be interrupted, hence the loop. */
+
+kpOs_err kpOs_random(void *buf, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((uint8_t *)buf + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return KP_OS_EIO;
+        }
+        done += (size_t)n;
+    }
+    return KP_OS_OK;
+}
+
+void kpOs_yield(void) { sched_yield(); }

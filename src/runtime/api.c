@@ -1,6 +1,7 @@
 /*
  * api.c -- the public API around modules, functions, calls and exports: decode + validate +
- * lower at load time, typed value conversion at the host boundary, host functions.
+ * lower at load time, host functions, calls from the host (the slots <-> values bridge and the
+ * interpreter are engine/host.c and engine/interp.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,37 +125,6 @@ void kapsul_module_export(const kapsul_module *module, uint32_t i, kapsul_export
     out->index = ex->index;
 }
 
-/* ---- Values ---- */
-
-void kpVal_toSlots(const kapsul_val *v, uint64_t *slots) {
-    switch (v->kind) {
-    case KAPSUL_I32: slots[0] = (uint32_t)v->of.i32; break;
-    case KAPSUL_I64: slots[0] = (uint64_t)v->of.i64; break;
-    case KAPSUL_F32: slots[0] = v->of.f32_bits; break;
-    case KAPSUL_F64: slots[0] = v->of.f64_bits; break;
-    case KAPSUL_V128: memcpy(slots, v->of.v128, 16); break;
-    case KAPSUL_FUNCREF: slots[0] = (uint64_t)(uintptr_t)v->of.funcref; break;
-    case KAPSUL_EXTERNREF: slots[0] = (uint64_t)(uintptr_t)v->of.externref; break;
-    default: slots[0] = 0; break;
-    }
-}
-
-kapsul_val kpVal_fromSlots(kpValType t, const uint64_t *slots) {
-    kapsul_val v;
-    memset(&v, 0, sizeof v);
-    v.kind = (kapsul_valkind)t;
-    switch (t) {
-    case kpT_I32: v.of.i32 = (int32_t)(uint32_t)slots[0]; break;
-    case kpT_I64: v.of.i64 = (int64_t)slots[0]; break;
-    case kpT_F32: v.of.f32_bits = (uint32_t)slots[0]; break;
-    case kpT_F64: v.of.f64_bits = slots[0]; break;
-    case kpT_V128: memcpy(v.of.v128, slots, 16); break;
-    case kpT_FUNCREF: v.of.funcref = (kapsul_func *)(uintptr_t)slots[0]; break;
-    default: v.of.externref = (void *)(uintptr_t)slots[0]; break;
-    }
-    return v;
-}
-
 static uint32_t slot_count(const kpValType *t, uint32_t n) {
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) k += kp_slot_width(t[i]);
@@ -163,48 +133,9 @@ static uint32_t slot_count(const kpValType *t, uint32_t n) {
 
 /* ---- Host functions ---- */
 
-/* Arguments come from slots, results go back to the same slots. A host error is passed through
- * unchanged (TRAP with its trap kind, defaulting to KAPSUL_TRAP_HOST; EXIT with its code). */
-kapsul_status kpHost_call(kapsul_store *s, kapsul_instance *caller_inst, kapsul_func *f,
-                          uint64_t *slots, kapsul_error *err) {
-    const kpFuncType *t = f->type;
-    kapsul_val small[16], *args = small, *res;
-    size_t n = (size_t)t->nparams + t->nresults;
-    kapsul_error local;
-    kapsul_error *e = err ? err : &local;
-    kapsul_status st;
-    if (n > 16 && !(args = kp_calloc(n, sizeof *args))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    res = args + t->nparams;
-    const kpValType *pt = kpFuncType_params(t), *rt = kpFuncType_results(t);
-    for (uint32_t i = 0, k = 0; i < t->nparams; k += kp_slot_width(pt[i]), i++) args[i] = kpVal_fromSlots(pt[i], slots + k);
-    for (uint32_t i = 0; i < t->nresults; i++) {
-        memset(&res[i], 0, sizeof res[i]);
-        res[i].kind = (kapsul_valkind)rt[i];
-    }
-    kapsul_caller caller = {s, caller_inst};
-    kpError_clear(e);
-    st = f->host(f->env, &caller, args, res, e);
-    if (st != KAPSUL_OK) {
-        e->code = st;
-        if (st == KAPSUL_ERR_TRAP && e->trap == KAPSUL_TRAP_NONE) e->trap = KAPSUL_TRAP_HOST;
-        if (!e->message[0]) snprintf(e->message, sizeof e->message, "%s", kapsul_trap_message(e->trap));
-        goto fail;
-    }
-    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) {
-        if ((kpValType)res[i].kind != rt[i]) {
-            st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "host function returned a value of the wrong type");
-            if (err) err->trap = KAPSUL_TRAP_HOST;
-            goto fail;
-        }
-        kpVal_toSlots(&res[i], slots + k);
-    }
-fail:
-    if (args != small) kp_free(args);
-    return st;
-}
-
+/* The caller (engine/objects.h) carries the store and the calling instance. */
 kapsul_memory *kapsul_caller_memory(kapsul_caller *caller) {
-    return caller && caller->inst ? caller->inst->mem0 : NULL;
+    return caller && caller->inst ? caller->inst->core.mem0 : NULL;
 }
 kapsul_store *kapsul_caller_store(kapsul_caller *caller) { return caller ? caller->store : NULL; }
 
@@ -215,22 +146,25 @@ static bool valid_kind(kapsul_valkind k) {
 
 kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *params, uint32_t nparams,
                                    const kapsul_valkind *results, uint32_t nresults, kapsul_host_fn fn,
-                                   void *env, kapsul_func **out) {
-    if (!store || !fn || !out || nparams > KP_MAX_PARAMS || nresults > KP_MAX_RESULTS) return KAPSUL_ERR_ARG;
+                                   void *env, kapsul_func **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (out) *out = NULL;
+    if (!store || !fn || !out || (!params && nparams) || (!results && nresults))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_func_new_host: a required argument is NULL");
+    if (nparams > KP_MAX_PARAMS || nresults > KP_MAX_RESULTS)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "%u parameters and %u results: more than %u / %u", nparams,
+                           nresults, KP_MAX_PARAMS, KP_MAX_RESULTS);
     uint8_t types[KP_MAX_PARAMS + KP_MAX_RESULTS];
-    for (uint32_t i = 0; i < nparams; i++) {
-        if (!valid_kind(params[i])) return KAPSUL_ERR_ARG;
-        types[i] = (uint8_t)params[i];
-    }
-    for (uint32_t i = 0; i < nresults; i++) {
-        if (!valid_kind(results[i])) return KAPSUL_ERR_ARG;
-        types[nparams + i] = (uint8_t)results[i];
+    for (uint32_t i = 0; i < nparams + nresults; i++) {
+        kapsul_valkind k = i < nparams ? params[i] : results[i - nparams];
+        if (!valid_kind(k)) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad value kind 0x%x", (unsigned)k);
+        types[i] = (uint8_t)k;
     }
     kpFuncType ft = {nparams, nresults, types};
     kapsul_func *f;
-    kapsul_status st = kpStore_addFunc(store, &f);
-    if (st != KAPSUL_OK) return st;
-    if ((st = kpEngine_internType(store->engine, &ft, &f->type_id, &f->type)) != KAPSUL_OK) return st;
+    if (kpStore_addFunc(store, &f) != KAPSUL_OK ||
+        kpEngine_internType(store->engine, &ft, &f->type_id, &f->type) != KAPSUL_OK)
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     f->host = fn;
     f->env = env;
     f->index = 0;
@@ -264,53 +198,57 @@ kapsul_status kapsul_func_call(kapsul_store *s, kapsul_func *f, const kapsul_val
         if ((kpValType)args[i].kind != pt[i])
             return kpError_set(err, KAPSUL_ERR_ARG, 0, "argument %u has the wrong type", i);
     if (kpStore_prepareStacks(s) != KAPSUL_OK) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    uint64_t *fp = s->stack_free;
+    kpExec *x = &s->exec;
+    uint64_t *fp = x->stack_free;
     uint32_t np = slot_count(pt, t->nparams), nr = slot_count(rt, t->nresults);
     uint32_t need = np > nr ? np : nr;
-    if ((size_t)(s->stack + s->stack_slots - fp) < need) {
+    if ((size_t)(x->stack + x->stack_slots - fp) < need) {
         kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", kapsul_trap_message(KAPSUL_TRAP_STACK_EXHAUSTED));
         if (err) err->trap = KAPSUL_TRAP_STACK_EXHAUSTED;
         return KAPSUL_ERR_TRAP;
     }
-    for (uint32_t i = 0, k = 0; i < nargs; k += kp_slot_width(pt[i]), i++) kpVal_toSlots(&args[i], fp + k);
+    for (uint32_t i = 0, k = 0; i < nargs; k += kp_slot_width(pt[i]), i++) kpHost_toSlots(&args[i], fp + k);
     /* Host code below may re-enter; reserve our slots. */
-    s->stack_free = fp + need;
-    kapsul_status st = kpInterp_call(s, f, fp, err);
-    s->stack_free = fp;
+    x->stack_free = fp + need;
+    kapsul_status st = kpInterp_call(x, f, fp, err);
+    x->stack_free = fp;
     if (st != KAPSUL_OK) return st;
-    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) results[i] = kpVal_fromSlots(rt[i], fp + k);
+    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) results[i] = kpHost_fromSlots(rt[i], fp + k);
     return KAPSUL_OK;
 }
 
 /* ---- Exports ---- */
 
 kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, size_t name_len,
-                                     kapsul_extern *out) {
-    if (!inst || !name || !out) return KAPSUL_ERR_ARG;
+                                     kapsul_extern *out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!inst || (!name && name_len) || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_instance_export: instance, name or out is NULL");
+    if (!name) name = "";
     const kpModule *m = inst->module->m;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const kpExport *ex = &m->exports[i];
         if (ex->name_len != name_len || memcmp(ex->name, name, name_len) != 0) continue;
         out->kind = (kapsul_externkind)ex->kind;
         switch (ex->kind) {
-        case kpExtern_FUNC: out->of.func = inst->funcs[ex->index]; break;
-        case kpExtern_TABLE: out->of.table = inst->tables[ex->index]; break;
-        case kpExtern_MEMORY: out->of.memory = inst->mems[ex->index]; break;
-        case kpExtern_GLOBAL: out->of.global = inst->globals[ex->index]; break;
+        case kpExtern_FUNC: out->of.func = inst->core.funcs[ex->index]; break;
+        case kpExtern_TABLE: out->of.table = inst->core.tables[ex->index]; break;
+        case kpExtern_MEMORY: out->of.memory = inst->core.mems[ex->index]; break;
+        case kpExtern_GLOBAL: out->of.global = inst->core.globals[ex->index]; break;
         }
         return KAPSUL_OK;
     }
-    return KAPSUL_ERR_NOT_FOUND;
+    return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "no export named \"%.*s\"", (int)(name_len > 200 ? 200 : name_len), name);
 }
 
 kapsul_func *kapsul_instance_func(kapsul_instance *inst, const char *name) {
     kapsul_extern e;
-    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
     return e.kind == KAPSUL_EXTERN_FUNC ? e.of.func : NULL;
 }
 
 kapsul_memory *kapsul_instance_memory(kapsul_instance *inst, const char *name) {
     kapsul_extern e;
-    if (!name || kapsul_instance_export(inst, name, strlen(name), &e) != KAPSUL_OK) return NULL;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
     return e.kind == KAPSUL_EXTERN_MEMORY ? e.of.memory : NULL;
 }

@@ -35,10 +35,10 @@ static kapsul_status eval_const(kapsul_instance *inst, kpRange r, uint64_t out[2
             stack[sp++][0] = 0;
             break;
         case kpOp_REF_FUNC:
-            stack[sp++][0] = (uint64_t)(uintptr_t)inst->funcs[in.a];
+            stack[sp++][0] = (uint64_t)(uintptr_t)inst->core.funcs[in.a];
             break;
         case kpOp_GLOBAL_GET:
-            memcpy(stack[sp++], inst->globals[in.a]->bits, 16);
+            memcpy(stack[sp++], inst->core.globals[in.a]->bits, 16);
             break;
         /* extended-const (validated only when that proposal is enabled) */
         case kpOp_I32_ADD: case kpOp_I32_SUB: case kpOp_I32_MUL:
@@ -106,15 +106,15 @@ static kapsul_status check_import(const kapsul_module *mod, const kpImport *im, 
 static kapsul_status alloc_arrays(kapsul_instance *inst, const kpModule *m) {
     uint32_t nf = kpModule_numFuncs(m), nt = kpModule_numTables(m), nm = kpModule_numMemories(m),
              ng = kpModule_numGlobals(m);
-    inst->funcs = kp_calloc(nf ? nf : 1, sizeof *inst->funcs);
-    inst->tables = kp_calloc(nt ? nt : 1, sizeof *inst->tables);
-    inst->mems = kp_calloc(nm ? nm : 1, sizeof *inst->mems);
-    inst->globals = kp_calloc(ng ? ng : 1, sizeof *inst->globals);
-    inst->elems = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->elems);
-    inst->elem_len = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->elem_len);
-    inst->data_len = kp_calloc(m->ndatas ? m->ndatas : 1, sizeof *inst->data_len);
-    if (!inst->funcs || !inst->tables || !inst->mems || !inst->globals || !inst->elems || !inst->elem_len ||
-        !inst->data_len)
+    inst->core.funcs = kp_calloc(nf ? nf : 1, sizeof *inst->core.funcs);
+    inst->core.tables = kp_calloc(nt ? nt : 1, sizeof *inst->core.tables);
+    inst->core.mems = kp_calloc(nm ? nm : 1, sizeof *inst->core.mems);
+    inst->core.globals = kp_calloc(ng ? ng : 1, sizeof *inst->core.globals);
+    inst->core.elems = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->core.elems);
+    inst->core.elem_len = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->core.elem_len);
+    inst->core.data_len = kp_calloc(m->ndatas ? m->ndatas : 1, sizeof *inst->core.data_len);
+    if (!inst->core.funcs || !inst->core.tables || !inst->core.mems || !inst->core.globals || !inst->core.elems || !inst->core.elem_len ||
+        !inst->core.data_len)
         return KAPSUL_ERR_NOMEM;
     return KAPSUL_OK;
 }
@@ -129,32 +129,32 @@ static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_e
         uint32_t idx = m->nfunc_imports + i;
         f->type = mod->canon[m->funcs[i].type];
         f->type_id = mod->type_ids[m->funcs[i].type];
-        f->inst = inst;
+        f->inst = &inst->core;
         f->code = &mod->codes[i];
         f->index = idx;
-        inst->funcs[idx] = f;
+        inst->core.funcs[idx] = f;
     }
     for (uint32_t i = 0; i < m->ntables; i++) {
         const kpTableType *t = &m->tables[i];
-        st = kpTable_create(s, t->elem, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
-                            &inst->tables[m->ntable_imports + i]);
+        st = kpStore_addTable(s, t->elem, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
+                              &inst->core.tables[m->ntable_imports + i]);
         if (st != KAPSUL_OK) return kpError_set(err, st, 0, "cannot allocate a table of %llu elements",
                                                 (unsigned long long)t->limits.min);
     }
     for (uint32_t i = 0; i < m->nmemories; i++) {
         const kpMemType *t = &m->memories[i];
-        st = kpMemory_create(s, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
-                             &inst->mems[m->nmem_imports + i], err);
+        st = kpMemory_create(&s->exec, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
+                             &inst->core.mems[m->nmem_imports + i], err);
         if (st != KAPSUL_OK) return st;
     }
-    if (kpModule_numMemories(m) > 0) inst->mem0 = inst->mems[0];
+    if (kpModule_numMemories(m) > 0) inst->core.mem0 = inst->core.mems[0];
     for (uint32_t i = 0; i < m->nglobals; i++) {
         kapsul_global *g;
-        if ((st = kpGlobal_create(s, m->globals[i].type.type, m->globals[i].type.mut, &g)) != KAPSUL_OK)
+        if ((st = kpStore_addGlobal(s, m->globals[i].type.type, m->globals[i].type.mut, &g)) != KAPSUL_OK)
             return kpError_set(err, st, 0, "out of memory");
         if ((st = eval_const(inst, m->globals[i].init, g->bits)) != KAPSUL_OK)
             return kpError_set(err, st, 0, "bad constant expression");
-        inst->globals[m->nglobal_imports + i] = g;
+        inst->core.globals[m->nglobal_imports + i] = g;
     }
     return KAPSUL_OK;
 }
@@ -164,21 +164,21 @@ static kapsul_status eval_elems(kapsul_instance *inst, kapsul_error *err) {
     const kpModule *m = inst->module->m;
     for (uint32_t i = 0; i < m->nelems; i++) {
         const kpElem *el = &m->elems[i];
-        inst->elems[i] = kp_calloc(el->count ? el->count : 1, sizeof(void *));
-        if (!inst->elems[i]) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        inst->core.elems[i] = kp_calloc(el->count ? el->count : 1, sizeof(void *));
+        if (!inst->core.elems[i]) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         for (uint32_t k = 0; k < el->count; k++) {
             if (el->funcs) {
-                inst->elems[i][k] = inst->funcs[el->funcs[k]];
+                inst->core.elems[i][k] = inst->core.funcs[el->funcs[k]];
             } else {
                 uint64_t v[2];
                 kapsul_status st = eval_const(inst, el->exprs[k], v);
                 if (st != KAPSUL_OK) return kpError_set(err, st, 0, "bad element expression");
-                inst->elems[i][k] = (void *)(uintptr_t)v[0];
+                inst->core.elems[i][k] = (void *)(uintptr_t)v[0];
             }
         }
-        inst->elem_len[i] = el->mode == kpSeg_DECLARATIVE ? 0 : el->count;
+        inst->core.elem_len[i] = el->mode == kpSeg_DECLARATIVE ? 0 : el->count;
     }
-    for (uint32_t i = 0; i < m->ndatas; i++) inst->data_len[i] = m->datas[i].bytes.len;
+    for (uint32_t i = 0; i < m->ndatas; i++) inst->core.data_len[i] = m->datas[i].bytes.len;
     return KAPSUL_OK;
 }
 
@@ -196,21 +196,21 @@ static kapsul_status apply_segments(kapsul_instance *inst, kapsul_error *err) {
         const kpElem *el = &m->elems[i];
         if (el->mode != kpSeg_ACTIVE) continue;
         if (eval_const(inst, el->offset, off) != KAPSUL_OK) return seg_trap(err, KAPSUL_TRAP_TABLE_OOB);
-        kapsul_table *t = inst->tables[el->table];
+        kapsul_table *t = inst->core.tables[el->table];
         uint64_t d = (uint32_t)off[0];
         if (d + el->count > t->size) return seg_trap(err, KAPSUL_TRAP_TABLE_OOB);
-        if (el->count) memcpy(t->elems + d, inst->elems[i], (size_t)el->count * sizeof(void *));
-        inst->elem_len[i] = 0;
+        if (el->count) memcpy(t->elems + d, inst->core.elems[i], (size_t)el->count * sizeof(void *));
+        inst->core.elem_len[i] = 0;
     }
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const kpData *da = &m->datas[i];
         if (da->mode != kpSeg_ACTIVE) continue;
         if (eval_const(inst, da->offset, off) != KAPSUL_OK) return seg_trap(err, KAPSUL_TRAP_MEMORY_OOB);
-        kapsul_memory *mem = inst->mems[da->memory];
+        kapsul_memory *mem = inst->core.mems[da->memory];
         uint64_t d = (uint32_t)off[0];
         if (d + da->bytes.len > mem->size) return seg_trap(err, KAPSUL_TRAP_MEMORY_OOB);
         if (da->bytes.len) memcpy(mem->base + d, m->bytes + da->bytes.start, da->bytes.len);
-        inst->data_len[i] = 0;
+        inst->core.data_len[i] = 0;
     }
     return KAPSUL_OK;
 }
@@ -227,6 +227,8 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
     if (!inst) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     inst->store = s;
     inst->module = mod;
+    inst->core.m = mod->m;
+    inst->core.owner = inst;
     __atomic_add_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL);
     /* From here on the store owns the instance: a trap below leaves it (and its writes) alive. */
     s->instances.v[s->instances.n++] = inst;
@@ -234,23 +236,23 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
     uint32_t kf = 0, kt = 0, km = 0, kg = 0;
     for (uint32_t i = 0; i < m->nimports; i++) {
         switch (m->imports[i].kind) {
-        case kpExtern_FUNC: inst->funcs[kf++] = imports[i].of.func; break;
-        case kpExtern_TABLE: inst->tables[kt++] = imports[i].of.table; break;
-        case kpExtern_MEMORY: inst->mems[km++] = imports[i].of.memory; break;
-        case kpExtern_GLOBAL: inst->globals[kg++] = imports[i].of.global; break;
+        case kpExtern_FUNC: inst->core.funcs[kf++] = imports[i].of.func; break;
+        case kpExtern_TABLE: inst->core.tables[kt++] = imports[i].of.table; break;
+        case kpExtern_MEMORY: inst->core.mems[km++] = imports[i].of.memory; break;
+        case kpExtern_GLOBAL: inst->core.globals[kg++] = imports[i].of.global; break;
         }
     }
     if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
     /* Code compiled for guard regions runs native only over a reserved memory; otherwise this
      * instance runs in the interpreter (the module is lowered for it too). */
-    bool guarded = !inst->mem0 || inst->mem0->reserved;
+    bool guarded = !inst->core.mem0 || inst->core.mem0->reserved;
     if (mod->native && (guarded || !kpNativeCode_guard(mod->native)) &&
-        (st = kpNative_instantiate(inst, mod->native, &inst->native, err)) != KAPSUL_OK)
+        (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native, err)) != KAPSUL_OK)
         return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
     if (m->has_start) {
-        st = kapsul_func_call(s, inst->funcs[m->start], NULL, 0, NULL, 0, err);
+        st = kapsul_func_call(s, inst->core.funcs[m->start], NULL, 0, NULL, 0, err);
         if (st != KAPSUL_OK) return st;
     }
     *out = inst;
@@ -259,16 +261,16 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
 
 void kpInstance_free(kapsul_instance *inst) {
     if (!inst) return;
-    if (inst->elems && inst->module)
-        for (uint32_t i = 0; i < inst->module->m->nelems; i++) kp_free(inst->elems[i]);
-    kp_free(inst->elems);
-    kp_free(inst->elem_len);
-    kp_free(inst->data_len);
-    kp_free(inst->funcs);
-    kp_free(inst->tables);
-    kp_free(inst->mems);
-    kp_free(inst->globals);
-    kpNative_free(inst->native);
+    if (inst->core.elems && inst->module)
+        for (uint32_t i = 0; i < inst->module->m->nelems; i++) kp_free(inst->core.elems[i]);
+    kp_free(inst->core.elems);
+    kp_free(inst->core.elem_len);
+    kp_free(inst->core.data_len);
+    kp_free(inst->core.funcs);
+    kp_free(inst->core.tables);
+    kp_free(inst->core.mems);
+    kp_free(inst->core.globals);
+    kpNative_free(inst->core.native);
     kpModule_release(inst->module);
     kp_free(inst);
 }

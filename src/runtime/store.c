@@ -1,14 +1,18 @@
 /*
  * store.c -- the engine (configuration and the registry of canonical function types) and the
- * store (owner of run-time objects, value and frame stacks, fuel, deadline, interrupt flag).
+ * store (owner of run-time objects; its kpExec holds the value and frame stacks, fuel, deadline
+ * and interrupt word the interpreter uses).
  */
 #include "runtime/runtime.h"
 
 /* ---- Engine ---- */
 
-kapsul_engine *kapsul_engine_new(const kapsul_config *config) {
+kapsul_status kapsul_engine_new(const kapsul_config *config, kapsul_engine **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_engine_new: out is NULL");
+    *out = NULL;
     kapsul_engine *e = kp_calloc(1, sizeof *e);
-    if (!e) return NULL;
+    if (!e) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     if (config) e->config = *config;
     if (!e->config.stack_bytes) e->config.stack_bytes = KP_DEFAULT_STACK_BYTES;
     if (!e->config.max_call_depth) e->config.max_call_depth = KP_DEFAULT_CALL_DEPTH;
@@ -17,9 +21,10 @@ kapsul_engine *kapsul_engine_new(const kapsul_config *config) {
     e->lock = kpOs_mutexNew();
     if (!e->lock) {
         kp_free(e);
-        return NULL;
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
-    return e;
+    *out = e;
+    return KAPSUL_OK;
 }
 
 void kapsul_engine_free(kapsul_engine *e) {
@@ -108,36 +113,33 @@ fail:
 
 /* ---- Store ---- */
 
-kapsul_store *kapsul_store_new(kapsul_engine *engine) {
-    if (!engine) return NULL;
+kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **out, kapsul_error *err) {
+    kpError_clear(err);
+    if (out) *out = NULL;
+    if (!engine || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_new: engine or out is NULL");
     kapsul_store *s = kp_calloc(1, sizeof *s);
-    if (!s) return NULL;
+    if (!s) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     s->engine = engine;
-    return s;
+    s->exec.config = &engine->config;
+    s->exec.store = s;
+    *out = s;
+    return KAPSUL_OK;
 }
 
 void kapsul_store_free(kapsul_store *s) {
     if (!s) return;
     for (size_t i = 0; i < s->instances.n; i++) kpInstance_free(s->instances.v[i]);
     for (size_t i = 0; i < s->funcs.n; i++) kp_free(s->funcs.v[i]);
-    for (size_t i = 0; i < s->mems.n; i++) {
-        kapsul_memory *m = s->mems.v[i];
-        if (m->mapped) kpOs_release(m->base, m->mapped);
-        else kp_free(m->base);
-        kp_free(m);
-    }
-    for (size_t i = 0; i < s->tables.n; i++) {
-        kp_free(s->tables.v[i]->elems);
-        kp_free(s->tables.v[i]);
-    }
+    for (size_t i = 0; i < s->exec.mems.n; i++) kpMemory_free(s->exec.mems.v[i]);
+    for (size_t i = 0; i < s->tables.n; i++) kpTable_free(s->tables.v[i]);
     for (size_t i = 0; i < s->globals.n; i++) kp_free(s->globals.v[i]);
     kpVec_free(&s->instances);
     kpVec_free(&s->funcs);
-    kpVec_free(&s->mems);
+    kpVec_free(&s->exec.mems);
     kpVec_free(&s->tables);
     kpVec_free(&s->globals);
-    kp_free(s->stack);
-    kp_free(s->frames);
+    kp_free(s->exec.stack);
+    kp_free(s->exec.frames);
     kp_free(s);
 }
 
@@ -150,40 +152,60 @@ kapsul_status kpStore_addFunc(kapsul_store *s, kapsul_func **out) {
     return KAPSUL_OK;
 }
 
+kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out) {
+    if (kpVec_grow(&s->tables) != 0) return KAPSUL_ERR_NOMEM;
+    kapsul_status st = kpTable_new(elem, min, max, out);
+    if (st == KAPSUL_OK) s->tables.v[s->tables.n++] = *out;
+    return st;
+}
+
+kapsul_status kpStore_addGlobal(kapsul_store *s, kpValType type, bool mut, kapsul_global **out) {
+    kapsul_global *g;
+    if (kpVec_grow(&s->globals) != 0 || !(g = kp_calloc(1, sizeof *g))) return KAPSUL_ERR_NOMEM;
+    g->type = type;
+    g->mut = mut;
+    s->globals.v[s->globals.n++] = g;
+    *out = g;
+    return KAPSUL_OK;
+}
+
+/* The stacks are allocated on the first call, so a store that only holds objects costs none. */
 kapsul_status kpStore_prepareStacks(kapsul_store *s) {
-    if (s->stack) return KAPSUL_OK;
+    kpExec *x = &s->exec;
+    if (x->stack) return KAPSUL_OK;
     size_t slots = s->engine->config.stack_bytes / 8;
     if (slots < 64) slots = 64;
-    s->stack = kp_malloc(slots * 8);
-    s->frames = kp_malloc((size_t)s->engine->config.max_call_depth * sizeof *s->frames);
-    if (!s->stack || !s->frames) {
-        kp_free(s->stack);
-        kp_free(s->frames);
-        s->stack = NULL;
-        s->frames = NULL;
+    x->stack = kp_malloc(slots * 8);
+    x->frames = kp_malloc((size_t)s->engine->config.max_call_depth * sizeof *x->frames);
+    if (!x->stack || !x->frames) {
+        kp_free(x->stack);
+        kp_free(x->frames);
+        x->stack = NULL;
+        x->frames = NULL;
         return KAPSUL_ERR_NOMEM;
     }
-    s->stack_slots = slots;
-    s->stack_free = s->stack;
-    s->max_frames = s->engine->config.max_call_depth;
+    x->stack_slots = slots;
+    x->stack_free = x->stack;
+    x->max_frames = s->engine->config.max_call_depth;
     return KAPSUL_OK;
 }
 
 void kapsul_store_set_fuel(kapsul_store *s, uint64_t fuel) {
-    s->fuel = fuel > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)fuel;
-    if (fuel) __atomic_fetch_or(&s->interrupt, KP_INTR_FUEL, __ATOMIC_SEQ_CST);
-    else __atomic_fetch_and(&s->interrupt, ~KP_INTR_FUEL, __ATOMIC_SEQ_CST);
+    s->exec.fuel = fuel > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)fuel;
+    if (fuel) __atomic_fetch_or(&s->exec.interrupt, KP_INTR_FUEL, __ATOMIC_SEQ_CST);
+    else __atomic_fetch_and(&s->exec.interrupt, ~KP_INTR_FUEL, __ATOMIC_SEQ_CST);
 }
 
 uint64_t kapsul_store_fuel_remaining(const kapsul_store *s) {
-    return (__atomic_load_n(&s->interrupt, __ATOMIC_RELAXED) & KP_INTR_FUEL) && s->fuel > 0 ? (uint64_t)s->fuel : 0;
+    const kpExec *x = &s->exec;
+    return (__atomic_load_n(&x->interrupt, __ATOMIC_RELAXED) & KP_INTR_FUEL) && x->fuel > 0 ? (uint64_t)x->fuel : 0;
 }
 
 void kapsul_store_set_deadline(kapsul_store *s, uint64_t deadline_ns) {
-    s->deadline = deadline_ns;
-    __atomic_fetch_and(&s->interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
+    s->exec.deadline = deadline_ns;
+    __atomic_fetch_and(&s->exec.interrupt, ~KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
 }
 
 void kapsul_store_interrupt(kapsul_store *s) {
-    __atomic_fetch_or(&s->interrupt, KP_INTR_USER, __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&s->exec.interrupt, KP_INTR_USER, __ATOMIC_SEQ_CST);
 }

@@ -2,23 +2,12 @@
  * fs.c -- the fd_* calls: reading, writing, seeking and describing an open fd. Each handler first
  * looks the fd up with the rights it needs (kpWasiFd_get), then checks every guest range.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
 /* Turn a guest iovec array (buf u32, len u32 pairs) into host iovecs. Every range is checked;
  * the total is capped at UINT32_MAX so the count written back always fits. Arrays beyond
  * KP_MAX_IOVS are shortened: a short read or write is always allowed. */
-uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count) {
+uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, kpOs_iov *out, int *count) {
     const uint8_t *p = kpWasi_mem(c, iovs, (uint64_t)n * 8);
     uint64_t total = 0;
     if (!p)
@@ -34,38 +23,17 @@ uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, struct iovec *out
         if (total + len > UINT32_MAX)
             len = (uint32_t)(UINT32_MAX - total);
         total += len;
-        out[i].iov_base = b;
-        out[i].iov_len = len;
+        out[i].base = b;
+        out[i].len = len;
         *count = (int)i + 1;
     }
     return KP_WE_SUCCESS;
 }
 
-/* Writing to a pipe whose reader has gone raises SIGPIPE, which would kill the whole host
- * process (an embedder, a server) on a guest's behalf. Block it for this thread around the write
- * and swallow the one it raised: the guest gets EPIPE, like any error. */
-static ssize_t write_nosigpipe(int fd, const struct iovec *iov, int n) {
-    sigset_t pipe_set, old;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    bool was_pending = false;
-    sigset_t pending;
-    if (sigpending(&pending) == 0)
-        was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = writev(fd, iov, n);
-    int saved = errno;
-    if (r < 0 && saved == EPIPE && !was_pending) {
-        struct timespec zero = { 0, 0 };
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
-    return r;
-}
-
-/* The shared body of fd_read/fd_write/fd_pread/fd_pwrite. offset < 0 means "at the file position". */
+/* The shared body of fd_read/fd_write/fd_pread/fd_pwrite. offset < 0 means "at the file position".
+ * Writing to a pipe or socket whose reader has gone must not raise SIGPIPE in the host process
+ * (an embedder, a server) on a guest's behalf: unless the host ignores it anyway, such writes go
+ * through kpOs_writeQuiet and the guest gets EPIPE, like any error. */
 static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg) {
     kpWasiFd *f;
     uint64_t need = write ? KP_R_FD_WRITE : KP_R_FD_READ;
@@ -74,36 +42,28 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), need, &f);
     if (e)
         return e;
-    struct iovec iov[KP_MAX_IOVS];
+    kpOs_iov iov[KP_MAX_IOVS];
     int n;
     if ((e = kpWasi_iovs(c, kpWasi_u32(c, 1), kpWasi_u32(c, 2), iov, &n)))
         return e;
     uint32_t res = kpWasi_u32(c, result_arg);
     if (!kpWasi_mem(c, res, 4))
         return KP_WE_FAULT;
-    ssize_t r;
-    if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, POLLIN))
+    size_t done = 0;
+    kpOs_err oe;
+    if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, KP_OS_POLL_IN))
         return KP_WE_SUCCESS;
     if (offset < 0 && write && f->filetype != KP_FT_FILE && !c->w->sigpipe_ignored)
-        r = write_nosigpipe(f->host, iov, n);
+        oe = kpOs_writeQuiet(f->host, iov, n, &done);
     else if (offset < 0)
-        r = write ? writev(f->host, iov, n) : readv(f->host, iov, n);
+        oe = write ? kpOs_write(f->host, iov, n, &done) : kpOs_read(f->host, iov, n, &done);
     else if (!write)
-        r = preadv(f->host, iov, n, offset);
-    else {
-        /* Linux's pwrite appends on an O_APPEND fd; WASI's writes at the offset given. */
-        int fl = fcntl(f->host, F_GETFL);
-        if (fl >= 0 && (fl & O_APPEND))
-            fcntl(f->host, F_SETFL, fl & ~O_APPEND);
-        r = pwritev(f->host, iov, n, offset);
-        int saved = errno;
-        if (fl >= 0 && (fl & O_APPEND))
-            fcntl(f->host, F_SETFL, fl);
-        errno = saved;
-    }
-    if (r < 0)
-        return kpWasi_errno(errno);
-    kpWasi_put32(c, res, (uint32_t)r);
+        oe = kpOs_pread(f->host, iov, n, (uint64_t)offset, &done);
+    else
+        oe = kpOs_pwrite(f->host, iov, n, (uint64_t)offset, &done);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    kpWasi_put32(c, res, (uint32_t)done);
     return KP_WE_SUCCESS;
 }
 
@@ -136,11 +96,12 @@ uint16_t kpWasi_fdSeek(kpWasiCall *c) {
         return KP_WE_INVAL;
     if (!kpWasi_mem(c, kpWasi_u32(c, 3), 8))
         return KP_WE_FAULT;
-    static const int how[] = { SEEK_SET, SEEK_CUR, SEEK_END };
-    off_t r = lseek(f->host, off, how[whence]);
-    if (r < 0)
-        return kpWasi_errno(errno);
-    kpWasi_put64(c, kpWasi_u32(c, 3), (uint64_t)r);
+    static const int how[] = { KP_OS_SEEK_SET, KP_OS_SEEK_CUR, KP_OS_SEEK_END };
+    uint64_t pos;
+    kpOs_err oe = kpOs_seek(f->host, off, how[whence], &pos);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    kpWasi_put64(c, kpWasi_u32(c, 3), pos);
     return KP_WE_SUCCESS;
 }
 
@@ -151,10 +112,11 @@ uint16_t kpWasi_fdTell(kpWasiCall *c) {
         return e;
     if (!kpWasi_mem(c, kpWasi_u32(c, 1), 8))
         return KP_WE_FAULT;
-    off_t r = lseek(f->host, 0, SEEK_CUR);
-    if (r < 0)
-        return kpWasi_errno(errno);
-    kpWasi_put64(c, kpWasi_u32(c, 1), (uint64_t)r);
+    uint64_t pos;
+    kpOs_err oe = kpOs_seek(f->host, 0, KP_OS_SEEK_CUR, &pos);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    kpWasi_put64(c, kpWasi_u32(c, 1), pos);
     return KP_WE_SUCCESS;
 }
 
@@ -178,7 +140,7 @@ uint16_t kpWasi_fdRenumber(kpWasiCall *c) {
         return KP_WE_SUCCESS;
     kpWasiFd_close(to);
     *to = *from;
-    *from = (kpWasiFd){ .host = -1 };
+    *from = (kpWasiFd){ .host = KP_OS_NO_FD };
     return KP_WE_SUCCESS;
 }
 
@@ -187,9 +149,7 @@ static uint16_t do_sync(kpWasiCall *c, bool data) {
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), data ? KP_R_FD_DATASYNC : KP_R_FD_SYNC, &f);
     if (e)
         return e;
-    if ((data ? fdatasync(f->host) : fsync(f->host)) != 0)
-        return kpWasi_errno(errno);
-    return KP_WE_SUCCESS;
+    return kpWasi_errno(kpOs_sync(f->host, data));
 }
 
 uint16_t kpWasi_fdSync(kpWasiCall *c) { return do_sync(c, false); }
@@ -202,12 +162,11 @@ uint16_t kpWasi_fdAdvise(kpWasiCall *c) {
         return e;
     uint64_t off = kpWasi_u64(c, 1), len = kpWasi_u64(c, 2);
     uint32_t advice = kpWasi_u32(c, 3);
-    static const int adv[] = { POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
-                               POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE };
+    static const int adv[] = { KP_OS_ADV_NORMAL, KP_OS_ADV_SEQUENTIAL, KP_OS_ADV_RANDOM,
+                               KP_OS_ADV_WILLNEED, KP_OS_ADV_DONTNEED, KP_OS_ADV_NOREUSE };
     if (advice > 5 || off > INT64_MAX || len > INT64_MAX)
         return KP_WE_INVAL;
-    int r = posix_fadvise(f->host, (off_t)off, (off_t)len, adv[advice]);
-    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(r);
+    return kpWasi_errno(kpOs_advise(f->host, off, len, adv[advice]));
 }
 
 uint16_t kpWasi_fdAllocate(kpWasiCall *c) {
@@ -218,11 +177,10 @@ uint16_t kpWasi_fdAllocate(kpWasiCall *c) {
     uint64_t off = kpWasi_u64(c, 1), len = kpWasi_u64(c, 2);
     if (off > INT64_MAX || len > INT64_MAX || off + len > INT64_MAX)
         return KP_WE_INVAL;
-    int r = posix_fallocate(f->host, (off_t)off, (off_t)len);
-    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(r);
+    return kpWasi_errno(kpOs_allocate(f->host, off, len));
 }
 
-/* ---- fdstat and filestat ---------------------------------------------------------------------- */
+/* ---- fdstat and filestat --------------------------------------------------------------------- */
 
 /* fdstat: filetype u8 @0, flags u16 @2, rights_base u64 @8, rights_inheriting u64 @16. */
 uint16_t kpWasi_fdFdstatGet(kpWasiCall *c) {
@@ -233,13 +191,13 @@ uint16_t kpWasi_fdFdstatGet(kpWasiCall *c) {
     uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 1), 24);
     if (!p)
         return KP_WE_FAULT;
-    int fl = fcntl(f->host, F_GETFL);
+    unsigned fl;
     uint16_t flags = 0;
-    if (fl >= 0) {
-        if (fl & O_APPEND) flags |= KP_FDF_APPEND;
-        if (fl & O_NONBLOCK) flags |= KP_FDF_NONBLOCK;
-        if ((fl & O_SYNC) == O_SYNC) flags |= KP_FDF_SYNC;
-        else if (fl & O_DSYNC) flags |= KP_FDF_DSYNC;
+    if (kpOs_getFlags(f->host, &fl) == KP_OS_OK) {
+        if (fl & KP_OS_O_APPEND) flags |= KP_FDF_APPEND;
+        if (fl & KP_OS_O_NONBLOCK) flags |= KP_FDF_NONBLOCK;
+        if (fl & KP_OS_O_SYNC) flags |= KP_FDF_SYNC;
+        if (fl & KP_OS_O_DSYNC) flags |= KP_FDF_DSYNC;
     }
     memset(p, 0, 24);
     p[0] = f->filetype;
@@ -259,15 +217,10 @@ uint16_t kpWasi_fdFdstatSetFlags(kpWasiCall *c) {
     uint32_t flags = kpWasi_u32(c, 1);
     if (flags & ~(uint32_t)(KP_FDF_APPEND | KP_FDF_NONBLOCK))
         return (flags & ~(uint32_t)31) ? KP_WE_INVAL : KP_WE_NOTSUP;
-    int fl = fcntl(f->host, F_GETFL);
-    if (fl < 0)
-        return kpWasi_errno(errno);
-    fl &= ~(O_APPEND | O_NONBLOCK);
-    if (flags & KP_FDF_APPEND) fl |= O_APPEND;
-    if (flags & KP_FDF_NONBLOCK) fl |= O_NONBLOCK;
-    if (fcntl(f->host, F_SETFL, fl) != 0)
-        return kpWasi_errno(errno);
-    return KP_WE_SUCCESS;
+    unsigned fl = 0;
+    if (flags & KP_FDF_APPEND) fl |= KP_OS_O_APPEND;
+    if (flags & KP_FDF_NONBLOCK) fl |= KP_OS_O_NONBLOCK;
+    return kpWasi_errno(kpOs_setFlags(f->host, fl));
 }
 
 /* Rights only shrink: asking for a right the fd does not hold is ENOTCAPABLE. */
@@ -286,14 +239,15 @@ uint16_t kpWasi_fdFdstatSetRights(kpWasiCall *c) {
 
 uint16_t kpWasi_fdFilestatGet(kpWasiCall *c) {
     kpWasiFd *f;
-    struct stat st;
+    kpOs_stat st;
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FILESTAT_GET, &f);
     if (e)
         return e;
     if (!kpWasi_mem(c, kpWasi_u32(c, 1), 64))
         return KP_WE_FAULT;
-    if (fstat(f->host, &st) != 0)
-        return kpWasi_errno(errno);
+    kpOs_err oe = kpOs_fstat(f->host, &st);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
     return kpWasi_putFilestat(c, kpWasi_u32(c, 1), &st);
 }
 
@@ -305,44 +259,36 @@ uint16_t kpWasi_fdFilestatSetSize(kpWasiCall *c) {
     uint64_t size = kpWasi_u64(c, 1);
     if (size > INT64_MAX)
         return KP_WE_INVAL;
-    if (ftruncate(f->host, (off_t)size) != 0)
-        return kpWasi_errno(errno);
-    return KP_WE_SUCCESS;
+    return kpWasi_errno(kpOs_truncate(f->host, size));
 }
 
-/* Shared with path_filestat_set_times: build utimensat's pair from WASI's times and flags. */
-uint16_t kpWasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2]) {
+/* Shared with path_filestat_set_times: the OS's time pair from WASI's times and flags. */
+uint16_t kpWasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, kpOs_time ts[2]) {
     if ((fst & ~15u) || ((fst & KP_FST_ATIM) && (fst & KP_FST_ATIM_NOW)) ||
         ((fst & KP_FST_MTIM) && (fst & KP_FST_MTIM_NOW)))
         return KP_WE_INVAL;
     uint64_t t[2] = { atim, mtim };
     uint32_t set[2] = { KP_FST_ATIM, KP_FST_MTIM }, now[2] = { KP_FST_ATIM_NOW, KP_FST_MTIM_NOW };
     for (int i = 0; i < 2; i++) {
-        if (fst & set[i]) {
-            ts[i].tv_sec = (time_t)(t[i] / 1000000000u);
-            ts[i].tv_nsec = (long)(t[i] % 1000000000u);
-        } else {
-            ts[i].tv_sec = 0;
-            ts[i].tv_nsec = (fst & now[i]) ? UTIME_NOW : UTIME_OMIT;
-        }
+        ts[i].ns = t[i];
+        ts[i].how = (fst & set[i]) ? KP_OS_TIME_SET
+                    : (fst & now[i]) ? KP_OS_TIME_NOW : KP_OS_TIME_OMIT;
     }
     return KP_WE_SUCCESS;
 }
 
 uint16_t kpWasi_fdFilestatSetTimes(kpWasiCall *c) {
     kpWasiFd *f;
-    struct timespec ts[2];
+    kpOs_time ts[2];
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, 0), KP_R_FD_FILESTAT_SET_TIMES, &f);
     if (e)
         return e;
     if ((e = kpWasi_times(kpWasi_u64(c, 1), kpWasi_u64(c, 2), kpWasi_u32(c, 3), ts)))
         return e;
-    if (futimens(f->host, ts) != 0)
-        return kpWasi_errno(errno);
-    return KP_WE_SUCCESS;
+    return kpWasi_errno(kpOs_setTimes(f->host, ts));
 }
 
-/* ---- Preopens ---------------------------------------------------------------------------------- */
+/* ---- Preopens -------------------------------------------------------------------------------- */
 
 /* prestat: tag u8 @0 (0 = directory), name length u32 @4. */
 uint16_t kpWasi_fdPrestatGet(kpWasiCall *c) {
@@ -378,47 +324,27 @@ uint16_t kpWasi_fdPrestatDirName(kpWasiCall *c) {
     return KP_WE_SUCCESS;
 }
 
-/* ---- Directory listing -------------------------------------------------------------------------- */
+/* ---- Directory listing ----------------------------------------------------------------------- */
 
 /* dirent: d_next u64 @0, d_ino u64 @8, d_namlen u32 @16, d_type u8 @20, then the name. A cookie
- * is the index of an entry in the listing. Each fd keeps a DIR stream on its own open of the
+ * is the index of an entry in the listing. Each fd keeps a directory stream on its own open of the
  * directory (so the guest's fd offset is untouched) and the cookie where it stands: a guest
  * listing in order continues where it stopped, in linear time; any other cookie rewinds and
  * skips. An entry that does not fit is cut, as the spec allows, and the stream steps back to it
  * so the next call starts there. */
-static uint8_t dirent_type(DIR *d, const struct dirent *de) {
-    struct stat st;
-    switch (de->d_type) {
-    case DT_DIR: return KP_FT_DIR;
-    case DT_REG: return KP_FT_FILE;
-    case DT_LNK: return KP_FT_SYMLINK;
-    case DT_CHR: return KP_FT_CHAR;
-    case DT_BLK: return KP_FT_BLOCK;
-    case DT_SOCK: return KP_FT_STREAM;
-    default:
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            return kpWasi_modeType(st.st_mode);
-        return KP_FT_UNKNOWN;
-    }
-}
 
-/* The fd's DIR stream positioned at `cookie`'s neighbourhood; *index receives its position. */
+/* The fd's stream positioned at `cookie`'s neighbourhood; *index receives its position. */
 static uint16_t dir_stream(kpWasiFd *f, uint64_t cookie, uint64_t *index) {
     if (f->dir && cookie == f->dir_next && cookie != 0) {
         *index = cookie;
         return KP_WE_SUCCESS;
     }
     if (!f->dir) {
-        int fd = openat(f->host, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-            return kpWasi_errno(errno);
-        if (!(f->dir = fdopendir(fd))) {
-            int e = errno;
-            close(fd);
-            return kpWasi_errno(e);
-        }
+        kpOs_err oe = kpOs_dirOpen(f->host, &f->dir);
+        if (oe != KP_OS_OK)
+            return kpWasi_errno(oe);
     } else {
-        rewinddir(f->dir);
+        kpOs_dirRewind(f->dir);
     }
     f->dir_next = 0;
     *index = 0;
@@ -437,29 +363,27 @@ uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
         return KP_WE_FAULT;
     if ((e = dir_stream(f, cookie, &index)))
         return e;
-    DIR *d = f->dir;
+    kpOs_dir *d = f->dir;
     uint32_t used = 0;
-    int rerr = 0;
+    kpOs_err rerr = KP_OS_OK;
     while (used < len) {
-        long pos = telldir(d);
-        errno = 0;
-        struct dirent *de = readdir(d);
-        if (!de) {
-            rerr = errno;
+        uint64_t pos = kpOs_dirTell(d);
+        kpOs_dirent de;
+        bool end;
+        if ((rerr = kpOs_dirRead(d, &de, &end)) != KP_OS_OK || end)
             break;
-        }
         if (index < cookie) {
             index++;
             continue;
         }
-        size_t nlen = strlen(de->d_name);
+        size_t nlen = strlen(de.name);
         uint8_t hdr[24] = { 0 };
         kp_st64(hdr, index + 1);
         /* A preopen's ".." is a host directory the guest has no access to: no inode for it. */
-        bool hidden = f->preopen && strcmp(de->d_name, "..") == 0;
-        kp_st64(hdr + 8, hidden ? 0 : (uint64_t)de->d_ino);
+        bool hidden = f->preopen && strcmp(de.name, "..") == 0;
+        kp_st64(hdr + 8, hidden ? 0 : de.ino);
         kp_st32(hdr + 16, (uint32_t)nlen);
-        hdr[20] = dirent_type(d, de);
+        hdr[20] = kpWasi_fileType(de.type);
         /* Copy what fits of header + name; a cut entry makes the stream step back to it, so
          * the guest's next call (from this entry's cookie) starts with it again. */
         uint8_t *dst = out + used;
@@ -467,16 +391,16 @@ uint16_t kpWasi_fdReaddir(kpWasiCall *c) {
         uint32_t h = room < 24 ? room : 24;
         memcpy(dst, hdr, h);
         uint32_t nm = room - h < nlen ? room - h : (uint32_t)nlen;
-        memcpy(dst + h, de->d_name, nm);
+        memcpy(dst + h, de.name, nm);
         used += h + nm;
         if ((uint64_t)h + nm < 24 + (uint64_t)nlen) {
-            seekdir(d, pos);
+            kpOs_dirSeek(d, pos);
             break;
         }
         index++;
     }
     f->dir_next = index;
-    if (rerr)
+    if (rerr != KP_OS_OK)
         return kpWasi_errno(rerr);
     kpWasi_put32(c, used_ptr, used);
     return KP_WE_SUCCESS;

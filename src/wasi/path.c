@@ -2,44 +2,26 @@
  * path.c -- resolving guest paths beneath a directory fd, never above it.
  *
  * Two strategies with one contract (see wasi.h):
- *   - openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (Linux 5.6+): the kernel walks the
- *     path and fails with EXDEV the moment ".." or a symlink (absolute, relative, chained) would
- *     leave the directory. Race-free against concurrent renames.
- *   - a component-by-component walk otherwise: each component is opened with O_PATH|O_NOFOLLOW
- *     relative to the previous one, symlinks are expanded by hand (at most KP_MAX_SYMLINKS), ".."
- *     pops our own stack of directory fds and fails at the root. The kernel never sees more than
- *     one component, so it never resolves anything we did not check.
+ *   - kpOs_openBeneath (os.h): the kernel walks the path and refuses the moment ".." or a
+ *     symlink (absolute, relative, chained) would leave the directory (Linux 5.6+ openat2 with
+ *     RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS). Race-free against concurrent renames.
+ *   - a component-by-component walk where the host cannot (kpOs_openBeneath says KP_OS_ENOSYS):
+ *     each component is opened with KP_OS_O_PATH | KP_OS_O_NOFOLLOW relative to the previous one,
+ *     symlinks are expanded by hand (at most KP_MAX_SYMLINKS), ".." pops our own stack of
+ *     directory fds and fails at the root. The kernel never sees more than one component, so it
+ *     never resolves anything we did not check.
  * Escapes become ENOTCAPABLE, too many symlinks ELOOP.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#define KP_RESOLVE_NO_MAGICLINKS 0x02
-#define KP_RESOLVE_BENEATH 0x08
 #define KP_MAX_SYMLINKS 40
 #define KP_MAX_DEPTH 256
-
-struct kp_open_how { uint64_t flags, mode, resolve; };
-
-/* -1 unknown, 0 no openat2, 1 openat2 works. Tests may force the walk with KAPSUL_WASI_NO_OPENAT2. */
-static int kp_have_openat2 = -1;
 
 uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
     const uint8_t *p = kpWasi_mem(c, ptr, len);
     if (!p)
         return KP_WE_FAULT;
-    if (len >= PATH_MAX)
+    if (len >= KP_OS_PATH_MAX)
         return KP_WE_NAMETOOLONG;
     if (memchr(p, 0, len))
         return KP_WE_INVAL;
@@ -50,67 +32,37 @@ uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
     return KP_WE_SUCCESS;
 }
 
-static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode) {
-    struct kp_open_how how = { .flags = (uint64_t)(unsigned)(flags | O_CLOEXEC), .mode = mode,
-                               .resolve = KP_RESOLVE_BENEATH | KP_RESOLVE_NO_MAGICLINKS };
-    if (!(flags & O_CREAT) && (flags & O_TMPFILE) != O_TMPFILE)
-        how.mode = 0;
-    for (int tries = 0;; tries++) {
-        long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        if (r >= 0 || errno != EAGAIN || tries >= 8)
-            return (int)r;
-    }
-}
-
-static bool use_openat2(void) {
-    if (kp_have_openat2 < 0) {
-        const char *force = getenv("KAPSUL_WASI_NO_OPENAT2");
-        kp_have_openat2 = 0;
-        if (!(force && *force)) {
-            int fd = openat2_beneath(AT_FDCWD, ".", O_PATH | O_DIRECTORY, 0);
-            if (fd >= 0) {
-                close(fd);
-                kp_have_openat2 = 1;
-            }
-        }
-    }
-    return kp_have_openat2 == 1;
-}
-
-static uint16_t resolve_errno(int e) {
-    return e == EXDEV ? KP_WE_NOTCAPABLE : kpWasi_errno(e);
-}
-
-/* ---- The portable walk ------------------------------------------------------------------------ */
+/* ---- The portable walk ----------------------------------------------------------------------- */
 
 typedef struct kpWalk {
-    int fds[KP_MAX_DEPTH];   /* fds[0] is the root (not owned); the rest are O_PATH dirs */
+    kpOs_fd fds[KP_MAX_DEPTH];   /* fds[0] is the root (not owned); the rest KP_OS_O_PATH dirs */
     int depth;
 } kpWalk;
 
-static void walk_release(kpWalk *wk, int keep) {
+static void walk_release(kpWalk *wk, kpOs_fd keep) {
     for (int i = 1; i <= wk->depth; i++)
         if (wk->fds[i] != keep)
-            close(wk->fds[i]);
+            kpOs_close(wk->fds[i]);
 }
 
 /* Replace the first `used` bytes of rest with the target of the symlink (top, comp). */
 static uint16_t walk_expand(kpWalk *wk, const char *comp, char *rest, size_t used, int *nlinks) {
-    char target[PATH_MAX];
+    char target[KP_OS_PATH_MAX];
+    size_t n;
     if (++*nlinks > KP_MAX_SYMLINKS)
         return KP_WE_LOOP;
-    ssize_t n = readlinkat(wk->fds[wk->depth], comp, target, sizeof target - 1);
-    if (n < 0)
-        return kpWasi_errno(errno);
+    kpOs_err oe = kpOs_readlinkAt(wk->fds[wk->depth], comp, target, sizeof target - 1, &n);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
     if (n == 0)
         return KP_WE_NOENT;
     if (target[0] == '/')
         return KP_WE_NOTCAPABLE;
     size_t tail = strlen(rest + used);
-    if ((size_t)n + 1 + tail + 1 > PATH_MAX)
+    if (n + 1 + tail + 1 > KP_OS_PATH_MAX)
         return KP_WE_NAMETOOLONG;
     memmove(rest + n + 1, rest + used, tail + 1);
-    memcpy(rest, target, (size_t)n);
+    memcpy(rest, target, n);
     rest[n] = '/';
     if (tail == 0)
         rest[n] = 0;    /* a final symlink: no trailing slash added */
@@ -119,9 +71,9 @@ static uint16_t walk_expand(kpWalk *wk, const char *comp, char *rest, size_t use
 
 /* Walk path beneath root; stop at the last component, following it too when follow is set.
  * On success *parent is a new fd (dup of root when needed) and name the last component. */
-static uint16_t walk(int root, const char *path, bool follow, int *parent, char *name) {
+static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *parent, char *name) {
     kpWalk wk = { .depth = 0 };
-    char rest[PATH_MAX];
+    char rest[KP_OS_PATH_MAX];
     int nlinks = 0;
     uint16_t e = KP_WE_SUCCESS;
     wk.fds[0] = root;
@@ -133,21 +85,21 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
         while (rest[end] == '/')
             end++;
         bool last = rest[end] == 0;
-        char comp[NAME_MAX + 1];
-        if (clen > NAME_MAX) {
+        char comp[KP_OS_NAME_MAX + 1];
+        if (clen > KP_OS_NAME_MAX) {
             e = KP_WE_NAMETOOLONG;
             goto fail;
         }
         memcpy(comp, rest, clen);
         comp[clen] = 0;
-        int top = wk.fds[wk.depth];
+        kpOs_fd top = wk.fds[wk.depth];
         if (clen == 0 || strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
             if (clen == 2) {
                 if (wk.depth == 0) {
                     e = KP_WE_NOTCAPABLE;
                     goto fail;
                 }
-                close(wk.fds[wk.depth--]);
+                kpOs_close(wk.fds[wk.depth--]);
             }
             if (last) {
                 strcpy(name, ".");
@@ -156,9 +108,9 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
             memmove(rest, rest + end, strlen(rest + end) + 1);
             continue;
         }
-        struct stat st;
-        int lr = fstatat(top, comp, &st, AT_SYMLINK_NOFOLLOW);
-        bool is_link = lr == 0 && S_ISLNK(st.st_mode);
+        kpOs_stat st;
+        kpOs_err lr = kpOs_lstatAt(top, comp, &st);
+        bool is_link = lr == KP_OS_OK && st.type == KP_OS_FT_SYMLINK;
         /* A trailing slash makes even a no-follow lookup resolve a final symlink (POSIX), so
          * the walk must expand it itself rather than let the kernel do it unchecked. */
         bool follow_here = follow || end > clen;
@@ -166,8 +118,8 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
             memcpy(name, rest, strlen(rest) + 1);   /* keep trailing slashes for the kernel */
             break;
         }
-        if (lr != 0) {
-            e = kpWasi_errno(errno);
+        if (lr != KP_OS_OK) {
+            e = kpWasi_errno(lr);
             goto fail;
         }
         if (is_link) {
@@ -175,7 +127,7 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
                 goto fail;
             continue;
         }
-        if (!S_ISDIR(st.st_mode)) {
+        if (st.type != KP_OS_FT_DIR) {
             e = KP_WE_NOTDIR;
             goto fail;
         }
@@ -183,65 +135,67 @@ static uint16_t walk(int root, const char *path, bool follow, int *parent, char 
             e = KP_WE_NAMETOOLONG;
             goto fail;
         }
-        int fd = openat(top, comp, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) {
-            e = kpWasi_errno(errno);
+        kpOs_fd fd;
+        kpOs_err oe = kpOs_openAt(top, comp, KP_OS_O_PATH | KP_OS_O_NOFOLLOW | KP_OS_O_DIRECTORY,
+                                  &fd);
+        if (oe != KP_OS_OK) {
+            e = kpWasi_errno(oe);
             goto fail;
         }
         wk.fds[++wk.depth] = fd;
         memmove(rest, rest + end, strlen(rest + end) + 1);
     }
     if (wk.depth == 0) {
-        *parent = fcntl(root, F_DUPFD_CLOEXEC, 0);
-        if (*parent < 0)
-            return kpWasi_errno(errno);
+        kpOs_err oe = kpOs_dup(root, parent);
+        if (oe != KP_OS_OK)
+            return kpWasi_errno(oe);
     } else {
         *parent = wk.fds[wk.depth];
     }
     walk_release(&wk, *parent);
     return KP_WE_SUCCESS;
 fail:
-    walk_release(&wk, -1);
+    walk_release(&wk, KP_OS_NO_FD);
     return e;
 }
 
 /* ---- The contract --------------------------------------------------------------------------- */
 
-uint16_t kpWasiPath_parent(int dirfd, const char *path, int *parent, char *name) {
+uint16_t kpWasiPath_parent(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name) {
     if (path[0] == 0)
         return KP_WE_NOENT;
     if (path[0] == '/')
         return KP_WE_NOTCAPABLE;
-    if (!use_openat2())
-        return walk(dirfd, path, false, parent, name);
     size_t len = strlen(path), end = len;
     while (end > 0 && path[end - 1] == '/')
         end--;
     size_t start = end;
     while (start > 0 && path[start - 1] != '/')
         start--;
-    char dir[PATH_MAX];
+    char dir[KP_OS_PATH_MAX], last[KP_OS_PATH_MAX];
     bool dotty = (end - start == 1 && path[start] == '.') ||
                  (end - start == 2 && path[start] == '.' && path[start + 1] == '.');
     if (dotty) {
         /* "a/.." or ".": the path names a directory; resolve all of it (beneath) and act on ".". */
         memcpy(dir, path, len + 1);
-        strcpy(name, ".");
+        strcpy(last, ".");
     } else {
         memcpy(dir, path, start);
         dir[start] = 0;
         if (start == 0)
             strcpy(dir, ".");
-        memcpy(name, path + start, len - start + 1);
+        memcpy(last, path + start, len - start + 1);
     }
-    int fd = openat2_beneath(dirfd, dir, O_PATH | O_DIRECTORY, 0);
-    if (fd < 0)
-        return resolve_errno(errno);
-    *parent = fd;
+    kpOs_err oe = kpOs_openBeneath(dirfd, dir, KP_OS_O_PATH | KP_OS_O_DIRECTORY, parent);
+    if (oe == KP_OS_ENOSYS)
+        return walk(dirfd, path, false, parent, name);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    strcpy(name, last);
     return KP_WE_SUCCESS;
 }
 
-uint16_t kpWasiPath_parentFollow(int dirfd, const char *path, int *parent, char *name) {
+uint16_t kpWasiPath_parentFollow(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name) {
     if (path[0] == 0)
         return KP_WE_NOENT;
     uint16_t e = walk(dirfd, path, true, parent, name);
@@ -253,38 +207,31 @@ uint16_t kpWasiPath_parentFollow(int dirfd, const char *path, int *parent, char 
     return KP_WE_SUCCESS;
 }
 
-uint16_t kpWasiPath_open(int dirfd, const char *path, int flags, mode_t mode, bool follow, int *out) {
+uint16_t kpWasiPath_open(kpOs_fd dirfd, const char *path, unsigned flags, bool follow,
+                         kpOs_fd *out) {
     if (path[0] == 0)
         return KP_WE_NOENT;
     if (path[0] == '/')
         return KP_WE_NOTCAPABLE;
     if (!follow)
-        flags |= O_NOFOLLOW;
-    if (use_openat2()) {
-        int fd = openat2_beneath(dirfd, path, flags, mode);
-        if (fd < 0)
-            return resolve_errno(errno);
-        *out = fd;
-        return KP_WE_SUCCESS;
-    }
-    int parent;
-    char name[PATH_MAX];
+        flags |= KP_OS_O_NOFOLLOW;
+    kpOs_err oe = kpOs_openBeneath(dirfd, path, flags, out);
+    if (oe != KP_OS_ENOSYS)
+        return kpWasi_errno(oe);
+    kpOs_fd parent;
+    char name[KP_OS_PATH_MAX];
     uint16_t e = walk(dirfd, path, follow, &parent, name);
     if (e != KP_WE_SUCCESS)
         return e;
-    /* The walk checked that the last component is not a symlink; O_NOFOLLOW keeps it so even if
-     * the entry is swapped meanwhile. A trailing slash would make the kernel follow regardless,
-     * so it is dropped and expressed as O_DIRECTORY instead. */
+    /* The walk checked that the last component is not a symlink; KP_OS_O_NOFOLLOW keeps it so
+     * even if the entry is swapped meanwhile. A trailing slash would make the kernel follow
+     * regardless, so it is dropped and expressed as KP_OS_O_DIRECTORY instead. */
     size_t nlen = strlen(name);
     while (nlen > 1 && name[nlen - 1] == '/') {
         name[--nlen] = 0;
-        flags |= O_DIRECTORY;
+        flags |= KP_OS_O_DIRECTORY;
     }
-    int fd = openat(parent, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
-    int saved = errno;
-    close(parent);
-    if (fd < 0)
-        return kpWasi_errno(saved);
-    *out = fd;
-    return KP_WE_SUCCESS;
+    oe = kpOs_openAt(parent, name, flags | KP_OS_O_NOFOLLOW, out);
+    kpOs_close(parent);
+    return kpWasi_errno(oe);
 }

@@ -3,13 +3,6 @@
  * which path.c resolves beneath that directory; the operation itself then runs on (parent fd,
  * last component) with the *at() calls, so the kernel never looks a path up from anywhere else.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
 /* The directory fd named by argument `fd_arg`, holding `need`. */
@@ -21,87 +14,82 @@ static uint16_t get_dir(kpWasiCall *c, int fd_arg, uint64_t need, kpWasiFd **out
 }
 
 /* Directory fd + path arguments (ptr, len at path_arg) -> parent fd and last component. */
-static uint16_t parent_of(kpWasiCall *c, int fd_arg, uint64_t need, int path_arg, int *parent,
-                          char *name) {
+static uint16_t parent_of(kpWasiCall *c, int fd_arg, uint64_t need, int path_arg,
+                          kpOs_fd *parent, char *name) {
     kpWasiFd *f;
-    char path[PATH_MAX];
+    char path[KP_OS_PATH_MAX];
     uint16_t e = get_dir(c, fd_arg, need, &f);
     if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
         return e;
     return kpWasiPath_parent(f->host, path, parent, name);
 }
 
-/* Directory fd + path -> an O_PATH fd for the object itself (following a final symlink only when
- * asked or when the path ends in '/', as POSIX does). */
+/* Directory fd + path -> a KP_OS_O_PATH handle on the object itself (following a final symlink
+ * only when asked or when the path ends in '/', as POSIX does). */
 static uint16_t object_of(kpWasiCall *c, int fd_arg, uint64_t need, int flags_arg, int path_arg,
-                          int *out) {
+                          kpOs_fd *out) {
     kpWasiFd *f;
-    char path[PATH_MAX];
+    char path[KP_OS_PATH_MAX];
     uint16_t e = get_dir(c, fd_arg, need, &f);
     if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
         return e;
     size_t len = strlen(path);
     bool follow = (kpWasi_u32(c, flags_arg) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
-    return kpWasiPath_open(f->host, path, O_PATH, 0, follow, out);
-}
-
-static uint16_t host_result(int r) {
-    return r == 0 ? KP_WE_SUCCESS : kpWasi_errno(errno);
+    return kpWasiPath_open(f->host, path, KP_OS_O_PATH, follow, out);
 }
 
 uint16_t kpWasi_pathCreateDirectory(kpWasiCall *c) {
-    int parent;
-    char name[PATH_MAX];
+    kpOs_fd parent;
+    char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_CREATE_DIRECTORY, 1, &parent, name);
     if (e)
         return e;
-    e = host_result(mkdirat(parent, name, 0777));
-    close(parent);
+    e = kpWasi_errno(kpOs_mkdirAt(parent, name));
+    kpOs_close(parent);
     return e;
 }
 
 uint16_t kpWasi_pathRemoveDirectory(kpWasiCall *c) {
-    int parent;
-    char name[PATH_MAX];
+    kpOs_fd parent;
+    char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_REMOVE_DIRECTORY, 1, &parent, name);
     if (e)
         return e;
-    e = host_result(unlinkat(parent, name, AT_REMOVEDIR));
-    close(parent);
+    e = kpWasi_errno(kpOs_unlinkAt(parent, name, true));
+    kpOs_close(parent);
     return e;
 }
 
 uint16_t kpWasi_pathUnlinkFile(kpWasiCall *c) {
-    int parent;
-    char name[PATH_MAX];
+    kpOs_fd parent;
+    char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_UNLINK_FILE, 1, &parent, name);
     if (e)
         return e;
-    e = host_result(unlinkat(parent, name, 0));
-    close(parent);
+    e = kpWasi_errno(kpOs_unlinkAt(parent, name, false));
+    kpOs_close(parent);
     return e;
 }
 
 uint16_t kpWasi_pathFilestatGet(kpWasiCall *c) {
-    int fd;
-    struct stat st;
+    kpOs_fd fd;
+    kpOs_stat st;
     uint16_t e = object_of(c, 0, KP_R_PATH_FILESTAT_GET, 1, 2, &fd);
     if (e)
         return e;
-    int r = fstat(fd, &st);
-    int saved = errno;
-    close(fd);
-    if (r != 0)
-        return kpWasi_errno(saved);
+    kpOs_err oe = kpOs_fstat(fd, &st);
+    kpOs_close(fd);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
     return kpWasi_putFilestat(c, kpWasi_u32(c, 4), &st);
 }
 
-/* utimensat(parent, name, AT_SYMLINK_NOFOLLOW) on the entry itself; following, (parent, name) is
- * first taken to the object the symlinks lead to, resolved beneath the preopen by the walk. */
+/* kpOs_setTimesAt(parent, name) on the entry itself; following, (parent, name) is first taken
+ * to the object the symlinks lead to, resolved beneath the preopen by the walk. */
 uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
-    struct timespec ts[2];
-    int fd;
-    char path[PATH_MAX], name[PATH_MAX];
+    kpOs_time ts[2];
+    kpOs_fd fd;
+    char path[KP_OS_PATH_MAX], name[KP_OS_PATH_MAX];
     kpWasiFd *dir;
     uint16_t e = kpWasi_times(kpWasi_u64(c, 4), kpWasi_u64(c, 5), kpWasi_u32(c, 6), ts);
     if (e || (e = get_dir(c, 0, KP_R_PATH_FILESTAT_SET_TIMES, &dir)) ||
@@ -115,15 +103,15 @@ uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
                : kpWasiPath_parent(dir->host, path, &fd, name);
     if (e)
         return e;
-    e = host_result(utimensat(fd, name, ts, AT_SYMLINK_NOFOLLOW));
-    close(fd);
+    e = kpWasi_errno(kpOs_setTimesAt(fd, name, ts));
+    kpOs_close(fd);
     return e;
 }
 
 /* path_link(old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len). */
 uint16_t kpWasi_pathLink(kpWasiCall *c) {
-    int np = -1, op = -1;
-    char name[PATH_MAX], oname[PATH_MAX];
+    kpOs_fd np = KP_OS_NO_FD, op = KP_OS_NO_FD;
+    char name[KP_OS_PATH_MAX], oname[KP_OS_PATH_MAX];
     bool follow = kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW;
     uint16_t e;
     kpWasiFd *src_dir;
@@ -133,7 +121,7 @@ uint16_t kpWasi_pathLink(kpWasiCall *c) {
     if (follow) {
         /* Link to what the symlinks lead to: resolve it beneath the preopen first. The table
          * cannot have moved since get_dir (nothing was added), so src_dir is still valid. */
-        char path[PATH_MAX];
+        char path[KP_OS_PATH_MAX];
         if ((e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
             goto fail;
         if (path[0] == '/') {
@@ -145,25 +133,25 @@ uint16_t kpWasi_pathLink(kpWasiCall *c) {
     } else if ((e = parent_of(c, 0, KP_R_PATH_LINK_SOURCE, 2, &op, oname))) {
         goto fail;
     }
-    e = host_result(linkat(op, oname, np, name, 0));
+    e = kpWasi_errno(kpOs_linkAt(op, oname, np, name));
 fail:
-    if (np >= 0) close(np);
-    if (op >= 0) close(op);
+    kpOs_close(np);
+    kpOs_close(op);
     return e;
 }
 
 /* path_rename(fd, old_path, old_len, new_fd, new_path, new_len). */
 uint16_t kpWasi_pathRename(kpWasiCall *c) {
-    int op = -1, np = -1;
-    char oname[PATH_MAX], nname[PATH_MAX];
+    kpOs_fd op = KP_OS_NO_FD, np = KP_OS_NO_FD;
+    char oname[KP_OS_PATH_MAX], nname[KP_OS_PATH_MAX];
     uint16_t e;
     if ((e = parent_of(c, 0, KP_R_PATH_RENAME_SOURCE, 1, &op, oname)) ||
         (e = parent_of(c, 3, KP_R_PATH_RENAME_TARGET, 4, &np, nname)))
         goto fail;
-    e = host_result(renameat(op, oname, np, nname));
+    e = kpWasi_errno(kpOs_renameAt(op, oname, np, nname));
 fail:
-    if (op >= 0) close(op);
-    if (np >= 0) close(np);
+    kpOs_close(op);
+    kpOs_close(np);
     return e;
 }
 
@@ -171,8 +159,8 @@ fail:
  * and every later lookup through it is confined by path.c; an absolute target could only ever
  * point out of the sandbox, so it is refused outright. */
 uint16_t kpWasi_pathSymlink(kpWasiCall *c) {
-    int parent;
-    char target[PATH_MAX], name[PATH_MAX];
+    kpOs_fd parent;
+    char target[KP_OS_PATH_MAX], name[KP_OS_PATH_MAX];
     uint16_t e = kpWasiPath_read(c, kpWasi_u32(c, 0), kpWasi_u32(c, 1), target);
     if (e)
         return e;
@@ -181,15 +169,15 @@ uint16_t kpWasi_pathSymlink(kpWasiCall *c) {
     if (target[0] == '/')
         e = KP_WE_NOTCAPABLE;
     else
-        e = host_result(symlinkat(target, parent, name));
-    close(parent);
+        e = kpWasi_errno(kpOs_symlinkAt(target, parent, name));
+    kpOs_close(parent);
     return e;
 }
 
 /* path_readlink(fd, path, path_len, buf, buf_len, bufused): the text is cut to buf_len. */
 uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
-    int parent;
-    char name[PATH_MAX], text[PATH_MAX];
+    kpOs_fd parent;
+    char name[KP_OS_PATH_MAX], text[KP_OS_PATH_MAX];
     uint32_t blen = kpWasi_u32(c, 4);
     uint8_t *buf = kpWasi_mem(c, kpWasi_u32(c, 3), blen);
     if (!buf || !kpWasi_mem(c, kpWasi_u32(c, 5), 4))
@@ -201,14 +189,14 @@ uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
     if (nl > 1 && name[nl - 1] == '/') {
         /* "link/" would make the kernel follow the link unchecked; a path ending in '/' names
          * a directory, which is never a symlink. */
-        close(parent);
+        kpOs_close(parent);
         return KP_WE_NOTDIR;
     }
-    ssize_t n = readlinkat(parent, name, text, sizeof text);
-    int saved = errno;
-    close(parent);
-    if (n < 0)
-        return kpWasi_errno(saved);
+    size_t n;
+    kpOs_err oe = kpOs_readlinkAt(parent, name, text, sizeof text, &n);
+    kpOs_close(parent);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
     uint32_t k = (uint64_t)n < blen ? (uint32_t)n : blen;
     memcpy(buf, text, k);
     kpWasi_put32(c, kpWasi_u32(c, 5), k);
@@ -217,24 +205,24 @@ uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
 
 /* ---- path_open ------------------------------------------------------------------------------- */
 
-/* The host open flags a WASI open asks for. Access follows the rights: read rights -> read,
+/* The OS open flags a WASI open asks for. Access follows the rights: read rights -> read,
  * write-like rights -> write; a directory is always opened read-only. */
-static int open_flags(uint32_t oflags, uint64_t base, uint32_t fdflags) {
+static unsigned open_flags(uint32_t oflags, uint64_t base, uint32_t fdflags) {
     bool rd = base & (KP_R_FD_READ | KP_R_FD_READDIR);
     bool wr = base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE);
-    int fl = O_NOCTTY;
+    unsigned fl = 0;
     if (oflags & KP_OF_DIRECTORY)
         wr = false;
-    fl |= wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
-    if (oflags & KP_OF_CREAT) fl |= O_CREAT;
-    if (oflags & KP_OF_EXCL) fl |= O_EXCL;
-    if (oflags & KP_OF_TRUNC) fl |= O_TRUNC;
-    if (oflags & KP_OF_DIRECTORY) fl |= O_DIRECTORY;
-    if (fdflags & KP_FDF_APPEND) fl |= O_APPEND;
-    if (fdflags & KP_FDF_NONBLOCK) fl |= O_NONBLOCK;
-    if (fdflags & KP_FDF_DSYNC) fl |= O_DSYNC;
-    if (fdflags & KP_FDF_SYNC) fl |= O_SYNC;
-    if (fdflags & KP_FDF_RSYNC) fl |= O_RSYNC;
+    if (wr) fl |= KP_OS_O_WRITE | (rd ? KP_OS_O_READ : 0);
+    if (oflags & KP_OF_CREAT) fl |= KP_OS_O_CREAT;
+    if (oflags & KP_OF_EXCL) fl |= KP_OS_O_EXCL;
+    if (oflags & KP_OF_TRUNC) fl |= KP_OS_O_TRUNC;
+    if (oflags & KP_OF_DIRECTORY) fl |= KP_OS_O_DIRECTORY;
+    if (fdflags & KP_FDF_APPEND) fl |= KP_OS_O_APPEND;
+    if (fdflags & KP_FDF_NONBLOCK) fl |= KP_OS_O_NONBLOCK;
+    if (fdflags & KP_FDF_DSYNC) fl |= KP_OS_O_DSYNC;
+    if (fdflags & KP_FDF_SYNC) fl |= KP_OS_O_SYNC;
+    if (fdflags & KP_FDF_RSYNC) fl |= KP_OS_O_RSYNC;
     return fl;
 }
 
@@ -243,7 +231,7 @@ static int open_flags(uint32_t oflags, uint64_t base, uint32_t fdflags) {
  * read-only preopen, asking to write, create or truncate is ENOTCAPABLE. */
 uint16_t kpWasi_pathOpen(kpWasiCall *c) {
     kpWasiFd *dir;
-    char path[PATH_MAX];
+    char path[KP_OS_PATH_MAX];
     uint32_t oflags = kpWasi_u32(c, 4), fdflags = kpWasi_u32(c, 7), out_ptr = kpWasi_u32(c, 8);
     uint64_t base = kpWasi_u64(c, 5), inh = kpWasi_u64(c, 6);
     uint64_t need = KP_R_PATH_OPEN;
@@ -267,8 +255,8 @@ uint16_t kpWasi_pathOpen(kpWasiCall *c) {
     if ((oflags & KP_OF_DIRECTORY) && (base & KP_R_FD_WRITE))
         return KP_WE_ISDIR;
     bool read_only = dir->read_only;
-    int fd;
-    e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags), 0666,
+    kpOs_fd fd;
+    e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags),
                         kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
     if (e)
         return e;

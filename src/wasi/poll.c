@@ -1,27 +1,21 @@
 /*
  * poll.c -- poll_oneoff: wait until one of a set of clock deadlines passes or one of a set of
- * fds becomes readable/writable, with one ppoll(2). Subscriptions on bad fds or without the
+ * fds becomes readable/writable, with one kpOs_poll. Subscriptions on bad fds or without the
  * POLL_FD_READWRITE right complete at once with their error, as the spec asks.
  *
  * subscription (48 bytes): userdata u64 @0, tag u8 @8, then clock {id u32 @16, timeout u64 @24,
  *   precision u64 @32, flags u16 @40} or fd_readwrite {fd u32 @16}.
  * event (32 bytes): userdata u64 @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24.
  */
-#include <errno.h>
-#include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
 enum { KP_EV_CLOCK = 0, KP_EV_READ = 1, KP_EV_WRITE = 2 };
 
-static uint64_t now_ns(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+/* The clock's time now; 0 if the host cannot read it (clock ids are checked before). */
+static uint64_t now_ns(kpOs_clock id) {
+    uint64_t ns = 0;
+    kpOs_clockNow(id, &ns);
+    return ns;
 }
 
 static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t type,
@@ -34,17 +28,6 @@ static void put_event(uint8_t *ev, const uint8_t *sub, uint16_t error, uint8_t t
     kp_st16(ev + 24, flags);
 }
 
-/* Bytes ready to read: what FIONREAD says for pipes and sockets, the rest of a regular file. */
-static uint64_t ready_bytes(int fd) {
-    struct stat st;
-    int n = 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        off_t pos = lseek(fd, 0, SEEK_CUR);
-        return (pos >= 0 && st.st_size > pos) ? (uint64_t)(st.st_size - pos) : 0;
-    }
-    return ioctl(fd, FIONREAD, &n) == 0 && n > 0 ? (uint64_t)n : 0;
-}
-
 /* Relative wait in ns for a clock subscription; UINT64_MAX on a bad clock id. */
 static uint64_t clock_wait(const uint8_t *sub) {
     uint32_t id = kp_ld32(sub + 16);
@@ -53,9 +36,7 @@ static uint64_t clock_wait(const uint8_t *sub) {
         return UINT64_MAX;
     if (!(kp_ld16(sub + 40) & 1))
         return t;
-    static const clockid_t ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
-                                     CLOCK_THREAD_CPUTIME_ID };
-    uint64_t now = now_ns(ids[id]);
+    uint64_t now = now_ns((kpOs_clock)id);
     return t > now ? t - now : 0;
 }
 
@@ -65,21 +46,20 @@ void kpWasi_timeout(kpWasiCall *c) {
         c->err->trap = KAPSUL_TRAP_TIMEOUT;
 }
 
-bool kpWasi_waitReady(kpWasiCall *c, int host, short events) {
-    struct stat st;
-    if (!c->w->deadline || (fstat(host, &st) == 0 && S_ISREG(st.st_mode)))
+bool kpWasi_waitReady(kpWasiCall *c, kpOs_fd host, unsigned events) {
+    kpOs_stat st;
+    if (!c->w->deadline || (kpOs_fstat(host, &st) == KP_OS_OK && st.type == KP_OS_FT_FILE))
         return true;
     for (;;) {
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        uint64_t now = now_ns(KP_OS_CLOCK_MONOTONIC);
         if (now >= c->w->deadline) {
             kpWasi_timeout(c);
             return false;
         }
-        uint64_t left = c->w->deadline - now;
-        struct timespec ts = { (time_t)(left / 1000000000u), (long)(left % 1000000000u) };
-        struct pollfd p = { .fd = host, .events = events };
-        int r = ppoll(&p, 1, &ts, NULL);
-        if (r > 0 || (r < 0 && errno != EINTR))
+        kpOs_pollfd p = { .fd = host, .events = events };
+        int ready;
+        kpOs_err oe = kpOs_poll(&p, 1, c->w->deadline - now, &ready);
+        if (ready > 0 || (oe != KP_OS_OK && oe != KP_OS_EINTR))
             return true;   /* ready, or an error the real call will report */
     }
 }
@@ -93,7 +73,7 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
         return KP_WE_FAULT;
     if (nsubs == 0)
         return KP_WE_INVAL;
-    struct pollfd *pfd = kp_calloc(nsubs, sizeof *pfd);
+    kpOs_pollfd *pfd = kp_calloc(nsubs, sizeof *pfd);
     if (!pfd)
         return KP_WE_NOMEM;
     uint32_t nev = 0;
@@ -101,7 +81,7 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
     /* Pass 1: immediate errors, the poll set, the shortest clock wait. */
     for (uint32_t i = 0; i < nsubs; i++) {
         const uint8_t *s = subs + 48 * i;
-        pfd[i].fd = -1;
+        pfd[i].fd = KP_OS_NO_FD;
         if (s[8] == KP_EV_CLOCK) {
             uint64_t w = clock_wait(s);
             if (w == UINT64_MAX)
@@ -115,7 +95,7 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
                 put_event(evs + 32 * nev++, s, e, s[8], 0, 0);
             else {
                 pfd[i].fd = f->host;
-                pfd[i].events = s[8] == KP_EV_READ ? POLLIN : POLLOUT;
+                pfd[i].events = s[8] == KP_EV_READ ? KP_OS_POLL_IN : KP_OS_POLL_OUT;
             }
         } else {
             put_event(evs + 32 * nev++, s, KP_WE_INVAL, s[8], 0, 0);
@@ -123,7 +103,7 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
     }
     bool capped = false;
     if (nev == 0 && c->w->deadline) {
-        uint64_t now = now_ns(CLOCK_MONOTONIC);
+        uint64_t now = now_ns(KP_OS_CLOCK_MONOTONIC);
         uint64_t left = c->w->deadline > now ? c->w->deadline - now : 0;
         if (left < wait) {
             wait = left;
@@ -131,23 +111,24 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
         }
     }
     if (nev == 0) {
-        struct timespec ts = { (time_t)(wait / 1000000000u), (long)(wait % 1000000000u) };
-        int r = ppoll(pfd, nsubs, wait == UINT64_MAX ? NULL : &ts, NULL);
-        if (r < 0 && errno != EINTR) {
+        int ready;
+        kpOs_err oe = kpOs_poll(pfd, nsubs, wait, &ready);
+        if (oe != KP_OS_OK && oe != KP_OS_EINTR) {
             kp_free(pfd);
-            return kpWasi_errno(errno);
+            return kpWasi_errno(oe);
         }
         /* Pass 2: fds that are ready, else the clocks that were due. */
         for (uint32_t i = 0; i < nsubs; i++) {
             const uint8_t *s = subs + 48 * i;
             if (pfd[i].fd < 0 || !pfd[i].revents)
                 continue;
-            uint16_t fl = (pfd[i].revents & POLLHUP) ? 1 : 0;
-            uint16_t err = (pfd[i].revents & POLLNVAL) ? KP_WE_BADF : 0;
-            put_event(evs + 32 * nev++, s, err, s[8], s[8] == KP_EV_READ ? ready_bytes(pfd[i].fd) : 0, fl);
+            uint16_t fl = (pfd[i].revents & KP_OS_POLL_HUP) ? 1 : 0;
+            uint16_t err = (pfd[i].revents & KP_OS_POLL_NVAL) ? KP_WE_BADF : 0;
+            uint64_t nbytes = s[8] == KP_EV_READ ? kpOs_bytesReady(pfd[i].fd) : 0;
+            put_event(evs + 32 * nev++, s, err, s[8], nbytes, fl);
         }
         bool fds_ready = nev > 0;
-        if (!fds_ready && capped && now_ns(CLOCK_MONOTONIC) >= c->w->deadline) {
+        if (!fds_ready && capped && now_ns(KP_OS_CLOCK_MONOTONIC) >= c->w->deadline) {
             kp_free(pfd);
             kpWasi_timeout(c);
             return KP_WE_SUCCESS;

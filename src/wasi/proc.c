@@ -1,10 +1,6 @@
 /*
  * proc.c -- proc_exit, proc_raise, sched_yield and random_get.
  */
-#include <errno.h>
-#include <sched.h>
-#include <sys/random.h>
-
 #include "wasi/wasi.h"
 
 /* proc_exit does not return to the guest: the runtime unwinds it and the call that entered wasm
@@ -26,26 +22,15 @@ uint16_t kpWasi_procRaise(kpWasiCall *c) {
 
 uint16_t kpWasi_schedYield(kpWasiCall *c) {
     (void)c;
-    sched_yield();
+    kpOs_yield();
     return KP_WE_SUCCESS;
 }
 
-/* random_get fills the guest buffer from the kernel's CSPRNG (getrandom), looping since one call
- * returns at most 32 MiB. */
+/* random_get fills the guest buffer from the host's CSPRNG. */
 uint16_t kpWasi_randomGet(kpWasiCall *c) {
     uint32_t len = kpWasi_u32(c, 1);
     uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 0), len);
     if (!p)
         return KP_WE_FAULT;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = getrandom(p + done, len - done, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return KP_WE_IO;
-        }
-        done += (size_t)n;
-    }
-    return KP_WE_SUCCESS;
+    return kpOs_random(p, len) == KP_OS_OK ? KP_WE_SUCCESS : KP_WE_IO;
 }

@@ -3,74 +3,45 @@
  * preview1: accept on a listener, then recv/send/shutdown on what it returned. A guest cannot
  * create, bind or connect sockets: it only ever uses the listeners the user granted.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
-kapsul_status kpWasiSock_listen(const char *addr, int *out, kapsul_error *err);
+kapsul_status kpWasiSock_listen(const char *addr, kpOs_fd *out, kapsul_error *err);
 
 /* Parse "A.B.C.D:PORT", "[v6]:PORT" or "localhost:PORT" into a socket address. */
-static bool parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len) {
+static bool parse_addr(const char *addr, kpOs_addr *out) {
     char host[128];
     const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host)
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || colon[1] == 0)
         return false;
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || colon[1] == 0 || errno || port < 0 || port > 65535)
-        return false;
+    uint32_t port = 0;
+    for (const char *p = colon + 1; *p; p++) {
+        if (*p < '0' || *p > '9' || (port = port * 10 + (uint32_t)(*p - '0')) > 65535)
+            return false;
+    }
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = 0;
-    memset(ss, 0, sizeof *ss);
+    out->port = (uint16_t)port;
     if (host[0] == '[') {
         size_t n = strlen(host);
         if (n < 3 || host[n - 1] != ']')
             return false;
         host[n - 1] = 0;
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        *len = sizeof *s6;
-        return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1;
+        return kpOs_parseIp(host + 1, 6, out);
     }
-    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    *len = sizeof *s4;
     if (strcmp(host, "localhost") == 0)
         strcpy(host, "127.0.0.1");
-    return inet_pton(AF_INET, host, &s4->sin_addr) == 1;
+    return kpOs_parseIp(host, 4, out);
 }
 
-kapsul_status kpWasiSock_listen(const char *addr, int *out, kapsul_error *err) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int one = 1;
-    if (!parse_addr(addr, &ss, &len))
+kapsul_status kpWasiSock_listen(const char *addr, kpOs_fd *out, kapsul_error *err) {
+    kpOs_addr a;
+    if (!parse_addr(addr, &a))
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad listen address '%s' (want ADDR:PORT)", addr);
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        goto fail;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0)
-        goto fail;
-    *out = fd;
+    kpOs_err oe = kpOs_listen(&a, 128, out);
+    if (oe != KP_OS_OK)
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "cannot listen on %s: %s", addr,
+                           kpOs_strerror(oe));
     return KAPSUL_OK;
-fail:;
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    return kpError_set(err, KAPSUL_ERR_IO, 0, "cannot listen on %s: %s", addr, strerror(saved));
 }
 
 /* A socket call's fd: EBADF if not open, ENOTSOCK if open but not a socket, then the rights. */
@@ -99,15 +70,17 @@ uint16_t kpWasi_sockAccept(kpWasiCall *c) {
     if (flags & KP_FDF_NONBLOCK) {
         /* The flag is about this call (and the new socket): a listener with nobody waiting
          * answers EAGAIN instead of blocking. */
-        struct pollfd p = { .fd = f->host, .events = POLLIN };
-        if (poll(&p, 1, 0) == 0)
+        kpOs_pollfd p = { .fd = f->host, .events = KP_OS_POLL_IN };
+        int ready;
+        if (kpOs_poll(&p, 1, 0, &ready) == KP_OS_OK && ready == 0)
             return KP_WE_AGAIN;
-    } else if (!kpWasi_waitReady(c, f->host, POLLIN)) {
+    } else if (!kpWasi_waitReady(c, f->host, KP_OS_POLL_IN)) {
         return KP_WE_SUCCESS;
     }
-    int fd = accept4(f->host, NULL, NULL, SOCK_CLOEXEC | (flags ? SOCK_NONBLOCK : 0));
-    if (fd < 0)
-        return kpWasi_errno(errno);
+    kpOs_fd fd;
+    kpOs_err oe = kpOs_accept(f->host, flags != 0, &fd);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
     uint32_t slot;
     if ((e = kpWasiFd_add(c->w, fd, KP_FT_STREAM, KP_R_SOCK, 0, false, &slot)))
         return e;
@@ -118,7 +91,7 @@ uint16_t kpWasi_sockAccept(kpWasiCall *c) {
 /* sock_recv(fd, ri_data, ri_data_len, ri_flags, ro_datalen_out, ro_flags_out). */
 uint16_t kpWasi_sockRecv(kpWasiCall *c) {
     kpWasiFd *f;
-    struct iovec iov[KP_MAX_IOVS];
+    kpOs_iov iov[KP_MAX_IOVS];
     int n;
     uint16_t e = get_sock(c, KP_R_FD_READ, &f);
     if (e || (e = kpWasi_iovs(c, kpWasi_u32(c, 1), kpWasi_u32(c, 2), iov, &n)))
@@ -130,22 +103,24 @@ uint16_t kpWasi_sockRecv(kpWasiCall *c) {
         return KP_WE_FAULT;
     if (riflags & ~3u)
         return KP_WE_INVAL;
-    if (!kpWasi_waitReady(c, f->host, POLLIN))
+    if (!kpWasi_waitReady(c, f->host, KP_OS_POLL_IN))
         return KP_WE_SUCCESS;
-    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-    ssize_t r = recvmsg(f->host, &msg, ((riflags & 1) ? MSG_PEEK : 0) | ((riflags & 2) ? MSG_WAITALL : 0));
-    if (r < 0)
-        return kpWasi_errno(errno);
-    kp_st32(len_out, (uint32_t)r);
-    kp_st16(flags_out, (msg.msg_flags & MSG_TRUNC) ? 1 : 0);
+    size_t done;
+    bool truncated;
+    unsigned fl = ((riflags & 1) ? KP_OS_RECV_PEEK : 0) | ((riflags & 2) ? KP_OS_RECV_WAITALL : 0);
+    kpOs_err oe = kpOs_recv(f->host, iov, n, fl, &done, &truncated);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    kp_st32(len_out, (uint32_t)done);
+    kp_st16(flags_out, truncated ? 1 : 0);
     return KP_WE_SUCCESS;
 }
 
-/* sock_send(fd, si_data, si_data_len, si_flags, so_datalen_out). MSG_NOSIGNAL: a closed peer is
- * EPIPE for the guest, never SIGPIPE for the host. */
+/* sock_send(fd, si_data, si_data_len, si_flags, so_datalen_out). A closed peer is EPIPE for the
+ * guest, never SIGPIPE for the host (kpOs_send). */
 uint16_t kpWasi_sockSend(kpWasiCall *c) {
     kpWasiFd *f;
-    struct iovec iov[KP_MAX_IOVS];
+    kpOs_iov iov[KP_MAX_IOVS];
     int n;
     uint16_t e = get_sock(c, KP_R_FD_WRITE, &f);
     if (e || (e = kpWasi_iovs(c, kpWasi_u32(c, 1), kpWasi_u32(c, 2), iov, &n)))
@@ -155,11 +130,11 @@ uint16_t kpWasi_sockSend(kpWasiCall *c) {
         return KP_WE_FAULT;
     if (kpWasi_u32(c, 3) != 0)
         return KP_WE_INVAL;
-    struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-    ssize_t r = sendmsg(f->host, &msg, MSG_NOSIGNAL);
-    if (r < 0)
-        return kpWasi_errno(errno);
-    kp_st32(len_out, (uint32_t)r);
+    size_t done;
+    kpOs_err oe = kpOs_send(f->host, iov, n, &done);
+    if (oe != KP_OS_OK)
+        return kpWasi_errno(oe);
+    kp_st32(len_out, (uint32_t)done);
     return KP_WE_SUCCESS;
 }
 
@@ -172,8 +147,5 @@ uint16_t kpWasi_sockShutdown(kpWasiCall *c) {
     uint32_t how = kpWasi_u32(c, 1);
     if (how == 0 || how > 3)
         return KP_WE_INVAL;
-    int h = how == 1 ? SHUT_RD : how == 2 ? SHUT_WR : SHUT_RDWR;
-    if (shutdown(f->host, h) != 0)
-        return kpWasi_errno(errno);
-    return KP_WE_SUCCESS;
+    return kpWasi_errno(kpOs_shutdown(f->host, how & 1, how & 2));
 }

@@ -2,17 +2,10 @@
  * wasi.c -- the WASI context (kapsul_wasi_new/free), the binding of every function listed in
  * funcs.def to a linker, and the helpers every handler shares (guest stores, errno mapping).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "wasi/wasi.h"
 
 /* Provided by sock.c: bind and listen on "ADDR:PORT", returning the host fd. */
-kapsul_status kpWasiSock_listen(const char *addr, int *out, kapsul_error *err);
+kapsul_status kpWasiSock_listen(const char *addr, kpOs_fd *out, kapsul_error *err);
 
 bool kpWasi_put32(kpWasiCall *c, uint32_t ptr, uint32_t v) {
     uint8_t *p = kpWasi_mem(c, ptr, 4);
@@ -30,61 +23,17 @@ bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v) {
     return true;
 }
 
-/* Host errno values to WASI's. The numbering differs, so every value a host call can produce is
- * listed; anything unexpected becomes EIO rather than leaking a meaningless number. */
-uint16_t kpWasi_errno(int e) {
+/* The OS layer's errors carry POSIX's names, and so do WASI's: the mapping is by name, generated
+ * from the one list in os/errors.def. */
+uint16_t kpWasi_errno(kpOs_err e) {
     switch (e) {
-    case 0: return KP_WE_SUCCESS;
-    case E2BIG: return KP_WE_2BIG;
-    case EACCES: return KP_WE_ACCES;
-    case EADDRINUSE: return KP_WE_ADDRINUSE;
-    case EADDRNOTAVAIL: return KP_WE_ADDRNOTAVAIL;
-    case EAFNOSUPPORT: return KP_WE_AFNOSUPPORT;
-    case EAGAIN: return KP_WE_AGAIN;
-    case EALREADY: return KP_WE_ALREADY;
-    case EBADF: return KP_WE_BADF;
-    case EBUSY: return KP_WE_BUSY;
-    case ECONNABORTED: return KP_WE_CONNABORTED;
-    case ECONNREFUSED: return KP_WE_CONNREFUSED;
-    case ECONNRESET: return KP_WE_CONNRESET;
-    case EDQUOT: return KP_WE_DQUOT;
-    case EEXIST: return KP_WE_EXIST;
-    case EFAULT: return KP_WE_FAULT;
-    case EFBIG: return KP_WE_FBIG;
-    case EINTR: return KP_WE_INTR;
-    case EINVAL: return KP_WE_INVAL;
-    case EIO: return KP_WE_IO;
-    case EISCONN: return KP_WE_ISCONN;
-    case EISDIR: return KP_WE_ISDIR;
-    case ELOOP: return KP_WE_LOOP;
-    case EMFILE: return KP_WE_MFILE;
-    case EMLINK: return KP_WE_MLINK;
-    case ENAMETOOLONG: return KP_WE_NAMETOOLONG;
-    case ENFILE: return KP_WE_NFILE;
-    case ENOBUFS: return KP_WE_NOBUFS;
-    case ENODEV: return KP_WE_NODEV;
-    case ENOENT: return KP_WE_NOENT;
-    case ENOMEM: return KP_WE_NOMEM;
-    case ENOSPC: return KP_WE_NOSPC;
-    case ENOSYS: return KP_WE_NOSYS;
-    case ENOTCONN: return KP_WE_NOTCONN;
-    case ENOTDIR: return KP_WE_NOTDIR;
-    case ENOTEMPTY: return KP_WE_NOTEMPTY;
-    case ENOTSOCK: return KP_WE_NOTSOCK;
-    case EOPNOTSUPP: return KP_WE_NOTSUP;
-    case ENOTTY: return KP_WE_NOTTY;
-    case ENXIO: return KP_WE_NXIO;
-    case EOVERFLOW: return KP_WE_OVERFLOW;
-    case EPERM: return KP_WE_PERM;
-    case EPIPE: return KP_WE_PIPE;
-    case ERANGE: return KP_WE_RANGE;
-    case EROFS: return KP_WE_ROFS;
-    case ESPIPE: return KP_WE_SPIPE;
-    case ETIMEDOUT: return KP_WE_TIMEDOUT;
-    case ETXTBSY: return KP_WE_TXTBSY;
-    case EXDEV: return KP_WE_XDEV;
-    default: return KP_WE_IO;
+    case KP_OS_OK: return KP_WE_SUCCESS;
+#define KP_OS_ERR(name, message) case KP_OS_E##name: return KP_WE_##name;
+#include "os/errors.def"
+#undef KP_OS_ERR
+    case KP_OS_ENOTCAPABLE: return KP_WE_NOTCAPABLE;
     }
+    return KP_WE_IO;
 }
 
 /* ---- Binding to the linker ------------------------------------------------------------------- */
@@ -129,7 +78,10 @@ static const struct {
 #undef KP_WASI_FN
 };
 
-kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker) {
+kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsul_error *err) {
+    kpError_clear(err);
+    if (!wasi || !linker)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_define: wasi or linker is NULL");
     for (size_t i = 0; i < sizeof kp_wasi_table / sizeof kp_wasi_table[0]; i++) {
         kapsul_valkind params[16], results[1];
         uint32_t np = 0, nr = 0;
@@ -139,7 +91,7 @@ kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker) {
             results[nr++] = KAPSUL_I32;
         kapsul_status st = kapsul_linker_define_func(linker, "wasi_snapshot_preview1",
                                                      kp_wasi_table[i].name, params, np, results, nr,
-                                                     kp_wasi_table[i].fn, wasi);
+                                                     kp_wasi_table[i].fn, wasi, err);
         if (st != KAPSUL_OK)
             return st;
     }
@@ -171,12 +123,13 @@ static kapsul_status copy_strings(const char *const *src, size_t n, char ***out,
 /* Guest fds 0-2: a dup of the host fd the embedder chose, or a free slot for -1. A terminal
  * gets no seek/tell rights, which is how wasi-libc's isatty recognizes it. */
 static kapsul_status add_stdio(kapsul_wasi *w, int slot, int host, kapsul_error *err) {
-    w->fds[slot].host = -1;
+    w->fds[slot].host = KP_OS_NO_FD;
     if (host < 0)
         return KAPSUL_OK;
-    int fd = fcntl(host, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0)
-        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: fd %d: %s", host, strerror(errno));
+    kpOs_fd fd;
+    kpOs_err oe = kpOs_dup(host, &fd);
+    if (oe != KP_OS_OK)
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: fd %d: %s", host, kpOs_strerror(oe));
     uint8_t ft = kpWasiFd_typeOf(fd);
     uint64_t rights = KP_R_FILE;
     if (ft != KP_FT_FILE)
@@ -186,14 +139,15 @@ static kapsul_status add_stdio(kapsul_wasi *w, int slot, int host, kapsul_error 
 }
 
 static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsul_error *err) {
-    int fd = open(d->host_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
+    kpOs_fd fd;
+    kpOs_err oe = kpOs_openDir(d->host_path, &fd);
+    if (oe != KP_OS_OK)
         return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: cannot open directory %s: %s",
-                           d->host_path, strerror(errno));
+                           d->host_path, kpOs_strerror(oe));
     const char *gname = d->guest_path ? d->guest_path : d->host_path;
     char *name = kp_strndup(gname, strlen(gname));
     if (!name) {
-        close(fd);
+        kpOs_close(fd);
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
     uint64_t base = KP_R_DIR, inh = KP_R_DIR | KP_R_FILE;
@@ -213,7 +167,12 @@ static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsu
 kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
                               kapsul_error *err) {
     kapsul_status st = KAPSUL_ERR_NOMEM;
-    *out = NULL;
+    kpError_clear(err);
+    if (out)
+        *out = NULL;
+    if (!config || !out || (config->argc && !config->argv) || (config->envc && !config->env) ||
+        (config->ndirs && !config->dirs) || (config->ntcp_listen && !config->tcp_listen))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_new: config or out is NULL, or a list is");
     kapsul_wasi *w = kp_calloc(1, sizeof *w);
     if (!w)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -222,10 +181,9 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
         goto fail;
     w->nfds = 3;
     for (int i = 0; i < 3; i++)
-        w->fds[i].host = -1;
+        w->fds[i].host = KP_OS_NO_FD;
     w->deadline = config->deadline_ns;
-    struct sigaction sa;
-    w->sigpipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+    w->sigpipe_ignored = kpOs_sigpipeIgnored();
     w->argc = config->argc;
     w->envc = config->envc;
     if (copy_strings(config->argv, config->argc, &w->argv, &w->argv_bytes) != KAPSUL_OK ||
@@ -239,7 +197,7 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
         if ((st = add_preopen(w, &config->dirs[i], err)) != KAPSUL_OK)
             goto fail;
     for (size_t i = 0; i < config->ntcp_listen; i++) {
-        int fd;
+        kpOs_fd fd;
         uint32_t slot;
         if ((st = kpWasiSock_listen(config->tcp_listen[i], &fd, err)) != KAPSUL_OK)
             goto fail;

@@ -10,14 +10,13 @@
  *   - every call checks the rights of the fd it uses (kpWasiFd_get);
  *   - every path is resolved beneath its directory fd by path.c, never by the host's own lookup
  *     from the process root or cwd.
+ * The layer reaches the host only through os/os.h: it makes no system call and sees no host errno.
  */
 #ifndef KP_WASI_H
 #define KP_WASI_H
 
-#include <sys/types.h>
-#include <time.h>
-
 #include "base/base.h"
+#include "os/os.h"
 
 /* ---- WASI preview1 constants (witx values) ---------------------------------------------------- */
 
@@ -110,13 +109,13 @@ enum { KP_FST_ATIM = 1, KP_FST_ATIM_NOW = 2, KP_FST_MTIM = 4, KP_FST_MTIM_NOW = 
 /* ---- Context and fd table ------------------------------------------------------------------- */
 
 typedef struct kpWasiFd {
-    int host;               /* host fd; -1 marks a free slot */
+    kpOs_fd host;           /* host fd; KP_OS_NO_FD marks a free slot */
     uint8_t filetype;       /* KP_FT_* */
     bool read_only;         /* beneath a read-only preopen: KP_R_MUTATE can never come back */
     bool listener;          /* a --tcplisten socket (sock_accept allowed) */
     uint64_t base, inh;     /* rights of this fd and of fds opened through it */
     char *preopen;          /* guest name of a preopened directory (owned), else NULL */
-    void *dir;              /* fd_readdir's DIR stream on its own open of the directory, or NULL */
+    kpOs_dir *dir;          /* fd_readdir's stream on its own open of the directory, or NULL */
     uint64_t dir_next;      /* the cookie at which that stream stands */
 } kpWasiFd;
 
@@ -169,53 +168,54 @@ static inline uint64_t kp_ld64(const uint8_t *p) { return kp_ld32(p) | ((uint64_
 bool kpWasi_put32(kpWasiCall *c, uint32_t ptr, uint32_t v);
 bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v);
 
-/* poll.c: before a read or accept that may block, wait for host fd to be ready (events as for
- * poll(2)) but not past the context's deadline; when the deadline passes, end the guest with
+/* poll.c: before a read or accept that may block, wait for host fd to be ready (events are
+ * KP_OS_POLL_*) but not past the context's deadline; when the deadline passes, end the guest with
  * KAPSUL_TRAP_TIMEOUT (c->status set) and return false. */
-bool kpWasi_waitReady(kpWasiCall *c, int host, short events);
+bool kpWasi_waitReady(kpWasiCall *c, kpOs_fd host, unsigned events);
 /* End the guest with KAPSUL_TRAP_TIMEOUT. */
 void kpWasi_timeout(kpWasiCall *c);
 
-/* Host errno -> WASI errno. */
-uint16_t kpWasi_errno(int host_errno);
+/* An OS error -> the WASI errno of the same name (wasi.c). */
+uint16_t kpWasi_errno(kpOs_err err);
 
 /* fdtable.c. kpWasiFd_get looks up a guest fd and checks that it holds every right in `need`:
  * EBADF for a free or out-of-range slot, ENOTCAPABLE for a missing right. */
 uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out);
 /* Put a new host fd in the lowest free slot (>= 3). Takes ownership of host (closed on failure).
  * NOMEM/NFILE on failure. */
-uint16_t kpWasiFd_add(kapsul_wasi *w, int host, uint8_t filetype, uint64_t base, uint64_t inh,
+uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t base, uint64_t inh,
                       bool read_only, uint32_t *out);
 void kpWasiFd_close(kpWasiFd *f);
-/* WASI filetype of a host fd (fstat). */
-uint8_t kpWasiFd_typeOf(int host);
-uint8_t kpWasi_modeType(mode_t mode);
+/* WASI filetype of a host fd (fstat), and of an OS file type. */
+uint8_t kpWasiFd_typeOf(kpOs_fd host);
+uint8_t kpWasi_fileType(kpOs_ftype type);
 /* Write a 64-byte filestat for st at guest pointer ptr. */
-uint16_t kpWasi_putFilestat(kpWasiCall *c, uint32_t ptr, const void *stat_buf);
+uint16_t kpWasi_putFilestat(kpWasiCall *c, uint32_t ptr, const kpOs_stat *st);
 
 /* fs.c: a guest iovec array (buf u32, len u32) as host iovecs, every range checked, at most
  * KP_MAX_IOVS of them and at most UINT32_MAX bytes in all (a short transfer is always allowed). */
-#define KP_MAX_IOVS 1024
-struct iovec;
-uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, struct iovec *out, int *count);
-/* fs.c: utimensat's time pair from WASI's (atim, mtim, fstflags); EINVAL for bad flags. */
-uint16_t kpWasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2]);
+#define KP_MAX_IOVS KP_OS_MAX_IOV
+uint16_t kpWasi_iovs(kpWasiCall *c, uint32_t iovs, uint32_t n, kpOs_iov *out, int *count);
+/* fs.c: the (access, modification) time pair from WASI's (atim, mtim, fstflags); EINVAL for bad
+ * flags. */
+uint16_t kpWasi_times(uint64_t atim, uint64_t mtim, uint32_t fst, kpOs_time t[2]);
 
 /* path.c. Copy a guest path out of memory (EFAULT, EINVAL for embedded NUL, NAMETOOLONG) into a
- * NUL-terminated host string. The buffer is PATH_MAX bytes. */
+ * NUL-terminated host string. The buffer is KP_OS_PATH_MAX bytes. */
 uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf);
 /* Resolve path beneath dirfd up to its last component: *parent receives a new host fd for the
  * directory holding the last component (caller closes it) and name its last component (with any
  * trailing slashes; "." when the path names dirfd itself). Symlinks in the middle are followed
  * but never out of dirfd (ENOTCAPABLE); absolute paths are ENOTCAPABLE. */
-uint16_t kpWasiPath_parent(int dirfd, const char *path, int *parent, char *name);
+uint16_t kpWasiPath_parent(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name);
 /* Like kpWasiPath_parent, but a final symlink is followed too (beneath dirfd), so (parent, name)
  * names the object itself and is never a symlink; no trailing slash is left on name. Always the
  * component walk: it yields the (parent, name) pair that openat2 cannot. */
-uint16_t kpWasiPath_parentFollow(int dirfd, const char *path, int *parent, char *name);
-/* Open path beneath dirfd with open(2) flags; the last component's symlink is followed only when
- * follow is true, and never out of dirfd. */
-uint16_t kpWasiPath_open(int dirfd, const char *path, int flags, mode_t mode, bool follow, int *out);
+uint16_t kpWasiPath_parentFollow(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name);
+/* Open path beneath dirfd with KP_OS_O_* flags; the last component's symlink is followed only
+ * when follow is true, and never out of dirfd. */
+uint16_t kpWasiPath_open(kpOs_fd dirfd, const char *path, unsigned flags, bool follow,
+                         kpOs_fd *out);
 
 /* ---- Handlers: one per WASI function, listed in funcs.def -------------------------------------- */
 #define KP_WASI_FN(name, params, results, handler) uint16_t handler(kpWasiCall *c);

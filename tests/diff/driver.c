@@ -143,7 +143,8 @@ static int run_module(const char *path) {
     if (!bytes) { printf("load error: cannot read %s\n", path); return 2; }
     kapsul_error err;
     memset(&err, 0, sizeof err);
-    kapsul_engine *engine = kapsul_engine_new(NULL);
+    kapsul_engine *engine = NULL;
+    kapsul_engine_new(NULL, &engine, NULL);
     kapsul_module *mod = NULL;
     kapsul_status st = kapsul_module_new(engine, bytes, len, &mod, &err);
     free(bytes);
@@ -152,15 +153,17 @@ static int run_module(const char *path) {
         kapsul_engine_free(engine);
         return 2;
     }
-    kapsul_store *store = kapsul_store_new(engine);
-    kapsul_linker *linker = kapsul_linker_new(store);
+    kapsul_store *store = NULL;
+    kapsul_store_new(engine, &store, NULL);
+    kapsul_linker *linker = NULL;
+    kapsul_linker_new(store, &linker, NULL);
     static const struct { const char *name; kapsul_valkind kind; } logs[] = {
         {"log-i32", KAPSUL_I32}, {"log-i64", KAPSUL_I64}, {"log-f32", KAPSUL_F32},
         {"log-f64", KAPSUL_F64}, {"log-v128", KAPSUL_V128},
     };
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
         kapsul_linker_define_func(linker, "fuzzing-support", logs[i].name, &logs[i].kind, 1, NULL, 0,
-                                  host_log, NULL);
+                                  host_log, NULL, NULL);
     kapsul_instance *inst = NULL;
     st = kapsul_linker_instantiate(linker, mod, &inst, &err);
     if (st != KAPSUL_OK) {
@@ -173,7 +176,7 @@ static int run_module(const char *path) {
             kapsul_module_export(mod, i, &ex);
             if (ex.kind != KAPSUL_EXTERN_FUNC) continue;
             kapsul_extern ext;
-            if (kapsul_instance_export(inst, ex.name, ex.name_len, &ext) != KAPSUL_OK) {
+            if (kapsul_instance_export(inst, ex.name, ex.name_len, &ext, NULL) != KAPSUL_OK) {
                 printf("export %.*s not found\n", (int)ex.name_len, ex.name);
                 continue;
             }

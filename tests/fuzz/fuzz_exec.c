@@ -45,26 +45,26 @@ static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, 
         kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
         for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
         for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
-        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func)) return;
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL)) return;
         break;
     }
     case kpExtern_MEMORY: {
         const kpLimits *lim = &im->desc.memory.limits;
-        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory)) return;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL)) return;
         break;
     }
     case kpExtern_TABLE: {
         const kpLimits *lim = &im->desc.table.limits;
         if (lim->min > 100000) return;
         if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min,
-                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table)) return;
+                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table, NULL)) return;
         break;
     }
     case kpExtern_GLOBAL:
-        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global)) return;
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL)) return;
         break;
     }
-    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext);
+    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext, NULL);
 }
 
 static void check_status(kapsul_status st, const kapsul_error *err) {
@@ -97,14 +97,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         kapsul_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.max_memory_bytes = MEMORY_CAP;
-        if (!(engine = kapsul_engine_new(&cfg))) abort();
+        if (kapsul_engine_new(&cfg, &engine, NULL) != KAPSUL_OK) abort();
     }
     kapsul_module *mod = NULL;
     kapsul_error err;
     memset(&err, 0, sizeof err);
     if (kapsul_module_new(engine, data, size, &mod, &err) != KAPSUL_OK) return 0;
-    kapsul_store *s = kapsul_store_new(engine);
-    kapsul_linker *l = s ? kapsul_linker_new(s) : NULL;
+    kapsul_store *s = NULL;
+    kapsul_store_new(engine, &s, NULL);
+    kapsul_linker *l = NULL;
+    if (s) kapsul_linker_new(s, &l, NULL);
     if (!l) abort();
     const kpModule *m = mod->m;
     for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
@@ -116,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (uint32_t i = 0; i < m->nexports; i++) {
             const kpExport *ex = &m->exports[i];
             kapsul_extern ext;
-            if (kapsul_instance_export(inst, ex->name, ex->name_len, &ext) != KAPSUL_OK) abort();
+            if (kapsul_instance_export(inst, ex->name, ex->name_len, &ext, NULL) != KAPSUL_OK) abort();
             if (ext.kind != (kapsul_externkind)ex->kind) abort();
             if (ext.kind == KAPSUL_EXTERN_FUNC) call_export(s, ext.of.func);
             else if (ext.kind == KAPSUL_EXTERN_MEMORY) {

@@ -20,7 +20,7 @@ static unsigned touch(const char *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!engine && !(engine = kapsul_engine_new(NULL))) abort();
+    if (!engine && kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) abort();
     kapsul_module *m = NULL;
     kapsul_error err;
     memset(&err, 0x55, sizeof err);

@@ -35,7 +35,7 @@ static void encode(const char *src, size_t len, int line0) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!engine && !(engine = kapsul_engine_new(NULL))) abort();
+    if (!engine && kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) abort();
     const char *src = (const char *)data;
     encode(src, size, 1);
 

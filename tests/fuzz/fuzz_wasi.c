@@ -163,7 +163,7 @@ static int init(void) {
     memset(&cfg, 0, sizeof cfg);
     cfg.max_memory_bytes = 1 << 20;
     kapsul_error err;
-    if (!(engine = kapsul_engine_new(&cfg)) ||
+    if (kapsul_engine_new(&cfg, &engine, NULL) != KAPSUL_OK ||
         kapsul_module_new(engine, mod.data, mod.len, &module, &err) != KAPSUL_OK) {
         fprintf(stderr, "fuzz_wasi: cannot load the wrapper module: %s\n", err.message);
         abort();
@@ -281,10 +281,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     close(devnull);
-    kapsul_store *store = kapsul_store_new(engine);
-    kapsul_linker *linker = kapsul_linker_new(store);
+    kapsul_store *store = NULL;
+    kapsul_store_new(engine, &store, NULL);
+    kapsul_linker *linker = NULL;
+    kapsul_linker_new(store, &linker, NULL);
     kapsul_instance *inst = NULL;
-    if (kapsul_wasi_define(wasi, linker) != KAPSUL_OK ||
+    if (kapsul_wasi_define(wasi, linker, NULL) != KAPSUL_OK ||
         kapsul_linker_instantiate(linker, module, &inst, &err) != KAPSUL_OK) abort();
     kapsul_memory *mem = kapsul_instance_memory(inst, "memory");
     prepare_memory(kapsul_memory_data(mem), kapsul_memory_size(mem), &in);

@@ -40,18 +40,18 @@ static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, 
         kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
         for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
         for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
-        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func)) return;
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL)) return;
     } else if (im->kind == kpExtern_MEMORY) {
         const kpLimits *lim = &im->desc.memory.limits;
-        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory)) return;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL)) return;
     } else if (im->kind == kpExtern_TABLE) {
         const kpLimits *lim = &im->desc.table.limits;
         if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX,
-                             &ext.of.table)) return;
+                             &ext.of.table, NULL)) return;
     } else {
-        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global)) return;
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL)) return;
     }
-    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext);
+    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext, NULL);
 }
 
 static void print_val(const kapsul_val *v) {
@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
     kapsul_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_memory_bytes = (size_t)16 << 20;
-    kapsul_engine *e = kapsul_engine_new(&cfg);
+    kapsul_engine *e = NULL;
+    if (kapsul_engine_new(&cfg, &e, NULL) != KAPSUL_OK) return 2;
     kapsul_module *mod = NULL;
     kapsul_error err;
     memset(&err, 0, sizeof err);
@@ -120,8 +121,9 @@ int main(int argc, char **argv) {
         printf("load error: %s\n", err.message);
         return 1;
     }
-    kapsul_store *s = kapsul_store_new(e);
-    kapsul_linker *l = kapsul_linker_new(s);
+    kapsul_store *s = NULL;
+    kapsul_linker *l = NULL;
+    if (kapsul_store_new(e, &s, NULL) != KAPSUL_OK || kapsul_linker_new(s, &l, NULL) != KAPSUL_OK) return 2;
     const kpModule *m = mod->m;
     for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
     kapsul_instance *inst = NULL;
@@ -132,13 +134,13 @@ int main(int argc, char **argv) {
         for (uint32_t i = 0; i < m->nexports; i++)
             if (m->exports[i].kind == kpExtern_FUNC) {
                 kapsul_extern ext;
-                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext);
+                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext, NULL);
                 call_export(s, &m->exports[i], ext.of.func);
             }
         for (uint32_t i = 0; i < m->nexports && !timed_out; i++)
             if (m->exports[i].kind == kpExtern_MEMORY) {
                 kapsul_extern ext;
-                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext);
+                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext, NULL);
                 uint8_t h[32];
                 kpSha256(kapsul_memory_data(ext.of.memory), kapsul_memory_size(ext.of.memory), h);
                 printf("memory %.*s: %02x%02x%02x%02x\n", (int)m->exports[i].name_len, m->exports[i].name, h[0], h[1], h[2], h[3]);

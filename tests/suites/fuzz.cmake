@@ -44,7 +44,7 @@ endforeach()
 
 if(KAPSUL_FUZZ)
   # Coverage instrumentation for the library; the targets get libFuzzer's main.
-  target_compile_options(kapsul_core PRIVATE -fsanitize=fuzzer-no-link)
+  target_compile_options(kapsul_objects PRIVATE -fsanitize=fuzzer-no-link)
   foreach(t ${KAPSUL_FUZZ_ALL})
     add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
     target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)

@@ -158,10 +158,10 @@ static int attempt(const job *j, long n) {
     } else {
         bytes = j->bin->data; len = j->bin->len;
     }
-    if (!(engine = kapsul_engine_new(NULL))) goto done;
+    if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) goto done;
     if (!step_ok("kapsul_module_new", n, kapsul_module_new(engine, bytes, len, &module, &err), &err)) goto done;
-    if (!(store = kapsul_store_new(engine))) goto done;
-    if (!(linker = kapsul_linker_new(store))) goto done;
+    if (kapsul_store_new(engine, &store, NULL) != KAPSUL_OK) goto done;
+    if (kapsul_linker_new(store, &linker, NULL) != KAPSUL_OK) goto done;
     if (j->wasi) {
         static const char *const argv[] = {"prog", "arg1"};
         static const char *const env[] = {"K=V"};
@@ -174,11 +174,11 @@ static int attempt(const job *j, long n) {
         kapsul_status st = kapsul_wasi_new(&cfg, &wasi, &err);
         if (devnull >= 0) close(devnull);
         if (!step_ok("kapsul_wasi_new", n, st, &err)) goto done;
-        if (!step_ok("kapsul_wasi_define", n, kapsul_wasi_define(wasi, linker), NULL)) goto done;
+        if (!step_ok("kapsul_wasi_define", n, kapsul_wasi_define(wasi, linker, NULL), NULL)) goto done;
     } else {
         static const kapsul_valkind p[2] = {KAPSUL_I32, KAPSUL_I32}, r[1] = {KAPSUL_I32};
         if (!step_ok("kapsul_linker_define_func", n,
-                     kapsul_linker_define_func(linker, "host", "add", p, 2, r, 1, host_add, NULL), NULL))
+                     kapsul_linker_define_func(linker, "host", "add", p, 2, r, 1, host_add, NULL, NULL), NULL))
             goto done;
     }
     if (!step_ok("kapsul_linker_instantiate", n, kapsul_linker_instantiate(linker, module, &inst, &err), &err)) goto done;

@@ -165,8 +165,10 @@ static void test_module_info(kapsul_engine *e) {
 
 static void test_plugin(kapsul_engine *e) {
     kapsul_error err;
-    kapsul_store *s = kapsul_store_new(e);
-    kapsul_linker *l = kapsul_linker_new(s);
+    kapsul_store *s;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+    kapsul_linker *l;
+    CHECK(kapsul_linker_new(s, &l, NULL) == KAPSUL_OK);
     kapsul_module *pm, *um, *bm;
     host h;
     memset(&h, 0, sizeof h);
@@ -179,14 +181,14 @@ static void test_plugin(kapsul_engine *e) {
     kapsul_instance *plugin = NULL, *user = NULL, *bad = NULL;
     CHECK(kapsul_linker_instantiate(l, pm, &plugin, &err) == KAPSUL_ERR_UNLINKABLE);
     CHECK(strstr(err.message, "unknown import") != NULL);
-    CHECK(kapsul_linker_define_func(l, "env", "log", ii, 2, NULL, 0, h_log, &h) == KAPSUL_OK);
-    CHECK(kapsul_linker_define_func(l, "env", "add", ii, 2, i, 1, h_add, &h) == KAPSUL_OK);
-    CHECK(kapsul_linker_define_func(l, "env", "fail", NULL, 0, NULL, 0, h_fail, &h) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "log", ii, 2, NULL, 0, h_log, &h, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "add", ii, 2, i, 1, h_add, &h, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "fail", NULL, 0, NULL, 0, h_fail, &h, NULL) == KAPSUL_OK);
     /* Wrong signature for reenter first: incompatible import type. */
-    CHECK(kapsul_linker_define_func(l, "env", "reenter", ii, 2, i, 1, h_add, &h) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "reenter", ii, 2, i, 1, h_add, &h, NULL) == KAPSUL_OK);
     CHECK(kapsul_linker_instantiate(l, pm, &plugin, &err) == KAPSUL_ERR_UNLINKABLE);
     CHECK(strstr(err.message, "incompatible import type") != NULL);
-    CHECK(kapsul_linker_define_func(l, "env", "reenter", i, 1, i, 1, h_reenter, &h) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "reenter", i, 1, i, 1, h_reenter, &h, NULL) == KAPSUL_OK);
     CHECK(kapsul_linker_instantiate(l, pm, &plugin, &err) == KAPSUL_OK);
     h.plugin = plugin;
 
@@ -203,7 +205,7 @@ static void test_plugin(kapsul_engine *e) {
     CHECK(err.trap == KAPSUL_TRAP_HOST && strcmp(err.message, "plugin misbehaved") == 0);
 
     /* A second module linked against the first. */
-    CHECK(kapsul_linker_define_instance(l, "plugin", 6, plugin) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_instance(l, "plugin", 6, plugin, NULL) == KAPSUL_OK);
     CHECK(kapsul_linker_instantiate(l, bm, &bad, &err) == KAPSUL_ERR_UNLINKABLE);
     CHECK(kapsul_linker_instantiate(l, um, &user, &err) == KAPSUL_OK);
     x = vi32(5);
@@ -230,19 +232,19 @@ static void test_plugin(kapsul_engine *e) {
     CHECK(kapsul_memory_data(kapsul_instance_memory(plugin, "memory"))[100] == 0x5A);
     CHECK(kapsul_func_call(s, kapsul_instance_func(user, "bump"), NULL, 0, r, 1, &err) == KAPSUL_OK && r[0].of.i32 == 8);
     kapsul_extern g;
-    CHECK(kapsul_instance_export(plugin, "g", 1, &g) == KAPSUL_OK && g.kind == KAPSUL_EXTERN_GLOBAL);
+    CHECK(kapsul_instance_export(plugin, "g", 1, &g, NULL) == KAPSUL_OK && g.kind == KAPSUL_EXTERN_GLOBAL);
     CHECK(kapsul_global_get(g.of.global).of.i32 == 8);
-    CHECK(kapsul_global_set(g.of.global, vi32(100)) == KAPSUL_OK);
+    CHECK(kapsul_global_set(g.of.global, vi32(100), NULL) == KAPSUL_OK);
     CHECK(kapsul_func_call(s, kapsul_instance_func(user, "bump"), NULL, 0, r, 1, &err) == KAPSUL_OK && r[0].of.i32 == 101);
     kapsul_extern t;
     kapsul_val tv;
-    CHECK(kapsul_instance_export(plugin, "table", 5, &t) == KAPSUL_OK && kapsul_table_size(t.of.table) == 2);
-    CHECK(kapsul_table_get(t.of.table, 0, &tv) == KAPSUL_OK && tv.of.funcref == kapsul_instance_func(plugin, "double"));
-    CHECK(kapsul_instance_export(plugin, "nope", 4, &t) == KAPSUL_ERR_NOT_FOUND);
+    CHECK(kapsul_instance_export(plugin, "table", 5, &t, NULL) == KAPSUL_OK && kapsul_table_size(t.of.table) == 2);
+    CHECK(kapsul_table_get(t.of.table, 0, &tv, NULL) == KAPSUL_OK && tv.of.funcref == kapsul_instance_func(plugin, "double"));
+    CHECK(kapsul_instance_export(plugin, "nope", 4, &t, NULL) == KAPSUL_ERR_NOT_FOUND);
 
     /* Host functions are callable directly too. */
     kapsul_func *hf;
-    CHECK(kapsul_func_new_host(s, ii, 2, i, 1, h_add, &h, &hf) == KAPSUL_OK);
+    CHECK(kapsul_func_new_host(s, ii, 2, i, 1, h_add, &h, &hf, NULL) == KAPSUL_OK);
     kapsul_val hv[2] = {vi32(3), vi32(4)};
     CHECK(kapsul_func_call(s, hf, hv, 2, r, 1, &err) == KAPSUL_OK && r[0].of.i32 == 7);
     CHECK(kapsul_func_param_count(hf) == 2 && kapsul_func_result(hf, 0) == KAPSUL_I32);
@@ -257,24 +259,27 @@ static void test_plugin(kapsul_engine *e) {
 /* Host-created objects, as a spectest-like host module makes them. */
 static void test_host_objects(void) {
     kapsul_config cfg = {.max_memory_bytes = 65536};
-    kapsul_engine *e = kapsul_engine_new(&cfg);
-    kapsul_store *s = kapsul_store_new(e);
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(&cfg, &e, NULL) == KAPSUL_OK);
+    kapsul_store *s;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
     kapsul_memory *mem;
-    CHECK(kapsul_memory_new(s, 2, KAPSUL_NO_MAX, &mem) == KAPSUL_ERR_LIMIT);
-    CHECK(kapsul_memory_new(s, 2, 1, &mem) == KAPSUL_ERR_ARG);
-    CHECK(kapsul_memory_new(s, 1, 3, &mem) == KAPSUL_OK && kapsul_memory_pages(mem) == 1);
-    CHECK(kapsul_memory_grow(mem, 1) == -1);                 /* the engine's limit */
-    CHECK(kapsul_memory_grow(mem, 0) == 1);
+    CHECK(kapsul_memory_new(s, 2, KAPSUL_NO_MAX, &mem, NULL) == KAPSUL_ERR_LIMIT);
+    CHECK(kapsul_memory_new(s, 2, 1, &mem, NULL) == KAPSUL_ERR_ARG);
+    CHECK(kapsul_memory_new(s, 1, 3, &mem, NULL) == KAPSUL_OK && kapsul_memory_pages(mem) == 1);
+    uint64_t old_pages = 0;
+    CHECK(kapsul_memory_grow(mem, 1, &old_pages, NULL) == KAPSUL_ERR_LIMIT);   /* the engine's limit */
+    CHECK(kapsul_memory_grow(mem, 0, &old_pages, NULL) == KAPSUL_OK && old_pages == 1);
     kapsul_global *g;
-    CHECK(kapsul_global_new(s, vi32(5), false, &g) == KAPSUL_OK);
-    CHECK(kapsul_global_set(g, vi32(6)) == KAPSUL_ERR_ARG);  /* immutable */
+    CHECK(kapsul_global_new(s, vi32(5), false, &g, NULL) == KAPSUL_OK);
+    CHECK(kapsul_global_set(g, vi32(6), NULL) == KAPSUL_ERR_ARG);  /* immutable */
     CHECK(kapsul_global_get(g).of.i32 == 5);
     kapsul_table *t;
     kapsul_val v;
-    CHECK(kapsul_table_new(s, KAPSUL_I32, 1, 2, &t) == KAPSUL_ERR_ARG);
-    CHECK(kapsul_table_new(s, KAPSUL_FUNCREF, 3, KAPSUL_NO_MAX, &t) == KAPSUL_OK && kapsul_table_size(t) == 3);
-    CHECK(kapsul_table_get(t, 2, &v) == KAPSUL_OK && v.kind == KAPSUL_FUNCREF && v.of.funcref == NULL);
-    CHECK(kapsul_table_get(t, 3, &v) == KAPSUL_ERR_NOT_FOUND);
+    CHECK(kapsul_table_new(s, KAPSUL_I32, 1, 2, &t, NULL) == KAPSUL_ERR_ARG);
+    CHECK(kapsul_table_new(s, KAPSUL_FUNCREF, 3, KAPSUL_NO_MAX, &t, NULL) == KAPSUL_OK && kapsul_table_size(t) == 3);
+    CHECK(kapsul_table_get(t, 2, &v, NULL) == KAPSUL_OK && v.kind == KAPSUL_FUNCREF && v.of.funcref == NULL);
+    CHECK(kapsul_table_get(t, 3, &v, NULL) == KAPSUL_ERR_NOT_FOUND);
     kapsul_store_free(s);
     kapsul_engine_free(e);
 }
@@ -293,10 +298,12 @@ static void test_interrupt_bulk(kapsul_engine *e) {
     kapsul_error err;
     kapsul_module *m;
     CHECK(kapsul_module_new(e, kp_bulk_wasm, kp_bulk_wasm_len, &m, &err) == KAPSUL_OK);
-    kapsul_store *s = kapsul_store_new(e);
-    kapsul_linker *l = kapsul_linker_new(s);
+    kapsul_store *s;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+    kapsul_linker *l;
+    CHECK(kapsul_linker_new(s, &l, NULL) == KAPSUL_OK);
     kapsul_instance *inst;
-    CHECK(kapsul_linker_define_func(l, "env", "interrupt", NULL, 0, NULL, 0, h_interrupt, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "env", "interrupt", NULL, 0, NULL, 0, h_interrupt, NULL, NULL) == KAPSUL_OK);
     CHECK(kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_OK);
     CHECK(kapsul_func_call(s, kapsul_instance_func(inst, "fill_after_interrupt"), NULL, 0, NULL, 0, &err) ==
           KAPSUL_ERR_TRAP);
@@ -309,7 +316,8 @@ static void test_interrupt_bulk(kapsul_engine *e) {
 }
 
 int main(void) {
-    kapsul_engine *e = kapsul_engine_new(NULL);
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
     CHECK(e != NULL);
     test_module_info(e);
     test_plugin(e);

@@ -103,8 +103,8 @@ static int setup(fixture *fx, kapsul_engine *e) {
         fprintf(stderr, "module: %s\n", err.message);
         return -1;
     }
-    fx->store = kapsul_store_new(e);
-    fx->linker = kapsul_linker_new(fx->store);
+    CHECK(kapsul_store_new(e, &fx->store, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_new(fx->store, &fx->linker, NULL) == KAPSUL_OK);
     kapsul_status st = kapsul_linker_instantiate(fx->linker, fx->mod, &fx->inst, &err);
     if (st != KAPSUL_OK) fprintf(stderr, "instantiate: %s\n", err.message);
     return st == KAPSUL_OK ? 0 : -1;
@@ -256,7 +256,7 @@ static int32_t spin_with_fuel(uint64_t fuel, uint64_t *left) {
     int32_t count = -1;
     if (st == KAPSUL_ERR_TRAP && err.trap == KAPSUL_TRAP_FUEL) {
         kapsul_extern g;
-        if (kapsul_instance_export(fx.inst, "count", 5, &g) == KAPSUL_OK) count = kapsul_global_get(g.of.global).of.i32;
+        if (kapsul_instance_export(fx.inst, "count", 5, &g, NULL) == KAPSUL_OK) count = kapsul_global_get(g.of.global).of.i32;
     }
     *left = kapsul_store_fuel_remaining(fx.store);
     teardown(&fx);
@@ -307,7 +307,8 @@ static void test_deadline(void) {
 
 static void test_memory_limit(void) {
     kapsul_config cfg = {.max_memory_bytes = 2 * 65536};
-    kapsul_engine *e = kapsul_engine_new(&cfg);
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(&cfg, &e, NULL) == KAPSUL_OK);
     fixture fx;
     CHECK(setup(&fx, e) == 0);
     kapsul_val a = vi32(1), r[1];
@@ -318,11 +319,13 @@ static void test_memory_limit(void) {
     kapsul_engine_free(e);
 
     cfg.max_memory_bytes = 65535;   /* less than the module's one page */
-    e = kapsul_engine_new(&cfg);
+    CHECK(kapsul_engine_new(&cfg, &e, NULL) == KAPSUL_OK);
     kapsul_module *m;
     CHECK(kapsul_module_new(e, kp_interp_wasm, kp_interp_wasm_len, &m, &err) == KAPSUL_OK);
-    kapsul_store *s = kapsul_store_new(e);
-    kapsul_linker *l = kapsul_linker_new(s);
+    kapsul_store *s;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+    kapsul_linker *l;
+    CHECK(kapsul_linker_new(s, &l, NULL) == KAPSUL_OK);
     kapsul_instance *inst;
     CHECK(kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_ERR_TRAP && err.trap == KAPSUL_TRAP_MEMORY_LIMIT);
     kapsul_linker_free(l);
@@ -335,7 +338,8 @@ static void test_memory_limit(void) {
  * every access explicitly; the same traps must come out. */
 static void test_explicit_bounds(void) {
     kapsul_config cfg = {.explicit_bounds_checks = true};
-    kapsul_engine *e = kapsul_engine_new(&cfg);
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(&cfg, &e, NULL) == KAPSUL_OK);
     fixture fx;
     CHECK(setup(&fx, e) == 0);
     kapsul_val a = vi32(65533), r[1];
@@ -420,14 +424,14 @@ static void test_host_faults_not_swallowed(void) {
 #endif
     /* Not under valgrind (tests/valgrind.sh): these children crash on purpose with a wild write,
      * which memcheck rightly reports, and the runtime bounds-checks memories there instead of
-     * reserving guard regions (src/runtime/memory.c), so there is no guard region to touch. */
+     * reserving guard regions (src/engine/memory.c), so there is no guard region to touch. */
     if (KPT_VALGRIND()) return;
     CHECK(die_in_child(0) == expect);
     CHECK(die_in_child(1) == expect);
 }
 
 int main(void) {
-    engine = kapsul_engine_new(NULL);
+    CHECK(kapsul_engine_new(NULL, &engine, NULL) == KAPSUL_OK);
     fixture fx;
     CHECK(setup(&fx, engine) == 0);
     if (fx.inst) {

@@ -109,7 +109,7 @@ static int load(env *e, const kapsul_config *cfg, kpBuf *mod, unsigned allowed) 
     kapsul_error err = {0};
     printf("    module: %zu bytes\n", mod->len);
     peak_reset();
-    e->engine = kapsul_engine_new(cfg);
+    kapsul_engine_new(cfg, &e->engine, NULL);
     if (!e->engine) { printf("    engine_new failed\n"); kpBuf_free(mod); return -1; }
     struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -127,8 +127,9 @@ static int load(env *e, const kapsul_config *cfg, kpBuf *mod, unsigned allowed) 
 /* Instantiate the loaded module with no imports. Same return convention as load. */
 static int instantiate(env *e, unsigned allowed) {
     kapsul_error err = {0};
-    e->store = kapsul_store_new(e->engine);
-    e->linker = e->store ? kapsul_linker_new(e->store) : NULL;
+    kapsul_store_new(e->engine, &e->store, NULL);
+    e->linker = NULL;
+    if (e->store) kapsul_linker_new(e->store, &e->linker, NULL);
     if (!e->linker) { printf("    store/linker_new failed\n"); return -1; }
     kapsul_status st = kapsul_linker_instantiate(e->linker, e->module, &e->inst, &err);
     if (report("instantiate", st, &err, allowed)) return -1;

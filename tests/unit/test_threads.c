@@ -42,15 +42,15 @@ typedef struct job {
 
 static bool run_wasm(void) {
     kapsul_error err = {0};
-    kapsul_engine *e = kapsul_engine_new(NULL);
+    kapsul_engine *e = NULL;
+    kapsul_engine_new(NULL, &e, NULL);
     kapsul_module *m = NULL;
     kapsul_store *s = NULL;
     kapsul_linker *l = NULL;
     kapsul_instance *inst = NULL;
     bool ok = e && kapsul_module_new(e, binary.data, binary.len, &m, &err) == KAPSUL_OK;
     if (ok) {
-        s = kapsul_store_new(e);
-        l = s ? kapsul_linker_new(s) : NULL;
+        if (kapsul_store_new(e, &s, NULL) == KAPSUL_OK) kapsul_linker_new(s, &l, NULL);
         ok = l && kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_OK;
     }
     if (ok) {

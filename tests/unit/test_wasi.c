@@ -70,14 +70,17 @@ static void test_calls(void) {
     kapsul_error err;
     kpBuf bin = { 0 };
     CHECK(kpWat_toBinary(kWat, strlen(kWat), 1, &bin, &err) == KAPSUL_OK);
-    kapsul_engine *engine = kapsul_engine_new(NULL);
+    kapsul_engine *engine;
+    CHECK(kapsul_engine_new(NULL, &engine, NULL) == KAPSUL_OK);
     kapsul_module *module = NULL;
     CHECK(kapsul_module_new(engine, bin.data, bin.len, &module, &err) == KAPSUL_OK);
-    kapsul_store *store = kapsul_store_new(engine);
-    kapsul_linker *linker = kapsul_linker_new(store);
+    kapsul_store *store;
+    CHECK(kapsul_store_new(engine, &store, NULL) == KAPSUL_OK);
+    kapsul_linker *linker;
+    CHECK(kapsul_linker_new(store, &linker, NULL) == KAPSUL_OK);
     kapsul_wasi *wasi = NULL;
     CHECK(kapsul_wasi_new(&cfg, &wasi, &err) == KAPSUL_OK);
-    CHECK(kapsul_wasi_define(wasi, linker) == KAPSUL_OK);
+    CHECK(kapsul_wasi_define(wasi, linker, NULL) == KAPSUL_OK);
     kapsul_instance *inst = NULL;
     CHECK(kapsul_linker_instantiate(linker, module, &inst, &err) == KAPSUL_OK);
     if (inst) {

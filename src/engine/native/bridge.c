@@ -13,14 +13,16 @@
 
 #include "engine/native/bridge.h"
 #include "engine/simd.h"
+#include "os/os.h"
 
 #define KP_NATIVE_PENDING 0x100          /* trap code: ni->pending holds the error */
 #define KP_NATIVE_STACK_BUDGET ((uintptr_t)1 << 20)
 
 struct kpNativeInst {
     kpNativeCtx ctx;                     /* first: compiled code gets &ni->ctx */
-    kapsul_instance *inst;
-    kapsul_store *store;
+    kpInstCore *inst;
+    kpExec *store;                       /* the store's execution state */
+    const uint32_t *type_ids;            /* canonical id per type index (call_indirect) */
     uint64_t **cells;
     const char *msg;                     /* trap message if not the kind's default */
     char msgbuf[48];
@@ -37,9 +39,9 @@ void kpNative_onFault(void *addr) {
     if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr)) siglongjmp(*ni->ctx.jb, KAPSUL_TRAP_MEMORY_OOB);
 }
 
-kapsul_status kpNative_instantiate(kapsul_instance *inst, const kpNativeCode *code, kpNativeInst **out,
-                                   kapsul_error *err) {
-    const kpModule *m = inst->module->m;
+kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids, const kpNativeCode *code,
+                                   kpNativeInst **out, kapsul_error *err) {
+    const kpModule *m = inst->m;
     uint32_t ng = kpModule_numGlobals(m);
     kpNativeInst *ni = kp_calloc(1, sizeof *ni);
     if (!ni || !(ni->cells = kp_calloc(ng ? ng : 1, sizeof *ni->cells))) {
@@ -48,10 +50,11 @@ kapsul_status kpNative_instantiate(kapsul_instance *inst, const kpNativeCode *co
     }
     for (uint32_t g = 0; g < ng; g++) ni->cells[g] = inst->globals[g]->bits;
     ni->inst = inst;
-    ni->store = inst->store;
+    ni->store = x;
+    ni->type_ids = type_ids;
     ni->ctx.globals = ni->cells;
-    ni->ctx.interrupt = &inst->store->interrupt;
-    ni->ctx.fuel = &inst->store->fuel;
+    ni->ctx.interrupt = &x->interrupt;
+    ni->ctx.fuel = &x->fuel;
     ni->ctx.rt = ni;
     ni->ctx.entries = kpNativeCode_entries(code);
     *out = ni;
@@ -73,7 +76,7 @@ static void sync_memory(kpNativeInst *ni) {
 
 /* The error for a trap of `kind` (or the pending error of a callee). */
 static kapsul_status trap_error(kpNativeInst *ni, int kind, kapsul_error *err) {
-    kapsul_store *s = ni->store;
+    kpExec *s = ni->store;
     if (kind == KP_NATIVE_PENDING) {
         if (err) *err = ni->pending;
         return ni->pending.code ? ni->pending.code : KAPSUL_ERR_TRAP;
@@ -84,7 +87,7 @@ static kapsul_status trap_error(kpNativeInst *ni, int kind, kapsul_error *err) {
     return KAPSUL_ERR_TRAP;
 }
 
-kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err) {
+kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err) {
     kpNativeEntry entry = (kpNativeEntry)ni->ctx.entries[f->index];
     sigjmp_buf jb;
     sigjmp_buf *volatile prev_jb = ni->ctx.jb;
@@ -134,7 +137,7 @@ static __attribute__((noreturn)) void trap_msg(kpNativeCtx *ctx, int kind, const
 
 void kp_rt_poll(kpNativeCtx *ctx, int32_t cost);
 void kp_rt_poll(kpNativeCtx *ctx, int32_t cost) {
-    kapsul_store *s = of(ctx)->store;
+    kpExec *s = of(ctx)->store;
     int w = __atomic_load_n(&s->interrupt, __ATOMIC_RELAXED);
     if (w & KP_INTR_FUEL) {
         if (s->fuel < (int64_t)cost) {
@@ -149,7 +152,7 @@ void kp_rt_poll(kpNativeCtx *ctx, int32_t cost) {
 int32_t kp_rt_memory_grow(kpNativeCtx *ctx, int32_t delta);
 int32_t kp_rt_memory_grow(kpNativeCtx *ctx, int32_t delta) {
     kpNativeInst *ni = of(ctx);
-    int64_t r = kpMemory_grow(ni->inst->mem0, (uint32_t)delta, ni->store->engine->config.max_memory_bytes);
+    int64_t r = kpMemory_grow(ni->inst->mem0, (uint32_t)delta, ni->store->config->max_memory_bytes);
     sync_memory(ni);
     return (int32_t)r;
 }
@@ -169,12 +172,12 @@ void kp_rt_memory_copy(kpNativeCtx *ctx, int32_t d, int32_t src, int32_t n) {
 
 void kp_rt_memory_init(kpNativeCtx *ctx, int32_t seg, int32_t d, int32_t src, int32_t n);
 void kp_rt_memory_init(kpNativeCtx *ctx, int32_t seg, int32_t d, int32_t src, int32_t n) {
-    kapsul_instance *inst = of(ctx)->inst;
-    const kpData *data = &inst->module->m->datas[seg];
+    kpInstCore *inst = of(ctx)->inst;
+    const kpData *data = &inst->m->datas[seg];
     if ((uint64_t)(uint32_t)src + (uint32_t)n > inst->data_len[seg] ||
         (uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size)
         kp_rt_trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
-    memcpy(ctx->mem_base + (uint32_t)d, inst->module->m->bytes + data->bytes.start + (uint32_t)src, (uint32_t)n);
+    memcpy(ctx->mem_base + (uint32_t)d, inst->m->bytes + data->bytes.start + (uint32_t)src, (uint32_t)n);
 }
 
 void kp_rt_data_drop(kpNativeCtx *ctx, int32_t seg);
@@ -183,7 +186,7 @@ void kp_rt_data_drop(kpNativeCtx *ctx, int32_t seg) { of(ctx)->inst->data_len[se
 /* Call any function (host, interpreted or native) with slots in the caller's scratch. */
 static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
     kpNativeInst *ni = of(ctx);
-    kapsul_store *s = ni->store;
+    kpExec *s = ni->store;
     kapsul_status st;
     kpError_clear(&ni->pending);
     tls_native = NULL;     /* a fault out there is not this code's */
@@ -227,7 +230,7 @@ void kp_rt_call_indirect(kpNativeCtx *ctx, int32_t table, int32_t type, int32_t 
         snprintf(ni->msgbuf, sizeof ni->msgbuf, "uninitialized element %u", i);
         trap_msg(ctx, KAPSUL_TRAP_UNINITIALIZED, ni->msgbuf);
     }
-    if (fn->type_id != ni->inst->module->type_ids[type]) kp_rt_trap(ctx, KAPSUL_TRAP_INDIRECT_MISMATCH);
+    if (fn->type_id != ni->type_ids[type]) kp_rt_trap(ctx, KAPSUL_TRAP_INDIRECT_MISMATCH);
     call_any(ctx, fn, slots);
 }
 
@@ -276,7 +279,7 @@ void kp_rt_table_copy(kpNativeCtx *ctx, int32_t dt, int32_t st, int32_t d, int32
 
 void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, int32_t s, int32_t n);
 void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, int32_t s, int32_t n) {
-    kapsul_instance *inst = of(ctx)->inst;
+    kpInstCore *inst = of(ctx)->inst;
     kapsul_table *t = inst->tables[table];
     if ((uint64_t)(uint32_t)s + (uint32_t)n > inst->elem_len[seg] || (uint64_t)(uint32_t)d + (uint32_t)n > t->size)
         kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);

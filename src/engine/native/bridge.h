@@ -1,5 +1,5 @@
 /*
- * bridge.h -- the native tier inside the runtime: a compiled module's code shared by its
+ * bridge.h -- the native tier inside the engine: a compiled module's code shared by its
  * instances, one context per instance, and the entry from the host's value slots.
  *
  * A native module is also lowered for the interpreter, so every path that does not enter through
@@ -11,13 +11,14 @@
 #define KP_NATIVE_BRIDGE_H
 
 #include "engine/native/native.h"
-#include "runtime/runtime.h"
+#include "engine/objects.h"
 
 typedef struct kpNativeInst kpNativeInst;
 
-/* Context for inst, whose module carries compiled code. KAPSUL_ERR_NOMEM only. */
-kapsul_status kpNative_instantiate(kapsul_instance *inst, const kpNativeCode *code, kpNativeInst **out,
-                                   kapsul_error *err);
+/* Context for the instance core `inst` (its arrays filled) in the store state x, whose module
+ * carries compiled code; type_ids: the canonical id of each type index. KAPSUL_ERR_NOMEM only. */
+kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids, const kpNativeCode *code,
+                                   kpNativeInst **out, kapsul_error *err);
 void kpNative_free(kpNativeInst *ni);
 /* From the fault handler: if compiled code of a native instance is running on this thread and
  * addr is in one of its store's memory reservations, unwind to its entry with an out-of-bounds
@@ -25,6 +26,6 @@ void kpNative_free(kpNativeInst *ni);
 void kpNative_onFault(void *addr);
 /* Run defined function f of a native instance with arguments in slots (results replace them).
  * Traps fill err (kind and the interpreter's message; no backtrace yet). */
-kapsul_status kpNative_call(kapsul_store *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err);
+kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err);
 
 #endif /* KP_NATIVE_BRIDGE_H */

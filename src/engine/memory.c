@@ -1,5 +1,5 @@
 /*
- * memory.c -- linear memories.
+ * memory.c -- linear memories (the embedder's kapsul_memory_* calls are in runtime/externs.c).
  *
  * On 64-bit hosts a memory reserves KP_MEM_RESERVE (8 GiB) of inaccessible address space and
  * commits pages as it grows, so the base never moves and an out-of-bounds access (u32 address +
@@ -10,11 +10,12 @@
  * at a time to 4 GiB stays linear, also under valgrind, whose realloc always copies). Only if
  * that mapping fails too (RLIMIT_AS, 32-bit hosts) is the memory a plain heap block.
  *
- * Under valgrind the runtime picks the bounds-checked mode by itself: a guest's out-of-bounds
+ * Under valgrind this file picks the bounds-checked mode by itself: a guest's out-of-bounds
  * access would otherwise be a real read of the reservation, which memcheck reports as an error
  * before the signal handler turns it into a trap (see docs/RATIONALE.md, "valgrind").
  */
-#include "runtime/runtime.h"
+#include "engine/objects.h"
+#include "os/os.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -33,26 +34,27 @@ static bool under_valgrind(void) {
 #endif
 }
 
-static uint64_t effective_max(const kapsul_store *s, uint64_t max_pages) {
-    uint64_t cap = s->engine->config.max_memory_bytes / KP_PAGE_SIZE;
+static uint64_t effective_max(const kapsul_config *cfg, uint64_t max_pages) {
+    uint64_t cap = cfg->max_memory_bytes / KP_PAGE_SIZE;
     if (cap > KP_MAX_PAGES) cap = KP_MAX_PAGES;
     return max_pages < cap ? max_pages : cap;
 }
 
-kapsul_status kpMemory_create(kapsul_store *s, uint64_t min_pages, uint64_t max_pages,
-                              kapsul_memory **out, kapsul_error *err) {
+/* Reserve (or allocate) and commit the initial pages; see the top of the file for the modes. */
+kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
+                              kapsul_error *err) {
     kapsul_memory *m = NULL;
-    if (min_pages > effective_max(s, KAPSUL_NO_MAX)) {
+    if (min_pages > effective_max(x->config, KAPSUL_NO_MAX)) {
         kpError_set(err, KAPSUL_ERR_TRAP, 0, "memory of %llu pages exceeds the memory limit",
                     (unsigned long long)min_pages);
         if (err) err->trap = KAPSUL_TRAP_MEMORY_LIMIT;
         return KAPSUL_ERR_TRAP;
     }
-    if (kpVec_grow(&s->mems) != 0 || !(m = kp_calloc(1, sizeof *m))) goto nomem;
+    if (kpVec_grow(&x->mems) != 0 || !(m = kp_calloc(1, sizeof *m))) goto nomem;
     m->type_max = max_pages;
-    m->max_pages = effective_max(s, max_pages);
+    m->max_pages = effective_max(x->config, max_pages);
     m->size = min_pages * KP_PAGE_SIZE;
-    bool guard = sizeof(void *) == 8 && !s->engine->config.explicit_bounds_checks && !under_valgrind() &&
+    bool guard = sizeof(void *) == 8 && !x->config->explicit_bounds_checks && !under_valgrind() &&
                  kpInterp_guardPagesReady();
     size_t span = guard ? KP_MEM_RESERVE : (size_t)(m->max_pages * KP_PAGE_SIZE);
     if (sizeof(void *) == 8 && span > 0) m->base = kpOs_reserve(span);
@@ -67,7 +69,7 @@ kapsul_status kpMemory_create(kapsul_store *s, uint64_t min_pages, uint64_t max_
         m->base = kp_calloc(m->size ? (size_t)m->size : 1, 1);
         if (!m->base) goto nomem;
     }
-    s->mems.v[s->mems.n++] = m;
+    x->mems.v[x->mems.n++] = m;
     *out = m;
     return KAPSUL_OK;
 nomem:
@@ -75,6 +77,7 @@ nomem:
     return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory allocating a linear memory");
 }
 
+/* Commit (or reallocate) more pages; the base moves only for a plain heap block. */
 int64_t kpMemory_grow(kapsul_memory *m, uint64_t delta, size_t limit_bytes) {
     uint64_t old = m->size / KP_PAGE_SIZE;
     uint64_t max = m->max_pages;
@@ -95,32 +98,20 @@ int64_t kpMemory_grow(kapsul_memory *m, uint64_t delta, size_t limit_bytes) {
     return (int64_t)old;
 }
 
-bool kpMemory_isGuestAddress(const kapsul_store *s, const void *addr) {
+/* The fault handler's question: is addr inside the reservation of one of this store's memories
+ * (and so a guest's out-of-bounds access rather than a bug of the host)? */
+bool kpMemory_isGuestAddress(const kpExec *x, const void *addr) {
     uintptr_t a = (uintptr_t)addr;
-    for (size_t i = 0; i < s->mems.n; i++) {
-        const kapsul_memory *m = s->mems.v[i];
+    for (size_t i = 0; i < x->mems.n; i++) {
+        const kapsul_memory *m = x->mems.v[i];
         if (m->reserved && a >= (uintptr_t)m->base && a - (uintptr_t)m->base < m->reserved) return true;
     }
     return false;
 }
 
-/* ---- Public API ---- */
-
-kapsul_status kapsul_memory_new(kapsul_store *s, uint64_t min_pages, uint64_t max_pages,
-                                kapsul_memory **out) {
-    if (!s || !out || min_pages > KP_MAX_PAGES || (max_pages != KAPSUL_NO_MAX && max_pages < min_pages))
-        return KAPSUL_ERR_ARG;
-    kapsul_error err;
-    kapsul_status st = kpMemory_create(s, min_pages, max_pages, out, &err);
-    /* Above the configured limit: for the embedder that is a limit, not a guest trap. */
-    return st == KAPSUL_ERR_TRAP ? KAPSUL_ERR_LIMIT : st;
-}
-
-uint8_t *kapsul_memory_data(kapsul_memory *m) { return m ? m->base : NULL; }
-size_t kapsul_memory_size(const kapsul_memory *m) { return m ? (size_t)m->size : 0; }
-uint64_t kapsul_memory_pages(const kapsul_memory *m) { return m ? m->size / KP_PAGE_SIZE : 0; }
-
-int64_t kapsul_memory_grow(kapsul_memory *m, uint64_t delta_pages) {
-    /* The configured limit is already folded into max_pages at creation. */
-    return m ? kpMemory_grow(m, delta_pages, (size_t)KP_MAX_PAGES * KP_PAGE_SIZE) : -1;
+void kpMemory_free(kapsul_memory *m) {
+    if (!m) return;
+    if (m->mapped) kpOs_release(m->base, m->mapped);
+    else kp_free(m->base);
+    kp_free(m);
 }
