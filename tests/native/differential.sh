@@ -2,7 +2,7 @@
 # differential.sh KAPSUL CACHE -- every module of tests/fuzz/corpus/exec, run by the interpreter
 # and by the native tier (compiled with kapsul-llvmc beside KAPSUL), must give the same output
 # from tests/native/diff_run (results and trap kinds of every export called with zeros, memory
-# hashes). Modules the native tier refuses to compile (SIMD, for now) are listed and skipped.
+# hashes). Modules the native tier refuses to compile are listed and skipped (none at the time of writing).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
 kapsul=$1 cache=$2
