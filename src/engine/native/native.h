@@ -29,12 +29,15 @@
  * byte size (reloaded after every call and memory.grow, which the helpers update), the global
  * cells, the interrupt word and fuel counter, and the stack limit.
  *
- * Memory accesses compare the 64-bit effective address plus width with mem_size and trap when
- * beyond (explicit checks in every memory mode; the guard-page variant for reserved memories is
- * future work, see docs/RATIONALE.md). Stack exhaustion: each function compares its frame
- * address with ctx->stack_limit on entry. Loop headers and function entries read ctx->interrupt
- * and call kp_rt_poll when it is non-zero (deadline, interrupt, fuel: the fuel charges the same
- * units as the interpreter's CHECK, the static cost of the code up to the next check).
+ * Memory accesses: by default code relies on the memory's 8 GiB reservation (u32 address + u32
+ * offset never leaves it) and an out-of-bounds access faults in the guard region; the fault
+ * handler unwinds to the entry (kpNative_onFault). Such code runs only over reserved memories
+ * (elsewhere the instance falls back to the interpreter). Compiled with --bounds-checks, each
+ * access compares address + width with mem_size instead. Stack exhaustion: each function compares
+ * its frame address with ctx->stack_limit on entry, and ctx->depth counts frames. Loop headers and
+ * function entries read ctx->interrupt and call kp_rt_poll when it is non-zero (deadline,
+ * interrupt, fuel). Fuel is charged 1 unit per function entry and loop iteration, not yet the
+ * interpreter's per-block instruction counts (docs/RATIONALE.md).
  *
  * Traps call kp_rt_trap(ctx, kind), which does not return: it siglongjmps to the sigsetjmp of the
  * innermost kpNative_call, which reports the trap kind with the runtime's message.
