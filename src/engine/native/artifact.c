@@ -9,9 +9,8 @@
 
 #include "engine/native/native.h"
 
-#define KP_KAPSUL_VERSION "0.1.0"
-
-const char *kpArtifact_version(void) { return "kapsul " KP_KAPSUL_VERSION; }
+/* The artifact records the exact kapsul version that compiled it (kapsul_version.h, one source). */
+const char *kpArtifact_version(void) { return "kapsul " KAPSUL_VERSION; }
 
 /* "x86-64:" plus the features code may use, from cpuid; the compiler targets exactly these, so
  * an artifact runs only where they all exist (compared as a string: same list, same host kind). */
