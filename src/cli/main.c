@@ -22,6 +22,7 @@ static const command commands[] = {
     {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
     {"new", kpCli_new, "Create an application (spin.toml and a handler) from a template"},
     {"build", kpCli_build, "Run the build commands of an application's spin.toml"},
+    {"compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM"},
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 
