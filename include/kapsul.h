@@ -257,6 +257,31 @@ KAPSUL_API kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **
  * (and kapsul_memory_data pointers) are dangling afterwards. Not while code runs in the store. */
 KAPSUL_API void kapsul_store_free(kapsul_store *store);
 
+/* Limits on what this store may hold, on top of the engine's kapsul_config. Zero in a field
+ * means "no store limit" (the engine's and the implementation's limits still hold), so
+ * `kapsul_limits l = {0};` removes every store limit. They apply to objects created after the
+ * call (a memory or table records its effective maximum when it is made), so a host sets them
+ * right after kapsul_store_new. */
+typedef struct kapsul_limits {
+    size_t max_memory_bytes;       /* per linear memory, at creation and on memory.grow; values
+                                      above the engine's max_memory_bytes change nothing */
+    uint64_t max_table_elements;   /* per table, at creation and on table.grow */
+    uint32_t max_instances;        /* instances in the store */
+    uint32_t max_memories;         /* memories in the store (defined by instances or the host) */
+    uint32_t max_tables;           /* tables in the store (defined by instances or the host) */
+} kapsul_limits;
+
+/* Set the store's limits (limits is copied). Beyond them: memory.grow and table.grow return -1
+ * to the guest (the spec's failure value); kapsul_memory_grow returns KAPSUL_ERR_LIMIT;
+ * instantiation fails before creating anything with KAPSUL_ERR_LIMIT when the module would pass
+ * a count or a table size, and with KAPSUL_ERR_TRAP / KAPSUL_TRAP_MEMORY_LIMIT when its memory's
+ * initial size passes max_memory_bytes (as for the engine's limit); kapsul_memory_new and
+ * kapsul_table_new fail with KAPSUL_ERR_LIMIT. kapsul_store_limits copies the current ones out.
+ * Only KAPSUL_ERR_ARG (a NULL argument) can fail. */
+KAPSUL_API kapsul_status kapsul_store_set_limits(kapsul_store *store, const kapsul_limits *limits,
+                                                 kapsul_error *err);
+KAPSUL_API void kapsul_store_limits(const kapsul_store *store, kapsul_limits *out);
+
 /* Limits on execution in this store; they cannot fail. fuel: number of instructions-worth of
  * work before KAPSUL_TRAP_FUEL (0 = unlimited; it is not replenished between calls).
  * kapsul_store_fuel_remaining: what is left, 0 when metering is off or the fuel is spent.
@@ -331,11 +356,13 @@ KAPSUL_API kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func
  * store. Sizes are in 64 KiB pages / elements; max = KAPSUL_NO_MAX: no declared maximum. */
 #define KAPSUL_NO_MAX UINT64_MAX
 /*   KAPSUL_ERR_ARG    also: min_pages > 65536, or max_pages < min_pages
- *   KAPSUL_ERR_LIMIT  min_pages is above the engine's max_memory_bytes */
+ *   KAPSUL_ERR_LIMIT  min_pages is above the engine's or the store's max_memory_bytes, or the
+ *                     store holds its max_memories already */
 KAPSUL_API kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
                                            kapsul_memory **out, kapsul_error *err);
 /*   KAPSUL_ERR_ARG    also: elem is not KAPSUL_FUNCREF or KAPSUL_EXTERNREF, or max < min
- *   KAPSUL_ERR_LIMIT  min is above the implementation's table limit (10,000,000 elements) */
+ *   KAPSUL_ERR_LIMIT  min is above the implementation's table limit (10,000,000 elements) or the
+ *                     store's max_table_elements, or the store holds its max_tables already */
 KAPSUL_API kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
                                           uint64_t max, kapsul_table **out, kapsul_error *err);
 /*   KAPSUL_ERR_ARG  also: value.kind is not a kapsul_valkind */
@@ -350,7 +377,7 @@ KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory);       /* byte
 KAPSUL_API uint64_t kapsul_memory_pages(const kapsul_memory *memory);
 /* Grow by delta_pages (0 is allowed) and store the old size in pages in *old_pages (which may be
  * NULL). The new pages are zero.
- *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum or the engine's
+ *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum, the engine's or the store's
  *                     max_memory_bytes; the memory is unchanged
  *   KAPSUL_ERR_NOMEM  the host could not provide the pages; the memory is unchanged */
 KAPSUL_API kapsul_status kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages,
@@ -399,7 +426,9 @@ KAPSUL_API kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const 
  * belongs to the linker's store.
  *   KAPSUL_ERR_ARG         also: the module was loaded by another engine than the store's
  *   KAPSUL_ERR_UNLINKABLE  an import is missing or has the wrong type (nothing was created)
- *   KAPSUL_ERR_LIMIT       a table is above the implementation's limit
+ *   KAPSUL_ERR_LIMIT       a table is above the implementation's or the store's limit, or the
+ *                          instance, its memories or tables would pass the store's counts
+ *                          (kapsul_store_set_limits); nothing was created
  *   KAPSUL_ERR_TRAP        a segment was out of bounds, a memory is above max_memory_bytes
  *                          (KAPSUL_TRAP_MEMORY_LIMIT), or the start function trapped; per the
  *                          spec, writes done before the failure stay visible in shared imported

@@ -42,7 +42,8 @@ struct kapsul_memory {
 struct kapsul_table {
     kpValType elem;
     uint32_t size;
-    uint64_t max;                  /* declared maximum, KAPSUL_NO_MAX if none */
+    uint64_t max;                  /* declared maximum, KAPSUL_NO_MAX if none, for linking */
+    uint64_t limit;                /* effective maximum: max, the store's and the implementation's */
     void **elems;                  /* kapsul_func * or extern pointers; NULL = null ref */
 };
 
@@ -93,6 +94,7 @@ typedef struct kpExec {
     int entries;                   /* nesting of host -> wasm entries */
 
     const kapsul_config *config;   /* the engine's, defaults filled in (memory limit, bounds mode) */
+    size_t mem_limit;              /* bytes per memory: the engine's limit, lowered by the store's */
     kapsul_store *store;           /* the store embedding this, opaque here: what kapsul_caller names */
     /* Every memory of the store. They live here, not with the store's other objects, because the
      * fault handler asks whether a faulting address lies in one of their reservations. */
@@ -111,7 +113,7 @@ struct kapsul_caller {
 };
 
 /* ---- memory.c ---- */
-/* A new memory under the limits of cfg, registered in x->mems (which frees it with
+/* A new memory under x->mem_limit, registered in x->mems (which frees it with
  * kpMemory_free). Above the configured limit: KAPSUL_ERR_TRAP with KAPSUL_TRAP_MEMORY_LIMIT. */
 kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
                               kapsul_error *err);
@@ -121,7 +123,9 @@ bool kpMemory_isGuestAddress(const kpExec *x, const void *addr);
 void kpMemory_free(kapsul_memory *mem);
 
 /* ---- table.c ---- */
-kapsul_status kpTable_new(kpValType elem, uint64_t min, uint64_t max, kapsul_table **out);
+/* limit: the store's cap on elements (growth also stops at max and KP_MAX_TABLE_ENTRIES);
+ * min above it: KAPSUL_ERR_LIMIT. */
+kapsul_status kpTable_new(kpValType elem, uint64_t min, uint64_t max, uint64_t limit, kapsul_table **out);
 /* table.grow semantics: old size or -1. */
 int64_t kpTable_grow(kapsul_table *t, uint64_t delta, void *init);
 void kpTable_free(kapsul_table *t);

@@ -221,6 +221,12 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
     kapsul_status st;
     for (uint32_t i = 0; i < m->nimports; i++)
         if ((st = check_import(mod, &m->imports[i], &imports[i], err)) != KAPSUL_OK) return st;
+    if ((st = kpStore_checkCounts(s, 1, m->nmemories, m->ntables, err)) != KAPSUL_OK) return st;
+    uint64_t tlimit = s->limits.max_table_elements ? s->limits.max_table_elements : KP_MAX_TABLE_ENTRIES;
+    for (uint32_t i = 0; i < m->ntables; i++)
+        if (m->tables[i].limits.min > tlimit || m->tables[i].limits.min > KP_MAX_TABLE_ENTRIES)
+            return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "a table of %llu elements exceeds the table limit",
+                               (unsigned long long)m->tables[i].limits.min);
     if (kpVec_grow(&s->instances) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kapsul_instance *inst = kp_calloc(1, sizeof *inst);
     if (!inst) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");

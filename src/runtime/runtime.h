@@ -56,6 +56,9 @@ struct kapsul_store {
     KP_VEC(kapsul_table *) tables;
     KP_VEC(kapsul_global *) globals;
     kpExec exec;                   /* stacks, fuel, interrupt word, deadline; and the memories */
+    kapsul_limits limits;          /* kapsul_store_set_limits; 0 = none (exec.mem_limit holds the
+                                      effective memory limit) */
+    struct kpTemplateSlot *slot;   /* a template's pooled memory, returned at kapsul_store_free */
 };
 
 /* ---- store.c ---- */
@@ -66,6 +69,10 @@ kapsul_status kpStore_prepareStacks(kapsul_store *s);
  * s->exec, which keeps them for the fault handler. */
 kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out);
 kapsul_status kpStore_addGlobal(kapsul_store *s, kpValType type, bool mut, kapsul_global **out);
+/* KAPSUL_ERR_LIMIT (err filled) if adding ninst instances, nmem memories and ntab tables would
+ * pass the store's counts. */
+kapsul_status kpStore_checkCounts(const kapsul_store *s, uint32_t ninst, uint32_t nmem, uint32_t ntab,
+                                  kapsul_error *err);
 
 /* ---- instance.c ---- */
 kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
