@@ -446,6 +446,76 @@ KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const
 KAPSUL_API kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
 KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
 
+/* ---- Module templates and the memory pool -------------------------------------------------- */
+
+/* A template makes fresh instances of one module at a small cost, for a host that wants a new
+ * sandbox for every request: imports are resolved and type-checked once, the initial contents
+ * of memory 0 (its active data segments applied) are computed once into a copy-on-write image,
+ * and each instance's memory 0 is a slot of a pool of address-space reservations made once,
+ * which the image is mapped over privately. When the store that holds the instance is freed the
+ * slot is reset (its pages dropped, so it reads as the image again and nothing the guest wrote
+ * survives) and returned to the pool. Tables, globals and element segments are made fresh for
+ * every instance, and the start function runs every time, so each instance begins exactly as
+ * kapsul_linker_instantiate would begin it.
+ *
+ * Imports: a template resolves only function imports, each to a host function of this list
+ * (wasi_snapshot_preview1 included: kapsul_wasi_template_imports fills them in). */
+typedef struct kapsul_template_import {
+    const char *module, *name;     /* NUL-terminated; copied */
+    const kapsul_valkind *params;  /* copied; may be NULL when the count is 0 */
+    uint32_t nparams;
+    const kapsul_valkind *results;
+    uint32_t nresults;
+    kapsul_host_fn fn;
+    void *env;                     /* passed to fn, unless per_instance */
+    bool per_instance;             /* fn gets the env given to kapsul_template_instantiate (a
+                                      WASI context per request, say) instead of env */
+} kapsul_template_import;
+
+/* Zero in every field means the default. */
+typedef struct kapsul_template_config {
+    uint32_t pool_size;   /* memory slots, hence live instances at once; 0 = 64
+                             (KP_TEMPLATE_POOL_SIZE). Each holds one reservation of 8 GiB of
+                             address space (not memory) on 64-bit hosts */
+} kapsul_template_config;
+
+typedef struct kapsul_template kapsul_template;
+
+/* Build a template of module with its function imports resolved against imports[0..nimports)
+ * (by module and name; extra entries are ignored). The module gains a reference (the caller may
+ * free its own). The pool's reservations are made here; config may be NULL for the defaults.
+ *   KAPSUL_ERR_ARG         also: the module belongs to another engine, imports is NULL with
+ *                          nimports > 0, an entry has a NULL name or fn or a bad value kind
+ *   KAPSUL_ERR_UNLINKABLE  an import is missing from the list, has another type, or is not a
+ *                          function (templates do not import tables, memories or globals)
+ *   KAPSUL_ERR_LIMIT       the module defines more than one memory, or the reservations cannot
+ *                          be made (address space limits; the message says which)
+ * An active data segment that does not fit the initial memory is not an error here: such a
+ * template keeps no image and applies segments at every instantiation, which then traps as
+ * kapsul_linker_instantiate does. */
+KAPSUL_API kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *module,
+                                             const kapsul_template_import *imports, size_t nimports,
+                                             const kapsul_template_config *config,
+                                             kapsul_template **out, kapsul_error *err);
+/* Free the template and its pool. Every store that instantiated from it must be freed first. */
+KAPSUL_API void kapsul_template_free(kapsul_template *tpl);
+
+/* A fresh instance in store (of the template's engine), its memory 0 from the pool; env goes to
+ * per_instance imports. The slot returns to the pool when the store is freed, so a host running
+ * one request per store uses one slot per request in flight. The store's limits apply
+ * (kapsul_store_set_limits).
+ *   KAPSUL_ERR_ARG    also: the store belongs to another engine
+ *   KAPSUL_ERR_LIMIT  every slot of the pool is in use (never a silent new reservation), or the
+ *                     store's counts would be passed; nothing was created
+ *   KAPSUL_ERR_TRAP, KAPSUL_ERR_EXIT, host statuses  as for kapsul_linker_instantiate
+ * Threads: any number of threads may instantiate from one template at once, each into its own
+ * store (the pool's free list is locked for the few instructions of a take or a return). */
+KAPSUL_API kapsul_status kapsul_template_instantiate(kapsul_template *tpl, kapsul_store *store,
+                                                     void *env, kapsul_instance **out,
+                                                     kapsul_error *err);
+/* Slots of the pool not in use right now (for tests and metrics). */
+KAPSUL_API uint32_t kapsul_template_pool_free(kapsul_template *tpl);
+
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 
 /* A WASI context: the capabilities one guest instance receives. It owns a private fd table
@@ -479,7 +549,37 @@ typedef struct kapsul_wasi_config {
      * sock_accept -- stop the guest with KAPSUL_TRAP_TIMEOUT instead of waiting on. Pass the
      * store's deadline here so that --timeout also covers a guest sleeping in the host. */
     uint64_t deadline_ns;
+    /* In-memory stdio: no host fd is involved. Bits KAPSUL_WASI_MEM_STDIN/_STDOUT/_STDERR make
+     * that guest fd a buffer and the matching *_fd field above is ignored (0, the zeroed
+     * default, means "all three are host fds" as before). The guest sees such an fd as a pipe:
+     * fd_fdstat_get reports filetype unknown (what WASI gives pipes; not a character device, so
+     * wasi-libc does not line-buffer stdout as for a terminal) with no seek/tell rights;
+     * fd_filestat_get reports size = bytes not yet read (stdin) or held (stdout/stderr);
+     * poll_oneoff finds it ready at once; fd_read at the end of stdin_data returns 0 (EOF). */
+    unsigned mem_stdio;
+    /* The bytes fd 0 reads when KAPSUL_WASI_MEM_STDIN is set; NULL when stdin_len is 0. Borrowed,
+     * not copied: a request body is already in the host's memory, and a copy per request is what
+     * this path avoids. They must stay valid and unchanged until kapsul_wasi_free. */
+    const uint8_t *stdin_data;
+    size_t stdin_len;
+    /* Most bytes each in-memory output keeps; 0 = 64 MiB (KP_WASI_DEFAULT_OUTPUT_CAP). A write
+     * that would pass it stores what fits (a short write); a write when nothing fits fails with
+     * errno FBIG (the "file too large" of RLIMIT_FSIZE), and kapsul_wasi_output then reports
+     * KAPSUL_ERR_LIMIT. Failing rather than truncating silently is what a CGI host wants: a cut
+     * response must not look like a complete one. */
+    size_t output_cap;
+    /* Optional, with KAPSUL_WASI_MEM_STDERR: called on the thread running the guest for every
+     * complete line the guest writes to fd 2 (line without its '\n', not NUL-terminated, valid
+     * during the call only); a line longer than 4 KiB (KP_WASI_MAX_LINE) arrives in pieces and
+     * a last line without '\n' arrives at kapsul_wasi_free. stderr is then not kept, so
+     * kapsul_wasi_output(wasi, 2, ...) gives 0 bytes and output_cap does not apply. */
+    void (*stderr_line)(void *env, const char *line, size_t len);
+    void *stderr_env;
 } kapsul_wasi_config;
+
+#define KAPSUL_WASI_MEM_STDIN 1u
+#define KAPSUL_WASI_MEM_STDOUT 2u
+#define KAPSUL_WASI_MEM_STDERR 4u
 
 /* Create a context. The config's strings are copied.
  *   KAPSUL_ERR_IO   a directory cannot be opened, a stdio fd cannot be duplicated, or a listen
@@ -489,6 +589,21 @@ KAPSUL_API kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsu
                                          kapsul_error *err);
 /* Closes every host fd the context still holds. Not while an instance linked with it runs. */
 KAPSUL_API void kapsul_wasi_free(kapsul_wasi *wasi);
+/* Every wasi_snapshot_preview1 function as template imports with per_instance set: pass a
+ * kapsul_wasi as kapsul_template_instantiate's env. *out receives a table of *count entries that
+ * the library owns and never frees (built at the first call; any thread may call this). */
+KAPSUL_API kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out,
+                                                      size_t *count, kapsul_error *err);
+
+/* What the guest wrote to an in-memory fd 1 or 2 so far: *data (NULL when nothing was written)
+ * and *len. The bytes stay owned by the context and valid until the next call into the guest or
+ * kapsul_wasi_free; the host may read or copy them (serve parses the WAGI response from them).
+ *   KAPSUL_ERR_ARG    also: fd is not 1 or 2, or that fd is not in-memory (mem_stdio)
+ *   KAPSUL_ERR_LIMIT  the guest reached output_cap (a write was cut or refused); *data and *len
+ *                     are set all the same */
+KAPSUL_API kapsul_status kapsul_wasi_output(const kapsul_wasi *wasi, int fd, const uint8_t **data,
+                                            size_t *len, kapsul_error *err);
+
 /* Define every wasi_snapshot_preview1 function in the linker (as host functions of its store),
  * bound to this context. The context must outlive every instance linked with it. proc_exit
  * makes the call that entered wasm return KAPSUL_ERR_EXIT with err->exit_code. */

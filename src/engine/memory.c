@@ -40,6 +40,11 @@ static uint64_t effective_max(const kpExec *x, uint64_t max_pages) {
     return max_pages < cap ? max_pages : cap;
 }
 
+bool kpMemory_guardMode(const kapsul_config *cfg) {
+    return sizeof(void *) == 8 && !cfg->explicit_bounds_checks && !under_valgrind() &&
+           kpInterp_guardPagesReady();
+}
+
 /* Reserve (or allocate) and commit the initial pages; see the top of the file for the modes. */
 kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
                               kapsul_error *err) {
@@ -54,8 +59,7 @@ kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages,
     m->type_max = max_pages;
     m->max_pages = effective_max(x, max_pages);
     m->size = min_pages * KP_PAGE_SIZE;
-    bool guard = sizeof(void *) == 8 && !x->config->explicit_bounds_checks && !under_valgrind() &&
-                 kpInterp_guardPagesReady();
+    bool guard = kpMemory_guardMode(x->config);
     size_t span = guard ? KP_MEM_RESERVE : (size_t)(m->max_pages * KP_PAGE_SIZE);
     if (sizeof(void *) == 8 && span > 0) m->base = kpOs_reserve(span);
     if (m->base) {

@@ -37,6 +37,8 @@ struct kapsul_memory {
     size_t mapped;                 /* bytes of address space backing the memory (== reserved in the
                                       guard-page mode; the maximum size in the bounds-checked mode
                                       when it could be mapped; 0 = a kp_malloc block) */
+    void *pool;                    /* a module template's slot that owns this memory (the store
+                                      gives it back instead of calling kpMemory_free), or NULL */
 };
 
 struct kapsul_table {
@@ -120,6 +122,9 @@ kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages,
 /* memory.grow semantics: old size in pages or -1. */
 int64_t kpMemory_grow(kapsul_memory *mem, uint64_t delta, size_t limit_bytes);
 bool kpMemory_isGuestAddress(const kpExec *x, const void *addr);
+/* Whether memories made under cfg live in guard reservations (else bounds-checked mappings);
+ * a template's pool reserves its slots the same way. */
+bool kpMemory_guardMode(const kapsul_config *cfg);
 void kpMemory_free(kapsul_memory *mem);
 
 /* ---- table.c ---- */

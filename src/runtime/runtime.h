@@ -58,7 +58,6 @@ struct kapsul_store {
     kpExec exec;                   /* stacks, fuel, interrupt word, deadline; and the memories */
     kapsul_limits limits;          /* kapsul_store_set_limits; 0 = none (exec.mem_limit holds the
                                       effective memory limit) */
-    struct kpTemplateSlot *slot;   /* a template's pooled memory, returned at kapsul_store_free */
 };
 
 /* ---- store.c ---- */
@@ -77,6 +76,16 @@ kapsul_status kpStore_checkCounts(const kapsul_store *s, uint32_t ninst, uint32_
 /* ---- instance.c ---- */
 kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
                              kapsul_instance **out, kapsul_error *err);
+/* kpInstance_new for a template (template.c): mem0, when not NULL, is the module's (defined)
+ * memory 0, already registered in s->exec.mems; data_done says it already holds every active
+ * data segment. */
+kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
+                                 kapsul_memory *mem0, bool data_done, kapsul_instance **out,
+                                 kapsul_error *err);
 void kpInstance_free(kapsul_instance *inst);
+
+/* ---- template.c ---- */
+/* Give a pooled memory back to its template (kapsul_store_free). */
+void kpTemplate_release(kapsul_memory *mem);
 
 #endif /* KP_RUNTIME_H */

@@ -131,7 +131,10 @@ void kapsul_store_free(kapsul_store *s) {
     if (!s) return;
     for (size_t i = 0; i < s->instances.n; i++) kpInstance_free(s->instances.v[i]);
     for (size_t i = 0; i < s->funcs.n; i++) kp_free(s->funcs.v[i]);
-    for (size_t i = 0; i < s->exec.mems.n; i++) kpMemory_free(s->exec.mems.v[i]);
+    for (size_t i = 0; i < s->exec.mems.n; i++) {
+        if (s->exec.mems.v[i]->pool) kpTemplate_release(s->exec.mems.v[i]);
+        else kpMemory_free(s->exec.mems.v[i]);
+    }
     for (size_t i = 0; i < s->tables.n; i++) kpTable_free(s->tables.v[i]);
     for (size_t i = 0; i < s->globals.n; i++) kp_free(s->globals.v[i]);
     kpVec_free(&s->instances);
