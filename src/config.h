@@ -93,6 +93,10 @@
 #ifndef KP_TEMPLATE_POOL_SIZE
 #define KP_TEMPLATE_POOL_SIZE 64u
 #endif
+/* Bytes at the start of a pooled memory reset by copying rather than madvise (see kapsul.h). */
+#ifndef KP_TEMPLATE_KEEP_RESIDENT
+#define KP_TEMPLATE_KEEP_RESIDENT (1u << 20)
+#endif
 /* Defaults of kapsul_config's zero fields. */
 #ifndef KP_DEFAULT_STACK_BYTES
 #define KP_DEFAULT_STACK_BYTES (1u << 20)

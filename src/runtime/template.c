@@ -8,9 +8,11 @@
  * the instance's own functions, tables, globals and element segments (small, and made fresh so
  * nothing is shared), and a slot of the pool whose first pages map the image privately: the
  * guest's writes go to copies of its own, the image never changes. When the store is freed the
- * slot's pages are dropped (kpOs_discard: copies vanish, the mapping reads as the image again,
- * pages past the image read as zero) and pages the guest grew are made inaccessible again, and
- * the slot goes back to the free list; no mmap or munmap of a reservation per request.
+ * slot is reset: its first keep_resident_bytes are rewritten in place (image copied back, zeros
+ * after) and stay resident, the pages after them are dropped (kpOs_discard: copies vanish, the
+ * mapping reads as the image again, pages past the image read as zero), pages the guest grew are
+ * made inaccessible again, and the slot goes back to the free list; no mmap or munmap of a
+ * reservation per request. Why both ways: see keep_resident_bytes in kapsul.h.
  *
  * Hosts without the in-memory file (memfd) or the page-dropping call still get the pool: the
  * image is copied into the slot at each take, and a slot whose pages cannot be dropped gives its
@@ -52,7 +54,9 @@ struct kapsul_template {
     bool data_done;                /* the image holds every active data segment */
     size_t image_len;              /* bytes of the image (page multiple, <= init_bytes) */
     kpOs_fd image_fd;              /* the in-memory file holding the image, or KP_OS_NO_FD */
-    uint8_t *image;                /* the image itself when there is no file to map */
+    uint8_t *image;                /* the image's bytes (copied back on reset, or when there is
+                                      no file to map) */
+    size_t keep;                   /* bytes at the start reset by copying (page multiple) */
     kpOs_mutex *lock;              /* guards free and nfree */
     kpSlot *slots, *free;
     uint32_t nslots, nfree;
@@ -158,8 +162,8 @@ static kapsul_status build_image(kapsul_template *t, kapsul_error *err) {
         if (d->mode == kpSeg_ACTIVE && d->bytes.len && const_offset(m, d->offset, &off))
             memcpy(img + off, m->bytes + d->bytes.start, d->bytes.len);
     }
-    if (kpOs_imageCreate(img, t->image_len, &t->image_fd) == KP_OS_OK) kp_free(img);
-    else t->image = img;
+    kpOs_imageCreate(img, t->image_len, &t->image_fd);   /* without it, slots copy the image */
+    t->image = img;
     return KAPSUL_OK;
 }
 
@@ -221,6 +225,11 @@ kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *mo
         t->type_max = l->has_max ? l->max : KAPSUL_NO_MAX;
         t->init_bytes = (size_t)(l->min * KP_PAGE_SIZE);
         uint32_t n = config && config->pool_size ? config->pool_size : KP_TEMPLATE_POOL_SIZE;
+        size_t keep = config && config->keep_resident_bytes ? config->keep_resident_bytes : KP_TEMPLATE_KEEP_RESIDENT;
+        if (keep == SIZE_MAX) keep = 0;
+        size_t page = kpOs_pageSize();
+        keep = keep / page * page;
+        t->keep = keep < t->init_bytes ? keep : t->init_bytes;
         if ((st = build_image(t, err)) != KAPSUL_OK || (st = make_pool(t, n, err)) != KAPSUL_OK) goto fail;
     }
     *out = t;
@@ -324,9 +333,15 @@ void kpTemplate_release(kapsul_memory *mem) {
     kpSlot *s = mem->pool;
     kapsul_template *t = s->tpl;
     size_t size = (size_t)mem->size;
-    bool ok = kpOs_discard(mem->base, size < t->init_bytes ? size : t->init_bytes) &&
+    /* The kept region: the image copied back, zeros after it (memory never shrinks, so
+     * size >= init_bytes >= keep). */
+    size_t img = t->image_len < t->keep ? t->image_len : t->keep;
+    if (img) memcpy(mem->base, t->image, img);
+    if (t->keep > img) memset(mem->base + img, 0, t->keep - img);
+    bool ok = kpOs_discard(mem->base + t->keep, t->init_bytes - t->keep) &&
               kpOs_decommit(mem->base, t->init_bytes, size);
-    if (!ok || t->image_fd == KP_OS_NO_FD) s->ready = false;   /* dropped pages read as zero */
+    /* Without the image file, dropped pages past keep read as zero, not as the image. */
+    if (!ok || (t->image_fd == KP_OS_NO_FD && t->image_len > t->keep)) s->ready = false;
     if (!ok) {
         kpOs_release(mem->base, t->span);
         mem->base = NULL;

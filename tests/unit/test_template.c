@@ -6,6 +6,7 @@
  * failures at every point of a template's life (run under ASan, nothing leaks).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/base.h"
@@ -82,13 +83,16 @@ static int request(kapsul_engine *e, kapsul_template *tpl, void *env) {
     return bad ? -1 : 0;
 }
 
-static kapsul_template *state_template(kapsul_engine *e, kapsul_module **mod, int *hits, uint32_t pool) {
+/* keep: keep_resident_bytes -- 0 the default (the whole 2-page memory is copied back), 65536 half
+ * copied and half dropped, SIZE_MAX all dropped with madvise. */
+static kapsul_template *state_template(kapsul_engine *e, kapsul_module **mod, int *hits, uint32_t pool,
+                                       size_t keep) {
     kapsul_template *tpl = NULL;
     kapsul_error err;
     CHECK(kapsul_module_new_wat(e, kState, strlen(kState), mod, &err) == KAPSUL_OK);
     kapsul_template_import imp = {.module = "env", .name = "hit", .params = kI32, .nparams = 1,
                                   .results = kI32, .nresults = 1, .fn = host_hit, .env = hits};
-    kapsul_template_config cfg = {.pool_size = pool};
+    kapsul_template_config cfg = {.pool_size = pool, .keep_resident_bytes = keep};
     CHECK(kapsul_template_new(e, *mod, &imp, 1, &cfg, &tpl, &err) == KAPSUL_OK);
     return tpl;
 }
@@ -98,7 +102,7 @@ static void test_fresh_and_pool(void) {
     kapsul_module *mod = NULL;
     int hits = 0;
     CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
-    kapsul_template *tpl = state_template(e, &mod, &hits, 2);
+    kapsul_template *tpl = state_template(e, &mod, &hits, 2, 65536);
     kapsul_module_free(mod);   /* the template keeps its own reference */
     for (int i = 0; i < 5; i++) CHECK(request(e, tpl, NULL) == 0);
     CHECK(hits == 5);
@@ -133,7 +137,14 @@ static void test_explicit_bounds(void) {
     kapsul_module *mod = NULL;
     int hits = 0;
     CHECK(kapsul_engine_new(&c, &e, NULL) == KAPSUL_OK);
-    kapsul_template *tpl = state_template(e, &mod, &hits, 1);
+    kapsul_template *tpl = state_template(e, &mod, &hits, 1, SIZE_MAX);
+    for (int i = 0; i < 3; i++) CHECK(request(e, tpl, NULL) == 0);
+    kapsul_template_free(tpl);
+    kapsul_module_free(mod);
+    kapsul_engine_free(e);
+    /* And the guard-page mode with every page dropped by madvise. */
+    CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
+    tpl = state_template(e, &mod, &hits, 1, SIZE_MAX);
     for (int i = 0; i < 3; i++) CHECK(request(e, tpl, NULL) == 0);
     kapsul_template_free(tpl);
     kapsul_module_free(mod);
@@ -159,7 +170,7 @@ static void test_threads(void) {
     kapsul_module *mod = NULL;
     int hits = 0;
     CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
-    kapsul_template *tpl = state_template(e, &mod, &hits, 4);
+    kapsul_template *tpl = state_template(e, &mod, &hits, 4, 0);
     pthread_t th[8];
     worker w[8];
     for (int i = 0; i < 8; i++) {
