@@ -6,12 +6,15 @@
  *   template       kapsul_template_instantiate: imports resolved once, memory 0 from the pool
  *                  mapped copy-on-write over the data image, reset when the store is freed
  *   template-only  the same without running _start (the floor of the instance itself)
+ *   template-madvise  template with keep_resident_bytes = SIZE_MAX: a slot's pages are all
+ *                  dropped with madvise on reset instead of rewritten in place
  *   linker         the plain path: kapsul_linker_new + kapsul_wasi_define +
  *                  kapsul_linker_instantiate per request (a new 8 GiB reservation each time)
  * Prints p50, p99 and mean in microseconds for each. Timing only: nothing here is a test.
  *
  *   bench/instantiate.sh [N]      builds this against build/libkapsul.a and runs it
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +102,7 @@ static void measure(const char *name, int how, int n, kapsul_engine *e, kapsul_m
         sum += (double)t[i];
     }
     qsort(t, (size_t)n, sizeof *t, cmp);
-    printf("%-14s n=%-7d p50 %8.2f us   p99 %8.2f us   mean %8.2f us\n", name, n, t[n / 2] / 1e3,
+    printf("%-16s n=%-7d p50 %8.2f us   p99 %8.2f us   mean %8.2f us\n", name, n, t[n / 2] / 1e3,
            t[(size_t)n * 99 / 100] / 1e3, sum / n / 1e3);
     free(t);
 }
@@ -119,17 +122,22 @@ int main(int argc, char **argv) {
     kapsul_error err;
     kapsul_engine *e;
     kapsul_module *mod;
-    kapsul_template *tpl;
+    kapsul_template *tpl, *tpl_madvise;
     const kapsul_template_import *wi;
     size_t nwi;
     if (kapsul_engine_new(NULL, &e, &err) || kapsul_module_new(e, buf, len, &mod, &err) ||
         kapsul_wasi_template_imports(&wi, &nwi, &err) || kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, &err))
         die("setup", &err);
+    kapsul_template_config drop_all = {.keep_resident_bytes = SIZE_MAX};
+    if (kapsul_template_new(e, mod, wi, nwi, &drop_all, &tpl_madvise, &err)) die("setup", &err);
     const char *only = argc > 3 ? argv[3] : "";   /* a mode's name runs only that mode */
     if (!*only || !strcmp(only, "template")) measure("template", TEMPLATE, n, e, mod, tpl);
     if (!*only || !strcmp(only, "template-only")) measure("template-only", TEMPLATE_ONLY, n, e, mod, tpl);
+    if (!*only || !strcmp(only, "template-madvise"))
+        measure("template-madvise", TEMPLATE, n, e, mod, tpl_madvise);
     if (!*only || !strcmp(only, "linker")) measure("linker", LINKER, n, e, mod, tpl);
     kapsul_template_free(tpl);
+    kapsul_template_free(tpl_madvise);
     kapsul_module_free(mod);
     kapsul_engine_free(e);
     return 0;
