@@ -483,7 +483,8 @@ typedef struct kapsul_template_config {
      * the pages past them are dropped (madvise), to be faulted in again when touched. Copying
      * costs about 1 us per 64 KiB whatever the guest touched; dropping costs a system call and a
      * TLB flush plus a fault per page touched, which is dearer for small memories and cheaper
-     * for large ones touched sparsely. Either way the next guest sees the image and zeros. */
+     * for large ones touched sparsely. Either way the next guest sees the image and zeros.
+     * Kept pages stay resident in every slot once used: up to pool_size * keep bytes. */
     size_t keep_resident_bytes;
 } kapsul_template_config;
 

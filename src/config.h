@@ -220,6 +220,9 @@
 #if KP_MAX_IOVS < 1 || KP_MAX_SYMLINKS < 1 || KP_MAX_DEPTH < 1
 #error "WASI limits must be positive"
 #endif
+#if KP_TEMPLATE_POOL_SIZE < 1
+#error "KP_TEMPLATE_POOL_SIZE must be at least 1: a template without slots cannot instantiate"
+#endif
 #if KP_DEFAULT_CALL_DEPTH < 1
 #error "KP_DEFAULT_CALL_DEPTH must be at least 1"
 #endif
