@@ -257,6 +257,31 @@ KAPSUL_API kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **
  * (and kapsul_memory_data pointers) are dangling afterwards. Not while code runs in the store. */
 KAPSUL_API void kapsul_store_free(kapsul_store *store);
 
+/* Limits on what this store may hold, on top of the engine's kapsul_config. Zero in a field
+ * means "no store limit" (the engine's and the implementation's limits still hold), so
+ * `kapsul_limits l = {0};` removes every store limit. They apply to objects created after the
+ * call (a memory or table records its effective maximum when it is made), so a host sets them
+ * right after kapsul_store_new. */
+typedef struct kapsul_limits {
+    size_t max_memory_bytes;       /* per linear memory, at creation and on memory.grow; values
+                                      above the engine's max_memory_bytes change nothing */
+    uint64_t max_table_elements;   /* per table, at creation and on table.grow */
+    uint32_t max_instances;        /* instances in the store */
+    uint32_t max_memories;         /* memories in the store (defined by instances or the host) */
+    uint32_t max_tables;           /* tables in the store (defined by instances or the host) */
+} kapsul_limits;
+
+/* Set the store's limits (limits is copied). Beyond them: memory.grow and table.grow return -1
+ * to the guest (the spec's failure value); kapsul_memory_grow returns KAPSUL_ERR_LIMIT;
+ * instantiation fails before creating anything with KAPSUL_ERR_LIMIT when the module would pass
+ * a count or a table size, and with KAPSUL_ERR_TRAP / KAPSUL_TRAP_MEMORY_LIMIT when its memory's
+ * initial size passes max_memory_bytes (as for the engine's limit); kapsul_memory_new and
+ * kapsul_table_new fail with KAPSUL_ERR_LIMIT. kapsul_store_limits copies the current ones out.
+ * Only KAPSUL_ERR_ARG (a NULL argument) can fail. */
+KAPSUL_API kapsul_status kapsul_store_set_limits(kapsul_store *store, const kapsul_limits *limits,
+                                                 kapsul_error *err);
+KAPSUL_API void kapsul_store_limits(const kapsul_store *store, kapsul_limits *out);
+
 /* Limits on execution in this store; they cannot fail. fuel: number of instructions-worth of
  * work before KAPSUL_TRAP_FUEL (0 = unlimited; it is not replenished between calls).
  * kapsul_store_fuel_remaining: what is left, 0 when metering is off or the fuel is spent.
@@ -331,11 +356,13 @@ KAPSUL_API kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func
  * store. Sizes are in 64 KiB pages / elements; max = KAPSUL_NO_MAX: no declared maximum. */
 #define KAPSUL_NO_MAX UINT64_MAX
 /*   KAPSUL_ERR_ARG    also: min_pages > 65536, or max_pages < min_pages
- *   KAPSUL_ERR_LIMIT  min_pages is above the engine's max_memory_bytes */
+ *   KAPSUL_ERR_LIMIT  min_pages is above the engine's or the store's max_memory_bytes, or the
+ *                     store holds its max_memories already */
 KAPSUL_API kapsul_status kapsul_memory_new(kapsul_store *store, uint64_t min_pages, uint64_t max_pages,
                                            kapsul_memory **out, kapsul_error *err);
 /*   KAPSUL_ERR_ARG    also: elem is not KAPSUL_FUNCREF or KAPSUL_EXTERNREF, or max < min
- *   KAPSUL_ERR_LIMIT  min is above the implementation's table limit (10,000,000 elements) */
+ *   KAPSUL_ERR_LIMIT  min is above the implementation's table limit (10,000,000 elements) or the
+ *                     store's max_table_elements, or the store holds its max_tables already */
 KAPSUL_API kapsul_status kapsul_table_new(kapsul_store *store, kapsul_valkind elem, uint64_t min,
                                           uint64_t max, kapsul_table **out, kapsul_error *err);
 /*   KAPSUL_ERR_ARG  also: value.kind is not a kapsul_valkind */
@@ -350,7 +377,7 @@ KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory);       /* byte
 KAPSUL_API uint64_t kapsul_memory_pages(const kapsul_memory *memory);
 /* Grow by delta_pages (0 is allowed) and store the old size in pages in *old_pages (which may be
  * NULL). The new pages are zero.
- *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum or the engine's
+ *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum, the engine's or the store's
  *                     max_memory_bytes; the memory is unchanged
  *   KAPSUL_ERR_NOMEM  the host could not provide the pages; the memory is unchanged */
 KAPSUL_API kapsul_status kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages,
@@ -399,7 +426,9 @@ KAPSUL_API kapsul_status kapsul_linker_define_func(kapsul_linker *linker, const 
  * belongs to the linker's store.
  *   KAPSUL_ERR_ARG         also: the module was loaded by another engine than the store's
  *   KAPSUL_ERR_UNLINKABLE  an import is missing or has the wrong type (nothing was created)
- *   KAPSUL_ERR_LIMIT       a table is above the implementation's limit
+ *   KAPSUL_ERR_LIMIT       a table is above the implementation's or the store's limit, or the
+ *                          instance, its memories or tables would pass the store's counts
+ *                          (kapsul_store_set_limits); nothing was created
  *   KAPSUL_ERR_TRAP        a segment was out of bounds, a memory is above max_memory_bytes
  *                          (KAPSUL_TRAP_MEMORY_LIMIT), or the start function trapped; per the
  *                          spec, writes done before the failure stay visible in shared imported
@@ -416,6 +445,85 @@ KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const
  * memory, else NULL (also for a NULL instance or name). */
 KAPSUL_API kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
 KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, const char *name);
+
+/* ---- Module templates and the memory pool -------------------------------------------------- */
+
+/* A template makes fresh instances of one module at a small cost, for a host that wants a new
+ * sandbox for every request: imports are resolved and type-checked once, the initial contents
+ * of memory 0 (its active data segments applied) are computed once into a copy-on-write image,
+ * and each instance's memory 0 is a slot of a pool of address-space reservations made once,
+ * which the image is mapped over privately. When the store that holds the instance is freed the
+ * slot is reset (its pages dropped, so it reads as the image again and nothing the guest wrote
+ * survives) and returned to the pool. Tables, globals and element segments are made fresh for
+ * every instance, and the start function runs every time, so each instance begins exactly as
+ * kapsul_linker_instantiate would begin it.
+ *
+ * Imports: a template resolves only function imports, each to a host function of this list
+ * (wasi_snapshot_preview1 included: kapsul_wasi_template_imports fills them in). */
+typedef struct kapsul_template_import {
+    const char *module, *name;     /* NUL-terminated; copied */
+    const kapsul_valkind *params;  /* copied; may be NULL when the count is 0 */
+    uint32_t nparams;
+    const kapsul_valkind *results;
+    uint32_t nresults;
+    kapsul_host_fn fn;
+    void *env;                     /* passed to fn, unless per_instance */
+    bool per_instance;             /* fn gets the env given to kapsul_template_instantiate (a
+                                      WASI context per request, say) instead of env */
+} kapsul_template_import;
+
+/* Zero in every field means the default. */
+typedef struct kapsul_template_config {
+    uint32_t pool_size;   /* memory slots, hence live instances at once; 0 = 64
+                             (KP_TEMPLATE_POOL_SIZE). Each holds one reservation of 8 GiB of
+                             address space (not memory) on 64-bit hosts */
+    /* How a returned slot is reset. Its first keep_resident_bytes (0 = 1 MiB,
+     * KP_TEMPLATE_KEEP_RESIDENT; SIZE_MAX = none) are rewritten in place -- the image copied
+     * back, the rest zeroed -- and stay resident, so the next guest takes no page faults there;
+     * the pages past them are dropped (madvise), to be faulted in again when touched. Copying
+     * costs about 1 us per 64 KiB whatever the guest touched; dropping costs a system call and a
+     * TLB flush plus a fault per page touched, which is dearer for small memories and cheaper
+     * for large ones touched sparsely. Either way the next guest sees the image and zeros.
+     * Kept pages stay resident in every slot once used: up to pool_size * keep bytes. */
+    size_t keep_resident_bytes;
+} kapsul_template_config;
+
+typedef struct kapsul_template kapsul_template;
+
+/* Build a template of module with its function imports resolved against imports[0..nimports)
+ * (by module and name; extra entries are ignored). The module gains a reference (the caller may
+ * free its own). The pool's reservations are made here; config may be NULL for the defaults.
+ *   KAPSUL_ERR_ARG         also: the module belongs to another engine, imports is NULL with
+ *                          nimports > 0, an entry has a NULL name or fn or a bad value kind
+ *   KAPSUL_ERR_UNLINKABLE  an import is missing from the list, has another type, or is not a
+ *                          function (templates do not import tables, memories or globals)
+ *   KAPSUL_ERR_LIMIT       the module defines more than one memory, or the reservations cannot
+ *                          be made (address space limits; the message says which)
+ * An active data segment that does not fit the initial memory is not an error here: such a
+ * template keeps no image and applies segments at every instantiation, which then traps as
+ * kapsul_linker_instantiate does. */
+KAPSUL_API kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *module,
+                                             const kapsul_template_import *imports, size_t nimports,
+                                             const kapsul_template_config *config,
+                                             kapsul_template **out, kapsul_error *err);
+/* Free the template and its pool. Every store that instantiated from it must be freed first. */
+KAPSUL_API void kapsul_template_free(kapsul_template *tpl);
+
+/* A fresh instance in store (of the template's engine), its memory 0 from the pool; env goes to
+ * per_instance imports. The slot returns to the pool when the store is freed, so a host running
+ * one request per store uses one slot per request in flight. The store's limits apply
+ * (kapsul_store_set_limits).
+ *   KAPSUL_ERR_ARG    also: the store belongs to another engine
+ *   KAPSUL_ERR_LIMIT  every slot of the pool is in use (never a silent new reservation), or the
+ *                     store's counts would be passed; nothing was created
+ *   KAPSUL_ERR_TRAP, KAPSUL_ERR_EXIT, host statuses  as for kapsul_linker_instantiate
+ * Threads: any number of threads may instantiate from one template at once, each into its own
+ * store (the pool's free list is locked for the few instructions of a take or a return). */
+KAPSUL_API kapsul_status kapsul_template_instantiate(kapsul_template *tpl, kapsul_store *store,
+                                                     void *env, kapsul_instance **out,
+                                                     kapsul_error *err);
+/* Slots of the pool not in use right now (for tests and metrics). */
+KAPSUL_API uint32_t kapsul_template_pool_free(kapsul_template *tpl);
 
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 
@@ -450,7 +558,37 @@ typedef struct kapsul_wasi_config {
      * sock_accept -- stop the guest with KAPSUL_TRAP_TIMEOUT instead of waiting on. Pass the
      * store's deadline here so that --timeout also covers a guest sleeping in the host. */
     uint64_t deadline_ns;
+    /* In-memory stdio: no host fd is involved. Bits KAPSUL_WASI_MEM_STDIN/_STDOUT/_STDERR make
+     * that guest fd a buffer and the matching *_fd field above is ignored (0, the zeroed
+     * default, means "all three are host fds" as before). The guest sees such an fd as a pipe:
+     * fd_fdstat_get reports filetype unknown (what WASI gives pipes; not a character device, so
+     * wasi-libc does not line-buffer stdout as for a terminal) with no seek/tell rights;
+     * fd_filestat_get reports size = bytes not yet read (stdin) or held (stdout/stderr);
+     * poll_oneoff finds it ready at once; fd_read at the end of stdin_data returns 0 (EOF). */
+    unsigned mem_stdio;
+    /* The bytes fd 0 reads when KAPSUL_WASI_MEM_STDIN is set; NULL when stdin_len is 0. Borrowed,
+     * not copied: a request body is already in the host's memory, and a copy per request is what
+     * this path avoids. They must stay valid and unchanged until kapsul_wasi_free. */
+    const uint8_t *stdin_data;
+    size_t stdin_len;
+    /* Most bytes each in-memory output keeps; 0 = 64 MiB (KP_WASI_DEFAULT_OUTPUT_CAP). A write
+     * that would pass it stores what fits (a short write); a write when nothing fits fails with
+     * errno FBIG (the "file too large" of RLIMIT_FSIZE), and kapsul_wasi_output then reports
+     * KAPSUL_ERR_LIMIT. Failing rather than truncating silently is what a CGI host wants: a cut
+     * response must not look like a complete one. */
+    size_t output_cap;
+    /* Optional, with KAPSUL_WASI_MEM_STDERR: called on the thread running the guest for every
+     * complete line the guest writes to fd 2 (line without its '\n', not NUL-terminated, valid
+     * during the call only); a line longer than 4 KiB (KP_WASI_MAX_LINE) arrives in pieces and
+     * a last line without '\n' arrives at kapsul_wasi_free. stderr is then not kept, so
+     * kapsul_wasi_output(wasi, 2, ...) gives 0 bytes and output_cap does not apply. */
+    void (*stderr_line)(void *env, const char *line, size_t len);
+    void *stderr_env;
 } kapsul_wasi_config;
+
+#define KAPSUL_WASI_MEM_STDIN 1u
+#define KAPSUL_WASI_MEM_STDOUT 2u
+#define KAPSUL_WASI_MEM_STDERR 4u
 
 /* Create a context. The config's strings are copied.
  *   KAPSUL_ERR_IO   a directory cannot be opened, a stdio fd cannot be duplicated, or a listen
@@ -460,6 +598,21 @@ KAPSUL_API kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsu
                                          kapsul_error *err);
 /* Closes every host fd the context still holds. Not while an instance linked with it runs. */
 KAPSUL_API void kapsul_wasi_free(kapsul_wasi *wasi);
+/* Every wasi_snapshot_preview1 function as template imports with per_instance set: pass a
+ * kapsul_wasi as kapsul_template_instantiate's env. *out receives a table of *count entries that
+ * the library owns and never frees (built at the first call; any thread may call this). */
+KAPSUL_API kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out,
+                                                      size_t *count, kapsul_error *err);
+
+/* What the guest wrote to an in-memory fd 1 or 2 so far: *data (NULL when nothing was written)
+ * and *len. The bytes stay owned by the context and valid until the next call into the guest or
+ * kapsul_wasi_free; the host may read or copy them (serve parses the WAGI response from them).
+ *   KAPSUL_ERR_ARG    also: fd is not 1 or 2, or that fd is not in-memory (mem_stdio)
+ *   KAPSUL_ERR_LIMIT  the guest reached output_cap (a write was cut or refused); *data and *len
+ *                     are set all the same */
+KAPSUL_API kapsul_status kapsul_wasi_output(const kapsul_wasi *wasi, int fd, const uint8_t **data,
+                                            size_t *len, kapsul_error *err);
+
 /* Define every wasi_snapshot_preview1 function in the linker (as host functions of its store),
  * bound to this context. The context must outlive every instance linked with it. proc_exit
  * makes the call that entered wasm return KAPSUL_ERR_EXIT with err->exit_code. */

@@ -89,6 +89,14 @@
 #ifndef KP_MEM_RESERVE
 #define KP_MEM_RESERVE (8ull << 30)
 #endif
+/* Memory slots of a module template's pool when kapsul_template_config.pool_size is 0. */
+#ifndef KP_TEMPLATE_POOL_SIZE
+#define KP_TEMPLATE_POOL_SIZE 64u
+#endif
+/* Bytes at the start of a pooled memory reset by copying rather than madvise (see kapsul.h). */
+#ifndef KP_TEMPLATE_KEEP_RESIDENT
+#define KP_TEMPLATE_KEEP_RESIDENT (1u << 20)
+#endif
 /* Defaults of kapsul_config's zero fields. */
 #ifndef KP_DEFAULT_STACK_BYTES
 #define KP_DEFAULT_STACK_BYTES (1u << 20)
@@ -102,6 +110,12 @@
 /* Guest fd slots per context: the host's RLIMIT_NOFILE is the real limit; this keeps a hostile
  * guest from growing the table past it. */
 #define KP_WASI_MAX_FDS 65536u
+#endif
+#ifndef KP_WASI_DEFAULT_OUTPUT_CAP
+#define KP_WASI_DEFAULT_OUTPUT_CAP (64u << 20) /* in-memory stdout/stderr, when the config says 0 */
+#endif
+#ifndef KP_WASI_MAX_LINE
+#define KP_WASI_MAX_LINE 4096 /* stderr_line: a longer line is delivered in pieces of this size */
 #endif
 #ifndef KP_MAX_IOVS
 #define KP_MAX_IOVS 1024 /* iovecs in one fd_read/fd_write (IOV_MAX on Linux) */
@@ -210,6 +224,9 @@
 #endif
 #if KP_MAX_IOVS < 1 || KP_MAX_SYMLINKS < 1 || KP_MAX_DEPTH < 1
 #error "WASI limits must be positive"
+#endif
+#if KP_TEMPLATE_POOL_SIZE < 1
+#error "KP_TEMPLATE_POOL_SIZE must be at least 1: a template without slots cannot instantiate"
 #endif
 #if KP_DEFAULT_CALL_DEPTH < 1
 #error "KP_DEFAULT_CALL_DEPTH must be at least 1"

@@ -34,17 +34,22 @@ static bool under_valgrind(void) {
 #endif
 }
 
-static uint64_t effective_max(const kapsul_config *cfg, uint64_t max_pages) {
-    uint64_t cap = cfg->max_memory_bytes / KP_PAGE_SIZE;
+static uint64_t effective_max(const kpExec *x, uint64_t max_pages) {
+    uint64_t cap = x->mem_limit / KP_PAGE_SIZE;
     if (cap > KP_MAX_PAGES) cap = KP_MAX_PAGES;
     return max_pages < cap ? max_pages : cap;
+}
+
+bool kpMemory_guardMode(const kapsul_config *cfg) {
+    return sizeof(void *) == 8 && !cfg->explicit_bounds_checks && !under_valgrind() &&
+           kpInterp_guardPagesReady();
 }
 
 /* Reserve (or allocate) and commit the initial pages; see the top of the file for the modes. */
 kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
                               kapsul_error *err) {
     kapsul_memory *m = NULL;
-    if (min_pages > effective_max(x->config, KAPSUL_NO_MAX)) {
+    if (min_pages > effective_max(x, KAPSUL_NO_MAX)) {
         kpError_set(err, KAPSUL_ERR_TRAP, 0, "memory of %llu pages exceeds the memory limit",
                     (unsigned long long)min_pages);
         if (err) err->trap = KAPSUL_TRAP_MEMORY_LIMIT;
@@ -52,10 +57,9 @@ kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages,
     }
     if (kpVec_grow(&x->mems) != 0 || !(m = kp_calloc(1, sizeof *m))) goto nomem;
     m->type_max = max_pages;
-    m->max_pages = effective_max(x->config, max_pages);
+    m->max_pages = effective_max(x, max_pages);
     m->size = min_pages * KP_PAGE_SIZE;
-    bool guard = sizeof(void *) == 8 && !x->config->explicit_bounds_checks && !under_valgrind() &&
-                 kpInterp_guardPagesReady();
+    bool guard = kpMemory_guardMode(x->config);
     size_t span = guard ? KP_MEM_RESERVE : (size_t)(m->max_pages * KP_PAGE_SIZE);
     if (sizeof(void *) == 8 && span > 0) m->base = kpOs_reserve(span);
     if (m->base) {

@@ -37,12 +37,15 @@ struct kapsul_memory {
     size_t mapped;                 /* bytes of address space backing the memory (== reserved in the
                                       guard-page mode; the maximum size in the bounds-checked mode
                                       when it could be mapped; 0 = a kp_malloc block) */
+    void *pool;                    /* a module template's slot that owns this memory (the store
+                                      gives it back instead of calling kpMemory_free), or NULL */
 };
 
 struct kapsul_table {
     kpValType elem;
     uint32_t size;
-    uint64_t max;                  /* declared maximum, KAPSUL_NO_MAX if none */
+    uint64_t max;                  /* declared maximum, KAPSUL_NO_MAX if none, for linking */
+    uint64_t limit;                /* effective maximum: max, the store's and the implementation's */
     void **elems;                  /* kapsul_func * or extern pointers; NULL = null ref */
 };
 
@@ -95,6 +98,7 @@ typedef struct kpExec {
     int entries;                   /* nesting of host -> wasm entries */
 
     const kapsul_config *config;   /* the engine's, defaults filled in (memory limit, bounds mode) */
+    size_t mem_limit;              /* bytes per memory: the engine's limit, lowered by the store's */
     kapsul_store *store;           /* the store embedding this, opaque here: what kapsul_caller names */
     /* Every memory of the store. They live here, not with the store's other objects, because the
      * fault handler asks whether a faulting address lies in one of their reservations. */
@@ -113,17 +117,22 @@ struct kapsul_caller {
 };
 
 /* ---- memory.c ---- */
-/* A new memory under the limits of cfg, registered in x->mems (which frees it with
+/* A new memory under x->mem_limit, registered in x->mems (which frees it with
  * kpMemory_free). Above the configured limit: KAPSUL_ERR_TRAP with KAPSUL_TRAP_MEMORY_LIMIT. */
 kapsul_status kpMemory_create(kpExec *x, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
                               kapsul_error *err);
 /* memory.grow semantics: old size in pages or -1. */
 int64_t kpMemory_grow(kapsul_memory *mem, uint64_t delta, size_t limit_bytes);
 bool kpMemory_isGuestAddress(const kpExec *x, const void *addr);
+/* Whether memories made under cfg live in guard reservations (else bounds-checked mappings);
+ * a template's pool reserves its slots the same way. */
+bool kpMemory_guardMode(const kapsul_config *cfg);
 void kpMemory_free(kapsul_memory *mem);
 
 /* ---- table.c ---- */
-kapsul_status kpTable_new(kpValType elem, uint64_t min, uint64_t max, kapsul_table **out);
+/* limit: the store's cap on elements (growth also stops at max and KP_MAX_TABLE_ENTRIES);
+ * min above it: KAPSUL_ERR_LIMIT. */
+kapsul_status kpTable_new(kpValType elem, uint64_t min, uint64_t max, uint64_t limit, kapsul_table **out);
 /* table.grow semantics: old size or -1. */
 int64_t kpTable_grow(kapsul_table *t, uint64_t delta, void *init);
 void kpTable_free(kapsul_table *t);

@@ -45,6 +45,10 @@ typedef enum kpOs_err {
 /* A short English description of err, for error messages ("No such file or directory"). */
 const char *kpOs_strerror(kpOs_err err);
 
+/* A file, directory or socket handle (see Handles above). */
+typedef int kpOs_fd;
+#define KP_OS_NO_FD (-1)
+
 /* ---- Virtual memory ------------------------------------------------------------------------ */
 
 /* Reserve `size` bytes of address space with no access (nothing committed). NULL on failure
@@ -55,6 +59,18 @@ void *kpOs_reserve(size_t size);
 bool kpOs_commit(void *base, size_t from, size_t to);
 void kpOs_release(void *base, size_t size);
 size_t kpOs_pageSize(void);
+/* Copy-on-write images (module templates' memory pool). kpOs_imageCreate makes an anonymous
+ * in-memory file (Linux memfd) holding the len bytes of data (len a multiple of the page size);
+ * kpOs_mapImage maps its first len bytes read-write and private over [base, base+len), inside
+ * a reservation, replacing what was there: writes go to private copies, the file never changes.
+ * kpOs_discard drops the pages of [base, base+len): anonymous pages read as zero again and
+ * private copies of an image read as the image again (Linux MADV_DONTNEED semantics; false where
+ * the host cannot promise that, and the caller then copies). kpOs_decommit makes [base+from,
+ * base+to) inaccessible and drops its pages, undoing kpOs_commit. */
+kpOs_err kpOs_imageCreate(const void *data, size_t len, kpOs_fd *out);
+bool kpOs_mapImage(void *base, size_t len, kpOs_fd image);
+bool kpOs_discard(void *base, size_t len);
+bool kpOs_decommit(void *base, size_t from, size_t to);
 
 /* ---- Faults ---------------------------------------------------------------------------------- */
 
@@ -104,8 +120,6 @@ void kpOs_yield(void);
 
 /* ---- Files ----------------------------------------------------------------------------------- */
 
-typedef int kpOs_fd;
-#define KP_OS_NO_FD (-1)
 /* The longest path (with its NUL) and path component the host accepts. */
 #define KP_OS_PATH_MAX 4096
 #define KP_OS_NAME_MAX 255

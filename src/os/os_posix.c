@@ -69,6 +69,57 @@ void kpOs_release(void *base, size_t size) {
     if (base) munmap(base, size);
 }
 
+/* memfd_create needs Linux 3.17; elsewhere there is no image file and templates copy instead. */
+kpOs_err kpOs_imageCreate(const void *data, size_t len, kpOs_fd *out) {
+    *out = KP_OS_NO_FD;
+#ifdef MFD_CLOEXEC
+    int fd = memfd_create("kapsul-image", MFD_CLOEXEC);
+    if (fd < 0) return kpOsPosix_lastErr();
+    const uint8_t *p = data;
+    size_t done = 0;
+    if (ftruncate(fd, (off_t)len) != 0) goto fail;
+    while (done < len) {
+        ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) goto fail;
+        done += (size_t)n;
+    }
+    *out = fd;
+    return KP_OS_OK;
+fail:;
+    kpOs_err e = kpOsPosix_lastErr();
+    close(fd);
+    return e == KP_OS_OK ? KP_OS_EIO : e;
+#else
+    (void)data;
+    (void)len;
+    return KP_OS_ENOSYS;
+#endif
+}
+
+bool kpOs_mapImage(void *base, size_t len, kpOs_fd image) {
+    if (len == 0) return true;
+    void *p = mmap(base, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, image, 0);
+    return p == base;
+}
+
+bool kpOs_discard(void *base, size_t len) {
+#ifdef __linux__
+    return len == 0 || madvise(base, len, MADV_DONTNEED) == 0;
+#else
+    (void)base;
+    (void)len;
+    return false;
+#endif
+}
+
+bool kpOs_decommit(void *base, size_t from, size_t to) {
+    if (to <= from) return true;
+    uint8_t *p = (uint8_t *)base + from;
+    void *q = mmap(p, to - from, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    return q == p;
+}
+
 size_t kpOs_pageSize(void) {
     long p = sysconf(_SC_PAGESIZE);
     return p > 0 ? (size_t)p : 4096;

@@ -15,7 +15,9 @@ kapsul_status kapsul_memory_new(kapsul_store *s, uint64_t min_pages, uint64_t ma
     if (min_pages > KP_MAX_PAGES || (max_pages != KAPSUL_NO_MAX && max_pages < min_pages))
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad memory limits: min %llu pages, max %llu",
                            (unsigned long long)min_pages, (unsigned long long)max_pages);
-    kapsul_status st = kpMemory_create(&s->exec, min_pages, max_pages, out, err);
+    kapsul_status st = kpStore_checkCounts(s, 0, 1, 0, err);
+    if (st != KAPSUL_OK) return st;
+    st = kpMemory_create(&s->exec, min_pages, max_pages, out, err);
     /* Above the configured limit: for the embedder that is a limit, not a guest trap. */
     if (st == KAPSUL_ERR_TRAP) {
         st = KAPSUL_ERR_LIMIT;
@@ -61,7 +63,8 @@ kapsul_status kapsul_table_new(kapsul_store *s, kapsul_valkind elem, uint64_t mi
                            (unsigned)elem, (unsigned long long)min, (unsigned long long)max);
     kapsul_status st = kpStore_addTable(s, (kpValType)elem, min, max, out);
     if (st == KAPSUL_ERR_LIMIT)
-        return kpError_set(err, st, 0, "a table of %llu elements exceeds the table limit", (unsigned long long)min);
+        return kpError_set(err, st, 0, "a table of %llu elements exceeds the table limit, or the store holds its maximum of tables",
+                           (unsigned long long)min);
     if (st != KAPSUL_OK) return kpError_set(err, st, 0, "out of memory");
     return KAPSUL_OK;
 }

@@ -119,7 +119,8 @@ static kapsul_status alloc_arrays(kapsul_instance *inst, const kpModule *m) {
     return KAPSUL_OK;
 }
 
-static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_error *err) {
+static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_memory *mem0,
+                                kapsul_error *err) {
     kapsul_module *mod = inst->module;
     const kpModule *m = mod->m;
     kapsul_status st;
@@ -143,6 +144,10 @@ static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_e
     }
     for (uint32_t i = 0; i < m->nmemories; i++) {
         const kpMemType *t = &m->memories[i];
+        if (i == 0 && mem0) {   /* a template's pooled memory */
+            inst->core.mems[m->nmem_imports] = mem0;
+            continue;
+        }
         st = kpMemory_create(&s->exec, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
                              &inst->core.mems[m->nmem_imports + i], err);
         if (st != KAPSUL_OK) return st;
@@ -189,7 +194,7 @@ static kapsul_status seg_trap(kapsul_error *err, kapsul_trap t) {
 }
 
 /* Active segments, elements first, then data, each bounds-checked as a whole before writing. */
-static kapsul_status apply_segments(kapsul_instance *inst, kapsul_error *err) {
+static kapsul_status apply_segments(kapsul_instance *inst, bool data_done, kapsul_error *err) {
     const kpModule *m = inst->module->m;
     uint64_t off[2];
     for (uint32_t i = 0; i < m->nelems; i++) {
@@ -205,6 +210,10 @@ static kapsul_status apply_segments(kapsul_instance *inst, kapsul_error *err) {
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const kpData *da = &m->datas[i];
         if (da->mode != kpSeg_ACTIVE) continue;
+        if (data_done) {   /* the template's image holds it */
+            inst->core.data_len[i] = 0;
+            continue;
+        }
         if (eval_const(inst, da->offset, off) != KAPSUL_OK) return seg_trap(err, KAPSUL_TRAP_MEMORY_OOB);
         kapsul_memory *mem = inst->core.mems[da->memory];
         uint64_t d = (uint32_t)off[0];
@@ -218,10 +227,31 @@ static kapsul_status apply_segments(kapsul_instance *inst, kapsul_error *err) {
 /* imports[i] corresponds to module import i. */
 kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
                              kapsul_instance **out, kapsul_error *err) {
+    return kpInstance_newWith(s, mod, imports, NULL, false, out, err);
+}
+
+/* The template's memory was counted when the template took it, so it is not counted again. */
+kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
+                                 kapsul_memory *mem0, bool data_done, kapsul_instance **out,
+                                 kapsul_error *err) {
     const kpModule *m = mod->m;
     kapsul_status st;
     for (uint32_t i = 0; i < m->nimports; i++)
         if ((st = check_import(mod, &m->imports[i], &imports[i], err)) != KAPSUL_OK) return st;
+    if ((st = kpStore_checkCounts(s, 1, m->nmemories - (mem0 ? 1 : 0), m->ntables, err)) != KAPSUL_OK)
+        return st;
+    uint64_t tlimit = s->limits.max_table_elements ? s->limits.max_table_elements : KP_MAX_TABLE_ENTRIES;
+    for (uint32_t i = 0; i < m->ntables; i++)
+        if (m->tables[i].limits.min > tlimit || m->tables[i].limits.min > KP_MAX_TABLE_ENTRIES)
+            return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "a table of %llu elements exceeds the table limit",
+                               (unsigned long long)m->tables[i].limits.min);
+    for (uint32_t i = mem0 ? 1 : 0; i < m->nmemories; i++)
+        if (m->memories[i].limits.min > s->exec.mem_limit / KP_PAGE_SIZE) {
+            kpError_set(err, KAPSUL_ERR_TRAP, 0, "memory of %llu pages exceeds the memory limit",
+                        (unsigned long long)m->memories[i].limits.min);
+            if (err) err->trap = KAPSUL_TRAP_MEMORY_LIMIT;
+            return KAPSUL_ERR_TRAP;
+        }
     if (kpVec_grow(&s->instances) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kapsul_instance *inst = kp_calloc(1, sizeof *inst);
     if (!inst) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -242,7 +272,7 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
         case kpExtern_GLOBAL: inst->core.globals[kg++] = imports[i].of.global; break;
         }
     }
-    if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
+    if ((st = define_all(s, inst, mem0, err)) != KAPSUL_OK) return st;
     /* Code compiled for guard regions runs native only over a reserved memory; otherwise this
      * instance runs in the interpreter (the module is lowered for it too). */
     bool guarded = !inst->core.mem0 || inst->core.mem0->reserved;
@@ -250,7 +280,7 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
         (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native, err)) != KAPSUL_OK)
         return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
-    if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
+    if ((st = apply_segments(inst, data_done, err)) != KAPSUL_OK) return st;
     if (m->has_start) {
         st = kapsul_func_call(s, inst->core.funcs[m->start], NULL, 0, NULL, 0, err);
         if (st != KAPSUL_OK) return st;

@@ -58,6 +58,8 @@ struct kapsul_store {
     KP_VEC(kapsul_table *) tables;
     KP_VEC(kapsul_global *) globals;
     kpExec exec;                   /* stacks, fuel, interrupt word, deadline; and the memories */
+    kapsul_limits limits;          /* kapsul_store_set_limits; 0 = none (exec.mem_limit holds the
+                                      effective memory limit) */
 };
 
 /* ---- store.c ---- */
@@ -68,10 +70,24 @@ kapsul_status kpStore_prepareStacks(kapsul_store *s);
  * s->exec, which keeps them for the fault handler. */
 kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out);
 kapsul_status kpStore_addGlobal(kapsul_store *s, kpValType type, bool mut, kapsul_global **out);
+/* KAPSUL_ERR_LIMIT (err filled) if adding ninst instances, nmem memories and ntab tables would
+ * pass the store's counts. */
+kapsul_status kpStore_checkCounts(const kapsul_store *s, uint32_t ninst, uint32_t nmem, uint32_t ntab,
+                                  kapsul_error *err);
 
 /* ---- instance.c ---- */
 kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
                              kapsul_instance **out, kapsul_error *err);
+/* kpInstance_new for a template (template.c): mem0, when not NULL, is the module's (defined)
+ * memory 0, already registered in s->exec.mems; data_done says it already holds every active
+ * data segment. */
+kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
+                                 kapsul_memory *mem0, bool data_done, kapsul_instance **out,
+                                 kapsul_error *err);
 void kpInstance_free(kapsul_instance *inst);
+
+/* ---- template.c ---- */
+/* Give a pooled memory back to its template (kapsul_store_free). */
+void kpTemplate_release(kapsul_memory *mem);
 
 #endif /* KP_RUNTIME_H */

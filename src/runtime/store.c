@@ -12,6 +12,7 @@ kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **out, kapsul
     if (!s) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     s->engine = engine;
     s->exec.config = &engine->config;
+    s->exec.mem_limit = engine->config.max_memory_bytes;
     s->exec.store = s;
     *out = s;
     return KAPSUL_OK;
@@ -21,7 +22,10 @@ void kapsul_store_free(kapsul_store *s) {
     if (!s) return;
     for (size_t i = 0; i < s->instances.n; i++) kpInstance_free(s->instances.v[i]);
     for (size_t i = 0; i < s->funcs.n; i++) kp_free(s->funcs.v[i]);
-    for (size_t i = 0; i < s->exec.mems.n; i++) kpMemory_free(s->exec.mems.v[i]);
+    for (size_t i = 0; i < s->exec.mems.n; i++) {
+        if (s->exec.mems.v[i]->pool) kpTemplate_release(s->exec.mems.v[i]);
+        else kpMemory_free(s->exec.mems.v[i]);
+    }
     for (size_t i = 0; i < s->tables.n; i++) kpTable_free(s->tables.v[i]);
     for (size_t i = 0; i < s->globals.n; i++) kp_free(s->globals.v[i]);
     kpVec_free(&s->instances);
@@ -44,8 +48,10 @@ kapsul_status kpStore_addFunc(kapsul_store *s, kapsul_func **out) {
 }
 
 kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out) {
+    if (s->limits.max_tables && s->tables.n >= s->limits.max_tables) return KAPSUL_ERR_LIMIT;
     if (kpVec_grow(&s->tables) != 0) return KAPSUL_ERR_NOMEM;
-    kapsul_status st = kpTable_new(elem, min, max, out);
+    uint64_t limit = s->limits.max_table_elements ? s->limits.max_table_elements : KP_MAX_TABLE_ENTRIES;
+    kapsul_status st = kpTable_new(elem, min, max, limit, out);
     if (st == KAPSUL_OK) s->tables.v[s->tables.n++] = *out;
     return st;
 }
@@ -58,6 +64,35 @@ kapsul_status kpStore_addGlobal(kapsul_store *s, kpValType type, bool mut, kapsu
     s->globals.v[s->globals.n++] = g;
     *out = g;
     return KAPSUL_OK;
+}
+
+/* Counts are checked before an instance creates anything, so a refused instantiation leaves the
+ * store as it was. */
+kapsul_status kpStore_checkCounts(const kapsul_store *s, uint32_t ninst, uint32_t nmem, uint32_t ntab,
+                                  kapsul_error *err) {
+    const kapsul_limits *l = &s->limits;
+    const char *what = NULL;
+    uint32_t max = 0;
+    if (l->max_instances && s->instances.n + ninst > l->max_instances) what = "instances", max = l->max_instances;
+    else if (l->max_memories && s->exec.mems.n + nmem > l->max_memories) what = "memories", max = l->max_memories;
+    else if (l->max_tables && s->tables.n + ntab > l->max_tables) what = "tables", max = l->max_tables;
+    if (!what) return KAPSUL_OK;
+    return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "the store's limit of %u %s would be passed", (unsigned)max, what);
+}
+
+/* The store's memory limit only ever lowers the engine's: exec.mem_limit is what memories read. */
+kapsul_status kapsul_store_set_limits(kapsul_store *s, const kapsul_limits *limits, kapsul_error *err) {
+    kpError_clear(err);
+    if (!s || !limits) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_set_limits: store or limits is NULL");
+    s->limits = *limits;
+    size_t engine_limit = s->engine->config.max_memory_bytes;
+    s->exec.mem_limit = limits->max_memory_bytes && limits->max_memory_bytes < engine_limit
+                            ? limits->max_memory_bytes : engine_limit;
+    return KAPSUL_OK;
+}
+
+void kapsul_store_limits(const kapsul_store *s, kapsul_limits *out) {
+    *out = s->limits;
 }
 
 /* The stacks are allocated on the first call, so a store that only holds objects costs none. */

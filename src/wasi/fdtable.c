@@ -6,7 +6,7 @@
 
 
 uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out) {
-    if (fd >= w->nfds || w->fds[fd].host < 0)
+    if (fd >= w->nfds || !kpWasiFd_used(&w->fds[fd]))
         return KP_WE_BADF;
     if ((w->fds[fd].base & need) != need)
         return KP_WE_NOTCAPABLE;
@@ -17,7 +17,7 @@ uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out
 uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t base, uint64_t inh,
                       bool read_only, uint32_t *out) {
     uint32_t slot = 3;
-    while (slot < w->nfds && w->fds[slot].host >= 0)
+    while (slot < w->nfds && kpWasiFd_used(&w->fds[slot]))
         slot++;
     if (slot >= w->nfds) {
         if (w->nfds >= KP_WASI_MAX_FDS) {

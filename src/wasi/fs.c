@@ -51,6 +51,12 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
         return KP_WE_FAULT;
     size_t done = 0;
     kpOs_err oe;
+    if (f->mem) {   /* in-memory stdio (memio.c); no seek right, so offset < 0 here */
+        e = write ? kpWasiMem_write(c->w, f->mem, iov, n, &done) : kpWasiMem_read(c->w, iov, n, &done);
+        if (done)
+            kpWasi_put32(c, res, (uint32_t)done);
+        return done ? KP_WE_SUCCESS : e;
+    }
     if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, KP_OS_POLL_IN))
         return KP_WE_SUCCESS;
     if (offset < 0 && write && f->filetype != KP_FT_FILE && !c->w->sigpipe_ignored)
@@ -193,7 +199,7 @@ uint16_t kpWasi_fdFdstatGet(kpWasiCall *c) {
         return KP_WE_FAULT;
     unsigned fl;
     uint16_t flags = 0;
-    if (kpOs_getFlags(f->host, &fl) == KP_OS_OK) {
+    if (!f->mem && kpOs_getFlags(f->host, &fl) == KP_OS_OK) {
         if (fl & KP_OS_O_APPEND) flags |= KP_FDF_APPEND;
         if (fl & KP_OS_O_NONBLOCK) flags |= KP_FDF_NONBLOCK;
         if (fl & KP_OS_O_SYNC) flags |= KP_FDF_SYNC;
@@ -245,6 +251,10 @@ uint16_t kpWasi_fdFilestatGet(kpWasiCall *c) {
         return e;
     if (!kpWasi_mem(c, kpWasi_u32(c, 1), 64))
         return KP_WE_FAULT;
+    if (f->mem) {   /* a pipe-like buffer: its size is what it holds */
+        st = (kpOs_stat){ .nlink = 1, .size = kpWasiMem_size(c->w, f->mem), .type = KP_OS_FT_UNKNOWN };
+        return kpWasi_putFilestat(c, kpWasi_u32(c, 1), &st);
+    }
     kpOs_err oe = kpOs_fstat(f->host, &st);
     if (oe != KP_OS_OK)
         return kpWasi_errno(oe);

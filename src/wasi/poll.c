@@ -93,6 +93,9 @@ uint16_t kpWasi_pollOneoff(kpWasiCall *c) {
             uint16_t e = kpWasiFd_get(c->w, kp_ld32(s + 16), KP_R_POLL_FD_READWRITE, &f);
             if (e)
                 put_event(evs + 32 * nev++, s, e, s[8], 0, 0);
+            else if (f->mem)   /* an in-memory buffer is always ready */
+                put_event(evs + 32 * nev++, s, 0, s[8],
+                          s[8] == KP_EV_READ ? kpWasiMem_size(c->w, f->mem) : 0, 0);
             else {
                 pfd[i].fd = f->host;
                 pfd[i].events = s[8] == KP_EV_READ ? KP_OS_POLL_IN : KP_OS_POLL_OUT;

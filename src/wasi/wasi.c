@@ -98,6 +98,44 @@ kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsu
     return KAPSUL_OK;
 }
 
+/* The table is built once per process from kp_wasi_table; two threads racing to build it both
+ * build one, the first to publish wins and the other frees its own, so no lock is needed. */
+kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out, size_t *count,
+                                           kapsul_error *err) {
+    enum { N = sizeof kp_wasi_table / sizeof kp_wasi_table[0] };
+    typedef struct { kapsul_template_import imp[N]; kapsul_valkind kinds[N][17]; } table;
+    static table *published;
+    kpError_clear(err);
+    if (!out || !count)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_template_imports: out or count is NULL");
+    table *t = __atomic_load_n(&published, __ATOMIC_ACQUIRE);
+    if (!t) {
+        table *mine = kp_calloc(1, sizeof *mine);
+        if (!mine)
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        for (size_t i = 0; i < N; i++) {
+            kapsul_valkind *k = mine->kinds[i];
+            uint32_t np = 0;
+            for (const char *p = kp_wasi_table[i].params; *p; p++)
+                k[np++] = *p == 'I' ? KAPSUL_I64 : KAPSUL_I32;
+            k[np] = KAPSUL_I32;
+            mine->imp[i] = (kapsul_template_import){
+                .module = "wasi_snapshot_preview1", .name = kp_wasi_table[i].name,
+                .params = k, .nparams = np, .results = k + np,
+                .nresults = kp_wasi_table[i].results[0] ? 1 : 0, .fn = kp_wasi_table[i].fn,
+                .per_instance = true };
+        }
+        t = NULL;
+        if (__atomic_compare_exchange_n(&published, &t, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            t = mine;
+        else
+            kp_free(mine);
+    }
+    *out = t->imp;
+    *count = N;
+    return KAPSUL_OK;
+}
+
 /* ---- Context creation ------------------------------------------------------------------------ */
 
 /* Copy a string list and count the bytes the guest's *_sizes_get will report (with NULs). */
@@ -191,8 +229,12 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
         goto fail;
     int hosts[3] = { config->stdin_fd, config->stdout_fd, config->stderr_fd };
     for (int i = 0; i < 3; i++)
-        if ((st = add_stdio(w, i, hosts[i], err)) != KAPSUL_OK)
+        if (!(config->mem_stdio & (1u << i)) && (st = add_stdio(w, i, hosts[i], err)) != KAPSUL_OK)
             goto fail;
+    if ((st = kpWasiMem_setup(w, config)) != KAPSUL_OK) {
+        kpError_set(err, st, 0, "kapsul_wasi_new: stdin_data is NULL with a non-zero stdin_len");
+        goto fail;
+    }
     for (size_t i = 0; i < config->ndirs; i++)
         if ((st = add_preopen(w, &config->dirs[i], err)) != KAPSUL_OK)
             goto fail;
@@ -222,6 +264,7 @@ void kapsul_wasi_free(kapsul_wasi *w) {
         return;
     for (uint32_t i = 0; i < w->nfds; i++)
         kpWasiFd_close(&w->fds[i]);
+    kpWasiMem_free(w);
     kp_free(w->fds);
     for (size_t i = 0; w->argv && i < w->argc; i++)
         kp_free(w->argv[i]);

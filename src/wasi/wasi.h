@@ -108,8 +108,11 @@ enum { KP_FST_ATIM = 1, KP_FST_ATIM_NOW = 2, KP_FST_MTIM = 4, KP_FST_MTIM_NOW = 
 
 /* ---- Context and fd table ------------------------------------------------------------------- */
 
+enum { KP_MEMFD_NONE, KP_MEMFD_IN, KP_MEMFD_OUT, KP_MEMFD_ERR };
+
 typedef struct kpWasiFd {
-    kpOs_fd host;           /* host fd; KP_OS_NO_FD marks a free slot */
+    kpOs_fd host;           /* host fd; KP_OS_NO_FD marks a free slot unless mem is set */
+    uint8_t mem;            /* KP_MEMFD_*: an in-memory stdio buffer of the context (memio.c) */
     uint8_t filetype;       /* KP_FT_* */
     bool read_only;         /* beneath a read-only preopen: KP_R_MUTATE can never come back */
     bool listener;          /* a --tcplisten socket (sock_accept allowed) */
@@ -119,12 +122,24 @@ typedef struct kpWasiFd {
     uint64_t dir_next;      /* the cookie at which that stream stands */
 } kpWasiFd;
 
+/* An in-memory output (stdout, stderr): bytes kept up to cap, or, for stderr with a line
+ * callback, only the current partial line. */
+typedef struct kpWasiOut {
+    uint8_t *data;
+    size_t len, alloc, cap;
+    bool full;              /* a write was cut or refused at cap */
+} kpWasiOut;
+
 struct kapsul_wasi {
     char **argv; size_t argc; size_t argv_bytes;    /* argv_bytes includes the NULs */
     char **env; size_t envc; size_t env_bytes;
     kpWasiFd *fds; uint32_t nfds;                    /* slot i is guest fd i */
     uint64_t deadline;                               /* CLOCK_MONOTONIC ns; 0 = none */
     bool sigpipe_ignored;    /* SIGPIPE was SIG_IGN at creation: writes need no masking */
+    const uint8_t *in; size_t in_len, in_pos;        /* in-memory stdin (borrowed) */
+    kpWasiOut out[2];                                /* in-memory stdout, stderr */
+    void (*line)(void *env, const char *line, size_t len);
+    void *line_env;
 };
 
 /* The state of one host-function call: the context, the guest's memory (re-read at each call,
@@ -186,6 +201,18 @@ uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out
 uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t base, uint64_t inh,
                       bool read_only, uint32_t *out);
 void kpWasiFd_close(kpWasiFd *f);
+/* A slot in use: a host fd or an in-memory stdio buffer. */
+static inline bool kpWasiFd_used(const kpWasiFd *f) { return f->host >= 0 || f->mem; }
+
+/* memio.c: in-memory stdio. Set up guest fds 0-2 the config makes buffers; I/O, stat and poll on
+ * them (the handlers call these when f->mem is set). */
+kapsul_status kpWasiMem_setup(kapsul_wasi *w, const kapsul_wasi_config *config);
+uint16_t kpWasiMem_read(kapsul_wasi *w, const kpOs_iov *iov, int n, size_t *done);
+uint16_t kpWasiMem_write(kapsul_wasi *w, int which, const kpOs_iov *iov, int n, size_t *done);
+/* Bytes a read would return now (stdin) or bytes held (outputs): filestat size, poll nbytes. */
+uint64_t kpWasiMem_size(const kapsul_wasi *w, int which);
+/* Deliver a pending partial stderr line and free the buffers (kapsul_wasi_free). */
+void kpWasiMem_free(kapsul_wasi *w);
 /* WASI filetype of a host fd (fstat), and of an OS file type. */
 uint8_t kpWasiFd_typeOf(kpOs_fd host);
 uint8_t kpWasi_fileType(kpOs_ftype type);
