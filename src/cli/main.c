@@ -20,6 +20,8 @@ static const command commands[] = {
     {"validate", kpCli_validate, "Decode and validate a module"},
     {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
     {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
+    {"serve", kpCli_serve, "Serve HTTP with one WAGI module on every path"},
+    {"up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP"},
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 
