@@ -175,14 +175,21 @@ static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_re
     kpStrVec env = { 0 }, argv = { 0 };
     kapsul_error e;
     int rc;
-    kpWagiHeader *hs = kp_calloc(req->nheaders ? req->nheaders : 1, sizeof *hs);
+    kpWagiHeader *hs = kp_calloc(req->nheaders + 1, sizeof *hs);
+    size_t nh = 0;
+    bool has_host = false;
     if (!hs) return plain(res, r, 500, "Internal Server Error\n");
-    for (size_t i = 0; i < req->nheaders; i++)
-        hs[i] = (kpWagiHeader){ req->headers[i].name, req->headers[i].name_len, req->headers[i].value,
-                                req->headers[i].value_len };
+    for (size_t i = 0; i < req->nheaders; i++, nh++) {
+        hs[nh] = (kpWagiHeader){ req->headers[i].name, req->headers[i].name_len, req->headers[i].value,
+                                 req->headers[i].value_len };
+        has_host |= req->headers[i].name_len == 4 && memcmp(req->headers[i].name, "host", 4) == 0;
+    }
+    /* h2o keeps Host (HTTP/1) and :authority (HTTP/2) apart from the headers; WAGI wants it as the
+     * Host header (HTTP_HOST, SERVER_NAME, X_FULL_URL). */
+    if (!has_host && req->authority_len) hs[nh++] = (kpWagiHeader){ "host", 4, req->authority, req->authority_len };
     kpWagiRequest rq = {
         .method = req->method, .path = req->path, .path_len = req->path_len, .query = req->query,
-        .query_len = req->query_len, .headers = hs, .nheaders = req->nheaders, .content_length = req->body_len,
+        .query_len = req->query_len, .headers = hs, .nheaders = nh, .content_length = req->body_len,
         .client_addr = req->client_addr, .client_port = req->client_port, .server_host = req->local_addr,
         .server_port = req->local_port, .scheme = req->scheme, .protocol = protocol_of(req->version),
         .match = m, .base = app->base, .env = c->env, .nenv = c->nenv,
@@ -392,6 +399,19 @@ static kapsul_status load_component(kpServe_app *app, const kpManifestComponent 
         goto fail;
     }
     kpServe_component *c = &app->components.v[app->components.n - 1];
+    if (mc->allowed_outbound_hosts.n) {
+        /* Recorded, not granted: a WAGI guest gets no sockets, so nothing here can reach them. */
+        kpBuf b = { 0 };
+        char head[160];
+        snprintf(head, sizeof head, "component '%.64s': allowed_outbound_hosts (not granted: WAGI has no outbound):", mc->id);
+        kpBuf_push(&b, head, strlen(head));
+        for (size_t i = 0; i < mc->allowed_outbound_hosts.n; i++) {
+            kpBuf_byte(&b, ' ');
+            kpBuf_push(&b, mc->allowed_outbound_hosts.v[i], strlen(mc->allowed_outbound_hosts.v[i]));
+        }
+        if (kpBuf_byte(&b, 0) == 0) kpLog_event(app->log, (const char *)b.data);
+        kpBuf_free(&b);
+    }
     c->env = mc->env.v;
     c->nenv = mc->env.n;
     st = mount_files(app, c, mc, err);

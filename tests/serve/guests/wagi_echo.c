@@ -12,6 +12,7 @@
  *   exit3         valid output, then exit(3) (500)
  *   trap          __builtin_trap (500)
  *   loop          loops forever (the timeout)
+ *   sleep         sleeps 1.5 s in the host (poll_oneoff), then answers "slept"
  *   grow          grows memory by 16 pages, then answers
  *   hostenv       prints every environment variable (the host's must not be there)
  *   files         prints /data/hello.txt and tries to create /data/new.txt (read-only mount)
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 extern char **environ;
 static int counter;
@@ -62,6 +64,10 @@ int main(int argc, char **argv) {
         __builtin_trap();
     } else if (!strcmp(what, "loop")) {
         for (volatile unsigned i = 0;; i++) {}
+    } else if (!strcmp(what, "sleep")) {
+        struct timespec ts = { 1, 500000000 };
+        nanosleep(&ts, NULL);
+        printf("Content-Type: text/plain\n\nslept\n");
     } else if (!strcmp(what, "grow")) {
         __builtin_wasm_memory_grow(0, 16);
         printf("Content-Type: text/plain\n\ngrown\n");
