@@ -40,7 +40,7 @@ class Server:
     """One kapsul serve/up process, logging to its own file; `port` is where it listens."""
     count = 0
 
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, listen_scheme="http"):
         Server.count += 1
         self.log = os.path.join(TMP, "log%d.jsonl" % Server.count)
         cmd = [KAPSUL, args[0], "--listen", "127.0.0.1:0", "--log-file", self.log, *map(str, args[1:])]
@@ -51,7 +51,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError("server exited %s: %s" % (self.proc.returncode, self.proc.stderr.read()))
             for rec in self.records():
-                m = re.match(r"listening on http://127\.0\.0\.1:(\d+)$", rec.get("message", ""))
+                m = re.match(listen_scheme + r"://127\.0\.0\.1:(\d+)$", rec.get("message", "")[13:])
                 if m:
                     self.port = int(m.group(1))
             if self.port:
@@ -305,6 +305,41 @@ def test_json_log_and_trace_context():
         lines = [r for r in recs if r.get("kind") == "guest_stderr" and r["trace_id"] == trace]
         assert [r["line"] for r in lines] == ["guest says hello on stderr", 'second "line"'], lines
         assert all(r["span_id"] == req["span_id"] for r in lines), lines
+    finally:
+        s.stop()
+
+
+def test_client_gone_interrupts_guest():
+    s = serve()    # no --timeout: only the client's leaving can stop the endless guest
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        sock.sendall(b"GET /?loop HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.5)
+        sock.close()
+        rec = None
+        for _ in range(400):     # the front notices within its probe interval; bounded wait
+            recs = [r for r in s.records() if r.get("kind") == "request" and r["outcome"] == "cancelled"]
+            if recs:
+                rec = recs[0]
+                break
+            time.sleep(0.05)
+        assert rec, "the endless guest was not interrupted"
+        st, _, out = s.get("/?env")
+        assert st == 200, (st, out)
+    finally:
+        s.stop()
+
+
+def test_tls():
+    cert, key = os.path.join(TMP, "cert.pem"), os.path.join(TMP, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=120)
+    s = Server("serve", "--tls-cert", cert, "--tls-key", key, GUEST, listen_scheme="https")
+    try:
+        r = subprocess.run(["curl", "-sk", "--http2", "-w", "\n%{http_version} %{http_code}",
+                            "https://127.0.0.1:%d/x?env" % s.port], capture_output=True, text=True, timeout=60)
+        assert r.stdout.endswith("2 200"), r
+        assert "env SERVER_PROTOCOL=HTTP/2.0" in r.stdout, r.stdout
     finally:
         s.stop()
 
