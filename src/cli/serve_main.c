@@ -22,8 +22,9 @@
 
 typedef struct opts {
     const char *cmd;                 /* "serve" or "up" */
-    kpHttp_config http;
-    char host[64];
+    kpHttp_config http, metrics;
+    char host[64], metrics_host[64];
+    bool want_metrics;
     kapsul_config engine;
     kpServe_limits lim;
     const char *log_file, *file, *manifest;
@@ -56,27 +57,27 @@ static void usage(FILE *f, const char *cmd) {
           "  --fuel N                 per request units of work; exhausted: 500\n"
           "  --tls-cert FILE, --tls-key FILE   serve HTTPS (and h2) with this PEM chain and key\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
+          "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  -h, --help               this text\n"
           "GET /.well-known/spin/health answers 200. SIGTERM drains in-flight requests and exits 0.\n", f);
 }
 
-/* "127.0.0.1:3000", "[::1]:8080", ":3000" (127.0.0.1). */
-static bool parse_listen(opts *o, const char *v) {
+/* "127.0.0.1:3000", "[::1]:8080", ":3000" (127.0.0.1) into host (64 bytes) and *port. */
+static bool parse_listen(const char *v, char host[64], uint16_t *port) {
     const char *colon = strrchr(v, ':');
     if (!colon) return false;
     const char *h = v;
     size_t hl = (size_t)(colon - v);
     if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
-    if (hl >= sizeof o->host) return false;
-    memcpy(o->host, h, hl);
-    o->host[hl] = 0;
-    if (hl == 0) strcpy(o->host, KP_HTTP_HOST);
+    if (hl >= 64) return false;
+    memcpy(host, h, hl);
+    host[hl] = 0;
+    if (hl == 0) strcpy(host, KP_HTTP_HOST);
     char *end;
     errno = 0;
-    unsigned long port = strtoul(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || port > 65535) return false;
-    o->http.host = o->host;
-    o->http.port = (uint16_t)port;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || p > 65535) return false;
+    *port = (uint16_t)p;
     return true;
 }
 
@@ -104,7 +105,10 @@ static int take(opts *o, const char *name, char *val) {
     bool up = strcmp(o->cmd, "up") == 0, ok = true;
     uint64_t u;
     if (!val) return kpCli_usageError(o->cmd, "%s needs a value", name);
-    if (strcmp(name, "--listen") == 0) ok = parse_listen(o, val);
+    if (strcmp(name, "--listen") == 0) ok = parse_listen(val, o->host, &o->http.port), o->http.host = o->host;
+    else if (strcmp(name, "--metrics") == 0)
+        ok = parse_listen(val, o->metrics_host, &o->metrics.port), o->metrics.host = o->metrics_host,
+        o->want_metrics = true;
     else if (strcmp(name, "--tls-cert") == 0) o->http.tls_cert = val;
     else if (strcmp(name, "--tls-key") == 0) o->http.tls_key = val;
     else if (strcmp(name, "--log-file") == 0) o->log_file = val;
@@ -204,7 +208,7 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
     signal(SIGPIPE, SIG_IGN);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    if (kpServe_start(app, &o->http, &srv, &err) != KAPSUL_OK) {
+    if (kpServe_start(app, &o->http, o->want_metrics ? &o->metrics : NULL, &srv, &err) != KAPSUL_OK) {
         fprintf(stderr, "kapsul %s: %s\n", o->cmd, err.message);
         kpServe_stop(app, NULL, &err);
         return KP_EXIT_FAIL;
@@ -215,6 +219,12 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
     snprintf(msg, sizeof msg, "listening on %s://%s%s%s:%u", o->http.tls_cert ? "https" : "http", v6 ? "[" : "",
              o->http.host, v6 ? "]" : "", kpHttp_port(srv));
     kpLog_event(log, msg);
+    if (o->want_metrics) {
+        v6 = strchr(o->metrics.host, ':') != NULL;
+        snprintf(msg, sizeof msg, "metrics on http://%s%s%s:%u/metrics", v6 ? "[" : "", o->metrics.host, v6 ? "]" : "",
+                 kpServe_metricsPort(app));
+        kpLog_event(log, msg);
+    }
     kpHttp_wait(srv);
     kpLog_event(log, "draining");
     kapsul_status st = kpServe_stop(app, srv, &err);
@@ -232,6 +242,8 @@ int main(int argc, char **argv) {
     }
     o.cmd = argv[1];
     kpHttp_configDefaults(&o.http);
+    kpHttp_configDefaults(&o.metrics);
+    o.metrics.loops = o.metrics.workers = 1;   /* a scrape every few seconds */
     int rc = parse(&o, argc - 1, argv + 1);
     if (rc) {
         kpVec_free(&o.dirs);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -25,6 +26,74 @@ struct kpServe_active {
     const kpHttp_response *res;
     kpServe_active *prev, *next;
 };
+
+/* ---- Metrics ------------------------------------------------------------------------------- */
+
+static const uint64_t bucket_us[KP_SERVE_BUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000,
+                                                      100000, 250000, 500000, 1000000, 5000000 };
+
+static void count_request(kpServe_app *app, size_t component, int status, uint64_t us) {
+    if (!app->stats) return;
+    kpServe_stats *st = &app->stats[component];
+    if (status >= 100 && status < 600) atomic_fetch_add_explicit(&st->status[status - 100], 1, memory_order_relaxed);
+    for (int i = 0; i < KP_SERVE_BUCKETS; i++)
+        if (us <= bucket_us[i]) atomic_fetch_add_explicit(&st->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->sum_us, us, memory_order_relaxed);
+}
+
+static void metric_line(kpBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void metric_line(kpBuf *b, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) kpBuf_push(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Prometheus text format 0.0.4. Component ids are Spin kebab-case or a file name given on the
+ * command line; quotes and backslashes are escaped anyway. */
+static void metrics_component(kpBuf *b, const kpServe_stats *st, const char *id) {
+    char name[200];
+    size_t k = 0;
+    for (const char *p = id; *p && k + 2 < sizeof name; p++) {
+        if (*p == '"' || *p == '\\') name[k++] = '\\';
+        name[k++] = *p == '\n' ? ' ' : *p;
+    }
+    name[k] = 0;
+    for (int s = 0; s < 500; s++) {
+        uint64_t n = atomic_load_explicit(&st->status[s], memory_order_relaxed);
+        if (n) metric_line(b, "kapsul_requests_total{component=\"%s\",status=\"%d\"} %llu\n", name, s + 100,
+                           (unsigned long long)n);
+    }
+    for (int i = 0; i < KP_SERVE_BUCKETS; i++)
+        metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"%g\"} %llu\n", name,
+                    (double)bucket_us[i] / 1e6, (unsigned long long)atomic_load(&st->buckets[i]));
+    unsigned long long count = atomic_load(&st->count);
+    metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"+Inf\"} %llu\n", name, count);
+    metric_line(b, "kapsul_request_duration_seconds_sum{component=\"%s\"} %.6f\n", name,
+                (double)atomic_load(&st->sum_us) / 1e6);
+    metric_line(b, "kapsul_request_duration_seconds_count{component=\"%s\"} %llu\n", name, count);
+}
+
+static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
+    kpServe_app *app = ctx;
+    kpBuf b = { 0 };
+    (void)req;
+    metric_line(&b, "# HELP kapsul_requests_total Requests answered, by component and status.\n"
+                    "# TYPE kapsul_requests_total counter\n");
+    metric_line(&b, "# HELP kapsul_request_duration_seconds Time from routing to response.\n"
+                    "# TYPE kapsul_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= app->components.n; i++)
+        metrics_component(&b, &app->stats[i], i < app->components.n ? app->components.v[i].id : "");
+    metric_line(&b, "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
+                    "kapsul_instances_live %llu\n", (unsigned long long)atomic_load(&app->live));
+    kpHttp_addHeader(res, "content-type", 12, "text/plain; version=0.0.4", 25);
+    int rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
+    kpBuf_free(&b);
+    return rc;
+}
 
 /* ---- Cancellation monitor ------------------------------------------------------------------- */
 
@@ -143,7 +212,9 @@ static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStr
         .argv = (const char *const *)argv->v, .argc = argv->n, .env = (const char *const *)env->v, .envc = env->n,
         .stdin_bytes = req->body, .stdin_len = req->body_len, .entrypoint = b->entrypoint, .guard = &a.guard,
     };
+    atomic_fetch_add(&app->live, 1);
     kapsul_status st = kpInstance_run(&c->run, &in, &o, &e);
+    atomic_fetch_sub(&app->live, 1);
     active_remove(app, &a);
     kpInstance_guardFree(&a.guard);
     lr->instantiate_us = o.instantiate_ns / 1000;
@@ -233,6 +304,7 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     kpLogRequest lr = { .trace = &trace, .method = req->method, .path = req->path };
     kpRouteMatch m;
     kpRoute_match(&app->router, req->path, req->path_len, &m);
+    size_t component = app->components.n;   /* the "no component" series */
     int rc;
     if (m.result == KP_ROUTE_HEALTH) {
         rc = plain(res, &r, 200, "OK");
@@ -245,7 +317,8 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
         r.outcome = "no route";
         rc = plain(res, &r, 404, "Not Found\n");
     } else {
-        lr.component = app->components.v[app->bindings.v[m.route->index].component].id;
+        component = app->bindings.v[m.route->index].component;
+        lr.component = app->components.v[component].id;
         lr.route = m.route->raw_route;
         rc = wagi_request(app, &m, req, res, &r, &lr);
     }
@@ -255,6 +328,7 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     lr.outcome = r.outcome;
     lr.duration_us = (kpOs_monotonicNs() - t0) / 1000;
     kpLog_request(app->log, &lr);
+    count_request(app, component, r.status, lr.duration_us);
     return rc;
 }
 
@@ -453,15 +527,31 @@ kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLo
     return st;
 }
 
-kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, kpHttp_server **out, kapsul_error *err) {
+kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kpHttp_config *metrics,
+                            kpHttp_server **out, kapsul_error *err) {
+    if (!(app->stats = kp_calloc(app->components.n + 1, sizeof *app->stats)))
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     if (pthread_create(&app->monitor, NULL, monitor_main, app) != 0)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "cannot start the monitor thread");
     app->monitor_started = true;
+    if (metrics) {
+        kapsul_status st = kpHttp_start(metrics, metrics_handle, app, &app->metrics, err);
+        if (st != KAPSUL_OK) {
+            char why[sizeof err->message];
+            memcpy(why, err->message, sizeof why);
+            snprintf(err->message, sizeof err->message, "--metrics: %.240s", why);
+            return st;
+        }
+    }
     return kpHttp_start(cfg, handle, app, out, err);
 }
 
+uint16_t kpServe_metricsPort(const kpServe_app *app) { return app->metrics ? kpHttp_port(app->metrics) : 0; }
+
 kapsul_status kpServe_stop(kpServe_app *app, kpHttp_server *server, kapsul_error *err) {
     kapsul_status st = server ? kpHttp_stop(server, err) : KAPSUL_OK;
+    if (app->metrics) kpHttp_stop(app->metrics, NULL);
+    app->metrics = NULL;
     atomic_store(&app->stopping, true);
     if (app->monitor_started) pthread_join(app->monitor, NULL);
     app->monitor_started = false;
@@ -482,6 +572,7 @@ void kpServe_free(kpServe_app *app) {
     kpVec_free(&app->components);
     kpVec_free(&app->bindings);
     kpRoute_free(&app->router);
+    kp_free(app->stats);
     if (app->staging) nftw(app->staging, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     kp_free(app->staging);
     pthread_mutex_destroy(&app->active_lock);

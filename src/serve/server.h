@@ -39,6 +39,16 @@ typedef struct kpServe_component {
 
 typedef struct kpServe_active kpServe_active;
 
+/* Counters for --metrics, one set per component and one (the last) for requests no component
+ * answered (404, health). Updated with relaxed atomics by the workers, read by the metrics
+ * handler; a scrape may see a request counted in one series and not yet in another. */
+#define KP_SERVE_BUCKETS 12
+typedef struct kpServe_stats {
+    atomic_ullong status[500];                  /* by status - 100 */
+    atomic_ullong buckets[KP_SERVE_BUCKETS];    /* duration <= kpServe_bucketUs[i] */
+    atomic_ullong count, sum_us;
+} kpServe_stats;
+
 typedef struct kpServe_app {
     kapsul_engine *engine;           /* borrowed */
     kpLog *log;                      /* borrowed */
@@ -53,6 +63,9 @@ typedef struct kpServe_app {
     pthread_t monitor;
     bool monitor_started;
     atomic_bool stopping;
+    kpServe_stats *stats;            /* components.n + 1, made by kpServe_start */
+    atomic_ullong live;              /* instances running now */
+    kpHttp_server *metrics;          /* the --metrics listener, or NULL */
 } kpServe_app;
 
 /* Per-run limits every component gets. */
@@ -71,8 +84,12 @@ kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log
  * m must outlive the app. */
 kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLog *log, const kpManifest *m,
                                    const kpServe_limits *lim, kapsul_error *err);
-/* Start the monitor thread and the HTTP front. */
-kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, kpHttp_server **out, kapsul_error *err);
+/* Start the monitor thread, the HTTP front and, when metrics is not NULL, a second listener that
+ * answers every path with Prometheus text: kapsul_requests_total{component,status},
+ * kapsul_request_duration_seconds (histogram, per component), kapsul_instances_live. */
+kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kpHttp_config *metrics,
+                            kpHttp_server **out, kapsul_error *err);
+uint16_t kpServe_metricsPort(const kpServe_app *app);
 /* Drain and stop the front (kpHttp_stop), then the monitor. */
 kapsul_status kpServe_stop(kpServe_app *app, kpHttp_server *server, kapsul_error *err);
 void kpServe_free(kpServe_app *app);

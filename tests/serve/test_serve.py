@@ -344,6 +344,32 @@ def test_tls():
         s.stop()
 
 
+def test_metrics():
+    s = serve("--metrics", "127.0.0.1:0", "--timeout", "1s")
+    try:
+        url = [r["message"] for r in s.records() if r.get("message", "").startswith("metrics on ")]
+        port = int(re.search(r":(\d+)/metrics$", url[0]).group(1))
+        for q in ("env", "env", "status=201", "loop"):
+            s.get("/?" + q)
+        s.get("/.well-known/spin/health")
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("GET", "/metrics")
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        assert r.status == 200 and r.getheader("content-type").startswith("text/plain"), r.status
+        for want in ('kapsul_requests_total{component="wagi_echo.wasm",status="200"} 2',
+                     'kapsul_requests_total{component="wagi_echo.wasm",status="201"} 1',
+                     'kapsul_requests_total{component="wagi_echo.wasm",status="504"} 1',
+                     'kapsul_requests_total{component="",status="200"} 1',
+                     'kapsul_request_duration_seconds_count{component="wagi_echo.wasm"} 4',
+                     'kapsul_request_duration_seconds_bucket{component="wagi_echo.wasm",le="+Inf"} 4',
+                     "kapsul_instances_live 0"):
+            assert want in text.splitlines(), (want, text)
+    finally:
+        s.stop()
+
+
 # ---- kapsul up: manifests ------------------------------------------------------------------------
 
 MANIFEST = """spin_manifest_version = 2
