@@ -199,6 +199,15 @@
 #ifndef KP_SERVE_CANCEL_POLL_MS
 #define KP_SERVE_CANCEL_POLL_MS 50          /* how often running guests are checked for cancellation */
 #endif
+#ifndef KP_SERVE_OTLP_BATCH
+#define KP_SERVE_OTLP_BATCH 256             /* spans per OTLP export request */
+#endif
+#ifndef KP_SERVE_OTLP_FLUSH_MS
+#define KP_SERVE_OTLP_FLUSH_MS 1000         /* a partial batch waits at most this long */
+#endif
+#ifndef KP_SERVE_OTLP_QUEUE
+#define KP_SERVE_OTLP_QUEUE 65536           /* spans waiting; beyond: dropped and counted */
+#endif
 #ifndef KP_SERVE_TIMEOUT_STATUS
 #define KP_SERVE_TIMEOUT_STATUS 504         /* a guest past --timeout (docs/RATIONALE.md) */
 #endif

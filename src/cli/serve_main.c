@@ -27,7 +27,7 @@ typedef struct opts {
     bool want_metrics;
     kapsul_config engine;
     kpServe_limits lim;
-    const char *log_file, *file, *manifest;
+    const char *log_file, *file, *manifest, *otlp;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
 } opts;
@@ -58,6 +58,8 @@ static void usage(FILE *f, const char *cmd) {
           "  --tls-cert FILE, --tls-key FILE   serve HTTPS (and h2) with this PEM chain and key\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
+          "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
+          "                           e.g. http://127.0.0.1:4318/v1/traces)\n"
           "  -h, --help               this text\n"
           "GET /.well-known/spin/health answers 200. SIGTERM drains in-flight requests and exits 0.\n", f);
 }
@@ -112,6 +114,7 @@ static int take(opts *o, const char *name, char *val) {
     else if (strcmp(name, "--tls-cert") == 0) o->http.tls_cert = val;
     else if (strcmp(name, "--tls-key") == 0) o->http.tls_key = val;
     else if (strcmp(name, "--log-file") == 0) o->log_file = val;
+    else if (strcmp(name, "--otlp-endpoint") == 0) o->otlp = val;
     else if (strcmp(name, "--max-memory") == 0) ok = kpCli_parseSize(val, &o->engine.max_memory_bytes) && o->engine.max_memory_bytes;
     else if (strcmp(name, "--timeout") == 0) ok = kpCli_parseDuration(val, &o->lim.timeout_ns) && o->lim.timeout_ns;
     else if (strcmp(name, "--fuel") == 0) {
@@ -203,6 +206,14 @@ fail:
 static int serve(opts *o, kpServe_app *app, kpLog *log) {
     kapsul_error err;
     kpHttp_server *srv = NULL;
+    kpOtlp *otlp = NULL;
+    if (o->otlp) {
+        if (kpOtlp_start(o->otlp, app->name, &otlp, &err) != KAPSUL_OK) {
+            fprintf(stderr, "kapsul %s: %s\n", o->cmd, err.message);
+            return KP_EXIT_USAGE;
+        }
+        app->otlp = otlp;
+    }
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     signal(SIGPIPE, SIG_IGN);
@@ -211,6 +222,7 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
     if (kpServe_start(app, &o->http, o->want_metrics ? &o->metrics : NULL, &srv, &err) != KAPSUL_OK) {
         fprintf(stderr, "kapsul %s: %s\n", o->cmd, err.message);
         kpServe_stop(app, NULL, &err);
+        kpOtlp_stop(otlp);
         return KP_EXIT_FAIL;
     }
     the_server = srv;
@@ -229,6 +241,14 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
     kpLog_event(log, "draining");
     kapsul_status st = kpServe_stop(app, srv, &err);
     the_server = NULL;
+    if (otlp) {
+        uint64_t lost = kpOtlp_stop(otlp);
+        app->otlp = NULL;
+        if (lost) {
+            snprintf(msg, sizeof msg, "OTLP: %llu spans dropped or not accepted by the collector", (unsigned long long)lost);
+            kpLog_event(log, msg);
+        }
+    }
     kpLog_event(log, st == KAPSUL_OK ? "stopped" : "stopped; the drain ran out and requests were cancelled");
     return KP_EXIT_OK;
 }

@@ -329,6 +329,12 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     lr.duration_us = (kpOs_monotonicNs() - t0) / 1000;
     kpLog_request(app->log, &lr);
     count_request(app, component, r.status, lr.duration_us);
+    if (app->otlp) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t end = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        kpOtlp_span(app->otlp, &lr, end - lr.duration_us * 1000, end);
+    }
     return rc;
 }
 

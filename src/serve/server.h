@@ -21,6 +21,7 @@
 #include "serve/http.h"
 #include "serve/instance.h"
 #include "serve/log.h"
+#include "serve/otlp.h"
 #include "serve/route.h"
 
 /* A trigger: the route's index in kpServe_app.bindings says which component runs and how. */
@@ -66,6 +67,7 @@ typedef struct kpServe_app {
     kpServe_stats *stats;            /* components.n + 1, made by kpServe_start */
     atomic_ullong live;              /* instances running now */
     kpHttp_server *metrics;          /* the --metrics listener, or NULL */
+    kpOtlp *otlp;                    /* borrowed: the span exporter, or NULL */
 } kpServe_app;
 
 /* Per-run limits every component gets. */

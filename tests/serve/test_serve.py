@@ -370,6 +370,47 @@ def test_metrics():
         s.stop()
 
 
+def test_otlp_spans():
+    import http.server
+    got = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *a):
+            pass
+    col = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    t = threading.Thread(target=col.serve_forever, daemon=True)
+    t.start()
+    try:
+        s = serve("--otlp-endpoint", "http://127.0.0.1:%d/v1/traces" % col.server_address[1])
+        ids = []
+        try:
+            for q in ("env", "status=503", "env"):
+                st, h, _ = s.get("/o?" + q)
+                ids.append(TRACEPARENT.match(h["traceparent"]).groups())
+        finally:
+            s.stop()      # flushes what is queued
+        spans = [sp for req in got for rs in req["resourceSpans"] for ss in rs["scopeSpans"] for sp in ss["spans"]]
+        assert sorted((sp["traceId"], sp["spanId"]) for sp in spans) == sorted(ids), (spans, ids)
+        sp = spans[0]
+        attrs = {a["key"]: a["value"] for a in sp["attributes"]}
+        assert sp["kind"] == 2 and attrs["http.request.method"] == {"stringValue": "GET"}, sp
+        assert attrs["kapsul.component"] == {"stringValue": "wagi_echo.wasm"}, attrs
+        assert int(sp["endTimeUnixNano"]) >= int(sp["startTimeUnixNano"]) > 0, sp
+        codes = sorted(int({a["key"]: a["value"] for a in x["attributes"]}["http.response.status_code"]["intValue"])
+                       for x in spans)
+        assert codes == [200, 200, 503], codes
+        assert [x["status"]["code"] for x in spans if x["status"]["code"] == 2], "5xx marked as error"
+    finally:
+        col.shutdown()
+
+
 # ---- kapsul up: manifests ------------------------------------------------------------------------
 
 MANIFEST = """spin_manifest_version = 2
