@@ -319,8 +319,8 @@ KAPSUL_API kapsul_valkind kapsul_func_result(const kapsul_func *func, uint32_t i
  * results may be NULL when their count is 0.
  *   KAPSUL_ERR_ARG   also: wrong argument count or kind, too little room for results
  *   KAPSUL_ERR_TRAP  the code trapped: err->trap says why (KAPSUL_TRAP_FUEL, _TIMEOUT, ... ) and
- *                    err->frames has the wasm backtrace (none yet when a host function raised
- *                    the trap); the store stays usable
+ *                    err->frames has the wasm backtrace (for a trap a host function raised:
+ *                    the wasm frames that called it); the store stays usable
  *   KAPSUL_ERR_EXIT  the guest called WASI proc_exit (err->exit_code)
  *   any status a host function returned (see kapsul_host_fn) */
 KAPSUL_API kapsul_status kapsul_func_call(kapsul_store *store, kapsul_func *func, const kapsul_val *args,

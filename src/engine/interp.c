@@ -121,13 +121,8 @@ static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) 
 
 /* ---- Traps ---- */
 
-/* Fill err with the trap and a backtrace of the frames above depth0, innermost first. */
-static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
-                               kapsul_error *err) {
-    if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
-    if (!err) return KAPSUL_ERR_TRAP;
-    kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", msg ? msg : kapsul_trap_message(trap));
-    err->trap = trap;
+/* Append to err's backtrace the frames above depth0, innermost first. */
+static void add_backtrace(const kpExec *s, uint32_t depth0, kapsul_error *err) {
     for (uint32_t i = s->nframes; i > depth0 && err->nframes < KAPSUL_MAX_FRAMES; i--) {
         const kapsul_func *f = s->frames[i - 1].func;
         int k = err->nframes++;
@@ -137,6 +132,16 @@ static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, con
         if (m && f->index < m->nfunc_names && m->func_names[f->index])
             snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
     }
+}
+
+/* Fill err with the trap and a backtrace of the frames above depth0. */
+static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
+                               kapsul_error *err) {
+    if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
+    if (!err) return KAPSUL_ERR_TRAP;
+    kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", msg ? msg : kapsul_trap_message(trap));
+    err->trap = trap;
+    add_backtrace(s, depth0, err);
     return KAPSUL_ERR_TRAP;
 }
 
@@ -1045,7 +1050,12 @@ call:
         ex->in_wasm = false;
         status = kpHost_call(s, inst, callee, nfp, err);
         ex->in_wasm = true;
-        if (status != KAPSUL_OK) return status;
+        if (status != KAPSUL_OK) {
+            /* A trap the host raised gets the wasm frames that called it (unless wasm it called
+             * back into already gave one). */
+            if (status == KAPSUL_ERR_TRAP && err && err->nframes == 0) add_backtrace(s, depth0, err);
+            return status;
+        }
         mb = mem ? mem->base : NULL;
         mlimit = mem ? (mem->reserved ? UINT64_MAX : mem->size) : 0;
         goto next;
@@ -1166,7 +1176,7 @@ void kpInterp_thread(kpCode *c) {
 #ifndef KP_SWITCH_DISPATCH
     const void *const *t = handler_table();
     for (uint32_t pc = 0; pc < c->len;) {
-        uint32_t op = c->code[pc], n = kpIr_words(c->code + pc);
+        uint32_t op = c->code[pc], n = kpCode_words(c->code + pc);
         c->code[pc] = (uint32_t)(int32_t)((const char *)t[op] - (const char *)t[kpIr_UNREACHABLE]);
         pc += n;
     }

@@ -264,7 +264,7 @@ void kpCode_free(kpCode *c);
 /* Print the instructions, one per line (debugging; works before and after threading). */
 void kpCode_dump(const kpCode *c, FILE *out);
 /* Number of words of the instruction at ip (opcode numbers, i.e. before threading). */
-uint32_t kpIr_words(const uint32_t *ip);
+uint32_t kpCode_words(const uint32_t *ip);
 
 /* interp.c: turn opcode numbers into handler addresses (computed-goto builds; a no-op with
  * KP_SWITCH_DISPATCH), done once per function at load time; and the reverse, for kpCode_dump. */

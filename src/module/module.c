@@ -17,7 +17,7 @@ const char *kp_valtype_name(kpValType t) {
     }
 }
 
-bool kpFuncType_equal(const kpFuncType *a, const kpFuncType *b) {
+bool kpModule_typeEqual(const kpFuncType *a, const kpFuncType *b) {
     if (a->nparams != b->nparams || a->nresults != b->nresults) return false;
     size_t n = (size_t)a->nparams + a->nresults;
     return n == 0 || memcmp(a->types, b->types, n) == 0;

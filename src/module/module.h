@@ -38,7 +38,7 @@ typedef struct kpFuncType {
 } kpFuncType;
 static inline const kpValType *kpFuncType_params(const kpFuncType *t) { return t->types; }
 static inline const kpValType *kpFuncType_results(const kpFuncType *t) { return t->types + t->nparams; }
-bool kpFuncType_equal(const kpFuncType *a, const kpFuncType *b);
+bool kpModule_typeEqual(const kpFuncType *a, const kpFuncType *b);
 
 typedef struct kpLimits {
     uint64_t min, max;

@@ -266,3 +266,39 @@ void kpInstance_free(kapsul_instance *inst) {
     kpModule_release(inst->module);
     kp_free(inst);
 }
+
+/* ---- Exports ---- */
+
+kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, size_t name_len,
+                                     kapsul_extern *out, kapsul_error *err) {
+    kpError_clear(err);
+    if (!inst || (!name && name_len) || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_instance_export: instance, name or out is NULL");
+    if (!name) name = "";
+    const kpModule *m = inst->module->m;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const kpExport *ex = &m->exports[i];
+        if (ex->name_len != name_len || memcmp(ex->name, name, name_len) != 0) continue;
+        out->kind = (kapsul_externkind)ex->kind;
+        switch (ex->kind) {
+        case kpExtern_FUNC: out->of.func = inst->core.funcs[ex->index]; break;
+        case kpExtern_TABLE: out->of.table = inst->core.tables[ex->index]; break;
+        case kpExtern_MEMORY: out->of.memory = inst->core.mems[ex->index]; break;
+        case kpExtern_GLOBAL: out->of.global = inst->core.globals[ex->index]; break;
+        }
+        return KAPSUL_OK;
+    }
+    return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "no export named \"%.*s\"", (int)(name_len > 200 ? 200 : name_len), name);
+}
+
+kapsul_func *kapsul_instance_func(kapsul_instance *inst, const char *name) {
+    kapsul_extern e;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
+    return e.kind == KAPSUL_EXTERN_FUNC ? e.of.func : NULL;
+}
+
+kapsul_memory *kapsul_instance_memory(kapsul_instance *inst, const char *name) {
+    kapsul_extern e;
+    if (!name || kapsul_instance_export(inst, name, strlen(name), &e, NULL) != KAPSUL_OK) return NULL;
+    return e.kind == KAPSUL_EXTERN_MEMORY ? e.of.memory : NULL;
+}

@@ -25,6 +25,7 @@ struct kapsul_engine {
     uint32_t hash_cap;
 };
 
+/* ---- engine.c ---- */
 /* Canonical id of a function type (structural equality), registering it if new. The returned
  * type pointer stays valid until kapsul_engine_free. */
 kapsul_status kpEngine_internType(kapsul_engine *e, const kpFuncType *t, uint32_t *id,

@@ -1,7 +1,7 @@
 /*
  * text.c -- modules from WebAssembly text: the WAT parser (text/) produces binary bytes, which
  * then take exactly the path of kapsul_module_new (decode, validate, lower). Kept apart from
- * api.c so the binary path does not depend on the text parser.
+ * module.c so the binary path does not depend on the text parser.
  */
 #include "runtime/runtime.h"
 #include "text/text.h"

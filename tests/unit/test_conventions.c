@@ -207,7 +207,7 @@ static void test_store_calls(kapsul_engine *e) {
     CHECK(kapsul_instance_export(inst, "stop", 4, &x, NULL) == KAPSUL_ERR_NOT_FOUND);
     CHECK(kapsul_instance_func(inst, NULL) == NULL && kapsul_instance_memory(inst, "start") == NULL);
     EXPECT(KAPSUL_ERR_TRAP, kapsul_func_call(s, x.of.func, NULL, 0, NULL, 0, &E));   /* via h_trap */
-    CHECK(E.trap == KAPSUL_TRAP_HOST);
+    CHECK(E.trap == KAPSUL_TRAP_HOST && E.nframes == 1 && E.frames[0].func_index == 1);
     EXPECT(KAPSUL_OK, kapsul_linker_define_instance(l, "inst", 4, inst, &E));
 
     /* A module may be freed before the instances that use it. */

@@ -1,0 +1,68 @@
+/*
+ * code.c -- the lowered code of one function (kpCode, engine/ir.h) once lowering is done: freeing
+ * it, the length of each instruction, and the disassembly that `kapsul inspect --ir` and the
+ * engine's tests print.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include "engine/ir.h"
+#include "module/opcodes.h"
+
+void kpCode_free(kpCode *c) {
+    if (!c) return;
+    kp_free(c->code);
+    c->code = NULL;
+}
+
+/* ---- Disassembly (debugging and the engine's own tests) ---- */
+
+uint32_t kpCode_words(const uint32_t *ip) {
+    if (*ip == kpIr_BR_TABLE) return ip[2] + 4;
+    if (*ip == kpIr_COPYN) return 2 + 2 * ip[1];
+    switch (*ip) {
+#define KP_IR_C(id, words, ops) case kpIr_##id: return words;
+        KP_IR_CONTROL(KP_IR_C)
+        KP_IR_FUSED(KP_IR_C)
+        KP_IR_SIMD(KP_IR_C)
+#undef KP_IR_C
+#define KP_IR_XM(id) case kpIr_##id##_X:
+#define KP_IR_XI(id, x) case kpIr_##id##_IMM_X:
+        KP_IR_LOADA(KP_IR_XM)
+        KP_IR_STOREX(KP_IR_XM)
+        KP_IR_STOREI(KP_IR_XI)
+#undef KP_IR_XM
+#undef KP_IR_XI
+        return 6;                              /* accesses with an x + (y << k) address */
+#define KP_IR_BA(id, x) case kpIr_BRA_##id: case kpIr_BRA_##id##_IMM: case kpIr_BRR_##id: case kpIr_BRR_##id##_IMM:
+        KP_IR_CMP32(KP_IR_BA)
+#undef KP_IR_BA
+        return 6;                              /* step and compare-and-branch */
+#define KP_IR_A(id) case kpIr_##id##_ADD:
+        KP_IR_LOADA(KP_IR_A)
+#undef KP_IR_A
+        return 5;                              /* loads with an address add */
+#define KP_IR_VW(id, type, kind, expr) case kpIr_V_##id:
+        KP_SIMD_FAST(KP_IR_VW)
+#undef KP_IR_VW
+        return 4;                              /* inlined SIMD binary ops (simd.h) */
+    default:
+        break;
+    }
+    if (*ip < kpIr_I32_EQZ) return 4;          /* memory accesses */
+    if (*ip < kpIr_I32_EQ) return 3;           /* unary */
+    return 4;                                  /* binary */
+}
+
+void kpCode_dump(const kpCode *c, FILE *out) {
+    fprintf(out, "frame: %u param, %u local, %u total slots\n", c->nparam_slots, c->nlocal_slots, c->nslots);
+    for (uint32_t pc = 0; pc < c->len;) {
+        const uint32_t *ip = c->code + pc;
+        int op = kpInterp_opcode(*ip);
+        uint32_t w[3] = {op < 0 ? 0u : (uint32_t)op, pc + 1 < c->len ? ip[1] : 0, pc + 2 < c->len ? ip[2] : 0};
+        uint32_t n = op < 0 ? 1 : kpCode_words(w);
+        fprintf(out, "%5u  %-20s", pc, op < 0 ? "?" : kpIr_names[op]);
+        for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);
+        fputc('\n', out);
+        pc += n;
+    }
+}
