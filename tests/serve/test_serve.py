@@ -521,6 +521,13 @@ def test_up_bad_manifests():
         assert r.returncode != 0 and want in r.stderr, (want, r.returncode, r.stderr)
 
 
+def test_missing_kapsul_serve():
+    d = tempfile.mkdtemp(dir=TMP)
+    shutil.copy(KAPSUL, os.path.join(d, "kapsul"))
+    r = subprocess.run([os.path.join(d, "kapsul"), "serve", GUEST], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "cannot run %s/kapsul-serve" % d in r.stderr, r
+
+
 def main():
     build_guest()
     tests = [(k, v) for k, v in globals().items() if k.startswith("test_") and callable(v)]

@@ -7,7 +7,7 @@
 #               wasm32-wasi and drives `kapsul serve` / `kapsul up` (build/kapsul execs
 #               build/kapsul-serve): the WAGI contract, routing from a manifest, files, 400 concurrent
 #               fresh instances, timeouts, fuel, keep-alive, SIGTERM, the JSON log and trace context.
-#               It needs a compiled guest, so it is not in the sanitizer pass.
+#               It also runs in the sanitizer pass (the guest builds in seconds).
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   set(Python3_EXECUTABLE python3)
@@ -23,5 +23,5 @@ set_tests_properties(serve.http PROPERTIES LABELS "serve;sanitize" TIMEOUT 300
 add_test(NAME serve.wagi
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_serve.py $<TARGET_FILE:kapsul>
                  ${CMAKE_SOURCE_DIR}/tests/serve/guests)
-set_tests_properties(serve.wagi PROPERTIES LABELS "serve" TIMEOUT 600
+set_tests_properties(serve.wagi PROPERTIES LABELS "serve;sanitize" TIMEOUT 600
                      ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
