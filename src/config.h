@@ -129,6 +129,11 @@
 #ifndef KP_MANIFEST_MAX_FILES
 #define KP_MANIFEST_MAX_FILES 65536    /* file mounts per component after glob expansion */
 #endif
+/* kapsul new: a project name becomes a directory name, an application name and a component id;
+ * the bound keeps messages and paths short. */
+#ifndef KP_TEMPLATE_MAX_NAME
+#define KP_TEMPLATE_MAX_NAME 64           /* bytes of a project name */
+#endif
 
 /* ---- Serve (serve/): WAGI and the HTTP front ----------------------------------------------------- */
 #ifndef KP_WAGI_MAX_ENV_BYTES
@@ -234,6 +239,9 @@
 #endif
 #if KP_DEFAULT_CALL_DEPTH < 1
 #error "KP_DEFAULT_CALL_DEPTH must be at least 1"
+#endif
+#if KP_TEMPLATE_MAX_NAME < 1 || KP_TEMPLATE_MAX_NAME > 255
+#error "KP_TEMPLATE_MAX_NAME must be 1..255: a project name is also a directory name"
 #endif
 
 #endif /* KP_CONFIG_H */

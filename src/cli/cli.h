@@ -30,6 +30,21 @@ int kpCli_wast(int argc, char **argv);
 int kpCli_validate(int argc, char **argv);
 int kpCli_inspect(int argc, char **argv);
 int kpCli_wat2wasm(int argc, char **argv);
+int kpCli_new(int argc, char **argv);
+int kpCli_build(int argc, char **argv);
+int kpCli_compile(int argc, char **argv);
+
+/* --tier interp|native and --cache DIR (tier.c). kpCli_tierOption consumes argv[*i] (and its
+ * value) when it is one of them: 1 consumed, 0 not ours, -1 bad value. kpCli_nativeArtifact
+ * turns module bytes into .kwasm bytes (as is if already one; else from the cache, compiling
+ * with kapsul-llvmc on a miss). Errors: KAPSUL_ERR_LIMIT ("native tier: ..." with the
+ * compiler's message), KAPSUL_ERR_IO, KAPSUL_ERR_NOMEM. */
+typedef struct kpCliTier { bool native; const char *cache; } kpCliTier;
+int kpCli_tierOption(kpCliTier *t, int argc, char **argv, int *i);
+kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size_t len, kpBuf *out, kapsul_error *err);
+
+/* The path of the native tier's compiler (kapsul-llvmc beside this binary); false if absent. */
+bool kpCli_nativeCompiler(char *path, size_t cap);
 
 /* Read a whole file (or stdin for "-") into out. On failure returns KAPSUL_ERR_IO (with the OS
  * error text in err->message) or KAPSUL_ERR_NOMEM. out is empty on failure. */
@@ -74,5 +89,12 @@ int kpCli_up(int argc, char **argv);
 
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);
+
+/* An option that takes a value: if argv[*i] is short_name or long_name followed by its value
+ * ("-o DIR", "--output DIR") or long_name=VALUE, set *val, advance *i past what it used and
+ * return 1; return 0 if argv[*i] is another argument, -1 if the value is missing. short_name may
+ * be NULL. */
+int kpCli_optionValue(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                      const char **val);
 
 #endif /* KP_CLI_H */

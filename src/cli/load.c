@@ -108,3 +108,17 @@ int kpCli_usageError(const char *cmd, const char *fmt, ...) {
     fprintf(stderr, "\nRun 'kapsul %s --help' for usage.\n", cmd);
     return KP_EXIT_USAGE;
 }
+
+int kpCli_optionValue(int argc, char **argv, int *i, const char *short_name, const char *long_name,
+                      const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(long_name);
+    if (strncmp(a, long_name, n) == 0 && a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if (strcmp(a, long_name) != 0 && !(short_name && strcmp(a, short_name) == 0)) return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}

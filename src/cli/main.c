@@ -20,6 +20,9 @@ static const command commands[] = {
     {"validate", kpCli_validate, "Decode and validate a module"},
     {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
     {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
+    {"new", kpCli_new, "Create an application (spin.toml and a handler) from a template"},
+    {"build", kpCli_build, "Run the build commands of an application's spin.toml"},
+    {"compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM"},
     {"serve", kpCli_serve, "Serve HTTP with one WAGI module on every path"},
     {"up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP"},
 };

@@ -29,6 +29,7 @@ typedef struct kpRunOpts {
     KP_VEC(char *) env;           /* "NAME=VALUE", owned */
     KP_VEC(const char *) listen;
     const char *invoke;
+    kpCliTier tier;               /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
     const char *file;
@@ -43,6 +44,10 @@ static void usage(FILE *f) {
           "  --env NAME=VALUE          set an environment variable\n"
           "  --env NAME                pass one variable from kapsul's own environment\n"
           "  --tcplisten ADDR:PORT     preopen a listening TCP socket (sock_accept)\n"
+          "  --tier interp|native      interpreter (default), or native code compiled through LLVM\n"
+          "                            (once, cached by content hash; a .kwasm always runs native)\n"
+          "  --cache DIR               where --tier native keeps compiled modules\n"
+          "                            (default $XDG_CACHE_HOME/kapsul)\n"
           "  --invoke NAME             call export NAME with ARGS parsed by its parameter types;\n"
           "                            results are printed one per line\n"
           "  --max-memory SIZE         cap each linear memory (bytes, or with K/M/G suffix)\n"
@@ -116,6 +121,12 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
         o->listen.v[o->listen.n++] = val;
     } else if (strcmp(name, "--invoke") == 0) {
         o->invoke = val;
+    } else if (strcmp(name, "--tier") == 0) {
+        if (strcmp(val, "native") == 0) o->tier.native = true;
+        else if (strcmp(val, "interp") == 0) o->tier.native = false;
+        else goto bad;
+    } else if (strcmp(name, "--cache") == 0) {
+        o->tier.cache = val;
     } else if (strcmp(name, "--max-memory") == 0) {
         if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.max_memory_bytes = sz;
@@ -344,6 +355,12 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     kapsul_instance *inst = NULL;
     const char **argv = NULL;
     kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
+    if (st == KAPSUL_OK && o->tier.native) {
+        kpBuf kw;
+        st = kpCli_nativeArtifact(&o->tier, bytes.data, bytes.len, &kw, err);
+        kpBuf_free(&bytes);
+        bytes = kw;
+    }
     if (st != KAPSUL_OK) {
         kpCli_printError(stderr, o->file, err);
         rc = kpCli_exitFor(st);

@@ -25,6 +25,7 @@ typedef struct wast_options {
     bool summary;         /* one "FILE: N passed, N failed" line per script */
     bool print;           /* spectest print functions write to stdout */
     uint64_t timeout_ns;  /* per-command deadline */
+    kpCliTier tier;       /* --tier native: modules compiled (and cached) by kapsul-llvmc */
 } wast_options;
 
 /* A name a script gave a module; instance is NULL when that module failed to load. */
@@ -281,6 +282,15 @@ static kapsul_status load_module(runner *r, const kpWastModule *m, kapsul_module
     }
     static const uint8_t empty[1];
     st = kapsul_module_new(r->engine, bytes ? bytes : empty, len, out, err);
+    if (st == KAPSUL_OK && r->opt->tier.native) {
+        /* Validated by the interpreter's path first, so rejections read the same in every tier. */
+        kapsul_module_free(*out);
+        *out = NULL;
+        kpBuf kw;
+        st = kpCli_nativeArtifact(&r->opt->tier, bytes, len, &kw, err);
+        if (st == KAPSUL_OK) st = kapsul_module_new(r->engine, kw.data, kw.len, out, err);
+        kpBuf_free(&kw);
+    }
     if (st != KAPSUL_OK) goto fail;
     r->modules.v[r->modules.n++] = *out;
 fail:
@@ -655,6 +665,8 @@ static void wast_usage(FILE *f) {
             "                      (implies --summary)\n"
             "      --print         Let spectest.print* write their arguments to stdout\n"
             "      --timeout SECS  Deadline for each command (default 20)\n"
+            "      --tier interp|native  Run modules in the interpreter (default) or compiled\n"
+            "      --cache DIR     Where --tier native keeps compiled modules\n"
             "  -h, --help          Print help\n");
 }
 
@@ -675,6 +687,9 @@ static int parse_options(int argc, char **argv, wast_options *opt, int *nfiles) 
             opt->verbose = opt->summary = true;
         } else if (strcmp(a, "-s") == 0 || strcmp(a, "--summary") == 0) {
             opt->summary = true;
+        } else if (kpCli_tierOption(&opt->tier, argc, argv, &i) != 0) {
+            if (strcmp(a, "--tier") == 0 && !opt->tier.native && strcmp(argv[i], "interp") != 0)
+                return kpCli_usageError("wast", "bad --tier '%s' (interp or native)", argv[i]);
         } else if (strcmp(a, "--print") == 0) {
             opt->print = true;
         } else if (strcmp(a, "--timeout") == 0) {

@@ -22,6 +22,7 @@
 
 #include "engine/fnum.h"
 #include "engine/simd.h"
+#include "engine/native/bridge.h"
 #include "engine/objects.h"
 #include "os/os.h"
 
@@ -40,6 +41,7 @@ static __thread kpEntry *tls_entry;
 static void on_fault(void *addr) {
     kpEntry *ex = tls_entry;
     if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) siglongjmp(ex->jb, 1);
+    kpNative_onFault(addr);   /* compiled code running on this thread (returns if none) */
 }
 
 /* ---- Value helpers: floats travel as bits; i32 slots are kept zero-extended ---- */
@@ -1119,6 +1121,7 @@ bool kpInterp_guardPagesReady(void) {
 kapsul_status kpInterp_call(kpExec *s, kapsul_func *func, uint64_t *args, kapsul_error *err) {
     kpOs_threadInit();   /* this thread's alternate signal stack (once per thread) */
     if (func->host) return kpHost_call(s, NULL, func, args, err);
+    if (func->inst->native) return kpNative_call(s, func, func->inst->native, args, err);
 
     kpEntry ex;
     memset(&ex, 0, sizeof ex);

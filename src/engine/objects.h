@@ -66,6 +66,8 @@ struct kpInstCore {
     void ***elems;                 /* evaluated element segments */
     uint32_t *elem_len;            /* 0 once dropped */
     uint32_t *data_len;            /* 0 once dropped */
+    struct kpNativeInst *native;   /* the native tier's context when the module runs compiled
+                                      (engine/native/bridge.h), else NULL */
 };
 
 /* A call record on the frame stack: `func` is the callee; ret_ip/fp are the caller's resume

@@ -175,6 +175,13 @@ kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out) {
     return KP_OS_OK;
 }
 
+kpOs_err kpOs_statPath(const char *path, kpOs_stat *out) {
+    struct stat st;
+    if (stat(path, &st) != 0) return kpOsPosix_lastErr();
+    from_stat(&st, out);
+    return KP_OS_OK;
+}
+
 kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name) { return KP_ERR(mkdirat(dir, name, 0777)); }
 
 kpOs_err kpOs_unlinkAt(kpOs_fd dir, const char *name, bool is_dir) {

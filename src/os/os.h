@@ -1,8 +1,8 @@
 /*
  * os.h -- every operating-system service the runtime uses, behind one header. Each OS is one set
  * of files named for it: os_posix.c (memory, faults, clocks, watchdog, locks, randomness, errors),
- * file_posix.c (files, directories, paths beneath a directory) and net_posix.c (sockets, polling)
- * for Linux and other POSIX systems. wasi/ reaches the OS only through here and includes only
+ * file_posix.c (files, directories, paths beneath a directory), net_posix.c (sockets, polling)
+ * and proc_posix.c (child processes) for Linux and other POSIX systems. wasi/ reaches the OS only through here and includes only
  * the C standard library's headers.
  *
  * Errors. A fallible call returns a kpOs_err: 0 (KP_OS_OK) on success, else one of the names of
@@ -21,7 +21,7 @@
  * Services: address-space reservation with page commit (linear memories with guard regions),
  * the fault handler that turns a guest's out-of-bounds access into a trap, clocks, a watchdog that
  * raises interrupt flags at deadlines, a mutex, randomness, files and paths beneath a directory,
- * vectored I/O, directory listing, TCP listeners, and polling.
+ * vectored I/O, directory listing, TCP listeners, polling, and shell commands (kapsul build).
  */
 #ifndef KP_OS_H
 #define KP_OS_H
@@ -156,6 +156,9 @@ void kpOs_close(kpOs_fd fd);
 kpOs_err kpOs_fstat(kpOs_fd fd, kpOs_stat *out);
 /* stat of the entry name in dir itself: a symlink is not followed. */
 kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
+/* stat of a host path a user named (a manifest's file, a build's output), following symlinks.
+ * Never a guest's path: those resolve beneath a directory (kpOs_openBeneath). */
+kpOs_err kpOs_statPath(const char *path, kpOs_stat *out);
 
 /* Operations on the entry name in directory dir; the kernel looks up only that entry. */
 kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name);   /* mode 0777 less the umask */
@@ -258,5 +261,20 @@ kpOs_err kpOs_poll(kpOs_pollfd *fds, size_t n, uint64_t timeout_ns, int *ready);
 /* Bytes that can be read from fd without blocking: the rest of a regular file after the file
  * position, what a pipe or socket holds; 0 when unknown. */
 uint64_t kpOs_bytesReady(kpOs_fd fd);
+
+/* ---- Processes ------------------------------------------------------------------------------ */
+
+/* How a child process ended: its exit status 0-255, or the signal that killed it. */
+typedef struct kpOs_exit {
+    int code;       /* exit status; meaningful when signal is 0 */
+    int signal;     /* the number of the signal that ended it, or 0 */
+} kpOs_exit;
+
+/* Run `/bin/sh -c command` in directory dir (NULL: the caller's) with the caller's environment
+ * and standard streams, and wait for it to end. KP_OS_OK means the shell ran (*out says how it
+ * ended, successfully or not); an error means it could not start (dir missing, no /bin/sh, out
+ * of processes) and *out is untouched. For `kapsul build`: the command comes from the user's own
+ * manifest and runs with the user's rights, as `make` would run it; never from a guest. */
+kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out);
 
 #endif /* KP_OS_H */

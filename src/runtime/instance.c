@@ -6,6 +6,7 @@
  */
 #include "runtime/runtime.h"
 #include "module/opcodes.h"
+#include "engine/native/bridge.h"
 
 /* ---- Constant expressions ---- */
 
@@ -242,6 +243,12 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
         }
     }
     if ((st = define_all(s, inst, err)) != KAPSUL_OK) return st;
+    /* Code compiled for guard regions runs native only over a reserved memory; otherwise this
+     * instance runs in the interpreter (the module is lowered for it too). */
+    bool guarded = !inst->core.mem0 || inst->core.mem0->reserved;
+    if (mod->native && (guarded || !kpNativeCode_guard(mod->native)) &&
+        (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native, err)) != KAPSUL_OK)
+        return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, err)) != KAPSUL_OK) return st;
     if (m->has_start) {
@@ -263,6 +270,7 @@ void kpInstance_free(kapsul_instance *inst) {
     kp_free(inst->core.tables);
     kp_free(inst->core.mems);
     kp_free(inst->core.globals);
+    kpNative_free(inst->core.native);
     kpModule_release(inst->module);
     kp_free(inst);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "engine/native/bridge.h"
 #include "runtime/runtime.h"
 
 /* ---- Modules ---- */
@@ -17,6 +18,7 @@ void kpModule_release(kapsul_module *mod) {
     kp_free(mod->func_types);
     kp_free(mod->type_ids);
     kp_free(mod->canon);
+    kpNativeCode_free(mod->native);
     if (mod->m) kpModule_free(mod->m);
     kp_free(mod);
 }
@@ -51,6 +53,14 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
     if (!mod) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     mod->engine = engine;
     mod->refs = 1;
+    /* A compiled artifact: checked whole, then its module goes the usual way. */
+    kpArtifact art;
+    bool native = bytes && kpArtifact_isKwasm(bytes, len);
+    if (native) {
+        if ((st = kpArtifact_read(bytes, len, &art, err)) != KAPSUL_OK) goto fail;
+        bytes = art.wasm;
+        len = art.wasm_size;
+    }
     if ((st = kpDecode_module(bytes ? bytes : (const uint8_t *)"", len, &mod->m, err)) != KAPSUL_OK) goto fail;
     if ((st = kpValidate_module(mod->m, err)) != KAPSUL_OK) goto fail;
     if ((st = index_module(mod)) != KAPSUL_OK) {
@@ -66,6 +76,14 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
     for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
         if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
         kpInterp_thread(&mod->codes[i]);
+    }
+    if (native) {
+        if (art.nfuncs != kpModule_numFuncs(mod->m)) {
+            st = kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "artifact does not match its module");
+            goto fail;
+        }
+        if ((st = kpNativeCode_load(art.object, art.object_size, art.nfuncs, &mod->native, err)) != KAPSUL_OK) goto fail;
+        kpNativeCode_setGuard(mod->native, strstr(art.flags, "bounds-checks") == NULL);
     }
     *out = mod;
     return KAPSUL_OK;

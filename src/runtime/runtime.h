@@ -38,6 +38,7 @@ struct kapsul_module {
     uint32_t *func_types;          /* type index per function index (imports first) */
     uint32_t *type_ids;            /* canonical id per type index */
     const kpFuncType **canon;      /* canonical type per type index */
+    struct kpNativeCode *native;   /* compiled code when loaded from a .kwasm, else NULL */
     int refs;
 };
 void kpModule_release(kapsul_module *mod);

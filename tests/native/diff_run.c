@@ -1,0 +1,154 @@
+/*
+ * diff_run.c FILE -- instantiate a module (.wasm: interpreter, .kwasm: native tier) with harmless
+ * imports (host functions returning zeros, fresh memories, tables and globals), call every
+ * exported function with zero arguments under a 300 ms deadline each, and print one line per call
+ * (results, or the trap kind) and a hash of each exported memory. tests/native/differential.sh
+ * runs it on a module and on its compiled artifact and compares the two outputs.
+ * NaNs print as "nan" (their bits may legitimately differ between engines); after a deadline
+ * trap the memory hashes are left out, since the two tiers stopped at different points.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sha256.h"
+#include "runtime/runtime.h"
+
+static kapsul_val zero_of(kpValType t) {
+    kapsul_val v;
+    memset(&v, 0, sizeof v);
+    v.kind = (kapsul_valkind)t;
+    return v;
+}
+
+static kapsul_status stub(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                          kapsul_error *err) {
+    const kpFuncType *t = env;
+    (void)caller; (void)args; (void)err;
+    for (uint32_t i = 0; i < t->nresults; i++) results[i] = zero_of(kpFuncType_results(t)[i]);
+    return KAPSUL_OK;
+}
+
+static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, uint32_t i) {
+    const kpImport *im = &m->imports[i];
+    kapsul_extern ext;
+    memset(&ext, 0, sizeof ext);
+    ext.kind = (kapsul_externkind)im->kind;
+    if (im->kind == kpExtern_FUNC) {
+        const kpFuncType *t = &m->types[im->desc.func_type];
+        kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
+        for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
+        for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL)) return;
+    } else if (im->kind == kpExtern_MEMORY) {
+        const kpLimits *lim = &im->desc.memory.limits;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL)) return;
+    } else if (im->kind == kpExtern_TABLE) {
+        const kpLimits *lim = &im->desc.table.limits;
+        if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX,
+                             &ext.of.table, NULL)) return;
+    } else {
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL)) return;
+    }
+    kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext, NULL);
+}
+
+static void print_val(const kapsul_val *v) {
+    switch (v->kind) {
+    case KAPSUL_I32: printf(" i32:%u", (unsigned)v->of.i32); break;
+    case KAPSUL_I64: printf(" i64:%llu", (unsigned long long)v->of.i64); break;
+    case KAPSUL_F32: {
+        float x;
+        memcpy(&x, &v->of.f32_bits, 4);
+        isnan(x) ? printf(" f32:nan") : printf(" f32:%08x", v->of.f32_bits);
+        break;
+    }
+    case KAPSUL_F64: {
+        double x;
+        memcpy(&x, &v->of.f64_bits, 8);
+        isnan(x) ? printf(" f64:nan") : printf(" f64:%016llx", (unsigned long long)v->of.f64_bits);
+        break;
+    }
+    case KAPSUL_V128:
+        printf(" v128:");
+        for (int i = 0; i < 16; i++) printf("%02x", v->of.v128[i]);
+        break;
+    default: printf(" ref:%s", v->of.funcref ? "non-null" : "null"); break;
+    }
+}
+
+static bool timed_out;
+
+static void call_export(kapsul_store *s, const kpExport *ex, kapsul_func *f) {
+    uint32_t np = kapsul_func_param_count(f), nr = kapsul_func_result_count(f);
+    kapsul_val *args = calloc(np + 1, sizeof *args), *res = calloc(nr + 1, sizeof *res);
+    for (uint32_t i = 0; i < np; i++) args[i] = zero_of((kpValType)kapsul_func_param(f, i));
+    kapsul_error err;
+    memset(&err, 0, sizeof err);
+    kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
+    kapsul_status st = kapsul_func_call(s, f, args, np, res, nr, &err);
+    printf("%.*s:", (int)ex->name_len, ex->name);
+    if (st == KAPSUL_OK) {
+        for (uint32_t i = 0; i < nr; i++) print_val(&res[i]);
+    } else if (st == KAPSUL_ERR_TRAP) {
+        printf(" trap %s", kapsul_trap_name(err.trap));
+        if (err.trap == KAPSUL_TRAP_TIMEOUT || err.trap == KAPSUL_TRAP_STACK_EXHAUSTED) timed_out = true;
+    } else {
+        printf(" error %s", kapsul_status_name(st));
+    }
+    printf("\n");
+    free(args);
+    free(res);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    FILE *f = fopen(argv[1], "rb");
+    if (!f) return 2;
+    static uint8_t buf[16 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    kapsul_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_memory_bytes = (size_t)16 << 20;
+    kapsul_engine *e = NULL;
+    if (kapsul_engine_new(&cfg, &e, NULL) != KAPSUL_OK) return 2;
+    kapsul_module *mod = NULL;
+    kapsul_error err;
+    memset(&err, 0, sizeof err);
+    if (kapsul_module_new(e, buf, len, &mod, &err) != KAPSUL_OK) {
+        printf("load error: %s\n", err.message);
+        return 1;
+    }
+    kapsul_store *s = NULL;
+    kapsul_linker *l = NULL;
+    if (kapsul_store_new(e, &s, NULL) != KAPSUL_OK || kapsul_linker_new(s, &l, NULL) != KAPSUL_OK) return 2;
+    const kpModule *m = mod->m;
+    for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
+    kapsul_instance *inst = NULL;
+    kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
+    kapsul_status st = kapsul_linker_instantiate(l, mod, &inst, &err);
+    printf("instantiate: %s %s\n", kapsul_status_name(st), st == KAPSUL_ERR_TRAP ? kapsul_trap_name(err.trap) : "");
+    if (st == KAPSUL_OK) {
+        for (uint32_t i = 0; i < m->nexports; i++)
+            if (m->exports[i].kind == kpExtern_FUNC) {
+                kapsul_extern ext;
+                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext, NULL);
+                call_export(s, &m->exports[i], ext.of.func);
+            }
+        for (uint32_t i = 0; i < m->nexports && !timed_out; i++)
+            if (m->exports[i].kind == kpExtern_MEMORY) {
+                kapsul_extern ext;
+                kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext, NULL);
+                uint8_t h[32];
+                kpSha256(kapsul_memory_data(ext.of.memory), kapsul_memory_size(ext.of.memory), h);
+                printf("memory %.*s: %02x%02x%02x%02x\n", (int)m->exports[i].name_len, m->exports[i].name, h[0], h[1], h[2], h[3]);
+            }
+    }
+    kapsul_linker_free(l);
+    kapsul_store_free(s);
+    kapsul_module_free(mod);
+    kapsul_engine_free(e);
+    return 0;
+}
