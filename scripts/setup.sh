@@ -9,11 +9,12 @@ set -euo pipefail
 # WASI suite runners; libclang-rt-14-dev for libFuzzer and the sanitizers; binaryen (wasm-opt -ttf)
 # and node (V8) for the differential test. The HTTP front (serve): libh2o-evloop-dev (HTTP/1, HTTP/2)
 # with libssl-dev (TLS), found through pkgconf; its tests use curl and openssl (a self-signed
-# certificate), bench/http.sh uses wrk and nginx (the baseline). llvm-14-dev for the native tier's
-# compiler (kapsul-llvmc).
+# certificate), bench/http.sh uses wrk and nginx (the baseline). kapsul serve's OTLP exporter
+# posts spans with libcurl (libcurl4-openssl-dev). llvm-14-dev for the native tier's compiler
+# (kapsul-llvmc).
 packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           rustc libstd-rust-dev-wasm32 binaryen nodejs
-          libh2o-evloop-dev libssl-dev curl openssl wrk nginx llvm-14-dev)
+          libh2o-evloop-dev libssl-dev libcurl4-openssl-dev curl openssl wrk nginx llvm-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

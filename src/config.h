@@ -205,6 +205,32 @@
 #define KP_HTTP_DRAIN_MS 10000              /* kpHttp_stop: in-flight requests get this long */
 #endif
 
+/* kapsul serve / up (src/serve/instance.c, server.c). */
+#ifndef KP_SERVE_MAX_STDOUT
+#define KP_SERVE_MAX_STDOUT (KP_HTTP_MAX_RESPONSE_BYTES + KP_WAGI_MAX_RESPONSE_HEAD) /* read back */
+#endif
+#ifndef KP_SERVE_MAX_STDERR
+#define KP_SERVE_MAX_STDERR (1u << 20)      /* guest stderr bytes logged per request */
+#endif
+#ifndef KP_SERVE_STDERR_LINE
+#define KP_SERVE_STDERR_LINE 4096           /* one logged stderr line is cut to this many bytes */
+#endif
+#ifndef KP_SERVE_CANCEL_POLL_MS
+#define KP_SERVE_CANCEL_POLL_MS 50          /* how often running guests are checked for cancellation */
+#endif
+#ifndef KP_SERVE_OTLP_BATCH
+#define KP_SERVE_OTLP_BATCH 256             /* spans per OTLP export request */
+#endif
+#ifndef KP_SERVE_OTLP_FLUSH_MS
+#define KP_SERVE_OTLP_FLUSH_MS 1000         /* a partial batch waits at most this long */
+#endif
+#ifndef KP_SERVE_OTLP_QUEUE
+#define KP_SERVE_OTLP_QUEUE 65536           /* spans waiting; beyond: dropped and counted */
+#endif
+#ifndef KP_SERVE_TIMEOUT_STATUS
+#define KP_SERVE_TIMEOUT_STATUS 504         /* a guest past --timeout (docs/RATIONALE.md) */
+#endif
+
 #if KP_HTTP_MAX_HEADER_BYTES > 8192 + 4096 * 100
 #error "KP_HTTP_MAX_HEADER_BYTES above h2o's H2O_MAX_REQLEN would never be reached"
 #endif

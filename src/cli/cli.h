@@ -78,6 +78,15 @@ kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool
  * --help) and return KP_EXIT_USAGE. */
 int kpCli_usageError(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Option values (flags.c): a size ("64M", "1G", "4096") in bytes; a duration ("2s", "500ms",
+ * "10us", "1m", a bare number of seconds) in ns. false when the text is not one. */
+bool kpCli_parseSize(const char *s, size_t *out);
+bool kpCli_parseDuration(const char *s, uint64_t *out);
+
+/* `kapsul serve` and `kapsul up` (serve.c): exec kapsul-serve from kapsul's own directory. */
+int kpCli_serve(int argc, char **argv);
+int kpCli_up(int argc, char **argv);
+
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);
 

@@ -23,6 +23,8 @@ static const command commands[] = {
     {"new", kpCli_new, "Create an application (spin.toml and a handler) from a template"},
     {"build", kpCli_build, "Run the build commands of an application's spin.toml"},
     {"compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM"},
+    {"serve", kpCli_serve, "Serve HTTP with one WAGI module on every path"},
+    {"up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP"},
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 

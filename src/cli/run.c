@@ -60,44 +60,6 @@ static void usage(FILE *f) {
           "module; 2 for bad flags or unreadable files.\n", f);
 }
 
-/* "64M", "1G", "4096" -> bytes. */
-static bool parse_size(const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    if (*s < '0' || *s > '9')
-        return false;
-    unsigned long long v = strtoull(s, &end, 10);
-    unsigned shift = 0;
-    if (*end == 'k' || *end == 'K') shift = 10, end++;
-    else if (*end == 'm' || *end == 'M') shift = 20, end++;
-    else if (*end == 'g' || *end == 'G') shift = 30, end++;
-    if ((*end == 'b' || *end == 'B') && shift) end++;
-    if (*end || errno || v > (SIZE_MAX >> shift))
-        return false;
-    *out = (size_t)v << shift;
-    return true;
-}
-
-/* "2s", "500ms", "10us", "1m", "1.5" (seconds) -> ns. */
-static bool parse_duration(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if ((*s < '0' || *s > '9') && *s != '.')
-        return false;
-    double v = strtod(s, &end);
-    double mul = 1e9;
-    if (strcmp(end, "ms") == 0) mul = 1e6;
-    else if (strcmp(end, "us") == 0) mul = 1e3;
-    else if (strcmp(end, "ns") == 0) mul = 1;
-    else if (strcmp(end, "m") == 0) mul = 60e9;
-    else if (strcmp(end, "h") == 0) mul = 3600e9;
-    else if (*end && strcmp(end, "s") != 0) return false;
-    if (errno || !(v >= 0) || v * mul > 1.8e19)
-        return false;
-    *out = (uint64_t)(v * mul);
-    return true;
-}
-
 /* HOST[::GUEST][:ro]. The ":ro" suffix is taken as the flag, so a host directory whose name
  * ends in ":ro" must be given as "NAME:ro::GUEST". */
 static bool add_dir(kpRunOpts *o, char *spec) {
@@ -166,13 +128,13 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
     } else if (strcmp(name, "--cache") == 0) {
         o->tier.cache = val;
     } else if (strcmp(name, "--max-memory") == 0) {
-        if (!parse_size(val, &sz) || sz == 0) goto bad;
+        if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.max_memory_bytes = sz;
     } else if (strcmp(name, "--stack") == 0) {
-        if (!parse_size(val, &sz) || sz == 0) goto bad;
+        if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.stack_bytes = sz;
     } else if (strcmp(name, "--timeout") == 0) {
-        if (!parse_duration(val, &o->timeout_ns) || o->timeout_ns == 0) goto bad;
+        if (!kpCli_parseDuration(val, &o->timeout_ns) || o->timeout_ns == 0) goto bad;
     } else if (strcmp(name, "--fuel") == 0) {
         char *end;
         errno = 0;

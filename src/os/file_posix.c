@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -76,6 +77,13 @@ static void from_stat(const struct stat *st, kpOs_stat *out) {
 
 kpOs_err kpOs_openDir(const char *path, kpOs_fd *out) {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return kpOsPosix_lastErr();
+    *out = fd;
+    return KP_OS_OK;
+}
+
+kpOs_err kpOs_memFile(const char *name, kpOs_fd *out) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
     if (fd < 0) return kpOsPosix_lastErr();
     *out = fd;
     return KP_OS_OK;

@@ -159,6 +159,10 @@ kpOs_err kpOs_openAt(kpOs_fd dir, const char *name, unsigned flags, kpOs_fd *out
  * host can is found out once per process, safely from any thread; builds with KP_TESTING let the
  * environment variable KAPSUL_WASI_NO_OPENAT2=1 say it cannot, so tests cover both ways. */
 kpOs_err kpOs_openBeneath(kpOs_fd dir, const char *path, unsigned flags, kpOs_fd *out);
+/* An anonymous file in memory (memfd on Linux), read-write at position 0, gone when the last
+ * handle closes. name is a label for /proc only. The serve layer hands these to a guest as stdin,
+ * stdout and stderr: a regular file never blocks, and its bytes are read back with kpOs_pread. */
+kpOs_err kpOs_memFile(const char *name, kpOs_fd *out);
 /* A second handle on fd's open file (never one of the numbers 0-2). */
 kpOs_err kpOs_dup(kpOs_fd fd, kpOs_fd *out);
 void kpOs_close(kpOs_fd fd);

@@ -17,3 +17,8 @@ k wat2wasm
 k wat2wasm sample.wat -o
 k wast
 k wast --timeout never pass.wast
+# serve and up run build/kapsul-serve, found beside kapsul.
+k serve --help
+k up --help
+k serve
+k up -f missing.toml

@@ -3,6 +3,11 @@
 #               drives it with http.client, raw sockets and curl: keep-alive, a 1 MiB body, 400
 #               concurrent requests, malformed and oversized requests, 200 stalled connections,
 #               slow handlers, HTTP/2 over TLS and h2c, the full queue (503), SIGTERM draining.
+#   serve.wagi  tests/serve/test_serve.py builds tests/serve/guests/wagi_echo.c with clang for
+#               wasm32-wasi and drives `kapsul serve` / `kapsul up` (build/kapsul execs
+#               build/kapsul-serve): the WAGI contract, routing from a manifest, files, 400 concurrent
+#               fresh instances, timeouts, fuel, keep-alive, SIGTERM, the JSON log and trace context.
+#               It also runs in the sanitizer pass (the guest builds in seconds).
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   set(Python3_EXECUTABLE python3)
@@ -14,4 +19,9 @@ add_test(NAME serve.http
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_http.py $<TARGET_FILE:http_echo>)
 # h2o's per-thread chunk caches die with the loop threads (tests/serve/lsan.supp says why).
 set_tests_properties(serve.http PROPERTIES LABELS "serve;sanitize" TIMEOUT 300
+                     ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
+add_test(NAME serve.wagi
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_serve.py $<TARGET_FILE:kapsul>
+                 ${CMAKE_SOURCE_DIR}/tests/serve/guests)
+set_tests_properties(serve.wagi PROPERTIES LABELS "serve;sanitize" TIMEOUT 600
                      ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")

@@ -1,0 +1,212 @@
+/*
+ * instance.c -- one request, one fresh instance (see instance.h).
+ *
+ * Today's runtime API has no in-memory stdio, so the guest's stdin, stdout and stderr are three
+ * memory files (kpOs_memFile): the body is written to the first before the run, the other two are
+ * read back after it. A regular file never blocks, so no thread has to pump a pipe while the guest
+ * runs, and the guest's fd 0-2 are the only host objects it reaches.
+ */
+#include "serve/instance.h"
+
+static uint64_t elapsed_ns(uint64_t since) { return kpOs_monotonicNs() - since; }
+
+kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
+                                 size_t len, kapsul_error *err) {
+    memset(c, 0, sizeof *c);
+    c->engine = engine;
+    return kapsul_module_new(engine, bytes, len, &c->module, err);
+}
+
+kapsul_status kpInstance_addDir(kpInstance_component *c, const char *host, const char *guest, bool read_only,
+                                kapsul_error *err) {
+    char *h = kp_strndup(host, strlen(host));
+    char *g = kp_strndup(guest, strlen(guest));
+    if (!h || !g || kpVec_grow(&c->dirs) != 0) {
+        kp_free(h);
+        kp_free(g);
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    }
+    c->dirs.v[c->dirs.n++] = (kapsul_wasi_dir){ .host_path = h, .guest_path = g, .read_only = read_only };
+    return KAPSUL_OK;
+}
+
+void kpInstance_release(kpInstance_component *c) {
+    for (size_t i = 0; i < c->dirs.n; i++) {
+        kp_free((char *)c->dirs.v[i].host_path);
+        kp_free((char *)c->dirs.v[i].guest_path);
+    }
+    kpVec_free(&c->dirs);
+    kapsul_module_free(c->module);
+    c->module = NULL;
+}
+
+kapsul_status kpInstance_guardInit(kpInstance_guard *g, kapsul_error *err) {
+    g->store = NULL;
+    atomic_init(&g->interrupted, false);
+    g->lock = kpOs_mutexNew();
+    return g->lock ? KAPSUL_OK : kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+}
+
+void kpInstance_guardFree(kpInstance_guard *g) {
+    kpOs_mutexFree(g->lock);
+    g->lock = NULL;
+}
+
+/* The flag is set first, under the lock, so a run that has not yet published its store sees it
+ * when it does (attach) and never starts the guest. */
+void kpInstance_interrupt(kpInstance_guard *g) {
+    kpOs_mutexLock(g->lock);
+    atomic_store(&g->interrupted, true);
+    if (g->store) kapsul_store_interrupt(g->store);
+    kpOs_mutexUnlock(g->lock);
+}
+
+static bool attach(kpInstance_guard *g, kapsul_store *store) {
+    if (!g) return true;
+    kpOs_mutexLock(g->lock);
+    bool go = !atomic_load(&g->interrupted);
+    if (go) g->store = store;
+    kpOs_mutexUnlock(g->lock);
+    return go;
+}
+
+static void detach(kpInstance_guard *g) {
+    if (!g) return;
+    kpOs_mutexLock(g->lock);
+    g->store = NULL;
+    kpOs_mutexUnlock(g->lock);
+}
+
+/* Read back at most cap bytes of a memory file the guest wrote. */
+static kapsul_status read_back(kpOs_fd fd, size_t cap, kpBuf *out, kapsul_error *err) {
+    uint64_t off = 0;
+    for (;;) {
+        if (kpBuf_reserve(out, 65536) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        size_t want = out->cap - out->len, done = 0;
+        if (off + want > cap) want = cap - (size_t)off;
+        if (want == 0) return KAPSUL_OK;
+        kpOs_iov iov = { out->data + out->len, want };
+        kpOs_err oe = kpOs_pread(fd, &iov, 1, off, &done);
+        if (oe != KP_OS_OK) return kpError_set(err, KAPSUL_ERR_IO, 0, "guest output: %s", kpOs_strerror(oe));
+        if (done == 0) return KAPSUL_OK;
+        out->len += done;
+        off += done;
+    }
+}
+
+/* The body as the guest's stdin, at position 0. */
+static kapsul_status write_stdin(kpOs_fd fd, const uint8_t *p, size_t n, kapsul_error *err) {
+    uint64_t off = 0;
+    while (off < n) {
+        kpOs_iov iov = { (void *)(p + off), n - (size_t)off };
+        size_t done = 0;
+        kpOs_err oe = kpOs_pwrite(fd, &iov, 1, off, &done);
+        if (oe != KP_OS_OK || done == 0)
+            return kpError_set(err, KAPSUL_ERR_IO, 0, "request body: %s", kpOs_strerror(oe));
+        off += done;
+    }
+    return KAPSUL_OK;
+}
+
+/* How a call into the guest ended, in the output's terms. */
+static void classify(kapsul_status st, const kapsul_error *e, kpInstance_output *out) {
+    if (st == KAPSUL_OK) {
+        out->end = KP_INSTANCE_EXITED;
+        out->exit_code = 0;
+        return;
+    }
+    out->error = *e;
+    if (st == KAPSUL_ERR_EXIT) {
+        out->end = KP_INSTANCE_EXITED;
+        out->exit_code = e->exit_code;
+    } else if (st == KAPSUL_ERR_TRAP && e->trap == KAPSUL_TRAP_FUEL) {
+        out->end = KP_INSTANCE_FUEL;
+    } else if (st == KAPSUL_ERR_TRAP && e->trap == KAPSUL_TRAP_TIMEOUT) {
+        out->end = KP_INSTANCE_TIMEOUT;
+    } else if (st == KAPSUL_ERR_TRAP) {
+        out->end = KP_INSTANCE_TRAPPED;
+    } else {
+        out->end = KP_INSTANCE_FAILED;
+    }
+}
+
+/* Store, WASI context, linker and instance for this run only; then the entry point. The deadline
+ * covers instantiation too (a start function can loop). */
+static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in, const kpOs_fd fds[3],
+                               kpInstance_output *out, kapsul_error *err) {
+    kapsul_store *store = NULL;
+    kapsul_linker *linker = NULL;
+    kapsul_wasi *wasi = NULL;
+    kapsul_instance *inst = NULL;
+    kapsul_error e;
+    kapsul_status st, rc = KAPSUL_OK;
+    uint64_t t0 = kpOs_monotonicNs();
+    uint64_t deadline = c->timeout_ns ? t0 + c->timeout_ns : 0;
+    kapsul_wasi_config wc = {
+        .argv = in->argv, .argc = in->argc, .env = in->env, .envc = in->envc,
+        .dirs = c->dirs.v, .ndirs = c->dirs.n,
+        .stdin_fd = fds[0], .stdout_fd = fds[1], .stderr_fd = fds[2], .deadline_ns = deadline,
+    };
+    if ((st = kapsul_wasi_new(&wc, &wasi, &e)) != KAPSUL_OK || (st = kapsul_store_new(c->engine, &store, &e)) ||
+        (st = kapsul_linker_new(store, &linker, &e)) || (st = kapsul_wasi_define(wasi, linker, &e))) {
+        rc = kpError_set(err, st, 0, "%s", e.message);
+        goto fail;
+    }
+    if (c->fuel) kapsul_store_set_fuel(store, c->fuel);
+    if (deadline) kapsul_store_set_deadline(store, deadline);
+    if (!attach(in->guard, store)) {
+        out->end = KP_INSTANCE_INTERRUPTED;
+        goto fail;
+    }
+    st = kapsul_linker_instantiate(linker, c->module, &inst, &e);
+    out->instantiate_ns = elapsed_ns(t0);
+    if (st == KAPSUL_OK) {
+        const char *name = in->entrypoint ? in->entrypoint : "_start";
+        kapsul_func *entry = kapsul_instance_func(inst, name);
+        if (!entry || kapsul_func_param_count(entry) || kapsul_func_result_count(entry))
+            st = kpError_set(&e, KAPSUL_ERR_NOT_FOUND, 0, "no export '%s' taking and returning nothing", name);
+        else
+            st = kapsul_func_call(store, entry, NULL, 0, NULL, 0, &e);
+        classify(st, &e, out);
+    } else {
+        classify(st, &e, out);   /* a start function may trap, loop or exit as _start can */
+    }
+    detach(in->guard);
+    if (out->end == KP_INSTANCE_TIMEOUT && in->guard && atomic_load(&in->guard->interrupted))
+        out->end = KP_INSTANCE_INTERRUPTED;
+    if (c->fuel) out->fuel_used = c->fuel - kapsul_store_fuel_remaining(store);
+    if (inst) out->memory_pages = kapsul_memory_pages(kapsul_instance_memory(inst, "memory"));
+fail:
+    kapsul_linker_free(linker);
+    kapsul_store_free(store);
+    kapsul_wasi_free(wasi);
+    return rc;
+}
+
+kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
+                             kapsul_error *err) {
+    kpOs_fd fds[3] = { KP_OS_NO_FD, KP_OS_NO_FD, KP_OS_NO_FD };
+    static const char *const names[3] = { "kapsul-stdin", "kapsul-stdout", "kapsul-stderr" };
+    kapsul_status rc = KAPSUL_OK;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < 3; i++) {
+        kpOs_err oe = kpOs_memFile(names[i], &fds[i]);
+        if (oe != KP_OS_OK) {
+            rc = kpError_set(err, KAPSUL_ERR_IO, 0, "guest stdio: %s", kpOs_strerror(oe));
+            goto fail;
+        }
+    }
+    if ((rc = write_stdin(fds[0], in->stdin_bytes, in->stdin_len, err)) != KAPSUL_OK) goto fail;
+    if ((rc = run_guest(c, in, fds, out, err)) != KAPSUL_OK) goto fail;
+    if ((rc = read_back(fds[1], KP_SERVE_MAX_STDOUT, &out->out, err)) != KAPSUL_OK) goto fail;
+    rc = read_back(fds[2], KP_SERVE_MAX_STDERR, &out->err, err);
+fail:
+    for (int i = 0; i < 3; i++)
+        if (fds[i] != KP_OS_NO_FD) kpOs_close(fds[i]);
+    return rc;
+}
+
+void kpInstance_freeOutput(kpInstance_output *out) {
+    kpBuf_free(&out->out);
+    kpBuf_free(&out->err);
+}

@@ -1,0 +1,585 @@
+/*
+ * server.c -- the request path of `kapsul serve` / `kapsul up` (see server.h).
+ *
+ * A request runs on one of the HTTP front's worker threads from start to end: route, WAGI
+ * environment, a fresh instance, the response, the log line. The only shared mutable state is the
+ * list of running requests, which a monitor thread walks every KP_SERVE_CANCEL_POLL_MS to interrupt
+ * guests whose client left or whose drain ran out (kpHttp_cancelled): a guest in a loop never
+ * polls anything itself.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve/server.h"
+#include "serve/wagi.h"
+
+struct kpServe_active {
+    kpInstance_guard guard;
+    const kpHttp_response *res;
+    kpServe_active *prev, *next;
+};
+
+/* ---- Metrics ------------------------------------------------------------------------------- */
+
+static const uint64_t bucket_us[KP_SERVE_BUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000,
+                                                      100000, 250000, 500000, 1000000, 5000000 };
+
+static void count_request(kpServe_app *app, size_t component, int status, uint64_t us) {
+    if (!app->stats) return;
+    kpServe_stats *st = &app->stats[component];
+    if (status >= 100 && status < 600) atomic_fetch_add_explicit(&st->status[status - 100], 1, memory_order_relaxed);
+    for (int i = 0; i < KP_SERVE_BUCKETS; i++)
+        if (us <= bucket_us[i]) atomic_fetch_add_explicit(&st->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->sum_us, us, memory_order_relaxed);
+}
+
+static void metric_line(kpBuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void metric_line(kpBuf *b, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > 0) kpBuf_push(b, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Prometheus text format 0.0.4. Component ids are Spin kebab-case or a file name given on the
+ * command line; quotes and backslashes are escaped anyway. */
+static void metrics_component(kpBuf *b, const kpServe_stats *st, const char *id) {
+    char name[200];
+    size_t k = 0;
+    for (const char *p = id; *p && k + 2 < sizeof name; p++) {
+        if (*p == '"' || *p == '\\') name[k++] = '\\';
+        name[k++] = *p == '\n' ? ' ' : *p;
+    }
+    name[k] = 0;
+    for (int s = 0; s < 500; s++) {
+        uint64_t n = atomic_load_explicit(&st->status[s], memory_order_relaxed);
+        if (n) metric_line(b, "kapsul_requests_total{component=\"%s\",status=\"%d\"} %llu\n", name, s + 100,
+                           (unsigned long long)n);
+    }
+    for (int i = 0; i < KP_SERVE_BUCKETS; i++)
+        metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"%g\"} %llu\n", name,
+                    (double)bucket_us[i] / 1e6, (unsigned long long)atomic_load(&st->buckets[i]));
+    unsigned long long count = atomic_load(&st->count);
+    metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"+Inf\"} %llu\n", name, count);
+    metric_line(b, "kapsul_request_duration_seconds_sum{component=\"%s\"} %.6f\n", name,
+                (double)atomic_load(&st->sum_us) / 1e6);
+    metric_line(b, "kapsul_request_duration_seconds_count{component=\"%s\"} %llu\n", name, count);
+}
+
+static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
+    kpServe_app *app = ctx;
+    kpBuf b = { 0 };
+    (void)req;
+    metric_line(&b, "# HELP kapsul_requests_total Requests answered, by component and status.\n"
+                    "# TYPE kapsul_requests_total counter\n");
+    metric_line(&b, "# HELP kapsul_request_duration_seconds Time from routing to response.\n"
+                    "# TYPE kapsul_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= app->components.n; i++)
+        metrics_component(&b, &app->stats[i], i < app->components.n ? app->components.v[i].id : "");
+    metric_line(&b, "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
+                    "kapsul_instances_live %llu\n", (unsigned long long)atomic_load(&app->live));
+    kpHttp_addHeader(res, "content-type", 12, "text/plain; version=0.0.4", 25);
+    int rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
+    kpBuf_free(&b);
+    return rc;
+}
+
+/* ---- Cancellation monitor ------------------------------------------------------------------- */
+
+static void *monitor_main(void *p) {
+    kpServe_app *app = p;
+    while (!atomic_load(&app->stopping)) {
+        struct timespec ts = { 0, KP_SERVE_CANCEL_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&app->active_lock);
+        for (kpServe_active *a = app->active; a; a = a->next)
+            if (!atomic_load(&a->guard.interrupted) && kpHttp_cancelled(a->res)) kpInstance_interrupt(&a->guard);
+        pthread_mutex_unlock(&app->active_lock);
+    }
+    return NULL;
+}
+
+static void active_add(kpServe_app *app, kpServe_active *a) {
+    pthread_mutex_lock(&app->active_lock);
+    a->prev = NULL;
+    a->next = app->active;
+    if (app->active) app->active->prev = a;
+    app->active = a;
+    pthread_mutex_unlock(&app->active_lock);
+}
+
+static void active_remove(kpServe_app *app, kpServe_active *a) {
+    pthread_mutex_lock(&app->active_lock);
+    if (a->prev) a->prev->next = a->next;
+    else app->active = a->next;
+    if (a->next) a->next->prev = a->prev;
+    pthread_mutex_unlock(&app->active_lock);
+}
+
+/* ---- Responses ------------------------------------------------------------------------------ */
+
+typedef struct reply {
+    int status;
+    uint64_t bytes;
+    const char *outcome;
+    char outcome_buf[320];
+} reply;
+
+static int plain(kpHttp_response *res, reply *r, int status, const char *text) {
+    r->status = status;
+    r->bytes = strlen(text);
+    kpHttp_setStatus(res, status);
+    kpHttp_addHeader(res, "content-type", 12, "text/plain; charset=utf-8", 25);
+    return kpHttp_write(res, text, strlen(text)) == KAPSUL_OK ? 0 : -1;
+}
+
+/* The guest's output as the response, or the error response kpWagi_parseOutput made. */
+static int from_guest(kpHttp_response *res, reply *r, const kpInstance_output *o) {
+    kpWagiResponse w;
+    kapsul_error e;
+    bool trapped = o->end != KP_INSTANCE_EXITED;
+    kapsul_status st = kpWagi_parseOutput(o->out.data, o->out.len, o->exit_code, trapped, &w, &e);
+    if (st == KAPSUL_ERR_NOMEM) return plain(res, r, 500, "Internal Server Error\n");
+    if (st != KAPSUL_OK && !trapped && o->exit_code == 0) {
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "bad output: %s", e.message);
+        r->outcome = r->outcome_buf;
+    }
+    int rc = 0;
+    r->status = w.status;
+    if (kpHttp_setStatus(res, w.status) != KAPSUL_OK) rc = -1;
+    for (size_t i = 0; i < w.headers.n && rc == 0; i++) {
+        const kpWagiOutHeader *h = &w.headers.v[i];
+        /* wagi.c dropped framing headers and refused unsafe values; what the front still refuses
+         * (a name it considers its own) is left out rather than failing the response. */
+        kpHttp_addHeader(res, h->name, strlen(h->name), h->value, strlen(h->value));
+    }
+    if (rc == 0 && w.body_len && kpHttp_write(res, w.body, w.body_len) != KAPSUL_OK) rc = -1;
+    r->bytes = w.body_len;
+    kpWagi_freeResponse(&w);
+    return rc;
+}
+
+/* What the log says about how the guest ended. */
+static void describe_end(const kpInstance_output *o, reply *r) {
+    switch (o->end) {
+    case KP_INSTANCE_EXITED:
+        if (o->exit_code == 0) r->outcome = "ok";
+        else snprintf(r->outcome_buf, sizeof r->outcome_buf, "exit %d", o->exit_code), r->outcome = r->outcome_buf;
+        return;
+    case KP_INSTANCE_TIMEOUT: r->outcome = "timeout"; return;
+    case KP_INSTANCE_INTERRUPTED: r->outcome = "cancelled"; return;
+    case KP_INSTANCE_FUEL: r->outcome = "fuel exhausted"; return;
+    case KP_INSTANCE_TRAPPED:
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s", kapsul_trap_name(o->error.trap));
+        r->outcome = r->outcome_buf;
+        return;
+    case KP_INSTANCE_FAILED:
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "failed: %s", o->error.message);
+        r->outcome = r->outcome_buf;
+        return;
+    }
+}
+
+/* ---- One WAGI request ------------------------------------------------------------------------ */
+
+static const char *protocol_of(int version) {
+    return version == 0x200 ? "HTTP/2.0" : version == 0x100 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+/* Run the guest under a guard the monitor can interrupt, then answer from its output. */
+static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env, const kpStrVec *argv,
+                         const kpHttp_request *req, kpHttp_response *res, reply *r, kpLogRequest *lr) {
+    const kpServe_component *c = &app->components.v[b->component];
+    kpServe_active a;
+    kpInstance_output o;
+    kapsul_error e;
+    int rc;
+    if (kpInstance_guardInit(&a.guard, &e) != KAPSUL_OK) return plain(res, r, 500, "Internal Server Error\n");
+    a.res = res;
+    active_add(app, &a);
+    kpInstance_input in = {
+        .argv = (const char *const *)argv->v, .argc = argv->n, .env = (const char *const *)env->v, .envc = env->n,
+        .stdin_bytes = req->body, .stdin_len = req->body_len, .entrypoint = b->entrypoint, .guard = &a.guard,
+    };
+    atomic_fetch_add(&app->live, 1);
+    kapsul_status st = kpInstance_run(&c->run, &in, &o, &e);
+    atomic_fetch_sub(&app->live, 1);
+    active_remove(app, &a);
+    kpInstance_guardFree(&a.guard);
+    lr->instantiate_us = o.instantiate_ns / 1000;
+    lr->fuel_used = o.fuel_used;
+    lr->fuel_metered = c->run.fuel != 0;
+    lr->memory_pages = o.memory_pages;
+    kpLog_guestStderr(app->log, lr->trace, c->id, o.err.data, o.err.len);
+    if (st != KAPSUL_OK) {
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "host: %s", e.message);
+        r->outcome = r->outcome_buf;
+        rc = plain(res, r, 500, "Internal Server Error\n");
+    } else {
+        describe_end(&o, r);
+        if (o.end == KP_INSTANCE_TIMEOUT)
+            rc = plain(res, r, KP_SERVE_TIMEOUT_STATUS, "Gateway Timeout: the handler ran past its time limit\n");
+        else if (o.end == KP_INSTANCE_INTERRUPTED)
+            rc = plain(res, r, 503, "Service Unavailable: the request was cancelled\n");
+        else
+            rc = from_guest(res, r, &o);
+    }
+    kpInstance_freeOutput(&o);
+    return rc;
+}
+
+static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_request *req, kpHttp_response *res,
+                        reply *r, kpLogRequest *lr) {
+    const kpServe_binding *b = &app->bindings.v[m->route->index];
+    const kpServe_component *c = &app->components.v[b->component];
+    kpStrVec env = { 0 }, argv = { 0 };
+    kapsul_error e;
+    int rc;
+    kpWagiHeader *hs = kp_calloc(req->nheaders + 1, sizeof *hs);
+    size_t nh = 0;
+    bool has_host = false;
+    if (!hs) return plain(res, r, 500, "Internal Server Error\n");
+    for (size_t i = 0; i < req->nheaders; i++, nh++) {
+        hs[nh] = (kpWagiHeader){ req->headers[i].name, req->headers[i].name_len, req->headers[i].value,
+                                 req->headers[i].value_len };
+        has_host |= req->headers[i].name_len == 4 && memcmp(req->headers[i].name, "host", 4) == 0;
+    }
+    /* h2o keeps Host (HTTP/1) and :authority (HTTP/2) apart from the headers; WAGI wants it as the
+     * Host header (HTTP_HOST, SERVER_NAME, X_FULL_URL). */
+    if (!has_host && req->authority_len) hs[nh++] = (kpWagiHeader){ "host", 4, req->authority, req->authority_len };
+    kpWagiRequest rq = {
+        .method = req->method, .path = req->path, .path_len = req->path_len, .query = req->query,
+        .query_len = req->query_len, .headers = hs, .nheaders = nh, .content_length = req->body_len,
+        .client_addr = req->client_addr, .client_port = req->client_port, .server_host = req->local_addr,
+        .server_port = req->local_port, .scheme = req->scheme, .protocol = protocol_of(req->version),
+        .match = m, .base = app->base, .env = c->env, .nenv = c->nenv,
+    };
+    kapsul_status st = kpWagi_buildEnv(&rq, &env, &e);
+    if (st == KAPSUL_OK) st = kpWagi_buildArgv(b->argv_tmpl, &rq, &argv, &e);
+    if (st == KAPSUL_ERR_ARG) {
+        r->outcome = "bad request for WAGI";
+        rc = plain(res, r, 400, "Bad Request\n");
+    } else if (st == KAPSUL_ERR_LIMIT) {
+        r->outcome = "request headers too large for WAGI";
+        rc = plain(res, r, 431, "Request Header Fields Too Large\n");
+    } else if (st != KAPSUL_OK) {
+        rc = plain(res, r, 500, "Internal Server Error\n");
+    } else {
+        rc = run_component(app, b, &env, &argv, req, res, r, lr);
+    }
+    kpWagi_freeStrings(&env);
+    kpWagi_freeStrings(&argv);
+    kp_free(hs);
+    return rc;
+}
+
+/* The front's handler: trace context, route, answer, log. Always builds its own response, so the
+ * front's bare 500 is only for a response that could not be built at all. */
+static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
+    kpServe_app *app = ctx;
+    uint64_t t0 = kpOs_monotonicNs();
+    kpTrace trace;
+    const char *tp = NULL;
+    size_t tp_len = 0;
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name_len == 11 && memcmp(req->headers[i].name, "traceparent", 11) == 0)
+            tp = req->headers[i].value, tp_len = req->headers[i].value_len;
+    kpTrace_begin(&trace, tp, tp_len);
+    char tpv[56];
+    kpTrace_format(&trace, tpv);
+    kpHttp_addHeader(res, "traceparent", 11, tpv, strlen(tpv));
+
+    reply r = { .status = 200, .outcome = "ok" };
+    kpLogRequest lr = { .trace = &trace, .method = req->method, .path = req->path };
+    kpRouteMatch m;
+    kpRoute_match(&app->router, req->path, req->path_len, &m);
+    size_t component = app->components.n;   /* the "no component" series */
+    int rc;
+    if (m.result == KP_ROUTE_HEALTH) {
+        rc = plain(res, &r, 200, "OK");
+    } else if (m.result == KP_ROUTE_INFO) {
+        char info[512];
+        snprintf(info, sizeof info, "{\"name\":\"%s\",\"version\":\"%s\",\"runtime\":\"kapsul %s\"}\n",
+                 app->name, app->version, kapsul_version());
+        rc = plain(res, &r, 200, info);
+    } else if (m.result == KP_ROUTE_NOT_FOUND) {
+        r.outcome = "no route";
+        rc = plain(res, &r, 404, "Not Found\n");
+    } else {
+        component = app->bindings.v[m.route->index].component;
+        lr.component = app->components.v[component].id;
+        lr.route = m.route->raw_route;
+        rc = wagi_request(app, &m, req, res, &r, &lr);
+    }
+    if (rc != 0) r.status = 500, r.outcome = "response could not be built";
+    lr.status = r.status;
+    lr.bytes = rc == 0 ? r.bytes : 0;
+    lr.outcome = r.outcome;
+    lr.duration_us = (kpOs_monotonicNs() - t0) / 1000;
+    kpLog_request(app->log, &lr);
+    count_request(app, component, r.status, lr.duration_us);
+    if (app->otlp) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t end = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        kpOtlp_span(app->otlp, &lr, end - lr.duration_us * 1000, end);
+    }
+    return rc;
+}
+
+/* ---- Building the application ------------------------------------------------------------------ */
+
+static kapsul_status add_component(kpServe_app *app, const char *id, const uint8_t *bytes, size_t len,
+                                   const kpServe_limits *lim, kapsul_error *err) {
+    if (kpVec_grow(&app->components) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    kpServe_component *c = &app->components.v[app->components.n];
+    memset(c, 0, sizeof *c);
+    if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    kapsul_status st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    if (st != KAPSUL_OK) {
+        kp_free(c->id);
+        return st;
+    }
+    c->run.timeout_ns = lim->timeout_ns;
+    c->run.fuel = lim->fuel;
+    app->components.n++;
+    return KAPSUL_OK;
+}
+
+static kapsul_status add_binding(kpServe_app *app, size_t component, const char *argv_tmpl, const char *entry,
+                                 kapsul_error *err) {
+    if (kpVec_grow(&app->bindings) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    app->bindings.v[app->bindings.n++] = (kpServe_binding){ component, argv_tmpl, entry };
+    return KAPSUL_OK;
+}
+
+static void app_init(kpServe_app *app, kapsul_engine *engine, kpLog *log) {
+    memset(app, 0, sizeof *app);
+    app->engine = engine;
+    app->log = log;
+    app->base = "/";
+    app->name = app->version = "";
+    pthread_mutex_init(&app->active_lock, NULL);
+    atomic_init(&app->stopping, false);
+}
+
+kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log, const char *name,
+                             const uint8_t *bytes, size_t len, const kpManifestEnv *env, size_t nenv,
+                             const kapsul_wasi_dir *dirs, size_t ndirs, const kpServe_limits *lim,
+                             kapsul_error *err) {
+    app_init(app, engine, log);
+    app->name = name;
+    kapsul_status st = add_component(app, name, bytes, len, lim, err);
+    if (st == KAPSUL_OK) st = add_binding(app, 0, "${SCRIPT_NAME} ${ARGS}", NULL, err);
+    if (st == KAPSUL_OK) st = kpRoute_add(&app->router, "/...", "/...", app->components.v[0].id, 0, err);
+    for (size_t i = 0; st == KAPSUL_OK && i < ndirs; i++)
+        st = kpInstance_addDir(&app->components.v[0].run, dirs[i].host_path,
+                               dirs[i].guest_path ? dirs[i].guest_path : dirs[i].host_path, dirs[i].read_only, err);
+    if (st == KAPSUL_OK) {
+        app->components.v[0].env = env;
+        app->components.v[0].nenv = nenv;
+    }
+    return st;
+}
+
+/* Copy one host file to root + guest path, creating the directories between. */
+static kapsul_status stage_file(const char *root, const char *host, const char *guest, kapsul_error *err) {
+    char path[4096];
+    int in = -1, out = -1;
+    kapsul_status rc = KAPSUL_OK;
+    if ((size_t)snprintf(path, sizeof path, "%s%s", root, guest) >= sizeof path)
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "%s: path too long", guest);
+    for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
+        *s = 0;
+        int r = mkdir(path, 0755);
+        *s = '/';
+        if (r != 0 && errno != EEXIST) goto fail;
+    }
+    if ((in = open(host, O_RDONLY | O_CLOEXEC)) < 0) goto fail;
+    if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) goto fail;
+    char buf[65536];
+    for (ssize_t n; (n = read(in, buf, sizeof buf)) != 0;) {
+        if (n < 0 || write(out, buf, (size_t)n) != n) goto fail;
+    }
+    goto done;
+fail:
+    rc = kpError_set(err, KAPSUL_ERR_IO, 0, "cannot mount %s at %s: %s", host, guest, strerror(errno));
+done:
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return rc;
+}
+
+/* A component's `files`: single files from globs are copied into a private tree (WASI preopens
+ * only directories, and mounting a file's whole host directory would show files the patterns or
+ * exclude_files left out); { source, destination } directories are preopened as they are. All of
+ * it read-only. */
+static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const kpManifestComponent *mc,
+                                 kapsul_error *err) {
+    kapsul_status st = KAPSUL_OK;
+    char root[4096];
+    bool any_file = false;
+    for (size_t i = 0; i < mc->files.n; i++) any_file |= mc->files.v[i].kind == KP_MOUNT_FILE;
+    if (any_file) {
+        if (!app->staging) {
+            const char *tmp = getenv("TMPDIR");
+            char tmpl[4096];
+            snprintf(tmpl, sizeof tmpl, "%s/kapsul-up-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+            if (!mkdtemp(tmpl)) return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", tmpl, strerror(errno));
+            if (!(app->staging = kp_strndup(tmpl, strlen(tmpl))))
+                return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        }
+        snprintf(root, sizeof root, "%s/%zu", app->staging, app->components.n - 1);
+        if (mkdir(root, 0755) != 0) return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, strerror(errno));
+        for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
+            if (mc->files.v[i].kind == KP_MOUNT_FILE) st = stage_file(root, mc->files.v[i].host, mc->files.v[i].guest, err);
+        if (st == KAPSUL_OK) st = kpInstance_addDir(&c->run, root, "/", true, err);
+    }
+    for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
+        if (mc->files.v[i].kind == KP_MOUNT_DIR)
+            st = kpInstance_addDir(&c->run, mc->files.v[i].host, mc->files.v[i].guest, true, err);
+    return st;
+}
+
+/* One component of the manifest, loaded from its source. */
+static kapsul_status load_component(kpServe_app *app, const kpManifestComponent *mc, const kpServe_limits *lim,
+                                    kapsul_error *err) {
+    int fd = open(mc->source_path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    uint8_t *bytes = NULL;
+    kapsul_status st;
+    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        st = kpError_set(err, KAPSUL_ERR_IO, 0, "component '%s': %s: %s", mc->id, mc->source_path,
+                         fd < 0 ? strerror(errno) : "not a regular file");
+        goto fail;
+    }
+    if (!(bytes = kp_malloc(sb.st_size ? (size_t)sb.st_size : 1))) {
+        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        goto fail;
+    }
+    size_t got = 0;
+    for (ssize_t n; got < (size_t)sb.st_size && (n = read(fd, bytes + got, (size_t)sb.st_size - got)) > 0;)
+        got += (size_t)n;
+    st = add_component(app, mc->id, bytes, got, lim, err);
+    if (st != KAPSUL_OK) {
+        char msg[640];
+        snprintf(msg, sizeof msg, "component '%s' (%s): %s", mc->id, mc->source, err->message);
+        snprintf(err->message, sizeof err->message, "%.255s", msg);
+        goto fail;
+    }
+    kpServe_component *c = &app->components.v[app->components.n - 1];
+    if (mc->allowed_outbound_hosts.n) {
+        /* Recorded, not granted: a WAGI guest gets no sockets, so nothing here can reach them. */
+        kpBuf b = { 0 };
+        char head[160];
+        snprintf(head, sizeof head, "component '%.64s': allowed_outbound_hosts (not granted: WAGI has no outbound):", mc->id);
+        kpBuf_push(&b, head, strlen(head));
+        for (size_t i = 0; i < mc->allowed_outbound_hosts.n; i++) {
+            kpBuf_byte(&b, ' ');
+            kpBuf_push(&b, mc->allowed_outbound_hosts.v[i], strlen(mc->allowed_outbound_hosts.v[i]));
+        }
+        if (kpBuf_byte(&b, 0) == 0) kpLog_event(app->log, (const char *)b.data);
+        kpBuf_free(&b);
+    }
+    c->env = mc->env.v;
+    c->nenv = mc->env.n;
+    st = mount_files(app, c, mc, err);
+fail:
+    if (fd >= 0) close(fd);
+    kp_free(bytes);
+    return st;
+}
+
+kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLog *log, const kpManifest *m,
+                                   const kpServe_limits *lim, kapsul_error *err) {
+    app_init(app, engine, log);
+    app->name = m->name;
+    app->version = m->version;
+    app->base = m->base;
+    kapsul_status st = KAPSUL_OK;
+    /* Refuse the Spin executor before loading anything, with the trigger's position. */
+    for (size_t i = 0; i < m->triggers.n; i++) {
+        const kpManifestTrigger *t = &m->triggers.v[i];
+        if (t->executor != KP_EXECUTOR_WAGI)
+            return kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->column,
+                                   "component '%s': Spin's default executor (the HTTP component interface) is not "
+                                   "supported yet; use executor = { type = \"wagi\" }", t->component);
+    }
+    /* Components are loaded in manifest order; only those a trigger uses. */
+    size_t *index = kp_calloc(m->components.n ? m->components.n : 1, sizeof *index);
+    if (!index) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    for (size_t i = 0; i < m->components.n; i++) index[i] = SIZE_MAX;
+    for (size_t i = 0; st == KAPSUL_OK && i < m->triggers.n; i++) {
+        const kpManifestTrigger *t = &m->triggers.v[i];
+        if (index[t->component_index] == SIZE_MAX) {
+            st = load_component(app, &m->components.v[t->component_index], lim, err);
+            index[t->component_index] = app->components.n - 1;
+        }
+        if (st == KAPSUL_OK) st = add_binding(app, index[t->component_index], t->argv, t->entrypoint, err);
+    }
+    kp_free(index);
+    if (st == KAPSUL_OK) st = kpRoute_build(&app->router, m, err);
+    return st;
+}
+
+kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kpHttp_config *metrics,
+                            kpHttp_server **out, kapsul_error *err) {
+    if (!(app->stats = kp_calloc(app->components.n + 1, sizeof *app->stats)))
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (pthread_create(&app->monitor, NULL, monitor_main, app) != 0)
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "cannot start the monitor thread");
+    app->monitor_started = true;
+    if (metrics) {
+        kapsul_status st = kpHttp_start(metrics, metrics_handle, app, &app->metrics, err);
+        if (st != KAPSUL_OK) {
+            char why[sizeof err->message];
+            memcpy(why, err->message, sizeof why);
+            snprintf(err->message, sizeof err->message, "--metrics: %.240s", why);
+            return st;
+        }
+    }
+    return kpHttp_start(cfg, handle, app, out, err);
+}
+
+uint16_t kpServe_metricsPort(const kpServe_app *app) { return app->metrics ? kpHttp_port(app->metrics) : 0; }
+
+kapsul_status kpServe_stop(kpServe_app *app, kpHttp_server *server, kapsul_error *err) {
+    kapsul_status st = server ? kpHttp_stop(server, err) : KAPSUL_OK;
+    if (app->metrics) kpHttp_stop(app->metrics, NULL);
+    app->metrics = NULL;
+    atomic_store(&app->stopping, true);
+    if (app->monitor_started) pthread_join(app->monitor, NULL);
+    app->monitor_started = false;
+    return st;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void kpServe_free(kpServe_app *app) {
+    for (size_t i = 0; i < app->components.n; i++) {
+        kpInstance_release(&app->components.v[i].run);
+        kp_free(app->components.v[i].id);
+    }
+    kpVec_free(&app->components);
+    kpVec_free(&app->bindings);
+    kpRoute_free(&app->router);
+    kp_free(app->stats);
+    if (app->staging) nftw(app->staging, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    kp_free(app->staging);
+    pthread_mutex_destroy(&app->active_lock);
+}
