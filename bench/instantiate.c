@@ -23,11 +23,18 @@
 #include "kapsul.h"
 
 static const char *const kEnv[] = {
-    "REQUEST_METHOD=GET", "PATH_INFO=/hello", "SCRIPT_NAME=/", "QUERY_STRING=",
-    "SERVER_NAME=localhost", "SERVER_PORT=3000", "SERVER_PROTOCOL=HTTP/1.1",
-    "REMOTE_ADDR=127.0.0.1", "HTTP_HOST=localhost:3000", "HTTP_USER_AGENT=bench",
+    "REQUEST_METHOD=GET",
+    "PATH_INFO=/hello",
+    "SCRIPT_NAME=/",
+    "QUERY_STRING=",
+    "SERVER_NAME=localhost",
+    "SERVER_PORT=3000",
+    "SERVER_PROTOCOL=HTTP/1.1",
+    "REMOTE_ADDR=127.0.0.1",
+    "HTTP_HOST=localhost:3000",
+    "HTTP_USER_AGENT=bench",
 };
-static const char *const kArgv[] = {"/hello"};
+static const char *const kArgv[] = { "/hello" };
 static const char kWant[] = "Content-Type: text/plain\n\nhello";
 
 static uint64_t now_ns(void) {
@@ -53,16 +60,24 @@ static void run_start(kapsul_store *s, kapsul_instance *inst, kapsul_wasi *w) {
 }
 
 static kapsul_wasi *new_wasi(void) {
-    kapsul_wasi_config cfg = {.argv = kArgv, .argc = 1, .env = kEnv, .envc = sizeof kEnv / sizeof kEnv[0],
-                              .mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
-                              .output_cap = 1 << 20};
+    kapsul_wasi_config cfg = { .argv = kArgv,
+                               .argc = 1,
+                               .env = kEnv,
+                               .envc = sizeof kEnv / sizeof kEnv[0],
+                               .mem_stdio =
+                                   KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
+                               .output_cap = 1 << 20 };
     kapsul_wasi *w;
     kapsul_error err;
     if (kapsul_wasi_new(&cfg, &w, &err)) die("kapsul_wasi_new", &err);
     return w;
 }
 
-enum { TEMPLATE, TEMPLATE_ONLY, LINKER };
+enum {
+    TEMPLATE,
+    TEMPLATE_ONLY,
+    LINKER
+};
 
 static void one_request(int how, kapsul_engine *e, kapsul_module *mod, kapsul_template *tpl) {
     kapsul_error err;
@@ -93,7 +108,7 @@ static void measure(const char *name, int how, int n, kapsul_engine *e, kapsul_m
                     kapsul_template *tpl) {
     uint64_t *t = malloc((size_t)n * sizeof *t);
     if (!t) die("malloc", NULL);
-    for (int i = 0; i < n / 10 + 10; i++) one_request(how, e, mod, tpl);   /* warm-up */
+    for (int i = 0; i < n / 10 + 10; i++) one_request(how, e, mod, tpl); /* warm-up */
     double sum = 0;
     for (int i = 0; i < n; i++) {
         uint64_t t0 = now_ns();
@@ -126,11 +141,12 @@ int main(int argc, char **argv) {
     const kapsul_template_import *wi;
     size_t nwi;
     if (kapsul_engine_new(NULL, &e, &err) || kapsul_module_new(e, buf, len, &mod, &err) ||
-        kapsul_wasi_template_imports(&wi, &nwi, &err) || kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, &err))
+        kapsul_wasi_template_imports(&wi, &nwi, &err) ||
+        kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, &err))
         die("setup", &err);
-    kapsul_template_config drop_all = {.keep_resident_bytes = SIZE_MAX};
+    kapsul_template_config drop_all = { .keep_resident_bytes = SIZE_MAX };
     if (kapsul_template_new(e, mod, wi, nwi, &drop_all, &tpl_madvise, &err)) die("setup", &err);
-    const char *only = argc > 3 ? argv[3] : "";   /* a mode's name runs only that mode */
+    const char *only = argc > 3 ? argv[3] : ""; /* a mode's name runs only that mode */
     if (!*only || !strcmp(only, "template")) measure("template", TEMPLATE, n, e, mod, tpl);
     if (!*only || !strcmp(only, "template-only")) measure("template-only", TEMPLATE_ONLY, n, e, mod, tpl);
     if (!*only || !strcmp(only, "template-madvise"))

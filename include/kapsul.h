@@ -77,34 +77,34 @@ KAPSUL_API const char *kapsul_version(void);
 /* What a call returns. The values are stable: new statuses are only ever appended. */
 typedef enum kapsul_status {
     KAPSUL_OK = 0,
-    KAPSUL_ERR_MALFORMED,     /* module bytes or text cannot be decoded/parsed */
-    KAPSUL_ERR_INVALID,       /* decoded but fails validation */
-    KAPSUL_ERR_UNLINKABLE,    /* an import is missing or has the wrong type */
-    KAPSUL_ERR_TRAP,          /* execution trapped (see kapsul_error.trap) */
-    KAPSUL_ERR_NOMEM,         /* the host ran out of memory */
-    KAPSUL_ERR_LIMIT,         /* an implementation or configured limit was exceeded */
-    KAPSUL_ERR_IO,            /* a file could not be read or written */
-    KAPSUL_ERR_ARG,           /* the caller passed a bad argument (NULL, wrong arity, bad type, ...) */
-    KAPSUL_ERR_NOT_FOUND,     /* a named export or an index does not exist */
-    KAPSUL_ERR_EXIT           /* the guest asked to exit (WASI proc_exit); see kapsul_error.exit_code */
+    KAPSUL_ERR_MALFORMED,  /* module bytes or text cannot be decoded/parsed */
+    KAPSUL_ERR_INVALID,    /* decoded but fails validation */
+    KAPSUL_ERR_UNLINKABLE, /* an import is missing or has the wrong type */
+    KAPSUL_ERR_TRAP,       /* execution trapped (see kapsul_error.trap) */
+    KAPSUL_ERR_NOMEM,      /* the host ran out of memory */
+    KAPSUL_ERR_LIMIT,      /* an implementation or configured limit was exceeded */
+    KAPSUL_ERR_IO,         /* a file could not be read or written */
+    KAPSUL_ERR_ARG,        /* the caller passed a bad argument (NULL, wrong arity, bad type, ...) */
+    KAPSUL_ERR_NOT_FOUND,  /* a named export or an index does not exist */
+    KAPSUL_ERR_EXIT        /* the guest asked to exit (WASI proc_exit); see kapsul_error.exit_code */
 } kapsul_status;
 
 /* Reasons execution can stop abnormally. KAPSUL_TRAP_NONE is always 0; values are stable. */
 typedef enum kapsul_trap {
     KAPSUL_TRAP_NONE = 0,
-    KAPSUL_TRAP_UNREACHABLE,          /* "unreachable" executed */
-    KAPSUL_TRAP_MEMORY_OOB,           /* out of bounds memory access */
-    KAPSUL_TRAP_TABLE_OOB,            /* out of bounds table access / undefined element */
-    KAPSUL_TRAP_DIV_ZERO,             /* integer divide by zero */
-    KAPSUL_TRAP_INT_OVERFLOW,         /* integer overflow (INT_MIN / -1, trunc out of range) */
-    KAPSUL_TRAP_BAD_CONVERSION,       /* invalid conversion to integer (NaN) */
-    KAPSUL_TRAP_INDIRECT_MISMATCH,    /* indirect call type mismatch */
-    KAPSUL_TRAP_UNINITIALIZED,        /* uninitialized element (null funcref in call_indirect) */
-    KAPSUL_TRAP_STACK_EXHAUSTED,      /* call stack exhausted */
-    KAPSUL_TRAP_HOST,                 /* a host function reported an error */
-    KAPSUL_TRAP_TIMEOUT,              /* the deadline passed, or kapsul_store_interrupt */
-    KAPSUL_TRAP_FUEL,                 /* all fuel consumed */
-    KAPSUL_TRAP_MEMORY_LIMIT,         /* instantiation needed more memory than allowed */
+    KAPSUL_TRAP_UNREACHABLE,       /* "unreachable" executed */
+    KAPSUL_TRAP_MEMORY_OOB,        /* out of bounds memory access */
+    KAPSUL_TRAP_TABLE_OOB,         /* out of bounds table access / undefined element */
+    KAPSUL_TRAP_DIV_ZERO,          /* integer divide by zero */
+    KAPSUL_TRAP_INT_OVERFLOW,      /* integer overflow (INT_MIN / -1, trunc out of range) */
+    KAPSUL_TRAP_BAD_CONVERSION,    /* invalid conversion to integer (NaN) */
+    KAPSUL_TRAP_INDIRECT_MISMATCH, /* indirect call type mismatch */
+    KAPSUL_TRAP_UNINITIALIZED,     /* uninitialized element (null funcref in call_indirect) */
+    KAPSUL_TRAP_STACK_EXHAUSTED,   /* call stack exhausted */
+    KAPSUL_TRAP_HOST,              /* a host function reported an error */
+    KAPSUL_TRAP_TIMEOUT,           /* the deadline passed, or kapsul_store_interrupt */
+    KAPSUL_TRAP_FUEL,              /* all fuel consumed */
+    KAPSUL_TRAP_MEMORY_LIMIT,      /* instantiation needed more memory than allowed */
     KAPSUL_TRAP_COUNT
 } kapsul_trap;
 
@@ -120,17 +120,20 @@ KAPSUL_API const char *kapsul_status_name(kapsul_status status);
 /* The details of a failure, filled by the call that failed (see Conventions). The caller owns
  * it; it holds no pointers, so it may be copied, kept or discarded freely. */
 typedef struct kapsul_error {
-    kapsul_status code;      /* same value the call returned */
-    kapsul_trap trap;        /* for KAPSUL_ERR_TRAP: which trap; else KAPSUL_TRAP_NONE */
-    int exit_code;           /* for KAPSUL_ERR_EXIT: the guest's exit code */
-    size_t offset;           /* byte offset in the module for MALFORMED/INVALID, else 0 */
-    int line, column;        /* 1-based position for text-format errors, else 0 */
-    char message[256];       /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
+    kapsul_status code; /* same value the call returned */
+    kapsul_trap trap;   /* for KAPSUL_ERR_TRAP: which trap; else KAPSUL_TRAP_NONE */
+    int exit_code;      /* for KAPSUL_ERR_EXIT: the guest's exit code */
+    size_t offset;      /* byte offset in the module for MALFORMED/INVALID, else 0 */
+    int line, column;   /* 1-based position for text-format errors, else 0 */
+    char message[256];  /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
     /* Wasm backtrace of a trap, innermost first (at most KAPSUL_MAX_FRAMES, nframes of them):
      * function indices in their defining module and their names from the name section (empty
      * string when unknown). */
     int nframes;
-    struct { uint32_t func_index; char name[48]; } frames[KAPSUL_MAX_FRAMES];
+    struct {
+        uint32_t func_index;
+        char name[48];
+    } frames[KAPSUL_MAX_FRAMES];
 } kapsul_error;
 
 /* ---- Values ---------------------------------------------------------------------------------- */
@@ -169,10 +172,10 @@ typedef struct kapsul_val {
 /* Zero in every field means the default, so `kapsul_config c = {0};` (or a NULL config) is the
  * default configuration. */
 typedef struct kapsul_config {
-    size_t max_memory_bytes;   /* cap on every linear memory's size; 0 (and anything above 4 GiB)
+    size_t max_memory_bytes; /* cap on every linear memory's size; 0 (and anything above 4 GiB)
                                   = 4 GiB, the wasm32 maximum */
-    size_t stack_bytes;        /* wasm value stack per store; 0 = default (1 MiB); below 512 = 512 */
-    uint32_t max_call_depth;   /* wasm call frames per store; 0 = default (10000) */
+    size_t stack_bytes;      /* wasm value stack per store; 0 = default (1 MiB); below 512 = 512 */
+    uint32_t max_call_depth; /* wasm call frames per store; 0 = default (10000) */
     /* false (default): on 64-bit hosts linear memories sit in 8 GiB guard reservations and
      * out-of-bounds accesses are caught by a SIGSEGV handler. true: plain allocations with an
      * explicit bounds check per access (for hosts that cannot install signal handlers). The
@@ -225,14 +228,17 @@ typedef enum kapsul_externkind {
  * Returned strings point into the module and live as long as it does; they are not
  * NUL-terminated, hence the lengths. */
 typedef struct kapsul_import_info {
-    const char *module; size_t module_len;
-    const char *name; size_t name_len;
+    const char *module;
+    size_t module_len;
+    const char *name;
+    size_t name_len;
     kapsul_externkind kind;
 } kapsul_import_info;
 typedef struct kapsul_export_info {
-    const char *name; size_t name_len;
+    const char *name;
+    size_t name_len;
     kapsul_externkind kind;
-    uint32_t index;          /* index in the module's space of that kind (imports first) */
+    uint32_t index; /* index in the module's space of that kind (imports first) */
 } kapsul_export_info;
 /* Accessors: i counts from 0 below the count; for i out of range *out is zeroed. */
 KAPSUL_API uint32_t kapsul_module_import_count(const kapsul_module *module);
@@ -263,12 +269,12 @@ KAPSUL_API void kapsul_store_free(kapsul_store *store);
  * call (a memory or table records its effective maximum when it is made), so a host sets them
  * right after kapsul_store_new. */
 typedef struct kapsul_limits {
-    size_t max_memory_bytes;       /* per linear memory, at creation and on memory.grow; values
+    size_t max_memory_bytes;     /* per linear memory, at creation and on memory.grow; values
                                       above the engine's max_memory_bytes change nothing */
-    uint64_t max_table_elements;   /* per table, at creation and on table.grow */
-    uint32_t max_instances;        /* instances in the store */
-    uint32_t max_memories;         /* memories in the store (defined by instances or the host) */
-    uint32_t max_tables;           /* tables in the store (defined by instances or the host) */
+    uint64_t max_table_elements; /* per table, at creation and on table.grow */
+    uint32_t max_instances;      /* instances in the store */
+    uint32_t max_memories;       /* memories in the store (defined by instances or the host) */
+    uint32_t max_tables;         /* tables in the store (defined by instances or the host) */
 } kapsul_limits;
 
 /* Set the store's limits (limits is copied). Beyond them: memory.grow and table.grow return -1
@@ -373,15 +379,15 @@ KAPSUL_API kapsul_status kapsul_global_new(kapsul_store *store, kapsul_val value
  * memory.grow or kapsul_memory_grow) or the store is freed; re-read it after any call into wasm.
  * A NULL memory gives NULL / 0. */
 KAPSUL_API uint8_t *kapsul_memory_data(kapsul_memory *memory);
-KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory);       /* bytes */
+KAPSUL_API size_t kapsul_memory_size(const kapsul_memory *memory); /* bytes */
 KAPSUL_API uint64_t kapsul_memory_pages(const kapsul_memory *memory);
 /* Grow by delta_pages (0 is allowed) and store the old size in pages in *old_pages (which may be
  * NULL). The new pages are zero.
  *   KAPSUL_ERR_LIMIT  the new size would pass the memory's maximum, the engine's or the store's
  *                     max_memory_bytes; the memory is unchanged
  *   KAPSUL_ERR_NOMEM  the host could not provide the pages; the memory is unchanged */
-KAPSUL_API kapsul_status kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages,
-                                            uint64_t *old_pages, kapsul_error *err);
+KAPSUL_API kapsul_status kapsul_memory_grow(kapsul_memory *memory, uint64_t delta_pages, uint64_t *old_pages,
+                                            kapsul_error *err);
 
 /* A global's current value; it cannot fail. */
 KAPSUL_API kapsul_val kapsul_global_get(const kapsul_global *global);
@@ -439,8 +445,8 @@ KAPSUL_API kapsul_status kapsul_linker_instantiate(kapsul_linker *linker, const 
 
 /* Look up an export by name (name_len bytes; name may be NULL when name_len is 0).
  *   KAPSUL_ERR_NOT_FOUND  the instance has no export of that name */
-KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name,
-                                                size_t name_len, kapsul_extern *out, kapsul_error *err);
+KAPSUL_API kapsul_status kapsul_instance_export(kapsul_instance *instance, const char *name, size_t name_len,
+                                                kapsul_extern *out, kapsul_error *err);
 /* Convenience lookups by NUL-terminated name: the export if it exists and is a function /
  * memory, else NULL (also for a NULL instance or name). */
 KAPSUL_API kapsul_func *kapsul_instance_func(kapsul_instance *instance, const char *name);
@@ -461,20 +467,20 @@ KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, cons
  * Imports: a template resolves only function imports, each to a host function of this list
  * (wasi_snapshot_preview1 included: kapsul_wasi_template_imports fills them in). */
 typedef struct kapsul_template_import {
-    const char *module, *name;     /* NUL-terminated; copied */
-    const kapsul_valkind *params;  /* copied; may be NULL when the count is 0 */
+    const char *module, *name;    /* NUL-terminated; copied */
+    const kapsul_valkind *params; /* copied; may be NULL when the count is 0 */
     uint32_t nparams;
     const kapsul_valkind *results;
     uint32_t nresults;
     kapsul_host_fn fn;
-    void *env;                     /* passed to fn, unless per_instance */
-    bool per_instance;             /* fn gets the env given to kapsul_template_instantiate (a
+    void *env;         /* passed to fn, unless per_instance */
+    bool per_instance; /* fn gets the env given to kapsul_template_instantiate (a
                                       WASI context per request, say) instead of env */
 } kapsul_template_import;
 
 /* Zero in every field means the default. */
 typedef struct kapsul_template_config {
-    uint32_t pool_size;   /* memory slots, hence live instances at once; 0 = 64
+    uint32_t pool_size; /* memory slots, hence live instances at once; 0 = 64
                              (KP_TEMPLATE_POOL_SIZE). Each holds one reservation of 8 GiB of
                              address space (not memory) on 64-bit hosts */
     /* How a returned slot is reset. Its first keep_resident_bytes (0 = 1 MiB,
@@ -504,8 +510,8 @@ typedef struct kapsul_template kapsul_template;
  * kapsul_linker_instantiate does. */
 KAPSUL_API kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *module,
                                              const kapsul_template_import *imports, size_t nimports,
-                                             const kapsul_template_config *config,
-                                             kapsul_template **out, kapsul_error *err);
+                                             const kapsul_template_config *config, kapsul_template **out,
+                                             kapsul_error *err);
 /* Free the template and its pool. Every store that instantiated from it must be freed first. */
 KAPSUL_API void kapsul_template_free(kapsul_template *tpl);
 
@@ -519,9 +525,8 @@ KAPSUL_API void kapsul_template_free(kapsul_template *tpl);
  *   KAPSUL_ERR_TRAP, KAPSUL_ERR_EXIT, host statuses  as for kapsul_linker_instantiate
  * Threads: any number of threads may instantiate from one template at once, each into its own
  * store (the pool's free list is locked for the few instructions of a take or a return). */
-KAPSUL_API kapsul_status kapsul_template_instantiate(kapsul_template *tpl, kapsul_store *store,
-                                                     void *env, kapsul_instance **out,
-                                                     kapsul_error *err);
+KAPSUL_API kapsul_status kapsul_template_instantiate(kapsul_template *tpl, kapsul_store *store, void *env,
+                                                     kapsul_instance **out, kapsul_error *err);
 /* Slots of the pool not in use right now (for tests and metrics). */
 KAPSUL_API uint32_t kapsul_template_pool_free(kapsul_template *tpl);
 
@@ -535,18 +540,18 @@ typedef struct kapsul_wasi kapsul_wasi;
 
 /* A directory the guest may use. */
 typedef struct kapsul_wasi_dir {
-    const char *host_path;    /* directory on the host, opened when the context is created; not NULL */
-    const char *guest_path;   /* the name the guest sees (fd_prestat_dir_name); NULL = host_path */
-    bool read_only;           /* no write, create, truncate, rename, delete beneath it */
+    const char *host_path;  /* directory on the host, opened when the context is created; not NULL */
+    const char *guest_path; /* the name the guest sees (fd_prestat_dir_name); NULL = host_path */
+    bool read_only;         /* no write, create, truncate, rename, delete beneath it */
 } kapsul_wasi_dir;
 
 /* Each list may be NULL when its count is 0. */
 typedef struct kapsul_wasi_config {
-    const char *const *argv;  /* argv[0] is the program name the guest sees */
+    const char *const *argv; /* argv[0] is the program name the guest sees */
     size_t argc;
-    const char *const *env;   /* "NAME=VALUE" strings, passed exactly (nothing is inherited) */
+    const char *const *env; /* "NAME=VALUE" strings, passed exactly (nothing is inherited) */
     size_t envc;
-    const kapsul_wasi_dir *dirs;   /* preopened as guest fds 3, 4, ... in this order */
+    const kapsul_wasi_dir *dirs; /* preopened as guest fds 3, 4, ... in this order */
     size_t ndirs;
     const char *const *tcp_listen; /* "ADDR:PORT" listening sockets preopened after the dirs */
     size_t ntcp_listen;
@@ -601,8 +606,8 @@ KAPSUL_API void kapsul_wasi_free(kapsul_wasi *wasi);
 /* Every wasi_snapshot_preview1 function as template imports with per_instance set: pass a
  * kapsul_wasi as kapsul_template_instantiate's env. *out receives a table of *count entries that
  * the library owns and never frees (built at the first call; any thread may call this). */
-KAPSUL_API kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out,
-                                                      size_t *count, kapsul_error *err);
+KAPSUL_API kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out, size_t *count,
+                                                      kapsul_error *err);
 
 /* What the guest wrote to an in-memory fd 1 or 2 so far: *data (NULL when nothing was written)
  * and *len. The bytes stay owned by the context and valid until the next call into the guest or

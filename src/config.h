@@ -129,29 +129,29 @@
 
 /* ---- Applications (app/): the TOML reader and the Spin manifest --------------------------------- */
 #ifndef KP_TOML_MAX_INPUT
-#define KP_TOML_MAX_INPUT (4u << 20)      /* bytes of TOML text */
+#define KP_TOML_MAX_INPUT (4u << 20) /* bytes of TOML text */
 #endif
 #ifndef KP_TOML_MAX_DEPTH
-#define KP_TOML_MAX_DEPTH 64              /* nesting of arrays, inline tables and dotted keys */
+#define KP_TOML_MAX_DEPTH 64 /* nesting of arrays, inline tables and dotted keys */
 #endif
 #ifndef KP_TOML_MAX_TABLE_KEYS
-#define KP_TOML_MAX_TABLE_KEYS 4096       /* entries in one table (lookups are linear) */
+#define KP_TOML_MAX_TABLE_KEYS 4096 /* entries in one table (lookups are linear) */
 #endif
 #ifndef KP_TOML_MAX_ARRAY
-#define KP_TOML_MAX_ARRAY 65536           /* elements of one array */
+#define KP_TOML_MAX_ARRAY 65536 /* elements of one array */
 #endif
 #ifndef KP_MANIFEST_MAX_FILES
-#define KP_MANIFEST_MAX_FILES 65536    /* file mounts per component after glob expansion */
+#define KP_MANIFEST_MAX_FILES 65536 /* file mounts per component after glob expansion */
 #endif
 /* kapsul new: a project name becomes a directory name, an application name and a component id;
  * the bound keeps messages and paths short. */
 #ifndef KP_TEMPLATE_MAX_NAME
-#define KP_TEMPLATE_MAX_NAME 64           /* bytes of a project name */
+#define KP_TEMPLATE_MAX_NAME 64 /* bytes of a project name */
 #endif
 
 /* ---- Serve (serve/): WAGI and the HTTP front ----------------------------------------------------- */
 #ifndef KP_WAGI_MAX_ENV_BYTES
-#define KP_WAGI_MAX_ENV_BYTES (1u << 20)      /* all "NAME=VALUE" strings of one request */
+#define KP_WAGI_MAX_ENV_BYTES (1u << 20) /* all "NAME=VALUE" strings of one request */
 #endif
 #ifndef KP_WAGI_MAX_REQUEST_HEADERS
 #define KP_WAGI_MAX_REQUEST_HEADERS 256
@@ -163,25 +163,25 @@
 #define KP_WAGI_MAX_RESPONSE_HEADERS 128
 #endif
 #ifndef KP_HTTP_HOST
-#define KP_HTTP_HOST "127.0.0.1"            /* numeric IPv4 or IPv6 address to listen on */
+#define KP_HTTP_HOST "127.0.0.1" /* numeric IPv4 or IPv6 address to listen on */
 #endif
 #ifndef KP_HTTP_PORT
-#define KP_HTTP_PORT 3000                   /* Spin's default; 0 picks a free port */
+#define KP_HTTP_PORT 3000 /* Spin's default; 0 picks a free port */
 #endif
 #ifndef KP_HTTP_LOOPS
-#define KP_HTTP_LOOPS 0                     /* event-loop threads; 0 = one per online CPU */
+#define KP_HTTP_LOOPS 0 /* event-loop threads; 0 = one per online CPU */
 #endif
 #ifndef KP_HTTP_WORKERS
-#define KP_HTTP_WORKERS 0                   /* handler threads; 0 = two per online CPU */
+#define KP_HTTP_WORKERS 0 /* handler threads; 0 = two per online CPU */
 #endif
 #ifndef KP_HTTP_QUEUE_DEPTH
-#define KP_HTTP_QUEUE_DEPTH 1024            /* requests waiting for a worker; beyond: 503 */
+#define KP_HTTP_QUEUE_DEPTH 1024 /* requests waiting for a worker; beyond: 503 */
 #endif
 #ifndef KP_HTTP_MAX_CONNECTIONS
-#define KP_HTTP_MAX_CONNECTIONS 4096        /* open client connections, all loops together */
+#define KP_HTTP_MAX_CONNECTIONS 4096 /* open client connections, all loops together */
 #endif
 #ifndef KP_HTTP_MAX_BODY
-#define KP_HTTP_MAX_BODY (16u << 20)        /* request body bytes; beyond: 413 */
+#define KP_HTTP_MAX_BODY (16u << 20) /* request body bytes; beyond: 413 */
 #endif
 #ifndef KP_HTTP_MAX_HEADER_BYTES
 #define KP_HTTP_MAX_HEADER_BYTES (32u << 10) /* request line + header bytes; beyond: 431 */
@@ -190,19 +190,19 @@
 #define KP_HTTP_MAX_RESPONSE_BYTES (64u << 20) /* body a handler may produce; beyond: 500 */
 #endif
 #ifndef KP_HTTP_HEADER_TIMEOUT_MS
-#define KP_HTTP_HEADER_TIMEOUT_MS 10000     /* HTTP/1: receive a whole request; keep-alive idle */
+#define KP_HTTP_HEADER_TIMEOUT_MS 10000 /* HTTP/1: receive a whole request; keep-alive idle */
 #endif
 #ifndef KP_HTTP_IDLE_TIMEOUT_MS
-#define KP_HTTP_IDLE_TIMEOUT_MS 30000       /* HTTP/2: a connection with no stream open */
+#define KP_HTTP_IDLE_TIMEOUT_MS 30000 /* HTTP/2: a connection with no stream open */
 #endif
 #ifndef KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS
 #define KP_HTTP_TLS_HANDSHAKE_TIMEOUT_MS 10000
 #endif
 #ifndef KP_HTTP_CLIENT_PROBE_MS
-#define KP_HTTP_CLIENT_PROBE_MS 200         /* how often an HTTP/1 client is checked for hang-up */
+#define KP_HTTP_CLIENT_PROBE_MS 200 /* how often an HTTP/1 client is checked for hang-up */
 #endif
 #ifndef KP_HTTP_DRAIN_MS
-#define KP_HTTP_DRAIN_MS 10000              /* kpHttp_stop: in-flight requests get this long */
+#define KP_HTTP_DRAIN_MS 10000 /* kpHttp_stop: in-flight requests get this long */
 #endif
 
 /* kapsul serve / up (src/serve/instance.c, server.c). */
@@ -210,25 +210,25 @@
 #define KP_SERVE_MAX_STDOUT (KP_HTTP_MAX_RESPONSE_BYTES + KP_WAGI_MAX_RESPONSE_HEAD) /* read back */
 #endif
 #ifndef KP_SERVE_MAX_STDERR
-#define KP_SERVE_MAX_STDERR (1u << 20)      /* guest stderr bytes logged per request */
+#define KP_SERVE_MAX_STDERR (1u << 20) /* guest stderr bytes logged per request */
 #endif
 #ifndef KP_SERVE_STDERR_LINE
-#define KP_SERVE_STDERR_LINE 4096           /* one logged stderr line is cut to this many bytes */
+#define KP_SERVE_STDERR_LINE 4096 /* one logged stderr line is cut to this many bytes */
 #endif
 #ifndef KP_SERVE_CANCEL_POLL_MS
-#define KP_SERVE_CANCEL_POLL_MS 50          /* how often running guests are checked for cancellation */
+#define KP_SERVE_CANCEL_POLL_MS 50 /* how often running guests are checked for cancellation */
 #endif
 #ifndef KP_SERVE_OTLP_BATCH
-#define KP_SERVE_OTLP_BATCH 256             /* spans per OTLP export request */
+#define KP_SERVE_OTLP_BATCH 256 /* spans per OTLP export request */
 #endif
 #ifndef KP_SERVE_OTLP_FLUSH_MS
-#define KP_SERVE_OTLP_FLUSH_MS 1000         /* a partial batch waits at most this long */
+#define KP_SERVE_OTLP_FLUSH_MS 1000 /* a partial batch waits at most this long */
 #endif
 #ifndef KP_SERVE_OTLP_QUEUE
-#define KP_SERVE_OTLP_QUEUE 65536           /* spans waiting; beyond: dropped and counted */
+#define KP_SERVE_OTLP_QUEUE 65536 /* spans waiting; beyond: dropped and counted */
 #endif
 #ifndef KP_SERVE_TIMEOUT_STATUS
-#define KP_SERVE_TIMEOUT_STATUS 504         /* a guest past --timeout (docs/RATIONALE.md) */
+#define KP_SERVE_TIMEOUT_STATUS 504 /* a guest past --timeout (docs/RATIONALE.md) */
 #endif
 
 #if KP_HTTP_MAX_HEADER_BYTES > 8192 + 4096 * 100

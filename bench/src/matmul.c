@@ -9,20 +9,17 @@
 
 static uint32_t a[N * N], b[N * N], c[N * N];
 
-static void multiply(const uint32_t *x, const uint32_t *y, uint32_t *out)
-{
+static void multiply(const uint32_t *x, const uint32_t *y, uint32_t *out) {
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < N; j++) {
             uint32_t sum = 0;
-            for (int k = 0; k < N; k++)
-                sum += x[i * N + k] * y[k * N + j];
+            for (int k = 0; k < N; k++) sum += x[i * N + k] * y[k * N + j];
             out[i * N + j] = sum;
         }
     }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     long reps = bench_param(argc, argv, 75);
     uint32_t seed = 12345, check = BENCH_SEED;
     for (int i = 0; i < N * N; i++) {
@@ -32,12 +29,10 @@ int main(int argc, char **argv)
     for (long r = 0; r < reps; r++) {
         multiply(a, b, c);
         /* Feed the product back so no round can be skipped. */
-        for (int i = 0; i < N * N; i++)
-            a[i] = c[i] >> 7;
+        for (int i = 0; i < N * N; i++) a[i] = c[i] >> 7;
         check = bench_mix(check, c[(r * 7919) % (N * N)]);
     }
-    for (int i = 0; i < N * N; i++)
-        check = bench_mix(check, c[i]);
+    for (int i = 0; i < N * N; i++) check = bench_mix(check, c[i]);
     printf("matmul: %dx%d, reps %ld, checksum %08x\n", N, N, reps, check);
     return 0;
 }

@@ -7,12 +7,13 @@
 
 #define NBODIES 24
 
-struct body { double x, y, z, vx, vy, vz, m; };
+struct body {
+    double x, y, z, vx, vy, vz, m;
+};
 
 static struct body bodies[NBODIES];
 
-static double energy(void)
-{
+static double energy(void) {
     double e = 0.0;
     for (int i = 0; i < NBODIES; i++) {
         const struct body *b = &bodies[i];
@@ -25,8 +26,7 @@ static double energy(void)
     return e;
 }
 
-static void step(double dt)
-{
+static void step(double dt) {
     for (int i = 0; i < NBODIES; i++) {
         struct body *b = &bodies[i];
         for (int j = i + 1; j < NBODIES; j++) {
@@ -34,8 +34,12 @@ static void step(double dt)
             double dx = b->x - c->x, dy = b->y - c->y, dz = b->z - c->z;
             double d2 = dx * dx + dy * dy + dz * dz + 0.01;
             double mag = dt / (d2 * sqrt(d2));
-            b->vx -= dx * c->m * mag; b->vy -= dy * c->m * mag; b->vz -= dz * c->m * mag;
-            c->vx += dx * b->m * mag; c->vy += dy * b->m * mag; c->vz += dz * b->m * mag;
+            b->vx -= dx * c->m * mag;
+            b->vy -= dy * c->m * mag;
+            b->vz -= dz * c->m * mag;
+            c->vx += dx * b->m * mag;
+            c->vy += dy * b->m * mag;
+            c->vz += dz * b->m * mag;
         }
     }
     for (int i = 0; i < NBODIES; i++) {
@@ -45,8 +49,7 @@ static void step(double dt)
     }
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     long steps = bench_param(argc, argv, 700000);
     uint32_t seed = 7;
     for (int i = 0; i < NBODIES; i++) {
@@ -61,8 +64,7 @@ int main(int argc, char **argv)
     }
     printf("nbody: %d bodies, %ld steps\n", NBODIES, steps);
     printf("energy before %.9f\n", energy());
-    for (long s = 0; s < steps; s++)
-        step(0.001);
+    for (long s = 0; s < steps; s++) step(0.001);
     printf("energy after  %.9f\n", energy());
     return 0;
 }

@@ -16,18 +16,14 @@ static const uint32_t K[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static inline uint32_t rotr(uint32_t x, unsigned n)
-{
-    return (x >> n) | (x << (32 - n));
-}
+static inline uint32_t rotr(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
 
 /* One 64-byte block into the state. */
-static void compress(uint32_t st[8], const uint8_t *p)
-{
+static void compress(uint32_t st[8], const uint8_t *p) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 |
+               (uint32_t)p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
         uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
         uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -38,31 +34,39 @@ static void compress(uint32_t st[8], const uint8_t *p)
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g; g = f; f = e; e = d + t1;
-        d = c; c = b; b = a; a = t1 + t2;
+        h = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
     }
-    st[0] += a; st[1] += b; st[2] += c; st[3] += d;
-    st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+    st[0] += a;
+    st[1] += b;
+    st[2] += c;
+    st[3] += d;
+    st[4] += e;
+    st[5] += f;
+    st[6] += g;
+    st[7] += h;
 }
 
 /* The whole message, padding included. */
-static void sha256(const uint8_t *msg, size_t len, uint8_t out[32])
-{
-    uint32_t st[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+static void sha256(const uint8_t *msg, size_t len, uint8_t out[32]) {
+    uint32_t st[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                       0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
     uint8_t tail[128];
     size_t full = len & ~(size_t)63, rest = len - full;
-    for (size_t off = 0; off < full; off += 64)
-        compress(st, msg + off);
+    for (size_t off = 0; off < full; off += 64) compress(st, msg + off);
     memset(tail, 0, sizeof tail);
     memcpy(tail, msg + full, rest);
     tail[rest] = 0x80;
     size_t tail_len = rest < 56 ? 64 : 128;
     uint64_t bits = (uint64_t)len * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
-    for (size_t off = 0; off < tail_len; off += 64)
-        compress(st, tail + off);
+    for (int i = 0; i < 8; i++) tail[tail_len - 1 - i] = (uint8_t)(bits >> (8 * i));
+    for (size_t off = 0; off < tail_len; off += 64) compress(st, tail + off);
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (uint8_t)(st[i] >> 24);
         out[4 * i + 1] = (uint8_t)(st[i] >> 16);
@@ -71,8 +75,7 @@ static void sha256(const uint8_t *msg, size_t len, uint8_t out[32])
     }
 }
 
-static void hex(const uint8_t d[32], char out[65])
-{
+static void hex(const uint8_t d[32], char out[65]) {
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 32; i++) {
         out[2 * i] = digits[d[i] >> 4];
@@ -81,8 +84,7 @@ static void hex(const uint8_t d[32], char out[65])
     out[64] = 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     long reps = bench_param(argc, argv, 250);
     uint8_t digest[32];
     char text[65];
@@ -95,10 +97,8 @@ int main(int argc, char **argv)
     }
     uint8_t *buf = malloc(BUF_SIZE);
     uint32_t seed = 99;
-    if (!buf)
-        return 1;
-    for (uint32_t i = 0; i < BUF_SIZE; i++)
-        buf[i] = (uint8_t)bench_rand(&seed);
+    if (!buf) return 1;
+    for (uint32_t i = 0; i < BUF_SIZE; i++) buf[i] = (uint8_t)bench_rand(&seed);
     for (long r = 0; r < reps; r++) {
         sha256(buf, BUF_SIZE - (size_t)(r & 63), digest);
         memcpy(buf + (r * 32) % (BUF_SIZE - 32), digest, 32);

@@ -4,23 +4,19 @@
 
 #define LIMIT (8u * 1024u * 1024u)
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     long reps = bench_param(argc, argv, 88);
     uint8_t *composite = malloc(LIMIT);
     uint32_t check = BENCH_SEED;
-    if (!composite)
-        return 1;
+    if (!composite) return 1;
     for (long r = 0; r < reps; r++) {
         /* A slightly different limit each round keeps rounds distinct. */
         uint32_t limit = LIMIT - (uint32_t)r * 7u;
         uint32_t count = 0, sum = 0;
         memset(composite, 0, limit);
         for (uint32_t i = 2; i * i < limit; i++) {
-            if (composite[i])
-                continue;
-            for (uint32_t j = i * i; j < limit; j += i)
-                composite[j] = 1;
+            if (composite[i]) continue;
+            for (uint32_t j = i * i; j < limit; j += i) composite[j] = 1;
         }
         for (uint32_t i = 2; i < limit; i++) {
             if (!composite[i]) {

@@ -20,39 +20,33 @@
 #include <time.h>
 #include <unistd.h>
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static int cmp_long(const void *a, const void *b)
-{
+static int cmp_long(const void *a, const void *b) {
     long x = *(const long *)a, y = *(const long *)b;
     return (x > y) - (x < y);
 }
 
-static double now_us(void)
-{
+static double now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: spawnstat RUNS COMMAND [ARGS...]\n");
         return 2;
     }
     int runs = atoi(argv[1]);
-    if (runs < 1)
-        runs = 1;
+    if (runs < 1) runs = 1;
     double *us = malloc(sizeof *us * (size_t)runs);
     long *rss = malloc(sizeof *rss * (size_t)runs);
     double cpu = 0;
-    if (!us || !rss)
-        return 2;
+    if (!us || !rss) return 2;
     for (int i = 0; i < runs; i++) {
         struct rusage ru;
         int status;
@@ -86,17 +80,16 @@ int main(int argc, char **argv)
         }
     }
     double sum = 0, sq = 0;
-    for (int i = 0; i < runs; i++)
-        sum += us[i];
+    for (int i = 0; i < runs; i++) sum += us[i];
     double mean = sum / runs;
-    for (int i = 0; i < runs; i++)
-        sq += (us[i] - mean) * (us[i] - mean);
+    for (int i = 0; i < runs; i++) sq += (us[i] - mean) * (us[i] - mean);
     qsort(us, (size_t)runs, sizeof *us, cmp_double);
     qsort(rss, (size_t)runs, sizeof *rss, cmp_long);
     double med = runs % 2 ? us[runs / 2] : (us[runs / 2 - 1] + us[runs / 2]) / 2;
-    printf("runs %d median_us %.1f mean_us %.1f min_us %.1f stddev_us %.1f maxrss_kb_median %ld maxrss_kb_max %ld cpu_us_mean %.1f\n",
-           runs, med, mean, us[0], runs > 1 ? sqrt(sq / (runs - 1)) : 0.0, rss[runs / 2], rss[runs - 1],
-           cpu / runs);
+    printf(
+        "runs %d median_us %.1f mean_us %.1f min_us %.1f stddev_us %.1f maxrss_kb_median %ld maxrss_kb_max %ld cpu_us_mean %.1f\n",
+        runs, med, mean, us[0], runs > 1 ? sqrt(sq / (runs - 1)) : 0.0, rss[runs / 2], rss[runs - 1],
+        cpu / runs);
     free(us);
     free(rss);
     return 0;

@@ -3,12 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int main(void)
-{
+int main(void) {
     const char *method = getenv("REQUEST_METHOD");
     const char *path = getenv("PATH_INFO");
     fputs("Content-Type: text/plain\n\nhello", stdout);
-    if (!method || !path)
-        return 1;
+    if (!method || !path) return 1;
     return 0;
 }

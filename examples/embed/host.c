@@ -32,7 +32,7 @@ typedef struct host {
 
 static void cleanup(host *h) {
     kapsul_linker_free(h->linker);
-    kapsul_store_free(h->store);      /* frees the instance and every function it made */
+    kapsul_store_free(h->store); /* frees the instance and every function it made */
     kapsul_module_free(h->module);
     kapsul_engine_free(h->engine);
     free(h->file);
@@ -51,8 +51,8 @@ static void report(const char *what, const kapsul_error *err) {
 
 /* The host function the guest imports as host.log: prints its i32 argument. `env` is the
  * prefix given at definition time; `caller` would give access to the guest's memory. */
-static kapsul_status host_log(void *env, kapsul_caller *caller, const kapsul_val *args,
-                              kapsul_val *results, kapsul_error *err) {
+static kapsul_status host_log(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                              kapsul_error *err) {
     (void)caller;
     (void)results;
     (void)err;
@@ -113,7 +113,7 @@ static int parse_arg(const char *text, kapsul_valkind kind, kapsul_val *out) {
         memcpy(&out->of.f64_bits, &d, sizeof d);
         break;
     }
-    default: return -1;   /* v128 and references cannot come from a command line */
+    default: return -1; /* v128 and references cannot come from a command line */
     }
     return errno == 0 && end != text && *end == '\0' ? 0 : -1;
 }
@@ -162,7 +162,7 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    host h = {0};
+    host h = { 0 };
     kapsul_error err;
     kapsul_status st;
     int rc = 1;
@@ -172,26 +172,25 @@ int main(int argc, char **argv) {
     }
 
     /* An engine holds configuration and compiled-code caches; modules are loaded into it. */
-    kapsul_config config = {.max_memory_bytes = 64u << 20};
+    kapsul_config config = { .max_memory_bytes = 64u << 20 };
     if (kapsul_engine_new(&config, &h.engine, &err) != KAPSUL_OK) {
         report("engine", &err);
         goto done;
     }
     if (has_suffix(path, ".wat"))
         st = kapsul_module_new_wat(h.engine, (const char *)h.file, h.file_len, &h.module, &err);
-    else
-        st = kapsul_module_new(h.engine, h.file, h.file_len, &h.module, &err);
+    else st = kapsul_module_new(h.engine, h.file, h.file_len, &h.module, &err);
     if (st != KAPSUL_OK) {
         report(path, &err);
         goto done;
     }
 
     /* A store holds one tenant's run-time state and its limits; the linker resolves imports. */
-    static const kapsul_valkind log_params[] = {KAPSUL_I32};
+    static const kapsul_valkind log_params[] = { KAPSUL_I32 };
     if (kapsul_store_new(h.engine, &h.store, &err) != KAPSUL_OK ||
         kapsul_linker_new(h.store, &h.linker, &err) != KAPSUL_OK ||
-        kapsul_linker_define_func(h.linker, "host", "log", log_params, 1, NULL, 0, host_log, "log: ",
-                                  &err) != KAPSUL_OK) {
+        kapsul_linker_define_func(h.linker, "host", "log", log_params, 1, NULL, 0, host_log, "log: ", &err) !=
+            KAPSUL_OK) {
         report("setup", &err);
         goto done;
     }
@@ -213,8 +212,8 @@ int main(int argc, char **argv) {
     kapsul_func *func = export.of.func;
     uint32_t nparams = kapsul_func_param_count(func), nresults = kapsul_func_result_count(func);
     if (ncall_args != nparams) {
-        fprintf(stderr, "host: %s takes %" PRIu32 " arguments, %" PRIu32 " given\n", func_name,
-                nparams, ncall_args);
+        fprintf(stderr, "host: %s takes %" PRIu32 " arguments, %" PRIu32 " given\n", func_name, nparams,
+                ncall_args);
         goto done;
     }
     kapsul_val args[16], results[16];

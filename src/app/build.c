@@ -38,13 +38,14 @@ static char *join(const char *dir, const char *rel) {
 /* Run one component's commands in its workdir; the first one that fails stops the build. The
  * workdir is checked first, so that a missing one gets its own message instead of the shell's
  * start failing with a bare "No such file or directory". */
-static kapsul_status run_commands(const kpManifest *m, const kpManifestComponent *c, const kpBuildOptions *opt,
-                                  kapsul_error *err) {
+static kapsul_status run_commands(const kpManifest *m, const kpManifestComponent *c,
+                                  const kpBuildOptions *opt, kapsul_error *err) {
     kapsul_status st = KAPSUL_OK;
     char *workdir = NULL, b[120];
     const char *dir = m->dir;
     if (c->build_workdir) {
-        if (!(workdir = join(m->dir, c->build_workdir))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        if (!(workdir = join(m->dir, c->build_workdir)))
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         dir = workdir;
         kpOs_stat sb;
         kpOs_err oe = kpOs_statPath(dir, &sb);
@@ -61,8 +62,8 @@ static kapsul_status run_commands(const kpManifest *m, const kpManifestComponent
         kpOs_exit ex;
         kpOs_err oe = kpOs_runShell(cmd, dir, &ex);
         if (oe) {
-            st = kpError_set(err, KAPSUL_ERR_IO, 0, "component '%s': cannot start /bin/sh for `%s`: %s", c->id,
-                             shown_command(cmd, b, sizeof b), kpOs_strerror(oe));
+            st = kpError_set(err, KAPSUL_ERR_IO, 0, "component '%s': cannot start /bin/sh for `%s`: %s",
+                             c->id, shown_command(cmd, b, sizeof b), kpOs_strerror(oe));
             goto fail;
         }
         if (ex.signal == 0 && ex.code == 0) continue;
@@ -70,8 +71,8 @@ static kapsul_status run_commands(const kpManifest *m, const kpManifestComponent
             st = kpError_set(err, KAPSUL_ERR_EXIT, 0, "component '%s': `%s` was killed by signal %d", c->id,
                              shown_command(cmd, b, sizeof b), ex.signal);
         else
-            st = kpError_set(err, KAPSUL_ERR_EXIT, 0, "component '%s': `%s` failed with exit status %d", c->id,
-                             shown_command(cmd, b, sizeof b), ex.code);
+            st = kpError_set(err, KAPSUL_ERR_EXIT, 0, "component '%s': `%s` failed with exit status %d",
+                             c->id, shown_command(cmd, b, sizeof b), ex.code);
         if (err) err->exit_code = ex.signal ? 128 + ex.signal : ex.code;
         goto fail;
     }
@@ -88,10 +89,11 @@ static kapsul_status check_source(const kpManifestComponent *c, kapsul_error *er
     kpOs_err oe = kpOs_statPath(c->source_path, &sb);
     if (oe == KP_OS_OK && sb.type == KP_OS_FT_FILE) return KAPSUL_OK;
     if (oe == KP_OS_OK)
-        return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "component '%s': source %s is not a file", c->id, c->source);
+        return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "component '%s': source %s is not a file", c->id,
+                           c->source);
     if (c->has_build && oe == KP_OS_ENOENT)
-        return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "component '%s': build succeeded but %s was not produced",
-                           c->id, c->source);
+        return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0,
+                           "component '%s': build succeeded but %s was not produced", c->id, c->source);
     if (oe == KP_OS_ENOENT)
         return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0,
                            "component '%s': source %s does not exist, and the component has no build command",

@@ -25,7 +25,8 @@ typedef struct mctx {
     kapsul_error *err;
 } mctx;
 
-static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...) {
     char msg[200];
     va_list ap;
@@ -35,13 +36,20 @@ static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...) 
     return kpError_setText(c->err, KAPSUL_ERR_MALFORMED, line, column, "%s", msg);
 }
 
-static kapsul_status nomem(mctx *c) { return kpError_setText(c->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); }
+static kapsul_status nomem(mctx *c) {
+    return kpError_setText(c->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+}
 
 /* A key or value for a message: printable ASCII, cut short. */
 static const char *shown(const char *s, char *buf, size_t cap) {
     size_t o = 0;
-    for (; *s && o + 4 < cap; s++) buf[o++] = ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) ? *s : '?';
-    if (*s) { buf[o++] = '.'; buf[o++] = '.'; buf[o++] = '.'; }
+    for (; *s && o + 4 < cap; s++)
+        buf[o++] = ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) ? *s : '?';
+    if (*s) {
+        buf[o++] = '.';
+        buf[o++] = '.';
+        buf[o++] = '.';
+    }
     buf[o] = 0;
     return buf;
 }
@@ -54,8 +62,8 @@ static bool in_list(const char *key, const char *const *list) {
 
 /* Every entry of table t must be in known (checked elsewhere) or "tool" (ignored, as Spin does);
  * entries in unsupported are Spin features kapsul lacks. section names t in messages. */
-static kapsul_status check_fields(mctx *c, const kpTomlValue *t, const char *section, const char *const *known,
-                                  const char *const *unsupported) {
+static kapsul_status check_fields(mctx *c, const kpTomlValue *t, const char *section,
+                                  const char *const *known, const char *const *unsupported) {
     char b[80];
     for (size_t i = 0; i < t->u.tab.n; i++) {
         const kpTomlEntry *e = &t->u.tab.v[i];
@@ -71,8 +79,10 @@ static kapsul_status check_fields(mctx *c, const kpTomlValue *t, const char *sec
 static kapsul_status take_string(mctx *c, const kpTomlEntry *e, char **out) {
     const kpTomlValue *v = e->value;
     if (v->kind != KP_TOML_STRING)
-        return mfail(c, v->line, v->column, "'%s' must be a string, not %s", e->key, kpToml_kindName(v->kind));
-    if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'%s' must not contain NUL", e->key);
+        return mfail(c, v->line, v->column, "'%s' must be a string, not %s", e->key,
+                     kpToml_kindName(v->kind));
+    if (strlen(v->u.str.s) != v->u.str.len)
+        return mfail(c, v->line, v->column, "'%s' must not contain NUL", e->key);
     if (!(*out = kp_strndup(v->u.str.s, v->u.str.len))) return nomem(c);
     return KAPSUL_OK;
 }
@@ -90,7 +100,10 @@ static kapsul_status get_string(mctx *c, const kpTomlValue *t, const char *key, 
 
 /* Append s (owned) to v; frees s if that fails. */
 static kapsul_status push_str(mctx *c, kpStrVec *v, char *s) {
-    if (kpVec_grow(v)) { kp_free(s); return nomem(c); }
+    if (kpVec_grow(v)) {
+        kp_free(s);
+        return nomem(c);
+    }
     v->v[v->n++] = s;
     return KAPSUL_OK;
 }
@@ -101,13 +114,15 @@ static kapsul_status get_strings(mctx *c, const kpTomlValue *t, const char *key,
     if (!e) return KAPSUL_OK;
     const kpTomlValue *a = e->value;
     if (a->kind != KP_TOML_ARRAY)
-        return mfail(c, a->line, a->column, "'%s' must be an array of strings, not %s", key, kpToml_kindName(a->kind));
+        return mfail(c, a->line, a->column, "'%s' must be an array of strings, not %s", key,
+                     kpToml_kindName(a->kind));
     for (size_t i = 0; i < a->u.arr.n; i++) {
         const kpTomlValue *v = a->u.arr.v[i];
         if (v->kind != KP_TOML_STRING)
             return mfail(c, v->line, v->column, "'%s' must be an array of strings; this element is %s", key,
                          kpToml_kindName(v->kind));
-        if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'%s' must not contain NUL", key);
+        if (strlen(v->u.str.s) != v->u.str.len)
+            return mfail(c, v->line, v->column, "'%s' must not contain NUL", key);
         char *s = kp_strndup(v->u.str.s, v->u.str.len);
         if (!s) return nomem(c);
         kapsul_status st = push_str(c, out, s);
@@ -119,7 +134,8 @@ static kapsul_status get_strings(mctx *c, const kpTomlValue *t, const char *key,
 /* The entry's value must be a table; what names it in the message. */
 static kapsul_status need_table(mctx *c, const kpTomlEntry *e, const char *what) {
     if (e->value->kind == KP_TOML_TABLE) return KAPSUL_OK;
-    return mfail(c, e->value->line, e->value->column, "%s must be a table, not %s", what, kpToml_kindName(e->value->kind));
+    return mfail(c, e->value->line, e->value->column, "%s must be a table, not %s", what,
+                 kpToml_kindName(e->value->kind));
 }
 
 /* ---- allowed_outbound_hosts --------------------------------------------------------------------- */
@@ -141,7 +157,7 @@ static bool port_number(const char *s, size_t n) {
  * "self", "*.domain", an address/prefix (CIDR) or a name; port "*", a number, "a..b", or nothing
  * when the scheme has a well-known port. Templates and {lists} are not supported. */
 const char *kpManifest_checkOutboundHost(const char *s) {
-    static const char *const well_known[] = {"postgres", "mysql", "redis", "mqtt", "http", "https", NULL};
+    static const char *const well_known[] = { "postgres", "mysql", "redis", "mqtt", "http", "https", NULL };
     if (strcmp(s, "insecure:allow-all") == 0)
         return "'insecure:allow-all' is not allowed - use '*://*:*' to allow all outbound traffic";
     if (strstr(s, "{{")) return "templated hosts ({{ variable }}) are not supported by kapsul";
@@ -155,7 +171,8 @@ const char *kpManifest_checkOutboundHost(const char *s) {
     if (s[0] == '{') return "scheme lists are not supported";
     bool any_scheme = slen == 1 && s[0] == '*';
     for (size_t i = 0; i < slen && !any_scheme; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) return "the scheme contains a non-alphabetic character";
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return "the scheme contains a non-alphabetic character";
     /* The port follows the last ':'; a '/' after it may only end the string. */
     const char *host = sep + 3, *colon = NULL;
     for (const char *q = host; q < end; q++)
@@ -169,7 +186,7 @@ const char *kpManifest_checkOutboundHost(const char *s) {
     if (host == hend) return "the host is empty";
     if (host[0] == '{') return "host lists are not supported";
     const char *slash = memchr(host, '/', (size_t)(hend - host));
-    if (slash) {   /* an address/prefix, or trailing slashes */
+    if (slash) { /* an address/prefix, or trailing slashes */
         const char *q = slash + 1;
         bool cidr = all_digits(q, (size_t)(hend - q));
         while (q < hend && *q == '/') q++;
@@ -179,13 +196,15 @@ const char *kpManifest_checkOutboundHost(const char *s) {
     size_t hlen = (size_t)(hend - host);
     bool special = (hlen == 1 && host[0] == '*') || (hlen == 4 && !memcmp(host, "self", 4));
     size_t from = (hlen > 2 && host[0] == '*' && host[1] == '.') ? 2 : 0;
-    if (!special && memchr(host + from, '*', hlen - from)) return "wildcards are allowed only as a '*.' prefix of the host";
+    if (!special && memchr(host + from, '*', hlen - from))
+        return "wildcards are allowed only as a '*.' prefix of the host";
     if (!colon) {
         char scheme[16];
         if (slen >= sizeof scheme) return "no port was provided and the scheme has no well-known port";
         memcpy(scheme, s, slen);
         scheme[slen] = 0;
-        return in_list(scheme, well_known) ? NULL : "no port was provided and the scheme has no well-known port";
+        return in_list(scheme, well_known) ? NULL
+                                           : "no port was provided and the scheme has no well-known port";
     }
     size_t plen = (size_t)(pend - port);
     if (plen == 1 && port[0] == '*') return NULL;
@@ -234,9 +253,9 @@ static bool inside_dir(const char *dir_real, const char *path) {
 }
 
 #ifndef KP_MANIFEST_MAX_WALK
-#define KP_MANIFEST_MAX_WALK 100000    /* directory entries looked at for one "**" pattern */
+#define KP_MANIFEST_MAX_WALK 100000 /* directory entries looked at for one "**" pattern */
 #endif
-#define KP_MANIFEST_WALK_DEPTH 32      /* directory levels below the application directory */
+#define KP_MANIFEST_WALK_DEPTH 32 /* directory levels below the application directory */
 
 /* Patterns must stay inside the directory; a few "**" at most (matching is exponential in them). */
 static const char *check_pattern(const char *p) {
@@ -266,8 +285,10 @@ static bool path_match(const char *pat, const char *path) {
     size_t sn = se ? (size_t)(se - path) : strlen(path);
     char ps[512], ss[512];
     if (pn >= sizeof ps || sn >= sizeof ss) return false;
-    memcpy(ps, pat, pn); ps[pn] = 0;
-    memcpy(ss, path, sn); ss[sn] = 0;
+    memcpy(ps, pat, pn);
+    ps[pn] = 0;
+    memcpy(ss, path, sn);
+    ss[sn] = 0;
     if (fnmatch(ps, ss, 0) != 0) return false;
     if (!pe || !se) return !pe && !se;
     return path_match(pe + 1, se + 1);
@@ -281,9 +302,14 @@ static bool excluded(const kpManifestComponent *comp, const char *rel) {
 
 /* ---- components --------------------------------------------------------------------------------- */
 
-static kapsul_status add_mount(mctx *c, kpManifestComponent *comp, kpMountKind kind, char *host, char *guest) {
-    if (!host || !guest || kpVec_grow(&comp->files)) { kp_free(host); kp_free(guest); return nomem(c); }
-    comp->files.v[comp->files.n++] = (kpManifestMount){kind, host, guest};
+static kapsul_status add_mount(mctx *c, kpManifestComponent *comp, kpMountKind kind, char *host,
+                               char *guest) {
+    if (!host || !guest || kpVec_grow(&comp->files)) {
+        kp_free(host);
+        kp_free(guest);
+        return nomem(c);
+    }
+    comp->files.v[comp->files.n++] = (kpManifestMount){ kind, host, guest };
     return KAPSUL_OK;
 }
 
@@ -295,18 +321,24 @@ static kapsul_status add_file(mctx *c, kpManifestComponent *comp, const kpTomlVa
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || excluded(comp, rel)) return KAPSUL_OK;
     if (!dir_real || !inside_dir(dir_real, path)) {
         char b[80];
-        return mfail(c, v->line, v->column, "files entry matches '%s', which leads outside the application directory",
+        return mfail(c, v->line, v->column,
+                     "files entry matches '%s', which leads outside the application directory",
                      shown(rel, b, sizeof b));
     }
     if (comp->files.n >= KP_MANIFEST_MAX_FILES)
-        return kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "more than %d files", KP_MANIFEST_MAX_FILES);
+        return kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "more than %d files",
+                               KP_MANIFEST_MAX_FILES);
     char *guest = kp_malloc(strlen(rel) + 2);
-    if (guest) { guest[0] = '/'; strcpy(guest + 1, rel); }
+    if (guest) {
+        guest[0] = '/';
+        strcpy(guest + 1, rel);
+    }
     return add_mount(c, comp, KP_MOUNT_FILE, kp_strndup(path, strlen(path)), guest);
 }
 
 /* A pattern without "**": glob(3) against the application directory. */
-static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
+static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTomlValue *v,
+                                 const char *dir_real) {
     const char *dir = c->m->dir;
     /* The directory's own name may hold glob characters: escape them. */
     char *edir = kp_malloc(strlen(dir) * 2 + 1), *full = NULL;
@@ -330,17 +362,18 @@ static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTom
     for (size_t i = 0; rc == 0 && st == KAPSUL_OK && i < g.gl_pathc; i++)
         st = add_file(c, comp, v, dir_real, g.gl_pathv[i], g.gl_pathv[i] + strlen(dir) + 1);
     globfree(&g);
-    return st;   /* no match, or unreadable directories: nothing to mount */
+    return st; /* no match, or unreadable directories: nothing to mount */
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* A pattern with "**": walk the directory tree (symlinked directories are not followed; names in
  * sorted order) and match every path below it. rel holds the current directory's relative path. */
-static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real, kpBuf *rel,
-                          int depth, size_t *seen) {
-    char *here = rel->len ? join(c->m->dir, (const char *)rel->data) : kp_strndup(c->m->dir, strlen(c->m->dir));
-    kpStrVec names = {0};
+static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real,
+                          kpBuf *rel, int depth, size_t *seen) {
+    char *here =
+        rel->len ? join(c->m->dir, (const char *)rel->data) : kp_strndup(c->m->dir, strlen(c->m->dir));
+    kpStrVec names = { 0 };
     kapsul_status st = KAPSUL_OK;
     if (!here) return nomem(c);
     DIR *d = opendir(here);
@@ -348,8 +381,10 @@ static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue 
     while (d && (e = readdir(d)) != NULL && st == KAPSUL_OK) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (++*seen > KP_MANIFEST_MAX_WALK)
-            st = kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column, "'**' walks more than %d entries", KP_MANIFEST_MAX_WALK);
-        else if (kpVec_grow(&names) || !(names.v[names.n] = kp_strndup(e->d_name, strlen(e->d_name)))) st = nomem(c);
+            st = kpError_setText(c->err, KAPSUL_ERR_LIMIT, v->line, v->column,
+                                 "'**' walks more than %d entries", KP_MANIFEST_MAX_WALK);
+        else if (kpVec_grow(&names) || !(names.v[names.n] = kp_strndup(e->d_name, strlen(e->d_name))))
+            st = nomem(c);
         else names.n++;
     }
     if (d) closedir(d);
@@ -357,8 +392,11 @@ static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue 
     size_t keep = rel->len;
     for (size_t i = 0; i < names.n && st == KAPSUL_OK; i++) {
         rel->len = keep;
-        if ((keep && kpBuf_byte(rel, '/')) || kpBuf_push(rel, names.v[i], strlen(names.v[i]) + 1)) { st = nomem(c); break; }
-        rel->len--;   /* keep the NUL after the bytes, not in the length */
+        if ((keep && kpBuf_byte(rel, '/')) || kpBuf_push(rel, names.v[i], strlen(names.v[i]) + 1)) {
+            st = nomem(c);
+            break;
+        }
+        rel->len--; /* keep the NUL after the bytes, not in the length */
         char *path = join(c->m->dir, (const char *)rel->data);
         struct stat sb;
         if (!path) st = nomem(c);
@@ -377,7 +415,8 @@ static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue 
     return st;
 }
 
-static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real) {
+static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kpTomlValue *v,
+                                    const char *dir_real) {
     if (!strstr(v->u.str.s, "**")) return expand_glob(c, comp, v, dir_real);
     /* Start below the literal leading directories of the pattern (static, for static then **), so a
      * big target/ or node_modules/ elsewhere in the app is never read. */
@@ -387,7 +426,7 @@ static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kp
         if (strcspn(q, "*?[\\") < (size_t)(e - q)) break;
         plen = (size_t)(e - pat);
     }
-    kpBuf rel = {0};
+    kpBuf rel = { 0 };
     size_t seen = 0;
     kapsul_status st = kpBuf_push(&rel, pat, plen) || kpBuf_byte(&rel, 0) ? nomem(c) : KAPSUL_OK;
     rel.len = plen;
@@ -397,8 +436,9 @@ static kapsul_status expand_pattern(mctx *c, kpManifestComponent *comp, const kp
 }
 
 /* { source = "dir", destination = "/guest" }: one directory mount. */
-static kapsul_status placement(mctx *c, kpManifestComponent *comp, const kpTomlValue *t, const char *dir_real) {
-    static const char *const known[] = {"source", "destination", NULL};
+static kapsul_status placement(mctx *c, kpManifestComponent *comp, const kpTomlValue *t,
+                               const char *dir_real) {
+    static const char *const known[] = { "source", "destination", NULL };
     char *src = NULL, *dst = NULL, *host = NULL;
     const char *why;
     kapsul_status st;
@@ -407,20 +447,29 @@ static kapsul_status placement(mctx *c, kpManifestComponent *comp, const kpTomlV
         (st = get_string(c, t, "destination", "a files placement", true, NULL, &dst)))
         goto fail;
     const kpTomlEntry *se = kpToml_find(t, "source"), *de = kpToml_find(t, "destination");
-    if ((why = check_relative(src))) { st = mfail(c, se->value->line, se->value->column, "files source %s", why); goto fail; }
-    if (dst[0] != '/' || check_relative(dst + 1)) {
-        st = mfail(c, de->value->line, de->value->column, "files destination must be an absolute guest path without '..'");
+    if ((why = check_relative(src))) {
+        st = mfail(c, se->value->line, se->value->column, "files source %s", why);
         goto fail;
     }
-    if (!(host = join(c->m->dir, src))) { st = nomem(c); goto fail; }
+    if (dst[0] != '/' || check_relative(dst + 1)) {
+        st = mfail(c, de->value->line, de->value->column,
+                   "files destination must be an absolute guest path without '..'");
+        goto fail;
+    }
+    if (!(host = join(c->m->dir, src))) {
+        st = nomem(c);
+        goto fail;
+    }
     struct stat sb;
     if (stat(host, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         char b[80];
-        st = mfail(c, se->value->line, se->value->column, "files source '%s' is not a directory", shown(src, b, sizeof b));
+        st = mfail(c, se->value->line, se->value->column, "files source '%s' is not a directory",
+                   shown(src, b, sizeof b));
         goto fail;
     }
     if (!dir_real || !inside_dir(dir_real, host)) {
-        st = mfail(c, se->value->line, se->value->column, "files source leads outside the application directory");
+        st = mfail(c, se->value->line, se->value->column,
+                   "files source leads outside the application directory");
         goto fail;
     }
     st = add_mount(c, comp, KP_MOUNT_DIR, host, dst);
@@ -437,7 +486,8 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
     const kpTomlEntry *e = kpToml_find(t, "files");
     if (!e) return KAPSUL_OK;
     if (e->value->kind != KP_TOML_ARRAY)
-        return mfail(c, e->value->line, e->value->column, "'files' must be an array, not %s", kpToml_kindName(e->value->kind));
+        return mfail(c, e->value->line, e->value->column, "'files' must be an array, not %s",
+                     kpToml_kindName(e->value->kind));
     char dir_real[PATH_MAX];
     bool have_real = realpath(c->m->dir, dir_real) != NULL;
     for (size_t i = 0; i < e->value->u.arr.n; i++) {
@@ -445,13 +495,16 @@ static kapsul_status component_files(mctx *c, kpManifestComponent *comp, const k
         kapsul_status st;
         const char *why;
         if (v->kind == KP_TOML_STRING) {
-            if (strlen(v->u.str.s) != v->u.str.len) return mfail(c, v->line, v->column, "'files' must not contain NUL");
-            if ((why = check_pattern(v->u.str.s))) return mfail(c, v->line, v->column, "files pattern %s", why);
+            if (strlen(v->u.str.s) != v->u.str.len)
+                return mfail(c, v->line, v->column, "'files' must not contain NUL");
+            if ((why = check_pattern(v->u.str.s)))
+                return mfail(c, v->line, v->column, "files pattern %s", why);
             st = expand_pattern(c, comp, v, have_real ? dir_real : NULL);
         } else if (v->kind == KP_TOML_TABLE) {
             st = placement(c, comp, v, have_real ? dir_real : NULL);
         } else {
-            return mfail(c, v->line, v->column, "a files entry must be a glob string or { source, destination }, not %s",
+            return mfail(c, v->line, v->column,
+                         "a files entry must be a glob string or { source, destination }, not %s",
                          kpToml_kindName(v->kind));
         }
         if (st) return st;
@@ -468,7 +521,8 @@ static kapsul_status component_env(mctx *c, kpManifestComponent *comp, const kpT
     for (size_t i = 0; i < e->value->u.tab.n; i++) {
         const kpTomlEntry *v = &e->value->u.tab.v[i];
         if (v->key_len == 0 || strlen(v->key) != v->key_len || strchr(v->key, '='))
-            return mfail(c, v->line, v->column, "environment variable names must be non-empty, without '=' or NUL");
+            return mfail(c, v->line, v->column,
+                         "environment variable names must be non-empty, without '=' or NUL");
         char *val = NULL, *name;
         if ((st = take_string(c, v, &val))) return st;
         if (!(name = kp_strndup(v->key, v->key_len)) || kpVec_grow(&comp->env)) {
@@ -476,14 +530,15 @@ static kapsul_status component_env(mctx *c, kpManifestComponent *comp, const kpT
             kp_free(val);
             return nomem(c);
         }
-        comp->env.v[comp->env.n++] = (kpManifestEnv){name, val};
+        comp->env.v[comp->env.n++] = (kpManifestEnv){ name, val };
     }
     return KAPSUL_OK;
 }
 
 /* [component.ID.build]: command (one string or several), workdir inside the app, watch globs. */
-static kapsul_status component_build(mctx *c, kpManifestComponent *comp, const kpTomlValue *t, const char *id) {
-    static const char *const known[] = {"command", "workdir", "watch", NULL};
+static kapsul_status component_build(mctx *c, kpManifestComponent *comp, const kpTomlValue *t,
+                                     const char *id) {
+    static const char *const known[] = { "command", "workdir", "watch", NULL };
     const kpTomlEntry *e = kpToml_find(t, "build");
     char section[160], b[80];
     if (!e) return KAPSUL_OK;
@@ -518,12 +573,14 @@ static const char *check_id(const char *id, size_t len) {
     for (;;) {
         size_t n = strcspn(w, "-");
         if (n == 0) return "has an empty word (a leading, trailing or doubled '-')";
-        if (!((w[0] >= 'a' && w[0] <= 'z') || (w[0] >= 'A' && w[0] <= 'Z'))) return "has a word not starting with a letter";
+        if (!((w[0] >= 'a' && w[0] <= 'z') || (w[0] >= 'A' && w[0] <= 'Z')))
+            return "has a word not starting with a letter";
         bool upper = w[0] >= 'A' && w[0] <= 'Z';
         for (size_t i = 1; i < n; i++) {
             char ch = w[i];
             if (ch >= '0' && ch <= '9') continue;
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) return "may only contain letters, digits and '-'";
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+                return "may only contain letters, digits and '-'";
             if ((ch >= 'A' && ch <= 'Z') != upper) return "has a word mixing upper and lower case";
         }
         if (!w[n]) return NULL;
@@ -533,11 +590,18 @@ static const char *check_id(const char *id, size_t len) {
 
 /* One [component.ID]: its id, its fields, then its files (which need exclude_files first). */
 static kapsul_status component(mctx *c, const kpTomlEntry *ce) {
-    static const char *const known[] = {"source", "description", "environment", "files", "exclude_files",
-                                        "allowed_outbound_hosts", "build", NULL};
-    static const char *const unsupported[] = {"variables", "key_value_stores", "sqlite_databases", "ai_models",
-                                              "allowed_http_hosts", "dependencies",
-                                              "dependencies_inherit_configuration", NULL};
+    static const char *const known[] = { "source",        "description",
+                                         "environment",   "files",
+                                         "exclude_files", "allowed_outbound_hosts",
+                                         "build",         NULL };
+    static const char *const unsupported[] = { "variables",
+                                               "key_value_stores",
+                                               "sqlite_databases",
+                                               "ai_models",
+                                               "allowed_http_hosts",
+                                               "dependencies",
+                                               "dependencies_inherit_configuration",
+                                               NULL };
     char section[120], b[80];
     const char *why;
     kapsul_status st;
@@ -557,8 +621,10 @@ static kapsul_status component(mctx *c, const kpTomlEntry *ce) {
     if (!src) return mfail(c, t->line, t->column, "%s is missing 'source'", section);
     if (src->value->kind == KP_TOML_TABLE) {
         bool remote = kpToml_find(src->value, "url") != NULL;
-        return mfail(c, src->value->line, src->value->column, "%s component sources are not supported by kapsul: "
-                     "build the module and give its path", remote ? "remote ({ url, digest })" : "registry");
+        return mfail(c, src->value->line, src->value->column,
+                     "%s component sources are not supported by kapsul: "
+                     "build the module and give its path",
+                     remote ? "remote ({ url, digest })" : "registry");
     }
     if ((st = take_string(c, src, &comp->source))) return st;
     if (comp->source[0] == 0) return mfail(c, src->value->line, src->value->column, "'source' is empty");
@@ -604,7 +670,8 @@ static char *normalize_route(const char *base, const char *route) {
 static const char *check_route(const char *r) {
     for (const char *s = r; *s; s++) {
         unsigned char ch = (unsigned char)*s;
-        if (ch <= 0x20 || ch == 0x7f || ch == '?' || ch == '#') return "contains a space, control character, '?' or '#'";
+        if (ch <= 0x20 || ch == 0x7f || ch == '?' || ch == '#')
+            return "contains a space, control character, '?' or '#'";
         if ((ch == ':' || ch == '*') && (s == r || s[-1] == '/'))
             return "uses a ':name' or '*' wildcard segment, which kapsul does not support (use '/...')";
     }
@@ -613,8 +680,8 @@ static const char *check_route(const char *r) {
 
 /* executor = { type = "wagi", argv, entrypoint } or { type = "spin" }; anything else is refused. */
 static kapsul_status executor(mctx *c, kpManifestTrigger *tr, const kpTomlEntry *e) {
-    static const char *const wagi_known[] = {"type", "argv", "entrypoint", NULL};
-    static const char *const spin_known[] = {"type", NULL};
+    static const char *const wagi_known[] = { "type", "argv", "entrypoint", NULL };
+    static const char *const spin_known[] = { "type", NULL };
     kapsul_status st;
     char *type = NULL;
     if ((st = need_table(c, e, "'executor'"))) return st;
@@ -633,7 +700,8 @@ static kapsul_status executor(mctx *c, kpManifestTrigger *tr, const kpTomlEntry 
         st = check_fields(c, e->value, "a spin executor", spin_known, NULL);
     } else {
         char b[40];
-        st = mfail(c, tv->line, tv->column, "unknown executor type '%s' (kapsul knows \"spin\" and \"wagi\")", shown(type, b, sizeof b));
+        st = mfail(c, tv->line, tv->column, "unknown executor type '%s' (kapsul knows \"spin\" and \"wagi\")",
+                   shown(type, b, sizeof b));
     }
 fail:
     kp_free(type);
@@ -642,11 +710,12 @@ fail:
 
 /* One [[trigger.http]]: route (checked, normalised, unique), component by name, executor. */
 static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
-    static const char *const known[] = {"route", "component", "executor", "id", NULL};
-    static const char *const unsupported[] = {"components", NULL};
+    static const char *const known[] = { "route", "component", "executor", "id", NULL };
+    static const char *const unsupported[] = { "components", NULL };
     kapsul_status st;
     if (t->kind != KP_TOML_TABLE)
-        return mfail(c, t->line, t->column, "each [[trigger.http]] must be a table, not %s", kpToml_kindName(t->kind));
+        return mfail(c, t->line, t->column, "each [[trigger.http]] must be a table, not %s",
+                     kpToml_kindName(t->kind));
     if ((st = check_fields(c, t, "[[trigger.http]]", known, unsupported))) return st;
     if (kpVec_grow(&c->m->triggers)) return nomem(c);
     kpManifestTrigger *tr = &c->m->triggers.v[c->m->triggers.n++];
@@ -658,7 +727,8 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
     tr->route_line = re->value->line;
     tr->route_column = re->value->column;
     if (re->value->kind == KP_TOML_TABLE)
-        return mfail(c, re->value->line, re->value->column, "private endpoints (route = { private = true }) are not supported by kapsul");
+        return mfail(c, re->value->line, re->value->column,
+                     "private endpoints (route = { private = true }) are not supported by kapsul");
     if ((st = take_string(c, re, &tr->route))) return st;
     const char *why = check_route(tr->route);
     if (why) return mfail(c, re->value->line, re->value->column, "route %s", why);
@@ -667,11 +737,13 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
     tr->wildcard = (bl >= 4 && !strcmp(tr->based_route + bl - 4, "/..."));
     if (!ce) return mfail(c, t->line, t->column, "[[trigger.http]] is missing 'component'");
     if (ce->value->kind == KP_TOML_TABLE)
-        return mfail(c, ce->value->line, ce->value->column,
-                     "inline components (component = { ... }) are not supported by kapsul: define [component.NAME] and use component = \"NAME\"");
+        return mfail(
+            c, ce->value->line, ce->value->column,
+            "inline components (component = { ... }) are not supported by kapsul: define [component.NAME] and use component = \"NAME\"");
     if ((st = take_string(c, ce, &tr->component))) return st;
-    if (!(tr->argv = kp_strndup("${SCRIPT_NAME} ${ARGS}", 22)) || !(tr->entrypoint = kp_strndup("_start", 6))) return nomem(c);
-    const kpTomlEntry *ide = kpToml_find(t, "id");   /* Spin's optional trigger id: checked, not kept */
+    if (!(tr->argv = kp_strndup("${SCRIPT_NAME} ${ARGS}", 22)) || !(tr->entrypoint = kp_strndup("_start", 6)))
+        return nomem(c);
+    const kpTomlEntry *ide = kpToml_find(t, "id"); /* Spin's optional trigger id: checked, not kept */
     char *id = NULL;
     if (ide && (st = take_string(c, ide, &id))) return st;
     kp_free(id);
@@ -682,7 +754,8 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
         if (strcmp(c->m->triggers.v[i].based_route, tr->based_route) == 0) {
             char b[80];
             return mfail(c, tr->route_line, tr->route_column, "duplicate route '%s' (also at %d:%d)",
-                         shown(tr->route, b, sizeof b), c->m->triggers.v[i].route_line, c->m->triggers.v[i].route_column);
+                         shown(tr->route, b, sizeof b), c->m->triggers.v[i].route_line,
+                         c->m->triggers.v[i].route_column);
         }
     return KAPSUL_OK;
 }
@@ -697,9 +770,11 @@ static kapsul_status triggers(mctx *c, const kpTomlValue *root) {
         const kpTomlEntry *te = &e->value->u.tab.v[i];
         char b[40];
         if (strcmp(te->key, "http") != 0)
-            return mfail(c, te->line, te->column, "trigger type '%s' is not supported by kapsul (only http)", shown(te->key, b, sizeof b));
+            return mfail(c, te->line, te->column, "trigger type '%s' is not supported by kapsul (only http)",
+                         shown(te->key, b, sizeof b));
         if (te->value->kind != KP_TOML_ARRAY)
-            return mfail(c, te->value->line, te->value->column, "'trigger.http' must be an array of tables ([[trigger.http]])");
+            return mfail(c, te->value->line, te->value->column,
+                         "'trigger.http' must be an array of tables ([[trigger.http]])");
         for (size_t j = 0; j < te->value->u.arr.n; j++)
             if ((st = http_trigger(c, te->value->u.arr.v[j]))) return st;
     }
@@ -710,7 +785,7 @@ static kapsul_status triggers(mctx *c, const kpTomlValue *root) {
 /* ---- application -------------------------------------------------------------------------------- */
 
 static kapsul_status app_triggers(mctx *c, const kpTomlValue *app) {
-    static const char *const known[] = {"base", NULL};
+    static const char *const known[] = { "base", NULL };
     const kpTomlEntry *e = kpToml_find(app, "trigger");
     kapsul_status st;
     if (!e) return KAPSUL_OK;
@@ -719,7 +794,8 @@ static kapsul_status app_triggers(mctx *c, const kpTomlValue *app) {
         const kpTomlEntry *te = &e->value->u.tab.v[i];
         char b[40];
         if (strcmp(te->key, "http") != 0)
-            return mfail(c, te->line, te->column, "trigger type '%s' is not supported by kapsul (only http)", shown(te->key, b, sizeof b));
+            return mfail(c, te->line, te->column, "trigger type '%s' is not supported by kapsul (only http)",
+                         shown(te->key, b, sizeof b));
         if ((st = need_table(c, te, "[application.trigger.http]")) ||
             (st = check_fields(c, te->value, "[application.trigger.http]", known, NULL)))
             return st;
@@ -730,8 +806,9 @@ static kapsul_status app_triggers(mctx *c, const kpTomlValue *app) {
             if ((st = take_string(c, be, &c->m->base))) return st;
             const char *why = check_route(c->m->base);
             if (c->m->base[0] != '/' || why)
-                return mfail(c, be->value->line, be->value->column, "base must be a path starting with '/'%s%s",
-                             why ? " that " : "", why ? why : "");
+                return mfail(c, be->value->line, be->value->column,
+                             "base must be a path starting with '/'%s%s", why ? " that " : "",
+                             why ? why : "");
         }
     }
     return KAPSUL_OK;
@@ -739,11 +816,12 @@ static kapsul_status app_triggers(mctx *c, const kpTomlValue *app) {
 
 /* [application]: name required; version, description, authors; [application.trigger.http]. */
 static kapsul_status application(mctx *c, const kpTomlValue *root) {
-    static const char *const known[] = {"name", "version", "description", "authors", "trigger", NULL};
+    static const char *const known[] = { "name", "version", "description", "authors", "trigger", NULL };
     const kpTomlEntry *e = kpToml_find(root, "application");
     kapsul_status st;
     if (!e) return mfail(c, 1, 1, "the manifest has no [application] table");
-    if ((st = need_table(c, e, "[application]")) || (st = check_fields(c, e->value, "[application]", known, NULL)) ||
+    if ((st = need_table(c, e, "[application]")) ||
+        (st = check_fields(c, e->value, "[application]", known, NULL)) ||
         (st = get_string(c, e->value, "name", "[application]", true, NULL, &c->m->name)) ||
         (st = get_string(c, e->value, "version", "[application]", false, "", &c->m->version)) ||
         (st = get_string(c, e->value, "description", "[application]", false, "", &c->m->description)) ||
@@ -757,11 +835,18 @@ static kapsul_status application(mctx *c, const kpTomlValue *root) {
 static kapsul_status version(mctx *c, const kpTomlValue *root) {
     const kpTomlEntry *e = kpToml_find(root, "spin_manifest_version");
     const kpTomlEntry *old = kpToml_find(root, "spin_version");
-    if (!e && old) return mfail(c, old->line, old->column, "this is a Spin version 1 manifest (spin_version); kapsul supports only spin_manifest_version = 2 (run `spin doctor` to upgrade)");
-    if (!e) return mfail(c, 1, 1, "the manifest has no spin_manifest_version (kapsul supports spin_manifest_version = 2)");
+    if (!e && old)
+        return mfail(
+            c, old->line, old->column,
+            "this is a Spin version 1 manifest (spin_version); kapsul supports only spin_manifest_version = 2 (run `spin doctor` to upgrade)");
+    if (!e)
+        return mfail(c, 1, 1,
+                     "the manifest has no spin_manifest_version (kapsul supports spin_manifest_version = 2)");
     const kpTomlValue *v = e->value;
     if (v->kind == KP_TOML_STRING && strcmp(v->u.str.s, "1") == 0)
-        return mfail(c, v->line, v->column, "this is a Spin version 1 manifest; kapsul supports only spin_manifest_version = 2 (run `spin doctor` to upgrade)");
+        return mfail(
+            c, v->line, v->column,
+            "this is a Spin version 1 manifest; kapsul supports only spin_manifest_version = 2 (run `spin doctor` to upgrade)");
     if (v->kind != KP_TOML_INTEGER || v->u.i != 2)
         return mfail(c, v->line, v->column, "spin_manifest_version must be 2");
     return KAPSUL_OK;
@@ -769,8 +854,9 @@ static kapsul_status version(mctx *c, const kpTomlValue *root) {
 
 /* Components first (triggers name them), then resolve each trigger's component. */
 static kapsul_status check_root(mctx *c, const kpTomlValue *root) {
-    static const char *const known[] = {"spin_manifest_version", "application", "trigger", "component", NULL};
-    static const char *const unsupported[] = {"variables", NULL};
+    static const char *const known[] = { "spin_manifest_version", "application", "trigger", "component",
+                                         NULL };
+    static const char *const unsupported[] = { "variables", NULL };
     kapsul_status st;
     if ((st = version(c, root)) || (st = check_fields(c, root, "the manifest", known, unsupported)) ||
         (st = application(c, root)))
@@ -808,10 +894,19 @@ void kpManifest_free(kpManifest *m) {
     if (!m) return;
     for (size_t i = 0; i < m->components.n; i++) {
         kpManifestComponent *c = &m->components.v[i];
-        kp_free(c->id); kp_free(c->source); kp_free(c->source_path); kp_free(c->description);
-        for (size_t j = 0; j < c->env.n; j++) { kp_free(c->env.v[j].name); kp_free(c->env.v[j].value); }
+        kp_free(c->id);
+        kp_free(c->source);
+        kp_free(c->source_path);
+        kp_free(c->description);
+        for (size_t j = 0; j < c->env.n; j++) {
+            kp_free(c->env.v[j].name);
+            kp_free(c->env.v[j].value);
+        }
         kpVec_free(&c->env);
-        for (size_t j = 0; j < c->files.n; j++) { kp_free(c->files.v[j].host); kp_free(c->files.v[j].guest); }
+        for (size_t j = 0; j < c->files.n; j++) {
+            kp_free(c->files.v[j].host);
+            kp_free(c->files.v[j].guest);
+        }
         kpVec_free(&c->files);
         free_strs(&c->exclude_files);
         free_strs(&c->allowed_outbound_hosts);
@@ -822,22 +917,34 @@ void kpManifest_free(kpManifest *m) {
     kpVec_free(&m->components);
     for (size_t i = 0; i < m->triggers.n; i++) {
         kpManifestTrigger *t = &m->triggers.v[i];
-        kp_free(t->route); kp_free(t->based_route); kp_free(t->component); kp_free(t->argv); kp_free(t->entrypoint);
+        kp_free(t->route);
+        kp_free(t->based_route);
+        kp_free(t->component);
+        kp_free(t->argv);
+        kp_free(t->entrypoint);
     }
     kpVec_free(&m->triggers);
-    kp_free(m->dir); kp_free(m->name); kp_free(m->version); kp_free(m->description); kp_free(m->base);
+    kp_free(m->dir);
+    kp_free(m->name);
+    kp_free(m->version);
+    kp_free(m->description);
+    kp_free(m->base);
     free_strs(&m->authors);
     memset(m, 0, sizeof *m);
 }
 
 /* TOML first, then the checks; on failure m is left empty. */
-kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m, kapsul_error *err) {
-    mctx c = {m, err};
+kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m,
+                               kapsul_error *err) {
+    mctx c = { m, err };
     kpTomlValue *root = NULL;
     memset(m, 0, sizeof *m);
     kapsul_status st = kpToml_parse(text, len, &root, err);
     if (st) return st;
-    if (!(m->dir = kp_strndup(dir, strlen(dir))) || !(m->base = kp_strndup("/", 1))) { st = nomem(&c); goto fail; }
+    if (!(m->dir = kp_strndup(dir, strlen(dir))) || !(m->base = kp_strndup("/", 1))) {
+        st = nomem(&c);
+        goto fail;
+    }
     st = check_root(&c, root);
 fail:
     kpToml_free(root);
@@ -848,7 +955,7 @@ fail:
 /* The file is read whole (bounded by KP_TOML_MAX_INPUT); its directory is the app directory. */
 kapsul_status kpManifest_load(const char *path, kpManifest *m, kapsul_error *err) {
     memset(m, 0, sizeof *m);
-    kpBuf text = {0};
+    kpBuf text = { 0 };
     char *dir = NULL;
     kapsul_status st = KAPSUL_OK;
     FILE *f = fopen(path, "rb");
@@ -857,15 +964,25 @@ kapsul_status kpManifest_load(const char *path, kpManifest *m, kapsul_error *err
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (text.len + n > KP_TOML_MAX_INPUT) {
-            st = kpError_setText(err, KAPSUL_ERR_LIMIT, 1, 1, "manifest is larger than %u bytes", KP_TOML_MAX_INPUT);
+            st = kpError_setText(err, KAPSUL_ERR_LIMIT, 1, 1, "manifest is larger than %u bytes",
+                                 KP_TOML_MAX_INPUT);
             goto fail;
         }
-        if (kpBuf_push(&text, chunk, n)) { st = kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); goto fail; }
+        if (kpBuf_push(&text, chunk, n)) {
+            st = kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+            goto fail;
+        }
     }
-    if (ferror(f)) { st = kpError_setText(err, KAPSUL_ERR_IO, 0, 0, "cannot read %s", path); goto fail; }
+    if (ferror(f)) {
+        st = kpError_setText(err, KAPSUL_ERR_IO, 0, 0, "cannot read %s", path);
+        goto fail;
+    }
     const char *slash = strrchr(path, '/');
     dir = slash ? kp_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : kp_strndup(".", 1);
-    if (!dir) { st = kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); goto fail; }
+    if (!dir) {
+        st = kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+        goto fail;
+    }
     st = kpManifest_parse(text.len ? (const char *)text.data : "", text.len, dir, m, err);
 fail:
     fclose(f);

@@ -22,7 +22,6 @@
 
 #include "base/base.h"
 
-
 typedef KP_VEC(char *) kpStrVec;
 
 typedef struct kpManifestEnv {
@@ -30,55 +29,55 @@ typedef struct kpManifestEnv {
 } kpManifestEnv;
 
 typedef enum kpMountKind {
-    KP_MOUNT_FILE,    /* one file from a glob: host file -> guest file */
-    KP_MOUNT_DIR      /* { source, destination }: host directory -> guest directory */
+    KP_MOUNT_FILE, /* one file from a glob: host file -> guest file */
+    KP_MOUNT_DIR   /* { source, destination }: host directory -> guest directory */
 } kpMountKind;
 
 typedef struct kpManifestMount {
     kpMountKind kind;
-    char *host;       /* manifest directory + "/" + relative path */
-    char *guest;      /* absolute guest path */
+    char *host;  /* manifest directory + "/" + relative path */
+    char *guest; /* absolute guest path */
 } kpManifestMount;
 
 typedef struct kpManifestComponent {
-    char *id;                       /* [component.ID], a Spin kebab-case id */
-    int line, column;               /* of the [component.ID] table */
-    char *source;                   /* as written */
-    char *source_path;              /* resolved against the manifest directory */
-    char *description;              /* "" if absent */
+    char *id;          /* [component.ID], a Spin kebab-case id */
+    int line, column;  /* of the [component.ID] table */
+    char *source;      /* as written */
+    char *source_path; /* resolved against the manifest directory */
+    char *description; /* "" if absent */
     KP_VEC(kpManifestEnv) env;
     KP_VEC(kpManifestMount) files;
     kpStrVec exclude_files;
     kpStrVec allowed_outbound_hosts;
     bool has_build;
-    kpStrVec build_commands;        /* command = "..." or [...] */
-    char *build_workdir;            /* NULL if absent */
+    kpStrVec build_commands; /* command = "..." or [...] */
+    char *build_workdir;     /* NULL if absent */
     kpStrVec build_watch;
 } kpManifestComponent;
 
 typedef enum kpExecutor {
-    KP_EXECUTOR_SPIN,   /* no executor, or type = "spin"/"http": the Spin HTTP component interface */
-    KP_EXECUTOR_WAGI    /* type = "wagi": a WASI command speaking CGI (serve/wagi.c) */
+    KP_EXECUTOR_SPIN, /* no executor, or type = "spin"/"http": the Spin HTTP component interface */
+    KP_EXECUTOR_WAGI  /* type = "wagi": a WASI command speaking CGI (serve/wagi.c) */
 } kpExecutor;
 
 typedef struct kpManifestTrigger {
-    char *route;             /* as written */
-    char *based_route;       /* base + route normalised as Spin does: "/" -> "", "/a/" -> "/a" */
-    bool wildcard;           /* based_route ends in "/..." */
-    char *component;         /* the component's id */
-    size_t component_index;  /* into kpManifest.components */
+    char *route;            /* as written */
+    char *based_route;      /* base + route normalised as Spin does: "/" -> "", "/a/" -> "/a" */
+    bool wildcard;          /* based_route ends in "/..." */
+    char *component;        /* the component's id */
+    size_t component_index; /* into kpManifest.components */
     kpExecutor executor;
-    char *argv;              /* WAGI argv template, default "${SCRIPT_NAME} ${ARGS}" */
-    char *entrypoint;        /* WAGI entry point, default "_start" */
-    int line, column;        /* of the [[trigger.http]] table */
+    char *argv;       /* WAGI argv template, default "${SCRIPT_NAME} ${ARGS}" */
+    char *entrypoint; /* WAGI entry point, default "_start" */
+    int line, column; /* of the [[trigger.http]] table */
     int route_line, route_column;
 } kpManifestTrigger;
 
 typedef struct kpManifest {
-    char *dir;               /* the directory paths are relative to */
-    char *name, *version, *description;   /* version/description "" if absent */
+    char *dir;                          /* the directory paths are relative to */
+    char *name, *version, *description; /* version/description "" if absent */
     kpStrVec authors;
-    char *base;              /* [application.trigger.http] base, default "/" */
+    char *base; /* [application.trigger.http] base, default "/" */
     KP_VEC(kpManifestTrigger) triggers;
     KP_VEC(kpManifestComponent) components;
 } kpManifest;
@@ -86,7 +85,8 @@ typedef struct kpManifest {
 /* Read and check the manifest file at path; relative paths resolve against its directory. */
 kapsul_status kpManifest_load(const char *path, kpManifest *m, kapsul_error *err);
 /* The same from text already in memory, with dir as the application directory. */
-kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m, kapsul_error *err);
+kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m,
+                               kapsul_error *err);
 void kpManifest_free(kpManifest *m);
 
 /* Check one allowed_outbound_hosts entry as Spin does ("scheme://host[:port]"); NULL if fine,

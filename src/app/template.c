@@ -59,13 +59,13 @@ static bool span_is(const char *s, const char *e, const char *word) {
 }
 
 /* Append the value of the placeholder whose inside (between the braces) is [s, e). */
-static kapsul_status expand(const char *s, const char *e, const char *name, const kpTemplateFile *f, kpBuf *out,
-                            kapsul_error *err) {
+static kapsul_status expand(const char *s, const char *e, const char *name, const kpTemplateFile *f,
+                            kpBuf *out, kapsul_error *err) {
     const char *bar = memchr(s, '|', (size_t)(e - s));
     const char *vs = s, *ve = bar ? bar : e, *fs = bar ? bar + 1 : e, *fe = e;
     trim(&vs, &ve);
     trim(&fs, &fe);
-    char from = 0, to = 0;                      /* the one character a filter replaces */
+    char from = 0, to = 0; /* the one character a filter replaces */
     if (!span_is(vs, ve, "project-name")) goto fail;
     if (bar && span_is(fs, fe, "kebab_case")) from = '_', to = '-';
     else if (bar && span_is(fs, fe, "snake_case")) from = '-', to = '_';
@@ -76,8 +76,8 @@ static kapsul_status expand(const char *s, const char *e, const char *name, cons
         if (from && out->data[i] == (uint8_t)from) out->data[i] = (uint8_t)to;
     return KAPSUL_OK;
 fail:
-    return kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "template file %s: unknown placeholder {{%.*s}}", f->path,
-                       (int)(e - s > 60 ? 60 : e - s), s);
+    return kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "template file %s: unknown placeholder {{%.*s}}",
+                       f->path, (int)(e - s > 60 ? 60 : e - s), s);
 }
 
 /* f's bytes with every placeholder replaced, into out (which the caller frees). */
@@ -87,10 +87,12 @@ static kapsul_status render(const kpTemplateFile *f, const char *name, kpBuf *ou
         const char *open = memmem(p, (size_t)(end - p), "{{", 2);
         const char *close = open ? memmem(open + 2, (size_t)(end - open - 2), "}}", 2) : NULL;
         if (!close) {
-            if (kpBuf_push(out, p, (size_t)(end - p))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+            if (kpBuf_push(out, p, (size_t)(end - p)))
+                return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
             break;
         }
-        if (kpBuf_push(out, p, (size_t)(open - p))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        if (kpBuf_push(out, p, (size_t)(open - p)))
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         kapsul_status st = expand(open + 2, close, name, f, out, err);
         if (st) return st;
         p = close + 2;
@@ -102,15 +104,15 @@ static kapsul_status render(const kpTemplateFile *f, const char *name, kpBuf *ou
 
 /* What kpTemplate_write made, so that a failure can take it all back. */
 typedef struct made {
-    kpOs_fd dir;          /* the directory it was made in (a handle in writer.fds, or the parent's) */
+    kpOs_fd dir; /* the directory it was made in (a handle in writer.fds, or the parent's) */
     char *name;
     bool is_dir;
 } made;
 
 typedef struct writer {
-    KP_VEC(made) made;    /* in creation order; removed in reverse on failure */
-    KP_VEC(kpOs_fd) fds;  /* directory handles, closed at the end */
-    const char *root;     /* the new directory as the user named it, for messages */
+    KP_VEC(made) made;   /* in creation order; removed in reverse on failure */
+    KP_VEC(kpOs_fd) fds; /* directory handles, closed at the end */
+    const char *root;    /* the new directory as the user named it, for messages */
     kapsul_error *err;
 } writer;
 
@@ -129,7 +131,7 @@ static char *prepare(writer *w, const char *name, size_t len) {
 }
 
 static void remember(writer *w, kpOs_fd dir, char *name, bool is_dir) {
-    w->made.v[w->made.n++] = (made){dir, name, is_dir};
+    w->made.v[w->made.n++] = (made){ dir, name, is_dir };
 }
 
 /* Open directory name in dir (making it first unless it exists), as a handle kept in w->fds. Only
@@ -170,10 +172,10 @@ static kapsul_status write_file(writer *w, kpOs_fd root, const char *rel, const 
     }
     remember(w, dir, copy, false);
     for (size_t off = 0; off < data->len && !oe;) {
-        kpOs_iov iov = {data->data + off, data->len - off};
+        kpOs_iov iov = { data->data + off, data->len - off };
         size_t done = 0;
         oe = kpOs_write(fd, &iov, 1, &done);
-        if (!oe && done == 0) oe = KP_OS_EIO;   /* no progress: never loop forever */
+        if (!oe && done == 0) oe = KP_OS_EIO; /* no progress: never loop forever */
         off += done;
     }
     kpOs_close(fd);
@@ -184,7 +186,7 @@ static kapsul_status write_file(writer *w, kpOs_fd root, const char *rel, const 
 static kapsul_status open_parent(writer *w, const char *dir, char *last, kpOs_fd *out) {
     char path[KP_OS_PATH_MAX];
     size_t n = strlen(dir);
-    while (n > 1 && dir[n - 1] == '/') n--;     /* "hello/" is "hello" */
+    while (n > 1 && dir[n - 1] == '/') n--; /* "hello/" is "hello" */
     if (n == 0) return kpError_set(w->err, KAPSUL_ERR_ARG, 0, "the output directory is empty");
     if (n >= sizeof path) return io_fail(w, NULL, KP_OS_ENAMETOOLONG);
     memcpy(path, dir, n);
@@ -194,7 +196,7 @@ static kapsul_status open_parent(writer *w, const char *dir, char *last, kpOs_fd
     if (strlen(base) > KP_OS_NAME_MAX) return io_fail(w, NULL, KP_OS_ENAMETOOLONG);
     strcpy(last, base);
     if (!slash) strcpy(path, ".");
-    else if (slash == path) path[1] = 0;        /* "/hello": the parent is "/" */
+    else if (slash == path) path[1] = 0; /* "/hello": the parent is "/" */
     else *slash = 0;
     kpOs_err oe = kpOs_openDir(path, out);
     if (oe) return kpError_set(w->err, KAPSUL_ERR_IO, 0, "%.200s: %s", path, kpOs_strerror(oe));
@@ -206,25 +208,37 @@ static kapsul_status open_parent(writer *w, const char *dir, char *last, kpOs_fd
  * cannot race with another process making it too. */
 kapsul_status kpTemplate_write(const kpTemplate *t, const char *name, const char *dir, kapsul_error *err) {
     kpError_clear(err);
-    writer w = {.root = dir, .err = err};
-    KP_VEC(kpBuf) texts = {0};
+    writer w = { .root = dir, .err = err };
+    KP_VEC(kpBuf) texts = { 0 };
     kpOs_fd parent = KP_OS_NO_FD, root = KP_OS_NO_FD;
     char last[KP_OS_NAME_MAX + 1];
     kapsul_status st;
     const char *why = kpTemplate_checkName(name);
     if (why) return kpError_set(err, KAPSUL_ERR_ARG, 0, "name '%.80s' %s", name, why);
     for (size_t i = 0; i < t->nfiles; i++) {
-        if (kpVec_grow(&texts)) { st = nomem(&w); goto fail; }
-        texts.v[texts.n++] = (kpBuf){0};
+        if (kpVec_grow(&texts)) {
+            st = nomem(&w);
+            goto fail;
+        }
+        texts.v[texts.n++] = (kpBuf){ 0 };
         if ((st = render(&t->files[i], name, &texts.v[i], err))) goto fail;
     }
     if ((st = open_parent(&w, dir, last, &parent))) goto fail;
     char *copy = prepare(&w, last, strlen(last));
-    if (!copy) { st = nomem(&w); goto fail; }
+    if (!copy) {
+        st = nomem(&w);
+        goto fail;
+    }
     kpOs_err oe = kpOs_mkdirAt(parent, last);
     if (oe) kp_free(copy);
-    if (oe == KP_OS_EEXIST) { st = kpError_set(err, KAPSUL_ERR_IO, 0, "%.200s already exists", dir); goto fail; }
-    if (oe) { st = io_fail(&w, NULL, oe); goto fail; }
+    if (oe == KP_OS_EEXIST) {
+        st = kpError_set(err, KAPSUL_ERR_IO, 0, "%.200s already exists", dir);
+        goto fail;
+    }
+    if (oe) {
+        st = io_fail(&w, NULL, oe);
+        goto fail;
+    }
     remember(&w, parent, copy, true);
     if ((oe = kpOs_openAt(parent, last, KP_OS_O_DIRECTORY | KP_OS_O_NOFOLLOW, &root))) {
         st = io_fail(&w, NULL, oe);

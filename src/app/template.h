@@ -19,16 +19,16 @@
 #include "base/base.h"
 
 typedef struct kpTemplateFile {
-    const char *path;                /* relative to content/, '/'-separated, no "." or ".." */
-    const unsigned char *data;       /* len bytes, then a NUL */
+    const char *path;          /* relative to content/, '/'-separated, no "." or ".." */
+    const unsigned char *data; /* len bytes, then a NUL */
     size_t len;
 } kpTemplateFile;
 
 typedef struct kpTemplate {
-    const char *id;                  /* its directory's name under templates/ */
-    const char *metadata;            /* the text of metadata/spin-template.toml */
+    const char *id;       /* its directory's name under templates/ */
+    const char *metadata; /* the text of metadata/spin-template.toml */
     size_t metadata_len;
-    const kpTemplateFile *files;     /* sorted by path */
+    const kpTemplateFile *files; /* sorted by path */
     size_t nfiles;
 } kpTemplate;
 

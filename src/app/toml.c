@@ -16,13 +16,16 @@
 
 /* How a table came to exist; decides whether a header or a dotted key may touch it again. */
 enum {
-    TS_IMPLICIT = 1,   /* parent of a [a.b] header: one later [a] may still define it */
-    TS_EXPLICIT,       /* defined by a header (or the root): never again */
-    TS_DOTTED,         /* made by a dotted key: dotted keys may add to it, headers may go through it */
-    TS_INLINE,         /* an inline table, closed: nothing may add to it */
+    TS_IMPLICIT = 1, /* parent of a [a.b] header: one later [a] may still define it */
+    TS_EXPLICIT,     /* defined by a header (or the root): never again */
+    TS_DOTTED,       /* made by a dotted key: dotted keys may add to it, headers may go through it */
+    TS_INLINE,       /* an inline table, closed: nothing may add to it */
 };
 /* Arrays: made by a value (closed) or by [[headers]] (which may append). */
-enum { AS_STATIC = 1, AS_TABLES };
+enum {
+    AS_STATIC = 1,
+    AS_TABLES
+};
 
 typedef struct keypart {
     char *s;
@@ -41,7 +44,7 @@ typedef struct parser {
     int line;
     size_t line_start;
     kpTomlValue *root, *cur;
-    int cur_depth;             /* tree depth of cur (root 0) */
+    int cur_depth; /* tree depth of cur (root 0) */
     kapsul_error *err;
 } parser;
 
@@ -70,7 +73,11 @@ static void key_text(const char *s, size_t len, char *out, size_t cap) {
         unsigned char c = (unsigned char)s[i];
         out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
     }
-    if (o + 4 >= cap && len > o) { out[o++] = '.'; out[o++] = '.'; out[o++] = '.'; }
+    if (o + 4 >= cap && len > o) {
+        out[o++] = '.';
+        out[o++] = '.';
+        out[o++] = '.';
+    }
     out[o] = 0;
 }
 
@@ -89,7 +96,9 @@ static void path_text(const keypath *k, size_t upto, char *out, size_t cap) {
 
 static int peek(const parser *p) { return p->pos < p->n ? p->s[p->pos] : -1; }
 static int peek_at(const parser *p, size_t k) { return p->pos + k < p->n ? p->s[p->pos + k] : -1; }
-static bool at_newline(const parser *p) { return peek(p) == '\n' || (peek(p) == '\r' && peek_at(p, 1) == '\n'); }
+static bool at_newline(const parser *p) {
+    return peek(p) == '\n' || (peek(p) == '\r' && peek_at(p, 1) == '\n');
+}
 
 /* Consume one LF or CR LF and start a new line. */
 static void eat_newline(parser *p) {
@@ -137,7 +146,10 @@ static kapsul_status expect_eol(parser *p, const char *after) {
         if (st) return st;
     }
     if (peek(p) < 0) return KAPSUL_OK;
-    if (at_newline(p)) { eat_newline(p); return KAPSUL_OK; }
+    if (at_newline(p)) {
+        eat_newline(p);
+        return KAPSUL_OK;
+    }
     if (peek(p) == '\r') return FAIL(p, "carriage return not followed by a newline");
     return FAIL(p, "expected the end of the line after %s", after);
 }
@@ -156,10 +168,19 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t need;
     uint32_t cp, min;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else return 0;
     if (n < need) return 0;
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -176,7 +197,10 @@ static kapsul_status check_utf8(parser *p) {
         size_t k = p->s[i] < 0x80 ? 1 : utf8_len(p->s + i, p->n - i);
         if (k == 0) {
             for (size_t j = 0; j < i; j++)
-                if (p->s[j] == '\n') { p->line++; p->line_start = j + 1; }
+                if (p->s[j] == '\n') {
+                    p->line++;
+                    p->line_start = j + 1;
+                }
             p->pos = i;
             return FAIL(p, "invalid UTF-8");
         }
@@ -189,14 +213,24 @@ static kapsul_status check_utf8(parser *p) {
 static int put_utf8(kpBuf *b, uint32_t cp) {
     uint8_t t[4];
     size_t n;
-    if (cp < 0x80) { t[0] = (uint8_t)cp; n = 1; }
-    else if (cp < 0x800) { t[0] = (uint8_t)(0xC0 | cp >> 6); t[1] = (uint8_t)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        t[0] = (uint8_t)(0xE0 | cp >> 12); t[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (uint8_t)(0x80 | (cp & 0x3F)); n = 3;
+    if (cp < 0x80) {
+        t[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        t[0] = (uint8_t)(0xC0 | cp >> 6);
+        t[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        t[0] = (uint8_t)(0xE0 | cp >> 12);
+        t[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        t[0] = (uint8_t)(0xF0 | cp >> 18); t[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (uint8_t)(0x80 | (cp & 0x3F)); n = 4;
+        t[0] = (uint8_t)(0xF0 | cp >> 18);
+        t[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        t[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        n = 4;
     }
     return kpBuf_push(b, t, n);
 }
@@ -210,8 +244,9 @@ static kapsul_status unicode_escape(parser *p, kpBuf *b) {
     uint32_t cp = 0;
     for (int i = 0; i < digits; i++) {
         int h = hexval(peek(p));
-        if (h < 0) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "\\%c escape needs %d hex digits",
-                                  digits == 4 ? 'u' : 'U', digits);
+        if (h < 0)
+            return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "\\%c escape needs %d hex digits",
+                           digits == 4 ? 'u' : 'U', digits);
         cp = cp << 4 | (uint32_t)h;
         p->pos++;
     }
@@ -242,7 +277,8 @@ static kapsul_status escape(parser *p, kpBuf *b, bool multiline) {
     case 'r': out = '\r'; break;
     case '"': out = '"'; break;
     case '\\': out = '\\'; break;
-    case 'u': case 'U': return unicode_escape(p, b);
+    case 'u':
+    case 'U': return unicode_escape(p, b);
     default: return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid escape sequence");
     }
     p->pos++;
@@ -262,7 +298,10 @@ static kapsul_status parse_string(parser *p, kpBuf *b, bool allow_multiline) {
         int c = peek(p);
         if (c < 0) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "unterminated string");
         if (c == q) {
-            if (!ml) { p->pos++; break; }
+            if (!ml) {
+                p->pos++;
+                break;
+            }
             size_t run = 0;
             while (peek_at(p, run) == q) run++;
             if (run < 3) {
@@ -311,15 +350,19 @@ static kapsul_status parse_key(parser *p, keypath *k) {
     for (;;) {
         skip_ws(p);
         if (k->n == KP_TOML_MAX_DEPTH)
-            return fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "key has more than %d parts", KP_TOML_MAX_DEPTH);
+            return fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "key has more than %d parts",
+                           KP_TOML_MAX_DEPTH);
         keypart *kp = &k->v[k->n];
         kp->line = p->line;
         kp->column = col(p);
         int c = peek(p);
         if (c == '"' || c == '\'') {
-            kpBuf b = {0};
+            kpBuf b = { 0 };
             kapsul_status st = parse_string(p, &b, false);
-            if (st) { kpBuf_free(&b); return st; }
+            if (st) {
+                kpBuf_free(&b);
+                return st;
+            }
             kp->s = (char *)b.data;
             kp->len = b.len - 1;
         } else if (is_bare(c)) {
@@ -362,7 +405,11 @@ void kpToml_free(kpTomlValue *v) {
 
 static kpTomlValue *new_value(kpTomlKind kind, int line, int column) {
     kpTomlValue *v = kp_calloc(1, sizeof *v);
-    if (v) { v->kind = kind; v->line = line; v->column = column; }
+    if (v) {
+        v->kind = kind;
+        v->line = line;
+        v->column = column;
+    }
     return v;
 }
 
@@ -386,7 +433,8 @@ const kpTomlValue *kpToml_get(const kpTomlValue *t, const char *key) {
 }
 
 const char *kpToml_kindName(kpTomlKind k) {
-    static const char *const names[] = {"a string", "an integer", "a float", "a boolean", "a date-time", "an array", "a table"};
+    static const char *const names[] = { "a string",    "an integer", "a float", "a boolean",
+                                         "a date-time", "an array",   "a table" };
     return (unsigned)k < sizeof names / sizeof *names ? names[k] : "a value";
 }
 
@@ -395,17 +443,23 @@ const char *kpToml_kindName(kpTomlKind k) {
 static kapsul_status add_entry(parser *p, kpTomlValue *t, const keypart *k, kpTomlValue *v) {
     if (t->u.tab.n >= KP_TOML_MAX_TABLE_KEYS) {
         kpToml_free(v);
-        return fail_at(p, KAPSUL_ERR_LIMIT, k->line, k->column, "table has more than %d keys", KP_TOML_MAX_TABLE_KEYS);
+        return fail_at(p, KAPSUL_ERR_LIMIT, k->line, k->column, "table has more than %d keys",
+                       KP_TOML_MAX_TABLE_KEYS);
     }
     char *key = kp_malloc(k->len + 1);
-    if (!key || kpVec_grow(&t->u.tab)) { kp_free(key); kpToml_free(v); return NOMEM(p); }
+    if (!key || kpVec_grow(&t->u.tab)) {
+        kp_free(key);
+        kpToml_free(v);
+        return NOMEM(p);
+    }
     memcpy(key, k->s, k->len + 1);
-    t->u.tab.v[t->u.tab.n++] = (kpTomlEntry){key, k->len, k->line, k->column, v};
+    t->u.tab.v[t->u.tab.n++] = (kpTomlEntry){ key, k->len, k->line, k->column, v };
     return KAPSUL_OK;
 }
 
 /* A new empty table under key k of t, made in the given state. */
-static kapsul_status add_new_table(parser *p, kpTomlValue *t, const keypart *k, uint8_t state, kpTomlValue **out) {
+static kapsul_status add_new_table(parser *p, kpTomlValue *t, const keypart *k, uint8_t state,
+                                   kpTomlValue **out) {
     kpTomlValue *nt = new_value(KP_TOML_TABLE, k->line, k->column);
     if (!nt) return NOMEM(p);
     nt->state = state;
@@ -431,7 +485,10 @@ static kapsul_status insert_dotted(parser *p, kpTomlValue *t, const keypath *k, 
         kpTomlEntry *e = find_entry(t, k->v[i].s, k->v[i].len);
         if (!e) {
             kapsul_status st = add_new_table(p, t, &k->v[i], TS_DOTTED, &t);
-            if (st) { kpToml_free(v); return st; }
+            if (st) {
+                kpToml_free(v);
+                return st;
+            }
             continue;
         }
         if (e->value->kind != KP_TOML_TABLE || e->value->state != TS_DOTTED) {
@@ -441,8 +498,8 @@ static kapsul_status insert_dotted(parser *p, kpTomlValue *t, const keypath *k, 
                 return fail_at(p, KAPSUL_ERR_MALFORMED, k->v[i].line, k->v[i].column,
                                "key '%s' is %s, not a table", name, kpToml_kindName(e->value->kind));
             return fail_at(p, KAPSUL_ERR_MALFORMED, k->v[i].line, k->v[i].column,
-                           "cannot add to table '%s' with a dotted key: it was defined at %d:%d",
-                           name, e->value->line, e->value->column);
+                           "cannot add to table '%s' with a dotted key: it was defined at %d:%d", name,
+                           e->value->line, e->value->column);
         }
         t = e->value;
     }
@@ -496,7 +553,7 @@ static bool valid_datetime(const char *s, size_t n) {
         !digits_at(u, n, 8, 2))
         return false;
     int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + num2(s + 2), month = num2(s + 5), day = num2(s + 8);
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     if (month < 1 || month > 12 || day < 1 || day > mdays[month - 1]) return false;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     if (month == 2 && day == 29 && !leap) return false;
@@ -538,7 +595,8 @@ static int scan_digits(const char *s, size_t n, size_t *i, int radix, char *out,
 }
 
 /* Integers in four radixes (overflow is an error) and floats, from one token. */
-static kapsul_status parse_number(parser *p, const char *s, size_t n, int line, int column, kpTomlValue **out) {
+static kapsul_status parse_number(parser *p, const char *s, size_t n, int line, int column,
+                                  kpTomlValue **out) {
     char clean[512];
     size_t i = 0, o = 0;
     bool neg = false;
@@ -559,11 +617,16 @@ static kapsul_status parse_number(parser *p, const char *s, size_t n, int line, 
         (*out)->u.i = (int64_t)v;
         return KAPSUL_OK;
     }
-    if (s[0] == '+' || s[0] == '-') { neg = s[0] == '-'; clean[o++] = s[0]; i = 1; }
+    if (s[0] == '+' || s[0] == '-') {
+        neg = s[0] == '-';
+        clean[o++] = s[0];
+        i = 1;
+    }
     size_t int_start = o;
     int d = scan_digits(s, n, &i, 10, clean, &o, sizeof clean);
     if (d <= 0) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid number");
-    if (d > 1 && clean[int_start] == '0') return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "leading zeros are not allowed");
+    if (d > 1 && clean[int_start] == '0')
+        return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "leading zeros are not allowed");
     bool is_float = false;
     if (i < n && s[i] == '.') {
         clean[o++] = '.';
@@ -592,7 +655,8 @@ static kapsul_status parse_number(parser *p, const char *s, size_t n, int line, 
     uint64_t v = 0, limit = neg ? UINT64_C(0x8000000000000000) : UINT64_C(0x7FFFFFFFFFFFFFFF);
     for (size_t k = int_start; k < o; k++) {
         uint64_t dv = (uint64_t)(clean[k] - '0');
-        if (v > (limit - dv) / 10) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "integer out of range");
+        if (v > (limit - dv) / 10)
+            return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "integer out of range");
         v = v * 10 + dv;
     }
     if (!(*out = new_value(KP_TOML_INTEGER, line, column))) return NOMEM(p);
@@ -607,9 +671,12 @@ static kapsul_status parse_bare(parser *p, kpTomlValue **out) {
     size_t start = p->pos;
     for (;;) {
         int c = peek(p);
-        if (is_bare(c) || c == '+' || c == '.' || c == ':') { p->pos++; continue; }
-        if (c == ' ' && p->pos - start == 10 && digits_at(p->s, p->n, p->pos + 1, 2) && peek_at(p, 3) == ':' &&
-            p->s[start + 4] == '-') {
+        if (is_bare(c) || c == '+' || c == '.' || c == ':') {
+            p->pos++;
+            continue;
+        }
+        if (c == ' ' && p->pos - start == 10 && digits_at(p->s, p->n, p->pos + 1, 2) &&
+            peek_at(p, 3) == ':' && p->s[start + 4] == '-') {
             p->pos++;
             continue;
         }
@@ -617,7 +684,9 @@ static kapsul_status parse_bare(parser *p, kpTomlValue **out) {
     }
     const char *s = (const char *)p->s + start;
     size_t n = p->pos - start;
-    if (n == 0) return FAIL(p, peek(p) < 0 || at_newline(p) ? "expected a value" : "invalid character at the start of a value");
+    if (n == 0)
+        return FAIL(p, peek(p) < 0 || at_newline(p) ? "expected a value"
+                                                    : "invalid character at the start of a value");
     if ((n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5))) {
         if (!(*out = new_value(KP_TOML_BOOL, line, column))) return NOMEM(p);
         (*out)->u.b = n == 4;
@@ -631,14 +700,20 @@ static kapsul_status parse_bare(parser *p, kpTomlValue **out) {
         (*out)->u.f = s[0] == '-' ? -f : f;
         return KAPSUL_OK;
     }
-    if (n >= 5 && ((s[2] == ':' && digits_at(p->s, p->n, start, 2)) || (s[4] == '-' && digits_at(p->s, p->n, start, 4)))) {
+    if (n >= 5 && ((s[2] == ':' && digits_at(p->s, p->n, start, 2)) ||
+                   (s[4] == '-' && digits_at(p->s, p->n, start, 4)))) {
         if (!valid_datetime(s, n)) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid date-time");
         if (!(*out = new_value(KP_TOML_DATETIME, line, column))) return NOMEM(p);
-        if (!((*out)->u.str.s = kp_strndup(s, n))) { kpToml_free(*out); *out = NULL; return NOMEM(p); }
+        if (!((*out)->u.str.s = kp_strndup(s, n))) {
+            kpToml_free(*out);
+            *out = NULL;
+            return NOMEM(p);
+        }
         (*out)->u.str.len = n;
         return KAPSUL_OK;
     }
-    if ((s[0] >= '0' && s[0] <= '9') || s[0] == '+' || s[0] == '-') return parse_number(p, s, n, line, column, out);
+    if ((s[0] >= '0' && s[0] <= '9') || s[0] == '+' || s[0] == '-')
+        return parse_number(p, s, n, line, column, out);
     return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid value (strings need quotes)");
 }
 
@@ -652,17 +727,28 @@ static kapsul_status parse_array(parser *p, int depth, kpTomlValue **out) {
     for (;;) {
         if ((st = skip_ws_lines(p))) goto fail;
         if (peek(p) == ']') break;
-        if (peek(p) < 0) { st = FAIL(p, "unterminated array"); goto fail; }
+        if (peek(p) < 0) {
+            st = FAIL(p, "unterminated array");
+            goto fail;
+        }
         if (a->u.arr.n >= KP_TOML_MAX_ARRAY) {
-            st = fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "array has more than %d elements", KP_TOML_MAX_ARRAY);
+            st = fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "array has more than %d elements",
+                         KP_TOML_MAX_ARRAY);
             goto fail;
         }
         kpTomlValue *v = NULL;
         if ((st = parse_value(p, depth + 1, &v))) goto fail;
-        if (kpVec_grow(&a->u.arr)) { kpToml_free(v); st = NOMEM(p); goto fail; }
+        if (kpVec_grow(&a->u.arr)) {
+            kpToml_free(v);
+            st = NOMEM(p);
+            goto fail;
+        }
         a->u.arr.v[a->u.arr.n++] = v;
         if ((st = skip_ws_lines(p))) goto fail;
-        if (peek(p) == ',') { p->pos++; continue; }
+        if (peek(p) == ',') {
+            p->pos++;
+            continue;
+        }
         if (peek(p) == ']') break;
         st = FAIL(p, peek(p) < 0 ? "unterminated array" : "expected ',' or ']' in an array");
         goto fail;
@@ -691,10 +777,13 @@ static kapsul_status parse_inline_table(parser *p, int depth, kpTomlValue **out)
             if (peek(p) == ',') {
                 p->pos++;
                 skip_ws(p);
-                if (peek(p) == '}') { st = FAIL(p, "trailing comma in an inline table"); goto fail; }
+                if (peek(p) == '}') {
+                    st = FAIL(p, "trailing comma in an inline table");
+                    goto fail;
+                }
                 continue;
             }
-            st = FAIL(p, peek(p) < 0 ? "unterminated inline table"
+            st = FAIL(p, peek(p) < 0     ? "unterminated inline table"
                          : at_newline(p) ? "newline in an inline table (TOML 1.0 keeps them on one line)"
                                          : "expected ',' or '}' in an inline table");
             goto fail;
@@ -713,14 +802,21 @@ fail:
 static kapsul_status parse_value(parser *p, int depth, kpTomlValue **out) {
     *out = NULL;
     if (depth > KP_TOML_MAX_DEPTH)
-        return fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "values nested more than %d deep", KP_TOML_MAX_DEPTH);
+        return fail_at(p, KAPSUL_ERR_LIMIT, p->line, col(p), "values nested more than %d deep",
+                       KP_TOML_MAX_DEPTH);
     int c = peek(p);
     if (c == '"' || c == '\'') {
         int line = p->line, column = col(p);
-        kpBuf b = {0};
+        kpBuf b = { 0 };
         kapsul_status st = parse_string(p, &b, true);
-        if (st) { kpBuf_free(&b); return st; }
-        if (!(*out = new_value(KP_TOML_STRING, line, column))) { kpBuf_free(&b); return NOMEM(p); }
+        if (st) {
+            kpBuf_free(&b);
+            return st;
+        }
+        if (!(*out = new_value(KP_TOML_STRING, line, column))) {
+            kpBuf_free(&b);
+            return NOMEM(p);
+        }
         (*out)->u.str.s = (char *)b.data;
         (*out)->u.str.len = b.len - 1;
         return KAPSUL_OK;
@@ -766,14 +862,17 @@ static kapsul_status header_table(parser *p, const keypath *k, bool aot, int hli
             if (!e) {
                 kapsul_status st = add_new_table(p, t, kp, TS_EXPLICIT, &t);
                 if (st) return st;
-                t->line = hline; t->column = hcol;
+                t->line = hline;
+                t->column = hcol;
             } else if (e->value->kind == KP_TOML_TABLE && e->value->state == TS_IMPLICIT) {
                 t = e->value;
                 t->state = TS_EXPLICIT;
-                t->line = hline; t->column = hcol;
+                t->line = hline;
+                t->column = hcol;
             } else {
                 return fail_at(p, KAPSUL_ERR_MALFORMED, kp->line, kp->column,
-                               "table '%s' is already defined (at %d:%d)", name, e->value->line, e->value->column);
+                               "table '%s' is already defined (at %d:%d)", name, e->value->line,
+                               e->value->column);
             }
             p->cur = t;
             p->cur_depth = depth + 1;
@@ -794,9 +893,13 @@ static kapsul_status header_table(parser *p, const keypath *k, bool aot, int hli
                                name, kpToml_kindName(e->value->kind), e->value->line, e->value->column);
             }
             if (a->u.arr.n >= KP_TOML_MAX_ARRAY)
-                return fail_at(p, KAPSUL_ERR_LIMIT, hline, hcol, "array has more than %d elements", KP_TOML_MAX_ARRAY);
+                return fail_at(p, KAPSUL_ERR_LIMIT, hline, hcol, "array has more than %d elements",
+                               KP_TOML_MAX_ARRAY);
             kpTomlValue *nt = new_value(KP_TOML_TABLE, hline, hcol);
-            if (!nt || kpVec_grow(&a->u.arr)) { kp_free(nt); return NOMEM(p); }
+            if (!nt || kpVec_grow(&a->u.arr)) {
+                kp_free(nt);
+                return NOMEM(p);
+            }
             nt->state = TS_EXPLICIT;
             a->u.arr.v[a->u.arr.n++] = nt;
             p->cur = nt;
@@ -816,13 +919,14 @@ static kapsul_status header_table(parser *p, const keypath *k, bool aot, int hli
         } else {
             return fail_at(p, KAPSUL_ERR_MALFORMED, kp->line, kp->column,
                            "cannot define a table under '%s': it is %s (at %d:%d)", name,
-                           e->value->kind == KP_TOML_TABLE ? "an inline table, which is closed"
+                           e->value->kind == KP_TOML_TABLE   ? "an inline table, which is closed"
                            : e->value->kind == KP_TOML_ARRAY ? "a static array"
                                                              : kpToml_kindName(e->value->kind),
                            e->value->line, e->value->column);
         }
         if (depth > KP_TOML_MAX_DEPTH)
-            return fail_at(p, KAPSUL_ERR_LIMIT, kp->line, kp->column, "tables nested more than %d deep", KP_TOML_MAX_DEPTH);
+            return fail_at(p, KAPSUL_ERR_LIMIT, kp->line, kp->column, "tables nested more than %d deep",
+                           KP_TOML_MAX_DEPTH);
     }
     return KAPSUL_OK;
 }
@@ -837,7 +941,8 @@ static kapsul_status parse_header(parser *p) {
     if (st) goto fail;
     skip_ws(p);
     if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
-        st = FAIL(p, aot ? "expected ']]' at the end of an array-of-tables header" : "expected ']' at the end of a table header");
+        st = FAIL(p, aot ? "expected ']]' at the end of an array-of-tables header"
+                         : "expected ']' at the end of a table header");
         goto fail;
     }
     p->pos += aot ? 2 : 1;
@@ -851,25 +956,30 @@ fail:
 /* ---- the document ------------------------------------------------------------------------------ */
 
 kapsul_status kpToml_parse(const char *text, size_t len, kpTomlValue **out, kapsul_error *err) {
-    parser p = {.s = (const unsigned char *)text, .n = len, .line = 1, .err = err};
+    parser p = { .s = (const unsigned char *)text, .n = len, .line = 1, .err = err };
     kapsul_status st;
     *out = NULL;
     if (len > KP_TOML_MAX_INPUT)
-        return kpError_setText(err, KAPSUL_ERR_LIMIT, 1, 1, "TOML text is larger than %u bytes", KP_TOML_MAX_INPUT);
+        return kpError_setText(err, KAPSUL_ERR_LIMIT, 1, 1, "TOML text is larger than %u bytes",
+                               KP_TOML_MAX_INPUT);
     if ((st = check_utf8(&p))) return st;
     if (!(p.root = new_value(KP_TOML_TABLE, 1, 1))) return NOMEM(&p);
     p.root->state = TS_EXPLICIT;
     p.cur = p.root;
-    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) p.pos = p.line_start = 3;   /* a byte-order mark */
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) p.pos = p.line_start = 3; /* a byte-order mark */
     for (;;) {
         skip_ws(&p);
         int c = peek(&p);
         if (c < 0) break;
-        if (c == '#') { if ((st = skip_comment(&p))) goto fail; }
-        else if (at_newline(&p)) eat_newline(&p);
-        else if (c == '\r') { st = FAIL(&p, "carriage return not followed by a newline"); goto fail; }
-        else if (c == '[') { if ((st = parse_header(&p))) goto fail; }
-        else if ((st = parse_keyval(&p, p.cur, p.cur_depth)) || (st = expect_eol(&p, "a value"))) goto fail;
+        if (c == '#') {
+            if ((st = skip_comment(&p))) goto fail;
+        } else if (at_newline(&p)) eat_newline(&p);
+        else if (c == '\r') {
+            st = FAIL(&p, "carriage return not followed by a newline");
+            goto fail;
+        } else if (c == '[') {
+            if ((st = parse_header(&p))) goto fail;
+        } else if ((st = parse_keyval(&p, p.cur, p.cur_depth)) || (st = expect_eol(&p, "a value"))) goto fail;
     }
     *out = p.root;
     return KAPSUL_OK;

@@ -26,7 +26,7 @@ typedef enum kpTomlKind {
     KP_TOML_INTEGER,
     KP_TOML_FLOAT,
     KP_TOML_BOOL,
-    KP_TOML_DATETIME,  /* offset/local date-time, local date or local time, kept as text */
+    KP_TOML_DATETIME, /* offset/local date-time, local date or local time, kept as text */
     KP_TOML_ARRAY,
     KP_TOML_TABLE
 } kpTomlKind;
@@ -34,23 +34,32 @@ typedef enum kpTomlKind {
 typedef struct kpTomlValue kpTomlValue;
 
 typedef struct kpTomlEntry {
-    char *key;          /* decoded, NUL-terminated (may hold NUL bytes: see key_len) */
+    char *key; /* decoded, NUL-terminated (may hold NUL bytes: see key_len) */
     size_t key_len;
-    int line, column;   /* where the key was written (for a table made by a header: the header) */
+    int line, column; /* where the key was written (for a table made by a header: the header) */
     kpTomlValue *value;
 } kpTomlEntry;
 
 struct kpTomlValue {
     kpTomlKind kind;
-    int line, column;   /* where the value starts ([table] headers: the '[') */
-    uint8_t state;      /* tables and arrays: how they were made (toml.c's TS_* and AS_*) */
+    int line, column; /* where the value starts ([table] headers: the '[') */
+    uint8_t state;    /* tables and arrays: how they were made (toml.c's TS_* and AS_*) */
     union {
-        struct { char *s; size_t len; } str;       /* STRING and DATETIME */
-        int64_t i;                                 /* INTEGER */
-        double f;                                  /* FLOAT */
-        bool b;                                    /* BOOL */
-        struct { kpTomlValue **v; size_t n, cap; } arr;
-        struct { kpTomlEntry *v; size_t n, cap; } tab;
+        struct {
+            char *s;
+            size_t len;
+        } str;     /* STRING and DATETIME */
+        int64_t i; /* INTEGER */
+        double f;  /* FLOAT */
+        bool b;    /* BOOL */
+        struct {
+            kpTomlValue **v;
+            size_t n, cap;
+        } arr;
+        struct {
+            kpTomlEntry *v;
+            size_t n, cap;
+        } tab;
     } u;
 };
 

@@ -29,12 +29,8 @@ void kpAlloc_failAfter(long n);
 #endif
 
 /* Overflow-checked size arithmetic: return false on overflow. */
-static inline bool kp_mul_ok(size_t a, size_t b, size_t *out) {
-    return !__builtin_mul_overflow(a, b, out);
-}
-static inline bool kp_add_ok(size_t a, size_t b, size_t *out) {
-    return !__builtin_add_overflow(a, b, out);
-}
+static inline bool kp_mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool kp_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
 
 /* ---- Growable byte buffer ---------------------------------------------------------------------- */
 typedef struct kpBuf {
@@ -54,9 +50,13 @@ void kpBuf_free(kpBuf *b);
 
 /* Typed growable array on top of realloc: KP_VEC(T) declares { T *v; size_t n, cap; }.
  * kpVec_grow makes room for one more element; returns 0 or -1 (out of memory). */
-#define KP_VEC(T) struct { T *v; size_t n, cap; }
+#define KP_VEC(T)      \
+    struct {           \
+        T *v;          \
+        size_t n, cap; \
+    }
 int kpVec_growRaw(void **v, size_t *cap, size_t n, size_t elem);
-#define kpVec_grow(vec)                                                                       \
+#define kpVec_grow(vec) \
     ((vec)->n < (vec)->cap ? 0 : kpVec_growRaw((void **)&(vec)->v, &(vec)->cap, (vec)->n, sizeof(*(vec)->v)))
 #define kpVec_free(vec) (kp_free((vec)->v), (vec)->v = NULL, (vec)->n = (vec)->cap = 0)
 
@@ -64,7 +64,7 @@ int kpVec_growRaw(void **v, size_t *cap, size_t n, size_t elem);
 /* Reads never go past end. On failure the reader functions return false and leave a reason in
  * r->error (a static string) and the failing offset in r->error_pos (offset from r->base). */
 typedef struct kpReader {
-    const uint8_t *base;   /* start of the whole module (offsets are relative to this) */
+    const uint8_t *base; /* start of the whole module (offsets are relative to this) */
     const uint8_t *p;
     const uint8_t *end;
     const char *error;
@@ -97,11 +97,11 @@ static inline bool kpRead_s32(kpReader *r, int32_t *out) {
     }
     return kpRead_s32Long(r, out);
 }
-bool kpRead_s33(kpReader *r, int64_t *out);    /* signed 33-bit (block types) */
-bool kpRead_s64(kpReader *r, int64_t *out);    /* signed LEB128, at most 10 bytes */
-bool kpRead_u64(kpReader *r, uint64_t *out);   /* unsigned LEB128, at most 10 bytes */
-bool kpRead_f32(kpReader *r, uint32_t *bits);  /* 4 little-endian bytes */
-bool kpRead_f64(kpReader *r, uint64_t *bits);  /* 8 little-endian bytes */
+bool kpRead_s33(kpReader *r, int64_t *out);   /* signed 33-bit (block types) */
+bool kpRead_s64(kpReader *r, int64_t *out);   /* signed LEB128, at most 10 bytes */
+bool kpRead_u64(kpReader *r, uint64_t *out);  /* unsigned LEB128, at most 10 bytes */
+bool kpRead_f32(kpReader *r, uint32_t *bits); /* 4 little-endian bytes */
+bool kpRead_f64(kpReader *r, uint64_t *bits); /* 8 little-endian bytes */
 /* A vector length followed by a UTF-8 name; validates the encoding. */
 bool kpRead_name(kpReader *r, const char **name, uint32_t *len);
 
@@ -111,8 +111,8 @@ bool kp_utf8_valid(const uint8_t *s, size_t len);
 /* Fill err (if non-NULL) and return code. */
 kapsul_status kpError_set(kapsul_error *err, kapsul_status code, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-kapsul_status kpError_setText(kapsul_error *err, kapsul_status code, int line, int column,
-                              const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+kapsul_status kpError_setText(kapsul_error *err, kapsul_status code, int line, int column, const char *fmt,
+                              ...) __attribute__((format(printf, 5, 6)));
 void kpError_clear(kapsul_error *err);
 
 #endif /* KP_BASE_H */

@@ -9,7 +9,10 @@ int kpBuf_reserve(kpBuf *b, size_t extra) {
     if (need <= b->cap) return 0;
     size_t ncap = b->cap ? b->cap : 64;
     while (ncap < need) {
-        if (ncap > SIZE_MAX / 2) { ncap = need; break; }
+        if (ncap > SIZE_MAX / 2) {
+            ncap = need;
+            break;
+        }
         ncap *= 2;
     }
     uint8_t *nd = kp_realloc(b->data, ncap);

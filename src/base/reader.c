@@ -72,7 +72,7 @@ static bool read_sleb(kpReader *r, unsigned bits, int64_t *out) {
             /* Bits from (bits - shift - 1) upward in this byte must all equal the sign bit. */
             unsigned used = bits - shift; /* 1..7 meaningful bits in this byte */
             if (used < 7) {
-                int8_t signext = (int8_t)(byte << 1) >> 1; /* 7-bit value sign-extended */
+                int8_t signext = (int8_t)(byte << 1) >> 1;    /* 7-bit value sign-extended */
                 int8_t top = (int8_t)(signext >> (used - 1)); /* all sign or mixed */
                 if (top != 0 && top != -1) return kpRead_fail(r, "integer too large");
             }
@@ -132,11 +132,19 @@ bool kp_utf8_valid(const uint8_t *s, size_t len) {
         uint8_t c = s[i];
         uint32_t cp;
         size_t n;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; n = 1; }
-        else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; n = 2; }
-        else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; n = 3; }
-        else return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            cp = c & 0x1F;
+            n = 1;
+        } else if ((c & 0xF0) == 0xE0) {
+            cp = c & 0x0F;
+            n = 2;
+        } else if ((c & 0xF8) == 0xF0) {
+            cp = c & 0x07;
+            n = 3;
+        } else return false;
         if (len - i - 1 < n) return false;
         for (size_t k = 1; k <= n; k++) {
             if ((s[i + k] & 0xC0) != 0x80) return false;

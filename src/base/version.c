@@ -4,6 +4,4 @@
  */
 #include "kapsul.h"
 
-const char *kapsul_version(void) {
-    return KAPSUL_VERSION;
-}
+const char *kapsul_version(void) { return KAPSUL_VERSION; }

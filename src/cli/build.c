@@ -29,10 +29,8 @@ static void build_usage(FILE *f) {
 
 static void on_command(void *ctx, const kpManifestComponent *c, const char *command, const char *workdir) {
     (void)ctx;
-    if (workdir)
-        fprintf(stderr, "Building component %s (in %s) with `%s`\n", c->id, workdir, command);
-    else
-        fprintf(stderr, "Building component %s with `%s`\n", c->id, command);
+    if (workdir) fprintf(stderr, "Building component %s (in %s) with `%s`\n", c->id, workdir, command);
+    else fprintf(stderr, "Building component %s with `%s`\n", c->id, command);
 }
 
 static void on_skip(void *ctx, const kpManifestComponent *c) {
@@ -57,7 +55,7 @@ static const char *manifest_path(const char *from, char **owned) {
 int kpCli_build(int argc, char **argv) {
     static const char default_from[] = "spin.toml";
     const char *from = default_from, *id;
-    KP_VEC(const char *) only = {0};
+    KP_VEC(const char *) only = { 0 };
     int status = KP_EXIT_USAGE, got;
     char *owned = NULL;
     kpManifest m;
@@ -69,10 +67,19 @@ int kpCli_build(int argc, char **argv) {
             status = KP_EXIT_OK;
             goto fail;
         } else if ((got = kpCli_optionValue(argc, argv, &i, "-f", "--from", &from)) != 0) {
-            if (got < 0) { kpCli_usageError("build", "%s needs a manifest file or directory", a); goto fail; }
+            if (got < 0) {
+                kpCli_usageError("build", "%s needs a manifest file or directory", a);
+                goto fail;
+            }
         } else if ((got = kpCli_optionValue(argc, argv, &i, "-c", "--component-id", &id)) != 0) {
-            if (got < 0) { kpCli_usageError("build", "%s needs a component id", a); goto fail; }
-            if (kpVec_grow(&only)) { fprintf(stderr, "kapsul build: out of memory\n"); goto fail; }
+            if (got < 0) {
+                kpCli_usageError("build", "%s needs a component id", a);
+                goto fail;
+            }
+            if (kpVec_grow(&only)) {
+                fprintf(stderr, "kapsul build: out of memory\n");
+                goto fail;
+            }
             only.v[only.n++] = id;
         } else {
             kpCli_usageError("build", a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
@@ -80,10 +87,13 @@ int kpCli_build(int argc, char **argv) {
         }
     }
     const char *path = manifest_path(from, &owned);
-    if (!path) { fprintf(stderr, "kapsul build: out of memory\n"); goto fail; }
+    if (!path) {
+        fprintf(stderr, "kapsul build: out of memory\n");
+        goto fail;
+    }
     kapsul_error err;
     kapsul_status st = kpManifest_load(path, &m, &err);
-    loaded = true;  /* kpManifest_load leaves m freeable even when it fails */
+    loaded = true; /* kpManifest_load leaves m freeable even when it fails */
     if (st == KAPSUL_ERR_IO) {
         fprintf(stderr, "kapsul build: %s\n", err.message);
         if (from == default_from)
@@ -96,13 +106,14 @@ int kpCli_build(int argc, char **argv) {
         status = kpCli_exitFor(st);
         goto fail;
     }
-    kpBuildOptions opt = {.only = only.v, .nonly = only.n, .on_command = on_command, .on_skip = on_skip};
+    kpBuildOptions opt = { .only = only.v, .nonly = only.n, .on_command = on_command, .on_skip = on_skip };
     if ((st = kpBuild_run(&m, &opt, &err))) {
         fprintf(stderr, "kapsul build: %s\n", err.message);
         status = st == KAPSUL_ERR_ARG ? KP_EXIT_USAGE : KP_EXIT_FAIL;
         goto fail;
     }
-    fprintf(stderr, only.n ? "Finished building the requested components\n" : "Finished building all components\n");
+    fprintf(stderr,
+            only.n ? "Finished building the requested components\n" : "Finished building all components\n");
     status = KP_EXIT_OK;
 fail:
     if (loaded) kpManifest_free(&m);

@@ -22,7 +22,11 @@
 #define KP_CLI_VERSION "0.1.0"
 
 /* Exit statuses shared by every subcommand. */
-enum { KP_EXIT_OK = 0, KP_EXIT_FAIL = 1, KP_EXIT_USAGE = 2 };
+enum {
+    KP_EXIT_OK = 0,
+    KP_EXIT_FAIL = 1,
+    KP_EXIT_USAGE = 2
+};
 
 /* The subcommands. run.c (kapsul run) belongs to the WASI layer's owner. */
 int kpCli_run(int argc, char **argv);
@@ -39,9 +43,13 @@ int kpCli_compile(int argc, char **argv);
  * turns module bytes into .kwasm bytes (as is if already one; else from the cache, compiling
  * with kapsul-llvmc on a miss). Errors: KAPSUL_ERR_LIMIT ("native tier: ..." with the
  * compiler's message), KAPSUL_ERR_IO, KAPSUL_ERR_NOMEM. */
-typedef struct kpCliTier { bool native; const char *cache; } kpCliTier;
+typedef struct kpCliTier {
+    bool native;
+    const char *cache;
+} kpCliTier;
 int kpCli_tierOption(kpCliTier *t, int argc, char **argv, int *i);
-kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size_t len, kpBuf *out, kapsul_error *err);
+kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size_t len, kpBuf *out,
+                                   kapsul_error *err);
 
 /* The path of the native tier's compiler (kapsul-llvmc beside this binary); false if absent. */
 bool kpCli_nativeCompiler(char *path, size_t cap);

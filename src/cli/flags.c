@@ -11,16 +11,14 @@
 bool kpCli_parseSize(const char *s, size_t *out) {
     char *end;
     errno = 0;
-    if (*s < '0' || *s > '9')
-        return false;
+    if (*s < '0' || *s > '9') return false;
     unsigned long long v = strtoull(s, &end, 10);
     unsigned shift = 0;
     if (*end == 'k' || *end == 'K') shift = 10, end++;
     else if (*end == 'm' || *end == 'M') shift = 20, end++;
     else if (*end == 'g' || *end == 'G') shift = 30, end++;
     if ((*end == 'b' || *end == 'B') && shift) end++;
-    if (*end || errno || v > (SIZE_MAX >> shift))
-        return false;
+    if (*end || errno || v > (SIZE_MAX >> shift)) return false;
     *out = (size_t)v << shift;
     return true;
 }
@@ -29,8 +27,7 @@ bool kpCli_parseSize(const char *s, size_t *out) {
 bool kpCli_parseDuration(const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if ((*s < '0' || *s > '9') && *s != '.')
-        return false;
+    if ((*s < '0' || *s > '9') && *s != '.') return false;
     double v = strtod(s, &end);
     double mul = 1e9;
     if (strcmp(end, "ms") == 0) mul = 1e6;
@@ -39,8 +36,7 @@ bool kpCli_parseDuration(const char *s, uint64_t *out) {
     else if (strcmp(end, "m") == 0) mul = 60e9;
     else if (strcmp(end, "h") == 0) mul = 3600e9;
     else if (*end && strcmp(end, "s") != 0) return false;
-    if (errno || !(v >= 0) || v * mul > 1.8e19)
-        return false;
+    if (errno || !(v >= 0) || v * mul > 1.8e19) return false;
     *out = (uint64_t)(v * mul);
     return true;
 }

@@ -15,23 +15,22 @@
 #include "runtime/runtime.h"
 
 static const char *const section_names[] = {
-    "custom", "type", "import", "function", "table", "memory", "global",
-    "export", "start", "element", "code", "data", "datacount",
+    "custom", "type",  "import",  "function", "table", "memory",    "global",
+    "export", "start", "element", "code",     "data",  "datacount",
 };
 #define KP_NSECTION_NAMES (sizeof section_names / sizeof section_names[0])
 
 static void inspect_usage(FILE *f) {
-    fprintf(f,
-            "List the sections, index spaces, imports and exports of a module\n"
-            "\n"
-            "Usage: kapsul inspect [OPTIONS] FILE\n"
-            "\n"
-            "FILE may be a binary module or a .wat text file (listed after encoding).\n"
-            "\n"
-            "Options:\n"
-            "      --ir    Print the engine's internal code for every function instead (the\n"
-            "              module is validated and lowered; for debugging the engine)\n"
-            "  -h, --help  Print help\n");
+    fprintf(f, "List the sections, index spaces, imports and exports of a module\n"
+               "\n"
+               "Usage: kapsul inspect [OPTIONS] FILE\n"
+               "\n"
+               "FILE may be a binary module or a .wat text file (listed after encoding).\n"
+               "\n"
+               "Options:\n"
+               "      --ir    Print the engine's internal code for every function instead (the\n"
+               "              module is validated and lowered; for debugging the engine)\n"
+               "  -h, --help  Print help\n");
 }
 
 /* Print a byte string that may hold anything as a quoted, escaped string. */
@@ -60,8 +59,8 @@ static void print_sections(const kpModule *m) {
         size_t poff = kpRead_offset(&r);
         if (!kpRead_bytes(&r, size, &payload)) return;
         const char *name = id < KP_NSECTION_NAMES ? section_names[id] : "unknown";
-        printf("  %2u %-9s start=0x%08zx end=0x%08zx (size=0x%08" PRIx32 ")", id, name, poff,
-               poff + size, size);
+        printf("  %2u %-9s start=0x%08zx end=0x%08zx (size=0x%08" PRIx32 ")", id, name, poff, poff + size,
+               size);
         kpReader p;
         kpRead_init(&p, m->bytes, payload, payload + size);
         if (id == 0) {
@@ -91,8 +90,14 @@ static void print_const_expr(const kpModule *m, kpRange range) {
     uint64_t bits64;
     if (!kpRead_u8(&r, &op)) goto other;
     switch (op) {
-    case 0x41: if (!kpRead_s32(&r, &i32)) goto other; printf("i32.const %" PRId32, i32); break;
-    case 0x42: if (!kpRead_s64(&r, &i64)) goto other; printf("i64.const %" PRId64, i64); break;
+    case 0x41:
+        if (!kpRead_s32(&r, &i32)) goto other;
+        printf("i32.const %" PRId32, i32);
+        break;
+    case 0x42:
+        if (!kpRead_s64(&r, &i64)) goto other;
+        printf("i64.const %" PRId64, i64);
+        break;
     case 0x43: {
         float f;
         if (!kpRead_f32(&r, &bits32)) goto other;
@@ -107,9 +112,18 @@ static void print_const_expr(const kpModule *m, kpRange range) {
         printf("f64.const %.17g (0x%016" PRIx64 ")", d, bits64);
         break;
     }
-    case 0x23: if (!kpRead_u32(&r, &u32)) goto other; printf("global.get %" PRIu32, u32); break;
-    case 0xD2: if (!kpRead_u32(&r, &u32)) goto other; printf("ref.func %" PRIu32, u32); break;
-    case 0xD0: if (!kpRead_u8(&r, &op)) goto other; printf("ref.null %s", kp_valtype_name(op)); break;
+    case 0x23:
+        if (!kpRead_u32(&r, &u32)) goto other;
+        printf("global.get %" PRIu32, u32);
+        break;
+    case 0xD2:
+        if (!kpRead_u32(&r, &u32)) goto other;
+        printf("ref.func %" PRIu32, u32);
+        break;
+    case 0xD0:
+        if (!kpRead_u8(&r, &op)) goto other;
+        printf("ref.null %s", kp_valtype_name(op));
+        break;
     default: goto other;
     }
     if (kpRead_u8(&r, &op) && op == 0x0B && kpRead_eof(&r)) return;
@@ -144,10 +158,10 @@ static void print_func_name(const kpModule *m, uint32_t f) {
     printf(">");
 }
 
-static const char *const extern_names[] = {"func", "table", "memory", "global"};
+static const char *const extern_names[] = { "func", "table", "memory", "global" };
 
 static void print_imports(const kpModule *m) {
-    uint32_t counters[4] = {0, 0, 0, 0};
+    uint32_t counters[4] = { 0, 0, 0, 0 };
     printf("Imports[%" PRIu32 "]:\n", m->nimports);
     for (uint32_t i = 0; i < m->nimports; i++) {
         const kpImport *im = &m->imports[i];
@@ -163,7 +177,10 @@ static void print_imports(const kpModule *m) {
             printf(" type=%s ", kp_valtype_name(im->desc.table.elem));
             print_limits(im->desc.table.limits);
             break;
-        case kpExtern_MEMORY: printf(" pages: "); print_limits(im->desc.memory.limits); break;
+        case kpExtern_MEMORY:
+            printf(" pages: ");
+            print_limits(im->desc.memory.limits);
+            break;
         case kpExtern_GLOBAL:
             printf(" %s mutable=%d", kp_valtype_name(im->desc.global.type), im->desc.global.mut);
             break;
@@ -191,8 +208,8 @@ static void print_definitions(const kpModule *m) {
         const kpFunc *fn = &m->funcs[i];
         printf("  - func[%" PRIu32 "] sig=%" PRIu32, f, fn->type);
         print_func_name(m, f);
-        printf(" locals=%" PRIu32 " code: offset=0x%08" PRIx32 " size=%" PRIu32, fn->nlocals,
-               fn->body.start, fn->body.len);
+        printf(" locals=%" PRIu32 " code: offset=0x%08" PRIx32 " size=%" PRIu32, fn->nlocals, fn->body.start,
+               fn->body.len);
         printf("\n");
     }
     printf("Tables[%" PRIu32 "]:\n", m->ntables);
@@ -233,7 +250,7 @@ static void print_uses(const kpModule *m) {
         print_func_name(m, m->start);
         printf("\n");
     }
-    static const char *const modes[] = {"active", "passive", "declarative"};
+    static const char *const modes[] = { "active", "passive", "declarative" };
     printf("Elements[%" PRIu32 "]:\n", m->nelems);
     for (uint32_t i = 0; i < m->nelems; i++) {
         const kpElem *e = &m->elems[i];
@@ -296,20 +313,25 @@ int kpCli_inspect(int argc, char **argv) {
     bool only_files = false, ir = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!only_files && strcmp(a, "--") == 0) { only_files = true; continue; }
+        if (!only_files && strcmp(a, "--") == 0) {
+            only_files = true;
+            continue;
+        }
         if (!only_files && a[0] == '-' && a[1] != '\0') {
-            if (kpCli_isHelp(a)) { inspect_usage(stdout); return KP_EXIT_OK; }
-            if (strcmp(a, "--ir") == 0) { ir = true; continue; }
+            if (kpCli_isHelp(a)) {
+                inspect_usage(stdout);
+                return KP_EXIT_OK;
+            }
+            if (strcmp(a, "--ir") == 0) {
+                ir = true;
+                continue;
+            }
             return kpCli_usageError("inspect", "unknown option '%s'", a);
         }
-        if (path) {
-            return kpCli_usageError("inspect", "expected one FILE, got '%s' too", a);
-        }
+        if (path) { return kpCli_usageError("inspect", "expected one FILE, got '%s' too", a); }
         path = a;
     }
-    if (!path) {
-        return kpCli_usageError("inspect", "missing FILE");
-    }
+    if (!path) { return kpCli_usageError("inspect", "missing FILE"); }
     kapsul_error err;
     kpBuf bytes;
     kpModule *m = NULL;

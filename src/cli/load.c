@@ -91,13 +91,9 @@ void kpCli_printError(FILE *f, const char *path, const kapsul_error *err) {
     }
 }
 
-int kpCli_exitFor(kapsul_status status) {
-    return status == KAPSUL_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL;
-}
+int kpCli_exitFor(kapsul_status status) { return status == KAPSUL_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL; }
 
-bool kpCli_isHelp(const char *arg) {
-    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
-}
+bool kpCli_isHelp(const char *arg) { return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0; }
 
 int kpCli_usageError(const char *cmd, const char *fmt, ...) {
     va_list ap;

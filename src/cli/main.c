@@ -15,26 +15,25 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", kpCli_run, "Run a WebAssembly module (a WASI command, or --invoke an export)"},
-    {"wast", kpCli_wast, "Run WebAssembly spec-test scripts (.wast)"},
-    {"validate", kpCli_validate, "Decode and validate a module"},
-    {"inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes"},
-    {"wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module"},
-    {"new", kpCli_new, "Create an application (spin.toml and a handler) from a template"},
-    {"build", kpCli_build, "Run the build commands of an application's spin.toml"},
-    {"compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM"},
-    {"serve", kpCli_serve, "Serve HTTP with one WAGI module on every path"},
-    {"up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP"},
+    { "run", kpCli_run, "Run a WebAssembly module (a WASI command, or --invoke an export)" },
+    { "wast", kpCli_wast, "Run WebAssembly spec-test scripts (.wast)" },
+    { "validate", kpCli_validate, "Decode and validate a module" },
+    { "inspect", kpCli_inspect, "List a module's sections, imports, exports and sizes" },
+    { "wat2wasm", kpCli_wat2wasm, "Translate the text format to a binary module" },
+    { "new", kpCli_new, "Create an application (spin.toml and a handler) from a template" },
+    { "build", kpCli_build, "Run the build commands of an application's spin.toml" },
+    { "compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM" },
+    { "serve", kpCli_serve, "Serve HTTP with one WAGI module on every path" },
+    { "up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP" },
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "kapsul: a WebAssembly runtime\n"
-            "\n"
-            "Usage: kapsul <COMMAND> [OPTIONS] [ARGS...]\n"
-            "\n"
-            "Commands:\n");
+    fprintf(f, "kapsul: a WebAssembly runtime\n"
+               "\n"
+               "Usage: kapsul <COMMAND> [OPTIONS] [ARGS...]\n"
+               "\n"
+               "Commands:\n");
     for (size_t i = 0; i < KP_NCOMMANDS; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
@@ -56,7 +55,7 @@ static int help_command(int argc, char **argv) {
     }
     for (size_t i = 0; i < KP_NCOMMANDS; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
-            char *sub[] = {argv[1], "--help", NULL};
+            char *sub[] = { argv[1], "--help", NULL };
             return commands[i].fn(2, sub);
         }
     }
@@ -86,10 +85,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "help") == 0) return help_command(argc - 1, argv + 1);
     for (size_t i = 0; i < KP_NCOMMANDS; i++)
         if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
-    if (cmd[0] == '-')
-        fprintf(stderr, "kapsul: unknown option '%s'\n", cmd);
-    else
-        fprintf(stderr, "kapsul: unknown command '%s'\n", cmd);
+    if (cmd[0] == '-') fprintf(stderr, "kapsul: unknown option '%s'\n", cmd);
+    else fprintf(stderr, "kapsul: unknown command '%s'\n", cmd);
     fprintf(stderr, "Run 'kapsul --help' for the list of commands.\n");
     return KP_EXIT_USAGE;
 }

@@ -19,24 +19,23 @@ static void list_templates(FILE *f, const char *indent) {
 }
 
 static void new_usage(FILE *f) {
-    fprintf(f,
-            "Create a new application from a template\n"
-            "\n"
-            "Usage: kapsul new [OPTIONS] TEMPLATE NAME\n"
-            "       kapsul new --list\n"
-            "\n"
-            "Writes the directory NAME (or --output DIR): a spin.toml manifest, the handler's\n"
-            "source, a README.md and a .gitignore; then `cd NAME && kapsul build && kapsul up`.\n"
-            "NAME is the application's name and its component id: words of a-z and 0-9, each\n"
-            "starting with a letter, joined by '-' or '_'. Nothing is overwritten: the directory\n"
-            "must not exist yet.\n"
-            "\n"
-            "Options:\n"
-            "  -o, --output DIR  Create the application in DIR instead of ./NAME\n"
-            "  -l, --list        List the templates\n"
-            "  -h, --help        Print help\n"
-            "\n"
-            "Templates:\n");
+    fprintf(f, "Create a new application from a template\n"
+               "\n"
+               "Usage: kapsul new [OPTIONS] TEMPLATE NAME\n"
+               "       kapsul new --list\n"
+               "\n"
+               "Writes the directory NAME (or --output DIR): a spin.toml manifest, the handler's\n"
+               "source, a README.md and a .gitignore; then `cd NAME && kapsul build && kapsul up`.\n"
+               "NAME is the application's name and its component id: words of a-z and 0-9, each\n"
+               "starting with a letter, joined by '-' or '_'. Nothing is overwritten: the directory\n"
+               "must not exist yet.\n"
+               "\n"
+               "Options:\n"
+               "  -o, --output DIR  Create the application in DIR instead of ./NAME\n"
+               "  -l, --list        List the templates\n"
+               "  -h, --help        Print help\n"
+               "\n"
+               "Templates:\n");
     list_templates(f, "  ");
 }
 
@@ -89,6 +88,7 @@ int kpCli_new(int argc, char **argv) {
         fprintf(stderr, "kapsul new: %s\n", err.message);
         return st == KAPSUL_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL;
     }
-    fprintf(stderr, "Created %s from template %s. Next: cd %s && kapsul build && kapsul up\n", dir, t->id, dir);
+    fprintf(stderr, "Created %s from template %s. Next: cd %s && kapsul build && kapsul up\n", dir, t->id,
+            dir);
     return KP_EXIT_OK;
 }

@@ -26,14 +26,15 @@
 
 typedef struct kpRunOpts {
     KP_VEC(kapsul_wasi_dir) dirs;
-    KP_VEC(char *) env;           /* "NAME=VALUE", owned */
+    KP_VEC(char *) env; /* "NAME=VALUE", owned */
     KP_VEC(const char *) listen;
     const char *invoke;
-    kpCliTier tier;               /* --tier native: compile (cached) with kapsul-llvmc */
+    kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
     const char *file;
-    char **args; int nargs;       /* the guest's arguments after FILE */
+    char **args;
+    int nargs; /* the guest's arguments after FILE */
 } kpRunOpts;
 
 static void usage(FILE *f) {
@@ -57,7 +58,8 @@ static void usage(FILE *f) {
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
-          "module; 2 for bad flags or unreadable files.\n", f);
+          "module; 2 for bad flags or unreadable files.\n",
+          f);
 }
 
 /* HOST[::GUEST][:ro]. The ":ro" suffix is taken as the flag, so a host directory whose name
@@ -74,8 +76,7 @@ static bool add_dir(kpRunOpts *o, char *spec) {
         *sep = 0;
         d.guest_path = sep + 2;
     }
-    if (!*d.host_path || (d.guest_path && !*d.guest_path) || kpVec_grow(&o->dirs) != 0)
-        return false;
+    if (!*d.host_path || (d.guest_path && !*d.guest_path) || kpVec_grow(&o->dirs) != 0) return false;
     o->dirs.v[o->dirs.n++] = d;
     return true;
 }
@@ -86,8 +87,7 @@ static int add_env(kpRunOpts *o, const char *spec) {
         s = kp_strndup(spec, strlen(spec));
     } else {
         const char *v = getenv(spec);
-        if (!v)
-            return 0;            /* not set on the host: nothing to pass */
+        if (!v) return 0; /* not set on the host: nothing to pass */
         size_t a = strlen(spec), b = strlen(v);
         s = kp_malloc(a + b + 2);
         if (s) {
@@ -159,8 +159,7 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
             i++;
             break;
         }
-        if (a[0] != '-' || a[1] == 0)
-            break;
+        if (a[0] != '-' || a[1] == 0) break;
         if (kpCli_isHelp(a)) {
             usage(stdout);
             return -1;
@@ -176,8 +175,7 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
             val = i + 1 < argc ? argv[++i] : NULL;
         }
         int st = take_option(o, name, val);
-        if (st)
-            return st;
+        if (st) return st;
     }
     if (i >= argc) {
         fprintf(stderr, "kapsul run: missing FILE (see kapsul run --help)\n");
@@ -200,37 +198,31 @@ static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
     if (k == KAPSUL_I32 || k == KAPSUL_I64) {
         bool neg = s[0] == '-';
         const char *p = neg ? s + 1 : s;
-        if (*p < '0' || *p > '9')
-            return false;
+        if (*p < '0' || *p > '9') return false;
         unsigned long long v = strtoull(p, &end, 0);
-        if (*end || errno)
-            return false;
+        if (*end || errno) return false;
         if (k == KAPSUL_I32) {
-            if (neg ? v > 0x80000000ull : v > 0xFFFFFFFFull)
-                return false;
+            if (neg ? v > 0x80000000ull : v > 0xFFFFFFFFull) return false;
             out->of.i32 = (int32_t)(uint32_t)(neg ? 0u - (uint32_t)v : (uint32_t)v);
         } else {
-            if (neg && v > 0x8000000000000000ull)
-                return false;
+            if (neg && v > 0x8000000000000000ull) return false;
             out->of.i64 = (int64_t)(neg ? 0ull - v : v);
         }
         return true;
     }
     if (k == KAPSUL_F32) {
         float f = strtof(s, &end);
-        if (end == s || *end)
-            return false;
+        if (end == s || *end) return false;
         memcpy(&out->of.f32_bits, &f, 4);
         return true;
     }
     if (k == KAPSUL_F64) {
         double d = strtod(s, &end);
-        if (end == s || *end)
-            return false;
+        if (end == s || *end) return false;
         memcpy(&out->of.f64_bits, &d, 8);
         return true;
     }
-    return false;   /* v128 and references cannot be written on a command line */
+    return false; /* v128 and references cannot be written on a command line */
 }
 
 static const char *kind_name(kapsul_valkind k) {
@@ -249,12 +241,17 @@ static const char *kind_name(kapsul_valkind k) {
 /* The shortest decimal text that reads back as the same float. */
 static void print_float(double v, int maxprec, bool is_f32) {
     char buf[64];
-    if (isnan(v)) { puts("NaN"); return; }
-    if (isinf(v)) { puts(v > 0 ? "inf" : "-inf"); return; }
+    if (isnan(v)) {
+        puts("NaN");
+        return;
+    }
+    if (isinf(v)) {
+        puts(v > 0 ? "inf" : "-inf");
+        return;
+    }
     for (int p = 1; p <= maxprec; p++) {
         snprintf(buf, sizeof buf, "%.*g", p, v);
-        if (is_f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-            break;
+        if (is_f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
     }
     puts(buf);
 }
@@ -263,12 +260,21 @@ static void print_val(const kapsul_val *v) {
     switch (v->kind) {
     case KAPSUL_I32: printf("%" PRId32 "\n", v->of.i32); break;
     case KAPSUL_I64: printf("%" PRId64 "\n", v->of.i64); break;
-    case KAPSUL_F32: { float f; memcpy(&f, &v->of.f32_bits, 4); print_float(f, 9, true); break; }
-    case KAPSUL_F64: { double d; memcpy(&d, &v->of.f64_bits, 8); print_float(d, 17, false); break; }
+    case KAPSUL_F32: {
+        float f;
+        memcpy(&f, &v->of.f32_bits, 4);
+        print_float(f, 9, true);
+        break;
+    }
+    case KAPSUL_F64: {
+        double d;
+        memcpy(&d, &v->of.f64_bits, 8);
+        print_float(d, 17, false);
+        break;
+    }
     case KAPSUL_V128:
         printf("0x");
-        for (int i = 15; i >= 0; i--)
-            printf("%02x", v->of.v128[i]);
+        for (int i = 15; i >= 0; i--) printf("%02x", v->of.v128[i]);
         printf("\n");
         break;
     case KAPSUL_FUNCREF: puts(v->of.funcref ? "<funcref>" : "ref.null func"); break;
@@ -280,21 +286,17 @@ static void print_val(const kapsul_val *v) {
 
 /* The exit status for how a call into wasm ended; prints a trap with its backtrace. */
 static int report(const kpRunOpts *o, kapsul_status st, const kapsul_error *err) {
-    if (st == KAPSUL_OK)
-        return KP_EXIT_OK;
-    if (st == KAPSUL_ERR_EXIT)
-        return err->exit_code;
+    if (st == KAPSUL_OK) return KP_EXIT_OK;
+    if (st == KAPSUL_ERR_EXIT) return err->exit_code;
     if (st == KAPSUL_ERR_TRAP) {
         fprintf(stderr, "kapsul run: %s: trap (%s): %s\n", o->file, kapsul_trap_name(err->trap),
                 err->message[0] ? err->message : kapsul_trap_message(err->trap));
-        if (err->nframes > 0)
-            fprintf(stderr, "wasm backtrace:\n");
+        if (err->nframes > 0) fprintf(stderr, "wasm backtrace:\n");
         for (int i = 0; i < err->nframes && i < KAPSUL_MAX_FRAMES; i++) {
             if (err->frames[i].name[0])
                 fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
                         err->frames[i].name);
-            else
-                fprintf(stderr, "  %2d: func[%" PRIu32 "]\n", i, err->frames[i].func_index);
+            else fprintf(stderr, "  %2d: func[%" PRIu32 "]\n", i, err->frames[i].func_index);
         }
         return KP_EXIT_TRAP;
     }
@@ -318,26 +320,22 @@ static int invoke(kpRunOpts *o, kapsul_store *store, kapsul_instance *inst, kaps
         return KP_EXIT_FAIL;
     }
     if ((uint32_t)o->nargs != np) {
-        fprintf(stderr, "kapsul run: '%s' takes %" PRIu32 " argument(s), %d given\n", o->invoke, np, o->nargs);
+        fprintf(stderr, "kapsul run: '%s' takes %" PRIu32 " argument(s), %d given\n", o->invoke, np,
+                o->nargs);
         return KP_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < np; i++) {
         if (!parse_val(o->args[i], kapsul_func_param(f, i), &args[i])) {
-            fprintf(stderr, "kapsul run: argument %" PRIu32 " of '%s': cannot read '%s' as %s\n",
-                    i + 1, o->invoke, o->args[i],
-                    kind_name(kapsul_func_param(f, i)));
+            fprintf(stderr, "kapsul run: argument %" PRIu32 " of '%s': cannot read '%s' as %s\n", i + 1,
+                    o->invoke, o->args[i], kind_name(kapsul_func_param(f, i)));
             return KP_EXIT_USAGE;
         }
     }
     kapsul_status st = KAPSUL_OK;
-    if (init && init != f)
-        st = kapsul_func_call(store, init, NULL, 0, NULL, 0, err);
-    if (st == KAPSUL_OK)
-        st = kapsul_func_call(store, f, args, np, results, nr, err);
-    if (st != KAPSUL_OK)
-        return report(o, st, err);
-    for (uint32_t i = 0; i < nr; i++)
-        print_val(&results[i]);
+    if (init && init != f) st = kapsul_func_call(store, init, NULL, 0, NULL, 0, err);
+    if (st == KAPSUL_OK) st = kapsul_func_call(store, f, args, np, results, nr, err);
+    if (st != KAPSUL_OK) return report(o, st, err);
+    for (uint32_t i = 0; i < nr; i++) print_val(&results[i]);
     fflush(stdout);
     return KP_EXIT_OK;
 }
@@ -366,18 +364,15 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = kpCli_exitFor(st);
         goto fail;
     }
-    if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK)
-        goto nomem;
+    if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
     if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
         kpCli_printError(stderr, o->file, err);
         rc = kpCli_exitFor(st);
         goto fail;
     }
-    if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv)))
-        goto nomem;
+    if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
     argv[0] = o->file;
-    for (int i = 0; i < o->nargs; i++)
-        argv[i + 1] = o->args[i];
+    for (int i = 0; i < o->nargs; i++) argv[i + 1] = o->args[i];
     uint64_t deadline = 0;
     if (o->timeout_ns) {
         struct timespec ts;
@@ -385,11 +380,18 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         deadline = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + o->timeout_ns;
     }
     kapsul_wasi_config wc = {
-        .argv = argv, .argc = (size_t)o->nargs + 1,
-        .env = (const char *const *)o->env.v, .envc = o->env.n,
-        .dirs = o->dirs.v, .ndirs = o->dirs.n,
-        .tcp_listen = o->listen.v, .ntcp_listen = o->listen.n,
-        .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2, .deadline_ns = deadline,
+        .argv = argv,
+        .argc = (size_t)o->nargs + 1,
+        .env = (const char *const *)o->env.v,
+        .envc = o->env.n,
+        .dirs = o->dirs.v,
+        .ndirs = o->dirs.n,
+        .tcp_listen = o->listen.v,
+        .ntcp_listen = o->listen.n,
+        .stdin_fd = 0,
+        .stdout_fd = 1,
+        .stderr_fd = 2,
+        .deadline_ns = deadline,
     };
     if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
         fprintf(stderr, "kapsul run: %s\n", err->message);
@@ -400,10 +402,8 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         kapsul_linker_new(store, &linker, err) != KAPSUL_OK ||
         kapsul_wasi_define(wasi, linker, err) != KAPSUL_OK)
         goto nomem;
-    if (o->fuel)
-        kapsul_store_set_fuel(store, o->fuel);
-    if (deadline)
-        kapsul_store_set_deadline(store, deadline);
+    if (o->fuel) kapsul_store_set_fuel(store, o->fuel);
+    if (deadline) kapsul_store_set_deadline(store, deadline);
     st = kapsul_linker_instantiate(linker, module, &inst, err);
     if (st != KAPSUL_OK) {
         rc = report(o, st, err);
@@ -447,12 +447,9 @@ int kpCli_run(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     memset(&err, 0, sizeof err);
     int rc = parse_args(&o, argc, argv);
-    if (rc == 0)
-        rc = run_module(&o, &err);
-    else if (rc < 0)
-        rc = KP_EXIT_OK;
-    for (size_t i = 0; i < o.env.n; i++)
-        kp_free(o.env.v[i]);
+    if (rc == 0) rc = run_module(&o, &err);
+    else if (rc < 0) rc = KP_EXIT_OK;
+    for (size_t i = 0; i < o.env.n; i++) kp_free(o.env.v[i]);
     kpVec_free(&o.env);
     kpVec_free(&o.dirs);
     kpVec_free(&o.listen);

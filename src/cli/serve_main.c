@@ -21,7 +21,7 @@
 #include "serve/server.h"
 
 typedef struct opts {
-    const char *cmd;                 /* "serve" or "up" */
+    const char *cmd; /* "serve" or "up" */
     kpHttp_config http, metrics;
     char host[64], metrics_host[64];
     bool want_metrics;
@@ -44,13 +44,15 @@ static void usage(FILE *f, const char *cmd) {
         fputs("usage: kapsul up [-f spin.toml|DIR] [options]\n"
               "Serve a Spin v2 application: each [[trigger.http]] route runs its component (WAGI executor)\n"
               "in a fresh sandbox per request.\n"
-              "  -f, --from FILE|DIR      the manifest, or the directory holding spin.toml (default: .)\n", f);
+              "  -f, --from FILE|DIR      the manifest, or the directory holding spin.toml (default: .)\n",
+              f);
     else
         fputs("usage: kapsul serve [options] FILE.wasm\n"
               "Serve HTTP: FILE, a WASI command speaking WAGI (CGI), answers every path, in a fresh\n"
               "sandbox per request.\n"
               "  --env NAME=VALUE         set an environment variable for the guest\n"
-              "  --dir HOST[::GUEST][:ro] preopen directory HOST as GUEST; :ro = read-only\n", f);
+              "  --dir HOST[::GUEST][:ro] preopen directory HOST as GUEST; :ro = read-only\n",
+              f);
     fputs("  --listen ADDR:PORT       address to listen on (default 127.0.0.1:3000; [::1]:3000 for IPv6)\n"
           "  --max-memory SIZE        cap each request's linear memory (bytes, or K/M/G)\n"
           "  --timeout DURATION       per request (e.g. 500ms, 2s); past it the answer is 504\n"
@@ -61,7 +63,8 @@ static void usage(FILE *f, const char *cmd) {
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
           "                           e.g. http://127.0.0.1:4318/v1/traces)\n"
           "  -h, --help               this text\n"
-          "GET /.well-known/spin/health answers 200. SIGTERM drains in-flight requests and exits 0.\n", f);
+          "GET /.well-known/spin/health answers 200. SIGTERM drains in-flight requests and exits 0.\n",
+          f);
 }
 
 /* "127.0.0.1:3000", "[::1]:8080", ":3000" (127.0.0.1) into host (64 bytes) and *port. */
@@ -115,8 +118,10 @@ static int take(opts *o, const char *name, char *val) {
     else if (strcmp(name, "--tls-key") == 0) o->http.tls_key = val;
     else if (strcmp(name, "--log-file") == 0) o->log_file = val;
     else if (strcmp(name, "--otlp-endpoint") == 0) o->otlp = val;
-    else if (strcmp(name, "--max-memory") == 0) ok = kpCli_parseSize(val, &o->engine.max_memory_bytes) && o->engine.max_memory_bytes;
-    else if (strcmp(name, "--timeout") == 0) ok = kpCli_parseDuration(val, &o->lim.timeout_ns) && o->lim.timeout_ns;
+    else if (strcmp(name, "--max-memory") == 0)
+        ok = kpCli_parseSize(val, &o->engine.max_memory_bytes) && o->engine.max_memory_bytes;
+    else if (strcmp(name, "--timeout") == 0)
+        ok = kpCli_parseDuration(val, &o->lim.timeout_ns) && o->lim.timeout_ns;
     else if (strcmp(name, "--fuel") == 0) {
         char *end;
         errno = 0;
@@ -135,9 +140,15 @@ static int parse(opts *o, int argc, char **argv) {
     int i = 1;
     for (; i < argc; i++) {
         char *a = argv[i], name[32], *val;
-        if (strcmp(a, "--") == 0) { i++; break; }
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
         if (a[0] != '-' || !a[1]) break;
-        if (kpCli_isHelp(a)) { usage(stdout, o->cmd); return -1; }
+        if (kpCli_isHelp(a)) {
+            usage(stdout, o->cmd);
+            return -1;
+        }
         char *eq = strchr(a, '=');
         if (a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
             memcpy(name, a, (size_t)(eq - a));
@@ -156,7 +167,8 @@ static int parse(opts *o, int argc, char **argv) {
     } else if (i != argc) {
         return kpCli_usageError(o->cmd, "unexpected argument '%s' (use -f FILE)", argv[i]);
     }
-    if (!o->http.tls_cert != !o->http.tls_key) return kpCli_usageError(o->cmd, "--tls-cert and --tls-key go together");
+    if (!o->http.tls_cert != !o->http.tls_key)
+        return kpCli_usageError(o->cmd, "--tls-cert and --tls-key go together");
     return 0;
 }
 
@@ -173,8 +185,8 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
             goto fail;
         }
         const char *base = strrchr(o->file, '/');
-        st = kpServe_single(app, engine, log, base ? base + 1 : o->file, bytes.data, bytes.len, o->env.v, o->env.n,
-                            o->dirs.v, o->dirs.n, &o->lim, &err);
+        st = kpServe_single(app, engine, log, base ? base + 1 : o->file, bytes.data, bytes.len, o->env.v,
+                            o->env.n, o->dirs.v, o->dirs.n, &o->lim, &err);
         if (st != KAPSUL_OK) {
             kpCli_printError(stderr, o->file, &err);
             rc = KP_EXIT_FAIL;
@@ -228,13 +240,13 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
     the_server = srv;
     char msg[160];
     bool v6 = strchr(o->http.host, ':') != NULL;
-    snprintf(msg, sizeof msg, "listening on %s://%s%s%s:%u", o->http.tls_cert ? "https" : "http", v6 ? "[" : "",
-             o->http.host, v6 ? "]" : "", kpHttp_port(srv));
+    snprintf(msg, sizeof msg, "listening on %s://%s%s%s:%u", o->http.tls_cert ? "https" : "http",
+             v6 ? "[" : "", o->http.host, v6 ? "]" : "", kpHttp_port(srv));
     kpLog_event(log, msg);
     if (o->want_metrics) {
         v6 = strchr(o->metrics.host, ':') != NULL;
-        snprintf(msg, sizeof msg, "metrics on http://%s%s%s:%u/metrics", v6 ? "[" : "", o->metrics.host, v6 ? "]" : "",
-                 kpServe_metricsPort(app));
+        snprintf(msg, sizeof msg, "metrics on http://%s%s%s:%u/metrics", v6 ? "[" : "", o->metrics.host,
+                 v6 ? "]" : "", kpServe_metricsPort(app));
         kpLog_event(log, msg);
     }
     kpHttp_wait(srv);
@@ -245,7 +257,8 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
         uint64_t lost = kpOtlp_stop(otlp);
         app->otlp = NULL;
         if (lost) {
-            snprintf(msg, sizeof msg, "OTLP: %llu spans dropped or not accepted by the collector", (unsigned long long)lost);
+            snprintf(msg, sizeof msg, "OTLP: %llu spans dropped or not accepted by the collector",
+                     (unsigned long long)lost);
             kpLog_event(log, msg);
         }
     }
@@ -263,7 +276,7 @@ int main(int argc, char **argv) {
     o.cmd = argv[1];
     kpHttp_configDefaults(&o.http);
     kpHttp_configDefaults(&o.metrics);
-    o.metrics.loops = o.metrics.workers = 1;   /* a scrape every few seconds */
+    o.metrics.loops = o.metrics.workers = 1; /* a scrape every few seconds */
     int rc = parse(&o, argc - 1, argv + 1);
     if (rc) {
         kpVec_free(&o.dirs);

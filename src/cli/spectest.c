@@ -13,7 +13,9 @@
  * side effect on the reference interpreter's stdout, which no assertion checks. */
 static kapsul_status spectest_print(void *env, kapsul_caller *caller, const kapsul_val *args,
                                     kapsul_val *results, kapsul_error *err) {
-    (void)caller; (void)results; (void)err;
+    (void)caller;
+    (void)results;
+    (void)err;
     const uint32_t *nargs = env;
     if (!nargs) return KAPSUL_OK;
     for (uint32_t i = 0; i < *nargs; i++) {
@@ -46,13 +48,10 @@ typedef struct print_sig {
 } print_sig;
 
 static const print_sig print_sigs[] = {
-    {"print", 0, {KAPSUL_I32, KAPSUL_I32}},
-    {"print_i32", 1, {KAPSUL_I32, KAPSUL_I32}},
-    {"print_i64", 1, {KAPSUL_I64, KAPSUL_I64}},
-    {"print_f32", 1, {KAPSUL_F32, KAPSUL_F32}},
-    {"print_f64", 1, {KAPSUL_F64, KAPSUL_F64}},
-    {"print_i32_f32", 2, {KAPSUL_I32, KAPSUL_F32}},
-    {"print_f64_f64", 2, {KAPSUL_F64, KAPSUL_F64}},
+    { "print", 0, { KAPSUL_I32, KAPSUL_I32 } },         { "print_i32", 1, { KAPSUL_I32, KAPSUL_I32 } },
+    { "print_i64", 1, { KAPSUL_I64, KAPSUL_I64 } },     { "print_f32", 1, { KAPSUL_F32, KAPSUL_F32 } },
+    { "print_f64", 1, { KAPSUL_F64, KAPSUL_F64 } },     { "print_i32_f32", 2, { KAPSUL_I32, KAPSUL_F32 } },
+    { "print_f64_f64", 2, { KAPSUL_F64, KAPSUL_F64 } },
 };
 #define KP_NPRINT (sizeof print_sigs / sizeof print_sigs[0])
 
@@ -69,14 +68,14 @@ static kapsul_status define_global(kapsul_store *store, kapsul_linker *linker, c
     v.kind = kind;
     if (kind == KAPSUL_I32 || kind == KAPSUL_F32) v.of.f32_bits = (uint32_t)bits;
     else v.of.f64_bits = bits;
-    kapsul_extern ext = {.kind = KAPSUL_EXTERN_GLOBAL};
+    kapsul_extern ext = { .kind = KAPSUL_EXTERN_GLOBAL };
     kapsul_status st = kapsul_global_new(store, v, false, &ext.of.global, err);
     if (st != KAPSUL_OK) return st;
     return define_extern(linker, name, ext, err);
 }
 
 kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool print, kapsul_error *err) {
-    static const uint32_t arity[KP_NPRINT] = {0, 1, 1, 1, 1, 2, 2};
+    static const uint32_t arity[KP_NPRINT] = { 0, 1, 1, 1, 1, 2, 2 };
     kapsul_status st = KAPSUL_OK;
     for (size_t i = 0; i < KP_NPRINT && st == KAPSUL_OK; i++) {
         const print_sig *s = &print_sigs[i];
@@ -97,12 +96,12 @@ kapsul_status kpSpectest_define(kapsul_store *store, kapsul_linker *linker, bool
         (st = define_global(store, linker, "global_f64", KAPSUL_F64, f64_bits, err)) != KAPSUL_OK)
         return st;
 
-    kapsul_extern table = {.kind = KAPSUL_EXTERN_TABLE};
+    kapsul_extern table = { .kind = KAPSUL_EXTERN_TABLE };
     st = kapsul_table_new(store, KAPSUL_FUNCREF, 10, 20, &table.of.table, err);
     if (st == KAPSUL_OK) st = define_extern(linker, "table", table, err);
     if (st != KAPSUL_OK) return st;
 
-    kapsul_extern memory = {.kind = KAPSUL_EXTERN_MEMORY};
+    kapsul_extern memory = { .kind = KAPSUL_EXTERN_MEMORY };
     st = kapsul_memory_new(store, 1, 2, &memory.of.memory, err);
     if (st == KAPSUL_OK) st = define_extern(linker, "memory", memory, err);
     return st;

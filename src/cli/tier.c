@@ -65,7 +65,8 @@ static bool cache_dir(const kpCliTier *t, char *out, size_t cap) {
 static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *out_path, kapsul_error *err) {
     char helper[4200];
     if (!kpCli_nativeCompiler(helper, sizeof helper))
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "this kapsul was built without LLVM; the native tier is absent");
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 0,
+                           "this kapsul was built without LLVM; the native tier is absent");
     int in[2], errp[2];
     if (pipe(in) != 0) return kpError_set(err, KAPSUL_ERR_IO, 0, "pipe: %s", strerror(errno));
     if (pipe(errp) != 0) {
@@ -79,7 +80,7 @@ static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *o
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     posix_spawn_file_actions_addclose(&fa, in[1]);
     posix_spawn_file_actions_addclose(&fa, errp[0]);
-    char *argv[] = {helper, "-", "-o", (char *)out_path, "-O2", NULL};
+    char *argv[] = { helper, "-", "-o", (char *)out_path, "-O2", NULL };
     pid_t pid;
     int rc = posix_spawn(&pid, helper, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -99,7 +100,8 @@ static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *o
     close(in[1]);
     char msg[512];
     size_t mlen = 0;
-    for (ssize_t n; (n = read(errp[0], msg + mlen, sizeof msg - 1 - mlen)) > 0 && mlen + 1 < sizeof msg;) mlen += (size_t)n;
+    for (ssize_t n; (n = read(errp[0], msg + mlen, sizeof msg - 1 - mlen)) > 0 && mlen + 1 < sizeof msg;)
+        mlen += (size_t)n;
     msg[mlen] = 0;
     close(errp[0]);
     int status = 0;
@@ -114,11 +116,15 @@ static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *o
     return st;
 }
 
-kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size_t len, kpBuf *out, kapsul_error *err) {
+kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size_t len, kpBuf *out,
+                                   kapsul_error *err) {
     memset(out, 0, sizeof *out);
-    if (kpArtifact_isKwasm(wasm, len)) return kpBuf_push(out, wasm, len) ? kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory") : KAPSUL_OK;
+    if (kpArtifact_isKwasm(wasm, len))
+        return kpBuf_push(out, wasm, len) ? kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory")
+                                          : KAPSUL_OK;
     char dir[4096], path[4300], tmp[4400];
-    if (!cache_dir(t, dir, sizeof dir)) return kpError_set(err, KAPSUL_ERR_IO, 0, "cannot create the cache directory %s", dir);
+    if (!cache_dir(t, dir, sizeof dir))
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "cannot create the cache directory %s", dir);
     uint8_t h[32];
     kpSha256(wasm, len, h);
     char hex[65];
@@ -129,7 +135,8 @@ kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size
     struct stat sb;
     unsigned long stamp = 0;
     if (kpCli_nativeCompiler(helper, sizeof helper) && stat(helper, &sb) == 0)
-        stamp = (unsigned long)sb.st_size ^ ((unsigned long)sb.st_mtim.tv_sec << 20) ^ (unsigned long)sb.st_mtim.tv_nsec;
+        stamp = (unsigned long)sb.st_size ^ ((unsigned long)sb.st_mtim.tv_sec << 20) ^
+                (unsigned long)sb.st_mtim.tv_nsec;
     snprintf(path, sizeof path, "%s/%s.O2.%lx.kwasm", dir, hex, stamp);
     kpArtifact a;
     kapsul_error ignored;
@@ -139,7 +146,8 @@ kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size
     }
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     kapsul_status st = run_compiler(wasm, len, tmp, err);
-    if (st == KAPSUL_OK && rename(tmp, path) != 0) st = kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    if (st == KAPSUL_OK && rename(tmp, path) != 0)
+        st = kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", path, strerror(errno));
     unlink(tmp);
     if (st == KAPSUL_OK) st = kpCli_readFile(path, out, err);
     return st;

@@ -9,18 +9,17 @@
 #include "cli/cli.h"
 
 static void validate_usage(FILE *f) {
-    fprintf(f,
-            "Decode and validate WebAssembly modules\n"
-            "\n"
-            "Usage: kapsul validate [OPTIONS] FILE...\n"
-            "\n"
-            "Prints nothing and exits 0 when every FILE is a valid module. Otherwise prints, per bad\n"
-            "file, `FILE: error at offset 0xNN: MESSAGE` (binary) or `FILE:LINE:COL: MESSAGE` (text\n"
-            "that does not parse) and exits 1. An unreadable file exits 2.\n"
-            "\n"
-            "Options:\n"
-            "  -v, --verbose  Print `FILE: ok` for each valid file\n"
-            "  -h, --help     Print help\n");
+    fprintf(f, "Decode and validate WebAssembly modules\n"
+               "\n"
+               "Usage: kapsul validate [OPTIONS] FILE...\n"
+               "\n"
+               "Prints nothing and exits 0 when every FILE is a valid module. Otherwise prints, per bad\n"
+               "file, `FILE: error at offset 0xNN: MESSAGE` (binary) or `FILE:LINE:COL: MESSAGE` (text\n"
+               "that does not parse) and exits 1. An unreadable file exits 2.\n"
+               "\n"
+               "Options:\n"
+               "  -v, --verbose  Print `FILE: ok` for each valid file\n"
+               "  -h, --help     Print help\n");
 }
 
 /* Load one file; returns its exit status. */
@@ -49,15 +48,25 @@ int kpCli_validate(int argc, char **argv) {
     /* Options may appear anywhere before "--"; files are compacted to the front of argv+1. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) { argv[1 + nfiles++] = argv[i]; continue; }
-        if (strcmp(a, "--") == 0) { only_files = true; continue; }
-        if (kpCli_isHelp(a)) { validate_usage(stdout); return KP_EXIT_OK; }
-        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) { verbose = true; continue; }
+        if (only_files || a[0] != '-' || strcmp(a, "-") == 0) {
+            argv[1 + nfiles++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            only_files = true;
+            continue;
+        }
+        if (kpCli_isHelp(a)) {
+            validate_usage(stdout);
+            return KP_EXIT_OK;
+        }
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            verbose = true;
+            continue;
+        }
         return kpCli_usageError("validate", "unknown option '%s'", a);
     }
-    if (nfiles == 0) {
-        return kpCli_usageError("validate", "missing FILE");
-    }
+    if (nfiles == 0) { return kpCli_usageError("validate", "missing FILE"); }
     kapsul_engine *engine;
     if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) {
         fprintf(stderr, "kapsul validate: out of memory\n");

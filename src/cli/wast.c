@@ -21,11 +21,11 @@
 #include "text/text.h"
 
 typedef struct wast_options {
-    bool verbose;         /* notes on passes that differ in detail from the expectation */
-    bool summary;         /* one "FILE: N passed, N failed" line per script */
-    bool print;           /* spectest print functions write to stdout */
-    uint64_t timeout_ns;  /* per-command deadline */
-    kpCliTier tier;       /* --tier native: modules compiled (and cached) by kapsul-llvmc */
+    bool verbose;        /* notes on passes that differ in detail from the expectation */
+    bool summary;        /* one "FILE: N passed, N failed" line per script */
+    bool print;          /* spectest print functions write to stdout */
+    uint64_t timeout_ns; /* per-command deadline */
+    kpCliTier tier;      /* --tier native: modules compiled (and cached) by kapsul-llvmc */
 } wast_options;
 
 /* A name a script gave a module; instance is NULL when that module failed to load. */
@@ -40,16 +40,16 @@ typedef struct runner {
     const wast_options *opt;
     kapsul_engine *engine;
     const char *path;
-    unsigned long passed, failed;      /* this script */
+    unsigned long passed, failed; /* this script */
     /* Over the whole run, per command kind; the last slot counts script-level failures. */
     unsigned long kind_passed[KP_NKINDS + 1], kind_failed[KP_NKINDS + 1];
     kapsul_store *store;
     kapsul_linker *linker;
-    KP_VEC(kapsul_module *) modules;   /* every loaded module lives until the store is freed */
+    KP_VEC(kapsul_module *) modules; /* every loaded module lives until the store is freed */
     KP_VEC(named_instance) names;
     kapsul_instance *current;
-    bool have_current;                 /* a module command ran (current may still be NULL) */
-    bool io_error;                     /* some script could not be read: exit status 2 */
+    bool have_current; /* a module command ran (current may still be NULL) */
+    bool io_error;     /* some script could not be read: exit status 2 */
 } runner;
 
 static const char *const cmd_names[] = {
@@ -173,13 +173,31 @@ static bool val_matches(const kapsul_val *got, const kpWastVal *e) {
 static bool val_from_wast(const kpWastVal *w, kapsul_val *out) {
     memset(out, 0, sizeof *out);
     switch (w->kind) {
-    case kpWV_I32: out->kind = KAPSUL_I32; out->of.f32_bits = w->u.i32; return true;
-    case kpWV_I64: out->kind = KAPSUL_I64; out->of.f64_bits = w->u.i64; return true;
-    case kpWV_F32: out->kind = KAPSUL_F32; out->of.f32_bits = w->u.i32; return true;
-    case kpWV_F64: out->kind = KAPSUL_F64; out->of.f64_bits = w->u.i64; return true;
-    case kpWV_V128: out->kind = KAPSUL_V128; memcpy(out->of.v128, w->u.v128, 16); return true;
+    case kpWV_I32:
+        out->kind = KAPSUL_I32;
+        out->of.f32_bits = w->u.i32;
+        return true;
+    case kpWV_I64:
+        out->kind = KAPSUL_I64;
+        out->of.f64_bits = w->u.i64;
+        return true;
+    case kpWV_F32:
+        out->kind = KAPSUL_F32;
+        out->of.f32_bits = w->u.i32;
+        return true;
+    case kpWV_F64:
+        out->kind = KAPSUL_F64;
+        out->of.f64_bits = w->u.i64;
+        return true;
+    case kpWV_V128:
+        out->kind = KAPSUL_V128;
+        memcpy(out->of.v128, w->u.v128, 16);
+        return true;
     case kpWV_REF_NULL: out->kind = w->reftype == 0x70 ? KAPSUL_FUNCREF : KAPSUL_EXTERNREF; return true;
-    case kpWV_REF_EXTERN: out->kind = KAPSUL_EXTERNREF; out->of.externref = extern_ptr(w->u.i64); return true;
+    case kpWV_REF_EXTERN:
+        out->kind = KAPSUL_EXTERNREF;
+        out->of.externref = extern_ptr(w->u.i64);
+        return true;
     default: return false;
     }
 }
@@ -199,19 +217,19 @@ static int fmt_f64(char *buf, size_t n, uint64_t bits) {
 
 /* v128 lanes in the given shape (0=i8x16 .. 5=f64x2), lanes as hex. */
 static void fmt_v128(char *buf, size_t n, const uint8_t *bytes, unsigned shape, const kpWastNan *nan) {
-    static const char *const shapes[] = {"i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2"};
-    static const unsigned lane_bytes[] = {1, 2, 4, 8, 4, 8};
+    static const char *const shapes[] = { "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2" };
+    static const unsigned lane_bytes[] = { 1, 2, 4, 8, 4, 8 };
     if (shape > 5) shape = 2;
     size_t at = 0;
     int k = snprintf(buf, n, "v128:%s", shapes[shape]);
     if (k > 0) at = (size_t)k;
     for (unsigned lane = 0; lane * lane_bytes[shape] < 16 && at < n; lane++) {
         uint64_t v = 0;
-        memcpy(&v, bytes + lane * lane_bytes[shape], lane_bytes[shape]);   /* little-endian host */
+        memcpy(&v, bytes + lane * lane_bytes[shape], lane_bytes[shape]); /* little-endian host */
         if (nan && nan[lane] != kpNan_NONE)
-            k = snprintf(buf + at, n - at, " nan:%s", nan[lane] == kpNan_CANONICAL ? "canonical" : "arithmetic");
-        else
-            k = snprintf(buf + at, n - at, " 0x%0*" PRIx64, (int)(2 * lane_bytes[shape]), v);
+            k = snprintf(buf + at, n - at, " nan:%s",
+                         nan[lane] == kpNan_CANONICAL ? "canonical" : "arithmetic");
+        else k = snprintf(buf + at, n - at, " 0x%0*" PRIx64, (int)(2 * lane_bytes[shape]), v);
         if (k < 0) break;
         at += (size_t)k;
     }
@@ -224,7 +242,9 @@ static void fmt_got(char *buf, size_t n, const kapsul_val *v, unsigned shape) {
     case KAPSUL_F32: fmt_f32(buf, n, v->of.f32_bits); break;
     case KAPSUL_F64: fmt_f64(buf, n, v->of.f64_bits); break;
     case KAPSUL_V128: fmt_v128(buf, n, v->of.v128, shape, NULL); break;
-    case KAPSUL_FUNCREF: snprintf(buf, n, v->of.funcref ? "funcref:%p" : "funcref:null", (void *)v->of.funcref); break;
+    case KAPSUL_FUNCREF:
+        snprintf(buf, n, v->of.funcref ? "funcref:%p" : "funcref:null", (void *)v->of.funcref);
+        break;
     case KAPSUL_EXTERNREF:
         if (v->of.externref) snprintf(buf, n, "externref:%" PRIuPTR, (uintptr_t)v->of.externref - 1);
         else snprintf(buf, n, "externref:null");
@@ -234,7 +254,7 @@ static void fmt_got(char *buf, size_t n, const kapsul_val *v, unsigned shape) {
 }
 
 static void fmt_expected(char *buf, size_t n, const kpWastVal *e) {
-    static const char *const nan_names[] = {"", "nan:canonical", "nan:arithmetic"};
+    static const char *const nan_names[] = { "", "nan:canonical", "nan:arithmetic" };
     switch (e->kind) {
     case kpWV_I32: snprintf(buf, n, "i32:%" PRId32, (int32_t)e->u.i32); break;
     case kpWV_I64: snprintf(buf, n, "i64:%" PRId64, (int64_t)e->u.i64); break;
@@ -260,7 +280,7 @@ static uint64_t now_ns(void) { return kpOs_monotonicNs(); }
 
 /* Encode (if text) and decode+validate a script module. The module is kept in r->modules. */
 static kapsul_status load_module(runner *r, const kpWastModule *m, kapsul_module **out, kapsul_error *err) {
-    kpBuf encoded = {0};
+    kpBuf encoded = { 0 };
     const uint8_t *bytes;
     size_t len;
     kapsul_status st = KAPSUL_OK;
@@ -312,17 +332,17 @@ static void set_current(runner *r, const char *name, kapsul_instance *instance) 
     char *copy = kp_strndup(name, strlen(name));
     if (!copy || kpVec_grow(&r->names) != 0) {
         kp_free(copy);
-        return;   /* out of memory: later lookups of this name fail, and say so */
+        return; /* out of memory: later lookups of this name fail, and say so */
     }
-    r->names.v[r->names.n++] = (named_instance){copy, instance};
+    r->names.v[r->names.n++] = (named_instance){ copy, instance };
 }
 
 /* The instance an action or register names, or NULL with the reason in err. */
 static kapsul_instance *find_instance(runner *r, const char *name, kapsul_error *err) {
     if (!name) {
         if (r->current) return r->current;
-        kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, r->have_current ? "the current module failed to load"
-                                                                 : "no module defined yet");
+        kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0,
+                    r->have_current ? "the current module failed to load" : "no module defined yet");
         return NULL;
     }
     for (size_t i = r->names.n; i-- > 0;) {
@@ -417,8 +437,8 @@ static void on_hang(int sig) {
 static void hang_guard_arm(const runner *r, const kpWastCommand *c) {
     unsigned secs = (unsigned)(r->opt->timeout_ns / 1000000000u) * 2 + 20;
     int n = snprintf(hang_msg, sizeof hang_msg,
-                     "%s:%d: %s: no progress for %u s outside the store deadline; giving up\n",
-                     r->path, c->line, cmd_name(c->kind), secs);
+                     "%s:%d: %s: no progress for %u s outside the store deadline; giving up\n", r->path,
+                     c->line, cmd_name(c->kind), secs);
     hang_len = n < 0 ? 0 : (size_t)n < sizeof hang_msg ? (size_t)n : sizeof hang_msg - 1;
     fflush(stdout);
     alarm(secs);
@@ -444,9 +464,9 @@ static void cmd_module(runner *r, const kpWastCommand *c) {
     if (st != KAPSUL_OK) {
         set_current(r, c->module.name, NULL);
         if (err.line > 0)
-            report_fail(r, c, "%s at %d:%d: %s", kapsul_status_name(st), err.line, err.column, error_text(&err));
-        else
-            report_fail(r, c, "%s: %s", kapsul_status_name(st), error_text(&err));
+            report_fail(r, c, "%s at %d:%d: %s", kapsul_status_name(st), err.line, err.column,
+                        error_text(&err));
+        else report_fail(r, c, "%s: %s", kapsul_status_name(st), error_text(&err));
         return;
     }
     set_current(r, c->module.name, inst);
@@ -472,7 +492,8 @@ static void cmd_action(runner *r, const kpWastCommand *c) {
     action_result res;
     kapsul_status st = run_action(r, &c->action, &res, &err);
     kp_free(res.vals);
-    if (st != KAPSUL_OK) report_fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
+    if (st != KAPSUL_OK)
+        report_fail(r, c, "\"%s\": %s: %s", c->action.field, kapsul_status_name(st), error_text(&err));
     else pass(r, c);
 }
 
@@ -486,7 +507,8 @@ static void cmd_assert_return(runner *r, const kpWastCommand *c) {
         goto done;
     }
     if (res.n != c->nresults) {
-        report_fail(r, c, "\"%s\": expected %" PRIu32 " results, got %" PRIu32, c->action.field, c->nresults, res.n);
+        report_fail(r, c, "\"%s\": expected %" PRIu32 " results, got %" PRIu32, c->action.field, c->nresults,
+                    res.n);
         goto done;
     }
     for (uint32_t i = 0; i < res.n; i++) {
@@ -508,16 +530,17 @@ static void cmd_assert_trap_action(runner *r, const kpWastCommand *c) {
     kapsul_status st = run_action(r, &c->action, &res, &err);
     kp_free(res.vals);
     if (st == KAPSUL_OK) {
-        report_fail(r, c, "\"%s\": expected trap \"%s\", returned normally", c->action.field, c->message ? c->message : "");
+        report_fail(r, c, "\"%s\": expected trap \"%s\", returned normally", c->action.field,
+                    c->message ? c->message : "");
     } else if (st != KAPSUL_ERR_TRAP) {
-        report_fail(r, c, "\"%s\": expected trap \"%s\", got %s: %s", c->action.field, c->message ? c->message : "",
-             kapsul_status_name(st), error_text(&err));
+        report_fail(r, c, "\"%s\": expected trap \"%s\", got %s: %s", c->action.field,
+                    c->message ? c->message : "", kapsul_status_name(st), error_text(&err));
     } else if (c->kind == kpCmd_ASSERT_EXHAUSTION && err.trap != KAPSUL_TRAP_STACK_EXHAUSTED) {
         report_fail(r, c, "\"%s\": expected call stack exhaustion, got trap \"%s\"", c->action.field,
-             kapsul_trap_message(err.trap));
+                    kapsul_trap_message(err.trap));
     } else if (!trap_matches(&err, c->message)) {
         report_fail(r, c, "\"%s\": expected trap \"%s\", got trap \"%s\"", c->action.field, c->message,
-             kapsul_trap_message(err.trap));
+                    kapsul_trap_message(err.trap));
     } else {
         pass(r, c);
     }
@@ -533,7 +556,8 @@ static void cmd_assert_rejected(runner *r, const kpWastCommand *c) {
     kapsul_status want = c->kind == kpCmd_ASSERT_INVALID ? KAPSUL_ERR_INVALID : KAPSUL_ERR_MALFORMED;
     const char *expected = c->message ? c->message : "";
     if (st == KAPSUL_OK) {
-        report_fail(r, c, "module loaded, expected it to be refused as %s (\"%s\")", kapsul_status_name(want), expected);
+        report_fail(r, c, "module loaded, expected it to be refused as %s (\"%s\")", kapsul_status_name(want),
+                    expected);
         return;
     }
     pass(r, c);
@@ -563,7 +587,7 @@ static void cmd_assert_instantiation(runner *r, const kpWastCommand *c) {
         report_fail(r, c, "instantiated, expected %s \"%s\"", kapsul_status_name(want), expected);
     } else if (st != want) {
         report_fail(r, c, "expected %s \"%s\", got %s: %s", kapsul_status_name(want), expected,
-             kapsul_status_name(st), error_text(&err));
+                    kapsul_status_name(st), error_text(&err));
     } else if (want == KAPSUL_ERR_TRAP && c->kind == kpCmd_ASSERT_TRAP && !trap_matches(&err, c->message)) {
         report_fail(r, c, "expected trap \"%s\", got trap \"%s\"", expected, kapsul_trap_message(err.trap));
     } else {
@@ -612,7 +636,7 @@ static void runner_reset(runner *r) {
 /* Run one script; its counts are left in r->passed / r->failed. */
 static void run_script(runner *r, const char *path) {
     kpBuf text;
-    kpWastScript script = {0};
+    kpWastScript script = { 0 };
     kapsul_error err;
     r->path = path;
     r->passed = r->failed = 0;
@@ -649,25 +673,24 @@ done:
 }
 
 static void wast_usage(FILE *f) {
-    fprintf(f,
-            "Run WebAssembly spec-test scripts\n"
-            "\n"
-            "Usage: kapsul wast [OPTIONS] FILE...\n"
-            "\n"
-            "Runs every command of each script against a fresh store with the \"spectest\" host\n"
-            "module. Each failing command prints `FILE:LINE: KIND: REASON`; the run ends with\n"
-            "`N passed, N failed` over all scripts. Exit status 0 iff nothing failed.\n"
-            "\n"
-            "Options:\n"
-            "  -s, --summary       Print `FILE: N passed, N failed` after each script\n"
-            "  -v, --verbose       Also note passes whose failure class or message differs from the\n"
-            "                      script's expectation, and end with counts per command kind\n"
-            "                      (implies --summary)\n"
-            "      --print         Let spectest.print* write their arguments to stdout\n"
-            "      --timeout SECS  Deadline for each command (default 20)\n"
-            "      --tier interp|native  Run modules in the interpreter (default) or compiled\n"
-            "      --cache DIR     Where --tier native keeps compiled modules\n"
-            "  -h, --help          Print help\n");
+    fprintf(f, "Run WebAssembly spec-test scripts\n"
+               "\n"
+               "Usage: kapsul wast [OPTIONS] FILE...\n"
+               "\n"
+               "Runs every command of each script against a fresh store with the \"spectest\" host\n"
+               "module. Each failing command prints `FILE:LINE: KIND: REASON`; the run ends with\n"
+               "`N passed, N failed` over all scripts. Exit status 0 iff nothing failed.\n"
+               "\n"
+               "Options:\n"
+               "  -s, --summary       Print `FILE: N passed, N failed` after each script\n"
+               "  -v, --verbose       Also note passes whose failure class or message differs from the\n"
+               "                      script's expectation, and end with counts per command kind\n"
+               "                      (implies --summary)\n"
+               "      --print         Let spectest.print* write their arguments to stdout\n"
+               "      --timeout SECS  Deadline for each command (default 20)\n"
+               "      --tier interp|native  Run modules in the interpreter (default) or compiled\n"
+               "      --cache DIR     Where --tier native keeps compiled modules\n"
+               "  -h, --help          Print help\n");
 }
 
 /* Parse options; files are compacted to argv[1..*nfiles]. Returns -1 to go on, else an exit status. */
@@ -704,9 +727,7 @@ static int parse_options(int argc, char **argv, wast_options *opt, int *nfiles) 
             return kpCli_usageError("wast", "unknown option '%s'", a);
         }
     }
-    if (*nfiles == 0) {
-        return kpCli_usageError("wast", "missing FILE");
-    }
+    if (*nfiles == 0) { return kpCli_usageError("wast", "missing FILE"); }
     return -1;
 }
 
@@ -721,7 +742,7 @@ static void print_kinds(const runner *r) {
 }
 
 int kpCli_wast(int argc, char **argv) {
-    wast_options opt = {.timeout_ns = 20ull * 1000000000u};
+    wast_options opt = { .timeout_ns = 20ull * 1000000000u };
     int nfiles;
     int status = parse_options(argc, argv, &opt, &nfiles);
     if (status >= 0) return status;
@@ -744,7 +765,7 @@ int kpCli_wast(int argc, char **argv) {
     kapsul_engine_free(r.engine);
     if (opt.verbose) print_kinds(&r);
     printf("%lu passed, %lu failed\n", passed, failed);
-    fflush(stdout);   /* before any exit-time reporter (LeakSanitizer) can _exit the process */
+    fflush(stdout); /* before any exit-time reporter (LeakSanitizer) can _exit the process */
     if (r.io_error) return KP_EXIT_USAGE;
     return failed ? KP_EXIT_FAIL : KP_EXIT_OK;
 }

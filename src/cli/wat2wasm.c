@@ -12,24 +12,23 @@
 #include "text/text.h"
 
 static void wat2wasm_usage(FILE *f) {
-    fprintf(f,
-            "Translate a module in the WebAssembly text format to the binary format\n"
-            "\n"
-            "Usage: kapsul wat2wasm [OPTIONS] IN.wat\n"
-            "\n"
-            "Options:\n"
-            "  -o, --output FILE  Write the binary to FILE (`-` for stdout); default: IN with its\n"
-            "                     extension replaced by .wasm\n"
-            "      --no-check     Do not validate the module after encoding\n"
-            "  -h, --help         Print help\n");
+    fprintf(f, "Translate a module in the WebAssembly text format to the binary format\n"
+               "\n"
+               "Usage: kapsul wat2wasm [OPTIONS] IN.wat\n"
+               "\n"
+               "Options:\n"
+               "  -o, --output FILE  Write the binary to FILE (`-` for stdout); default: IN with its\n"
+               "                     extension replaced by .wasm\n"
+               "      --no-check     Do not validate the module after encoding\n"
+               "  -h, --help         Print help\n");
 }
 
 /* IN.wat -> IN.wasm (or IN.wasm appended when IN has no extension). Caller frees. */
 static char *default_output(const char *in) {
     const char *slash = strrchr(in, '/');
     const char *dot = strrchr(in, '.');
-    size_t stem = (dot && (!slash || dot > slash) && dot != in && dot[-1] != '/') ? (size_t)(dot - in)
-                                                                               : strlen(in);
+    size_t stem =
+        (dot && (!slash || dot > slash) && dot != in && dot[-1] != '/') ? (size_t)(dot - in) : strlen(in);
     char *out = kp_malloc(stem + 6);
     if (!out) return NULL;
     memcpy(out, in, stem);
@@ -80,9 +79,7 @@ int kpCli_wat2wasm(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_files || a[0] != '-' || a[1] == '\0') {
-            if (in) {
-                return kpCli_usageError("wat2wasm", "expected one input file, got '%s' too", a);
-            }
+            if (in) { return kpCli_usageError("wat2wasm", "expected one input file, got '%s' too", a); }
             in = a;
         } else if (strcmp(a, "--") == 0) {
             only_files = true;
@@ -90,9 +87,7 @@ int kpCli_wat2wasm(int argc, char **argv) {
             wat2wasm_usage(stdout);
             return KP_EXIT_OK;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (i + 1 >= argc) {
-                return kpCli_usageError("wat2wasm", "%s needs a FILE", a);
-            }
+            if (i + 1 >= argc) { return kpCli_usageError("wat2wasm", "%s needs a FILE", a); }
             out = argv[++i];
         } else if (strncmp(a, "--output=", 9) == 0) {
             out = a + 9;
@@ -102,11 +97,9 @@ int kpCli_wat2wasm(int argc, char **argv) {
             return kpCli_usageError("wat2wasm", "unknown option '%s'", a);
         }
     }
-    if (!in) {
-        return kpCli_usageError("wat2wasm", "missing input file");
-    }
+    if (!in) { return kpCli_usageError("wat2wasm", "missing input file"); }
     kapsul_error err;
-    kpBuf text, bytes = {0};
+    kpBuf text, bytes = { 0 };
     char *owned_out = NULL;
     int status;
     kpError_clear(&err);

@@ -20,7 +20,8 @@ uint32_t kpCode_words(const uint32_t *ip) {
     if (*ip == kpIr_BR_TABLE) return ip[2] + 4;
     if (*ip == kpIr_COPYN) return 2 + 2 * ip[1];
     switch (*ip) {
-#define KP_IR_C(id, words, ops) case kpIr_##id: return words;
+#define KP_IR_C(id, words, ops) \
+    case kpIr_##id: return words;
         KP_IR_CONTROL(KP_IR_C)
         KP_IR_FUSED(KP_IR_C)
         KP_IR_SIMD(KP_IR_C)
@@ -32,25 +33,28 @@ uint32_t kpCode_words(const uint32_t *ip) {
         KP_IR_STOREI(KP_IR_XI)
 #undef KP_IR_XM
 #undef KP_IR_XI
-        return 6;                              /* accesses with an x + (y << k) address */
-#define KP_IR_BA(id, x) case kpIr_BRA_##id: case kpIr_BRA_##id##_IMM: case kpIr_BRR_##id: case kpIr_BRR_##id##_IMM:
+        return 6; /* accesses with an x + (y << k) address */
+#define KP_IR_BA(id, x)       \
+    case kpIr_BRA_##id:       \
+    case kpIr_BRA_##id##_IMM: \
+    case kpIr_BRR_##id:       \
+    case kpIr_BRR_##id##_IMM:
         KP_IR_CMP32(KP_IR_BA)
 #undef KP_IR_BA
-        return 6;                              /* step and compare-and-branch */
+        return 6; /* step and compare-and-branch */
 #define KP_IR_A(id) case kpIr_##id##_ADD:
         KP_IR_LOADA(KP_IR_A)
 #undef KP_IR_A
-        return 5;                              /* loads with an address add */
+        return 5; /* loads with an address add */
 #define KP_IR_VW(id, type, kind, expr) case kpIr_V_##id:
         KP_SIMD_FAST(KP_IR_VW)
 #undef KP_IR_VW
-        return 4;                              /* inlined SIMD binary ops (simd.h) */
-    default:
-        break;
+        return 4; /* inlined SIMD binary ops (simd.h) */
+    default: break;
     }
-    if (*ip < kpIr_I32_EQZ) return 4;          /* memory accesses */
-    if (*ip < kpIr_I32_EQ) return 3;           /* unary */
-    return 4;                                  /* binary */
+    if (*ip < kpIr_I32_EQZ) return 4; /* memory accesses */
+    if (*ip < kpIr_I32_EQ) return 3;  /* unary */
+    return 4;                         /* binary */
 }
 
 void kpCode_dump(const kpCode *c, FILE *out) {
@@ -58,7 +62,8 @@ void kpCode_dump(const kpCode *c, FILE *out) {
     for (uint32_t pc = 0; pc < c->len;) {
         const uint32_t *ip = c->code + pc;
         int op = kpInterp_opcode(*ip);
-        uint32_t w[3] = {op < 0 ? 0u : (uint32_t)op, pc + 1 < c->len ? ip[1] : 0, pc + 2 < c->len ? ip[2] : 0};
+        uint32_t w[3] = { op < 0 ? 0u : (uint32_t)op, pc + 1 < c->len ? ip[1] : 0,
+                          pc + 2 < c->len ? ip[2] : 0 };
         uint32_t n = op < 0 ? 1 : kpCode_words(w);
         fprintf(out, "%5u  %-20s", pc, op < 0 ? "?" : kpIr_names[op]);
         for (uint32_t k = 1; k < n && pc + k < c->len; k++) fprintf(out, " %u", ip[k]);

@@ -46,15 +46,17 @@ kapsul_status kpHost_call(kpExec *x, kpInstCore *caller_inst, kapsul_func *f, ui
     kapsul_error local;
     kapsul_error *e = err ? err : &local;
     kapsul_status st;
-    if (n > 16 && !(args = kp_calloc(n, sizeof *args))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (n > 16 && !(args = kp_calloc(n, sizeof *args)))
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     res = args + t->nparams;
     const kpValType *pt = kpFuncType_params(t), *rt = kpFuncType_results(t);
-    for (uint32_t i = 0, k = 0; i < t->nparams; k += kp_slot_width(pt[i]), i++) args[i] = kpHost_fromSlots(pt[i], slots + k);
+    for (uint32_t i = 0, k = 0; i < t->nparams; k += kp_slot_width(pt[i]), i++)
+        args[i] = kpHost_fromSlots(pt[i], slots + k);
     for (uint32_t i = 0; i < t->nresults; i++) {
         memset(&res[i], 0, sizeof res[i]);
         res[i].kind = (kapsul_valkind)rt[i];
     }
-    kapsul_caller caller = {x->store, caller_inst ? caller_inst->owner : NULL};
+    kapsul_caller caller = { x->store, caller_inst ? caller_inst->owner : NULL };
     kpError_clear(e);
     st = f->host(f->env, &caller, args, res, e);
     if (st != KAPSUL_OK) {

@@ -38,7 +38,7 @@ const char *const kpIr_names[kpIr_COUNT] = {
 #undef KP_IR_B
 #undef KP_IR_A
 #define KP_IR_VN(id, type, kind, expr) "V_" #id,
-    KP_SIMD_FAST(KP_IR_VN)
+        KP_SIMD_FAST(KP_IR_VN)
 #undef KP_IR_VN
 };
 
@@ -83,16 +83,26 @@ static const uint16_t bra_map[kpIr_COUNT] = {
 #undef KP_IR_B
 };
 static const uint16_t negate_map[kpIr_COUNT] = {
-    [kpIr_I32_EQ] = kpIr_I32_NE + 1, [kpIr_I32_NE] = kpIr_I32_EQ + 1,
-    [kpIr_I32_LT_S] = kpIr_I32_GE_S + 1, [kpIr_I32_GE_S] = kpIr_I32_LT_S + 1,
-    [kpIr_I32_LT_U] = kpIr_I32_GE_U + 1, [kpIr_I32_GE_U] = kpIr_I32_LT_U + 1,
-    [kpIr_I32_GT_S] = kpIr_I32_LE_S + 1, [kpIr_I32_LE_S] = kpIr_I32_GT_S + 1,
-    [kpIr_I32_GT_U] = kpIr_I32_LE_U + 1, [kpIr_I32_LE_U] = kpIr_I32_GT_U + 1,
-    [kpIr_I32_EQ_IMM] = kpIr_I32_NE_IMM + 1, [kpIr_I32_NE_IMM] = kpIr_I32_EQ_IMM + 1,
-    [kpIr_I32_LT_S_IMM] = kpIr_I32_GE_S_IMM + 1, [kpIr_I32_GE_S_IMM] = kpIr_I32_LT_S_IMM + 1,
-    [kpIr_I32_LT_U_IMM] = kpIr_I32_GE_U_IMM + 1, [kpIr_I32_GE_U_IMM] = kpIr_I32_LT_U_IMM + 1,
-    [kpIr_I32_GT_S_IMM] = kpIr_I32_LE_S_IMM + 1, [kpIr_I32_LE_S_IMM] = kpIr_I32_GT_S_IMM + 1,
-    [kpIr_I32_GT_U_IMM] = kpIr_I32_LE_U_IMM + 1, [kpIr_I32_LE_U_IMM] = kpIr_I32_GT_U_IMM + 1,
+    [kpIr_I32_EQ] = kpIr_I32_NE + 1,
+    [kpIr_I32_NE] = kpIr_I32_EQ + 1,
+    [kpIr_I32_LT_S] = kpIr_I32_GE_S + 1,
+    [kpIr_I32_GE_S] = kpIr_I32_LT_S + 1,
+    [kpIr_I32_LT_U] = kpIr_I32_GE_U + 1,
+    [kpIr_I32_GE_U] = kpIr_I32_LT_U + 1,
+    [kpIr_I32_GT_S] = kpIr_I32_LE_S + 1,
+    [kpIr_I32_LE_S] = kpIr_I32_GT_S + 1,
+    [kpIr_I32_GT_U] = kpIr_I32_LE_U + 1,
+    [kpIr_I32_LE_U] = kpIr_I32_GT_U + 1,
+    [kpIr_I32_EQ_IMM] = kpIr_I32_NE_IMM + 1,
+    [kpIr_I32_NE_IMM] = kpIr_I32_EQ_IMM + 1,
+    [kpIr_I32_LT_S_IMM] = kpIr_I32_GE_S_IMM + 1,
+    [kpIr_I32_GE_S_IMM] = kpIr_I32_LT_S_IMM + 1,
+    [kpIr_I32_LT_U_IMM] = kpIr_I32_GE_U_IMM + 1,
+    [kpIr_I32_GE_U_IMM] = kpIr_I32_LT_U_IMM + 1,
+    [kpIr_I32_GT_S_IMM] = kpIr_I32_LE_S_IMM + 1,
+    [kpIr_I32_LE_S_IMM] = kpIr_I32_GT_S_IMM + 1,
+    [kpIr_I32_GT_U_IMM] = kpIr_I32_LE_U_IMM + 1,
+    [kpIr_I32_LE_U_IMM] = kpIr_I32_GT_U_IMM + 1,
 };
 
 /* wasm opcode -> IR opcode + 1 for the instructions that map one to one (0 = not such). */
@@ -106,55 +116,64 @@ static const uint16_t direct_map[kpOp_COUNT] = {
 /* KP_MAX_REFS (operands referring to locals at once) and KP_MAX_CODE_WORDS (lowered code per
  * function) are in config.h. */
 
-enum { C_BLOCK, C_LOOP, C_IF, C_ELSE, C_FUNC };
+enum {
+    C_BLOCK,
+    C_LOOP,
+    C_IF,
+    C_ELSE,
+    C_FUNC
+};
 
 /* One record per open block, 20 bytes: a million nested blocks cost 20 MB here. A loop's branches
  * all go backward to loop_pc, so a loop never needs the forward chain: the two share a word. The
  * slot of the block's first parameter/result is not stored: it is slot_at(height), fixed while
  * the operands below the block stay on the stack, which they do until its end. */
 typedef struct ctl {
-    uint32_t height;      /* operand count below the block's parameters */
-    uint32_t type;        /* type index, or NONE: then `val` (0 = no result) is the one result */
+    uint32_t height; /* operand count below the block's parameters */
+    uint32_t type;   /* type index, or NONE: then `val` (0 = no result) is the one result */
     union {
         uint32_t loop_pc; /* C_LOOP: its CHECK; back edges branch to loop_pc + 2 */
         uint32_t chain;   /* others: forward branches to the end, linked through their target words */
     } u;
-    uint32_t else_site;   /* C_IF: the BR_IFZ target word to patch at else/end */
+    uint32_t else_site; /* C_IF: the BR_IFZ target word to patch at else/end */
     uint8_t kind;
     kpValType val;
-    bool dead_else;       /* C_IF on a constant true condition: the else arm is never run */
+    bool dead_else; /* C_IF on a constant true condition: the else arm is never run */
 } ctl;
 
 /* A run of locals of one type: local indices first.. map to slots slot, slot + width, ...
  * Lowering looks locals up by binary search over runs rather than filling a per-local table,
  * so a module declaring 50,000 locals in each of 100,000 functions costs per run, not per local. */
-typedef struct local_run { uint32_t first, slot; kpValType type; } local_run;
+typedef struct local_run {
+    uint32_t first, slot;
+    kpValType type;
+} local_run;
 
 typedef struct lower {
     const kpLowerCtx *cx;
     const kpModule *m;
     KP_VEC(uint32_t) code;
     KP_VEC(ctl) ctls;
-    KP_VEC(kpValType) vt;   /* operand types */
-    KP_VEC(uint32_t) vs;    /* where each operand is now: its own slot, or a local's (lazy local.get) */
-    KP_VEC(uint32_t) ns;    /* each operand's own ("natural") slot */
-    uint32_t nrefs;         /* operands still living in a local's slot... */
-    uint32_t refpos[KP_MAX_REFS];  /* ...at these stack positions, in increasing order */
+    KP_VEC(kpValType) vt;         /* operand types */
+    KP_VEC(uint32_t) vs;          /* where each operand is now: its own slot, or a local's (lazy local.get) */
+    KP_VEC(uint32_t) ns;          /* each operand's own ("natural") slot */
+    uint32_t nrefs;               /* operands still living in a local's slot... */
+    uint32_t refpos[KP_MAX_REFS]; /* ...at these stack positions, in increasing order */
     bool too_large;
     KP_VEC(local_run) lruns; /* params and local declarations as runs, by first local index */
     uint32_t nlocals;
     uint32_t stack_base, max_slot;
     bool unreachable;
     bool nomem;
-    uint32_t last_dst;      /* word index of the dst operand of the last value-producing instr */
-    uint32_t prev_dst;      /* last_dst as it was before the current instruction */
-    uint32_t last_pc, prev_pc;  /* start of that instruction */
+    uint32_t last_dst;         /* word index of the dst operand of the last value-producing instr */
+    uint32_t prev_dst;         /* last_dst as it was before the current instruction */
+    uint32_t last_pc, prev_pc; /* start of that instruction */
     uint32_t check_site, check_count, ninstr;
-    uint32_t copy_pc;       /* start of the last COPY emitted, NONE after a label */
-    uint32_t kprev_dst, kprev_pc;  /* the value op right before the last one emitted (NONE if
+    uint32_t copy_pc;             /* start of the last COPY emitted, NONE after a label */
+    uint32_t kprev_dst, kprev_pc; /* the value op right before the last one emitted (NONE if
                                       unknown): lets a peephole look two instructions back */
-    uint32_t nres_slots;           /* slots the function's results take (RETURN's count) */
-    uint32_t hid_dst, hid_pc;      /* a value op a local.set/tee retargeted into a local: no
+    uint32_t nres_slots;          /* slots the function's results take (RETURN's count) */
+    uint32_t hid_dst, hid_pc;     /* a value op a local.set/tee retargeted into a local: no
                                       longer "prev" (nothing may drop it), but still right before
                                       for kprev. prev_hid_*: as it was before this instruction */
     uint32_t prev_hid_dst, prev_hid_pc;
@@ -216,7 +235,7 @@ static void emit_copy(lower *L, uint32_t dst, uint32_t src) {
             return;
         }
         if (c[0] == kpIr_COPY2 && at + 5 == pc(L)) {
-            emit(L, 0);                        /* room for the count: shift the two pairs up */
+            emit(L, 0); /* room for the count: shift the two pairs up */
             c = L->code.v + at;
             if (L->nomem) return;
             memmove(c + 2, c + 1, 4 * sizeof *c);
@@ -254,7 +273,7 @@ static uint32_t push_at(lower *L, kpValType t, uint32_t where) {
     L->vt.v[L->vt.n++] = t;
     L->ns.v[L->ns.n++] = s;
     L->vs.v[L->vs.n++] = where == NONE ? s : where;
-    if (where != NONE) L->refpos[L->nrefs++] = height(L) - 1;   /* callers keep nrefs < max */
+    if (where != NONE) L->refpos[L->nrefs++] = height(L) - 1; /* callers keep nrefs < max */
     if (s + kp_slot_width(t) > L->max_slot) L->max_slot = s + kp_slot_width(t);
     return where == NONE ? s : where;
 }
@@ -268,7 +287,7 @@ static uint32_t pop(lower *L) {
     L->vt.n--;
     L->ns.n--;
     uint32_t at = L->vs.v[--L->vs.n];
-    if (at != L->ns.v[L->ns.n]) L->nrefs--;   /* the top operand is the last reference */
+    if (at != L->ns.v[L->ns.n]) L->nrefs--; /* the top operand is the last reference */
     return at;
 }
 
@@ -284,9 +303,7 @@ static void truncate_to(lower *L, uint32_t h) {
 /* Materialize the reference refpos[i] and drop it from the list. */
 static void materialize(lower *L, uint32_t i) {
     uint32_t k = L->refpos[i], from = L->vs.v[k], to = L->ns.v[k];
-    for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) {
-        emit_copy(L, to + w, from + w);
-    }
+    for (uint32_t w = 0; w < kp_slot_width(L->vt.v[k]); w++) { emit_copy(L, to + w, from + w); }
     L->vs.v[k] = to;
     memmove(L->refpos + i, L->refpos + i + 1, (L->nrefs - i - 1) * sizeof *L->refpos);
     L->nrefs--;
@@ -331,7 +348,7 @@ static kpValType bt_result(const lower *L, const ctl *c, uint32_t i) {
 }
 
 static kapsul_status push_ctl(lower *L, uint8_t kind, const kpInstr *in) {
-    ctl c = {.kind = kind, .type = NONE, .val = 0, .u.chain = NONE, .else_site = NONE};
+    ctl c = { .kind = kind, .type = NONE, .val = 0, .u.chain = NONE, .else_site = NONE };
     if (in->block_kind == kpBlock_VAL) c.val = in->type;
     else if (in->block_kind == kpBlock_TYPE) c.type = in->a;
     uint32_t np = bt_nparams(L, &c);
@@ -382,9 +399,7 @@ static bool branch_copies(lower *L, const ctl *t, bool do_emit) {
         for (uint32_t w = 0; w < kp_slot_width(ty); w++) {
             if (L->vs.v[k] + w != dst + w) {
                 any = true;
-                if (do_emit) {
-                    emit_copy(L, dst + w, L->vs.v[k] + w);
-                }
+                if (do_emit) { emit_copy(L, dst + w, L->vs.v[k] + w); }
             }
         }
         dst += kp_slot_width(ty);
@@ -412,7 +427,7 @@ static void emit_return(lower *L) {
 /* Jump target word for a branch to ctl t: loops are known, blocks are chained for patching. */
 static void emit_target(lower *L, ctl *t) {
     if (t->kind == C_LOOP) {
-        emit(L, t->u.loop_pc + 2);   /* past the loop's CHECK: the interpreter's JUMP */
+        emit(L, t->u.loop_pc + 2); /* past the loop's CHECK: the interpreter's JUMP */
     } else {
         uint32_t site = pc(L);
         emit(L, t->u.chain);
@@ -475,7 +490,7 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
     b = L->code.v[L->prev_pc + 3];
     bop = br_map[op] - 1u;
     uint32_t x, k, fam = step_before(L, a, L->prev_pc, &x, &k);
-    if (fam) {                                      /* `a = x + k; compare a; br_if` */
+    if (fam) { /* `a = x + k; compare a; br_if` */
         L->code.n = L->kprev_pc;
         emit(L, bra_map[bop] - 1u - kpIr_BRA_I32_EQ + fam);
         emit(L, a);
@@ -567,18 +582,23 @@ static bool skip_dead(kpReader *r) {
         kpInstr in;
         if (!kpDecode_next(r, &in)) return false;
         switch (in.op) {
-        case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF:
-            depth++;
-            break;
+        case kpOp_BLOCK:
+        case kpOp_LOOP:
+        case kpOp_IF: depth++; break;
         case kpOp_ELSE:
-            if (depth == 0) { r->p = at; return true; }
+            if (depth == 0) {
+                r->p = at;
+                return true;
+            }
             break;
         case kpOp_END:
-            if (depth == 0) { r->p = at; return true; }
+            if (depth == 0) {
+                r->p = at;
+                return true;
+            }
             depth--;
             break;
-        default:
-            break;
+        default: break;
         }
     }
 }
@@ -688,12 +708,12 @@ static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt
     else return false;
     uint32_t lo = L->code.v[L->prev_pc + 2];
     if (is64 && L->code.v[L->prev_pc + 3] != ((lo & 0x80000000u) ? 0xFFFFFFFFu : 0)) return false;
-    L->code.n = L->prev_pc;                   /* drop the constant */
+    L->code.n = L->prev_pc; /* drop the constant */
     if (op == kpIr_I32_AND && other >= L->stack_base && L->kprev_dst != NONE &&
         L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHR_U_IMM &&
         L->code.v[L->kprev_dst] == other) {
         uint32_t x = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
-        L->code.n = L->kprev_pc;              /* `shr_u k; const m; and` -> I32_SHRAND x k m */
+        L->code.n = L->kprev_pc; /* `shr_u k; const m; and` -> I32_SHRAND x k m */
         emit_value_op(L, kpIr_I32_SHRAND, push(L, rt));
         emit(L, x);
         emit(L, k);
@@ -737,25 +757,25 @@ static const struct pair_rule {
     uint8_t mask;
     bool commutes;
 } pair_rules[] = {
-    {kpIr_I32_ADD, kpIr_I32_SHL_IMM, kpIr_I32_ADDSHL, 31, true},
-    {kpIr_I32_XOR, kpIr_I32_ROTL_IMM, kpIr_I32_XORROTL, 31, true},
-    {kpIr_I32_XOR, kpIr_I32_SHR_U_IMM, kpIr_I32_XORSHRU, 31, true},
-    {kpIr_I32_ADD, kpIr_I32_MUL, kpIr_I32_MULADD, 0, true},
-    {kpIr_F32_ADD, kpIr_F32_MUL, kpIr_F32_MULADD, 0, true},
-    {kpIr_F32_SUB, kpIr_F32_MUL, kpIr_F32_MULSUB, 0, false},
-    {kpIr_F64_ADD, kpIr_F64_MUL, kpIr_F64_MULADD, 0, true},
-    {kpIr_F64_SUB, kpIr_F64_MUL, kpIr_F64_MULSUB, 0, false},
-    {kpIr_I32_ADD, kpIr_I32_ADD, kpIr_I32_ADD3, 0, true},
-    {kpIr_F32_MUL, kpIr_F32_MUL, kpIr_F32_MULMUL, 0, true},
-    {kpIr_F64_MUL, kpIr_F64_MUL, kpIr_F64_MULMUL, 0, true},
-    {kpIr_F64_ADD, kpIr_F64_LOAD, kpIr_F64_ADDLD, 0, true},
-    {kpIr_F64_SUB, kpIr_F64_LOAD, kpIr_F64_SUBLD, 0, false},
-    {kpIr_F64_MUL, kpIr_F64_LOAD, kpIr_F64_MULLD, 0, true},
-    {kpIr_F64_ADD, kpIr_F64_LOAD_ADD, kpIr_F64_ADDLDA, 0, true},
-    {kpIr_F64_SUB, kpIr_F64_LOAD_ADD, kpIr_F64_SUBLDA, 0, false},
-    {kpIr_F64_MUL, kpIr_F64_LOAD_ADD, kpIr_F64_MULLDA, 0, true},
-    {kpIr_I32_ADD, kpIr_I32_ADD3, kpIr_I32_ADD4, 0, true},
-    {kpIr_F64_SUB, kpIr_F64_MULMUL, kpIr_F64_SUBMM, 0, false},
+    { kpIr_I32_ADD, kpIr_I32_SHL_IMM, kpIr_I32_ADDSHL, 31, true },
+    { kpIr_I32_XOR, kpIr_I32_ROTL_IMM, kpIr_I32_XORROTL, 31, true },
+    { kpIr_I32_XOR, kpIr_I32_SHR_U_IMM, kpIr_I32_XORSHRU, 31, true },
+    { kpIr_I32_ADD, kpIr_I32_MUL, kpIr_I32_MULADD, 0, true },
+    { kpIr_F32_ADD, kpIr_F32_MUL, kpIr_F32_MULADD, 0, true },
+    { kpIr_F32_SUB, kpIr_F32_MUL, kpIr_F32_MULSUB, 0, false },
+    { kpIr_F64_ADD, kpIr_F64_MUL, kpIr_F64_MULADD, 0, true },
+    { kpIr_F64_SUB, kpIr_F64_MUL, kpIr_F64_MULSUB, 0, false },
+    { kpIr_I32_ADD, kpIr_I32_ADD, kpIr_I32_ADD3, 0, true },
+    { kpIr_F32_MUL, kpIr_F32_MUL, kpIr_F32_MULMUL, 0, true },
+    { kpIr_F64_MUL, kpIr_F64_MUL, kpIr_F64_MULMUL, 0, true },
+    { kpIr_F64_ADD, kpIr_F64_LOAD, kpIr_F64_ADDLD, 0, true },
+    { kpIr_F64_SUB, kpIr_F64_LOAD, kpIr_F64_SUBLD, 0, false },
+    { kpIr_F64_MUL, kpIr_F64_LOAD, kpIr_F64_MULLD, 0, true },
+    { kpIr_F64_ADD, kpIr_F64_LOAD_ADD, kpIr_F64_ADDLDA, 0, true },
+    { kpIr_F64_SUB, kpIr_F64_LOAD_ADD, kpIr_F64_SUBLDA, 0, false },
+    { kpIr_F64_MUL, kpIr_F64_LOAD_ADD, kpIr_F64_MULLDA, 0, true },
+    { kpIr_I32_ADD, kpIr_I32_ADD3, kpIr_I32_ADD4, 0, true },
+    { kpIr_F64_SUB, kpIr_F64_MULMUL, kpIr_F64_SUBMM, 0, false },
 };
 
 /* The fused instruction is "dst other" followed by the inner one's operands (all its words after
@@ -801,7 +821,7 @@ static kapsul_status lower_simd(lower *L, const kpInstr *in) {
     kpOp op = (kpOp)in->op;
     const kpOpInfo *info = &kpOp_info[op];
     const char *colon = strchr(info->sig, ':');
-    uint32_t nargs = colon ? (uint32_t)(colon - info->sig) : 0, s[3] = {0, 0, 0}, w[4];
+    uint32_t nargs = colon ? (uint32_t)(colon - info->sig) : 0, s[3] = { 0, 0, 0 }, w[4];
     kpValType rt = sig_result(op);
     for (uint32_t k = nargs; k > 0 && k <= 3; k--) s[k - 1] = pop(L);
     if (op == kpOp_V128_LOAD || op == kpOp_V128_STORE) {
@@ -840,7 +860,7 @@ static kapsul_status lower_simd(lower *L, const kpInstr *in) {
         for (int k = 0; k < 4; k++) emit(L, w[k]);
         return KAPSUL_OK;
     }
-    if (simd_fast_map[op]) {                  /* "dst a b", or "dst a lane" for extract_lane */
+    if (simd_fast_map[op]) { /* "dst a b", or "dst a lane" for extract_lane */
         emit_value_op(L, simd_fast_map[op] - 1u, push(L, rt));
         emit(L, s[0]);
         emit(L, info->imm == kpImm_LANE ? in->lane : s[1]);
@@ -863,13 +883,13 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         uint32_t nargs = colon ? (uint32_t)(colon - sig) : 0;
         bool is_mem = kpOp_info[op].imm == kpImm_MEMARG;
         kpValType rt = sig_result(op);
-        if (is_mem && !rt) {                   /* store: addr val offset */
+        if (is_mem && !rt) { /* store: addr val offset */
             uint32_t v = pop(L), a = pop(L), imm, x, y, k;
             L->last_dst = NONE;
             if (const_operand(L, v, ir - 1u == kpIr_I64_STORE, &imm) && store_imm_map[ir - 1u]) {
                 uint32_t sop = store_imm_map[ir - 1u] - 1u;
                 if (L->kprev_dst != NONE && addr_sum(L, a, L->kprev_pc, L->prev_pc, &x, &y, &k)) {
-                    L->code.n = L->kprev_pc;   /* `add; const; store` -> store_IMM_X */
+                    L->code.n = L->kprev_pc; /* `add; const; store` -> store_IMM_X */
                     emit(L, sop - kpIr_I32_STORE_IMM + kpIr_I32_STORE_IMM_X);
                     emit(L, x);
                     emit(L, y);
@@ -878,7 +898,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                     emit(L, in->b);
                     return KAPSUL_OK;
                 }
-                L->code.n = L->prev_pc;        /* drop the constant: `const; store` -> store_IMM */
+                L->code.n = L->prev_pc; /* drop the constant: `const; store` -> store_IMM */
                 emit(L, sop);
                 emit(L, a);
                 emit(L, imm);
@@ -891,9 +911,9 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 uint32_t addend = L->code.v[L->prev_pc + 2];
                 if (addend >= L->stack_base && L->kprev_dst != NONE && L->kprev_pc + 5 == L->prev_pc &&
                     L->code.v[L->kprev_pc] == kpIr_F64_MULMUL && L->code.v[L->kprev_dst] == addend) {
-                    const uint32_t *mm = L->code.v + L->kprev_pc;   /* MULMUL t b x y */
+                    const uint32_t *mm = L->code.v + L->kprev_pc; /* MULMUL t b x y */
                     uint32_t b = mm[2], x = mm[3], y = mm[4];
-                    L->code.n = L->kprev_pc;   /* `(x * y) * b + load p; store p` -> MMADDTO */
+                    L->code.n = L->kprev_pc; /* `(x * y) * b + load p; store p` -> MMADDTO */
                     emit(L, kpIr_F64_MMADDTO);
                     emit(L, b);
                     emit(L, x);
@@ -902,7 +922,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                     emit(L, in->b);
                     return KAPSUL_OK;
                 }
-                L->code.n = L->prev_pc;        /* `x + load p; store p` (same p, offset) -> ADDTO */
+                L->code.n = L->prev_pc; /* `x + load p; store p` (same p, offset) -> ADDTO */
                 emit(L, kpIr_F64_ADDTO);
                 emit(L, addend);
                 emit(L, a);
@@ -910,7 +930,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 return KAPSUL_OK;
             }
             if (L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
-                L->code.n = L->prev_pc;        /* `add; local.get; store` -> store_X */
+                L->code.n = L->prev_pc; /* `add; local.get; store` -> store_X */
                 emit(L, ir - 1u - kpIr_I32_STORE + kpIr_I32_STORE_X);
                 emit(L, x);
                 emit(L, y);
@@ -937,7 +957,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHL_IMM &&
                 L->code.v[L->kprev_dst] == x) {
                 uint32_t y = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
-                L->code.n = L->kprev_pc;       /* `shl y k; add imm; load` -> I32_LOAD_SA */
+                L->code.n = L->kprev_pc; /* `shl y k; add imm; load` -> I32_LOAD_SA */
                 emit_value_op(L, kpIr_I32_LOAD_SA, push(L, rt));
                 emit(L, y);
                 emit(L, k);
@@ -954,7 +974,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         }
         uint32_t x, y, k;
         if (is_mem && L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
-            L->code.n = L->prev_pc;            /* `add; load` -> load_X */
+            L->code.n = L->prev_pc; /* `add; load` -> load_X */
             emit_value_op(L, ir - 1u - kpIr_I32_LOAD + kpIr_I32_LOAD_X, push(L, rt));
             emit(L, x);
             emit(L, y);
@@ -972,22 +992,23 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         return KAPSUL_OK;
     }
     switch (op) {
-    case kpOp_I32_CONST: case kpOp_F32_CONST:
+    case kpOp_I32_CONST:
+    case kpOp_F32_CONST:
         emit_value_op(L, kpIr_CONST32, push(L, op == kpOp_I32_CONST ? kpT_I32 : kpT_F32));
         emit(L, (uint32_t)in->bits);
         return KAPSUL_OK;
-    case kpOp_I64_CONST: case kpOp_F64_CONST:
+    case kpOp_I64_CONST:
+    case kpOp_F64_CONST:
         emit_value_op(L, kpIr_CONST64, push(L, op == kpOp_I64_CONST ? kpT_I64 : kpT_F64));
         emit(L, (uint32_t)in->bits);
         emit(L, (uint32_t)(in->bits >> 32));
         return KAPSUL_OK;
-    default:
-        return kpOp_info[op].prefix == 0xFD ? lower_simd(L, in) : KAPSUL_ERR_INVALID;
+    default: return kpOp_info[op].prefix == 0xFD ? lower_simd(L, in) : KAPSUL_ERR_INVALID;
     }
 }
 
 static const local_run *find_local(const lower *L, uint32_t idx) {
-    size_t lo = 0, hi = L->lruns.n;   /* runs[lo].first <= idx < runs[hi].first */
+    size_t lo = 0, hi = L->lruns.n; /* runs[lo].first <= idx < runs[hi].first */
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
         if (L->lruns.v[mid].first <= idx) lo = mid;
@@ -1017,29 +1038,27 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
             emit_copy(L, d + w, ls + w);
         }
         return KAPSUL_OK;
-    case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: {
+    case kpOp_LOCAL_SET:
+    case kpOp_LOCAL_TEE: {
         uint32_t ls = local_slot(L, in->a), width = kp_slot_width(local_type(L, in->a));
         bool tee = in->op == kpOp_LOCAL_TEE;
         s = tee ? L->vs.v[height(L) - 1] : pop(L);
-        if (s == ls) return KAPSUL_OK;                     /* local.get x; local.set x */
+        if (s == ls) return KAPSUL_OK; /* local.get x; local.set x */
         /* Peephole: the value was just computed into its own slot; compute it into the local
          * instead, unless an older operand still refers to the local's old value. (Also for
          * v128: every IR instruction that produces one reads all its operands first.) */
-        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && !refs_to(L, ls) &&
-            L->nrefs < KP_MAX_REFS) {
+        if (L->prev_dst != NONE && L->code.v[L->prev_dst] == s && !refs_to(L, ls) && L->nrefs < KP_MAX_REFS) {
             L->code.v[L->prev_dst] = ls;
             L->hid_dst = L->prev_dst;
             L->hid_pc = L->prev_pc;
             if (tee) {
-                L->vs.v[height(L) - 1] = ls;               /* the operand now lives in the local */
+                L->vs.v[height(L) - 1] = ls; /* the operand now lives in the local */
                 L->refpos[L->nrefs++] = height(L) - 1;
             }
             return KAPSUL_OK;
         }
         materialize_local(L, ls);
-        for (uint32_t w = 0; w < width; w++) {
-            emit_copy(L, ls + w, s + w);
-        }
+        for (uint32_t w = 0; w < width; w++) { emit_copy(L, ls + w, s + w); }
         L->last_dst = NONE;
         return KAPSUL_OK;
     }
@@ -1102,8 +1121,7 @@ static kapsul_status lower_variable(lower *L, const kpInstr *in) {
         emit(L, v);
         emit(L, n);
         return KAPSUL_OK;
-    default:
-        return lower_simple(L, in);
+    default: return lower_simple(L, in);
     }
 }
 
@@ -1112,16 +1130,28 @@ static kapsul_status lower_bulk(lower *L, const kpInstr *in) {
     uint32_t n, s, d;
     L->last_dst = NONE;
     switch (in->op) {
-    case kpOp_MEMORY_INIT: case kpOp_MEMORY_COPY: case kpOp_MEMORY_FILL:
-    case kpOp_TABLE_INIT: case kpOp_TABLE_COPY:
+    case kpOp_MEMORY_INIT:
+    case kpOp_MEMORY_COPY:
+    case kpOp_MEMORY_FILL:
+    case kpOp_TABLE_INIT:
+    case kpOp_TABLE_COPY:
         n = pop(L);
         s = pop(L);
         d = pop(L);
-        if (in->op == kpOp_MEMORY_INIT) { emit(L, kpIr_MEMORY_INIT); emit(L, in->a); }
-        else if (in->op == kpOp_MEMORY_COPY) emit(L, kpIr_MEMORY_COPY);
+        if (in->op == kpOp_MEMORY_INIT) {
+            emit(L, kpIr_MEMORY_INIT);
+            emit(L, in->a);
+        } else if (in->op == kpOp_MEMORY_COPY) emit(L, kpIr_MEMORY_COPY);
         else if (in->op == kpOp_MEMORY_FILL) emit(L, kpIr_MEMORY_FILL);
-        else if (in->op == kpOp_TABLE_INIT) { emit(L, kpIr_TABLE_INIT); emit(L, in->b); emit(L, in->a); }
-        else { emit(L, kpIr_TABLE_COPY); emit(L, in->a); emit(L, in->b); }
+        else if (in->op == kpOp_TABLE_INIT) {
+            emit(L, kpIr_TABLE_INIT);
+            emit(L, in->b);
+            emit(L, in->a);
+        } else {
+            emit(L, kpIr_TABLE_COPY);
+            emit(L, in->a);
+            emit(L, in->b);
+        }
         emit(L, d);
         emit(L, s);
         emit(L, n);
@@ -1134,9 +1164,7 @@ static kapsul_status lower_bulk(lower *L, const kpInstr *in) {
         emit(L, kpIr_ELEM_DROP);
         emit(L, in->a);
         return KAPSUL_OK;
-    case kpOp_MEMORY_SIZE:
-        emit_value_op(L, kpIr_MEMORY_SIZE, push(L, kpT_I32));
-        return KAPSUL_OK;
+    case kpOp_MEMORY_SIZE: emit_value_op(L, kpIr_MEMORY_SIZE, push(L, kpT_I32)); return KAPSUL_OK;
     case kpOp_MEMORY_GROW:
         n = pop(L);
         emit(L, kpIr_MEMORY_GROW);
@@ -1156,8 +1184,7 @@ static kapsul_status lower_bulk(lower *L, const kpInstr *in) {
         emit_value_op(L, kpIr_REF_FUNC, push(L, kpT_FUNCREF));
         emit(L, in->a);
         return KAPSUL_OK;
-    default:
-        return lower_variable(L, in);
+    default: return lower_variable(L, in);
     }
 }
 
@@ -1179,8 +1206,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         emit(L, kpIr_UNREACHABLE);
         L->unreachable = true;
         break;
-    case kpOp_NOP:
-        break;
+    case kpOp_NOP: break;
     case kpOp_BLOCK:
         materialize_all(L);
         label_here(L);
@@ -1228,19 +1254,13 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         emit(L, NONE);
         break;
     }
-    case kpOp_ELSE:
-        lower_else(L);
-        break;
-    case kpOp_END:
-        *done = lower_end(L);
-        break;
+    case kpOp_ELSE: lower_else(L); break;
+    case kpOp_END: *done = lower_end(L); break;
     case kpOp_BR:
         emit_br(L, in->a);
         L->unreachable = true;
         break;
-    case kpOp_BR_IF:
-        lower_br_if(L, in->a);
-        break;
+    case kpOp_BR_IF: lower_br_if(L, in->a); break;
     case kpOp_BR_TABLE:
         st = lower_br_table(L, in);
         L->unreachable = true;
@@ -1268,15 +1288,14 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         emit(L, base);
         push_results(L, ft);
         break;
-    case kpOp_DROP:
-        pop(L);
-        break;
-    case kpOp_SELECT: case kpOp_SELECT_T: {
+    case kpOp_DROP: pop(L); break;
+    case kpOp_SELECT:
+    case kpOp_SELECT_T: {
         c = pop(L);
         uint32_t b = pop(L);
         kpValType t = L->vt.n ? L->vt.v[L->vt.n - 1] : kpT_I32;
         uint32_t a = pop(L);
-        if (t == kpT_V128) {   /* two one-slot selects; the second reads only the upper halves */
+        if (t == kpT_V128) { /* two one-slot selects; the second reads only the upper halves */
             uint32_t d = push(L, t);
             for (uint32_t w = 0; w < 2; w++) {
                 emit(L, kpIr_SELECT);
@@ -1301,9 +1320,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         emit(L, b);
         break;
     }
-    default:
-        L->ninstr++;
-        return lower_bulk(L, in);
+    default: L->ninstr++; return lower_bulk(L, in);
     }
     L->ninstr++;
     return st;
@@ -1324,7 +1341,7 @@ static kapsul_status setup_locals(lower *L, const kpFuncType *ft, const kpFunc *
             uint32_t count = param ? 1 : f->local_runs[i - 1].count;
             if (count == 0) continue;
             if (kpVec_grow(&L->lruns) != 0) return KAPSUL_ERR_NOMEM;
-            L->lruns.v[L->lruns.n++] = (local_run){.first = k, .slot = (uint32_t)slot, .type = t};
+            L->lruns.v[L->lruns.n++] = (local_run){ .first = k, .slot = (uint32_t)slot, .type = t };
             k += count;
             slot += (uint64_t)count * kp_slot_width(t);
             if (slot > (1u << 24)) return KAPSUL_ERR_LIMIT;
@@ -1345,17 +1362,19 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
     bool done = false;
     while (!done) {
         if (L->unreachable && !skip_dead(&r))
-            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
+            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s",
+                               r.error ? r.error : "bad body");
         kpInstr in;
         if (!kpDecode_next(&r, &in))
-            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s", r.error ? r.error : "bad body");
+            return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s",
+                               r.error ? r.error : "bad body");
         kapsul_status st = lower_instr(L, &in, &done);
         if (L->too_large)
             return kpError_set(err, KAPSUL_ERR_LIMIT, f->body_offset, "function too large after lowering");
         if (L->nomem) st = KAPSUL_ERR_NOMEM;
         if (st == KAPSUL_ERR_INVALID)
-            return kpError_set(err, KAPSUL_ERR_LIMIT, in.offset, "instruction %s not supported by the engine yet",
-                               kpOp_info[in.op].name);
+            return kpError_set(err, KAPSUL_ERR_LIMIT, in.offset,
+                               "instruction %s not supported by the engine yet", kpOp_info[in.op].name);
         if (st != KAPSUL_OK) return kpError_set(err, st, in.offset, "lowering failed");
         if (L->ctls.n == 0) break;
     }
@@ -1382,8 +1401,8 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         goto fail;
     }
-    L.ctls.v[L.ctls.n++] = (ctl){.kind = C_FUNC, .type = f->type, .height = 0,
-                                 .u.chain = NONE, .else_site = NONE};
+    L.ctls.v[L.ctls.n++] =
+        (ctl){ .kind = C_FUNC, .type = f->type, .height = 0, .u.chain = NONE, .else_site = NONE };
     emit_check(&L);
     st = lower_body(&L, f, err);
     if (st != KAPSUL_OK) goto fail;

@@ -19,34 +19,34 @@
 typedef struct kpInstCore kpInstCore;
 
 struct kapsul_func {
-    const kpFuncType *type;        /* canonical (owned by the kapsul_engine) */
+    const kpFuncType *type; /* canonical (owned by the kapsul_engine) */
     uint32_t type_id;
-    kpInstCore *inst;              /* defining instance; NULL for host functions */
-    const kpCode *code;            /* NULL for host functions */
-    uint32_t index;                /* function index in its module */
+    kpInstCore *inst;   /* defining instance; NULL for host functions */
+    const kpCode *code; /* NULL for host functions */
+    uint32_t index;     /* function index in its module */
     kapsul_host_fn host;
     void *env;
 };
 
 struct kapsul_memory {
     uint8_t *base;
-    uint64_t size;                 /* bytes accessible */
-    uint64_t max_pages;            /* effective maximum (type max, config limit, 65536) */
-    uint64_t type_max;             /* the declared maximum (KAPSUL_NO_MAX if none), for linking */
-    size_t reserved;               /* bytes reserved; 0 = plain heap block with bounds checks */
-    size_t mapped;                 /* bytes of address space backing the memory (== reserved in the
+    uint64_t size;      /* bytes accessible */
+    uint64_t max_pages; /* effective maximum (type max, config limit, 65536) */
+    uint64_t type_max;  /* the declared maximum (KAPSUL_NO_MAX if none), for linking */
+    size_t reserved;    /* bytes reserved; 0 = plain heap block with bounds checks */
+    size_t mapped;      /* bytes of address space backing the memory (== reserved in the
                                       guard-page mode; the maximum size in the bounds-checked mode
                                       when it could be mapped; 0 = a kp_malloc block) */
-    void *pool;                    /* a module template's slot that owns this memory (the store
+    void *pool;         /* a module template's slot that owns this memory (the store
                                       gives it back instead of calling kpMemory_free), or NULL */
 };
 
 struct kapsul_table {
     kpValType elem;
     uint32_t size;
-    uint64_t max;                  /* declared maximum, KAPSUL_NO_MAX if none, for linking */
-    uint64_t limit;                /* effective maximum: max, the store's and the implementation's */
-    void **elems;                  /* kapsul_func * or extern pointers; NULL = null ref */
+    uint64_t max;   /* declared maximum, KAPSUL_NO_MAX if none, for linking */
+    uint64_t limit; /* effective maximum: max, the store's and the implementation's */
+    void **elems;   /* kapsul_func * or extern pointers; NULL = null ref */
 };
 
 struct kapsul_global {
@@ -59,17 +59,17 @@ struct kapsul_global {
  * segments. The runtime's kapsul_instance contains one (and fills it at instantiation); the
  * interpreter keeps a pointer to the current one in a local. */
 struct kpInstCore {
-    const kpModule *m;             /* the module (data segment bytes, function names) */
-    kapsul_instance *owner;        /* the runtime's instance, opaque here: what kapsul_caller names */
+    const kpModule *m;      /* the module (data segment bytes, function names) */
+    kapsul_instance *owner; /* the runtime's instance, opaque here: what kapsul_caller names */
     kapsul_func **funcs;
     kapsul_table **tables;
     kapsul_memory **mems;
     kapsul_global **globals;
-    kapsul_memory *mem0;           /* memory 0 or NULL: what loads and stores use */
-    void ***elems;                 /* evaluated element segments */
-    uint32_t *elem_len;            /* 0 once dropped */
-    uint32_t *data_len;            /* 0 once dropped */
-    struct kpNativeInst *native;   /* the native tier's context when the module runs compiled
+    kapsul_memory *mem0;         /* memory 0 or NULL: what loads and stores use */
+    void ***elems;               /* evaluated element segments */
+    uint32_t *elem_len;          /* 0 once dropped */
+    uint32_t *data_len;          /* 0 once dropped */
+    struct kpNativeInst *native; /* the native tier's context when the module runs compiled
                                       (engine/native/bridge.h), else NULL */
 };
 
@@ -85,28 +85,28 @@ typedef struct kpFrame {
  * store embeds one (and fills stack, frames and config); fuel, interrupt and deadline are set
  * through the store's public API. */
 typedef struct kpExec {
-    uint64_t *stack;               /* value stack (slots), allocated on first call */
+    uint64_t *stack; /* value stack (slots), allocated on first call */
     size_t stack_slots;
-    uint64_t *stack_free;          /* first free slot while the host has control */
+    uint64_t *stack_free; /* first free slot while the host has control */
     kpFrame *frames;
     uint32_t nframes, max_frames;
 
-    int64_t fuel;                  /* remaining when KP_INTR_FUEL is set */
-    int interrupt;                 /* KP_INTR_* bits, set from other threads / the watchdog; the
+    int64_t fuel;  /* remaining when KP_INTR_FUEL is set */
+    int interrupt; /* KP_INTR_* bits, set from other threads / the watchdog; the
                                     * interpreter's CHECK reads this one word on its fast path */
     uint64_t deadline;
-    int entries;                   /* nesting of host -> wasm entries */
+    int entries; /* nesting of host -> wasm entries */
 
-    const kapsul_config *config;   /* the engine's, defaults filled in (memory limit, bounds mode) */
-    size_t mem_limit;              /* bytes per memory: the engine's limit, lowered by the store's */
-    kapsul_store *store;           /* the store embedding this, opaque here: what kapsul_caller names */
+    const kapsul_config *config; /* the engine's, defaults filled in (memory limit, bounds mode) */
+    size_t mem_limit;            /* bytes per memory: the engine's limit, lowered by the store's */
+    kapsul_store *store;         /* the store embedding this, opaque here: what kapsul_caller names */
     /* Every memory of the store. They live here, not with the store's other objects, because the
      * fault handler asks whether a faulting address lies in one of their reservations. */
     KP_VEC(kapsul_memory *) mems;
 } kpExec;
 #define KP_INTR_USER 1
 #define KP_INTR_DEADLINE 2
-#define KP_INTR_FUEL 4             /* not an interrupt: fuel metering is on */
+#define KP_INTR_FUEL 4 /* not an interrupt: fuel metering is on */
 
 /* What a host function receives: the store it runs in and the calling instance (NULL when the
  * host called it directly), both the runtime's handles (opaque here; see kpExec.store and

@@ -18,9 +18,9 @@
 #include "module/opcodes.h"
 
 /* Apply expr to every lane i of shape `f` (a kpV128 field) with n lanes, into r. */
-#define MAP(n, f, expr)                                                                           \
-    do {                                                                                          \
-        for (int i = 0; i < (n); i++) r->f[i] = (expr);                                           \
+#define MAP(n, f, expr)                                 \
+    do {                                                \
+        for (int i = 0; i < (n); i++) r->f[i] = (expr); \
     } while (0)
 /* Lane-wise comparison: all ones where x op y holds. */
 #define CMP(n, out, in, op) MAP(n, out, (uint64_t)0 - (uint64_t)(x->in[i] op y->in[i]))
@@ -44,7 +44,6 @@ static inline uint32_t trunc_sat_u32(double x) {
     if (x >= 4294967295.0) return UINT32_MAX;
     return (uint32_t)x;
 }
-
 
 /* ---- Integer comparisons ---- */
 
@@ -143,8 +142,9 @@ static int int_binary(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) 
     case kpOp_I32X4_MAX_U: MAP(4, u32, x->u32[i] > y->u32[i] ? x->u32[i] : y->u32[i]); break;
     /* Products of two i16 sum to at most 2^31, which wraps to INT32_MIN: done in 64 bits. */
     case kpOp_I32X4_DOT_I16X8_S:
-        MAP(4, u32, (uint32_t)((int64_t)x->i16[2 * i] * y->i16[2 * i] +
-                               (int64_t)x->i16[2 * i + 1] * y->i16[2 * i + 1]));
+        MAP(4, u32,
+            (uint32_t)((int64_t)x->i16[2 * i] * y->i16[2 * i] +
+                       (int64_t)x->i16[2 * i + 1] * y->i16[2 * i + 1]));
         break;
     case kpOp_I64X2_ADD: MAP(2, u64, x->u64[i] + y->u64[i]); break;
     case kpOp_I64X2_SUB: MAP(2, u64, x->u64[i] - y->u64[i]); break;
@@ -285,8 +285,8 @@ static int float_ops(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *y) {
     default: return 0;
     }
 #ifdef KP_TESTING
-    if (kpSimd_nanAsV8 && (op == kpOp_F32X4_MIN || op == kpOp_F32X4_MAX || op == kpOp_F64X2_MIN ||
-                           op == kpOp_F64X2_MAX))
+    if (kpSimd_nanAsV8 &&
+        (op == kpOp_F32X4_MIN || op == kpOp_F32X4_MAX || op == kpOp_F64X2_MIN || op == kpOp_F64X2_MAX))
         nan_lanes_as_v8(op, r, x, y);
 #endif
     return 1;
@@ -321,18 +321,36 @@ static int lanes_bitwise(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *
     switch (op) {
     case kpOp_I8X16_SPLAT: MAP(16, u8, (uint8_t)s); break;
     case kpOp_I16X8_SPLAT: MAP(8, u16, (uint16_t)s); break;
-    case kpOp_I32X4_SPLAT: case kpOp_F32X4_SPLAT: MAP(4, u32, (uint32_t)s); break;
-    case kpOp_I64X2_SPLAT: case kpOp_F64X2_SPLAT: MAP(2, u64, s); break;
+    case kpOp_I32X4_SPLAT:
+    case kpOp_F32X4_SPLAT: MAP(4, u32, (uint32_t)s); break;
+    case kpOp_I64X2_SPLAT:
+    case kpOp_F64X2_SPLAT: MAP(2, u64, s); break;
     case kpOp_I8X16_EXTRACT_LANE_S: *out = (uint32_t)(int32_t)x->i8[lane & 15]; return 2;
     case kpOp_I8X16_EXTRACT_LANE_U: *out = x->u8[lane & 15]; return 2;
     case kpOp_I16X8_EXTRACT_LANE_S: *out = (uint32_t)(int32_t)x->i16[lane & 7]; return 2;
     case kpOp_I16X8_EXTRACT_LANE_U: *out = x->u16[lane & 7]; return 2;
-    case kpOp_I32X4_EXTRACT_LANE: case kpOp_F32X4_EXTRACT_LANE: *out = x->u32[lane & 3]; return 2;
-    case kpOp_I64X2_EXTRACT_LANE: case kpOp_F64X2_EXTRACT_LANE: *out = x->u64[lane & 1]; return 2;
-    case kpOp_I8X16_REPLACE_LANE: *r = *x; r->u8[lane & 15] = (uint8_t)s; break;
-    case kpOp_I16X8_REPLACE_LANE: *r = *x; r->u16[lane & 7] = (uint16_t)s; break;
-    case kpOp_I32X4_REPLACE_LANE: case kpOp_F32X4_REPLACE_LANE: *r = *x; r->u32[lane & 3] = (uint32_t)s; break;
-    case kpOp_I64X2_REPLACE_LANE: case kpOp_F64X2_REPLACE_LANE: *r = *x; r->u64[lane & 1] = s; break;
+    case kpOp_I32X4_EXTRACT_LANE:
+    case kpOp_F32X4_EXTRACT_LANE: *out = x->u32[lane & 3]; return 2;
+    case kpOp_I64X2_EXTRACT_LANE:
+    case kpOp_F64X2_EXTRACT_LANE: *out = x->u64[lane & 1]; return 2;
+    case kpOp_I8X16_REPLACE_LANE:
+        *r = *x;
+        r->u8[lane & 15] = (uint8_t)s;
+        break;
+    case kpOp_I16X8_REPLACE_LANE:
+        *r = *x;
+        r->u16[lane & 7] = (uint16_t)s;
+        break;
+    case kpOp_I32X4_REPLACE_LANE:
+    case kpOp_F32X4_REPLACE_LANE:
+        *r = *x;
+        r->u32[lane & 3] = (uint32_t)s;
+        break;
+    case kpOp_I64X2_REPLACE_LANE:
+    case kpOp_F64X2_REPLACE_LANE:
+        *r = *x;
+        r->u64[lane & 1] = s;
+        break;
     case kpOp_V128_NOT: MAP(2, u64, ~x->u64[i]); break;
     case kpOp_V128_AND: MAP(2, u64, x->u64[i] & y->u64[i]); break;
     case kpOp_V128_ANDNOT: MAP(2, u64, x->u64[i] & ~y->u64[i]); break;
@@ -340,15 +358,39 @@ static int lanes_bitwise(uint32_t op, kpV128 *r, const kpV128 *x, const kpV128 *
     case kpOp_V128_XOR: MAP(2, u64, x->u64[i] ^ y->u64[i]); break;
     case kpOp_V128_BITSELECT: MAP(2, u64, (x->u64[i] & z->u64[i]) | (y->u64[i] & ~z->u64[i])); break;
     case kpOp_V128_ANY_TRUE: *out = (x->u64[0] | x->u64[1]) != 0; return 2;
-    case kpOp_I8X16_ALL_TRUE: acc = 1; for (int i = 0; i < 16; i++) acc &= x->u8[i] != 0; *out = acc; return 2;
-    case kpOp_I16X8_ALL_TRUE: acc = 1; for (int i = 0; i < 8; i++) acc &= x->u16[i] != 0; *out = acc; return 2;
-    case kpOp_I32X4_ALL_TRUE: acc = 1; for (int i = 0; i < 4; i++) acc &= x->u32[i] != 0; *out = acc; return 2;
+    case kpOp_I8X16_ALL_TRUE:
+        acc = 1;
+        for (int i = 0; i < 16; i++) acc &= x->u8[i] != 0;
+        *out = acc;
+        return 2;
+    case kpOp_I16X8_ALL_TRUE:
+        acc = 1;
+        for (int i = 0; i < 8; i++) acc &= x->u16[i] != 0;
+        *out = acc;
+        return 2;
+    case kpOp_I32X4_ALL_TRUE:
+        acc = 1;
+        for (int i = 0; i < 4; i++) acc &= x->u32[i] != 0;
+        *out = acc;
+        return 2;
     case kpOp_I64X2_ALL_TRUE: *out = x->u64[0] != 0 && x->u64[1] != 0; return 2;
     /* bitmask: bit i of the result is the top bit of lane i. */
-    case kpOp_I8X16_BITMASK: for (int i = 0; i < 16; i++) acc |= (uint64_t)(x->u8[i] >> 7) << i; *out = acc; return 2;
-    case kpOp_I16X8_BITMASK: for (int i = 0; i < 8; i++) acc |= (uint64_t)(x->u16[i] >> 15) << i; *out = acc; return 2;
-    case kpOp_I32X4_BITMASK: for (int i = 0; i < 4; i++) acc |= (uint64_t)(x->u32[i] >> 31) << i; *out = acc; return 2;
-    case kpOp_I64X2_BITMASK: for (int i = 0; i < 2; i++) acc |= (x->u64[i] >> 63) << i; *out = acc; return 2;
+    case kpOp_I8X16_BITMASK:
+        for (int i = 0; i < 16; i++) acc |= (uint64_t)(x->u8[i] >> 7) << i;
+        *out = acc;
+        return 2;
+    case kpOp_I16X8_BITMASK:
+        for (int i = 0; i < 8; i++) acc |= (uint64_t)(x->u16[i] >> 15) << i;
+        *out = acc;
+        return 2;
+    case kpOp_I32X4_BITMASK:
+        for (int i = 0; i < 4; i++) acc |= (uint64_t)(x->u32[i] >> 31) << i;
+        *out = acc;
+        return 2;
+    case kpOp_I64X2_BITMASK:
+        for (int i = 0; i < 2; i++) acc |= (x->u64[i] >> 63) << i;
+        *out = acc;
+        return 2;
     default: return 0;
     }
     return 1;
@@ -378,7 +420,7 @@ void kpSimd_exec(uint32_t op, uint64_t *dst, const uint64_t *a, const uint64_t *
     }
     if (k == 0 && !int_compare(op, &r, &x, &y) && !int_binary(op, &r, &x, &y) && !int_unary(op, &r, &x, s) &&
         !float_ops(op, &r, &x, &y) && !conversions(op, &r, &x))
-        memset(&r, 0, sizeof r);   /* not a SIMD op: lowering never emits one */
+        memset(&r, 0, sizeof r); /* not a SIMD op: lowering never emits one */
     memcpy(dst, &r, 16);
 }
 
@@ -390,9 +432,7 @@ void kpSimd_shuffle(uint64_t *dst, const uint64_t *a, const uint64_t *b, const u
     memcpy(dst, out, 16);
 }
 
-uint32_t kpSimd_accessSize(uint32_t op) {
-    return op < kpOp_COUNT ? 1u << kpOp_info[op].align : 16u;
-}
+uint32_t kpSimd_accessSize(uint32_t op) { return op < kpOp_COUNT ? 1u << kpOp_info[op].align : 16u; }
 
 /* ---- Memory ---- */
 
@@ -400,7 +440,7 @@ void kpSimd_load(uint32_t op, uint64_t *dst, const uint8_t *p, const uint64_t *v
     kpV128 r, m;
     memset(&r, 0, sizeof r);
     memset(&m, 0, sizeof m);
-    switch (kpSimd_accessSize(op)) {    /* constant sizes, so each memcpy is one move */
+    switch (kpSimd_accessSize(op)) { /* constant sizes, so each memcpy is one move */
     case 1: memcpy(&m, p, 1); break;
     case 2: memcpy(&m, p, 2); break;
     case 4: memcpy(&m, p, 4); break;
@@ -409,21 +449,54 @@ void kpSimd_load(uint32_t op, uint64_t *dst, const uint8_t *p, const uint64_t *v
     }
     switch (op) {
     case kpOp_V128_LOAD: r = m; break;
-    case kpOp_V128_LOAD8X8_S: for (int i = 0; i < 8; i++) r.i16[i] = m.i8[i]; break;
-    case kpOp_V128_LOAD8X8_U: for (int i = 0; i < 8; i++) r.u16[i] = m.u8[i]; break;
-    case kpOp_V128_LOAD16X4_S: for (int i = 0; i < 4; i++) r.i32[i] = m.i16[i]; break;
-    case kpOp_V128_LOAD16X4_U: for (int i = 0; i < 4; i++) r.u32[i] = m.u16[i]; break;
-    case kpOp_V128_LOAD32X2_S: for (int i = 0; i < 2; i++) r.i64[i] = m.i32[i]; break;
-    case kpOp_V128_LOAD32X2_U: for (int i = 0; i < 2; i++) r.u64[i] = m.u32[i]; break;
-    case kpOp_V128_LOAD8_SPLAT: for (int i = 0; i < 16; i++) r.u8[i] = m.u8[0]; break;
-    case kpOp_V128_LOAD16_SPLAT: for (int i = 0; i < 8; i++) r.u16[i] = m.u16[0]; break;
-    case kpOp_V128_LOAD32_SPLAT: for (int i = 0; i < 4; i++) r.u32[i] = m.u32[0]; break;
-    case kpOp_V128_LOAD64_SPLAT: for (int i = 0; i < 2; i++) r.u64[i] = m.u64[0]; break;
-    case kpOp_V128_LOAD32_ZERO: case kpOp_V128_LOAD64_ZERO: r = m; break;
-    case kpOp_V128_LOAD8_LANE: memcpy(&r, vec, 16); r.u8[lane & 15] = m.u8[0]; break;
-    case kpOp_V128_LOAD16_LANE: memcpy(&r, vec, 16); r.u16[lane & 7] = m.u16[0]; break;
-    case kpOp_V128_LOAD32_LANE: memcpy(&r, vec, 16); r.u32[lane & 3] = m.u32[0]; break;
-    case kpOp_V128_LOAD64_LANE: memcpy(&r, vec, 16); r.u64[lane & 1] = m.u64[0]; break;
+    case kpOp_V128_LOAD8X8_S:
+        for (int i = 0; i < 8; i++) r.i16[i] = m.i8[i];
+        break;
+    case kpOp_V128_LOAD8X8_U:
+        for (int i = 0; i < 8; i++) r.u16[i] = m.u8[i];
+        break;
+    case kpOp_V128_LOAD16X4_S:
+        for (int i = 0; i < 4; i++) r.i32[i] = m.i16[i];
+        break;
+    case kpOp_V128_LOAD16X4_U:
+        for (int i = 0; i < 4; i++) r.u32[i] = m.u16[i];
+        break;
+    case kpOp_V128_LOAD32X2_S:
+        for (int i = 0; i < 2; i++) r.i64[i] = m.i32[i];
+        break;
+    case kpOp_V128_LOAD32X2_U:
+        for (int i = 0; i < 2; i++) r.u64[i] = m.u32[i];
+        break;
+    case kpOp_V128_LOAD8_SPLAT:
+        for (int i = 0; i < 16; i++) r.u8[i] = m.u8[0];
+        break;
+    case kpOp_V128_LOAD16_SPLAT:
+        for (int i = 0; i < 8; i++) r.u16[i] = m.u16[0];
+        break;
+    case kpOp_V128_LOAD32_SPLAT:
+        for (int i = 0; i < 4; i++) r.u32[i] = m.u32[0];
+        break;
+    case kpOp_V128_LOAD64_SPLAT:
+        for (int i = 0; i < 2; i++) r.u64[i] = m.u64[0];
+        break;
+    case kpOp_V128_LOAD32_ZERO:
+    case kpOp_V128_LOAD64_ZERO: r = m; break;
+    case kpOp_V128_LOAD8_LANE:
+        memcpy(&r, vec, 16);
+        r.u8[lane & 15] = m.u8[0];
+        break;
+    case kpOp_V128_LOAD16_LANE:
+        memcpy(&r, vec, 16);
+        r.u16[lane & 7] = m.u16[0];
+        break;
+    case kpOp_V128_LOAD32_LANE:
+        memcpy(&r, vec, 16);
+        r.u32[lane & 3] = m.u32[0];
+        break;
+    case kpOp_V128_LOAD64_LANE:
+        memcpy(&r, vec, 16);
+        r.u64[lane & 1] = m.u64[0];
+        break;
     default: break;
     }
     memcpy(dst, &r, 16);
@@ -445,6 +518,5 @@ void kpSimd_store(uint32_t op, uint8_t *p, const uint64_t *vec, uint32_t lane) {
 void kpSimd_access(uint32_t op, uint64_t *dst, uint8_t *p, const uint64_t *vec, uint32_t lane) {
     if (op == kpOp_V128_STORE || (op >= kpOp_V128_STORE8_LANE && op <= kpOp_V128_STORE64_LANE))
         kpSimd_store(op, p, vec, lane);
-    else
-        kpSimd_load(op, dst, p, vec, lane);
+    else kpSimd_load(op, dst, p, vec, lane);
 }

@@ -50,67 +50,71 @@ typedef double kpF64x2 __attribute__((vector_size(16)));
  * and k (uint32_t) the scalar second operand; kind VL: x is the v128, `lane` the lane immediate
  * (IR "dst a lane") and the result a scalar (i32/f32 zero-extended in its slot). Comparisons
  * yield a signed all-ones/zero mask of the same lane width, cast back to T. */
-#define KP_SIMD_FAST(X)                                                                           \
-    X(I8X16_ADD, kpU8x16, VV, x + y) X(I8X16_SUB, kpU8x16, VV, x - y)                             \
-    X(I16X8_ADD, kpU16x8, VV, x + y) X(I16X8_SUB, kpU16x8, VV, x - y)                             \
-    X(I16X8_MUL, kpU16x8, VV, x * y)                                                              \
-    X(I32X4_ADD, kpU32x4, VV, x + y) X(I32X4_SUB, kpU32x4, VV, x - y)                             \
-    X(I32X4_MUL, kpU32x4, VV, x * y)                                                              \
-    X(I64X2_ADD, kpU64x2, VV, x + y) X(I64X2_SUB, kpU64x2, VV, x - y)                             \
-    X(I64X2_MUL, kpU64x2, VV, x * y)                                                              \
-    X(V128_AND, kpU64x2, VV, x & y) X(V128_OR, kpU64x2, VV, x | y)                                \
-    X(V128_XOR, kpU64x2, VV, x ^ y) X(V128_ANDNOT, kpU64x2, VV, x & ~y)                           \
-    X(F32X4_ADD, kpF32x4, VV, x + y) X(F32X4_SUB, kpF32x4, VV, x - y)                             \
-    X(F32X4_MUL, kpF32x4, VV, x * y) X(F32X4_DIV, kpF32x4, VV, x / y)                             \
-    X(F64X2_ADD, kpF64x2, VV, x + y) X(F64X2_SUB, kpF64x2, VV, x - y)                             \
-    X(F64X2_MUL, kpF64x2, VV, x * y) X(F64X2_DIV, kpF64x2, VV, x / y)                             \
-    /* rounding average: (x | y) - ((x ^ y) >> 1) == (x + y + 1) >> 1 without widening */       \
-    X(I8X16_AVGR_U, kpU8x16, VV, (x | y) - ((x ^ y) >> 1))                                        \
-    X(I16X8_AVGR_U, kpU16x8, VV, (x | y) - ((x ^ y) >> 1))                                        \
-    /* unsigned saturation: a wrapped sum is below x; a difference saturates where x < y */      \
-    X(I8X16_ADD_SAT_U, kpU8x16, VV, (x + y) | (kpU8x16)((x + y) < x))                             \
-    X(I8X16_SUB_SAT_U, kpU8x16, VV, (x - y) & (kpU8x16)(x >= y))                                  \
-    X(I16X8_ADD_SAT_U, kpU16x8, VV, (x + y) | (kpU16x8)((x + y) < x))                             \
-    X(I16X8_SUB_SAT_U, kpU16x8, VV, (x - y) & (kpU16x8)(x >= y))                                  \
-    KP_SIMD_CMP(X, I8X16, kpU8x16, kpI8x16) KP_SIMD_CMP(X, I16X8, kpU16x8, kpI16x8)               \
-    KP_SIMD_CMP(X, I32X4, kpU32x4, kpI32x4)                                                       \
-    KP_SIMD_FCMP(X, F32X4, kpF32x4) KP_SIMD_FCMP(X, F64X2, kpF64x2)                               \
-    KP_SIMD_MINMAX(X, I8X16, kpU8x16, kpI8x16) KP_SIMD_MINMAX(X, I16X8, kpU16x8, kpI16x8)         \
-    KP_SIMD_MINMAX(X, I32X4, kpU32x4, kpI32x4)                                                    \
-    KP_SIMD_SHIFT(X, I8X16, kpU8x16, kpI8x16, uint8_t, int8_t, 7)                                 \
-    KP_SIMD_SHIFT(X, I16X8, kpU16x8, kpI16x8, uint16_t, int16_t, 15)                              \
-    KP_SIMD_SHIFT(X, I32X4, kpU32x4, kpI32x4, uint32_t, int32_t, 31)                              \
-    KP_SIMD_SHIFT(X, I64X2, kpU64x2, kpI64x2, uint64_t, int64_t, 63)                              \
-    X(I8X16_EXTRACT_LANE_S, kpI8x16, VL, (uint32_t)(int32_t)x[lane & 15])                         \
-    X(I8X16_EXTRACT_LANE_U, kpU8x16, VL, x[lane & 15])                                            \
-    X(I16X8_EXTRACT_LANE_S, kpI16x8, VL, (uint32_t)(int32_t)x[lane & 7])                          \
-    X(I16X8_EXTRACT_LANE_U, kpU16x8, VL, x[lane & 7])                                             \
-    X(I32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3]) X(F32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3]) \
-    X(I64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1]) X(F64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1])
+#define KP_SIMD_FAST(X)                                                                                            \
+    X(I8X16_ADD, kpU8x16, VV, x + y)                                                                               \
+    X(I8X16_SUB, kpU8x16, VV, x - y) X(I16X8_ADD, kpU16x8, VV, x + y) X(I16X8_SUB, kpU16x8, VV, x - y) X(          \
+        I16X8_MUL, kpU16x8, VV, x *y) X(I32X4_ADD, kpU32x4, VV, x + y) X(I32X4_SUB, kpU32x4, VV, x - y)            \
+        X(I32X4_MUL, kpU32x4, VV, x *y) X(I64X2_ADD, kpU64x2, VV, x + y) X(I64X2_SUB, kpU64x2, VV, x - y) X(       \
+            I64X2_MUL, kpU64x2, VV, x *y) X(V128_AND, kpU64x2, VV, x &y) X(V128_OR, kpU64x2, VV, x | y)            \
+            X(V128_XOR, kpU64x2, VV, x ^ y) X(V128_ANDNOT, kpU64x2, VV, x & ~y) X(                                 \
+                F32X4_ADD, kpF32x4, VV,                                                                            \
+                x + y) X(F32X4_SUB, kpF32x4, VV,                                                                   \
+                         x - y) X(F32X4_MUL, kpF32x4, VV, x *y)                                                    \
+                X(F32X4_DIV, kpF32x4, VV, x / y) X(F64X2_ADD, kpF64x2, VV, x + y) X(                               \
+                    F64X2_SUB,                                                                                     \
+                    kpF64x2, VV,                                                                                   \
+                    x - y) X(F64X2_MUL, kpF64x2, VV, x *y)                                                         \
+                    X(F64X2_DIV, kpF64x2, VV,                                                                      \
+                      x / y) /* rounding average: (x | y) - ((x ^ y) >> 1) == (x + y + 1) >> 1 without widening */ \
+        X(I8X16_AVGR_U, kpU8x16, VV, (x | y) - ((x ^ y) >> 1)) X(                                                  \
+            I16X8_AVGR_U, kpU16x8, VV,                                                                             \
+            (x | y) -                                                                                              \
+                ((x ^ y) >>                                                                                        \
+                 1)) /* unsigned saturation: a wrapped sum is below x; a difference saturates where x < y */       \
+        X(I8X16_ADD_SAT_U, kpU8x16, VV, (x + y) | (kpU8x16)((x + y) < x)) X(                                       \
+            I8X16_SUB_SAT_U, kpU8x16, VV, (x - y) & (kpU8x16)(x >= y)) X(I16X8_ADD_SAT_U, kpU16x8, VV,             \
+                                                                         (x + y) | (kpU16x8)((x + y) < x))         \
+            X(I16X8_SUB_SAT_U, kpU16x8, VV, (x - y) & (kpU16x8)(x >= y)) KP_SIMD_CMP(                              \
+                X, I8X16, kpU8x16, kpI8x16) KP_SIMD_CMP(X, I16X8, kpU16x8, kpI16x8)                                \
+                KP_SIMD_CMP(X, I32X4, kpU32x4, kpI32x4) KP_SIMD_FCMP(X, F32X4, kpF32x4) KP_SIMD_FCMP(              \
+                    X, F64X2, kpF64x2) KP_SIMD_MINMAX(X, I8X16, kpU8x16, kpI8x16)                                  \
+                    KP_SIMD_MINMAX(X, I16X8, kpU16x8, kpI16x8) KP_SIMD_MINMAX(X, I32X4, kpU32x4, kpI32x4)          \
+                        KP_SIMD_SHIFT(X, I8X16, kpU8x16, kpI8x16, uint8_t, int8_t,                                 \
+                                      7) KP_SIMD_SHIFT(X, I16X8, kpU16x8, kpI16x8, uint16_t, int16_t, 15)          \
+                            KP_SIMD_SHIFT(X, I32X4, kpU32x4, kpI32x4, uint32_t, int32_t, 31)                       \
+                                KP_SIMD_SHIFT(X, I64X2, kpU64x2, kpI64x2, uint64_t, int64_t, 63)                   \
+                                    X(I8X16_EXTRACT_LANE_S, kpI8x16, VL, (uint32_t)(int32_t)x[lane & 15]) X(       \
+                                        I8X16_EXTRACT_LANE_U, kpU8x16, VL, x[lane & 15])                           \
+                                        X(I16X8_EXTRACT_LANE_S, kpI16x8, VL, (uint32_t)(int32_t)x[lane & 7])       \
+                                            X(I16X8_EXTRACT_LANE_U, kpU16x8, VL, x[lane & 7])                      \
+                                                X(I32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3])                    \
+                                                    X(F32X4_EXTRACT_LANE, kpU32x4, VL, x[lane & 3])                \
+                                                        X(I64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1])            \
+                                                            X(F64X2_EXTRACT_LANE, kpU64x2, VL, x[lane & 1])
 
 /* The ten integer comparisons of one shape; U/S are its unsigned and signed vector types. */
-#define KP_SIMD_CMP(X, SH, U, S)                                                                  \
-    X(SH##_EQ, U, VV, (U)(x == y)) X(SH##_NE, U, VV, (U)(x != y))                                 \
-    X(SH##_LT_S, U, VV, (U)((S)x < (S)y)) X(SH##_LT_U, U, VV, (U)(x < y))                         \
-    X(SH##_GT_S, U, VV, (U)((S)x > (S)y)) X(SH##_GT_U, U, VV, (U)(x > y))                         \
-    X(SH##_LE_S, U, VV, (U)((S)x <= (S)y)) X(SH##_LE_U, U, VV, (U)(x <= y))                       \
-    X(SH##_GE_S, U, VV, (U)((S)x >= (S)y)) X(SH##_GE_U, U, VV, (U)(x >= y))
+#define KP_SIMD_CMP(X, SH, U, S)                                                                         \
+    X(SH##_EQ, U, VV, (U)(x == y))                                                                       \
+    X(SH##_NE, U, VV, (U)(x != y)) X(SH##_LT_S, U, VV, (U)((S)x < (S)y)) X(SH##_LT_U, U, VV, (U)(x < y)) \
+        X(SH##_GT_S, U, VV, (U)((S)x > (S)y)) X(SH##_GT_U, U, VV, (U)(x > y))                            \
+            X(SH##_LE_S, U, VV, (U)((S)x <= (S)y)) X(SH##_LE_U, U, VV, (U)(x <= y))                      \
+                X(SH##_GE_S, U, VV, (U)((S)x >= (S)y)) X(SH##_GE_U, U, VV, (U)(x >= y))
 /* The six float comparisons (IEEE: every comparison with a NaN is false, except ne). */
-#define KP_SIMD_FCMP(X, SH, F)                                                                    \
-    X(SH##_EQ, F, VV, (F)(x == y)) X(SH##_NE, F, VV, (F)(x != y))                                 \
-    X(SH##_LT, F, VV, (F)(x < y)) X(SH##_GT, F, VV, (F)(x > y))                                   \
-    X(SH##_LE, F, VV, (F)(x <= y)) X(SH##_GE, F, VV, (F)(x >= y))
+#define KP_SIMD_FCMP(X, SH, F)                                                                 \
+    X(SH##_EQ, F, VV, (F)(x == y))                                                             \
+    X(SH##_NE, F, VV, (F)(x != y)) X(SH##_LT, F, VV, (F)(x < y)) X(SH##_GT, F, VV, (F)(x > y)) \
+        X(SH##_LE, F, VV, (F)(x <= y)) X(SH##_GE, F, VV, (F)(x >= y))
 /* Integer min/max: select through the comparison mask. */
-#define KP_SIMD_MINMAX(X, SH, U, S)                                                               \
-    X(SH##_MIN_S, U, VV, (x & (U)((S)x < (S)y)) | (y & ~(U)((S)x < (S)y)))                        \
-    X(SH##_MIN_U, U, VV, (x & (U)(x < y)) | (y & ~(U)(x < y)))                                    \
-    X(SH##_MAX_S, U, VV, (x & (U)((S)x > (S)y)) | (y & ~(U)((S)x > (S)y)))                        \
+#define KP_SIMD_MINMAX(X, SH, U, S)                                        \
+    X(SH##_MIN_S, U, VV, (x & (U)((S)x < (S)y)) | (y & ~(U)((S)x < (S)y))) \
+    X(SH##_MIN_U, U, VV, (x & (U)(x < y)) | (y & ~(U)(x < y)))             \
+    X(SH##_MAX_S, U, VV, (x & (U)((S)x > (S)y)) | (y & ~(U)((S)x > (S)y))) \
     X(SH##_MAX_U, U, VV, (x & (U)(x > y)) | (y & ~(U)(x > y)))
 /* The three shifts of one shape: u/s are the lane types (a vector op with a scalar operand takes
  * the scalar at the lane type), m the count mask (the count is taken modulo the lane width). */
-#define KP_SIMD_SHIFT(X, SH, U, S, u, s, m)                                                       \
-    X(SH##_SHL, U, VS, x << (u)(k & m)) X(SH##_SHR_U, U, VS, x >> (u)(k & m))                     \
-    X(SH##_SHR_S, U, VS, (U)((S)x >> (s)(k & m)))
+#define KP_SIMD_SHIFT(X, SH, U, S, u, s, m) \
+    X(SH##_SHL, U, VS, x << (u)(k & m))     \
+    X(SH##_SHR_U, U, VS, x >> (u)(k & m)) X(SH##_SHR_S, U, VS, (U)((S)x >> (s)(k & m)))
 
 /* Every SIMD instruction without a memory access, v128.const or i8x16.shuffle: `op` is the kpOp,
  * a/b/c the operand slots in order (unused ones may be NULL), `lane` the lane immediate. */

@@ -14,9 +14,9 @@
 typedef struct dec {
     kpModule *m;
     kapsul_error *err;
-    const uint8_t *mod_end;      /* end of the whole module copy */
+    const uint8_t *mod_end; /* end of the whole module copy */
     bool seen_code, seen_data;
-    bool code_mismatch;          /* the code section's count differs from the function section's */
+    bool code_mismatch; /* the code section's count differs from the function section's */
     size_t code_mismatch_at;
 } dec;
 
@@ -48,9 +48,7 @@ static kapsul_status limit_fail(dec *d, size_t offset, const char *what, uint64_
                        (unsigned long long)n, (unsigned long long)max);
 }
 
-static kapsul_status nomem(dec *d) {
-    return kpError_set(d->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-}
+static kapsul_status nomem(dec *d) { return kpError_set(d->err, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
 
 static bool read_valtype(kpReader *r, kpValType *t) {
     uint8_t b;
@@ -81,8 +79,17 @@ static bool read_zero(kpReader *r) {
 static bool read_blocktype(kpReader *r, kpInstr *in) {
     if (kpRead_eof(r)) return kpRead_fail(r, "unexpected end");
     uint8_t b = *r->p;
-    if (b == 0x40) { r->p++; in->block_kind = kpBlock_EMPTY; return true; }
-    if (kp_is_valtype(b)) { r->p++; in->block_kind = kpBlock_VAL; in->type = b; return true; }
+    if (b == 0x40) {
+        r->p++;
+        in->block_kind = kpBlock_EMPTY;
+        return true;
+    }
+    if (kp_is_valtype(b)) {
+        r->p++;
+        in->block_kind = kpBlock_VAL;
+        in->type = b;
+        return true;
+    }
     int64_t idx;
     const uint8_t *at = r->p;
     if (!kpRead_s33(r, &idx)) return false;
@@ -130,12 +137,17 @@ static bool read_imm(kpReader *r, kpInstr *in, kpImm imm) {
     switch (imm) {
     case kpImm_NONE: return true;
     case kpImm_BLOCK: return read_blocktype(r, in);
-    case kpImm_LABEL: case kpImm_FUNC: case kpImm_LOCAL: case kpImm_GLOBAL: case kpImm_TABLE:
-    case kpImm_DATA: case kpImm_ELEM:
-        return kpRead_u32(r, &in->a);
+    case kpImm_LABEL:
+    case kpImm_FUNC:
+    case kpImm_LOCAL:
+    case kpImm_GLOBAL:
+    case kpImm_TABLE:
+    case kpImm_DATA:
+    case kpImm_ELEM: return kpRead_u32(r, &in->a);
     case kpImm_BRTABLE: return read_brtable(r, in);
-    case kpImm_CALLIND: case kpImm_TABLEINIT: case kpImm_TABLECOPY:
-        return kpRead_u32(r, &in->a) && kpRead_u32(r, &in->b);
+    case kpImm_CALLIND:
+    case kpImm_TABLEINIT:
+    case kpImm_TABLECOPY: return kpRead_u32(r, &in->a) && kpRead_u32(r, &in->b);
     case kpImm_MEMARG: return read_memarg(r, in);
     case kpImm_MEMIDX: return read_zero(r);
     case kpImm_I32: {
@@ -161,7 +173,8 @@ static bool read_imm(kpReader *r, kpInstr *in, kpImm imm) {
     case kpImm_REFTYPE: return read_reftype(r, &in->type);
     case kpImm_MEMINIT: return kpRead_u32(r, &in->a) && read_zero(r);
     case kpImm_MEMCOPY: return read_zero(r) && read_zero(r);
-    case kpImm_V128: case kpImm_SHUFFLE: return kpRead_bytes(r, 16, &in->bytes);
+    case kpImm_V128:
+    case kpImm_SHUFFLE: return kpRead_bytes(r, 16, &in->bytes);
     case kpImm_LANE: return kpRead_u8(r, &in->lane);
     case kpImm_MEMLANE: return read_memarg(r, in) && kpRead_u8(r, &in->lane);
     }
@@ -257,7 +270,10 @@ static kapsul_status read_valtypes(dec *d, kpReader *r, uint32_t *n, uint32_t ma
     kapsul_status st = KAPSUL_OK;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, n) || !count_fits(r, *n, 1)) goto fail;
-    if (*n > max) { st = limit_fail(d, at, what, *n, max); goto fail; }
+    if (*n > max) {
+        st = limit_fail(d, at, what, *n, max);
+        goto fail;
+    }
     for (uint32_t i = 0; i < *n; i++) {
         kpValType t;
         if (!read_valtype(r, &t)) goto fail;
@@ -273,13 +289,22 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
     uint32_t count;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
-    if (count > KP_MAX_TYPES) { st = limit_fail(d, at, "types", count, KP_MAX_TYPES); goto fail; }
+    if (count > KP_MAX_TYPES) {
+        st = limit_fail(d, at, "types", count, KP_MAX_TYPES);
+        goto fail;
+    }
     /* Every value type of every signature lives in one pool rather than one allocation per
      * type: a million types then cost one block, not a million. Each value type is one byte of
      * the section, so what is left of it bounds the pool (pages never written stay unused). */
     size_t pool_size = (size_t)(r->end - r->p);
-    if (!(m->types = kp_calloc(count, sizeof *m->types))) { st = nomem(d); goto fail; }
-    if (!(m->type_pool = kp_malloc(pool_size ? pool_size : 1))) { st = nomem(d); goto fail; }
+    if (!(m->types = kp_calloc(count, sizeof *m->types))) {
+        st = nomem(d);
+        goto fail;
+    }
+    if (!(m->type_pool = kp_malloc(pool_size ? pool_size : 1))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->ntypes = count;
     size_t used = 0;
     for (uint32_t i = 0; i < count; i++) {
@@ -327,8 +352,14 @@ static kapsul_status read_import_section(dec *d, kpReader *r) {
     uint32_t count;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
-    if (count > KP_MAX_IMPORTS) { st = limit_fail(d, at, "imports", count, KP_MAX_IMPORTS); goto fail; }
-    if (!(m->imports = kp_calloc(count, sizeof *m->imports))) { st = nomem(d); goto fail; }
+    if (count > KP_MAX_IMPORTS) {
+        st = limit_fail(d, at, "imports", count, KP_MAX_IMPORTS);
+        goto fail;
+    }
+    if (!(m->imports = kp_calloc(count, sizeof *m->imports))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nimports = count;
     for (uint32_t i = 0; i < count; i++) {
         kpImport *im = &m->imports[i];
@@ -343,9 +374,13 @@ static kapsul_status read_import_section(dec *d, kpReader *r) {
         }
     }
     /* Positions of each kind's imports, for the O(1) index-space helpers. */
-    uint32_t nkind[4] = {m->nfunc_imports, m->ntable_imports, m->nmem_imports, m->nglobal_imports}, fill[4] = {0};
+    uint32_t nkind[4] = { m->nfunc_imports, m->ntable_imports, m->nmem_imports, m->nglobal_imports },
+             fill[4] = { 0 };
     for (int k = 0; k < 4; k++)
-        if (!(m->import_pos[k] = kp_calloc(nkind[k], sizeof(uint32_t)))) { st = nomem(d); goto fail; }
+        if (!(m->import_pos[k] = kp_calloc(nkind[k], sizeof(uint32_t)))) {
+            st = nomem(d);
+            goto fail;
+        }
     for (uint32_t i = 0; i < count; i++) {
         kpExternKind k = m->imports[i].kind;
         m->import_pos[k][fill[k]++] = i;
@@ -365,7 +400,10 @@ static kapsul_status read_function_section(dec *d, kpReader *r) {
         st = limit_fail(d, at, "functions", (uint64_t)count + m->nfunc_imports, KP_MAX_FUNCS);
         goto fail;
     }
-    if (!(m->funcs = kp_calloc(count, sizeof *m->funcs))) { st = nomem(d); goto fail; }
+    if (!(m->funcs = kp_calloc(count, sizeof *m->funcs))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nfuncs = count;
     for (uint32_t i = 0; i < count; i++)
         if (!kpRead_u32(r, &m->funcs[i].type)) goto fail;
@@ -379,7 +417,10 @@ static kapsul_status read_table_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
-    if (!(m->tables = kp_calloc(count, sizeof *m->tables))) { st = nomem(d); goto fail; }
+    if (!(m->tables = kp_calloc(count, sizeof *m->tables))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->ntables = count;
     for (uint32_t i = 0; i < count; i++)
         if (!read_tabletype(r, &m->tables[i])) goto fail;
@@ -393,7 +434,10 @@ static kapsul_status read_memory_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 1)) goto fail;
-    if (!(m->memories = kp_calloc(count, sizeof *m->memories))) { st = nomem(d); goto fail; }
+    if (!(m->memories = kp_calloc(count, sizeof *m->memories))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nmemories = count;
     for (uint32_t i = 0; i < count; i++)
         if (!read_limits(r, &m->memories[i].limits)) goto fail;
@@ -412,7 +456,10 @@ static kapsul_status read_global_section(dec *d, kpReader *r) {
         st = limit_fail(d, at, "globals", (uint64_t)count + m->nglobal_imports, KP_MAX_GLOBALS);
         goto fail;
     }
-    if (!(m->globals = kp_calloc(count, sizeof *m->globals))) { st = nomem(d); goto fail; }
+    if (!(m->globals = kp_calloc(count, sizeof *m->globals))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nglobals = count;
     for (uint32_t i = 0; i < count; i++)
         if (!read_globaltype(r, &m->globals[i].type) || !read_const_expr(d, r, &m->globals[i].init))
@@ -428,14 +475,23 @@ static kapsul_status read_export_section(dec *d, kpReader *r) {
     uint32_t count;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 3)) goto fail;
-    if (count > KP_MAX_EXPORTS) { st = limit_fail(d, at, "exports", count, KP_MAX_EXPORTS); goto fail; }
-    if (!(m->exports = kp_calloc(count, sizeof *m->exports))) { st = nomem(d); goto fail; }
+    if (count > KP_MAX_EXPORTS) {
+        st = limit_fail(d, at, "exports", count, KP_MAX_EXPORTS);
+        goto fail;
+    }
+    if (!(m->exports = kp_calloc(count, sizeof *m->exports))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nexports = count;
     for (uint32_t i = 0; i < count; i++) {
         kpExport *ex = &m->exports[i];
         uint8_t kind;
         if (!kpRead_name(r, &ex->name, &ex->name_len) || !kpRead_u8(r, &kind)) goto fail;
-        if (kind > kpExtern_GLOBAL) { fail_prev(r, "malformed export kind"); goto fail; }
+        if (kind > kpExtern_GLOBAL) {
+            fail_prev(r, "malformed export kind");
+            goto fail;
+        }
         ex->kind = (kpExternKind)kind;
         if (!kpRead_u32(r, &ex->index)) goto fail;
     }
@@ -456,11 +512,17 @@ static kapsul_status read_elem_items(dec *d, kpReader *r, kpElem *e, bool exprs)
         goto fail;
     }
     if (exprs) {
-        if (!(e->exprs = kp_calloc(e->count, sizeof *e->exprs))) { st = nomem(d); goto fail; }
+        if (!(e->exprs = kp_calloc(e->count, sizeof *e->exprs))) {
+            st = nomem(d);
+            goto fail;
+        }
         for (uint32_t i = 0; i < e->count; i++)
             if (!read_const_expr(d, r, &e->exprs[i])) goto fail;
     } else {
-        if (!(e->funcs = kp_calloc(e->count, sizeof *e->funcs))) { st = nomem(d); goto fail; }
+        if (!(e->funcs = kp_calloc(e->count, sizeof *e->funcs))) {
+            st = nomem(d);
+            goto fail;
+        }
         for (uint32_t i = 0; i < e->count; i++)
             if (!kpRead_u32(r, &e->funcs[i])) goto fail;
     }
@@ -474,7 +536,10 @@ fail:
 static kapsul_status read_elem(dec *d, kpReader *r, kpElem *e) {
     uint32_t flags;
     if (!kpRead_u32(r, &flags)) goto fail;
-    if (flags > 7) { fail_prev(r, "malformed elements segment kind"); goto fail; }
+    if (flags > 7) {
+        fail_prev(r, "malformed elements segment kind");
+        goto fail;
+    }
     e->type = kpT_FUNCREF;
     if (!(flags & 1)) {
         e->mode = kpSeg_ACTIVE;
@@ -489,7 +554,10 @@ static kapsul_status read_elem(dec *d, kpReader *r, kpElem *e) {
         } else {
             uint8_t kind;
             if (!kpRead_u8(r, &kind)) goto fail;
-            if (kind != 0) { fail_prev(r, "malformed element kind"); goto fail; }
+            if (kind != 0) {
+                fail_prev(r, "malformed element kind");
+                goto fail;
+            }
         }
     }
     return read_elem_items(d, r, e, (flags & 4) != 0);
@@ -503,8 +571,14 @@ static kapsul_status read_elem_section(dec *d, kpReader *r) {
     uint32_t count;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
-    if (count > KP_MAX_SEGMENTS) { st = limit_fail(d, at, "element segments", count, KP_MAX_SEGMENTS); goto fail; }
-    if (!(m->elems = kp_calloc(count, sizeof *m->elems))) { st = nomem(d); goto fail; }
+    if (count > KP_MAX_SEGMENTS) {
+        st = limit_fail(d, at, "element segments", count, KP_MAX_SEGMENTS);
+        goto fail;
+    }
+    if (!(m->elems = kp_calloc(count, sizeof *m->elems))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->nelems = count;
     for (uint32_t i = 0; i < count; i++)
         if ((st = read_elem(d, r, &m->elems[i]))) goto fail;
@@ -534,12 +608,19 @@ static kapsul_status read_data_section(dec *d, kpReader *r) {
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &count)) goto fail;
     if (m->has_data_count && count != m->data_count) {
-        st = kpError_set(d->err, KAPSUL_ERR_MALFORMED, at, "data count and data section have inconsistent lengths");
+        st = kpError_set(d->err, KAPSUL_ERR_MALFORMED, at,
+                         "data count and data section have inconsistent lengths");
         goto fail;
     }
     if (!count_fits(r, count, 2)) goto fail;
-    if (count > KP_MAX_SEGMENTS) { st = limit_fail(d, at, "data segments", count, KP_MAX_SEGMENTS); goto fail; }
-    if (!(m->datas = kp_calloc(count, sizeof *m->datas))) { st = nomem(d); goto fail; }
+    if (count > KP_MAX_SEGMENTS) {
+        st = limit_fail(d, at, "data segments", count, KP_MAX_SEGMENTS);
+        goto fail;
+    }
+    if (!(m->datas = kp_calloc(count, sizeof *m->datas))) {
+        st = nomem(d);
+        goto fail;
+    }
     m->ndatas = count;
     for (uint32_t i = 0; i < count; i++)
         if (!read_data(d, r, &m->datas[i])) goto fail;
@@ -557,17 +638,29 @@ static kapsul_status read_body(dec *d, kpReader *r, kpFunc *f) {
     const uint8_t *body;
     f->body_offset = (uint32_t)kpRead_offset(r);
     if (!kpRead_u32(r, &size) || !kpRead_bytes(r, size, &body)) goto fail;
-    if (size > KP_MAX_FUNC_SIZE) { st = limit_fail(d, f->body_offset, "bytes in a function body", size, KP_MAX_FUNC_SIZE); goto fail; }
+    if (size > KP_MAX_FUNC_SIZE) {
+        st = limit_fail(d, f->body_offset, "bytes in a function body", size, KP_MAX_FUNC_SIZE);
+        goto fail;
+    }
     kpReader br;
     kpRead_init(&br, r->base, body, body + size);
-    if (!kpRead_u32(&br, &nruns) || !count_fits(&br, nruns, 2)) { *r = br; goto fail; }
-    if (nruns && !(f->local_runs = kp_calloc(nruns, sizeof *f->local_runs))) { st = nomem(d); goto fail; }
+    if (!kpRead_u32(&br, &nruns) || !count_fits(&br, nruns, 2)) {
+        *r = br;
+        goto fail;
+    }
+    if (nruns && !(f->local_runs = kp_calloc(nruns, sizeof *f->local_runs))) {
+        st = nomem(d);
+        goto fail;
+    }
     f->nlocal_runs = nruns;
     uint64_t total = 0;
     for (uint32_t i = 0; i < nruns; i++) {
         kpLocalRun *run = &f->local_runs[i];
         size_t at = kpRead_offset(&br);
-        if (!kpRead_u32(&br, &run->count) || !read_valtype(&br, &run->type)) { *r = br; goto fail; }
+        if (!kpRead_u32(&br, &run->count) || !read_valtype(&br, &run->type)) {
+            *r = br;
+            goto fail;
+        }
         total += run->count;
         if (total > KP_MAX_LOCALS) {
             st = kpError_set(d->err, KAPSUL_ERR_MALFORMED, at, "too many locals");
@@ -626,9 +719,7 @@ static kapsul_status read_section(dec *d, uint8_t id, kpReader *r) {
     case 5: return read_memory_section(d, r);
     case 6: return read_global_section(d, r);
     case 7: return read_export_section(d, r);
-    case 8:
-        m->has_start = true;
-        return kpRead_u32(r, &m->start) ? KAPSUL_OK : reader_fail(d, r, true);
+    case 8: m->has_start = true; return kpRead_u32(r, &m->start) ? KAPSUL_OK : reader_fail(d, r, true);
     case 9: return read_elem_section(d, r);
     case 10: d->seen_code = true; return read_code_section(d, r);
     case 11: d->seen_data = true; return read_data_section(d, r);
@@ -640,7 +731,7 @@ static kapsul_status read_section(dec *d, uint8_t id, kpReader *r) {
 }
 
 /* Position of each known section id in the required order (data count sits before code). */
-static const uint8_t section_rank[13] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10};
+static const uint8_t section_rank[13] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 10 };
 
 static kapsul_status read_sections(dec *d, kpReader *r) {
     kapsul_status st;
@@ -688,24 +779,35 @@ static kapsul_status check_counts(dec *d) {
 }
 
 static kapsul_status read_header(dec *d, kpReader *r) {
-    static const uint8_t magic[4] = {0x00, 0x61, 0x73, 0x6D}, version[4] = {1, 0, 0, 0};
+    static const uint8_t magic[4] = { 0x00, 0x61, 0x73, 0x6D }, version[4] = { 1, 0, 0, 0 };
     const uint8_t *b;
     if (!kpRead_bytes(r, 4, &b)) return reader_fail(d, r, false);
-    if (memcmp(b, magic, 4) != 0) return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 0, "magic header not detected");
+    if (memcmp(b, magic, 4) != 0)
+        return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 0, "magic header not detected");
     if (!kpRead_bytes(r, 4, &b)) return reader_fail(d, r, false);
-    if (memcmp(b, version, 4) != 0) return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 4, "unknown binary version");
+    if (memcmp(b, version, 4) != 0)
+        return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 4, "unknown binary version");
     return KAPSUL_OK;
 }
 
 kapsul_status kpDecode_module(const uint8_t *bytes, size_t len, kpModule **out, kapsul_error *err) {
     kapsul_status st;
-    dec d = {0};
+    dec d = { 0 };
     *out = NULL;
     d.err = err;
     kpModule *m = d.m = kp_calloc(1, sizeof *m);
-    if (!m) { st = nomem(&d); goto fail; }
-    if (len > UINT32_MAX) { st = limit_fail(&d, 0, "module bytes", len, UINT32_MAX); goto fail; }
-    if (!(m->bytes = kp_malloc(len))) { st = nomem(&d); goto fail; }
+    if (!m) {
+        st = nomem(&d);
+        goto fail;
+    }
+    if (len > UINT32_MAX) {
+        st = limit_fail(&d, 0, "module bytes", len, UINT32_MAX);
+        goto fail;
+    }
+    if (!(m->bytes = kp_malloc(len))) {
+        st = nomem(&d);
+        goto fail;
+    }
     if (len) memcpy(m->bytes, bytes, len);
     m->size = len;
     d.mod_end = m->bytes + len;
@@ -715,7 +817,10 @@ kapsul_status kpDecode_module(const uint8_t *bytes, size_t len, kpModule **out, 
     for (uint32_t i = 0; i < m->ncustoms; i++) {
         const kpCustom *c = &m->customs[i];
         if (c->name_len == 4 && memcmp(c->name, "name", 4) == 0) {
-            if ((st = kpModule_readNames(m, c))) { nomem(&d); goto fail; }
+            if ((st = kpModule_readNames(m, c))) {
+                nomem(&d);
+                goto fail;
+            }
             break;
         }
     }

@@ -120,7 +120,10 @@ kapsul_status kpModule_readNames(kpModule *m, const kpCustom *c) {
             ok = 0;
             break;
         }
-        if ((int)id <= last_id) { ok = 0; break; }   /* subsections are ordered and unique */
+        if ((int)id <= last_id) {
+            ok = 0;
+            break;
+        } /* subsections are ordered and unique */
         last_id = id;
         if (id != 1) continue;
         kpReader sub;

@@ -20,8 +20,13 @@
 /* Value types use their binary encodings. */
 typedef uint8_t kpValType;
 enum {
-    kpT_I32 = 0x7F, kpT_I64 = 0x7E, kpT_F32 = 0x7D, kpT_F64 = 0x7C, kpT_V128 = 0x7B,
-    kpT_FUNCREF = 0x70, kpT_EXTERNREF = 0x6F
+    kpT_I32 = 0x7F,
+    kpT_I64 = 0x7E,
+    kpT_F32 = 0x7D,
+    kpT_F64 = 0x7C,
+    kpT_V128 = 0x7B,
+    kpT_FUNCREF = 0x70,
+    kpT_EXTERNREF = 0x6F
 };
 static inline bool kp_is_reftype(kpValType t) { return t == kpT_FUNCREF || t == kpT_EXTERNREF; }
 static inline bool kp_is_valtype(uint8_t byte) {
@@ -34,7 +39,7 @@ const char *kp_valtype_name(kpValType t);
 
 typedef struct kpFuncType {
     uint32_t nparams, nresults;
-    kpValType *types;            /* nparams params followed by nresults results */
+    kpValType *types; /* nparams params followed by nresults results */
 } kpFuncType;
 static inline const kpValType *kpFuncType_params(const kpFuncType *t) { return t->types; }
 static inline const kpValType *kpFuncType_results(const kpFuncType *t) { return t->types + t->nparams; }
@@ -45,22 +50,39 @@ typedef struct kpLimits {
     bool has_max;
 } kpLimits;
 
-typedef struct kpTableType { kpValType elem; kpLimits limits; } kpTableType;
-typedef struct kpMemType { kpLimits limits; } kpMemType;
-typedef struct kpGlobalType { kpValType type; bool mut; } kpGlobalType;
+typedef struct kpTableType {
+    kpValType elem;
+    kpLimits limits;
+} kpTableType;
+typedef struct kpMemType {
+    kpLimits limits;
+} kpMemType;
+typedef struct kpGlobalType {
+    kpValType type;
+    bool mut;
+} kpGlobalType;
 
 /* A byte range of the module copy: a constant expression (including its final `end`) or a
  * function body's instructions. */
-typedef struct kpRange { uint32_t start, len; } kpRange;
+typedef struct kpRange {
+    uint32_t start, len;
+} kpRange;
 
-typedef enum kpExternKind { kpExtern_FUNC = 0, kpExtern_TABLE = 1, kpExtern_MEMORY = 2, kpExtern_GLOBAL = 3 } kpExternKind;
+typedef enum kpExternKind {
+    kpExtern_FUNC = 0,
+    kpExtern_TABLE = 1,
+    kpExtern_MEMORY = 2,
+    kpExtern_GLOBAL = 3
+} kpExternKind;
 
 typedef struct kpImport {
-    const char *module; uint32_t module_len;   /* point into the module copy, not NUL-terminated */
-    const char *name; uint32_t name_len;
+    const char *module;
+    uint32_t module_len; /* point into the module copy, not NUL-terminated */
+    const char *name;
+    uint32_t name_len;
     kpExternKind kind;
     union {
-        uint32_t func_type;                    /* type index */
+        uint32_t func_type; /* type index */
         kpTableType table;
         kpMemType memory;
         kpGlobalType global;
@@ -68,36 +90,44 @@ typedef struct kpImport {
 } kpImport;
 
 typedef struct kpExport {
-    const char *name; uint32_t name_len;
+    const char *name;
+    uint32_t name_len;
     kpExternKind kind;
     uint32_t index;
 } kpExport;
 
 /* A local declaration run: `count` locals of `type`. */
-typedef struct kpLocalRun { uint32_t count; kpValType type; } kpLocalRun;
+typedef struct kpLocalRun {
+    uint32_t count;
+    kpValType type;
+} kpLocalRun;
 
 /* A function defined in the module (imports are not in this array). */
 typedef struct kpFunc {
-    uint32_t type;               /* type index */
-    uint32_t nlocals;            /* declared locals, not counting params */
+    uint32_t type;    /* type index */
+    uint32_t nlocals; /* declared locals, not counting params */
     kpLocalRun *local_runs;
     uint32_t nlocal_runs;
-    kpRange body;                /* instructions after the locals, up to and including the final end */
-    uint32_t body_offset;        /* offset of the body's size field, for error messages */
+    kpRange body;         /* instructions after the locals, up to and including the final end */
+    uint32_t body_offset; /* offset of the body's size field, for error messages */
 } kpFunc;
 
 typedef struct kpGlobal {
     kpGlobalType type;
-    kpRange init;                /* constant expression */
+    kpRange init; /* constant expression */
 } kpGlobal;
 
-typedef enum kpSegMode { kpSeg_ACTIVE, kpSeg_PASSIVE, kpSeg_DECLARATIVE } kpSegMode;
+typedef enum kpSegMode {
+    kpSeg_ACTIVE,
+    kpSeg_PASSIVE,
+    kpSeg_DECLARATIVE
+} kpSegMode;
 
 typedef struct kpElem {
     kpSegMode mode;
-    uint32_t table;              /* active only */
-    kpRange offset;              /* active only: constant expression */
-    kpValType type;              /* funcref or externref */
+    uint32_t table; /* active only */
+    kpRange offset; /* active only: constant expression */
+    kpValType type; /* funcref or externref */
     uint32_t count;
     /* Exactly one of these is set: function indices (the elemkind 0x00 forms) or one constant
      * expression per item (the expression forms). */
@@ -106,41 +136,55 @@ typedef struct kpElem {
 } kpElem;
 
 typedef struct kpData {
-    kpSegMode mode;              /* active or passive */
-    uint32_t memory;             /* active only */
-    kpRange offset;              /* active only */
+    kpSegMode mode;  /* active or passive */
+    uint32_t memory; /* active only */
+    kpRange offset;  /* active only */
     kpRange bytes;
 } kpData;
 
 typedef struct kpCustom {
-    const char *name; uint32_t name_len;
-    kpRange bytes;               /* the payload after the name */
+    const char *name;
+    uint32_t name_len;
+    kpRange bytes; /* the payload after the name */
 } kpCustom;
 
 typedef struct kpModule {
-    uint8_t *bytes;              /* private copy of the whole binary */
+    uint8_t *bytes; /* private copy of the whole binary */
     size_t size;
 
-    kpFuncType *types; uint32_t ntypes;
-    kpValType *type_pool;        /* one allocation holding every types[i].types (decoder-owned) */
-    kpImport *imports; uint32_t nimports;
+    kpFuncType *types;
+    uint32_t ntypes;
+    kpValType *type_pool; /* one allocation holding every types[i].types (decoder-owned) */
+    kpImport *imports;
+    uint32_t nimports;
     /* Counts of imported entities of each kind; they come first in each index space. */
     uint32_t nfunc_imports, ntable_imports, nmem_imports, nglobal_imports;
 
-    kpFunc *funcs; uint32_t nfuncs;              /* defined functions */
-    kpTableType *tables; uint32_t ntables;       /* defined tables */
-    kpMemType *memories; uint32_t nmemories;     /* defined memories */
-    kpGlobal *globals; uint32_t nglobals;        /* defined globals */
-    kpExport *exports; uint32_t nexports;
-    bool has_start; uint32_t start;
-    kpElem *elems; uint32_t nelems;
-    kpData *datas; uint32_t ndatas;
-    bool has_data_count; uint32_t data_count;
-    kpCustom *customs; uint32_t ncustoms;
+    kpFunc *funcs;
+    uint32_t nfuncs; /* defined functions */
+    kpTableType *tables;
+    uint32_t ntables; /* defined tables */
+    kpMemType *memories;
+    uint32_t nmemories; /* defined memories */
+    kpGlobal *globals;
+    uint32_t nglobals; /* defined globals */
+    kpExport *exports;
+    uint32_t nexports;
+    bool has_start;
+    uint32_t start;
+    kpElem *elems;
+    uint32_t nelems;
+    kpData *datas;
+    uint32_t ndatas;
+    bool has_data_count;
+    uint32_t data_count;
+    kpCustom *customs;
+    uint32_t ncustoms;
 
     /* From the "name" section (if present and well-formed): function names by function index
      * (imports included); NULL entries are unnamed. Owned strings. */
-    char **func_names; uint32_t nfunc_names;
+    char **func_names;
+    uint32_t nfunc_names;
 
     /* Filled by validation: for each function index (imports included), whether ref.func may
      * name it (it appears in an export, an element segment or a global initializer). */
@@ -180,20 +224,24 @@ void kpModule_free(kpModule *m);
  * The single decoder of instruction encodings, shared by the module decoder (to find the end of
  * constant expressions), the validator and lowering. It checks encodings only (opcode known,
  * LEB128 sizes, reserved zero bytes, reference/value type bytes), never indices or types. */
-typedef enum kpBlockKind { kpBlock_EMPTY, kpBlock_VAL, kpBlock_TYPE } kpBlockKind;
+typedef enum kpBlockKind {
+    kpBlock_EMPTY,
+    kpBlock_VAL,
+    kpBlock_TYPE
+} kpBlockKind;
 
 typedef struct kpInstr {
-    uint16_t op;                 /* kpOp */
-    uint8_t block_kind;          /* kpImm_BLOCK: kpBlockKind */
-    kpValType type;              /* kpBlock_VAL type, ref.null type, select_t's first type */
-    uint8_t lane;                /* kpImm_LANE / kpImm_MEMLANE */
-    uint32_t offset;             /* offset of the opcode's first byte in the module */
+    uint16_t op;        /* kpOp */
+    uint8_t block_kind; /* kpImm_BLOCK: kpBlockKind */
+    kpValType type;     /* kpBlock_VAL type, ref.null type, select_t's first type */
+    uint8_t lane;       /* kpImm_LANE / kpImm_MEMLANE */
+    uint32_t offset;    /* offset of the opcode's first byte in the module */
     /* Index immediates in encoding order: label, function, local, global, table, element, data;
      * call_indirect (type, table); memarg (align log2, offset); memory.init (data, memory);
      * table.init (elem, table); table.copy / memory.copy (dst, src); block type index (a);
      * br_table default label (a); select_t vector length (a). */
     uint32_t a, b;
-    uint64_t bits;               /* i32/i64 constants (two's complement), f32/f64 bit patterns */
+    uint64_t bits; /* i32/i64 constants (two's complement), f32/f64 bit patterns */
     /* br_table: `count` target labels as LEB128 u32 starting at `bytes` (already checked, reread
      * them with kpRead_u32); v128.const / i8x16.shuffle: the 16 immediate bytes. */
     const uint8_t *bytes;
@@ -217,33 +265,36 @@ static inline bool kpDecode_next(kpReader *r, kpInstr *in) {
         uint32_t offset = (uint32_t)(p - r->base);
         switch (kpOp_info[op].imm) {
         case kpImm_NONE:
-            *in = (kpInstr){.op = (uint16_t)op, .offset = offset};
+            *in = (kpInstr){ .op = (uint16_t)op, .offset = offset };
             r->p = p + 1;
             return true;
-        case kpImm_LABEL: case kpImm_FUNC: case kpImm_LOCAL: case kpImm_GLOBAL: case kpImm_TABLE:
-        case kpImm_DATA: case kpImm_ELEM:
+        case kpImm_LABEL:
+        case kpImm_FUNC:
+        case kpImm_LOCAL:
+        case kpImm_GLOBAL:
+        case kpImm_TABLE:
+        case kpImm_DATA:
+        case kpImm_ELEM:
             if (x >= 0x80) break;
-            *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .a = x};
+            *in = (kpInstr){ .op = (uint16_t)op, .offset = offset, .a = x };
             r->p = p + 2;
             return true;
         case kpImm_I32:
             if (x >= 0x80) break;
-            *in = (kpInstr){.op = (uint16_t)op, .offset = offset,
-                            .bits = (uint32_t)kp_sleb7(x)};
+            *in = (kpInstr){ .op = (uint16_t)op, .offset = offset, .bits = (uint32_t)kp_sleb7(x) };
             r->p = p + 2;
             return true;
         case kpImm_BLOCK:
             if (x == 0x40) {
-                *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_EMPTY};
+                *in = (kpInstr){ .op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_EMPTY };
             } else if (kp_is_valtype(x)) {
-                *in = (kpInstr){.op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_VAL, .type = x};
+                *in = (kpInstr){ .op = (uint16_t)op, .offset = offset, .block_kind = kpBlock_VAL, .type = x };
             } else {
                 break;
             }
             r->p = p + 2;
             return true;
-        default:
-            break;
+        default: break;
         }
     }
     return kpDecode_instr(r, in);

@@ -9,7 +9,7 @@
 #include "opcodes.h"
 
 const kpOpInfo kpOp_info[kpOp_COUNT] = {
-#define KP_OP(id, name, prefix, code, imm, sig, align) {name, prefix, code, kpImm_##imm, sig, align},
+#define KP_OP(id, name, prefix, code, imm, sig, align) { name, prefix, code, kpImm_##imm, sig, align },
 #include "opcodes.def"
 };
 
@@ -40,14 +40,14 @@ static void build_by_name(void) {
 static int name_cmp(const char *entry, const char *name, size_t len) {
     int c = strncmp(entry, name, len);
     if (c) return c;
-    return entry[len] != '\0';   /* the entry is longer: it sorts after */
+    return entry[len] != '\0'; /* the entry is longer: it sorts after */
 }
 
 int kpOp_fromName(const char *name, size_t len) {
     pthread_once(&by_name_once, build_by_name);
     if (memchr(name, '\0', len)) return -1;
     size_t lo = 0, hi = kpOp_COUNT;
-    while (lo < hi) {   /* first entry not below (name, len) */
+    while (lo < hi) { /* first entry not below (name, len) */
         size_t mid = lo + (hi - lo) / 2;
         if (name_cmp(kpOp_info[by_name[mid]].name, name, len) < 0) lo = mid + 1;
         else hi = mid;

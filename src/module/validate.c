@@ -13,7 +13,7 @@
 #include "module/module.h"
 #include "module/opcodes.h"
 
-#define KP_T_UNKNOWN 0   /* the algorithm's Unknown: the type of a value popped from a polymorphic stack */
+#define KP_T_UNKNOWN 0 /* the algorithm's Unknown: the type of a value popped from a polymorphic stack */
 
 /* One parsed signature: pop pop[0..npop) (the last is on top), then push `push` if npush. */
 typedef struct sigrow {
@@ -24,17 +24,24 @@ typedef struct sigrow {
 /* One open block. A body may open a million of them, so a frame is 8 bytes: the block type is
  * kept as its encoding (a type index or one value type) and expanded by frame_types when needed,
  * instead of carrying two pointers and two counts. */
-enum { CK_BLOCK, CK_LOOP, CK_IF };
+enum {
+    CK_BLOCK,
+    CK_LOOP,
+    CK_IF
+};
 typedef struct ctrl {
-    uint32_t height;             /* operand stack height at entry (after the params were popped) */
-    uint32_t bt : 24;            /* kpBlock_TYPE: type index (< KP_MAX_TYPES); kpBlock_VAL: the type */
-    uint32_t bt_kind : 2;        /* kpBlockKind */
-    uint32_t kind : 2;           /* CK_*; CK_BLOCK for the function's frame */
+    uint32_t height;      /* operand stack height at entry (after the params were popped) */
+    uint32_t bt : 24;     /* kpBlock_TYPE: type index (< KP_MAX_TYPES); kpBlock_VAL: the type */
+    uint32_t bt_kind : 2; /* kpBlockKind */
+    uint32_t kind : 2;    /* CK_*; CK_BLOCK for the function's frame */
     uint32_t unreachable : 1, has_else : 1;
 } ctrl;
 _Static_assert(KP_MAX_TYPES <= (1u << 24), "type indices must fit ctrl.bt");
 
-typedef struct localrun { uint32_t first; kpValType type; } localrun;
+typedef struct localrun {
+    uint32_t first;
+    kpValType type;
+} localrun;
 
 typedef struct val {
     kpModule *m;
@@ -46,14 +53,14 @@ typedef struct val {
      * index `first`. A function may declare 50,000 locals in one run, and a module 100,000
      * such functions, so the cost is per run, never per declared local. */
     KP_VEC(localrun) locals;
-    uint32_t nlocals;            /* params + declared locals */
+    uint32_t nlocals; /* params + declared locals */
     KP_VEC(kpValType) tmp;
-    kpGlobalType *globals;       /* every global, imports first */
-    kpTableType *tables;         /* every table, imports first */
-    uint32_t *func_types;        /* type index of every function, imports first */
+    kpGlobalType *globals; /* every global, imports first */
+    kpTableType *tables;   /* every table, imports first */
+    uint32_t *func_types;  /* type index of every function, imports first */
     uint32_t nfuncs, ntables, nmems, nglobals;
-    int v128_const_op;           /* kpOp of v128.const once the SIMD rows exist, else -1 */
-    size_t at;                   /* offset of the instruction being checked */
+    int v128_const_op; /* kpOp of v128.const once the SIMD rows exist, else -1 */
+    size_t at;         /* offset of the instruction being checked */
 } val;
 
 /* ---- Errors ---------------------------------------------------------------------------------------- */
@@ -168,15 +175,23 @@ static inline kapsul_status push_vals(val *v, const kpValType *types, uint32_t n
 
 /* A one-element result list for each value type: self_type[t] == t, so &self_type[t] is it. */
 static const kpValType self_type[256] = {
-    [kpT_I32] = kpT_I32, [kpT_I64] = kpT_I64, [kpT_F32] = kpT_F32, [kpT_F64] = kpT_F64,
-    [kpT_V128] = kpT_V128, [kpT_FUNCREF] = kpT_FUNCREF, [kpT_EXTERNREF] = kpT_EXTERNREF,
+    [kpT_I32] = kpT_I32,
+    [kpT_I64] = kpT_I64,
+    [kpT_F32] = kpT_F32,
+    [kpT_F64] = kpT_F64,
+    [kpT_V128] = kpT_V128,
+    [kpT_FUNCREF] = kpT_FUNCREF,
+    [kpT_EXTERNREF] = kpT_EXTERNREF,
 };
 
 /* A block type's params and results (the encoding was checked when the frame was pushed). */
-typedef struct blocktypes { const kpValType *params, *results; uint32_t nparams, nresults; } blocktypes;
+typedef struct blocktypes {
+    const kpValType *params, *results;
+    uint32_t nparams, nresults;
+} blocktypes;
 
 static inline blocktypes frame_types(const val *v, const ctrl *c) {
-    blocktypes b = {NULL, NULL, 0, 0};
+    blocktypes b = { NULL, NULL, 0, 0 };
     if (c->bt_kind == kpBlock_VAL) {
         b.results = &self_type[c->bt & 0xFF];
         b.nresults = 1;
@@ -220,7 +235,10 @@ static void set_unreachable(val *v) {
 
 static const kpValType *label_types(const val *v, const ctrl *c, uint32_t *n) {
     blocktypes b = frame_types(v, c);
-    if (c->kind == CK_LOOP) { *n = b.nparams; return b.params; }
+    if (c->kind == CK_LOOP) {
+        *n = b.nparams;
+        return b.params;
+    }
     *n = b.nresults;
     return b.results;
 }
@@ -245,8 +263,7 @@ static kapsul_status need_elem(val *v, uint32_t idx) {
 /* memory.init and data.drop need the data count section: a decoder without it could not know
  * data indices in a single pass, so its absence is an encoding error. */
 static kapsul_status need_data(val *v, uint32_t idx) {
-    if (!v->m->has_data_count)
-        return verr(v, KAPSUL_ERR_MALFORMED, v->at, "data count section required");
+    if (!v->m->has_data_count) return verr(v, KAPSUL_ERR_MALFORMED, v->at, "data count section required");
     if (idx >= v->m->data_count) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown data segment %u", idx);
     return KAPSUL_OK;
 }
@@ -274,7 +291,8 @@ static kapsul_status check_imm(val *v, const kpInstr *in) {
         for (int i = 0; i < 16; i++)
             if (in->bytes[i] >= 32) return verr(v, KAPSUL_ERR_INVALID, v->at, "invalid lane index");
         return KAPSUL_OK;
-    case kpImm_MEMIDX: case kpImm_MEMCOPY: return need_memory(v, 0);
+    case kpImm_MEMIDX:
+    case kpImm_MEMCOPY: return need_memory(v, 0);
     case kpImm_MEMINIT:
         if ((st = need_memory(v, 0))) return st;
         return need_data(v, in->a);
@@ -305,7 +323,7 @@ static kapsul_status op_block(val *v, const kpInstr *in) {
     }
     if (in->op == kpOp_IF && (st = pop_expect(v, kpT_I32, NULL))) return st;
     unsigned kind = in->op == kpOp_LOOP ? CK_LOOP : in->op == kpOp_IF ? CK_IF : CK_BLOCK;
-    ctrl probe = {.bt = bt, .bt_kind = in->block_kind};
+    ctrl probe = { .bt = bt, .bt_kind = in->block_kind };
     blocktypes b = frame_types(v, &probe);
     if ((st = pop_vals(v, b.params, b.nparams)) || (st = push_ctrl(v, kind, in->block_kind, bt))) return st;
     return push_vals(v, b.params, b.nparams);
@@ -313,8 +331,7 @@ static kapsul_status op_block(val *v, const kpInstr *in) {
 
 static kapsul_status op_else(val *v) {
     ctrl *c = &v->ctrls.v[v->ctrls.n - 1];
-    if (c->kind != CK_IF || c->has_else)
-        return verr(v, KAPSUL_ERR_MALFORMED, v->at, "END opcode expected");
+    if (c->kind != CK_IF || c->has_else) return verr(v, KAPSUL_ERR_MALFORMED, v->at, "END opcode expected");
     kapsul_status st = close_frame(v, c);
     if (st) return st;
     c->unreachable = false;
@@ -364,7 +381,8 @@ static kapsul_status op_br_table(val *v, const kpInstr *in) {
     kapsul_status st;
     uint32_t arity, n;
     if (in->count > KP_MAX_BR_TABLE)
-        return verr(v, KAPSUL_ERR_LIMIT, v->at, "too many br_table targets (%u, limit %u)", in->count, KP_MAX_BR_TABLE);
+        return verr(v, KAPSUL_ERR_LIMIT, v->at, "too many br_table targets (%u, limit %u)", in->count,
+                    KP_MAX_BR_TABLE);
     if ((st = pop_expect(v, kpT_I32, NULL)) || (st = need_label(v, in->a))) return st;
     label_types(v, label_frame(v, in->a), &arity);
     kpReader r;
@@ -492,10 +510,13 @@ static kapsul_status step_special(val *v, const kpInstr *in) {
     kapsul_status st;
     kpValType t = KP_T_UNKNOWN;
     switch (in->op) {
-    case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF: return op_block(v, in);
+    case kpOp_BLOCK:
+    case kpOp_LOOP:
+    case kpOp_IF: return op_block(v, in);
     case kpOp_ELSE: return op_else(v);
     case kpOp_END: return op_end(v);
-    case kpOp_BR: case kpOp_BR_IF: return op_br(v, in);
+    case kpOp_BR:
+    case kpOp_BR_IF: return op_br(v, in);
     case kpOp_BR_TABLE: return op_br_table(v, in);
     case kpOp_RETURN:
         if ((st = op_return(v))) return st;
@@ -506,19 +527,24 @@ static kapsul_status step_special(val *v, const kpInstr *in) {
         return op_call(v, &v->m->types[v->func_types[in->a]]);
     case kpOp_CALL_INDIRECT: return op_call_indirect(v, in);
     case kpOp_DROP: return pop_any(v, &t);
-    case kpOp_SELECT: case kpOp_SELECT_T: return op_select(v, in);
-    case kpOp_LOCAL_GET: case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: return op_local(v, in);
-    case kpOp_GLOBAL_GET: case kpOp_GLOBAL_SET: return op_global(v, in);
-    case kpOp_TABLE_GET: case kpOp_TABLE_SET: case kpOp_TABLE_GROW: case kpOp_TABLE_FILL:
-        return op_table(v, in);
+    case kpOp_SELECT:
+    case kpOp_SELECT_T: return op_select(v, in);
+    case kpOp_LOCAL_GET:
+    case kpOp_LOCAL_SET:
+    case kpOp_LOCAL_TEE: return op_local(v, in);
+    case kpOp_GLOBAL_GET:
+    case kpOp_GLOBAL_SET: return op_global(v, in);
+    case kpOp_TABLE_GET:
+    case kpOp_TABLE_SET:
+    case kpOp_TABLE_GROW:
+    case kpOp_TABLE_FILL: return op_table(v, in);
     case kpOp_REF_NULL: return push(v, in->type);
     case kpOp_REF_IS_NULL:
         if ((st = pop_any(v, &t))) return st;
         if (t != KP_T_UNKNOWN && !kp_is_reftype(t)) return mismatch(v);
         return push(v, kpT_I32);
     case kpOp_REF_FUNC: return op_ref_func(v, in->a);
-    default:
-        return verr(v, KAPSUL_ERR_MALFORMED, v->at, "illegal opcode");
+    default: return verr(v, KAPSUL_ERR_MALFORMED, v->at, "illegal opcode");
     }
 }
 
@@ -545,7 +571,7 @@ static kapsul_status body_decode_fail(val *v, const kpReader *r) {
 /* Params (one run each: at most KP_MAX_PARAMS) then the declared runs; empty runs are skipped. */
 static kapsul_status add_run(val *v, uint32_t first, kpValType type) {
     if (v->locals.n == v->locals.cap && kpVec_grow(&v->locals)) return nomem(v);
-    v->locals.v[v->locals.n++] = (localrun){first, type};
+    v->locals.v[v->locals.n++] = (localrun){ first, type };
     return KAPSUL_OK;
 }
 
@@ -558,7 +584,7 @@ static kapsul_status setup_locals(val *v, const kpFuncType *ft, const kpFunc *f)
     for (uint32_t i = 0; i < f->nlocal_runs; i++) {
         if (f->local_runs[i].count == 0) continue;
         if ((st = add_run(v, n, f->local_runs[i].type))) return st;
-        n += f->local_runs[i].count;   /* the decoder bounds the total by KP_MAX_LOCALS */
+        n += f->local_runs[i].count; /* the decoder bounds the total by KP_MAX_LOCALS */
     }
     v->nlocals = n;
     return KAPSUL_OK;
@@ -584,8 +610,9 @@ static kapsul_status validate_body(val *v, const kpFunc *f) {
              * its message depends on the next byte: an `end` there closes the function one byte
              * too late ("section size mismatch"), anything else is "END opcode expected". */
             size_t off = kpRead_offset(&r);
-            const char *msg = off >= v->m->size ? "unexpected end of section or function"
-                              : v->m->bytes[off] == 0x0B ? "section size mismatch" : "END opcode expected";
+            const char *msg = off >= v->m->size          ? "unexpected end of section or function"
+                              : v->m->bytes[off] == 0x0B ? "section size mismatch"
+                                                         : "END opcode expected";
             return verr(v, KAPSUL_ERR_MALFORMED, off, "%s", msg);
         }
         if (!kpDecode_next(&r, &in)) return body_decode_fail(v, &r);
@@ -621,8 +648,10 @@ static kapsul_status validate_const(val *v, kpRange range, kpValType want) {
             if (in.a >= v->nfuncs) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown function %u", in.a);
             t = kpT_FUNCREF;
         } else if (in.op == kpOp_GLOBAL_GET) {
-            if (in.a >= v->m->nglobal_imports) return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown global %u", in.a);
-            if (v->globals[in.a].mut) return verr(v, KAPSUL_ERR_INVALID, v->at, "constant expression required");
+            if (in.a >= v->m->nglobal_imports)
+                return verr(v, KAPSUL_ERR_INVALID, v->at, "unknown global %u", in.a);
+            if (v->globals[in.a].mut)
+                return verr(v, KAPSUL_ERR_INVALID, v->at, "constant expression required");
             t = v->globals[in.a].type;
         } else {
             return verr(v, KAPSUL_ERR_INVALID, v->at, "constant expression required");
@@ -658,11 +687,11 @@ static void compute_declared(val *v) {
     }
 }
 
-
 /* ---- Module-level rules ----------------------------------------------------------------------------------- */
 
 static kapsul_status check_limits(val *v, size_t at, const kpLimits *l, uint64_t bound, const char *too_big) {
-    if (l->min > bound || (l->has_max && l->max > bound)) return verr(v, KAPSUL_ERR_INVALID, at, "%s", too_big);
+    if (l->min > bound || (l->has_max && l->max > bound))
+        return verr(v, KAPSUL_ERR_INVALID, at, "%s", too_big);
     if (l->has_max && l->min > l->max)
         return verr(v, KAPSUL_ERR_INVALID, at, "size minimum must not be greater than maximum");
     return KAPSUL_OK;
@@ -771,9 +800,11 @@ static kapsul_status check_exports_start(val *v) {
     for (uint32_t i = 0; i < m->nexports; i++) {
         const kpExport *ex = &m->exports[i];
         size_t at = (size_t)((const uint8_t *)ex->name - m->bytes);
-        static const char *const what[] = {"function", "table", "memory", "global"};
-        uint32_t limit = ex->kind == kpExtern_FUNC ? v->nfuncs : ex->kind == kpExtern_TABLE ? v->ntables
-                       : ex->kind == kpExtern_MEMORY ? v->nmems : v->nglobals;
+        static const char *const what[] = { "function", "table", "memory", "global" };
+        uint32_t limit = ex->kind == kpExtern_FUNC     ? v->nfuncs
+                         : ex->kind == kpExtern_TABLE  ? v->ntables
+                         : ex->kind == kpExtern_MEMORY ? v->nmems
+                                                       : v->nglobals;
         if (ex->index >= limit) {
             st = verr(v, KAPSUL_ERR_INVALID, at, "unknown %s %u", what[ex->kind], ex->index);
             goto fail;
@@ -788,9 +819,15 @@ static kapsul_status check_exports_start(val *v) {
             goto fail;
         }
     if (m->has_start) {
-        if (m->start >= v->nfuncs) { st = verr(v, KAPSUL_ERR_INVALID, 0, "unknown function %u", m->start); goto fail; }
+        if (m->start >= v->nfuncs) {
+            st = verr(v, KAPSUL_ERR_INVALID, 0, "unknown function %u", m->start);
+            goto fail;
+        }
         const kpFuncType *ft = &m->types[v->func_types[m->start]];
-        if (ft->nparams || ft->nresults) { st = verr(v, KAPSUL_ERR_INVALID, 0, "start function"); goto fail; }
+        if (ft->nparams || ft->nresults) {
+            st = verr(v, KAPSUL_ERR_INVALID, 0, "start function");
+            goto fail;
+        }
     }
 fail:
     kp_free(sorted);
@@ -798,13 +835,16 @@ fail:
 }
 
 kapsul_status kpValidate_module(kpModule *m, kapsul_error *err) {
-    val v = {0};
+    val v = { 0 };
     v.m = m;
     v.err = err;
     v.v128_const_op = kpOp_fromCode(0xFD, 12);
     kapsul_status st = build_spaces(&v);
     if (st) goto fail;
-    if (!(v.sigs = build_sigs())) { st = nomem(&v); goto fail; }
+    if (!(v.sigs = build_sigs())) {
+        st = nomem(&v);
+        goto fail;
+    }
     compute_declared(&v);
     if ((st = check_declarations(&v))) goto fail;
     for (uint32_t i = 0; i < m->nglobals; i++)

@@ -32,8 +32,7 @@ static int host_flags(unsigned f) {
     int fl = O_CLOEXEC;
     if (f & KP_OS_O_DIRECTORY) fl |= O_DIRECTORY;
     if (f & KP_OS_O_NOFOLLOW) fl |= O_NOFOLLOW;
-    if (f & KP_OS_O_PATH)
-        return fl | O_PATH;
+    if (f & KP_OS_O_PATH) return fl | O_PATH;
     fl |= O_NOCTTY;
     if ((f & KP_OS_O_READ) && (f & KP_OS_O_WRITE)) fl |= O_RDWR;
     else if (f & KP_OS_O_WRITE) fl |= O_WRONLY;
@@ -62,15 +61,17 @@ static kpOs_ftype mode_type(mode_t mode) {
     }
 }
 
-static uint64_t ts_ns(struct timespec t) {
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
+static uint64_t ts_ns(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
 
 static void from_stat(const struct stat *st, kpOs_stat *out) {
-    *out = (kpOs_stat){ .dev = (uint64_t)st->st_dev, .ino = (uint64_t)st->st_ino,
-                        .nlink = (uint64_t)st->st_nlink, .size = (uint64_t)st->st_size,
-                        .atim = ts_ns(st->st_atim), .mtim = ts_ns(st->st_mtim),
-                        .ctim = ts_ns(st->st_ctim), .type = mode_type(st->st_mode) };
+    *out = (kpOs_stat){ .dev = (uint64_t)st->st_dev,
+                        .ino = (uint64_t)st->st_ino,
+                        .nlink = (uint64_t)st->st_nlink,
+                        .size = (uint64_t)st->st_size,
+                        .atim = ts_ns(st->st_atim),
+                        .mtim = ts_ns(st->st_mtim),
+                        .ctim = ts_ns(st->st_ctim),
+                        .type = mode_type(st->st_mode) };
 }
 
 /* ---- Opening --------------------------------------------------------------------------------- */
@@ -103,18 +104,20 @@ kpOs_err kpOs_openAt(kpOs_fd dir, const char *name, unsigned flags, kpOs_fd *out
 #endif
 #define KP_RESOLVE_NO_MAGICLINKS 0x02
 #define KP_RESOLVE_BENEATH 0x08
-struct kp_open_how { uint64_t flags, mode, resolve; };
+struct kp_open_how {
+    uint64_t flags, mode, resolve;
+};
 
 /* The kernel answers EAGAIN when a rename elsewhere raced the lookup; a few retries settle it. */
 static int openat2_beneath(int dirfd, const char *path, int flags) {
-    struct kp_open_how how = { .flags = (uint64_t)(unsigned)flags, .mode = 0,
+    struct kp_open_how how = { .flags = (uint64_t)(unsigned)flags,
+                               .mode = 0,
                                .resolve = KP_RESOLVE_BENEATH | KP_RESOLVE_NO_MAGICLINKS };
     if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
-        how.mode = 0666;   /* openat2 refuses a mode without them */
+        how.mode = 0666; /* openat2 refuses a mode without them */
     for (int tries = 0;; tries++) {
         long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-        if (r >= 0 || errno != EAGAIN || tries >= 8)
-            return (int)r;
+        if (r >= 0 || errno != EAGAIN || tries >= 8) return (int)r;
     }
 }
 
@@ -139,11 +142,9 @@ static void beneath_detect(void) {
 }
 
 kpOs_err kpOs_openBeneath(kpOs_fd dir, const char *path, unsigned flags, kpOs_fd *out) {
-    if (pthread_once(&beneath_once, beneath_detect) != 0 || !beneath_ok)
-        return KP_OS_ENOSYS;
+    if (pthread_once(&beneath_once, beneath_detect) != 0 || !beneath_ok) return KP_OS_ENOSYS;
     int fd = openat2_beneath(dir, path, host_flags(flags));
-    if (fd < 0)
-        return errno == EXDEV ? KP_OS_ENOTCAPABLE : kpOsPosix_lastErr();
+    if (fd < 0) return errno == EXDEV ? KP_OS_ENOTCAPABLE : kpOsPosix_lastErr();
     *out = fd;
     return KP_OS_OK;
 }
@@ -265,12 +266,10 @@ kpOs_err kpOs_pwrite(kpOs_fd fd, const kpOs_iov *iov, int n, uint64_t offset, si
     int k = kpOsPosix_iovs(iov, n, v);
     if (offset > INT64_MAX) return KP_OS_EINVAL;
     int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && (fl & O_APPEND))
-        fcntl(fd, F_SETFL, fl & ~O_APPEND);
+    if (fl >= 0 && (fl & O_APPEND)) fcntl(fd, F_SETFL, fl & ~O_APPEND);
     ssize_t r = pwritev(fd, v, k, (off_t)offset);
     int saved = errno;
-    if (fl >= 0 && (fl & O_APPEND))
-        fcntl(fd, F_SETFL, fl);
+    if (fl >= 0 && (fl & O_APPEND)) fcntl(fd, F_SETFL, fl);
     errno = saved;
     return io_result(r, done);
 }
@@ -311,9 +310,7 @@ kpOs_err kpOs_seek(kpOs_fd fd, int64_t offset, int whence, uint64_t *pos) {
     return KP_OS_OK;
 }
 
-kpOs_err kpOs_sync(kpOs_fd fd, bool data_only) {
-    return KP_ERR(data_only ? fdatasync(fd) : fsync(fd));
-}
+kpOs_err kpOs_sync(kpOs_fd fd, bool data_only) { return KP_ERR(data_only ? fdatasync(fd) : fsync(fd)); }
 
 kpOs_err kpOs_truncate(kpOs_fd fd, uint64_t size) {
     if (size > INT64_MAX) return KP_OS_EINVAL;
@@ -327,8 +324,8 @@ kpOs_err kpOs_allocate(kpOs_fd fd, uint64_t offset, uint64_t len) {
 }
 
 kpOs_err kpOs_advise(kpOs_fd fd, uint64_t offset, uint64_t len, int advice) {
-    static const int adv[] = { POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
-                               POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE };
+    static const int adv[] = { POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                               POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE };
     if (advice < 0 || advice > 5 || offset > INT64_MAX || len > INT64_MAX) return KP_OS_EINVAL;
     return kpOsPosix_err(posix_fadvise(fd, (off_t)offset, (off_t)len, adv[advice]));
 }
@@ -339,7 +336,7 @@ kpOs_err kpOs_getFlags(kpOs_fd fd, unsigned *flags) {
     *flags = 0;
     if (fl & O_APPEND) *flags |= KP_OS_O_APPEND;
     if (fl & O_NONBLOCK) *flags |= KP_OS_O_NONBLOCK;
-    if ((fl & O_SYNC) == O_SYNC) *flags |= KP_OS_O_SYNC;   /* O_SYNC includes O_DSYNC's bit */
+    if ((fl & O_SYNC) == O_SYNC) *flags |= KP_OS_O_SYNC; /* O_SYNC includes O_DSYNC's bit */
     else if (fl & O_DSYNC) *flags |= KP_OS_O_DSYNC;
     return KP_OS_OK;
 }
@@ -357,7 +354,9 @@ kpOs_err kpOs_setFlags(kpOs_fd fd, unsigned flags) {
  * A DIR on a fresh open of ".", so the handle's own offset is untouched. d_type is trusted when
  * the file system fills it in; otherwise the entry is stat'ed (without following it). */
 
-struct kpOs_dir { DIR *d; };
+struct kpOs_dir {
+    DIR *d;
+};
 
 kpOs_err kpOs_dirOpen(kpOs_fd dir, kpOs_dir **out) {
     kpOs_dir *s = kp_malloc(sizeof *s);
@@ -388,8 +387,7 @@ static kpOs_ftype dirent_type(DIR *d, const struct dirent *de) {
     case DT_SOCK: return KP_OS_FT_SOCKET;
     case DT_FIFO: return KP_OS_FT_FIFO;
     default:
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            return mode_type(st.st_mode);
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) return mode_type(st.st_mode);
         return KP_OS_FT_UNKNOWN;
     }
 }
@@ -399,8 +397,7 @@ kpOs_err kpOs_dirRead(kpOs_dir *s, kpOs_dirent *out, bool *end) {
     struct dirent *de = readdir(s->d);
     *end = de == NULL;
     if (!de) return kpOsPosix_err(errno);
-    *out = (kpOs_dirent){ .name = de->d_name, .ino = (uint64_t)de->d_ino,
-                          .type = dirent_type(s->d, de) };
+    *out = (kpOs_dirent){ .name = de->d_name, .ino = (uint64_t)de->d_ino, .type = dirent_type(s->d, de) };
     return KP_OS_OK;
 }
 

@@ -47,11 +47,9 @@ kpOs_err kpOs_listen(const kpOs_addr *addr, int backlog, kpOs_fd *out) {
         return KP_OS_EAFNOSUPPORT;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return kpOsPosix_lastErr();
+    if (fd < 0) return kpOsPosix_lastErr();
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0)
-        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) goto fail;
     *out = fd;
     return KP_OS_OK;
 fail:
@@ -67,12 +65,10 @@ kpOs_err kpOs_accept(kpOs_fd fd, bool nonblock, kpOs_fd *out) {
     return KP_OS_OK;
 }
 
-kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_t *done,
-                   bool *truncated) {
+kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_t *done, bool *truncated) {
     struct iovec v[KP_OS_MAX_IOV];
     struct msghdr msg = { .msg_iov = v, .msg_iovlen = (size_t)kpOsPosix_iovs(iov, n, v) };
-    int fl = ((flags & KP_OS_RECV_PEEK) ? MSG_PEEK : 0) |
-             ((flags & KP_OS_RECV_WAITALL) ? MSG_WAITALL : 0);
+    int fl = ((flags & KP_OS_RECV_PEEK) ? MSG_PEEK : 0) | ((flags & KP_OS_RECV_WAITALL) ? MSG_WAITALL : 0);
     ssize_t r = recvmsg(fd, &msg, fl);
     if (r < 0) return kpOsPosix_lastErr();
     *done = (size_t)r;
@@ -108,8 +104,7 @@ static unsigned from_revents(short r) {
 
 kpOs_err kpOs_poll(kpOs_pollfd *fds, size_t n, uint64_t timeout_ns, int *ready) {
     struct pollfd small[8], *p = n <= 8 ? small : kp_calloc(n, sizeof *p);
-    if (!p)
-        return KP_OS_ENOMEM;
+    if (!p) return KP_OS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         p[i].fd = fds[i].fd;
         p[i].events = (short)(((fds[i].events & KP_OS_POLL_IN) ? POLLIN : 0) |
@@ -119,10 +114,8 @@ kpOs_err kpOs_poll(kpOs_pollfd *fds, size_t n, uint64_t timeout_ns, int *ready) 
     struct timespec ts = { (time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u) };
     int r = ppoll(p, (nfds_t)n, timeout_ns == UINT64_MAX ? NULL : &ts, NULL);
     kpOs_err e = r < 0 ? kpOsPosix_lastErr() : KP_OS_OK;
-    for (size_t i = 0; i < n; i++)
-        fds[i].revents = r > 0 ? from_revents(p[i].revents) : 0;
-    if (p != small)
-        kp_free(p);
+    for (size_t i = 0; i < n; i++) fds[i].revents = r > 0 ? from_revents(p[i].revents) : 0;
+    if (p != small) kp_free(p);
     *ready = r > 0 ? r : 0;
     return e;
 }

@@ -39,7 +39,7 @@ typedef enum kpOs_err {
 #define KP_OS_ERR(name, message) KP_OS_E##name,
 #include "os/errors.def"
 #undef KP_OS_ERR
-    KP_OS_ENOTCAPABLE   /* the path would resolve outside its directory */
+    KP_OS_ENOTCAPABLE /* the path would resolve outside its directory */
 } kpOs_err;
 
 /* A short English description of err, for error messages ("No such file or directory"). */
@@ -90,7 +90,10 @@ uint64_t kpOs_monotonicNs(void);
 
 /* The clocks a guest may read (WASI's four, in its order). */
 typedef enum kpOs_clock {
-    KP_OS_CLOCK_REALTIME, KP_OS_CLOCK_MONOTONIC, KP_OS_CLOCK_PROCESS, KP_OS_CLOCK_THREAD
+    KP_OS_CLOCK_REALTIME,
+    KP_OS_CLOCK_MONOTONIC,
+    KP_OS_CLOCK_PROCESS,
+    KP_OS_CLOCK_THREAD
 } kpOs_clock;
 /* The clock's time and resolution in nanoseconds; KP_OS_EINVAL for a clock the host lacks. */
 kpOs_err kpOs_clockNow(kpOs_clock clock, uint64_t *ns);
@@ -125,13 +128,19 @@ void kpOs_yield(void);
 #define KP_OS_NAME_MAX 255
 
 typedef enum kpOs_ftype {
-    KP_OS_FT_UNKNOWN, KP_OS_FT_BLOCK, KP_OS_FT_CHAR, KP_OS_FT_DIR, KP_OS_FT_FILE,
-    KP_OS_FT_SOCKET, KP_OS_FT_SYMLINK, KP_OS_FT_FIFO
+    KP_OS_FT_UNKNOWN,
+    KP_OS_FT_BLOCK,
+    KP_OS_FT_CHAR,
+    KP_OS_FT_DIR,
+    KP_OS_FT_FILE,
+    KP_OS_FT_SOCKET,
+    KP_OS_FT_SYMLINK,
+    KP_OS_FT_FIFO
 } kpOs_ftype;
 
 typedef struct kpOs_stat {
     uint64_t dev, ino, nlink, size;
-    uint64_t atim, mtim, ctim;      /* nanoseconds since the epoch */
+    uint64_t atim, mtim, ctim; /* nanoseconds since the epoch */
     kpOs_ftype type;
 } kpOs_stat;
 
@@ -139,10 +148,19 @@ typedef struct kpOs_stat {
  * resolving, stat and *At calls (Linux O_PATH), with only DIRECTORY and NOFOLLOW beside it.
  * APPEND, NONBLOCK, DSYNC, SYNC and RSYNC are also the status flags of kpOs_getFlags. */
 enum {
-    KP_OS_O_READ = 1 << 0, KP_OS_O_WRITE = 1 << 1, KP_OS_O_CREAT = 1 << 2, KP_OS_O_EXCL = 1 << 3,
-    KP_OS_O_TRUNC = 1 << 4, KP_OS_O_DIRECTORY = 1 << 5, KP_OS_O_APPEND = 1 << 6,
-    KP_OS_O_NONBLOCK = 1 << 7, KP_OS_O_DSYNC = 1 << 8, KP_OS_O_SYNC = 1 << 9,
-    KP_OS_O_RSYNC = 1 << 10, KP_OS_O_NOFOLLOW = 1 << 11, KP_OS_O_PATH = 1 << 12
+    KP_OS_O_READ = 1 << 0,
+    KP_OS_O_WRITE = 1 << 1,
+    KP_OS_O_CREAT = 1 << 2,
+    KP_OS_O_EXCL = 1 << 3,
+    KP_OS_O_TRUNC = 1 << 4,
+    KP_OS_O_DIRECTORY = 1 << 5,
+    KP_OS_O_APPEND = 1 << 6,
+    KP_OS_O_NONBLOCK = 1 << 7,
+    KP_OS_O_DSYNC = 1 << 8,
+    KP_OS_O_SYNC = 1 << 9,
+    KP_OS_O_RSYNC = 1 << 10,
+    KP_OS_O_NOFOLLOW = 1 << 11,
+    KP_OS_O_PATH = 1 << 12
 };
 
 /* Open a directory by host path (a preopen the embedder chose; never a guest's path). */
@@ -175,7 +193,7 @@ kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
 kpOs_err kpOs_statPath(const char *path, kpOs_stat *out);
 
 /* Operations on the entry name in directory dir; the kernel looks up only that entry. */
-kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name);   /* mode 0777 less the umask */
+kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name); /* mode 0777 less the umask */
 kpOs_err kpOs_unlinkAt(kpOs_fd dir, const char *name, bool is_dir);
 kpOs_err kpOs_linkAt(kpOs_fd odir, const char *oname, kpOs_fd ndir, const char *nname);
 kpOs_err kpOs_renameAt(kpOs_fd odir, const char *oname, kpOs_fd ndir, const char *nname);
@@ -184,8 +202,15 @@ kpOs_err kpOs_symlinkAt(const char *target, kpOs_fd dir, const char *name);
 kpOs_err kpOs_readlinkAt(kpOs_fd dir, const char *name, char *buf, size_t cap, size_t *len);
 
 /* A time to set: the given ns since the epoch, now, or leave it as it is. */
-enum { KP_OS_TIME_SET, KP_OS_TIME_NOW, KP_OS_TIME_OMIT };
-typedef struct kpOs_time { uint64_t ns; int how; } kpOs_time;
+enum {
+    KP_OS_TIME_SET,
+    KP_OS_TIME_NOW,
+    KP_OS_TIME_OMIT
+};
+typedef struct kpOs_time {
+    uint64_t ns;
+    int how;
+} kpOs_time;
 /* Set access and modification times (t[0], t[1]) of fd's file, or of the entry name in dir
  * without following a symlink. */
 kpOs_err kpOs_setTimes(kpOs_fd fd, const kpOs_time t[2]);
@@ -193,7 +218,10 @@ kpOs_err kpOs_setTimesAt(kpOs_fd dir, const char *name, const kpOs_time t[2]);
 
 /* ---- I/O on an open handle ------------------------------------------------------------------- */
 
-typedef struct kpOs_iov { void *base; size_t len; } kpOs_iov;
+typedef struct kpOs_iov {
+    void *base;
+    size_t len;
+} kpOs_iov;
 /* The most iovecs one call takes (the host's IOV_MAX is at least this). */
 #define KP_OS_MAX_IOV KP_MAX_IOVS /* config.h */
 
@@ -211,14 +239,24 @@ kpOs_err kpOs_pwrite(kpOs_fd fd, const kpOs_iov *iov, int n, uint64_t offset, si
 kpOs_err kpOs_writeQuiet(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
 bool kpOs_sigpipeIgnored(void);
 
-enum { KP_OS_SEEK_SET, KP_OS_SEEK_CUR, KP_OS_SEEK_END };
+enum {
+    KP_OS_SEEK_SET,
+    KP_OS_SEEK_CUR,
+    KP_OS_SEEK_END
+};
 kpOs_err kpOs_seek(kpOs_fd fd, int64_t offset, int whence, uint64_t *pos);
 kpOs_err kpOs_sync(kpOs_fd fd, bool data_only);
 kpOs_err kpOs_truncate(kpOs_fd fd, uint64_t size);
 /* Reserve [offset, offset+len) on disk (offset + len <= INT64_MAX). */
 kpOs_err kpOs_allocate(kpOs_fd fd, uint64_t offset, uint64_t len);
-enum { KP_OS_ADV_NORMAL, KP_OS_ADV_SEQUENTIAL, KP_OS_ADV_RANDOM, KP_OS_ADV_WILLNEED,
-       KP_OS_ADV_DONTNEED, KP_OS_ADV_NOREUSE };
+enum {
+    KP_OS_ADV_NORMAL,
+    KP_OS_ADV_SEQUENTIAL,
+    KP_OS_ADV_RANDOM,
+    KP_OS_ADV_WILLNEED,
+    KP_OS_ADV_DONTNEED,
+    KP_OS_ADV_NOREUSE
+};
 kpOs_err kpOs_advise(kpOs_fd fd, uint64_t offset, uint64_t len, int advice);
 /* The handle's status flags (KP_OS_O_APPEND, NONBLOCK, DSYNC, SYNC); kpOs_setFlags changes
  * APPEND and NONBLOCK, the only ones an open handle can change, to what flags says. */
@@ -230,7 +268,11 @@ kpOs_err kpOs_setFlags(kpOs_fd fd, unsigned flags);
 /* A stream over a directory's entries, on its own open of the directory (the handle it came
  * from keeps its offset). An entry's name lives until the next kpOs_dirRead on the stream. */
 typedef struct kpOs_dir kpOs_dir;
-typedef struct kpOs_dirent { const char *name; uint64_t ino; kpOs_ftype type; } kpOs_dirent;
+typedef struct kpOs_dirent {
+    const char *name;
+    uint64_t ino;
+    kpOs_ftype type;
+} kpOs_dirent;
 kpOs_err kpOs_dirOpen(kpOs_fd dir, kpOs_dir **out);
 /* The next entry; *end is set (and out untouched) when there is none. */
 kpOs_err kpOs_dirRead(kpOs_dir *d, kpOs_dirent *out, bool *end);
@@ -243,8 +285,8 @@ void kpOs_dirClose(kpOs_dir *d);
 /* ---- Sockets --------------------------------------------------------------------------------- */
 
 typedef struct kpOs_addr {
-    int family;         /* 4 or 6 */
-    uint8_t ip[16];     /* network order; the first 4 bytes for IPv4 */
+    int family;     /* 4 or 6 */
+    uint8_t ip[16]; /* network order; the first 4 bytes for IPv4 */
     uint16_t port;
 } kpOs_addr;
 /* A numeric IPv4 ("127.0.0.1", family 4) or IPv6 ("::1", family 6) address; false if text is
@@ -254,19 +296,29 @@ bool kpOs_parseIp(const char *text, int family, kpOs_addr *out);
 kpOs_err kpOs_listen(const kpOs_addr *addr, int backlog, kpOs_fd *out);
 /* The next connection on a listener; nonblock makes the new socket non-blocking. */
 kpOs_err kpOs_accept(kpOs_fd fd, bool nonblock, kpOs_fd *out);
-enum { KP_OS_RECV_PEEK = 1, KP_OS_RECV_WAITALL = 2 };
+enum {
+    KP_OS_RECV_PEEK = 1,
+    KP_OS_RECV_WAITALL = 2
+};
 /* Receive into iov; *truncated is set when a datagram did not fit. */
-kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_t *done,
-                   bool *truncated);
+kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_t *done, bool *truncated);
 /* Send iov; a peer that has gone is KP_OS_EPIPE, never a signal. */
 kpOs_err kpOs_send(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
 kpOs_err kpOs_shutdown(kpOs_fd fd, bool read, bool write);
 
 /* ---- Polling --------------------------------------------------------------------------------- */
 
-enum { KP_OS_POLL_IN = 1, KP_OS_POLL_OUT = 2, KP_OS_POLL_HUP = 4, KP_OS_POLL_ERR = 8,
-       KP_OS_POLL_NVAL = 16 };
-typedef struct kpOs_pollfd { kpOs_fd fd; unsigned events, revents; } kpOs_pollfd;
+enum {
+    KP_OS_POLL_IN = 1,
+    KP_OS_POLL_OUT = 2,
+    KP_OS_POLL_HUP = 4,
+    KP_OS_POLL_ERR = 8,
+    KP_OS_POLL_NVAL = 16
+};
+typedef struct kpOs_pollfd {
+    kpOs_fd fd;
+    unsigned events, revents;
+} kpOs_pollfd;
 /* Wait until one of the handles is ready for its events (KP_OS_POLL_IN/OUT) or timeout_ns has
  * passed (UINT64_MAX: no timeout). revents receives what happened, including HUP, ERR and NVAL;
  * entries whose fd is KP_OS_NO_FD are skipped. *ready receives how many entries have revents.
@@ -280,8 +332,8 @@ uint64_t kpOs_bytesReady(kpOs_fd fd);
 
 /* How a child process ended: its exit status 0-255, or the signal that killed it. */
 typedef struct kpOs_exit {
-    int code;       /* exit status; meaningful when signal is 0 */
-    int signal;     /* the number of the signal that ended it, or 0 */
+    int code;   /* exit status; meaningful when signal is 0 */
+    int signal; /* the number of the signal that ended it, or 0 */
 } kpOs_exit;
 
 /* Run `/bin/sh -c command` in directory dir (NULL: the caller's) with the caller's environment

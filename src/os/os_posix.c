@@ -22,7 +22,9 @@
 kpOs_err kpOsPosix_err(int e) {
     switch (e) {
     case 0: return KP_OS_OK;
-#define KP_OS_ERR(name, message) case E##name: return KP_OS_E##name;
+#define KP_OS_ERR(name, message) \
+    case E##name:                \
+        return KP_OS_E##name;
 #include "os/errors.def"
 #undef KP_OS_ERR
     default: return KP_OS_EIO;
@@ -150,13 +152,15 @@ static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
 #define KP_ALTSTACK_SIZE ((size_t)65536 + (size_t)SIGSTKSZ)
 
 static void altstack_release(void *mem) {
-    stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+    stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
     sigaltstack(&ss, NULL);
     munmap(mem, KP_ALTSTACK_SIZE);
 }
 
 static bool altstack_key_ok;
-static void altstack_key_init(void) { altstack_key_ok = pthread_key_create(&altstack_key, altstack_release) == 0; }
+static void altstack_key_init(void) {
+    altstack_key_ok = pthread_key_create(&altstack_key, altstack_release) == 0;
+}
 
 bool kpOs_threadInit(void) {
     static __thread bool done;
@@ -170,7 +174,7 @@ bool kpOs_threadInit(void) {
     if (!altstack_key_ok) return false;
     void *mem = mmap(NULL, KP_ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return false;
-    stack_t ss = {.ss_sp = mem, .ss_size = KP_ALTSTACK_SIZE, .ss_flags = 0};
+    stack_t ss = { .ss_sp = mem, .ss_size = KP_ALTSTACK_SIZE, .ss_flags = 0 };
     if (sigaltstack(&ss, NULL) != 0) {
         munmap(mem, KP_ALTSTACK_SIZE);
         return false;
@@ -225,8 +229,7 @@ kpOs_err kpOs_clockNow(kpOs_clock clock, uint64_t *ns) {
 
 kpOs_err kpOs_clockRes(kpOs_clock clock, uint64_t *ns) {
     struct timespec ts;
-    if ((unsigned)clock >= sizeof clock_ids / sizeof clock_ids[0] ||
-        clock_getres(clock_ids[clock], &ts) != 0)
+    if ((unsigned)clock >= sizeof clock_ids / sizeof clock_ids[0] || clock_getres(clock_ids[clock], &ts) != 0)
         return KP_OS_EINVAL;
     *ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     return KP_OS_OK;
@@ -242,7 +245,12 @@ kpOs_err kpOs_clockRes(kpOs_clock clock, uint64_t *ns) {
  * its stack and thread-local storage still allocated: valgrind counts those as "possibly lost".
  * A forked child has no watchdog thread, whatever its parent had: pthread_atfork resets the
  * state in the child, so the child's first timer starts its own thread and exit joins nothing. */
-typedef struct wd_timer { kpOs_timer id; uint64_t deadline; int *flag; int bits; } wd_timer;
+typedef struct wd_timer {
+    kpOs_timer id;
+    uint64_t deadline;
+    int *flag;
+    int bits;
+} wd_timer;
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cond;
 static bool wd_started, wd_quit, wd_hooks;
@@ -268,8 +276,8 @@ static void *wd_main(void *arg) {
         if (earliest == UINT64_MAX) {
             pthread_cond_wait(&wd_cond, &wd_lock);
         } else {
-            struct timespec ts = {.tv_sec = (time_t)(earliest / 1000000000u),
-                                  .tv_nsec = (long)(earliest % 1000000000u)};
+            struct timespec ts = { .tv_sec = (time_t)(earliest / 1000000000u),
+                                   .tv_nsec = (long)(earliest % 1000000000u) };
             pthread_cond_timedwait(&wd_cond, &wd_lock, &ts);
         }
     }
@@ -292,7 +300,7 @@ static void wd_stop(void) {
 static void wd_before_fork(void) { pthread_mutex_lock(&wd_lock); }
 static void wd_after_fork_parent(void) { pthread_mutex_unlock(&wd_lock); }
 static void wd_after_fork_child(void) {
-    wd_started = false;   /* the thread was not copied; its timers belong to the parent */
+    wd_started = false; /* the thread was not copied; its timers belong to the parent */
     wd_n = 0;
     pthread_mutex_unlock(&wd_lock);
 }
@@ -320,7 +328,7 @@ kpOs_timer kpOs_timerArm(uint64_t deadline_ns, int *flag, int bits) {
         atexit(wd_stop);
         pthread_atfork(wd_before_fork, wd_after_fork_parent, wd_after_fork_child);
     }
-    if (wd_quit) goto done;   /* the process is exiting */
+    if (wd_quit) goto done; /* the process is exiting */
     if (!wd_started) wd_started = wd_start();
     if (!wd_started) goto done;
     if (wd_n == wd_cap) {
@@ -331,7 +339,7 @@ kpOs_timer kpOs_timerArm(uint64_t deadline_ns, int *flag, int bits) {
         wd_cap = cap;
     }
     id = wd_next_id++;
-    wd_timers[wd_n++] = (wd_timer){id, deadline_ns, flag, bits};
+    wd_timers[wd_n++] = (wd_timer){ id, deadline_ns, flag, bits };
     pthread_cond_signal(&wd_cond);
 done:
     pthread_mutex_unlock(&wd_lock);
@@ -352,7 +360,9 @@ void kpOs_timerDisarm(kpOs_timer timer) {
 
 /* ---- Locks ----------------------------------------------------------------------------------- */
 
-struct kpOs_mutex { pthread_mutex_t m; };
+struct kpOs_mutex {
+    pthread_mutex_t m;
+};
 
 kpOs_mutex *kpOs_mutexNew(void) {
     kpOs_mutex *m = kp_malloc(sizeof *m);

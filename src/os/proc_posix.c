@@ -25,7 +25,7 @@ kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out) {
     int e = posix_spawn_file_actions_init(&actions);
     if (e != 0) return kpOsPosix_err(e);
     if (dir && (e = posix_spawn_file_actions_addchdir_np(&actions, dir)) != 0) goto fail;
-    char *argv[] = {"sh", "-c", (char *)command, NULL};
+    char *argv[] = { "sh", "-c", (char *)command, NULL };
     pid_t pid;
     if ((e = posix_spawn(&pid, "/bin/sh", &actions, NULL, argv, environ)) != 0) goto fail;
     posix_spawn_file_actions_destroy(&actions);

@@ -7,8 +7,8 @@
 
 /* ---- Memories ---- */
 
-kapsul_status kapsul_memory_new(kapsul_store *s, uint64_t min_pages, uint64_t max_pages,
-                                kapsul_memory **out, kapsul_error *err) {
+kapsul_status kapsul_memory_new(kapsul_store *s, uint64_t min_pages, uint64_t max_pages, kapsul_memory **out,
+                                kapsul_error *err) {
     kpError_clear(err);
     if (out) *out = NULL;
     if (!s || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_memory_new: store or out is NULL");
@@ -41,9 +41,9 @@ kapsul_status kapsul_memory_grow(kapsul_memory *m, uint64_t delta_pages, uint64_
     if (!m) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_memory_grow: memory is NULL");
     uint64_t old = m->size / KP_PAGE_SIZE;
     if (delta_pages > m->max_pages - old)
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "cannot grow a memory of %llu pages by %llu: the maximum is %llu",
-                           (unsigned long long)old, (unsigned long long)delta_pages,
-                           (unsigned long long)m->max_pages);
+        return kpError_set(
+            err, KAPSUL_ERR_LIMIT, 0, "cannot grow a memory of %llu pages by %llu: the maximum is %llu",
+            (unsigned long long)old, (unsigned long long)delta_pages, (unsigned long long)m->max_pages);
     if (kpMemory_grow(m, delta_pages, (size_t)KP_MAX_PAGES * KP_PAGE_SIZE) < 0)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory growing a memory by %llu pages",
                            (unsigned long long)delta_pages);
@@ -63,8 +63,10 @@ kapsul_status kapsul_table_new(kapsul_store *s, kapsul_valkind elem, uint64_t mi
                            (unsigned)elem, (unsigned long long)min, (unsigned long long)max);
     kapsul_status st = kpStore_addTable(s, (kpValType)elem, min, max, out);
     if (st == KAPSUL_ERR_LIMIT)
-        return kpError_set(err, st, 0, "a table of %llu elements exceeds the table limit, or the store holds its maximum of tables",
-                           (unsigned long long)min);
+        return kpError_set(
+            err, st, 0,
+            "a table of %llu elements exceeds the table limit, or the store holds its maximum of tables",
+            (unsigned long long)min);
     if (st != KAPSUL_OK) return kpError_set(err, st, 0, "out of memory");
     return KAPSUL_OK;
 }
@@ -91,11 +93,14 @@ kapsul_status kapsul_global_new(kapsul_store *s, kapsul_val value, bool mutable_
     if (out) *out = NULL;
     if (!s || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_global_new: store or out is NULL");
     switch (value.kind) {
-    case KAPSUL_I32: case KAPSUL_I64: case KAPSUL_F32: case KAPSUL_F64: case KAPSUL_V128:
-    case KAPSUL_FUNCREF: case KAPSUL_EXTERNREF:
-        break;
-    default:
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad value kind 0x%x", (unsigned)value.kind);
+    case KAPSUL_I32:
+    case KAPSUL_I64:
+    case KAPSUL_F32:
+    case KAPSUL_F64:
+    case KAPSUL_V128:
+    case KAPSUL_FUNCREF:
+    case KAPSUL_EXTERNREF: break;
+    default: return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad value kind 0x%x", (unsigned)value.kind);
     }
     if (kpStore_addGlobal(s, (kpValType)value.kind, mutable_, out) != KAPSUL_OK)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -103,9 +108,7 @@ kapsul_status kapsul_global_new(kapsul_store *s, kapsul_val value, bool mutable_
     return KAPSUL_OK;
 }
 
-kapsul_val kapsul_global_get(const kapsul_global *g) {
-    return kpHost_fromSlots(g->type, g->bits);
-}
+kapsul_val kapsul_global_get(const kapsul_global *g) { return kpHost_fromSlots(g->type, g->bits); }
 
 kapsul_status kapsul_global_set(kapsul_global *g, kapsul_val value, kapsul_error *err) {
     kpError_clear(err);

@@ -40,7 +40,7 @@ kapsul_status kapsul_func_new_host(kapsul_store *store, const kapsul_valkind *pa
         if (!valid_kind(k)) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad value kind 0x%x", (unsigned)k);
         types[i] = (uint8_t)k;
     }
-    kpFuncType ft = {nparams, nresults, types};
+    kpFuncType ft = { nparams, nresults, types };
     kapsul_func *f;
     if (kpStore_addFunc(store, &f) != KAPSUL_OK ||
         kpEngine_internType(store->engine, &ft, &f->type_id, &f->type) != KAPSUL_OK)
@@ -93,6 +93,7 @@ kapsul_status kapsul_func_call(kapsul_store *s, kapsul_func *f, const kapsul_val
     kapsul_status st = kpInterp_call(x, f, fp, err);
     x->stack_free = fp;
     if (st != KAPSUL_OK) return st;
-    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++) results[i] = kpHost_fromSlots(rt[i], fp + k);
+    for (uint32_t i = 0, k = 0; i < t->nresults; k += kp_slot_width(rt[i]), i++)
+        results[i] = kpHost_fromSlots(rt[i], fp + k);
     return KAPSUL_OK;
 }

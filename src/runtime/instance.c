@@ -25,24 +25,20 @@ static kapsul_status eval_const(kapsul_instance *inst, kpRange r, uint64_t out[2
         if (sp >= 8) return KAPSUL_ERR_LIMIT;
         stack[sp][1] = 0;
         switch (in.op) {
-        case kpOp_I32_CONST: case kpOp_F32_CONST:
-            stack[sp++][0] = (uint32_t)in.bits;
-            break;
-        case kpOp_I64_CONST: case kpOp_F64_CONST:
-            stack[sp++][0] = in.bits;
-            break;
-        case kpOp_REF_NULL:
-            stack[sp++][0] = 0;
-            break;
-        case kpOp_REF_FUNC:
-            stack[sp++][0] = (uint64_t)(uintptr_t)inst->core.funcs[in.a];
-            break;
-        case kpOp_GLOBAL_GET:
-            memcpy(stack[sp++], inst->core.globals[in.a]->bits, 16);
-            break;
+        case kpOp_I32_CONST:
+        case kpOp_F32_CONST: stack[sp++][0] = (uint32_t)in.bits; break;
+        case kpOp_I64_CONST:
+        case kpOp_F64_CONST: stack[sp++][0] = in.bits; break;
+        case kpOp_REF_NULL: stack[sp++][0] = 0; break;
+        case kpOp_REF_FUNC: stack[sp++][0] = (uint64_t)(uintptr_t)inst->core.funcs[in.a]; break;
+        case kpOp_GLOBAL_GET: memcpy(stack[sp++], inst->core.globals[in.a]->bits, 16); break;
         /* extended-const (validated only when that proposal is enabled) */
-        case kpOp_I32_ADD: case kpOp_I32_SUB: case kpOp_I32_MUL:
-        case kpOp_I64_ADD: case kpOp_I64_SUB: case kpOp_I64_MUL: {
+        case kpOp_I32_ADD:
+        case kpOp_I32_SUB:
+        case kpOp_I32_MUL:
+        case kpOp_I64_ADD:
+        case kpOp_I64_SUB:
+        case kpOp_I64_MUL: {
             if (sp < 2) return KAPSUL_ERR_MALFORMED;
             uint64_t a = stack[sp - 2][0], b = stack[sp - 1][0], v;
             if (in.op == kpOp_I32_ADD || in.op == kpOp_I64_ADD) v = a + b;
@@ -113,8 +109,8 @@ static kapsul_status alloc_arrays(kapsul_instance *inst, const kpModule *m) {
     inst->core.elems = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->core.elems);
     inst->core.elem_len = kp_calloc(m->nelems ? m->nelems : 1, sizeof *inst->core.elem_len);
     inst->core.data_len = kp_calloc(m->ndatas ? m->ndatas : 1, sizeof *inst->core.data_len);
-    if (!inst->core.funcs || !inst->core.tables || !inst->core.mems || !inst->core.globals || !inst->core.elems || !inst->core.elem_len ||
-        !inst->core.data_len)
+    if (!inst->core.funcs || !inst->core.tables || !inst->core.mems || !inst->core.globals ||
+        !inst->core.elems || !inst->core.elem_len || !inst->core.data_len)
         return KAPSUL_ERR_NOMEM;
     return KAPSUL_OK;
 }
@@ -139,12 +135,13 @@ static kapsul_status define_all(kapsul_store *s, kapsul_instance *inst, kapsul_m
         const kpTableType *t = &m->tables[i];
         st = kpStore_addTable(s, t->elem, t->limits.min, t->limits.has_max ? t->limits.max : KAPSUL_NO_MAX,
                               &inst->core.tables[m->ntable_imports + i]);
-        if (st != KAPSUL_OK) return kpError_set(err, st, 0, "cannot allocate a table of %llu elements",
-                                                (unsigned long long)t->limits.min);
+        if (st != KAPSUL_OK)
+            return kpError_set(err, st, 0, "cannot allocate a table of %llu elements",
+                               (unsigned long long)t->limits.min);
     }
     for (uint32_t i = 0; i < m->nmemories; i++) {
         const kpMemType *t = &m->memories[i];
-        if (i == 0 && mem0) {   /* a template's pooled memory */
+        if (i == 0 && mem0) { /* a template's pooled memory */
             inst->core.mems[m->nmem_imports] = mem0;
             continue;
         }
@@ -210,7 +207,7 @@ static kapsul_status apply_segments(kapsul_instance *inst, bool data_done, kapsu
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const kpData *da = &m->datas[i];
         if (da->mode != kpSeg_ACTIVE) continue;
-        if (data_done) {   /* the template's image holds it */
+        if (data_done) { /* the template's image holds it */
             inst->core.data_len[i] = 0;
             continue;
         }
@@ -277,7 +274,8 @@ kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kaps
      * instance runs in the interpreter (the module is lowered for it too). */
     bool guarded = !inst->core.mem0 || inst->core.mem0->reserved;
     if (mod->native && (guarded || !kpNativeCode_guard(mod->native)) &&
-        (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native, err)) != KAPSUL_OK)
+        (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native,
+                                   err)) != KAPSUL_OK)
         return st;
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, data_done, err)) != KAPSUL_OK) return st;
@@ -326,7 +324,8 @@ kapsul_status kapsul_instance_export(kapsul_instance *inst, const char *name, si
         }
         return KAPSUL_OK;
     }
-    return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "no export named \"%.*s\"", (int)(name_len > 200 ? 200 : name_len), name);
+    return kpError_set(err, KAPSUL_ERR_NOT_FOUND, 0, "no export named \"%.*s\"",
+                       (int)(name_len > 200 ? 200 : name_len), name);
 }
 
 kapsul_func *kapsul_instance_func(kapsul_instance *inst, const char *name) {

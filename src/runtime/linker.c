@@ -7,8 +7,10 @@
 #include "runtime/runtime.h"
 
 typedef struct kpLinkEntry {
-    char *module; size_t module_len;
-    char *name; size_t name_len;
+    char *module;
+    size_t module_len;
+    char *name;
+    size_t name_len;
     kapsul_extern value;
 } kpLinkEntry;
 
@@ -42,8 +44,8 @@ static kpLinkEntry *find(kapsul_linker *l, const char *module, size_t module_len
                          size_t name_len) {
     for (size_t i = 0; i < l->entries.n; i++) {
         kpLinkEntry *e = &l->entries.v[i];
-        if (e->module_len == module_len && e->name_len == name_len && memcmp(e->module, module, module_len) == 0 &&
-            memcmp(e->name, name, name_len) == 0)
+        if (e->module_len == module_len && e->name_len == name_len &&
+            memcmp(e->module, module, module_len) == 0 && memcmp(e->name, name, name_len) == 0)
             return e;
     }
     return NULL;
@@ -75,8 +77,8 @@ kapsul_status kapsul_linker_define(kapsul_linker *l, const char *module, size_t 
         return KAPSUL_OK;
     }
     if (kpVec_grow(&l->entries) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    kpLinkEntry n = {kp_strndup(module ? module : "", module_len), module_len,
-                     kp_strndup(name ? name : "", name_len), name_len, value};
+    kpLinkEntry n = { kp_strndup(module ? module : "", module_len), module_len,
+                      kp_strndup(name ? name : "", name_len), name_len, value };
     if (!n.module || !n.name) {
         kp_free(n.module);
         kp_free(n.name);
@@ -90,7 +92,8 @@ kapsul_status kapsul_linker_define_instance(kapsul_linker *l, const char *module
                                             kapsul_instance *inst, kapsul_error *err) {
     kpError_clear(err);
     if (!l || !inst || (!module && module_len))
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_linker_define_instance: linker, module or instance is NULL");
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "kapsul_linker_define_instance: linker, module or instance is NULL");
     const kpModule *m = inst->module->m;
     for (uint32_t i = 0; i < m->nexports; i++) {
         kapsul_extern ex;
@@ -112,7 +115,7 @@ kapsul_status kapsul_linker_define_func(kapsul_linker *l, const char *module, co
     kapsul_func *f;
     kapsul_status st = kapsul_func_new_host(l->store, params, nparams, results, nresults, fn, env, &f, err);
     if (st != KAPSUL_OK) return st;
-    kapsul_extern ex = {.kind = KAPSUL_EXTERN_FUNC, .of.func = f};
+    kapsul_extern ex = { .kind = KAPSUL_EXTERN_FUNC, .of.func = f };
     return kapsul_linker_define(l, module, strlen(module), name, strlen(name), ex, err);
 }
 
@@ -120,10 +123,13 @@ kapsul_status kapsul_linker_instantiate(kapsul_linker *l, const kapsul_module *m
                                         kapsul_error *err) {
     kpError_clear(err);
     if (out) *out = NULL;
-    if (!l || !module || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_linker_instantiate: linker, module or out is NULL");
+    if (!l || !module || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "kapsul_linker_instantiate: linker, module or out is NULL");
     /* Function type ids are the engine's: a module of another engine would link by wrong ids. */
     if (module->engine != l->store->engine)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "the module was loaded by another engine than the store's");
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "the module was loaded by another engine than the store's");
     const kpModule *m = module->m;
     kapsul_extern *imports = kp_calloc(m->nimports ? m->nimports : 1, sizeof *imports);
     if (!imports) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");

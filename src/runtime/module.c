@@ -43,8 +43,8 @@ static kapsul_status index_module(kapsul_module *mod) {
     return KAPSUL_OK;
 }
 
-kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len,
-                                kapsul_module **out, kapsul_error *err) {
+kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len, kapsul_module **out,
+                                kapsul_error *err) {
     kpError_clear(err);
     if (!engine || (!bytes && len) || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad argument");
     *out = NULL;
@@ -61,7 +61,8 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         bytes = art.wasm;
         len = art.wasm_size;
     }
-    if ((st = kpDecode_module(bytes ? bytes : (const uint8_t *)"", len, &mod->m, err)) != KAPSUL_OK) goto fail;
+    if ((st = kpDecode_module(bytes ? bytes : (const uint8_t *)"", len, &mod->m, err)) != KAPSUL_OK)
+        goto fail;
     if ((st = kpValidate_module(mod->m, err)) != KAPSUL_OK) goto fail;
     if ((st = index_module(mod)) != KAPSUL_OK) {
         kpError_set(err, st, 0, "out of memory");
@@ -72,7 +73,7 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         goto fail;
     }
-    kpLowerCtx cx = {mod->m, mod->func_types, mod->type_ids};
+    kpLowerCtx cx = { mod->m, mod->func_types, mod->type_ids };
     for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
         if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
         kpInterp_thread(&mod->codes[i]);
@@ -82,7 +83,8 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
             st = kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "artifact does not match its module");
             goto fail;
         }
-        if ((st = kpNativeCode_load(art.object, art.object_size, art.nfuncs, &mod->native, err)) != KAPSUL_OK) goto fail;
+        if ((st = kpNativeCode_load(art.object, art.object_size, art.nfuncs, &mod->native, err)) != KAPSUL_OK)
+            goto fail;
         kpNativeCode_setGuard(mod->native, strstr(art.flags, "bounds-checks") == NULL);
     }
     *out = mod;

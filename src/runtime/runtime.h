@@ -15,13 +15,12 @@
 #include "module/module.h"
 #include "os/os.h"
 
-
 struct kapsul_engine {
-    kapsul_config config;          /* defaults filled in */
-    kpOs_mutex *lock;              /* guards the type registry */
-    kpFuncType **types;            /* canonical function types by id; each separately allocated */
+    kapsul_config config; /* defaults filled in */
+    kpOs_mutex *lock;     /* guards the type registry */
+    kpFuncType **types;   /* canonical function types by id; each separately allocated */
     uint32_t ntypes, cap;
-    uint32_t *hash;                /* open addressing: id + 1, 0 = empty; size hash_cap */
+    uint32_t *hash; /* open addressing: id + 1, 0 = empty; size hash_cap */
     uint32_t hash_cap;
 };
 
@@ -34,11 +33,11 @@ kapsul_status kpEngine_internType(kapsul_engine *e, const kpFuncType *t, uint32_
 struct kapsul_module {
     kapsul_engine *engine;
     kpModule *m;
-    kpCode *codes;                 /* one per defined function */
-    uint32_t *func_types;          /* type index per function index (imports first) */
-    uint32_t *type_ids;            /* canonical id per type index */
-    const kpFuncType **canon;      /* canonical type per type index */
-    struct kpNativeCode *native;   /* compiled code when loaded from a .kwasm, else NULL */
+    kpCode *codes;               /* one per defined function */
+    uint32_t *func_types;        /* type index per function index (imports first) */
+    uint32_t *type_ids;          /* canonical id per type index */
+    const kpFuncType **canon;    /* canonical type per type index */
+    struct kpNativeCode *native; /* compiled code when loaded from a .kwasm, else NULL */
     int refs;
 };
 void kpModule_release(kapsul_module *mod);
@@ -46,7 +45,7 @@ void kpModule_release(kapsul_module *mod);
 void kpModule_dumpIr(const kapsul_module *mod, FILE *f);
 
 struct kapsul_instance {
-    kpInstCore core;               /* what its code touches (engine/objects.h); core.owner = this */
+    kpInstCore core; /* what its code touches (engine/objects.h); core.owner = this */
     kapsul_store *store;
     kapsul_module *module;
 };
@@ -57,8 +56,8 @@ struct kapsul_store {
     KP_VEC(kapsul_func *) funcs;
     KP_VEC(kapsul_table *) tables;
     KP_VEC(kapsul_global *) globals;
-    kpExec exec;                   /* stacks, fuel, interrupt word, deadline; and the memories */
-    kapsul_limits limits;          /* kapsul_store_set_limits; 0 = none (exec.mem_limit holds the
+    kpExec exec;          /* stacks, fuel, interrupt word, deadline; and the memories */
+    kapsul_limits limits; /* kapsul_store_set_limits; 0 = none (exec.mem_limit holds the
                                       effective memory limit) */
 };
 
@@ -68,7 +67,8 @@ kapsul_status kpStore_addFunc(kapsul_store *s, kapsul_func **out);
 kapsul_status kpStore_prepareStacks(kapsul_store *s);
 /* New objects owned by the store (freed with it). Memories are created with kpMemory_create on
  * s->exec, which keeps them for the fault handler. */
-kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out);
+kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max,
+                               kapsul_table **out);
 kapsul_status kpStore_addGlobal(kapsul_store *s, kpValType type, bool mut, kapsul_global **out);
 /* KAPSUL_ERR_LIMIT (err filled) if adding ninst instances, nmem memories and ntab tables would
  * pass the store's counts. */

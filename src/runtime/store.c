@@ -7,7 +7,8 @@
 kapsul_status kapsul_store_new(kapsul_engine *engine, kapsul_store **out, kapsul_error *err) {
     kpError_clear(err);
     if (out) *out = NULL;
-    if (!engine || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_new: engine or out is NULL");
+    if (!engine || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_new: engine or out is NULL");
     kapsul_store *s = kp_calloc(1, sizeof *s);
     if (!s) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     s->engine = engine;
@@ -47,7 +48,8 @@ kapsul_status kpStore_addFunc(kapsul_store *s, kapsul_func **out) {
     return KAPSUL_OK;
 }
 
-kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max, kapsul_table **out) {
+kapsul_status kpStore_addTable(kapsul_store *s, kpValType elem, uint64_t min, uint64_t max,
+                               kapsul_table **out) {
     if (s->limits.max_tables && s->tables.n >= s->limits.max_tables) return KAPSUL_ERR_LIMIT;
     if (kpVec_grow(&s->tables) != 0) return KAPSUL_ERR_NOMEM;
     uint64_t limit = s->limits.max_table_elements ? s->limits.max_table_elements : KP_MAX_TABLE_ENTRIES;
@@ -73,27 +75,30 @@ kapsul_status kpStore_checkCounts(const kapsul_store *s, uint32_t ninst, uint32_
     const kapsul_limits *l = &s->limits;
     const char *what = NULL;
     uint32_t max = 0;
-    if (l->max_instances && s->instances.n + ninst > l->max_instances) what = "instances", max = l->max_instances;
-    else if (l->max_memories && s->exec.mems.n + nmem > l->max_memories) what = "memories", max = l->max_memories;
+    if (l->max_instances && s->instances.n + ninst > l->max_instances)
+        what = "instances", max = l->max_instances;
+    else if (l->max_memories && s->exec.mems.n + nmem > l->max_memories)
+        what = "memories", max = l->max_memories;
     else if (l->max_tables && s->tables.n + ntab > l->max_tables) what = "tables", max = l->max_tables;
     if (!what) return KAPSUL_OK;
-    return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "the store's limit of %u %s would be passed", (unsigned)max, what);
+    return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "the store's limit of %u %s would be passed", (unsigned)max,
+                       what);
 }
 
 /* The store's memory limit only ever lowers the engine's: exec.mem_limit is what memories read. */
 kapsul_status kapsul_store_set_limits(kapsul_store *s, const kapsul_limits *limits, kapsul_error *err) {
     kpError_clear(err);
-    if (!s || !limits) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_set_limits: store or limits is NULL");
+    if (!s || !limits)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_store_set_limits: store or limits is NULL");
     s->limits = *limits;
     size_t engine_limit = s->engine->config.max_memory_bytes;
     s->exec.mem_limit = limits->max_memory_bytes && limits->max_memory_bytes < engine_limit
-                            ? limits->max_memory_bytes : engine_limit;
+                            ? limits->max_memory_bytes
+                            : engine_limit;
     return KAPSUL_OK;
 }
 
-void kapsul_store_limits(const kapsul_store *s, kapsul_limits *out) {
-    *out = s->limits;
-}
+void kapsul_store_limits(const kapsul_store *s, kapsul_limits *out) { *out = s->limits; }
 
 /* The stacks are allocated on the first call, so a store that only holds objects costs none. */
 kapsul_status kpStore_prepareStacks(kapsul_store *s) {
@@ -124,7 +129,9 @@ void kapsul_store_set_fuel(kapsul_store *s, uint64_t fuel) {
 
 uint64_t kapsul_store_fuel_remaining(const kapsul_store *s) {
     const kpExec *x = &s->exec;
-    return (__atomic_load_n(&x->interrupt, __ATOMIC_RELAXED) & KP_INTR_FUEL) && x->fuel > 0 ? (uint64_t)x->fuel : 0;
+    return (__atomic_load_n(&x->interrupt, __ATOMIC_RELAXED) & KP_INTR_FUEL) && x->fuel > 0
+               ? (uint64_t)x->fuel
+               : 0;
 }
 
 void kapsul_store_set_deadline(kapsul_store *s, uint64_t deadline_ns) {

@@ -29,8 +29,8 @@
 typedef struct kpSlot {
     kapsul_template *tpl;
     kapsul_memory mem;
-    struct kpSlot *next;           /* free list */
-    bool ready;                    /* reserved, holding the image and the zero initial pages */
+    struct kpSlot *next; /* free list */
+    bool ready;          /* reserved, holding the image and the zero initial pages */
 } kpSlot;
 
 /* A module import resolved to a host function. */
@@ -44,20 +44,20 @@ typedef struct kpTplImport {
 
 struct kapsul_template {
     kapsul_engine *engine;
-    kapsul_module *module;         /* a reference of its own */
-    kpTplImport *imports;          /* one per module import (all functions) */
-    bool has_mem;                  /* the module defines memory 0 (it may not import one) */
-    uint64_t min_pages, type_max;  /* memory 0's type */
-    size_t init_bytes;             /* min_pages * page size */
-    size_t span;                   /* address space per slot */
-    bool guard;                    /* slots are guard reservations (else bounds-checked) */
-    bool data_done;                /* the image holds every active data segment */
-    size_t image_len;              /* bytes of the image (page multiple, <= init_bytes) */
-    kpOs_fd image_fd;              /* the in-memory file holding the image, or KP_OS_NO_FD */
-    uint8_t *image;                /* the image's bytes (copied back on reset, or when there is
+    kapsul_module *module;        /* a reference of its own */
+    kpTplImport *imports;         /* one per module import (all functions) */
+    bool has_mem;                 /* the module defines memory 0 (it may not import one) */
+    uint64_t min_pages, type_max; /* memory 0's type */
+    size_t init_bytes;            /* min_pages * page size */
+    size_t span;                  /* address space per slot */
+    bool guard;                   /* slots are guard reservations (else bounds-checked) */
+    bool data_done;               /* the image holds every active data segment */
+    size_t image_len;             /* bytes of the image (page multiple, <= init_bytes) */
+    kpOs_fd image_fd;             /* the in-memory file holding the image, or KP_OS_NO_FD */
+    uint8_t *image;               /* the image's bytes (copied back on reset, or when there is
                                       no file to map) */
-    size_t keep;                   /* bytes at the start reset by copying (page multiple) */
-    kpOs_mutex *lock;              /* guards free and nfree */
+    size_t keep;                  /* bytes at the start reset by copying (page multiple) */
+    kpOs_mutex *lock;             /* guards free and nfree */
     kpSlot *slots, *free;
     uint32_t nslots, nfree;
 };
@@ -66,9 +66,13 @@ struct kapsul_template {
 
 static bool valid_kind(kapsul_valkind k) {
     switch (k) {
-    case KAPSUL_I32: case KAPSUL_I64: case KAPSUL_F32: case KAPSUL_F64: case KAPSUL_V128:
-    case KAPSUL_FUNCREF: case KAPSUL_EXTERNREF:
-        return true;
+    case KAPSUL_I32:
+    case KAPSUL_I64:
+    case KAPSUL_F32:
+    case KAPSUL_F64:
+    case KAPSUL_V128:
+    case KAPSUL_FUNCREF:
+    case KAPSUL_EXTERNREF: return true;
     }
     return false;
 }
@@ -77,7 +81,8 @@ static const kapsul_template_import *find_import(const kpImport *im, const kapsu
                                                  size_t n) {
     for (size_t i = 0; i < n; i++)
         if (strlen(v[i].module) == im->module_len && strlen(v[i].name) == im->name_len &&
-            memcmp(v[i].module, im->module, im->module_len) == 0 && memcmp(v[i].name, im->name, im->name_len) == 0)
+            memcmp(v[i].module, im->module, im->module_len) == 0 &&
+            memcmp(v[i].name, im->name, im->name_len) == 0)
             return &v[i];
     return NULL;
 }
@@ -93,18 +98,20 @@ static kapsul_status resolve_imports(kapsul_template *t, const kapsul_template_i
         const kapsul_template_import *e = im->kind == kpExtern_FUNC ? find_import(im, v, n) : NULL;
         if (!e)
             return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "%s import \"%.*s\" \"%.*s\"",
-                               im->kind == kpExtern_FUNC ? "unknown" : "a template cannot resolve the non-function",
+                               im->kind == kpExtern_FUNC ? "unknown"
+                                                         : "a template cannot resolve the non-function",
                                (int)im->module_len, im->module, (int)im->name_len, im->name);
         uint8_t types[KP_MAX_PARAMS + KP_MAX_RESULTS];
         for (uint32_t k = 0; k < e->nparams + e->nresults; k++)
             types[k] = (uint8_t)(k < e->nparams ? e->params[k] : e->results[k - e->nparams]);
-        kpFuncType ft = {e->nparams, e->nresults, types};
+        kpFuncType ft = { e->nparams, e->nresults, types };
         kpTplImport *r = &t->imports[i];
         if (kpEngine_internType(t->engine, &ft, &r->type_id, &r->type) != KAPSUL_OK)
             return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         if (r->type_id != t->module->type_ids[im->desc.func_type])
-            return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "incompatible import type for \"%.*s\" \"%.*s\"",
-                               (int)im->module_len, im->module, (int)im->name_len, im->name);
+            return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
+                               "incompatible import type for \"%.*s\" \"%.*s\"", (int)im->module_len,
+                               im->module, (int)im->name_len, im->name);
         r->fn = e->fn;
         r->env = e->env;
         r->per_instance = e->per_instance;
@@ -162,7 +169,7 @@ static kapsul_status build_image(kapsul_template *t, kapsul_error *err) {
         if (d->mode == kpSeg_ACTIVE && d->bytes.len && const_offset(m, d->offset, &off))
             memcpy(img + off, m->bytes + d->bytes.start, d->bytes.len);
     }
-    kpOs_imageCreate(img, t->image_len, &t->image_fd);   /* without it, slots copy the image */
+    kpOs_imageCreate(img, t->image_len, &t->image_fd); /* without it, slots copy the image */
     t->image = img;
     return KAPSUL_OK;
 }
@@ -184,8 +191,9 @@ static kapsul_status make_pool(kapsul_template *t, uint32_t n, kapsul_error *err
         s->mem.pool = s;
         s->mem.base = sizeof(void *) == 8 ? kpOs_reserve(t->span) : NULL;
         if (!s->mem.base)
-            return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "cannot reserve %zu bytes of address space for slot %u of %u",
-                               t->span, (unsigned)i, (unsigned)n);
+            return kpError_set(err, KAPSUL_ERR_LIMIT, 0,
+                               "cannot reserve %zu bytes of address space for slot %u of %u", t->span,
+                               (unsigned)i, (unsigned)n);
         s->next = t->free;
         t->free = s;
     }
@@ -200,7 +208,8 @@ kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *mo
     kpError_clear(err);
     if (out) *out = NULL;
     if (!engine || !module || !out || (!imports && nimports) || !imports_ok(imports, nimports))
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_template_new: a NULL argument or a malformed import entry");
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "kapsul_template_new: a NULL argument or a malformed import entry");
     if (module->engine != engine)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "the module was loaded by another engine");
     const kpModule *m = module->m;
@@ -225,7 +234,8 @@ kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *mo
         t->type_max = l->has_max ? l->max : KAPSUL_NO_MAX;
         t->init_bytes = (size_t)(l->min * KP_PAGE_SIZE);
         uint32_t n = config && config->pool_size ? config->pool_size : KP_TEMPLATE_POOL_SIZE;
-        size_t keep = config && config->keep_resident_bytes ? config->keep_resident_bytes : KP_TEMPLATE_KEEP_RESIDENT;
+        size_t keep =
+            config && config->keep_resident_bytes ? config->keep_resident_bytes : KP_TEMPLATE_KEEP_RESIDENT;
         if (keep == SIZE_MAX) keep = 0;
         size_t page = kpOs_pageSize();
         keep = keep / page * page;
@@ -356,7 +366,8 @@ kapsul_status kapsul_template_instantiate(kapsul_template *t, kapsul_store *st, 
                                           kapsul_instance **out, kapsul_error *err) {
     kpError_clear(err);
     if (out) *out = NULL;
-    if (!t || !st || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_template_instantiate: a NULL argument");
+    if (!t || !st || !out)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_template_instantiate: a NULL argument");
     if (st->engine != t->engine)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "the store belongs to another engine than the template");
     const kpModule *m = t->module->m;
@@ -378,7 +389,7 @@ kapsul_status kapsul_template_instantiate(kapsul_template *t, kapsul_store *st, 
         f->type_id = r->type_id;
         f->host = r->fn;
         f->env = r->per_instance ? env : r->env;
-        imports[i] = (kapsul_extern){.kind = KAPSUL_EXTERN_FUNC, .of.func = f};
+        imports[i] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC, .of.func = f };
     }
     s = kpInstance_newWith(st, t->module, imports, mem0, t->data_done, out, err);
 fail:

@@ -6,12 +6,12 @@
 #include "runtime/runtime.h"
 #include "text/text.h"
 
-kapsul_status kapsul_module_new_wat(kapsul_engine *engine, const char *text, size_t len,
-                                    kapsul_module **out, kapsul_error *err) {
+kapsul_status kapsul_module_new_wat(kapsul_engine *engine, const char *text, size_t len, kapsul_module **out,
+                                    kapsul_error *err) {
     kpError_clear(err);
     if (out) *out = NULL;
     if (!engine || (!text && len) || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad argument");
-    kpBuf bytes = {0};
+    kpBuf bytes = { 0 };
     kapsul_status st = kpWat_toBinary(text ? text : "", len, 1, &bytes, err);
     if (st == KAPSUL_OK) st = kapsul_module_new(engine, bytes.data, bytes.len, out, err);
     kpBuf_free(&bytes);

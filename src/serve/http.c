@@ -59,7 +59,7 @@ static void on_conn_close(void *data) {
     h2o_linklist_unlink(&c->link);
     c->sock = NULL;
     c->closed = true;
-    if (c->inflight == 0) kp_free(c);   /* else the last request's disposal frees it */
+    if (c->inflight == 0) kp_free(c); /* else the last request's disposal frees it */
     lp->nconns--;
     atomic_fetch_sub(&lp->srv->nconns, 1);
     resume_accepting(lp);
@@ -190,7 +190,7 @@ static void loop_dispose(kpHttp_loop *lp) {
         h2o_socket_close(lp->listener);
         lp->listener = NULL;
     }
-    h2o_evloop_run(lp->evloop, 0);   /* let closed sockets be freed */
+    h2o_evloop_run(lp->evloop, 0); /* let closed sockets be freed */
     if (h2o_timeout_is_linked(&lp->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&lp->ctx.http2._graceful_shutdown_timeout);
     if (h2o_timeout_is_linked(&lp->probe_entry)) h2o_timeout_unlink(&lp->probe_entry);
@@ -198,7 +198,7 @@ static void loop_dispose(kpHttp_loop *lp) {
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->done);
     h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->wake);
     h2o_multithread_queue_t *queue = lp->ctx.queue;
-    h2o_context_dispose(&lp->ctx);   /* destroys the queue but (evloop build of 2.2.5) never frees it */
+    h2o_context_dispose(&lp->ctx); /* destroys the queue but (evloop build of 2.2.5) never frees it */
     h2o_evloop_destroy(lp->evloop);
     free(queue);
     lp->ctx_inited = false;
@@ -253,12 +253,12 @@ static kapsul_status setup_listener(kpHttp_server *srv, kapsul_error *err) {
         in6->sin6_port = htons(srv->config.port);
         len = sizeof *in6;
     } else {
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: '%s' is not a numeric IP address", srv->config.host);
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: '%s' is not a numeric IP address",
+                           srv->config.host);
     }
     int one = 1;
     srv->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (srv->listen_fd < 0 ||
-        setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+    if (srv->listen_fd < 0 || setsockopt(srv->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(srv->listen_fd, (struct sockaddr *)&ss, len) != 0 || listen(srv->listen_fd, SOMAXCONN) != 0)
         return kpError_set(err, KAPSUL_ERR_IO, 0, "http: cannot listen on %s port %u: %s", srv->config.host,
                            srv->config.port, strerror(errno));
@@ -307,8 +307,9 @@ static void fit_fd_limit(kpHttp_config *c, unsigned nloops) {
 /* Reject settings that cannot work and resolve the 0 = per-CPU defaults. */
 static kapsul_status check_config(kpHttp_config *c, kapsul_error *err) {
     if (!c->host || c->queue_depth == 0 || c->max_connections == 0 || c->max_header_bytes == 0)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: host, queue_depth, max_connections and "
-                                                  "max_header_bytes must be set");
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "http: host, queue_depth, max_connections and "
+                           "max_header_bytes must be set");
     if (!c->tls_cert != !c->tls_key)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: --tls-cert and --tls-key go together");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -330,8 +331,7 @@ static kapsul_status start_threads(kpHttp_server *srv, kapsul_error *err) {
     for (unsigned i = 0; i < srv->nworkers && st == KAPSUL_OK; i++)
         if (pthread_create(&srv->workers[i], NULL, kpHttpJob_worker, srv) != 0)
             st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "http: cannot start worker threads");
-        else
-            srv->nworkers_started++;
+        else srv->nworkers_started++;
     for (unsigned i = 0; i < srv->nloops && st == KAPSUL_OK; i++) {
         pthread_mutex_lock(&srv->exit_lock);
         srv->loops_running++;
@@ -405,8 +405,7 @@ void kpHttp_requestStop(kpHttp_server *srv) {
 
 void kpHttp_wait(kpHttp_server *srv) {
     char c;
-    while (read(srv->stop_pipe[0], &c, 1) < 0 && errno == EINTR) {
-    }
+    while (read(srv->stop_pipe[0], &c, 1) < 0 && errno == EINTR) {}
 }
 
 /* Wait until every loop thread has ended or the deadline passes; true when they all ended. */
@@ -421,7 +420,8 @@ static bool wait_loops(kpHttp_server *srv, uint32_t ms) {
     }
     pthread_mutex_lock(&srv->exit_lock);
     int rc = 0;
-    while (srv->loops_running > 0 && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&srv->exit_cond, &srv->exit_lock, &dl);
+    while (srv->loops_running > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&srv->exit_cond, &srv->exit_lock, &dl);
     bool done = srv->loops_running == 0;
     pthread_mutex_unlock(&srv->exit_lock);
     return done;
@@ -432,7 +432,7 @@ static bool wait_loops(kpHttp_server *srv, uint32_t ms) {
 static bool stop_threads(kpHttp_server *srv) {
     atomic_store(&srv->phase, KP_HTTP_DRAINING);
     wake_loops(srv);
-    if (srv->listen_fd >= 0) {   /* the loops close their dups; then the port refuses */
+    if (srv->listen_fd >= 0) { /* the loops close their dups; then the port refuses */
         close(srv->listen_fd);
         srv->listen_fd = -1;
     }
@@ -475,6 +475,7 @@ kapsul_status kpHttp_stop(kpHttp_server *srv, kapsul_error *err) {
     bool drained = stop_threads(srv);
     free_server(srv);
     if (!drained)
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "http: drain ran out after %u ms; requests cancelled", ms);
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "http: drain ran out after %u ms; requests cancelled",
+                           ms);
     return KAPSUL_OK;
 }

@@ -31,17 +31,16 @@
 #include "config.h"
 #include "kapsul.h"
 
-
 /* Server settings; kpHttp_configDefaults fills every field from the defaults above. */
 typedef struct kpHttp_config {
-    const char *host;            /* numeric address (no name lookup) */
-    uint16_t port;               /* 0: any free port (read it back with kpHttp_port) */
-    const char *tls_cert;        /* PEM certificate chain file, or NULL for plain HTTP */
-    const char *tls_key;         /* PEM private key file; set both or neither */
-    unsigned loops;              /* 0 = one per online CPU */
-    unsigned workers;            /* 0 = two per online CPU */
-    unsigned queue_depth;        /* >= 1 */
-    unsigned max_connections;    /* >= 1 */
+    const char *host;         /* numeric address (no name lookup) */
+    uint16_t port;            /* 0: any free port (read it back with kpHttp_port) */
+    const char *tls_cert;     /* PEM certificate chain file, or NULL for plain HTTP */
+    const char *tls_key;      /* PEM private key file; set both or neither */
+    unsigned loops;           /* 0 = one per online CPU */
+    unsigned workers;         /* 0 = two per online CPU */
+    unsigned queue_depth;     /* >= 1 */
+    unsigned max_connections; /* >= 1 */
     size_t max_body;
     size_t max_header_bytes;
     size_t max_response_bytes;
@@ -61,17 +60,26 @@ typedef struct kpHttp_header {
 /* What a handler sees. Every string is NUL-terminated and has its length beside it; all of it is a
  * private copy that stays valid until the response is complete (the client may be long gone). */
 typedef struct kpHttp_request {
-    const char *method;          size_t method_len;
-    const char *path;            size_t path_len;        /* as sent, without the query */
-    const char *path_normalized; size_t path_normalized_len; /* "." and ".." resolved, %-decoded */
-    const char *query;           size_t query_len;       /* after '?', "" when none */
-    const char *authority;       size_t authority_len;   /* Host / :authority */
-    const kpHttp_header *headers; size_t nheaders;
-    const uint8_t *body;         size_t body_len;        /* the whole body, NULL/0 when none */
-    const char *scheme;          /* "http" or "https" */
-    int version;                 /* 0x100 HTTP/1.0, 0x101 HTTP/1.1, 0x200 HTTP/2 */
-    char client_addr[48];        uint16_t client_port;
-    char local_addr[48];         uint16_t local_port;
+    const char *method;
+    size_t method_len;
+    const char *path;
+    size_t path_len; /* as sent, without the query */
+    const char *path_normalized;
+    size_t path_normalized_len; /* "." and ".." resolved, %-decoded */
+    const char *query;
+    size_t query_len; /* after '?', "" when none */
+    const char *authority;
+    size_t authority_len; /* Host / :authority */
+    const kpHttp_header *headers;
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len;    /* the whole body, NULL/0 when none */
+    const char *scheme; /* "http" or "https" */
+    int version;        /* 0x100 HTTP/1.0, 0x101 HTTP/1.1, 0x200 HTTP/2 */
+    char client_addr[48];
+    uint16_t client_port;
+    char local_addr[48];
+    uint16_t local_port;
 } kpHttp_request;
 
 /* The response a handler builds (owned by the server; valid until the handler returns, or until
@@ -89,8 +97,8 @@ void kpHttp_configDefaults(kpHttp_config *config);
 
 /* Bind, start the loop and worker threads, and return; requests are served from then on.
  * Fails with KAPSUL_ERR_ARG (bad setting), KAPSUL_ERR_IO (bind, TLS files) or KAPSUL_ERR_NOMEM. */
-kapsul_status kpHttp_start(const kpHttp_config *config, kpHttp_handler fn, void *ctx,
-                           kpHttp_server **out, kapsul_error *err);
+kapsul_status kpHttp_start(const kpHttp_config *config, kpHttp_handler fn, void *ctx, kpHttp_server **out,
+                           kapsul_error *err);
 /* The port actually bound (useful with port 0). */
 uint16_t kpHttp_port(const kpHttp_server *server);
 /* Ask for a stop; async-signal-safe (one write to a pipe), callable from any thread, repeatable. */
@@ -109,8 +117,8 @@ kapsul_status kpHttp_setStatus(kpHttp_response *res, int status);
 /* Add a header. The name must be an HTTP token and the value free of CR, LF and NUL (a handler
  * cannot split a response); names are stored lower-case. Framing headers (content-length,
  * transfer-encoding, connection and the other hop-by-hop ones) are the server's: KAPSUL_ERR_ARG. */
-kapsul_status kpHttp_addHeader(kpHttp_response *res, const char *name, size_t name_len,
-                               const char *value, size_t value_len);
+kapsul_status kpHttp_addHeader(kpHttp_response *res, const char *name, size_t name_len, const char *value,
+                               size_t value_len);
 /* Append body bytes. KAPSUL_ERR_LIMIT past config.max_response_bytes, KAPSUL_ERR_NOMEM. */
 kapsul_status kpHttp_write(kpHttp_response *res, const void *data, size_t len);
 /* The request this response answers. */

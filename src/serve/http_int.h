@@ -11,7 +11,7 @@
 #ifndef KP_SERVE_HTTP_INT_H
 #define KP_SERVE_HTTP_INT_H
 
-#define H2O_USE_LIBUV 0   /* libh2o-evloop: h2o's own event loop, not libuv */
+#define H2O_USE_LIBUV 0 /* libh2o-evloop: h2o's own event loop, not libuv */
 #include <h2o.h>
 
 #include <pthread.h>
@@ -32,7 +32,11 @@ typedef struct kpHttp_queue {
     bool quit;
 } kpHttp_queue;
 
-enum { KP_HTTP_RUNNING = 0, KP_HTTP_DRAINING, KP_HTTP_FORCING };
+enum {
+    KP_HTTP_RUNNING = 0,
+    KP_HTTP_DRAINING,
+    KP_HTTP_FORCING
+};
 
 struct kpHttp_server {
     kpHttp_config config;
@@ -40,7 +44,7 @@ struct kpHttp_server {
     void *ctx;
     int listen_fd;
     uint16_t port;
-    int stop_pipe[2];              /* kpHttp_requestStop writes, kpHttp_wait reads */
+    int stop_pipe[2]; /* kpHttp_requestStop writes, kpHttp_wait reads */
     SSL_CTX *ssl_ctx;
     h2o_globalconf_t globalconf;
     bool globalconf_inited;
@@ -49,10 +53,10 @@ struct kpHttp_server {
     pthread_t *workers;
     unsigned nworkers, nworkers_started;
     kpHttp_queue queue;
-    atomic_int phase;              /* KP_HTTP_RUNNING / DRAINING / FORCING */
-    atomic_int cancel_all;         /* set when the drain ran out: every handler is cancelled */
-    atomic_uint nconns;            /* open connections, all loops */
-    pthread_mutex_t exit_lock;     /* loops_running, under exit_cond */
+    atomic_int phase;          /* KP_HTTP_RUNNING / DRAINING / FORCING */
+    atomic_int cancel_all;     /* set when the drain ran out: every handler is cancelled */
+    atomic_uint nconns;        /* open connections, all loops */
+    pthread_mutex_t exit_lock; /* loops_running, under exit_cond */
     pthread_cond_t exit_cond;
     unsigned loops_running;
 };
@@ -65,15 +69,15 @@ struct kpHttp_loop {
     h2o_context_t ctx;
     bool ctx_inited;
     h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;        /* this loop's dup of the shared listening socket */
+    h2o_socket_t *listener; /* this loop's dup of the shared listening socket */
     bool listening;
-    h2o_multithread_receiver_t done;   /* completions posted by workers */
-    h2o_multithread_receiver_t wake;   /* empty wake-ups from kpHttp_stop */
-    h2o_linklist_t conns;          /* kpHttp_conn of this loop's open connections */
+    h2o_multithread_receiver_t done; /* completions posted by workers */
+    h2o_multithread_receiver_t wake; /* empty wake-ups from kpHttp_stop */
+    h2o_linklist_t conns;            /* kpHttp_conn of this loop's open connections */
     size_t nconns;
-    size_t pending;                /* jobs away at the workers */
-    h2o_linklist_t away;           /* those jobs (kpHttp_response.away_link) */
-    h2o_timeout_t probe_timeout;   /* while jobs are away: check their HTTP/1 clients */
+    size_t pending;              /* jobs away at the workers */
+    h2o_linklist_t away;         /* those jobs (kpHttp_response.away_link) */
+    h2o_timeout_t probe_timeout; /* while jobs are away: check their HTTP/1 clients */
     h2o_timeout_entry_t probe_entry;
     bool draining, forced;
 };
@@ -81,10 +85,10 @@ struct kpHttp_loop {
 /* One open client connection: counted, shut down on a forced stop or when idle during a drain. It
  * outlives its socket while requests of it are still being disposed (h2o's order varies). */
 typedef struct kpHttp_conn {
-    h2o_linklist_t link;           /* in loop->conns while the socket is open */
-    h2o_socket_t *sock;            /* NULL once closed */
+    h2o_linklist_t link; /* in loop->conns while the socket is open */
+    h2o_socket_t *sock;  /* NULL once closed */
     kpHttp_loop *loop;
-    unsigned inflight;             /* requests dispatched and not yet disposed */
+    unsigned inflight; /* requests dispatched and not yet disposed */
     bool shut, closed;
 } kpHttp_conn;
 
@@ -94,15 +98,15 @@ struct kpHttp_response {
     kpHttp_request req;            /* the handler's copy (strings follow this struct) */
     kpHttp_server *srv;
     kpHttp_loop *loop;
-    h2o_req_t *h2o;                /* loop thread only; NULL once h2o disposed the request */
-    bool away;                     /* loop thread only: queued or at a worker */
-    h2o_linklist_t away_link;      /* loop thread only: in loop->away while away */
-    atomic_int cancel;             /* the client went away */
-    int result;                    /* the handler's return value */
+    h2o_req_t *h2o;           /* loop thread only; NULL once h2o disposed the request */
+    bool away;                /* loop thread only: queued or at a worker */
+    h2o_linklist_t away_link; /* loop thread only: in loop->away while away */
+    atomic_int cancel;        /* the client went away */
+    int result;               /* the handler's return value */
     int status;
     KP_VEC(kpHttp_header) headers;
     kpBuf body;
-    kpHttpArenaChunk *arena;       /* header strings of the response */
+    kpHttpArenaChunk *arena; /* header strings of the response */
     h2o_generator_t generator;
 };
 

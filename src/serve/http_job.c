@@ -80,9 +80,10 @@ kpHttp_response *kpHttpJob_new(kpHttp_loop *loop, h2o_req_t *req) {
     size = (size + 15) & ~(size_t)15;
     size_t hdr_off = size;
     size += n * sizeof(kpHttp_header);
-    size_t str = req->method.len + path_len + req->path_normalized.len + query_len +
-                 req->authority.len + body_len + 6;
-    for (size_t i = 0; i < n; i++) str += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 2;
+    size_t str =
+        req->method.len + path_len + req->path_normalized.len + query_len + req->authority.len + body_len + 6;
+    for (size_t i = 0; i < n; i++)
+        str += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 2;
     if (!kp_add_ok(size, str, &size)) return NULL;
     kpHttp_response *job = kp_calloc(1, size);
     if (!job) return NULL;
@@ -92,8 +93,8 @@ kpHttp_response *kpHttpJob_new(kpHttp_loop *loop, h2o_req_t *req) {
     r->method = put_string(&at, req->method.base, r->method_len = req->method.len);
     r->path = put_string(&at, req->path.base, r->path_len = path_len);
     r->query = put_string(&at, query_len ? req->path.base + path_len + 1 : "", r->query_len = query_len);
-    r->path_normalized = put_string(&at, req->path_normalized.base,
-                                    r->path_normalized_len = req->path_normalized.len);
+    r->path_normalized =
+        put_string(&at, req->path_normalized.base, r->path_normalized_len = req->path_normalized.len);
     r->authority = put_string(&at, req->authority.base, r->authority_len = req->authority.len);
     for (size_t i = 0; i < n; i++) {
         const h2o_header_t *h = &req->headers.entries[i];
@@ -134,7 +135,7 @@ void kpHttpJob_free(kpHttp_response *job) {
 
 /* What h2o's request pool holds for us: disposed with the request, on the loop thread. */
 typedef struct kpHttp_ref {
-    kpHttp_response *job;   /* NULL when the request was answered without one */
+    kpHttp_response *job; /* NULL when the request was answered without one */
     kpHttp_conn *conn;
 } kpHttp_ref;
 
@@ -146,10 +147,8 @@ static void on_request_gone(void *p) {
     kpHttp_response *job = ref->job;
     if (!job) return;
     job->h2o = NULL;
-    if (job->away)
-        atomic_store(&job->cancel, 1);   /* the worker's completion frees it */
-    else
-        kpHttpJob_free(job);
+    if (job->away) atomic_store(&job->cancel, 1); /* the worker's completion frees it */
+    else kpHttpJob_free(job);
 }
 
 /* ---- Sending the response (loop thread) ------------------------------------------------------- */
@@ -181,8 +180,11 @@ static const char *reason_phrase(int status) {
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
-    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error"
-                                                                                 : "Server Error";
+    default:
+        return status < 300   ? "OK"
+               : status < 400 ? "Redirect"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
@@ -214,16 +216,15 @@ static void send_response(kpHttp_response *job) {
 void kpHttpJob_onDone(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     kpHttp_loop *loop = H2O_STRUCT_FROM_MEMBER(kpHttp_loop, done, receiver);
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
         kpHttp_response *job = H2O_STRUCT_FROM_MEMBER(kpHttp_response, msg, m);
         job->away = false;
         h2o_linklist_unlink(&job->away_link);
         loop->pending--;
-        if (job->h2o)
-            send_response(job);   /* the job is freed when h2o disposes the request */
-        else
-            kpHttpJob_free(job);
+        if (job->h2o) send_response(job); /* the job is freed when h2o disposes the request */
+        else kpHttpJob_free(job);
     }
 }
 
@@ -335,7 +336,8 @@ static size_t header_bytes(const h2o_req_t *req) {
 
 /* The connection record of our accept (on_close.data of the socket), for in-flight counting. */
 static kpHttp_conn *conn_of(h2o_req_t *req) {
-    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    h2o_socket_t *sock =
+        req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     return sock ? sock->on_close.data : NULL;
 }
 
@@ -393,8 +395,9 @@ static bool is_token(const char *s, size_t len) {
 
 /* Headers h2o derives from the framing it chooses; a handler setting them could desynchronise it. */
 static bool is_framing(const char *name, size_t len) {
-    static const char *const names[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
-                                        "upgrade", "te", "trailer", "proxy-connection", "http2-settings"};
+    static const char *const names[] = { "content-length", "transfer-encoding", "connection",
+                                         "keep-alive",     "upgrade",           "te",
+                                         "trailer",        "proxy-connection",  "http2-settings" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) return true;
     return false;
@@ -411,7 +414,7 @@ kapsul_status kpHttp_addHeader(kpHttp_response *res, const char *name, size_t na
     if (is_framing(n, name_len)) return KAPSUL_ERR_ARG;
     char *v = arena_strdup(res, value, value_len);
     if (!v || kpVec_grow(&res->headers) != 0) return KAPSUL_ERR_NOMEM;
-    res->headers.v[res->headers.n++] = (kpHttp_header){n, name_len, v, value_len};
+    res->headers.v[res->headers.n++] = (kpHttp_header){ n, name_len, v, value_len };
     return KAPSUL_OK;
 }
 

@@ -132,8 +132,8 @@ static void classify(kapsul_status st, const kapsul_error *e, kpInstance_output 
 
 /* Store, WASI context, linker and instance for this run only; then the entry point. The deadline
  * covers instantiation too (a start function can loop). */
-static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in, const kpOs_fd fds[3],
-                               kpInstance_output *out, kapsul_error *err) {
+static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in,
+                               const kpOs_fd fds[3], kpInstance_output *out, kapsul_error *err) {
     kapsul_store *store = NULL;
     kapsul_linker *linker = NULL;
     kapsul_wasi *wasi = NULL;
@@ -143,12 +143,20 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
     uint64_t t0 = kpOs_monotonicNs();
     uint64_t deadline = c->timeout_ns ? t0 + c->timeout_ns : 0;
     kapsul_wasi_config wc = {
-        .argv = in->argv, .argc = in->argc, .env = in->env, .envc = in->envc,
-        .dirs = c->dirs.v, .ndirs = c->dirs.n,
-        .stdin_fd = fds[0], .stdout_fd = fds[1], .stderr_fd = fds[2], .deadline_ns = deadline,
+        .argv = in->argv,
+        .argc = in->argc,
+        .env = in->env,
+        .envc = in->envc,
+        .dirs = c->dirs.v,
+        .ndirs = c->dirs.n,
+        .stdin_fd = fds[0],
+        .stdout_fd = fds[1],
+        .stderr_fd = fds[2],
+        .deadline_ns = deadline,
     };
-    if ((st = kapsul_wasi_new(&wc, &wasi, &e)) != KAPSUL_OK || (st = kapsul_store_new(c->engine, &store, &e)) ||
-        (st = kapsul_linker_new(store, &linker, &e)) || (st = kapsul_wasi_define(wasi, linker, &e))) {
+    if ((st = kapsul_wasi_new(&wc, &wasi, &e)) != KAPSUL_OK ||
+        (st = kapsul_store_new(c->engine, &store, &e)) || (st = kapsul_linker_new(store, &linker, &e)) ||
+        (st = kapsul_wasi_define(wasi, linker, &e))) {
         rc = kpError_set(err, st, 0, "%s", e.message);
         goto fail;
     }
@@ -164,12 +172,12 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
         const char *name = in->entrypoint ? in->entrypoint : "_start";
         kapsul_func *entry = kapsul_instance_func(inst, name);
         if (!entry || kapsul_func_param_count(entry) || kapsul_func_result_count(entry))
-            st = kpError_set(&e, KAPSUL_ERR_NOT_FOUND, 0, "no export '%s' taking and returning nothing", name);
-        else
-            st = kapsul_func_call(store, entry, NULL, 0, NULL, 0, &e);
+            st =
+                kpError_set(&e, KAPSUL_ERR_NOT_FOUND, 0, "no export '%s' taking and returning nothing", name);
+        else st = kapsul_func_call(store, entry, NULL, 0, NULL, 0, &e);
         classify(st, &e, out);
     } else {
-        classify(st, &e, out);   /* a start function may trap, loop or exit as _start can */
+        classify(st, &e, out); /* a start function may trap, loop or exit as _start can */
     }
     detach(in->guard);
     if (out->end == KP_INSTANCE_TIMEOUT && in->guard && atomic_load(&in->guard->interrupted))
@@ -183,8 +191,8 @@ fail:
     return rc;
 }
 
-kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
-                             kapsul_error *err) {
+kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in,
+                             kpInstance_output *out, kapsul_error *err) {
     kpOs_fd fds[3] = { KP_OS_NO_FD, KP_OS_NO_FD, KP_OS_NO_FD };
     static const char *const names[3] = { "kapsul-stdin", "kapsul-stdout", "kapsul-stderr" };
     kapsul_status rc = KAPSUL_OK;

@@ -23,45 +23,48 @@
 #include "os/os.h"
 
 typedef struct kpInstance_component {
-    kapsul_engine *engine;           /* borrowed; shared by every component of the process */
-    kapsul_module *module;           /* owned */
-    KP_VEC(kapsul_wasi_dir) dirs;    /* owned strings; preopened read-only or as given */
-    uint64_t timeout_ns, fuel;       /* per run; 0 = none */
+    kapsul_engine *engine;        /* borrowed; shared by every component of the process */
+    kapsul_module *module;        /* owned */
+    KP_VEC(kapsul_wasi_dir) dirs; /* owned strings; preopened read-only or as given */
+    uint64_t timeout_ns, fuel;    /* per run; 0 = none */
 } kpInstance_component;
 
 /* A run's handle for other threads: kpInstance_interrupt may be called at any time, before, during
  * or after the run (then it does nothing but leave `interrupted` set). */
 typedef struct kpInstance_guard {
     kpOs_mutex *lock;
-    kapsul_store *store;             /* set while the guest runs */
+    kapsul_store *store; /* set while the guest runs */
     atomic_bool interrupted;
 } kpInstance_guard;
 
 typedef struct kpInstance_input {
-    const char *const *argv; size_t argc;
-    const char *const *env;  size_t envc;
-    const uint8_t *stdin_bytes; size_t stdin_len;
-    const char *entrypoint;          /* the export to call; NULL = "_start" */
-    kpInstance_guard *guard;         /* may be NULL */
+    const char *const *argv;
+    size_t argc;
+    const char *const *env;
+    size_t envc;
+    const uint8_t *stdin_bytes;
+    size_t stdin_len;
+    const char *entrypoint;  /* the export to call; NULL = "_start" */
+    kpInstance_guard *guard; /* may be NULL */
 } kpInstance_input;
 
 typedef enum kpInstance_end {
-    KP_INSTANCE_EXITED = 0,          /* _start returned or proc_exit: exit_code says how */
-    KP_INSTANCE_TRAPPED,             /* a trap other than the ones below */
-    KP_INSTANCE_TIMEOUT,             /* the deadline passed */
-    KP_INSTANCE_INTERRUPTED,         /* kpInstance_interrupt */
-    KP_INSTANCE_FUEL,                /* the fuel ran out */
-    KP_INSTANCE_FAILED               /* could not instantiate (link error, memory limit, host I/O) */
+    KP_INSTANCE_EXITED = 0,  /* _start returned or proc_exit: exit_code says how */
+    KP_INSTANCE_TRAPPED,     /* a trap other than the ones below */
+    KP_INSTANCE_TIMEOUT,     /* the deadline passed */
+    KP_INSTANCE_INTERRUPTED, /* kpInstance_interrupt */
+    KP_INSTANCE_FUEL,        /* the fuel ran out */
+    KP_INSTANCE_FAILED       /* could not instantiate (link error, memory limit, host I/O) */
 } kpInstance_end;
 
 typedef struct kpInstance_output {
-    kpBuf out, err;                  /* the guest's stdout and stderr, whole */
+    kpBuf out, err; /* the guest's stdout and stderr, whole */
     kpInstance_end end;
     int exit_code;
-    kapsul_error error;              /* for TRAPPED..FAILED: what happened */
-    uint64_t instantiate_ns;         /* store + WASI + instantiation (with the start function) */
-    uint64_t fuel_used;              /* 0 when fuel is not metered */
-    uint64_t memory_pages;           /* memory "memory" when the run ended (memories only grow) */
+    kapsul_error error;      /* for TRAPPED..FAILED: what happened */
+    uint64_t instantiate_ns; /* store + WASI + instantiation (with the start function) */
+    uint64_t fuel_used;      /* 0 when fuel is not metered */
+    uint64_t memory_pages;   /* memory "memory" when the run ended (memories only grow) */
 } kpInstance_output;
 
 /* Load module bytes into a component. Errors as for kapsul_module_new. */
@@ -79,8 +82,8 @@ void kpInstance_interrupt(kpInstance_guard *g);
 /* Run one request. Returns KAPSUL_OK whenever the guest ran or failed in a way *out describes
  * (out->end); KAPSUL_ERR_NOMEM / KAPSUL_ERR_IO only when the host itself could not set the run up.
  * Free out with kpInstance_freeOutput in every case. */
-kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
-                             kapsul_error *err);
+kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in,
+                             kpInstance_output *out, kapsul_error *err);
 void kpInstance_freeOutput(kpInstance_output *out);
 
 #endif /* KP_SERVE_INSTANCE_H */

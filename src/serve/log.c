@@ -26,7 +26,7 @@ static void random_hex(char *out, size_t digits) {
         uint64_t t = kpOs_monotonicNs();
         for (size_t i = 0; i < digits / 2; i++) b[i] = (uint8_t)(t >> (8 * (i % 8))) ^ (uint8_t)i;
     }
-    b[0] |= 1;   /* never all zero, which the spec calls invalid */
+    b[0] |= 1; /* never all zero, which the spec calls invalid */
     for (size_t i = 0; i < digits / 2; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
@@ -41,8 +41,8 @@ static bool is_hex_digits(const char *s, size_t n) {
 void kpTrace_begin(kpTrace *t, const char *v, size_t n) {
     memset(t, 0, sizeof *t);
     bool ok = v && n >= 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' && is_hex_digits(v, 2) &&
-              memcmp(v, "ff", 2) != 0 && lower_hex(v + 3, 32) && lower_hex(v + 36, 16) && is_hex_digits(v + 53, 2) &&
-              (n == 55 || (memcmp(v, "00", 2) != 0 && v[55] == '-'));
+              memcmp(v, "ff", 2) != 0 && lower_hex(v + 3, 32) && lower_hex(v + 36, 16) &&
+              is_hex_digits(v + 53, 2) && (n == 55 || (memcmp(v, "00", 2) != 0 && v[55] == '-'));
     if (ok) {
         memcpy(t->trace_id, v + 3, 32);
         memcpy(t->parent_id, v + 36, 16);
@@ -184,7 +184,8 @@ void kpLog_request(kpLog *log, const kpLogRequest *r) {
     emit(log, &b);
 }
 
-void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, const uint8_t *text, size_t len) {
+void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, const uint8_t *text,
+                       size_t len) {
     size_t i = 0;
     while (i < len) {
         const uint8_t *nl = memchr(text + i, '\n', len - i);

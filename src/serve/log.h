@@ -17,10 +17,10 @@
 #include "os/os.h"
 
 typedef struct kpTrace {
-    char trace_id[33];          /* 32 lower-case hex digits */
-    char span_id[17];           /* this request's span */
-    char parent_id[17];         /* the caller's span, "" when the trace started here */
-    uint8_t flags;              /* trace-flags: 01 = sampled */
+    char trace_id[33];  /* 32 lower-case hex digits */
+    char span_id[17];   /* this request's span */
+    char parent_id[17]; /* the caller's span, "" when the trace started here */
+    uint8_t flags;      /* trace-flags: 01 = sampled */
 } kpTrace;
 
 /* Continue the trace in a traceparent header value (v[0..n)), or start a new one when v is NULL
@@ -30,9 +30,9 @@ void kpTrace_begin(kpTrace *t, const char *v, size_t n);
 void kpTrace_format(const kpTrace *t, char out[56]);
 
 typedef struct kpLog {
-    kpOs_fd fd;                 /* stderr or --log-file, appended to */
+    kpOs_fd fd; /* stderr or --log-file, appended to */
     bool owned;
-    kpOs_mutex *lock;           /* one line is one write, never interleaved */
+    kpOs_mutex *lock; /* one line is one write, never interleaved */
 } kpLog;
 
 /* path NULL: standard error. KAPSUL_ERR_IO when the file cannot be opened for appending. */
@@ -41,22 +41,23 @@ void kpLog_close(kpLog *log);
 
 typedef struct kpLogRequest {
     const kpTrace *trace;
-    const char *component;      /* NULL: none (404, health) */
-    const char *route;          /* the matched route as written, NULL when none */
-    const char *method, *path;  /* path as sent, without the query */
+    const char *component;     /* NULL: none (404, health) */
+    const char *route;         /* the matched route as written, NULL when none */
+    const char *method, *path; /* path as sent, without the query */
     int status;
-    uint64_t bytes;             /* response body bytes */
+    uint64_t bytes; /* response body bytes */
     uint64_t duration_us, instantiate_us;
-    uint64_t fuel_used;         /* 0 with metering off: logged as null */
+    uint64_t fuel_used; /* 0 with metering off: logged as null */
     bool fuel_metered;
     uint64_t memory_pages;
-    const char *outcome;        /* "ok", "exit 3", "trap: unreachable", "timeout", ... */
+    const char *outcome; /* "ok", "exit 3", "trap: unreachable", "timeout", ... */
 } kpLogRequest;
 
 void kpLog_request(kpLog *log, const kpLogRequest *r);
 /* Every line of the guest's stderr (the last one may lack its newline), each cut to
  * KP_SERVE_STDERR_LINE bytes. */
-void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, const uint8_t *text, size_t len);
+void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, const uint8_t *text,
+                       size_t len);
 /* A server event ("listening", "stopped"...): {"kind":"server","message":...}. */
 void kpLog_event(kpLog *log, const char *message);
 

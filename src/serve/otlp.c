@@ -13,8 +13,8 @@ struct kpOtlp {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    kpBuf queue;                 /* spans, each a JSON object followed by ',' */
-    size_t queued;               /* spans in queue */
+    kpBuf queue;   /* spans, each a JSON object followed by ',' */
+    size_t queued; /* spans in queue */
     bool stopping;
     uint64_t dropped;
 };
@@ -54,7 +54,8 @@ static void put_attr(kpBuf *b, const char *key, const char *sval, int64_t ival, 
 /* One span (kind 2 = SERVER; status code 2 = ERROR for 5xx, as the HTTP semantic conventions say). */
 static void format_span(kpBuf *b, const kpLogRequest *r, uint64_t start_ns, uint64_t end_ns) {
     char head[256];
-    int n = snprintf(head, sizeof head, "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"parentSpanId\":\"%s\",\"kind\":2,"
+    int n = snprintf(head, sizeof head,
+                     "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"parentSpanId\":\"%s\",\"kind\":2,"
                      "\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\",\"name\":",
                      r->trace->trace_id, r->trace->span_id, r->trace->parent_id, (unsigned long long)start_ns,
                      (unsigned long long)end_ns);
@@ -85,7 +86,7 @@ static bool post(kpOtlp *o, CURL *curl, const kpBuf *spans) {
     lit(&body, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
     put_attr(&body, "service.name", o->service, 0, true);
     lit(&body, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"kapsul\"},\"spans\":[");
-    kpBuf_push(&body, spans->data, spans->len - 1);   /* without the last ',' */
+    kpBuf_push(&body, spans->data, spans->len - 1); /* without the last ',' */
     if (kpBuf_push(&body, "]}]}]}", 6) != 0) {
         kpBuf_free(&body);
         return false;
@@ -138,14 +139,16 @@ static void *exporter(void *p) {
 kapsul_status kpOtlp_start(const char *url, const char *service, kpOtlp **out, kapsul_error *err) {
     *out = NULL;
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "--otlp-endpoint: '%s' is not an http:// or https:// URL", url);
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "--otlp-endpoint: '%s' is not an http:// or https:// URL",
+                           url);
     kpOtlp *o = kp_calloc(1, sizeof *o);
-    if (!o || !(o->url = kp_strndup(url, strlen(url))) || !(o->service = kp_strndup(service, strlen(service)))) {
+    if (!o || !(o->url = kp_strndup(url, strlen(url))) ||
+        !(o->service = kp_strndup(service, strlen(service)))) {
         if (o) kp_free(o->url);
         kp_free(o);
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);   /* before any other thread uses curl */
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any other thread uses curl */
     pthread_mutex_init(&o->lock, NULL);
     pthread_cond_init(&o->wake, NULL);
     if (pthread_create(&o->thread, NULL, exporter, o) != 0) {

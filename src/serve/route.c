@@ -16,7 +16,8 @@ kapsul_status kpRoute_add(kpRouter *r, const char *based_route, const char *raw_
         if (strcmp(r->routes.v[i].based_route, based_route) == 0)
             return kpError_set(err, KAPSUL_ERR_ARG, 0, "duplicate route '%s'", based_route);
     if (kpVec_grow(&r->routes)) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    r->routes.v[r->routes.n++] = (kpRoute){based_route, raw_route, component, wildcard ? len - 4 : len, wildcard, index};
+    r->routes.v[r->routes.n++] =
+        (kpRoute){ based_route, raw_route, component, wildcard ? len - 4 : len, wildcard, index };
     return KAPSUL_OK;
 }
 
@@ -26,7 +27,10 @@ kapsul_status kpRoute_build(kpRouter *r, const kpManifest *m, kapsul_error *err)
     for (size_t i = 0; i < m->triggers.n; i++) {
         const kpManifestTrigger *t = &m->triggers.v[i];
         kapsul_status st = kpRoute_add(r, t->based_route, t->route, t->component, i, err);
-        if (st) { kpRoute_free(r); return st; }
+        if (st) {
+            kpRoute_free(r);
+            return st;
+        }
     }
     return KAPSUL_OK;
 }
@@ -46,13 +50,16 @@ static bool well_known(const char *path, size_t len, kpRouteMatch *out) {
 void kpRoute_match(const kpRouter *r, const char *path, size_t len, kpRouteMatch *out) {
     memset(out, 0, sizeof *out);
     if (well_known(path, len, out)) return;
-    size_t plen = len && path[len - 1] == '/' ? len - 1 : len;   /* Spin drops one trailing '/' */
+    size_t plen = len && path[len - 1] == '/' ? len - 1 : len; /* Spin drops one trailing '/' */
     const kpRoute *best = NULL;
     for (size_t i = 0; i < r->routes.n; i++) {
         const kpRoute *rt = &r->routes.v[i];
         size_t n = rt->prefix_len;
         if (!rt->wildcard) {
-            if (plen == n && memcmp(path, rt->based_route, n) == 0) { best = rt; break; }
+            if (plen == n && memcmp(path, rt->based_route, n) == 0) {
+                best = rt;
+                break;
+            }
             continue;
         }
         bool hit = plen >= n && memcmp(path, rt->based_route, n) == 0 && (plen == n || path[n] == '/');

@@ -22,12 +22,12 @@
 #include "base/base.h"
 
 typedef struct kpRoute {
-    const char *based_route;   /* borrowed: normalised route, "/..." kept */
-    const char *raw_route;     /* borrowed: as written in the manifest */
-    const char *component;     /* borrowed: component id */
-    size_t prefix_len;         /* bytes of based_route before "/..." (all of it when exact) */
+    const char *based_route; /* borrowed: normalised route, "/..." kept */
+    const char *raw_route;   /* borrowed: as written in the manifest */
+    const char *component;   /* borrowed: component id */
+    size_t prefix_len;       /* bytes of based_route before "/..." (all of it when exact) */
     bool wildcard;
-    size_t index;              /* the caller's index (kpRoute_build: the trigger's) */
+    size_t index; /* the caller's index (kpRoute_build: the trigger's) */
 } kpRoute;
 
 typedef struct kpRouter {
@@ -37,16 +37,16 @@ typedef struct kpRouter {
 typedef enum kpRouteResult {
     KP_ROUTE_NOT_FOUND = 0,
     KP_ROUTE_MATCH,
-    KP_ROUTE_HEALTH,           /* /.well-known/spin/health */
-    KP_ROUTE_INFO              /* /.well-known/spin/info */
+    KP_ROUTE_HEALTH, /* /.well-known/spin/health */
+    KP_ROUTE_INFO    /* /.well-known/spin/info */
 } kpRouteResult;
 
 typedef struct kpRouteMatch {
     kpRouteResult result;
-    const kpRoute *route;                         /* KP_ROUTE_MATCH only */
-    const char *script_name;                      /* in route->based_route */
+    const kpRoute *route;    /* KP_ROUTE_MATCH only */
+    const char *script_name; /* in route->based_route */
     size_t script_name_len;
-    const char *path_info;                        /* in the request path */
+    const char *path_info; /* in the request path */
     size_t path_info_len;
 } kpRouteMatch;
 

@@ -29,13 +29,14 @@ struct kpServe_active {
 
 /* ---- Metrics ------------------------------------------------------------------------------- */
 
-static const uint64_t bucket_us[KP_SERVE_BUCKETS] = { 500, 1000, 2500, 5000, 10000, 25000, 50000,
-                                                      100000, 250000, 500000, 1000000, 5000000 };
+static const uint64_t bucket_us[KP_SERVE_BUCKETS] = { 500,   1000,   2500,   5000,   10000,   25000,
+                                                      50000, 100000, 250000, 500000, 1000000, 5000000 };
 
 static void count_request(kpServe_app *app, size_t component, int status, uint64_t us) {
     if (!app->stats) return;
     kpServe_stats *st = &app->stats[component];
-    if (status >= 100 && status < 600) atomic_fetch_add_explicit(&st->status[status - 100], 1, memory_order_relaxed);
+    if (status >= 100 && status < 600)
+        atomic_fetch_add_explicit(&st->status[status - 100], 1, memory_order_relaxed);
     for (int i = 0; i < KP_SERVE_BUCKETS; i++)
         if (us <= bucket_us[i]) atomic_fetch_add_explicit(&st->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed);
@@ -64,14 +65,16 @@ static void metrics_component(kpBuf *b, const kpServe_stats *st, const char *id)
     name[k] = 0;
     for (int s = 0; s < 500; s++) {
         uint64_t n = atomic_load_explicit(&st->status[s], memory_order_relaxed);
-        if (n) metric_line(b, "kapsul_requests_total{component=\"%s\",status=\"%d\"} %llu\n", name, s + 100,
-                           (unsigned long long)n);
+        if (n)
+            metric_line(b, "kapsul_requests_total{component=\"%s\",status=\"%d\"} %llu\n", name, s + 100,
+                        (unsigned long long)n);
     }
     for (int i = 0; i < KP_SERVE_BUCKETS; i++)
         metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"%g\"} %llu\n", name,
                     (double)bucket_us[i] / 1e6, (unsigned long long)atomic_load(&st->buckets[i]));
     unsigned long long count = atomic_load(&st->count);
-    metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"+Inf\"} %llu\n", name, count);
+    metric_line(b, "kapsul_request_duration_seconds_bucket{component=\"%s\",le=\"+Inf\"} %llu\n", name,
+                count);
     metric_line(b, "kapsul_request_duration_seconds_sum{component=\"%s\"} %.6f\n", name,
                 (double)atomic_load(&st->sum_us) / 1e6);
     metric_line(b, "kapsul_request_duration_seconds_count{component=\"%s\"} %llu\n", name, count);
@@ -87,8 +90,11 @@ static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response 
                     "# TYPE kapsul_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= app->components.n; i++)
         metrics_component(&b, &app->stats[i], i < app->components.n ? app->components.v[i].id : "");
-    metric_line(&b, "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
-                    "kapsul_instances_live %llu\n", (unsigned long long)atomic_load(&app->live));
+    metric_line(
+        &b,
+        "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
+        "kapsul_instances_live %llu\n",
+        (unsigned long long)atomic_load(&app->live));
     kpHttp_addHeader(res, "content-type", 12, "text/plain; version=0.0.4", 25);
     int rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
     kpBuf_free(&b);
@@ -104,7 +110,8 @@ static void *monitor_main(void *p) {
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&app->active_lock);
         for (kpServe_active *a = app->active; a; a = a->next)
-            if (!atomic_load(&a->guard.interrupted) && kpHttp_cancelled(a->res)) kpInstance_interrupt(&a->guard);
+            if (!atomic_load(&a->guard.interrupted) && kpHttp_cancelled(a->res))
+                kpInstance_interrupt(&a->guard);
         pthread_mutex_unlock(&app->active_lock);
     }
     return NULL;
@@ -175,7 +182,9 @@ static void describe_end(const kpInstance_output *o, reply *r) {
     switch (o->end) {
     case KP_INSTANCE_EXITED:
         if (o->exit_code == 0) r->outcome = "ok";
-        else snprintf(r->outcome_buf, sizeof r->outcome_buf, "exit %d", o->exit_code), r->outcome = r->outcome_buf;
+        else
+            snprintf(r->outcome_buf, sizeof r->outcome_buf, "exit %d", o->exit_code),
+                r->outcome = r->outcome_buf;
         return;
     case KP_INSTANCE_TIMEOUT: r->outcome = "timeout"; return;
     case KP_INSTANCE_INTERRUPTED: r->outcome = "cancelled"; return;
@@ -198,8 +207,9 @@ static const char *protocol_of(int version) {
 }
 
 /* Run the guest under a guard the monitor can interrupt, then answer from its output. */
-static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env, const kpStrVec *argv,
-                         const kpHttp_request *req, kpHttp_response *res, reply *r, kpLogRequest *lr) {
+static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env,
+                         const kpStrVec *argv, const kpHttp_request *req, kpHttp_response *res, reply *r,
+                         kpLogRequest *lr) {
     const kpServe_component *c = &app->components.v[b->component];
     kpServe_active a;
     kpInstance_output o;
@@ -209,8 +219,14 @@ static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStr
     a.res = res;
     active_add(app, &a);
     kpInstance_input in = {
-        .argv = (const char *const *)argv->v, .argc = argv->n, .env = (const char *const *)env->v, .envc = env->n,
-        .stdin_bytes = req->body, .stdin_len = req->body_len, .entrypoint = b->entrypoint, .guard = &a.guard,
+        .argv = (const char *const *)argv->v,
+        .argc = argv->n,
+        .env = (const char *const *)env->v,
+        .envc = env->n,
+        .stdin_bytes = req->body,
+        .stdin_len = req->body_len,
+        .entrypoint = b->entrypoint,
+        .guard = &a.guard,
     };
     atomic_fetch_add(&app->live, 1);
     kapsul_status st = kpInstance_run(&c->run, &in, &o, &e);
@@ -229,18 +245,18 @@ static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStr
     } else {
         describe_end(&o, r);
         if (o.end == KP_INSTANCE_TIMEOUT)
-            rc = plain(res, r, KP_SERVE_TIMEOUT_STATUS, "Gateway Timeout: the handler ran past its time limit\n");
+            rc = plain(res, r, KP_SERVE_TIMEOUT_STATUS,
+                       "Gateway Timeout: the handler ran past its time limit\n");
         else if (o.end == KP_INSTANCE_INTERRUPTED)
             rc = plain(res, r, 503, "Service Unavailable: the request was cancelled\n");
-        else
-            rc = from_guest(res, r, &o);
+        else rc = from_guest(res, r, &o);
     }
     kpInstance_freeOutput(&o);
     return rc;
 }
 
-static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_request *req, kpHttp_response *res,
-                        reply *r, kpLogRequest *lr) {
+static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_request *req,
+                        kpHttp_response *res, reply *r, kpLogRequest *lr) {
     const kpServe_binding *b = &app->bindings.v[m->route->index];
     const kpServe_component *c = &app->components.v[b->component];
     kpStrVec env = { 0 }, argv = { 0 };
@@ -257,13 +273,27 @@ static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_re
     }
     /* h2o keeps Host (HTTP/1) and :authority (HTTP/2) apart from the headers; WAGI wants it as the
      * Host header (HTTP_HOST, SERVER_NAME, X_FULL_URL). */
-    if (!has_host && req->authority_len) hs[nh++] = (kpWagiHeader){ "host", 4, req->authority, req->authority_len };
+    if (!has_host && req->authority_len)
+        hs[nh++] = (kpWagiHeader){ "host", 4, req->authority, req->authority_len };
     kpWagiRequest rq = {
-        .method = req->method, .path = req->path, .path_len = req->path_len, .query = req->query,
-        .query_len = req->query_len, .headers = hs, .nheaders = nh, .content_length = req->body_len,
-        .client_addr = req->client_addr, .client_port = req->client_port, .server_host = req->local_addr,
-        .server_port = req->local_port, .scheme = req->scheme, .protocol = protocol_of(req->version),
-        .match = m, .base = app->base, .env = c->env, .nenv = c->nenv,
+        .method = req->method,
+        .path = req->path,
+        .path_len = req->path_len,
+        .query = req->query,
+        .query_len = req->query_len,
+        .headers = hs,
+        .nheaders = nh,
+        .content_length = req->body_len,
+        .client_addr = req->client_addr,
+        .client_port = req->client_port,
+        .server_host = req->local_addr,
+        .server_port = req->local_port,
+        .scheme = req->scheme,
+        .protocol = protocol_of(req->version),
+        .match = m,
+        .base = app->base,
+        .env = c->env,
+        .nenv = c->nenv,
     };
     kapsul_status st = kpWagi_buildEnv(&rq, &env, &e);
     if (st == KAPSUL_OK) st = kpWagi_buildArgv(b->argv_tmpl, &rq, &argv, &e);
@@ -304,7 +334,7 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     kpLogRequest lr = { .trace = &trace, .method = req->method, .path = req->path };
     kpRouteMatch m;
     kpRoute_match(&app->router, req->path, req->path_len, &m);
-    size_t component = app->components.n;   /* the "no component" series */
+    size_t component = app->components.n; /* the "no component" series */
     int rc;
     if (m.result == KP_ROUTE_HEALTH) {
         rc = plain(res, &r, 200, "OK");
@@ -385,7 +415,8 @@ kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log
     if (st == KAPSUL_OK) st = kpRoute_add(&app->router, "/...", "/...", app->components.v[0].id, 0, err);
     for (size_t i = 0; st == KAPSUL_OK && i < ndirs; i++)
         st = kpInstance_addDir(&app->components.v[0].run, dirs[i].host_path,
-                               dirs[i].guest_path ? dirs[i].guest_path : dirs[i].host_path, dirs[i].read_only, err);
+                               dirs[i].guest_path ? dirs[i].guest_path : dirs[i].host_path, dirs[i].read_only,
+                               err);
     if (st == KAPSUL_OK) {
         app->components.v[0].env = env;
         app->components.v[0].nenv = nenv;
@@ -441,9 +472,11 @@ static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const k
                 return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         }
         snprintf(root, sizeof root, "%s/%zu", app->staging, app->components.n - 1);
-        if (mkdir(root, 0755) != 0) return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, strerror(errno));
+        if (mkdir(root, 0755) != 0)
+            return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, strerror(errno));
         for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
-            if (mc->files.v[i].kind == KP_MOUNT_FILE) st = stage_file(root, mc->files.v[i].host, mc->files.v[i].guest, err);
+            if (mc->files.v[i].kind == KP_MOUNT_FILE)
+                st = stage_file(root, mc->files.v[i].host, mc->files.v[i].guest, err);
         if (st == KAPSUL_OK) st = kpInstance_addDir(&c->run, root, "/", true, err);
     }
     for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
@@ -453,8 +486,8 @@ static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const k
 }
 
 /* One component of the manifest, loaded from its source. */
-static kapsul_status load_component(kpServe_app *app, const kpManifestComponent *mc, const kpServe_limits *lim,
-                                    kapsul_error *err) {
+static kapsul_status load_component(kpServe_app *app, const kpManifestComponent *mc,
+                                    const kpServe_limits *lim, kapsul_error *err) {
     int fd = open(mc->source_path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
     uint8_t *bytes = NULL;
@@ -483,7 +516,8 @@ static kapsul_status load_component(kpServe_app *app, const kpManifestComponent 
         /* Recorded, not granted: a WAGI guest gets no sockets, so nothing here can reach them. */
         kpBuf b = { 0 };
         char head[160];
-        snprintf(head, sizeof head, "component '%.64s': allowed_outbound_hosts (not granted: WAGI has no outbound):", mc->id);
+        snprintf(head, sizeof head,
+                 "component '%.64s': allowed_outbound_hosts (not granted: WAGI has no outbound):", mc->id);
         kpBuf_push(&b, head, strlen(head));
         for (size_t i = 0; i < mc->allowed_outbound_hosts.n; i++) {
             kpBuf_byte(&b, ' ');
@@ -512,9 +546,11 @@ kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLo
     for (size_t i = 0; i < m->triggers.n; i++) {
         const kpManifestTrigger *t = &m->triggers.v[i];
         if (t->executor != KP_EXECUTOR_WAGI)
-            return kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->column,
-                                   "component '%s': Spin's default executor (the HTTP component interface) is not "
-                                   "supported yet; use executor = { type = \"wagi\" }", t->component);
+            return kpError_setText(
+                err, KAPSUL_ERR_MALFORMED, t->line, t->column,
+                "component '%s': Spin's default executor (the HTTP component interface) is not "
+                "supported yet; use executor = { type = \"wagi\" }",
+                t->component);
     }
     /* Components are loaded in manifest order; only those a trigger uses. */
     size_t *index = kp_calloc(m->components.n ? m->components.n : 1, sizeof *index);

@@ -27,14 +27,14 @@
 /* A trigger: the route's index in kpServe_app.bindings says which component runs and how. */
 typedef struct kpServe_binding {
     size_t component;
-    const char *argv_tmpl;           /* borrowed; WAGI argv template */
-    const char *entrypoint;          /* borrowed; NULL = "_start" */
+    const char *argv_tmpl;  /* borrowed; WAGI argv template */
+    const char *entrypoint; /* borrowed; NULL = "_start" */
 } kpServe_binding;
 
 typedef struct kpServe_component {
-    char *id;                        /* owned */
+    char *id; /* owned */
     kpInstance_component run;
-    const kpManifestEnv *env;        /* borrowed */
+    const kpManifestEnv *env; /* borrowed */
     size_t nenv;
 } kpServe_component;
 
@@ -45,29 +45,29 @@ typedef struct kpServe_active kpServe_active;
  * handler; a scrape may see a request counted in one series and not yet in another. */
 #define KP_SERVE_BUCKETS 12
 typedef struct kpServe_stats {
-    atomic_ullong status[500];                  /* by status - 100 */
-    atomic_ullong buckets[KP_SERVE_BUCKETS];    /* duration <= kpServe_bucketUs[i] */
+    atomic_ullong status[500];               /* by status - 100 */
+    atomic_ullong buckets[KP_SERVE_BUCKETS]; /* duration <= kpServe_bucketUs[i] */
     atomic_ullong count, sum_us;
 } kpServe_stats;
 
 typedef struct kpServe_app {
-    kapsul_engine *engine;           /* borrowed */
-    kpLog *log;                      /* borrowed */
-    const char *name, *version, *base;   /* borrowed */
+    kapsul_engine *engine;             /* borrowed */
+    kpLog *log;                        /* borrowed */
+    const char *name, *version, *base; /* borrowed */
     kpRouter router;
     KP_VEC(kpServe_binding) bindings;
     KP_VEC(kpServe_component) components;
-    char *staging;                   /* a temporary directory of mounted files, removed at free */
+    char *staging; /* a temporary directory of mounted files, removed at free */
     /* Requests whose guest runs, checked for cancellation by the monitor thread. */
     pthread_mutex_t active_lock;
     kpServe_active *active;
     pthread_t monitor;
     bool monitor_started;
     atomic_bool stopping;
-    kpServe_stats *stats;            /* components.n + 1, made by kpServe_start */
-    atomic_ullong live;              /* instances running now */
-    kpHttp_server *metrics;          /* the --metrics listener, or NULL */
-    kpOtlp *otlp;                    /* borrowed: the span exporter, or NULL */
+    kpServe_stats *stats;   /* components.n + 1, made by kpServe_start */
+    atomic_ullong live;     /* instances running now */
+    kpHttp_server *metrics; /* the --metrics listener, or NULL */
+    kpOtlp *otlp;           /* borrowed: the span exporter, or NULL */
 } kpServe_app;
 
 /* Per-run limits every component gets. */

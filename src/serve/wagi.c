@@ -55,10 +55,19 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
     size_t need;
     uint32_t cp, min;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else return 0;
     if (n < need) return 0;
     for (size_t i = 1; i < need; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -72,11 +81,12 @@ static size_t utf8_len(const unsigned char *s, size_t n) {
  * percent_decode_str(..).decode_utf8_lossy()). A '%' not followed by two hex digits stays as it
  * is. Returns 0, -1 (out of memory) or 1 (the result would hold a NUL byte). */
 static int decode_path(const char *s, size_t n, kpBuf *out) {
-    kpBuf raw = {0};
+    kpBuf raw = { 0 };
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 && hexval((unsigned char)s[i + 2]) >= 0) {
+        if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+            hexval((unsigned char)s[i + 2]) >= 0) {
             c = (unsigned char)(hexval((unsigned char)s[i + 1]) << 4 | hexval((unsigned char)s[i + 2]));
             i += 2;
         }
@@ -101,7 +111,7 @@ static int decode_path(const char *s, size_t n, kpBuf *out) {
 
 typedef struct envb {
     kpStrVec *out;
-    size_t first;          /* out's entries before this request's */
+    size_t first; /* out's entries before this request's */
     size_t bytes;
     kapsul_error *err;
 } envb;
@@ -112,10 +122,13 @@ static kapsul_status env_nomem(envb *b) { return kpError_set(b->err, KAPSUL_ERR_
 static kapsul_status put(envb *b, const char *name, const char *val, size_t vlen) {
     size_t nlen = strlen(name), total = nlen + 1 + vlen + 1;
     if (b->bytes + total > KP_WAGI_MAX_ENV_BYTES)
-        return kpError_set(b->err, KAPSUL_ERR_LIMIT, 0, "the request's WAGI environment is larger than %u bytes",
-                           KP_WAGI_MAX_ENV_BYTES);
+        return kpError_set(b->err, KAPSUL_ERR_LIMIT, 0,
+                           "the request's WAGI environment is larger than %u bytes", KP_WAGI_MAX_ENV_BYTES);
     char *s = kp_malloc(total);
-    if (!s || kpVec_grow(b->out)) { kp_free(s); return env_nomem(b); }
+    if (!s || kpVec_grow(b->out)) {
+        kp_free(s);
+        return env_nomem(b);
+    }
     memcpy(s, name, nlen);
     s[nlen] = '=';
     memcpy(s + nlen + 1, val, vlen);
@@ -125,7 +138,9 @@ static kapsul_status put(envb *b, const char *name, const char *val, size_t vlen
     return KAPSUL_OK;
 }
 
-static kapsul_status puts_(envb *b, const char *name, const char *val) { return put(b, name, val ? val : "", val ? strlen(val) : 0); }
+static kapsul_status puts_(envb *b, const char *name, const char *val) {
+    return put(b, name, val ? val : "", val ? strlen(val) : 0);
+}
 
 /* Is name already set by this request? */
 static bool env_has(const envb *b, const char *name, size_t nlen) {
@@ -174,21 +189,24 @@ static void server_name_port(const kpWagiRequest *rq, char *host, size_t hcap, c
  * asks; wagi keeps only the last one. */
 static kapsul_status http_vars(envb *b, const kpWagiRequest *rq) {
     if (rq->nheaders > KP_WAGI_MAX_REQUEST_HEADERS)
-        return kpError_set(b->err, KAPSUL_ERR_LIMIT, 0, "more than %d request headers", KP_WAGI_MAX_REQUEST_HEADERS);
+        return kpError_set(b->err, KAPSUL_ERR_LIMIT, 0, "more than %d request headers",
+                           KP_WAGI_MAX_REQUEST_HEADERS);
     for (size_t i = 0; i < rq->nheaders; i++) {
         const kpWagiHeader *h = &rq->headers[i];
         bool ok = h->name_len > 0 && h->name_len < 200;
         for (size_t k = 0; k < h->name_len && ok; k++) {
             char ch = h->name[k];
-            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
+            ok =
+                (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-';
         }
-        if (!ok || eq_nocase(h->name, h->name_len, "authorization") || eq_nocase(h->name, h->name_len, "connection") ||
-            eq_nocase(h->name, h->name_len, "proxy"))
+        if (!ok || eq_nocase(h->name, h->name_len, "authorization") ||
+            eq_nocase(h->name, h->name_len, "connection") || eq_nocase(h->name, h->name_len, "proxy"))
             continue;
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = rq->headers[j].name_len == h->name_len && strncasecmp(rq->headers[j].name, h->name, h->name_len) == 0;
-        if (seen) continue;   /* joined into the first occurrence below */
+            seen = rq->headers[j].name_len == h->name_len &&
+                   strncasecmp(rq->headers[j].name, h->name, h->name_len) == 0;
+        if (seen) continue; /* joined into the first occurrence below */
         char name[210];
         memcpy(name, "HTTP_", 5);
         for (size_t k = 0; k < h->name_len; k++) {
@@ -197,14 +215,16 @@ static kapsul_status http_vars(envb *b, const kpWagiRequest *rq) {
         }
         name[5 + h->name_len] = 0;
         const char *sep = eq_nocase(h->name, h->name_len, "cookie") ? "; " : ", ";
-        kpBuf val = {0};
+        kpBuf val = { 0 };
         int rc = 0;
         for (size_t j = i; j < rq->nheaders && rc == 0; j++) {
             const kpWagiHeader *hj = &rq->headers[j];
             if (hj->name_len != h->name_len || strncasecmp(hj->name, h->name, h->name_len) != 0) continue;
             bool clean = visible_ascii(hj->value, hj->value_len);
             if (val.len) rc = kpBuf_push(&val, sep, 2);
-            if (!rc) rc = clean ? kpBuf_push(&val, hj->value, hj->value_len) : kpBuf_push(&val, "CORRUPT VALUE", 13);
+            if (!rc)
+                rc = clean ? kpBuf_push(&val, hj->value, hj->value_len)
+                           : kpBuf_push(&val, "CORRUPT VALUE", 13);
         }
         kapsul_status st = rc ? env_nomem(b) : put(b, name, val.len ? (const char *)val.data : "", val.len);
         kpBuf_free(&val);
@@ -218,7 +238,7 @@ static kapsul_status route_vars(envb *b, const kpWagiRequest *rq) {
     const kpRouteMatch *m = rq->match;
     const kpRoute *rt = m->route;
     kapsul_status st;
-    kpBuf decoded = {0};
+    kpBuf decoded = { 0 };
     int rc = decode_path(m->path_info, m->path_info_len, &decoded);
     if (rc < 0) return env_nomem(b);
     if (rc > 0) {
@@ -231,8 +251,10 @@ static kapsul_status route_vars(envb *b, const kpWagiRequest *rq) {
     if ((st = put(b, "PATH_INFO", d, decoded.len)) || (st = put(b, "PATH_TRANSLATED", d, decoded.len)) ||
         (st = put(b, "X_RAW_PATH_INFO", m->path_info, m->path_info_len)) ||
         (st = put(b, "SCRIPT_NAME", m->script_name, m->script_name_len)) ||
-        (st = puts_(b, "X_MATCHED_ROUTE", rt->based_route)) || (st = puts_(b, "X_RAW_COMPONENT_ROUTE", rt->raw_route)) ||
-        (st = put(b, "X_COMPONENT_ROUTE", rt->raw_route, comp_len)) || (st = puts_(b, "X_BASE_PATH", rq->base ? rq->base : "/")))
+        (st = puts_(b, "X_MATCHED_ROUTE", rt->based_route)) ||
+        (st = puts_(b, "X_RAW_COMPONENT_ROUTE", rt->raw_route)) ||
+        (st = put(b, "X_COMPONENT_ROUTE", rt->raw_route, comp_len)) ||
+        (st = puts_(b, "X_BASE_PATH", rq->base ? rq->base : "/")))
         goto fail;
 fail:
     kpBuf_free(&decoded);
@@ -244,17 +266,19 @@ static kapsul_status server_vars(envb *b, const kpWagiRequest *rq) {
     char host[512], port[8], client[128];
     kapsul_status st;
     server_name_port(rq, host, sizeof host, port, sizeof port);
-    snprintf(client, sizeof client, "%s:%u", rq->client_addr ? rq->client_addr : "", (unsigned)rq->client_port);
+    snprintf(client, sizeof client, "%s:%u", rq->client_addr ? rq->client_addr : "",
+             (unsigned)rq->client_port);
     if ((st = puts_(b, "SERVER_NAME", host)) || (st = puts_(b, "SERVER_PORT", port)) ||
         (st = puts_(b, "REMOTE_ADDR", rq->client_addr)) || (st = puts_(b, "REMOTE_HOST", rq->client_addr)) ||
         (st = puts_(b, "X_CLIENT_ADDR", client)))
         return st;
     /* Spin: scheme "://" Host-header path ["?" query]; without a usable Host, the listener's. */
     const kpWagiHeader *h = find_header(rq, "host");
-    kpBuf url = {0};
+    kpBuf url = { 0 };
     int rc = kpBuf_push(&url, rq->scheme ? rq->scheme : "http", strlen(rq->scheme ? rq->scheme : "http"));
     rc |= kpBuf_push(&url, "://", 3);
-    if (h && h->value_len && visible_ascii(h->value, h->value_len)) rc |= kpBuf_push(&url, h->value, h->value_len);
+    if (h && h->value_len && visible_ascii(h->value, h->value_len))
+        rc |= kpBuf_push(&url, h->value, h->value_len);
     else {
         char hp[600];
         snprintf(hp, sizeof hp, "%s:%s", rq->server_host ? rq->server_host : "localhost", port);
@@ -270,7 +294,7 @@ static kapsul_status server_vars(envb *b, const kpWagiRequest *rq) {
 /* The CGI variables, then the route's, the server's, the headers', then the component's; on
  * failure out is as it was. */
 kapsul_status kpWagi_buildEnv(const kpWagiRequest *rq, kpStrVec *out, kapsul_error *err) {
-    envb b = {out, out->n, 0, err};
+    envb b = { out, out->n, 0, err };
     kapsul_status st;
     char len[24];
     if (!rq->match || rq->match->result != KP_ROUTE_MATCH || !rq->method)
@@ -286,8 +310,8 @@ kapsul_status kpWagi_buildEnv(const kpWagiRequest *rq, kpStrVec *out, kapsul_err
         (st = put(&b, "QUERY_STRING", rq->query_len ? rq->query : "", rq->query_len)) ||
         (st = puts_(&b, "REMOTE_USER", "")) || (st = puts_(&b, "REQUEST_METHOD", rq->method)) ||
         (st = puts_(&b, "SERVER_PROTOCOL", rq->protocol ? rq->protocol : "HTTP/1.1")) ||
-        (st = puts_(&b, "SERVER_SOFTWARE", "WAGI/1")) || (st = route_vars(&b, rq)) || (st = server_vars(&b, rq)) ||
-        (st = http_vars(&b, rq)))
+        (st = puts_(&b, "SERVER_SOFTWARE", "WAGI/1")) || (st = route_vars(&b, rq)) ||
+        (st = server_vars(&b, rq)) || (st = http_vars(&b, rq)))
         goto fail;
     /* The component's own variables, where they do not shadow a CGI one (wagi puts them first
      * and lets the CGI values overwrite). */
@@ -306,7 +330,7 @@ fail:
 /* ---- argv -------------------------------------------------------------------------------------- */
 
 kapsul_status kpWagi_buildArgv(const char *tmpl, const kpWagiRequest *rq, kpStrVec *out, kapsul_error *err) {
-    kpBuf line = {0};
+    kpBuf line = { 0 };
     size_t first = out->n;
     int rc = 0;
     if (memchr(rq->path, 0, rq->path_len) || (rq->query_len && memchr(rq->query, 0, rq->query_len)))
@@ -317,7 +341,8 @@ kapsul_status kpWagi_buildArgv(const char *tmpl, const kpWagiRequest *rq, kpStrV
             rc = kpBuf_push(&line, rq->path, rq->path_len);
             t += 14;
         } else if (!strncmp(t, "${ARGS}", 7)) {
-            for (size_t i = 0; i < rq->query_len && !rc; i++) rc = kpBuf_byte(&line, rq->query[i] == '&' ? ' ' : (uint8_t)rq->query[i]);
+            for (size_t i = 0; i < rq->query_len && !rc; i++)
+                rc = kpBuf_byte(&line, rq->query[i] == '&' ? ' ' : (uint8_t)rq->query[i]);
             t += 7;
         } else {
             rc = kpBuf_byte(&line, (uint8_t)*t++);
@@ -327,7 +352,10 @@ kapsul_status kpWagi_buildArgv(const char *tmpl, const kpWagiRequest *rq, kpStrV
     for (size_t start = 0, i = 0;; i++) {
         if (i < line.len && line.data[i] != ' ') continue;
         char *s = kp_strndup(line.len ? (const char *)line.data + start : "", i - start);
-        if (!s || kpVec_grow(out)) { kp_free(s); goto nomem; }
+        if (!s || kpVec_grow(out)) {
+            kp_free(s);
+            goto nomem;
+        }
         out->v[out->n++] = s;
         if (i >= line.len) break;
         start = i + 1;
@@ -360,14 +388,24 @@ static kapsul_status fail_response(kpWagiResponse *r, kapsul_error *err, int sta
 
 /* Drop spaces and tabs at both ends (wagi trims each name and value). */
 static void trim(char **s, size_t *n) {
-    while (*n && (**s == ' ' || **s == '\t')) { (*s)++; (*n)--; }
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
     while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) (*n)--;
 }
 
 /* Headers the HTTP front owns: the guest must not frame or hijack the connection. */
 static bool framing_header(const char *name, size_t n) {
-    static const char *const names[] = {"content-length", "transfer-encoding", "connection", "keep-alive",
-                                        "upgrade", "trailer", "te", "proxy-connection", NULL};
+    static const char *const names[] = { "content-length",
+                                         "transfer-encoding",
+                                         "connection",
+                                         "keep-alive",
+                                         "upgrade",
+                                         "trailer",
+                                         "te",
+                                         "proxy-connection",
+                                         NULL };
     for (int i = 0; names[i]; i++)
         if (eq_nocase(name, n, names[i])) return true;
     return false;
@@ -382,10 +420,10 @@ static kpWagiOutHeader *find_out(kpWagiResponse *r, const char *lname) {
 
 /* One "Name: value" line of the header block (NUL-terminated in place). Returns 0, or the
  * static reason the response is bad; sufficient and explicit_status track wagi's flags. */
-static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *sufficient, bool *explicit_status,
-                               bool *nomem) {
+static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *sufficient,
+                               bool *explicit_status, bool *nomem) {
     char *colon = memchr(line, ':', n);
-    if (!colon) return NULL;   /* wagi: "corrupt header", skipped */
+    if (!colon) return NULL; /* wagi: "corrupt header", skipped */
     char *name = line, *val = colon + 1;
     size_t nn = (size_t)(colon - line), vn = n - nn - 1;
     trim(&name, &nn);
@@ -397,7 +435,8 @@ static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *su
         *sufficient = *explicit_status = true;
         char *sp = memchr(val, ' ', vn);
         size_t cn = sp ? (size_t)(sp - val) : vn;
-        if (cn == 3 && val[0] >= '1' && val[0] <= '9' && val[1] >= '0' && val[1] <= '9' && val[2] >= '0' && val[2] <= '9') {
+        if (cn == 3 && val[0] >= '1' && val[0] <= '9' && val[1] >= '0' && val[1] <= '9' && val[2] >= '0' &&
+            val[2] <= '9') {
             r->status = (val[0] - '0') * 100 + (val[1] - '0') * 10 + (val[2] - '0');
             if (sp) {
                 char *reason = sp + 1;
@@ -406,7 +445,7 @@ static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *su
                 r->reason = rn ? reason : NULL;
             }
         } else {
-            r->status = 502;   /* wagi: an unparsable Status is a bad gateway */
+            r->status = 502; /* wagi: an unparsable Status is a bad gateway */
         }
         return NULL;
     }
@@ -415,26 +454,33 @@ static const char *header_line(kpWagiResponse *r, char *line, size_t n, bool *su
         *sufficient = true;
         if (is_loc && !*explicit_status) r->status = 302;
         kpWagiOutHeader *old = find_out(r, name);
-        if (old) { old->value = val; return NULL; }   /* the last one wins, as in wagi's map */
+        if (old) {
+            old->value = val;
+            return NULL;
+        } /* the last one wins, as in wagi's map */
     } else {
         for (size_t i = 0; i < nn; i++)
-            if (!is_tchar((unsigned char)name[i])) return NULL;   /* wagi drops invalid names */
+            if (!is_tchar((unsigned char)name[i])) return NULL; /* wagi drops invalid names */
         if (nn == 0 || framing_header(name, nn)) return NULL;
     }
     if (r->headers.n >= KP_WAGI_MAX_RESPONSE_HEADERS) return "the guest wrote too many headers";
-    if (kpVec_grow(&r->headers)) { *nomem = true; return NULL; }
-    r->headers.v[r->headers.n++] = (kpWagiOutHeader){name, val};
+    if (kpVec_grow(&r->headers)) {
+        *nomem = true;
+        return NULL;
+    }
+    r->headers.v[r->headers.n++] = (kpWagiOutHeader){ name, val };
     return NULL;
 }
 
 /* wagi's compose_response, with the checks it lacks (sizes, control bytes, framing headers). */
-kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, bool trapped, kpWagiResponse *resp,
-                                 kapsul_error *err) {
+kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, bool trapped,
+                                 kpWagiResponse *resp, kapsul_error *err) {
     memset(resp, 0, sizeof *resp);
     resp->status = 200;
     if (trapped) return fail_response(resp, err, 500, "the guest trapped");
     if (exit_code != 0) return fail_response(resp, err, 500, "the guest exited with a non-zero status");
-    if (len == 0) return fail_response(resp, err, 500, "the guest wrote nothing to stdout (is it a WAGI module?)");
+    if (len == 0)
+        return fail_response(resp, err, 500, "the guest wrote nothing to stdout (is it a WAGI module?)");
     /* The header block ends at the first empty line; CRs in it are ignored (wagi). */
     size_t cap = len < KP_WAGI_MAX_RESPONSE_HEAD ? len : KP_WAGI_MAX_RESPONSE_HEAD;
     if (!(resp->head = kp_malloc(cap + 1))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -444,20 +490,28 @@ kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, 
     for (; i < len; i++) {
         uint8_t c = out[i];
         if (c == '\r') continue;
-        if (c == '\n' && last == '\n') { found = true; break; }
+        if (c == '\n' && last == '\n') {
+            found = true;
+            break;
+        }
         if (hn == cap) return fail_response(resp, err, 500, "the guest's header block is too large");
         resp->head[hn++] = (char)c;
         last = c;
     }
-    if (!found) return fail_response(resp, err, 500, "the guest's output has no empty line ending the headers");
+    if (!found)
+        return fail_response(resp, err, 500, "the guest's output has no empty line ending the headers");
     resp->head[hn] = 0;
-    if (!kp_utf8_valid((const uint8_t *)resp->head, hn)) return fail_response(resp, err, 500, "the guest's headers are not UTF-8");
+    if (!kp_utf8_valid((const uint8_t *)resp->head, hn))
+        return fail_response(resp, err, 500, "the guest's headers are not UTF-8");
     bool sufficient = false, explicit_status = false, nomem = false;
     for (char *line = resp->head, *end = resp->head + hn; line < end;) {
         char *nl = memchr(line, '\n', (size_t)(end - line));
         size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
         const char *why = header_line(resp, line, n, &sufficient, &explicit_status, &nomem);
-        if (nomem) { kpWagi_freeResponse(resp); return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
+        if (nomem) {
+            kpWagi_freeResponse(resp);
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        }
         if (why) return fail_response(resp, err, 500, why);
         line += n + 1;
     }

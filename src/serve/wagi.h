@@ -23,7 +23,6 @@
 #include "base/base.h"
 #include "serve/route.h"
 
-
 typedef struct kpWagiHeader {
     const char *name;
     size_t name_len;
@@ -34,23 +33,23 @@ typedef struct kpWagiHeader {
 /* One request as the HTTP front saw it. Everything is borrowed; lengths are exact (no NUL
  * termination needed) except for the C strings marked so. */
 typedef struct kpWagiRequest {
-    const char *method;                  /* C string: "GET" */
-    const char *path;                    /* raw request path, still percent-encoded, no query */
+    const char *method; /* C string: "GET" */
+    const char *path;   /* raw request path, still percent-encoded, no query */
     size_t path_len;
-    const char *query;                   /* raw query string without '?', NULL or "" if none */
+    const char *query; /* raw query string without '?', NULL or "" if none */
     size_t query_len;
     const kpWagiHeader *headers;
     size_t nheaders;
-    uint64_t content_length;             /* body bytes (after transfer decoding) */
-    const char *client_addr;             /* C string: the peer's IP address, as text */
+    uint64_t content_length; /* body bytes (after transfer decoding) */
+    const char *client_addr; /* C string: the peer's IP address, as text */
     uint16_t client_port;
-    const char *server_host;             /* C string: the listener's name/address (no Host header) */
+    const char *server_host; /* C string: the listener's name/address (no Host header) */
     uint16_t server_port;
-    const char *scheme;                  /* C string: "http" or "https" */
-    const char *protocol;                /* C string: "HTTP/1.1", "HTTP/2.0" */
-    const kpRouteMatch *match;           /* a KP_ROUTE_MATCH result */
-    const char *base;                    /* C string: the manifest's base, "/" by default */
-    const kpManifestEnv *env;            /* the component's environment */
+    const char *scheme;        /* C string: "http" or "https" */
+    const char *protocol;      /* C string: "HTTP/1.1", "HTTP/2.0" */
+    const kpRouteMatch *match; /* a KP_ROUTE_MATCH result */
+    const char *base;          /* C string: the manifest's base, "/" by default */
+    const kpManifestEnv *env;  /* the component's environment */
     size_t nenv;
 } kpWagiRequest;
 
@@ -66,16 +65,16 @@ kapsul_status kpWagi_buildArgv(const char *tmpl, const kpWagiRequest *rq, kpStrV
 void kpWagi_freeStrings(kpStrVec *v);
 
 typedef struct kpWagiOutHeader {
-    char *name, *value;                  /* in kpWagiResponse.head */
+    char *name, *value; /* in kpWagiResponse.head */
 } kpWagiOutHeader;
 
 typedef struct kpWagiResponse {
-    int status;                          /* 200 unless Status/Location say otherwise */
-    const char *reason;                  /* the Status line's reason phrase, or NULL */
-    KP_VEC(kpWagiOutHeader) headers;     /* in the guest's order; Content-Type and Location included */
-    const uint8_t *body;                 /* into the guest's output, or a static error message */
+    int status;                      /* 200 unless Status/Location say otherwise */
+    const char *reason;              /* the Status line's reason phrase, or NULL */
+    KP_VEC(kpWagiOutHeader) headers; /* in the guest's order; Content-Type and Location included */
+    const uint8_t *body;             /* into the guest's output, or a static error message */
     size_t body_len;
-    char *head;                          /* owned copy of the header block */
+    char *head; /* owned copy of the header block */
 } kpWagiResponse;
 
 /* The guest's stdout (out[0..len)) as a response. exit_code/trapped say how the guest ended.
@@ -83,8 +82,8 @@ typedef struct kpWagiResponse {
  * (for the log) AND a ready 500 (or 502: unparsable Status) response in *resp, so the caller
  * always has something to send. KAPSUL_ERR_NOMEM: nothing in *resp. Free with
  * kpWagi_freeResponse in every case. */
-kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, bool trapped, kpWagiResponse *resp,
-                                 kapsul_error *err);
+kapsul_status kpWagi_parseOutput(const uint8_t *out, size_t len, int exit_code, bool trapped,
+                                 kpWagiResponse *resp, kapsul_error *err);
 void kpWagi_freeResponse(kpWagiResponse *r);
 
 #endif /* KP_SERVE_WAGI_H */

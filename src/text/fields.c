@@ -11,18 +11,23 @@
 #include "text/textint.h"
 #include "text/text.h"
 
-typedef struct sec { kpBuf b; uint32_t n; } sec;
+typedef struct sec {
+    kpBuf b;
+    uint32_t n;
+} sec;
 
 typedef struct mod {
     kpWat w;
     sec imports, funcs, tables, mems, globals, exports, elems, datas, codes;
     bool has_start;
     uint32_t start;
-    const char *first_def;        /* kind of the first definition, for "import after ..." */
-    uint32_t next[kpSp_COUNT];    /* pass 2: index of the next entity of each space */
+    const char *first_def;     /* kind of the first definition, for "import after ..." */
+    uint32_t next[kpSp_COUNT]; /* pass 2: index of the next entity of each space */
 } mod;
 
-static const char *const dup_names[kpSp_COUNT] = {"type", "func", "table", "memory", "global", "elem", "data"};
+static const char *const dup_names[kpSp_COUNT] = {
+    "type", "func", "table", "memory", "global", "elem", "data"
+};
 
 static kapsul_status put(kpWat *w, int rc) { return rc ? kpWat_nomem(w) : KAPSUL_OK; }
 
@@ -40,7 +45,9 @@ static kapsul_status bind_id(mod *m, int space) {
     if (t->kind == kpTok_ID) {
         int r = kpWat_bind(&w->ids[space], w->tk->src + t->start, t->len, w->count[space]);
         if (r < 0) return kpWat_nomem(w);
-        if (r > 0) return kpWat_error(w, w->pos, "duplicate %s %.*s", dup_names[space], (int)t->len, w->tk->src + t->start);
+        if (r > 0)
+            return kpWat_error(w, w->pos, "duplicate %s %.*s", dup_names[space], (int)t->len,
+                               w->tk->src + t->start);
         w->pos++;
     }
     w->count[space]++;
@@ -62,11 +69,14 @@ static kapsul_status import_order(mod *m, size_t at) {
 
 static kapsul_status collect_type(mod *m) {
     kpWat *w = &m->w;
-    kpTypeUse tu = {0};
+    kpTypeUse tu = { 0 };
     kapsul_status st;
     uint32_t idx;
     if ((st = bind_id(m, kpSp_TYPE))) goto fail;
-    if (!kpWat_isOpen(w, w->pos, "func")) { st = kpWat_unexpected(w, w->pos); goto fail; }
+    if (!kpWat_isOpen(w, w->pos, "func")) {
+        st = kpWat_unexpected(w, w->pos);
+        goto fail;
+    }
     tu.tok = w->pos;
     w->pos += 2;
     if ((st = kpWat_sig(w, &tu, false))) goto fail;
@@ -122,11 +132,20 @@ static kapsul_status name_str(mod *m, kpBuf *o) {
     kpWat *w = &m->w;
     const kpTok *t = kpWat_cur(w);
     if (t->kind != kpTok_STRING) return kpWat_unexpected(w, w->pos);
-    kpBuf tmp = {0};
+    kpBuf tmp = { 0 };
     kapsul_status st = KAPSUL_OK;
-    if (kpLex_string(w->tk, t, &tmp)) { st = kpWat_nomem(w); goto fail; }
-    if (!kp_utf8_valid(tmp.data, tmp.len)) { st = kpWat_error(w, w->pos, "malformed UTF-8 encoding"); goto fail; }
-    if (tmp.len > UINT32_MAX) { st = kpWat_error(w, w->pos, "string too long"); goto fail; }
+    if (kpLex_string(w->tk, t, &tmp)) {
+        st = kpWat_nomem(w);
+        goto fail;
+    }
+    if (!kp_utf8_valid(tmp.data, tmp.len)) {
+        st = kpWat_error(w, w->pos, "malformed UTF-8 encoding");
+        goto fail;
+    }
+    if (tmp.len > UINT32_MAX) {
+        st = kpWat_error(w, w->pos, "string too long");
+        goto fail;
+    }
     if (kpBuf_u32leb(o, (uint32_t)tmp.len) || kpBuf_push(o, tmp.data, tmp.len)) st = kpWat_nomem(w);
     w->pos++;
 fail:
@@ -199,7 +218,7 @@ static kapsul_status reftype(mod *m, uint8_t *rt) {
 
 /* limits reftype (text order) -> reftype limits (binary order). */
 static kapsul_status tabletype(mod *m, kpBuf *o) {
-    kpBuf lim = {0};
+    kpBuf lim = { 0 };
     uint8_t rt;
     kapsul_status st = limits(m, &lim);
     if (!st) st = reftype(m, &rt);
@@ -243,7 +262,10 @@ static kapsul_status offset_expr(mod *m, kpBuf *o) {
 /* Element items, each kept as its expression bytes (without `end`) in items, starting at the
  * offsets in starts. Function-index lists become `ref.func x` expressions too, so the choice of
  * binary form is made in one place (write_elem). */
-typedef struct elemlist { kpBuf items; kpSizeVec starts; } elemlist;
+typedef struct elemlist {
+    kpBuf items;
+    kpSizeVec starts;
+} elemlist;
 
 static kapsul_status elem_items(mod *m, elemlist *el, bool exprs) {
     kpWat *w = &m->w;
@@ -270,7 +292,8 @@ static kapsul_status elem_items(mod *m, elemlist *el, bool exprs) {
 /* True if the expression bytes are exactly `ref.func x` (the LEB128 of x is then p[1..len)). */
 static bool is_ref_func(const uint8_t *p, size_t len) {
     if (len < 2 || p[0] != 0xD2) return false;
-    for (size_t i = 1; i + 1 < len; i++) if (!(p[i] & 0x80)) return false;
+    for (size_t i = 1; i + 1 < len; i++)
+        if (!(p[i] & 0x80)) return false;
     return !(p[len - 1] & 0x80);
 }
 
@@ -307,14 +330,13 @@ static void elemlist_free(elemlist *el) {
     kpVec_free(&el->starts);
 }
 
-
 /* ---- pass 2: the fields ----------------------------------------------------------------------- */
 
 static kapsul_status field_import(mod *m) {
     kpWat *w = &m->w;
     kpBuf *o = &m->imports.b;
     kapsul_status st;
-    kpTypeUse tu = {0};
+    kpTypeUse tu = { 0 };
     uint32_t tidx;
     if ((st = name_str(m, o)) || (st = name_str(m, o))) return st;
     m->imports.n++;
@@ -329,9 +351,18 @@ static kapsul_status field_import(mod *m) {
         if ((st = kpWat_resolveType(w, &tu, &tidx))) goto fail;
         if ((st = put(w, kpBuf_byte(o, 0) || kpBuf_u32leb(o, tidx)))) goto fail;
         break;
-    case kpSp_TABLE: if ((st = put(w, kpBuf_byte(o, 1)))) goto fail; if ((st = tabletype(m, o))) goto fail; break;
-    case kpSp_MEM: if ((st = put(w, kpBuf_byte(o, 2)))) goto fail; if ((st = limits(m, o))) goto fail; break;
-    default: if ((st = put(w, kpBuf_byte(o, 3)))) goto fail; if ((st = globaltype(m, o))) goto fail; break;
+    case kpSp_TABLE:
+        if ((st = put(w, kpBuf_byte(o, 1)))) goto fail;
+        if ((st = tabletype(m, o))) goto fail;
+        break;
+    case kpSp_MEM:
+        if ((st = put(w, kpBuf_byte(o, 2)))) goto fail;
+        if ((st = limits(m, o))) goto fail;
+        break;
+    default:
+        if ((st = put(w, kpBuf_byte(o, 3)))) goto fail;
+        if ((st = globaltype(m, o))) goto fail;
+        break;
     }
     if ((st = kpWat_close(w))) goto fail;
     st = kpWat_close(w);
@@ -354,7 +385,8 @@ static kapsul_status func_locals(mod *m, uint32_t nparams, kpByteVec *lt) {
             if ((uint64_t)nparams + lt->n >= UINT32_MAX) return kpWat_error(w, at, "too many locals");
             int r = kpWat_bind(&w->locals, w->tk->src + id->start, id->len, nparams + (uint32_t)lt->n);
             if (r < 0) return kpWat_nomem(w);
-            if (r > 0) return kpWat_error(w, at, "duplicate local %.*s", (int)id->len, w->tk->src + id->start);
+            if (r > 0)
+                return kpWat_error(w, at, "duplicate local %.*s", (int)id->len, w->tk->src + id->start);
             if (kpVec_grow(lt)) return kpWat_nomem(w);
             lt->v[lt->n++] = t;
         } else {
@@ -373,7 +405,8 @@ static kapsul_status func_locals(mod *m, uint32_t nparams, kpByteVec *lt) {
 static kapsul_status func_body(mod *m, const kpByteVec *lt, kpBuf *body) {
     kpWat *w = &m->w;
     uint32_t runs = 0;
-    for (size_t i = 0; i < lt->n; i++) if (i == 0 || lt->v[i] != lt->v[i - 1]) runs++;
+    for (size_t i = 0; i < lt->n; i++)
+        if (i == 0 || lt->v[i] != lt->v[i - 1]) runs++;
     if (kpBuf_u32leb(body, runs)) return kpWat_nomem(w);
     for (size_t i = 0; i < lt->n;) {
         size_t j = i;
@@ -389,9 +422,9 @@ static kapsul_status func_body(mod *m, const kpByteVec *lt, kpBuf *body) {
 static kapsul_status field_func(mod *m) {
     kpWat *w = &m->w;
     kapsul_status st;
-    kpTypeUse tu = {0};
-    kpByteVec lt = {0};
-    kpBuf body = {0};
+    kpTypeUse tu = { 0 };
+    kpByteVec lt = { 0 };
+    kpBuf body = { 0 };
     uint32_t tidx, idx = m->next[kpSp_FUNC]++;
     bool imp;
     if (kpWat_cur(w)->kind == kpTok_ID) w->pos++;
@@ -409,10 +442,15 @@ static kapsul_status field_func(mod *m) {
     if ((st = func_locals(m, np, &lt))) goto fail;
     if ((st = func_body(m, &lt, &body))) goto fail;
     if ((st = kpWat_close(w))) goto fail;
-    if (body.len > UINT32_MAX) { st = kpWat_error(w, tu.tok, "function too large"); goto fail; }
+    if (body.len > UINT32_MAX) {
+        st = kpWat_error(w, tu.tok, "function too large");
+        goto fail;
+    }
     if ((st = put(w, kpBuf_u32leb(&m->funcs.b, tidx)))) goto fail;
     m->funcs.n++;
-    if ((st = put(w, kpBuf_u32leb(&m->codes.b, (uint32_t)body.len) || kpBuf_push(&m->codes.b, body.data, body.len)))) goto fail;
+    if ((st = put(w, kpBuf_u32leb(&m->codes.b, (uint32_t)body.len) ||
+                         kpBuf_push(&m->codes.b, body.data, body.len))))
+        goto fail;
     m->codes.n++;
 fail:
     kpWat_typeUseFree(&tu);
@@ -425,9 +463,9 @@ fail:
 static kapsul_status table_with_elems(mod *m, uint32_t idx) {
     kpWat *w = &m->w;
     kapsul_status st;
-    elemlist el = {0};
+    elemlist el = { 0 };
     uint8_t rt;
-    kpBuf off = {0};
+    kpBuf off = { 0 };
     if ((st = reftype(m, &rt))) goto fail;
     w->pos += 2;
     if ((st = elem_items(m, &el, kpWat_cur(w)->kind == kpTok_LPAR))) goto fail;
@@ -435,7 +473,8 @@ static kapsul_status table_with_elems(mod *m, uint32_t idx) {
     if ((st = kpWat_close(w))) goto fail;
     uint32_t n = (uint32_t)el.starts.n;
     if ((st = put(w, kpBuf_byte(&m->tables.b, rt) || kpBuf_byte(&m->tables.b, 1) ||
-                  kpBuf_u32leb(&m->tables.b, n) || kpBuf_u32leb(&m->tables.b, n)))) goto fail;
+                         kpBuf_u32leb(&m->tables.b, n) || kpBuf_u32leb(&m->tables.b, n))))
+        goto fail;
     m->tables.n++;
     if ((st = put(w, kpBuf_push(&off, "\x41\x00\x0B", 3)))) goto fail;
     m->next[kpSp_ELEM]++;
@@ -457,7 +496,8 @@ static kapsul_status field_table(mod *m) {
         if ((st = put(w, kpBuf_byte(&m->imports.b, 1))) || (st = tabletype(m, &m->imports.b))) return st;
         return kpWat_close(w);
     }
-    if (kpWat_cur(w)->kind == kpTok_KEYWORD && kpWat_isOpen(w, w->pos + 1, "elem")) return table_with_elems(m, idx);
+    if (kpWat_cur(w)->kind == kpTok_KEYWORD && kpWat_isOpen(w, w->pos + 1, "elem"))
+        return table_with_elems(m, idx);
     if ((st = tabletype(m, &m->tables.b))) return st;
     m->tables.n++;
     return kpWat_close(w);
@@ -467,20 +507,25 @@ static kapsul_status field_table(mod *m) {
 static kapsul_status memory_with_data(mod *m, uint32_t idx) {
     kpWat *w = &m->w;
     kapsul_status st;
-    kpBuf bytes = {0};
+    kpBuf bytes = { 0 };
     w->pos += 2;
     if ((st = strings(m, &bytes))) goto fail;
     if ((st = kpWat_close(w))) goto fail;
     if ((st = kpWat_close(w))) goto fail;
     uint64_t pages = ((uint64_t)bytes.len + 65535) / 65536;
-    if (pages > UINT32_MAX || bytes.len > UINT32_MAX) { st = kpWat_error(w, w->pos - 1, "data too large"); goto fail; }
+    if (pages > UINT32_MAX || bytes.len > UINT32_MAX) {
+        st = kpWat_error(w, w->pos - 1, "data too large");
+        goto fail;
+    }
     if ((st = put(w, kpBuf_byte(&m->mems.b, 1) || kpBuf_u32leb(&m->mems.b, (uint32_t)pages) ||
-                  kpBuf_u32leb(&m->mems.b, (uint32_t)pages)))) goto fail;
+                         kpBuf_u32leb(&m->mems.b, (uint32_t)pages))))
+        goto fail;
     m->mems.n++;
     kpBuf *o = &m->datas.b;
     if ((st = put(w, idx == 0 ? kpBuf_byte(o, 0) : (kpBuf_byte(o, 2) || kpBuf_u32leb(o, idx))))) goto fail;
     if ((st = put(w, kpBuf_push(o, "\x41\x00\x0B", 3) || kpBuf_u32leb(o, (uint32_t)bytes.len) ||
-                  kpBuf_push(o, bytes.data, bytes.len)))) goto fail;
+                         kpBuf_push(o, bytes.data, bytes.len))))
+        goto fail;
     m->datas.n++;
     m->next[kpSp_DATA]++;
 fail:
@@ -549,31 +594,44 @@ static kapsul_status field_start(mod *m, size_t at) {
 static kapsul_status field_elem(mod *m) {
     kpWat *w = &m->w;
     kapsul_status st = KAPSUL_OK;
-    elemlist el = {0};
-    kpBuf off = {0};
-    int mode = 1;                 /* 0 active, 1 passive, 2 declarative */
+    elemlist el = { 0 };
+    kpBuf off = { 0 };
+    int mode = 1; /* 0 active, 1 passive, 2 declarative */
     uint32_t table = 0;
     uint8_t rt = 0x70;
     bool exprs;
     if (kpWat_cur(w)->kind == kpTok_ID) w->pos++;
     m->next[kpSp_ELEM]++;
-    if (kpWat_isKw(w, w->pos, "declare")) { w->pos++; mode = 2; }
-    else {
+    if (kpWat_isKw(w, w->pos, "declare")) {
+        w->pos++;
+        mode = 2;
+    } else {
         if (kpWat_isOpen(w, w->pos, "table")) {
             w->pos += 2;
             if ((st = kpWat_index(w, kpSp_TABLE, &table))) goto fail;
             if ((st = kpWat_close(w))) goto fail;
             mode = 0;
-            if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
+            if (kpWat_cur(w)->kind != kpTok_LPAR) {
+                st = kpWat_unexpected(w, w->pos);
+                goto fail;
+            }
         }
-        if (kpWat_cur(w)->kind == kpTok_LPAR) { mode = 0; if ((st = offset_expr(m, &off))) goto fail; }
+        if (kpWat_cur(w)->kind == kpTok_LPAR) {
+            mode = 0;
+            if ((st = offset_expr(m, &off))) goto fail;
+        }
     }
-    if (kpWat_isKw(w, w->pos, "func")) { w->pos++; exprs = false; }
-    else if (kpWat_isKw(w, w->pos, "funcref") || kpWat_isKw(w, w->pos, "externref")) {
+    if (kpWat_isKw(w, w->pos, "func")) {
+        w->pos++;
+        exprs = false;
+    } else if (kpWat_isKw(w, w->pos, "funcref") || kpWat_isKw(w, w->pos, "externref")) {
         if ((st = reftype(m, &rt))) goto fail;
         exprs = true;
-    } else if (mode == 0) exprs = false;    /* legacy: (elem (offset ...) funcidx*) */
-    else { st = kpWat_unexpected(w, w->pos); goto fail; }
+    } else if (mode == 0) exprs = false; /* legacy: (elem (offset ...) funcidx*) */
+    else {
+        st = kpWat_unexpected(w, w->pos);
+        goto fail;
+    }
     if ((st = elem_items(m, &el, exprs))) goto fail;
     if ((st = kpWat_close(w))) goto fail;
     st = write_elem(m, mode, table, &off, rt, &el);
@@ -587,7 +645,7 @@ fail:
 static kapsul_status field_data(mod *m) {
     kpWat *w = &m->w;
     kapsul_status st = KAPSUL_OK;
-    kpBuf off = {0}, bytes = {0};
+    kpBuf off = { 0 }, bytes = { 0 };
     uint32_t mem = 0;
     bool active = false;
     if (kpWat_cur(w)->kind == kpTok_ID) w->pos++;
@@ -597,12 +655,21 @@ static kapsul_status field_data(mod *m) {
         if ((st = kpWat_index(w, kpSp_MEM, &mem))) goto fail;
         if ((st = kpWat_close(w))) goto fail;
         active = true;
-        if (kpWat_cur(w)->kind != kpTok_LPAR) { st = kpWat_unexpected(w, w->pos); goto fail; }
+        if (kpWat_cur(w)->kind != kpTok_LPAR) {
+            st = kpWat_unexpected(w, w->pos);
+            goto fail;
+        }
     }
-    if (kpWat_cur(w)->kind == kpTok_LPAR) { active = true; if ((st = offset_expr(m, &off))) goto fail; }
+    if (kpWat_cur(w)->kind == kpTok_LPAR) {
+        active = true;
+        if ((st = offset_expr(m, &off))) goto fail;
+    }
     if ((st = strings(m, &bytes))) goto fail;
     if ((st = kpWat_close(w))) goto fail;
-    if (bytes.len > UINT32_MAX) { st = kpWat_error(w, w->pos - 1, "data too large"); goto fail; }
+    if (bytes.len > UINT32_MAX) {
+        st = kpWat_error(w, w->pos - 1, "data too large");
+        goto fail;
+    }
     kpBuf *o = &m->datas.b;
     int rc;
     if (!active) rc = kpBuf_byte(o, 1);
@@ -621,7 +688,10 @@ static kapsul_status encode_field(mod *m, size_t i) {
     kpWat *w = &m->w;
     size_t kw = i + 1;
     w->pos = i + 2;
-    if (kpWat_isKw(w, kw, "type")) { w->pos = match_of(w, i) + 1; return KAPSUL_OK; }
+    if (kpWat_isKw(w, kw, "type")) {
+        w->pos = match_of(w, i) + 1;
+        return KAPSUL_OK;
+    }
     if (kpWat_isKw(w, kw, "import")) return field_import(m);
     if (kpWat_isKw(w, kw, "func")) return field_func(m);
     if (kpWat_isKw(w, kw, "table")) return field_table(m);
@@ -636,7 +706,7 @@ static kapsul_status encode_field(mod *m, size_t i) {
 /* ---- the binary --------------------------------------------------------------------------------- */
 
 static int write_section(kpBuf *out, uint8_t id, const sec *s) {
-    kpBuf cnt = {0};
+    kpBuf cnt = { 0 };
     if (kpBuf_u32leb(&cnt, s->n)) return -1;
     int rc = kpBuf_byte(out, id) || kpBuf_u32leb(out, (uint32_t)(cnt.len + s->b.len)) ||
              kpBuf_push(out, cnt.data, cnt.len) || kpBuf_push(out, s->b.data, s->b.len);
@@ -646,12 +716,13 @@ static int write_section(kpBuf *out, uint8_t id, const sec *s) {
 
 static int write_module(mod *m, kpBuf *out) {
     kpWat *w = &m->w;
-    sec types = {{0}, 0};
+    sec types = { { 0 }, 0 };
     int rc = kpBuf_push(out, "\0asm\1\0\0\0", 8);
     for (size_t i = 0; i < w->types.n && !rc; i++) {
         const kpFType *t = &w->types.v[i];
-        rc = kpBuf_byte(&types.b, 0x60) || kpBuf_u32leb(&types.b, t->np) || kpBuf_push(&types.b, t->t, t->np) ||
-             kpBuf_u32leb(&types.b, t->nr) || kpBuf_push(&types.b, t->t + t->np, t->nr);
+        rc = kpBuf_byte(&types.b, 0x60) || kpBuf_u32leb(&types.b, t->np) ||
+             kpBuf_push(&types.b, t->t, t->np) || kpBuf_u32leb(&types.b, t->nr) ||
+             kpBuf_push(&types.b, t->t + t->np, t->nr);
         types.n++;
     }
     if (!rc && types.n) rc = write_section(out, 1, &types);
@@ -663,14 +734,14 @@ static int write_module(mod *m, kpBuf *out) {
     if (!rc && m->globals.n) rc = write_section(out, 6, &m->globals);
     if (!rc && m->exports.n) rc = write_section(out, 7, &m->exports);
     if (!rc && m->has_start) {
-        kpBuf tmp = {0};
+        kpBuf tmp = { 0 };
         rc = kpBuf_u32leb(&tmp, m->start) || kpBuf_byte(out, 8) || kpBuf_u32leb(out, (uint32_t)tmp.len) ||
              kpBuf_push(out, tmp.data, tmp.len);
         kpBuf_free(&tmp);
     }
     if (!rc && m->elems.n) rc = write_section(out, 9, &m->elems);
     if (!rc && w->uses_data) {
-        kpBuf tmp = {0};
+        kpBuf tmp = { 0 };
         rc = kpBuf_u32leb(&tmp, m->datas.n) || kpBuf_byte(out, 12) || kpBuf_u32leb(out, (uint32_t)tmp.len) ||
              kpBuf_push(out, tmp.data, tmp.len);
         kpBuf_free(&tmp);
@@ -682,8 +753,8 @@ static int write_module(mod *m, kpBuf *out) {
 
 static void mod_free(mod *m) {
     kpWat_free(&m->w);
-    sec *ss[] = {&m->imports, &m->funcs, &m->tables, &m->mems, &m->globals, &m->exports,
-                 &m->elems, &m->datas, &m->codes};
+    sec *ss[] = { &m->imports, &m->funcs, &m->tables, &m->mems, &m->globals,
+                  &m->exports, &m->elems, &m->datas,  &m->codes };
     for (size_t i = 0; i < sizeof ss / sizeof *ss; i++) kpBuf_free(&ss[i]->b);
 }
 
@@ -699,13 +770,19 @@ static kapsul_status encode_fields(const kpToks *toks, size_t first, kpBuf *out,
     kapsul_status st = KAPSUL_OK;
     size_t i;
     for (i = first; kpWat_tok(w, i)->kind == kpTok_LPAR; i = match_of(w, i) + 1) {
-        if (kpWat_tok(w, i)->match == KP_NO_MATCH) { st = kpWat_error(w, toks->n - 1, "unexpected end of input"); goto fail; }
+        if (kpWat_tok(w, i)->match == KP_NO_MATCH) {
+            st = kpWat_error(w, toks->n - 1, "unexpected end of input");
+            goto fail;
+        }
         if ((st = collect_field(&m, i))) goto fail;
     }
     *after = i;
     for (i = first; i < *after; i = match_of(w, i) + 1) {
         if ((st = encode_field(&m, i))) goto fail;
-        if (w->pos != match_of(w, i) + 1) { st = kpWat_unexpected(w, w->pos); goto fail; }
+        if (w->pos != match_of(w, i) + 1) {
+            st = kpWat_unexpected(w, w->pos);
+            goto fail;
+        }
     }
     if (write_module(&m, out)) st = kpWat_nomem(w);
 fail:
@@ -725,7 +802,8 @@ static bool module_form(const kpToks *toks, const char *kw, size_t *at) {
 /* The strings of a binary/quote module, decoded and concatenated; then ')' and the end. */
 static kapsul_status module_strings(const kpToks *toks, size_t i, kpBuf *out, kapsul_error *err) {
     for (; toks->v[i].kind == kpTok_STRING; i++) {
-        if (kpLex_string(toks, &toks->v[i], out)) return kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+        if (kpLex_string(toks, &toks->v[i], out))
+            return kpError_setText(err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
     }
     const kpTok *t = &toks->v[i];
     if (t->kind != kpTok_RPAR || toks->v[i + 1].kind != kpTok_EOF) {
@@ -734,7 +812,8 @@ static kapsul_status module_strings(const kpToks *toks, size_t i, kpBuf *out, ka
             if (err) *err = toks->lex_err;
             return KAPSUL_ERR_MALFORMED;
         }
-        return kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t), "unexpected token");
+        return kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t),
+                               "unexpected token");
     }
     return KAPSUL_OK;
 }
@@ -760,7 +839,9 @@ kapsul_status kpWat_module(const kpToks *toks, kpBuf *out, kapsul_error *err) {
         if (toks->failed && t->kind == kpTok_EOF) {
             if (err) *err = toks->lex_err;
             st = KAPSUL_ERR_MALFORMED;
-        } else st = kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t), "unexpected token");
+        } else
+            st = kpError_setText(err, KAPSUL_ERR_MALFORMED, kpLex_line(toks, t), kpLex_col(toks, t),
+                                 "unexpected token");
         goto fail;
     }
     return KAPSUL_OK;
@@ -777,11 +858,11 @@ kapsul_status kpWat_toBinary(const char *src, size_t len, int line0, kpBuf *out,
 kapsul_status kpWat_toBinaryAt(const char *src, size_t len, int line0, int col0, kpBuf *out,
                                kapsul_error *err) {
     kpToks toks;
-    kpBuf owned = {0};
+    kpBuf owned = { 0 };
     size_t at;
     kapsul_status st = kpLex_all(src, len, line0, col0, &toks, err);
     while (st == KAPSUL_OK && module_form(&toks, "quote", &at)) {
-        kpBuf text = {0};
+        kpBuf text = { 0 };
         st = module_strings(&toks, at, &text, err);
         kpLex_free(&toks);
         kpBuf_free(&owned);

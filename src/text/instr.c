@@ -12,25 +12,25 @@
 #include "module/opcodes.h"
 
 typedef enum frkind {
-    FR_BASE,       /* the outermost sequence: ends at an unmatched ')' or at `stop` */
-    FR_PLAIN,      /* block/loop/if ... end */
-    FR_FBLOCK,     /* (block ...) / (loop ...) body */
-    FR_FIF_COND,   /* (if label bt <conditions> (then ...) (else ...)?) -- in the conditions */
-    FR_FIF_THEN,   /* inside (then ...) */
-    FR_FIF_ELSE,   /* inside (else ...) */
-    FR_FOP         /* (op imm* <children>): waiting for ')' */
+    FR_BASE,     /* the outermost sequence: ends at an unmatched ')' or at `stop` */
+    FR_PLAIN,    /* block/loop/if ... end */
+    FR_FBLOCK,   /* (block ...) / (loop ...) body */
+    FR_FIF_COND, /* (if label bt <conditions> (then ...) (else ...)?) -- in the conditions */
+    FR_FIF_THEN, /* inside (then ...) */
+    FR_FIF_ELSE, /* inside (else ...) */
+    FR_FOP       /* (op imm* <children>): waiting for ')' */
 } frkind;
 
 /* One open construct. A text can nest a million of them, so a frame is 16 bytes: token indices
  * fit 32 bits (the lexer caps the text size) and output offsets are checked to (offset32). */
 typedef struct frame {
-    uint8_t kind;        /* frkind */
-    uint8_t op;          /* 0x02 block, 0x03 loop, 0x04 if */
+    uint8_t kind; /* frkind */
+    uint8_t op;   /* 0x02 block, 0x03 loop, 0x04 if */
     bool in_else;
-    bool bt_is_index;    /* bt is a type index; otherwise a negative s33 code as int32 */
-    uint32_t label;      /* token of the label's $id, or KP_NO_MATCH */
-    uint32_t bt;         /* folded if: block type, emitted when (then is reached */
-    uint32_t pend;       /* FR_FOP: start of this operator's bytes in w->pending;
+    bool bt_is_index; /* bt is a type index; otherwise a negative s33 code as int32 */
+    uint32_t label;   /* token of the label's $id, or KP_NO_MATCH */
+    uint32_t bt;      /* folded if: block type, emitted when (then is reached */
+    uint32_t pend;    /* FR_FOP: start of this operator's bytes in w->pending;
                             if frames: offset of the `else` opcode in the output */
 } frame;
 
@@ -106,9 +106,12 @@ static bool is_lane_literal(const kpWat *w, size_t i) {
 
 /* v128.const shape lanes... */
 static kapsul_status parse_v128(kpWat *w, kpBuf *o) {
-    static const struct { const char *name; char kind; int bits; } shapes[] = {
-        {"i8x16", 'i', 8}, {"i16x8", 'i', 16}, {"i32x4", 'i', 32}, {"i64x2", 'i', 64},
-        {"f32x4", 'f', 32}, {"f64x2", 'f', 64}};
+    static const struct {
+        const char *name;
+        char kind;
+        int bits;
+    } shapes[] = { { "i8x16", 'i', 8 },  { "i16x8", 'i', 16 }, { "i32x4", 'i', 32 },
+                   { "i64x2", 'i', 64 }, { "f32x4", 'f', 32 }, { "f64x2", 'f', 64 } };
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         if (!kpWat_isKw(w, w->pos, shapes[s].name)) continue;
         w->pos++;
@@ -145,7 +148,8 @@ static kapsul_status parse_memarg(kpWat *w, kpBuf *o, int natural) {
         int r = kpNum_uint(s + 6, t->len - 6, 32, &align);
         if (r == kpNum_SYNTAX) return kpWat_error(w, w->pos, "unknown operator");
         if (r) return kpWat_badNum(w, w->pos, r, "i32 constant out of range");
-        if (align == 0 || (align & (align - 1))) return kpWat_error(w, w->pos, "alignment must be a power of two");
+        if (align == 0 || (align & (align - 1)))
+            return kpWat_error(w, w->pos, "alignment must be a power of two");
         w->pos++;
     }
     uint32_t lg = 0;
@@ -160,7 +164,8 @@ static kapsul_status parse_lane(kpWat *w, kpBuf *o, bool shuffle) {
     const kpTok *t = kpWat_cur(w);
     uint64_t v;
     if (t->kind != kpTok_NUM && !(shuffle && t->kind == kpTok_KEYWORD)) return kpWat_unexpected(w, w->pos);
-    if (!shuffle && (w->tk->src[t->start] == '-' || w->tk->src[t->start] == '+')) return kpWat_unexpected(w, w->pos);
+    if (!shuffle && (w->tk->src[t->start] == '-' || w->tk->src[t->start] == '+'))
+        return kpWat_unexpected(w, w->pos);
     int r = kpNum_uint(w->tk->src + t->start, t->len, 8, &v);
     if (r == kpNum_SYNTAX && !shuffle) return kpWat_unexpected(w, w->pos);
     if (r) return kpWat_error(w, w->pos, "malformed lane index");
@@ -200,19 +205,23 @@ static kapsul_status emit_opt_index(kpWat *w, kpBuf *o, int space) {
 /* select, or select (result t)* which is the typed form 0x1C. */
 static kapsul_status parse_select(kpWat *w, kpBuf *o) {
     if (!kpWat_isOpen(w, w->pos, "result")) return put(w, kpBuf_byte(o, 0x1B));
-    kpByteVec ts = {0};
+    kpByteVec ts = { 0 };
     kapsul_status st = KAPSUL_OK;
     while (kpWat_isOpen(w, w->pos, "result")) {
         w->pos += 2;
         while (kpWat_cur(w)->kind == kpTok_KEYWORD) {
             uint8_t t;
             if ((st = kpWat_valtype(w, &t))) goto fail;
-            if (kpVec_grow(&ts)) { st = kpWat_nomem(w); goto fail; }
+            if (kpVec_grow(&ts)) {
+                st = kpWat_nomem(w);
+                goto fail;
+            }
             ts.v[ts.n++] = t;
         }
         if ((st = kpWat_close(w))) goto fail;
     }
-    if (kpBuf_byte(o, 0x1C) || kpBuf_u32leb(o, (uint32_t)ts.n) || kpBuf_push(o, ts.v, ts.n)) st = kpWat_nomem(w);
+    if (kpBuf_byte(o, 0x1C) || kpBuf_u32leb(o, (uint32_t)ts.n) || kpBuf_push(o, ts.v, ts.n))
+        st = kpWat_nomem(w);
 fail:
     kpVec_free(&ts);
     return st;
@@ -231,16 +240,23 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
         if ((st = parse_label(w, &a))) return st;
         return put(w, kpBuf_u32leb(o, a));
     case kpImm_BRTABLE: {
-        kpSizeVec ls = {0};
+        kpSizeVec ls = { 0 };
         while (kpWat_atIndex(w)) {
             if ((st = parse_label(w, &a))) goto fail;
-            if (kpVec_grow(&ls)) { st = kpWat_nomem(w); goto fail; }
+            if (kpVec_grow(&ls)) {
+                st = kpWat_nomem(w);
+                goto fail;
+            }
             ls.v[ls.n++] = a;
         }
-        if (ls.n == 0) { st = kpWat_unexpected(w, w->pos); goto fail; }
+        if (ls.n == 0) {
+            st = kpWat_unexpected(w, w->pos);
+            goto fail;
+        }
         if ((st = put(w, kpBuf_u32leb(o, (uint32_t)(ls.n - 1))))) goto fail;
-        for (size_t i = 0; i < ls.n; i++) if ((st = put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])))) goto fail;
-    fail:
+        for (size_t i = 0; i < ls.n; i++)
+            if ((st = put(w, kpBuf_u32leb(o, (uint32_t)ls.v[i])))) goto fail;
+fail:
         kpVec_free(&ls);
         return st;
     }
@@ -248,7 +264,7 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     case kpImm_CALLIND: {
         a = 0;
         if (kpWat_atIndex(w) && (st = kpWat_index(w, kpSp_TABLE, &a))) return st;
-        kpTypeUse tu = {0};
+        kpTypeUse tu = { 0 };
         tu.no_names = true;
         st = kpWat_typeUse(w, &tu, false);
         if (!st) st = kpWat_resolveType(w, &tu, &b);
@@ -286,21 +302,25 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
         return put_le(w, o, v, 8);
     case kpImm_SELECTT: return kpWat_unexpected(w, w->pos); /* via parse_select */
     case kpImm_REFTYPE:
-        if (kpWat_isKw(w, w->pos, "func")) { w->pos++; return put(w, kpBuf_byte(o, 0x70)); }
-        if (kpWat_isKw(w, w->pos, "extern")) { w->pos++; return put(w, kpBuf_byte(o, 0x6F)); }
+        if (kpWat_isKw(w, w->pos, "func")) {
+            w->pos++;
+            return put(w, kpBuf_byte(o, 0x70));
+        }
+        if (kpWat_isKw(w, w->pos, "extern")) {
+            w->pos++;
+            return put(w, kpBuf_byte(o, 0x6F));
+        }
         return kpWat_unexpected(w, w->pos);
     case kpImm_MEMINIT:
         w->uses_data = true;
         if ((st = emit_index(w, o, kpSp_DATA))) return st;
         return put(w, kpBuf_byte(o, 0));
-    case kpImm_DATA:
-        w->uses_data = true;
-        return emit_index(w, o, kpSp_DATA);
-    case kpImm_MEMCOPY:
-        return put(w, kpBuf_push(o, "\0\0", 2));
+    case kpImm_DATA: w->uses_data = true; return emit_index(w, o, kpSp_DATA);
+    case kpImm_MEMCOPY: return put(w, kpBuf_push(o, "\0\0", 2));
     case kpImm_TABLEINIT:
         a = 0;
-        if (kpWat_atIndex(w) && (kpWat_tok(w, w->pos + 1)->kind == kpTok_ID || kpWat_tok(w, w->pos + 1)->kind == kpTok_NUM)) {
+        if (kpWat_atIndex(w) &&
+            (kpWat_tok(w, w->pos + 1)->kind == kpTok_ID || kpWat_tok(w, w->pos + 1)->kind == kpTok_NUM)) {
             if ((st = kpWat_index(w, kpSp_TABLE, &a))) return st;
         }
         if ((st = kpWat_index(w, kpSp_ELEM, &b))) return st;
@@ -315,13 +335,13 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
     case kpImm_SHUFFLE:
         for (int i = 0; i < 16; i++) {
             kpTokKind k = kpWat_cur(w)->kind;
-            if (k == kpTok_LPAR || k == kpTok_RPAR || k == kpTok_EOF) return kpWat_error(w, w->pos, "invalid lane length");
+            if (k == kpTok_LPAR || k == kpTok_RPAR || k == kpTok_EOF)
+                return kpWat_error(w, w->pos, "invalid lane length");
             if ((st = parse_lane(w, o, true))) return st;
         }
         if (kpWat_cur(w)->kind == kpTok_NUM) return kpWat_error(w, w->pos, "invalid lane length");
         return KAPSUL_OK;
-    case kpImm_LANE:
-        return parse_lane(w, o, false);
+    case kpImm_LANE: return parse_lane(w, o, false);
     case kpImm_MEMLANE:
         if ((st = parse_memarg(w, o, in->align))) return st;
         return parse_lane(w, o, false);
@@ -332,14 +352,14 @@ static kapsul_status parse_imm(kpWat *w, kpBuf *o, int op) {
 /* One plain instruction (not block/loop/if) at the current keyword, appended to o. */
 static kapsul_status parse_plain(kpWat *w, kpBuf *o) {
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_KEYWORD)
-        return kpWat_unexpected(w, w->pos);
+    if (t->kind != kpTok_KEYWORD) return kpWat_unexpected(w, w->pos);
     int op = kpOp_fromName(w->tk->src + t->start, t->len);
     if (op < 0) {
         /* Keywords of the surrounding syntax are misplaced tokens, not unknown operators. */
-        static const char *const structural[] = {"type", "param", "result", "local", "then", "else",
-            "end", "export", "import", "item", "offset", "func", "table", "memory", "global", "elem",
-            "data", "start", "module", "mut", "declare"};
+        static const char *const structural[] = { "type",   "param",  "result", "local", "then",   "else",
+                                                  "end",    "export", "import", "item",  "offset", "func",
+                                                  "table",  "memory", "global", "elem",  "data",   "start",
+                                                  "module", "mut",    "declare" };
         for (size_t i = 0; i < sizeof structural / sizeof *structural; i++)
             if (kpWat_isKw(w, w->pos, structural[i])) return kpWat_unexpected(w, w->pos);
         return kpWat_error(w, w->pos, "unknown operator %.*s", (int)t->len, w->tk->src + t->start);
@@ -359,11 +379,12 @@ static kapsul_status parse_block_head(kpWat *w, size_t *label, int64_t *bt) {
     if (kpWat_cur(w)->kind == kpTok_ID) *label = w->pos++;
     /* Most blocks have no type use at all: answer that without building one (a text may nest a
      * million blocks). */
-    if (!kpWat_isOpen(w, w->pos, "type") && !kpWat_isOpen(w, w->pos, "param") && !kpWat_isOpen(w, w->pos, "result")) {
+    if (!kpWat_isOpen(w, w->pos, "type") && !kpWat_isOpen(w, w->pos, "param") &&
+        !kpWat_isOpen(w, w->pos, "result")) {
         *bt = -64;
         return KAPSUL_OK;
     }
-    kpTypeUse tu = {0};
+    kpTypeUse tu = { 0 };
     tu.no_names = true;
     kapsul_status st = kpWat_typeUse(w, &tu, false);
     if (st) goto fail;
@@ -389,8 +410,9 @@ static kapsul_status offset32(kpWat *w, size_t len, uint32_t *out) {
 /* bt: the block type as parse_block_head returns it (-64, a value type - 128, or an index). */
 static kapsul_status push_frame(kpWat *w, framevec *fs, frkind kind, uint8_t op, size_t label, int64_t bt,
                                 size_t pend) {
-    frame f = {.kind = (uint8_t)kind, .op = op, .label = (uint32_t)label, .bt_is_index = bt >= 0,
-               .bt = (uint32_t)bt};
+    frame f = {
+        .kind = (uint8_t)kind, .op = op, .label = (uint32_t)label, .bt_is_index = bt >= 0, .bt = (uint32_t)bt
+    };
     kapsul_status st = offset32(w, pend, &f.pend);
     if (st) return st;
     if (fs->n == fs->cap && kpVec_grow(fs)) return kpWat_nomem(w);
@@ -405,9 +427,10 @@ static kapsul_status push_label(kpWat *w, size_t label) {
     if (label != KP_NO_MATCH) {
         const kpTok *t = kpWat_tok(w, label);
         if (!kpWat_lookup(&w->label_ids, w->tk->src + t->start, t->len, &prev)) prev = UINT32_MAX;
-        if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, (uint32_t)w->labels.n)) return kpWat_nomem(w);
+        if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, (uint32_t)w->labels.n))
+            return kpWat_nomem(w);
     }
-    w->labels.v[w->labels.n++] = (kpLabel){(uint32_t)label, prev};
+    w->labels.v[w->labels.n++] = (kpLabel){ (uint32_t)label, prev };
     return KAPSUL_OK;
 }
 
@@ -430,8 +453,10 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
     const kpTok *t = kpWat_cur(w);
     bool folded = t->kind == kpTok_LPAR;
     size_t kw = folded ? w->pos + 1 : w->pos;
-    uint8_t op = kpWat_isKw(w, kw, "block") ? 0x02 : kpWat_isKw(w, kw, "loop") ? 0x03
-               : kpWat_isKw(w, kw, "if") ? 0x04 : 0;
+    uint8_t op = kpWat_isKw(w, kw, "block")  ? 0x02
+                 : kpWat_isKw(w, kw, "loop") ? 0x03
+                 : kpWat_isKw(w, kw, "if")   ? 0x04
+                                             : 0;
     if (!folded && !op) return parse_plain(w, out);
     if (op && !(folded && op == 0x04)) {
         w->pos = kw + 1;
@@ -440,7 +465,7 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
         if ((st = push_label(w, label))) return st;
         return push_frame(w, fs, folded ? FR_FBLOCK : FR_PLAIN, op, label, bt, 0);
     }
-    if (op) {  /* folded if: the conditions come before the `if` opcode */
+    if (op) { /* folded if: the conditions come before the `if` opcode */
         w->pos = kw + 1;
         if ((st = parse_block_head(w, &label, &bt))) return st;
         return push_frame(w, fs, FR_FIF_COND, op, label, bt, 0);
@@ -456,10 +481,11 @@ static kapsul_status start_instr(kpWat *w, kpBuf *out, framevec *fs) {
  * reference encoder does (if ... else end and if ... end are the same instruction). */
 static kapsul_status end_block(kpWat *w, kpBuf *out, framevec *fs) {
     frame *f = &fs->v[fs->n - 1];
-    if (f->op == 0x04 && (f->in_else || f->kind == FR_FIF_ELSE) && out->len == f->pend + 1) out->len = f->pend;
+    if (f->op == 0x04 && (f->in_else || f->kind == FR_FIF_ELSE) && out->len == f->pend + 1)
+        out->len = f->pend;
     fs->n--;
     kpLabel l = w->labels.v[--w->labels.n];
-    if (l.tok != KP_NO_MATCH) {   /* unshadow: the name goes back to its outer binding */
+    if (l.tok != KP_NO_MATCH) { /* unshadow: the name goes back to its outer binding */
         const kpTok *t = kpWat_tok(w, l.tok);
         if (kpWat_set(&w->label_ids, w->tk->src + t->start, t->len, l.prev)) return kpWat_nomem(w);
     }
@@ -474,7 +500,10 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
     bool at_end = t->kind == kpTok_RPAR || t->kind == kpTok_EOF || w->pos >= stop;
     switch (f->kind) {
     case FR_BASE:
-        if (at_end) { *done = true; return KAPSUL_OK; }
+        if (at_end) {
+            *done = true;
+            return KAPSUL_OK;
+        }
         return start_instr(w, out, fs);
     case FR_PLAIN:
         if (kpWat_isKw(w, w->pos, "end")) {
@@ -521,8 +550,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
             if ((st = put_byte(w, out, 0x04)) || (st = put_blocktype(w, out, frame_bt(f)))) return st;
             return push_label(w, f->label);
         }
-        if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else"))
-            return kpWat_unexpected(w, w->pos);
+        if (t->kind != kpTok_LPAR || kpWat_isKw(w, w->pos + 1, "else")) return kpWat_unexpected(w, w->pos);
         return start_instr(w, out, fs);
     case FR_FOP:
         if (t->kind == kpTok_RPAR) {
@@ -540,7 +568,7 @@ static kapsul_status step(kpWat *w, kpBuf *out, framevec *fs, size_t stop, bool 
 }
 
 kapsul_status kpWat_instrs(kpWat *w, kpBuf *out, size_t stop) {
-    framevec fs = {0};
+    framevec fs = { 0 };
     kapsul_status st;
     bool done = false;
     w->labels.n = 0;

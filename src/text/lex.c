@@ -36,10 +36,19 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
     size_t need;
     uint32_t cp, min;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+        min = 0x10000;
+    } else return 0;
     if (n < need) return 0;
     for (size_t i = 1; i < need; i++) {
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -56,7 +65,7 @@ typedef struct lexer {
     size_t n, pos;
     int line;
     size_t line_start;
-    int col_shift;          /* added to columns on the first line (text starting mid-line) */
+    int col_shift; /* added to columns on the first line (text starting mid-line) */
     int first_line;
     kpToks *toks;
 } lexer;
@@ -107,8 +116,7 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
             const unsigned char *src = lx->s;
             while (p < n && (src[p] == ' ' || src[p] == '\t')) p++;
             lx->pos = p;
-        }
-        else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
+        } else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
             /* a line comment ends at any newline: LF, CR or CR LF */
             while (lx->pos < lx->n && lx->s[lx->pos] != '\n' && lx->s[lx->pos] != '\r') {
                 size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
@@ -121,12 +129,15 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
             while (depth > 0) {
                 if (lx->pos >= lx->n) return lex_error(lx, open, "unclosed comment", err);
                 unsigned char d = lx->s[lx->pos];
-                if (d == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') { depth++; lx->pos += 2; }
-                else if (d == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ')') { depth--; lx->pos += 2; }
-                else if (d == '\n' || d == '\r') {
+                if (d == '(' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
+                    depth++;
+                    lx->pos += 2;
+                } else if (d == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ')') {
+                    depth--;
+                    lx->pos += 2;
+                } else if (d == '\n' || d == '\r') {
                     if (!newline(lx)) return KAPSUL_ERR_NOMEM;
-                }
-                else {
+                } else {
                     size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
                     if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
                     lx->pos += l;
@@ -143,7 +154,10 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
     for (;;) {
         if (lx->pos >= lx->n || lx->s[lx->pos] == '\n') return lex_error(lx, open, "unclosed string", err);
         unsigned char c = lx->s[lx->pos];
-        if (c == '"') { lx->pos++; return KAPSUL_OK; }
+        if (c == '"') {
+            lx->pos++;
+            return KAPSUL_OK;
+        }
         if (c < 0x20 || c == 0x7F) return lex_error(lx, lx->pos, "illegal control character", err);
         if (c != '\\') {
             size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
@@ -154,16 +168,24 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
         size_t esc = lx->pos++;
         if (lx->pos >= lx->n) return lex_error(lx, open, "unclosed string", err);
         c = lx->s[lx->pos];
-        if (c == 't' || c == 'n' || c == 'r' || c == '"' || c == '\'' || c == '\\') { lx->pos++; continue; }
+        if (c == 't' || c == 'n' || c == 'r' || c == '"' || c == '\'' || c == '\\') {
+            lx->pos++;
+            continue;
+        }
         if (c == 'u') {
-            if (lx->pos + 1 >= lx->n || lx->s[lx->pos + 1] != '{') return lex_error(lx, esc, "illegal escape", err);
+            if (lx->pos + 1 >= lx->n || lx->s[lx->pos + 1] != '{')
+                return lex_error(lx, esc, "illegal escape", err);
             lx->pos += 2;
             uint32_t v = 0;
             int digits = 0;
             bool prev_digit = false;
             while (lx->pos < lx->n && lx->s[lx->pos] != '}') {
                 unsigned char d = lx->s[lx->pos];
-                if (d == '_' && prev_digit) { prev_digit = false; lx->pos++; continue; }
+                if (d == '_' && prev_digit) {
+                    prev_digit = false;
+                    lx->pos++;
+                    continue;
+                }
                 int h = hexval(d);
                 if (h < 0) return lex_error(lx, esc, "illegal escape", err);
                 v = v * 16 + (uint32_t)h;
@@ -177,7 +199,10 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
             lx->pos++;
             continue;
         }
-        if (lx->pos + 1 < lx->n && hexval(c) >= 0 && hexval(lx->s[lx->pos + 1]) >= 0) { lx->pos += 2; continue; }
+        if (lx->pos + 1 < lx->n && hexval(c) >= 0 && hexval(lx->s[lx->pos + 1]) >= 0) {
+            lx->pos += 2;
+            continue;
+        }
         return lex_error(lx, esc, "illegal escape", err);
     }
 }
@@ -236,9 +261,10 @@ kapsul_status kpLex_all(const char *src, size_t len, int line0, int col0, kpToks
     toks->line0 = line0;
     toks->col_shift = col0 > 1 ? col0 - 1 : 0;
     if (len > KP_MAX_TEXT)
-        return kpError_setText(err, KAPSUL_ERR_LIMIT, 0, 0, "text too large (%zu bytes, limit %zu)", len, (size_t)KP_MAX_TEXT);
-    lexer lx = {(const unsigned char *)src, len, 0, line0, 0, toks->col_shift, line0, toks};
-    u32vec open = {0};
+        return kpError_setText(err, KAPSUL_ERR_LIMIT, 0, 0, "text too large (%zu bytes, limit %zu)", len,
+                               (size_t)KP_MAX_TEXT);
+    lexer lx = { (const unsigned char *)src, len, 0, line0, 0, toks->col_shift, line0, toks };
+    u32vec open = { 0 };
     kapsul_status st = KAPSUL_OK;
     for (;;) {
         st = skip_space(&lx, err);
@@ -271,9 +297,7 @@ static size_t line_index(const kpToks *toks, size_t offset) {
     return lo;
 }
 
-int kpLex_line(const kpToks *toks, const kpTok *t) {
-    return toks->line0 + (int)line_index(toks, t->start);
-}
+int kpLex_line(const kpToks *toks, const kpTok *t) { return toks->line0 + (int)line_index(toks, t->start); }
 
 int kpLex_col(const kpToks *toks, const kpTok *t) {
     size_t k = line_index(toks, t->start);
@@ -281,36 +305,53 @@ int kpLex_col(const kpToks *toks, const kpTok *t) {
     return (int)(t->start - line_start) + 1 + (k == 0 ? toks->col_shift : 0);
 }
 
-
 /* Decode a string token the lexer already checked, so every escape here is well-formed. */
 int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out) {
     const unsigned char *s = (const unsigned char *)toks->src + t->start + 1;
     const unsigned char *e = (const unsigned char *)toks->src + t->start + t->len - 1;
     if (kpBuf_reserve(out, (size_t)(e - s))) return -1;
     while (s < e) {
-        if (*s != '\\') { out->data[out->len++] = *s++; continue; }
+        if (*s != '\\') {
+            out->data[out->len++] = *s++;
+            continue;
+        }
         s++;
         unsigned char c = *s++;
         switch (c) {
         case 't': out->data[out->len++] = '\t'; break;
         case 'n': out->data[out->len++] = '\n'; break;
         case 'r': out->data[out->len++] = '\r'; break;
-        case '"': case '\'': case '\\': out->data[out->len++] = c; break;
+        case '"':
+        case '\'':
+        case '\\': out->data[out->len++] = c; break;
         case 'u': {
             uint32_t v = 0;
             s++; /* '{' */
-            while (*s != '}') { if (*s != '_') v = v * 16 + (uint32_t)hexval(*s); s++; }
+            while (*s != '}') {
+                if (*s != '_') v = v * 16 + (uint32_t)hexval(*s);
+                s++;
+            }
             s++;
             uint8_t u[4];
             size_t n;
-            if (v < 0x80) { u[0] = (uint8_t)v; n = 1; }
-            else if (v < 0x800) { u[0] = (uint8_t)(0xC0 | (v >> 6)); u[1] = (uint8_t)(0x80 | (v & 0x3F)); n = 2; }
-            else if (v < 0x10000) {
-                u[0] = (uint8_t)(0xE0 | (v >> 12)); u[1] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
-                u[2] = (uint8_t)(0x80 | (v & 0x3F)); n = 3;
+            if (v < 0x80) {
+                u[0] = (uint8_t)v;
+                n = 1;
+            } else if (v < 0x800) {
+                u[0] = (uint8_t)(0xC0 | (v >> 6));
+                u[1] = (uint8_t)(0x80 | (v & 0x3F));
+                n = 2;
+            } else if (v < 0x10000) {
+                u[0] = (uint8_t)(0xE0 | (v >> 12));
+                u[1] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
+                u[2] = (uint8_t)(0x80 | (v & 0x3F));
+                n = 3;
             } else {
-                u[0] = (uint8_t)(0xF0 | (v >> 18)); u[1] = (uint8_t)(0x80 | ((v >> 12) & 0x3F));
-                u[2] = (uint8_t)(0x80 | ((v >> 6) & 0x3F)); u[3] = (uint8_t)(0x80 | (v & 0x3F)); n = 4;
+                u[0] = (uint8_t)(0xF0 | (v >> 18));
+                u[1] = (uint8_t)(0x80 | ((v >> 12) & 0x3F));
+                u[2] = (uint8_t)(0x80 | ((v >> 6) & 0x3F));
+                u[3] = (uint8_t)(0x80 | (v & 0x3F));
+                n = 4;
             }
             /* \u{...} is at least 5 source bytes and produces at most 4, so room was reserved. */
             memcpy(out->data + out->len, u, n);

@@ -70,7 +70,11 @@ int kpNum_uint(const char *s, size_t n, int bits, uint64_t *out) {
 
 int kpNum_int(const char *s, size_t n, int bits, uint64_t *out) {
     bool neg = false;
-    if (n > 0 && (s[0] == '+' || s[0] == '-')) { neg = s[0] == '-'; s++; n--; }
+    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
+        s++;
+        n--;
+    }
     uint64_t v;
     int r = parse_mag(s, n, &v);
     if (r) return r;
@@ -86,42 +90,54 @@ int kpNum_int(const char *s, size_t n, int bits, uint64_t *out) {
 }
 
 /* Float formats: mantissa bits and exponent bits. */
-typedef struct fmt { int mbits, ebits; } fmt;
+typedef struct fmt {
+    int mbits, ebits;
+} fmt;
 
 /* Round mant * 2^e2 (plus a sticky remainder below mant's last bit) to the format, to nearest
  * even. mant != 0. Returns kpNum_RANGE if the result overflows to infinity. */
 static int round_binary(uint64_t mant, int64_t e2, bool sticky, fmt f, uint64_t *bits) {
     int h = 63;
     while (!(mant >> h)) h--;
-    int64_t E = h + e2;                     /* value = 1.xxx * 2^E */
+    int64_t E = h + e2; /* value = 1.xxx * 2^E */
     int P = f.mbits + 1;
     int64_t emax = ((int64_t)1 << (f.ebits - 1)) - 1, emin = 1 - emax;
     if (E > emax + 1) return kpNum_RANGE;
     int64_t keep = E >= emin ? P : P - (emin - E);
-    int64_t shift = h + 1 - keep;           /* low bits of mant to drop */
+    int64_t shift = h + 1 - keep; /* low bits of mant to drop */
     uint64_t kept;
     if (shift <= 0) {
-        kept = mant << -shift;              /* exact (sticky is only set with >= 60 bits) */
+        kept = mant << -shift; /* exact (sticky is only set with >= 60 bits) */
     } else {
         uint64_t rem, half;
-        if (shift > 64) { kept = 0; rem = mant; half = UINT64_MAX; sticky = true; }
-        else if (shift == 64) { kept = 0; rem = mant; half = (uint64_t)1 << 63; }
-        else {
+        if (shift > 64) {
+            kept = 0;
+            rem = mant;
+            half = UINT64_MAX;
+            sticky = true;
+        } else if (shift == 64) {
+            kept = 0;
+            rem = mant;
+            half = (uint64_t)1 << 63;
+        } else {
             kept = mant >> shift;
             rem = mant & (((uint64_t)1 << shift) - 1);
             half = (uint64_t)1 << (shift - 1);
         }
-        if (shift > 64) { /* below half of the smallest subnormal: rounds to zero */ }
-        else if (rem > half || (rem == half && (sticky || (kept & 1)))) kept++;
+        if (shift > 64) { /* below half of the smallest subnormal: rounds to zero */
+        } else if (rem > half || (rem == half && (sticky || (kept & 1)))) kept++;
     }
     uint64_t biased;
     if (E >= emin) {
-        if (kept >> P) { kept >>= 1; E++; }
+        if (kept >> P) {
+            kept >>= 1;
+            E++;
+        }
         if (E > emax) return kpNum_RANGE;
         biased = (uint64_t)(E + emax);
         *bits = (biased << f.mbits) | (kept & (((uint64_t)1 << f.mbits) - 1));
     } else {
-        *bits = kept;                       /* a carry into bit mbits yields the smallest normal */
+        *bits = kept; /* a carry into bit mbits yields the smallest normal */
     }
     return kpNum_OK;
 }
@@ -161,21 +177,30 @@ static int parse_hexfloat(const char *s, size_t n, fmt f, uint64_t *bits) {
         if (s[i] != 'p' && s[i] != 'P') return kpNum_SYNTAX;
         i++;
         bool eneg = false;
-        if (i < n && (s[i] == '+' || s[i] == '-')) { eneg = s[i] == '-'; i++; }
+        if (i < n && (s[i] == '+' || s[i] == '-')) {
+            eneg = s[i] == '-';
+            i++;
+        }
         int64_t ev = 0;
         bool last = false;
         size_t first = i;
         for (; i < n; i++) {
-            if (s[i] == '_' && last && i + 1 < n && digit_val(s[i + 1], 10) >= 0) { last = false; continue; }
+            if (s[i] == '_' && last && i + 1 < n && digit_val(s[i + 1], 10) >= 0) {
+                last = false;
+                continue;
+            }
             int d = digit_val(s[i], 10);
             if (d < 0) return kpNum_SYNTAX;
-            if (ev < 100000000) ev = ev * 10 + d;   /* saturate: far beyond any representable */
+            if (ev < 100000000) ev = ev * 10 + d; /* saturate: far beyond any representable */
             last = true;
         }
         if (i == first) return kpNum_SYNTAX;
         e2 += eneg ? -ev : ev;
     }
-    if (mant == 0) { *bits = 0; return kpNum_OK; }
+    if (mant == 0) {
+        *bits = 0;
+        return kpNum_OK;
+    }
     return round_binary(mant, e2, sticky, f, bits);
 }
 
@@ -185,18 +210,21 @@ static int clean_decimal(const char *s, size_t n, char *buf) {
     bool ovf = false;
     size_t used = scan_digits(s, n, 10, NULL, &ovf);
     if (!used) return kpNum_SYNTAX;
-    for (; i < used; i++) if (s[i] != '_') buf[o++] = s[i];
+    for (; i < used; i++)
+        if (s[i] != '_') buf[o++] = s[i];
     if (i < n && s[i] == '.') {
         buf[o++] = s[i++];
         used = scan_digits(s + i, n - i, 10, NULL, &ovf);
-        for (size_t k = 0; k < used; k++, i++) if (s[i] != '_') buf[o++] = s[i];
+        for (size_t k = 0; k < used; k++, i++)
+            if (s[i] != '_') buf[o++] = s[i];
     }
     if (i < n && (s[i] == 'e' || s[i] == 'E')) {
         buf[o++] = s[i++];
         if (i < n && (s[i] == '+' || s[i] == '-')) buf[o++] = s[i++];
         used = scan_digits(s + i, n - i, 10, NULL, &ovf);
         if (!used) return kpNum_SYNTAX;
-        for (size_t k = 0; k < used; k++, i++) if (s[i] != '_') buf[o++] = s[i];
+        for (size_t k = 0; k < used; k++, i++)
+            if (s[i] != '_') buf[o++] = s[i];
     }
     if (i != n) return kpNum_SYNTAX;
     buf[o] = 0;
@@ -205,11 +233,18 @@ static int clean_decimal(const char *s, size_t n, char *buf) {
 
 static int parse_float(const char *s, size_t n, fmt f, uint64_t *bits) {
     bool neg = false;
-    if (n > 0 && (s[0] == '+' || s[0] == '-')) { neg = s[0] == '-'; s++; n--; }
+    if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+        neg = s[0] == '-';
+        s++;
+        n--;
+    }
     uint64_t signbit = (uint64_t)neg << (f.mbits + f.ebits);
     uint64_t expall = (((uint64_t)1 << f.ebits) - 1) << f.mbits;
     int r;
-    if (n == 3 && memcmp(s, "inf", 3) == 0) { *bits = signbit | expall; return kpNum_OK; }
+    if (n == 3 && memcmp(s, "inf", 3) == 0) {
+        *bits = signbit | expall;
+        return kpNum_OK;
+    }
     if (n == 3 && memcmp(s, "nan", 3) == 0) {
         *bits = signbit | expall | ((uint64_t)1 << (f.mbits - 1));
         return kpNum_OK;
@@ -252,14 +287,14 @@ static int parse_float(const char *s, size_t n, fmt f, uint64_t *bits) {
 /* These return -1 only when a very long decimal literal could not get its scratch buffer. */
 int kpNum_f32(const char *s, size_t n, uint32_t *bits) {
     uint64_t b = 0;
-    int r = parse_float(s, n, (fmt){23, 8}, &b);
+    int r = parse_float(s, n, (fmt){ 23, 8 }, &b);
     *bits = (uint32_t)b;
     return r;
 }
 
 int kpNum_f64(const char *s, size_t n, uint64_t *bits) {
     uint64_t b = 0;
-    int r = parse_float(s, n, (fmt){52, 11}, &b);
+    int r = parse_float(s, n, (fmt){ 52, 11 }, &b);
     *bits = b;
     return r;
 }

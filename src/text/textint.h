@@ -9,12 +9,14 @@
 #include "base/base.h"
 
 typedef enum kpTokKind {
-    kpTok_EOF, kpTok_LPAR, kpTok_RPAR,
-    kpTok_KEYWORD,   /* starts with a-z: keywords, mnemonics, offset=..., inf, nan */
-    kpTok_ID,        /* $name */
-    kpTok_NUM,       /* starts with a digit or a sign: a number if it parses as one */
-    kpTok_STRING,    /* "..." (escapes checked by the lexer, decoded on demand) */
-    kpTok_RESERVED   /* any other run of id characters */
+    kpTok_EOF,
+    kpTok_LPAR,
+    kpTok_RPAR,
+    kpTok_KEYWORD, /* starts with a-z: keywords, mnemonics, offset=..., inf, nan */
+    kpTok_ID,      /* $name */
+    kpTok_NUM,     /* starts with a digit or a sign: a number if it parses as one */
+    kpTok_STRING,  /* "..." (escapes checked by the lexer, decoded on demand) */
+    kpTok_RESERVED /* any other run of id characters */
 } kpTokKind;
 
 /* "No token": an unmatched '(' and an absent label. It fits the 29 bits of kpTok.match. */
@@ -26,10 +28,14 @@ typedef enum kpTokKind {
  * `len` and `match` share their bits: a '(' has `match` (the index of its ')' or KP_NO_MATCH)
  * and no meaningful `len`; every other token has `len` (1 for ')', 0 for EOF). */
 typedef struct kpTok {
-    uint32_t start;      /* offset of the first byte in the source text */
+    uint32_t start; /* offset of the first byte in the source text */
     union {
-        struct { uint32_t kind : 3, len : 29; };
-        struct { uint32_t kind_ : 3, match : 29; };
+        struct {
+            uint32_t kind : 3, len : 29;
+        };
+        struct {
+            uint32_t kind_ : 3, match : 29;
+        };
     };
 } kpTok;
 
@@ -37,9 +43,9 @@ typedef struct kpToks {
     const char *src;
     size_t srclen;
     kpTok *v;
-    size_t n, cap;       /* v[n-1] is always the EOF token once lexing finished */
-    KP_VEC(uint32_t) lines;  /* offset where each line after the first starts */
-    int col_shift;       /* added to columns on the first line (text starting mid-line) */
+    size_t n, cap;          /* v[n-1] is always the EOF token once lexing finished */
+    KP_VEC(uint32_t) lines; /* offset where each line after the first starts */
+    int col_shift;          /* added to columns on the first line (text starting mid-line) */
     /* A lexing error stops the lexer; the tokens before it are kept (for WAST scripts). */
     bool failed;
     kapsul_error lex_err;
@@ -66,7 +72,11 @@ static inline bool kpLex_is(const kpToks *toks, const kpTok *t, const char *kw) 
 
 /* Literal parsing on raw token text. Results: 0 = ok, 1 = not a literal of that kind (syntax),
  * 2 = a literal, but out of range for the type. */
-enum { kpNum_OK = 0, kpNum_SYNTAX = 1, kpNum_RANGE = 2 };
+enum {
+    kpNum_OK = 0,
+    kpNum_SYNTAX = 1,
+    kpNum_RANGE = 2
+};
 /* An unsigned literal (no sign) fitting in `bits` bits. */
 int kpNum_uint(const char *s, size_t n, int bits, uint64_t *out);
 /* An integer constant of `bits` (32 or 64): signed or unsigned range; result is the bit pattern. */
@@ -76,17 +86,37 @@ int kpNum_f64(const char *s, size_t n, uint64_t *bits);
 
 /* ---- Module parser state (wat.c), shared with the instruction parser (instr.c) ---------------- */
 
-typedef struct kpIdent { const char *s; uint32_t len, idx; } kpIdent;
+typedef struct kpIdent {
+    const char *s;
+    uint32_t len, idx;
+} kpIdent;
 /* Identifier -> index, open addressing. Keys point into the source text. */
-typedef struct kpIdMap { kpIdent *slots; size_t cap, n; } kpIdMap;
+typedef struct kpIdMap {
+    kpIdent *slots;
+    size_t cap, n;
+} kpIdMap;
 
 /* A function type: t = params then results. key = 4-byte little-endian param count followed by
  * t, so equal signatures have equal keys (the allocation starts at key). */
-typedef struct kpFType { uint32_t np, nr; uint8_t *t, *key; } kpFType;
+typedef struct kpFType {
+    uint32_t np, nr;
+    uint8_t *t, *key;
+} kpFType;
 /* One open label: its $id token (or KP_NO_MATCH) and the label it shadows (index, or UINT32_MAX). */
-typedef struct kpLabel { uint32_t tok, prev; } kpLabel;
+typedef struct kpLabel {
+    uint32_t tok, prev;
+} kpLabel;
 
-enum { kpSp_TYPE, kpSp_FUNC, kpSp_TABLE, kpSp_MEM, kpSp_GLOBAL, kpSp_ELEM, kpSp_DATA, kpSp_COUNT };
+enum {
+    kpSp_TYPE,
+    kpSp_FUNC,
+    kpSp_TABLE,
+    kpSp_MEM,
+    kpSp_GLOBAL,
+    kpSp_ELEM,
+    kpSp_DATA,
+    kpSp_COUNT
+};
 
 typedef KP_VEC(uint8_t) kpByteVec;
 typedef KP_VEC(size_t) kpSizeVec;
@@ -94,28 +124,28 @@ typedef KP_VEC(size_t) kpSizeVec;
 /* A parsed type use: (type x)? (param ...)* (result ...)*. */
 typedef struct kpTypeUse {
     bool has_idx, has_inline;
-    bool no_names;                 /* set by the caller: (param $x t) is malformed here */
+    bool no_names; /* set by the caller: (param $x t) is malformed here */
     uint32_t idx;
-    size_t tok;                    /* where it started, for errors */
+    size_t tok; /* where it started, for errors */
     kpByteVec params, results;
 } kpTypeUse;
 
 typedef struct kpWat {
     const kpToks *tk;
-    size_t pos;                    /* current token */
+    size_t pos; /* current token */
     kapsul_error *err;
     kpIdMap ids[kpSp_COUNT];
     uint32_t count[kpSp_COUNT];
     KP_VEC(kpFType) types;
-    kpIdMap type_sigs;             /* signature key -> least type index with that signature */
+    kpIdMap type_sigs; /* signature key -> least type index with that signature */
     /* Per function: locals by name; the label stack, and each label name's innermost binding
      * (an index into labels, UINT32_MAX when not bound) so lookups do not scan the stack. */
     kpIdMap locals;
     uint32_t nlocals;
     KP_VEC(kpLabel) labels;
     kpIdMap label_ids;
-    kpBuf pending;                 /* folded instructions waiting for their operands */
-    bool uses_data;                /* memory.init / data.drop seen: emit the data count section */
+    kpBuf pending;  /* folded instructions waiting for their operands */
+    bool uses_data; /* memory.init / data.drop seen: emit the data count section */
 } kpWat;
 
 static inline const kpTok *kpWat_tok(const kpWat *w, size_t i) {

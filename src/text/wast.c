@@ -30,10 +30,13 @@ static kapsul_status werror(wparse *p, size_t i, const char *msg) {
         return KAPSUL_ERR_MALFORMED;
     }
     if (t->kind == kpTok_EOF) msg = "unexpected end of input";
-    return kpError_setText(p->err, KAPSUL_ERR_MALFORMED, kpLex_line(p->tk, t), kpLex_col(p->tk, t), "%s", msg);
+    return kpError_setText(p->err, KAPSUL_ERR_MALFORMED, kpLex_line(p->tk, t), kpLex_col(p->tk, t), "%s",
+                           msg);
 }
 
-static kapsul_status nomem(wparse *p) { return kpError_setText(p->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory"); }
+static kapsul_status nomem(wparse *p) {
+    return kpError_setText(p->err, KAPSUL_ERR_NOMEM, 0, 0, "out of memory");
+}
 
 static kapsul_status expect_close(wparse *p) {
     if (cur(p)->kind != kpTok_RPAR) return werror(p, p->pos, "unexpected token");
@@ -55,8 +58,11 @@ static kapsul_status opt_name(wparse *p, char **out) {
 static kapsul_status string_arg(wparse *p, char **out, size_t *len) {
     const kpTok *t = cur(p);
     if (t->kind != kpTok_STRING) return werror(p, p->pos, "unexpected token");
-    kpBuf b = {0};
-    if (kpLex_string(p->tk, t, &b) || kpBuf_byte(&b, 0)) { kpBuf_free(&b); return nomem(p); }
+    kpBuf b = { 0 };
+    if (kpLex_string(p->tk, t, &b) || kpBuf_byte(&b, 0)) {
+        kpBuf_free(&b);
+        return nomem(p);
+    }
     *out = (char *)b.data;
     if (len) *len = b.len - 1;
     p->pos++;
@@ -99,8 +105,8 @@ static kapsul_status parse_module(wparse *p, kpWastModule *m) {
 
 /* Lanes of a v128 constant; in expectations float lanes may be nan patterns. */
 static kapsul_status parse_v128_val(wparse *p, kpWastVal *v, bool expect) {
-    static const char *const shapes[] = {"i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2"};
-    static const int bits[] = {8, 16, 32, 64, 32, 64};
+    static const char *const shapes[] = { "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2" };
+    static const int bits[] = { 8, 16, 32, 64, 32, 64 };
     int s = 0;
     while (s < 6 && !is_kw(p, p->pos, shapes[s])) s++;
     if (s == 6) return werror(p, p->pos, "unexpected token");
@@ -113,12 +119,20 @@ static kapsul_status parse_v128_val(wparse *p, kpWastVal *v, bool expect) {
         const char *txt = p->tk->src + t->start;
         uint64_t x = 0;
         int r;
-        if (s >= 4 && expect && kpLex_is(p->tk, t, "nan:canonical")) { v->nan[l] = kpNan_CANONICAL; r = 0; }
-        else if (s >= 4 && expect && kpLex_is(p->tk, t, "nan:arithmetic")) { v->nan[l] = kpNan_ARITHMETIC; r = 0; }
-        else if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD) return werror(p, p->pos, "unexpected token");
+        if (s >= 4 && expect && kpLex_is(p->tk, t, "nan:canonical")) {
+            v->nan[l] = kpNan_CANONICAL;
+            r = 0;
+        } else if (s >= 4 && expect && kpLex_is(p->tk, t, "nan:arithmetic")) {
+            v->nan[l] = kpNan_ARITHMETIC;
+            r = 0;
+        } else if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD)
+            return werror(p, p->pos, "unexpected token");
         else if (s < 4) r = kpNum_int(txt, t->len, bits[s], &x);
-        else if (s == 4) { uint32_t b32 = 0; r = kpNum_f32(txt, t->len, &b32); x = b32; }
-        else r = kpNum_f64(txt, t->len, &x);
+        else if (s == 4) {
+            uint32_t b32 = 0;
+            r = kpNum_f32(txt, t->len, &b32);
+            x = b32;
+        } else r = kpNum_f64(txt, t->len, &x);
         if (r < 0) return nomem(p);
         if (r) return werror(p, p->pos, r == kpNum_RANGE ? "constant out of range" : "unknown operator");
         for (int b = 0; b < bytes; b++) v->u.v128[l * bytes + b] = (uint8_t)(x >> (8 * b));
@@ -133,16 +147,36 @@ static kapsul_status parse_scalar(wparse *p, kpWastVal *v, bool expect) {
     const char *txt = p->tk->src + t->start;
     int r;
     bool flt = v->kind == kpWV_F32 || v->kind == kpWV_F64;
-    if (flt && expect && kpLex_is(p->tk, t, "nan:canonical")) { v->nan[0] = kpNan_CANONICAL; p->pos++; return KAPSUL_OK; }
-    if (flt && expect && kpLex_is(p->tk, t, "nan:arithmetic")) { v->nan[0] = kpNan_ARITHMETIC; p->pos++; return KAPSUL_OK; }
+    if (flt && expect && kpLex_is(p->tk, t, "nan:canonical")) {
+        v->nan[0] = kpNan_CANONICAL;
+        p->pos++;
+        return KAPSUL_OK;
+    }
+    if (flt && expect && kpLex_is(p->tk, t, "nan:arithmetic")) {
+        v->nan[0] = kpNan_ARITHMETIC;
+        p->pos++;
+        return KAPSUL_OK;
+    }
     if (t->kind != kpTok_NUM && t->kind != kpTok_KEYWORD) return werror(p, p->pos, "unexpected token");
     uint64_t x = 0;
     uint32_t x32 = 0;
     switch (v->kind) {
-    case kpWV_I32: r = kpNum_int(txt, t->len, 32, &x); v->u.i32 = (uint32_t)x; break;
-    case kpWV_I64: r = kpNum_int(txt, t->len, 64, &x); v->u.i64 = x; break;
-    case kpWV_F32: r = kpNum_f32(txt, t->len, &x32); v->u.i32 = x32; break;
-    default: r = kpNum_f64(txt, t->len, &x); v->u.i64 = x; break;
+    case kpWV_I32:
+        r = kpNum_int(txt, t->len, 32, &x);
+        v->u.i32 = (uint32_t)x;
+        break;
+    case kpWV_I64:
+        r = kpNum_int(txt, t->len, 64, &x);
+        v->u.i64 = x;
+        break;
+    case kpWV_F32:
+        r = kpNum_f32(txt, t->len, &x32);
+        v->u.i32 = x32;
+        break;
+    default:
+        r = kpNum_f64(txt, t->len, &x);
+        v->u.i64 = x;
+        break;
     }
     if (r < 0) return nomem(p);
     if (r) return werror(p, p->pos, r == kpNum_RANGE ? "constant out of range" : "unknown operator");
@@ -157,11 +191,19 @@ static kapsul_status parse_value(wparse *p, kpWastVal *v, bool expect) {
     size_t kw = p->pos + 1;
     p->pos += 2;
     kapsul_status st;
-    if (is_kw(p, kw, "i32.const")) { v->kind = kpWV_I32; st = parse_scalar(p, v, expect); }
-    else if (is_kw(p, kw, "i64.const")) { v->kind = kpWV_I64; st = parse_scalar(p, v, expect); }
-    else if (is_kw(p, kw, "f32.const")) { v->kind = kpWV_F32; st = parse_scalar(p, v, expect); }
-    else if (is_kw(p, kw, "f64.const")) { v->kind = kpWV_F64; st = parse_scalar(p, v, expect); }
-    else if (is_kw(p, kw, "v128.const")) st = parse_v128_val(p, v, expect);
+    if (is_kw(p, kw, "i32.const")) {
+        v->kind = kpWV_I32;
+        st = parse_scalar(p, v, expect);
+    } else if (is_kw(p, kw, "i64.const")) {
+        v->kind = kpWV_I64;
+        st = parse_scalar(p, v, expect);
+    } else if (is_kw(p, kw, "f32.const")) {
+        v->kind = kpWV_F32;
+        st = parse_scalar(p, v, expect);
+    } else if (is_kw(p, kw, "f64.const")) {
+        v->kind = kpWV_F64;
+        st = parse_scalar(p, v, expect);
+    } else if (is_kw(p, kw, "v128.const")) st = parse_v128_val(p, v, expect);
     else if (is_kw(p, kw, "ref.null")) {
         v->kind = kpWV_REF_NULL;
         if (is_kw(p, p->pos, "func")) v->reftype = 0x70;
@@ -173,12 +215,15 @@ static kapsul_status parse_value(wparse *p, kpWastVal *v, bool expect) {
         st = KAPSUL_OK;
         if (cur(p)->kind == kpTok_NUM) {
             v->kind = kpWV_REF_EXTERN;
-            if (kpNum_uint(p->tk->src + cur(p)->start, cur(p)->len, 64, &v->u.i64)) return werror(p, p->pos, "unknown operator");
+            if (kpNum_uint(p->tk->src + cur(p)->start, cur(p)->len, 64, &v->u.i64))
+                return werror(p, p->pos, "unknown operator");
             p->pos++;
         } else if (expect) v->kind = kpWV_REF_ANY_EXTERN;
         else return werror(p, p->pos, "unexpected token");
-    } else if (is_kw(p, kw, "ref.func") && expect) { v->kind = kpWV_REF_FUNC; st = KAPSUL_OK; }
-    else return werror(p, kw, "unexpected token");
+    } else if (is_kw(p, kw, "ref.func") && expect) {
+        v->kind = kpWV_REF_FUNC;
+        st = KAPSUL_OK;
+    } else return werror(p, kw, "unexpected token");
     if (st) return st;
     return expect_close(p);
 }
@@ -208,17 +253,23 @@ static kapsul_status parse_action(wparse *p, kpWastAction *a) {
     return expect_close(p);
 }
 
-static const struct { const char *name; kpWastCmdKind kind; } assert_kinds[] = {
-    {"assert_return", kpCmd_ASSERT_RETURN},       {"assert_trap", kpCmd_ASSERT_TRAP},
-    {"assert_exhaustion", kpCmd_ASSERT_EXHAUSTION}, {"assert_invalid", kpCmd_ASSERT_INVALID},
-    {"assert_malformed", kpCmd_ASSERT_MALFORMED}, {"assert_unlinkable", kpCmd_ASSERT_UNLINKABLE},
-    {"assert_uninstantiable", kpCmd_ASSERT_UNINSTANTIABLE}};
+static const struct {
+    const char *name;
+    kpWastCmdKind kind;
+} assert_kinds[] = { { "assert_return", kpCmd_ASSERT_RETURN },
+                     { "assert_trap", kpCmd_ASSERT_TRAP },
+                     { "assert_exhaustion", kpCmd_ASSERT_EXHAUSTION },
+                     { "assert_invalid", kpCmd_ASSERT_INVALID },
+                     { "assert_malformed", kpCmd_ASSERT_MALFORMED },
+                     { "assert_unlinkable", kpCmd_ASSERT_UNLINKABLE },
+                     { "assert_uninstantiable", kpCmd_ASSERT_UNINSTANTIABLE } };
 
 /* The body of an assertion after its keyword. */
 static kapsul_status parse_assert(wparse *p, kpWastCommand *c) {
     kapsul_status st;
     bool takes_module = c->kind != kpCmd_ASSERT_RETURN && c->kind != kpCmd_ASSERT_EXHAUSTION;
-    bool takes_action = c->kind == kpCmd_ASSERT_RETURN || c->kind == kpCmd_ASSERT_TRAP || c->kind == kpCmd_ASSERT_EXHAUSTION;
+    bool takes_action =
+        c->kind == kpCmd_ASSERT_RETURN || c->kind == kpCmd_ASSERT_TRAP || c->kind == kpCmd_ASSERT_EXHAUSTION;
     if (takes_module && is_open(p, p->pos, "module")) {
         c->has_module = true;
         if ((st = parse_module(p, &c->module))) return st;
@@ -256,7 +307,8 @@ static kapsul_status parse_command(wparse *p, kpWastCommand *c) {
     if (is_kw(p, kw, "register")) {
         c->kind = kpCmd_REGISTER;
         p->pos += 2;
-        if ((st = string_arg(p, &c->register_name, NULL)) || (st = opt_name(p, &c->register_module))) return st;
+        if ((st = string_arg(p, &c->register_name, NULL)) || (st = opt_name(p, &c->register_module)))
+            return st;
         return expect_close(p);
     }
     for (size_t i = 0; i < sizeof assert_kinds / sizeof *assert_kinds; i++) {
@@ -285,10 +337,11 @@ static void free_command(kpWastCommand *c) {
 }
 
 static bool is_bare_module(const wparse *p) {
-    static const char *const fields[] = {"type", "import", "func", "table", "memory", "global",
-                                         "export", "start", "elem", "data"};
+    static const char *const fields[] = { "type",   "import", "func",  "table", "memory",
+                                          "global", "export", "start", "elem",  "data" };
     if (at(p, 0)->kind != kpTok_LPAR) return false;
-    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) if (is_kw(p, 1, fields[i])) return true;
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (is_kw(p, 1, fields[i])) return true;
     return false;
 }
 
@@ -296,13 +349,16 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
     kpToks toks;
     memset(out, 0, sizeof *out);
     kapsul_status st = kpLex_all(src, len, 1, 1, &toks, err);
-    if (st != KAPSUL_OK && st != KAPSUL_ERR_MALFORMED) goto done;   /* no tokens */
-    wparse p = {&toks, 0, err};
+    if (st != KAPSUL_OK && st != KAPSUL_ERR_MALFORMED) goto done; /* no tokens */
+    wparse p = { &toks, 0, err };
     size_t cap = 0;
     st = KAPSUL_OK;
     if (is_bare_module(&p)) {
         /* A script that is just module fields is one module (spec: inline-module.wast). */
-        if (!(out->cmds = kp_calloc(1, sizeof *out->cmds))) { st = nomem(&p); goto done; }
+        if (!(out->cmds = kp_calloc(1, sizeof *out->cmds))) {
+            st = nomem(&p);
+            goto done;
+        }
         kpWastCommand *c = &out->cmds[0];
         c->kind = kpCmd_MODULE;
         c->line = kpLex_line(&toks, &toks.v[0]);
@@ -320,7 +376,10 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
         if (out->ncmds == cap) {
             size_t ncap = cap ? cap * 2 : 32;
             kpWastCommand *nc = kp_realloc(out->cmds, ncap * sizeof *nc);
-            if (!nc) { st = nomem(&p); goto done; }
+            if (!nc) {
+                st = nomem(&p);
+                goto done;
+            }
             out->cmds = nc;
             cap = ncap;
         }
@@ -328,8 +387,12 @@ kapsul_status kpWast_parse(const char *src, size_t len, kpWastScript *out, kapsu
         memset(c, 0, sizeof *c);
         size_t start = p.pos;
         st = parse_command(&p, c);
-        if (st == KAPSUL_OK && p.pos != (size_t)at(&p, start)->match + 1) st = werror(&p, p.pos, "unexpected token");
-        if (st) { free_command(c); goto done; }
+        if (st == KAPSUL_OK && p.pos != (size_t)at(&p, start)->match + 1)
+            st = werror(&p, p.pos, "unexpected token");
+        if (st) {
+            free_command(c);
+            goto done;
+        }
         out->ncmds++;
     }
     if (toks.failed) {

@@ -22,25 +22,73 @@ kapsul_status kpWat_error(kpWat *w, size_t tok, const char *fmt, ...) {
         *w->err = w->tk->lex_err;
         return KAPSUL_ERR_MALFORMED;
     }
-    return kpError_setText(w->err, KAPSUL_ERR_MALFORMED, kpLex_line(w->tk, t), kpLex_col(w->tk, t), "%s", msg);
+    return kpError_setText(w->err, KAPSUL_ERR_MALFORMED, kpLex_line(w->tk, t), kpLex_col(w->tk, t), "%s",
+                           msg);
 }
 
 /* Keywords of the text format besides the mnemonics: a misplaced one is "unexpected token",
  * while a word the format does not know at all is "unknown operator", as in the reference
  * interpreter's lexer. */
 static bool known_keyword(const char *s, size_t n) {
-    static const char *const kws[] = {
-        "module", "type", "func", "param", "result", "local", "global", "table", "memory", "elem",
-        "data", "import", "export", "start", "offset", "item", "declare", "mut", "then", "else",
-        "end", "block", "loop", "if", "funcref", "externref", "i32", "i64", "f32", "f64", "v128",
-        "extern", "binary", "quote", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2", "inf",
-        "nan", "register", "invoke", "get", "assert_return", "assert_trap", "assert_invalid",
-        "assert_malformed", "assert_unlinkable", "assert_uninstantiable", "assert_exhaustion",
-        "nan:canonical", "nan:arithmetic"};
+    static const char *const kws[] = { "module",
+                                       "type",
+                                       "func",
+                                       "param",
+                                       "result",
+                                       "local",
+                                       "global",
+                                       "table",
+                                       "memory",
+                                       "elem",
+                                       "data",
+                                       "import",
+                                       "export",
+                                       "start",
+                                       "offset",
+                                       "item",
+                                       "declare",
+                                       "mut",
+                                       "then",
+                                       "else",
+                                       "end",
+                                       "block",
+                                       "loop",
+                                       "if",
+                                       "funcref",
+                                       "externref",
+                                       "i32",
+                                       "i64",
+                                       "f32",
+                                       "f64",
+                                       "v128",
+                                       "extern",
+                                       "binary",
+                                       "quote",
+                                       "i8x16",
+                                       "i16x8",
+                                       "i32x4",
+                                       "i64x2",
+                                       "f32x4",
+                                       "f64x2",
+                                       "inf",
+                                       "nan",
+                                       "register",
+                                       "invoke",
+                                       "get",
+                                       "assert_return",
+                                       "assert_trap",
+                                       "assert_invalid",
+                                       "assert_malformed",
+                                       "assert_unlinkable",
+                                       "assert_uninstantiable",
+                                       "assert_exhaustion",
+                                       "nan:canonical",
+                                       "nan:arithmetic" };
     for (size_t i = 0; i < sizeof kws / sizeof *kws; i++)
         if (strlen(kws[i]) == n && memcmp(kws[i], s, n) == 0) return true;
     uint64_t v;
-    if (n > 3 && (memcmp(s, "nan", 3) == 0 || memcmp(s, "inf", 3) == 0)) return kpNum_f64(s, n, &v) == kpNum_OK;
+    if (n > 3 && (memcmp(s, "nan", 3) == 0 || memcmp(s, "inf", 3) == 0))
+        return kpNum_f64(s, n, &v) == kpNum_OK;
     if ((n > 7 && memcmp(s, "offset=", 7) == 0) || (n > 6 && memcmp(s, "align=", 6) == 0)) return true;
     return kpOp_fromName(s, n) >= 0;
 }
@@ -78,8 +126,7 @@ kapsul_status kpWat_nomem(kpWat *w) {
 
 kapsul_status kpWat_close(kpWat *w) {
     const kpTok *t = kpWat_cur(w);
-    if (t->kind != kpTok_RPAR)
-        return kpWat_unexpected(w, w->pos);
+    if (t->kind != kpTok_RPAR) return kpWat_unexpected(w, w->pos);
     w->pos++;
     return KAPSUL_OK;
 }
@@ -97,7 +144,10 @@ bool kpWat_lookup(const kpIdMap *m, const char *s, size_t len, uint32_t *idx) {
     for (size_t i = hash_name(s, len) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         const kpIdent *e = &m->slots[i];
         if (!e->s) return false;
-        if (e->len == len && memcmp(e->s, s, len) == 0) { *idx = e->idx; return true; }
+        if (e->len == len && memcmp(e->s, s, len) == 0) {
+            *idx = e->idx;
+            return true;
+        }
     }
 }
 
@@ -106,7 +156,10 @@ int kpWat_set(kpIdMap *m, const char *s, size_t len, uint32_t idx) {
         for (size_t i = hash_name(s, len) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
             kpIdent *e = &m->slots[i];
             if (!e->s) break;
-            if (e->len == len && memcmp(e->s, s, len) == 0) { e->idx = idx; return 0; }
+            if (e->len == len && memcmp(e->s, s, len) == 0) {
+                e->idx = idx;
+                return 0;
+            }
         }
     }
     return kpWat_bind(m, s, len, idx) < 0 ? -1 : 0;
@@ -133,7 +186,7 @@ int kpWat_bind(kpIdMap *m, const char *s, size_t len, uint32_t idx) {
     }
     size_t j = hash_name(s, len) & (m->cap - 1);
     while (m->slots[j].s) j = (j + 1) & (m->cap - 1);
-    m->slots[j] = (kpIdent){s, (uint32_t)len, idx};
+    m->slots[j] = (kpIdent){ s, (uint32_t)len, idx };
     m->n++;
     return 0;
 }
@@ -143,8 +196,8 @@ void kpWat_mapFree(kpIdMap *m) {
     memset(m, 0, sizeof *m);
 }
 
-static const char *const space_names[kpSp_COUNT] = {
-    "type", "function", "table", "memory", "global", "elem segment", "data segment"};
+static const char *const space_names[kpSp_COUNT] = { "type",   "function",     "table",       "memory",
+                                                     "global", "elem segment", "data segment" };
 
 bool kpWat_atIndex(const kpWat *w) {
     kpTokKind k = kpWat_cur(w)->kind;
@@ -172,11 +225,17 @@ kapsul_status kpWat_index(kpWat *w, int space, uint32_t *out) {
 /* ---- types ------------------------------------------------------------------------------------ */
 
 kapsul_status kpWat_valtype(kpWat *w, uint8_t *out) {
-    static const struct { const char *name; uint8_t code; } vts[] = {
-        {"i32", 0x7F}, {"i64", 0x7E}, {"f32", 0x7D}, {"f64", 0x7C}, {"v128", 0x7B},
-        {"funcref", 0x70}, {"externref", 0x6F}};
+    static const struct {
+        const char *name;
+        uint8_t code;
+    } vts[] = { { "i32", 0x7F },  { "i64", 0x7E },     { "f32", 0x7D },      { "f64", 0x7C },
+                { "v128", 0x7B }, { "funcref", 0x70 }, { "externref", 0x6F } };
     for (size_t i = 0; i < sizeof vts / sizeof *vts; i++) {
-        if (kpWat_isKw(w, w->pos, vts[i].name)) { *out = vts[i].code; w->pos++; return KAPSUL_OK; }
+        if (kpWat_isKw(w, w->pos, vts[i].name)) {
+            *out = vts[i].code;
+            w->pos++;
+            return KAPSUL_OK;
+        }
     }
     return kpWat_unexpected(w, w->pos);
 }
@@ -202,7 +261,9 @@ kapsul_status kpWat_sig(kpWat *w, kpTypeUse *tu, bool bind) {
             if (bind) {
                 int r = kpWat_bind(&w->locals, w->tk->src + id->start, id->len, (uint32_t)(tu->params.n - 1));
                 if (r < 0) return kpWat_nomem(w);
-                if (r > 0) return kpWat_error(w, (size_t)(id - w->tk->v), "duplicate local %.*s", (int)id->len, w->tk->src + id->start);
+                if (r > 0)
+                    return kpWat_error(w, (size_t)(id - w->tk->v), "duplicate local %.*s", (int)id->len,
+                                       w->tk->src + id->start);
             }
         } else {
             while (kpWat_cur(w)->kind == kpTok_KEYWORD) {
@@ -233,7 +294,8 @@ kapsul_status kpWat_typeUse(kpWat *w, kpTypeUse *tu, bool bind_locals) {
     if ((st = kpWat_sig(w, tu, bind_locals))) return st;
     /* The parts come in the order type, params, results: anything else is a syntax error,
      * reported before any "inline function type" mismatch. */
-    if (kpWat_isOpen(w, w->pos, "type") || kpWat_isOpen(w, w->pos, "param") || kpWat_isOpen(w, w->pos, "result"))
+    if (kpWat_isOpen(w, w->pos, "type") || kpWat_isOpen(w, w->pos, "param") ||
+        kpWat_isOpen(w, w->pos, "result"))
         return kpWat_unexpected(w, w->pos + 1);
     return KAPSUL_OK;
 }
@@ -268,10 +330,16 @@ kapsul_status kpWat_addType(kpWat *w, const kpTypeUse *tu, uint32_t *idx) {
     if (w->types.n >= 0xFFFFFFFFu) return kpWat_error(w, tu->tok, "too many types");
     size_t klen;
     uint8_t *key = sig_key(tu, &klen);
-    if (!key || kpVec_grow(&w->types)) { kp_free(key); return kpWat_nomem(w); }
+    if (!key || kpVec_grow(&w->types)) {
+        kp_free(key);
+        return kpWat_nomem(w);
+    }
     *idx = (uint32_t)w->types.n;
-    if (kpWat_bind(&w->type_sigs, (const char *)key, klen, *idx) < 0) { kp_free(key); return kpWat_nomem(w); }
-    w->types.v[w->types.n++] = (kpFType){(uint32_t)tu->params.n, (uint32_t)tu->results.n, key + 4, key};
+    if (kpWat_bind(&w->type_sigs, (const char *)key, klen, *idx) < 0) {
+        kp_free(key);
+        return kpWat_nomem(w);
+    }
+    w->types.v[w->types.n++] = (kpFType){ (uint32_t)tu->params.n, (uint32_t)tu->results.n, key + 4, key };
     return KAPSUL_OK;
 }
 

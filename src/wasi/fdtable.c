@@ -4,12 +4,9 @@
  */
 #include "wasi/wasi.h"
 
-
 uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out) {
-    if (fd >= w->nfds || !kpWasiFd_used(&w->fds[fd]))
-        return KP_WE_BADF;
-    if ((w->fds[fd].base & need) != need)
-        return KP_WE_NOTCAPABLE;
+    if (fd >= w->nfds || !kpWasiFd_used(&w->fds[fd])) return KP_WE_BADF;
+    if ((w->fds[fd].base & need) != need) return KP_WE_NOTCAPABLE;
     *out = &w->fds[fd];
     return KP_WE_SUCCESS;
 }
@@ -17,8 +14,7 @@ uint16_t kpWasiFd_get(kapsul_wasi *w, uint32_t fd, uint64_t need, kpWasiFd **out
 uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t base, uint64_t inh,
                       bool read_only, uint32_t *out) {
     uint32_t slot = 3;
-    while (slot < w->nfds && kpWasiFd_used(&w->fds[slot]))
-        slot++;
+    while (slot < w->nfds && kpWasiFd_used(&w->fds[slot])) slot++;
     if (slot >= w->nfds) {
         if (w->nfds >= KP_WASI_MAX_FDS) {
             kpOs_close(host);
@@ -30,8 +26,7 @@ uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t b
             kpOs_close(host);
             return KP_WE_NOMEM;
         }
-        for (uint32_t i = w->nfds; i < n; i++)
-            v[i] = (kpWasiFd){ .host = KP_OS_NO_FD };
+        for (uint32_t i = w->nfds; i < n; i++) v[i] = (kpWasiFd){ .host = KP_OS_NO_FD };
         w->fds = v;
         w->nfds = n;
     }
@@ -39,8 +34,8 @@ uint16_t kpWasiFd_add(kapsul_wasi *w, kpOs_fd host, uint8_t filetype, uint64_t b
         base &= ~KP_R_MUTATE;
         inh &= ~KP_R_MUTATE;
     }
-    w->fds[slot] = (kpWasiFd){ .host = host, .filetype = filetype, .read_only = read_only,
-                               .base = base, .inh = inh };
+    w->fds[slot] =
+        (kpWasiFd){ .host = host, .filetype = filetype, .read_only = read_only, .base = base, .inh = inh };
     *out = slot;
     return KP_WE_SUCCESS;
 }
@@ -69,8 +64,7 @@ uint8_t kpWasi_fileType(kpOs_ftype type) {
 
 uint8_t kpWasiFd_typeOf(kpOs_fd host) {
     kpOs_stat st;
-    if (kpOs_fstat(host, &st) != KP_OS_OK)
-        return KP_FT_UNKNOWN;
+    if (kpOs_fstat(host, &st) != KP_OS_OK) return KP_FT_UNKNOWN;
     return kpWasi_fileType(st.type);
 }
 
@@ -78,8 +72,7 @@ uint8_t kpWasiFd_typeOf(kpOs_fd host) {
  * atim/mtim/ctim u64 ns @40/48/56. */
 uint16_t kpWasi_putFilestat(kpWasiCall *c, uint32_t ptr, const kpOs_stat *st) {
     uint8_t *p = kpWasi_mem(c, ptr, 64);
-    if (!p)
-        return KP_WE_FAULT;
+    if (!p) return KP_WE_FAULT;
     memset(p, 0, 64);
     kp_st64(p, st->dev);
     kp_st64(p + 8, st->ino);

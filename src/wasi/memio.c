@@ -14,29 +14,25 @@
  * the rights their direction needs. */
 kapsul_status kpWasiMem_setup(kapsul_wasi *w, const kapsul_wasi_config *config) {
     size_t cap = config->output_cap ? config->output_cap : KP_WASI_DEFAULT_OUTPUT_CAP;
-    static const unsigned bits[3] = { KAPSUL_WASI_MEM_STDIN, KAPSUL_WASI_MEM_STDOUT,
-                                      KAPSUL_WASI_MEM_STDERR };
+    static const unsigned bits[3] = { KAPSUL_WASI_MEM_STDIN, KAPSUL_WASI_MEM_STDOUT, KAPSUL_WASI_MEM_STDERR };
     static const uint8_t kinds[3] = { KP_MEMFD_IN, KP_MEMFD_OUT, KP_MEMFD_ERR };
-    if (config->stdin_len && !config->stdin_data)
-        return KAPSUL_ERR_ARG;
+    if (config->stdin_len && !config->stdin_data) return KAPSUL_ERR_ARG;
     w->in = config->stdin_data;
     w->in_len = config->stdin_len;
-    if (config->mem_stdio & KAPSUL_WASI_MEM_STDOUT)
-        w->out[0].cap = cap;
+    if (config->mem_stdio & KAPSUL_WASI_MEM_STDOUT) w->out[0].cap = cap;
     if (config->mem_stdio & KAPSUL_WASI_MEM_STDERR) {
         w->out[1].cap = cap;
         w->line = config->stderr_line;
         w->line_env = config->stderr_env;
-        if (w->line)
-            w->out[1].cap = KP_WASI_MAX_LINE;
+        if (w->line) w->out[1].cap = KP_WASI_MAX_LINE;
     }
     for (int i = 0; i < 3; i++) {
-        if (!(config->mem_stdio & bits[i]))
-            continue;
-        uint64_t rights = (i == 0 ? KP_R_FD_READ : KP_R_FD_WRITE) | KP_R_FD_FILESTAT_GET |
-                          KP_R_POLL_FD_READWRITE;
-        w->fds[i] = (kpWasiFd){ .host = KP_OS_NO_FD, .mem = kinds[i], .filetype = KP_FT_UNKNOWN,
-                                .base = rights, .inh = 0 };
+        if (!(config->mem_stdio & bits[i])) continue;
+        uint64_t rights =
+            (i == 0 ? KP_R_FD_READ : KP_R_FD_WRITE) | KP_R_FD_FILESTAT_GET | KP_R_POLL_FD_READWRITE;
+        w->fds[i] = (kpWasiFd){
+            .host = KP_OS_NO_FD, .mem = kinds[i], .filetype = KP_FT_UNKNOWN, .base = rights, .inh = 0
+        };
     }
     return KAPSUL_OK;
 }
@@ -45,8 +41,7 @@ uint16_t kpWasiMem_read(kapsul_wasi *w, const kpOs_iov *iov, int n, size_t *done
     size_t total = 0;
     for (int i = 0; i < n && w->in_pos < w->in_len; i++) {
         size_t k = iov[i].len < w->in_len - w->in_pos ? iov[i].len : w->in_len - w->in_pos;
-        if (k)
-            memcpy(iov[i].base, w->in + w->in_pos, k);
+        if (k) memcpy(iov[i].base, w->in + w->in_pos, k);
         w->in_pos += k;
         total += k;
     }
@@ -57,16 +52,12 @@ uint16_t kpWasiMem_read(kapsul_wasi *w, const kpOs_iov *iov, int n, size_t *done
 /* Make room for `want` more bytes, doubling, never past cap; false when the host is out of
  * memory (the write then fails with NOMEM and nothing is lost). */
 static bool reserve(kpWasiOut *o, size_t want) {
-    if (o->len + want <= o->alloc)
-        return true;
+    if (o->len + want <= o->alloc) return true;
     size_t n = o->alloc ? o->alloc : 256;
-    while (n < o->len + want && n < o->cap)
-        n = n > o->cap / 2 ? o->cap : n * 2;
-    if (n > o->cap)
-        n = o->cap;
+    while (n < o->len + want && n < o->cap) n = n > o->cap / 2 ? o->cap : n * 2;
+    if (n > o->cap) n = o->cap;
     uint8_t *p = kp_realloc(o->data, n);
-    if (!p)
-        return false;
+    if (!p) return false;
     o->data = p;
     o->alloc = n;
     return true;
@@ -78,8 +69,7 @@ static void emit_lines(kapsul_wasi *w) {
     kpWasiOut *o = &w->out[1];
     size_t start = 0;
     for (size_t i = 0; i < o->len; i++) {
-        if (o->data[i] != '\n')
-            continue;
+        if (o->data[i] != '\n') continue;
         w->line(w->line_env, (const char *)o->data + start, i - start);
         start = i + 1;
     }
@@ -117,8 +107,7 @@ uint16_t kpWasiMem_write(kapsul_wasi *w, int which, const kpOs_iov *iov, int n, 
             src += k;
             left -= k;
             total += k;
-            if (lines)
-                emit_lines(w);
+            if (lines) emit_lines(w);
         }
     }
     *done = total;
@@ -126,38 +115,32 @@ uint16_t kpWasiMem_write(kapsul_wasi *w, int which, const kpOs_iov *iov, int n, 
 }
 
 uint64_t kpWasiMem_size(const kapsul_wasi *w, int which) {
-    if (which == KP_MEMFD_IN)
-        return w->in_len - w->in_pos;
+    if (which == KP_MEMFD_IN) return w->in_len - w->in_pos;
     return w->out[which == KP_MEMFD_OUT ? 0 : 1].len;
 }
 
 void kpWasiMem_free(kapsul_wasi *w) {
-    if (w->line && w->out[1].len)
-        w->line(w->line_env, (const char *)w->out[1].data, w->out[1].len);
+    if (w->line && w->out[1].len) w->line(w->line_env, (const char *)w->out[1].data, w->out[1].len);
     for (int i = 0; i < 2; i++) {
         kp_free(w->out[i].data);
         w->out[i] = (kpWasiOut){ 0 };
     }
 }
 
-kapsul_status kapsul_wasi_output(const kapsul_wasi *wasi, int fd, const uint8_t **data,
-                                 size_t *len, kapsul_error *err) {
+kapsul_status kapsul_wasi_output(const kapsul_wasi *wasi, int fd, const uint8_t **data, size_t *len,
+                                 kapsul_error *err) {
     kpError_clear(err);
-    if (data)
-        *data = NULL;
-    if (len)
-        *len = 0;
+    if (data) *data = NULL;
+    if (len) *len = 0;
     if (!wasi || !data || !len || (fd != 1 && fd != 2))
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_output: NULL argument or fd %d", fd);
     const kpWasiOut *o = &wasi->out[fd - 1];
-    if (!o->cap)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_output: fd %d is not in-memory", fd);
-    if (fd == 2 && wasi->line)
-        return KAPSUL_OK;   /* stderr went to the callback line by line */
+    if (!o->cap) return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_output: fd %d is not in-memory", fd);
+    if (fd == 2 && wasi->line) return KAPSUL_OK; /* stderr went to the callback line by line */
     *data = o->len ? o->data : NULL;
     *len = o->len;
     if (o->full)
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "the guest's output on fd %d reached its cap of %zu bytes",
-                           fd, o->cap);
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 0,
+                           "the guest's output on fd %d reached its cap of %zu bytes", fd, o->cap);
     return KAPSUL_OK;
 }

@@ -14,17 +14,12 @@
  */
 #include "wasi/wasi.h"
 
-
 uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
     const uint8_t *p = kpWasi_mem(c, ptr, len);
-    if (!p)
-        return KP_WE_FAULT;
-    if (len >= KP_OS_PATH_MAX)
-        return KP_WE_NAMETOOLONG;
-    if (memchr(p, 0, len))
-        return KP_WE_INVAL;
-    if (!kp_utf8_valid(p, len))
-        return KP_WE_ILSEQ;
+    if (!p) return KP_WE_FAULT;
+    if (len >= KP_OS_PATH_MAX) return KP_WE_NAMETOOLONG;
+    if (memchr(p, 0, len)) return KP_WE_INVAL;
+    if (!kp_utf8_valid(p, len)) return KP_WE_ILSEQ;
     memcpy(buf, p, len);
     buf[len] = 0;
     return KP_WE_SUCCESS;
@@ -33,37 +28,30 @@ uint16_t kpWasiPath_read(kpWasiCall *c, uint32_t ptr, uint32_t len, char *buf) {
 /* ---- The portable walk ----------------------------------------------------------------------- */
 
 typedef struct kpWalk {
-    kpOs_fd fds[KP_MAX_DEPTH];   /* fds[0] is the root (not owned); the rest KP_OS_O_PATH dirs */
+    kpOs_fd fds[KP_MAX_DEPTH]; /* fds[0] is the root (not owned); the rest KP_OS_O_PATH dirs */
     int depth;
 } kpWalk;
 
 static void walk_release(kpWalk *wk, kpOs_fd keep) {
     for (int i = 1; i <= wk->depth; i++)
-        if (wk->fds[i] != keep)
-            kpOs_close(wk->fds[i]);
+        if (wk->fds[i] != keep) kpOs_close(wk->fds[i]);
 }
 
 /* Replace the first `used` bytes of rest with the target of the symlink (top, comp). */
 static uint16_t walk_expand(kpWalk *wk, const char *comp, char *rest, size_t used, int *nlinks) {
     char target[KP_OS_PATH_MAX];
     size_t n;
-    if (++*nlinks > KP_MAX_SYMLINKS)
-        return KP_WE_LOOP;
+    if (++*nlinks > KP_MAX_SYMLINKS) return KP_WE_LOOP;
     kpOs_err oe = kpOs_readlinkAt(wk->fds[wk->depth], comp, target, sizeof target - 1, &n);
-    if (oe != KP_OS_OK)
-        return kpWasi_errno(oe);
-    if (n == 0)
-        return KP_WE_NOENT;
-    if (target[0] == '/')
-        return KP_WE_NOTCAPABLE;
+    if (oe != KP_OS_OK) return kpWasi_errno(oe);
+    if (n == 0) return KP_WE_NOENT;
+    if (target[0] == '/') return KP_WE_NOTCAPABLE;
     size_t tail = strlen(rest + used);
-    if (n + 1 + tail + 1 > KP_OS_PATH_MAX)
-        return KP_WE_NAMETOOLONG;
+    if (n + 1 + tail + 1 > KP_OS_PATH_MAX) return KP_WE_NAMETOOLONG;
     memmove(rest + n + 1, rest + used, tail + 1);
     memcpy(rest, target, n);
     rest[n] = '/';
-    if (tail == 0)
-        rest[n] = 0;    /* a final symlink: no trailing slash added */
+    if (tail == 0) rest[n] = 0; /* a final symlink: no trailing slash added */
     return KP_WE_SUCCESS;
 }
 
@@ -75,13 +63,11 @@ static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *paren
     int nlinks = 0;
     uint16_t e = KP_WE_SUCCESS;
     wk.fds[0] = root;
-    if (path[0] == '/')
-        return KP_WE_NOTCAPABLE;
+    if (path[0] == '/') return KP_WE_NOTCAPABLE;
     strcpy(rest, path);
     for (;;) {
         size_t clen = strcspn(rest, "/"), end = clen;
-        while (rest[end] == '/')
-            end++;
+        while (rest[end] == '/') end++;
         bool last = rest[end] == 0;
         char comp[KP_OS_NAME_MAX + 1];
         if (clen > KP_OS_NAME_MAX) {
@@ -113,7 +99,7 @@ static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *paren
          * the walk must expand it itself rather than let the kernel do it unchecked. */
         bool follow_here = follow || end > clen;
         if (last && (!follow_here || !is_link)) {
-            memcpy(name, rest, strlen(rest) + 1);   /* keep trailing slashes for the kernel */
+            memcpy(name, rest, strlen(rest) + 1); /* keep trailing slashes for the kernel */
             break;
         }
         if (lr != KP_OS_OK) {
@@ -121,8 +107,7 @@ static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *paren
             goto fail;
         }
         if (is_link) {
-            if ((e = walk_expand(&wk, comp, rest, end, &nlinks)) != KP_WE_SUCCESS)
-                goto fail;
+            if ((e = walk_expand(&wk, comp, rest, end, &nlinks)) != KP_WE_SUCCESS) goto fail;
             continue;
         }
         if (st.type != KP_OS_FT_DIR) {
@@ -134,8 +119,7 @@ static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *paren
             goto fail;
         }
         kpOs_fd fd;
-        kpOs_err oe = kpOs_openAt(top, comp, KP_OS_O_PATH | KP_OS_O_NOFOLLOW | KP_OS_O_DIRECTORY,
-                                  &fd);
+        kpOs_err oe = kpOs_openAt(top, comp, KP_OS_O_PATH | KP_OS_O_NOFOLLOW | KP_OS_O_DIRECTORY, &fd);
         if (oe != KP_OS_OK) {
             e = kpWasi_errno(oe);
             goto fail;
@@ -145,8 +129,7 @@ static uint16_t walk(kpOs_fd root, const char *path, bool follow, kpOs_fd *paren
     }
     if (wk.depth == 0) {
         kpOs_err oe = kpOs_dup(root, parent);
-        if (oe != KP_OS_OK)
-            return kpWasi_errno(oe);
+        if (oe != KP_OS_OK) return kpWasi_errno(oe);
     } else {
         *parent = wk.fds[wk.depth];
     }
@@ -160,16 +143,12 @@ fail:
 /* ---- The contract --------------------------------------------------------------------------- */
 
 uint16_t kpWasiPath_parent(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name) {
-    if (path[0] == 0)
-        return KP_WE_NOENT;
-    if (path[0] == '/')
-        return KP_WE_NOTCAPABLE;
+    if (path[0] == 0) return KP_WE_NOENT;
+    if (path[0] == '/') return KP_WE_NOTCAPABLE;
     size_t len = strlen(path), end = len;
-    while (end > 0 && path[end - 1] == '/')
-        end--;
+    while (end > 0 && path[end - 1] == '/') end--;
     size_t start = end;
-    while (start > 0 && path[start - 1] != '/')
-        start--;
+    while (start > 0 && path[start - 1] != '/') start--;
     char dir[KP_OS_PATH_MAX], last[KP_OS_PATH_MAX];
     bool dotty = (end - start == 1 && path[start] == '.') ||
                  (end - start == 2 && path[start] == '.' && path[start + 1] == '.');
@@ -180,47 +159,35 @@ uint16_t kpWasiPath_parent(kpOs_fd dirfd, const char *path, kpOs_fd *parent, cha
     } else {
         memcpy(dir, path, start);
         dir[start] = 0;
-        if (start == 0)
-            strcpy(dir, ".");
+        if (start == 0) strcpy(dir, ".");
         memcpy(last, path + start, len - start + 1);
     }
     kpOs_err oe = kpOs_openBeneath(dirfd, dir, KP_OS_O_PATH | KP_OS_O_DIRECTORY, parent);
-    if (oe == KP_OS_ENOSYS)
-        return walk(dirfd, path, false, parent, name);
-    if (oe != KP_OS_OK)
-        return kpWasi_errno(oe);
+    if (oe == KP_OS_ENOSYS) return walk(dirfd, path, false, parent, name);
+    if (oe != KP_OS_OK) return kpWasi_errno(oe);
     strcpy(name, last);
     return KP_WE_SUCCESS;
 }
 
 uint16_t kpWasiPath_parentFollow(kpOs_fd dirfd, const char *path, kpOs_fd *parent, char *name) {
-    if (path[0] == 0)
-        return KP_WE_NOENT;
+    if (path[0] == 0) return KP_WE_NOENT;
     uint16_t e = walk(dirfd, path, true, parent, name);
-    if (e)
-        return e;
+    if (e) return e;
     size_t n = strlen(name);
-    while (n > 1 && name[n - 1] == '/')
-        name[--n] = 0;
+    while (n > 1 && name[n - 1] == '/') name[--n] = 0;
     return KP_WE_SUCCESS;
 }
 
-uint16_t kpWasiPath_open(kpOs_fd dirfd, const char *path, unsigned flags, bool follow,
-                         kpOs_fd *out) {
-    if (path[0] == 0)
-        return KP_WE_NOENT;
-    if (path[0] == '/')
-        return KP_WE_NOTCAPABLE;
-    if (!follow)
-        flags |= KP_OS_O_NOFOLLOW;
+uint16_t kpWasiPath_open(kpOs_fd dirfd, const char *path, unsigned flags, bool follow, kpOs_fd *out) {
+    if (path[0] == 0) return KP_WE_NOENT;
+    if (path[0] == '/') return KP_WE_NOTCAPABLE;
+    if (!follow) flags |= KP_OS_O_NOFOLLOW;
     kpOs_err oe = kpOs_openBeneath(dirfd, path, flags, out);
-    if (oe != KP_OS_ENOSYS)
-        return kpWasi_errno(oe);
+    if (oe != KP_OS_ENOSYS) return kpWasi_errno(oe);
     kpOs_fd parent;
     char name[KP_OS_PATH_MAX];
     uint16_t e = walk(dirfd, path, follow, &parent, name);
-    if (e != KP_WE_SUCCESS)
-        return e;
+    if (e != KP_WE_SUCCESS) return e;
     /* The walk checked that the last component is not a symlink; KP_OS_O_NOFOLLOW keeps it so
      * even if the entry is swapped meanwhile. A trailing slash would make the kernel follow
      * regardless, so it is dropped and expressed as KP_OS_O_DIRECTORY instead. */

@@ -8,19 +8,17 @@
 /* The directory fd named by argument `fd_arg`, holding `need`. */
 static uint16_t get_dir(kpWasiCall *c, int fd_arg, uint64_t need, kpWasiFd **out) {
     uint16_t e = kpWasiFd_get(c->w, kpWasi_u32(c, fd_arg), need, out);
-    if (e)
-        return e;
+    if (e) return e;
     return (*out)->filetype == KP_FT_DIR ? KP_WE_SUCCESS : KP_WE_NOTDIR;
 }
 
 /* Directory fd + path arguments (ptr, len at path_arg) -> parent fd and last component. */
-static uint16_t parent_of(kpWasiCall *c, int fd_arg, uint64_t need, int path_arg,
-                          kpOs_fd *parent, char *name) {
+static uint16_t parent_of(kpWasiCall *c, int fd_arg, uint64_t need, int path_arg, kpOs_fd *parent,
+                          char *name) {
     kpWasiFd *f;
     char path[KP_OS_PATH_MAX];
     uint16_t e = get_dir(c, fd_arg, need, &f);
-    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
-        return e;
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path))) return e;
     return kpWasiPath_parent(f->host, path, parent, name);
 }
 
@@ -31,8 +29,7 @@ static uint16_t object_of(kpWasiCall *c, int fd_arg, uint64_t need, int flags_ar
     kpWasiFd *f;
     char path[KP_OS_PATH_MAX];
     uint16_t e = get_dir(c, fd_arg, need, &f);
-    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path)))
-        return e;
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, path_arg), kpWasi_u32(c, path_arg + 1), path))) return e;
     size_t len = strlen(path);
     bool follow = (kpWasi_u32(c, flags_arg) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
     return kpWasiPath_open(f->host, path, KP_OS_O_PATH, follow, out);
@@ -42,8 +39,7 @@ uint16_t kpWasi_pathCreateDirectory(kpWasiCall *c) {
     kpOs_fd parent;
     char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_CREATE_DIRECTORY, 1, &parent, name);
-    if (e)
-        return e;
+    if (e) return e;
     e = kpWasi_errno(kpOs_mkdirAt(parent, name));
     kpOs_close(parent);
     return e;
@@ -53,8 +49,7 @@ uint16_t kpWasi_pathRemoveDirectory(kpWasiCall *c) {
     kpOs_fd parent;
     char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_REMOVE_DIRECTORY, 1, &parent, name);
-    if (e)
-        return e;
+    if (e) return e;
     e = kpWasi_errno(kpOs_unlinkAt(parent, name, true));
     kpOs_close(parent);
     return e;
@@ -64,8 +59,7 @@ uint16_t kpWasi_pathUnlinkFile(kpWasiCall *c) {
     kpOs_fd parent;
     char name[KP_OS_PATH_MAX];
     uint16_t e = parent_of(c, 0, KP_R_PATH_UNLINK_FILE, 1, &parent, name);
-    if (e)
-        return e;
+    if (e) return e;
     e = kpWasi_errno(kpOs_unlinkAt(parent, name, false));
     kpOs_close(parent);
     return e;
@@ -75,12 +69,10 @@ uint16_t kpWasi_pathFilestatGet(kpWasiCall *c) {
     kpOs_fd fd;
     kpOs_stat st;
     uint16_t e = object_of(c, 0, KP_R_PATH_FILESTAT_GET, 1, 2, &fd);
-    if (e)
-        return e;
+    if (e) return e;
     kpOs_err oe = kpOs_fstat(fd, &st);
     kpOs_close(fd);
-    if (oe != KP_OS_OK)
-        return kpWasi_errno(oe);
+    if (oe != KP_OS_OK) return kpWasi_errno(oe);
     return kpWasi_putFilestat(c, kpWasi_u32(c, 4), &st);
 }
 
@@ -97,12 +89,10 @@ uint16_t kpWasi_pathFilestatSetTimes(kpWasiCall *c) {
         return e;
     size_t len = strlen(path);
     bool follow = (kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW) || (len && path[len - 1] == '/');
-    if (path[0] == '/')
-        return KP_WE_NOTCAPABLE;
+    if (path[0] == '/') return KP_WE_NOTCAPABLE;
     e = follow ? kpWasiPath_parentFollow(dir->host, path, &fd, name)
                : kpWasiPath_parent(dir->host, path, &fd, name);
-    if (e)
-        return e;
+    if (e) return e;
     e = kpWasi_errno(kpOs_setTimesAt(fd, name, ts));
     kpOs_close(fd);
     return e;
@@ -122,14 +112,12 @@ uint16_t kpWasi_pathLink(kpWasiCall *c) {
         /* Link to what the symlinks lead to: resolve it beneath the preopen first. The table
          * cannot have moved since get_dir (nothing was added), so src_dir is still valid. */
         char path[KP_OS_PATH_MAX];
-        if ((e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
-            goto fail;
+        if ((e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path))) goto fail;
         if (path[0] == '/') {
             e = KP_WE_NOTCAPABLE;
             goto fail;
         }
-        if ((e = kpWasiPath_parentFollow(src_dir->host, path, &op, oname)))
-            goto fail;
+        if ((e = kpWasiPath_parentFollow(src_dir->host, path, &op, oname))) goto fail;
     } else if ((e = parent_of(c, 0, KP_R_PATH_LINK_SOURCE, 2, &op, oname))) {
         goto fail;
     }
@@ -162,14 +150,10 @@ uint16_t kpWasi_pathSymlink(kpWasiCall *c) {
     kpOs_fd parent;
     char target[KP_OS_PATH_MAX], name[KP_OS_PATH_MAX];
     uint16_t e = kpWasiPath_read(c, kpWasi_u32(c, 0), kpWasi_u32(c, 1), target);
-    if (e)
-        return e;
-    if ((e = parent_of(c, 2, KP_R_PATH_SYMLINK, 3, &parent, name)))
-        return e;
-    if (target[0] == '/')
-        e = KP_WE_NOTCAPABLE;
-    else
-        e = kpWasi_errno(kpOs_symlinkAt(target, parent, name));
+    if (e) return e;
+    if ((e = parent_of(c, 2, KP_R_PATH_SYMLINK, 3, &parent, name))) return e;
+    if (target[0] == '/') e = KP_WE_NOTCAPABLE;
+    else e = kpWasi_errno(kpOs_symlinkAt(target, parent, name));
     kpOs_close(parent);
     return e;
 }
@@ -180,11 +164,9 @@ uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
     char name[KP_OS_PATH_MAX], text[KP_OS_PATH_MAX];
     uint32_t blen = kpWasi_u32(c, 4);
     uint8_t *buf = kpWasi_mem(c, kpWasi_u32(c, 3), blen);
-    if (!buf || !kpWasi_mem(c, kpWasi_u32(c, 5), 4))
-        return KP_WE_FAULT;
+    if (!buf || !kpWasi_mem(c, kpWasi_u32(c, 5), 4)) return KP_WE_FAULT;
     uint16_t e = parent_of(c, 0, KP_R_PATH_READLINK, 1, &parent, name);
-    if (e)
-        return e;
+    if (e) return e;
     size_t nl = strlen(name);
     if (nl > 1 && name[nl - 1] == '/') {
         /* "link/" would make the kernel follow the link unchecked; a path ending in '/' names
@@ -195,8 +177,7 @@ uint16_t kpWasi_pathReadlink(kpWasiCall *c) {
     size_t n;
     kpOs_err oe = kpOs_readlinkAt(parent, name, text, sizeof text, &n);
     kpOs_close(parent);
-    if (oe != KP_OS_OK)
-        return kpWasi_errno(oe);
+    if (oe != KP_OS_OK) return kpWasi_errno(oe);
     uint32_t k = (uint64_t)n < blen ? (uint32_t)n : blen;
     memcpy(buf, text, k);
     kpWasi_put32(c, kpWasi_u32(c, 5), k);
@@ -211,8 +192,7 @@ static unsigned open_flags(uint32_t oflags, uint64_t base, uint32_t fdflags) {
     bool rd = base & (KP_R_FD_READ | KP_R_FD_READDIR);
     bool wr = base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE);
     unsigned fl = 0;
-    if (oflags & KP_OF_DIRECTORY)
-        wr = false;
+    if (oflags & KP_OF_DIRECTORY) wr = false;
     if (wr) fl |= KP_OS_O_WRITE | (rd ? KP_OS_O_READ : 0);
     if (oflags & KP_OF_CREAT) fl |= KP_OS_O_CREAT;
     if (oflags & KP_OF_EXCL) fl |= KP_OS_O_EXCL;
@@ -238,12 +218,9 @@ uint16_t kpWasi_pathOpen(kpWasiCall *c) {
     if (oflags & KP_OF_CREAT) need |= KP_R_PATH_CREATE_FILE;
     if (oflags & KP_OF_TRUNC) need |= KP_R_PATH_FILESTAT_SET_SIZE;
     uint16_t e = get_dir(c, 0, need, &dir);
-    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path)))
-        return e;
-    if (!kpWasi_mem(c, out_ptr, 4))
-        return KP_WE_FAULT;
-    if (oflags & ~15u)
-        return KP_WE_INVAL;
+    if (e || (e = kpWasiPath_read(c, kpWasi_u32(c, 2), kpWasi_u32(c, 3), path))) return e;
+    if (!kpWasi_mem(c, out_ptr, 4)) return KP_WE_FAULT;
+    if (oflags & ~15u) return KP_WE_INVAL;
     /* Beneath a read-only preopen, asking for write access is refused outright (other mutating
      * rights, which toolchains ask for by habit, are only cut below). */
     if (dir->read_only && ((base & (KP_R_FD_WRITE | KP_R_FD_ALLOCATE | KP_R_FD_FILESTAT_SET_SIZE)) ||
@@ -252,23 +229,18 @@ uint16_t kpWasi_pathOpen(kpWasiCall *c) {
     base &= dir->inh;
     inh &= dir->inh;
     /* Writing a directory is never possible; say so instead of opening it read-only. */
-    if ((oflags & KP_OF_DIRECTORY) && (base & KP_R_FD_WRITE))
-        return KP_WE_ISDIR;
+    if ((oflags & KP_OF_DIRECTORY) && (base & KP_R_FD_WRITE)) return KP_WE_ISDIR;
     bool read_only = dir->read_only;
     kpOs_fd fd;
     e = kpWasiPath_open(dir->host, path, open_flags(oflags, base, fdflags),
                         kpWasi_u32(c, 1) & KP_LOOKUP_FOLLOW, &fd);
-    if (e)
-        return e;
+    if (e) return e;
     uint8_t ft = kpWasiFd_typeOf(fd);
-    if (ft == KP_FT_DIR)
-        base &= KP_R_DIR;
-    else
-        base &= KP_R_FILE;
+    if (ft == KP_FT_DIR) base &= KP_R_DIR;
+    else base &= KP_R_FILE;
     uint32_t slot;
     /* dir may move when the table grows: nothing below uses it. */
-    if ((e = kpWasiFd_add(c->w, fd, ft, base, inh, read_only, &slot)))
-        return e;
+    if ((e = kpWasiFd_add(c->w, fd, ft, base, inh, read_only, &slot))) return e;
     kpWasi_put32(c, out_ptr, slot);
     return KP_WE_SUCCESS;
 }

@@ -8,8 +8,7 @@
 uint16_t kpWasi_procExit(kpWasiCall *c) {
     uint32_t code = kpWasi_u32(c, 0);
     c->status = kpError_set(c->err, KAPSUL_ERR_EXIT, 0, "guest exited with code %u", code);
-    if (c->err)
-        c->err->exit_code = (int)(code > 255 ? 255 : code);
+    if (c->err) c->err->exit_code = (int)(code > 255 ? 255 : code);
     return KP_WE_SUCCESS;
 }
 
@@ -30,7 +29,6 @@ uint16_t kpWasi_schedYield(kpWasiCall *c) {
 uint16_t kpWasi_randomGet(kpWasiCall *c) {
     uint32_t len = kpWasi_u32(c, 1);
     uint8_t *p = kpWasi_mem(c, kpWasi_u32(c, 0), len);
-    if (!p)
-        return KP_WE_FAULT;
+    if (!p) return KP_WE_FAULT;
     return kpOs_random(p, len) == KP_OS_OK ? KP_WE_SUCCESS : KP_WE_IO;
 }

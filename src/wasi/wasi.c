@@ -9,16 +9,14 @@ kapsul_status kpWasiSock_listen(const char *addr, kpOs_fd *out, kapsul_error *er
 
 bool kpWasi_put32(kpWasiCall *c, uint32_t ptr, uint32_t v) {
     uint8_t *p = kpWasi_mem(c, ptr, 4);
-    if (!p)
-        return false;
+    if (!p) return false;
     kp_st32(p, v);
     return true;
 }
 
 bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v) {
     uint8_t *p = kpWasi_mem(c, ptr, 8);
-    if (!p)
-        return false;
+    if (!p) return false;
     kp_st64(p, v);
     return true;
 }
@@ -28,7 +26,9 @@ bool kpWasi_put64(kpWasiCall *c, uint32_t ptr, uint64_t v) {
 uint16_t kpWasi_errno(kpOs_err e) {
     switch (e) {
     case KP_OS_OK: return KP_WE_SUCCESS;
-#define KP_OS_ERR(name, message) case KP_OS_E##name: return KP_WE_##name;
+#define KP_OS_ERR(name, message) \
+    case KP_OS_E##name:          \
+        return KP_WE_##name;
 #include "os/errors.def"
 #undef KP_OS_ERR
     case KP_OS_ENOTCAPABLE: return KP_WE_NOTCAPABLE;
@@ -41,19 +41,16 @@ uint16_t kpWasi_errno(kpOs_err e) {
 /* Every WASI import runs through here: fetch the caller's memory once (so a handler sees a
  * consistent base and size), run the handler, and turn its errno into the i32 result. A handler
  * that ends the guest (proc_exit) sets c.status and the error, which the runtime propagates. */
-static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env,
-                              kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
-                              kapsul_error *err) {
-    kpWasiCall c = { .w = env, .mem = NULL, .memlen = 0, .a = args, .err = err,
-                     .status = KAPSUL_OK };
+static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env, kapsul_caller *caller,
+                              const kapsul_val *args, kapsul_val *results, kapsul_error *err) {
+    kpWasiCall c = { .w = env, .mem = NULL, .memlen = 0, .a = args, .err = err, .status = KAPSUL_OK };
     kapsul_memory *m = kapsul_caller_memory(caller);
     if (m) {
         c.mem = kapsul_memory_data(m);
         c.memlen = kapsul_memory_size(m);
     }
     uint16_t e = handler(&c);
-    if (c.status != KAPSUL_OK)
-        return c.status;
+    if (c.status != KAPSUL_OK) return c.status;
     if (has_result) {
         results[0].kind = KAPSUL_I32;
         results[0].of.i32 = e;
@@ -62,9 +59,9 @@ static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env,
 }
 
 #define KP_WASI_FN(name, params, results, handler)                                              \
-    static kapsul_status tramp_##name(void *env, kapsul_caller *caller, const kapsul_val *args,  \
-                                      kapsul_val *res, kapsul_error *err) {                      \
-        return dispatch(handler, (results)[0] != 0, env, caller, args, res, err);                \
+    static kapsul_status tramp_##name(void *env, kapsul_caller *caller, const kapsul_val *args, \
+                                      kapsul_val *res, kapsul_error *err) {                     \
+        return dispatch(handler, (results)[0] != 0, env, caller, args, res, err);               \
     }
 #include "wasi/funcs.def"
 #undef KP_WASI_FN
@@ -87,13 +84,10 @@ kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsu
         uint32_t np = 0, nr = 0;
         for (const char *p = kp_wasi_table[i].params; *p; p++)
             params[np++] = *p == 'I' ? KAPSUL_I64 : KAPSUL_I32;
-        if (kp_wasi_table[i].results[0])
-            results[nr++] = KAPSUL_I32;
-        kapsul_status st = kapsul_linker_define_func(linker, "wasi_snapshot_preview1",
-                                                     kp_wasi_table[i].name, params, np, results, nr,
-                                                     kp_wasi_table[i].fn, wasi, err);
-        if (st != KAPSUL_OK)
-            return st;
+        if (kp_wasi_table[i].results[0]) results[nr++] = KAPSUL_I32;
+        kapsul_status st = kapsul_linker_define_func(linker, "wasi_snapshot_preview1", kp_wasi_table[i].name,
+                                                     params, np, results, nr, kp_wasi_table[i].fn, wasi, err);
+        if (st != KAPSUL_OK) return st;
     }
     return KAPSUL_OK;
 }
@@ -102,8 +96,13 @@ kapsul_status kapsul_wasi_define(kapsul_wasi *wasi, kapsul_linker *linker, kapsu
  * build one, the first to publish wins and the other frees its own, so no lock is needed. */
 kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out, size_t *count,
                                            kapsul_error *err) {
-    enum { N = sizeof kp_wasi_table / sizeof kp_wasi_table[0] };
-    typedef struct { kapsul_template_import imp[N]; kapsul_valkind kinds[N][17]; } table;
+    enum {
+        N = sizeof kp_wasi_table / sizeof kp_wasi_table[0]
+    };
+    typedef struct {
+        kapsul_template_import imp[N];
+        kapsul_valkind kinds[N][17];
+    } table;
     static table *published;
     kpError_clear(err);
     if (!out || !count)
@@ -111,25 +110,26 @@ kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out, s
     table *t = __atomic_load_n(&published, __ATOMIC_ACQUIRE);
     if (!t) {
         table *mine = kp_calloc(1, sizeof *mine);
-        if (!mine)
-            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        if (!mine) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         for (size_t i = 0; i < N; i++) {
             kapsul_valkind *k = mine->kinds[i];
             uint32_t np = 0;
             for (const char *p = kp_wasi_table[i].params; *p; p++)
                 k[np++] = *p == 'I' ? KAPSUL_I64 : KAPSUL_I32;
             k[np] = KAPSUL_I32;
-            mine->imp[i] = (kapsul_template_import){
-                .module = "wasi_snapshot_preview1", .name = kp_wasi_table[i].name,
-                .params = k, .nparams = np, .results = k + np,
-                .nresults = kp_wasi_table[i].results[0] ? 1 : 0, .fn = kp_wasi_table[i].fn,
-                .per_instance = true };
+            mine->imp[i] = (kapsul_template_import){ .module = "wasi_snapshot_preview1",
+                                                     .name = kp_wasi_table[i].name,
+                                                     .params = k,
+                                                     .nparams = np,
+                                                     .results = k + np,
+                                                     .nresults = kp_wasi_table[i].results[0] ? 1 : 0,
+                                                     .fn = kp_wasi_table[i].fn,
+                                                     .per_instance = true };
         }
         t = NULL;
         if (__atomic_compare_exchange_n(&published, &t, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             t = mine;
-        else
-            kp_free(mine);
+        else kp_free(mine);
     }
     *out = t->imp;
     *count = N;
@@ -142,17 +142,14 @@ kapsul_status kapsul_wasi_template_imports(const kapsul_template_import **out, s
 static kapsul_status copy_strings(const char *const *src, size_t n, char ***out, size_t *bytes) {
     *out = NULL;
     *bytes = 0;
-    if (n == 0)
-        return KAPSUL_OK;
+    if (n == 0) return KAPSUL_OK;
     char **v = kp_calloc(n, sizeof *v);
-    if (!v)
-        return KAPSUL_ERR_NOMEM;
+    if (!v) return KAPSUL_ERR_NOMEM;
     *out = v;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(src[i]);
         v[i] = kp_strndup(src[i], len);
-        if (!v[i])
-            return KAPSUL_ERR_NOMEM;
+        if (!v[i]) return KAPSUL_ERR_NOMEM;
         *bytes += len + 1;
     }
     return KAPSUL_OK;
@@ -162,16 +159,13 @@ static kapsul_status copy_strings(const char *const *src, size_t n, char ***out,
  * gets no seek/tell rights, which is how wasi-libc's isatty recognizes it. */
 static kapsul_status add_stdio(kapsul_wasi *w, int slot, int host, kapsul_error *err) {
     w->fds[slot].host = KP_OS_NO_FD;
-    if (host < 0)
-        return KAPSUL_OK;
+    if (host < 0) return KAPSUL_OK;
     kpOs_fd fd;
     kpOs_err oe = kpOs_dup(host, &fd);
-    if (oe != KP_OS_OK)
-        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: fd %d: %s", host, kpOs_strerror(oe));
+    if (oe != KP_OS_OK) return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: fd %d: %s", host, kpOs_strerror(oe));
     uint8_t ft = kpWasiFd_typeOf(fd);
     uint64_t rights = KP_R_FILE;
-    if (ft != KP_FT_FILE)
-        rights &= ~(KP_R_FD_SEEK | KP_R_FD_TELL);
+    if (ft != KP_FT_FILE) rights &= ~(KP_R_FD_SEEK | KP_R_FD_TELL);
     w->fds[slot] = (kpWasiFd){ .host = fd, .filetype = ft, .base = rights, .inh = 0 };
     return KAPSUL_OK;
 }
@@ -180,8 +174,8 @@ static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsu
     kpOs_fd fd;
     kpOs_err oe = kpOs_openDir(d->host_path, &fd);
     if (oe != KP_OS_OK)
-        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: cannot open directory %s: %s",
-                           d->host_path, kpOs_strerror(oe));
+        return kpError_set(err, KAPSUL_ERR_IO, 0, "wasi: cannot open directory %s: %s", d->host_path,
+                           kpOs_strerror(oe));
     const char *gname = d->guest_path ? d->guest_path : d->host_path;
     char *name = kp_strndup(gname, strlen(gname));
     if (!name) {
@@ -202,24 +196,19 @@ static kapsul_status add_preopen(kapsul_wasi *w, const kapsul_wasi_dir *d, kapsu
     return KAPSUL_OK;
 }
 
-kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out,
-                              kapsul_error *err) {
+kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **out, kapsul_error *err) {
     kapsul_status st = KAPSUL_ERR_NOMEM;
     kpError_clear(err);
-    if (out)
-        *out = NULL;
+    if (out) *out = NULL;
     if (!config || !out || (config->argc && !config->argv) || (config->envc && !config->env) ||
         (config->ndirs && !config->dirs) || (config->ntcp_listen && !config->tcp_listen))
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_wasi_new: config or out is NULL, or a list is");
     kapsul_wasi *w = kp_calloc(1, sizeof *w);
-    if (!w)
-        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (!w) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     w->fds = kp_calloc(3, sizeof *w->fds);
-    if (!w->fds)
-        goto fail;
+    if (!w->fds) goto fail;
     w->nfds = 3;
-    for (int i = 0; i < 3; i++)
-        w->fds[i].host = KP_OS_NO_FD;
+    for (int i = 0; i < 3; i++) w->fds[i].host = KP_OS_NO_FD;
     w->deadline = config->deadline_ns;
     w->sigpipe_ignored = kpOs_sigpipeIgnored();
     w->argc = config->argc;
@@ -229,22 +218,19 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
         goto fail;
     int hosts[3] = { config->stdin_fd, config->stdout_fd, config->stderr_fd };
     for (int i = 0; i < 3; i++)
-        if (!(config->mem_stdio & (1u << i)) && (st = add_stdio(w, i, hosts[i], err)) != KAPSUL_OK)
-            goto fail;
+        if (!(config->mem_stdio & (1u << i)) && (st = add_stdio(w, i, hosts[i], err)) != KAPSUL_OK) goto fail;
     if ((st = kpWasiMem_setup(w, config)) != KAPSUL_OK) {
         kpError_set(err, st, 0, "kapsul_wasi_new: stdin_data is NULL with a non-zero stdin_len");
         goto fail;
     }
     for (size_t i = 0; i < config->ndirs; i++)
-        if ((st = add_preopen(w, &config->dirs[i], err)) != KAPSUL_OK)
-            goto fail;
+        if ((st = add_preopen(w, &config->dirs[i], err)) != KAPSUL_OK) goto fail;
     for (size_t i = 0; i < config->ntcp_listen; i++) {
         kpOs_fd fd;
         uint32_t slot;
-        if ((st = kpWasiSock_listen(config->tcp_listen[i], &fd, err)) != KAPSUL_OK)
-            goto fail;
-        if (kpWasiFd_add(w, fd, KP_FT_STREAM, KP_R_SOCK | KP_R_SOCK_ACCEPT, KP_R_SOCK, false,
-                         &slot) != KP_WE_SUCCESS) {
+        if ((st = kpWasiSock_listen(config->tcp_listen[i], &fd, err)) != KAPSUL_OK) goto fail;
+        if (kpWasiFd_add(w, fd, KP_FT_STREAM, KP_R_SOCK | KP_R_SOCK_ACCEPT, KP_R_SOCK, false, &slot) !=
+            KP_WE_SUCCESS) {
             st = KAPSUL_ERR_NOMEM;
             goto fail;
         }
@@ -253,23 +239,18 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
     *out = w;
     return KAPSUL_OK;
 fail:
-    if (st == KAPSUL_ERR_NOMEM)
-        kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (st == KAPSUL_ERR_NOMEM) kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kapsul_wasi_free(w);
     return st;
 }
 
 void kapsul_wasi_free(kapsul_wasi *w) {
-    if (!w)
-        return;
-    for (uint32_t i = 0; i < w->nfds; i++)
-        kpWasiFd_close(&w->fds[i]);
+    if (!w) return;
+    for (uint32_t i = 0; i < w->nfds; i++) kpWasiFd_close(&w->fds[i]);
     kpWasiMem_free(w);
     kp_free(w->fds);
-    for (size_t i = 0; w->argv && i < w->argc; i++)
-        kp_free(w->argv[i]);
-    for (size_t i = 0; w->env && i < w->envc; i++)
-        kp_free(w->env[i]);
+    for (size_t i = 0; w->argv && i < w->argc; i++) kp_free(w->argv[i]);
+    for (size_t i = 0; w->env && i < w->envc; i++) kp_free(w->env[i]);
     kp_free(w->argv);
     kp_free(w->env);
     kp_free(w);

@@ -29,7 +29,8 @@ static void print_float32(uint32_t bits) {
     else printf("0x%08" PRIx32, bits);
 }
 static void print_float64(uint64_t bits) {
-    if ((bits & 0x7FF0000000000000ull) == 0x7FF0000000000000ull && (bits & 0x000FFFFFFFFFFFFFull)) printf("nan");
+    if ((bits & 0x7FF0000000000000ull) == 0x7FF0000000000000ull && (bits & 0x000FFFFFFFFFFFFFull))
+        printf("nan");
     else printf("0x%016" PRIx64, bits);
 }
 
@@ -37,8 +38,14 @@ static void print_val(const kapsul_val *v) {
     switch (v->kind) {
     case KAPSUL_I32: printf("i32 %" PRId32, v->of.i32); break;
     case KAPSUL_I64: printf("i64 %" PRId64, v->of.i64); break;
-    case KAPSUL_F32: printf("f32 "); print_float32(v->of.f32_bits); break;
-    case KAPSUL_F64: printf("f64 "); print_float64(v->of.f64_bits); break;
+    case KAPSUL_F32:
+        printf("f32 ");
+        print_float32(v->of.f32_bits);
+        break;
+    case KAPSUL_F64:
+        printf("f64 ");
+        print_float64(v->of.f64_bits);
+        break;
     case KAPSUL_V128: printf("v128"); break;
     case KAPSUL_FUNCREF: printf("funcref %s", v->of.funcref ? "ref" : "null"); break;
     case KAPSUL_EXTERNREF: printf("externref %s", v->of.externref ? "ref" : "null"); break;
@@ -47,7 +54,9 @@ static void print_val(const kapsul_val *v) {
 
 static kapsul_status host_log(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                               kapsul_error *err) {
-    (void)env; (void)caller; (void)results;
+    (void)env;
+    (void)caller;
+    (void)results;
     if (args[0].kind == KAPSUL_V128) {
         /* What a JavaScript host does: a v128 cannot cross into JS, so the call throws. */
         err->code = KAPSUL_ERR_TRAP;
@@ -65,8 +74,12 @@ static const char *trap_category(kapsul_trap t) {
     switch (t) {
     case KAPSUL_TRAP_UNREACHABLE: return "unreachable";
     case KAPSUL_TRAP_MEMORY_OOB: return "memory";
-    case KAPSUL_TRAP_DIV_ZERO: case KAPSUL_TRAP_INT_OVERFLOW: case KAPSUL_TRAP_BAD_CONVERSION: return "arith";
-    case KAPSUL_TRAP_TABLE_OOB: case KAPSUL_TRAP_INDIRECT_MISMATCH: case KAPSUL_TRAP_UNINITIALIZED: return "table";
+    case KAPSUL_TRAP_DIV_ZERO:
+    case KAPSUL_TRAP_INT_OVERFLOW:
+    case KAPSUL_TRAP_BAD_CONVERSION: return "arith";
+    case KAPSUL_TRAP_TABLE_OOB:
+    case KAPSUL_TRAP_INDIRECT_MISMATCH:
+    case KAPSUL_TRAP_UNINITIALIZED: return "table";
     case KAPSUL_TRAP_STACK_EXHAUSTED: return "stack";
     case KAPSUL_TRAP_HOST: return "host";
     default: return kapsul_trap_name(t);
@@ -82,7 +95,10 @@ static uint8_t *read_file(const char *path, size_t *len) {
         n += r;
         if (n == cap) {
             uint8_t *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
             buf = nb;
         }
     }
@@ -103,14 +119,20 @@ static bool has_v128(const kapsul_func *f) {
 static void call_and_print(kapsul_store *store, kapsul_func *f) {
     uint32_t np = kapsul_func_param_count(f), nr = kapsul_func_result_count(f);
     kapsul_val *args = calloc(np + 1, sizeof *args), *res = calloc(nr + 1, sizeof *res);
-    if (!args || !res) { printf("driver out of memory\n"); exit(3); }
+    if (!args || !res) {
+        printf("driver out of memory\n");
+        exit(3);
+    }
     for (uint32_t i = 0; i < np; i++) args[i].kind = kapsul_func_param(f, i);
     kapsul_error err;
     memset(&err, 0, sizeof err);
     kapsul_status st = kapsul_func_call(store, f, args, np, res, nr, &err);
     if (st == KAPSUL_OK) {
         printf("result");
-        for (uint32_t i = 0; i < nr; i++) { printf(" "); print_val(&res[i]); }
+        for (uint32_t i = 0; i < nr; i++) {
+            printf(" ");
+            print_val(&res[i]);
+        }
         printf("\n");
     } else if (st == KAPSUL_ERR_TRAP) {
         printf("trap %s\n", trap_category(err.trap));
@@ -133,14 +155,20 @@ static void print_memory(kapsul_instance *inst) {
     printf("memory %" PRIu64 " %08" PRIx32 "\n", kapsul_memory_pages(mem), h);
     const char *dump = getenv("KAPSUL_DIFF_MEMDUMP");
     FILE *f = dump ? fopen(dump, "wb") : NULL;
-    if (f) { fwrite(p, 1, n, f); fclose(f); }
+    if (f) {
+        fwrite(p, 1, n, f);
+        fclose(f);
+    }
 }
 
 /* Run one module through the protocol. Returns 0 if it ran, 2 if it did not load. */
 static int run_module(const char *path) {
     size_t len = 0;
     uint8_t *bytes = read_file(path, &len);
-    if (!bytes) { printf("load error: cannot read %s\n", path); return 2; }
+    if (!bytes) {
+        printf("load error: cannot read %s\n", path);
+        return 2;
+    }
     kapsul_error err;
     memset(&err, 0, sizeof err);
     kapsul_engine *engine = NULL;
@@ -157,9 +185,12 @@ static int run_module(const char *path) {
     kapsul_store_new(engine, &store, NULL);
     kapsul_linker *linker = NULL;
     kapsul_linker_new(store, &linker, NULL);
-    static const struct { const char *name; kapsul_valkind kind; } logs[] = {
-        {"log-i32", KAPSUL_I32}, {"log-i64", KAPSUL_I64}, {"log-f32", KAPSUL_F32},
-        {"log-f64", KAPSUL_F64}, {"log-v128", KAPSUL_V128},
+    static const struct {
+        const char *name;
+        kapsul_valkind kind;
+    } logs[] = {
+        { "log-i32", KAPSUL_I32 }, { "log-i64", KAPSUL_I64 },   { "log-f32", KAPSUL_F32 },
+        { "log-f64", KAPSUL_F64 }, { "log-v128", KAPSUL_V128 },
     };
     for (size_t i = 0; i < sizeof logs / sizeof *logs; i++)
         kapsul_linker_define_func(linker, "fuzzing-support", logs[i].name, &logs[i].kind, 1, NULL, 0,
@@ -181,7 +212,10 @@ static int run_module(const char *path) {
                 continue;
             }
             printf("export %.*s\n", (int)ex.name_len, ex.name);
-            if (has_v128(ext.of.func)) { printf("skip\n"); continue; }
+            if (has_v128(ext.of.func)) {
+                printf("skip\n");
+                continue;
+            }
             if (hang) {
                 kapsul_error herr;
                 kapsul_func_call(store, hang, NULL, 0, NULL, 0, &herr);
@@ -200,7 +234,10 @@ static int run_module(const char *path) {
 
 /* One module, or several with "== FILE" before each (batches amortize process start-up). */
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: %s FILE.wasm...\n", argv[0]); return 2; }
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FILE.wasm...\n", argv[0]);
+        return 2;
+    }
     /* KAPSUL_DIFF_NAN_V8=1: SIMD min/max NaN lanes take V8's bits (run.sh's second look at a
      * mismatch, to tell a legal NaN choice from a bug). */
     const char *nan_v8 = getenv("KAPSUL_DIFF_NAN_V8");

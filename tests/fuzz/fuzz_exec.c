@@ -28,7 +28,9 @@ static kapsul_val zero_of(kpValType t) {
 static kapsul_status stub(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                           kapsul_error *err) {
     const kpFuncType *t = env;
-    (void)caller; (void)args; (void)err;
+    (void)caller;
+    (void)args;
+    (void)err;
     for (uint32_t i = 0; i < t->nresults; i++) results[i] = zero_of(kpFuncType_results(t)[i]);
     return KAPSUL_OK;
 }
@@ -45,23 +47,27 @@ static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, 
         kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
         for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
         for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
-        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL)) return;
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL))
+            return;
         break;
     }
     case kpExtern_MEMORY: {
         const kpLimits *lim = &im->desc.memory.limits;
-        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL)) return;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL))
+            return;
         break;
     }
     case kpExtern_TABLE: {
         const kpLimits *lim = &im->desc.table.limits;
         if (lim->min > 100000) return;
         if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min,
-                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table, NULL)) return;
+                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table, NULL))
+            return;
         break;
     }
     case kpExtern_GLOBAL:
-        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL)) return;
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL))
+            return;
         break;
     }
     kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext, NULL);

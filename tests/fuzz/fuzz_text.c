@@ -21,7 +21,7 @@ static void check_error(kapsul_status st, const kapsul_error *err) {
 
 /* Encode one module text; load what comes out. */
 static void encode(const char *src, size_t len, int line0) {
-    kpBuf bin = {0};
+    kpBuf bin = { 0 };
     kapsul_error err;
     memset(&err, 0, sizeof err);
     kapsul_status st = kpWat_toBinary(src, len, line0, &bin, &err);

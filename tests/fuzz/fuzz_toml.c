@@ -32,7 +32,8 @@ static void walk(const kpTomlValue *v, int depth) {
             const kpTomlEntry *e = &v->u.tab.v[i];
             if (e->key[e->key_len] != 0) abort();
             for (size_t j = 0; j < i; j++)
-                if (v->u.tab.v[j].key_len == e->key_len && !memcmp(v->u.tab.v[j].key, e->key, e->key_len)) abort();
+                if (v->u.tab.v[j].key_len == e->key_len && !memcmp(v->u.tab.v[j].key, e->key, e->key_len))
+                    abort();
             walk(e->value, depth + 1);
         }
         break;

@@ -18,8 +18,10 @@ static void check_response(const uint8_t *data, size_t size, const kpWagiRespons
     for (size_t i = 0; i < r->headers.n; i++) {
         const char *n = r->headers.v[i].name, *v = r->headers.v[i].value;
         if (!*n) abort();
-        for (; *n; n++) if ((unsigned char)*n <= 0x20 || *n == ':') abort();
-        for (; *v; v++) if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f) abort();
+        for (; *n; n++)
+            if ((unsigned char)*n <= 0x20 || *n == ':') abort();
+        for (; *v; v++)
+            if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f) abort();
     }
     bool inside = r->body >= data && r->body + r->body_len <= data + size;
     if (!inside && r->body_len > 200) abort();
@@ -55,14 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static kpRouter router;
     static bool ready;
     if (!ready) {
-        static const char *const routes[] = {"", "/a", "/a/...", "/a/b/...", "/...", "/x%20y"};
+        static const char *const routes[] = { "", "/a", "/a/...", "/a/b/...", "/...", "/x%20y" };
         for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
             if (kpRoute_add(&router, routes[i], routes[i], "c", i, NULL)) abort();
         ready = true;
     }
     const char *p = (const char *)data, *end = p + size;
     size_t plen, qlen, tlen;
-    const char *path = next_line(&p, end, &plen), *query = next_line(&p, end, &qlen), *tmpl = next_line(&p, end, &tlen);
+    const char *path = next_line(&p, end, &plen), *query = next_line(&p, end, &qlen),
+               *tmpl = next_line(&p, end, &tlen);
     kpWagiHeader headers[64];
     size_t nh = 0;
     while (p < end && nh < 64) {
@@ -70,18 +73,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *l = next_line(&p, end, &ln);
         const char *colon = memchr(l, ':', ln);
         if (!colon) continue;
-        headers[nh++] = (kpWagiHeader){l, (size_t)(colon - l), colon + 1, ln - (size_t)(colon - l) - 1};
+        headers[nh++] = (kpWagiHeader){ l, (size_t)(colon - l), colon + 1, ln - (size_t)(colon - l) - 1 };
     }
     kpRouteMatch m;
     kpRoute_match(&router, path, plen, &m);
     if (m.result == KP_ROUTE_MATCH) {
         if (m.path_info < path || m.path_info + m.path_info_len > path + plen) abort();
-        static const kpManifestEnv cenv[] = {{"PATH_INFO", "x"}, {"APP", "y"}};
-        kpWagiRequest rq = {.method = "GET", .path = path, .path_len = plen, .query = query, .query_len = qlen,
-                            .headers = headers, .nheaders = nh, .client_addr = "::1", .client_port = 1,
-                            .server_host = "h", .server_port = 80, .scheme = "http", .protocol = "HTTP/1.1",
-                            .match = &m, .base = "/", .env = cenv, .nenv = 2};
-        kpStrVec env = {0}, argv = {0};
+        static const kpManifestEnv cenv[] = { { "PATH_INFO", "x" }, { "APP", "y" } };
+        kpWagiRequest rq = { .method = "GET",
+                             .path = path,
+                             .path_len = plen,
+                             .query = query,
+                             .query_len = qlen,
+                             .headers = headers,
+                             .nheaders = nh,
+                             .client_addr = "::1",
+                             .client_port = 1,
+                             .server_host = "h",
+                             .server_port = 80,
+                             .scheme = "http",
+                             .protocol = "HTTP/1.1",
+                             .match = &m,
+                             .base = "/",
+                             .env = cenv,
+                             .nenv = 2 };
+        kpStrVec env = { 0 }, argv = { 0 };
         if (kpWagi_buildEnv(&rq, &env, &err) == KAPSUL_OK) check_env(&env);
         char *t = strndup(tmpl, tlen);
         if (t && kpWagi_buildArgv(t, &rq, &argv, &err) == KAPSUL_OK && argv.n == 0) abort();

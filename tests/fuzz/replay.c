@@ -17,7 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int run_file(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return 1; }
+    if (!f) {
+        perror(path);
+        return 1;
+    }
     size_t cap = 4096, len = 0;
     uint8_t *buf = malloc(cap);
     size_t n;
@@ -25,15 +28,23 @@ static int run_file(const char *path) {
         len += n;
         if (len == cap) {
             uint8_t *nb = realloc(buf, cap *= 2);
-            if (!nb) { free(buf); buf = NULL; }
-            else buf = nb;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else buf = nb;
         }
     }
     fclose(f);
-    if (!buf) { fprintf(stderr, "%s: out of memory\n", path); return 1; }
+    if (!buf) {
+        fprintf(stderr, "%s: out of memory\n", path);
+        return 1;
+    }
     /* A private copy of exactly `len` bytes, so ASan sees reads past the input's end. */
     uint8_t *exact = malloc(len ? len : 1);
-    if (!exact) { free(buf); return 1; }
+    if (!exact) {
+        free(buf);
+        return 1;
+    }
     memcpy(exact, buf, len);
     free(buf);
     LLVMFuzzerTestOneInput(exact, len);
@@ -41,14 +52,15 @@ static int run_file(const char *path) {
     return 0;
 }
 
-static int cmp_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* A directory: every regular file in it, in name order so runs are repeatable. */
 static int run_dir(const char *path, int *count) {
     DIR *d = opendir(path);
-    if (!d) { perror(path); return 1; }
+    if (!d) {
+        perror(path);
+        return 1;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -81,14 +93,27 @@ static int run_dir(const char *path, int *count) {
 
 int main(int argc, char **argv) {
     int bad = 0, count = 0;
-    if (argc < 2) { fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]); return 2; }
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
+        return 2;
+    }
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        if (stat(argv[i], &st) != 0) { perror(argv[i]); bad = 1; continue; }
+        if (stat(argv[i], &st) != 0) {
+            perror(argv[i]);
+            bad = 1;
+            continue;
+        }
         if (S_ISDIR(st.st_mode)) bad |= run_dir(argv[i], &count);
-        else { bad |= run_file(argv[i]); count++; }
+        else {
+            bad |= run_file(argv[i]);
+            count++;
+        }
     }
     printf("replayed %d inputs\n", count);
-    if (count == 0) { fprintf(stderr, "no inputs found\n"); return 1; }
+    if (count == 0) {
+        fprintf(stderr, "no inputs found\n");
+        return 1;
+    }
     return bad;
 }

@@ -50,7 +50,7 @@ static inline void wg_name(kpBuf *b, const char *s) {
 }
 
 static inline void wg_header(kpBuf *b) {
-    static const uint8_t h[8] = {0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00};
+    static const uint8_t h[8] = { 0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00 };
     wg_bytes(b, h, sizeof h);
 }
 
@@ -72,7 +72,7 @@ static inline void wg_section_lying(kpBuf *mod, uint8_t id, uint32_t claimed, kp
 
 /* Type section with the single type (params) -> (results); types given as valtype bytes. */
 static inline void wg_type_section1(kpBuf *mod, const char *params, const char *results) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     size_t np = strlen(params), nr = strlen(results);
     wg_u32(&s, 1);
     wg_byte(&s, 0x60);
@@ -85,7 +85,7 @@ static inline void wg_type_section1(kpBuf *mod, const char *params, const char *
 
 /* Function section: `n` functions all of type 0. */
 static inline void wg_func_section(kpBuf *mod, uint32_t n) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     wg_u32(&s, n);
     wg_fill(&s, 0x00, n);
     wg_section(mod, 3, &s);
@@ -100,7 +100,7 @@ static inline void wg_export_func(kpBuf *s, const char *name, uint32_t idx) {
 
 /* Code section holding one body: `locals` (already encoded: count + runs) then `code`. */
 static inline void wg_code_section1(kpBuf *mod, const kpBuf *locals, const kpBuf *code) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     wg_u32(&s, 1);
     wg_u32(&s, (uint32_t)(locals->len + code->len));
     wg_bytes(&s, locals->data, locals->len);

@@ -13,19 +13,18 @@
 #include <unistd.h>
 
 static int failures;
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
             printf("check failed line %d: %s (errno %d)\n", __LINE__, #cond, errno); \
-            failures++;                                               \
-        }                                                             \
+            failures++;                                                              \
+        }                                                                            \
     } while (0)
 
 static void files(void) {
     FILE *f = fopen("data/out.txt", "w");
     CHECK(f != NULL);
-    if (!f)
-        return;
+    if (!f) return;
     fputs("line one\n", f);
     fclose(f);
     f = fopen("data/out.txt", "a");
@@ -54,8 +53,7 @@ static void files(void) {
     while (d && (de = readdir(d)) != NULL)
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             printf("dir entry: %s\n", de->d_name), entries++;
-    if (d)
-        closedir(d);
+    if (d) closedir(d);
     CHECK(entries == 1);
     CHECK(unlink("data/dir/moved.txt") == 0);
     CHECK(rmdir("data/dir") == 0);
@@ -76,8 +74,7 @@ static void files(void) {
 
 int main(int argc, char **argv) {
     printf("argc: %d\n", argc);
-    for (int i = 1; i < argc; i++)
-        printf("arg %d: %s\n", i, argv[i]);
+    for (int i = 1; i < argc; i++) printf("arg %d: %s\n", i, argv[i]);
     const char *g = getenv("GREETING");
     printf("GREETING: %s\n", g ? g : "(unset)");
     printf("HOME: %s\n", getenv("HOME") ? "leaked" : "(unset)");
@@ -90,8 +87,7 @@ int main(int argc, char **argv) {
     unsigned char rnd[32] = { 0 };
     CHECK(getentropy(rnd, sizeof rnd) == 0);
     int nonzero = 0;
-    for (size_t i = 0; i < sizeof rnd; i++)
-        nonzero |= rnd[i];
+    for (size_t i = 0; i < sizeof rnd; i++) nonzero |= rnd[i];
     CHECK(nonzero);
     printf("clocks and random: ok\n");
     printf("failures: %d\n", failures);

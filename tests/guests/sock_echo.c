@@ -15,7 +15,8 @@ int main(void) {
         printf("fd 3 is not a socket\n");
         return 1;
     }
-    __wasi_subscription_t sub = { .userdata = 42, .u.tag = __WASI_EVENTTYPE_FD_READ,
+    __wasi_subscription_t sub = { .userdata = 42,
+                                  .u.tag = __WASI_EVENTTYPE_FD_READ,
                                   .u.u.fd_read.file_descriptor = listener };
     __wasi_event_t ev;
     __wasi_size_t nev;
@@ -35,13 +36,11 @@ int main(void) {
         __wasi_iovec_t iov = { (uint8_t *)buf + got, sizeof buf - 1 - got };
         __wasi_size_t n;
         __wasi_roflags_t rof;
-        if (__wasi_sock_recv(conn, &iov, 1, 0, &n, &rof) != 0 || n == 0)
-            break;
+        if (__wasi_sock_recv(conn, &iov, 1, 0, &n, &rof) != 0 || n == 0) break;
         got += n;
     }
     for (size_t i = 0; i < got; i++)
-        if (buf[i] >= 'a' && buf[i] <= 'z')
-            buf[i] = (char)(buf[i] - 32);
+        if (buf[i] >= 'a' && buf[i] <= 'z') buf[i] = (char)(buf[i] - 32);
     __wasi_ciovec_t out = { (const uint8_t *)buf, got };
     __wasi_size_t sent;
     if (__wasi_sock_send(conn, &out, 1, 0, &sent) != 0 || sent != got) {

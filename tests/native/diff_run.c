@@ -25,7 +25,9 @@ static kapsul_val zero_of(kpValType t) {
 static kapsul_status stub(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                           kapsul_error *err) {
     const kpFuncType *t = env;
-    (void)caller; (void)args; (void)err;
+    (void)caller;
+    (void)args;
+    (void)err;
     for (uint32_t i = 0; i < t->nresults; i++) results[i] = zero_of(kpFuncType_results(t)[i]);
     return KAPSUL_OK;
 }
@@ -40,16 +42,20 @@ static void define_import(kapsul_store *s, kapsul_linker *l, const kpModule *m, 
         kapsul_valkind p[KP_MAX_PARAMS], r[KP_MAX_RESULTS];
         for (uint32_t k = 0; k < t->nparams; k++) p[k] = (kapsul_valkind)kpFuncType_params(t)[k];
         for (uint32_t k = 0; k < t->nresults; k++) r[k] = (kapsul_valkind)kpFuncType_results(t)[k];
-        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL)) return;
+        if (kapsul_func_new_host(s, p, t->nparams, r, t->nresults, stub, (void *)t, &ext.of.func, NULL))
+            return;
     } else if (im->kind == kpExtern_MEMORY) {
         const kpLimits *lim = &im->desc.memory.limits;
-        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL)) return;
+        if (kapsul_memory_new(s, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.memory, NULL))
+            return;
     } else if (im->kind == kpExtern_TABLE) {
         const kpLimits *lim = &im->desc.table.limits;
-        if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min, lim->has_max ? lim->max : KAPSUL_NO_MAX,
-                             &ext.of.table, NULL)) return;
+        if (kapsul_table_new(s, (kapsul_valkind)im->desc.table.elem, lim->min,
+                             lim->has_max ? lim->max : KAPSUL_NO_MAX, &ext.of.table, NULL))
+            return;
     } else {
-        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL)) return;
+        if (kapsul_global_new(s, zero_of(im->desc.global.type), im->desc.global.mut, &ext.of.global, NULL))
+            return;
     }
     kapsul_linker_define(l, im->module, im->module_len, im->name, im->name_len, ext, NULL);
 }
@@ -129,7 +135,8 @@ int main(int argc, char **argv) {
     kapsul_instance *inst = NULL;
     kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
     kapsul_status st = kapsul_linker_instantiate(l, mod, &inst, &err);
-    printf("instantiate: %s %s\n", kapsul_status_name(st), st == KAPSUL_ERR_TRAP ? kapsul_trap_name(err.trap) : "");
+    printf("instantiate: %s %s\n", kapsul_status_name(st),
+           st == KAPSUL_ERR_TRAP ? kapsul_trap_name(err.trap) : "");
     if (st == KAPSUL_OK) {
         for (uint32_t i = 0; i < m->nexports; i++)
             if (m->exports[i].kind == kpExtern_FUNC) {
@@ -143,7 +150,8 @@ int main(int argc, char **argv) {
                 kapsul_instance_export(inst, m->exports[i].name, m->exports[i].name_len, &ext, NULL);
                 uint8_t h[32];
                 kpSha256(kapsul_memory_data(ext.of.memory), kapsul_memory_size(ext.of.memory), h);
-                printf("memory %.*s: %02x%02x%02x%02x\n", (int)m->exports[i].name_len, m->exports[i].name, h[0], h[1], h[2], h[3]);
+                printf("memory %.*s: %02x%02x%02x%02x\n", (int)m->exports[i].name_len, m->exports[i].name,
+                       h[0], h[1], h[2], h[3]);
             }
     }
     kapsul_linker_free(l);

@@ -21,7 +21,10 @@ static uint8_t *read_all(const char *path, size_t *len) {
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
     uint8_t *b = malloc((size_t)n);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
     fclose(f);
     *len = (size_t)n;
     return b;
@@ -46,7 +49,11 @@ static void try_load(const uint8_t *obj, size_t n, uint32_t nfuncs) {
     free(copy);
 }
 
-static uint64_t rd(const uint8_t *p, int n) { uint64_t v = 0; for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i]; return v; }
+static uint64_t rd(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
 
 /* Flip bytes across the object's structures. */
 static void mutate_object(const uint8_t *obj, size_t n, uint32_t nfuncs) {
@@ -55,7 +62,7 @@ static void mutate_object(const uint8_t *obj, size_t n, uint32_t nfuncs) {
     /* ELF header, every byte, three patterns. */
     for (size_t i = 0; i < 64 && i < n; i++)
         for (int k = 0; k < 3; k++) {
-            static const uint8_t pats[3] = {0x01, 0x80, 0xFF};
+            static const uint8_t pats[3] = { 0x01, 0x80, 0xFF };
             memcpy(m, obj, n);
             m[i] ^= pats[k];
             try_load(m, n, nfuncs);
@@ -72,7 +79,7 @@ static void mutate_object(const uint8_t *obj, size_t n, uint32_t nfuncs) {
         }
         uint32_t type = (uint32_t)rd(sh + 4, 4);
         uint64_t off = rd(sh + 24, 8), size = rd(sh + 32, 8);
-        if ((type != 2 && type != 4) || off + size > n) continue;   /* symbols, relocations */
+        if ((type != 2 && type != 4) || off + size > n) continue; /* symbols, relocations */
         for (uint64_t at = 0; at < size; at += type == 4 ? 1 : 3) {
             memcpy(m, obj, n);
             m[off + at] ^= (uint8_t)(at * 37 + 11);
@@ -107,9 +114,12 @@ int main(int argc, char **argv) {
         f[i] ^= 0x20;
         kapsul_status st = kpArtifact_read(f, len, &a, &err);
         /* Padding bytes inside NUL-padded header strings are the only flips that may pass. */
-        if (st == KAPSUL_OK && !((i >= 16 && i < 48) || (i >= 80 && i < 240) || (i >= 272 && i < 280) || i >= 312)) fprintf(stderr, "flip at %zu accepted\n", i);
-        if (st == KAPSUL_OK) CHECK((i >= 16 && i < 48) || (i >= 80 && i < 240) || (i >= 272 && i < 280) || i >= 312);
-        if (st == KAPSUL_OK) CHECK(i < 312);   /* a payload flip is always caught by the checksum */
+        if (st == KAPSUL_OK &&
+            !((i >= 16 && i < 48) || (i >= 80 && i < 240) || (i >= 272 && i < 280) || i >= 312))
+            fprintf(stderr, "flip at %zu accepted\n", i);
+        if (st == KAPSUL_OK)
+            CHECK((i >= 16 && i < 48) || (i >= 80 && i < 240) || (i >= 272 && i < 280) || i >= 312);
+        if (st == KAPSUL_OK) CHECK(i < 312); /* a payload flip is always caught by the checksum */
     }
     free(f);
     /* Loader level, behind the checksum. */

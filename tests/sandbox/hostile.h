@@ -19,38 +19,37 @@
 static int hostile_failures;
 
 /* expr returns a __wasi_errno_t; anything but success counts as refused. */
-#define REFUSED(expr)                                                                  \
-    do {                                                                               \
-        __wasi_errno_t e_ = (expr);                                                    \
-        if (e_ == __WASI_ERRNO_SUCCESS) {                                              \
-            printf("ESCAPED line %d: %s\n", __LINE__, #expr);                          \
-            hostile_failures++;                                                        \
-        } else {                                                                       \
-            printf("refused (errno %u): %s\n", (unsigned)e_, #expr);                   \
-        }                                                                              \
+#define REFUSED(expr)                                                \
+    do {                                                             \
+        __wasi_errno_t e_ = (expr);                                  \
+        if (e_ == __WASI_ERRNO_SUCCESS) {                            \
+            printf("ESCAPED line %d: %s\n", __LINE__, #expr);        \
+            hostile_failures++;                                      \
+        } else {                                                     \
+            printf("refused (errno %u): %s\n", (unsigned)e_, #expr); \
+        }                                                            \
     } while (0)
 
 /* expr must fail with exactly `want`. */
-#define EXPECT_ERRNO(expr, want)                                                       \
-    do {                                                                               \
-        __wasi_errno_t e_ = (expr);                                                    \
-        if (e_ != (want)) {                                                            \
-            printf("WRONG line %d: %s gave %u, want %u\n", __LINE__, #expr, (unsigned)e_, \
-                   (unsigned)(want));                                                  \
-            hostile_failures++;                                                        \
-        } else {                                                                       \
-            printf("refused (errno %u): %s\n", (unsigned)e_, #expr);                   \
-        }                                                                              \
+#define EXPECT_ERRNO(expr, want)                                                                             \
+    do {                                                                                                     \
+        __wasi_errno_t e_ = (expr);                                                                          \
+        if (e_ != (want)) {                                                                                  \
+            printf("WRONG line %d: %s gave %u, want %u\n", __LINE__, #expr, (unsigned)e_, (unsigned)(want)); \
+            hostile_failures++;                                                                              \
+        } else {                                                                                             \
+            printf("refused (errno %u): %s\n", (unsigned)e_, #expr);                                         \
+        }                                                                                                    \
     } while (0)
 
 /* A setup step that must succeed for the attack to mean anything. */
-#define MUST(expr)                                                                     \
-    do {                                                                               \
-        __wasi_errno_t e_ = (expr);                                                    \
-        if (e_ != __WASI_ERRNO_SUCCESS) {                                              \
+#define MUST(expr)                                                                          \
+    do {                                                                                    \
+        __wasi_errno_t e_ = (expr);                                                         \
+        if (e_ != __WASI_ERRNO_SUCCESS) {                                                   \
             printf("SETUP FAILED line %d (errno %u): %s\n", __LINE__, (unsigned)e_, #expr); \
-            return 1;                                                                  \
-        }                                                                              \
+            return 1;                                                                       \
+        }                                                                                   \
     } while (0)
 
 /* The guest fd of the preopen named `name`, or -1. */
@@ -58,15 +57,11 @@ static inline int hostile_preopen(const char *name) {
     for (__wasi_fd_t fd = 3; fd < 64; fd++) {
         __wasi_prestat_t ps;
         char buf[256];
-        if (__wasi_fd_prestat_get(fd, &ps) != __WASI_ERRNO_SUCCESS)
-            continue;
-        if (ps.u.dir.pr_name_len >= sizeof buf)
-            continue;
-        if (__wasi_fd_prestat_dir_name(fd, (uint8_t *)buf, ps.u.dir.pr_name_len) != 0)
-            continue;
+        if (__wasi_fd_prestat_get(fd, &ps) != __WASI_ERRNO_SUCCESS) continue;
+        if (ps.u.dir.pr_name_len >= sizeof buf) continue;
+        if (__wasi_fd_prestat_dir_name(fd, (uint8_t *)buf, ps.u.dir.pr_name_len) != 0) continue;
         buf[ps.u.dir.pr_name_len] = 0;
-        if (strcmp(buf, name) == 0)
-            return (int)fd;
+        if (strcmp(buf, name) == 0) return (int)fd;
     }
     return -1;
 }
@@ -78,18 +73,19 @@ static inline int hostile_preopen(const char *name) {
 #define WRITE_RIGHTS (__WASI_RIGHTS_FD_WRITE | __WASI_RIGHTS_FD_SEEK)
 
 /* path_open with a NUL-terminated path. */
-static inline __wasi_errno_t hopen(int dir, const char *path, __wasi_lookupflags_t lf,
-                                   __wasi_oflags_t of, __wasi_rights_t rights, __wasi_fd_t *out) {
+static inline __wasi_errno_t hopen(int dir, const char *path, __wasi_lookupflags_t lf, __wasi_oflags_t of,
+                                   __wasi_rights_t rights, __wasi_fd_t *out) {
     return __wasi_path_open((__wasi_fd_t)dir, lf, path, of, rights, ALL_RIGHTS, 0, out);
 }
 
-#define BOX_AND_RO()                                                                   \
-    int box = hostile_preopen("box"), ro = hostile_preopen("ro");                      \
-    if (box < 0 || ro < 0) {                                                           \
-        printf("SETUP FAILED: preopens box=%d ro=%d\n", box, ro);                      \
-        return 1;                                                                      \
-    }                                                                                  \
-    (void)box; (void)ro
+#define BOX_AND_RO()                                              \
+    int box = hostile_preopen("box"), ro = hostile_preopen("ro"); \
+    if (box < 0 || ro < 0) {                                      \
+        printf("SETUP FAILED: preopens box=%d ro=%d\n", box, ro); \
+        return 1;                                                 \
+    }                                                             \
+    (void)box;                                                    \
+    (void)ro
 
 static inline int hostile_finish(void) {
     printf("%s\n", hostile_failures ? "SANDBOX BREACHED" : "all refused");

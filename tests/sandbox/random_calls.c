@@ -39,11 +39,11 @@ RAW(fd_tell) int32_t r_fd_tell(int32_t, int32_t);
 RAW(fd_write) int32_t r_fd_write(int32_t, int32_t, int32_t, int32_t);
 RAW(path_create_directory) int32_t r_path_create_directory(int32_t, int32_t, int32_t);
 RAW(path_filestat_get) int32_t r_path_filestat_get(int32_t, int32_t, int32_t, int32_t, int32_t);
-RAW(path_filestat_set_times) int32_t r_path_filestat_set_times(int32_t, int32_t, int32_t, int32_t,
-                                                               int64_t, int64_t, int32_t);
+RAW(path_filestat_set_times)
+int32_t r_path_filestat_set_times(int32_t, int32_t, int32_t, int32_t, int64_t, int64_t, int32_t);
 RAW(path_link) int32_t r_path_link(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t, int32_t);
-RAW(path_open) int32_t r_path_open(int32_t, int32_t, int32_t, int32_t, int32_t, int64_t, int64_t,
-                                   int32_t, int32_t);
+RAW(path_open)
+int32_t r_path_open(int32_t, int32_t, int32_t, int32_t, int32_t, int64_t, int64_t, int32_t, int32_t);
 RAW(path_readlink) int32_t r_path_readlink(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t);
 RAW(path_remove_directory) int32_t r_path_remove_directory(int32_t, int32_t, int32_t);
 RAW(path_rename) int32_t r_path_rename(int32_t, int32_t, int32_t, int32_t, int32_t, int32_t);
@@ -108,9 +108,30 @@ static void refill(void) {
 }
 
 static const char *const kPaths[] = {
-    "file.txt", "sub", "sub/", "..", "../outside", "../outside/sentinel.txt", ".", "abs_link",
-    "rel_link", "chain1", "loop1", "dangling", "middir/sentinel.txt", "absdir/", "sub/up/outside",
-    "/etc/passwd", "new", "new/", "sub/new", "a/b/c", "middir", "sub/..", "sub/../..", "x\xff\xfe",
+    "file.txt",
+    "sub",
+    "sub/",
+    "..",
+    "../outside",
+    "../outside/sentinel.txt",
+    ".",
+    "abs_link",
+    "rel_link",
+    "chain1",
+    "loop1",
+    "dangling",
+    "middir/sentinel.txt",
+    "absdir/",
+    "sub/up/outside",
+    "/etc/passwd",
+    "new",
+    "new/",
+    "sub/new",
+    "a/b/c",
+    "middir",
+    "sub/..",
+    "sub/../..",
+    "x\xff\xfe",
 };
 
 /* Put a path in the scratch area and return (pointer, length). */
@@ -133,8 +154,7 @@ int main(void) {
     BOX_AND_RO();
     unsigned calls = 0, succeeded = 0;
     for (int i = 0; i < 30000; i++) {
-        if (i % 64 == 0)
-            refill();
+        if (i % 64 == 0) refill();
         int32_t p1, n1, p2, n2;
         path(&p1, &n1);
         path(&p2, &n2);
@@ -147,8 +167,10 @@ int main(void) {
         case 4: r = r_clock_res_get((int32_t)(rnd() % 6), ptr()); break;
         case 5: r = r_clock_time_get((int32_t)(rnd() % 6), r64(), ptr()); break;
         case 6: r = r_fd_advise(fd(), r64(), r64(), (int32_t)(rnd() % 8)); break;
-        case 7: r = r_fd_allocate(fd(), rnd() % 65536, rnd() % 65536); break;   /* no huge files */
-        case 8: if (rnd() % 8 == 0) r = r_fd_close(fd()); break;
+        case 7: r = r_fd_allocate(fd(), rnd() % 65536, rnd() % 65536); break; /* no huge files */
+        case 8:
+            if (rnd() % 8 == 0) r = r_fd_close(fd());
+            break;
         case 9: r = r_fd_datasync(fd()); break;
         case 10: r = r_fd_fdstat_get(fd(), ptr()); break;
         case 11: r = r_fd_fdstat_set_flags(fd(), (int32_t)(rnd() % 64)); break;
@@ -162,16 +184,24 @@ int main(void) {
         case 19: r = r_fd_pwrite(fd(), ptr(), len(), rnd() % 100000, ptr()); break;
         case 20: r = r_fd_read(fd(), ptr(), len(), ptr()); break;
         case 21: r = r_fd_readdir(fd(), ptr(), len(), r64(), ptr()); break;
-        case 22: if (rnd() % 8 == 0) r = r_fd_renumber(fd(), fd()); break;
+        case 22:
+            if (rnd() % 8 == 0) r = r_fd_renumber(fd(), fd());
+            break;
         case 23: r = r_fd_seek(fd(), r64(), (int32_t)(rnd() % 4), ptr()); break;
         case 24: r = r_fd_sync(fd()); break;
         case 25: r = r_fd_tell(fd(), ptr()); break;
         case 26: r = r_fd_write(fd(), ptr(), len(), ptr()); break;
         case 27: r = r_path_create_directory(fd(), p1, n1); break;
         case 28: r = r_path_filestat_get(fd(), (int32_t)(rnd() % 3), p1, n1, ptr()); break;
-        case 29: r = r_path_filestat_set_times(fd(), (int32_t)(rnd() % 3), p1, n1, r64(), r64(), (int32_t)(rnd() % 32)); break;
+        case 29:
+            r = r_path_filestat_set_times(fd(), (int32_t)(rnd() % 3), p1, n1, r64(), r64(),
+                                          (int32_t)(rnd() % 32));
+            break;
         case 30: r = r_path_link(fd(), (int32_t)(rnd() % 3), p1, n1, fd(), p2, n2); break;
-        case 31: r = r_path_open(fd(), (int32_t)(rnd() % 3), p1, n1, (int32_t)(rnd() % 32), r64(), r64(), (int32_t)(rnd() % 32), ptr()); break;
+        case 31:
+            r = r_path_open(fd(), (int32_t)(rnd() % 3), p1, n1, (int32_t)(rnd() % 32), r64(), r64(),
+                            (int32_t)(rnd() % 32), ptr());
+            break;
         case 32: r = r_path_readlink(fd(), p1, n1, ptr(), len(), ptr()); break;
         case 33: r = r_path_remove_directory(fd(), p1, n1); break;
         case 34: r = r_path_rename(fd(), p1, n1, fd(), p2, n2); break;

@@ -4,7 +4,8 @@
 int main(void) {
     BOX_AND_RO();
     __wasi_fd_t fd;
-    REFUSED(hopen(box, "dangling", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, __WASI_OFLAGS_CREAT, WRITE_RIGHTS, &fd));
+    REFUSED(
+        hopen(box, "dangling", __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, __WASI_OFLAGS_CREAT, WRITE_RIGHTS, &fd));
     REFUSED(hopen(box, "dangling", 0, __WASI_OFLAGS_CREAT, WRITE_RIGHTS, &fd));
     return hostile_finish();
 }

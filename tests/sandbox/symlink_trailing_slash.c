@@ -7,6 +7,7 @@ int main(void) {
     __wasi_filestat_t st;
     REFUSED(hopen(box, "absdir/", 0, __WASI_OFLAGS_DIRECTORY, READ_RIGHTS, &fd));
     REFUSED(__wasi_path_filestat_get(box, 0, "middir/", &st));
-    REFUSED(__wasi_path_filestat_set_times(box, 0, "middir/", 0, 0, __WASI_FSTFLAGS_ATIM_NOW | __WASI_FSTFLAGS_MTIM_NOW));
+    REFUSED(__wasi_path_filestat_set_times(box, 0, "middir/", 0, 0,
+                                           __WASI_FSTFLAGS_ATIM_NOW | __WASI_FSTFLAGS_MTIM_NOW));
     return hostile_finish();
 }

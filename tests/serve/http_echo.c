@@ -61,7 +61,7 @@ static bool path_is(const kpHttp_request *req, const char *p) { return strcmp(re
 /* Sleep ms in 5 ms steps, stopping early when the request is cancelled. */
 static void nap(kpHttp_response *res, long ms) {
     for (long t = 0; (ms < 0 || t < ms) && !kpHttp_cancelled(res); t += 5) {
-        struct timespec ts = {0, 5 * 1000000L};
+        struct timespec ts = { 0, 5 * 1000000L };
         nanosleep(&ts, NULL);
     }
 }
@@ -83,23 +83,24 @@ static int describe(const kpHttp_request *req, kpHttp_response *res) {
     for (size_t i = 0; i < req->nheaders; i++) {
         const kpHttp_header *h = &req->headers[i];
         if (kpHttp_write(res, "header ", 7) || kpHttp_write(res, h->name, h->name_len) ||
-            kpHttp_write(res, ": ", 2) || kpHttp_write(res, h->value, h->value_len) || kpHttp_write(res, "\n", 1))
+            kpHttp_write(res, ": ", 2) || kpHttp_write(res, h->value, h->value_len) ||
+            kpHttp_write(res, "\n", 1))
             return -1;
     }
     return 0;
 }
 
 static int bad_headers(kpHttp_response *res) {
-    static const char *const tries[][2] = {{"x-split", "a\r\nx-injected: 1"}, {"bad name", "v"},
-                                           {"content-length", "5"}, {"Transfer-Encoding", "chunked"},
-                                           {"", "v"}, {"x-nul", "a\0b"}};
+    static const char *const tries[][2] = {
+        { "x-split", "a\r\nx-injected: 1" }, { "bad name", "v" }, { "content-length", "5" },
+        { "Transfer-Encoding", "chunked" },  { "", "v" },         { "x-nul", "a\0b" }
+    };
     char out[256] = "";
     for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         size_t vlen = i == 5 ? 3 : strlen(tries[i][1]);
         if (kpHttp_addHeader(res, tries[i][0], strlen(tries[i][0]), tries[i][1], vlen) == KAPSUL_ERR_ARG)
             strcat(out, "refused\n");
-        else
-            strcat(out, "accepted\n");
+        else strcat(out, "accepted\n");
     }
     return text(res, out);
 }
@@ -137,7 +138,8 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
         char name[64], value[128];
         query_param(req, "name", name, sizeof name);
         query_param(req, "value", value, sizeof value);
-        if (kpHttp_setStatus(res, (int)query_long(req, "code")) != KAPSUL_OK) return text(res, "bad status\n");
+        if (kpHttp_setStatus(res, (int)query_long(req, "code")) != KAPSUL_OK)
+            return text(res, "bad status\n");
         if (name[0]) kpHttp_addHeader(res, name, strlen(name), value, strlen(value));
         return text(res, "status set\n");
     }
@@ -154,7 +156,8 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
         char chunk[4096];
         for (size_t i = 0; i < sizeof chunk; i++) chunk[i] = (char)('a' + i % 26);
         for (long left = n; left > 0; left -= (long)sizeof chunk)
-            if (kpHttp_write(res, chunk, left < (long)sizeof chunk ? (size_t)left : sizeof chunk) != KAPSUL_OK)
+            if (kpHttp_write(res, chunk, left < (long)sizeof chunk ? (size_t)left : sizeof chunk) !=
+                KAPSUL_OK)
                 return -1;
         return 0;
     }
@@ -204,7 +207,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     kpHttp_wait(server);
     kpHttp_server *s = server;
-    server = NULL;   /* a second signal must not touch a freed server */
+    server = NULL; /* a second signal must not touch a freed server */
     kapsul_status st = kpHttp_stop(s, &err);
     if (st != KAPSUL_OK) fprintf(stderr, "http_echo: %s\n", err.message);
     printf("stopped %s\n", st == KAPSUL_OK ? "drained" : "cancelled");

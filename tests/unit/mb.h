@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct mb { uint8_t *b; size_t n, cap; } mb;
+typedef struct mb {
+    uint8_t *b;
+    size_t n, cap;
+} mb;
 
 static void put(mb *m, const void *p, size_t n) {
     if (m->n + n > m->cap) {
@@ -33,4 +36,3 @@ static void put_u32(mb *m, uint32_t v) {
 }
 
 #endif
-

@@ -9,10 +9,13 @@
 
 static int kpt_passed, kpt_failed;
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (cond) kpt_passed++;                                                           \
-        else { kpt_failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) kpt_passed++;                                                      \
+        else {                                                                       \
+            kpt_failed++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
     } while (0)
 
 static inline int kpt_finish(void) {

@@ -72,33 +72,41 @@ static const char *wat_control =
  * two-target br_table inside nested blocks, exported as "sum" (called with no args is wrong, so
  * this one takes none: see run_binary). */
 static void binary_module(kpBuf *mod) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     wg_header(mod);
     wg_type_section1(mod, "", WG_I32);
     wg_func_section(mod, 2);
-    kpBuf m = {0};
-    wg_u32(&m, 1); wg_byte(&m, 0x01); wg_u32(&m, 1); wg_u32(&m, 2);
+    kpBuf m = { 0 };
+    wg_u32(&m, 1);
+    wg_byte(&m, 0x01);
+    wg_u32(&m, 1);
+    wg_u32(&m, 2);
     wg_section(mod, 5, &m);
     wg_u32(&s, 1);
     wg_export_func(&s, "f", 1);
     wg_section(mod, 7, &s);
     /* func 0: i32.const 40; func 1: block(result i32) i32.const 2 i32.const 0 br_table 0 0 end
      * call 0 i32.add */
-    static const uint8_t b0[] = {0x00, 0x41, 0x28, 0x0B};
-    static const uint8_t b1[] = {0x01, 0x01, 0x7F,
-                                 0x02, 0x7F, 0x41, 0x02, 0x41, 0x00, 0x0E, 0x01, 0x00, 0x00, 0x0B,
-                                 0x10, 0x00, 0x6A, 0x0B};
+    static const uint8_t b0[] = { 0x00, 0x41, 0x28, 0x0B };
+    static const uint8_t b1[] = { 0x01, 0x01, 0x7F, 0x02, 0x7F, 0x41, 0x02, 0x41, 0x00,
+                                  0x0E, 0x01, 0x00, 0x00, 0x0B, 0x10, 0x00, 0x6A, 0x0B };
     wg_u32(&s, 2);
-    wg_u32(&s, sizeof b0); wg_bytes(&s, b0, sizeof b0);
-    wg_u32(&s, sizeof b1); wg_bytes(&s, b1, sizeof b1);
+    wg_u32(&s, sizeof b0);
+    wg_bytes(&s, b0, sizeof b0);
+    wg_u32(&s, sizeof b1);
+    wg_bytes(&s, b1, sizeof b1);
     wg_section(mod, 10, &s);
     /* A name section, so the name reader's allocations are covered too. */
     wg_name(&s, "name");
-    kpBuf sub = {0};
+    kpBuf sub = { 0 };
     wg_u32(&sub, 2);
-    wg_u32(&sub, 0); wg_name(&sub, "forty");
-    wg_u32(&sub, 1); wg_name(&sub, "f");
-    wg_byte(&s, 0x01); wg_u32(&s, (uint32_t)sub.len); wg_bytes(&s, sub.data, sub.len);
+    wg_u32(&sub, 0);
+    wg_name(&sub, "forty");
+    wg_u32(&sub, 1);
+    wg_name(&sub, "f");
+    wg_byte(&s, 0x01);
+    wg_u32(&s, (uint32_t)sub.len);
+    wg_bytes(&s, sub.data, sub.len);
     kpBuf_free(&sub);
     wg_section(mod, 0, &s);
 }
@@ -111,8 +119,8 @@ static int unexpected;
 static bool step_ok(const char *what, long n, kapsul_status st, const kapsul_error *err) {
     if (st == KAPSUL_OK) return true;
     if (st != KAPSUL_ERR_NOMEM) {
-        fprintf(stderr, "n=%ld: %s returned %s (%s), expected NOMEM\n", n, what,
-                kapsul_status_name(st), err ? err->message : "");
+        fprintf(stderr, "n=%ld: %s returned %s (%s), expected NOMEM\n", n, what, kapsul_status_name(st),
+                err ? err->message : "");
         unexpected++;
     }
     return false;
@@ -120,17 +128,20 @@ static bool step_ok(const char *what, long n, kapsul_status st, const kapsul_err
 
 static kapsul_status host_add(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                               kapsul_error *err) {
-    (void)env; (void)caller; (void)err;
+    (void)env;
+    (void)caller;
+    (void)err;
     results[0].kind = KAPSUL_I32;
     results[0].of.i32 = args[0].of.i32 + args[1].of.i32;
     return KAPSUL_OK;
 }
 
 typedef struct job {
-    const char *wat;        /* text to encode, or NULL to use bin */
+    const char *wat; /* text to encode, or NULL to use bin */
     const kpBuf *bin;
     const char *export_name;
-    int32_t arg; bool has_arg;
+    int32_t arg;
+    bool has_arg;
     int32_t want, want_alt; /* accepted results of a complete run */
     bool wasi;
 } job;
@@ -140,7 +151,7 @@ typedef struct job {
 static int attempt(const job *j, long n) {
     kapsul_error err;
     memset(&err, 0, sizeof err);
-    kpBuf text_bin = {0};
+    kpBuf text_bin = { 0 };
     kapsul_engine *engine = NULL;
     kapsul_module *module = NULL;
     kapsul_store *store = NULL;
@@ -153,39 +164,55 @@ static int attempt(const job *j, long n) {
 
     kpAlloc_failAfter(n);
     if (j->wat) {
-        if (!step_ok("kpWat_toBinary", n, kpWat_toBinary(j->wat, strlen(j->wat), 1, &text_bin, &err), &err)) goto done;
-        bytes = text_bin.data; len = text_bin.len;
+        if (!step_ok("kpWat_toBinary", n, kpWat_toBinary(j->wat, strlen(j->wat), 1, &text_bin, &err), &err))
+            goto done;
+        bytes = text_bin.data;
+        len = text_bin.len;
     } else {
-        bytes = j->bin->data; len = j->bin->len;
+        bytes = j->bin->data;
+        len = j->bin->len;
     }
     if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) goto done;
-    if (!step_ok("kapsul_module_new", n, kapsul_module_new(engine, bytes, len, &module, &err), &err)) goto done;
+    if (!step_ok("kapsul_module_new", n, kapsul_module_new(engine, bytes, len, &module, &err), &err))
+        goto done;
     if (kapsul_store_new(engine, &store, NULL) != KAPSUL_OK) goto done;
     if (kapsul_linker_new(store, &linker, NULL) != KAPSUL_OK) goto done;
     if (j->wasi) {
-        static const char *const argv[] = {"prog", "arg1"};
-        static const char *const env[] = {"K=V"};
+        static const char *const argv[] = { "prog", "arg1" };
+        static const char *const env[] = { "K=V" };
         kapsul_wasi_config cfg;
         memset(&cfg, 0, sizeof cfg);
-        cfg.argv = argv; cfg.argc = 2;
-        cfg.env = env; cfg.envc = 1;
+        cfg.argv = argv;
+        cfg.argc = 2;
+        cfg.env = env;
+        cfg.envc = 1;
         int devnull = open("/dev/null", O_WRONLY);
-        cfg.stdin_fd = -1; cfg.stdout_fd = devnull; cfg.stderr_fd = devnull;
+        cfg.stdin_fd = -1;
+        cfg.stdout_fd = devnull;
+        cfg.stderr_fd = devnull;
         kapsul_status st = kapsul_wasi_new(&cfg, &wasi, &err);
         if (devnull >= 0) close(devnull);
         if (!step_ok("kapsul_wasi_new", n, st, &err)) goto done;
         if (!step_ok("kapsul_wasi_define", n, kapsul_wasi_define(wasi, linker, NULL), NULL)) goto done;
     } else {
-        static const kapsul_valkind p[2] = {KAPSUL_I32, KAPSUL_I32}, r[1] = {KAPSUL_I32};
+        static const kapsul_valkind p[2] = { KAPSUL_I32, KAPSUL_I32 }, r[1] = { KAPSUL_I32 };
         if (!step_ok("kapsul_linker_define_func", n,
-                     kapsul_linker_define_func(linker, "host", "add", p, 2, r, 1, host_add, NULL, NULL), NULL))
+                     kapsul_linker_define_func(linker, "host", "add", p, 2, r, 1, host_add, NULL, NULL),
+                     NULL))
             goto done;
     }
-    if (!step_ok("kapsul_linker_instantiate", n, kapsul_linker_instantiate(linker, module, &inst, &err), &err)) goto done;
+    if (!step_ok("kapsul_linker_instantiate", n, kapsul_linker_instantiate(linker, module, &inst, &err),
+                 &err))
+        goto done;
     kapsul_func *f = kapsul_instance_func(inst, j->export_name);
-    if (!f) { fprintf(stderr, "n=%ld: export %s missing\n", n, j->export_name); unexpected++; goto done; }
-    kapsul_val arg = {.kind = KAPSUL_I32, .of.i32 = j->arg}, res = {0};
-    if (!step_ok("kapsul_func_call", n, kapsul_func_call(store, f, &arg, j->has_arg ? 1 : 0, &res, 1, &err), &err))
+    if (!f) {
+        fprintf(stderr, "n=%ld: export %s missing\n", n, j->export_name);
+        unexpected++;
+        goto done;
+    }
+    kapsul_val arg = { .kind = KAPSUL_I32, .of.i32 = j->arg }, res = { 0 };
+    if (!step_ok("kapsul_func_call", n, kapsul_func_call(store, f, &arg, j->has_arg ? 1 : 0, &res, 1, &err),
+                 &err))
         goto done;
     if (res.kind != KAPSUL_I32 || (res.of.i32 != j->want && res.of.i32 != j->want_alt)) {
         fprintf(stderr, "n=%ld: %s returned %d, want %d\n", n, j->export_name, res.of.i32, j->want);
@@ -251,7 +278,8 @@ static void sweep_wast(void) {
             bad++;
         }
     }
-    printf("%-28s %ld allocation points, each failed cleanly; %d unexpected statuses\n", "wast script", n, bad);
+    printf("%-28s %ld allocation points, each failed cleanly; %d unexpected statuses\n", "wast script", n,
+           bad);
     CHECK(n < MAX_N);
     CHECK(bad == 0);
 }
@@ -276,16 +304,16 @@ static const char *wat_wasi =
     "             (local.get 0))))\n";
 
 int main(void) {
-    kpBuf bin = {0};
+    kpBuf bin = { 0 };
     binary_module(&bin);
     const job jobs[] = {
-        {wat_full, NULL, "run", 0, false, 120, 118, false},
-        {wat_control, NULL, "sum", 10, true, 55 - 5 + 4, 55 - 5 + 4, false},
-        {NULL, &bin, "f", 0, false, 42, 42, false},
-        {wat_wasi, NULL, "main", 0, false, 210, 210, true},
+        { wat_full, NULL, "run", 0, false, 120, 118, false },
+        { wat_control, NULL, "sum", 10, true, 55 - 5 + 4, 55 - 5 + 4, false },
+        { NULL, &bin, "f", 0, false, 42, 42, false },
+        { wat_wasi, NULL, "main", 0, false, 210, 210, true },
     };
-    const char *names[] = {"text: segments, start, host", "text: control, multi-value",
-                           "binary: br_table, names", "text: WASI guest"};
+    const char *names[] = { "text: segments, start, host", "text: control, multi-value",
+                            "binary: br_table, names", "text: WASI guest" };
     for (size_t i = 0; i < sizeof jobs / sizeof *jobs; i++) sweep(names[i], &jobs[i]);
     sweep_wast();
     kpBuf_free(&bin);

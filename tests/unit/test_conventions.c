@@ -17,14 +17,14 @@
 #include "kapsul.h"
 #include "test.h"
 
-static kapsul_error E;   /* the err every EXPECT passes */
+static kapsul_error E; /* the err every EXPECT passes */
 
 /* Run call (which passes &E) with E full of garbage; check the status, and that E says the same. */
-#define EXPECT(want, call)                                                                    \
-    do {                                                                                      \
-        memset(&E, 0x5a, sizeof E);                                                           \
-        kapsul_status got_ = (call);                                                          \
-        check_err(got_, (want), #call, __LINE__);                                             \
+#define EXPECT(want, call)                        \
+    do {                                          \
+        memset(&E, 0x5a, sizeof E);               \
+        kapsul_status got_ = (call);              \
+        check_err(got_, (want), #call, __LINE__); \
     } while (0)
 
 static void check_err(kapsul_status got, kapsul_status want, const char *call, int line) {
@@ -35,8 +35,8 @@ static void check_err(kapsul_status got, kapsul_status want, const char *call, i
         return;
     }
     kpt_failed++;
-    fprintf(stderr, "%s:%d: %s: returned %s, err.code %s (want %s), message \"%.*s\"\n", __FILE__, line,
-            call, kapsul_status_name(got), kapsul_status_name(E.code), kapsul_status_name(want),
+    fprintf(stderr, "%s:%d: %s: returned %s, err.code %s (want %s), message \"%.*s\"\n", __FILE__, line, call,
+            kapsul_status_name(got), kapsul_status_name(E.code), kapsul_status_name(want),
             (int)sizeof E.message - 1, E.message);
 }
 
@@ -61,11 +61,11 @@ static void test_modules(kapsul_engine *e) {
     static const char good[] = "(module (func (export \"f\") (result i32) (i32.const 7)))";
     static const char bad[] = "(module\n  (func (result i32) (i32.konst 7)))";
     static const char invalid[] = "(module (func (result i32)))";
-    static const uint8_t junk[] = {0, 'a', 's', 'm', 9, 0, 0, 0};
+    static const uint8_t junk[] = { 0, 'a', 's', 'm', 9, 0, 0, 0 };
     kapsul_module *m = wat(e, good);
     CHECK(m && kapsul_module_export_count(m) == 1 && kapsul_module_import_count(m) == 0);
     kapsul_export_info ex;
-    kapsul_module_export(m, 5, &ex);   /* out of range: zeroed */
+    kapsul_module_export(m, 5, &ex); /* out of range: zeroed */
     CHECK(ex.name == NULL && ex.name_len == 0);
     kapsul_module_free(m);
 
@@ -88,13 +88,13 @@ static void test_modules(kapsul_engine *e) {
 static kapsul_status h_trap(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                             kapsul_error *err) {
     (void)env, (void)caller, (void)args, (void)results, (void)err;
-    return KAPSUL_ERR_TRAP;   /* no trap kind, no message: kapsul fills in KAPSUL_TRAP_HOST */
+    return KAPSUL_ERR_TRAP; /* no trap kind, no message: kapsul fills in KAPSUL_TRAP_HOST */
 }
 
 /* Every constructor and status-returning call of the store, the linker and the objects. */
 static void test_store_calls(kapsul_engine *e) {
     kapsul_engine *e2;
-    kapsul_config cfg = {.max_memory_bytes = 2 * 65536};
+    kapsul_config cfg = { .max_memory_bytes = 2 * 65536 };
     EXPECT(KAPSUL_OK, kapsul_engine_new(&cfg, &e2, &E));
     EXPECT(KAPSUL_ERR_ARG, kapsul_engine_new(NULL, NULL, &E));
 
@@ -109,7 +109,7 @@ static void test_store_calls(kapsul_engine *e) {
     EXPECT(KAPSUL_OK, kapsul_linker_new(s, &l, &E));
 
     /* Host functions. */
-    static const kapsul_valkind i32[] = {KAPSUL_I32}, bogus[] = {(kapsul_valkind)0x42};
+    static const kapsul_valkind i32[] = { KAPSUL_I32 }, bogus[] = { (kapsul_valkind)0x42 };
     kapsul_func *f = (kapsul_func *)&E;
     EXPECT(KAPSUL_ERR_ARG, kapsul_func_new_host(s, i32, 1, NULL, 0, NULL, NULL, &f, &E));
     CHECK(f == NULL);
@@ -117,7 +117,7 @@ static void test_store_calls(kapsul_engine *e) {
     EXPECT(KAPSUL_ERR_ARG, kapsul_func_new_host(s, NULL, 1, NULL, 0, h_trap, NULL, &f, &E));
     EXPECT(KAPSUL_ERR_ARG, kapsul_func_new_host(s, i32, 1001, NULL, 0, h_trap, NULL, &f, &E));
     EXPECT(KAPSUL_OK, kapsul_func_new_host(s, i32, 1, NULL, 0, h_trap, NULL, &f, &E));
-    kapsul_val one = {.kind = KAPSUL_I32, .of.i32 = 1}, wrong = {.kind = KAPSUL_I64};
+    kapsul_val one = { .kind = KAPSUL_I32, .of.i32 = 1 }, wrong = { .kind = KAPSUL_I64 };
     EXPECT(KAPSUL_ERR_ARG, kapsul_func_call(s, f, NULL, 0, NULL, 0, &E));
     EXPECT(KAPSUL_ERR_ARG, kapsul_func_call(s, f, &wrong, 1, NULL, 0, &E));
     EXPECT(KAPSUL_ERR_TRAP, kapsul_func_call(s, f, &one, 1, NULL, 0, &E));
@@ -140,7 +140,8 @@ static void test_store_calls(kapsul_engine *e) {
     CHECK(kapsul_memory_pages(mem) == 2);
     EXPECT(KAPSUL_ERR_ARG, kapsul_memory_grow(NULL, 1, &old, &E));
     CHECK(kapsul_memory_grow(mem, 1, NULL, NULL) == KAPSUL_ERR_LIMIT);
-    CHECK(kapsul_memory_data(NULL) == NULL && kapsul_memory_size(NULL) == 0 && kapsul_memory_pages(NULL) == 0);
+    CHECK(kapsul_memory_data(NULL) == NULL && kapsul_memory_size(NULL) == 0 &&
+          kapsul_memory_pages(NULL) == 0);
 
     /* Tables. */
     kapsul_table *t = (kapsul_table *)&E;
@@ -158,22 +159,22 @@ static void test_store_calls(kapsul_engine *e) {
 
     /* Globals. */
     kapsul_global *g = (kapsul_global *)&E, *gm;
-    kapsul_val bad = {.kind = (kapsul_valkind)0x42};
+    kapsul_val bad = { .kind = (kapsul_valkind)0x42 };
     EXPECT(KAPSUL_ERR_ARG, kapsul_global_new(s, bad, true, &g, &E));
     CHECK(g == NULL);
     EXPECT(KAPSUL_OK, kapsul_global_new(s, one, false, &g, &E));
     EXPECT(KAPSUL_OK, kapsul_global_new(s, one, true, &gm, &E));
-    EXPECT(KAPSUL_ERR_ARG, kapsul_global_set(g, one, &E));          /* immutable */
-    EXPECT(KAPSUL_ERR_ARG, kapsul_global_set(gm, wrong, &E));       /* wrong kind */
+    EXPECT(KAPSUL_ERR_ARG, kapsul_global_set(g, one, &E));    /* immutable */
+    EXPECT(KAPSUL_ERR_ARG, kapsul_global_set(gm, wrong, &E)); /* wrong kind */
     EXPECT(KAPSUL_ERR_ARG, kapsul_global_set(NULL, one, &E));
-    kapsul_val two = {.kind = KAPSUL_I32, .of.i32 = 2};
+    kapsul_val two = { .kind = KAPSUL_I32, .of.i32 = 2 };
     EXPECT(KAPSUL_OK, kapsul_global_set(gm, two, &E));
     CHECK(kapsul_global_get(gm).of.i32 == 2);
 
     /* The linker. */
-    kapsul_extern nothing = {.kind = KAPSUL_EXTERN_FUNC, .of.func = NULL};
-    kapsul_extern badkind = {.kind = (kapsul_externkind)7, .of.func = f};
-    kapsul_extern fn = {.kind = KAPSUL_EXTERN_FUNC, .of.func = f};
+    kapsul_extern nothing = { .kind = KAPSUL_EXTERN_FUNC, .of.func = NULL };
+    kapsul_extern badkind = { .kind = (kapsul_externkind)7, .of.func = f };
+    kapsul_extern fn = { .kind = KAPSUL_EXTERN_FUNC, .of.func = f };
     EXPECT(KAPSUL_ERR_ARG, kapsul_linker_define(l, "m", 1, "f", 1, nothing, &E));
     EXPECT(KAPSUL_ERR_ARG, kapsul_linker_define(l, "m", 1, "f", 1, badkind, &E));
     EXPECT(KAPSUL_ERR_ARG, kapsul_linker_define(l, NULL, 1, "f", 1, fn, &E));
@@ -188,7 +189,7 @@ static void test_store_calls(kapsul_engine *e) {
     kapsul_module *needs = wat(e2, "(module (import \"m\" \"absent\" (func)))");
     kapsul_module *ok = wat(e2, "(module (import \"m\" \"f\" (func (param i32)))\n"
                                 "  (func (export \"start\") (call 0 (i32.const 1))))");
-    kapsul_module *other = wat(e, "(module)");   /* of another engine */
+    kapsul_module *other = wat(e, "(module)"); /* of another engine */
     kapsul_module *big = wat(e2, "(module (memory 3))");
     kapsul_instance *inst = (kapsul_instance *)&E;
     EXPECT(KAPSUL_ERR_UNLINKABLE, kapsul_linker_instantiate(l, needs, &inst, &E));
@@ -206,7 +207,7 @@ static void test_store_calls(kapsul_engine *e) {
     EXPECT(KAPSUL_ERR_ARG, kapsul_instance_export(inst, NULL, 4, &x, &E));
     CHECK(kapsul_instance_export(inst, "stop", 4, &x, NULL) == KAPSUL_ERR_NOT_FOUND);
     CHECK(kapsul_instance_func(inst, NULL) == NULL && kapsul_instance_memory(inst, "start") == NULL);
-    EXPECT(KAPSUL_ERR_TRAP, kapsul_func_call(s, x.of.func, NULL, 0, NULL, 0, &E));   /* via h_trap */
+    EXPECT(KAPSUL_ERR_TRAP, kapsul_func_call(s, x.of.func, NULL, 0, NULL, 0, &E)); /* via h_trap */
     CHECK(E.trap == KAPSUL_TRAP_HOST && E.nframes == 1 && E.frames[0].func_index == 1);
     EXPECT(KAPSUL_OK, kapsul_linker_define_instance(l, "inst", 4, inst, &E));
 
@@ -223,13 +224,13 @@ static void test_store_calls(kapsul_engine *e) {
 }
 
 static void test_wasi_calls(kapsul_engine *e) {
-    kapsul_wasi_dir dir = {.host_path = "/nonexistent/kapsul-test-dir"};
-    kapsul_wasi_config cfg = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    kapsul_wasi_dir dir = { .host_path = "/nonexistent/kapsul-test-dir" };
+    kapsul_wasi_config cfg = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
     kapsul_wasi *w = (kapsul_wasi *)&E;
     EXPECT(KAPSUL_ERR_ARG, kapsul_wasi_new(NULL, &w, &E));
     CHECK(w == NULL);
     cfg.argc = 1;
-    EXPECT(KAPSUL_ERR_ARG, kapsul_wasi_new(&cfg, &w, &E));   /* argv NULL with argc 1 */
+    EXPECT(KAPSUL_ERR_ARG, kapsul_wasi_new(&cfg, &w, &E)); /* argv NULL with argc 1 */
     cfg.argc = 0;
     cfg.dirs = &dir;
     cfg.ndirs = 1;
@@ -255,7 +256,7 @@ static void test_free_null(void) {
     kapsul_store_free(NULL);
     kapsul_linker_free(NULL);
     kapsul_wasi_free(NULL);
-    CHECK(true);   /* reaching here is the test */
+    CHECK(true); /* reaching here is the test */
 }
 
 /* ---- One engine and one module shared by threads ---- */
@@ -279,7 +280,8 @@ static void *share_thread(void *arg) {
     for (int round = 0; round < 20; round++) {
         /* Load a module of its own into the shared engine (types get interned concurrently)... */
         char text[160];
-        snprintf(text, sizeof text, "(module (func (export \"f\") (param i32 i64 f32) (result i32) (i32.const %d)))",
+        snprintf(text, sizeof text,
+                 "(module (func (export \"f\") (param i32 i64 f32) (result i32) (i32.const %d)))",
                  sh->id * 100 + round);
         kapsul_module *own = NULL;
         kapsul_store *s = NULL;
@@ -292,10 +294,10 @@ static void *share_thread(void *arg) {
                   /* ...and instantiate the shared module (its reference count moves) and its own. */
                   kapsul_linker_instantiate(l, sh->module, &a, &err) == KAPSUL_OK &&
                   kapsul_linker_instantiate(l, own, &b, &err) == KAPSUL_OK;
-        kapsul_val n = {.kind = KAPSUL_I32, .of.i32 = 1000 + sh->id}, r;
+        kapsul_val n = { .kind = KAPSUL_I32, .of.i32 = 1000 + sh->id }, r;
         ok = ok && kapsul_func_call(s, kapsul_instance_func(a, "sum"), &n, 1, &r, 1, &err) == KAPSUL_OK &&
              r.of.i32 == (1000 + sh->id) * (1001 + sh->id) / 2;
-        kapsul_val fa[3] = {{.kind = KAPSUL_I32}, {.kind = KAPSUL_I64}, {.kind = KAPSUL_F32}};
+        kapsul_val fa[3] = { { .kind = KAPSUL_I32 }, { .kind = KAPSUL_I64 }, { .kind = KAPSUL_F32 } };
         ok = ok && kapsul_func_call(s, kapsul_instance_func(b, "f"), fa, 3, &r, 1, &err) == KAPSUL_OK &&
              r.of.i32 == sh->id * 100 + round;
         if (!ok) sh->failures++;
@@ -307,7 +309,9 @@ static void *share_thread(void *arg) {
 }
 
 static void test_threads(void) {
-    enum { N = 8 };
+    enum {
+        N = 8
+    };
     kapsul_engine *e;
     CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
     kapsul_module *m = NULL;
@@ -315,7 +319,7 @@ static void test_threads(void) {
     shared sh[N];
     pthread_t th[N];
     for (int i = 0; i < N; i++) {
-        sh[i] = (shared){e, m, i, 0};
+        sh[i] = (shared){ e, m, i, 0 };
         CHECK(pthread_create(&th[i], NULL, share_thread, &sh[i]) == 0);
     }
     for (int i = 0; i < N; i++) {

@@ -12,7 +12,7 @@
 #include "mb.h"
 
 static mb start(void) {
-    mb m = {0};
+    mb m = { 0 };
     put(&m, "\0asm\1\0\0\0", 8);
     return m;
 }
@@ -21,8 +21,16 @@ static void section(mb *m, uint8_t id, const void *c, size_t n) {
     put_u32(m, (uint32_t)n);
     put(m, c, n);
 }
-#define SEC(m, id, ...) do { static const uint8_t c_[] = {__VA_ARGS__}; section(m, id, c_, sizeof c_); } while (0)
-#define RAW(m, ...) do { static const uint8_t c_[] = {__VA_ARGS__}; put(m, c_, sizeof c_); } while (0)
+#define SEC(m, id, ...)                              \
+    do {                                             \
+        static const uint8_t c_[] = { __VA_ARGS__ }; \
+        section(m, id, c_, sizeof c_);               \
+    } while (0)
+#define RAW(m, ...)                                  \
+    do {                                             \
+        static const uint8_t c_[] = { __VA_ARGS__ }; \
+        put(m, c_, sizeof c_);                       \
+    } while (0)
 
 static kapsul_error err;
 
@@ -38,7 +46,8 @@ static int expect(mb *m, kapsul_status want, const char *msg, int line) {
     kapsul_status st = decode(m, NULL);
     free(m->b);
     int ok = st == want && (want == KAPSUL_OK || strncmp(err.message, msg, strlen(msg)) == 0);
-    if (!ok) fprintf(stderr, "line %d: got %d '%s', want %d '%s'\n", line, st, st ? err.message : "", want, msg);
+    if (!ok)
+        fprintf(stderr, "line %d: got %d '%s', want %d '%s'\n", line, st, st ? err.message : "", want, msg);
     return ok;
 }
 #define EXPECT(m, st, msg) CHECK(expect(&(m), st, msg, __LINE__))
@@ -47,19 +56,24 @@ static int expect(mb *m, kapsul_status want, const char *msg, int line) {
 /* ---- Header and section framing ------------------------------------------------------------- */
 
 static void test_header(void) {
-    mb m = {0};
+    mb m = { 0 };
     MALFORMED(m, "unexpected end");
-    m = (mb){0}; RAW(&m, 0x00, 'a', 's');
+    m = (mb){ 0 };
+    RAW(&m, 0x00, 'a', 's');
     MALFORMED(m, "unexpected end");
-    m = (mb){0}; RAW(&m, 'a', 's', 'm', 0x00);
+    m = (mb){ 0 };
+    RAW(&m, 'a', 's', 'm', 0x00);
     MALFORMED(m, "magic header not detected");
-    m = (mb){0}; RAW(&m, 0x00, 'a', 's', 'm', 1, 0, 0);
+    m = (mb){ 0 };
+    RAW(&m, 0x00, 'a', 's', 'm', 1, 0, 0);
     MALFORMED(m, "unexpected end");
-    m = (mb){0}; RAW(&m, 0x00, 'a', 's', 'm', 2, 0, 0, 0);
+    m = (mb){ 0 };
+    RAW(&m, 0x00, 'a', 's', 'm', 2, 0, 0, 0);
     MALFORMED(m, "unknown binary version");
     m = start();
     EXPECT(m, KAPSUL_OK, "");
-    m = (mb){0}; RAW(&m, 0x00, 'a', 's', 'm', 1, 0, 0, 1);
+    m = (mb){ 0 };
+    RAW(&m, 0x00, 'a', 's', 'm', 1, 0, 0, 1);
     MALFORMED(m, "unknown binary version");
     CHECK(err.offset == 4);
 }
@@ -68,27 +82,44 @@ static void test_framing(void) {
     mb m = start();
     SEC(&m, 13, 0);
     MALFORMED(m, "malformed section id");
-    m = start(); RAW(&m, 0x80, 0x01, 0x00);
+    m = start();
+    RAW(&m, 0x80, 0x01, 0x00);
     MALFORMED(m, "malformed section id");
-    m = start(); RAW(&m, 0x01);
+    m = start();
+    RAW(&m, 0x01);
     MALFORMED(m, "unexpected end");
-    m = start(); RAW(&m, 0x01, 0x05, 0x01, 0x60);
+    m = start();
+    RAW(&m, 0x01, 0x05, 0x01, 0x60);
     MALFORMED(m, "length out of bounds");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00, 0x00);      /* one byte too many */
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00, 0x00); /* one byte too many */
     MALFORMED(m, "section size mismatch");
-    m = start(); SEC(&m, 1, 0x00); SEC(&m, 1, 0x00);
+    m = start();
+    SEC(&m, 1, 0x00);
+    SEC(&m, 1, 0x00);
     MALFORMED(m, "unexpected content after last section");
-    m = start(); SEC(&m, 3, 0x00); SEC(&m, 1, 0x00);
+    m = start();
+    SEC(&m, 3, 0x00);
+    SEC(&m, 1, 0x00);
     MALFORMED(m, "unexpected content after last section");
-    m = start(); SEC(&m, 10, 0x00); SEC(&m, 12, 0x00);           /* data count after code */
+    m = start();
+    SEC(&m, 10, 0x00);
+    SEC(&m, 12, 0x00); /* data count after code */
     MALFORMED(m, "unexpected content after last section");
-    m = start(); SEC(&m, 12, 0x00); SEC(&m, 12, 0x00);
+    m = start();
+    SEC(&m, 12, 0x00);
+    SEC(&m, 12, 0x00);
     MALFORMED(m, "unexpected content after last section");
     /* Data count sits between element and code; customs go anywhere, any number of times. */
     m = start();
     SEC(&m, 0, 0x01, 'a', 1, 2, 3);
-    SEC(&m, 1, 0x00); SEC(&m, 0, 0x01, 'b'); SEC(&m, 9, 0x00); SEC(&m, 12, 0x00);
-    SEC(&m, 10, 0x00); SEC(&m, 11, 0x00); SEC(&m, 0, 0x00);
+    SEC(&m, 1, 0x00);
+    SEC(&m, 0, 0x01, 'b');
+    SEC(&m, 9, 0x00);
+    SEC(&m, 12, 0x00);
+    SEC(&m, 10, 0x00);
+    SEC(&m, 11, 0x00);
+    SEC(&m, 0, 0x00);
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -100,19 +131,23 @@ static void test_framing(void) {
         CHECK(mod->has_data_count && mod->data_count == 0);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 0, 0x02, 0xC0, 0x80);
+    m = start();
+    SEC(&m, 0, 0x02, 0xC0, 0x80);
     MALFORMED(m, "malformed UTF-8 encoding");
-    m = start(); SEC(&m, 0);
+    m = start();
+    SEC(&m, 0);
     MALFORMED(m, "unexpected end");
 }
 
 static void test_leb(void) {
     mb m = start();
-    SEC(&m, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00);              /* 6-byte u32 */
+    SEC(&m, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00); /* 6-byte u32 */
     MALFORMED(m, "integer representation too long");
-    m = start(); SEC(&m, 1, 0x80, 0x80, 0x80, 0x80, 0x70);        /* unused bits set */
+    m = start();
+    SEC(&m, 1, 0x80, 0x80, 0x80, 0x80, 0x70); /* unused bits set */
     MALFORMED(m, "integer too large");
-    m = start(); SEC(&m, 1, 0x81, 0x80, 0x80, 0x80, 0x00, 0x60, 0x00, 0x00);  /* padded 1 is fine */
+    m = start();
+    SEC(&m, 1, 0x81, 0x80, 0x80, 0x80, 0x00, 0x60, 0x00, 0x00); /* padded 1 is fine */
     EXPECT(m, KAPSUL_OK, "");
 }
 
@@ -133,24 +168,27 @@ static void test_types(void) {
         CHECK(kpModule_typeEqual(&mod->types[1], &mod->types[1]));
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x01, 0x7A, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x01, 0x7A, 0x00);
     MALFORMED(m, "malformed value type");
-    m = start(); SEC(&m, 1, 0x01, 0x61, 0x00, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x61, 0x00, 0x00);
     MALFORMED(m, "malformed function type");
-    m = start(); SEC(&m, 1, 0x01, 0xE0, 0x7F, 0x00, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0xE0, 0x7F, 0x00, 0x00);
     MALFORMED(m, "integer representation too long");
-    m = start(); SEC(&m, 1, 0x02, 0x60, 0x00, 0x00);
+    m = start();
+    SEC(&m, 1, 0x02, 0x60, 0x00, 0x00);
     MALFORMED(m, "unexpected end");
 }
 
 static void test_imports(void) {
     mb m = start();
     SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
-    SEC(&m, 2, 0x04,
-        0x01, 'm', 0x01, 'f', 0x00, 0x00,                        /* func type 0 */
-        0x01, 'm', 0x01, 't', 0x01, 0x6F, 0x01, 0x01, 0x05,      /* table externref 1..5 */
-        0x01, 'm', 0x02, 'm', 'm', 0x02, 0x00, 0x02,             /* memory 2.. */
-        0x00, 0x00, 0x03, 0x7E, 0x01);                           /* global mut i64, empty names */
+    SEC(&m, 2, 0x04, 0x01, 'm', 0x01, 'f', 0x00, 0x00,      /* func type 0 */
+        0x01, 'm', 0x01, 't', 0x01, 0x6F, 0x01, 0x01, 0x05, /* table externref 1..5 */
+        0x01, 'm', 0x02, 'm', 'm', 0x02, 0x00, 0x02,        /* memory 2.. */
+        0x00, 0x00, 0x03, 0x7E, 0x01);                      /* global mut i64, empty names */
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -168,19 +206,26 @@ static void test_imports(void) {
         CHECK(kpModule_numFuncs(mod) == 1 && kpModule_numGlobals(mod) == 1);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 2, 0x01, 0x00, 0x00, 0x04, 0x00);
+    m = start();
+    SEC(&m, 2, 0x01, 0x00, 0x00, 0x04, 0x00);
     MALFORMED(m, "malformed import kind");
-    m = start(); SEC(&m, 2, 0x01, 0x01, 0xFF, 0x00, 0x00, 0x00);
+    m = start();
+    SEC(&m, 2, 0x01, 0x01, 0xFF, 0x00, 0x00, 0x00);
     MALFORMED(m, "malformed UTF-8 encoding");
-    m = start(); SEC(&m, 2, 0x01, 0x00, 0x00, 0x03, 0x7F, 0x02);
+    m = start();
+    SEC(&m, 2, 0x01, 0x00, 0x00, 0x03, 0x7F, 0x02);
     MALFORMED(m, "malformed mutability");
-    m = start(); SEC(&m, 2, 0x01, 0x00, 0x00, 0x01, 0x7F, 0x00, 0x00);
+    m = start();
+    SEC(&m, 2, 0x01, 0x00, 0x00, 0x01, 0x7F, 0x00, 0x00);
     MALFORMED(m, "malformed reference type");
-    m = start(); SEC(&m, 2, 0x01, 0x00, 0x00, 0x02, 0x02, 0x00);
+    m = start();
+    SEC(&m, 2, 0x01, 0x00, 0x00, 0x02, 0x02, 0x00);
     MALFORMED(m, "integer too large");
-    m = start(); SEC(&m, 2, 0x01, 0x00, 0x00, 0x02, 0x81, 0x00, 0x00);
+    m = start();
+    SEC(&m, 2, 0x01, 0x00, 0x00, 0x02, 0x81, 0x00, 0x00);
     MALFORMED(m, "integer representation too long");
-    m = start(); SEC(&m, 2, 0x01, 0x05, 'a', 'b');
+    m = start();
+    SEC(&m, 2, 0x01, 0x05, 'a', 'b');
     MALFORMED(m, "unexpected end");
 }
 
@@ -190,9 +235,8 @@ static void test_functions_and_code(void) {
     mb m = start();
     SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
     SEC(&m, 3, 0x02, 0x00, 0x00);
-    SEC(&m, 10, 0x02,
-        0x02, 0x00, 0x0B,
-        0x08, 0x02, 0x03, 0x7F, 0x80, 0x01, 0x7E, 0x01, 0x0B);   /* 3 i32 + 128 i64 locals */
+    SEC(&m, 10, 0x02, 0x02, 0x00, 0x0B, 0x08, 0x02, 0x03, 0x7F, 0x80, 0x01, 0x7E, 0x01,
+        0x0B); /* 3 i32 + 128 i64 locals */
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -205,31 +249,50 @@ static void test_functions_and_code(void) {
         CHECK(mod->funcs[1].body.len == 2);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x02, 0x00, 0x00); SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x02, 0x00, 0x00);
+    SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
     MALFORMED(m, "function and code section have inconsistent lengths");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
     MALFORMED(m, "function and code section have inconsistent lengths");
-    m = start(); SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
+    m = start();
+    SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
     MALFORMED(m, "function and code section have inconsistent lengths");
     /* A count mismatch does not hide an earlier-reported ordering error. */
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x02, 0x00, 0x00);
-    SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B); SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x02, 0x00, 0x00);
+    SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
+    SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
     MALFORMED(m, "unexpected content after last section");
     /* Locals: 50,000 are fine, 50,001 are "too many locals", and 2^32-1 never allocates. */
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
     SEC(&m, 10, 0x01, 0x06, 0x01, 0xD0, 0x86, 0x03, 0x7F, 0x0B);
     EXPECT(m, KAPSUL_OK, "");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
     SEC(&m, 10, 0x01, 0x08, 0x02, 0xD0, 0x86, 0x03, 0x7F, 0x01, 0x7E, 0x0B);
     MALFORMED(m, "too many locals");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
     SEC(&m, 10, 0x01, 0x0A, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x7F, 0x02, 0x7E, 0x0B);
     MALFORMED(m, "too many locals");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
     SEC(&m, 10, 0x01, 0x04, 0x01, 0x01, 0x40, 0x0B);
     MALFORMED(m, "malformed value type");
-    m = start(); SEC(&m, 1, 0x01, 0x60, 0x00, 0x00); SEC(&m, 3, 0x01, 0x00);
-    SEC(&m, 10, 0x01, 0x05, 0x00, 0x0B);                         /* body longer than section */
+    m = start();
+    SEC(&m, 1, 0x01, 0x60, 0x00, 0x00);
+    SEC(&m, 3, 0x01, 0x00);
+    SEC(&m, 10, 0x01, 0x05, 0x00, 0x0B); /* body longer than section */
     MALFORMED(m, "unexpected end");
 }
 
@@ -237,8 +300,8 @@ static void test_tables_memories_globals(void) {
     mb m = start();
     SEC(&m, 4, 0x02, 0x70, 0x00, 0x01, 0x6F, 0x01, 0x00, 0x80, 0x80, 0x04);
     SEC(&m, 5, 0x01, 0x01, 0x01, 0x02);
-    SEC(&m, 6, 0x02, 0x7F, 0x00, 0x41, 0x2A, 0x0B,
-        0x7D, 0x01, 0x02, 0x40, 0x0B, 0x43, 0x00, 0x00, 0x80, 0x3F, 0x0B); /* nested block skipped */
+    SEC(&m, 6, 0x02, 0x7F, 0x00, 0x41, 0x2A, 0x0B, 0x7D, 0x01, 0x02, 0x40, 0x0B, 0x43, 0x00, 0x00, 0x80, 0x3F,
+        0x0B); /* nested block skipped */
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -254,17 +317,24 @@ static void test_tables_memories_globals(void) {
         kpModule_free(mod);
     }
     /* A constant expression without end runs into the next section's id: not an instruction. */
-    m = start(); SEC(&m, 6, 0x01, 0x7F, 0x00, 0x41, 0x00); SEC(&m, 10, 0x00);
+    m = start();
+    SEC(&m, 6, 0x01, 0x7F, 0x00, 0x41, 0x00);
+    SEC(&m, 10, 0x00);
     MALFORMED(m, "illegal opcode");
-    m = start(); SEC(&m, 6, 0x01, 0x7F, 0x00, 0x41, 0x00);
+    m = start();
+    SEC(&m, 6, 0x01, 0x7F, 0x00, 0x41, 0x00);
     MALFORMED(m, "unexpected end");
-    m = start(); SEC(&m, 6, 0x01, 0x7F, 0x02, 0x41, 0x00, 0x0B);
+    m = start();
+    SEC(&m, 6, 0x01, 0x7F, 0x02, 0x41, 0x00, 0x0B);
     MALFORMED(m, "malformed mutability");
-    m = start(); SEC(&m, 4, 0x01, 0x7F, 0x00, 0x00);
+    m = start();
+    SEC(&m, 4, 0x01, 0x7F, 0x00, 0x00);
     MALFORMED(m, "malformed reference type");
-    m = start(); SEC(&m, 5, 0x01, 0x03, 0x00, 0x00);
+    m = start();
+    SEC(&m, 5, 0x01, 0x03, 0x00, 0x00);
     MALFORMED(m, "integer too large");
-    m = start(); SEC(&m, 6, 0x01, 0x7F, 0x00, 0xFC, 0x40, 0x0B);
+    m = start();
+    SEC(&m, 6, 0x01, 0x7F, 0x00, 0xFC, 0x40, 0x0B);
     MALFORMED(m, "illegal opcode");
 }
 
@@ -282,9 +352,11 @@ static void test_exports_start(void) {
         CHECK(mod->has_start && mod->start == 7);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 7, 0x01, 0x00, 0x04, 0x00);
+    m = start();
+    SEC(&m, 7, 0x01, 0x00, 0x04, 0x00);
     MALFORMED(m, "malformed export kind");
-    m = start(); SEC(&m, 8, 0x00, 0x00);
+    m = start();
+    SEC(&m, 8, 0x00, 0x00);
     MALFORMED(m, "section size mismatch");
 }
 
@@ -292,15 +364,14 @@ static void test_exports_start(void) {
 
 static void test_elems(void) {
     mb m = start();
-    SEC(&m, 9, 0x08,
-        0x00, 0x41, 0x01, 0x0B, 0x02, 0x00, 0x01,                /* 0: active table 0, funcs */
-        0x01, 0x00, 0x01, 0x02,                                  /* 1: passive, elemkind, funcs */
-        0x02, 0x03, 0x41, 0x00, 0x0B, 0x00, 0x00,                /* 2: active table 3, no items */
-        0x03, 0x00, 0x01, 0x04,                                  /* 3: declarative funcs */
-        0x04, 0x41, 0x00, 0x0B, 0x01, 0xD2, 0x00, 0x0B,          /* 4: active, exprs */
-        0x05, 0x6F, 0x02, 0xD0, 0x6F, 0x0B, 0xD0, 0x6F, 0x0B,    /* 5: passive externref exprs */
+    SEC(&m, 9, 0x08, 0x00, 0x41, 0x01, 0x0B, 0x02, 0x00, 0x01,      /* 0: active table 0, funcs */
+        0x01, 0x00, 0x01, 0x02,                                     /* 1: passive, elemkind, funcs */
+        0x02, 0x03, 0x41, 0x00, 0x0B, 0x00, 0x00,                   /* 2: active table 3, no items */
+        0x03, 0x00, 0x01, 0x04,                                     /* 3: declarative funcs */
+        0x04, 0x41, 0x00, 0x0B, 0x01, 0xD2, 0x00, 0x0B,             /* 4: active, exprs */
+        0x05, 0x6F, 0x02, 0xD0, 0x6F, 0x0B, 0xD0, 0x6F, 0x0B,       /* 5: passive externref exprs */
         0x06, 0x01, 0x41, 0x00, 0x0B, 0x70, 0x01, 0xD0, 0x70, 0x0B, /* 6: active table 1 exprs */
-        0x07, 0x70, 0x01, 0xD2, 0x05, 0x0B);                     /* 7: declarative exprs */
+        0x07, 0x70, 0x01, 0xD2, 0x05, 0x0B);                        /* 7: declarative exprs */
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -318,23 +389,25 @@ static void test_elems(void) {
         CHECK(e[7].mode == kpSeg_DECLARATIVE && e[7].count == 1);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 9, 0x01, 0x08, 0x00);
+    m = start();
+    SEC(&m, 9, 0x01, 0x08, 0x00);
     MALFORMED(m, "malformed elements segment kind");
-    m = start(); SEC(&m, 9, 0x01, 0x01, 0x01, 0x00);
+    m = start();
+    SEC(&m, 9, 0x01, 0x01, 0x01, 0x00);
     MALFORMED(m, "malformed element kind");
-    m = start(); SEC(&m, 9, 0x01, 0x05, 0x7F, 0x00);
+    m = start();
+    SEC(&m, 9, 0x01, 0x05, 0x7F, 0x00);
     MALFORMED(m, "malformed reference type");
-    m = start(); SEC(&m, 9, 0x02, 0x01, 0x00, 0x00);
+    m = start();
+    SEC(&m, 9, 0x02, 0x01, 0x00, 0x00);
     MALFORMED(m, "unexpected end");
 }
 
 static void test_datas(void) {
     mb m = start();
     SEC(&m, 12, 0x03);
-    SEC(&m, 11, 0x03,
-        0x00, 0x41, 0x08, 0x0B, 0x02, 'h', 'i',
-        0x01, 0x03, 'a', 'b', 'c',
-        0x02, 0x00, 0x41, 0x00, 0x0B, 0x00);
+    SEC(&m, 11, 0x03, 0x00, 0x41, 0x08, 0x0B, 0x02, 'h', 'i', 0x01, 0x03, 'a', 'b', 'c', 0x02, 0x00, 0x41,
+        0x00, 0x0B, 0x00);
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
     free(m.b);
@@ -342,18 +415,25 @@ static void test_datas(void) {
         CHECK(mod->ndatas == 3 && mod->datas[0].mode == kpSeg_ACTIVE && mod->datas[0].bytes.len == 2);
         CHECK(mod->bytes[mod->datas[0].bytes.start] == 'h');
         CHECK(mod->datas[1].mode == kpSeg_PASSIVE && mod->datas[1].bytes.len == 3);
-        CHECK(mod->datas[2].mode == kpSeg_ACTIVE && mod->datas[2].memory == 0 && mod->datas[2].bytes.len == 0);
+        CHECK(mod->datas[2].mode == kpSeg_ACTIVE && mod->datas[2].memory == 0 &&
+              mod->datas[2].bytes.len == 0);
         kpModule_free(mod);
     }
-    m = start(); SEC(&m, 12, 0x02); SEC(&m, 11, 0x01, 0x01, 0x00);
+    m = start();
+    SEC(&m, 12, 0x02);
+    SEC(&m, 11, 0x01, 0x01, 0x00);
     MALFORMED(m, "data count and data section have inconsistent lengths");
-    m = start(); SEC(&m, 12, 0x01);
+    m = start();
+    SEC(&m, 12, 0x01);
     MALFORMED(m, "data count and data section have inconsistent lengths");
-    m = start(); SEC(&m, 12, 0x00);
+    m = start();
+    SEC(&m, 12, 0x00);
     EXPECT(m, KAPSUL_OK, "");
-    m = start(); SEC(&m, 11, 0x01, 0x03, 0x00);
+    m = start();
+    SEC(&m, 11, 0x01, 0x03, 0x00);
     MALFORMED(m, "malformed data segment kind");
-    m = start(); SEC(&m, 11, 0x01, 0x01, 0x07, 'a');
+    m = start();
+    SEC(&m, 11, 0x01, 0x01, 0x07, 'a');
     MALFORMED(m, "unexpected end");
 }
 
@@ -365,8 +445,7 @@ static void test_names(void) {
     SEC(&m, 2, 0x01, 0x00, 0x00, 0x00, 0x00);
     SEC(&m, 3, 0x01, 0x00);
     SEC(&m, 10, 0x01, 0x02, 0x00, 0x0B);
-    SEC(&m, 0, 0x04, 'n', 'a', 'm', 'e',
-        0x00, 0x02, 0x01, 'M',                                   /* module name: skipped */
+    SEC(&m, 0, 0x04, 'n', 'a', 'm', 'e', 0x00, 0x02, 0x01, 'M', /* module name: skipped */
         0x01, 0x0B, 0x03, 0x00, 0x01, 'i', 0x01, 0x02, 'd', 'f', 0x09, 0x01, 'x');
     kpModule *mod = NULL;
     CHECK(decode(&m, &mod) == KAPSUL_OK);
@@ -398,22 +477,26 @@ static void test_names(void) {
 
 static void test_counts_and_limits(void) {
     /* A huge count with a few bytes left is malformed at once, never a giant allocation. */
-    static const uint8_t ids[] = {1, 2, 3, 4, 5, 6, 7, 9, 11};
+    static const uint8_t ids[] = { 1, 2, 3, 4, 5, 6, 7, 9, 11 };
     for (size_t i = 0; i < sizeof ids; i++) {
         mb m = start();
         SEC(&m, ids[i], 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00, 0x00, 0x00);
         MALFORMED(m, "unexpected end");
     }
-    mb m = start(); SEC(&m, 1, 0x01, 0x60, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00);
+    mb m = start();
+    SEC(&m, 1, 0x01, 0x60, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x00);
     MALFORMED(m, "unexpected end");
-    m = start(); SEC(&m, 9, 0x01, 0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F);
+    m = start();
+    SEC(&m, 9, 0x01, 0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F);
     MALFORMED(m, "unexpected end");
 
     /* Plausible but over the limit: KAPSUL_ERR_LIMIT. */
     m = start();
     {
-        mb c = {0};
-        put_u8(&c, 0x01); put_u8(&c, 0x60); put_u32(&c, KP_MAX_PARAMS + 1);
+        mb c = { 0 };
+        put_u8(&c, 0x01);
+        put_u8(&c, 0x60);
+        put_u32(&c, KP_MAX_PARAMS + 1);
         for (uint32_t i = 0; i <= KP_MAX_PARAMS; i++) put_u8(&c, 0x7F);
         put_u8(&c, 0x00);
         section(&m, 1, c.b, c.n);
@@ -422,8 +505,11 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_ERR_LIMIT, "too many parameters");
     m = start();
     {
-        mb c = {0};
-        put_u8(&c, 0x01); put_u8(&c, 0x60); put_u8(&c, 0x00); put_u32(&c, KP_MAX_RESULTS);
+        mb c = { 0 };
+        put_u8(&c, 0x01);
+        put_u8(&c, 0x60);
+        put_u8(&c, 0x00);
+        put_u32(&c, KP_MAX_RESULTS);
         for (uint32_t i = 0; i < KP_MAX_RESULTS; i++) put_u8(&c, 0x7F);
         section(&m, 1, c.b, c.n);
         free(c.b);
@@ -431,7 +517,7 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_OK, "");
     m = start();
     {
-        mb c = {0};
+        mb c = { 0 };
         put_u32(&c, KP_MAX_TYPES + 1);
         for (uint32_t i = 0; i <= KP_MAX_TYPES; i++) put(&c, "\x60\x00\x00", 3);
         section(&m, 1, c.b, c.n);
@@ -440,7 +526,7 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_ERR_LIMIT, "too many types");
     m = start();
     {
-        mb c = {0};
+        mb c = { 0 };
         put_u32(&c, KP_MAX_IMPORTS + 1);
         for (uint32_t i = 0; i <= KP_MAX_IMPORTS; i++) put(&c, "\x00\x00\x00\x00", 4);
         section(&m, 2, c.b, c.n);
@@ -449,7 +535,7 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_ERR_LIMIT, "too many imports");
     m = start();
     {
-        mb c = {0};
+        mb c = { 0 };
         put_u32(&c, KP_MAX_EXPORTS + 1);
         for (uint32_t i = 0; i <= KP_MAX_EXPORTS; i++) put(&c, "\x00\x00\x00", 3);
         section(&m, 7, c.b, c.n);
@@ -458,7 +544,7 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_ERR_LIMIT, "too many exports");
     m = start();
     {
-        mb c = {0};
+        mb c = { 0 };
         put_u32(&c, KP_MAX_FUNCS + 1);
         for (uint32_t i = 0; i <= KP_MAX_FUNCS; i++) put_u8(&c, 0x00);
         section(&m, 3, c.b, c.n);
@@ -467,7 +553,7 @@ static void test_counts_and_limits(void) {
     EXPECT(m, KAPSUL_ERR_LIMIT, "too many functions");
     m = start();
     {
-        mb c = {0};
+        mb c = { 0 };
         put_u32(&c, KP_MAX_SEGMENTS + 1);
         for (uint32_t i = 0; i <= KP_MAX_SEGMENTS; i++) put(&c, "\x01\x00", 2);
         section(&m, 11, c.b, c.n);
@@ -493,26 +579,34 @@ static void test_instr(void) {
     CHECK(in.op == kpOp_BR_TABLE && in.count == 2 && in.a == 2 && in.bytes[1] == 0x01);
     CHECK(decode_one((const uint8_t *)"\x28\x02\x80\x01", 4, &in, &e));
     CHECK(in.op == kpOp_I32_LOAD && in.a == 2 && in.b == 128);
-    CHECK(!decode_one((const uint8_t *)"\x28\x20\x00", 3, &in, &e) && strcmp(e, "malformed memop flags") == 0);
+    CHECK(!decode_one((const uint8_t *)"\x28\x20\x00", 3, &in, &e) &&
+          strcmp(e, "malformed memop flags") == 0);
     CHECK(decode_one((const uint8_t *)"\x41\x7F", 2, &in, &e) && in.bits == 0xFFFFFFFFu);
     CHECK(decode_one((const uint8_t *)"\x42\x7F", 2, &in, &e) && in.bits == UINT64_MAX);
-    CHECK(decode_one((const uint8_t *)"\x44\0\0\0\0\0\0\xF0\x3F", 9, &in, &e) && in.bits == 0x3FF0000000000000ull);
+    CHECK(decode_one((const uint8_t *)"\x44\0\0\0\0\0\0\xF0\x3F", 9, &in, &e) &&
+          in.bits == 0x3FF0000000000000ull);
     CHECK(decode_one((const uint8_t *)"\x02\x40", 2, &in, &e) && in.block_kind == kpBlock_EMPTY);
-    CHECK(decode_one((const uint8_t *)"\x03\x7B", 2, &in, &e) && in.block_kind == kpBlock_VAL && in.type == kpT_V128);
+    CHECK(decode_one((const uint8_t *)"\x03\x7B", 2, &in, &e) && in.block_kind == kpBlock_VAL &&
+          in.type == kpT_V128);
     CHECK(decode_one((const uint8_t *)"\x04\x05", 2, &in, &e) && in.block_kind == kpBlock_TYPE && in.a == 5);
     CHECK(!decode_one((const uint8_t *)"\x02\x7A", 2, &in, &e) && strcmp(e, "malformed value type") == 0);
-    CHECK(decode_one((const uint8_t *)"\x1C\x01\x7E", 3, &in, &e) && in.op == kpOp_SELECT_T && in.a == 1 && in.type == kpT_I64);
+    CHECK(decode_one((const uint8_t *)"\x1C\x01\x7E", 3, &in, &e) && in.op == kpOp_SELECT_T && in.a == 1 &&
+          in.type == kpT_I64);
     CHECK(decode_one((const uint8_t *)"\xD0\x6F", 2, &in, &e) && in.type == kpT_EXTERNREF);
     CHECK(!decode_one((const uint8_t *)"\xD0\x7F", 2, &in, &e) && strcmp(e, "malformed reference type") == 0);
     CHECK(!decode_one((const uint8_t *)"\x3F\x01", 2, &in, &e) && strcmp(e, "zero byte expected") == 0);
     CHECK(!decode_one((const uint8_t *)"\x40\x80\x00", 3, &in, &e) && strcmp(e, "zero byte expected") == 0);
-    CHECK(decode_one((const uint8_t *)"\xFC\x08\x03\x00", 4, &in, &e) && in.op == kpOp_MEMORY_INIT && in.a == 3);
-    CHECK(decode_one((const uint8_t *)"\xFC\x0E\x01\x02", 4, &in, &e) && in.op == kpOp_TABLE_COPY && in.b == 2);
-    CHECK(decode_one((const uint8_t *)"\xFC\x88\x00\x03\x00", 5, &in, &e) && in.op == kpOp_MEMORY_INIT && in.a == 3);
+    CHECK(decode_one((const uint8_t *)"\xFC\x08\x03\x00", 4, &in, &e) && in.op == kpOp_MEMORY_INIT &&
+          in.a == 3);
+    CHECK(decode_one((const uint8_t *)"\xFC\x0E\x01\x02", 4, &in, &e) && in.op == kpOp_TABLE_COPY &&
+          in.b == 2);
+    CHECK(decode_one((const uint8_t *)"\xFC\x88\x00\x03\x00", 5, &in, &e) && in.op == kpOp_MEMORY_INIT &&
+          in.a == 3);
     CHECK(!decode_one((const uint8_t *)"\xFC\x12", 2, &in, &e) && strcmp(e, "illegal opcode") == 0);
     CHECK(!decode_one((const uint8_t *)"\x06", 1, &in, &e) && strcmp(e, "illegal opcode") == 0);
     CHECK(!decode_one((const uint8_t *)"\x41\x80", 2, &in, &e) && strcmp(e, "unexpected end") == 0);
-    CHECK(!decode_one((const uint8_t *)"\x0E\xFF\xFF\xFF\xFF\x0F\x00", 7, &in, &e) && strcmp(e, "unexpected end") == 0);
+    CHECK(!decode_one((const uint8_t *)"\x0E\xFF\xFF\xFF\xFF\x0F\x00", 7, &in, &e) &&
+          strcmp(e, "unexpected end") == 0);
 }
 
 /* ---- Allocation failure ------------------------------------------------------------------------ */

@@ -38,20 +38,24 @@ static void test_good(void) {
     CHECK(t->executor == KP_EXECUTOR_WAGI && strcmp(t->argv, "${SCRIPT_NAME} ${ARGS}") == 0);
     CHECK(strcmp(t->entrypoint, "_start") == 0 && t->component_index == 0 && t->line == 16 && t->column == 1);
     t = &m.triggers.v[1];
-    CHECK(t->wildcard && strcmp(t->based_route, "/static/...") == 0 && strcmp(t->argv, "${SCRIPT_NAME} -v ${ARGS}") == 0);
+    CHECK(t->wildcard && strcmp(t->based_route, "/static/...") == 0 &&
+          strcmp(t->argv, "${SCRIPT_NAME} -v ${ARGS}") == 0);
     CHECK(strcmp(t->component, "files") == 0 && t->component_index == 1);
     t = &m.triggers.v[2];
     CHECK(t->executor == KP_EXECUTOR_SPIN && strcmp(t->based_route, "/api") == 0 && t->component_index == 2);
     const kpManifestComponent *c = &m.components.v[0];
     CHECK(strcmp(c->id, "hello") == 0 && strcmp(c->source_path, "tests/app/good/hello.wasm") == 0);
-    CHECK(c->env.n == 2 && strcmp(c->env.v[1].name, "WITH SPACE") == 0 && strcmp(c->env.v[1].value, "x=y") == 0);
+    CHECK(c->env.n == 2 && strcmp(c->env.v[1].name, "WITH SPACE") == 0 &&
+          strcmp(c->env.v[1].value, "x=y") == 0);
     CHECK(c->allowed_outbound_hosts.n == 6);
     CHECK(c->files.n == 2 && strcmp(c->files.v[0].guest, "/static/css/site.css") == 0 &&
-          strcmp(c->files.v[1].guest, "/static/index.html") == 0);   /* "**", sorted, *.key excluded */
-    CHECK(c->has_build && c->build_commands.n == 1 && strcmp(c->build_workdir, "src") == 0 && c->build_watch.n == 2);
+          strcmp(c->files.v[1].guest, "/static/index.html") == 0); /* "**", sorted, *.key excluded */
+    CHECK(c->has_build && c->build_commands.n == 1 && strcmp(c->build_workdir, "src") == 0 &&
+          c->build_watch.n == 2);
     c = &m.components.v[1];
     CHECK(strcmp(c->source_path, "/opt/wasm/fileserver.wasm") == 0);
-    CHECK(c->files.n == 3);   /* index.html, css/site.css, the assets dir; secret.key excluded; css dir skipped */
+    CHECK(c->files.n ==
+          3); /* index.html, css/site.css, the assets dir; secret.key excluded; css dir skipped */
     const kpManifestMount *f = find_mount(c, "/static/index.html");
     CHECK(f && f->kind == KP_MOUNT_FILE && strcmp(f->host, "tests/app/good/static/index.html") == 0);
     CHECK(find_mount(c, "/static/css/site.css") != NULL);
@@ -92,7 +96,9 @@ static void test_bad_golden(void) {
         snprintf(got, sizeof got, "%s:%d:%d: %s", e->d_name, err.line, err.column, err.message);
         const char *want = slurp(errpath);
         bool ok = st != KAPSUL_OK && want && strcmp(got, want) == 0;
-        if (!ok) fprintf(stderr, "golden mismatch for %s\n  got:  %s\n  want: %s\n", path, st ? got : "(loaded)", want ? want : "(no .err file)");
+        if (!ok)
+            fprintf(stderr, "golden mismatch for %s\n  got:  %s\n  want: %s\n", path, st ? got : "(loaded)",
+                    want ? want : "(no .err file)");
         if (st == KAPSUL_OK) kpManifest_free(&m);
         CHECK(ok);
         count++;
@@ -102,14 +108,39 @@ static void test_bad_golden(void) {
 }
 
 static void test_outbound_hosts(void) {
-    const char *good[] = {"https://example.com", "http://example.com:8080", "*://*:*", "redis://*.x.internal:6379",
-                          "mysql://db:3306..3310", "http://10.0.0.0/8:80", "https://example.com/", "http://self",
-                          "postgres://db", "mqtt://broker", "  http://trim.me  ", "tcp://h:*",
-                          "https://example.com:443/", NULL};
-    const char *badh[] = {"example.com", "://x:1", "ftp://x", "http://x/path", "http://x:1/path", "http://a*b:1",
-                          "http://x:70000", "http://x:1..y", "http://x:abc", "insecure:allow-all", "http://{{ host }}",
-                          "{http,https}://x:1", "h2c://x:1", "http://:80", "*://x", "http://{a,b}:1", "http://x:{1,2}", "HTTPS://EXAMPLE.COM",
-                          NULL};
+    const char *good[] = { "https://example.com",
+                           "http://example.com:8080",
+                           "*://*:*",
+                           "redis://*.x.internal:6379",
+                           "mysql://db:3306..3310",
+                           "http://10.0.0.0/8:80",
+                           "https://example.com/",
+                           "http://self",
+                           "postgres://db",
+                           "mqtt://broker",
+                           "  http://trim.me  ",
+                           "tcp://h:*",
+                           "https://example.com:443/",
+                           NULL };
+    const char *badh[] = { "example.com",
+                           "://x:1",
+                           "ftp://x",
+                           "http://x/path",
+                           "http://x:1/path",
+                           "http://a*b:1",
+                           "http://x:70000",
+                           "http://x:1..y",
+                           "http://x:abc",
+                           "insecure:allow-all",
+                           "http://{{ host }}",
+                           "{http,https}://x:1",
+                           "h2c://x:1",
+                           "http://:80",
+                           "*://x",
+                           "http://{a,b}:1",
+                           "http://x:{1,2}",
+                           "HTTPS://EXAMPLE.COM",
+                           NULL };
     for (int i = 0; good[i]; i++) {
         const char *why = kpManifest_checkOutboundHost(good[i]);
         if (why) fprintf(stderr, "outbound '%s': %s\n", good[i], why);
@@ -124,7 +155,7 @@ static void test_outbound_hosts(void) {
 
 /* A symlink inside the app directory pointing outside it is refused by glob and placement. */
 static void test_symlink_escape(void) {
-    char dir[] = "/tmp/kapsul[manifest]*-XXXXXX";   /* glob characters in the app directory itself */
+    char dir[] = "/tmp/kapsul[manifest]*-XXXXXX"; /* glob characters in the app directory itself */
     CHECK(mkdtemp(dir) != NULL);
     char path[300];
     snprintf(path, sizeof path, "%s/static", dir);
@@ -133,10 +164,12 @@ static void test_symlink_escape(void) {
     CHECK(symlink("/etc/passwd", path) == 0);
     snprintf(path, sizeof path, "%s/etc", dir);
     CHECK(symlink("/etc", path) == 0);
-    const char *glob_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
-                           "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"static/*\"]\n";
-    const char *dir_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
-                          "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [{ source = \"etc\", destination = \"/etc\" }]\n";
+    const char *glob_src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+        "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"static/*\"]\n";
+    const char *dir_src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+        "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [{ source = \"etc\", destination = \"/etc\" }]\n";
     kpManifest m;
     kapsul_error err;
     CHECK(kpManifest_parse(glob_src, strlen(glob_src), dir, &m, &err) == KAPSUL_ERR_MALFORMED);
@@ -147,22 +180,30 @@ static void test_symlink_escape(void) {
      * the file symlink leading out. */
     snprintf(path, sizeof path, "%s/static/loop", dir);
     CHECK(symlink("..", path) == 0);
-    const char *star_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
-                           "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"**/*\"]\n";
+    const char *star_src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+        "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"**/*\"]\n";
     CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_ERR_MALFORMED);
     CHECK(err.line == 9 && strstr(err.message, "static/passwd"));
     /* A "**" pattern under a literal directory, with the bad symlink excluded by name: fine. */
-    const char *static_src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
-                             "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"static/**\"]\n"
-                             "exclude_files = [\"static/passwd\"]\n";
-    CHECK(kpManifest_parse(static_src, strlen(static_src), dir, &m, &err) == KAPSUL_OK && m.components.v[0].files.n == 0);
+    const char *static_src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/\"\n"
+        "component = \"a\"\n[component.a]\nsource = \"a.wasm\"\nfiles = [\"static/**\"]\n"
+        "exclude_files = [\"static/passwd\"]\n";
+    CHECK(kpManifest_parse(static_src, strlen(static_src), dir, &m, &err) == KAPSUL_OK &&
+          m.components.v[0].files.n == 0);
     kpManifest_free(&m);
-    snprintf(path, sizeof path, "%s/static/passwd", dir); unlink(path);
-    CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_OK && m.components.v[0].files.n == 0);
+    snprintf(path, sizeof path, "%s/static/passwd", dir);
+    unlink(path);
+    CHECK(kpManifest_parse(star_src, strlen(star_src), dir, &m, &err) == KAPSUL_OK &&
+          m.components.v[0].files.n == 0);
     kpManifest_free(&m);
-    snprintf(path, sizeof path, "%s/static/loop", dir); unlink(path);
-    snprintf(path, sizeof path, "%s/static", dir); rmdir(path);
-    snprintf(path, sizeof path, "%s/etc", dir); unlink(path);
+    snprintf(path, sizeof path, "%s/static/loop", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/static", dir);
+    rmdir(path);
+    snprintf(path, sizeof path, "%s/etc", dir);
+    unlink(path);
     rmdir(dir);
 }
 
@@ -174,8 +215,10 @@ static void test_allocfail(void) {
         kpAlloc_failAfter(n);
         kapsul_status st = kpManifest_load("tests/app/good/spin.toml", &m, &err);
         kpAlloc_failAfter(-1);
-        if (st == KAPSUL_OK) { saw_ok = true; kpManifest_free(&m); }
-        else CHECK(st == KAPSUL_ERR_NOMEM);
+        if (st == KAPSUL_OK) {
+            saw_ok = true;
+            kpManifest_free(&m);
+        } else CHECK(st == KAPSUL_ERR_NOMEM);
     }
     CHECK(saw_ok);
 }
@@ -183,10 +226,12 @@ static void test_allocfail(void) {
 static void test_misc(void) {
     kpManifest m;
     kapsul_error err;
-    CHECK(kpManifest_load("tests/app/does-not-exist.toml", &m, &err) == KAPSUL_ERR_IO && strstr(err.message, "cannot open"));
-    const char *src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[application.trigger.http]\nbase = \"/base/\"\n"
-                      "[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
-                      "[[trigger.http]]\nroute = \"foo/...\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n";
+    CHECK(kpManifest_load("tests/app/does-not-exist.toml", &m, &err) == KAPSUL_ERR_IO &&
+          strstr(err.message, "cannot open"));
+    const char *src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[application.trigger.http]\nbase = \"/base/\"\n"
+        "[[trigger.http]]\nroute = \"/\"\ncomponent = \"a\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n"
+        "[[trigger.http]]\nroute = \"foo/...\"\ncomponent = \"a\"\n[component.a]\nsource = \"a.wasm\"\n";
     CHECK(kpManifest_parse(src, strlen(src), "/app", &m, &err) == KAPSUL_OK);
     CHECK(strcmp(m.triggers.v[0].based_route, "/base") == 0);
     CHECK(strcmp(m.triggers.v[1].based_route, "/base/...") == 0 && m.triggers.v[1].wildcard);

@@ -22,7 +22,7 @@ typedef struct buf {
 } buf;
 
 static void put(buf *o, const void *p, size_t n) {
-    if (o->n + n > sizeof o->b) n = 0;   /* never happens with the snippets below */
+    if (o->n + n > sizeof o->b) n = 0; /* never happens with the snippets below */
     memcpy(o->b + o->n, p, n);
     o->n += n;
 }
@@ -61,20 +61,37 @@ static void encode(buf *o, int op) {
         byte(o, (uint8_t)in->code);
     }
     switch (in->imm) {
-    case kpImm_MEMARG: uleb(o, in->align); byte(o, 0); break;
-    case kpImm_MEMLANE: uleb(o, in->align); byte(o, 0); byte(o, 0); break;
-    case kpImm_LANE: byte(o, 0); break;
-    case kpImm_MEMIDX: case kpImm_DATA: case kpImm_ELEM: case kpImm_TABLE: case kpImm_I32: case kpImm_I64:
+    case kpImm_MEMARG:
+        uleb(o, in->align);
         byte(o, 0);
         break;
-    case kpImm_MEMINIT: case kpImm_MEMCOPY: case kpImm_TABLEINIT: case kpImm_TABLECOPY:
+    case kpImm_MEMLANE:
+        uleb(o, in->align);
+        byte(o, 0);
+        byte(o, 0);
+        break;
+    case kpImm_LANE: byte(o, 0); break;
+    case kpImm_MEMIDX:
+    case kpImm_DATA:
+    case kpImm_ELEM:
+    case kpImm_TABLE:
+    case kpImm_I32:
+    case kpImm_I64: byte(o, 0); break;
+    case kpImm_MEMINIT:
+    case kpImm_MEMCOPY:
+    case kpImm_TABLEINIT:
+    case kpImm_TABLECOPY:
         byte(o, 0);
         byte(o, 0);
         break;
     case kpImm_F32: LIT(o, "\x00\x00\x00\x00"); break;
     case kpImm_F64: LIT(o, "\x00\x00\x00\x00\x00\x00\x00\x00"); break;
-    case kpImm_V128: for (int i = 0; i < 16; i++) byte(o, 0); break;
-    case kpImm_SHUFFLE: for (int i = 0; i < 16; i++) byte(o, (uint8_t)i); break;
+    case kpImm_V128:
+        for (int i = 0; i < 16; i++) byte(o, 0);
+        break;
+    case kpImm_SHUFFLE:
+        for (int i = 0; i < 16; i++) byte(o, (uint8_t)i);
+        break;
     default: break;
     }
 }
@@ -136,7 +153,7 @@ static void section(buf *m, uint8_t id, const buf *content) {
 /* A module around the body: type () -> (), functions 0 (the body, exported as "f") and 1
  * (empty), table, memory, global, a passive element and data segment. */
 static void build_module(buf *m, const buf *code) {
-    buf s = {0};
+    buf s = { 0 };
     m->n = 0;
     LIT(m, "\0asm\x01\x00\x00\x00");
     LIT(&s, "\x01\x60\x00\x00");
@@ -154,7 +171,9 @@ static void build_module(buf *m, const buf *code) {
     LIT(&s, "\x01\x7f\x01\x41\x00\x0b");
     section(m, 6, &s);
     s.n = 0;
-    LIT(&s, "\x01\x01" "f" "\x00\x00");
+    LIT(&s, "\x01\x01"
+            "f"
+            "\x00\x00");
     section(m, 7, &s);
     s.n = 0;
     LIT(&s, "\x01\x01\x00\x01\x00");
@@ -162,8 +181,8 @@ static void build_module(buf *m, const buf *code) {
     s.n = 0;
     LIT(&s, "\x01");
     section(m, 12, &s);
-    buf f0 = {0};
-    LIT(&f0, "\x01\x01\x7f");   /* one local: i32 */
+    buf f0 = { 0 };
+    LIT(&f0, "\x01\x01\x7f"); /* one local: i32 */
     put(&f0, code->b, code->n);
     byte(&f0, 0x0b);
     s.n = 0;
@@ -179,7 +198,7 @@ static void build_module(buf *m, const buf *code) {
 
 /* Load, instantiate and call one row's function; 0 on success (a trap counts as success). */
 static int run_row(kapsul_engine *e, int op) {
-    buf code = {0}, mod = {0};
+    buf code = { 0 }, mod = { 0 };
     if (!body(&code, op)) {
         fprintf(stderr, "%s: no snippet for this \"*\" instruction; add one to test_opcodes.c\n",
                 kpOp_info[op].name);
@@ -222,7 +241,7 @@ int main(void) {
     CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
     CHECK(e != NULL);
     if (!e) return kpt_finish();
-    int families[3] = {0, 0, 0};
+    int families[3] = { 0, 0, 0 };
     for (int op = 0; op < kpOp_COUNT; op++) {
         int fam = kpOp_info[op].prefix == 0 ? 0 : kpOp_info[op].prefix == 0xFC ? 1 : 2;
         int failed = run_row(e, op);

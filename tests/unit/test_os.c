@@ -170,10 +170,13 @@ static void test_dir_stream(void) {
         CHECK(kpOs_dirRead(d, &de, &end) == KP_OS_OK);
         if (end) break;
         total++;
-        if (strcmp(de.name, "sub") == 0 && de.type == KP_OS_FT_DIR) { seen |= 1; pos_sub = pos; }
+        if (strcmp(de.name, "sub") == 0 && de.type == KP_OS_FT_DIR) {
+            seen |= 1;
+            pos_sub = pos;
+        }
         if (strcmp(de.name, "out") == 0 && de.type == KP_OS_FT_SYMLINK) seen |= 2;
     }
-    CHECK(seen == 3 && total == 5);   /* ".", "..", sub, out, in */
+    CHECK(seen == 3 && total == 5); /* ".", "..", sub, out, in */
     kpOs_dirSeek(d, pos_sub);
     kpOs_dirent de;
     bool end = true;
@@ -211,8 +214,8 @@ static void test_io(void) {
     /* pwrite writes at its offset even on an append-mode handle, and leaves it in append mode. */
     kpOs_fd box = open_box(), fd;
     unsigned fl = 0;
-    CHECK(kpOs_openAt(box, "app", KP_OS_O_READ | KP_OS_O_WRITE | KP_OS_O_CREAT | KP_OS_O_APPEND,
-                      &fd) == KP_OS_OK);
+    CHECK(kpOs_openAt(box, "app", KP_OS_O_READ | KP_OS_O_WRITE | KP_OS_O_CREAT | KP_OS_O_APPEND, &fd) ==
+          KP_OS_OK);
     CHECK(kpOs_write(fd, w, 2, &done) == KP_OS_OK);
     kpOs_iov x = { "J", 1 };
     CHECK(kpOs_pwrite(fd, &x, 1, 0, &done) == KP_OS_OK && done == 1);

@@ -106,11 +106,15 @@ static double ms_between(const struct timespec *a, const struct timespec *b) {
 /* Load `mod` (freed here). Returns -1 on an unexpected status, 0 if loaded, 1 if cleanly
  * rejected (an allowed non-OK status). */
 static int load(env *e, const kapsul_config *cfg, kpBuf *mod, unsigned allowed) {
-    kapsul_error err = {0};
+    kapsul_error err = { 0 };
     printf("    module: %zu bytes\n", mod->len);
     peak_reset();
     kapsul_engine_new(cfg, &e->engine, NULL);
-    if (!e->engine) { printf("    engine_new failed\n"); kpBuf_free(mod); return -1; }
+    if (!e->engine) {
+        printf("    engine_new failed\n");
+        kpBuf_free(mod);
+        return -1;
+    }
     struct timespec t0, t1, c0, c1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
@@ -126,11 +130,14 @@ static int load(env *e, const kapsul_config *cfg, kpBuf *mod, unsigned allowed) 
 
 /* Instantiate the loaded module with no imports. Same return convention as load. */
 static int instantiate(env *e, unsigned allowed) {
-    kapsul_error err = {0};
+    kapsul_error err = { 0 };
     kapsul_store_new(e->engine, &e->store, NULL);
     e->linker = NULL;
     if (e->store) kapsul_linker_new(e->store, &e->linker, NULL);
-    if (!e->linker) { printf("    store/linker_new failed\n"); return -1; }
+    if (!e->linker) {
+        printf("    store/linker_new failed\n");
+        return -1;
+    }
     kapsul_status st = kapsul_linker_instantiate(e->linker, e->module, &e->inst, &err);
     if (report("instantiate", st, &err, allowed)) return -1;
     if (st == KAPSUL_ERR_TRAP) printf("    trap: %s\n", kapsul_trap_name(err.trap));
@@ -138,13 +145,19 @@ static int instantiate(env *e, unsigned allowed) {
 }
 
 /* Call export `name` with i32 arguments; the first result (if any) goes to *res. */
-static int call(env *e, const char *name, const int32_t *args, uint32_t nargs, uint32_t nres,
-                kapsul_val *res, unsigned allowed, kapsul_trap want_trap) {
-    kapsul_error err = {0};
+static int call(env *e, const char *name, const int32_t *args, uint32_t nargs, uint32_t nres, kapsul_val *res,
+                unsigned allowed, kapsul_trap want_trap) {
+    kapsul_error err = { 0 };
     kapsul_val a[4], r[4];
     kapsul_func *f = kapsul_instance_func(e->inst, name);
-    if (!f) { printf("    export %s missing\n", name); return -1; }
-    for (uint32_t i = 0; i < nargs; i++) { a[i].kind = KAPSUL_I32; a[i].of.i32 = args[i]; }
+    if (!f) {
+        printf("    export %s missing\n", name);
+        return -1;
+    }
+    for (uint32_t i = 0; i < nargs; i++) {
+        a[i].kind = KAPSUL_I32;
+        a[i].of.i32 = args[i];
+    }
     kapsul_status st = kapsul_func_call(e->store, f, a, nargs, r, nres, &err);
     char what[64];
     snprintf(what, sizeof what, "call %s", name);
@@ -168,15 +181,14 @@ static void prologue(kpBuf *mod, const char *params, const char *results, uint32
     wg_func_section(mod, nfuncs);
 }
 static void export_f(kpBuf *mod) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     wg_u32(&s, 1);
     wg_export_func(&s, "f", 0);
     wg_section(mod, 7, &s);
 }
 
 /* One function: () -> () or as given, exported as "f", body = locals + code. */
-static void one_func_module(kpBuf *mod, const char *params, const char *results, kpBuf *locals,
-                            kpBuf *code) {
+static void one_func_module(kpBuf *mod, const char *params, const char *results, kpBuf *locals, kpBuf *code) {
     prologue(mod, params, results, 1);
     export_f(mod);
     wg_code_section1(mod, locals, code);
@@ -186,7 +198,7 @@ static void one_func_module(kpBuf *mod, const char *params, const char *results,
 
 /* Load, and if that worked instantiate and call "f" with no arguments. */
 static int load_run(kpBuf *mod, unsigned load_ok, unsigned call_ok, kapsul_trap want_trap) {
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, mod, load_ok);
     if (rc == 0) rc = instantiate(&e, ALLOW_OK);
     if (rc == 0) rc = call(&e, "f", NULL, 0, 0, NULL, call_ok, want_trap);
@@ -199,8 +211,8 @@ static int load_run(kpBuf *mod, unsigned load_ok, unsigned call_ok, kapsul_trap 
 #define MILLION 1000000u
 
 static int case_nested_blocks(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t blk[2] = {0x02, 0x40};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t blk[2] = { 0x02, 0x40 };
     wg_u32(&locals, 0);
     wg_repeat(&code, blk, 2, MILLION);
     wg_fill(&code, 0x0B, MILLION + 1);
@@ -211,9 +223,9 @@ static int case_nested_blocks(void) {
 /* A million nested ifs, each with an else. The condition is `i32.const 1` (lowering folds it),
  * or with `on_local` the value of an i32 local (a test and a branch per level). */
 static int nested_ifs(bool on_local) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    const uint8_t ifb[4] = {on_local ? 0x20 : 0x41, on_local ? 0x00 : 0x01, 0x04, 0x40};
-    static const uint8_t tail[2] = {0x05, 0x0B};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    const uint8_t ifb[4] = { on_local ? 0x20 : 0x41, on_local ? 0x00 : 0x01, 0x04, 0x40 };
+    static const uint8_t tail[2] = { 0x05, 0x0B };
     wg_u32(&locals, on_local ? 1 : 0);
     if (on_local) {
         wg_u32(&locals, 1);
@@ -231,8 +243,8 @@ static int case_nested_ifs_local(void) { return nested_ifs(true); }
 /* Not pathological: 4,000,001 flat instructions (`i32.const 1; drop`), the instruction count of
  * the nested if/else, to compare what loading costs per instruction without any nesting. */
 static int case_flat_4m(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t cd[3] = {0x41, 0x01, 0x1A};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t cd[3] = { 0x41, 0x01, 0x1A };
     wg_u32(&locals, 0);
     wg_repeat(&code, cd, 3, 2 * MILLION);
     wg_byte(&code, 0x0B);
@@ -242,13 +254,14 @@ static int case_flat_4m(void) {
 
 /* A million nested loops each yielding an i32, closed properly: the label stack carries types. */
 static int case_nested_loops_typed(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t lp[2] = {0x03, 0x7F};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t lp[2] = { 0x03, 0x7F };
     wg_u32(&locals, 0);
     wg_repeat(&code, lp, 2, MILLION);
-    wg_byte(&code, 0x41); wg_byte(&code, 0x07);
+    wg_byte(&code, 0x41);
+    wg_byte(&code, 0x07);
     wg_fill(&code, 0x0B, MILLION);
-    wg_byte(&code, 0x1A);  /* drop */
+    wg_byte(&code, 0x1A); /* drop */
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, ALLOW_OK | ALLOW_LIMIT, ALLOW_OK, KAPSUL_TRAP_NONE);
@@ -256,13 +269,13 @@ static int case_nested_loops_typed(void) {
 
 /* A million blocks never closed: the body ends while a million frames are open. */
 static int case_nested_unclosed(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t blk[2] = {0x02, 0x40};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t blk[2] = { 0x02, 0x40 };
     wg_u32(&locals, 0);
     wg_repeat(&code, blk, 2, MILLION);
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_REJECT);
     env_free(&e);
     return rc == 1 ? 0 : 1;
@@ -270,8 +283,8 @@ static int case_nested_unclosed(void) {
 
 /* A branch out of a million nested blocks: br 999999 from the innermost. */
 static int case_nested_br_outermost(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t blk[2] = {0x02, 0x40};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t blk[2] = { 0x02, 0x40 };
     wg_u32(&locals, 0);
     wg_repeat(&code, blk, 2, MILLION);
     wg_byte(&code, 0x0C);
@@ -284,16 +297,18 @@ static int case_nested_br_outermost(void) {
 /* A global initializer nested a million blocks deep: the decoder only counts depth to find the
  * end; validation rejects the non-constant instructions. */
 static int case_nested_const_expr(void) {
-    kpBuf mod = {0}, s = {0};
-    static const uint8_t blk[2] = {0x02, 0x7F};
+    kpBuf mod = { 0 }, s = { 0 };
+    static const uint8_t blk[2] = { 0x02, 0x7F };
     wg_header(&mod);
     wg_u32(&s, 1);
-    wg_byte(&s, 0x7F); wg_byte(&s, 0x00);
+    wg_byte(&s, 0x7F);
+    wg_byte(&s, 0x00);
     wg_repeat(&s, blk, 2, MILLION);
-    wg_byte(&s, 0x41); wg_byte(&s, 0x00);
+    wg_byte(&s, 0x41);
+    wg_byte(&s, 0x00);
     wg_fill(&s, 0x0B, MILLION + 1);
     wg_section(&mod, 6, &s);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_REJECT);
     env_free(&e);
     return rc == 1 ? 0 : 1;
@@ -303,40 +318,48 @@ static int case_nested_const_expr(void) {
 
 /* One function whose locals are declared by the given runs of (count, type); body is `end`. */
 static int locals_case(const uint32_t *counts, const uint8_t *types, uint32_t nruns, unsigned load_ok) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, nruns);
-    for (uint32_t i = 0; i < nruns; i++) { wg_u32(&locals, counts[i]); wg_byte(&locals, types[i]); }
+    for (uint32_t i = 0; i < nruns; i++) {
+        wg_u32(&locals, counts[i]);
+        wg_byte(&locals, types[i]);
+    }
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, load_ok, ALLOW_OK, KAPSUL_TRAP_NONE);
 }
 
 static int case_locals_50000(void) {
-    uint32_t c[1] = {50000}; uint8_t t[1] = {0x7E};
+    uint32_t c[1] = { 50000 };
+    uint8_t t[1] = { 0x7E };
     return locals_case(c, t, 1, ALLOW_OK);
 }
 static int case_locals_50001(void) {
-    uint32_t c[1] = {50001}; uint8_t t[1] = {0x7F};
+    uint32_t c[1] = { 50001 };
+    uint8_t t[1] = { 0x7F };
     return locals_case(c, t, 1, ALLOW_REJECT);
 }
 static int case_locals_split_50001(void) {
-    uint32_t c[3] = {25000, 1, 25000}; uint8_t t[3] = {0x7F, 0x7B, 0x7C};
+    uint32_t c[3] = { 25000, 1, 25000 };
+    uint8_t t[3] = { 0x7F, 0x7B, 0x7C };
     return locals_case(c, t, 3, ALLOW_REJECT);
 }
 /* Counts that overflow a 32-bit sum: 0xFFFFFFFF + 2. */
 static int case_locals_overflow(void) {
-    uint32_t c[2] = {0xFFFFFFFFu, 2}; uint8_t t[2] = {0x7F, 0x7F};
+    uint32_t c[2] = { 0xFFFFFFFFu, 2 };
+    uint8_t t[2] = { 0x7F, 0x7F };
     return locals_case(c, t, 2, ALLOW_REJECT);
 }
 static int case_locals_overflow_wrap(void) {
-    uint32_t c[3] = {0x80000000u, 0x80000000u, 1}; uint8_t t[3] = {0x7F, 0x7F, 0x7F};
+    uint32_t c[3] = { 0x80000000u, 0x80000000u, 1 };
+    uint8_t t[3] = { 0x7F, 0x7F, 0x7F };
     return locals_case(c, t, 3, ALLOW_REJECT);
 }
 
 /* 50,000 one-local runs (the declaration is 100 KB). */
 static int case_locals_many_runs(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    static const uint8_t run[2] = {0x01, 0x7D};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    static const uint8_t run[2] = { 0x01, 0x7D };
     wg_u32(&locals, 50000);
     wg_repeat(&locals, run, 2, 50000);
     wg_byte(&code, 0x0B);
@@ -346,9 +369,12 @@ static int case_locals_many_runs(void) {
 
 /* 50,000 locals and unbounded recursion: each frame is ~400 KB, so the stack runs out fast. */
 static int case_locals_recursive(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
-    wg_u32(&locals, 1); wg_u32(&locals, 50000); wg_byte(&locals, 0x7E);
-    wg_byte(&code, 0x10); wg_u32(&code, 0);   /* call 0 */
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
+    wg_u32(&locals, 1);
+    wg_u32(&locals, 50000);
+    wg_byte(&locals, 0x7E);
+    wg_byte(&code, 0x10);
+    wg_u32(&code, 0); /* call 0 */
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, ALLOW_OK, ALLOW_TRAP, KAPSUL_TRAP_STACK_EXHAUSTED);
@@ -356,9 +382,10 @@ static int case_locals_recursive(void) {
 
 /* Plain unbounded recursion with no locals: the call-depth limit, not the stack size, stops it. */
 static int case_recursion(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, 0);
-    wg_byte(&code, 0x10); wg_u32(&code, 0);
+    wg_byte(&code, 0x10);
+    wg_u32(&code, 0);
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, ALLOW_OK, ALLOW_TRAP, KAPSUL_TRAP_STACK_EXHAUSTED);
@@ -368,14 +395,18 @@ static int case_recursion(void) {
 
 /* (block (br_table 0 0 ... 0 (i32.const idx))) with `n` targets. */
 static int brtable_case(uint32_t n, int32_t idx, unsigned load_ok) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, 0);
-    wg_byte(&code, 0x02); wg_byte(&code, 0x40);
-    wg_byte(&code, 0x41); wg_s32(&code, idx);
-    wg_byte(&code, 0x0E); wg_u32(&code, n);
+    wg_byte(&code, 0x02);
+    wg_byte(&code, 0x40);
+    wg_byte(&code, 0x41);
+    wg_s32(&code, idx);
+    wg_byte(&code, 0x0E);
+    wg_u32(&code, n);
     wg_fill(&code, 0x00, n);
     wg_byte(&code, 0x00);
-    wg_byte(&code, 0x0B); wg_byte(&code, 0x0B);
+    wg_byte(&code, 0x0B);
+    wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
     return load_run(&mod, load_ok, ALLOW_OK, KAPSUL_TRAP_NONE);
 }
@@ -384,14 +415,16 @@ static int case_brtable_4m(void) { return brtable_case(4 * MILLION, -1, ALLOW_OK
 
 /* A br_table claiming 2^32-1 targets backed by a handful of bytes. */
 static int case_brtable_count_lies(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, 0);
-    wg_byte(&code, 0x41); wg_byte(&code, 0x00);
-    wg_byte(&code, 0x0E); wg_u32(&code, 0xFFFFFFFFu);
+    wg_byte(&code, 0x41);
+    wg_byte(&code, 0x00);
+    wg_byte(&code, 0x0E);
+    wg_u32(&code, 0xFFFFFFFFu);
     wg_fill(&code, 0x00, 8);
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_REJECT);
     env_free(&e);
     return rc == 1 ? 0 : 1;
@@ -399,16 +432,18 @@ static int case_brtable_count_lies(void) {
 
 /* A million br_table targets that name a label that does not exist (the last one). */
 static int case_brtable_bad_label_last(void) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, 0);
-    wg_byte(&code, 0x41); wg_byte(&code, 0x00);
-    wg_byte(&code, 0x0E); wg_u32(&code, MILLION);
+    wg_byte(&code, 0x41);
+    wg_byte(&code, 0x00);
+    wg_byte(&code, 0x0E);
+    wg_u32(&code, MILLION);
     wg_fill(&code, 0x00, MILLION - 1);
     wg_byte(&code, 0x05);
     wg_byte(&code, 0x00);
     wg_byte(&code, 0x0B);
     one_func_module(&mod, "", "", &locals, &code);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_REJECT);
     env_free(&e);
     return rc == 1 ? 0 : 1;
@@ -418,9 +453,9 @@ static int case_brtable_bad_label_last(void) {
 
 /* Load raw bytes and require the given outcome. */
 static int raw_case(const uint8_t *bytes, size_t len, unsigned allowed) {
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     wg_bytes(&mod, bytes, len);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, allowed);
     env_free(&e);
     return rc < 0 ? 1 : 0;
@@ -431,17 +466,17 @@ static int raw_case(const uint8_t *bytes, size_t len, unsigned allowed) {
 static int case_leb_cases(void) {
     int bad = 0;
     /* Section size as a 6-byte LEB (overlong). */
-    static const uint8_t a[] = {HDR, 0x01, 0x84, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x60, 0x00, 0x00};
+    static const uint8_t a[] = { HDR, 0x01, 0x84, 0x80, 0x80, 0x80, 0x80, 0x00, 0x01, 0x60, 0x00, 0x00 };
     /* Same size padded to exactly 5 bytes: legal. */
-    static const uint8_t b[] = {HDR, 0x01, 0x84, 0x80, 0x80, 0x80, 0x00, 0x01, 0x60, 0x00, 0x00};
+    static const uint8_t b[] = { HDR, 0x01, 0x84, 0x80, 0x80, 0x80, 0x00, 0x01, 0x60, 0x00, 0x00 };
     /* Type count whose 5th byte sets bits above 32: "integer too large". */
-    static const uint8_t c[] = {HDR, 0x01, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x60, 0x00, 0x00};
+    static const uint8_t c[] = { HDR, 0x01, 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x60, 0x00, 0x00 };
     /* Size LEB cut off by the end of the module. */
-    static const uint8_t d[] = {HDR, 0x01, 0x80, 0x80};
+    static const uint8_t d[] = { HDR, 0x01, 0x80, 0x80 };
     /* Every byte with a continuation bit to the end of the module. */
-    static const uint8_t e[] = {HDR, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+    static const uint8_t e[] = { HDR, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF };
     /* Type count 2^32-1 (a valid 5-byte LEB) with nothing behind it. */
-    static const uint8_t f[] = {HDR, 0x01, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F};
+    static const uint8_t f[] = { HDR, 0x01, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F };
     bad += raw_case(a, sizeof a, ALLOW_REJECT);
     bad += raw_case(b, sizeof b, ALLOW_OK);
     bad += raw_case(c, sizeof c, ALLOW_REJECT);
@@ -453,22 +488,22 @@ static int case_leb_cases(void) {
 
 /* Instruction immediates: the body is `prefix` bytes then `end`; expectation as given. */
 static int body_case(const uint8_t *code_bytes, size_t n, const char *results, unsigned allowed) {
-    kpBuf mod = {0}, locals = {0}, code = {0};
+    kpBuf mod = { 0 }, locals = { 0 }, code = { 0 };
     wg_u32(&locals, 0);
     wg_bytes(&code, code_bytes, n);
     wg_byte(&code, 0x0B);
     prologue(&mod, "", results, 1);
-    if (results[0] == 0) {
-        /* no memory needed */
-    }
-    kpBuf ms = {0};
-    wg_u32(&ms, 1); wg_byte(&ms, 0x00); wg_u32(&ms, 1);
+    if (results[0] == 0) { /* no memory needed */ }
+    kpBuf ms = { 0 };
+    wg_u32(&ms, 1);
+    wg_byte(&ms, 0x00);
+    wg_u32(&ms, 1);
     wg_section(&mod, 5, &ms);
     export_f(&mod);
     wg_code_section1(&mod, &locals, &code);
     kpBuf_free(&locals);
     kpBuf_free(&code);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, allowed);
     env_free(&e);
     return rc < 0 ? 1 : 0;
@@ -477,27 +512,27 @@ static int body_case(const uint8_t *code_bytes, size_t n, const char *results, u
 static int case_leb_immediates(void) {
     int bad = 0;
     /* i32.const with 5th byte 0x0F: bits 32..34 disagree with the sign -> too large. */
-    static const uint8_t a[] = {0x41, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F};
+    static const uint8_t a[] = { 0x41, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F };
     /* i32.const -1 as a legal 5-byte LEB (5th byte 0x7F). */
-    static const uint8_t b[] = {0x41, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
+    static const uint8_t b[] = { 0x41, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
     /* i32.const with 6 bytes. */
-    static const uint8_t c[] = {0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t c[] = { 0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
     /* i64.const with 11 bytes. */
-    static const uint8_t d[] = {0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t d[] = { 0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
     /* i64.const with 10th byte 0x02: bit 64 set -> too large. */
-    static const uint8_t e[] = {0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02};
+    static const uint8_t e[] = { 0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02 };
     /* i64.const INT64_MIN in 10 bytes: legal. */
-    static const uint8_t f[] = {0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7F};
+    static const uint8_t f[] = { 0x42, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7F };
     /* i32.load with a memarg offset of 2^32 (overflowing u32). */
-    static const uint8_t g[] = {0x41, 0x00, 0x28, 0x02, 0x80, 0x80, 0x80, 0x80, 0x10};
+    static const uint8_t g[] = { 0x41, 0x00, 0x28, 0x02, 0x80, 0x80, 0x80, 0x80, 0x10 };
     /* i32.load with alignment 2^31. */
-    static const uint8_t h[] = {0x41, 0x00, 0x28, 0x1F, 0x00};
+    static const uint8_t h[] = { 0x41, 0x00, 0x28, 0x1F, 0x00 };
     /* Block type index as an s33 too large. */
-    static const uint8_t i[] = {0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x0B, 0x41, 0x00};
+    static const uint8_t i[] = { 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F, 0x0B, 0x41, 0x00 };
     /* 0xFC prefix with an overlong sub-opcode LEB (valid value 0 = i32.trunc_sat_f32_s). */
-    static const uint8_t j[] = {0x43, 0, 0, 0, 0, 0xFC, 0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t j[] = { 0x43, 0, 0, 0, 0, 0xFC, 0x80, 0x80, 0x80, 0x80, 0x00 };
     /* 0xFC prefix with a sub-opcode that overflows u32. */
-    static const uint8_t k[] = {0x43, 0, 0, 0, 0, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
+    static const uint8_t k[] = { 0x43, 0, 0, 0, 0, 0xFC, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F };
     bad += body_case(a, sizeof a, WG_I32, ALLOW_REJECT);
     bad += body_case(b, sizeof b, WG_I32, ALLOW_OK);
     bad += body_case(c, sizeof c, WG_I32, ALLOW_REJECT);
@@ -515,47 +550,105 @@ static int case_leb_immediates(void) {
 /* ---- Section sizes that lie -------------------------------------------------------------------- */
 
 /* A module with one of nearly every section, as (id, content) pairs, so each size can be bent. */
-typedef struct sect { uint8_t id; kpBuf content; } sect;
+typedef struct sect {
+    uint8_t id;
+    kpBuf content;
+} sect;
 
 static int build_sections(sect *s) {
     int n = 0;
     kpBuf *b;
     /* type: () -> i32 */
-    s[n].id = 1; b = &s[n++].content;
-    wg_u32(b, 1); wg_byte(b, 0x60); wg_u32(b, 0); wg_u32(b, 1); wg_byte(b, 0x7F);
+    s[n].id = 1;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_byte(b, 0x60);
+    wg_u32(b, 0);
+    wg_u32(b, 1);
+    wg_byte(b, 0x7F);
     /* import: "m" "g" global i32 const */
-    s[n].id = 2; b = &s[n++].content;
-    wg_u32(b, 1); wg_name(b, "m"); wg_name(b, "g"); wg_byte(b, 0x03); wg_byte(b, 0x7F); wg_byte(b, 0x00);
+    s[n].id = 2;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_name(b, "m");
+    wg_name(b, "g");
+    wg_byte(b, 0x03);
+    wg_byte(b, 0x7F);
+    wg_byte(b, 0x00);
     /* function: one of type 0 */
-    s[n].id = 3; b = &s[n++].content;
-    wg_u32(b, 1); wg_u32(b, 0);
+    s[n].id = 3;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_u32(b, 0);
     /* table: funcref min 1 max 2 */
-    s[n].id = 4; b = &s[n++].content;
-    wg_u32(b, 1); wg_byte(b, 0x70); wg_byte(b, 0x01); wg_u32(b, 1); wg_u32(b, 2);
+    s[n].id = 4;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_byte(b, 0x70);
+    wg_byte(b, 0x01);
+    wg_u32(b, 1);
+    wg_u32(b, 2);
     /* memory: min 1 */
-    s[n].id = 5; b = &s[n++].content;
-    wg_u32(b, 1); wg_byte(b, 0x00); wg_u32(b, 1);
+    s[n].id = 5;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_byte(b, 0x00);
+    wg_u32(b, 1);
     /* global: mutable i32 = 42 */
-    s[n].id = 6; b = &s[n++].content;
-    wg_u32(b, 1); wg_byte(b, 0x7F); wg_byte(b, 0x01); wg_byte(b, 0x41); wg_s32(b, 42); wg_byte(b, 0x0B);
+    s[n].id = 6;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_byte(b, 0x7F);
+    wg_byte(b, 0x01);
+    wg_byte(b, 0x41);
+    wg_s32(b, 42);
+    wg_byte(b, 0x0B);
     /* export: "f" func 0 */
-    s[n].id = 7; b = &s[n++].content;
-    wg_u32(b, 1); wg_export_func(b, "f", 0);
+    s[n].id = 7;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_export_func(b, "f", 0);
     /* elem: active table 0 offset 0, func 0 */
-    s[n].id = 9; b = &s[n++].content;
-    wg_u32(b, 1); wg_u32(b, 0); wg_byte(b, 0x41); wg_s32(b, 0); wg_byte(b, 0x0B); wg_u32(b, 1); wg_u32(b, 0);
+    s[n].id = 9;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_u32(b, 0);
+    wg_byte(b, 0x41);
+    wg_s32(b, 0);
+    wg_byte(b, 0x0B);
+    wg_u32(b, 1);
+    wg_u32(b, 0);
     /* data count */
-    s[n].id = 12; b = &s[n++].content;
+    s[n].id = 12;
+    b = &s[n++].content;
     wg_u32(b, 1);
     /* code: (global.get 1) */
-    s[n].id = 10; b = &s[n++].content;
-    wg_u32(b, 1); wg_u32(b, 4); wg_u32(b, 0); wg_byte(b, 0x23); wg_u32(b, 1); wg_byte(b, 0x0B);
+    s[n].id = 10;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_u32(b, 4);
+    wg_u32(b, 0);
+    wg_byte(b, 0x23);
+    wg_u32(b, 1);
+    wg_byte(b, 0x0B);
     /* data: active memory 0 offset 8, "hello" */
-    s[n].id = 11; b = &s[n++].content;
-    wg_u32(b, 1); wg_u32(b, 0); wg_byte(b, 0x41); wg_s32(b, 8); wg_byte(b, 0x0B); wg_name(b, "hello");
+    s[n].id = 11;
+    b = &s[n++].content;
+    wg_u32(b, 1);
+    wg_u32(b, 0);
+    wg_byte(b, 0x41);
+    wg_s32(b, 8);
+    wg_byte(b, 0x0B);
+    wg_name(b, "hello");
     /* custom "name" section with a function name */
-    s[n].id = 0; b = &s[n++].content;
-    wg_name(b, "name"); wg_byte(b, 0x01); wg_u32(b, 4); wg_u32(b, 1); wg_u32(b, 1); wg_name(b, "f");
+    s[n].id = 0;
+    b = &s[n++].content;
+    wg_name(b, "name");
+    wg_byte(b, 0x01);
+    wg_u32(b, 4);
+    wg_u32(b, 1);
+    wg_u32(b, 1);
+    wg_name(b, "f");
     return n;
 }
 
@@ -563,7 +656,7 @@ static int build_sections(sect *s) {
 static void emit_sections(kpBuf *mod, sect *s, int n, int bend, uint32_t claimed) {
     wg_header(mod);
     for (int i = 0; i < n; i++) {
-        kpBuf copy = {0};
+        kpBuf copy = { 0 };
         wg_bytes(&copy, s[i].content.data, s[i].content.len);
         if (i == bend) wg_section_lying(mod, s[i].id, claimed, &copy);
         else wg_section(mod, s[i].id, &copy);
@@ -576,21 +669,21 @@ static int case_section_sizes(void) {
     int n = build_sections(s), bad = 0, loads = 0;
     {
         /* The honest module decodes and validates (imports are resolved only when linking). */
-        kpBuf mod = {0};
+        kpBuf mod = { 0 };
         emit_sections(&mod, s, n, -1, 0);
-        env e = {0};
+        env e = { 0 };
         if (load(&e, NULL, &mod, ALLOW_OK) != 0) bad++;
         env_free(&e);
     }
     for (int i = 0; i < n; i++) {
         uint32_t len = (uint32_t)s[i].content.len;
-        const uint32_t claims[] = {0, len - 1, len + 1, len + 2, len + 100, 0x7FFFFFFFu, 0xFFFFFFFFu};
+        const uint32_t claims[] = { 0, len - 1, len + 1, len + 2, len + 100, 0x7FFFFFFFu, 0xFFFFFFFFu };
         for (size_t c = 0; c < sizeof claims / sizeof *claims; c++) {
             if (claims[c] == len) continue;
-            kpBuf mod = {0};
+            kpBuf mod = { 0 };
             emit_sections(&mod, s, n, i, claims[c]);
             printf("    section id %u: claims %u bytes, holds %u\n", s[i].id, claims[c], len);
-            env e = {0};
+            env e = { 0 };
             /* A custom section that claims fewer bytes can still be well-formed (the rest of its
              * payload is then read as further sections, which fails); everything else must fail. */
             int rc = load(&e, NULL, &mod, ALLOW_REJECT);
@@ -609,15 +702,15 @@ static int case_section_sizes(void) {
 static int case_body_sizes(void) {
     int bad = 0;
     for (int variant = 0; variant < 4; variant++) {
-        kpBuf mod = {0}, s = {0};
+        kpBuf mod = { 0 }, s = { 0 };
         prologue(&mod, "", WG_I32, 1);
         wg_u32(&s, 1);
-        static const uint8_t body[] = {0x00, 0x41, 0xE5, 0x8E, 0x26, 0x0B};  /* i32.const 624485 */
-        uint32_t claims[4] = {sizeof body + 1, 0xFFFFFFF0u, sizeof body - 1, 3};
+        static const uint8_t body[] = { 0x00, 0x41, 0xE5, 0x8E, 0x26, 0x0B }; /* i32.const 624485 */
+        uint32_t claims[4] = { sizeof body + 1, 0xFFFFFFF0u, sizeof body - 1, 3 };
         wg_u32(&s, claims[variant]);
         wg_bytes(&s, body, sizeof body);
         wg_section(&mod, 10, &s);
-        env e = {0};
+        env e = { 0 };
         if (load(&e, NULL, &mod, ALLOW_REJECT) < 0) bad++;
         env_free(&e);
     }
@@ -630,7 +723,7 @@ static int case_body_sizes(void) {
  * and adds. Instantiate and call the first and the last. */
 static int case_funcs_100k(void) {
     const uint32_t n = 100000;
-    kpBuf mod = {0}, ex = {0}, code = {0};
+    kpBuf mod = { 0 }, ex = { 0 }, code = { 0 };
     prologue(&mod, "", WG_I32, n);
     wg_u32(&ex, n);
     char name[16];
@@ -641,22 +734,30 @@ static int case_funcs_100k(void) {
     wg_section(&mod, 7, &ex);
     wg_u32(&code, n);
     for (uint32_t i = 0; i < n; i++) {
-        kpBuf body = {0};
+        kpBuf body = { 0 };
         wg_u32(&body, 0);
-        wg_byte(&body, 0x41); wg_s32(&body, (int32_t)i);
-        if (i == n - 1) { wg_byte(&body, 0x10); wg_u32(&body, 1); wg_byte(&body, 0x6A); }
+        wg_byte(&body, 0x41);
+        wg_s32(&body, (int32_t)i);
+        if (i == n - 1) {
+            wg_byte(&body, 0x10);
+            wg_u32(&body, 1);
+            wg_byte(&body, 0x6A);
+        }
         wg_byte(&body, 0x0B);
         wg_u32(&code, (uint32_t)body.len);
         wg_bytes(&code, body.data, body.len);
         kpBuf_free(&body);
     }
     wg_section(&mod, 10, &code);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK | ALLOW_LIMIT);
     if (rc == 0) rc = instantiate(&e, ALLOW_OK);
-    kapsul_val r = {0};
+    kapsul_val r = { 0 };
     if (rc == 0) rc = call(&e, "f99999", NULL, 0, 1, &r, ALLOW_OK, KAPSUL_TRAP_NONE);
-    if (rc == 0 && r.of.i32 != 99999 + 1) { printf("    f99999 returned %d\n", r.of.i32); rc = -1; }
+    if (rc == 0 && r.of.i32 != 99999 + 1) {
+        printf("    f99999 returned %d\n", r.of.i32);
+        rc = -1;
+    }
     env_free(&e);
     return rc < 0 ? 1 : 0;
 }
@@ -670,10 +771,10 @@ static int case_funcs_100k(void) {
 static int case_funcs_many_locals(void) {
     const uint32_t n = KPT_SANITIZED || KPT_VALGRIND() ? 10000 : 100000;
     printf("    %u functions x 50,000 locals\n", n);
-    kpBuf mod = {0}, code = {0};
+    kpBuf mod = { 0 }, code = { 0 };
     prologue(&mod, "", "", n);
     export_f(&mod);
-    static const uint8_t body[] = {0x06, 0x01, 0xD0, 0x86, 0x03, 0x7E, 0x0B};  /* 50000 x i64 */
+    static const uint8_t body[] = { 0x06, 0x01, 0xD0, 0x86, 0x03, 0x7E, 0x0B }; /* 50000 x i64 */
     wg_u32(&code, n);
     wg_repeat(&code, body, sizeof body, n);
     wg_section(&mod, 10, &code);
@@ -682,13 +783,13 @@ static int case_funcs_many_locals(void) {
 
 /* One million types (3 bytes each). */
 static int case_types_1m(void) {
-    kpBuf mod = {0}, s = {0};
-    static const uint8_t t[3] = {0x60, 0x00, 0x00};
+    kpBuf mod = { 0 }, s = { 0 };
+    static const uint8_t t[3] = { 0x60, 0x00, 0x00 };
     wg_header(&mod);
     wg_u32(&s, MILLION);
     wg_repeat(&s, t, 3, MILLION);
     wg_section(&mod, 1, &s);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK | ALLOW_LIMIT);
     env_free(&e);
     return rc < 0 ? 1 : 0;
@@ -702,13 +803,19 @@ static int case_types_1m(void) {
  *   peek_far(a) -> i32.load offset=0xFFFFFFFF a  (past 4 GiB for any a)
  */
 static void memory_module(kpBuf *mod, uint32_t min, bool has_max, uint32_t max) {
-    kpBuf s = {0};
+    kpBuf s = { 0 };
     wg_header(mod);
     wg_u32(&s, 1);
-    wg_byte(&s, 0x60); wg_u32(&s, 1); wg_byte(&s, 0x7F); wg_u32(&s, 1); wg_byte(&s, 0x7F);
+    wg_byte(&s, 0x60);
+    wg_u32(&s, 1);
+    wg_byte(&s, 0x7F);
+    wg_u32(&s, 1);
+    wg_byte(&s, 0x7F);
     wg_section(mod, 1, &s);
     wg_func_section(mod, 3);
-    wg_u32(&s, 1); wg_byte(&s, has_max ? 1 : 0); wg_u32(&s, min);
+    wg_u32(&s, 1);
+    wg_byte(&s, has_max ? 1 : 0);
+    wg_u32(&s, min);
     if (has_max) wg_u32(&s, max);
     wg_section(mod, 5, &s);
     wg_u32(&s, 3);
@@ -716,22 +823,27 @@ static void memory_module(kpBuf *mod, uint32_t min, bool has_max, uint32_t max) 
     wg_export_func(&s, "poke", 1);
     wg_export_func(&s, "peek_far", 2);
     wg_section(mod, 7, &s);
-    static const uint8_t grow[] = {0x00, 0x20, 0x00, 0x40, 0x00, 0x0B};
-    static const uint8_t poke[] = {0x00, 0x20, 0x00, 0x41, 0xDA, 0x00, 0x3A, 0x00, 0x00,
-                                   0x20, 0x00, 0x2D, 0x00, 0x00, 0x0B};
-    static const uint8_t peek[] = {0x00, 0x20, 0x00, 0x28, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x0B};
+    static const uint8_t grow[] = { 0x00, 0x20, 0x00, 0x40, 0x00, 0x0B };
+    static const uint8_t poke[] = { 0x00, 0x20, 0x00, 0x41, 0xDA, 0x00, 0x3A, 0x00,
+                                    0x00, 0x20, 0x00, 0x2D, 0x00, 0x00, 0x0B };
+    static const uint8_t peek[] = { 0x00, 0x20, 0x00, 0x28, 0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x0B };
     wg_u32(&s, 3);
-    wg_u32(&s, sizeof grow); wg_bytes(&s, grow, sizeof grow);
-    wg_u32(&s, sizeof poke); wg_bytes(&s, poke, sizeof poke);
-    wg_u32(&s, sizeof peek); wg_bytes(&s, peek, sizeof peek);
+    wg_u32(&s, sizeof grow);
+    wg_bytes(&s, grow, sizeof grow);
+    wg_u32(&s, sizeof poke);
+    wg_bytes(&s, poke, sizeof poke);
+    wg_u32(&s, sizeof peek);
+    wg_bytes(&s, peek, sizeof peek);
     wg_section(mod, 10, &s);
 }
 
-static int call_i32(env *e, const char *name, int32_t arg, int32_t *out, unsigned allowed,
-                    kapsul_trap want) {
-    kapsul_val r = {0};
+static int call_i32(env *e, const char *name, int32_t arg, int32_t *out, unsigned allowed, kapsul_trap want) {
+    kapsul_val r = { 0 };
     int rc = call(e, name, &arg, 1, 1, &r, allowed, want);
-    if (rc == 0) { *out = r.of.i32; printf("    %s(%d) = %d\n", name, arg, r.of.i32); }
+    if (rc == 0) {
+        *out = r.of.i32;
+        printf("    %s(%d) = %d\n", name, arg, r.of.i32);
+    }
     return rc;
 }
 
@@ -741,8 +853,9 @@ static int check_top(env *e, uint32_t pages) {
     int32_t last = (int32_t)(uint32_t)((uint64_t)pages * 65536 - 1);
     if (call_i32(e, "poke", last, &v, ALLOW_OK, KAPSUL_TRAP_NONE) || v != 0x5A) return -1;
     /* One past the end (at 4 GiB that address does not exist in i32, so nothing to check). */
-    if (pages < 65536 && call_i32(e, "poke", (int32_t)(pages * 65536u), &v, ALLOW_TRAP,
-                                  KAPSUL_TRAP_MEMORY_OOB) != 1) return -1;
+    if (pages < 65536 &&
+        call_i32(e, "poke", (int32_t)(pages * 65536u), &v, ALLOW_TRAP, KAPSUL_TRAP_MEMORY_OOB) != 1)
+        return -1;
     if (call_i32(e, "peek_far", -1, &v, ALLOW_TRAP, KAPSUL_TRAP_MEMORY_OOB) != 1) return -1;
     if (call_i32(e, "peek_far", 0, &v, ALLOW_TRAP, KAPSUL_TRAP_MEMORY_OOB) != 1) return -1;
     return 0;
@@ -750,9 +863,9 @@ static int check_top(env *e, uint32_t pages) {
 
 /* Declared with 65,536 pages (4 GiB): instantiate may refuse with a limit or succeed. */
 static int case_memory_declared_4g(void) {
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     memory_module(&mod, 65536, false, 0);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK);
     if (rc == 0) rc = instantiate(&e, ALLOW_OK | ALLOW_LIMIT | ALLOW_TRAP | BIT(KAPSUL_ERR_NOMEM));
     int32_t v;
@@ -764,9 +877,9 @@ static int case_memory_declared_4g(void) {
 
 /* Declared empty, grown to 65,536 pages in one step, then past the maximum. */
 static int case_memory_grow_4g(void) {
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     memory_module(&mod, 0, true, 65536);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK);
     if (rc == 0) rc = instantiate(&e, ALLOW_OK);
     int32_t v = 0;
@@ -781,44 +894,53 @@ static int case_memory_grow_4g(void) {
 
 /* Grown in 65,536 steps of one page (the growth path, not the reservation, does the work). */
 static int case_memory_grow_steps(void) {
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     memory_module(&mod, 0, false, 0);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK);
     if (rc == 0) rc = instantiate(&e, ALLOW_OK);
     int32_t v = 0;
     uint32_t grown = 0;
     for (uint32_t i = 0; rc == 0 && i < 65536; i++) {
-        kapsul_val r = {0};
+        kapsul_val r = { 0 };
         int32_t one = 1;
-        kapsul_error err = {0};
-        kapsul_val a = {.kind = KAPSUL_I32, .of.i32 = one};
-        kapsul_status st = kapsul_func_call(e.store, kapsul_instance_func(e.inst, "grow"), &a, 1, &r, 1, &err);
-        if (st != KAPSUL_OK) { report("grow(1)", st, &err, 0); rc = -1; break; }
+        kapsul_error err = { 0 };
+        kapsul_val a = { .kind = KAPSUL_I32, .of.i32 = one };
+        kapsul_status st =
+            kapsul_func_call(e.store, kapsul_instance_func(e.inst, "grow"), &a, 1, &r, 1, &err);
+        if (st != KAPSUL_OK) {
+            report("grow(1)", st, &err, 0);
+            rc = -1;
+            break;
+        }
         if (r.of.i32 == -1) break;
-        if ((uint32_t)r.of.i32 != i) { printf("    grow(1) #%u returned %d\n", i, r.of.i32); rc = -1; }
+        if ((uint32_t)r.of.i32 != i) {
+            printf("    grow(1) #%u returned %d\n", i, r.of.i32);
+            rc = -1;
+        }
         grown++;
     }
     printf("    grew %u pages one at a time\n", grown);
     if (rc == 0 && grown > 0) rc = check_top(&e, grown);
-    if (rc == 0 && (call_i32(&e, "grow", 1, &v, ALLOW_OK, KAPSUL_TRAP_NONE) || (grown == 65536 && v != -1))) rc = -1;
+    if (rc == 0 && (call_i32(&e, "grow", 1, &v, ALLOW_OK, KAPSUL_TRAP_NONE) || (grown == 65536 && v != -1)))
+        rc = -1;
     env_free(&e);
     return rc < 0 ? 1 : 0;
 }
 
 /* With a 64 MiB cap in the config: 4 GiB declared fails cleanly; growth stops at the cap. */
 static int case_memory_capped(void) {
-    kapsul_config cfg = {0};
+    kapsul_config cfg = { 0 };
     cfg.max_memory_bytes = (size_t)64 << 20;
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     memory_module(&mod, 65536, false, 0);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, &cfg, &mod, ALLOW_OK);
     if (rc == 0 && instantiate(&e, ALLOW_LIMIT | ALLOW_TRAP | BIT(KAPSUL_ERR_NOMEM)) != 1) rc = -1;
     env_free(&e);
     if (rc < 0) return 1;
     memory_module(&mod, 0, false, 0);
-    env e2 = {0};
+    env e2 = { 0 };
     int32_t v = 0;
     rc = load(&e2, &cfg, &mod, ALLOW_OK);
     if (rc == 0) rc = instantiate(&e2, ALLOW_OK);
@@ -832,9 +954,9 @@ static int case_memory_capped(void) {
 
 /* 65,537 pages declared: invalid. */
 static int case_memory_too_big(void) {
-    kpBuf mod = {0};
+    kpBuf mod = { 0 };
     memory_module(&mod, 65537, false, 0);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_REJECT);
     env_free(&e);
     return rc == 1 ? 0 : 1;
@@ -843,13 +965,16 @@ static int case_memory_too_big(void) {
 /* A table of 10,000,000 funcref entries (the implementation limit) and one of 2^32-1. */
 static int case_tables(void) {
     int bad = 0;
-    const uint32_t mins[2] = {10000000u, 0xFFFFFFFFu};
+    const uint32_t mins[2] = { 10000000u, 0xFFFFFFFFu };
     for (int i = 0; i < 2; i++) {
-        kpBuf mod = {0}, s = {0};
+        kpBuf mod = { 0 }, s = { 0 };
         wg_header(&mod);
-        wg_u32(&s, 1); wg_byte(&s, 0x70); wg_byte(&s, 0x00); wg_u32(&s, mins[i]);
+        wg_u32(&s, 1);
+        wg_byte(&s, 0x70);
+        wg_byte(&s, 0x00);
+        wg_u32(&s, mins[i]);
         wg_section(&mod, 4, &s);
-        env e = {0};
+        env e = { 0 };
         int rc = load(&e, NULL, &mod, ALLOW_OK | ALLOW_REJECT);
         if (rc == 0) rc = instantiate(&e, ALLOW_OK | ALLOW_LIMIT | ALLOW_TRAP | BIT(KAPSUL_ERR_NOMEM));
         if (rc < 0) bad++;
@@ -860,13 +985,20 @@ static int case_tables(void) {
 
 /* An active data segment at offset 0xFFFFFFFF: instantiation traps (out of bounds). */
 static int case_data_far(void) {
-    kpBuf mod = {0}, s = {0};
+    kpBuf mod = { 0 }, s = { 0 };
     wg_header(&mod);
-    wg_u32(&s, 1); wg_byte(&s, 0x00); wg_u32(&s, 1);
+    wg_u32(&s, 1);
+    wg_byte(&s, 0x00);
+    wg_u32(&s, 1);
     wg_section(&mod, 5, &s);
-    wg_u32(&s, 1); wg_u32(&s, 0); wg_byte(&s, 0x41); wg_s32(&s, -1); wg_byte(&s, 0x0B); wg_name(&s, "xy");
+    wg_u32(&s, 1);
+    wg_u32(&s, 0);
+    wg_byte(&s, 0x41);
+    wg_s32(&s, -1);
+    wg_byte(&s, 0x0B);
+    wg_name(&s, "xy");
     wg_section(&mod, 11, &s);
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &mod, ALLOW_OK);
     if (rc == 0 && instantiate(&e, ALLOW_TRAP) != 1) rc = -1;
     env_free(&e);
@@ -888,40 +1020,46 @@ static void text_repeat(kpBuf *t, const char *head, const char *pre, const char 
 
 /* Encode text, then load the binary and (if asked) call "f" expecting `want`. */
 static int text_case(kpBuf *t, unsigned text_ok, bool call_f, int32_t want) {
-    kpBuf bin = {0};
-    kapsul_error err = {0};
+    kpBuf bin = { 0 };
+    kapsul_error err = { 0 };
     printf("    text: %zu bytes\n", t->len);
     peak_reset();
     kapsul_status st = kpWat_toBinary((const char *)t->data, t->len, 1, &bin, &err);
     kpBuf_free(t);
-    if (report("kpWat_toBinary", st, &err, text_ok)) { kpBuf_free(&bin); return 1; }
+    if (report("kpWat_toBinary", st, &err, text_ok)) {
+        kpBuf_free(&bin);
+        return 1;
+    }
     if (st != KAPSUL_OK) return 0;
-    env e = {0};
+    env e = { 0 };
     int rc = load(&e, NULL, &bin, ALLOW_OK | ALLOW_LIMIT);
     if (rc == 0 && call_f) rc = instantiate(&e, ALLOW_OK);
-    kapsul_val r = {0};
+    kapsul_val r = { 0 };
     if (rc == 0 && call_f) rc = call(&e, "f", NULL, 0, 1, &r, ALLOW_OK | ALLOW_TRAP, KAPSUL_TRAP_NONE);
-    if (rc == 0 && call_f && r.of.i32 != want) { printf("    f returned %d\n", r.of.i32); rc = -1; }
+    if (rc == 0 && call_f && r.of.i32 != want) {
+        printf("    f returned %d\n", r.of.i32);
+        rc = -1;
+    }
     env_free(&e);
     return rc < 0 ? 1 : 0;
 }
 
 static int case_text_nested_blocks(void) {
-    kpBuf t = {0};
+    kpBuf t = { 0 };
     text_repeat(&t, "(module (func (export \"f\") (result i32) ", "(block ", "", ")", MILLION,
                 " (i32.const 7)))");
     return text_case(&t, ALLOW_OK, true, 7);
 }
 
 static int case_text_unclosed(void) {
-    kpBuf t = {0};
+    kpBuf t = { 0 };
     wg_fill(&t, '(', MILLION);
     return text_case(&t, BIT(KAPSUL_ERR_MALFORMED), false, 0);
 }
 
 /* 100,000 folded additions nested inside each other: 100,000 operands live at once. */
 static int case_text_nested_adds(void) {
-    kpBuf t = {0};
+    kpBuf t = { 0 };
     text_repeat(&t, "(module (func (export \"f\") (result i32) ", "(i32.add (i32.const 1) ", "(i32.const 0)",
                 ")", 100000, "))");
     return text_case(&t, ALLOW_OK, true, 100000);
@@ -943,9 +1081,13 @@ static void run_case(const char *name, case_fn fn) {
     fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
-    if (pid < 0) { perror("fork"); CHECK(0); return; }
+    if (pid < 0) {
+        perror("fork");
+        CHECK(0);
+        return;
+    }
     if (pid == 0) {
-        mallopt(M_MMAP_THRESHOLD, 128 * 1024);   /* the CLI's allocator policy (src/cli/main.c) */
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* the CLI's allocator policy (src/cli/main.c) */
         int rc = fn();
         fflush(stdout);
         exit(rc);
@@ -953,7 +1095,11 @@ static void run_case(const char *name, case_fn fn) {
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    if (wait4(pid, &status, 0, &ru) < 0) { perror("wait4"); CHECK(0); return; }
+    if (wait4(pid, &status, 0, &ru) < 0) {
+        perror("wait4");
+        CHECK(0);
+        return;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = ms_between(&t0, &t1);
     double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
@@ -961,8 +1107,10 @@ static void run_case(const char *name, case_fn fn) {
     double mib = (double)ru.ru_maxrss / 1024.0;
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     printf("  => %s  %.1f ms (CPU %.1f ms)  peak RSS %.1f MiB%s\n",
-           ok ? "ok" : WIFSIGNALED(status) ? "CRASHED" : "FAILED", ms, cpu, mib,
-           (rss_meaningful() && mib > BUDGET_MIB) ? "  (over the 64 MiB budget)" : "");
+           ok                    ? "ok"
+           : WIFSIGNALED(status) ? "CRASHED"
+                                 : "FAILED",
+           ms, cpu, mib, (rss_meaningful() && mib > BUDGET_MIB) ? "  (over the 64 MiB budget)" : "");
     if (WIFSIGNALED(status)) printf("  signal %d\n", WTERMSIG(status));
     else if (!ok) printf("  exit status %d\n", WEXITSTATUS(status));
     if (rss_meaningful() && mib > peak_largest) peak_largest = mib;
@@ -971,44 +1119,47 @@ static void run_case(const char *name, case_fn fn) {
 }
 
 int main(void) {
-    static const struct { const char *name; case_fn fn; } cases[] = {
-        {"1,000,000 nested blocks", case_nested_blocks},
-        {"1,000,000 nested if/else", case_nested_ifs},
-        {"1,000,000 nested if/else on a local", case_nested_ifs_local},
-        {"4,000,001 flat instructions (for comparison)", case_flat_4m},
-        {"1,000,000 nested typed loops", case_nested_loops_typed},
-        {"1,000,000 unclosed blocks", case_nested_unclosed},
-        {"br out of 1,000,000 blocks", case_nested_br_outermost},
-        {"1,000,000-deep constant expression", case_nested_const_expr},
-        {"50,000 locals", case_locals_50000},
-        {"50,001 locals", case_locals_50001},
-        {"50,001 locals in three runs", case_locals_split_50001},
-        {"local counts overflowing u32", case_locals_overflow},
-        {"local counts wrapping to 1", case_locals_overflow_wrap},
-        {"50,000 local runs", case_locals_many_runs},
-        {"50,000 locals, unbounded recursion", case_locals_recursive},
-        {"unbounded recursion", case_recursion},
-        {"br_table with 1,000,000 targets", case_brtable_1m},
-        {"br_table with 4,000,000 targets", case_brtable_4m},
-        {"br_table claiming 2^32-1 targets", case_brtable_count_lies},
-        {"br_table 1,000,000 targets, last unknown", case_brtable_bad_label_last},
-        {"LEB128 in section headers", case_leb_cases},
-        {"LEB128 in immediates", case_leb_immediates},
-        {"section sizes that lie", case_section_sizes},
-        {"function body sizes that lie", case_body_sizes},
-        {"100,000 functions", case_funcs_100k},
-        {"100,000 functions x 50,000 locals", case_funcs_many_locals},
-        {"1,000,000 types", case_types_1m},
-        {"memory of 65,536 pages declared", case_memory_declared_4g},
-        {"memory grown to 65,536 pages", case_memory_grow_4g},
-        {"memory grown one page at a time", case_memory_grow_steps},
-        {"memory under a 64 MiB cap", case_memory_capped},
-        {"memory of 65,537 pages", case_memory_too_big},
-        {"huge tables", case_tables},
-        {"data segment at 0xFFFFFFFF", case_data_far},
-        {"text: 1,000,000 nested folded blocks", case_text_nested_blocks},
-        {"text: 1,000,000 unclosed parentheses", case_text_unclosed},
-        {"text: 100,000 nested folded i32.add", case_text_nested_adds},
+    static const struct {
+        const char *name;
+        case_fn fn;
+    } cases[] = {
+        { "1,000,000 nested blocks", case_nested_blocks },
+        { "1,000,000 nested if/else", case_nested_ifs },
+        { "1,000,000 nested if/else on a local", case_nested_ifs_local },
+        { "4,000,001 flat instructions (for comparison)", case_flat_4m },
+        { "1,000,000 nested typed loops", case_nested_loops_typed },
+        { "1,000,000 unclosed blocks", case_nested_unclosed },
+        { "br out of 1,000,000 blocks", case_nested_br_outermost },
+        { "1,000,000-deep constant expression", case_nested_const_expr },
+        { "50,000 locals", case_locals_50000 },
+        { "50,001 locals", case_locals_50001 },
+        { "50,001 locals in three runs", case_locals_split_50001 },
+        { "local counts overflowing u32", case_locals_overflow },
+        { "local counts wrapping to 1", case_locals_overflow_wrap },
+        { "50,000 local runs", case_locals_many_runs },
+        { "50,000 locals, unbounded recursion", case_locals_recursive },
+        { "unbounded recursion", case_recursion },
+        { "br_table with 1,000,000 targets", case_brtable_1m },
+        { "br_table with 4,000,000 targets", case_brtable_4m },
+        { "br_table claiming 2^32-1 targets", case_brtable_count_lies },
+        { "br_table 1,000,000 targets, last unknown", case_brtable_bad_label_last },
+        { "LEB128 in section headers", case_leb_cases },
+        { "LEB128 in immediates", case_leb_immediates },
+        { "section sizes that lie", case_section_sizes },
+        { "function body sizes that lie", case_body_sizes },
+        { "100,000 functions", case_funcs_100k },
+        { "100,000 functions x 50,000 locals", case_funcs_many_locals },
+        { "1,000,000 types", case_types_1m },
+        { "memory of 65,536 pages declared", case_memory_declared_4g },
+        { "memory grown to 65,536 pages", case_memory_grow_4g },
+        { "memory grown one page at a time", case_memory_grow_steps },
+        { "memory under a 64 MiB cap", case_memory_capped },
+        { "memory of 65,537 pages", case_memory_too_big },
+        { "huge tables", case_tables },
+        { "data segment at 0xFFFFFFFF", case_data_far },
+        { "text: 1,000,000 nested folded blocks", case_text_nested_blocks },
+        { "text: 1,000,000 unclosed parentheses", case_text_unclosed },
+        { "text: 100,000 nested folded i32.add", case_text_nested_adds },
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) run_case(cases[i].name, cases[i].fn);
     if (rss_meaningful()) printf("largest peak RSS of any case: %.1f MiB\n", peak_largest);

@@ -42,17 +42,18 @@ static const char *kState =
 
 static kapsul_status host_hit(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
                               kapsul_error *err) {
-    (void)caller; (void)err;
+    (void)caller;
+    (void)err;
     __atomic_add_fetch((int *)env, args[0].of.i32, __ATOMIC_RELAXED);
     results[0].kind = KAPSUL_I32;
     results[0].of.i32 = 1;
     return KAPSUL_OK;
 }
 
-static const kapsul_valkind kI32[1] = {KAPSUL_I32};
+static const kapsul_valkind kI32[1] = { KAPSUL_I32 };
 
 static int32_t call0(kapsul_store *s, kapsul_instance *inst, const char *name, kapsul_status *st) {
-    kapsul_val r = {0};
+    kapsul_val r = { 0 };
     kapsul_func *f = kapsul_instance_func(inst, name);
     *st = f ? kapsul_func_call(s, f, NULL, 0, &r, 1, NULL) : KAPSUL_ERR_NOT_FOUND;
     return r.of.i32;
@@ -90,9 +91,15 @@ static kapsul_template *state_template(kapsul_engine *e, kapsul_module **mod, in
     kapsul_template *tpl = NULL;
     kapsul_error err;
     CHECK(kapsul_module_new_wat(e, kState, strlen(kState), mod, &err) == KAPSUL_OK);
-    kapsul_template_import imp = {.module = "env", .name = "hit", .params = kI32, .nparams = 1,
-                                  .results = kI32, .nresults = 1, .fn = host_hit, .env = hits};
-    kapsul_template_config cfg = {.pool_size = pool, .keep_resident_bytes = keep};
+    kapsul_template_import imp = { .module = "env",
+                                   .name = "hit",
+                                   .params = kI32,
+                                   .nparams = 1,
+                                   .results = kI32,
+                                   .nresults = 1,
+                                   .fn = host_hit,
+                                   .env = hits };
+    kapsul_template_config cfg = { .pool_size = pool, .keep_resident_bytes = keep };
     CHECK(kapsul_template_new(e, *mod, &imp, 1, &cfg, &tpl, &err) == KAPSUL_OK);
     return tpl;
 }
@@ -103,7 +110,7 @@ static void test_fresh_and_pool(void) {
     int hits = 0;
     CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
     kapsul_template *tpl = state_template(e, &mod, &hits, 2, 65536);
-    kapsul_module_free(mod);   /* the template keeps its own reference */
+    kapsul_module_free(mod); /* the template keeps its own reference */
     for (int i = 0; i < 5; i++) CHECK(request(e, tpl, NULL) == 0);
     CHECK(hits == 5);
     CHECK(kapsul_template_pool_free(tpl) == 2);
@@ -132,7 +139,7 @@ static void test_fresh_and_pool(void) {
 
 /* The bounds-checked mode (no guard reservations) pools the same way. */
 static void test_explicit_bounds(void) {
-    kapsul_config c = {.explicit_bounds_checks = true};
+    kapsul_config c = { .explicit_bounds_checks = true };
     kapsul_engine *e;
     kapsul_module *mod = NULL;
     int hits = 0;
@@ -151,7 +158,11 @@ static void test_explicit_bounds(void) {
     kapsul_engine_free(e);
 }
 
-typedef struct worker { kapsul_engine *e; kapsul_template *tpl; int ok, refused, bad; } worker;
+typedef struct worker {
+    kapsul_engine *e;
+    kapsul_template *tpl;
+    int ok, refused, bad;
+} worker;
 
 static void *work(void *arg) {
     worker *w = arg;
@@ -174,7 +185,7 @@ static void test_threads(void) {
     pthread_t th[8];
     worker w[8];
     for (int i = 0; i < 8; i++) {
-        w[i] = (worker){e, tpl, 0, 0, 0};
+        w[i] = (worker){ e, tpl, 0, 0, 0 };
         CHECK(pthread_create(&th[i], NULL, work, &w[i]) == 0);
     }
     int ok = 0, bad = 0;
@@ -202,7 +213,7 @@ static const char *kGrow =
     "    (table.grow $t (ref.null func) (local.get 0))))\n";
 
 static int32_t call1(kapsul_store *s, kapsul_instance *inst, const char *name, int32_t arg) {
-    kapsul_val a = {.kind = KAPSUL_I32, .of.i32 = arg}, r = {0};
+    kapsul_val a = { .kind = KAPSUL_I32, .of.i32 = arg }, r = { 0 };
     CHECK(kapsul_func_call(s, kapsul_instance_func(inst, name), &a, 1, &r, 1, NULL) == KAPSUL_OK);
     return r.of.i32;
 }
@@ -218,8 +229,11 @@ static void test_limits(void) {
     CHECK(kapsul_module_new_wat(e, kGrow, strlen(kGrow), &mod, NULL) == KAPSUL_OK);
     CHECK(kapsul_module_new_wat(e, "(memory 3)", 10, &big, NULL) == KAPSUL_OK);
     CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
-    kapsul_limits lim = {.max_memory_bytes = 2 * 65536, .max_table_elements = 5, .max_instances = 1,
-                         .max_memories = 1, .max_tables = 1};
+    kapsul_limits lim = { .max_memory_bytes = 2 * 65536,
+                          .max_table_elements = 5,
+                          .max_instances = 1,
+                          .max_memories = 1,
+                          .max_tables = 1 };
     CHECK(kapsul_store_set_limits(s, &lim, NULL) == KAPSUL_OK);
     CHECK(kapsul_store_set_limits(s, NULL, &err) == KAPSUL_ERR_ARG);
     kapsul_limits back;
@@ -251,7 +265,7 @@ static void test_limits(void) {
     kapsul_template *tpl;
     CHECK(kapsul_template_new(e, mod, NULL, 0, NULL, &tpl, NULL) == KAPSUL_OK);
     CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
-    lim = (kapsul_limits){.max_memory_bytes = 65536, .max_instances = 1};
+    lim = (kapsul_limits){ .max_memory_bytes = 65536, .max_instances = 1 };
     CHECK(kapsul_store_set_limits(s, &lim, NULL) == KAPSUL_OK);
     CHECK(kapsul_template_instantiate(tpl, s, NULL, &inst, NULL) == KAPSUL_OK);
     CHECK(call1(s, inst, "grow_mem", 1) == -1);
@@ -267,7 +281,9 @@ static void test_limits(void) {
     const char *wi = "(import \"env\" \"f\" (func (param i64)))";
     CHECK(kapsul_module_new_wat(e, wi, strlen(wi), &imp, NULL) == KAPSUL_OK);
     CHECK(kapsul_template_new(e, imp, NULL, 0, NULL, &tpl, &err) == KAPSUL_ERR_UNLINKABLE && tpl == NULL);
-    kapsul_template_import ti = {.module = "env", .name = "f", .params = kI32, .nparams = 1, .fn = host_hit};
+    kapsul_template_import ti = {
+        .module = "env", .name = "f", .params = kI32, .nparams = 1, .fn = host_hit
+    };
     CHECK(kapsul_template_new(e, imp, &ti, 1, NULL, &tpl, &err) == KAPSUL_ERR_UNLINKABLE);
     ti.fn = NULL;
     CHECK(kapsul_template_new(e, imp, &ti, 1, NULL, &tpl, &err) == KAPSUL_ERR_ARG);
@@ -317,7 +333,10 @@ static const char *kHello =
     "    (i32.add (i32.mul (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))\n"
     "                      (i32.const 1000)) (i32.load (i32.const 8)))))\n";
 
-typedef struct lines { int n; char text[3][16]; } lines;
+typedef struct lines {
+    int n;
+    char text[3][16];
+} lines;
 
 static void on_line(void *env, const char *line, size_t len) {
     lines *l = env;
@@ -338,10 +357,14 @@ static void test_wasi_memio(void) {
     CHECK(kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, &err) == KAPSUL_OK);
     for (int round = 0; round < 2; round++) {
         static const char body[] = "world";
-        lines l = {0};
-        kapsul_wasi_config cfg = {.mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
-                                  .stdin_data = (const uint8_t *)body, .stdin_len = 5, .output_cap = 64,
-                                  .stderr_line = on_line, .stderr_env = &l};
+        lines l = { 0 };
+        kapsul_wasi_config cfg = { .mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT |
+                                                KAPSUL_WASI_MEM_STDERR,
+                                   .stdin_data = (const uint8_t *)body,
+                                   .stdin_len = 5,
+                                   .output_cap = 64,
+                                   .stderr_line = on_line,
+                                   .stderr_env = &l };
         kapsul_wasi *w = NULL;
         kapsul_store *s = NULL;
         kapsul_instance *inst = NULL;
@@ -357,25 +380,25 @@ static void test_wasi_memio(void) {
         CHECK(len == 37 && out && memcmp(out, "Content-Type: text/plain\n\nhello world", 37) == 0);
         CHECK(kapsul_wasi_output(w, 2, &out, &len, &err) == KAPSUL_OK && len == 0);
         CHECK(kapsul_wasi_output(w, 0, &out, &len, &err) == KAPSUL_ERR_ARG);
-        CHECK(call0(s, inst, "filetype", &st) == 0 && st == KAPSUL_OK);   /* unknown: pipe-like */
+        CHECK(call0(s, inst, "filetype", &st) == 0 && st == KAPSUL_OK); /* unknown: pipe-like */
         CHECK(l.n == 2 && strcmp(l.text[0], "one") == 0 && strcmp(l.text[1], "two") == 0);
         /* Past the cap: 27 more bytes fit of 40, then FBIG; the host sees KAPSUL_ERR_LIMIT. */
-        CHECK(call0(s, inst, "write_big", &st) == 27);               /* errno 0, 27 written */
-        CHECK(call0(s, inst, "write_big", &st) == 22 * 1000 - 1);    /* errno FBIG, untouched */
+        CHECK(call0(s, inst, "write_big", &st) == 27);            /* errno 0, 27 written */
+        CHECK(call0(s, inst, "write_big", &st) == 22 * 1000 - 1); /* errno FBIG, untouched */
         CHECK(kapsul_wasi_output(w, 1, &out, &len, &err) == KAPSUL_ERR_LIMIT && len == 64);
         kapsul_store_free(s);
         kapsul_wasi_free(w);
         CHECK(l.n == 3 && strcmp(l.text[2], "three") == 0);
     }
     /* Without the mem bits, kapsul_wasi_output refuses; host fds are unchanged behaviour. */
-    kapsul_wasi_config plain = {.stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1};
+    kapsul_wasi_config plain = { .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1 };
     kapsul_wasi *w;
     const uint8_t *out;
     size_t len;
     CHECK(kapsul_wasi_new(&plain, &w, NULL) == KAPSUL_OK);
     CHECK(kapsul_wasi_output(w, 1, &out, &len, &err) == KAPSUL_ERR_ARG);
     kapsul_wasi_free(w);
-    kapsul_wasi_config badin = {.mem_stdio = KAPSUL_WASI_MEM_STDIN, .stdin_len = 3};
+    kapsul_wasi_config badin = { .mem_stdio = KAPSUL_WASI_MEM_STDIN, .stdin_len = 3 };
     CHECK(kapsul_wasi_new(&badin, &w, &err) == KAPSUL_ERR_ARG && w == NULL);
     kapsul_template_free(tpl);
     kapsul_module_free(mod);
@@ -396,11 +419,12 @@ static int alloc_attempt(long n) {
     size_t nwi;
     int complete = 0;
     kpAlloc_failAfter(n);
-    kapsul_wasi_config cfg = {.mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR};
+    kapsul_wasi_config cfg = { .mem_stdio =
+                                   KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR };
     if (kapsul_engine_new(NULL, &e, NULL) || kapsul_module_new_wat(e, kHello, strlen(kHello), &mod, NULL) ||
-        kapsul_wasi_template_imports(&wi, &nwi, NULL) || kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, NULL) ||
-        kapsul_wasi_new(&cfg, &w, NULL) || kapsul_store_new(e, &s, NULL) ||
-        kapsul_template_instantiate(tpl, s, w, &inst, NULL) ||
+        kapsul_wasi_template_imports(&wi, &nwi, NULL) ||
+        kapsul_template_new(e, mod, wi, nwi, NULL, &tpl, NULL) || kapsul_wasi_new(&cfg, &w, NULL) ||
+        kapsul_store_new(e, &s, NULL) || kapsul_template_instantiate(tpl, s, w, &inst, NULL) ||
         kapsul_func_call(s, kapsul_instance_func(inst, "_start"), NULL, 0, NULL, 0, NULL))
         goto done;
     complete = 1;

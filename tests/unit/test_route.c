@@ -10,7 +10,8 @@
 #include "test.h"
 
 /* path must route to component with SCRIPT_NAME script and PATH_INFO info (NULL component: 404). */
-static void expect(const kpRouter *r, const char *path, const char *component, const char *script, const char *info) {
+static void expect(const kpRouter *r, const char *path, const char *component, const char *script,
+                   const char *info) {
     kpRouteMatch m;
     kpRoute_match(r, path, strlen(path), &m);
     bool ok;
@@ -21,24 +22,41 @@ static void expect(const kpRouter *r, const char *path, const char *component, c
              m.path_info_len == strlen(info) && memcmp(m.path_info, info, m.path_info_len) == 0;
     if (!ok)
         fprintf(stderr, "route %s: got %d %s '%.*s' '%.*s' (want %s '%s' '%s')\n", path, m.result,
-                m.route ? m.route->component : "-", (int)m.script_name_len, m.script_name ? m.script_name : "",
-                (int)m.path_info_len, m.path_info ? m.path_info : "", component ? component : "404",
-                script ? script : "", info ? info : "");
+                m.route ? m.route->component : "-", (int)m.script_name_len,
+                m.script_name ? m.script_name : "", (int)m.path_info_len, m.path_info ? m.path_info : "",
+                component ? component : "404", script ? script : "", info ? info : "");
     CHECK(ok);
 }
 
 static kpRouter make(const char *const *routes) {
     kpRouter r;
     memset(&r, 0, sizeof r);
-    for (size_t i = 0; routes[i]; i += 2) CHECK(kpRoute_add(&r, routes[i], routes[i], routes[i + 1], i / 2, NULL) == KAPSUL_OK);
+    for (size_t i = 0; routes[i]; i += 2)
+        CHECK(kpRoute_add(&r, routes[i], routes[i], routes[i + 1], i / 2, NULL) == KAPSUL_OK);
     return r;
 }
 
 static void test_rules(void) {
     /* based routes as the manifest normalises them: "/" -> "", "/a/" -> "/a" */
-    const char *routes[] = {"", "root", "/foo", "foo", "/foo/bar", "foobar", "/one/...", "one", "/one/two/...", "onetwo",
-                            "/one/two/three/...", "onetwothree", "/...", "all", "/exact/...", "exact-wild",
-                            "/exact", "exact", NULL};
+    const char *routes[] = { "",
+                             "root",
+                             "/foo",
+                             "foo",
+                             "/foo/bar",
+                             "foobar",
+                             "/one/...",
+                             "one",
+                             "/one/two/...",
+                             "onetwo",
+                             "/one/two/three/...",
+                             "onetwothree",
+                             "/...",
+                             "all",
+                             "/exact/...",
+                             "exact-wild",
+                             "/exact",
+                             "exact",
+                             NULL };
     kpRouter r = make(routes);
     expect(&r, "/", "root", "", "");
     expect(&r, "/foo", "foo", "/foo", "");
@@ -60,7 +78,7 @@ static void test_rules(void) {
 }
 
 static void test_no_wildcard(void) {
-    const char *routes[] = {"/foo", "foo", "/test/...", "test", NULL};
+    const char *routes[] = { "/foo", "foo", "/test/...", "test", NULL };
     kpRouter r = make(routes);
     expect(&r, "/", NULL, NULL, NULL);
     expect(&r, "/bar", NULL, NULL, NULL);
@@ -78,7 +96,7 @@ static void test_no_wildcard(void) {
 }
 
 static void test_well_known(void) {
-    const char *routes[] = {"/...", "all", "/.well-known/spin/...", "mine", NULL};
+    const char *routes[] = { "/...", "all", "/.well-known/spin/...", "mine", NULL };
     kpRouter r = make(routes);
     kpRouteMatch m;
     kpRoute_match(&r, "/.well-known/spin/health", 24, &m);
@@ -94,10 +112,11 @@ static void test_well_known(void) {
 
 /* A router built from a manifest with a base path. */
 static void test_manifest_base(void) {
-    const char *src = "spin_manifest_version = 2\n[application]\nname = \"x\"\n[application.trigger.http]\nbase = \"/base/\"\n"
-                      "[[trigger.http]]\nroute = \"/foo\"\ncomponent = \"foo\"\n[[trigger.http]]\nroute = \"/foo/bar/\"\ncomponent = \"foobar\"\n"
-                      "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"rest\"\n"
-                      "[component.foo]\nsource = \"a.wasm\"\n[component.foobar]\nsource = \"a.wasm\"\n[component.rest]\nsource = \"a.wasm\"\n";
+    const char *src =
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[application.trigger.http]\nbase = \"/base/\"\n"
+        "[[trigger.http]]\nroute = \"/foo\"\ncomponent = \"foo\"\n[[trigger.http]]\nroute = \"/foo/bar/\"\ncomponent = \"foobar\"\n"
+        "[[trigger.http]]\nroute = \"/...\"\ncomponent = \"rest\"\n"
+        "[component.foo]\nsource = \"a.wasm\"\n[component.foobar]\nsource = \"a.wasm\"\n[component.rest]\nsource = \"a.wasm\"\n";
     kpManifest m;
     kapsul_error err;
     CHECK(kpManifest_parse(src, strlen(src), "/app", &m, &err) == KAPSUL_OK);

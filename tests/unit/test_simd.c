@@ -59,14 +59,22 @@ static kpV128 run1(kpOp op, slots a) {
     kpSimd_exec(op, r.w, a.w, NULL, NULL, 0);
     return view(r);
 }
-static uint32_t bits32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
-static uint64_t bits64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+static uint32_t bits32(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return b;
+}
+static uint64_t bits64(double d) {
+    uint64_t b;
+    memcpy(&b, &d, 8);
+    return b;
+}
 
 static void test_float_minmax(void) {
     float nan = NAN;
     kpV128 r = run2(kpOp_F32X4_MIN, vec_f32(nan, 1.0f, -0.0f, 0.0f), vec_f32(1.0f, nan, 0.0f, -0.0f));
     CHECK(isnan(r.f32[0]) && isnan(r.f32[1]));
-    CHECK(bits32(r.f32[2]) == 0x80000000u && bits32(r.f32[3]) == 0x80000000u);   /* -0 < +0 */
+    CHECK(bits32(r.f32[2]) == 0x80000000u && bits32(r.f32[3]) == 0x80000000u); /* -0 < +0 */
     r = run2(kpOp_F32X4_MAX, vec_f32(nan, 1.0f, -0.0f, 0.0f), vec_f32(1.0f, nan, 0.0f, -0.0f));
     CHECK(isnan(r.f32[0]) && isnan(r.f32[1]));
     CHECK(bits32(r.f32[2]) == 0 && bits32(r.f32[3]) == 0);
@@ -109,37 +117,37 @@ static void test_rounding(void) {
 }
 
 static void test_saturation(void) {
-    int16_t a[8] = {300, -300, 127, -128, 0, 32767, -32768, 255};
-    int16_t b[8] = {-1, 1, 2, 3, 4, 5, 6, 7};
+    int16_t a[8] = { 300, -300, 127, -128, 0, 32767, -32768, 255 };
+    int16_t b[8] = { -1, 1, 2, 3, 4, 5, 6, 7 };
     kpV128 r = run2(kpOp_I8X16_NARROW_I16X8_S, vec_i16(a), vec_i16(b));
     CHECK(r.i8[0] == 127 && r.i8[1] == -128 && r.i8[2] == 127 && r.i8[3] == -128 && r.i8[5] == 127);
     CHECK(r.i8[6] == -128 && r.i8[8] == -1 && r.i8[15] == 7);
     r = run2(kpOp_I8X16_NARROW_I16X8_U, vec_i16(a), vec_i16(b));
     CHECK(r.u8[0] == 255 && r.u8[1] == 0 && r.u8[7] == 255 && r.u8[8] == 0 && r.u8[9] == 1);
     /* q15mulr_sat_s: only -1.0 * -1.0 saturates; rounding adds half an ulp. */
-    int16_t q1[8] = {-32768, 16384, -16384, 1, 32767, -32768, 0, 3};
-    int16_t q2[8] = {-32768, 16384, 16384, 16384, 32767, 32767, 5, 16384};
+    int16_t q1[8] = { -32768, 16384, -16384, 1, 32767, -32768, 0, 3 };
+    int16_t q2[8] = { -32768, 16384, 16384, 16384, 32767, 32767, 5, 16384 };
     r = run2(kpOp_I16X8_Q15MULR_SAT_S, vec_i16(q1), vec_i16(q2));
     CHECK(r.i16[0] == 32767 && r.i16[1] == 8192 && r.i16[2] == -8192 && r.i16[3] == 1);
     CHECK(r.i16[4] == 32766 && r.i16[5] == -32767 && r.i16[6] == 0 && r.i16[7] == 2);
-    uint8_t x[16] = {250, 5, 0x80, 0x7F}, y[16] = {10, 10, 0xFF, 1};
+    uint8_t x[16] = { 250, 5, 0x80, 0x7F }, y[16] = { 10, 10, 0xFF, 1 };
     r = run2(kpOp_I8X16_ADD_SAT_U, vec_u8(x), vec_u8(y));
     CHECK(r.u8[0] == 255 && r.u8[1] == 15);
     r = run2(kpOp_I8X16_SUB_SAT_U, vec_u8(x), vec_u8(y));
     CHECK(r.u8[0] == 240 && r.u8[1] == 0);
     r = run2(kpOp_I8X16_ADD_SAT_S, vec_u8(x), vec_u8(y));
-    CHECK(r.i8[2] == -128 && r.i8[3] == 127);            /* -128 + -1, 127 + 1 */
+    CHECK(r.i8[2] == -128 && r.i8[3] == 127); /* -128 + -1, 127 + 1 */
     r = run2(kpOp_I8X16_AVGR_U, vec_u8(x), vec_u8(y));
     CHECK(r.u8[0] == 130 && r.u8[2] == 192 && r.u8[3] == 64 && r.u8[4] == 0);
-    uint8_t m[16] = {0x80, 0xFF, 0x7F, 0};
+    uint8_t m[16] = { 0x80, 0xFF, 0x7F, 0 };
     r = run1(kpOp_I8X16_ABS, vec_u8(m));
-    CHECK(r.u8[0] == 0x80 && r.u8[1] == 1 && r.u8[2] == 0x7F);   /* abs(-128) wraps to -128 */
+    CHECK(r.u8[0] == 0x80 && r.u8[1] == 1 && r.u8[2] == 0x7F); /* abs(-128) wraps to -128 */
     r = run1(kpOp_I8X16_POPCNT, vec_u8(m));
     CHECK(r.u8[0] == 1 && r.u8[1] == 8 && r.u8[2] == 7 && r.u8[3] == 0);
 }
 
 static void test_swizzle_shuffle_shift(void) {
-    uint8_t v[16], idx[16] = {0, 15, 16, 255, 128, 3, 17, 1, 2, 2, 2, 2, 2, 2, 2, 2};
+    uint8_t v[16], idx[16] = { 0, 15, 16, 255, 128, 3, 17, 1, 2, 2, 2, 2, 2, 2, 2, 2 };
     for (int i = 0; i < 16; i++) v[i] = (uint8_t)(100 + i);
     kpV128 r = run2(kpOp_I8X16_SWIZZLE, vec_u8(v), vec_u8(idx));
     CHECK(r.u8[0] == 100 && r.u8[1] == 115 && r.u8[2] == 0 && r.u8[3] == 0 && r.u8[4] == 0);
@@ -152,7 +160,7 @@ static void test_swizzle_shuffle_shift(void) {
     CHECK(r.u8[0] == 215 && r.u8[7] == 201 && r.u8[8] == 115 && r.u8[15] == 101);
     /* Shift counts are taken modulo the lane width. */
     uint64_t nine = 9, thirty3 = 33, minus1 = 0xFFFFFFFFu;
-    uint8_t one[16] = {1, 0x80};
+    uint8_t one[16] = { 1, 0x80 };
     slots o = vec_u8(one);
     kpSimd_exec(kpOp_I8X16_SHL, out.w, o.w, &nine, NULL, 0);
     r = view(out);
@@ -161,7 +169,7 @@ static void test_swizzle_shuffle_shift(void) {
     r = view(out);
     CHECK(r.u8[0] == 0 && r.u8[1] == 0xC0);
     slots i32 = vec_f32(0, 0, 0, 0);
-    int32_t lanes32[4] = {-7, 8, INT32_MIN, 1};
+    int32_t lanes32[4] = { -7, 8, INT32_MIN, 1 };
     memcpy(&i32, lanes32, 16);
     kpSimd_exec(kpOp_I32X4_SHR_S, out.w, i32.w, &thirty3, NULL, 0);
     r = view(out);
@@ -169,7 +177,7 @@ static void test_swizzle_shuffle_shift(void) {
     kpSimd_exec(kpOp_I32X4_SHR_U, out.w, i32.w, &minus1, NULL, 0);
     r = view(out);
     CHECK(r.u32[0] == 1 && r.u32[1] == 0 && r.u32[2] == 1);
-    kpSimd_exec(kpOp_I64X2_SHL, out.w, i32.w, &minus1, NULL, 0);   /* 0xFFFFFFFF & 63 = 63 */
+    kpSimd_exec(kpOp_I64X2_SHL, out.w, i32.w, &minus1, NULL, 0); /* 0xFFFFFFFF & 63 = 63 */
     r = view(out);
     CHECK(r.u64[0] == 0x8000000000000000ull && r.u64[1] == 0);
 }
@@ -188,7 +196,7 @@ static void test_conversions(void) {
     r = run1(kpOp_F64X2_PROMOTE_LOW_F32X4, vec_f32(0.1f, -0.0f, 7.0f, 8.0f));
     CHECK(r.f64[0] == (double)0.1f && bits64(r.f64[1]) == 0x8000000000000000ull);
     slots u = vec_f32(0, 0, 0, 0);
-    uint32_t big[4] = {0xFFFFFFFFu, 0x80000000u, 16777217u, 0};
+    uint32_t big[4] = { 0xFFFFFFFFu, 0x80000000u, 16777217u, 0 };
     memcpy(&u, big, 16);
     r = run1(kpOp_F32X4_CONVERT_I32X4_U, u);
     CHECK(r.f32[0] == 4294967296.0f && r.f32[1] == 2147483648.0f && r.f32[2] == 16777216.0f);
@@ -197,10 +205,10 @@ static void test_conversions(void) {
 }
 
 static void test_widening(void) {
-    int16_t a[8] = {-32768, -32768, 32767, 32767, 1, 2, -3, 4};
+    int16_t a[8] = { -32768, -32768, 32767, 32767, 1, 2, -3, 4 };
     kpV128 r = run2(kpOp_I32X4_DOT_I16X8_S, vec_i16(a), vec_i16(a));
     CHECK(r.u32[0] == 0x80000000u && r.i32[1] == 2 * 32767 * 32767 && r.i32[2] == 5 && r.i32[3] == 25);
-    int16_t ff[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    int16_t ff[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
     r = run2(kpOp_I32X4_EXTMUL_HIGH_I16X8_U, vec_i16(ff), vec_i16(ff));
     CHECK(r.u32[0] == 0xFFFE0001u && r.u32[3] == 0xFFFE0001u);
     r = run2(kpOp_I32X4_EXTMUL_LOW_I16X8_S, vec_i16(a), vec_i16(ff));
@@ -209,17 +217,17 @@ static void test_widening(void) {
     CHECK(r.u32[0] == 131070u);
     r = run1(kpOp_I32X4_EXTADD_PAIRWISE_I16X8_S, vec_i16(a));
     CHECK(r.i32[0] == -65536 && r.i32[1] == 65534 && r.i32[2] == 3 && r.i32[3] == 1);
-    uint8_t b[16] = {0xFF, 0x80, 1, 2, 3, 4, 5, 6, 0xFE, 9};
+    uint8_t b[16] = { 0xFF, 0x80, 1, 2, 3, 4, 5, 6, 0xFE, 9 };
     r = run1(kpOp_I16X8_EXTEND_LOW_I8X16_S, vec_u8(b));
     CHECK(r.i16[0] == -1 && r.i16[1] == -128 && r.i16[2] == 1);
     r = run1(kpOp_I16X8_EXTEND_HIGH_I8X16_U, vec_u8(b));
     CHECK(r.u16[0] == 0xFE && r.u16[1] == 9 && r.u16[7] == 0);
-    r = run2(kpOp_I64X2_EXTMUL_LOW_I32X4_S, vec_i16(a), vec_i16(a));   /* lanes 0x8000_8000, 0x7FFF_7FFF */
+    r = run2(kpOp_I64X2_EXTMUL_LOW_I32X4_S, vec_i16(a), vec_i16(a)); /* lanes 0x8000_8000, 0x7FFF_7FFF */
     CHECK(r.i64[0] == (int64_t)(int32_t)0x80008000u * (int32_t)0x80008000u);
 }
 
 static void test_reductions_lanes(void) {
-    uint8_t v[16] = {0x80, 1, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81};
+    uint8_t v[16] = { 0x80, 1, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81 };
     slots s = vec_u8(v), out;
     uint64_t res = 77;
     kpSimd_exec(kpOp_I8X16_BITMASK, &res, s.w, NULL, NULL, 0);
@@ -233,7 +241,7 @@ static void test_reductions_lanes(void) {
     kpSimd_exec(kpOp_I64X2_ALL_TRUE, &res, s.w, NULL, NULL, 0);
     CHECK(res == 1);
     kpSimd_exec(kpOp_I8X16_EXTRACT_LANE_S, &res, s.w, NULL, NULL, 2);
-    CHECK(res == 0xFFFFFFFFu);                             /* i32 -1, zero-extended slot */
+    CHECK(res == 0xFFFFFFFFu); /* i32 -1, zero-extended slot */
     kpSimd_exec(kpOp_I8X16_EXTRACT_LANE_U, &res, s.w, NULL, NULL, 15);
     CHECK(res == 0x81);
     /* The destination may be the operand's own slots. */
@@ -248,8 +256,8 @@ static void test_reductions_lanes(void) {
     kpSimd_exec(kpOp_F32X4_SPLAT, out.w, &f, NULL, NULL, 0);
     r = view(out);
     CHECK(r.f32[0] == -2.5f && r.f32[3] == -2.5f);
-    slots m = vec_u8((const uint8_t[16]){0xF0, 0x0F}), x = vec_u8((const uint8_t[16]){0xAA, 0xAA}),
-          y = vec_u8((const uint8_t[16]){0x55, 0x55});
+    slots m = vec_u8((const uint8_t[16]){ 0xF0, 0x0F }), x = vec_u8((const uint8_t[16]){ 0xAA, 0xAA }),
+          y = vec_u8((const uint8_t[16]){ 0x55, 0x55 });
     kpSimd_exec(kpOp_V128_BITSELECT, out.w, x.w, y.w, m.w, 0);
     r = view(out);
     CHECK(r.u8[0] == 0xA5 && r.u8[1] == 0x5A);
@@ -258,10 +266,10 @@ static void test_reductions_lanes(void) {
 static void test_memory(void) {
     uint8_t mem[32];
     for (int i = 0; i < 32; i++) mem[i] = (uint8_t)(i + 1);
-    slots base = vec_u8((const uint8_t[16]){0}), out;
+    slots base = vec_u8((const uint8_t[16]){ 0 }), out;
     CHECK(kpSimd_accessSize(kpOp_V128_LOAD) == 16 && kpSimd_accessSize(kpOp_V128_LOAD8X8_S) == 8);
     CHECK(kpSimd_accessSize(kpOp_V128_LOAD16_LANE) == 2 && kpSimd_accessSize(kpOp_V128_STORE64_LANE) == 8);
-    kpSimd_access(kpOp_V128_LOAD, out.w, mem + 3, base.w, 0);      /* unaligned */
+    kpSimd_access(kpOp_V128_LOAD, out.w, mem + 3, base.w, 0); /* unaligned */
     kpV128 r = view(out);
     CHECK(r.u8[0] == 4 && r.u8[15] == 19);
     mem[0] = 0xFF;
@@ -274,7 +282,7 @@ static void test_memory(void) {
     kpSimd_access(kpOp_V128_LOAD32_ZERO, out.w, mem + 4, base.w, 0);
     r = view(out);
     CHECK(r.u32[0] == 0x08070605u && r.u32[1] == 0 && r.u64[1] == 0);
-    slots v = vec_u8((const uint8_t[16]){0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8});
+    slots v = vec_u8((const uint8_t[16]){ 0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8 });
     kpSimd_access(kpOp_V128_LOAD16_LANE, out.w, mem + 10, v.w, 3);
     r = view(out);
     CHECK(r.u16[3] == 0x0C0B && r.u8[0] == 0xA0 && r.u8[8] == 0xA8);

@@ -29,9 +29,11 @@ static char *path_in(const char *rel) {
 }
 
 static void test_names(void) {
-    static const char *const good[] = {"a", "hello", "hello-world", "hello_world", "a1-b2_c3", "x-y-z", NULL};
-    static const char *const bad[] = {"", "1a", "-a", "_a", "a-", "a_", "a--b", "a-_b", "a-1", "Hello", "a b",
-                                      "a.b", "a/b", "..", "\xc3\xa9", NULL};
+    static const char *const good[] = {
+        "a", "hello", "hello-world", "hello_world", "a1-b2_c3", "x-y-z", NULL
+    };
+    static const char *const bad[] = { "",    "1a",    "-a",  "_a",  "a-",  "a_", "a--b",     "a-_b",
+                                       "a-1", "Hello", "a b", "a.b", "a/b", "..", "\xc3\xa9", NULL };
     for (size_t i = 0; good[i]; i++) CHECK(kpTemplate_checkName(good[i]) == NULL);
     for (size_t i = 0; bad[i]; i++) CHECK(kpTemplate_checkName(bad[i]) != NULL);
     char name[KP_TEMPLATE_MAX_NAME + 2];
@@ -84,7 +86,8 @@ static void test_every_template(void) {
         CHECK(m.triggers.n == 1 && m.triggers.v[0].executor == KP_EXECUTOR_WAGI && m.triggers.v[0].wildcard);
         kpManifest_free(&m);
         /* A second run must refuse and change nothing. */
-        CHECK(kpTemplate_write(t, "other", dir, &err) == KAPSUL_ERR_IO && strstr(err.message, "already exists"));
+        CHECK(kpTemplate_write(t, "other", dir, &err) == KAPSUL_ERR_IO &&
+              strstr(err.message, "already exists"));
         CHECK(file_clean(rel));
     }
 }
@@ -94,24 +97,24 @@ static void test_every_template(void) {
 static const unsigned char ok_data[] = "name={{ project-name }} kebab={{project-name|kebab_case}} "
                                        "snake={{project-name | snake_case}} {{ not closed";
 static const unsigned char bad_data[] = "x {{project-name | upper}} y";
-static const kpTemplateFile ok_files[] = {{"a/b/c.txt", ok_data, sizeof ok_data - 1},
-                                          {"a/d.txt", ok_data, sizeof ok_data - 1},
-                                          {"top.txt", ok_data, sizeof ok_data - 1}};
-static const kpTemplateFile bad_files[] = {{"first.txt", ok_data, sizeof ok_data - 1},
-                                           {"second.txt", bad_data, sizeof bad_data - 1}};
-static const kpTemplateFile clash_files[] = {{"a/one.txt", ok_data, sizeof ok_data - 1},
-                                             {"x", ok_data, sizeof ok_data - 1},
-                                             {"x/y", ok_data, sizeof ok_data - 1}};
-static const kpTemplate ok_t = {"ok", "", 0, ok_files, 3};
-static const kpTemplate bad_t = {"bad", "", 0, bad_files, 2};
-static const kpTemplate clash_t = {"clash", "", 0, clash_files, 3};
+static const kpTemplateFile ok_files[] = { { "a/b/c.txt", ok_data, sizeof ok_data - 1 },
+                                           { "a/d.txt", ok_data, sizeof ok_data - 1 },
+                                           { "top.txt", ok_data, sizeof ok_data - 1 } };
+static const kpTemplateFile bad_files[] = { { "first.txt", ok_data, sizeof ok_data - 1 },
+                                            { "second.txt", bad_data, sizeof bad_data - 1 } };
+static const kpTemplateFile clash_files[] = { { "a/one.txt", ok_data, sizeof ok_data - 1 },
+                                              { "x", ok_data, sizeof ok_data - 1 },
+                                              { "x/y", ok_data, sizeof ok_data - 1 } };
+static const kpTemplate ok_t = { "ok", "", 0, ok_files, 3 };
+static const kpTemplate bad_t = { "bad", "", 0, bad_files, 2 };
+static const kpTemplate clash_t = { "clash", "", 0, clash_files, 3 };
 
 static void test_substitution_and_undo(void) {
     kapsul_error err;
     char *dir = path_in("subst");
     CHECK(kpTemplate_write(&ok_t, "a-b_c", dir, &err) == KAPSUL_OK);
     FILE *f = fopen(path_in("subst/a/b/c.txt"), "rb");
-    char buf[200] = {0};
+    char buf[200] = { 0 };
     if (f) {
         CHECK(fread(buf, 1, sizeof buf - 1, f) > 0);
         fclose(f);

@@ -22,26 +22,25 @@
 #include "text/text.h"
 #include "test.h"
 
-static const char wat[] =
-    "(module (memory 1)\n"
-    "  (func (export \"sum\") (param i32) (result i32) (local i32)\n"
-    "    (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))\n"
-    "          (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))\n"
-    "    (local.get 1))\n"
-    "  (func (export \"oob\") (result i32) (i32.load (i32.const 70000))))\n";
+static const char wat[] = "(module (memory 1)\n"
+                          "  (func (export \"sum\") (param i32) (result i32) (local i32)\n"
+                          "    (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))\n"
+                          "          (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))\n"
+                          "    (local.get 1))\n"
+                          "  (func (export \"oob\") (result i32) (i32.load (i32.const 70000))))\n";
 
 static kpBuf binary;
 
 /* What one thread saw: its calls' outcome and the alternate stack installed while it ran. */
 typedef struct job {
     bool ok;
-    bool installed;          /* the runtime installed a stack (it was not there before) */
+    bool installed; /* the runtime installed a stack (it was not there before) */
     void *stack;
     size_t stack_size;
 } job;
 
 static bool run_wasm(void) {
-    kapsul_error err = {0};
+    kapsul_error err = { 0 };
     kapsul_engine *e = NULL;
     kapsul_engine_new(NULL, &e, NULL);
     kapsul_module *m = NULL;
@@ -54,11 +53,13 @@ static bool run_wasm(void) {
         ok = l && kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_OK;
     }
     if (ok) {
-        kapsul_val a = {.kind = KAPSUL_I32, .of.i32 = 100}, r;
+        kapsul_val a = { .kind = KAPSUL_I32, .of.i32 = 100 }, r;
         ok = kapsul_func_call(s, kapsul_instance_func(inst, "sum"), &a, 1, &r, 1, &err) == KAPSUL_OK &&
              r.of.i32 == 5050;
-        ok = ok && kapsul_func_call(s, kapsul_instance_func(inst, "oob"), NULL, 0, &r, 1, &err) == KAPSUL_ERR_TRAP &&
-             err.trap == KAPSUL_TRAP_MEMORY_OOB;
+        ok =
+            ok &&
+            kapsul_func_call(s, kapsul_instance_func(inst, "oob"), NULL, 0, &r, 1, &err) == KAPSUL_ERR_TRAP &&
+            err.trap == KAPSUL_TRAP_MEMORY_OOB;
     }
     if (l) kapsul_linker_free(l);
     if (s) kapsul_store_free(s);
@@ -73,8 +74,8 @@ static void *thread_main(void *arg) {
     sigaltstack(NULL, &before);
     j->ok = run_wasm();
     sigaltstack(NULL, &after);
-    j->installed = !(after.ss_flags & SS_DISABLE) &&
-                   ((before.ss_flags & SS_DISABLE) || before.ss_sp != after.ss_sp);
+    j->installed =
+        !(after.ss_flags & SS_DISABLE) && ((before.ss_flags & SS_DISABLE) || before.ss_sp != after.ss_sp);
     j->stack = after.ss_sp;
     j->stack_size = after.ss_size;
     return NULL;
@@ -90,15 +91,18 @@ static bool unmapped(void *p, size_t size) {
 }
 
 int main(void) {
-    kapsul_error err = {0};
+    kapsul_error err = { 0 };
     CHECK(kpWat_toBinary(wat, strlen(wat), 1, &binary, &err) == KAPSUL_OK);
 
     /* One after another: each thread's stack must be gone once it is joined. */
     int installed = 0, released = 0, ok = 0;
     for (int i = 0; i < 200; i++) {
-        job j = {0};
+        job j = { 0 };
         pthread_t t;
-        if (pthread_create(&t, NULL, thread_main, &j) != 0) { CHECK(0); break; }
+        if (pthread_create(&t, NULL, thread_main, &j) != 0) {
+            CHECK(0);
+            break;
+        }
         pthread_join(t, NULL);
         ok += j.ok;
         if (j.installed) {

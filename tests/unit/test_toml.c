@@ -23,9 +23,11 @@ static void bad(const char *src, int line, int column, const char *want) {
     kapsul_error err;
     memset(&err, 0, sizeof err);
     kapsul_status st = kpToml_parse(src, strlen(src), &v, &err);
-    bool ok = st != KAPSUL_OK && v == NULL && err.line == line && err.column == column && strstr(err.message, want);
-    if (!ok) fprintf(stderr, "bad(%s): got %d %d:%d: %s (want %d:%d: %s)\n", src, st, err.line, err.column,
-                     err.message, line, column, want);
+    bool ok =
+        st != KAPSUL_OK && v == NULL && err.line == line && err.column == column && strstr(err.message, want);
+    if (!ok)
+        fprintf(stderr, "bad(%s): got %d %d:%d: %s (want %d:%d: %s)\n", src, st, err.line, err.column,
+                err.message, line, column, want);
     CHECK(ok);
 }
 
@@ -37,20 +39,20 @@ static const kpTomlValue *path(const kpTomlValue *t, const char *a, const char *
 }
 
 static bool str_is(const kpTomlValue *v, const char *s, size_t n) {
-    return v && v->kind == KP_TOML_STRING && v->u.str.len == n && memcmp(v->u.str.s, s, n) == 0 && v->u.str.s[n] == 0;
+    return v && v->kind == KP_TOML_STRING && v->u.str.len == n && memcmp(v->u.str.s, s, n) == 0 &&
+           v->u.str.s[n] == 0;
 }
 
 static void test_strings(void) {
-    kpTomlValue *d = parse_ok(
-        "a = \"tab\\there \\\"q\\\" \\\\ \\u00e9 \\U0001F600\"\n"
-        "b = 'C:\\path\\x'\n"
-        "c = \"\"\"\nline1\nline2\"\"\"\n"
-        "d = \"\"\"one \\\n     two\"\"\"\n"
-        "e = '''\nraw\\n ''two'' '''\n"
-        "f = \"\"\"\"\"quoted\"\"\"\"\"\n"
-        "g = \"\\u0000x\"\n"
-        "h = \"\"\n"
-        "j = \"\"\"a\r\nb\"\"\"\n");
+    kpTomlValue *d = parse_ok("a = \"tab\\there \\\"q\\\" \\\\ \\u00e9 \\U0001F600\"\n"
+                              "b = 'C:\\path\\x'\n"
+                              "c = \"\"\"\nline1\nline2\"\"\"\n"
+                              "d = \"\"\"one \\\n     two\"\"\"\n"
+                              "e = '''\nraw\\n ''two'' '''\n"
+                              "f = \"\"\"\"\"quoted\"\"\"\"\"\n"
+                              "g = \"\\u0000x\"\n"
+                              "h = \"\"\n"
+                              "j = \"\"\"a\r\nb\"\"\"\n");
     CHECK(d != NULL);
     if (!d) return;
     CHECK(str_is(kpToml_get(d, "a"), "tab\there \"q\" \\ \xC3\xA9 \xF0\x9F\x98\x80", 22));
@@ -61,26 +63,28 @@ static void test_strings(void) {
     CHECK(str_is(kpToml_get(d, "f"), "\"\"quoted\"\"", 10));
     CHECK(str_is(kpToml_get(d, "g"), "\0x", 2));
     CHECK(str_is(kpToml_get(d, "h"), "", 0));
-    
+
     kpToml_free(d);
 }
 
 static void test_numbers(void) {
-    kpTomlValue *d = parse_ok("a = +99\nb = -17\nc = 0\nd = 1_000_000\ne = 0xDEAD_beef\nf = 0o755\ng = 0b1101\n"
-                              "h = 9223372036854775807\ni = -9223372036854775808\n"
-                              "j = 3.1415\nk = -0.01\nl = 5e+22\nm = 1e06\nn = -2E-2\no = 6.626e-34\np = 224_617.445_991\n"
-                              "q = inf\nr = -inf\ns = nan\nt = +nan\nu = true\nv = false\nw = 0x7FFFFFFFFFFFFFFF\n");
+    kpTomlValue *d =
+        parse_ok("a = +99\nb = -17\nc = 0\nd = 1_000_000\ne = 0xDEAD_beef\nf = 0o755\ng = 0b1101\n"
+                 "h = 9223372036854775807\ni = -9223372036854775808\n"
+                 "j = 3.1415\nk = -0.01\nl = 5e+22\nm = 1e06\nn = -2E-2\no = 6.626e-34\np = 224_617.445_991\n"
+                 "q = inf\nr = -inf\ns = nan\nt = +nan\nu = true\nv = false\nw = 0x7FFFFFFFFFFFFFFF\n");
     CHECK(d != NULL);
     if (!d) return;
-    const int64_t ints[] = {99, -17, 0, 1000000, 0xDEADBEEF, 0755, 13, INT64_MAX, INT64_MIN};
-    const char *names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    const int64_t ints[] = { 99, -17, 0, 1000000, 0xDEADBEEF, 0755, 13, INT64_MAX, INT64_MIN };
+    const char *names[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i" };
     for (int i = 0; i < 9; i++) {
         const kpTomlValue *v = kpToml_get(d, names[i]);
         CHECK(v && v->kind == KP_TOML_INTEGER && v->u.i == ints[i]);
     }
     CHECK(kpToml_get(d, "w")->u.i == INT64_MAX);
     CHECK(kpToml_get(d, "j")->kind == KP_TOML_FLOAT && kpToml_get(d, "j")->u.f == 3.1415);
-    CHECK(kpToml_get(d, "l")->u.f == 5e22 && kpToml_get(d, "m")->u.f == 1e6 && kpToml_get(d, "n")->u.f == -2e-2);
+    CHECK(kpToml_get(d, "l")->u.f == 5e22 && kpToml_get(d, "m")->u.f == 1e6 &&
+          kpToml_get(d, "n")->u.f == -2e-2);
     CHECK(kpToml_get(d, "p")->u.f == 224617.445991);
     CHECK(isinf(kpToml_get(d, "q")->u.f) && kpToml_get(d, "r")->u.f < 0 && isnan(kpToml_get(d, "s")->u.f));
     CHECK(kpToml_get(d, "u")->kind == KP_TOML_BOOL && kpToml_get(d, "u")->u.b && !kpToml_get(d, "v")->u.b);
@@ -105,35 +109,34 @@ static void test_datetimes(void) {
 }
 
 static void test_tables(void) {
-    kpTomlValue *d = parse_ok(
-        "# comment\n"
-        "top = 1 # trailing\n"
-        "\"quoted key\" = 2\n"
-        "'lit.key' = 3\n"
-        "a . b . c = 4\n"
-        "a.d = 5\n"
-        "[t]\n"
-        "x = [ 1, 'two', [3], { y = 4 }, ]\n"
-        "multi = [\n  1, # one\n  2,\n]\n"
-        "[t.sub]\n"
-        "z = true\n"
-        "[x.y.z]\n"
-        "[x]\n"
-        "w = 1\n"
-        "[[arr]]\n"
-        "n = 1\n"
-        "[arr.inner]\n"
-        "m = 1\n"
-        "[[arr]]\n"
-        "n = 2\n"
-        "[[arr.list]]\n"
-        "[fruit]\n"
-        "apple.color = 'red'\n"
-        "[fruit.apple.texture]\n"
-        "smooth = true\n"
-        "inl = { a.b = 1, c = 'd' }\n"
-        "[ spaced . header ]\n"
-        "1234 = 'digits'\n");
+    kpTomlValue *d = parse_ok("# comment\n"
+                              "top = 1 # trailing\n"
+                              "\"quoted key\" = 2\n"
+                              "'lit.key' = 3\n"
+                              "a . b . c = 4\n"
+                              "a.d = 5\n"
+                              "[t]\n"
+                              "x = [ 1, 'two', [3], { y = 4 }, ]\n"
+                              "multi = [\n  1, # one\n  2,\n]\n"
+                              "[t.sub]\n"
+                              "z = true\n"
+                              "[x.y.z]\n"
+                              "[x]\n"
+                              "w = 1\n"
+                              "[[arr]]\n"
+                              "n = 1\n"
+                              "[arr.inner]\n"
+                              "m = 1\n"
+                              "[[arr]]\n"
+                              "n = 2\n"
+                              "[[arr.list]]\n"
+                              "[fruit]\n"
+                              "apple.color = 'red'\n"
+                              "[fruit.apple.texture]\n"
+                              "smooth = true\n"
+                              "inl = { a.b = 1, c = 'd' }\n"
+                              "[ spaced . header ]\n"
+                              "1234 = 'digits'\n");
     CHECK(d != NULL);
     if (!d) return;
     CHECK(kpToml_get(d, "top")->u.i == 1);
@@ -156,10 +159,11 @@ static void test_tables(void) {
     CHECK(str_is(path(d, "spaced", "header", "1234"), "digits", 6));
     const kpTomlEntry *e = kpToml_find(d, "top");
     CHECK(e && e->line == 2 && e->column == 1);
-    CHECK(d->u.tab.n >= 3 && strcmp(d->u.tab.v[0].key, "top") == 0);   /* document order */
+    CHECK(d->u.tab.n >= 3 && strcmp(d->u.tab.v[0].key, "top") == 0); /* document order */
     kpToml_free(d);
     kpToml_free(parse_ok(""));
-    kpToml_free(parse_ok("\xEF\xBB\xBF" "a = 1\r\n"));
+    kpToml_free(parse_ok("\xEF\xBB\xBF"
+                         "a = 1\r\n"));
     kpToml_free(parse_ok("[a.b]\n[a]\n"));
     kpToml_free(parse_ok("a = {}\nb = []\n"));
 }
@@ -252,7 +256,8 @@ static void test_limits(void) {
 
 /* Every allocation failure is reported as out of memory and leaks nothing (ASan build checks). */
 static void test_allocfail(void) {
-    const char *src = "a.b = 'x'\n[t]\nx = [1, {y = \"z\"}]\n[[arr]]\nn = 1\n[[arr]]\n[arr.s]\nq = 1979-05-27\n";
+    const char *src =
+        "a.b = 'x'\n[t]\nx = [1, {y = \"z\"}]\n[[arr]]\nn = 1\n[[arr]]\n[arr.s]\nq = 1979-05-27\n";
     bool saw_ok = false;
     for (long n = 0; n < 200 && !saw_ok; n++) {
         kpTomlValue *v = NULL;
@@ -270,13 +275,15 @@ static void test_allocfail(void) {
 /* More of TOML 1.0's corners: empty multi-line strings, quoted keys with dots, nested arrays,
  * arrays of tables inside arrays of tables, dotted keys in inline tables; and their errors. */
 static void test_corners(void) {
-    kpTomlValue *d = parse_ok("s1 = \"\"\"\n\"\"\"\ns2 = '''\n'''\n\"a.b\" = 1\na.b = 2\nn = [ [ 1, 2 ], [ \"a\", \"b\" ] ]\n"
-                              "c = 1\t# c\n[x.\"y.z\"]\n[[q]]\n[[q.r]]\n[q.r.s]\nt = {u.v = 1, u.w = 2}\n");
+    kpTomlValue *d = parse_ok(
+        "s1 = \"\"\"\n\"\"\"\ns2 = '''\n'''\n\"a.b\" = 1\na.b = 2\nn = [ [ 1, 2 ], [ \"a\", \"b\" ] ]\n"
+        "c = 1\t# c\n[x.\"y.z\"]\n[[q]]\n[[q.r]]\n[q.r.s]\nt = {u.v = 1, u.w = 2}\n");
     CHECK(d != NULL);
     if (d) {
         CHECK(str_is(kpToml_get(d, "s1"), "", 0) && str_is(kpToml_get(d, "s2"), "", 0));
         CHECK(kpToml_get(d, "a.b")->u.i == 1 && path(d, "a", "b", NULL)->u.i == 2);
-        CHECK(kpToml_get(d, "n")->u.arr.n == 2 && kpToml_get(d, "n")->u.arr.v[1]->u.arr.v[0]->kind == KP_TOML_STRING);
+        CHECK(kpToml_get(d, "n")->u.arr.n == 2 &&
+              kpToml_get(d, "n")->u.arr.v[1]->u.arr.v[0]->kind == KP_TOML_STRING);
         CHECK(path(d, "x", "y.z", NULL) != NULL);
         const kpTomlValue *q = kpToml_get(d, "q");
         const kpTomlValue *r = q ? kpToml_get(q->u.arr.v[0], "r") : NULL;

@@ -51,8 +51,7 @@ static int32_t call_i32(kapsul_store *store, kapsul_instance *inst, const char *
     kapsul_error err;
     kapsul_func *f = kapsul_instance_func(inst, name);
     CHECK(f != NULL);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     kapsul_status st = kapsul_func_call(store, f, NULL, 0, &r, 1, &err);
     CHECK(st == KAPSUL_OK);
     return r.of.i32;
@@ -65,8 +64,13 @@ static void test_calls(void) {
     CHECK(pipe(pipefd) == 0);
     const char *argv[] = { "prog", "arg1" };
     kapsul_wasi_dir d = { .host_path = dir, .guest_path = "sandbox", .read_only = false };
-    kapsul_wasi_config cfg = { .argv = argv, .argc = 2, .dirs = &d, .ndirs = 1,
-                               .stdin_fd = -1, .stdout_fd = pipefd[1], .stderr_fd = 2 };
+    kapsul_wasi_config cfg = { .argv = argv,
+                               .argc = 2,
+                               .dirs = &d,
+                               .ndirs = 1,
+                               .stdin_fd = -1,
+                               .stdout_fd = pipefd[1],
+                               .stderr_fd = 2 };
     kapsul_error err;
     kpBuf bin = { 0 };
     CHECK(kpWat_toBinary(kWat, strlen(kWat), 1, &bin, &err) == KAPSUL_OK);
@@ -88,10 +92,10 @@ static void test_calls(void) {
         CHECK(call_i32(store, inst, "write") == 0);
         CHECK(read(pipefd[0], buf, sizeof buf) == 3 && memcmp(buf, "hi\n", 3) == 0);
         CHECK(call_i32(store, inst, "nwritten") == 3);
-        CHECK(call_i32(store, inst, "write_oob") == 21);     /* EFAULT */
-        CHECK(call_i32(store, inst, "write_wrap") == 21);    /* ptr + len wraps: EFAULT */
-        CHECK(call_i32(store, inst, "write_badfd") == 8);    /* EBADF */
-        CHECK(call_i32(store, inst, "escape") == 76);        /* ENOTCAPABLE */
+        CHECK(call_i32(store, inst, "write_oob") == 21);  /* EFAULT */
+        CHECK(call_i32(store, inst, "write_wrap") == 21); /* ptr + len wraps: EFAULT */
+        CHECK(call_i32(store, inst, "write_badfd") == 8); /* EBADF */
+        CHECK(call_i32(store, inst, "escape") == 76);     /* ENOTCAPABLE */
         CHECK(call_i32(store, inst, "create") == 0);
         char made[64];
         snprintf(made, sizeof made, "%s/made.txt", dir);
@@ -106,8 +110,8 @@ static void test_calls(void) {
         pipefd[0] = -1;
         CHECK(call_i32(store, inst, "write") == 64);
         memset(&err, 0, sizeof err);
-        kapsul_status st = kapsul_func_call(store, kapsul_instance_func(inst, "exit"), NULL, 0,
-                                            NULL, 0, &err);
+        kapsul_status st =
+            kapsul_func_call(store, kapsul_instance_func(inst, "exit"), NULL, 0, NULL, 0, &err);
         CHECK(st == KAPSUL_ERR_EXIT && err.exit_code == 42);
     }
     kapsul_linker_free(linker);
@@ -116,8 +120,7 @@ static void test_calls(void) {
     kapsul_module_free(module);
     kapsul_engine_free(engine);
     kpBuf_free(&bin);
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
+    if (pipefd[0] >= 0) close(pipefd[0]);
     close(pipefd[1]);
     rmdir(dir);
 }
@@ -129,8 +132,9 @@ static void test_bad_config(void) {
     kapsul_wasi_config cfg = { .dirs = &d, .ndirs = 1, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2 };
     CHECK(kapsul_wasi_new(&cfg, &wasi, &err) == KAPSUL_ERR_IO && wasi == NULL);
     const char *addr = "not-an-address";
-    kapsul_wasi_config cfg2 = { .tcp_listen = &addr, .ntcp_listen = 1, .stdin_fd = -1,
-                                .stdout_fd = -1, .stderr_fd = -1 };
+    kapsul_wasi_config cfg2 = {
+        .tcp_listen = &addr, .ntcp_listen = 1, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1
+    };
     CHECK(kapsul_wasi_new(&cfg2, &wasi, &err) == KAPSUL_ERR_ARG && wasi == NULL);
 }
 
@@ -140,8 +144,15 @@ static void test_alloc_failure(void) {
     const char *env[] = { "A=1", "B=2" };
     kapsul_wasi_dir dirs[] = { { .host_path = "/tmp", .guest_path = "t" },
                                { .host_path = ".", .read_only = true } };
-    kapsul_wasi_config cfg = { .argv = argv, .argc = 3, .env = env, .envc = 2, .dirs = dirs,
-                               .ndirs = 2, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2 };
+    kapsul_wasi_config cfg = { .argv = argv,
+                               .argc = 3,
+                               .env = env,
+                               .envc = 2,
+                               .dirs = dirs,
+                               .ndirs = 2,
+                               .stdin_fd = 0,
+                               .stdout_fd = 1,
+                               .stderr_fd = 2 };
     int nomem = 0;
     for (long n = 0; n < 200; n++) {
         kapsul_wasi *wasi = NULL;

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
           "  -o FILE   output (default: IN with .kwasm; \"-\" for stdout)\n"
           "  -O LEVEL  optimization level 0-3 (default 2)\n"
           "  --bounds-checks  check every memory access explicitly instead of relying on guard\n"
-          "           pages (runs native also where memories cannot be reserved)\n", f);
+          "           pages (runs native also where memories cannot be reserved)\n",
+          f);
 }
 
 /* IN.wasm -> IN.kwasm */
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
         default_output(in, def, sizeof def);
         out = def;
     }
-    kpBuf wasm = {0}, kwasm = {0};
+    kpBuf wasm = { 0 }, kwasm = { 0 };
     kapsul_error err;
     kpError_clear(&err);
     kapsul_status st = kpCli_loadModuleBytes(in, &wasm, NULL, &err);

@@ -17,9 +17,12 @@ const char *kpArtifact_version(void) { return "kapsul " KAPSUL_VERSION; }
 const char *kpArtifact_hostCpu(void) {
     static char cpu[128];
     if (cpu[0]) return cpu;
-    static const struct { const char *gcc; const char *llvm; } rows[] = {
-        {"sse3", "sse3"}, {"ssse3", "ssse3"}, {"sse4.1", "sse4.1"}, {"sse4.2", "sse4.2"}, {"popcnt", "popcnt"},
-        {"avx", "avx"}, {"avx2", "avx2"}, {"bmi", "bmi"}, {"bmi2", "bmi2"}, {"fma", "fma"}};
+    static const struct {
+        const char *gcc;
+        const char *llvm;
+    } rows[] = { { "sse3", "sse3" },     { "ssse3", "ssse3" }, { "sse4.1", "sse4.1" }, { "sse4.2", "sse4.2" },
+                 { "popcnt", "popcnt" }, { "avx", "avx" },     { "avx2", "avx2" },     { "bmi", "bmi" },
+                 { "bmi2", "bmi2" },     { "fma", "fma" } };
     char buf[128];
     size_t n = (size_t)snprintf(buf, sizeof buf, "x86-64:");
     __builtin_cpu_init();
@@ -39,16 +42,29 @@ const char *kpArtifact_hostCpu(void) {
         default: has = __builtin_cpu_supports("fma"); break;
         }
         if (has && n + strlen(rows[i].llvm) + 2 < sizeof buf)
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", buf[n - 1] == ':' ? "" : ",", rows[i].llvm);
+            n +=
+                (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", buf[n - 1] == ':' ? "" : ",", rows[i].llvm);
     }
     memcpy(cpu, buf, sizeof cpu);
     return cpu;
 }
 
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
+static void put32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static uint64_t get64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
 
 /* A NUL-padded string field of n bytes. */
 static void put_str(uint8_t *p, size_t n, const char *s) {
@@ -84,7 +100,8 @@ kapsul_status kpArtifact_write(const kpArtifact *a, kpBuf *out, kapsul_error *er
     put32(h + 272, a->nfuncs);
     size_t start = out->len;
     static const uint8_t zeros[16];
-    if (kpBuf_push(out, h, sizeof h) || kpBuf_push(out, zeros, 8) || kpBuf_push(out, a->object, a->object_size) ||
+    if (kpBuf_push(out, h, sizeof h) || kpBuf_push(out, zeros, 8) ||
+        kpBuf_push(out, a->object, a->object_size) ||
         kpBuf_push(out, zeros, (size_t)(wasm_off - obj_off - a->object_size)) ||
         kpBuf_push(out, a->wasm, a->wasm_size))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -104,18 +121,23 @@ static bool inside(uint64_t off, uint64_t size, size_t len) {
 
 kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, kapsul_error *err) {
     memset(a, 0, sizeof *a);
-    if (!kpArtifact_isKwasm(bytes, len)) return kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "not a kapsul artifact (.kwasm)");
-    if (len < KP_KWASM_HEADER) return kpError_set(err, KAPSUL_ERR_MALFORMED, len, "artifact truncated (header)");
+    if (!kpArtifact_isKwasm(bytes, len))
+        return kpError_set(err, KAPSUL_ERR_MALFORMED, 0, "not a kapsul artifact (.kwasm)");
+    if (len < KP_KWASM_HEADER)
+        return kpError_set(err, KAPSUL_ERR_MALFORMED, len, "artifact truncated (header)");
     if (get32(bytes + 8) != KP_KWASM_FORMAT)
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 8, "artifact format %u, this kapsul reads format %u",
                            get32(bytes + 8), KP_KWASM_FORMAT);
-    if (get32(bytes + 12) != KP_KWASM_HEADER) return kpError_set(err, KAPSUL_ERR_MALFORMED, 12, "artifact header size wrong");
-    if (!get_str(bytes + 16, 32, a->version) || !get_str(bytes + 80, 128, a->cpu) || !get_str(bytes + 208, 32, a->flags))
+    if (get32(bytes + 12) != KP_KWASM_HEADER)
+        return kpError_set(err, KAPSUL_ERR_MALFORMED, 12, "artifact header size wrong");
+    if (!get_str(bytes + 16, 32, a->version) || !get_str(bytes + 80, 128, a->cpu) ||
+        !get_str(bytes + 208, 32, a->flags))
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 16, "artifact header fields not terminated");
     uint64_t wasm_off = get64(bytes + 240), wasm_size = get64(bytes + 248);
     uint64_t obj_off = get64(bytes + 256), obj_size = get64(bytes + 264);
     if (!inside(wasm_off, wasm_size, len) || !inside(obj_off, obj_size, len))
-        return kpError_set(err, KAPSUL_ERR_MALFORMED, 240, "artifact truncated (sections beyond the end of the file)");
+        return kpError_set(err, KAPSUL_ERR_MALFORMED, 240,
+                           "artifact truncated (sections beyond the end of the file)");
     /* The layout is canonical (what kpArtifact_write produces), so no header field the checksum
      * does not cover can move a payload: object right after the header, module 16-aligned after
      * it and ending the file. */
@@ -136,10 +158,12 @@ kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, k
     if (memcmp(sum, a->module_hash, 32) != 0)
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 48, "artifact corrupted (module hash mismatch)");
     if (strcmp(a->version, kpArtifact_version()) != 0)
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 16, "artifact built by %s, this is %s; recompile it with `kapsul compile`",
-                           a->version, kpArtifact_version());
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 16,
+                           "artifact built by %s, this is %s; recompile it with `kapsul compile`", a->version,
+                           kpArtifact_version());
     if (strcmp(a->cpu, kpArtifact_hostCpu()) != 0)
-        return kpError_set(err, KAPSUL_ERR_LIMIT, 80, "artifact built for CPU %s, this host is %s; recompile it here",
-                           a->cpu, kpArtifact_hostCpu());
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 80,
+                           "artifact built for CPU %s, this host is %s; recompile it here", a->cpu,
+                           kpArtifact_hostCpu());
     return KAPSUL_OK;
 }

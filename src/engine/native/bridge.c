@@ -15,16 +15,16 @@
 #include "engine/simd.h"
 #include "os/os.h"
 
-#define KP_NATIVE_PENDING 0x100          /* trap code: ni->pending holds the error */
+#define KP_NATIVE_PENDING 0x100 /* trap code: ni->pending holds the error */
 #define KP_NATIVE_STACK_BUDGET ((uintptr_t)1 << 20)
 
 struct kpNativeInst {
-    kpNativeCtx ctx;                     /* first: compiled code gets &ni->ctx */
+    kpNativeCtx ctx; /* first: compiled code gets &ni->ctx */
     kpInstCore *inst;
-    kpExec *store;                       /* the store's execution state */
-    const uint32_t *type_ids;            /* canonical id per type index (call_indirect) */
+    kpExec *store;            /* the store's execution state */
+    const uint32_t *type_ids; /* canonical id per type index (call_indirect) */
     uint64_t **cells;
-    const char *msg;                     /* trap message if not the kind's default */
+    const char *msg; /* trap message if not the kind's default */
     char msgbuf[48];
     kapsul_error pending;
 };
@@ -36,11 +36,12 @@ static __thread kpNativeInst *tls_native;
 
 void kpNative_onFault(void *addr) {
     kpNativeInst *ni = tls_native;
-    if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr)) siglongjmp(*ni->ctx.jb, KAPSUL_TRAP_MEMORY_OOB);
+    if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr))
+        siglongjmp(*ni->ctx.jb, KAPSUL_TRAP_MEMORY_OOB);
 }
 
-kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids, const kpNativeCode *code,
-                                   kpNativeInst **out, kapsul_error *err) {
+kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids,
+                                   const kpNativeCode *code, kpNativeInst **out, kapsul_error *err) {
     const kpModule *m = inst->m;
     uint32_t ng = kpModule_numGlobals(m);
     kpNativeInst *ni = kp_calloc(1, sizeof *ni);
@@ -98,7 +99,8 @@ kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_
     kpNativeInst *volatile prev_native = tls_native;
     uintptr_t here = (uintptr_t)&jb;
     if (s->entries++ == 0 && s->deadline) {
-        if (kpOs_monotonicNs() >= s->deadline) __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
+        if (kpOs_monotonicNs() >= s->deadline)
+            __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
         else timer = kpOs_timerArm(s->deadline, &s->interrupt, KP_INTR_DEADLINE);
     }
     /* The outermost entry sets the stack budget; nested ones (host -> wasm) share it. */
@@ -165,7 +167,8 @@ void kp_rt_memory_fill(kpNativeCtx *ctx, int32_t d, int32_t v, int32_t n) {
 
 void kp_rt_memory_copy(kpNativeCtx *ctx, int32_t d, int32_t src, int32_t n);
 void kp_rt_memory_copy(kpNativeCtx *ctx, int32_t d, int32_t src, int32_t n) {
-    if ((uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size || (uint64_t)(uint32_t)src + (uint32_t)n > ctx->mem_size)
+    if ((uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size ||
+        (uint64_t)(uint32_t)src + (uint32_t)n > ctx->mem_size)
         kp_rt_trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
     memmove(ctx->mem_base + (uint32_t)d, ctx->mem_base + (uint32_t)src, (uint32_t)n);
 }
@@ -189,14 +192,15 @@ static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
     kpExec *s = ni->store;
     kapsul_status st;
     kpError_clear(&ni->pending);
-    tls_native = NULL;     /* a fault out there is not this code's */
+    tls_native = NULL; /* a fault out there is not this code's */
     if (fn->host) {
         st = kpHost_call(s, ni->inst, fn, slots, &ni->pending);
     } else {
         /* The interpreter wants its arguments on the store's value stack. */
         uint32_t np = 0, nr = 0;
         for (uint32_t i = 0; i < fn->type->nparams; i++) np += kp_slot_width(fn->type->types[i]);
-        for (uint32_t i = 0; i < fn->type->nresults; i++) nr += kp_slot_width(kpFuncType_results(fn->type)[i]);
+        for (uint32_t i = 0; i < fn->type->nresults; i++)
+            nr += kp_slot_width(kpFuncType_results(fn->type)[i]);
         uint32_t need = np > nr ? np : nr;
         uint64_t *fp = s->stack_free;
         if ((size_t)(s->stack + s->stack_slots - fp) < need + 1) kp_rt_trap(ctx, KAPSUL_TRAP_STACK_EXHAUSTED);
@@ -255,7 +259,9 @@ void kp_rt_table_set(kpNativeCtx *ctx, int32_t table, int32_t i, int64_t ref) {
 }
 
 int32_t kp_rt_table_size(kpNativeCtx *ctx, int32_t table);
-int32_t kp_rt_table_size(kpNativeCtx *ctx, int32_t table) { return (int32_t)of(ctx)->inst->tables[table]->size; }
+int32_t kp_rt_table_size(kpNativeCtx *ctx, int32_t table) {
+    return (int32_t)of(ctx)->inst->tables[table]->size;
+}
 
 int32_t kp_rt_table_grow(kpNativeCtx *ctx, int32_t table, int64_t init, int32_t delta);
 int32_t kp_rt_table_grow(kpNativeCtx *ctx, int32_t table, int64_t init, int32_t delta) {
@@ -281,9 +287,11 @@ void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, i
 void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, int32_t s, int32_t n) {
     kpInstCore *inst = of(ctx)->inst;
     kapsul_table *t = inst->tables[table];
-    if ((uint64_t)(uint32_t)s + (uint32_t)n > inst->elem_len[seg] || (uint64_t)(uint32_t)d + (uint32_t)n > t->size)
+    if ((uint64_t)(uint32_t)s + (uint32_t)n > inst->elem_len[seg] ||
+        (uint64_t)(uint32_t)d + (uint32_t)n > t->size)
         kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
-    if (n) memcpy(t->elems + (uint32_t)d, inst->elems[seg] + (uint32_t)s, (size_t)(uint32_t)n * sizeof(void *));
+    if (n)
+        memcpy(t->elems + (uint32_t)d, inst->elems[seg] + (uint32_t)s, (size_t)(uint32_t)n * sizeof(void *));
 }
 
 void kp_rt_simd(kpNativeCtx *ctx, int32_t op, int32_t lane, uint64_t *buf);
@@ -301,7 +309,7 @@ void kp_rt_simd_mem(kpNativeCtx *ctx, int32_t op, int32_t lane, uint8_t *p, uint
 void kp_rt_elem_drop(kpNativeCtx *ctx, int32_t seg);
 void kp_rt_elem_drop(kpNativeCtx *ctx, int32_t seg) { of(ctx)->inst->elem_len[seg] = 0; }
 
-#define KP_HELPER_ROW(name) {#name, (void *)name},
-const kpNativeHelper kpNative_helpers[] = {KP_NATIVE_HELPERS(KP_HELPER_ROW)};
+#define KP_HELPER_ROW(name) { #name, (void *)name },
+const kpNativeHelper kpNative_helpers[] = { KP_NATIVE_HELPERS(KP_HELPER_ROW) };
 #undef KP_HELPER_ROW
 const size_t kpNative_nhelpers = sizeof kpNative_helpers / sizeof kpNative_helpers[0];

@@ -17,8 +17,8 @@ typedef struct kpNativeInst kpNativeInst;
 
 /* Context for the instance core `inst` (its arrays filled) in the store state x, whose module
  * carries compiled code; type_ids: the canonical id of each type index. KAPSUL_ERR_NOMEM only. */
-kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids, const kpNativeCode *code,
-                                   kpNativeInst **out, kapsul_error *err);
+kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids,
+                                   const kpNativeCode *code, kpNativeInst **out, kapsul_error *err);
 void kpNative_free(kpNativeInst *ni);
 /* From the fault handler: if compiled code of a native instance is running on this thread and
  * addr is in one of its store's memory reservations, unwind to its entry with an out-of-bounds

@@ -20,17 +20,40 @@
 struct kpNativeCode {
     uint8_t *map;
     size_t map_size;
-    void **entries;             /* per function index */
+    void **entries; /* per function index */
     uint32_t nfuncs;
     bool guard;
 };
 
-enum { SHT_PROGBITS = 1, SHT_SYMTAB = 2, SHT_RELA = 4, SHT_NOBITS = 8 };
-enum { SHF_WRITE = 1, SHF_ALLOC = 2, SHF_EXEC = 4 };
-enum { R_64 = 1, R_PC32 = 2, R_PLT32 = 4, R_GOTPCREL = 9, R_32 = 10, R_32S = 11, R_PC64 = 24, R_GOTPCRELX = 41,
-       R_REX_GOTPCRELX = 42 };
+enum {
+    SHT_PROGBITS = 1,
+    SHT_SYMTAB = 2,
+    SHT_RELA = 4,
+    SHT_NOBITS = 8
+};
+enum {
+    SHF_WRITE = 1,
+    SHF_ALLOC = 2,
+    SHF_EXEC = 4
+};
+enum {
+    R_64 = 1,
+    R_PC32 = 2,
+    R_PLT32 = 4,
+    R_GOTPCREL = 9,
+    R_32 = 10,
+    R_32S = 11,
+    R_PC64 = 24,
+    R_GOTPCRELX = 41,
+    R_REX_GOTPCRELX = 42
+};
 
-typedef struct shdr { uint32_t name, type; uint64_t flags, addr, offset, size; uint32_t link, info; uint64_t align, entsize; } shdr;
+typedef struct shdr {
+    uint32_t name, type;
+    uint64_t flags, addr, offset, size;
+    uint32_t link, info;
+    uint64_t align, entsize;
+} shdr;
 
 /* The loader's working state. */
 typedef struct link {
@@ -38,12 +61,12 @@ typedef struct link {
     size_t size;
     shdr *sh;
     uint32_t nsh;
-    uint64_t *sec_at;           /* offset of each loaded section in the map, UINT64_MAX if not loaded */
+    uint64_t *sec_at; /* offset of each loaded section in the map, UINT64_MAX if not loaded */
     const shdr *symtab;
     const uint8_t *strtab;
     uint64_t strtab_size;
     uint32_t nsyms;
-    uint64_t stubs_at, got_at;  /* offsets in the map */
+    uint64_t stubs_at, got_at; /* offsets in the map */
     uint8_t *map;
     size_t map_size, exec_end;
     bool writable;
@@ -51,7 +74,9 @@ typedef struct link {
 } link;
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 static kapsul_status bad(link *l, const char *what) {
@@ -61,7 +86,12 @@ static kapsul_status bad(link *l, const char *what) {
 /* ELF header and section headers. */
 static kapsul_status read_headers(link *l) {
     const uint8_t *o = l->obj;
-    if (l->size < 64 || memcmp(o, "\x7f" "ELF", 4) != 0 || o[4] != 2 || o[5] != 1 || o[6] != 1)
+    if (l->size < 64 ||
+        memcmp(o,
+               "\x7f"
+               "ELF",
+               4) != 0 ||
+        o[4] != 2 || o[5] != 1 || o[6] != 1)
         return bad(l, "not an ELF64 little-endian object");
     if (rd16(o + 16) != 1 || rd16(o + 18) != 62) return bad(l, "not an x86-64 relocatable object");
     uint64_t shoff = rd64(o + 40);
@@ -75,8 +105,8 @@ static kapsul_status read_headers(link *l) {
     for (uint32_t i = 0; i < shnum; i++) {
         const uint8_t *p = o + shoff + (uint64_t)i * 64;
         shdr *s = &l->sh[i];
-        *s = (shdr){rd32(p), rd32(p + 4), rd64(p + 8), rd64(p + 16), rd64(p + 24), rd64(p + 32), rd32(p + 40),
-                    rd32(p + 44), rd64(p + 48), rd64(p + 56)};
+        *s = (shdr){ rd32(p),      rd32(p + 4),  rd64(p + 8),  rd64(p + 16), rd64(p + 24),
+                     rd64(p + 32), rd32(p + 40), rd32(p + 44), rd64(p + 48), rd64(p + 56) };
         if (s->type != SHT_NOBITS && s->type != 0 && (s->offset > l->size || s->size > l->size - s->offset))
             return bad(l, "section out of range");
         if (s->align > 4096 || (s->align & (s->align - 1))) return bad(l, "section alignment unsupported");
@@ -120,11 +150,13 @@ static kapsul_status layout(link *l) {
     l->exec_end = (at + page - 1) & ~(page - 1);
     at = l->exec_end;
     for (uint32_t i = 0; i < l->nsh; i++)
-        if ((l->sh[i].flags & SHF_ALLOC) && !(l->sh[i].flags & SHF_EXEC) && (st = place(l, i, &at))) return st;
+        if ((l->sh[i].flags & SHF_ALLOC) && !(l->sh[i].flags & SHF_EXEC) && (st = place(l, i, &at)))
+            return st;
     l->map_size = (at + page - 1) & ~(page - 1);
     if (l->map_size == 0) l->map_size = page;
     void *m = mmap(NULL, l->map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return kpError_set(l->err, KAPSUL_ERR_NOMEM, 0, "out of memory (mapping native code)");
+    if (m == MAP_FAILED)
+        return kpError_set(l->err, KAPSUL_ERR_NOMEM, 0, "out of memory (mapping native code)");
     l->map = m;
     for (uint32_t i = 0; i < l->nsh; i++)
         if (l->sec_at[i] != UINT64_MAX && l->sh[i].type != SHT_NOBITS)
@@ -176,7 +208,8 @@ static kapsul_status relocate_one(link *l, uint32_t target, const uint8_t *r) {
     uint32_t type = (uint32_t)info, k = (uint32_t)(info >> 32);
     unsigned width = (type == R_64 || type == R_PC64) ? 8 : 4;
     if (k >= l->nsyms) return bad(l, "relocation symbol out of range");
-    if (off > l->sh[target].size || width > l->sh[target].size - off) return bad(l, "relocation out of range");
+    if (off > l->sh[target].size || width > l->sh[target].size - off)
+        return bad(l, "relocation out of range");
     uint8_t *place_p = l->map + l->sec_at[target] + off;
     uint64_t P = (uint64_t)(uintptr_t)place_p, S;
     bool external;
@@ -184,13 +217,20 @@ static kapsul_status relocate_one(link *l, uint32_t target, const uint8_t *r) {
     if (st) return st;
     uint64_t v;
     switch (type) {
-    case R_64: v = S + (uint64_t)addend; memcpy(place_p, &v, 8); return KAPSUL_OK;
-    case R_PC64: v = S + (uint64_t)addend - P; memcpy(place_p, &v, 8); return KAPSUL_OK;
-    case R_PLT32: case R_PC32:
+    case R_64:
+        v = S + (uint64_t)addend;
+        memcpy(place_p, &v, 8);
+        return KAPSUL_OK;
+    case R_PC64:
+        v = S + (uint64_t)addend - P;
+        memcpy(place_p, &v, 8);
+        return KAPSUL_OK;
+    case R_PLT32:
+    case R_PC32:
         if (external) {
             /* jmp *0(%rip); .quad S */
             uint8_t *stub = l->map + l->stubs_at + (uint64_t)k * 16;
-            static const uint8_t jmp[6] = {0xFF, 0x25, 0, 0, 0, 0};
+            static const uint8_t jmp[6] = { 0xFF, 0x25, 0, 0, 0, 0 };
             memcpy(stub, jmp, 6);
             memcpy(stub + 6, &S, 8);
             if (type == R_PC32) return bad(l, "data reference to a helper");
@@ -198,15 +238,19 @@ static kapsul_status relocate_one(link *l, uint32_t target, const uint8_t *r) {
         }
         v = S + (uint64_t)addend - P;
         break;
-    case R_GOTPCREL: case R_GOTPCRELX: case R_REX_GOTPCRELX: {
+    case R_GOTPCREL:
+    case R_GOTPCRELX:
+    case R_REX_GOTPCRELX: {
         uint8_t *slot = l->map + l->got_at + (uint64_t)k * 8;
         memcpy(slot, &S, 8);
         v = (uint64_t)(uintptr_t)slot + (uint64_t)addend - P;
         break;
     }
-    case R_32: case R_32S:
+    case R_32:
+    case R_32S:
         v = S + (uint64_t)addend;
-        if (type == R_32 ? v > UINT32_MAX : (int64_t)v != (int32_t)v) return bad(l, "absolute relocation out of range");
+        if (type == R_32 ? v > UINT32_MAX : (int64_t)v != (int32_t)v)
+            return bad(l, "absolute relocation out of range");
         memcpy(place_p, &v, 4);
         return KAPSUL_OK;
     default: {
@@ -226,7 +270,7 @@ static kapsul_status relocate(link *l) {
         const shdr *s = &l->sh[i];
         if (s->type != SHT_RELA) continue;
         if (s->info >= l->nsh) return bad(l, "relocation section target out of range");
-        if (l->sec_at[s->info] == UINT64_MAX) continue;    /* relocations of unloaded (debug) sections */
+        if (l->sec_at[s->info] == UINT64_MAX) continue; /* relocations of unloaded (debug) sections */
         if (s->entsize != 24 || &l->sh[s->link] != l->symtab) return bad(l, "bad relocation section");
         for (uint64_t at = 0; at + 24 <= s->size; at += 24) {
             kapsul_status st = relocate_one(l, s->info, l->obj + s->offset + at);
@@ -251,7 +295,8 @@ static kapsul_status find_entries(link *l, kpNativeCode *c) {
         if (st) return st;
         const uint8_t *p = l->obj + l->symtab->offset + (uint64_t)k * 24;
         uint16_t shndx = rd16(p + 6);
-        if (external || shndx >= l->nsh || !(l->sh[shndx].flags & SHF_EXEC)) return bad(l, "entry symbol not in code");
+        if (external || shndx >= l->nsh || !(l->sh[shndx].flags & SHF_EXEC))
+            return bad(l, "entry symbol not in code");
         c->entries[i] = (void *)(uintptr_t)addr;
     }
     return KAPSUL_OK;
@@ -272,10 +317,11 @@ kapsul_status kpNativeCode_load(const uint8_t *obj, size_t size, uint32_t nfuncs
         goto fail;
     }
     c->nfuncs = nfuncs;
-    if ((st = read_headers(&l)) || (st = layout(&l)) || (st = relocate(&l)) || (st = find_entries(&l, c))) goto fail;
+    if ((st = read_headers(&l)) || (st = layout(&l)) || (st = relocate(&l)) || (st = find_entries(&l, c)))
+        goto fail;
     if (mprotect(l.map, l.exec_end, PROT_READ | PROT_EXEC) != 0 ||
-        (l.map_size > l.exec_end &&
-         mprotect(l.map + l.exec_end, l.map_size - l.exec_end, PROT_READ | (l.writable ? PROT_WRITE : 0)) != 0)) {
+        (l.map_size > l.exec_end && mprotect(l.map + l.exec_end, l.map_size - l.exec_end,
+                                             PROT_READ | (l.writable ? PROT_WRITE : 0)) != 0)) {
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "cannot make native code executable");
         goto fail;
     }
@@ -295,7 +341,9 @@ fail:
 void kpNativeCode_setGuard(kpNativeCode *c, bool guard) { c->guard = guard; }
 bool kpNativeCode_guard(const kpNativeCode *c) { return c->guard; }
 
-void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func) { return func < c->nfuncs ? c->entries[func] : NULL; }
+void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func) {
+    return func < c->nfuncs ? c->entries[func] : NULL;
+}
 void *const *kpNativeCode_entries(const kpNativeCode *c) { return c->entries; }
 
 void kpNativeCode_free(kpNativeCode *c) {

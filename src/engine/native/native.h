@@ -57,17 +57,17 @@
 
 /* The per-instance context. Offsets are ABI: the translator mirrors them (see KP_NATIVE_CTX_*). */
 typedef struct kpNativeCtx {
-    uint8_t *mem_base;          /*  0: memory 0's base (NULL without a memory) */
-    uint64_t mem_size;          /*  8: its size in bytes */
-    uint64_t **globals;         /* 16: cell of each global (imports first); 16 bytes each */
-    int *interrupt;             /* 24: the store's interrupt word (KP_INTR_* bits) */
-    int64_t *fuel;              /* 32: the store's fuel counter */
-    uintptr_t stack_limit;      /* 40: a frame below this address traps "call stack exhausted" */
-    void *rt;                   /* 48: the runtime's instance (opaque to compiled code) */
-    sigjmp_buf *jb;             /* 56: innermost entry's jump buffer */
-    int trap;                   /* 64: trap kind recorded by kp_rt_trap */
-    uint32_t depth;             /* 68: wasm call depth (diagnostics) */
-    void *const *entries;       /* 72: kp_entry<i> per function index (NULL for imports) */
+    uint8_t *mem_base;     /*  0: memory 0's base (NULL without a memory) */
+    uint64_t mem_size;     /*  8: its size in bytes */
+    uint64_t **globals;    /* 16: cell of each global (imports first); 16 bytes each */
+    int *interrupt;        /* 24: the store's interrupt word (KP_INTR_* bits) */
+    int64_t *fuel;         /* 32: the store's fuel counter */
+    uintptr_t stack_limit; /* 40: a frame below this address traps "call stack exhausted" */
+    void *rt;              /* 48: the runtime's instance (opaque to compiled code) */
+    sigjmp_buf *jb;        /* 56: innermost entry's jump buffer */
+    int trap;              /* 64: trap kind recorded by kp_rt_trap */
+    uint32_t depth;        /* 68: wasm call depth (diagnostics) */
+    void *const *entries;  /* 72: kp_entry<i> per function index (NULL for imports) */
 } kpNativeCtx;
 
 #define KP_NATIVE_CTX_MEM_BASE 0
@@ -81,34 +81,38 @@ typedef struct kpNativeCtx {
 
 /* Helpers compiled code calls, by symbol name. Each row: symbol, C function. The loader resolves
  * only these; the translator declares them with the signatures in helpers.c's comment. */
-#define KP_NATIVE_HELPERS(X)                                                                     \
-    X(kp_rt_trap)          /* void (ctx, i32 kind)                     noreturn */              \
-    X(kp_rt_poll)          /* void (ctx, i32 fuel_cost)                interrupt / fuel */      \
-    X(kp_rt_memory_grow)   /* i32 (ctx, i32 delta)                     old pages or -1 */       \
-    X(kp_rt_memory_fill)   /* void (ctx, i32 dst, i32 val, i32 n) */                            \
-    X(kp_rt_memory_copy)   /* void (ctx, i32 dst, i32 src, i32 n) */                            \
-    X(kp_rt_memory_init)   /* void (ctx, i32 seg, i32 dst, i32 src, i32 n) */                   \
-    X(kp_rt_data_drop)     /* void (ctx, i32 seg) */                                            \
+#define KP_NATIVE_HELPERS(X)                                                                   \
+    X(kp_rt_trap)          /* void (ctx, i32 kind)                     noreturn */             \
+    X(kp_rt_poll)          /* void (ctx, i32 fuel_cost)                interrupt / fuel */     \
+    X(kp_rt_memory_grow)   /* i32 (ctx, i32 delta)                     old pages or -1 */      \
+    X(kp_rt_memory_fill)   /* void (ctx, i32 dst, i32 val, i32 n) */                           \
+    X(kp_rt_memory_copy)   /* void (ctx, i32 dst, i32 src, i32 n) */                           \
+    X(kp_rt_memory_init)   /* void (ctx, i32 seg, i32 dst, i32 src, i32 n) */                  \
+    X(kp_rt_data_drop)     /* void (ctx, i32 seg) */                                           \
     X(kp_rt_call_import)   /* void (ctx, i32 func, ptr slots) */                               \
     X(kp_rt_call_indirect) /* void (ctx, i32 table, i32 type, i32 elem, ptr slots) */          \
-    X(kp_rt_ref_func)      /* i64 (ctx, i32 func) */                                            \
-    X(kp_rt_table_get)     /* i64 (ctx, i32 table, i32 i) */                                    \
-    X(kp_rt_table_set)     /* void (ctx, i32 table, i32 i, i64 ref) */                          \
-    X(kp_rt_table_size)    /* i32 (ctx, i32 table) */                                           \
-    X(kp_rt_table_grow)    /* i32 (ctx, i32 table, i64 init, i32 delta) */                      \
-    X(kp_rt_table_fill)    /* void (ctx, i32 table, i32 i, i64 ref, i32 n) */                   \
-    X(kp_rt_table_copy)    /* void (ctx, i32 dst_table, i32 src_table, i32 d, i32 s, i32 n) */  \
-    X(kp_rt_table_init)    /* void (ctx, i32 table, i32 seg, i32 d, i32 s, i32 n) */            \
-    X(kp_rt_elem_drop)     /* void (ctx, i32 seg) */                                            \
-    X(kp_rt_simd)          /* void (ctx, i32 op, i32 lane, ptr buf): kpSimd_exec on slots */    \
-    X(kp_rt_simd_mem)      /* void (ctx, i32 op, i32 lane, ptr p, ptr buf): kpSimd_access */    \
-    X(memcpy)              /* LLVM may lower copies of aggregates to these */                   \
-    X(memset)                                                                                   \
-    X(memmove)                                                                                  \
-    X(floor) X(floorf)     /* libm calls LLVM emits for rounding when SSE4.1 is absent */       \
-    X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
+    X(kp_rt_ref_func)      /* i64 (ctx, i32 func) */                                           \
+    X(kp_rt_table_get)     /* i64 (ctx, i32 table, i32 i) */                                   \
+    X(kp_rt_table_set)     /* void (ctx, i32 table, i32 i, i64 ref) */                         \
+    X(kp_rt_table_size)    /* i32 (ctx, i32 table) */                                          \
+    X(kp_rt_table_grow)    /* i32 (ctx, i32 table, i64 init, i32 delta) */                     \
+    X(kp_rt_table_fill)    /* void (ctx, i32 table, i32 i, i64 ref, i32 n) */                  \
+    X(kp_rt_table_copy)    /* void (ctx, i32 dst_table, i32 src_table, i32 d, i32 s, i32 n) */ \
+    X(kp_rt_table_init)    /* void (ctx, i32 table, i32 seg, i32 d, i32 s, i32 n) */           \
+    X(kp_rt_elem_drop)     /* void (ctx, i32 seg) */                                           \
+    X(kp_rt_simd)          /* void (ctx, i32 op, i32 lane, ptr buf): kpSimd_exec on slots */   \
+    X(kp_rt_simd_mem)      /* void (ctx, i32 op, i32 lane, ptr p, ptr buf): kpSimd_access */   \
+    X(memcpy)              /* LLVM may lower copies of aggregates to these */                  \
+    X(memset)                                                                                  \
+    X(memmove)                                                                                 \
+    X(floor)                                                                                   \
+    X(floorf) /* libm calls LLVM emits for rounding when SSE4.1 is absent */                   \
+        X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
 
-typedef struct kpNativeHelper { const char *name; void *fn; } kpNativeHelper;
+typedef struct kpNativeHelper {
+    const char *name;
+    void *fn;
+} kpNativeHelper;
 extern const kpNativeHelper kpNative_helpers[];
 extern const size_t kpNative_nhelpers;
 
@@ -130,8 +134,10 @@ typedef struct kpArtifact {
     uint8_t module_hash[32];
     char cpu[129];
     char flags[33];
-    const uint8_t *wasm; size_t wasm_size;     /* point into the file's bytes */
-    const uint8_t *object; size_t object_size;
+    const uint8_t *wasm;
+    size_t wasm_size; /* point into the file's bytes */
+    const uint8_t *object;
+    size_t object_size;
     uint32_t nfuncs;
 } kpArtifact;
 

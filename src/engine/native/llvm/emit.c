@@ -44,10 +44,10 @@ static LLVMTargetMachineRef target_machine(unsigned opt, kapsul_error *err) {
     }
     char features[512];
     llvm_features(kpArtifact_hostCpu(), features, sizeof features);
-    static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess, LLVMCodeGenLevelDefault,
-                                                 LLVMCodeGenLevelAggressive};
-    return LLVMCreateTargetMachine(target, "x86_64-pc-linux-gnu", "x86-64", features, levels[opt], LLVMRelocPIC,
-                                   LLVMCodeModelSmall);
+    static const LLVMCodeGenOptLevel levels[] = { LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
+                                                  LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive };
+    return LLVMCreateTargetMachine(target, "x86_64-pc-linux-gnu", "x86-64", features, levels[opt],
+                                   LLVMRelocPIC, LLVMCodeModelSmall);
 }
 
 /* The legacy pass pipeline at opt level 0..3 (O0 still promotes locals to registers). */
@@ -72,7 +72,8 @@ static void optimize(LLVMModuleRef mod, LLVMTargetMachineRef tm, unsigned opt) {
 }
 
 /* Translate, verify, optimize and emit; the object's bytes go to obj. */
-static kapsul_status compile_object(const kpModule *m, unsigned opt, bool checks, kpBuf *obj, kapsul_error *err) {
+static kapsul_status compile_object(const kpModule *m, unsigned opt, bool checks, kpBuf *obj,
+                                    kapsul_error *err) {
     kapsul_status st = KAPSUL_OK;
     LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef mod = LLVMModuleCreateWithNameInContext("kapsul", c);
@@ -91,8 +92,8 @@ static kapsul_status compile_object(const kpModule *m, unsigned opt, bool checks
     if (st) goto fail;
     if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg)) {
         if (getenv("KAPSUL_DUMP_LLVM")) LLVMDumpModule(mod);
-        st = kpError_set(err, KAPSUL_ERR_LIMIT, 0, "internal error: LLVM rejected the translated module: %.300s",
-                         msg ? msg : "");
+        st = kpError_set(err, KAPSUL_ERR_LIMIT, 0,
+                         "internal error: LLVM rejected the translated module: %.300s", msg ? msg : "");
         goto fail;
     }
     optimize(mod, tm, opt);
@@ -114,9 +115,10 @@ fail:
     return st;
 }
 
-kapsul_status kpEmit_compile(const uint8_t *wasm, size_t len, unsigned opt, bool checks, kpBuf *out, kapsul_error *err) {
+kapsul_status kpEmit_compile(const uint8_t *wasm, size_t len, unsigned opt, bool checks, kpBuf *out,
+                             kapsul_error *err) {
     kpModule *m = NULL;
-    kpBuf obj = {0};
+    kpBuf obj = { 0 };
     kapsul_status st = kpDecode_module(wasm, len, &m, err);
     if (st) goto fail;
     st = kpValidate_module(m, err);

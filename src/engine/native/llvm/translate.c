@@ -14,7 +14,7 @@ LLVMTypeRef kpTranslate_type(kpTx *t, kpValType v) {
     case kpT_F32: return t->t_f32;
     case kpT_F64: return t->t_f64;
     case kpT_V128: return t->t_v128;
-    default: return t->t_i64;    /* references */
+    default: return t->t_i64; /* references */
     }
 }
 
@@ -52,13 +52,13 @@ void kpTranslate_trapIf(kpTx *t, LLVMValueRef cond, kapsul_trap kind) {
 /* The LLVM signature of each helper row (see the comments of KP_NATIVE_HELPERS). */
 static LLVMTypeRef helper_type(kpTx *t, int h) {
     LLVMTypeRef i32 = t->t_i32, i64 = t->t_i64, p = t->t_ptr, v = t->t_void, c = t->t_ctxp;
-    LLVMTypeRef a[8] = {c};
+    LLVMTypeRef a[8] = { c };
     LLVMTypeRef ret = v;
     unsigned n = 1;
-#define KP_SIG(r, ...)                                                          \
-    do {                                                                        \
-        LLVMTypeRef rest_[] = {__VA_ARGS__};                                    \
-        ret = r;                                                                \
+#define KP_SIG(r, ...)                                                                     \
+    do {                                                                                   \
+        LLVMTypeRef rest_[] = { __VA_ARGS__ };                                             \
+        ret = r;                                                                           \
         for (unsigned k_ = 0; k_ < sizeof rest_ / sizeof *rest_; k_++) a[n++] = rest_[k_]; \
     } while (0)
     switch (h) {
@@ -94,9 +94,11 @@ LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nar
         t->helper_fn[h] = LLVMAddFunction(t->mod, kpNative_helpers[h].name, t->helper_ty[h]);
         if (h == kpH_kp_rt_trap) {
             unsigned k = LLVMGetEnumAttributeKindForName("noreturn", 8);
-            LLVMAddAttributeAtIndex(t->helper_fn[h], LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(t->c, k, 0));
+            LLVMAddAttributeAtIndex(t->helper_fn[h], LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(t->c, k, 0));
             k = LLVMGetEnumAttributeKindForName("cold", 4);
-            LLVMAddAttributeAtIndex(t->helper_fn[h], LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(t->c, k, 0));
+            LLVMAddAttributeAtIndex(t->helper_fn[h], LLVMAttributeFunctionIndex,
+                                    LLVMCreateEnumAttribute(t->c, k, 0));
         }
     }
     LLVMValueRef all[8];
@@ -105,9 +107,10 @@ LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nar
     return LLVMBuildCall2(t->b, t->helper_ty[h], t->helper_fn[h], all, nargs + 1, "");
 }
 
-LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LLVMValueRef *args, unsigned n) {
+LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LLVMValueRef *args,
+                                   unsigned n) {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    LLVMTypeRef tys[2] = {ty, ty};
+    LLVMTypeRef tys[2] = { ty, ty };
     unsigned ntys = 1;
     /* The saturating conversions are overloaded on result and operand types. */
     if (strstr(name, ".sat")) {
@@ -195,7 +198,7 @@ static kapsul_status declare_functions(kpTx *t) {
 /* kp_entry<i>(ctx, slots): arguments from slots, call, results back into slots. */
 static void build_entry(kpTx *t, uint32_t i) {
     const kpFuncType *ft = kpModule_funcType(t->m, i);
-    LLVMTypeRef pt[2] = {t->t_ctxp, t->t_ptr};
+    LLVMTypeRef pt[2] = { t->t_ctxp, t->t_ptr };
     char name[24];
     snprintf(name, sizeof name, "kp_entry%u", i);
     LLVMValueRef fn = LLVMAddFunction(t->mod, name, LLVMFunctionType(t->t_void, pt, 2, false));
@@ -234,7 +237,8 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     t->results_ptr = t->ft->nresults > 1 ? LLVMGetParam(t->fn, t->ft->nparams + 1) : NULL;
     for (k = 0; k < t->nlocals; k++) {
         t->locals[k] = LLVMBuildAlloca(t->b, kpTranslate_type(t, t->local_types[k]), "");
-        LLVMValueRef init = k < t->ft->nparams ? LLVMGetParam(t->fn, k + 1) : kpTranslate_zero(t, t->local_types[k]);
+        LLVMValueRef init =
+            k < t->ft->nparams ? LLVMGetParam(t->fn, k + 1) : kpTranslate_zero(t, t->local_types[k]);
         LLVMBuildStore(t->b, init, t->locals[k]);
     }
     t->mem_base = LLVMBuildAlloca(t->b, t->t_ptr, "mbp");
@@ -255,11 +259,12 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
 
 /* Bytes of slot scratch a function needs for its helper calls (imports, call_indirect). */
 static uint32_t scratch_bytes(const kpModule *m) {
-    uint32_t most = 64;   /* SIMD helpers: dst and three operands of 16 bytes */
+    uint32_t most = 64; /* SIMD helpers: dst and three operands of 16 bytes */
     for (uint32_t i = 0; i < m->ntypes; i++) {
         uint32_t p = 0, r = 0;
         for (uint32_t k = 0; k < m->types[i].nparams; k++) p += kpTranslate_slotBytes(m->types[i].types[k]);
-        for (uint32_t k = 0; k < m->types[i].nresults; k++) r += kpTranslate_slotBytes(kpFuncType_results(&m->types[i])[k]);
+        for (uint32_t k = 0; k < m->types[i].nresults; k++)
+            r += kpTranslate_slotBytes(kpFuncType_results(&m->types[i])[k]);
         if (p > most) most = p;
         if (r > most) most = r;
     }
@@ -269,19 +274,17 @@ static uint32_t scratch_bytes(const kpModule *m) {
 /* One instruction, in unreachable code: only the nesting matters until the block's end. */
 static kapsul_status skip_dead(kpTx *t, const kpInstr *in, bool *done) {
     switch (in->op) {
-    case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF:
-        t->dead_depth++;
-        return KAPSUL_OK;
-    case kpOp_ELSE:
-        return t->dead_depth ? KAPSUL_OK : kpTranslateCtl_else(t);
+    case kpOp_BLOCK:
+    case kpOp_LOOP:
+    case kpOp_IF: t->dead_depth++; return KAPSUL_OK;
+    case kpOp_ELSE: return t->dead_depth ? KAPSUL_OK : kpTranslateCtl_else(t);
     case kpOp_END:
         if (t->dead_depth) {
             t->dead_depth--;
             return KAPSUL_OK;
         }
         return kpTranslateCtl_end(t, done);
-    default:
-        return KAPSUL_OK;
+    default: return KAPSUL_OK;
     }
 }
 
@@ -290,19 +293,24 @@ static kapsul_status translate_instr(kpTx *t, const kpInstr *in, bool *done) {
     if (t->dead) return skip_dead(t, in, done);
     switch (in->op) {
     case kpOp_NOP: return KAPSUL_OK;
-    case kpOp_UNREACHABLE:
-    {
+    case kpOp_UNREACHABLE: {
         LLVMValueRef kind = kpTranslate_i32(t, KAPSUL_TRAP_UNREACHABLE);
         kpTranslate_helper(t, kpH_kp_rt_trap, &kind, 1);
         LLVMBuildUnreachable(t->b);
     }
         t->dead = true;
         return KAPSUL_OK;
-    case kpOp_BLOCK: case kpOp_LOOP: case kpOp_IF: return kpTranslateCtl_open(t, in);
+    case kpOp_BLOCK:
+    case kpOp_LOOP:
+    case kpOp_IF: return kpTranslateCtl_open(t, in);
     case kpOp_ELSE: return kpTranslateCtl_else(t);
     case kpOp_END: return kpTranslateCtl_end(t, done);
-    case kpOp_BR: case kpOp_BR_IF: case kpOp_BR_TABLE: case kpOp_RETURN: return kpTranslateCtl_branch(t, in);
-    case kpOp_CALL: case kpOp_CALL_INDIRECT: return kpTranslateCtl_call(t, in);
+    case kpOp_BR:
+    case kpOp_BR_IF:
+    case kpOp_BR_TABLE:
+    case kpOp_RETURN: return kpTranslateCtl_branch(t, in);
+    case kpOp_CALL:
+    case kpOp_CALL_INDIRECT: return kpTranslateCtl_call(t, in);
     default: break;
     }
     if (kpOp_info[in->op].prefix == 0xFD) return kpTranslateSimd_instr(t, in);
@@ -368,14 +376,15 @@ static void init_types(kpTx *t) {
     t->t_void = LLVMVoidTypeInContext(t->c);
     t->t_ptr = LLVMPointerType(t->t_i8, 0);
     t->t_ctx = LLVMStructCreateNamed(t->c, "kpNativeCtx");
-    LLVMTypeRef f[KP_NATIVE_CTX_FIELDS] = {t->t_ptr, t->t_i64, t->t_ptr, t->t_ptr, t->t_ptr, t->t_i64,
-                                           t->t_ptr, t->t_ptr, t->t_i32, t->t_i32, t->t_ptr};
+    LLVMTypeRef f[KP_NATIVE_CTX_FIELDS] = { t->t_ptr, t->t_i64, t->t_ptr, t->t_ptr, t->t_ptr, t->t_i64,
+                                            t->t_ptr, t->t_ptr, t->t_i32, t->t_i32, t->t_ptr };
     LLVMStructSetBody(t->t_ctx, f, KP_NATIVE_CTX_FIELDS, false);
     t->t_ctxp = LLVMPointerType(t->t_ctx, 0);
 }
 
 /* Translate every function of m into mod (guard: accesses without bounds checks). */
-kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err) {
+kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod,
+                                 kapsul_error *err) {
     kpTx t;
     memset(&t, 0, sizeof t);
     t.guard = guard;

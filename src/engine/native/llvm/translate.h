@@ -16,22 +16,27 @@
 
 #include "engine/native/native.h"
 
-enum { kpCtl_BLOCK, kpCtl_LOOP, kpCtl_IF, kpCtl_FUNC };
+enum {
+    kpCtl_BLOCK,
+    kpCtl_LOOP,
+    kpCtl_IF,
+    kpCtl_FUNC
+};
 
 /* One entry of the control stack. */
 typedef struct kpTxCtl {
     uint8_t kind;
-    bool dead_else;                 /* if: the then-arm ended unreachable (for the else's start) */
-    uint32_t height;                /* value stack height below the block's params */
+    bool dead_else;  /* if: the then-arm ended unreachable (for the else's start) */
+    uint32_t height; /* value stack height below the block's params */
     uint32_t nparams, nresults;
     const kpValType *params, *results;
-    LLVMBasicBlockRef cont;         /* after end (block, if, func) */
-    LLVMBasicBlockRef head;         /* loop: the header branches target */
-    LLVMBasicBlockRef else_bb;      /* if: the false arm, NULL once else was seen */
-    LLVMValueRef *phis;             /* phis in cont, one per result */
-    LLVMValueRef *head_phis;        /* loop: phis in head, one per param */
-    LLVMValueRef *if_params;        /* if: param values for the else arm */
-    bool cont_used;                 /* something branches to cont */
+    LLVMBasicBlockRef cont;    /* after end (block, if, func) */
+    LLVMBasicBlockRef head;    /* loop: the header branches target */
+    LLVMBasicBlockRef else_bb; /* if: the false arm, NULL once else was seen */
+    LLVMValueRef *phis;        /* phis in cont, one per result */
+    LLVMValueRef *head_phis;   /* loop: phis in head, one per param */
+    LLVMValueRef *if_params;   /* if: param values for the else arm */
+    bool cont_used;            /* something branches to cont */
 } kpTxCtl;
 
 typedef struct kpTx {
@@ -40,7 +45,7 @@ typedef struct kpTx {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     kapsul_error *err;
-    bool guard;                     /* memory accesses rely on the guard region (no checks) */
+    bool guard; /* memory accesses rely on the guard region (no checks) */
     /* Types. */
     LLVMTypeRef t_i1, t_i8, t_i32, t_i64, t_f32, t_f64, t_v128, t_void, t_ptr, t_ctx, t_ctxp;
     /* Per function index: the LLVM function (kp_f<i>; NULL for imports) and its type. */
@@ -51,25 +56,26 @@ typedef struct kpTx {
     LLVMTypeRef helper_ty[48];
 
     /* ---- the function being translated ---- */
-    uint32_t func;                  /* function index */
+    uint32_t func; /* function index */
     const kpFuncType *ft;
     LLVMValueRef fn, ctx, results_ptr;
-    LLVMValueRef *locals;           /* allocas */
+    LLVMValueRef *locals; /* allocas */
     kpValType *local_types;
     uint32_t nlocals;
-    LLVMValueRef mem_base, mem_size;  /* allocas caching ctx->mem_base/mem_size */
-    LLVMValueRef slots;             /* alloca of slot scratch for helper calls */
+    LLVMValueRef mem_base, mem_size; /* allocas caching ctx->mem_base/mem_size */
+    LLVMValueRef slots;              /* alloca of slot scratch for helper calls */
     uint32_t nslot_bytes;
     LLVMBasicBlockRef trap_bb[KAPSUL_TRAP_COUNT];
     KP_VEC(LLVMValueRef) stack;
     KP_VEC(kpTxCtl) ctl;
-    uint32_t dead_depth;            /* nested blocks opened while unreachable */
-    bool dead;                      /* the rest of the current block is unreachable */
+    uint32_t dead_depth; /* nested blocks opened while unreachable */
+    bool dead;           /* the rest of the current block is unreachable */
 } kpTx;
 
 /* Translate every defined function of a validated module into mod (translate.c). guard: memory
  * accesses rely on the runtime's guard region (the instance must have a reserved memory). */
-kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod, kapsul_error *err);
+kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c, LLVMModuleRef mod,
+                                 kapsul_error *err);
 
 /* LLVM type of a wasm value type. */
 LLVMTypeRef kpTranslate_type(kpTx *t, kpValType v);
@@ -120,7 +126,8 @@ int kpTranslateNum_instr(kpTx *t, const kpInstr *in);
 /* ---- translate_mem.c: locals, globals, memory, tables, references, bulk operations ---- */
 int kpTranslateMem_instr(kpTx *t, const kpInstr *in);
 /* The pointer for an access of `width` bytes at (u32 addr) + offset, checked unless guard mode. */
-LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty);
+LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width,
+                                          LLVMTypeRef ty);
 
 /* ---- translate_simd.c: v128 instructions ---- */
 int kpTranslateSimd_instr(kpTx *t, const kpInstr *in);

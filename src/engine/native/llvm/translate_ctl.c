@@ -9,7 +9,8 @@
  */
 #include "engine/native/llvm/translate.h"
 
-static const kpValType kp_valtypes[] = {kpT_I32, kpT_I64, kpT_F32, kpT_F64, kpT_V128, kpT_FUNCREF, kpT_EXTERNREF};
+static const kpValType kp_valtypes[] = { kpT_I32,  kpT_I64,     kpT_F32,      kpT_F64,
+                                         kpT_V128, kpT_FUNCREF, kpT_EXTERNREF };
 
 /* The parameter and result types of a block instruction. */
 static void block_sig(kpTx *t, const kpInstr *in, kpTxCtl *c) {
@@ -55,8 +56,9 @@ static kapsul_status push_ctl(kpTx *t, kpTxCtl *c) {
 }
 
 kapsul_status kpTranslateCtl_enterFunc(kpTx *t) {
-    kpTxCtl c = {.kind = kpCtl_FUNC, .height = 0, .nresults = t->ft->nresults,
-                 .results = kpFuncType_results(t->ft)};
+    kpTxCtl c = {
+        .kind = kpCtl_FUNC, .height = 0, .nresults = t->ft->nresults, .results = kpFuncType_results(t->ft)
+    };
     c.cont = LLVMAppendBasicBlockInContext(t->c, t->fn, "return");
     c.phis = make_phis(t, c.cont, c.nresults, c.results);
     if (!c.phis) return kpError_set(t->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -214,7 +216,7 @@ static kapsul_status br_table(kpTx *t, const kpInstr *in) {
         kp_free(via);
         return kpError_set(t->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
-    for (uint32_t i = 0; i < in->count; i++) kpRead_u32(&r, &targets[i]);   /* validated */
+    for (uint32_t i = 0; i < in->count; i++) kpRead_u32(&r, &targets[i]); /* validated */
     targets[in->count] = in->a;
     for (uint32_t i = 0; i <= in->count; i++) {
         uint32_t d = targets[i];
@@ -253,8 +255,7 @@ kapsul_status kpTranslateCtl_branch(kpTx *t, const kpInstr *in) {
         LLVMPositionBuilderAtEnd(t->b, next);
         return KAPSUL_OK;
     }
-    default:
-        return br_table(t, in);
+    default: return br_table(t, in);
     }
 }
 
@@ -309,7 +310,7 @@ kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in) {
     if (in->op == kpOp_CALL) {
         const kpFuncType *ft = kpModule_funcType(t->m, in->a);
         args_to_slots(t, ft);
-        LLVMValueRef a[2] = {kpTranslate_i32(t, in->a), t->slots};
+        LLVMValueRef a[2] = { kpTranslate_i32(t, in->a), t->slots };
         kpTranslate_helper(t, kpH_kp_rt_call_import, a, 2);
         kpTranslate_reloadMemory(t);
         return results_from_slots(t, ft);
@@ -317,7 +318,7 @@ kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in) {
     const kpFuncType *ft = &t->m->types[in->a];
     LLVMValueRef elem = kpTranslate_pop(t);
     args_to_slots(t, ft);
-    LLVMValueRef a[4] = {kpTranslate_i32(t, in->b), kpTranslate_i32(t, in->a), elem, t->slots};
+    LLVMValueRef a[4] = { kpTranslate_i32(t, in->b), kpTranslate_i32(t, in->a), elem, t->slots };
     kpTranslate_helper(t, kpH_kp_rt_call_indirect, a, 4);
     kpTranslate_reloadMemory(t);
     return results_from_slots(t, ft);

@@ -21,21 +21,19 @@ static LLVMValueRef global_cell(kpTx *t, uint32_t g) {
     LLVMValueRef idx = kpTranslate_i64(t, g);
     LLVMValueRef at = LLVMBuildGEP2(t->b, t->t_ptr, arr, &idx, 1, "");
     LLVMValueRef cell = LLVMBuildLoad2(t->b, t->t_ptr, at, "");
-    if (!kpModule_globalType(t->m, g).mut) LLVMSetMetadata(cell, LLVMGetMDKindIDInContext(t->c, "invariant.load", 14),
-                                                         LLVMMDNodeInContext(t->c, NULL, 0));
+    if (!kpModule_globalType(t->m, g).mut)
+        LLVMSetMetadata(cell, LLVMGetMDKindIDInContext(t->c, "invariant.load", 14),
+                        LLVMMDNodeInContext(t->c, NULL, 0));
     return cell;
 }
 
 static kapsul_status variable(kpTx *t, const kpInstr *in) {
     switch (in->op) {
     case kpOp_LOCAL_GET:
-        return kpTranslate_push(t, LLVMBuildLoad2(t->b, kpTranslate_type(t, t->local_types[in->a]), t->locals[in->a], ""));
-    case kpOp_LOCAL_SET:
-        LLVMBuildStore(t->b, kpTranslate_pop(t), t->locals[in->a]);
-        return KAPSUL_OK;
-    case kpOp_LOCAL_TEE:
-        LLVMBuildStore(t->b, t->stack.v[t->stack.n - 1], t->locals[in->a]);
-        return KAPSUL_OK;
+        return kpTranslate_push(
+            t, LLVMBuildLoad2(t->b, kpTranslate_type(t, t->local_types[in->a]), t->locals[in->a], ""));
+    case kpOp_LOCAL_SET: LLVMBuildStore(t->b, kpTranslate_pop(t), t->locals[in->a]); return KAPSUL_OK;
+    case kpOp_LOCAL_TEE: LLVMBuildStore(t->b, t->stack.v[t->stack.n - 1], t->locals[in->a]); return KAPSUL_OK;
     case kpOp_GLOBAL_GET: {
         kpValType ty = kpModule_globalType(t->m, in->a).type;
         return kpTranslate_push(t, kpTranslate_loadSlot(t, global_cell(t, in->a), 0, ty));
@@ -49,8 +47,10 @@ static kapsul_status variable(kpTx *t, const kpInstr *in) {
 }
 
 /* The checked address of an access of `width` bytes at (u32 addr) + offset. */
-LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width, LLVMTypeRef ty) {
-    LLVMValueRef ea = LLVMBuildAdd(t->b, LLVMBuildZExt(t->b, addr, t->t_i64, ""), kpTranslate_i64(t, offset), "ea");
+LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t offset, unsigned width,
+                                          LLVMTypeRef ty) {
+    LLVMValueRef ea =
+        LLVMBuildAdd(t->b, LLVMBuildZExt(t->b, addr, t->t_i64, ""), kpTranslate_i64(t, offset), "ea");
     if (!t->guard) {
         LLVMValueRef end = LLVMBuildAdd(t->b, ea, kpTranslate_i64(t, width), "");
         LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, t->mem_size, "");
@@ -63,10 +63,14 @@ LLVMValueRef kpTranslate_effectivePointer(kpTx *t, LLVMValueRef addr, uint32_t o
 
 /* Loads i32.load .. i64.load32_u: access width, memory type, whether it sign-extends. */
 static kapsul_status load(kpTx *t, const kpInstr *in) {
-    static const struct { uint8_t width; kpValType result; int8_t sign; } rows[] = {
-        {4, kpT_I32, -1}, {8, kpT_I64, -1}, {4, kpT_F32, -1}, {8, kpT_F64, -1},
-        {1, kpT_I32, 1}, {1, kpT_I32, 0}, {2, kpT_I32, 1}, {2, kpT_I32, 0},
-        {1, kpT_I64, 1}, {1, kpT_I64, 0}, {2, kpT_I64, 1}, {2, kpT_I64, 0}, {4, kpT_I64, 1}, {4, kpT_I64, 0}};
+    static const struct {
+        uint8_t width;
+        kpValType result;
+        int8_t sign;
+    } rows[] = { { 4, kpT_I32, -1 }, { 8, kpT_I64, -1 }, { 4, kpT_F32, -1 }, { 8, kpT_F64, -1 },
+                 { 1, kpT_I32, 1 },  { 1, kpT_I32, 0 },  { 2, kpT_I32, 1 },  { 2, kpT_I32, 0 },
+                 { 1, kpT_I64, 1 },  { 1, kpT_I64, 0 },  { 2, kpT_I64, 1 },  { 2, kpT_I64, 0 },
+                 { 4, kpT_I64, 1 },  { 4, kpT_I64, 0 } };
     unsigned k = in->op - kpOp_I32_LOAD;
     LLVMTypeRef rty = kpTranslate_type(t, rows[k].result);
     LLVMTypeRef mty = rows[k].sign < 0 ? rty : LLVMIntTypeInContext(t->c, rows[k].width * 8u);
@@ -80,7 +84,7 @@ static kapsul_status load(kpTx *t, const kpInstr *in) {
 
 /* Stores i32.store .. i64.store32: access width (narrow stores truncate). */
 static kapsul_status store(kpTx *t, const kpInstr *in) {
-    static const uint8_t widths[] = {4, 8, 4, 8, 1, 2, 1, 2, 4};
+    static const uint8_t widths[] = { 4, 8, 4, 8, 1, 2, 1, 2, 4 };
     unsigned k = in->op - kpOp_I32_STORE;
     LLVMValueRef v = kpTranslate_pop(t);
     LLVMTypeRef ty = LLVMTypeOf(v);
@@ -126,7 +130,7 @@ static int memory_op(kpTx *t, const kpInstr *in) {
 
 /* Tables and references. */
 static int table_op(kpTx *t, const kpInstr *in) {
-    uint32_t a = in->a, ab[2] = {in->a, in->b};
+    uint32_t a = in->a, ab[2] = { in->a, in->b };
     switch (in->op) {
     case kpOp_TABLE_GET: return kpTranslate_push(t, helper_call(t, kpH_kp_rt_table_get, &a, 1, 1));
     case kpOp_TABLE_SET: helper_call(t, kpH_kp_rt_table_set, &a, 1, 2); return KAPSUL_OK;
@@ -135,7 +139,7 @@ static int table_op(kpTx *t, const kpInstr *in) {
     case kpOp_TABLE_FILL: helper_call(t, kpH_kp_rt_table_fill, &a, 1, 3); return KAPSUL_OK;
     case kpOp_TABLE_COPY: helper_call(t, kpH_kp_rt_table_copy, ab, 2, 3); return KAPSUL_OK;
     case kpOp_TABLE_INIT: {
-        uint32_t ts[2] = {in->b, in->a};   /* helper order: table, segment */
+        uint32_t ts[2] = { in->b, in->a }; /* helper order: table, segment */
         helper_call(t, kpH_kp_rt_table_init, ts, 2, 3);
         return KAPSUL_OK;
     }
@@ -152,8 +156,11 @@ static int table_op(kpTx *t, const kpInstr *in) {
 
 int kpTranslateMem_instr(kpTx *t, const kpInstr *in) {
     switch (in->op) {
-    case kpOp_LOCAL_GET: case kpOp_LOCAL_SET: case kpOp_LOCAL_TEE: case kpOp_GLOBAL_GET: case kpOp_GLOBAL_SET:
-        return variable(t, in);
+    case kpOp_LOCAL_GET:
+    case kpOp_LOCAL_SET:
+    case kpOp_LOCAL_TEE:
+    case kpOp_GLOBAL_GET:
+    case kpOp_GLOBAL_SET: return variable(t, in);
     case kpOp_DROP: {
         /* A dropped load must still trap when out of bounds; in guard mode only the access
          * itself can, so keep it (volatile) instead of letting the optimizer delete it. */
@@ -162,7 +169,8 @@ int kpTranslateMem_instr(kpTx *t, const kpInstr *in) {
         if (t->guard && LLVMIsALoadInst(v)) LLVMSetVolatile(v, true);
         return KAPSUL_OK;
     }
-    case kpOp_SELECT: case kpOp_SELECT_T: {
+    case kpOp_SELECT:
+    case kpOp_SELECT_T: {
         LLVMValueRef c = kpTranslate_pop(t), b = kpTranslate_pop(t), a = kpTranslate_pop(t);
         LLVMValueRef nz = LLVMBuildICmp(t->b, LLVMIntNE, c, kpTranslate_i32(t, 0), "");
         return kpTranslate_push(t, LLVMBuildSelect(t->b, nz, a, b, ""));

@@ -16,8 +16,9 @@ static LLVMValueRef bool_to_i32(kpTx *t, LLVMValueRef c) { return LLVMBuildZExt(
 
 /* Integer comparisons: eqz eq ne lt_s lt_u gt_s gt_u le_s le_u ge_s ge_u. */
 static kapsul_status int_compare(kpTx *t, unsigned k, LLVMTypeRef ty) {
-    static const LLVMIntPredicate preds[] = {LLVMIntEQ, LLVMIntEQ, LLVMIntNE, LLVMIntSLT, LLVMIntULT, LLVMIntSGT,
-                                              LLVMIntUGT, LLVMIntSLE, LLVMIntULE, LLVMIntSGE, LLVMIntUGE};
+    static const LLVMIntPredicate preds[] = { LLVMIntEQ,  LLVMIntEQ,  LLVMIntNE,  LLVMIntSLT,
+                                              LLVMIntULT, LLVMIntSGT, LLVMIntUGT, LLVMIntSLE,
+                                              LLVMIntULE, LLVMIntSGE, LLVMIntUGE };
     LLVMValueRef b = k == 0 ? LLVMConstNull(ty) : kpTranslate_pop(t);
     LLVMValueRef a = kpTranslate_pop(t);
     return kpTranslate_push(t, bool_to_i32(t, LLVMBuildICmp(t->b, preds[k], a, b, "")));
@@ -25,14 +26,15 @@ static kapsul_status int_compare(kpTx *t, unsigned k, LLVMTypeRef ty) {
 
 /* Float comparisons: eq ne lt gt le ge (ne is true on NaN, the others false). */
 static kapsul_status float_compare(kpTx *t, unsigned k) {
-    static const LLVMRealPredicate preds[] = {LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT, LLVMRealOGT, LLVMRealOLE,
-                                               LLVMRealOGE};
+    static const LLVMRealPredicate preds[] = { LLVMRealOEQ, LLVMRealUNE, LLVMRealOLT,
+                                               LLVMRealOGT, LLVMRealOLE, LLVMRealOGE };
     KP_POP2(a, b);
     return kpTranslate_push(t, bool_to_i32(t, LLVMBuildFCmp(t->b, preds[k], a, b, "")));
 }
 
 /* div/rem: trap on a zero divisor; div_s traps on INT_MIN / -1 and rem_s yields 0 for it. */
-static LLVMValueRef int_divrem(kpTx *t, unsigned k, LLVMValueRef a, LLVMValueRef b, LLVMTypeRef ty, unsigned bits) {
+static LLVMValueRef int_divrem(kpTx *t, unsigned k, LLVMValueRef a, LLVMValueRef b, LLVMTypeRef ty,
+                               unsigned bits) {
     kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntEQ, b, LLVMConstNull(ty), ""), KAPSUL_TRAP_DIV_ZERO);
     LLVMValueRef minus1 = LLVMConstAllOnes(ty);
     LLVMValueRef min = LLVMConstShl(LLVMConstInt(ty, 1, false), LLVMConstInt(ty, bits - 1, false));
@@ -62,7 +64,10 @@ static kapsul_status int_binary(kpTx *t, unsigned k, LLVMTypeRef ty, unsigned bi
     case 0: r = LLVMBuildAdd(t->b, a, b, ""); break;
     case 1: r = LLVMBuildSub(t->b, a, b, ""); break;
     case 2: r = LLVMBuildMul(t->b, a, b, ""); break;
-    case 3: case 4: case 5: case 6: r = int_divrem(t, k, a, b, ty, bits); break;
+    case 3:
+    case 4:
+    case 5:
+    case 6: r = int_divrem(t, k, a, b, ty, bits); break;
     case 7: r = LLVMBuildAnd(t->b, a, b, ""); break;
     case 8: r = LLVMBuildOr(t->b, a, b, ""); break;
     case 9: r = LLVMBuildXor(t->b, a, b, ""); break;
@@ -70,7 +75,7 @@ static kapsul_status int_binary(kpTx *t, unsigned k, LLVMTypeRef ty, unsigned bi
     case 11: r = LLVMBuildAShr(t->b, a, LLVMBuildAnd(t->b, b, mask, ""), ""); break;
     case 12: r = LLVMBuildLShr(t->b, a, LLVMBuildAnd(t->b, b, mask, ""), ""); break;
     default: {
-        LLVMValueRef args[3] = {a, a, b};
+        LLVMValueRef args[3] = { a, a, b };
         r = kpTranslate_intrinsic(t, k == 13 ? "llvm.fshl" : "llvm.fshr", ty, args, 3);
         break;
     }
@@ -80,8 +85,8 @@ static kapsul_status int_binary(kpTx *t, unsigned k, LLVMTypeRef ty, unsigned bi
 
 /* clz ctz popcnt. */
 static kapsul_status int_unary(kpTx *t, unsigned k, LLVMTypeRef ty) {
-    LLVMValueRef args[2] = {kpTranslate_pop(t), LLVMConstInt(t->t_i1, 0, false)};
-    static const char *const names[] = {"llvm.ctlz", "llvm.cttz", "llvm.ctpop"};
+    LLVMValueRef args[2] = { kpTranslate_pop(t), LLVMConstInt(t->t_i1, 0, false) };
+    static const char *const names[] = { "llvm.ctlz", "llvm.cttz", "llvm.ctpop" };
     return kpTranslate_push(t, kpTranslate_intrinsic(t, names[k], ty, args, k == 2 ? 1 : 2));
 }
 
@@ -92,7 +97,8 @@ static LLVMValueRef float_minmax(kpTx *t, bool is_min, LLVMValueRef a, LLVMValue
     LLVMValueRef eq = LLVMBuildFCmp(t->b, LLVMRealOEQ, a, b, "");
     LLVMValueRef ia = LLVMBuildBitCast(t->b, a, ity, ""), ib = LLVMBuildBitCast(t->b, b, ity, "");
     /* Equal operands differ at most in the sign of zero: or picks -0 for min, and +0 for max. */
-    LLVMValueRef same = LLVMBuildBitCast(t->b, is_min ? LLVMBuildOr(t->b, ia, ib, "") : LLVMBuildAnd(t->b, ia, ib, ""), ty, "");
+    LLVMValueRef same = LLVMBuildBitCast(
+        t->b, is_min ? LLVMBuildOr(t->b, ia, ib, "") : LLVMBuildAnd(t->b, ia, ib, ""), ty, "");
     LLVMValueRef lt = LLVMBuildFCmp(t->b, is_min ? LLVMRealOLT : LLVMRealOGT, a, b, "");
     LLVMValueRef r = LLVMBuildSelect(t->b, lt, a, b, "");
     r = LLVMBuildSelect(t->b, eq, same, r, "");
@@ -112,8 +118,9 @@ static LLVMValueRef opaque(kpTx *t, LLVMValueRef v) {
 
 /* Float unary abs neg ceil floor trunc nearest sqrt, and binary add sub mul div min max copysign. */
 static kapsul_status float_arith(kpTx *t, unsigned k, LLVMTypeRef ty) {
-    static const char *const unary[] = {"llvm.fabs", NULL, "llvm.ceil", "llvm.floor", "llvm.trunc", "llvm.roundeven",
-                                        "llvm.sqrt"};
+    static const char *const unary[] = { "llvm.fabs",  NULL,         "llvm.ceil",
+                                         "llvm.floor", "llvm.trunc", "llvm.roundeven",
+                                         "llvm.sqrt" };
     LLVMValueRef r;
     if (k < 7) {
         LLVMValueRef a = kpTranslate_pop(t);
@@ -130,9 +137,10 @@ static kapsul_status float_arith(kpTx *t, unsigned k, LLVMTypeRef ty) {
     case 8: r = LLVMBuildFSub(t->b, a, b, ""); break;
     case 9: r = LLVMBuildFMul(t->b, a, b, ""); break;
     case 10: r = LLVMBuildFDiv(t->b, a, b, ""); break;
-    case 11: case 12: r = float_minmax(t, k == 11, a, b, ty); break;
+    case 11:
+    case 12: r = float_minmax(t, k == 11, a, b, ty); break;
     default: {
-        LLVMValueRef args[2] = {a, b};
+        LLVMValueRef args[2] = { a, b };
         r = kpTranslate_intrinsic(t, "llvm.copysign", ty, args, 2);
         break;
     }
@@ -164,17 +172,22 @@ static kapsul_status trunc_trapping(kpTx *t, LLVMTypeRef to, bool is_signed) {
     LLVMValueRef ok = LLVMBuildAnd(t->b, LLVMBuildFCmp(t->b, lo_pred, x, LLVMConstReal(from, lo), ""),
                                    LLVMBuildFCmp(t->b, LLVMRealOLT, x, LLVMConstReal(from, hi), ""), "");
     kpTranslate_trapIf(t, LLVMBuildNot(t->b, ok, ""), KAPSUL_TRAP_INT_OVERFLOW);
-    return kpTranslate_push(t, is_signed ? LLVMBuildFPToSI(t->b, x, to, "") : LLVMBuildFPToUI(t->b, x, to, ""));
+    return kpTranslate_push(t,
+                            is_signed ? LLVMBuildFPToSI(t->b, x, to, "") : LLVMBuildFPToUI(t->b, x, to, ""));
 }
 
 /* Conversions from i32.wrap_i64 to f64.reinterpret_i64, and the sign extensions. */
 static kapsul_status convert(kpTx *t, unsigned op) {
     LLVMTypeRef i32 = t->t_i32, i64 = t->t_i64, f32 = t->t_f32, f64 = t->t_f64;
     switch (op) {
-    case kpOp_I32_TRUNC_F32_S: case kpOp_I32_TRUNC_F64_S: return trunc_trapping(t, i32, true);
-    case kpOp_I32_TRUNC_F32_U: case kpOp_I32_TRUNC_F64_U: return trunc_trapping(t, i32, false);
-    case kpOp_I64_TRUNC_F32_S: case kpOp_I64_TRUNC_F64_S: return trunc_trapping(t, i64, true);
-    case kpOp_I64_TRUNC_F32_U: case kpOp_I64_TRUNC_F64_U: return trunc_trapping(t, i64, false);
+    case kpOp_I32_TRUNC_F32_S:
+    case kpOp_I32_TRUNC_F64_S: return trunc_trapping(t, i32, true);
+    case kpOp_I32_TRUNC_F32_U:
+    case kpOp_I32_TRUNC_F64_U: return trunc_trapping(t, i32, false);
+    case kpOp_I64_TRUNC_F32_S:
+    case kpOp_I64_TRUNC_F64_S: return trunc_trapping(t, i64, true);
+    case kpOp_I64_TRUNC_F32_U:
+    case kpOp_I64_TRUNC_F64_U: return trunc_trapping(t, i64, false);
     default: break;
     }
     LLVMValueRef x = kpTranslate_pop(t), r;
@@ -182,10 +195,14 @@ static kapsul_status convert(kpTx *t, unsigned op) {
     case kpOp_I32_WRAP_I64: r = LLVMBuildTrunc(t->b, x, i32, ""); break;
     case kpOp_I64_EXTEND_I32_S: r = LLVMBuildSExt(t->b, x, i64, ""); break;
     case kpOp_I64_EXTEND_I32_U: r = LLVMBuildZExt(t->b, x, i64, ""); break;
-    case kpOp_F32_CONVERT_I32_S: case kpOp_F32_CONVERT_I64_S: r = LLVMBuildSIToFP(t->b, x, f32, ""); break;
-    case kpOp_F32_CONVERT_I32_U: case kpOp_F32_CONVERT_I64_U: r = LLVMBuildUIToFP(t->b, x, f32, ""); break;
-    case kpOp_F64_CONVERT_I32_S: case kpOp_F64_CONVERT_I64_S: r = LLVMBuildSIToFP(t->b, x, f64, ""); break;
-    case kpOp_F64_CONVERT_I32_U: case kpOp_F64_CONVERT_I64_U: r = LLVMBuildUIToFP(t->b, x, f64, ""); break;
+    case kpOp_F32_CONVERT_I32_S:
+    case kpOp_F32_CONVERT_I64_S: r = LLVMBuildSIToFP(t->b, x, f32, ""); break;
+    case kpOp_F32_CONVERT_I32_U:
+    case kpOp_F32_CONVERT_I64_U: r = LLVMBuildUIToFP(t->b, x, f32, ""); break;
+    case kpOp_F64_CONVERT_I32_S:
+    case kpOp_F64_CONVERT_I64_S: r = LLVMBuildSIToFP(t->b, x, f64, ""); break;
+    case kpOp_F64_CONVERT_I32_U:
+    case kpOp_F64_CONVERT_I64_U: r = LLVMBuildUIToFP(t->b, x, f64, ""); break;
     case kpOp_F32_DEMOTE_F64: r = LLVMBuildFPTrunc(t->b, x, f32, ""); break;
     case kpOp_F64_PROMOTE_F32: r = opaque(t, LLVMBuildFPExt(t->b, x, f64, "")); break;
     case kpOp_I32_REINTERPRET_F32: r = LLVMBuildBitCast(t->b, x, i32, ""); break;
@@ -193,9 +210,13 @@ static kapsul_status convert(kpTx *t, unsigned op) {
     case kpOp_F32_REINTERPRET_I32: r = LLVMBuildBitCast(t->b, x, f32, ""); break;
     case kpOp_F64_REINTERPRET_I64: r = LLVMBuildBitCast(t->b, x, f64, ""); break;
     case kpOp_I32_EXTEND8_S: r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, t->t_i8, ""), i32, ""); break;
-    case kpOp_I32_EXTEND16_S: r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, LLVMInt16TypeInContext(t->c), ""), i32, ""); break;
+    case kpOp_I32_EXTEND16_S:
+        r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, LLVMInt16TypeInContext(t->c), ""), i32, "");
+        break;
     case kpOp_I64_EXTEND8_S: r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, t->t_i8, ""), i64, ""); break;
-    case kpOp_I64_EXTEND16_S: r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, LLVMInt16TypeInContext(t->c), ""), i64, ""); break;
+    case kpOp_I64_EXTEND16_S:
+        r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, LLVMInt16TypeInContext(t->c), ""), i64, "");
+        break;
     case kpOp_I64_EXTEND32_S: r = LLVMBuildSExt(t->b, LLVMBuildTrunc(t->b, x, i32, ""), i64, ""); break;
     default: {
         /* The saturating truncations, i32.trunc_sat_f32_s .. i64.trunc_sat_f64_u. */

@@ -41,7 +41,7 @@ static kapsul_status generic(kpTx *t, const kpInstr *in) {
         LLVMValueRef v = kpTranslate_pop(t);
         kpTranslate_storeSlot(t, t->slots, 16 * k, v, sig_type(sig[k - 1]));
     }
-    LLVMValueRef args[3] = {kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), t->slots};
+    LLVMValueRef args[3] = { kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), t->slots };
     kpTranslate_helper(t, kpH_kp_rt_simd, args, 3);
     if (!colon[1]) return KAPSUL_OK;
     return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, sig_type(colon[1])));
@@ -60,7 +60,7 @@ static kapsul_status memory(kpTx *t, const kpInstr *in) {
         return vec ? KAPSUL_OK : kpTranslate_push(t, x);
     }
     if (vec) kpTranslate_storeSlot(t, t->slots, 16, vec, kpT_V128);
-    LLVMValueRef args[4] = {kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), p, t->slots};
+    LLVMValueRef args[4] = { kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), p, t->slots };
     kpTranslate_helper(t, kpH_kp_rt_simd_mem, args, 4);
     if (strchr(sig, ':')[1] != 'V') return KAPSUL_OK;
     return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, kpT_V128));
@@ -69,13 +69,17 @@ static kapsul_status memory(kpTx *t, const kpInstr *in) {
 /* Lane-wise binary ops LLVM has exact instructions for (wrapping integer arithmetic, bitwise,
  * float add/sub/mul/div; float results keep LLVM's NaN, which wasm allows to be any NaN). */
 static bool binary(kpTx *t, unsigned op) {
-    static const struct { uint16_t op; uint8_t bits, kind; } rows[] = {
-        {kpOp_I8X16_ADD, 8, 0}, {kpOp_I8X16_SUB, 8, 1}, {kpOp_I16X8_ADD, 16, 0}, {kpOp_I16X8_SUB, 16, 1},
-        {kpOp_I16X8_MUL, 16, 2}, {kpOp_I32X4_ADD, 32, 0}, {kpOp_I32X4_SUB, 32, 1}, {kpOp_I32X4_MUL, 32, 2},
-        {kpOp_I64X2_ADD, 64, 0}, {kpOp_I64X2_SUB, 64, 1}, {kpOp_I64X2_MUL, 64, 2},
-        {kpOp_V128_AND, 64, 3}, {kpOp_V128_OR, 64, 4}, {kpOp_V128_XOR, 64, 5}, {kpOp_V128_ANDNOT, 64, 6},
-        {kpOp_F32X4_ADD, 32, 7}, {kpOp_F32X4_SUB, 32, 8}, {kpOp_F32X4_MUL, 32, 9}, {kpOp_F32X4_DIV, 32, 10},
-        {kpOp_F64X2_ADD, 64, 7}, {kpOp_F64X2_SUB, 64, 8}, {kpOp_F64X2_MUL, 64, 9}, {kpOp_F64X2_DIV, 64, 10}};
+    static const struct {
+        uint16_t op;
+        uint8_t bits, kind;
+    } rows[] = { { kpOp_I8X16_ADD, 8, 0 },   { kpOp_I8X16_SUB, 8, 1 },  { kpOp_I16X8_ADD, 16, 0 },
+                 { kpOp_I16X8_SUB, 16, 1 },  { kpOp_I16X8_MUL, 16, 2 }, { kpOp_I32X4_ADD, 32, 0 },
+                 { kpOp_I32X4_SUB, 32, 1 },  { kpOp_I32X4_MUL, 32, 2 }, { kpOp_I64X2_ADD, 64, 0 },
+                 { kpOp_I64X2_SUB, 64, 1 },  { kpOp_I64X2_MUL, 64, 2 }, { kpOp_V128_AND, 64, 3 },
+                 { kpOp_V128_OR, 64, 4 },    { kpOp_V128_XOR, 64, 5 },  { kpOp_V128_ANDNOT, 64, 6 },
+                 { kpOp_F32X4_ADD, 32, 7 },  { kpOp_F32X4_SUB, 32, 8 }, { kpOp_F32X4_MUL, 32, 9 },
+                 { kpOp_F32X4_DIV, 32, 10 }, { kpOp_F64X2_ADD, 64, 7 }, { kpOp_F64X2_SUB, 64, 8 },
+                 { kpOp_F64X2_MUL, 64, 9 },  { kpOp_F64X2_DIV, 64, 10 } };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (rows[i].op != op) continue;
         bool fl = rows[i].kind >= 7;
@@ -104,14 +108,15 @@ static bool binary(kpTx *t, unsigned op) {
 static bool lane_op(kpTx *t, const kpInstr *in) {
     unsigned op = in->op;
     if (op >= kpOp_I8X16_SPLAT && op <= kpOp_F64X2_SPLAT) {
-        static const uint8_t bits[] = {8, 16, 32, 64, 32, 64};
+        static const uint8_t bits[] = { 8, 16, 32, 64, 32, 64 };
         unsigned k = op - kpOp_I8X16_SPLAT;
         bool fl = k >= 4;
         LLVMTypeRef ty = lanes(t, bits[k], fl), et = LLVMGetElementType(ty);
         LLVMValueRef x = kpTranslate_pop(t);
         if (!fl && bits[k] < 32) x = LLVMBuildTrunc(t->b, x, et, "");
         LLVMValueRef v = LLVMGetUndef(ty);
-        for (unsigned i = 0; i < 128u / bits[k]; i++) v = LLVMBuildInsertElement(t->b, v, x, kpTranslate_i32(t, i), "");
+        for (unsigned i = 0; i < 128u / bits[k]; i++)
+            v = LLVMBuildInsertElement(t->b, v, x, kpTranslate_i32(t, i), "");
         kpTranslate_push(t, back(t, v));
         return true;
     }
@@ -132,14 +137,15 @@ int kpTranslateSimd_instr(kpTx *t, const kpInstr *in) {
         uint64_t lo, hi;
         memcpy(&lo, in->bytes, 8);
         memcpy(&hi, in->bytes + 8, 8);
-        LLVMValueRef e[2] = {kpTranslate_i64(t, lo), kpTranslate_i64(t, hi)};
+        LLVMValueRef e[2] = { kpTranslate_i64(t, lo), kpTranslate_i64(t, hi) };
         return kpTranslate_push(t, LLVMConstVector(e, 2));
     }
     case kpOp_I8X16_SHUFFLE: {
         LLVMTypeRef ty = lanes(t, 8, false);
         LLVMValueRef b = as(t, kpTranslate_pop(t), ty), a = as(t, kpTranslate_pop(t), ty), mask[16];
         for (int i = 0; i < 16; i++) mask[i] = kpTranslate_i32(t, in->bytes[i]);
-        return kpTranslate_push(t, back(t, LLVMBuildShuffleVector(t->b, a, b, LLVMConstVector(mask, 16), "")));
+        return kpTranslate_push(t,
+                                back(t, LLVMBuildShuffleVector(t->b, a, b, LLVMConstVector(mask, 16), "")));
     }
     default: break;
     }
