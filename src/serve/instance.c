@@ -1,10 +1,11 @@
 /*
  * instance.c -- one request, one fresh instance (see instance.h).
  *
- * Today's runtime API has no in-memory stdio, so the guest's stdin, stdout and stderr are three
- * memory files (kpOs_memFile): the body is written to the first before the run, the other two are
- * read back after it. A regular file never blocks, so no thread has to pump a pipe while the guest
- * runs, and the guest's fd 0-2 are the only host objects it reaches.
+ * The fast path is a module template: a pooled copy-on-write memory and in-memory stdio (the body
+ * borrowed as stdin, stdout and stderr captured), so a run makes no system call of its own. A
+ * module the template cannot take (imports beyond WASI's functions) is linked per run instead,
+ * with three memory files (kpOs_memFile) as stdio: the body is written to the first, the other two
+ * are read back after the run. A regular file never blocks, so no thread pumps a pipe.
  */
 #include "serve/instance.h"
 
@@ -14,7 +15,16 @@ kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine,
                                  size_t len, kapsul_error *err) {
     memset(c, 0, sizeof *c);
     c->engine = engine;
-    return kapsul_module_new(engine, bytes, len, &c->module, err);
+    kapsul_status st = kapsul_module_new(engine, bytes, len, &c->module, err);
+    if (st != KAPSUL_OK) return st;
+    const kapsul_template_import *imports;
+    size_t nimports;
+    if ((st = kapsul_wasi_template_imports(&imports, &nimports, err)) != KAPSUL_OK) return st;
+    /* UNLINKABLE (imports beyond WASI) or LIMIT (two memories, no address space) leave the
+     * per-run linking path, which reports the same problem per request as before. */
+    st = kapsul_template_new(engine, c->module, imports, nimports, NULL, &c->tpl, NULL);
+    if (st == KAPSUL_ERR_NOMEM) return kpError_set(err, st, 0, "out of memory");
+    return KAPSUL_OK;
 }
 
 kapsul_status kpInstance_addDir(kpInstance_component *c, const char *host, const char *guest, bool read_only,
@@ -36,6 +46,8 @@ void kpInstance_release(kpInstance_component *c) {
         kp_free((char *)c->dirs.v[i].guest_path);
     }
     kpVec_free(&c->dirs);
+    kapsul_template_free(c->tpl);
+    c->tpl = NULL;
     kapsul_module_free(c->module);
     c->module = NULL;
 }
@@ -108,6 +120,23 @@ static kapsul_status write_stdin(kpOs_fd fd, const uint8_t *p, size_t n, kapsul_
     return KAPSUL_OK;
 }
 
+/* The template path's stdout and stderr, copied out of the WASI context before it is freed; both
+ * capped as the memory files are (stdout by the context's output_cap, stderr here). */
+static kapsul_status take_output(const kapsul_wasi *wasi, kpInstance_output *out, kapsul_error *err) {
+    for (int fd = 1; fd <= 2; fd++) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        kapsul_error e;
+        kapsul_status st = kapsul_wasi_output(wasi, fd, &data, &len, &e);
+        if (st != KAPSUL_OK && st != KAPSUL_ERR_LIMIT) return kpError_set(err, st, 0, "%s", e.message);
+        if (fd == 2 && len > KP_SERVE_MAX_STDERR) len = KP_SERVE_MAX_STDERR;
+        kpBuf *b = fd == 1 ? &out->out : &out->err;
+        if (len && kpBuf_push(b, data, len) != 0)
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    }
+    return KAPSUL_OK;
+}
+
 /* How a call into the guest ended, in the output's terms. */
 static void classify(kapsul_status st, const kapsul_error *e, kpInstance_output *out) {
     if (st == KAPSUL_OK) {
@@ -132,8 +161,8 @@ static void classify(kapsul_status st, const kapsul_error *e, kpInstance_output 
 
 /* Store, WASI context, linker and instance for this run only; then the entry point. The deadline
  * covers instantiation too (a start function can loop). */
-static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in,
-                               const kpOs_fd fds[3], kpInstance_output *out, kapsul_error *err) {
+static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in, const kpOs_fd *fds,
+                               kpInstance_output *out, kapsul_error *err) {
     kapsul_store *store = NULL;
     kapsul_linker *linker = NULL;
     kapsul_wasi *wasi = NULL;
@@ -149,14 +178,22 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
         .envc = in->envc,
         .dirs = c->dirs.v,
         .ndirs = c->dirs.n,
-        .stdin_fd = fds[0],
-        .stdout_fd = fds[1],
-        .stderr_fd = fds[2],
+        .stdin_fd = fds ? fds[0] : KP_OS_NO_FD,
+        .stdout_fd = fds ? fds[1] : KP_OS_NO_FD,
+        .stderr_fd = fds ? fds[2] : KP_OS_NO_FD,
         .deadline_ns = deadline,
     };
-    if ((st = kapsul_wasi_new(&wc, &wasi, &e)) != KAPSUL_OK ||
-        (st = kapsul_store_new(c->engine, &store, &e)) || (st = kapsul_linker_new(store, &linker, &e)) ||
-        (st = kapsul_wasi_define(wasi, linker, &e))) {
+    if (!fds) { /* the template path: stdio in memory */
+        wc.mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR;
+        wc.stdin_data = in->stdin_len ? in->stdin_bytes : NULL;
+        wc.stdin_len = in->stdin_len;
+        wc.output_cap = KP_SERVE_MAX_STDOUT;
+    }
+    st = kapsul_wasi_new(&wc, &wasi, &e);
+    if (st == KAPSUL_OK) st = kapsul_store_new(c->engine, &store, &e);
+    if (st == KAPSUL_OK && fds) st = kapsul_linker_new(store, &linker, &e);
+    if (st == KAPSUL_OK && fds) st = kapsul_wasi_define(wasi, linker, &e);
+    if (st != KAPSUL_OK) {
         rc = kpError_set(err, st, 0, "%s", e.message);
         goto fail;
     }
@@ -166,7 +203,8 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
         out->end = KP_INSTANCE_INTERRUPTED;
         goto fail;
     }
-    st = kapsul_linker_instantiate(linker, c->module, &inst, &e);
+    st = fds ? kapsul_linker_instantiate(linker, c->module, &inst, &e)
+             : kapsul_template_instantiate(c->tpl, store, wasi, &inst, &e);
     out->instantiate_ns = elapsed_ns(t0);
     if (st == KAPSUL_OK) {
         const char *name = in->entrypoint ? in->entrypoint : "_start";
@@ -184,6 +222,7 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
         out->end = KP_INSTANCE_INTERRUPTED;
     if (c->fuel) out->fuel_used = c->fuel - kapsul_store_fuel_remaining(store);
     if (inst) out->memory_pages = kapsul_memory_pages(kapsul_instance_memory(inst, "memory"));
+    if (!fds) rc = take_output(wasi, out, err);
 fail:
     kapsul_linker_free(linker);
     kapsul_store_free(store);
@@ -197,6 +236,7 @@ kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_inp
     static const char *const names[3] = { "kapsul-stdin", "kapsul-stdout", "kapsul-stderr" };
     kapsul_status rc = KAPSUL_OK;
     memset(out, 0, sizeof *out);
+    if (c->tpl) return run_guest(c, in, NULL, out, err);
     for (int i = 0; i < 3; i++) {
         kpOs_err oe = kpOs_memFile(names[i], &fds[i]);
         if (oe != KP_OS_OK) {

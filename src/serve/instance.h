@@ -11,8 +11,10 @@
  *     read-only directories. Nothing of the host process (its environment, its fds) is visible.
  *   - Limits are per run: timeout_ns (a deadline on the store and on blocking WASI calls), fuel,
  *     and the engine's max_memory_bytes. kpInstance_interrupt stops a run from another thread.
- *   - It talks to the runtime only through kapsul.h. Today it instantiates the module per run;
- *     module templates with copy-on-write memory would change this file alone.
+ *   - It talks to the runtime only through kapsul.h. A module that imports only WASI functions
+ *     becomes a template (kapsul_template_new): each run takes a copy-on-write memory slot from
+ *     its pool and uses in-memory stdio. Any other module is linked per run, with memory files as
+ *     stdio, and fails at instantiation as kapsul_linker_instantiate says.
  */
 #ifndef KP_SERVE_INSTANCE_H
 #define KP_SERVE_INSTANCE_H
@@ -25,6 +27,8 @@
 typedef struct kpInstance_component {
     kapsul_engine *engine;        /* borrowed; shared by every component of the process */
     kapsul_module *module;        /* owned */
+    kapsul_template *tpl;         /* owned; NULL when the module imports more than WASI functions,
+                                     and then every run links a plain instance */
     KP_VEC(kapsul_wasi_dir) dirs; /* owned strings; preopened read-only or as given */
     uint64_t timeout_ns, fuel;    /* per run; 0 = none */
 } kpInstance_component;

@@ -45,7 +45,9 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
     kpOs_err oe;
     if (f->mem) { /* in-memory stdio (memio.c); no seek right, so offset < 0 here */
         e = write ? kpWasiMem_write(c->w, f->mem, iov, n, &done) : kpWasiMem_read(c->w, iov, n, &done);
-        if (done) kpWasi_put32(c, res, (uint32_t)done);
+        /* End of stdin is a success with 0 bytes, which must be written too (a guest reading
+         * to EOF would otherwise see its previous count again and never stop). */
+        if (done || e == KP_WE_SUCCESS) kpWasi_put32(c, res, (uint32_t)done);
         return done ? KP_WE_SUCCESS : e;
     }
     if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, KP_OS_POLL_IN)) return KP_WE_SUCCESS;
