@@ -73,7 +73,10 @@ else()
   if(kapsul_have_libfuzzer)
     add_test(NAME fuzz.build
              COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/build.sh ${CMAKE_BINARY_DIR}/fuzz)
-    set_tests_properties(fuzz.build PROPERTIES LABELS "fuzz" TIMEOUT 900 FIXTURES_SETUP kapsul_fuzzers)
+    # 2700 s: clang with ASan, UBSan and fuzzer instrumentation now takes many minutes on
+    # src/engine/interp.c alone (60-200 s for the whole build before the restructuring of
+    # 2026-12-06; the cause is not found yet, see docs/FUZZING.md).
+    set_tests_properties(fuzz.build PROPERTIES LABELS "fuzz" TIMEOUT 2700 FIXTURES_SETUP kapsul_fuzzers)
     foreach(t ${KAPSUL_FUZZ_TARGETS})
       add_test(NAME fuzz.${t}
                COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${CMAKE_BINARY_DIR}/fuzz ${t} 60)
