@@ -154,47 +154,13 @@ static kapsul_status expect_eol(parser *p, const char *after) {
     return FAIL(p, "expected the end of the line after %s", after);
 }
 
-/* 0..15 for a hex digit, else -1. */
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp, min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else return 0;
-    if (n < need) return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return need;
-}
 
 /* The whole text is checked once, so the parser can treat non-ASCII bytes as opaque. */
 static kapsul_status check_utf8(parser *p) {
     size_t i = 0;
     while (i < p->n) {
-        size_t k = p->s[i] < 0x80 ? 1 : utf8_len(p->s + i, p->n - i);
+        size_t k = p->s[i] < 0x80 ? 1 : kpChars_utf8Len(p->s + i, p->n - i);
         if (k == 0) {
             for (size_t j = 0; j < i; j++)
                 if (p->s[j] == '\n') {
@@ -243,7 +209,7 @@ static kapsul_status unicode_escape(parser *p, kpBuf *b) {
     p->pos++;
     uint32_t cp = 0;
     for (int i = 0; i < digits; i++) {
-        int h = hexval(peek(p));
+        int h = kpChars_hexval(peek(p));
         if (h < 0)
             return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "\\%c escape needs %d hex digits",
                            digits == 4 ? 'u' : 'U', digits);
@@ -576,10 +542,10 @@ static int scan_digits(const char *s, size_t n, size_t *i, int radix, char *out,
     bool prev_digit = false;
     while (*i < n) {
         char c = s[*i];
-        int v = hexval((unsigned char)c);
+        int v = kpChars_hexval((unsigned char)c);
         if (c == '_') {
-            if (!prev_digit || *i + 1 >= n || hexval((unsigned char)s[*i + 1]) < 0 ||
-                hexval((unsigned char)s[*i + 1]) >= radix)
+            if (!prev_digit || *i + 1 >= n || kpChars_hexval((unsigned char)s[*i + 1]) < 0 ||
+                kpChars_hexval((unsigned char)s[*i + 1]) >= radix)
                 return -1;
             prev_digit = false;
         } else if (v >= 0 && v < radix && !(radix <= 10 && c > '9')) {
@@ -608,7 +574,7 @@ static kapsul_status parse_number(parser *p, const char *s, size_t n, int line, 
         if (d <= 0 || i != n) return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "invalid integer");
         uint64_t v = 0;
         for (size_t k = 0; k < o; k++) {
-            uint64_t dv = (uint64_t)hexval((unsigned char)clean[k]);
+            uint64_t dv = (uint64_t)kpChars_hexval((unsigned char)clean[k]);
             if (v > (UINT64_C(0x7FFFFFFFFFFFFFFF) - dv) / (uint64_t)radix)
                 return fail_at(p, KAPSUL_ERR_MALFORMED, line, column, "integer out of range");
             v = v * (uint64_t)radix + dv;

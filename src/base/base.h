@@ -28,6 +28,11 @@ char *kp_strndup(const char *s, size_t len);
 void kpAlloc_failAfter(long n);
 #endif
 
+/* chars.c: length of the well-formed UTF-8 sequence at s (n >= 1 bytes available), or 0; the
+ * value of a hexadecimal digit, or -1. */
+size_t kpChars_utf8Len(const unsigned char *s, size_t n);
+int kpChars_hexval(int c);
+
 /* Overflow-checked size arithmetic: return false on overflow. */
 static inline bool kp_mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
 static inline bool kp_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }

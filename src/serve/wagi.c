@@ -42,40 +42,7 @@ static bool eq_nocase(const char *a, size_t an, const char *b) {
     return an == strlen(b) && strncasecmp(a, b, an) == 0;
 }
 
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t need;
-    uint32_t cp, min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else return 0;
-    if (n < need) return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return need;
-}
 
 /* Percent-decode s[0..n) into out as UTF-8, each invalid byte becoming U+FFFD (Spin's
  * percent_decode_str(..).decode_utf8_lossy()). A '%' not followed by two hex digits stays as it
@@ -85,16 +52,16 @@ static int decode_path(const char *s, size_t n, kpBuf *out) {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-            hexval((unsigned char)s[i + 2]) >= 0) {
-            c = (unsigned char)(hexval((unsigned char)s[i + 1]) << 4 | hexval((unsigned char)s[i + 2]));
+        if (c == '%' && i + 2 < n && kpChars_hexval((unsigned char)s[i + 1]) >= 0 &&
+            kpChars_hexval((unsigned char)s[i + 2]) >= 0) {
+            c = (unsigned char)(kpChars_hexval((unsigned char)s[i + 1]) << 4 | kpChars_hexval((unsigned char)s[i + 2]));
             i += 2;
         }
         if (c == 0) rc = 1;
         else if (kpBuf_byte(&raw, c)) rc = -1;
     }
     for (size_t i = 0; i < raw.len && rc == 0;) {
-        size_t k = utf8_len(raw.data + i, raw.len - i);
+        size_t k = kpChars_utf8Len(raw.data + i, raw.len - i);
         if (k == 0) {
             if (kpBuf_push(out, "\xEF\xBF\xBD", 3)) rc = -1;
             i++;

@@ -23,40 +23,7 @@ static void build_idchar_table(void) {
 
 static bool is_idchar(unsigned char c) { return idchar_table[c]; }
 
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
-/* Length of the well-formed UTF-8 sequence at p (at most n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    size_t need;
-    uint32_t cp, min;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else return 0;
-    if (n < need) return 0;
-    for (size_t i = 1; i < need; i++) {
-        if ((p[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return 0;
-    return need;
-}
 
 typedef KP_VEC(uint32_t) u32vec;
 
@@ -119,7 +86,7 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
         } else if (c == ';' && lx->pos + 1 < lx->n && lx->s[lx->pos + 1] == ';') {
             /* a line comment ends at any newline: LF, CR or CR LF */
             while (lx->pos < lx->n && lx->s[lx->pos] != '\n' && lx->s[lx->pos] != '\r') {
-                size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+                size_t l = kpChars_utf8Len(lx->s + lx->pos, lx->n - lx->pos);
                 if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
                 lx->pos += l;
             }
@@ -138,7 +105,7 @@ static kapsul_status skip_space(lexer *lx, kapsul_error *err) {
                 } else if (d == '\n' || d == '\r') {
                     if (!newline(lx)) return KAPSUL_ERR_NOMEM;
                 } else {
-                    size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+                    size_t l = kpChars_utf8Len(lx->s + lx->pos, lx->n - lx->pos);
                     if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
                     lx->pos += l;
                 }
@@ -160,7 +127,7 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
         }
         if (c < 0x20 || c == 0x7F) return lex_error(lx, lx->pos, "illegal control character", err);
         if (c != '\\') {
-            size_t l = utf8_len(lx->s + lx->pos, lx->n - lx->pos);
+            size_t l = kpChars_utf8Len(lx->s + lx->pos, lx->n - lx->pos);
             if (!l) return lex_error(lx, lx->pos, "malformed UTF-8 encoding", err);
             lx->pos += l;
             continue;
@@ -186,7 +153,7 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
                     lx->pos++;
                     continue;
                 }
-                int h = hexval(d);
+                int h = kpChars_hexval(d);
                 if (h < 0) return lex_error(lx, esc, "illegal escape", err);
                 v = v * 16 + (uint32_t)h;
                 if (v > 0x10FFFF) return lex_error(lx, esc, "illegal escape", err);
@@ -199,7 +166,7 @@ static kapsul_status scan_string(lexer *lx, kapsul_error *err) {
             lx->pos++;
             continue;
         }
-        if (lx->pos + 1 < lx->n && hexval(c) >= 0 && hexval(lx->s[lx->pos + 1]) >= 0) {
+        if (lx->pos + 1 < lx->n && kpChars_hexval(c) >= 0 && kpChars_hexval(lx->s[lx->pos + 1]) >= 0) {
             lx->pos += 2;
             continue;
         }
@@ -328,7 +295,7 @@ int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out) {
             uint32_t v = 0;
             s++; /* '{' */
             while (*s != '}') {
-                if (*s != '_') v = v * 16 + (uint32_t)hexval(*s);
+                if (*s != '_') v = v * 16 + (uint32_t)kpChars_hexval(*s);
                 s++;
             }
             s++;
@@ -359,7 +326,7 @@ int kpLex_string(const kpToks *toks, const kpTok *t, kpBuf *out) {
             break;
         }
         default:
-            out->data[out->len++] = (uint8_t)(hexval(c) * 16 + hexval(*s));
+            out->data[out->len++] = (uint8_t)(kpChars_hexval(c) * 16 + kpChars_hexval(*s));
             s++;
             break;
         }
