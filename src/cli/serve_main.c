@@ -11,6 +11,7 @@
  * KP_HTTP_DRAIN_MS) and exits 0. Exit 2: bad flags or files; 1: the app or server cannot start.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,9 +251,16 @@ static int serve(opts *o, kpServe_app *app, kpLog *log) {
         kpLog_event(log, msg);
     }
     kpHttp_wait(srv);
+    /* From here a second SIGTERM must not reach the server while kpServe_stop frees it: the
+     * signals wait blocked, and find no server when they are delivered (the drain goes on). */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    the_server = NULL;
     kpLog_event(log, "draining");
     kapsul_status st = kpServe_stop(app, srv, &err);
-    the_server = NULL;
     if (otlp) {
         uint64_t lost = kpOtlp_stop(otlp);
         app->otlp = NULL;
