@@ -15,10 +15,9 @@ The toolchains are Debian's: clang from PATH ($CLANG's directory first when set)
 rustup toolchain earlier on PATH may lack the wasm32-wasi target (Rust 1.84 renamed it).
 
 Then `kapsul up --listen 127.0.0.1:PORT` in hello/ (a free port), a POST through curl whose
-body must be the handler's answer, and SIGTERM to that PID. `kapsul up` comes with the serve
-layer; while a build has none (`kapsul up --help` fails) that step does not run and the output
-says "TODO up" for each template; the step is then neither passed nor failed. $KAPSUL_UP names
-another kapsul that has it (to try this step before the two branches meet).
+body must be the handler's answer, and SIGTERM to that PID. A kapsul without a working `up`
+(`kapsul up --help` fails, e.g. kapsul-serve missing) fails every template. $KAPSUL_UP names
+another kapsul to use for that step.
 
 Ends with "N passed, N failed".
 """
@@ -142,13 +141,13 @@ def main():
     kapsul = os.path.abspath(sys.argv[1])
     env = toolchain_env()
     up = os.path.abspath(os.environ.get("KAPSUL_UP", kapsul))
-    if not has_up(up):
-        up = None
     passed = failed = 0
+    if not has_up(up):
+        for template in TEMPLATES:
+            print("FAIL %s: %s has no working `kapsul up` (kapsul-serve beside it?)" % (template, up))
+        print("0 passed, %d failed" % len(TEMPLATES))
+        return 1
     for template, src in TEMPLATES.items():
-        if not up:
-            print("TODO up   %s: this kapsul has no `up` command; the kapsul up step did not run"
-                  % template)
         with tempfile.TemporaryDirectory(prefix="kp_tmpl_") as work:
             try:
                 problems = check_template(kapsul, template, src, work, env, up)
