@@ -343,4 +343,44 @@ typedef struct kpOs_exit {
  * manifest and runs with the user's rights, as `make` would run it; never from a guest. */
 kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out);
 
+/* ---- Container processes (kapsul-runc, src/oci/runc_*.c) ------------------------------------ */
+
+/* A copy of this process (fork); *pid is 0 in the child and the child's id in the parent. */
+kpOs_err kpOs_fork(int *pid);
+/* A pipe, both ends close-on-exec: fds[0] reads, fds[1] writes. */
+kpOs_err kpOs_pipe(kpOs_fd fds[2]);
+/* A named pipe at path (mode 0600); the runtime's "wait until start" gate. */
+kpOs_err kpOs_mkfifo(const char *path);
+/* Send signal sig (a host signal number) to process pid. */
+kpOs_err kpOs_signal(int pid, int sig);
+/* A signal's host number from "TERM", "SIGTERM" or "15"; 0 when the name is unknown. */
+int kpOs_signalNumber(const char *name);
+/* Whether process pid lives, and the boot-relative tick at which it started (so a recycled pid
+ * is told apart). A zombie counts as gone: it has ended and only waits to be reaped. */
+kpOs_err kpOs_procStart(int pid, uint64_t *start, bool *alive);
+/* Join the network namespace at path, or (path NULL) make a new empty one (setns/unshare). */
+kpOs_err kpOs_netns(const char *path);
+/* Leave the caller's session and process group (setsid), and put the signals the parent may have
+ * ignored or blocked back to their defaults (SIGPIPE stays ignored: a guest gets EPIPE). */
+kpOs_err kpOs_detach(void);
+/* Replace this process with path (argv as given, the caller's environment); returns only on error. */
+kpOs_err kpOs_exec(const char *path, char *const argv[]);
+/* End this process now with code, without running atexit handlers or flushing stdio. */
+void kpOs_exitNow(int code) __attribute__((noreturn));
+int kpOs_pid(void);
+/* Sleep for ns nanoseconds (interrupted sleeps resume). */
+void kpOs_sleepNs(uint64_t ns);
+/* The whole file at path (at most max bytes, else KP_OS_EFBIG) in a kp_malloc'd buffer with a NUL
+ * after its len bytes. */
+kpOs_err kpOs_readPath(const char *path, size_t max, char **out, size_t *len);
+/* Replace the file at path with data: written to path.tmp, then renamed over it, so a reader sees
+ * the old or the new content, never half of one. */
+kpOs_err kpOs_writePath(const char *path, const void *data, size_t len);
+/* mkdir path (mode 0711); parents also creates the missing directories above it (mkdir -p). */
+kpOs_err kpOs_mkdirPath(const char *path, bool parents);
+/* unlink a file (or rmdir an empty directory when dir). */
+kpOs_err kpOs_removePath(const char *path, bool dir);
+/* The calling process's working directory. */
+kpOs_err kpOs_cwd(char *buf, size_t cap);
+
 #endif /* KP_OS_H */
