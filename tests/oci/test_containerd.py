@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""test_containerd.py -- kapsul-runc under a real containerd, images from a real registry.
+
+    test_containerd.py BUILD_DIR
+
+Starts Debian's containerd (private config, --root/--state and gRPC socket in a temporary
+directory, the CRI plugin disabled, in a private mount namespace through `unshare -m` so its
+overlay mounts die with it) and a docker-registry on 127.0.0.1 (temporary storage), both stopped
+by PID at the end, together with the containerd shims this run started (found by their -address
+argument). Builds tests/oci/guests/hello.c for wasm32-wasi and hello_native.c as a static binary,
+pushes the wasm one with `kapsul oci push --format compat` and the native one with skopeo (from an
+OCI layout written by mkimage.py), pulls both with `ctr images pull --plain-http`, then runs them
+with `ctr run --runc-binary BUILD_DIR/kapsul-runc`: output, args, env, a bind mount, exit codes,
+`ctr task kill` on a looping guest, the native container delegated to runc. Then kapsul-runc on
+its own: the create/start/state/delete lifecycle, and bad bundles (malformed config.json, a module
+that is not wasm) -> a runc-style JSON log error, a non-zero exit, no state left behind.
+
+Needs root (containerd does). Every wait has a timeout. Ends with "N passed, N failed".
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "build")
+RUNC = os.path.join(BUILD, "kapsul-runc")
+KAPSUL = os.path.join(BUILD, "kapsul")
+TMP = tempfile.mkdtemp(prefix="kapsul-ctrd-")
+SOCK = os.path.join(TMP, "containerd.sock")
+RUNC_ROOT = os.path.join(TMP, "runc-root")
+NS = "kapsul-test"
+passed = failed = 0
+procs = []  # (name, Popen) started here, stopped by PID
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def run(cmd, timeout=60, **kw):
+    """Run cmd; a timeout is a result (rc None), never a hang."""
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return None, e.stdout or "", f"timed out after {timeout}s"
+    except OSError as e:
+        return None, "", str(e)
+
+
+def ctr(*args, timeout=60):
+    return run(["ctr", "-a", SOCK, "-n", NS] + list(args), timeout=timeout)
+
+
+def wait_for(what, probe, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if probe():
+            return True
+        time.sleep(0.1)
+    print(f"timed out waiting for {what}")
+    return False
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def stop(p, name):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            print(f"{name} ignored SIGTERM; killing")
+            p.kill()
+            p.wait(timeout=15)
+
+
+def our_shims():
+    """PIDs of containerd-shim processes serving our socket (they outlive containerd)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and b"containerd-shim" in argv[0] and SOCK.encode() in argv:
+            pids.append(int(d))
+    return pids
+
+
+def cleanup():
+    if os.path.exists(SOCK):
+        rc, out, _ = ctr("task", "ls", "-q", timeout=20)
+        for task in (out or "").split() if rc == 0 else []:
+            ctr("task", "kill", "-s", "SIGKILL", task, timeout=20)
+            ctr("task", "rm", "-f", task, timeout=20)
+        rc, out, _ = ctr("containers", "ls", "-q", timeout=20)
+        for c in (out or "").split() if rc == 0 else []:
+            ctr("containers", "rm", c, timeout=20)
+    for name, p in reversed(procs):
+        stop(p, name)
+    for pid in our_shims():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+def on_signal(signum, frame):
+    cleanup()
+    sys.exit(1)
+
+
+# ---- Setup -----------------------------------------------------------------------------------
+
+def build_guests():
+    wasm = os.path.join(TMP, "hello.wasm")
+    native = os.path.join(TMP, "hello")
+    rc, _, err = run([os.environ.get("CLANG", "clang"), "--target=wasm32-wasi", "-O2", "-Wl,--strip-all",
+                      "-o", wasm, os.path.join(HERE, "guests", "hello.c")], timeout=120)
+    if rc != 0:
+        sys.exit(f"building hello.wasm failed: {err}")
+    rc, _, err = run(["gcc", "-static", "-O2", "-o", native, os.path.join(HERE, "guests", "hello_native.c")],
+                     timeout=120)
+    if rc != 0:
+        sys.exit(f"building the static native hello failed: {err}")
+    return wasm, native
+
+
+def start_registry():
+    port = free_port()
+    cfg = os.path.join(TMP, "registry.yml")
+    with open(cfg, "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {TMP}/registry\n"
+                f"http:\n  addr: 127.0.0.1:{port}\n")
+    log = open(os.path.join(TMP, "registry.log"), "w")
+    procs.append(("docker-registry", subprocess.Popen(["docker-registry", "serve", cfg], stdout=log, stderr=log)))
+
+    def up():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2).status == 200
+        except OSError:
+            return False
+    if not wait_for("docker-registry", up):
+        sys.exit("docker-registry did not start: " + open(os.path.join(TMP, "registry.log")).read()[-2000:])
+    return f"127.0.0.1:{port}"
+
+
+def start_containerd():
+    cfg = os.path.join(TMP, "containerd.toml")
+    with open(cfg, "w") as f:
+        f.write(f'version = 2\nroot = "{TMP}/root"\nstate = "{TMP}/state"\n'
+                f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+                f'[grpc]\n  address = "{SOCK}"\n[ttrpc]\n  address = "{SOCK}.ttrpc"\n'
+                f'[debug]\n  address = "{TMP}/debug.sock"\n')
+    log = open(os.path.join(TMP, "containerd.log"), "w")
+    # unshare execs containerd, so the PID is containerd's; the private mount namespace holds
+    # the snapshot and rootfs mounts, gone when the last process in it ends.
+    procs.append(("containerd", subprocess.Popen(["unshare", "-m", "--propagation", "private", "containerd",
+                                                  "--config", cfg], stdout=log, stderr=log)))
+    if not wait_for("containerd", lambda: ctr("version", timeout=5)[0] == 0):
+        sys.exit("containerd did not start: " + open(os.path.join(TMP, "containerd.log")).read()[-3000:])
+
+
+def push_images(registry, wasm, native):
+    wasm_ref = f"{registry}/hello-wasm:v1"
+    native_ref = f"{registry}/hello-native:v1"
+    rc, out, err = run([KAPSUL, "oci", "push", "--plain-http", "--format", "compat", wasm, wasm_ref])
+    check("kapsul oci push --format compat", rc == 0, f"rc={rc} {out} {err}")
+    if rc != 0:
+        # Still run the container checks, with an image skopeo pushes (the check above failed).
+        layout = os.path.join(TMP, "wasm-layout")
+        run([sys.executable, os.path.join(HERE, "mkimage.py"), layout, "v1", "/hello.wasm", f"{wasm}:/hello.wasm:644",
+             "--annotation", "module.wasm.image/variant=compat"])
+        run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{wasm_ref}"], timeout=120)
+    layout = os.path.join(TMP, "native-layout")
+    rc, _, err = run([sys.executable, os.path.join(HERE, "mkimage.py"), layout, "v1", "/hello", f"{native}:/hello"])
+    if rc == 0:
+        rc, _, err = run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{native_ref}"],
+                         timeout=120)
+    check("skopeo pushes the native image", rc == 0, err)
+    for ref in (wasm_ref, native_ref):
+        rc, out, err = ctr("images", "pull", "--plain-http", ref, timeout=120)
+        check(f"ctr images pull --plain-http {ref.split('/')[-1]}", rc == 0, f"{out}{err}")
+    return wasm_ref, native_ref
+
+
+# ---- Through containerd ------------------------------------------------------------------------
+
+def ctr_run(ref, cid, *args, opts=()):
+    return ctr("run", "--rm", "--runc-binary", RUNC, "--runc-root", RUNC_ROOT, *opts, ref, cid, *args, timeout=90)
+
+
+def test_containerd(wasm_ref, native_ref):
+    rc, out, err = ctr_run(wasm_ref, "w-hello")
+    check("wasm: stdout and exit 0", rc == 0 and out == "hello from wasm\n", f"rc={rc} out={out!r} err={err}")
+    rc, out, err = ctr_run(wasm_ref, "w-args", "/hello.wasm", "args", "one", "two words")
+    want = "arg[0]=/hello.wasm\narg[1]=args\narg[2]=one\narg[3]=two words\n"
+    check("wasm: args arrive", rc == 0 and out == want, f"rc={rc} out={out!r} err={err}")
+    rc, out, err = ctr_run(wasm_ref, "w-env", "/hello.wasm", "env", "GREETING", opts=("--env", "GREETING=hej"))
+    check("wasm: --env arrives", rc == 0 and out == "GREETING=hej\n", f"rc={rc} out={out!r} err={err}")
+    rc, out, err = ctr_run(wasm_ref, "w-exit", "/hello.wasm", "exit", "7")
+    check("wasm: exit code propagates", rc == 7 and out == "exiting with 7\n", f"rc={rc} out={out!r} err={err}")
+    data = os.path.join(TMP, "data")
+    os.makedirs(data, exist_ok=True)
+    with open(os.path.join(data, "msg.txt"), "w") as f:
+        f.write("from a bind mount\n")
+    rc, out, err = ctr_run(wasm_ref, "w-mount", "/hello.wasm", "cat", "/data/msg.txt",
+                           opts=("--mount", f"type=bind,src={data},dst=/data,options=rbind:ro"))
+    check("wasm: a bind mount is a preopen", rc == 0 and out == "from a bind mount\n", f"rc={rc} out={out!r} err={err}")
+    rc, out, err = ctr_run(wasm_ref, "w-rootfs", "/hello.wasm", "cat", "/etc/none")
+    check("wasm: the rootfs is the guest's /, nothing of the host", rc == 2 and "/etc/none" in err,
+          f"rc={rc} out={out!r} err={err!r}")
+
+    # A looping guest, detached, stopped by ctr task kill (SIGTERM).
+    rc, out, err = ctr("run", "-d", "--runc-binary", RUNC, "--runc-root", RUNC_ROOT, wasm_ref, "w-loop",
+                       "/hello.wasm", "loop")
+    check("wasm: ctr run -d starts a looping guest", rc == 0, f"rc={rc} {out}{err}")
+
+    def status():
+        rc, out, _ = ctr("task", "ls", timeout=10)
+        for line in (out or "").splitlines():
+            f = line.split()
+            if f and f[0] == "w-loop":
+                return f[2]
+        return None
+    check("wasm: the looping task runs", wait_for("w-loop RUNNING", lambda: status() == "RUNNING", 30))
+    rc, out, err = ctr("task", "kill", "w-loop", timeout=30)
+    check("ctr task kill (SIGTERM) accepted", rc == 0, f"{out}{err}")
+    check("ctr task kill stops the looping guest", wait_for("w-loop STOPPED", lambda: status() == "STOPPED", 30))
+    rc, out, err = ctr("task", "rm", "w-loop", timeout=30)
+    check("ctr task rm after kill", rc == 0, f"{out}{err}")
+    ctr("containers", "rm", "w-loop", timeout=30)
+    check("kapsul-runc removed the state of w-loop", not os.path.exists(os.path.join(RUNC_ROOT, NS, "w-loop")),
+          str(os.listdir(os.path.join(RUNC_ROOT, NS))) if os.path.isdir(os.path.join(RUNC_ROOT, NS)) else "")
+
+    rc, out, err = ctr_run(native_ref, "n-hello", "/hello", "x")
+    check("native container delegated to runc", rc == 0 and out == "hello from native\narg[1]=x\n",
+          f"rc={rc} out={out!r} err={err}")
+
+
+# ---- kapsul-runc on its own --------------------------------------------------------------------
+
+def bundle(name, config, files=()):
+    b = os.path.join(TMP, "bundles", name)
+    os.makedirs(os.path.join(b, "rootfs"), exist_ok=True)
+    with open(os.path.join(b, "config.json"), "w") as f:
+        f.write(config if isinstance(config, str) else json.dumps(config))
+    for dest, data in files:
+        with open(os.path.join(b, "rootfs", dest), "wb") as f:
+            f.write(data)
+    return b
+
+
+def spec(args):
+    return {"ociVersion": "1.0.2", "process": {"args": args, "env": ["A=1"], "cwd": "/"},
+            "root": {"path": "rootfs"}, "mounts": [], "linux": {}}
+
+
+def last_log_error(log):
+    try:
+        with open(log) as f:
+            lines = [l for l in f.read().splitlines() if l.strip()]
+        return json.loads(lines[-1])
+    except (OSError, ValueError, IndexError) as e:
+        return {"unreadable": str(e)}
+
+
+def test_direct(wasm):
+    root = os.path.join(TMP, "direct-root")
+    log = os.path.join(TMP, "direct-log.json")
+    g = ["--root", root, "--log", log, "--log-format", "json"]
+    with open(wasm, "rb") as f:
+        wbytes = f.read()
+    b = bundle("life", spec(["/hello.wasm"]), [("hello.wasm", wbytes)])
+    out_path = os.path.join(TMP, "life.out")
+    with open(out_path, "w") as out:
+        p = subprocess.run([RUNC] + g + ["create", "--bundle", b, "--pid-file", os.path.join(TMP, "life.pid"), "life"],
+                           stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60)
+    check("direct: create", p.returncode == 0, str(last_log_error(log)))
+    rc, out, _ = run([RUNC] + g + ["state", "life"])
+    st = json.loads(out) if rc == 0 else {}
+    pid = open(os.path.join(TMP, "life.pid")).read().strip() if os.path.exists(os.path.join(TMP, "life.pid")) else ""
+    check("direct: state after create is created, with the pid of the pid file",
+          st.get("status") == "created" and str(st.get("pid")) == pid and st.get("bundle") == b, f"{st} pid={pid}")
+    rc, _, err = run([RUNC] + g + ["start", "life"])
+    check("direct: start", rc == 0, str(last_log_error(log)))
+
+    def stopped():
+        rc, out, _ = run([RUNC] + g + ["state", "life"], timeout=10)
+        return rc == 0 and json.loads(out).get("status") == "stopped"
+    check("direct: the container runs to its end (state stopped)", wait_for("life stopped", stopped, 30))
+    check("direct: its stdout is the stdout create was given", open(out_path).read() == "hello from wasm\n",
+          repr(open(out_path).read()))
+    rc, _, _ = run([RUNC] + g + ["kill", "life", "KILL"])
+    check("direct: kill on a stopped container fails", rc != 0 and "not running" in json.dumps(last_log_error(log)))
+    rc, _, _ = run([RUNC] + g + ["delete", "life"])
+    check("direct: delete removes the state directory", rc == 0 and not os.path.exists(os.path.join(root, "life")))
+    rc, out, _ = run([RUNC, "features"])
+    check("direct: features is JSON", rc == 0 and "ociVersionMax" in json.loads(out), out)
+
+    # Bad bundles: a runc-style JSON error line, non-zero exit, nothing left in --root.
+    cases = [
+        ("malformed config.json", bundle("bad-json", '{"ociVersion": "1.0.2", "process": {"args": ["/x.wasm"'), "config.json"),
+        ("args of the wrong type", bundle("bad-args", {"ociVersion": "1.0.2", "process": {"args": "x.wasm"},
+                                                       "root": {"path": "rootfs"}}), "process.args"),
+        ("module that is not wasm", bundle("bad-wasm", spec(["/bad.wasm"]), [("bad.wasm", b"not wasm at all")]),
+         "/bad.wasm"),
+        ("module missing from the rootfs", bundle("no-wasm", spec(["/none.wasm"])), "/none.wasm"),
+        ("module path escaping the rootfs", bundle("esc-wasm", spec(["/../../../hello.wasm"])), "hello.wasm"),
+    ]
+    for i, (what, b, word) in enumerate(cases):
+        cid = f"bad{i}"
+        rc, _, _ = run([RUNC] + g + ["create", "--bundle", b, cid], stdin=subprocess.DEVNULL)
+        e = last_log_error(log)
+        ok = (rc not in (0, None) and e.get("level") == "error" and word in e.get("msg", "") and "time" in e and
+              not os.path.exists(os.path.join(root, cid)))
+        check(f"direct: {what} -> JSON error, exit {rc}, no state", ok, str(e))
+    rc, _, err = run([RUNC, "--root", root, "state", "nosuch"])
+    check("direct: an unknown ID is runc's business (delegated)", rc != 0 and "does not exist" in err, err)
+
+
+def main():
+    global failed
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        if os.geteuid() != 0:
+            sys.exit("test_containerd needs root (containerd and runc do)")
+        for tool in ("containerd", "ctr", "runc", "docker-registry", "skopeo", "unshare", "gcc"):
+            if not shutil.which(tool):
+                sys.exit(f"{tool} is missing: run scripts/setup.sh")
+        wasm, native = build_guests()
+        test_direct(wasm)
+        registry = start_registry()
+        start_containerd()
+        wasm_ref, native_ref = push_images(registry, wasm, native)
+        test_containerd(wasm_ref, native_ref)
+    except SystemExit as e:  # a setup step failed: say which, count it
+        print(f"FAIL setup: {e}")
+        failed += 1
+    finally:
+        cleanup()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
