@@ -151,7 +151,8 @@ def main():
     mem_a = running_memory(refs["loop-native"][0], "mem-a", "/usr/sbin/runc", ["/hello", "loop"])
     mem_b = running_memory(refs["loop-wasm"][0], "mem-b", t.RUNC, ["/hello.wasm", "loop"])
     out = sh([spawnstat, "15", t.KAPSUL, "run", hello_wasm])
-    peak_c = next((line for line in out.splitlines() if "rss" in line.lower()), out.strip())
+    fields = out.split()
+    peak_c = f"peak RSS {int(fields[fields.index('maxrss_kb_median') + 1]) / 1024:.1f} MiB (ru_maxrss, median of 15)"
     size_a = image_size(registry, "bench-native")
     size_b = image_size(registry, "bench-wasm")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
