@@ -104,6 +104,9 @@ bool kpCli_isOciRef(const char *arg);
  * application directory, into out. Loopback registries are reached over plain HTTP. Errors are
  * printed (by kapsul-oci); returns KP_EXIT_OK or KP_EXIT_FAIL. */
 int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap);
+/* `kapsul up -f REF`: replace a reference given to -f/--from by the fetched application's
+ * directory, in argv. KP_EXIT_OK (also when there is none) or KP_EXIT_FAIL (printed). */
+int kpCli_ociResolveFrom(int argc, char **argv);
 
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);

@@ -105,3 +105,26 @@ int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap) {
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) return KP_EXIT_FAIL; /* it said why */
     return KP_EXIT_OK;
 }
+
+int kpCli_ociResolveFrom(int argc, char **argv) {
+    static char path[PATH_MAX];
+    for (int i = 1; i < argc; i++) {
+        char **slot = NULL;
+        if ((strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--from") == 0) && i + 1 < argc)
+            slot = &argv[i + 1];
+        else if (strncmp(argv[i], "--from=", 7) == 0) slot = &argv[i];
+        if (!slot) continue;
+        const char *ref = slot == &argv[i] ? argv[i] + 7 : *slot;
+        if (!kpCli_isOciRef(ref)) return KP_EXIT_OK;
+        int rc = kpCli_ociFetch(argv[0], ref, path, sizeof path);
+        if (rc) return rc;
+        *slot = path; /* "--from=REF" becomes the bare path: kapsul-serve takes both forms */
+        if (slot == &argv[i]) {
+            static char opt[PATH_MAX + 8];
+            snprintf(opt, sizeof opt, "--from=%s", path);
+            *slot = opt;
+        }
+        return KP_EXIT_OK;
+    }
+    return KP_EXIT_OK;
+}
