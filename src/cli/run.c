@@ -447,6 +447,11 @@ int kpCli_run(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     memset(&err, 0, sizeof err);
     int rc = parse_args(&o, argc, argv);
+    char fetched[4096];
+    if (rc == 0 && kpCli_isOciRef(o.file)) { /* kapsul run REF: pulled into the cache first (oci.c) */
+        rc = kpCli_ociFetch("run", o.file, fetched, sizeof fetched);
+        o.file = fetched;
+    }
     if (rc == 0) rc = run_module(&o, &err);
     else if (rc < 0) rc = KP_EXIT_OK;
     for (size_t i = 0; i < o.env.n; i++) kp_free(o.env.v[i]);

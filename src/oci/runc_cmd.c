@@ -96,9 +96,9 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     if (!join(rootfs, sizeof rootfs, bundle, spec->root_path) || !kpRunc_path(rc, o->id, NULL, dir, sizeof dir) ||
         !kpRunc_path(rc, o->id, "exec.fifo", fifo, sizeof fifo))
         return kpRunc_error(rc, "path too long");
-    kpOs_err e = kpOs_mkdirPath(rc->root, true);
+    kpOs_err e = kpOs_mkdirs(rc->root);
     if (e != KP_OS_OK) return kpRunc_error(rc, "creating root %s: %s", rc->root, kpOs_strerror(e));
-    if ((e = kpOs_mkdirPath(dir, false)) == KP_OS_EEXIST) return kpRunc_error(rc, "container with id exists: %s", o->id);
+    if ((e = kpOs_mkdirAt(KP_OS_NO_FD, dir)) == KP_OS_EEXIST) /* dir is absolute */ return kpRunc_error(rc, "container with id exists: %s", o->id);
     if (e != KP_OS_OK) return kpRunc_error(rc, "creating %s: %s", dir, kpOs_strerror(e));
     made = true;
     if (read_module(rc, spec, rootfs, &bytes) != 0) goto fail;
@@ -153,7 +153,7 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     if (o->pid_file) {
         char text[32];
         int n = snprintf(text, sizeof text, "%d", pid);
-        if ((e = kpOs_writePath(o->pid_file, text, (size_t)n)) != KP_OS_OK) {
+        if ((e = kpOs_writePathAtomic(o->pid_file, text, (size_t)n)) != KP_OS_OK) {
             kpRunc_error(rc, "writing the pid file %s: %s", o->pid_file, kpOs_strerror(e));
             kpOs_signal(pid, 9);
             goto fail;
@@ -173,7 +173,7 @@ fail:
 
 int kpRunc_create(const kpRunc *rc, const kpRuncCreate *o) {
     char bundle[KP_OS_PATH_MAX], cwd[KP_OS_PATH_MAX], cfgpath[KP_OS_PATH_MAX], msg[512];
-    char *text = NULL;
+    void *text = NULL;
     size_t len;
     kpRuncSpec spec;
     if (!kpRunc_idValid(o->id)) return kpRunc_error(rc, "invalid container id format: %s", o->id);
@@ -184,7 +184,7 @@ int kpRunc_create(const kpRunc *rc, const kpRuncCreate *o) {
     kpOs_err e = kpOs_readPath(cfgpath, KP_RUNC_MAX_CONFIG, &text, &len);
     if (e != KP_OS_OK) return kpRunc_error(rc, "reading %s: %s", cfgpath, kpOs_strerror(e));
     int r = kpRunc_specParse(text, len, &spec, msg, sizeof msg);
-    kp_free(text);
+    free(text);
     if (r != 0) return kpRunc_error(rc, "%s: %s", cfgpath, msg + (strncmp(msg, "config.json: ", 13) == 0 ? 13 : 0));
     if (!kpRunc_specIsWasm(&spec)) {
         kpRunc_specFree(&spec);
@@ -238,7 +238,7 @@ int kpRunc_start(const kpRunc *rc, const char *id) {
         waited += slice;
     }
     kpOs_close(fd);
-    kpOs_removePath(fifo, false);
+    kpOs_unlinkAt(KP_OS_NO_FD, fifo, false);
     if (status != 0) kpRunc_error(rc, "the container process did not start (it ended, or did not answer in time)");
 out:
     kpRunc_stateFree(&st);

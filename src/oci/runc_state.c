@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -112,7 +113,7 @@ int kpRunc_stateSave(const kpRunc *rc, const kpRuncState *st) {
     json_decref(o);
     if (!text) return kpRunc_error(rc, "out of memory writing the state of %s", st->id);
     kpOs_err e = KP_OS_ENAMETOOLONG;
-    if (kpRunc_path(rc, st->id, "kapsul.json", path, sizeof path)) e = kpOs_writePath(path, text, strlen(text));
+    if (kpRunc_path(rc, st->id, "kapsul.json", path, sizeof path)) e = kpOs_writePathAtomic(path, text, strlen(text));
     free(text);
     if (e != KP_OS_OK) return kpRunc_error(rc, "writing %s: %s", path, kpOs_strerror(e));
     return 0;
@@ -168,7 +169,7 @@ int kpRunc_stateParse(const char *text, size_t len, kpRuncState *out, char *msg,
 
 int kpRunc_stateLoad(const kpRunc *rc, const char *id, kpRuncState *out) {
     char path[KP_OS_PATH_MAX], msg[256];
-    char *text = NULL;
+    void *text = NULL;
     size_t len;
     memset(out, 0, sizeof *out);
     if (!kpRunc_path(rc, id, "kapsul.json", path, sizeof path)) return kpRunc_error(rc, "state path too long");
@@ -176,7 +177,7 @@ int kpRunc_stateLoad(const kpRunc *rc, const char *id, kpRuncState *out) {
     if (e == KP_OS_ENOENT) return kpRunc_error(rc, "container does not exist");
     if (e != KP_OS_OK) return kpRunc_error(rc, "reading %s: %s", path, kpOs_strerror(e));
     int r = kpRunc_stateParse(text, len, out, msg, sizeof msg);
-    kp_free(text);
+    free(text);
     if (r != 0) return kpRunc_error(rc, "%s: %s", path, msg);
     uint64_t start;
     bool alive;
@@ -205,9 +206,6 @@ void kpRunc_stateFree(kpRuncState *st) {
 }
 
 void kpRunc_stateRemove(const kpRunc *rc, const char *id) {
-    static const char *const names[] = { "exec.fifo", "kapsul.json.tmp", "kapsul.json" };
     char path[KP_OS_PATH_MAX];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (kpRunc_path(rc, id, names[i], path, sizeof path)) kpOs_removePath(path, false);
-    if (kpRunc_path(rc, id, NULL, path, sizeof path)) kpOs_removePath(path, true);
+    if (kpRunc_idValid(id) && kpRunc_path(rc, id, NULL, path, sizeof path)) kpOs_removeTree(path);
 }

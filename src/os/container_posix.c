@@ -1,8 +1,8 @@
 /*
  * container_posix.c -- os.h's container-process services for Linux: what an OCI runtime
  * (kapsul-runc, src/oci/runc_*.c) needs beyond files and sockets -- fork, a fifo gate, signals,
- * /proc liveness, network namespaces, exec of the delegate runtime, and whole-file reads and
- * atomic replacement of small state files.
+ * /proc liveness, network namespaces and exec of the delegate runtime. (Whole-file reads and
+ * atomic writes are path_posix.c's.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,93 +126,6 @@ int kpOs_pid(void) { return (int)getpid(); }
 void kpOs_sleepNs(uint64_t ns) {
     struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
-kpOs_err kpOs_readPath(const char *path, size_t max, char **out, size_t *len) {
-    kpOs_err e = KP_OS_OK;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return kpOsPosix_lastErr();
-    for (;;) {
-        if (n + 1 >= cap) {
-            size_t ncap = cap ? cap * 2 : 4096;
-            if (ncap > max + 1) ncap = max + 1;
-            if (n + 1 >= ncap) {
-                e = KP_OS_EFBIG;
-                break;
-            }
-            char *nb = kp_realloc(buf, ncap);
-            if (!nb) {
-                e = KP_OS_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            e = kpOsPosix_lastErr();
-            break;
-        }
-        if (r == 0) break;
-        n += (size_t)r;
-    }
-    close(fd);
-    if (e != KP_OS_OK) {
-        kp_free(buf);
-        return e;
-    }
-    if (!buf && !(buf = kp_malloc(1))) return KP_OS_ENOMEM;
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return KP_OS_OK;
-}
-
-kpOs_err kpOs_writePath(const char *path, const void *data, size_t len) {
-    char tmp[KP_OS_PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return KP_OS_ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return kpOsPosix_lastErr();
-    const char *p = data;
-    kpOs_err e = KP_OS_OK;
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            e = kpOsPosix_lastErr();
-            break;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    if (close(fd) != 0 && e == KP_OS_OK) e = kpOsPosix_lastErr();
-    if (e == KP_OS_OK && rename(tmp, path) != 0) e = kpOsPosix_lastErr();
-    if (e != KP_OS_OK) unlink(tmp);
-    return e;
-}
-
-kpOs_err kpOs_mkdirPath(const char *path, bool parents) {
-    char buf[KP_OS_PATH_MAX];
-    size_t n = strlen(path);
-    if (n == 0) return KP_OS_ENOENT;
-    if (n >= sizeof buf) return KP_OS_ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; parents && i < n; i++) {
-        if (buf[i] != '/') continue;
-        buf[i] = 0;
-        if (mkdir(buf, 0711) != 0 && errno != EEXIST) return kpOsPosix_lastErr();
-        buf[i] = '/';
-    }
-    if (mkdir(buf, 0711) == 0) return KP_OS_OK;
-    if (parents && errno == EEXIST) return KP_OS_OK;
-    return kpOsPosix_lastErr();
-}
-
-kpOs_err kpOs_removePath(const char *path, bool dir) {
-    return (dir ? rmdir(path) : unlink(path)) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
 }
 
 kpOs_err kpOs_cwd(char *buf, size_t cap) { return getcwd(buf, cap) ? KP_OS_OK : kpOsPosix_lastErr(); }

@@ -343,6 +343,25 @@ typedef struct kpOs_exit {
  * manifest and runs with the user's rights, as `make` would run it; never from a guest. */
 kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out);
 
+/* ---- Whole paths (path_posix.c) -------------------------------------------------------------- */
+/* For tools working on the user's own files (the OCI client's layouts, pulls and cache), never a
+ * guest's path. */
+
+/* mkdir -p: path and every missing parent (0777 less the umask); KP_OS_ENOTDIR if it exists as
+ * something else. */
+kpOs_err kpOs_mkdirs(const char *path);
+/* rm -r: path and, for a directory, everything beneath it; symlinks are removed, not followed.
+ * A missing path is not an error. */
+kpOs_err kpOs_removeTree(const char *path);
+kpOs_err kpOs_rename(const char *from, const char *to);
+/* A new empty directory "PARENT/PREFIXxxxxxx" (0700), its path into out (cap bytes). */
+kpOs_err kpOs_tempDir(const char *parent, const char *prefix, char *out, size_t cap);
+/* A whole regular file into *data (malloc'd, free()d by the caller), KP_OS_EFBIG past max bytes. */
+kpOs_err kpOs_readPath(const char *path, size_t max, void **data, size_t *len);
+/* Write data to a temporary file beside path, sync it and rename it over path: a reader sees the
+ * old file or the whole new one, never part of it. */
+kpOs_err kpOs_writePathAtomic(const char *path, const void *data, size_t len);
+
 /* ---- Container processes (kapsul-runc, src/oci/runc_*.c) ------------------------------------ */
 
 /* A copy of this process (fork); *pid is 0 in the child and the child's id in the parent. */
@@ -370,16 +389,6 @@ void kpOs_exitNow(int code) __attribute__((noreturn));
 int kpOs_pid(void);
 /* Sleep for ns nanoseconds (interrupted sleeps resume). */
 void kpOs_sleepNs(uint64_t ns);
-/* The whole file at path (at most max bytes, else KP_OS_EFBIG) in a kp_malloc'd buffer with a NUL
- * after its len bytes. */
-kpOs_err kpOs_readPath(const char *path, size_t max, char **out, size_t *len);
-/* Replace the file at path with data: written to path.tmp, then renamed over it, so a reader sees
- * the old or the new content, never half of one. */
-kpOs_err kpOs_writePath(const char *path, const void *data, size_t len);
-/* mkdir path (mode 0711); parents also creates the missing directories above it (mkdir -p). */
-kpOs_err kpOs_mkdirPath(const char *path, bool parents);
-/* unlink a file (or rmdir an empty directory when dir). */
-kpOs_err kpOs_removePath(const char *path, bool dir);
 /* The calling process's working directory. */
 kpOs_err kpOs_cwd(char *buf, size_t cap);
 
