@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """mkimage.py -- write a one-layer OCI image layout (a directory) from files.
 
-    mkimage.py OUTDIR TAG ENTRYPOINT SRC:DEST[:MODE] ... [--annotation K=V] [--env K=V]
+    mkimage.py OUTDIR TAG ENTRYPOINT SRC:DEST[:MODE] ... [--annotation K=V] [--env K=V] [--gzip]
 
 The containerd test uses it for the native (delegated) image and for images kapsul cannot push
 itself; it writes exactly what the OCI image spec asks: an uncompressed tar layer, a config with
 rootfs.diff_ids, a manifest and index.json naming TAG (skopeo copies it from oci:OUTDIR:TAG).
 """
-import hashlib, io, json, os, sys, tarfile
+import gzip, hashlib, io, json, os, sys, tarfile
 
 
 def blob(out, data):
@@ -21,6 +21,7 @@ def blob(out, data):
 def main(argv):
     out, tag, entry = argv[0], argv[1], argv[2]
     files, annotations, env = [], {}, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    compress = False
     rest = argv[3:]
     i = 0
     while i < len(rest):
@@ -28,6 +29,9 @@ def main(argv):
             k, v = rest[i + 1].split("=", 1)
             annotations[k] = v
             i += 2
+        elif rest[i] == "--gzip":
+            compress = True
+            i += 1
         elif rest[i] == "--env":
             env.append(rest[i + 1])
             i += 2
@@ -46,12 +50,15 @@ def main(argv):
             info.size, info.mode, info.mtime = len(data), mode, 0
             tar.addfile(info, io.BytesIO(data))
     layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    if compress:
+        layer_bytes = gzip.compress(layer_bytes, mtime=0)
     layer_digest = blob(out, layer_bytes)
     config = {
         "architecture": "amd64",  # the compat image runs where the node runs: ctr and CRI match linux/amd64
         "os": "linux",
         "config": {"Entrypoint": [entry], "Env": env},
-        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }
     config_bytes = json.dumps(config).encode()
     config_digest = blob(out, config_bytes)
@@ -60,7 +67,7 @@ def main(argv):
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                    "digest": config_digest, "size": len(config_bytes)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else ""),
                     "digest": layer_digest, "size": len(layer_bytes)}],
     }
     if annotations:
