@@ -11,7 +11,8 @@ argument). Builds tests/oci/guests/hello.c for wasm32-wasi and hello_native.c as
 pushes the wasm one with `kapsul oci push --format compat` and the native one with skopeo (from an
 OCI layout written by mkimage.py), pulls both with `ctr images pull --plain-http`, then runs them
 with `ctr run --runc-binary BUILD_DIR/kapsul-runc`: output, args, env, a bind mount, exit codes,
-`ctr task kill` on a looping guest, the native container delegated to runc. Then kapsul-runc on
+`ctr task kill` (SIGTERM, SIGKILL) on looping guests, network namespaces (a new one, or
+the one at a given path joined), the native container delegated to runc. Then kapsul-runc on
 its own: the create/start/state/delete lifecycle, and bad bundles (malformed config.json, a module
 that is not wasm) -> a runc-style JSON log error, a non-zero exit, no state left behind.
 
@@ -36,6 +37,7 @@ TMP = tempfile.mkdtemp(prefix="kapsul-ctrd-")
 SOCK = os.path.join(TMP, "containerd.sock")
 RUNC_ROOT = os.path.join(TMP, "runc-root")
 NS = "kapsul-test"
+NETNS = os.path.join(TMP, "netns")
 passed = failed = 0
 procs = []  # (name, Popen) started here, stopped by PID
 
@@ -126,6 +128,8 @@ def cleanup():
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if os.path.exists(NETNS):
+        run(["umount", NETNS], timeout=20)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
@@ -208,6 +212,32 @@ def push_images(registry, wasm, native):
     return wasm_ref, native_ref
 
 
+def task(cid):
+    """(pid, status) of a task from `ctr task ls`, or None."""
+    rc, out, _ = ctr("task", "ls", timeout=10)
+    for line in (out or "").splitlines():
+        f = line.split()
+        if len(f) >= 3 and f[0] == cid:
+            return int(f[1]), f[2]
+    return None
+
+
+def netns_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+def make_netns():
+    """A persistent network namespace bound on a file in TMP (made before containerd starts, so
+    its private mount namespace sees the bind mount); cleanup() unmounts it."""
+    open(NETNS, "w").close()
+    rc, _, err = run(["unshare", f"--net={NETNS}", "true"])
+    if rc != 0:
+        sys.exit(f"cannot make a network namespace: {err}")
+
+
 # ---- Through containerd ------------------------------------------------------------------------
 
 def ctr_run(ref, cid, *args, opts=()):
@@ -240,14 +270,12 @@ def test_containerd(wasm_ref, native_ref):
                        "/hello.wasm", "loop")
     check("wasm: ctr run -d starts a looping guest", rc == 0, f"rc={rc} {out}{err}")
 
-    def status():
-        rc, out, _ = ctr("task", "ls", timeout=10)
-        for line in (out or "").splitlines():
-            f = line.split()
-            if f and f[0] == "w-loop":
-                return f[2]
-        return None
+    def status(cid="w-loop"):
+        return (task(cid) or (None, None))[1]
     check("wasm: the looping task runs", wait_for("w-loop RUNNING", lambda: status() == "RUNNING", 30))
+    pid = (task("w-loop") or (0, None))[0]
+    check("wasm: a spec without a netns path gets a new network namespace, as under runc",
+          pid and netns_of(pid) not in (None, netns_of(os.getpid())), f"pid {pid}: {netns_of(pid)}")
     rc, out, err = ctr("task", "kill", "w-loop", timeout=30)
     check("ctr task kill (SIGTERM) accepted", rc == 0, f"{out}{err}")
     check("ctr task kill stops the looping guest", wait_for("w-loop STOPPED", lambda: status() == "STOPPED", 30))
@@ -256,6 +284,21 @@ def test_containerd(wasm_ref, native_ref):
     ctr("containers", "rm", "w-loop", timeout=30)
     check("kapsul-runc removed the state of w-loop", not os.path.exists(os.path.join(RUNC_ROOT, NS, "w-loop")),
           str(os.listdir(os.path.join(RUNC_ROOT, NS))) if os.path.isdir(os.path.join(RUNC_ROOT, NS)) else "")
+
+    # The pod's network namespace (a path in linux.namespaces) is joined; SIGKILL ends the guest.
+    rc, out, err = ctr("run", "-d", "--runc-binary", RUNC, "--runc-root", RUNC_ROOT, "--with-ns",
+                       f"network:{NETNS}", wasm_ref, "w-netns", "/hello.wasm", "loop")
+    check("wasm: ctr run -d --with-ns network:PATH", rc == 0, f"rc={rc} {out}{err}")
+    up = wait_for("w-netns RUNNING", lambda: status("w-netns") == "RUNNING", 30)
+    pid = (task("w-netns") or (0, None))[0]
+    want = f"net:[{os.stat(NETNS).st_ino}]"
+    check("wasm: the network namespace at the given path is joined", up and netns_of(pid) == want,
+          f"pid {pid}: {netns_of(pid)} want {want}")
+    rc, out, err = ctr("task", "kill", "-s", "SIGKILL", "w-netns", timeout=30)
+    check("ctr task kill -s SIGKILL stops the looping guest",
+          rc == 0 and wait_for("w-netns STOPPED", lambda: status("w-netns") == "STOPPED", 30), f"{out}{err}")
+    ctr("task", "rm", "w-netns", timeout=30)
+    ctr("containers", "rm", "w-netns", timeout=30)
 
     rc, out, err = ctr_run(native_ref, "n-hello", "/hello", "x")
     check("native container delegated to runc", rc == 0 and out == "hello from native\narg[1]=x\n",
@@ -356,6 +399,7 @@ def main():
         wasm, native = build_guests()
         test_direct(wasm)
         registry = start_registry()
+        make_netns()
         start_containerd()
         wasm_ref, native_ref = push_images(registry, wasm, native)
         test_containerd(wasm_ref, native_ref)
