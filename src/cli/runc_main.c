@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --root DIR          state directory (default " KP_RUNC_DEFAULT_ROOT ")\n"
     "  --log FILE          errors go here instead of stderr\n"
     "  --log-format F      text (default) or json (runc's JSON lines)\n"
-    "  --systemd-cgroup, --debug, --criu PATH, --rootless V   accepted (passed on to runc)\n";
+    "  --systemd-cgroup    the systemd cgroup driver (wasm containers then join no cgroup yet)\n"
+    "  --debug, --criu PATH, --rootless V   accepted (passed on to runc)\n";
 
 /* "--name" or "-name", with its value inline ("--root=X") or in the next argument. Returns the
  * number of arguments used (0 when argv[i] is not this option). */
@@ -131,8 +132,9 @@ int main(int argc, char **argv) {
         else if ((used = option(argv, argc, i, "log", true, &v))) log = v;
         else if ((used = option(argv, argc, i, "log-format", true, &v))) format = v;
         else if ((used = option(argv, argc, i, "criu", true, &v)) || (used = option(argv, argc, i, "rootless", true, &v))) {
-        } else if ((used = option(argv, argc, i, "systemd-cgroup", false, &v)) ||
-                   (used = option(argv, argc, i, "debug", false, &v))) {
+        } else if ((used = option(argv, argc, i, "systemd-cgroup", false, &v))) {
+            rc.systemd_cgroup = strcmp(v, "false") != 0;
+        } else if ((used = option(argv, argc, i, "debug", false, &v))) {
         } else {
             fprintf(stderr, "kapsul-runc: unknown global option %s (see kapsul-runc --help)\n", argv[i]);
             return 1;

@@ -64,6 +64,7 @@ typedef struct kpRuncSpec {
     bool net_ns;       /* linux.namespaces holds a "network" entry */
     char *net_ns_path; /* ... with this path (join it); NULL: a new namespace */
     uint64_t memory_limit; /* linux.resources.memory.limit; 0 = none */
+    char *cgroups_path;    /* linux.cgroupsPath; NULL = none */
     kpRuncKV *annotations;
     size_t nannotations;
 } kpRuncSpec;
@@ -81,6 +82,7 @@ typedef struct kpRunc {
     char root[4096]; /* --root, made absolute */
     char log[4096];  /* --log, made absolute; empty: errors go to stderr */
     bool log_json;   /* --log-format json */
+    bool systemd_cgroup; /* --systemd-cgroup: cgroupsPath is slice:prefix:name (not joined yet) */
 } kpRunc;
 
 typedef enum kpRuncStatus {
@@ -92,6 +94,7 @@ typedef enum kpRuncStatus {
 /* ROOT/ID/kapsul.json, and the status derived from the process and the fifo. */
 typedef struct kpRuncState {
     char *id, *bundle, *rootfs, *created; /* created: RFC 3339 */
+    char *cgroup; /* the cgroupsPath joined, removed by delete; NULL = none */
     int pid;
     uint64_t start; /* the process's start tick (kpOs_procStart), to tell a recycled pid apart */
     kpRuncKV *annotations;
@@ -120,7 +123,7 @@ void kpRunc_stateFree(kpRuncState *st);
 void kpRunc_stateRemove(const kpRunc *rc, const char *id);
 
 /* The commands. Each returns the process exit status (0, or 1 after logging an error).
- * kpRunc_create returns KP_RUNC_DELEGATE when the bundle is not a wasm container. */
+ * kpRunc_create returns KP_RUNC_DELEGATE_STATUS when the bundle is not a wasm container. */
 #define KP_RUNC_DELEGATE_STATUS (-1)
 typedef struct kpRuncCreate {
     const char *bundle, *pid_file, *console_socket, *id;
@@ -138,7 +141,9 @@ int kpRunc_features(const kpRunc *rc);
  * and is closed; the process waits on fifo_path until start, runs the module and exits with
  * its status. Never returns. */
 typedef struct kpRuncProc {
+    const kpRunc *rc;
     const kpRuncSpec *spec;
+    const char *cgroup; /* join this cgroupsPath (NULL: none) */
     const char *rootfs; /* absolute */
     kapsul_engine *engine;
     kapsul_module *module;

@@ -96,6 +96,11 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     if (!join(rootfs, sizeof rootfs, bundle, spec->root_path) || !kpRunc_path(rc, o->id, NULL, dir, sizeof dir) ||
         !kpRunc_path(rc, o->id, "exec.fifo", fifo, sizeof fifo))
         return kpRunc_error(rc, "path too long");
+    /* With the systemd driver the path is "slice:prefix:name" and the group is a systemd unit made
+     * over D-Bus; kapsul-runc does not do that yet (docs/DEPLOYMENT.md). */
+    const char *cgroup = rc->systemd_cgroup ? NULL : spec->cgroups_path;
+    if (rc->systemd_cgroup && spec->cgroups_path)
+        kpRunc_warn(rc, "--systemd-cgroup: the wasm container %s joins no cgroup (not supported yet)", o->id);
     kpOs_err e = kpOs_mkdirs(rc->root);
     if (e != KP_OS_OK) return kpRunc_error(rc, "creating root %s: %s", rc->root, kpOs_strerror(e));
     if ((e = kpOs_mkdirAt(KP_OS_NO_FD, dir)) == KP_OS_EEXIST) /* dir is absolute */ return kpRunc_error(rc, "container with id exists: %s", o->id);
@@ -124,7 +129,7 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     }
     if (pid == 0) {
         kpOs_close(ready[0]);
-        kpRuncProc p = { spec, rootfs, engine, module, fifo, ready[1] };
+        kpRuncProc p = { rc, spec, cgroup, rootfs, engine, module, fifo, ready[1] };
         kpRunc_process(&p);
     }
     kpOs_close(ready[1]);
@@ -139,6 +144,7 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
                        .rootfs = rootfs,
                        .created = created,
                        .pid = pid,
+                       .cgroup = (char *)cgroup,
                        .annotations = spec->annotations,
                        .nannotations = spec->nannotations };
     bool alive;
@@ -305,6 +311,7 @@ int kpRunc_delete(const kpRunc *rc, const char *id, bool force) {
             kpOs_sleepNs(10000000u);
         }
     }
+    if (st.cgroup) kpOs_cgroupRemove(st.cgroup);
     kpRunc_stateRemove(rc, id);
 out:
     kpRunc_stateFree(&st);

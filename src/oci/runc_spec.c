@@ -133,6 +133,11 @@ static int parse_linux(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
             out->net_ns_path = NULL;
         }
     }
+    if (opt_string(linux_, "cgroupsPath", "linux.", &out->cgroups_path, msg, cap)) return -1;
+    if (out->cgroups_path && !out->cgroups_path[0]) {
+        kp_free(out->cgroups_path);
+        out->cgroups_path = NULL;
+    }
     json_t *res = json_object_get(linux_, "resources");
     json_t *mem = json_is_object(res) ? json_object_get(res, "memory") : NULL;
     json_t *limit = json_is_object(mem) ? json_object_get(mem, "limit") : NULL;
@@ -222,6 +227,7 @@ void kpRunc_specFree(kpRuncSpec *spec) {
     }
     kp_free(spec->mounts);
     kp_free(spec->net_ns_path);
+    kp_free(spec->cgroups_path);
     for (size_t i = 0; i < spec->nannotations; i++) {
         kp_free(spec->annotations[i].key);
         kp_free(spec->annotations[i].value);

@@ -109,6 +109,7 @@ int kpRunc_stateSave(const kpRunc *rc, const kpRuncState *st) {
                                 (json_int_t)st->start, "bundle", st->bundle, "rootfs", st->rootfs, "created",
                                 st->created, "annotations", ann)
                     : NULL;
+    if (o && st->cgroup) json_object_set_new(o, "cgroup", json_string(st->cgroup));
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!text) return kpRunc_error(rc, "out of memory writing the state of %s", st->id);
@@ -139,9 +140,11 @@ int kpRunc_stateParse(const char *text, size_t len, kpRuncState *out, char *msg,
     out->bundle = take(o, "bundle");
     out->rootfs = take(o, "rootfs");
     out->created = take(o, "created");
+    json_t *cg = json_object_get(o, "cgroup");
+    out->cgroup = take(o, "cgroup");
     bool ok = out->id && out->bundle && out->rootfs && out->created && json_is_integer(pid) &&
               json_is_integer(start) && json_integer_value(pid) > 0 && json_integer_value(pid) <= INT32_MAX &&
-              json_integer_value(start) >= 0 && json_is_object(ann);
+              json_integer_value(start) >= 0 && json_is_object(ann) && (!cg || out->cgroup);
     if (ok) {
         out->pid = (int)json_integer_value(pid);
         out->start = (uint64_t)json_integer_value(start);
@@ -197,6 +200,7 @@ void kpRunc_stateFree(kpRuncState *st) {
     kp_free(st->bundle);
     kp_free(st->rootfs);
     kp_free(st->created);
+    kp_free(st->cgroup);
     for (size_t i = 0; i < st->nannotations; i++) {
         kp_free(st->annotations[i].key);
         kp_free(st->annotations[i].value);

@@ -79,6 +79,10 @@ void kpRunc_process(const kpRuncProc *p) {
                  kpOs_strerror(e));
         answer(p, msg);
     }
+    if (p->cgroup && (e = kpOs_cgroupJoin(p->cgroup, 0, s->memory_limit)) != KP_OS_OK) {
+        snprintf(msg, sizeof msg, "joining the cgroup %s: %s", p->cgroup, kpOs_strerror(e));
+        answer(p, msg);
+    }
     kapsul_wasi_dir *dirs = preopens(p, &ndirs);
     if (!dirs) answer(p, "out of memory");
     kapsul_wasi_config wc = { .argv = (const char *const *)s->args,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,3 +130,109 @@ void kpOs_sleepNs(uint64_t ns) {
 }
 
 kpOs_err kpOs_cwd(char *buf, size_t cap) { return getcwd(buf, cap) ? KP_OS_OK : kpOsPosix_lastErr(); }
+
+/* ---- Control groups ------------------------------------------------------------------------- */
+
+#define KP_CGROUP_ROOT "/sys/fs/cgroup"
+#define KP_CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC */
+
+static bool cgroup_v2(void) {
+    struct statfs fs;
+    return statfs(KP_CGROUP_ROOT, &fs) == 0 && (unsigned long)fs.f_type == KP_CGROUP2_MAGIC;
+}
+
+static kpOs_err write_text(const char *dir, const char *name, const char *text) {
+    char path[KP_OS_PATH_MAX];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) return KP_OS_ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return kpOsPosix_lastErr();
+    ssize_t w = write(fd, text, strlen(text));
+    kpOs_err e = w < 0 ? kpOsPosix_lastErr() : KP_OS_OK;
+    close(fd);
+    return e;
+}
+
+/* The v1 hierarchies to use: the mount points of every "cgroup" mount but cpuset's, from
+ * /proc/self/mountinfo ("ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS").
+ * Calls fn for each; stops at its first error. */
+static kpOs_err each_v1(kpOs_err (*fn)(const char *mount, void *arg), void *arg) {
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) return kpOsPosix_lastErr();
+    char line[4096];
+    kpOs_err e = KP_OS_OK;
+    while (e == KP_OS_OK && fgets(line, sizeof line, f)) {
+        char *sep = strstr(line, " - ");
+        char mount[1024], fstype[64], super[1024];
+        if (!sep || sscanf(line, "%*s %*s %*s %*s %1023s", mount) != 1 ||
+            sscanf(sep + 3, "%63s %*s %1023s", fstype, super) != 2)
+            continue;
+        if (strcmp(fstype, "cgroup") != 0) continue;
+        bool cpuset = false;
+        char *save = NULL;
+        for (char *opt = strtok_r(super, ",", &save); opt; opt = strtok_r(NULL, ",", &save))
+            if (strcmp(opt, "cpuset") == 0) cpuset = true;
+        if (!cpuset) e = fn(mount, arg);
+    }
+    fclose(f);
+    return e;
+}
+
+typedef struct kpCgJoin {
+    const char *path;
+    int pid;
+    uint64_t memory_limit;
+    bool v2;
+} kpCgJoin;
+
+/* mkdir each level of path beneath mount; in v2, enable memory and pids for the children of
+ * every level above the leaf (the kernel refuses what the parent has not enabled). */
+static kpOs_err join_one(const char *mount, void *arg) {
+    const kpCgJoin *j = arg;
+    char dir[KP_OS_PATH_MAX], num[32];
+    size_t n = (size_t)snprintf(dir, sizeof dir, "%s%s", mount, j->path);
+    if (n >= sizeof dir) return KP_OS_ENAMETOOLONG;
+    for (size_t i = strlen(mount) + 1; i <= n; i++) {
+        if (dir[i] != '/' && dir[i] != 0) continue;
+        char c = dir[i];
+        dir[i] = 0;
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return kpOsPosix_lastErr();
+        if (j->v2 && c == '/') write_text(dir, "cgroup.subtree_control", "+memory +pids");
+        dir[i] = c;
+    }
+    if (j->v2 && j->memory_limit) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)j->memory_limit);
+        kpOs_err e = write_text(dir, "memory.max", num);
+        if (e != KP_OS_OK) return e;
+    } else if (j->memory_limit && strstr(mount, "memory")) {
+        snprintf(num, sizeof num, "%llu", (unsigned long long)j->memory_limit);
+        kpOs_err e = write_text(dir, "memory.limit_in_bytes", num);
+        if (e != KP_OS_OK) return e;
+    }
+    snprintf(num, sizeof num, "%d", j->pid ? j->pid : (int)getpid());
+    return write_text(dir, "cgroup.procs", num);
+}
+
+static bool cgroup_path_ok(const char *path) {
+    if (path[0] != '/' || strlen(path) >= 1024) return false;
+    for (const char *p = path; (p = strstr(p, "..")) != NULL; p += 2)
+        if (p[-1] == '/' && (p[2] == '/' || p[2] == 0)) return false;
+    return true;
+}
+
+kpOs_err kpOs_cgroupJoin(const char *path, int pid, uint64_t memory_limit) {
+    if (!cgroup_path_ok(path)) return KP_OS_EINVAL;
+    kpCgJoin j = { path, pid, memory_limit, cgroup_v2() };
+    return j.v2 ? join_one(KP_CGROUP_ROOT, &j) : each_v1(join_one, &j);
+}
+
+static kpOs_err remove_one(const char *mount, void *arg) {
+    char dir[KP_OS_PATH_MAX];
+    if ((size_t)snprintf(dir, sizeof dir, "%s%s", mount, (const char *)arg) < sizeof dir) rmdir(dir);
+    return KP_OS_OK;
+}
+
+void kpOs_cgroupRemove(const char *path) {
+    if (!cgroup_path_ok(path) || strcmp(path, "/") == 0) return;
+    if (cgroup_v2()) remove_one(KP_CGROUP_ROOT, (void *)path);
+    else each_v1(remove_one, (void *)path);
+}

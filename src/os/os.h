@@ -391,5 +391,14 @@ int kpOs_pid(void);
 void kpOs_sleepNs(uint64_t ns);
 /* The calling process's working directory. */
 kpOs_err kpOs_cwd(char *buf, size_t cap);
+/* Put process pid (0 = the caller) into the control group at path (an OCI linux.cgroupsPath:
+ * absolute from each hierarchy's root, no ".." component) in every mounted hierarchy, creating
+ * its directories: cgroup v2 when /sys/fs/cgroup is the unified hierarchy (the memory and pids
+ * controllers enabled down to it), else each v1 hierarchy but cpuset (whose new groups start with
+ * no CPUs). memory_limit (bytes; 0 = none) becomes memory.max / memory.limit_in_bytes. */
+kpOs_err kpOs_cgroupJoin(const char *path, int pid, uint64_t memory_limit);
+/* Remove the directory of path in every hierarchy (it must be empty of processes; a missing one is
+ * fine). Only the leaf: parents may be shared with other containers. */
+void kpOs_cgroupRemove(const char *path);
 
 #endif /* KP_OS_H */
