@@ -143,7 +143,8 @@ int kpRunc_features(const kpRunc *rc);
 typedef struct kpRuncProc {
     const kpRunc *rc;
     const kpRuncSpec *spec;
-    const char *cgroup; /* join this cgroupsPath (NULL: none) */
+    const char *cgroup;  /* join this cgroupsPath (NULL: none) */
+    const char *console; /* process.terminal: send a pty's master here, use its slave as stdio */
     const char *rootfs; /* absolute */
     kapsul_engine *engine;
     kapsul_module *module;

@@ -129,7 +129,8 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     }
     if (pid == 0) {
         kpOs_close(ready[0]);
-        kpRuncProc p = { rc, spec, cgroup, rootfs, engine, module, fifo, ready[1] };
+        kpRuncProc p = { rc, spec, cgroup, spec->terminal ? o->console_socket : NULL, rootfs, engine, module, fifo,
+                         ready[1] };
         kpRunc_process(&p);
     }
     kpOs_close(ready[1]);
@@ -196,10 +197,9 @@ int kpRunc_create(const kpRunc *rc, const kpRuncCreate *o) {
         kpRunc_specFree(&spec);
         return KP_RUNC_DELEGATE_STATUS;
     }
-    if (spec.terminal || o->console_socket) {
+    if (spec.terminal && !o->console_socket) {
         kpRunc_specFree(&spec);
-        return kpRunc_error(rc, "a terminal (process.terminal, --console-socket) is not supported for wasm "
-                                "containers yet; run without -t");
+        return kpRunc_error(rc, "process.terminal is set but no --console-socket was given");
     }
     r = create_wasm(rc, o, &spec, bundle);
     kpRunc_specFree(&spec);

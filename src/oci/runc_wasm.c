@@ -2,7 +2,8 @@
  * runc_wasm.c -- the container process of a wasm container: the child that create forks.
  *
  * Before it says "ready" it does everything that can fail for a reason the user must see from
- * create: leaving the shim's session, joining or making the network namespace, opening the rootfs
+ * create: leaving the shim's session, the terminal (process.terminal: a pty whose master goes to
+ * --console-socket), joining or making the network namespace and the cgroup, opening the rootfs
  * and the bind mounts as preopens. Then it blocks opening the exec fifo for writing until start
  * opens it for reading, and runs the module with the stdio the shim gave create. Its exit status
  * is the container's: the guest's exit code, 134 for a trap (as `kapsul run`), 1 when it cannot
@@ -72,6 +73,10 @@ void kpRunc_process(const kpRuncProc *p) {
     kpOs_err e = kpOs_detach();
     if (e != KP_OS_OK) {
         snprintf(msg, sizeof msg, "setsid: %s", kpOs_strerror(e));
+        answer(p, msg);
+    }
+    if (p->console && (e = kpOs_consoleToSocket(p->console)) != KP_OS_OK) {
+        snprintf(msg, sizeof msg, "console socket %s: %s", p->console, kpOs_strerror(e));
         answer(p, msg);
     }
     if (s->net_ns && (e = kpOs_netns(s->net_ns_path)) != KP_OS_OK) {

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -235,4 +238,62 @@ void kpOs_cgroupRemove(const char *path) {
     if (!cgroup_path_ok(path) || strcmp(path, "/") == 0) return;
     if (cgroup_v2()) remove_one(KP_CGROUP_ROOT, (void *)path);
     else each_v1(remove_one, (void *)path);
+}
+
+/* ---- Console (process.terminal) ------------------------------------------------------------- */
+
+static kpOs_err send_fd(const char *socket_path, const char *name, int fd) {
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(socket_path) >= sizeof addr.sun_path) return KP_OS_ENAMETOOLONG;
+    strcpy(addr.sun_path, socket_path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return kpOsPosix_lastErr();
+    kpOs_err e = KP_OS_OK;
+    if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        e = kpOsPosix_lastErr();
+        close(s);
+        return e;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = { (void *)name, strlen(name) };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    if (sendmsg(s, &msg, MSG_NOSIGNAL) < 0) e = kpOsPosix_lastErr();
+    close(s);
+    return e;
+}
+
+kpOs_err kpOs_consoleToSocket(const char *socket_path) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return kpOsPosix_lastErr();
+    kpOs_err e = KP_OS_OK;
+    char name[128];
+    int slave = -1;
+    if (grantpt(master) != 0 || unlockpt(master) != 0 || ptsname_r(master, name, sizeof name) != 0 ||
+        (slave = open(name, O_RDWR | O_NOCTTY)) < 0) {
+        e = kpOsPosix_lastErr();
+        goto out;
+    }
+    if ((e = send_fd(socket_path, name, master)) != KP_OS_OK) goto out;
+    if (ioctl(slave, TIOCSCTTY, 0) != 0) {
+        e = kpOsPosix_lastErr();
+        goto out;
+    }
+    for (int fd = 0; fd < 3; fd++)
+        if (dup2(slave, fd) < 0) {
+            e = kpOsPosix_lastErr();
+            goto out;
+        }
+out:
+    if (slave > 2) close(slave);
+    close(master);
+    return e;
 }

@@ -391,6 +391,11 @@ int kpOs_pid(void);
 void kpOs_sleepNs(uint64_t ns);
 /* The calling process's working directory. */
 kpOs_err kpOs_cwd(char *buf, size_t cap);
+/* A new pseudo-terminal: its master goes to the unix socket at socket_path (SCM_RIGHTS, with the
+ * slave's name as the message, as runc's --console-socket protocol does) and is closed here; the
+ * slave becomes the caller's controlling terminal (the caller must lead its session, kpOs_detach)
+ * and its fds 0, 1 and 2. */
+kpOs_err kpOs_consoleToSocket(const char *socket_path);
 /* Put process pid (0 = the caller) into the control group at path (an OCI linux.cgroupsPath:
  * absolute from each hierarchy's root, no ".." component) in every mounted hierarchy, creating
  * its directories: cgroup v2 when /sys/fs/cgroup is the unified hierarchy (the memory and pids

@@ -288,6 +288,14 @@ def test_containerd(wasm_ref, native_ref):
     check("wasm: the rootfs is the guest's /, nothing of the host", rc == 2 and "/etc/none" in err,
           f"rc={rc} out={out!r} err={err!r}")
 
+    # process.terminal: ctr run -t (under script(1), which gives ctr a terminal) -> the pty's master
+    # travels over the shim's console socket; the guest writes to the slave.
+    cmd = " ".join(["ctr", "-a", SOCK, "-n", NS, "run", "-t", "--rm", "--runc-binary", RUNC, "--runc-root",
+                    RUNC_ROOT, wasm_ref, "w-tty", "/hello.wasm", "exit", "5"])
+    rc, out, err = run(["script", "-qefc", cmd, "/dev/null"], stdin=subprocess.DEVNULL, timeout=90)
+    check("wasm: ctr run -t (a terminal through --console-socket)", rc == 5 and "exiting with 5\r\n" in out,
+          f"rc={rc} out={out!r} err={err!r}")
+
     # A looping guest, detached, stopped by ctr task kill (SIGTERM).
     rc, out, err = ctr("run", "-d", "--runc-binary", RUNC, "--runc-root", RUNC_ROOT, wasm_ref, "w-loop",
                        "/hello.wasm", "loop")
@@ -426,7 +434,7 @@ def main():
     try:
         if os.geteuid() != 0:
             sys.exit("test_containerd needs root (containerd and runc do)")
-        for tool in ("containerd", "ctr", "runc", "docker-registry", "skopeo", "unshare", "gcc"):
+        for tool in ("containerd", "ctr", "runc", "docker-registry", "skopeo", "unshare", "gcc", "script"):
             if not shutil.which(tool):
                 sys.exit(f"{tool} is missing: run scripts/setup.sh")
         wasm, native = build_guests()
