@@ -293,7 +293,7 @@ def test_containerd(wasm_ref, native_ref):
     cmd = " ".join(["ctr", "-a", SOCK, "-n", NS, "run", "-t", "--rm", "--runc-binary", RUNC, "--runc-root",
                     RUNC_ROOT, wasm_ref, "w-tty", "/hello.wasm", "exit", "5"])
     rc, out, err = run(["script", "-qefc", cmd, "/dev/null"], stdin=subprocess.DEVNULL, timeout=90)
-    check("wasm: ctr run -t (a terminal through --console-socket)", rc == 5 and "exiting with 5\r\n" in out,
+    check("wasm: ctr run -t (a terminal through --console-socket)", rc == 5 and "exiting with 5" in out,
           f"rc={rc} out={out!r} err={err!r}")
 
     # A looping guest, detached, stopped by ctr task kill (SIGTERM).
