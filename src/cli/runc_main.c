@@ -87,14 +87,17 @@ static int command_args(const kpRunc *rc, char **argv, int argc, int i, kpRuncAr
     for (; i < argc; i++) {
         const char *v = NULL;
         int used;
-        if ((used = option(argv, argc, i, "bundle", true, &v)) || (used = option(argv, argc, i, "b", true, &v)))
+        if ((used = option(argv, argc, i, "bundle", true, &v)) ||
+            (used = option(argv, argc, i, "b", true, &v)))
             a->bundle = v;
         else if ((used = option(argv, argc, i, "pid-file", true, &v))) a->pid_file = v;
         else if ((used = option(argv, argc, i, "console-socket", true, &v))) a->console = v;
         else if ((used = option(argv, argc, i, "format", true, &v))) a->format = v;
-        else if ((used = option(argv, argc, i, "all", false, &v)) || (used = option(argv, argc, i, "a", false, &v)))
+        else if ((used = option(argv, argc, i, "all", false, &v)) ||
+                 (used = option(argv, argc, i, "a", false, &v)))
             a->all = strcmp(v, "false") != 0;
-        else if ((used = option(argv, argc, i, "force", false, &v)) || (used = option(argv, argc, i, "f", false, &v)))
+        else if ((used = option(argv, argc, i, "force", false, &v)) ||
+                 (used = option(argv, argc, i, "f", false, &v)))
             a->force = strcmp(v, "false") != 0;
         else if ((used = option(argv, argc, i, "preserve-fds", true, &v))) {
         } else if (argv[i][0] == '-' && argv[i][1] != 0 && a->npos == 0) {
@@ -131,7 +134,8 @@ int main(int argc, char **argv) {
         if ((used = option(argv, argc, i, "root", true, &v))) root = v;
         else if ((used = option(argv, argc, i, "log", true, &v))) log = v;
         else if ((used = option(argv, argc, i, "log-format", true, &v))) format = v;
-        else if ((used = option(argv, argc, i, "criu", true, &v)) || (used = option(argv, argc, i, "rootless", true, &v))) {
+        else if ((used = option(argv, argc, i, "criu", true, &v)) ||
+                 (used = option(argv, argc, i, "rootless", true, &v))) {
         } else if ((used = option(argv, argc, i, "systemd-cgroup", false, &v))) {
             rc.systemd_cgroup = strcmp(v, "false") != 0;
         } else if ((used = option(argv, argc, i, "debug", false, &v))) {

@@ -26,10 +26,10 @@
 #include "kapsul.h"
 
 /* Hard limits on what a bundle may hand us: a config.json is a few KiB in practice. */
-#define KP_RUNC_MAX_CONFIG (4u << 20)    /* bytes of config.json */
-#define KP_RUNC_MAX_MODULE (1024u << 20) /* bytes of the .wasm */
-#define KP_RUNC_MAX_STATE (1u << 20)     /* bytes of kapsul.json */
-#define KP_RUNC_MAX_ID 1024              /* runc's IDs: [A-Za-z0-9_+.-]+ */
+#define KP_RUNC_MAX_CONFIG (4u << 20)               /* bytes of config.json */
+#define KP_RUNC_MAX_MODULE (1024u << 20)            /* bytes of the .wasm */
+#define KP_RUNC_MAX_STATE (1u << 20)                /* bytes of kapsul.json */
+#define KP_RUNC_MAX_ID 1024                         /* runc's IDs: [A-Za-z0-9_+.-]+ */
 #define KP_RUNC_START_WAIT_NS (10ull * 1000000000u) /* start: the process must open the fifo by then */
 #define KP_RUNC_KILL_WAIT_NS (10ull * 1000000000u)  /* delete --force: SIGKILL must end it by then */
 
@@ -61,8 +61,8 @@ typedef struct kpRuncSpec {
     bool terminal;       /* process.terminal */
     kpRuncMount *mounts; /* bind mounts only (type "bind" or a "bind"/"rbind" option) */
     size_t nmounts;
-    bool net_ns;       /* linux.namespaces holds a "network" entry */
-    char *net_ns_path; /* ... with this path (join it); NULL: a new namespace */
+    bool net_ns;           /* linux.namespaces holds a "network" entry */
+    char *net_ns_path;     /* ... with this path (join it); NULL: a new namespace */
     uint64_t memory_limit; /* linux.resources.memory.limit; 0 = none */
     char *cgroups_path;    /* linux.cgroupsPath; NULL = none */
     kpRuncKV *annotations;
@@ -79,9 +79,9 @@ bool kpRunc_specIsWasm(const kpRuncSpec *spec);
 
 /* The global options and what every command shares. */
 typedef struct kpRunc {
-    char root[4096]; /* --root, made absolute */
-    char log[4096];  /* --log, made absolute; empty: errors go to stderr */
-    bool log_json;   /* --log-format json */
+    char root[4096];     /* --root, made absolute */
+    char log[4096];      /* --log, made absolute; empty: errors go to stderr */
+    bool log_json;       /* --log-format json */
     bool systemd_cgroup; /* --systemd-cgroup: cgroupsPath is slice:prefix:name (not joined yet) */
 } kpRunc;
 
@@ -94,7 +94,7 @@ typedef enum kpRuncStatus {
 /* ROOT/ID/kapsul.json, and the status derived from the process and the fifo. */
 typedef struct kpRuncState {
     char *id, *bundle, *rootfs, *created; /* created: RFC 3339 */
-    char *cgroup; /* the cgroupsPath joined, removed by delete; NULL = none */
+    char *cgroup;                         /* the cgroupsPath joined, removed by delete; NULL = none */
     int pid;
     uint64_t start; /* the process's start tick (kpOs_procStart), to tell a recycled pid apart */
     kpRuncKV *annotations;
@@ -145,7 +145,7 @@ typedef struct kpRuncProc {
     const kpRuncSpec *spec;
     const char *cgroup;  /* join this cgroupsPath (NULL: none) */
     const char *console; /* process.terminal: send a pty's master here, use its slave as stdio */
-    const char *rootfs; /* absolute */
+    const char *rootfs;  /* absolute */
     kapsul_engine *engine;
     kapsul_module *module;
     const char *fifo_path;

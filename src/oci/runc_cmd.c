@@ -31,7 +31,8 @@ static bool join(char *buf, size_t cap, const char *dir, const char *name) {
 static int read_module(const kpRunc *rc, const kpRuncSpec *spec, const char *rootfs, kpBuf *out) {
     char rel[KP_OS_PATH_MAX];
     const char *prog = spec->args[0];
-    if (!join(rel, sizeof rel, spec->cwd ? spec->cwd : "/", prog)) return kpRunc_error(rc, "path too long: %s", prog);
+    if (!join(rel, sizeof rel, spec->cwd ? spec->cwd : "/", prog))
+        return kpRunc_error(rc, "path too long: %s", prog);
     const char *p = rel;
     while (*p == '/') p++;
     kpOs_fd dir = KP_OS_NO_FD, fd = KP_OS_NO_FD;
@@ -93,7 +94,8 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     kpOs_fd ready[2] = { KP_OS_NO_FD, KP_OS_NO_FD };
     bool made = false;
     int status = 1;
-    if (!join(rootfs, sizeof rootfs, bundle, spec->root_path) || !kpRunc_path(rc, o->id, NULL, dir, sizeof dir) ||
+    if (!join(rootfs, sizeof rootfs, bundle, spec->root_path) ||
+        !kpRunc_path(rc, o->id, NULL, dir, sizeof dir) ||
         !kpRunc_path(rc, o->id, "exec.fifo", fifo, sizeof fifo))
         return kpRunc_error(rc, "path too long");
     /* With the systemd driver the path is "slice:prefix:name" and the group is a systemd unit made
@@ -103,7 +105,8 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
         kpRunc_warn(rc, "--systemd-cgroup: the wasm container %s joins no cgroup (not supported yet)", o->id);
     kpOs_err e = kpOs_mkdirs(rc->root);
     if (e != KP_OS_OK) return kpRunc_error(rc, "creating root %s: %s", rc->root, kpOs_strerror(e));
-    if ((e = kpOs_mkdirAt(KP_OS_NO_FD, dir)) == KP_OS_EEXIST) /* dir is absolute */ return kpRunc_error(rc, "container with id exists: %s", o->id);
+    if ((e = kpOs_mkdirAt(KP_OS_NO_FD, dir)) == KP_OS_EEXIST) /* dir is absolute */
+        return kpRunc_error(rc, "container with id exists: %s", o->id);
     if (e != KP_OS_OK) return kpRunc_error(rc, "creating %s: %s", dir, kpOs_strerror(e));
     made = true;
     if (read_module(rc, spec, rootfs, &bytes) != 0) goto fail;
@@ -129,8 +132,8 @@ static int create_wasm(const kpRunc *rc, const kpRuncCreate *o, const kpRuncSpec
     }
     if (pid == 0) {
         kpOs_close(ready[0]);
-        kpRuncProc p = { rc, spec, cgroup, spec->terminal ? o->console_socket : NULL, rootfs, engine, module, fifo,
-                         ready[1] };
+        kpRuncProc p = { rc,     spec, cgroup,  spec->terminal ? o->console_socket : NULL, rootfs, engine,
+                         module, fifo, ready[1] };
         kpRunc_process(&p);
     }
     kpOs_close(ready[1]);
@@ -192,7 +195,8 @@ int kpRunc_create(const kpRunc *rc, const kpRuncCreate *o) {
     if (e != KP_OS_OK) return kpRunc_error(rc, "reading %s: %s", cfgpath, kpOs_strerror(e));
     int r = kpRunc_specParse(text, len, &spec, msg, sizeof msg);
     free(text);
-    if (r != 0) return kpRunc_error(rc, "%s: %s", cfgpath, msg + (strncmp(msg, "config.json: ", 13) == 0 ? 13 : 0));
+    if (r != 0)
+        return kpRunc_error(rc, "%s: %s", cfgpath, msg + (strncmp(msg, "config.json: ", 13) == 0 ? 13 : 0));
     if (!kpRunc_specIsWasm(&spec)) {
         kpRunc_specFree(&spec);
         return KP_RUNC_DELEGATE_STATUS;
@@ -215,7 +219,8 @@ int kpRunc_start(const kpRunc *rc, const char *id) {
     if (kpRunc_stateLoad(rc, id, &st) != 0) return 1;
     int status = 1;
     if (st.status != KP_RUNC_CREATED) {
-        kpRunc_error(rc, "cannot start a container that has %s", st.status == KP_RUNC_RUNNING ? "already been started" : "stopped");
+        kpRunc_error(rc, "cannot start a container that has %s",
+                     st.status == KP_RUNC_RUNNING ? "already been started" : "stopped");
         goto out;
     }
     kpOs_fd fd;
@@ -245,7 +250,8 @@ int kpRunc_start(const kpRunc *rc, const char *id) {
     }
     kpOs_close(fd);
     kpOs_unlinkAt(KP_OS_NO_FD, fifo, false);
-    if (status != 0) kpRunc_error(rc, "the container process did not start (it ended, or did not answer in time)");
+    if (status != 0)
+        kpRunc_error(rc, "the container process did not start (it ended, or did not answer in time)");
 out:
     kpRunc_stateFree(&st);
     return status;
@@ -258,10 +264,10 @@ int kpRunc_state(const kpRunc *rc, const char *id) {
     json_t *ann = json_object();
     for (size_t i = 0; ann && i < st.nannotations; i++)
         json_object_set_new(ann, st.annotations[i].key, json_string(st.annotations[i].value));
-    json_t *o = ann ? json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "ociVersion", "1.0.2", "id", st.id,
-                                "pid", st.status == KP_RUNC_STOPPED ? 0 : st.pid, "status", status_name(st.status),
-                                "bundle", st.bundle, "rootfs", st.rootfs, "created", st.created, "owner", "",
-                                "annotations", ann)
+    json_t *o = ann ? json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "ociVersion", "1.0.2", "id",
+                                st.id, "pid", st.status == KP_RUNC_STOPPED ? 0 : st.pid, "status",
+                                status_name(st.status), "bundle", st.bundle, "rootfs", st.rootfs, "created",
+                                st.created, "owner", "", "annotations", ann)
                     : NULL;
     char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
@@ -350,7 +356,8 @@ int kpRunc_features(const kpRunc *rc) {
          "    \"selinux\": {\"enabled\": false}\n"
          "  },\n"
          "  \"annotations\": {\n"
-         "    \"io.kapsul.runc.wasm\": \"process.args[0] ending in .wasm, or " KP_RUNC_COMPAT_KEY "=compat\",\n"
+         "    \"io.kapsul.runc.wasm\": \"process.args[0] ending in .wasm, or " KP_RUNC_COMPAT_KEY
+         "=compat\",\n"
          "    \"io.kapsul.runc.delegate\": \"" KP_RUNC_DELEGATE " for every other container\"\n"
          "  }\n"
          "}");

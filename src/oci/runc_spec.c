@@ -41,7 +41,8 @@ static int string_array(json_t *obj, const char *key, const char *where, char **
     *out = NULL;
     *n = 0;
     if (!arr) return 0;
-    if (!json_is_array(arr)) return fail(msg, cap, "config.json: %s%s must be an array of strings", where, key);
+    if (!json_is_array(arr))
+        return fail(msg, cap, "config.json: %s%s must be an array of strings", where, key);
     size_t count = json_array_size(arr);
     if (count == 0) return 0;
     if (!(*out = kp_calloc(count, sizeof **out))) return fail(msg, cap, "out of memory");
@@ -71,7 +72,8 @@ static int parse_mounts(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
     if (!mounts) return 0;
     if (!json_is_array(mounts)) return fail(msg, cap, "config.json: mounts must be an array");
     size_t count = json_array_size(mounts);
-    if (count && !(out->mounts = kp_calloc(count, sizeof *out->mounts))) return fail(msg, cap, "out of memory");
+    if (count && !(out->mounts = kp_calloc(count, sizeof *out->mounts)))
+        return fail(msg, cap, "out of memory");
     for (size_t i = 0; i < count; i++) {
         json_t *m = json_array_get(mounts, i);
         char where[48];
@@ -81,14 +83,16 @@ static int parse_mounts(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
         if (options && !json_is_array(options))
             return fail(msg, cap, "config.json: %soptions must be an array of strings", where);
         char *type = NULL, *source = NULL, *dest = NULL;
-        if (opt_string(m, "type", where, &type, msg, cap) || opt_string(m, "source", where, &source, msg, cap) ||
+        if (opt_string(m, "type", where, &type, msg, cap) ||
+            opt_string(m, "source", where, &source, msg, cap) ||
             opt_string(m, "destination", where, &dest, msg, cap))
             goto bad;
         if (!dest) {
             fail(msg, cap, "config.json: %sdestination is missing", where);
             goto bad;
         }
-        bool bind = (type && strcmp(type, "bind") == 0) || has_option(options, "bind") || has_option(options, "rbind");
+        bool bind = (type && strcmp(type, "bind") == 0) || has_option(options, "bind") ||
+                    has_option(options, "rbind");
         kp_free(type);
         if (!bind || !source) {
             kp_free(source);
@@ -100,7 +104,7 @@ static int parse_mounts(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
         mt->dest = dest;
         mt->read_only = has_option(options, "ro");
         continue;
-    bad:
+bad:
         kp_free(type);
         kp_free(source);
         kp_free(dest);
@@ -121,7 +125,8 @@ static int parse_linux(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
     json_array_foreach(nss, i, ns) {
         char where[48];
         snprintf(where, sizeof where, "linux.namespaces[%zu].", i);
-        if (!json_is_object(ns)) return fail(msg, cap, "config.json: linux.namespaces[%zu] must be an object", i);
+        if (!json_is_object(ns))
+            return fail(msg, cap, "config.json: linux.namespaces[%zu] must be an object", i);
         json_t *type = json_object_get(ns, "type");
         if (!json_is_string(type)) return fail(msg, cap, "config.json: %stype must be a string", where);
         if (strcmp(json_string_value(type), "network") != 0) continue;
@@ -142,7 +147,8 @@ static int parse_linux(json_t *root, kpRuncSpec *out, char *msg, size_t cap) {
     json_t *mem = json_is_object(res) ? json_object_get(res, "memory") : NULL;
     json_t *limit = json_is_object(mem) ? json_object_get(mem, "limit") : NULL;
     if (limit) {
-        if (!json_is_integer(limit)) return fail(msg, cap, "config.json: linux.resources.memory.limit must be an integer");
+        if (!json_is_integer(limit))
+            return fail(msg, cap, "config.json: linux.resources.memory.limit must be an integer");
         json_int_t v = json_integer_value(limit);
         out->memory_limit = v > 0 ? (uint64_t)v : 0; /* -1 = unlimited */
     }
@@ -154,7 +160,8 @@ static int parse_annotations(json_t *root, kpRuncSpec *out, char *msg, size_t ca
     if (!ann) return 0;
     if (!json_is_object(ann)) return fail(msg, cap, "config.json: annotations must be an object of strings");
     size_t count = json_object_size(ann);
-    if (count && !(out->annotations = kp_calloc(count, sizeof *out->annotations))) return fail(msg, cap, "out of memory");
+    if (count && !(out->annotations = kp_calloc(count, sizeof *out->annotations)))
+        return fail(msg, cap, "out of memory");
     const char *key;
     json_t *v;
     json_object_foreach(ann, key, v) {
@@ -183,7 +190,8 @@ static int parse_doc(json_t *doc, kpRuncSpec *out, char *msg, size_t cap) {
         return -1;
     if (out->nargs == 0) return fail(msg, cap, "config.json: process.args must hold at least the program");
     json_t *term = json_object_get(proc, "terminal");
-    if (term && !json_is_boolean(term)) return fail(msg, cap, "config.json: process.terminal must be a boolean");
+    if (term && !json_is_boolean(term))
+        return fail(msg, cap, "config.json: process.terminal must be a boolean");
     out->terminal = json_is_true(term);
     json_t *root = json_object_get(doc, "root");
     if (!json_is_object(root)) return fail(msg, cap, "config.json: root is missing or not an object");
@@ -192,7 +200,8 @@ static int parse_doc(json_t *doc, kpRuncSpec *out, char *msg, size_t cap) {
     json_t *ro = json_object_get(root, "readonly");
     if (ro && !json_is_boolean(ro)) return fail(msg, cap, "config.json: root.readonly must be a boolean");
     out->root_ro = json_is_true(ro);
-    if (parse_mounts(doc, out, msg, cap) || parse_linux(doc, out, msg, cap) || parse_annotations(doc, out, msg, cap))
+    if (parse_mounts(doc, out, msg, cap) || parse_linux(doc, out, msg, cap) ||
+        parse_annotations(doc, out, msg, cap))
         return -1;
     return 0;
 }

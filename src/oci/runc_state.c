@@ -44,12 +44,14 @@ static void log_line(const kpRunc *rc, const char *level, const char *fmt, va_li
         char *quoted = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
         json_decref(q);
         size_t n = quoted ? strlen(quoted) + strlen(when) + 64 : 0;
-        if (quoted && (line = kp_malloc(n))) snprintf(line, n, "time=\"%s\" level=%s msg=%s", when, level, quoted);
+        if (quoted && (line = kp_malloc(n)))
+            snprintf(line, n, "time=\"%s\" level=%s msg=%s", when, level, quoted);
         free(quoted);
     }
     kpOs_fd fd = 2;
     bool own = false;
-    if (rc->log[0] && kpOs_openAt(KP_OS_NO_FD, rc->log, KP_OS_O_WRITE | KP_OS_O_CREAT | KP_OS_O_APPEND, &fd) == KP_OS_OK)
+    if (rc->log[0] &&
+        kpOs_openAt(KP_OS_NO_FD, rc->log, KP_OS_O_WRITE | KP_OS_O_CREAT | KP_OS_O_APPEND, &fd) == KP_OS_OK)
         own = true;
     const char *text = line ? line : msg;
     kpOs_iov iov[2] = { { (void *)text, strlen(text) }, { (void *)"\n", 1 } };
@@ -89,7 +91,8 @@ bool kpRunc_idValid(const char *id) {
 }
 
 bool kpRunc_path(const kpRunc *rc, const char *id, const char *name, char *buf, size_t cap) {
-    int n = name ? snprintf(buf, cap, "%s/%s/%s", rc->root, id, name) : snprintf(buf, cap, "%s/%s", rc->root, id);
+    int n =
+        name ? snprintf(buf, cap, "%s/%s/%s", rc->root, id, name) : snprintf(buf, cap, "%s/%s", rc->root, id);
     return n > 0 && (size_t)n < cap;
 }
 
@@ -114,7 +117,8 @@ int kpRunc_stateSave(const kpRunc *rc, const kpRuncState *st) {
     json_decref(o);
     if (!text) return kpRunc_error(rc, "out of memory writing the state of %s", st->id);
     kpOs_err e = KP_OS_ENAMETOOLONG;
-    if (kpRunc_path(rc, st->id, "kapsul.json", path, sizeof path)) e = kpOs_writePathAtomic(path, text, strlen(text));
+    if (kpRunc_path(rc, st->id, "kapsul.json", path, sizeof path))
+        e = kpOs_writePathAtomic(path, text, strlen(text));
     free(text);
     if (e != KP_OS_OK) return kpRunc_error(rc, "writing %s: %s", path, kpOs_strerror(e));
     return 0;
@@ -175,7 +179,8 @@ int kpRunc_stateLoad(const kpRunc *rc, const char *id, kpRuncState *out) {
     void *text = NULL;
     size_t len;
     memset(out, 0, sizeof *out);
-    if (!kpRunc_path(rc, id, "kapsul.json", path, sizeof path)) return kpRunc_error(rc, "state path too long");
+    if (!kpRunc_path(rc, id, "kapsul.json", path, sizeof path))
+        return kpRunc_error(rc, "state path too long");
     kpOs_err e = kpOs_readPath(path, KP_RUNC_MAX_STATE, &text, &len);
     if (e == KP_OS_ENOENT) return kpRunc_error(rc, "container does not exist");
     if (e != KP_OS_OK) return kpRunc_error(rc, "reading %s: %s", path, kpOs_strerror(e));
@@ -188,9 +193,10 @@ int kpRunc_stateLoad(const kpRunc *rc, const char *id, kpRuncState *out) {
         out->status = KP_RUNC_STOPPED;
     } else {
         kpOs_stat fst;
-        out->status = kpRunc_path(rc, id, "exec.fifo", path, sizeof path) && kpOs_statPath(path, &fst) == KP_OS_OK
-                          ? KP_RUNC_CREATED
-                          : KP_RUNC_RUNNING;
+        out->status =
+            kpRunc_path(rc, id, "exec.fifo", path, sizeof path) && kpOs_statPath(path, &fst) == KP_OS_OK
+                ? KP_RUNC_CREATED
+                : KP_RUNC_RUNNING;
     }
     return 0;
 }

@@ -54,7 +54,8 @@ static int exit_status(const kpRuncProc *p, kapsul_status st, const kapsul_error
         fprintf(stderr, "kapsul-runc: %s: trap (%s): %s\n", p->spec->args[0], kapsul_trap_name(err->trap),
                 err->message[0] ? err->message : kapsul_trap_message(err->trap));
         for (int i = 0; i < err->nframes && i < KAPSUL_MAX_FRAMES; i++)
-            fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index, err->frames[i].name);
+            fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
+                    err->frames[i].name);
         return KP_RUNC_EXIT_TRAP;
     }
     fprintf(stderr, "kapsul-runc: %s: %s: %s\n", p->spec->args[0], kapsul_status_name(st), err->message);
@@ -105,7 +106,8 @@ void kpRunc_process(const kpRuncProc *p) {
     }
     kp_free(dirs);
     if (kapsul_store_new(p->engine, &store, &err) != KAPSUL_OK ||
-        kapsul_linker_new(store, &linker, &err) != KAPSUL_OK || kapsul_wasi_define(wasi, linker, &err) != KAPSUL_OK) {
+        kapsul_linker_new(store, &linker, &err) != KAPSUL_OK ||
+        kapsul_wasi_define(wasi, linker, &err) != KAPSUL_OK) {
         snprintf(msg, sizeof msg, "setting up the sandbox: %s", err.message);
         answer(p, msg);
     }

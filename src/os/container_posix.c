@@ -260,7 +260,9 @@ static kpOs_err send_fd(const char *socket_path, const char *name, int fd) {
     } ctl;
     memset(&ctl, 0, sizeof ctl);
     struct iovec iov = { (void *)name, strlen(name) };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf
+    };
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
