@@ -69,6 +69,11 @@ typedef struct kpRuncSpec {
     size_t nannotations;
 } kpRuncSpec;
 
+/* Free n key/value pairs and the array. */
+void kpRunc_kvFree(kpRuncKV *kv, size_t n);
+/* The pairs as a new JSON object (NULL when out of memory). */
+struct json_t *kpRunc_kvJson(const kpRuncKV *kv, size_t n);
+
 /* Parse config.json's text (len bytes, need not be NUL-terminated). Returns 0, or -1 with a
  * message naming the field that is wrong in msg (cap bytes); *out is then empty. Only what
  * kapsul-runc uses is checked; fields it ignores may hold anything JSON allows. */

@@ -26,6 +26,38 @@ static bool join(char *buf, size_t cap, const char *dir, const char *name) {
     return n > 0 && (size_t)n < cap;
 }
 
+/* Without openat2: one component at a time, none of them "..", none a symlink. */
+static kpOs_err open_walk(kpOs_fd dir, const char *path, kpOs_fd *out) {
+    char name[KP_OS_NAME_MAX + 1];
+    kpOs_fd cur = KP_OS_NO_FD;
+    kpOs_err e = kpOs_dup(dir, &cur);
+    while (e == KP_OS_OK) {
+        size_t n = strcspn(path, "/");
+        if (n == 0 || n > KP_OS_NAME_MAX) e = n ? KP_OS_ENAMETOOLONG : KP_OS_ENOENT;
+        if (e != KP_OS_OK) break;
+        memcpy(name, path, n);
+        name[n] = 0;
+        if (strcmp(name, "..") == 0) {
+            e = KP_OS_ENOTCAPABLE;
+            break;
+        }
+        bool last = path[n] == 0;
+        kpOs_fd next;
+        e = kpOs_openAt(cur, name, KP_OS_O_NOFOLLOW | (last ? KP_OS_O_READ : KP_OS_O_DIRECTORY), &next);
+        kpOs_close(cur);
+        cur = e == KP_OS_OK ? next : KP_OS_NO_FD;
+        if (e != KP_OS_OK || last) break;
+        path += n;
+        while (*path == '/') path++;
+    }
+    if (e != KP_OS_OK) {
+        if (cur != KP_OS_NO_FD) kpOs_close(cur);
+        return e;
+    }
+    *out = cur;
+    return KP_OS_OK;
+}
+
 /* The module's bytes, read from beneath the rootfs: process.args[0] relative to process.cwd,
  * resolved so that no symlink or ".." in the image leads outside it. */
 static int read_module(const kpRunc *rc, const kpRuncSpec *spec, const char *rootfs, kpBuf *out) {
@@ -39,7 +71,7 @@ static int read_module(const kpRunc *rc, const kpRuncSpec *spec, const char *roo
     kpOs_err e = kpOs_openDir(rootfs, &dir);
     if (e != KP_OS_OK) return kpRunc_error(rc, "rootfs %s: %s", rootfs, kpOs_strerror(e));
     e = kpOs_openBeneath(dir, p, KP_OS_O_READ, &fd);
-    if (e == KP_OS_ENOSYS) e = kpOs_openAt(dir, p, KP_OS_O_READ | KP_OS_O_NOFOLLOW, &fd); /* old kernels */
+    if (e == KP_OS_ENOSYS) e = open_walk(dir, p, &fd); /* kernels before 5.6 */
     kpOs_close(dir);
     if (e != KP_OS_OK)
         return kpRunc_error(rc, "the wasm module %s in the rootfs %s: %s", prog, rootfs, kpOs_strerror(e));
@@ -261,9 +293,7 @@ out:
 int kpRunc_state(const kpRunc *rc, const char *id) {
     kpRuncState st;
     if (kpRunc_stateLoad(rc, id, &st) != 0) return 1;
-    json_t *ann = json_object();
-    for (size_t i = 0; ann && i < st.nannotations; i++)
-        json_object_set_new(ann, st.annotations[i].key, json_string(st.annotations[i].value));
+    json_t *ann = kpRunc_kvJson(st.annotations, st.nannotations);
     json_t *o = ann ? json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:o}", "ociVersion", "1.0.2", "id",
                                 st.id, "pid", st.status == KP_RUNC_STOPPED ? 0 : st.pid, "status",
                                 status_name(st.status), "bundle", st.bundle, "rootfs", st.rootfs, "created",

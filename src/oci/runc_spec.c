@@ -237,12 +237,27 @@ void kpRunc_specFree(kpRuncSpec *spec) {
     kp_free(spec->mounts);
     kp_free(spec->net_ns_path);
     kp_free(spec->cgroups_path);
-    for (size_t i = 0; i < spec->nannotations; i++) {
-        kp_free(spec->annotations[i].key);
-        kp_free(spec->annotations[i].value);
-    }
-    kp_free(spec->annotations);
+    kpRunc_kvFree(spec->annotations, spec->nannotations);
     memset(spec, 0, sizeof *spec);
+}
+
+void kpRunc_kvFree(kpRuncKV *kv, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        kp_free(kv[i].key);
+        kp_free(kv[i].value);
+    }
+    kp_free(kv);
+}
+
+json_t *kpRunc_kvJson(const kpRuncKV *kv, size_t n) {
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++) {
+        if (json_object_set_new(o, kv[i].key, json_string(kv[i].value)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
 }
 
 bool kpRunc_specIsWasm(const kpRuncSpec *spec) {

@@ -105,9 +105,7 @@ bool kpRunc_owns(const kpRunc *rc, const char *id) {
 
 int kpRunc_stateSave(const kpRunc *rc, const kpRuncState *st) {
     char path[KP_OS_PATH_MAX];
-    json_t *ann = json_object();
-    for (size_t i = 0; ann && i < st->nannotations; i++)
-        json_object_set_new(ann, st->annotations[i].key, json_string(st->annotations[i].value));
+    json_t *ann = kpRunc_kvJson(st->annotations, st->nannotations);
     json_t *o = ann ? json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:o}", "id", st->id, "pid", st->pid, "start",
                                 (json_int_t)st->start, "bundle", st->bundle, "rootfs", st->rootfs, "created",
                                 st->created, "annotations", ann)
@@ -207,11 +205,7 @@ void kpRunc_stateFree(kpRuncState *st) {
     kp_free(st->rootfs);
     kp_free(st->created);
     kp_free(st->cgroup);
-    for (size_t i = 0; i < st->nannotations; i++) {
-        kp_free(st->annotations[i].key);
-        kp_free(st->annotations[i].value);
-    }
-    kp_free(st->annotations);
+    kpRunc_kvFree(st->annotations, st->nannotations);
     memset(st, 0, sizeof *st);
 }
 

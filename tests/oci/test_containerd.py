@@ -416,13 +416,30 @@ def test_direct(wasm):
         ("module missing from the rootfs", bundle("no-wasm", spec(["/none.wasm"])), "/none.wasm"),
         ("module path escaping the rootfs", bundle("esc-wasm", spec(["/../../../hello.wasm"])), "hello.wasm"),
     ]
-    for i, (what, b, word) in enumerate(cases):
-        cid = f"bad{i}"
-        rc, _, _ = run([RUNC] + g + ["create", "--bundle", b, cid], stdin=subprocess.DEVNULL)
-        e = last_log_error(log)
-        ok = (rc not in (0, None) and e.get("level") == "error" and word in e.get("msg", "") and "time" in e and
-              not os.path.exists(os.path.join(root, cid)))
-        check(f"direct: {what} -> JSON error, exit {rc}, no state", ok, str(e))
+    link = bundle("link-wasm", spec(["/lnk/hello.wasm"]))
+    os.symlink(TMP, os.path.join(link, "rootfs", "lnk"))  # TMP holds a hello.wasm: must stay unreachable
+    cases.append(("module behind a symlink out of the rootfs", link, "/lnk/hello.wasm"))
+    # KAPSUL_WASI_NO_OPENAT2=1: the component walk kernels without openat2 get.
+    for walk in ("", "1"):
+        for i, (what, b, word) in enumerate(cases):
+            cid = f"bad{i}"
+            rc, _, _ = run([RUNC] + g + ["create", "--bundle", b, cid], stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, KAPSUL_WASI_NO_OPENAT2=walk))
+            e = last_log_error(log)
+            ok = (rc not in (0, None) and e.get("level") == "error" and word in e.get("msg", "") and "time" in e and
+                  not os.path.exists(os.path.join(root, cid)))
+            check(f"direct{' (no openat2)' if walk else ''}: {what} -> JSON error, exit {rc}, no state", ok, str(e))
+    nested = bundle("nested", spec(["/app/bin/hello.wasm"]))
+    os.makedirs(os.path.join(nested, "rootfs", "app", "bin"))
+    shutil.copy(wasm, os.path.join(nested, "rootfs", "app", "bin", "hello.wasm"))
+    # The container process keeps create's stdout and stderr: files, not pipes, or run() would wait.
+    p = subprocess.run([RUNC] + g + ["create", "--bundle", nested, "nested"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+                       env=dict(os.environ, KAPSUL_WASI_NO_OPENAT2="1"))
+    check("direct (no openat2): a module in a subdirectory is found", p.returncode == 0, str(last_log_error(log)))
+    rc, _, _ = run([RUNC] + g + ["delete", "--force", "nested"])
+    check("direct: delete --force of a created container", rc == 0 and not os.path.exists(os.path.join(root, "nested")),
+          str(last_log_error(log)))
     rc, _, err = run([RUNC, "--root", root, "state", "nosuch"])
     check("direct: an unknown ID is runc's business (delegated)", rc != 0 and "does not exist" in err, err)
 
