@@ -102,11 +102,9 @@ static int command_args(const kpRunc *rc, char **argv, int argc, int i, kpRuncAr
         else if ((used = option(argv, argc, i, "preserve-fds", true, &v))) {
         } else if (argv[i][0] == '-' && argv[i][1] != 0 && a->npos == 0) {
             used = 1; /* --no-pivot, --no-new-keyring, --detach, ...: flags without a value */
-        } else if (a->npos < 2) {
-            a->pos[a->npos++] = argv[i];
-            used = 1;
         } else {
-            return kpRunc_error(rc, "unexpected argument %s", argv[i]);
+            if (a->npos < 2) a->pos[a->npos++] = argv[i]; /* later ones: ps's ps(1) options */
+            used = 1;
         }
         if (used < 0) return kpRunc_error(rc, "option %s needs a value", argv[i]);
         i += used - 1;
@@ -164,6 +162,13 @@ int main(int argc, char **argv) {
     memset(&a, 0, sizeof a);
     bool ours_cmd = strcmp(cmd, "create") == 0 || strcmp(cmd, "start") == 0 || strcmp(cmd, "state") == 0 ||
                     strcmp(cmd, "kill") == 0 || strcmp(cmd, "delete") == 0 || strcmp(cmd, "ps") == 0;
+    if (!ours_cmd) {
+        /* exec, pause, update, ...: their own options come first, so any argument may be the ID. */
+        for (int k = i + 1; k < argc; k++)
+            if (kpRunc_owns(&rc, argv[k]))
+                return kpRunc_error(&rc, "%s is not supported for wasm containers (%s)", cmd, argv[k]);
+        return delegate(argv);
+    }
     if (command_args(&rc, argv, argc, i + 1, &a) != 0) return 1;
     const char *id = a.npos > 0 ? a.pos[0] : NULL;
     if (strcmp(cmd, "create") == 0) {
@@ -171,13 +176,6 @@ int main(int argc, char **argv) {
         kpRuncCreate c = { a.bundle, a.pid_file, a.console, id };
         int r = kpRunc_create(&rc, &c);
         return r == KP_RUNC_DELEGATE_STATUS ? delegate(argv) : r;
-    }
-    if (!ours_cmd) {
-        /* exec, pause, update, ...: their own options come first, so any argument may be the ID. */
-        for (int k = i + 1; k < argc; k++)
-            if (kpRunc_owns(&rc, argv[k]))
-                return kpRunc_error(&rc, "%s is not supported for wasm containers (%s)", cmd, argv[k]);
-        return delegate(argv);
     }
     if (!id || !kpRunc_owns(&rc, id)) return delegate(argv);
     if (strcmp(cmd, "start") == 0) return kpRunc_start(&rc, id);

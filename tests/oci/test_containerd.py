@@ -313,6 +313,9 @@ def test_containerd(wasm_ref, native_ref):
     joined = {c: g for c, g in groups.items() if len(groups) == 1 or c not in ("cpuset", "")}
     check("wasm: the process joined its cgroup (linux.cgroupsPath)", joined and all(
         g.endswith(f"/{NS}/w-loop") for g in joined.values()), str(groups))
+    rc, out, err = ctr("task", "exec", "--exec-id", "e1", "w-loop", "/hello.wasm", timeout=60)
+    check("ctr task exec on a wasm container fails with kapsul-runc's reason",
+          rc not in (0, None) and "exec is not supported for wasm containers" in out + err, f"rc={rc} {out}{err}")
     rc, out, err = ctr("task", "metrics", "w-loop", timeout=30)
     check("ctr task metrics reads the wasm container's cgroup", rc == 0 and "memory" in out.lower(), f"{out}{err}")
     rc, out, err = ctr("task", "kill", "w-loop", timeout=30)
