@@ -116,6 +116,9 @@ static kapsul_status exchange(registry *g, const char *method, const char *url, 
         if (!(t = curl_slist_append(hl, g->auth))) goto nomem;
         hl = t;
     }
+    /* No "Expect: 100-continue" for a large body: curl would wait for the interim answer. */
+    if (!(t = curl_slist_append(hl, "Expect:"))) goto nomem;
+    hl = t;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

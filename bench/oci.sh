@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# oci.sh -- `kapsul oci push` and `pull` of a 1 MB and a 10 MB module to Debian's docker-registry
+# on 127.0.0.1 (started in a temporary directory, stopped by PID), and the size each image format
+# takes in the registry (manifest + config + layers).
+#
+#   bench/oci.sh [REPS]      (default 5; the median wall time of REPS runs is printed)
+#
+# The modules are valid: one memory and one data segment of the size (random bytes, so gzip cannot
+# shrink the compat layer). Every push after the first finds the blobs there (HEAD) and uploads only
+# the manifest, so "push" is timed to a fresh repository each rep; "pull" writes to a fresh
+# directory each rep. Not a test: nothing fails because of a number.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${1:-5}
+command -v docker-registry >/dev/null || { echo "oci.sh: needs docker-registry (scripts/setup.sh)" >&2; exit 1; }
+cmake --build build --target kapsul kapsul-oci -j2 >/dev/null
+tmp=$(mktemp -d /tmp/kapsul-bench-oci.XXXXXX)
+reg_pid=
+cleanup() {
+    [ -n "$reg_pid" ] && kill -TERM "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$tmp/reg.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $tmp/data
+http:
+  addr: 127.0.0.1:$port
+YML
+docker-registry serve "$tmp/reg.yml" >"$tmp/reg.log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+
+python3 - "$tmp" <<'PY'
+import os, sys
+def leb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F; n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n: return bytes(out)
+def sec(i, body): return bytes([i]) + leb(len(body)) + body
+for mb in (1, 10):
+    data = os.urandom(mb << 20)
+    pages = (len(data) >> 16) + 1
+    mem = sec(5, b"\x01\x00" + leb(pages))
+    seg = sec(11, b"\x01\x00\x41\x00\x0b" + leb(len(data)) + data)
+    open(f"{sys.argv[1]}/m{mb}.wasm", "wb").write(b"\0asm\1\0\0\0" + mem + seg)
+PY
+
+K=build/kapsul
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+now() { date +%s.%N; }
+echo "| module | format | push (s, median of $reps) | pull (s) | image size (bytes) |"
+echo "|---|---|---|---|---|"
+for mb in 1 10; do
+    for fmt in wasm compat; do
+        push=() pull=()
+        for i in $(seq "$reps"); do
+            ref="127.0.0.1:$port/b$mb-$fmt-$i:v1"
+            t0=$(now); $K oci push --plain-http --format $fmt "$tmp/m$mb.wasm" "$ref" >/dev/null; t1=$(now)
+            $K oci pull --plain-http "$ref" -o "$tmp/out-$mb-$fmt-$i" >/dev/null 2>&1; t2=$(now)
+            push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
+        done
+        size=$(python3 - "$port" "b$mb-$fmt-1" <<'PY'
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/v2/{sys.argv[2]}"
+req = urllib.request.Request(base + "/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+m = urllib.request.urlopen(req).read()
+doc = json.loads(m)
+print(len(m) + doc["config"]["size"] + sum(l["size"] for l in doc["layers"]))
+PY
+)
+        printf '| %d MB | %s | %.3f | %.3f | %s |\n' "$mb" "$fmt" "$(printf '%s\n' "${push[@]}" | median)" \
+            "$(printf '%s\n' "${pull[@]}" | median)" "$size"
+    done
+done
+# A Spin application: spin.toml plus the 1 MB module as its one component.
+mkdir -p "$tmp/app"
+cp "$tmp/m1.wasm" "$tmp/app/app.wasm"
+printf 'spin_manifest_version = 2\n[application]\nname = "app"\n[[trigger.http]]\nroute = "/..."\ncomponent = "app"\nexecutor = { type = "wagi" }\n[component.app]\nsource = "app.wasm"\n' > "$tmp/app/spin.toml"
+push=() pull=()
+for i in $(seq "$reps"); do
+    ref="127.0.0.1:$port/b1-spin-$i:v1"
+    t0=$(now); $K oci push --plain-http "$tmp/app" "$ref" >/dev/null; t1=$(now)
+    $K oci pull --plain-http "$ref" -o "$tmp/out-spin-$i" >/dev/null 2>&1; t2=$(now)
+    push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
+done
+size=$(python3 - "$port" "b1-spin-1" <<'PY'
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}/v2/{sys.argv[2]}"
+req = urllib.request.Request(base + "/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+m = urllib.request.urlopen(req).read()
+doc = json.loads(m)
+print(len(m) + doc["config"]["size"] + sum(l["size"] for l in doc["layers"]))
+PY
+)
+printf '| 1 MB | spin (app) | %.3f | %.3f | %s |\n' "$(printf '%s\n' "${push[@]}" | median)" "$(printf '%s\n' "${pull[@]}" | median)" "$size"
