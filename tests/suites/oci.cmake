@@ -11,3 +11,10 @@ endif()
 add_test(NAME oci.registry
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/oci/test_oci.py $<TARGET_FILE:kapsul>)
 set_tests_properties(oci.registry PROPERTIES LABELS "oci" TIMEOUT 600)
+#   oci.parsers   tests/oci/test_ref.c: references, relative paths, manifests and configs (also in
+#                 the sanitizer run).
+add_executable(test_oci_parsers ${CMAKE_SOURCE_DIR}/tests/oci/test_ref.c)
+target_link_libraries(test_oci_parsers PRIVATE kapsul_oci)
+set_target_properties(test_oci_parsers PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME oci.parsers COMMAND test_oci_parsers)
+set_tests_properties(oci.parsers PROPERTIES LABELS "oci;sanitize")
