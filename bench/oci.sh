@@ -56,18 +56,18 @@ PY
 K=build/kapsul
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 now() { date +%s.%N; }
-echo "| module | format | push (s, median of $reps) | pull (s) | image size (bytes) |"
-echo "|---|---|---|---|---|"
-for mb in 1 10; do
-    for fmt in wasm compat; do
-        push=() pull=()
-        for i in $(seq "$reps"); do
-            ref="127.0.0.1:$port/b$mb-$fmt-$i:v1"
-            t0=$(now); $K oci push --plain-http --format $fmt "$tmp/m$mb.wasm" "$ref" >/dev/null; t1=$(now)
-            $K oci pull --plain-http "$ref" -o "$tmp/out-$mb-$fmt-$i" >/dev/null 2>&1; t2=$(now)
-            push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
-        done
-        size=$(python3 - "$port" "b$mb-$fmt-1" <<'PY'
+# One table row: REPS pushes of SOURCE (to fresh repositories NAME-i) and pulls, then the size of
+# the first image in the registry.
+measure() {
+    local label=$1 name=$2 src=$3; shift 3
+    local push=() pull=() i ref t0 t1 t2 size
+    for i in $(seq "$reps"); do
+        ref="127.0.0.1:$port/$name-$i:v1"
+        t0=$(now); $K oci push --plain-http "$@" "$src" "$ref" >/dev/null; t1=$(now)
+        $K oci pull --plain-http "$ref" -o "$tmp/out-$name-$i" >/dev/null 2>&1; t2=$(now)
+        push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
+    done
+    size=$(python3 - "$port" "$name-1" <<'PY'
 import json, sys, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}/v2/{sys.argv[2]}"
 req = urllib.request.Request(base + "/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
@@ -76,28 +76,17 @@ doc = json.loads(m)
 print(len(m) + doc["config"]["size"] + sum(l["size"] for l in doc["layers"]))
 PY
 )
-        printf '| %d MB | %s | %.3f | %.3f | %s |\n' "$mb" "$fmt" "$(printf '%s\n' "${push[@]}" | median)" \
-            "$(printf '%s\n' "${pull[@]}" | median)" "$size"
-    done
+    printf '| %s | %.3f | %.3f | %s |\n' "$label" "$(printf '%s\n' "${push[@]}" | median)" \
+        "$(printf '%s\n' "${pull[@]}" | median)" "$size"
+}
+
+echo "| module, format | push (s, median of $reps) | pull (s) | image size (bytes) |"
+echo "|---|---|---|---|"
+for mb in 1 10; do
+    for fmt in wasm compat; do measure "$mb MB, $fmt" "b$mb-$fmt" "$tmp/m$mb.wasm" --format "$fmt"; done
 done
 # A Spin application: spin.toml plus the 1 MB module as its one component.
 mkdir -p "$tmp/app"
 cp "$tmp/m1.wasm" "$tmp/app/app.wasm"
 printf 'spin_manifest_version = 2\n[application]\nname = "app"\n[[trigger.http]]\nroute = "/..."\ncomponent = "app"\nexecutor = { type = "wagi" }\n[component.app]\nsource = "app.wasm"\n' > "$tmp/app/spin.toml"
-push=() pull=()
-for i in $(seq "$reps"); do
-    ref="127.0.0.1:$port/b1-spin-$i:v1"
-    t0=$(now); $K oci push --plain-http "$tmp/app" "$ref" >/dev/null; t1=$(now)
-    $K oci pull --plain-http "$ref" -o "$tmp/out-spin-$i" >/dev/null 2>&1; t2=$(now)
-    push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
-done
-size=$(python3 - "$port" "b1-spin-1" <<'PY'
-import json, sys, urllib.request
-base = f"http://127.0.0.1:{sys.argv[1]}/v2/{sys.argv[2]}"
-req = urllib.request.Request(base + "/manifests/v1", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
-m = urllib.request.urlopen(req).read()
-doc = json.loads(m)
-print(len(m) + doc["config"]["size"] + sum(l["size"] for l in doc["layers"]))
-PY
-)
-printf '| 1 MB | spin (app) | %.3f | %.3f | %s |\n' "$(printf '%s\n' "${push[@]}" | median)" "$(printf '%s\n' "${pull[@]}" | median)" "$size"
+measure "1 MB, spin app" b1-spin "$tmp/app"

@@ -238,6 +238,10 @@ static int push(const opts *o) {
     kpOciStore *store = NULL;
     int rc;
     if (kpOciRef_parse(refs, &ref, &err)) return kpCli_usageError("oci", "%s", err.message);
+    if (ref.digest) {
+        kpOciRef_free(&ref);
+        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)", refs);
+    }
     const char *format = o->format ? o->format : is_manifest_source(src) ? "spin" : "wasm";
     if (strcmp(format, "spin") == 0) {
         if ((rc = build_spin(src, &img))) goto done;
@@ -315,9 +319,8 @@ static int pull(const opts *o) {
     if (!dir && fmt != KP_OCI_SPIN) dir = ".";
     if (!dir) { /* the repository's (or layout directory's) last part */
         const char *name = ref.kind == KP_OCI_REF_LAYOUT ? ref.dir : ref.repo;
-        while (strlen(name) > 1 && strrchr(name, '/') && !strrchr(name, '/')[1]) break;
         const char *last = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-        snprintf(dflt, sizeof dflt, "%s", *last ? last : "app");
+        snprintf(dflt, sizeof dflt, "%s", *last && strcmp(last, ".") && strcmp(last, "..") ? last : "app");
         dir = dflt;
     }
     if (kpOciImage_write(&img, dir, &written, &err)) {

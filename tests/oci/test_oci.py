@@ -330,6 +330,7 @@ def tests(host):
 
     # Bad references and flags are usage errors.
     for args in (["pull", "UPPER/Case:1"], ["pull", "h:99999999/x"], ["push", "hello.wasm", "x@sha256:12"],
+                 ["push", "hello.wasm", "oci:x@sha256:" + "0" * 64],
                  ["push", "--format", "tar", "hello.wasm", "oci:x"], ["pull"], ["frob"]):
         r = run("oci", *args)
         check("usage." + "-".join(a.replace("/", "_") for a in args)[:40], r.returncode == 2 and r.stderr, r.stderr)
