@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
-command -v docker-registry >/dev/null || { echo "oci.sh: needs docker-registry (scripts/setup.sh)" >&2; exit 1; }
+[ -x /usr/bin/time ] && command -v docker-registry >/dev/null || { echo "oci.sh: needs docker-registry and /usr/bin/time (scripts/setup.sh)" >&2; exit 1; }
 cmake --build build --target kapsul kapsul-oci -j2 >/dev/null
 tmp=$(mktemp -d /tmp/kapsul-bench-oci.XXXXXX)
 reg_pid=
@@ -55,17 +55,17 @@ PY
 
 K=build/kapsul
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-now() { date +%s.%N; }
 # One table row: REPS pushes of SOURCE (to fresh repositories NAME-i) and pulls, then the size of
 # the first image in the registry.
 measure() {
     local label=$1 name=$2 src=$3; shift 3
-    local push=() pull=() i ref t0 t1 t2 size
+    local push=() pull=() pushc=() pullc=() i ref size
     for i in $(seq "$reps"); do
         ref="127.0.0.1:$port/$name-$i:v1"
-        t0=$(now); $K oci push --plain-http "$@" "$src" "$ref" >/dev/null; t1=$(now)
-        $K oci pull --plain-http "$ref" -o "$tmp/out-$name-$i" >/dev/null 2>&1; t2=$(now)
-        push+=("$(echo "$t1 - $t0" | bc)"); pull+=("$(echo "$t2 - $t1" | bc)")
+        /usr/bin/time -f "%e %U %S" -o "$tmp/t" $K oci push --plain-http "$@" "$src" "$ref" >/dev/null
+        push+=("$(awk '{print $1}' "$tmp/t")"); pushc+=("$(awk '{print $2 + $3}' "$tmp/t")")
+        /usr/bin/time -f "%e %U %S" -o "$tmp/t" $K oci pull --plain-http "$ref" -o "$tmp/out-$name-$i" >/dev/null 2>&1
+        pull+=("$(awk '{print $1}' "$tmp/t")"); pullc+=("$(awk '{print $2 + $3}' "$tmp/t")")
     done
     size=$(python3 - "$port" "$name-1" <<'PY'
 import json, sys, urllib.request
@@ -76,11 +76,12 @@ doc = json.loads(m)
 print(len(m) + doc["config"]["size"] + sum(l["size"] for l in doc["layers"]))
 PY
 )
-    printf '| %s | %.3f | %.3f | %s |\n' "$label" "$(printf '%s\n' "${push[@]}" | median)" \
-        "$(printf '%s\n' "${pull[@]}" | median)" "$size"
+    printf '| %s | %.2f (%.2f) | %.2f (%.2f) | %s |\n' "$label" "$(printf '%s\n' "${push[@]}" | median)" \
+        "$(printf '%s\n' "${pushc[@]}" | median)" "$(printf '%s\n' "${pull[@]}" | median)" \
+        "$(printf '%s\n' "${pullc[@]}" | median)" "$size"
 }
 
-echo "| module, format | push (s, median of $reps) | pull (s) | image size (bytes) |"
+echo "| module, format | push: wall s (kapsul CPU s), median of $reps | pull: wall s (CPU s) | image size (bytes) |"
 echo "|---|---|---|---|"
 for mb in 1 10; do
     for fmt in wasm compat; do measure "$mb MB, $fmt" "b$mb-$fmt" "$tmp/m$mb.wasm" --format "$fmt"; done
@@ -90,3 +91,27 @@ mkdir -p "$tmp/app"
 cp "$tmp/m1.wasm" "$tmp/app/app.wasm"
 printf 'spin_manifest_version = 2\n[application]\nname = "app"\n[[trigger.http]]\nroute = "/..."\ncomponent = "app"\nexecutor = { type = "wagi" }\n[component.app]\nsource = "app.wasm"\n' > "$tmp/app/spin.toml"
 measure "1 MB, spin app" b1-spin "$tmp/app"
+
+# The baseline: skopeo moving the same 10 MB wasm artifact between an OCI layout and the registry
+# (push: layout -> registry, pull: registry -> layout), beside kapsul doing the same two moves.
+if command -v skopeo >/dev/null; then
+    $K oci push "$tmp/m10.wasm" "oci:$tmp/lay:v1" >/dev/null
+    kp=() ks=() pp=() ps=()
+    for i in $(seq "$reps"); do
+        /usr/bin/time -f "%e" -o "$tmp/t" skopeo copy -q --dest-tls-verify=false "oci:$tmp/lay:v1" \
+            "docker://127.0.0.1:$port/sk-$i:v1" >/dev/null
+        ks+=("$(cat "$tmp/t")")
+        /usr/bin/time -f "%e" -o "$tmp/t" skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port/sk-$i:v1" \
+            "oci:$tmp/sk-out-$i:v1" >/dev/null
+        ps+=("$(cat "$tmp/t")")
+        /usr/bin/time -f "%e" -o "$tmp/t" $K oci push --plain-http "$tmp/m10.wasm" "127.0.0.1:$port/kp-$i:v1" >/dev/null
+        kp+=("$(cat "$tmp/t")")
+        /usr/bin/time -f "%e" -o "$tmp/t" $K oci pull --plain-http "127.0.0.1:$port/kp-$i:v1" -o "$tmp/kp-out-$i" \
+            >/dev/null 2>&1
+        pp+=("$(cat "$tmp/t")")
+    done
+    printf '\n10 MB wasm artifact, median wall s of %s: kapsul push %s, skopeo copy layout->registry %s; ' "$reps" \
+        "$(printf '%s\n' "${kp[@]}" | median)" "$(printf '%s\n' "${ks[@]}" | median)"
+    printf 'kapsul pull %s, skopeo copy registry->layout %s\n' "$(printf '%s\n' "${pp[@]}" | median)" \
+        "$(printf '%s\n' "${ps[@]}" | median)"
+fi
