@@ -162,21 +162,22 @@ static int add_file(kpOciImage *img, const char *mt, const char *host, const cha
     return KP_EXIT_OK;
 }
 
-/* Every regular file beneath host (a { source, destination } mount), recursively. */
+/* Every regular file beneath host (a { source, destination } mount), recursively, in name order so
+ * the same application gives the same manifest. */
 static int add_tree(kpOciImage *img, const char *appdir, const char *host) {
-    DIR *d = opendir(host);
-    if (!d) {
+    struct dirent **names = NULL;
+    int n = scandir(host, &names, NULL, alphasort);
+    if (n < 0) {
         fprintf(stderr, "kapsul oci push: %s: cannot list\n", host);
         return KP_EXIT_USAGE;
     }
     int rc = KP_EXIT_OK;
-    struct dirent *e;
-    while (rc == KP_EXIT_OK && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
         char path[KP_OS_PATH_MAX];
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", host, e->d_name);
-        if (lstat(path, &st) != 0) continue;
+        snprintf(path, sizeof path, "%s/%s", host, name);
+        if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || lstat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode)) {
             rc = add_tree(img, appdir, path);
         } else if (S_ISREG(st.st_mode)) {
@@ -184,7 +185,8 @@ static int add_tree(kpOciImage *img, const char *appdir, const char *host) {
             rc = rel ? add_file(img, KP_OCI_MT_SPIN_DATA, path, rel) : KP_EXIT_USAGE;
         }
     }
-    closedir(d);
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
     return rc;
 }
 
@@ -236,6 +238,10 @@ static int push(const opts *o) {
     kpOciStore *store = NULL;
     int rc;
     if (kpOciRef_parse(refs, &ref, &err)) return kpCli_usageError("oci", "%s", err.message);
+    if (ref.digest) {
+        kpOciRef_free(&ref);
+        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)", refs);
+    }
     const char *format = o->format ? o->format : is_manifest_source(src) ? "spin" : "wasm";
     if (strcmp(format, "spin") == 0) {
         if ((rc = build_spin(src, &img))) goto done;
@@ -313,9 +319,8 @@ static int pull(const opts *o) {
     if (!dir && fmt != KP_OCI_SPIN) dir = ".";
     if (!dir) { /* the repository's (or layout directory's) last part */
         const char *name = ref.kind == KP_OCI_REF_LAYOUT ? ref.dir : ref.repo;
-        while (strlen(name) > 1 && strrchr(name, '/') && !strrchr(name, '/')[1]) break;
         const char *last = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-        snprintf(dflt, sizeof dflt, "%s", *last ? last : "app");
+        snprintf(dflt, sizeof dflt, "%s", *last && strcmp(last, ".") && strcmp(last, "..") ? last : "app");
         dir = dflt;
     }
     if (kpOciImage_write(&img, dir, &written, &err)) {

@@ -39,7 +39,8 @@ typedef struct kpRunOpts {
 
 static void usage(FILE *f) {
     fputs("usage: kapsul run [options] FILE [ARGS...]\n"
-          "Run a WebAssembly module (.wasm or .wat): its _start export, or --invoke NAME.\n"
+          "Run a WebAssembly module (.wasm or .wat): its _start export, or --invoke NAME. FILE may be an\n"
+          "image reference (HOST/REPO:TAG or oci:DIR:TAG; pulled into the cache, see kapsul oci).\n"
           "Nothing of the host is visible to the guest unless granted:\n"
           "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST); :ro = read-only\n"
           "  --env NAME=VALUE          set an environment variable\n"

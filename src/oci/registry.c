@@ -20,6 +20,7 @@
 #include "os/os.h"
 
 typedef struct resp {
+    CURL *curl;
     long status;
     kpBuf body;
     size_t max;
@@ -51,7 +52,11 @@ static void resp_clear(resp *r) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     resp *r = ud;
     size_t len = size * n;
-    if (r->body.len + len > r->max) {
+    long code = 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
+    /* The limit is for the content asked for; an error's body may be up to 64 KiB (its message). */
+    size_t max = code >= 200 && code < 300 ? r->max : 65536;
+    if (r->body.len + len > max) {
         r->too_big = true;
         return 0;
     }
@@ -100,6 +105,7 @@ static kapsul_status exchange(registry *g, const char *method, const char *url, 
     resp_clear(r);
     r->max = max;
     CURL *c = g->curl;
+    r->curl = c;
     curl_easy_reset(c);
     struct curl_slist *hl = NULL, *t;
     for (size_t i = 0; headers && headers[i]; i++) {
@@ -110,6 +116,9 @@ static kapsul_status exchange(registry *g, const char *method, const char *url, 
         if (!(t = curl_slist_append(hl, g->auth))) goto nomem;
         hl = t;
     }
+    /* No "Expect: 100-continue" for a large body: curl would wait for the interim answer. */
+    if (!(t = curl_slist_append(hl, "Expect:"))) goto nomem;
+    hl = t;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -138,8 +147,8 @@ static kapsul_status exchange(registry *g, const char *method, const char *url, 
     if (cr != CURLE_OK) {
         if (r->too_big)
             return kpError_set(err, KAPSUL_ERR_MALFORMED, 0,
-                               "%s %s: the response is longer than expected (%zu bytes)", method, url,
-                               max >= 1 ? max - 1 : 0);
+                               "%s %s: size mismatch: the content is longer than the %zu bytes expected",
+                               method, url, max >= 1 ? max - 1 : 0);
         return kpError_set(err, KAPSUL_ERR_IO, 0, "%s %s: %s", method, url, curl_easy_strerror(cr));
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
