@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """containers.py -- the seed's comparison, measured here: one hello program as
   (a) a static native binary in a runc container      (`ctr run --rm`, runc)
+  (a') the same native container through kapsul-runc, which hands it to runc (the delegation's cost)
   (b) a wasm module through kapsul-runc               (`ctr run --rm --runc-binary build/kapsul-runc`)
   (c) a wasm module through `kapsul run`, one process per start
 ((c') `kapsul serve`, one fresh instance per request, is bench/serve.sh's.)
@@ -138,12 +139,13 @@ def main():
         sh(["ctr", "-a", t.SOCK, "-n", t.NS, "images", "pull", "--plain-http", ref])
         refs[name] = (ref, how)
     ctr = ["ctr", "-a", t.SOCK, "-n", t.NS, "run", "--rm", "--runc-root", t.RUNC_ROOT]
-    runs = {"a": [], "b": [], "c": []}
+    runs = {"a": [], "a2": [], "b": [], "c": []}
     with open("/proc/loadavg") as f:
         load_before = f.read().split()[0]
     for i in range(RUNS):
         runs["a"].append(timed(ctr + ["--runc-binary", "/usr/sbin/runc", refs["bench-native"][0], f"a{i}"],
                                "hello, world"))
+        runs["a2"].append(timed(ctr + ["--runc-binary", t.RUNC, refs["bench-native"][0], f"a2-{i}"], "hello, world"))
         runs["b"].append(timed(ctr + ["--runc-binary", t.RUNC, refs["bench-wasm"][0], f"b{i}"], "hello, world"))
         runs["c"].append(timed([t.KAPSUL, "run", hello_wasm], "hello, world"))
     with open("/proc/loadavg") as f:
@@ -167,12 +169,15 @@ def main():
     print(f"| (a) static native hello in a runc container (`ctr run --rm`) | {pct(runs['a'], 50):.0f} ms | "
           f"{pct(runs['a'], 99):.0f} ms | process {mem_a[0]:.1f} MiB + shim {mem_a[1]:.1f} MiB | "
           f"{size_a / 1024:.0f} KiB (program {os.path.getsize(hello_native) / 1024:.0f} KiB) |")
+    print(f"| (a') the same native container through kapsul-runc (delegated to runc) | {pct(runs['a2'], 50):.0f} ms | "
+          f"{pct(runs['a2'], 99):.0f} ms | as (a) | as (a) |")
     print(f"| (b) hello.wasm through kapsul-runc (`ctr run --rm`) | {pct(runs['b'], 50):.0f} ms | "
           f"{pct(runs['b'], 99):.0f} ms | process {mem_b[0]:.1f} MiB + shim {mem_b[1]:.1f} MiB | "
           f"{size_b / 1024:.1f} KiB (program {os.path.getsize(hello_wasm) / 1024:.1f} KiB; {refs['bench-wasm'][1]}) |")
     print(f"| (c) `kapsul run hello.wasm`, a process per start | {pct(runs['c'], 50):.1f} ms | "
           f"{pct(runs['c'], 99):.1f} ms | {peak_c} | {os.path.getsize(hello_wasm) / 1024:.1f} KiB (the .wasm) |")
     print(f"\nb/a start p50 ratio: {pct(runs['b'], 50) / pct(runs['a'], 50):.2f}; "
+          f"a'/a (the cost of delegation): {pct(runs['a2'], 50) / pct(runs['a'], 50):.2f}; "
           f"c/b: {pct(runs['c'], 50) / pct(runs['b'], 50):.3f}.")
 
 
