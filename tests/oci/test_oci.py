@@ -326,6 +326,7 @@ def tests(host):
     check("auth.token", r.returncode == 0, r.stderr)
     Fake.token = None
 
+    index_follow(layout, hello)
     bad_inputs(layout, hello)
 
     # Bad references and flags are usage errors.
@@ -336,6 +337,26 @@ def tests(host):
         check("usage." + "-".join(a.replace("/", "_") for a in args)[:40], r.returncode == 2 and r.stderr, r.stderr)
     r = run("oci", "push", os.path.join(app, "notes.txt"), f"oci:{layout}:x")
     check("usage.not-a-module", r.returncode == 2 and "not a WebAssembly module" in r.stderr, r.stderr)
+
+
+def index_follow(layout, hello):
+    """An image index (as multi-arch images are pushed): kapsul picks the --platform entry."""
+    m, blobs = layout_image(layout, "compat")
+    other = json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/x-nothing", "digest": sha(b"x"),
+                                                          "size": 1}, "layers": []}).encode()
+    desc = lambda body, arch: {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(body),
+                               "size": len(body), "platform": {"os": "linux", "architecture": arch}}
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [desc(other, "arm64"), desc(m, "amd64")]}).encode()
+    ref = serve_fake("index", index, blobs, "application/vnd.oci.image.index.v1+json")
+    Fake.manifests[f"bad/index/{sha(m)}"] = (m, "application/vnd.oci.image.manifest.v1+json")
+    Fake.manifests[f"bad/index/{sha(other)}"] = (other, "application/vnd.oci.image.manifest.v1+json")
+    out = os.path.join(TMP, "pull", "index")
+    r = run("oci", "pull", "--plain-http", "--platform", "linux/amd64", ref + ":v1", "-o", out)
+    check("index.platform", r.returncode == 0 and open(os.path.join(out, "hello.wasm"), "rb").read() == hello, r.stderr)
+    r = run("oci", "pull", "--plain-http", "--platform", "linux/arm64", ref + ":v1", "-o", out + "-arm")
+    check("index.other-platform", r.returncode == 1 and "unknown config media type" in r.stderr, r.stderr)
+    expect_pull_error("index-no-platform", ref + ":v1", "no manifest for linux/s390x", ("--platform", "linux/s390x"))
 
 
 def bad_inputs(layout, hello):
