@@ -122,7 +122,7 @@ static int parse(int argc, char **argv, opts *o) {
 
 static int fail(const opts *o, const char *what, const kapsul_error *err) {
     fprintf(stderr, "kapsul oci %s: %s: %s\n", o->cmd, what, err->message);
-    return err->code == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_FAIL;
+    return KP_EXIT_FAIL;
 }
 
 /* ---- push ---------------------------------------------------------------------------------- */
@@ -131,7 +131,7 @@ static bool is_manifest_source(const char *src) {
     struct stat st;
     size_t n = strlen(src);
     if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) return true;
-    return n >= 4 && strcmp(src + n - 5 < src ? src : src + n - 5, ".toml") == 0;
+    return n >= 5 && strcmp(src + n - 5, ".toml") == 0;
 }
 
 /* The path of host inside the application directory, checked; NULL (printed) if outside. */
@@ -240,7 +240,8 @@ static int push(const opts *o) {
     if (kpOciRef_parse(refs, &ref, &err)) return kpCli_usageError("oci", "%s", err.message);
     if (ref.digest) {
         kpOciRef_free(&ref);
-        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)", refs);
+        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)",
+                                refs);
     }
     const char *format = o->format ? o->format : is_manifest_source(src) ? "spin" : "wasm";
     if (strcmp(format, "spin") == 0) {
@@ -376,6 +377,13 @@ static int fetch(const opts *o) {
     else if (home && *home) snprintf(root, sizeof root, "%s/.cache/kapsul/oci/sha256", home);
     else {
         fprintf(stderr, "kapsul oci fetch: neither XDG_CACHE_HOME nor HOME is set\n");
+        goto done;
+    }
+    /* A reference pinned to a digest that is cached needs no store at all. */
+    snprintf(entry, sizeof entry, "%s/%s", root, ref.digest ? ref.digest + 7 : "-");
+    if (ref.digest && entry_target(entry, target, sizeof target)) {
+        printf("%s\n", target);
+        rc = KP_EXIT_OK;
         goto done;
     }
     /* Resolve the reference to a manifest digest; a cache hit costs this one request. */

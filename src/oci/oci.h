@@ -182,8 +182,8 @@ kapsul_status kpOciImage_wasm(const uint8_t *wasm, size_t len, const char *name,
 /* The compat image: one tar+gzip layer holding /NAME, config.Entrypoint ["/NAME"], platform os/arch. */
 kapsul_status kpOciImage_compat(const uint8_t *wasm, size_t len, const char *name, const char *os,
                                 const char *arch, kpOciImage *out, kapsul_error *err);
-/* A Spin application's config blob: {"name","version","files":[...titles]}; the caller adds the
- * spin.toml and every module and file as layers titled by their path in the application. */
+/* A Spin application's config blob: {"name","version","created","manifest":"spin.toml"}; the caller
+ * adds the spin.toml and every module and file as layers titled by their path in the application. */
 kapsul_status kpOciImage_spin(const char *name, const char *version, kpOciImage *out, kapsul_error *err);
 /* Which format a pulled image is; KAPSUL_ERR_MALFORMED for an unknown config media type. */
 kapsul_status kpOciImage_format(const kpOciImage *img, kpOciFormat *out, kapsul_error *err);

@@ -295,6 +295,12 @@ def tests(host):
     entries = os.listdir(os.path.join(TMP, "cache", "kapsul", "oci", "sha256"))
     check("run.cache", r.returncode == 7 and digests[("compat", "registry")][7:] in entries and
           not [e for e in entries if e.startswith(".tmp")], str(entries))
+    # Pinned by a cached digest: no registry needed (an address nothing listens on).
+    pinned = f"127.0.0.1:{free_port()}/kapsul/compat@{digests[('compat', 'registry')]}"
+    r = run("run", pinned)
+    check("run.cached-digest-offline", r.returncode == 7 and r.stdout == "hello from oci\n", r.stderr)
+    r = run("run", f"127.0.0.1:{free_port()}/kapsul/compat:v1")
+    check("run.unreachable", r.returncode == 1 and "Couldn't connect" in r.stderr, r.stderr)
     port = free_port()
     up = subprocess.Popen([KAPSUL, "up", "-f", f"{host}/kapsul/spin:v1", "--listen", f"127.0.0.1:{port}"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
