@@ -48,7 +48,11 @@ bool kpCli_isOciRef(const char *arg) {
     if (strncmp(arg, "oci:", 4) == 0) return true;
     const char *slash = strchr(arg, '/');
     if (!slash) return false;
-    size_t n = (size_t)(slash - arg);
+    size_t n = (size_t)(slash - arg), len = strlen(arg);
+    /* A missing ./x.wasm, ../x or some.dir/x.wasm is a missing file, not a registry. */
+    if ((n == 1 && arg[0] == '.') || (n == 2 && arg[0] == '.' && arg[1] == '.')) return false;
+    if ((len > 5 && strcmp(arg + len - 5, ".wasm") == 0) || (len > 4 && strcmp(arg + len - 4, ".wat") == 0))
+        return false;
     return (n == 9 && strncmp(arg, "localhost", 9) == 0) || memchr(arg, '.', n) || memchr(arg, ':', n);
 }
 

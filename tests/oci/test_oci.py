@@ -271,6 +271,13 @@ def tests(host):
                                         for f in got)
         check(f"pull.spin.{where}", same, f"{r.stderr} {got} {app_files}")
 
+    # An application is not pulled over a directory that has files.
+    out = os.path.join(TMP, "pull", "registry", "app")
+    before = sorted(os.listdir(out))
+    r = run("oci", "pull", "--plain-http", f"{host}/kapsul/spin:v1", "-o", out)
+    check("pull.spin.not-over-files", r.returncode == 1 and "not empty" in r.stderr and sorted(os.listdir(out)) == before,
+          r.stderr)
+
     # skopeo copy registry -> layout, then kapsul pulls the copy.
     copy = os.path.join(TMP, "copied")
     for fmt in ("compat", "wasm"):
