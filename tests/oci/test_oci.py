@@ -111,6 +111,7 @@ class Fake:
     manifests = {}  # "repo/ref" -> (bytes, media type)
     blobs = {}      # digest -> bytes served (whatever their real hash)
     token = None    # require "Bearer token" when set
+    basic_only = False  # require the Basic credential itself (a Basic challenge)
     basic = None    # the Basic credential the token endpoint wants
     port = 0
 
@@ -134,6 +135,8 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         if p.startswith("/token"):
             ok = self.headers.get("Authorization") == "Basic " + Fake.basic
             return self.send(200 if ok else 401, json.dumps({"token": Fake.token}).encode() if ok else b"{}")
+        if Fake.basic_only and self.headers.get("Authorization") != "Basic " + Fake.basic:
+            return self.send(401, b"{}", extra={"WWW-Authenticate": 'Basic realm="fake"'})
         if Fake.token and self.headers.get("Authorization") != "Bearer " + Fake.token:
             chal = f'Bearer realm="http://127.0.0.1:{Fake.port}/token",service="fake",scope="repository:x:pull"'
             return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"login"}]}',
@@ -337,7 +340,10 @@ def tests(host):
               open(os.path.join(ENV["DOCKER_CONFIG"], "config.json"), "w"))
     r = run("oci", "pull", "--plain-http", ref + ":v1", "-o", os.path.join(TMP, "pull", "auth1"))
     check("auth.token", r.returncode == 0, r.stderr)
-    Fake.token = None
+    Fake.token, Fake.basic_only = None, True
+    r = run("oci", "pull", "--plain-http", ref + ":v1", "-o", os.path.join(TMP, "pull", "auth2"))
+    check("auth.basic", r.returncode == 0, r.stderr)
+    Fake.basic_only = False
 
     index_follow(layout, hello)
     bad_inputs(layout, hello)
