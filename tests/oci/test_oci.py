@@ -274,6 +274,24 @@ def tests(host):
                                         for f in got)
         check(f"pull.spin.{where}", same, f"{r.stderr} {got} {app_files}")
 
+    # A compat image for two platforms: an image index (registry and layout); skopeo picks the
+    # amd64 entry, kapsul pulls either.
+    for where, ref, sk in (("registry", f"{host}/kapsul/multi:v1", ["--tls-verify=false", f"docker://{host}/kapsul/multi:v1"]),
+                           ("layout", f"oci:{layout}:multi", [f"oci:{layout}:multi"])):
+        r = run("oci", "push", "--plain-http", "--format", "compat", "--platform", "linux/amd64,linux/arm64",
+                "hello.wasm", ref)
+        raw = skopeo("inspect", "--raw", *sk)
+        idx = json.loads(raw.stdout) if raw.returncode == 0 else {}
+        plats = [m.get("platform", {}).get("architecture") for m in idx.get("manifests", [])]
+        info = skopeo("inspect", "--override-arch", "arm64", *sk)
+        arch = json.loads(info.stdout).get("Architecture") if info.returncode == 0 else None
+        check(f"push.compat-index.{where}", r.returncode == 0 and sha(raw.stdout.encode()) == r.stdout.strip() and
+              plats == ["amd64", "arm64"] and arch == "arm64", r.stderr + raw.stderr + info.stderr)
+        out = os.path.join(TMP, "pull", where, "multi-arm")
+        r = run("oci", "pull", "--plain-http", "--platform", "linux/arm64", ref, "-o", out)
+        check(f"pull.compat-index.{where}", r.returncode == 0 and open(os.path.join(out, "hello.wasm"), "rb").read() == hello,
+              r.stderr)
+
     # An application is not pulled over a directory that has files.
     out = os.path.join(TMP, "pull", "registry", "app")
     before = sorted(os.listdir(out))
@@ -349,7 +367,8 @@ def tests(host):
     bad_inputs(layout, hello)
 
     # Bad references and flags are usage errors.
-    for args in (["pull", "UPPER/Case:1"], ["pull", "h:99999999/x"], ["push", "hello.wasm", "x@sha256:12"],
+    for args in (["pull", "UPPER/Case:1"], ["push", "--platform", "linux", "hello.wasm", "oci:x"],
+                 ["push", "--platform", "linux/amd64,", "hello.wasm", "oci:x"], ["pull", "h:99999999/x"], ["push", "hello.wasm", "x@sha256:12"],
                  ["push", "hello.wasm", "oci:x@sha256:" + "0" * 64],
                  ["push", "--format", "tar", "hello.wasm", "oci:x"], ["pull"], ["frob"]):
         r = run("oci", *args)
