@@ -107,6 +107,15 @@ int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) return KP_EXIT_FAIL; /* it said why */
+    /* A module for run, an application (a directory with spin.toml) for up. */
+    struct stat st;
+    bool app = stat(out, &st) == 0 && S_ISDIR(st.st_mode), want_app = strcmp(cmd, "up") == 0;
+    if (app != want_app) {
+        fprintf(stderr, "kapsul %s: %s is %s (use kapsul %s)\n", cmd, ref,
+                app ? "a Spin application, not a module" : "a module, not a Spin application",
+                app ? "up -f REF" : "run REF");
+        return KP_EXIT_FAIL;
+    }
     return KP_EXIT_OK;
 }
 

@@ -8,8 +8,10 @@ Starts Debian's docker-registry on 127.0.0.1 (a free port, filesystem storage an
 temporary directory) and stops it by PID at the end; the fake registry (http.server, in this
 process) serves hand-made manifests and blobs for the bad-input cases and a token-auth flow.
 Round trips: the wasm artifact, the compat image and a Spin application through the registry and
-through an OCI layout; skopeo inspect of each; skopeo copy registry -> layout -> kapsul pull;
-kapsul run REF and kapsul up -f REF. Bad input: digest and size mismatches (registry and layout),
+through an OCI layout; a compat image for two platforms under an image index; skopeo inspect of
+each; skopeo copy registry -> layout -> kapsul pull; kapsul run REF and kapsul up -f REF (through
+the cache, offline for a cached digest); Bearer-token and Basic authentication with config.json
+credentials; an index followed to the --platform entry. Bad input: digest and size mismatches (registry and layout),
 a truncated layer, a missing config, unknown media types, a file name leaving the application;
 each a clear error with nothing left in the output directory.
 Ends with "N passed, N failed"."""
@@ -323,6 +325,10 @@ def tests(host):
     entries = os.listdir(os.path.join(TMP, "cache", "kapsul", "oci", "sha256"))
     check("run.cache", r.returncode == 7 and digests[("compat", "registry")][7:] in entries and
           not [e for e in entries if e.startswith(".tmp")], str(entries))
+    r = run("run", f"{host}/kapsul/spin:v1")
+    check("run.spin-app", r.returncode == 1 and "a Spin application, not a module" in r.stderr, r.stderr)
+    r = run("up", "-f", f"{host}/kapsul/wasm:v1")
+    check("up.module", r.returncode == 1 and "a module, not a Spin application" in r.stderr, r.stderr)
     # Pinned by a cached digest: no registry needed (an address nothing listens on).
     pinned = f"127.0.0.1:{free_port()}/kapsul/compat@{digests[('compat', 'registry')]}"
     r = run("run", pinned)
