@@ -98,7 +98,8 @@ int kpCli_up(int argc, char **argv);
 /* `kapsul oci` (oci.c): exec kapsul-oci from kapsul's own directory. */
 int kpCli_oci(int argc, char **argv);
 /* True if arg names no existing file and reads as an image reference (oci:DIR..., or
- * HOST/REPO... where HOST has a '.' or ':' or is localhost). */
+ * HOST/REPO... where HOST has a '.' or ':' or is localhost, not ending in .wasm or .wat, HOST not
+ * "." or ".."). */
 bool kpCli_isOciRef(const char *arg);
 /* Pull ref into kapsul's OCI cache (kapsul-oci fetch) and put the path of the module, or of the
  * application directory, into out. Loopback registries are reached over plain HTTP. Errors are

@@ -48,7 +48,11 @@ bool kpCli_isOciRef(const char *arg) {
     if (strncmp(arg, "oci:", 4) == 0) return true;
     const char *slash = strchr(arg, '/');
     if (!slash) return false;
-    size_t n = (size_t)(slash - arg);
+    size_t n = (size_t)(slash - arg), len = strlen(arg);
+    /* A missing ./x.wasm, ../x or some.dir/x.wasm is a missing file, not a registry. */
+    if ((n == 1 && arg[0] == '.') || (n == 2 && arg[0] == '.' && arg[1] == '.')) return false;
+    if ((len > 5 && strcmp(arg + len - 5, ".wasm") == 0) || (len > 4 && strcmp(arg + len - 4, ".wat") == 0))
+        return false;
     return (n == 9 && strncmp(arg, "localhost", 9) == 0) || memchr(arg, '.', n) || memchr(arg, ':', n);
 }
 
@@ -103,6 +107,15 @@ int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap) {
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) return KP_EXIT_FAIL; /* it said why */
+    /* A module for run, an application (a directory with spin.toml) for up. */
+    struct stat st;
+    bool app = stat(out, &st) == 0 && S_ISDIR(st.st_mode), want_app = strcmp(cmd, "up") == 0;
+    if (app != want_app) {
+        fprintf(stderr, "kapsul %s: %s is %s (use kapsul %s)\n", cmd, ref,
+                app ? "a Spin application, not a module" : "a module, not a Spin application",
+                app ? "up -f REF" : "run REF");
+        return KP_EXIT_FAIL;
+    }
     return KP_EXIT_OK;
 }
 

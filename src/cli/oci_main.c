@@ -3,7 +3,7 @@
  * execs (oci.c), as is `kapsul-oci fetch` for `kapsul run REF` and `kapsul up -f REF`. Linked
  * dynamically with the OCI client (src/oci/: libcurl, jansson, libarchive).
  *
- *   kapsul oci push [--plain-http] [--format wasm|compat|spin] [--platform OS/ARCH] SOURCE REF
+ *   kapsul oci push [--plain-http] [--format wasm|compat|spin] [--platform OS/ARCH[,...]] SOURCE REF
  *   kapsul oci pull [--plain-http] [--platform OS/ARCH] REF [-o DIR]
  *   kapsul oci fetch [--plain-http] REF
  *
@@ -26,14 +26,16 @@ typedef struct opts {
     const char *cmd;
     kpOciOptions oci;
     const char *format, *platform, *out;
-    char os[32], arch[32];
+    char os[32], arch[32]; /* the first platform: what pull and fetch select */
+    char plat_os[8][32], plat_arch[8][32];
+    int nplat;
     const char *args[2];
     int nargs;
 } opts;
 
 static void usage(FILE *f) {
     fputs(
-        "usage: kapsul oci push [--plain-http] [--format wasm|compat|spin] [--platform OS/ARCH] SOURCE REF\n"
+        "usage: kapsul oci push [--plain-http] [--format wasm|compat|spin] [--platform OS/ARCH[,...]] SOURCE REF\n"
         "       kapsul oci pull [--plain-http] [--platform OS/ARCH] REF [-o DIR]\n"
         "       kapsul oci fetch [--plain-http] REF\n"
         "Push WebAssembly modules and Spin applications to OCI registries and image layouts, and pull\n"
@@ -48,7 +50,9 @@ static void usage(FILE *f) {
         "  --format FORMAT       wasm: the CNCF wasm artifact (default for a module); compat: a\n"
         "                        container image with the module as its entrypoint (containerd, crun,\n"
         "                        kapsul-runc); spin: a Spin application (default for a manifest)\n"
-        "  --platform OS/ARCH    compat images and image indexes (default: linux/ this host's arch)\n"
+        "  --platform OS/ARCH[,OS/ARCH...]  the compat image's platform (several: one image each\n"
+        "                        under an image index); the entry pull takes from an index\n"
+        "                        (default: linux/ this host's architecture)\n"
         "  -o, --output DIR      pull: where to write (default: . for a module, REPO's last part for\n"
         "                        an application; an application's DIR must be absent or empty)\n"
         "  --plain-http          talk HTTP, not HTTPS, to the registry (a loopback test registry)\n"
@@ -64,6 +68,26 @@ static void host_arch(char out[32]) {
     else if (strcmp(m, "aarch64") == 0) m = "arm64";
     else if (strcmp(m, "i686") == 0 || strcmp(m, "i386") == 0) m = "386";
     snprintf(out, 32, "%.31s", m);
+}
+
+/* "OS/ARCH[,OS/ARCH...]" (at most 8) into o->plat_*; the count, or -1 (printed). */
+static int parse_platforms(const char *list, opts *o) {
+    int n = 0;
+    for (const char *p = list;; n++) {
+        const char *end = strchr(p, ','), *slash = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        size_t osl = slash && slash < p + len ? (size_t)(slash - p) : 0;
+        if (n == 8 || osl == 0 || osl >= 32 || len - osl - 1 == 0 || len - osl - 1 >= 32 ||
+            memchr(slash + 1, '/', len - osl - 1)) {
+            kpCli_usageError(
+                "oci", "--platform: '%s' is not OS/ARCH[,OS/ARCH...] (at most 8; e.g. linux/amd64)", list);
+            return -1;
+        }
+        snprintf(o->plat_os[n], 32, "%.*s", (int)osl, p);
+        snprintf(o->plat_arch[n], 32, "%.*s", (int)(len - osl - 1), slash + 1);
+        if (!end) return n + 1;
+        p = end + 1;
+    }
 }
 
 static int parse(int argc, char **argv, opts *o) {
@@ -106,23 +130,18 @@ static int parse(int argc, char **argv, opts *o) {
         return kpCli_usageError("oci", "%s takes %s", o->cmd, want == 2 ? "SOURCE and REF" : "one REF");
     if (o->format && strcmp(o->format, "wasm") && strcmp(o->format, "compat") && strcmp(o->format, "spin"))
         return kpCli_usageError("oci", "--format: '%s' is not wasm, compat or spin", o->format);
-    snprintf(o->os, sizeof o->os, "linux");
-    host_arch(o->arch);
-    if (o->platform) {
-        const char *slash = strchr(o->platform, '/');
-        size_t n = slash ? (size_t)(slash - o->platform) : 0;
-        if (!slash || n == 0 || n >= sizeof o->os || !slash[1] || strlen(slash + 1) >= sizeof o->arch ||
-            strchr(slash + 1, '/'))
-            return kpCli_usageError("oci", "--platform: '%s' is not OS/ARCH (e.g. linux/amd64)", o->platform);
-        snprintf(o->os, sizeof o->os, "%.*s", (int)n, o->platform);
-        snprintf(o->arch, sizeof o->arch, "%s", slash + 1);
-    }
+    snprintf(o->plat_os[0], sizeof o->plat_os[0], "linux");
+    host_arch(o->plat_arch[0]);
+    o->nplat = 1;
+    if (o->platform && (o->nplat = parse_platforms(o->platform, o)) < 0) return KP_EXIT_USAGE;
+    snprintf(o->os, sizeof o->os, "%s", o->plat_os[0]);
+    snprintf(o->arch, sizeof o->arch, "%s", o->plat_arch[0]);
     return KP_EXIT_OK;
 }
 
 static int fail(const opts *o, const char *what, const kapsul_error *err) {
     fprintf(stderr, "kapsul oci %s: %s: %s\n", o->cmd, what, err->message);
-    return err->code == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_FAIL;
+    return KP_EXIT_FAIL;
 }
 
 /* ---- push ---------------------------------------------------------------------------------- */
@@ -131,7 +150,7 @@ static bool is_manifest_source(const char *src) {
     struct stat st;
     size_t n = strlen(src);
     if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) return true;
-    return n >= 4 && strcmp(src + n - 5 < src ? src : src + n - 5, ".toml") == 0;
+    return n >= 5 && strcmp(src + n - 5, ".toml") == 0;
 }
 
 /* The path of host inside the application directory, checked; NULL (printed) if outside. */
@@ -230,6 +249,33 @@ done:
     return rc;
 }
 
+/* The compat image for each --platform, under one image index. */
+static int push_compat_index(const opts *o, const kpOciRef *ref, const char *refs, const kpBuf *wasm,
+                             const char *name) {
+    kpOciImage imgs[8];
+    const char *os[8], *arch[8];
+    kapsul_error err;
+    kpOciStore *store = NULL;
+    int n = 0, rc = KP_EXIT_OK;
+    char digest[KP_OCI_DIGEST_LEN];
+    for (; n < o->nplat; n++) {
+        os[n] = o->plat_os[n];
+        arch[n] = o->plat_arch[n];
+        if (kpOciImage_compat(wasm->data, wasm->len, name, os[n], arch[n], &imgs[n], &err)) {
+            rc = fail(o, "building the image", &err);
+            goto done;
+        }
+    }
+    if (kpOciStore_open(ref, &o->oci, &store, &err) ||
+        kpOci_pushIndex(store, imgs, os, arch, (size_t)n, digest, &err))
+        rc = fail(o, refs, &err);
+    else printf("%s\n", digest);
+done:
+    kpOciStore_close(store);
+    while (n-- > 0) kpOciImage_free(&imgs[n]);
+    return rc;
+}
+
 static int push(const opts *o) {
     const char *src = o->args[0], *refs = o->args[1];
     kpOciRef ref;
@@ -240,7 +286,8 @@ static int push(const opts *o) {
     if (kpOciRef_parse(refs, &ref, &err)) return kpCli_usageError("oci", "%s", err.message);
     if (ref.digest) {
         kpOciRef_free(&ref);
-        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)", refs);
+        return kpCli_usageError("oci", "push: '%s' names a digest; push to a tag (the digest is printed)",
+                                refs);
     }
     const char *format = o->format ? o->format : is_manifest_source(src) ? "spin" : "wasm";
     if (strcmp(format, "spin") == 0) {
@@ -267,6 +314,11 @@ static int push(const opts *o) {
         else snprintf(name, sizeof name, "%s", base);
         if (n < 5 || strcmp(name + strlen(name) - 5, ".wasm") != 0)
             strncat(name, ".wasm", sizeof name - strlen(name) - 1);
+        if (strcmp(format, "compat") == 0 && o->nplat > 1) {
+            rc = push_compat_index(o, &ref, refs, &wasm, name);
+            kpBuf_free(&wasm);
+            goto done;
+        }
         st = strcmp(format, "compat") == 0
                  ? kpOciImage_compat(wasm.data, wasm.len, name, o->os, o->arch, &img, &err)
                  : kpOciImage_wasm(wasm.data, wasm.len, name, &img, &err);
@@ -376,6 +428,13 @@ static int fetch(const opts *o) {
     else if (home && *home) snprintf(root, sizeof root, "%s/.cache/kapsul/oci/sha256", home);
     else {
         fprintf(stderr, "kapsul oci fetch: neither XDG_CACHE_HOME nor HOME is set\n");
+        goto done;
+    }
+    /* A reference pinned to a digest that is cached needs no store at all. */
+    snprintf(entry, sizeof entry, "%s/%s", root, ref.digest ? ref.digest + 7 : "-");
+    if (ref.digest && entry_target(entry, target, sizeof target)) {
+        printf("%s\n", target);
+        rc = KP_EXIT_OK;
         goto done;
     }
     /* Resolve the reference to a manifest digest; a cache hit costs this one request. */

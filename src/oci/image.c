@@ -151,8 +151,10 @@ static json_t *descriptor(const char *media_type, const char *digest, size_t siz
     return d;
 }
 
-kapsul_status kpOci_push(kpOciStore *s, const kpOciImage *img, char digest[KP_OCI_DIGEST_LEN],
-                         kapsul_error *err) {
+/* Upload img's blobs and its manifest: under the reference's tag, or (child) only by digest, for
+ * an index to name. *size: the manifest's length. */
+static kapsul_status push_one(kpOciStore *s, const kpOciImage *img, bool child,
+                              char digest[KP_OCI_DIGEST_LEN], size_t *size, kapsul_error *err) {
     kapsul_status st = KAPSUL_OK;
     char d[KP_OCI_DIGEST_LEN];
     json_t *m = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", KP_OCI_MT_MANIFEST, "layers");
@@ -173,9 +175,10 @@ kapsul_status kpOci_push(kpOciStore *s, const kpOciImage *img, char digest[KP_OC
         json_object_set_new(m, "annotations", json_pack("{s:s}", KP_OCI_ANN_VARIANT, "compat")))
         goto oom;
     if (!(text = json_dumps(m, JSON_COMPACT))) goto oom;
-    if ((st = kpOciStore_putManifest(s, KP_OCI_MT_MANIFEST, (const uint8_t *)text, strlen(text), err)))
-        goto done;
-    kpOci_digest((const uint8_t *)text, strlen(text), digest);
+    *size = strlen(text);
+    st = child ? kpOciStore_putChildManifest(s, KP_OCI_MT_MANIFEST, (const uint8_t *)text, *size, err)
+               : kpOciStore_putManifest(s, KP_OCI_MT_MANIFEST, (const uint8_t *)text, *size, err);
+    if (!st) kpOci_digest((const uint8_t *)text, *size, digest);
 done:
     free(text);
     json_decref(m);
@@ -183,6 +186,45 @@ done:
 oom:
     st = nomem(err);
     goto done;
+}
+
+kapsul_status kpOci_push(kpOciStore *s, const kpOciImage *img, char digest[KP_OCI_DIGEST_LEN],
+                         kapsul_error *err) {
+    size_t size;
+    return push_one(s, img, false, digest, &size, err);
+}
+
+kapsul_status kpOci_pushIndex(kpOciStore *s, const kpOciImage *imgs, const char *const *os,
+                              const char *const *arch, size_t n, char digest[KP_OCI_DIGEST_LEN],
+                              kapsul_error *err) {
+    json_t *x = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType", KP_OCI_MT_INDEX, "manifests");
+    kapsul_status st = KAPSUL_OK;
+    char *text = NULL;
+    if (!x) return nomem(err);
+    for (size_t i = 0; i < n; i++) {
+        char d[KP_OCI_DIGEST_LEN];
+        size_t size;
+        if ((st = push_one(s, &imgs[i], true, d, &size, err))) goto done;
+        json_t *e = descriptor(KP_OCI_MT_MANIFEST, d, size, NULL);
+        if (!e ||
+            json_object_set_new(e, "platform",
+                                json_pack("{s:s,s:s}", "architecture", arch[i], "os", os[i])) ||
+            json_array_append_new(json_object_get(x, "manifests"), e)) {
+            st = nomem(err);
+            goto done;
+        }
+    }
+    if (!(text = json_dumps(x, JSON_COMPACT))) {
+        st = nomem(err);
+        goto done;
+    }
+    if ((st = kpOciStore_putManifest(s, KP_OCI_MT_INDEX, (const uint8_t *)text, strlen(text), err)))
+        goto done;
+    kpOci_digest((const uint8_t *)text, strlen(text), digest);
+done:
+    free(text);
+    json_decref(x);
+    return st;
 }
 
 static bool known_layer(const char *mt) {

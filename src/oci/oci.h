@@ -143,6 +143,9 @@ kapsul_status kpOciStore_getBlob(kpOciStore *s, const kpOciDesc *d, kpBuf *out, 
 /* Store a manifest under ref's tag (or only by digest when the reference has none). */
 kapsul_status kpOciStore_putManifest(kpOciStore *s, const char *media_type, const uint8_t *data, size_t len,
                                      kapsul_error *err);
+/* Store a manifest only by its digest (one an index will name). */
+kapsul_status kpOciStore_putChildManifest(kpOciStore *s, const char *media_type, const uint8_t *data,
+                                          size_t len, kapsul_error *err);
 /* Fetch the manifest ref names (following an index to the entry for platform os/arch, or its only
  * entry), its bytes into out, its media type and digest (checked if the reference pins one). */
 kapsul_status kpOciStore_getManifest(kpOciStore *s, const char *os, const char *arch, kpBuf *out,
@@ -182,8 +185,8 @@ kapsul_status kpOciImage_wasm(const uint8_t *wasm, size_t len, const char *name,
 /* The compat image: one tar+gzip layer holding /NAME, config.Entrypoint ["/NAME"], platform os/arch. */
 kapsul_status kpOciImage_compat(const uint8_t *wasm, size_t len, const char *name, const char *os,
                                 const char *arch, kpOciImage *out, kapsul_error *err);
-/* A Spin application's config blob: {"name","version","files":[...titles]}; the caller adds the
- * spin.toml and every module and file as layers titled by their path in the application. */
+/* A Spin application's config blob: {"name","version","created","manifest":"spin.toml"}; the caller
+ * adds the spin.toml and every module and file as layers titled by their path in the application. */
 kapsul_status kpOciImage_spin(const char *name, const char *version, kpOciImage *out, kapsul_error *err);
 /* Which format a pulled image is; KAPSUL_ERR_MALFORMED for an unknown config media type. */
 kapsul_status kpOciImage_format(const kpOciImage *img, kpOciFormat *out, kapsul_error *err);
@@ -192,6 +195,11 @@ kapsul_status kpOciImage_format(const kpOciImage *img, kpOciFormat *out, kapsul_
  * digest into digest. */
 kapsul_status kpOci_push(kpOciStore *s, const kpOciImage *img, char digest[KP_OCI_DIGEST_LEN],
                          kapsul_error *err);
+/* Push n images, one per platform os[i]/arch[i], each by digest, and an image index naming them
+ * under the reference's tag; the index's digest into digest. */
+kapsul_status kpOci_pushIndex(kpOciStore *s, const kpOciImage *imgs, const char *const *os,
+                              const char *const *arch, size_t n, char digest[KP_OCI_DIGEST_LEN],
+                              kapsul_error *err);
 /* Pull the manifest ref names and every blob, verified; digest: the manifest's. os/arch select
  * from an index (NULL: "linux" and this host's architecture). */
 kapsul_status kpOci_pull(kpOciStore *s, const char *os, const char *arch, kpOciImage *out,

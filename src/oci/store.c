@@ -63,6 +63,15 @@ kapsul_status kpOciStore_putManifest(kpOciStore *s, const char *media_type, cons
     return s->ops->put_manifest(s, reference, digest, media_type, data, len, err);
 }
 
+kapsul_status kpOciStore_putChildManifest(kpOciStore *s, const char *media_type, const uint8_t *data,
+                                          size_t len, kapsul_error *err) {
+    char digest[KP_OCI_DIGEST_LEN];
+    kpOci_digest(data, len, digest);
+    /* In a layout a manifest an index names is just a blob; index.json lists only what is tagged. */
+    if (s->ref.kind == KP_OCI_REF_LAYOUT) return s->ops->put_blob(s, digest, data, len, err);
+    return s->ops->put_manifest(s, digest, digest, media_type, data, len, err);
+}
+
 static bool is_index_type(const char *mt) {
     return mt && (strcmp(mt, KP_OCI_MT_INDEX) == 0 || strcmp(mt, KP_OCI_MT_DOCKER_LIST) == 0);
 }

@@ -8,8 +8,10 @@ Starts Debian's docker-registry on 127.0.0.1 (a free port, filesystem storage an
 temporary directory) and stops it by PID at the end; the fake registry (http.server, in this
 process) serves hand-made manifests and blobs for the bad-input cases and a token-auth flow.
 Round trips: the wasm artifact, the compat image and a Spin application through the registry and
-through an OCI layout; skopeo inspect of each; skopeo copy registry -> layout -> kapsul pull;
-kapsul run REF and kapsul up -f REF. Bad input: digest and size mismatches (registry and layout),
+through an OCI layout; a compat image for two platforms under an image index; skopeo inspect of
+each; skopeo copy registry -> layout -> kapsul pull; kapsul run REF and kapsul up -f REF (through
+the cache, offline for a cached digest); Bearer-token and Basic authentication with config.json
+credentials; an index followed to the --platform entry. Bad input: digest and size mismatches (registry and layout),
 a truncated layer, a missing config, unknown media types, a file name leaving the application;
 each a clear error with nothing left in the output directory.
 Ends with "N passed, N failed"."""
@@ -111,6 +113,7 @@ class Fake:
     manifests = {}  # "repo/ref" -> (bytes, media type)
     blobs = {}      # digest -> bytes served (whatever their real hash)
     token = None    # require "Bearer token" when set
+    basic_only = False  # require the Basic credential itself (a Basic challenge)
     basic = None    # the Basic credential the token endpoint wants
     port = 0
 
@@ -134,6 +137,8 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         if p.startswith("/token"):
             ok = self.headers.get("Authorization") == "Basic " + Fake.basic
             return self.send(200 if ok else 401, json.dumps({"token": Fake.token}).encode() if ok else b"{}")
+        if Fake.basic_only and self.headers.get("Authorization") != "Basic " + Fake.basic:
+            return self.send(401, b"{}", extra={"WWW-Authenticate": 'Basic realm="fake"'})
         if Fake.token and self.headers.get("Authorization") != "Bearer " + Fake.token:
             chal = f'Bearer realm="http://127.0.0.1:{Fake.port}/token",service="fake",scope="repository:x:pull"'
             return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"login"}]}',
@@ -271,6 +276,31 @@ def tests(host):
                                         for f in got)
         check(f"pull.spin.{where}", same, f"{r.stderr} {got} {app_files}")
 
+    # A compat image for two platforms: an image index (registry and layout); skopeo picks the
+    # amd64 entry, kapsul pulls either.
+    for where, ref, sk in (("registry", f"{host}/kapsul/multi:v1", ["--tls-verify=false", f"docker://{host}/kapsul/multi:v1"]),
+                           ("layout", f"oci:{layout}:multi", [f"oci:{layout}:multi"])):
+        r = run("oci", "push", "--plain-http", "--format", "compat", "--platform", "linux/amd64,linux/arm64",
+                "hello.wasm", ref)
+        raw = skopeo("inspect", "--raw", *sk)
+        idx = json.loads(raw.stdout) if raw.returncode == 0 else {}
+        plats = [m.get("platform", {}).get("architecture") for m in idx.get("manifests", [])]
+        info = skopeo("inspect", "--override-arch", "arm64", *sk)
+        arch = json.loads(info.stdout).get("Architecture") if info.returncode == 0 else None
+        check(f"push.compat-index.{where}", r.returncode == 0 and sha(raw.stdout.encode()) == r.stdout.strip() and
+              plats == ["amd64", "arm64"] and arch == "arm64", r.stderr + raw.stderr + info.stderr)
+        out = os.path.join(TMP, "pull", where, "multi-arm")
+        r = run("oci", "pull", "--plain-http", "--platform", "linux/arm64", ref, "-o", out)
+        check(f"pull.compat-index.{where}", r.returncode == 0 and open(os.path.join(out, "hello.wasm"), "rb").read() == hello,
+              r.stderr)
+
+    # An application is not pulled over a directory that has files.
+    out = os.path.join(TMP, "pull", "registry", "app")
+    before = sorted(os.listdir(out))
+    r = run("oci", "pull", "--plain-http", f"{host}/kapsul/spin:v1", "-o", out)
+    check("pull.spin.not-over-files", r.returncode == 1 and "not empty" in r.stderr and sorted(os.listdir(out)) == before,
+          r.stderr)
+
     # skopeo copy registry -> layout, then kapsul pulls the copy.
     copy = os.path.join(TMP, "copied")
     for fmt in ("compat", "wasm"):
@@ -295,6 +325,16 @@ def tests(host):
     entries = os.listdir(os.path.join(TMP, "cache", "kapsul", "oci", "sha256"))
     check("run.cache", r.returncode == 7 and digests[("compat", "registry")][7:] in entries and
           not [e for e in entries if e.startswith(".tmp")], str(entries))
+    r = run("run", f"{host}/kapsul/spin:v1")
+    check("run.spin-app", r.returncode == 1 and "a Spin application, not a module" in r.stderr, r.stderr)
+    r = run("up", "-f", f"{host}/kapsul/wasm:v1")
+    check("up.module", r.returncode == 1 and "a module, not a Spin application" in r.stderr, r.stderr)
+    # Pinned by a cached digest: no registry needed (an address nothing listens on).
+    pinned = f"127.0.0.1:{free_port()}/kapsul/compat@{digests[('compat', 'registry')]}"
+    r = run("run", pinned)
+    check("run.cached-digest-offline", r.returncode == 7 and r.stdout == "hello from oci\n", r.stderr)
+    r = run("run", f"127.0.0.1:{free_port()}/kapsul/compat:v1")
+    check("run.unreachable", r.returncode == 1 and "Couldn't connect" in r.stderr, r.stderr)
     port = free_port()
     up = subprocess.Popen([KAPSUL, "up", "-f", f"{host}/kapsul/spin:v1", "--listen", f"127.0.0.1:{port}"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
@@ -324,18 +364,43 @@ def tests(host):
               open(os.path.join(ENV["DOCKER_CONFIG"], "config.json"), "w"))
     r = run("oci", "pull", "--plain-http", ref + ":v1", "-o", os.path.join(TMP, "pull", "auth1"))
     check("auth.token", r.returncode == 0, r.stderr)
-    Fake.token = None
+    Fake.token, Fake.basic_only = None, True
+    r = run("oci", "pull", "--plain-http", ref + ":v1", "-o", os.path.join(TMP, "pull", "auth2"))
+    check("auth.basic", r.returncode == 0, r.stderr)
+    Fake.basic_only = False
 
+    index_follow(layout, hello)
     bad_inputs(layout, hello)
 
     # Bad references and flags are usage errors.
-    for args in (["pull", "UPPER/Case:1"], ["pull", "h:99999999/x"], ["push", "hello.wasm", "x@sha256:12"],
+    for args in (["pull", "UPPER/Case:1"], ["push", "--platform", "linux", "hello.wasm", "oci:x"],
+                 ["push", "--platform", "linux/amd64,", "hello.wasm", "oci:x"], ["pull", "h:99999999/x"], ["push", "hello.wasm", "x@sha256:12"],
                  ["push", "hello.wasm", "oci:x@sha256:" + "0" * 64],
                  ["push", "--format", "tar", "hello.wasm", "oci:x"], ["pull"], ["frob"]):
         r = run("oci", *args)
         check("usage." + "-".join(a.replace("/", "_") for a in args)[:40], r.returncode == 2 and r.stderr, r.stderr)
     r = run("oci", "push", os.path.join(app, "notes.txt"), f"oci:{layout}:x")
     check("usage.not-a-module", r.returncode == 2 and "not a WebAssembly module" in r.stderr, r.stderr)
+
+
+def index_follow(layout, hello):
+    """An image index (as multi-arch images are pushed): kapsul picks the --platform entry."""
+    m, blobs = layout_image(layout, "compat")
+    other = json.dumps({"schemaVersion": 2, "config": {"mediaType": "application/x-nothing", "digest": sha(b"x"),
+                                                          "size": 1}, "layers": []}).encode()
+    desc = lambda body, arch: {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(body),
+                               "size": len(body), "platform": {"os": "linux", "architecture": arch}}
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [desc(other, "arm64"), desc(m, "amd64")]}).encode()
+    ref = serve_fake("index", index, blobs, "application/vnd.oci.image.index.v1+json")
+    Fake.manifests[f"bad/index/{sha(m)}"] = (m, "application/vnd.oci.image.manifest.v1+json")
+    Fake.manifests[f"bad/index/{sha(other)}"] = (other, "application/vnd.oci.image.manifest.v1+json")
+    out = os.path.join(TMP, "pull", "index")
+    r = run("oci", "pull", "--plain-http", "--platform", "linux/amd64", ref + ":v1", "-o", out)
+    check("index.platform", r.returncode == 0 and open(os.path.join(out, "hello.wasm"), "rb").read() == hello, r.stderr)
+    r = run("oci", "pull", "--plain-http", "--platform", "linux/arm64", ref + ":v1", "-o", out + "-arm")
+    check("index.other-platform", r.returncode == 1 and "unknown config media type" in r.stderr, r.stderr)
+    expect_pull_error("index-no-platform", ref + ":v1", "no manifest for linux/s390x", ("--platform", "linux/s390x"))
 
 
 def bad_inputs(layout, hello):
