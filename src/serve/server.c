@@ -210,7 +210,7 @@ static const char *protocol_of(int version) {
 static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env,
                          const kpStrVec *argv, const kpHttp_request *req, kpHttp_response *res, reply *r,
                          kpLogRequest *lr) {
-    const kpServe_component *c = &app->components.v[b->component];
+    kpServe_component *c = &app->components.v[b->component];
     kpServe_active a;
     kpInstance_output o;
     kapsul_error e;
@@ -573,6 +573,15 @@ kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kp
                             kpHttp_server **out, kapsul_error *err) {
     if (!(app->stats = kp_calloc(app->components.n + 1, sizeof *app->stats)))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    /* Guests run on the front's workers only, so a template never needs more slots than there
+     * are workers; the live templates are bounded by count and by the slots they reserve. */
+    uint32_t pool = kpHttp_workers(cfg);
+    size_t max_live = KP_SERVE_MAX_TEMPLATES;
+    if (max_live > KP_SERVE_MAX_POOL_SLOTS / pool) max_live = KP_SERVE_MAX_POOL_SLOTS / pool;
+    kapsul_status st = kpInstance_cacheInit(&app->cache, max_live, pool, err);
+    if (st != KAPSUL_OK) return st;
+    app->cache_ready = true;
+    for (size_t i = 0; i < app->components.n; i++) app->components.v[i].run.cache = &app->cache;
     if (pthread_create(&app->monitor, NULL, monitor_main, app) != 0)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "cannot start the monitor thread");
     app->monitor_started = true;
@@ -614,6 +623,7 @@ void kpServe_free(kpServe_app *app) {
     kpVec_free(&app->components);
     kpVec_free(&app->bindings);
     kpRoute_free(&app->router);
+    if (app->cache_ready) kpInstance_cacheFree(&app->cache);
     kp_free(app->stats);
     if (app->staging) nftw(app->staging, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     kp_free(app->staging);

@@ -56,7 +56,9 @@ typedef struct kpServe_app {
     const char *name, *version, *base; /* borrowed */
     kpRouter router;
     KP_VEC(kpServe_binding) bindings;
-    KP_VEC(kpServe_component) components;
+    KP_VEC(kpServe_component) components; /* fixed once kpServe_start runs (the cache links them) */
+    kpInstance_cache cache;               /* their templates (serve/instance.h) */
+    bool cache_ready;
     char *staging; /* a temporary directory of mounted files, removed at free */
     /* Requests whose guest runs, checked for cancellation by the monitor thread. */
     pthread_mutex_t active_lock;
