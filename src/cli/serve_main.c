@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -29,6 +30,7 @@ typedef struct opts {
     kapsul_config engine;
     kpServe_limits lim;
     const char *log_file, *file, *manifest, *otlp;
+    uint64_t max_templates;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
 } opts;
@@ -59,6 +61,8 @@ static void usage(FILE *f, const char *cmd) {
           "  --timeout DURATION       per request (e.g. 500ms, 2s); past it the answer is 504\n"
           "  --fuel N                 per request units of work; exhausted: 500\n"
           "  --tls-cert FILE, --tls-key FILE   serve HTTPS (and h2) with this PEM chain and key\n"
+          "  --max-templates N        keep at most N components instantiable from a ready template\n"
+          "                           (default 1024); the least recently used is rebuilt on demand\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
@@ -123,7 +127,12 @@ static int take(opts *o, const char *name, char *val) {
         ok = kpCli_parseSize(val, &o->engine.max_memory_bytes) && o->engine.max_memory_bytes;
     else if (strcmp(name, "--timeout") == 0)
         ok = kpCli_parseDuration(val, &o->lim.timeout_ns) && o->lim.timeout_ns;
-    else if (strcmp(name, "--fuel") == 0) {
+    else if (strcmp(name, "--max-templates") == 0) {
+        char *end;
+        errno = 0;
+        o->max_templates = strtoull(val, &end, 10);
+        ok = val[0] >= '1' && val[0] <= '9' && !*end && !errno && o->max_templates <= 1000000;
+    } else if (strcmp(name, "--fuel") == 0) {
         char *end;
         errno = 0;
         u = strtoull(val, &end, 10);
@@ -213,6 +222,17 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
 fail:
     kpBuf_free(&bytes);
     return rc;
+}
+
+/* Every connection, template image and guest stdio file is a descriptor: an application of
+ * thousands of tenants under load needs more than the usual soft limit of 1024, so take the hard
+ * limit, as servers do. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 /* Serve until SIGTERM/SIGINT, then drain. */
@@ -309,8 +329,10 @@ int main(int argc, char **argv) {
         rc = KP_EXIT_FAIL;
         goto fail;
     }
+    raise_fd_limit();
     rc = build_app(&o, engine, &log, &m, &app);
     have_app = true;
+    app.max_templates = (size_t)o.max_templates;
     if (rc == KP_EXIT_OK) rc = serve(&o, &app, &log);
 fail:
     if (have_app) kpServe_free(&app);

@@ -576,7 +576,7 @@ kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kp
     /* Guests run on the front's workers only, so a template never needs more slots than there
      * are workers; the live templates are bounded by count and by the slots they reserve. */
     uint32_t pool = kpHttp_workers(cfg);
-    size_t max_live = KP_SERVE_MAX_TEMPLATES;
+    size_t max_live = app->max_templates ? app->max_templates : KP_SERVE_MAX_TEMPLATES;
     if (max_live > KP_SERVE_MAX_POOL_SLOTS / pool) max_live = KP_SERVE_MAX_POOL_SLOTS / pool;
     kapsul_status st = kpInstance_cacheInit(&app->cache, max_live, pool, err);
     if (st != KAPSUL_OK) return st;

@@ -59,7 +59,8 @@ typedef struct kpServe_app {
     KP_VEC(kpServe_component) components; /* fixed once kpServe_start runs (the cache links them) */
     kpInstance_cache cache;               /* their templates (serve/instance.h) */
     bool cache_ready;
-    char *staging; /* a temporary directory of mounted files, removed at free */
+    size_t max_templates; /* live templates; 0 = KP_SERVE_MAX_TEMPLATES (set before kpServe_start) */
+    char *staging;        /* a temporary directory of mounted files, removed at free */
     /* Requests whose guest runs, checked for cancellation by the monitor thread. */
     pthread_mutex_t active_lock;
     kpServe_active *active;
