@@ -31,6 +31,7 @@ typedef struct opts {
     kpServe_limits lim;
     const char *log_file, *file, *manifest, *otlp;
     uint64_t max_templates;
+    kpCliTier tier;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
 } opts;
@@ -63,6 +64,9 @@ static void usage(FILE *f, const char *cmd) {
           "  --tls-cert FILE, --tls-key FILE   serve HTTPS (and h2) with this PEM chain and key\n"
           "  --max-templates N        keep at most N components instantiable from a ready template\n"
           "                           (default 1024); the least recently used is rebuilt on demand\n"
+          "  --tier interp|native     interpreter (default), or native code: each component compiled\n"
+          "                           through LLVM once at start-up (cached)\n"
+          "  --cache DIR              where --tier native keeps compiled modules\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
@@ -138,7 +142,11 @@ static int take(opts *o, const char *name, char *val) {
         u = strtoull(val, &end, 10);
         ok = val[0] >= '0' && val[0] <= '9' && !*end && !errno && u;
         o->lim.fuel = u;
-    } else if (up && (strcmp(name, "-f") == 0 || strcmp(name, "--from") == 0)) o->manifest = val;
+    } else if (strcmp(name, "--tier") == 0) {
+        ok = strcmp(val, "native") == 0 || strcmp(val, "interp") == 0;
+        o->tier.native = strcmp(val, "native") == 0;
+    } else if (strcmp(name, "--cache") == 0) o->tier.cache = val;
+    else if (up && (strcmp(name, "-f") == 0 || strcmp(name, "--from") == 0)) o->manifest = val;
     else if (!up && strcmp(name, "--env") == 0) ok = add_env(o, val);
     else if (!up && strcmp(name, "--dir") == 0) ok = add_dir(o, val);
     else return kpCli_usageError(o->cmd, "unknown option %s", name);
@@ -182,12 +190,21 @@ static int parse(opts *o, int argc, char **argv) {
     return 0;
 }
 
+/* --tier native: module bytes to .kwasm bytes (kapsul-llvmc, cached; tier.c). */
+static kapsul_status to_native(void *ctx, const uint8_t *bytes, size_t len, kpBuf *out, kapsul_error *err) {
+    return kpCli_nativeArtifact(ctx, bytes, len, out, err);
+}
+
 /* The app from FILE.wasm (serve) or the manifest (up); errors printed here. */
 static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, kpServe_app *app) {
     kapsul_error err;
     kpBuf bytes = { 0 };
     kapsul_status st;
     int rc = KP_EXIT_OK;
+    if (o->tier.native) {
+        o->lim.convert = to_native;
+        o->lim.convert_ctx = &o->tier;
+    }
     if (o->file) {
         if ((st = kpCli_loadModuleBytes(o->file, &bytes, NULL, &err)) != KAPSUL_OK) {
             kpCli_printError(stderr, o->file, &err);

@@ -376,7 +376,12 @@ static kapsul_status add_component(kpServe_app *app, const char *id, const uint8
     kpServe_component *c = &app->components.v[app->components.n];
     memset(c, 0, sizeof *c);
     if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    kapsul_status st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    kpBuf converted = { 0 };
+    kapsul_status st = KAPSUL_OK;
+    if (lim->convert && (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
+        bytes = converted.data, len = converted.len;
+    if (st == KAPSUL_OK) st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    kpBuf_free(&converted);
     if (st != KAPSUL_OK) {
         kp_free(c->id);
         return st;

@@ -73,9 +73,14 @@ typedef struct kpServe_app {
     kpOtlp *otlp;           /* borrowed: the span exporter, or NULL */
 } kpServe_app;
 
-/* Per-run limits every component gets. */
+/* Per-run limits every component gets, and how its bytes are loaded. */
 typedef struct kpServe_limits {
     uint64_t timeout_ns, fuel;
+    /* When set, each component's module bytes pass through this before kapsul_module_new, once
+     * at start-up: kapsul-serve's --tier native compiles them to .kwasm here (the serve layer
+     * cannot call the CLI's compiler driver itself). out is freed by the caller. */
+    kapsul_status (*convert)(void *ctx, const uint8_t *bytes, size_t len, kpBuf *out, kapsul_error *err);
+    void *convert_ctx;
 } kpServe_limits;
 
 /* `kapsul serve`: one module on every path ("/..."); env and dirs as `kapsul run` takes them. */
