@@ -509,6 +509,19 @@ def test_up_routing_and_files():
                 os.path.getmtime(os.path.join(os.environ.get("TMPDIR", "/tmp"), p)) > time.time() - 2]
 
 
+def test_info_escapes_name():
+    d = make_app(MANIFEST.replace('name = "routes"', r'name = "say \"hi\" \\ back\u00e9"'))
+    s = Server("up", "-f", d)
+    try:
+        st, h, out = s.get("/.well-known/spin/info")
+        assert st == 200 and h["content-type"] == "application/json", (st, h)
+        info = json.loads(out)
+        assert info["name"] == 'say "hi" \\ back\u00e9' and info["version"] == "0.1.0", info
+        assert info["runtime"].startswith("kapsul "), info
+    finally:
+        s.stop()
+
+
 def test_up_refuses_spin_executor():
     d = make_app(MANIFEST.replace('component = "wild"\nexecutor = { type = "wagi" }', 'component = "wild"'))
     r = subprocess.run([KAPSUL, "up", "-f", d, "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
