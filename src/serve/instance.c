@@ -34,6 +34,14 @@ void kpInstance_cacheFree(kpInstance_cache *cache) {
     cache->lock = NULL;
 }
 
+void kpInstance_cacheStats(kpInstance_cache *cache, uint64_t *live, uint64_t *made, uint64_t *freed) {
+    kpOs_mutexLock(cache->lock);
+    *live = cache->live;
+    *made = cache->made;
+    *freed = cache->freed;
+    kpOs_mutexUnlock(cache->lock);
+}
+
 static void list_unlink(kpInstance_cache *k, kpInstance_component *c) {
     if (c->newer) c->newer->older = c->older;
     else k->newest = c->older;

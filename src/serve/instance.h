@@ -39,7 +39,7 @@ typedef struct kpInstance_cache {
     kpInstance_component *newest, *oldest; /* components holding a template, by last use */
     size_t live, max_live;
     uint32_t pool_size;   /* slots per template: the most runs one component has at once */
-    uint64_t made, freed; /* templates made and evicted, for the log and tests */
+    uint64_t made, freed; /* templates made and evicted (kapsul-serve's /metrics) */
 } kpInstance_cache;
 
 struct kpInstance_component {
@@ -61,6 +61,8 @@ struct kpInstance_component {
 kapsul_status kpInstance_cacheInit(kpInstance_cache *cache, size_t max_live, uint32_t pool_size,
                                    kapsul_error *err);
 void kpInstance_cacheFree(kpInstance_cache *cache);
+/* A consistent reading of live, made and freed (for /metrics). */
+void kpInstance_cacheStats(kpInstance_cache *cache, uint64_t *live, uint64_t *made, uint64_t *freed);
 
 /* A run's handle for other threads: kpInstance_interrupt may be called at any time, before, during
  * or after the run (then it does nothing but leave `interrupted` set). */

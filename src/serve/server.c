@@ -87,6 +87,20 @@ static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response 
         "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
         "kapsul_instances_live %llu\n",
         (unsigned long long)atomic_load(&app->live));
+    uint64_t live = 0, made = 0, freed = 0;
+    if (app->cache_ready) kpInstance_cacheStats(&app->cache, &live, &made, &freed);
+    metric_line(&b,
+                "# HELP kapsul_templates_live Components with a ready template (at most --max-templates).\n"
+                "# TYPE kapsul_templates_live gauge\nkapsul_templates_live %llu\n",
+                (unsigned long long)live);
+    metric_line(&b,
+                "# HELP kapsul_templates_made_total Templates made (first requests and rebuilds).\n"
+                "# TYPE kapsul_templates_made_total counter\nkapsul_templates_made_total %llu\n",
+                (unsigned long long)made);
+    metric_line(&b,
+                "# HELP kapsul_templates_evicted_total Templates freed to stay within --max-templates.\n"
+                "# TYPE kapsul_templates_evicted_total counter\nkapsul_templates_evicted_total %llu\n",
+                (unsigned long long)freed);
     kpHttp_addHeader(res, "content-type", 12, "text/plain; version=0.0.4", 25);
     int rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
     kpBuf_free(&b);

@@ -7,7 +7,8 @@ Generates N distinct WAT handlers (tests/serve/tenants.py, compiled by `kapsul w
 spin.toml routing /t/<i> to each, starts `kapsul up` on 127.0.0.1 (port 0, read from the log),
 and checks over a few keep-alive connections that every route answers "tenant <i>": once with the
 default template cache and once with --max-templates 16, so templates are evicted and rebuilt
-while requests go on (the second pass visits each tenant twice, out of order). Stops the server
+while requests go on (the second pass visits tenants again, out of order, and reads the
+kapsul_templates_* counters of --metrics). Stops the server
 with SIGTERM and expects exit 0. Ends with "N passed, N failed"; asserts no timings.
 """
 import http.client
@@ -16,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,12 +98,27 @@ def test_every_route_answers_its_tenant():
         stop(proc)
 
 
+def metrics(port):
+    """The kapsul_templates_* values of /metrics."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^kapsul_templates_(\w+) (\d+)$", text, re.M)}
+
+
 def test_evicted_templates_are_rebuilt():
-    proc, port, log = start("--max-templates", "16")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        mport = s.getsockname()[1]
+    proc, port, log = start("--max-templates", "16", "--metrics", "127.0.0.1:%d" % mport)
     try:
         order = list(range(N)) + list(range(N - 1, -1, -7)) + list(range(0, N, 3))
         wrong = visit(port, order)
         assert not wrong, "%d wrong answers, first: %r" % (len(wrong), wrong[:3])
+        m = metrics(mport)
+        assert m.get("live") == 16, m
+        assert m.get("made_total", 0) > N and m.get("made_total") - m.get("evicted_total") == 16, m
     finally:
         stop(proc)
     with open(log) as f:
