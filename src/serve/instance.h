@@ -48,13 +48,15 @@ struct kpInstance_component {
     kpInstance_cache *cache;      /* borrowed; set before the first run */
     KP_VEC(kapsul_wasi_dir) dirs; /* owned strings; preopened read-only or as given */
     uint64_t timeout_ns, fuel;    /* per run; 0 = none */
-    /* Guarded by cache->lock: */
-    kapsul_template *tpl;                /* owned; NULL before the first run, after an eviction, or when
-                              the module cannot be a template (then no_template) */
-    bool no_template;                    /* imports more than WASI functions, or two memories: every run
-                              links a plain instance */
-    uint32_t users;                      /* runs using tpl now (an evicted template has none) */
-    kpInstance_component *newer, *older; /* the cache's list while tpl is set */
+    /* Guarded by cache->lock. tpl: owned; NULL before the first run, after an eviction, or when
+     * the module cannot be a template. no_template: it cannot (imports beyond WASI's functions,
+     * two memories, or no address space for the pool when it was tried), so every run links a
+     * plain instance from then on. users: runs using tpl now (an evicted template has none).
+     * newer/older: the cache's list while tpl is set. */
+    kapsul_template *tpl;
+    bool no_template;
+    uint32_t users;
+    kpInstance_component *newer, *older;
 };
 
 /* A cache of at most max_live templates (at least 1) of pool_size slots each. */
