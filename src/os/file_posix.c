@@ -4,7 +4,6 @@
  * I/O, and directory streams.
  */
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -412,58 +411,19 @@ void kpOs_dirClose(kpOs_dir *s) {
     kp_free(s);
 }
 
-/* ---- Host paths a user named ---- */
-
-kpOs_err kpOs_readPath(const char *path, size_t max, uint8_t **data, size_t *len) {
-    *data = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return kpOsPosix_lastErr();
-    struct stat st;
-    kpOs_err e = KP_OS_OK;
-    uint8_t *buf = NULL;
-    size_t got = 0;
-    if (fstat(fd, &st) != 0) e = kpOsPosix_lastErr();
-    else if (!S_ISREG(st.st_mode)) e = KP_OS_EINVAL;
-    else if ((uint64_t)st.st_size > max) e = KP_OS_EFBIG;
-    else if (!(buf = kp_malloc(st.st_size ? (size_t)st.st_size : 1))) e = KP_OS_ENOMEM;
-    while (e == KP_OS_OK && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) e = kpOsPosix_lastErr();
-        if (n <= 0) break; /* a file that shrank while read: what is there */
-        got += (size_t)n;
-    }
-    close(fd);
-    if (e != KP_OS_OK) {
-        kp_free(buf);
-        return e;
-    }
-    *data = buf;
-    *len = got;
-    return KP_OS_OK;
-}
-
-kpOs_err kpOs_makeDir(const char *path) { return KP_ERR(mkdir(path, 0755)); }
-
-/* Make every missing directory above the last '/' of path. */
-static kpOs_err make_parents(const char *path) {
-    char buf[KP_OS_PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return KP_OS_ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (char *s = buf + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        int r = mkdir(buf, 0755);
-        *s = '/';
-        if (r != 0 && errno != EEXIST) return kpOsPosix_lastErr();
-    }
-    return KP_OS_OK;
-}
+/* ---- Copying a user's file (os.h) ---- */
 
 kpOs_err kpOs_copyPath(const char *from, const char *to) {
-    kpOs_err e = make_parents(to);
-    if (e != KP_OS_OK) return e;
+    char dir[KP_OS_PATH_MAX];
+    const char *slash = strrchr(to, '/');
+    if (slash && slash != to) {
+        if ((size_t)(slash - to) >= sizeof dir) return KP_OS_ENAMETOOLONG;
+        memcpy(dir, to, (size_t)(slash - to));
+        dir[slash - to] = 0;
+        kpOs_err e = kpOs_mkdirs(dir);
+        if (e != KP_OS_OK) return e;
+    }
+    kpOs_err e = KP_OS_OK;
     int in = open(from, O_RDONLY | O_CLOEXEC | O_NOCTTY), out = -1;
     if (in < 0) return kpOsPosix_lastErr();
     if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) e = kpOsPosix_lastErr();
@@ -484,18 +444,3 @@ kpOs_err kpOs_copyPath(const char *from, const char *to) {
     if (out >= 0) close(out);
     return e;
 }
-
-kpOs_err kpOs_tempDir(const char *prefix, char *out, size_t cap) {
-    const char *tmp = getenv("TMPDIR");
-    int n = snprintf(out, cap, "%s/%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
-    if (n < 0 || (size_t)n >= cap) return KP_OS_ENAMETOOLONG;
-    return mkdtemp(out) ? KP_OS_OK : kpOsPosix_lastErr();
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
-void kpOs_removeTree(const char *path) { nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }

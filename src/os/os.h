@@ -194,20 +194,10 @@ kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
  * Never a guest's path: those resolve beneath a directory (kpOs_openBeneath). */
 kpOs_err kpOs_statPath(const char *path, kpOs_stat *out);
 
-/* Host paths a user named (a manifest's component sources and files, kapsul up's staging tree),
- * never a guest's path. kpOs_readPath reads the regular file path whole into a new kp_malloc'd
- * buffer (*data, freed by the caller; *len bytes), KP_OS_EFBIG past max bytes, KP_OS_EINVAL when
- * it is not a regular file. kpOs_copyPath copies the regular file from to the new file to
- * (created exclusively, read-only 0444), making the directories of to that are missing (0755).
- * kpOs_makeDir makes one directory (0755; an existing one is KP_OS_EEXIST). kpOs_tempDir makes a
- * private directory prefix-XXXXXX under $TMPDIR (else /tmp), its path in out[0..cap).
- * kpOs_removeTree removes path and everything beneath it, never following symlinks, as far as
- * it can. */
-kpOs_err kpOs_readPath(const char *path, size_t max, uint8_t **data, size_t *len);
+/* Copy the regular file `from` (a host path a user named: a manifest's file, never a guest's
+ * path) to the new file `to` (created exclusively, read-only 0444), making the directories of
+ * `to` that are missing (kpOs_mkdirs). For kapsul up's private tree of mounted files. */
 kpOs_err kpOs_copyPath(const char *from, const char *to);
-kpOs_err kpOs_makeDir(const char *path);
-kpOs_err kpOs_tempDir(const char *prefix, char *out, size_t cap);
-void kpOs_removeTree(const char *path);
 
 /* Operations on the entry name in directory dir; the kernel looks up only that entry. */
 kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name); /* mode 0777 less the umask */

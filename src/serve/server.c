@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "serve/server.h"
 #include "serve/wagi.h"
@@ -478,13 +479,14 @@ static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const k
     for (size_t i = 0; i < mc->files.n; i++) any_file |= mc->files.v[i].kind == KP_MOUNT_FILE;
     if (any_file) {
         if (!app->staging) {
-            if ((e = kpOs_tempDir("kapsul-up", root, sizeof root)) != KP_OS_OK)
+            const char *tmp = getenv("TMPDIR");
+            if ((e = kpOs_tempDir(tmp && *tmp ? tmp : "/tmp", "kapsul-up-", root, sizeof root)) != KP_OS_OK)
                 return kpError_set(err, KAPSUL_ERR_IO, 0, "a temporary directory: %s", kpOs_strerror(e));
             if (!(app->staging = kp_strndup(root, strlen(root))))
                 return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         }
         snprintf(root, sizeof root, "%s/%zu", app->staging, app->components.n - 1);
-        if ((e = kpOs_makeDir(root)) != KP_OS_OK)
+        if ((e = kpOs_mkdirs(root)) != KP_OS_OK)
             return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, kpOs_strerror(e));
         for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
             if (mc->files.v[i].kind == KP_MOUNT_FILE)
@@ -503,7 +505,7 @@ static kapsul_status load_component(kpServe_app *app, const kpManifestComponent 
     uint8_t *bytes = NULL;
     size_t got = 0;
     kapsul_status st;
-    kpOs_err e = kpOs_readPath(mc->source_path, SIZE_MAX, &bytes, &got);
+    kpOs_err e = kpOs_readPath(mc->source_path, SIZE_MAX, (void **)&bytes, &got);
     if (e != KP_OS_OK) {
         st = e == KP_OS_ENOMEM
                  ? kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory")
@@ -625,7 +627,7 @@ void kpServe_free(kpServe_app *app) {
     kpRoute_free(&app->router);
     if (app->cache_ready) kpInstance_cacheFree(&app->cache);
     kp_free(app->stats);
-    if (app->staging) kpOs_removeTree(app->staging);
+    if (app->staging) kpOs_removeTree(app->staging); /* as far as it can: nothing to report to */
     kp_free(app->staging);
     pthread_mutex_destroy(&app->active_lock);
 }
