@@ -87,6 +87,8 @@ bool kpOs_threadInit(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kpOs_monotonicNs(void);
+/* Sleep the calling thread for about ns nanoseconds (a signal may end it early). */
+void kpOs_sleepNs(uint64_t ns);
 
 /* The clocks a guest may read (WASI's four, in its order). */
 typedef enum kpOs_clock {
@@ -191,6 +193,11 @@ kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
 /* stat of a host path a user named (a manifest's file, a build's output), following symlinks.
  * Never a guest's path: those resolve beneath a directory (kpOs_openBeneath). */
 kpOs_err kpOs_statPath(const char *path, kpOs_stat *out);
+
+/* Copy the regular file `from` (a host path a user named: a manifest's file, never a guest's
+ * path) to the new file `to` (created exclusively, read-only 0444), making the directories of
+ * `to` that are missing (kpOs_mkdirs). For kapsul up's private tree of mounted files. */
+kpOs_err kpOs_copyPath(const char *from, const char *to);
 
 /* Operations on the entry name in directory dir; the kernel looks up only that entry. */
 kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name); /* mode 0777 less the umask */
