@@ -127,11 +127,6 @@ void kpOs_exitNow(int code) { _exit(code); }
 
 int kpOs_pid(void) { return (int)getpid(); }
 
-void kpOs_sleepNs(uint64_t ns) {
-    struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u) };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
 kpOs_err kpOs_cwd(char *buf, size_t cap) { return getcwd(buf, cap) ? KP_OS_OK : kpOsPosix_lastErr(); }
 
 /* ---- Control groups ------------------------------------------------------------------------- */

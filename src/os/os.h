@@ -87,7 +87,7 @@ bool kpOs_threadInit(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kpOs_monotonicNs(void);
-/* Sleep the calling thread for about ns nanoseconds (a signal may end it early). */
+/* Sleep the calling thread for ns nanoseconds (a sleep a signal interrupts resumes). */
 void kpOs_sleepNs(uint64_t ns);
 
 /* The clocks a guest may read (WASI's four, in its order). */
@@ -394,8 +394,6 @@ kpOs_err kpOs_exec(const char *path, char *const argv[]);
 /* End this process now with code, without running atexit handlers or flushing stdio. */
 void kpOs_exitNow(int code) __attribute__((noreturn));
 int kpOs_pid(void);
-/* Sleep for ns nanoseconds (interrupted sleeps resume). */
-void kpOs_sleepNs(uint64_t ns);
 /* The calling process's working directory. */
 kpOs_err kpOs_cwd(char *buf, size_t cap);
 /* A new pseudo-terminal: its master goes to the unix socket at socket_path (SCM_RIGHTS, with the

@@ -216,7 +216,7 @@ uint64_t kpOs_monotonicNs(void) {
 
 void kpOs_sleepNs(uint64_t ns) {
     struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-    nanosleep(&ts, NULL);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* WASI's clock ids map one to one onto the POSIX clocks. */
