@@ -115,10 +115,33 @@ KAPSUL_API const char *kapsul_trap_name(kapsul_trap trap);
 KAPSUL_API const char *kapsul_trap_message(kapsul_trap trap);
 KAPSUL_API const char *kapsul_status_name(kapsul_status status);
 
+typedef struct kapsul_module kapsul_module;
+
+/* A backtrace keeps at most KAPSUL_MAX_FRAMES frames: all of them when the stack is no deeper,
+ * else the innermost KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES and the outermost KAPSUL_TAIL_FRAMES,
+ * with kapsul_error.frames_omitted counting the frames left out between them. */
 #define KAPSUL_MAX_FRAMES 16
+#define KAPSUL_TAIL_FRAMES 4
+
+/* One wasm frame of a trap's backtrace. Frames are numbers only; kapsul_frame_locations turns
+ * one into names and source positions (the module's name section, exports, DWARF). */
+typedef struct kapsul_frame {
+    uint32_t func_index; /* in its defining module's function index space (imports count) */
+    /* Byte offset in the module's bytes of the instruction the frame is at: the trapping one in
+     * the innermost frame, the call in the others (what wasmtime prints as 0x1a3, and what
+     * `llvm-objdump -d` shows). 0 when unknown (a memory access that faulted in a guard
+     * region of a frame compiled without a position map). */
+    uint32_t offset;
+    /* The defining module, borrowed: valid while the store that trapped lives (its instances
+     * hold their modules) or while the caller holds the module; NULL when unknown. */
+    const kapsul_module *module;
+    char name[48]; /* the raw name from the name section, cut at 47 bytes; "" when unnamed.
+                      kapsul_frame_locations gives the whole name, demangled. */
+} kapsul_frame;
 
 /* The details of a failure, filled by the call that failed (see Conventions). The caller owns
- * it; it holds no pointers, so it may be copied, kept or discarded freely. */
+ * it; besides the frames' borrowed module pointers it holds no pointers, so it may be copied,
+ * kept or discarded freely. */
 typedef struct kapsul_error {
     kapsul_status code; /* same value the call returned */
     kapsul_trap trap;   /* for KAPSUL_ERR_TRAP: which trap; else KAPSUL_TRAP_NONE */
@@ -126,15 +149,28 @@ typedef struct kapsul_error {
     size_t offset;      /* byte offset in the module for MALFORMED/INVALID, else 0 */
     int line, column;   /* 1-based position for text-format errors, else 0 */
     char message[256];  /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
-    /* Wasm backtrace of a trap, innermost first (at most KAPSUL_MAX_FRAMES, nframes of them):
-     * function indices in their defining module and their names from the name section (empty
-     * string when unknown). */
+    /* Wasm backtrace of a trap, innermost first (nframes of them, see KAPSUL_MAX_FRAMES); when
+     * frames_omitted > 0 they were left out after frames[KAPSUL_MAX_FRAMES -
+     * KAPSUL_TAIL_FRAMES - 1]. */
     int nframes;
-    struct {
-        uint32_t func_index;
-        char name[48];
-    } frames[KAPSUL_MAX_FRAMES];
+    int frames_omitted;
+    kapsul_frame frames[KAPSUL_MAX_FRAMES];
 } kapsul_error;
+
+/* A source position of a frame. */
+typedef struct kapsul_location {
+    const char *function; /* demangled (Rust legacy and v0, C++ Itanium) when mangled; from DWARF,
+                             else the name section, else an export name; NULL when unknown */
+    const char *file;     /* source file from DWARF .debug_line; NULL when unknown */
+    uint32_t line, column; /* 1-based; 0 when unknown */
+} kapsul_location;
+
+/* Symbolize a frame: fill out[0..max) with its positions, innermost first -- with DWARF, one
+ * per inlined call at the frame's offset, the function itself last -- and return how many there
+ * are (at least 1 for a frame with a module, which may exceed max; 0 when frame->module is
+ * NULL). The strings belong to the module and live as long as it does. Debug sections are read
+ * on the first call for a module; malformed ones are ignored. Thread-safe for a shared module. */
+KAPSUL_API size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, size_t max);
 
 /* ---- Values ---------------------------------------------------------------------------------- */
 
@@ -195,9 +231,8 @@ KAPSUL_API void kapsul_engine_free(kapsul_engine *engine);
 
 /* ---- Modules --------------------------------------------------------------------------------- */
 
-/* A decoded, validated and compiled module. Immutable, so it may be shared across threads and
- * instantiated in any number of stores of its engine. */
-typedef struct kapsul_module kapsul_module;
+/* A decoded, validated and compiled module (declared with kapsul_error). Immutable, so it may be
+ * shared across threads and instantiated in any number of stores of its engine. */
 
 /* Decode, validate and compile a binary module. bytes may be NULL when len is 0; they are copied
  * as needed, so the caller may free them on return.

@@ -73,6 +73,11 @@ kapsul_status kpCli_loadModuleBytes(const char *path, kpBuf *out, bool *is_text,
  *   FILE: message                     otherwise */
 void kpCli_printError(FILE *f, const char *path, const kapsul_error *err);
 
+/* Print a trap's wasm backtrace (backtrace.c): one line per frame with its index, module offset,
+ * function index and demangled name, then its source positions from DWARF (inlined calls
+ * first) and "... N frames omitted" where a deep stack was cut. Nothing when err has no frames. */
+void kpCli_printBacktrace(FILE *f, const kapsul_error *err);
+
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);
 

@@ -291,13 +291,7 @@ static int report(const kpRunOpts *o, kapsul_status st, const kapsul_error *err)
     if (st == KAPSUL_ERR_TRAP) {
         fprintf(stderr, "kapsul run: %s: trap (%s): %s\n", o->file, kapsul_trap_name(err->trap),
                 err->message[0] ? err->message : kapsul_trap_message(err->trap));
-        if (err->nframes > 0) fprintf(stderr, "wasm backtrace:\n");
-        for (int i = 0; i < err->nframes && i < KAPSUL_MAX_FRAMES; i++) {
-            if (err->frames[i].name[0])
-                fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
-                        err->frames[i].name);
-            else fprintf(stderr, "  %2d: func[%" PRIu32 "]\n", i, err->frames[i].func_index);
-        }
+        kpCli_printBacktrace(stderr, err);
         return KP_EXIT_TRAP;
     }
     fprintf(stderr, "kapsul run: %s: %s: %s\n", o->file, kapsul_status_name(st), err->message);

@@ -150,27 +150,45 @@ static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) 
 
 /* ---- Traps ---- */
 
-/* Append to err's backtrace the frames above depth0, innermost first. */
-static void add_backtrace(const kpExec *s, uint32_t depth0, kapsul_error *err) {
-    for (uint32_t i = s->nframes; i > depth0 && err->nframes < KAPSUL_MAX_FRAMES; i--) {
-        const kapsul_func *f = s->frames[i - 1].func;
-        int k = err->nframes++;
-        err->frames[k].func_index = f->index;
-        err->frames[k].name[0] = 0;
-        const kpModule *m = f->inst ? f->inst->m : NULL;
-        if (m && f->index < m->nfunc_names && m->func_names[f->index])
-            snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
+/* Frame k of err: function f at IR word `at` (NULL: position unknown). */
+static void put_frame(kapsul_error *err, int k, const kapsul_func *f, const uint32_t *at) {
+    kapsul_frame *fr = &err->frames[k];
+    fr->func_index = f->index;
+    fr->offset = at && f->code ? kpCode_offsetAt(f->code, (uint32_t)(at - f->code->code)) : 0;
+    fr->module = f->inst ? f->inst->module : NULL;
+    fr->name[0] = 0;
+    const kpModule *m = f->inst ? f->inst->m : NULL;
+    if (m && f->index < m->nfunc_names && m->func_names[f->index])
+        snprintf(fr->name, sizeof fr->name, "%s", m->func_names[f->index]);
+}
+
+/* Fill err's backtrace with the frames above depth0, innermost first: a deep stack keeps its
+ * top and bottom frames and counts the rest. top_at is an IR word inside the instruction the
+ * innermost frame is at; the others are at the call before their return point. */
+static void add_backtrace(const kpExec *s, uint32_t depth0, const uint32_t *top_at, kapsul_error *err) {
+    uint32_t total = s->nframes - depth0, head = total, skip = 0;
+    if (total > KAPSUL_MAX_FRAMES) {
+        head = KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES;
+        skip = total - KAPSUL_MAX_FRAMES;
+    }
+    err->nframes = 0;
+    err->frames_omitted = (int)skip;
+    for (uint32_t n = 0; n < total; n++) {
+        if (n == head) n += skip;
+        uint32_t j = s->nframes - 1 - n;
+        const uint32_t *at = n == 0 ? top_at : s->frames[j + 1].ret_ip ? s->frames[j + 1].ret_ip - 1 : NULL;
+        put_frame(err, err->nframes++, s->frames[j].func, at);
     }
 }
 
 /* Fill err with the trap and a backtrace of the frames above depth0. */
 static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
-                               kapsul_error *err) {
+                               const uint32_t *at, kapsul_error *err) {
     if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
     if (!err) return KAPSUL_ERR_TRAP;
     kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", msg ? msg : kapsul_trap_message(trap));
     err->trap = trap;
-    add_backtrace(s, depth0, err);
+    add_backtrace(s, depth0, at, err);
     return KAPSUL_ERR_TRAP;
 }
 
@@ -1203,7 +1221,7 @@ call:
         if (status != KAPSUL_OK) {
             /* A trap the host raised gets the wasm frames that called it (unless wasm it called
              * back into already gave one). */
-            if (status == KAPSUL_ERR_TRAP && err && err->nframes == 0) add_backtrace(s, depth0, err);
+            if (status == KAPSUL_ERR_TRAP && err && err->nframes == 0) add_backtrace(s, depth0, ip - 1, err);
             return status;
         }
         mb = mem ? mem->base : NULL;
@@ -1212,6 +1230,7 @@ call:
     }
     if (KP_UNLIKELY(s->nframes >= s->max_frames || (size_t)(stack_end - nfp) < callee->code->nslots)) {
         trap = KAPSUL_TRAP_STACK_EXHAUSTED;
+        ip--; /* the caller is at its call instruction, just before the return point */
         goto trapped;
     }
     s->frames[s->nframes++] = (kpFrame){ callee, ip, fp };
@@ -1245,7 +1264,7 @@ bad_conv:
     trap = KAPSUL_TRAP_BAD_CONVERSION;
 trapped:
     ex->in_wasm = false;
-    return make_trap(s, depth0, trap, trap_msg, err);
+    return make_trap(s, depth0, trap, trap_msg, ip, err);
 done:
     ex->in_wasm = false;
     (void)b;
@@ -1287,12 +1306,12 @@ kapsul_status kpInterp_call(kpExec *s, kapsul_func *func, uint64_t *args, kapsul
     }
 
     if (depth0 >= s->max_frames || (size_t)(s->stack + s->stack_slots - args) < func->code->nslots) {
-        status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, err);
+        status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, NULL, err);
         goto out;
     }
     s->frames[s->nframes++] = (kpFrame){ func, NULL, NULL };
     if (sigsetjmp(ex.jb, 0) != 0) {
-        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, err);
+        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, NULL, err);
         goto out;
     }
     tls_entry = &ex;

@@ -59,8 +59,9 @@ struct kapsul_global {
  * segments. The runtime's kapsul_instance contains one (and fills it at instantiation); the
  * interpreter keeps a pointer to the current one in a local. */
 struct kpInstCore {
-    const kpModule *m;      /* the module (data segment bytes, function names) */
-    kapsul_instance *owner; /* the runtime's instance, opaque here: what kapsul_caller names */
+    const kpModule *m;           /* the module (data segment bytes, function names) */
+    kapsul_instance *owner;      /* the runtime's instance, opaque here: what kapsul_caller names */
+    const kapsul_module *module; /* the runtime's module, opaque here: what trap frames name */
     kapsul_func **funcs;
     kapsul_table **tables;
     kapsul_memory **mems;

@@ -680,6 +680,7 @@ static kapsul_status read_code_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     size_t at = kpRead_offset(r);
+    m->code_start = (uint32_t)at;
     if (!kpRead_u32(r, &count)) goto fail;
     if (count != m->nfuncs) {
         /* Reported after the remaining sections, which may hold an earlier-reported error. */

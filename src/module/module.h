@@ -180,6 +180,9 @@ typedef struct kpModule {
     uint32_t data_count;
     kpCustom *customs;
     uint32_t ncustoms;
+    /* Offset of the code section's payload (its function count): DWARF addresses in wasm are
+     * relative to it. 0 without a code section. */
+    uint32_t code_start;
 
     /* From the "name" section (if present and well-formed): function names by function index
      * (imports included); NULL entries are unnamed. Owned strings. */

@@ -256,6 +256,7 @@ kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kaps
     inst->module = mod;
     inst->core.m = mod->m;
     inst->core.owner = inst;
+    inst->core.module = mod;
     __atomic_add_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL);
     /* From here on the store owns the instance: a trap below leaves it (and its writes) alive. */
     s->instances.v[s->instances.n++] = inst;
