@@ -120,8 +120,8 @@ typedef struct kapsul_module kapsul_module;
 /* A backtrace keeps at most KAPSUL_MAX_FRAMES frames: all of them when the stack is no deeper,
  * else the innermost KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES and the outermost KAPSUL_TAIL_FRAMES,
  * with kapsul_error.frames_omitted counting the frames left out between them. */
-#define KAPSUL_MAX_FRAMES 16
-#define KAPSUL_TAIL_FRAMES 4
+#define KAPSUL_MAX_FRAMES 32
+#define KAPSUL_TAIL_FRAMES 8
 
 /* One wasm frame of a trap's backtrace. Frames are numbers only; kapsul_frame_locations turns
  * one into names and source positions (the module's name section, exports, DWARF). */

@@ -33,9 +33,9 @@ void kpCli_printBacktrace(FILE *f, const kapsul_error *err) {
         if (err->frames_omitted > 0 && i == KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES)
             fprintf(f, "          ... %d frames omitted\n", err->frames_omitted);
         int depth = i < KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES ? i : i + err->frames_omitted;
-        kapsul_location loc[8];
-        size_t n = kapsul_frame_locations(fr, loc, 8);
-        if (n > 8) n = 8;
+        kapsul_location loc[64];
+        size_t n = kapsul_frame_locations(fr, loc, 64);
+        if (n > 64) n = 64;
         const char *name = n ? loc[n - 1].function : NULL;
         if (!name && fr->name[0]) name = fr->name;
         char off[16] = "?"; /* offset 0: unknown (a fault in a guard region) */

@@ -150,6 +150,40 @@ static bool find_cu(Dwarf *dw, uint32_t addr, Dwarf_Die *cu) {
     return false;
 }
 
+/* Collect into chain[depth..] the function and inlined-call DIEs below `parent` that contain
+ * addr, outermost first; returns the new depth. Functions may sit in namespaces and types (Rust,
+ * C++); inlined calls in lexical blocks. Nesting is capped, so hostile DWARF cannot exhaust the
+ * C stack. */
+#define KP_DWARF_MAX_NEST 64
+static int find_scopes(Dwarf_Die *parent, uint32_t addr, Dwarf_Die *chain, int depth, int max, int nest) {
+    Dwarf_Die child;
+    if (nest > KP_DWARF_MAX_NEST || dwarf_child(parent, &child) != 0) return depth;
+    do {
+        int tag = dwarf_tag(&child);
+        switch (tag) {
+        case DW_TAG_subprogram:
+        case DW_TAG_inlined_subroutine:
+        case DW_TAG_lexical_block:
+            if (dwarf_haspc(&child, addr) <= 0) break;
+            if (tag != DW_TAG_lexical_block && depth < max) chain[depth++] = child;
+            return find_scopes(&child, addr, chain, depth, max, nest + 1);
+        case DW_TAG_namespace:
+        case DW_TAG_module:
+        case DW_TAG_structure_type:
+        case DW_TAG_class_type:
+        case DW_TAG_union_type:
+        case DW_TAG_enumeration_type: {
+            if (depth > 0) break; /* types inside a function hold no code of it */
+            int d = find_scopes(&child, addr, chain, depth, max, nest + 1);
+            if (d > depth) return d;
+            break;
+        }
+        default: break;
+        }
+    } while (dwarf_siblingof(&child, &child) == 0);
+    return depth;
+}
+
 size_t kpDebug_locate(kpDebugInfo *d, uint32_t addr, kpDebugLoc *out, size_t max) {
     Dwarf_Die cu;
     if (!d || !find_cu(d->dw, addr, &cu)) return 0;
@@ -165,29 +199,21 @@ size_t kpDebug_locate(kpDebugInfo *d, uint32_t addr, kpDebugLoc *out, size_t max
     size_t nfiles = 0;
     if (dwarf_getsrcfiles(&cu, &files, &nfiles) != 0) files = NULL;
 
-    Dwarf_Die *scopes = NULL;
-    int nscopes = dwarf_getscopes(&cu, addr, &scopes);
+    Dwarf_Die chain[KP_DWARF_MAX_NEST];
+    int depth = find_scopes(&cu, addr, chain, 0, KP_DWARF_MAX_NEST, 0);
     size_t n = 0;
-    bool closed = false;
-    for (int i = 0; i < nscopes && !closed; i++) {
-        int tag = dwarf_tag(&scopes[i]);
-        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
-        loc.function = scope_name(&scopes[i]);
+    for (int i = depth - 1; i >= 0; i--) {
+        loc.function = scope_name(&chain[i]);
         if (n < max) out[n] = loc;
         n++;
-        if (tag == DW_TAG_subprogram) {
-            closed = true;
-            break;
-        }
+        if (i == 0) break;
         /* The next outer position is this inlined call's site. */
-        uint32_t f = udata_attr(&scopes[i], DW_AT_call_file);
+        uint32_t f = udata_attr(&chain[i], DW_AT_call_file);
         loc.file = files && f < nfiles ? dwarf_filesrc(files, f, NULL, NULL) : NULL;
-        loc.line = udata_attr(&scopes[i], DW_AT_call_line);
-        loc.column = udata_attr(&scopes[i], DW_AT_call_column);
+        loc.line = udata_attr(&chain[i], DW_AT_call_line);
+        loc.column = udata_attr(&chain[i], DW_AT_call_column);
     }
-    free(scopes); /* libdw allocates it with malloc */
-    if (!closed) {
-        loc.function = NULL;
+    if (depth == 0) {
         if (n < max) out[n] = loc;
         n++;
     }

@@ -112,15 +112,15 @@ size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, s
     }
     size_t n = 0;
     if (y->dbg && frame->offset > m->code_start) {
-        kpDebugLoc locs[16];
-        n = kpDebug_locate(y->dbg, frame->offset - m->code_start, locs, 16);
-        for (size_t i = 0; i < n && i < max && i < 16; i++) {
+        kpDebugLoc locs[64];
+        n = kpDebug_locate(y->dbg, frame->offset - m->code_start, locs, 64);
+        for (size_t i = 0; i < n && i < max && i < 64; i++) {
             out[i] =
                 (kapsul_location){ display(y, locs[i].function), locs[i].file, locs[i].line, locs[i].column };
             /* The function itself: the name section's full (often mangled) name beats DW_AT_name. */
             if (i + 1 == n && fname) out[i].function = fname;
         }
-        if (n > 16) n = 16;
+        if (n > 64) n = 64;
     }
     if (n == 0) {
         if (max) out[0] = (kapsul_location){ fname, NULL, 0, 0 };

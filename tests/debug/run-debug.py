@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""run-debug.py -- backtraces of real toolchains' output: offsets, names, DWARF lines, inlining.
+
+usage: run-debug.py KAPSUL DEBUG_DIR
+
+Builds c_trap.c with `clang --target=wasm32-wasi -g -O0` ($CLANG) and rust_trap.rs with
+`/usr/bin/rustc --target wasm32-wasi -g` ($RUSTC), once with legacy and once with v0 symbol
+mangling, runs them with `kapsul run` and checks the printed backtrace: the trap kind, each
+frame's function name (demangled), file:line from .debug_line, an inlined call and its call
+site, "... N frames omitted" on a deep stack with the outermost frames kept, and that every
+printed offset points at the instruction it names in the module bytes (0x00 unreachable for the
+trapping frame, 0x10 call or 0x11 call_indirect for the callers). Ends with "N passed, N failed".
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok   " + name)
+    else:
+        failed += 1
+        print("FAIL " + name + ("\n" + detail if detail else ""))
+
+
+FRAME = re.compile(r"^\s+(\d+):\s+(\S+) - func\[(\d+)\](?: (.*))?$")
+POS = re.compile(r"^\s+at (?:(.*) \(inlined\) )?(\S+?)(?::(\d+))?(?::(\d+))?$")
+
+
+def parse(stderr):
+    """Frames as dicts: depth, offset, index, name, positions [(inlined name or None, file, line)]."""
+    frames, omitted = [], None
+    for line in stderr.splitlines():
+        m = FRAME.match(line)
+        if m:
+            off = int(m.group(2), 16) if m.group(2) != "?" else None
+            frames.append({"depth": int(m.group(1)), "offset": off, "index": int(m.group(3)),
+                           "name": m.group(4) or "", "pos": []})
+            continue
+        m = POS.match(line)
+        if m and frames:
+            frames[-1]["pos"].append((m.group(1), m.group(2), int(m.group(3) or 0)))
+            continue
+        m = re.match(r"^\s+\.\.\. (\d+) frames omitted$", line)
+        if m:
+            omitted = int(m.group(1))
+    return frames, omitted
+
+
+def run(kapsul, wasm, *args):
+    return subprocess.run([kapsul, "run", wasm] + list(args), capture_output=True, text=True,
+                          timeout=120)
+
+
+def at_line(frame, file_suffix, line):
+    """The frame's own (last) position is file_suffix:line."""
+    return bool(frame["pos"]) and frame["pos"][-1][1].endswith(file_suffix) and \
+        frame["pos"][-1][2] == line
+
+
+def offsets_point_at_instructions(wasm, frames):
+    data = open(wasm, "rb").read()
+    bad = []
+    for i, f in enumerate(frames):
+        if f["offset"] is None:
+            continue
+        want = (0x00,) if i == 0 else (0x10, 0x11)
+        if f["offset"] >= len(data) or data[f["offset"]] not in want:
+            bad.append((f["depth"], hex(f["offset"])))
+    return bad
+
+
+def c_tests(kapsul, src, tmp):
+    wasm = os.path.join(tmp, "c_trap.wasm")
+    b = subprocess.run([os.environ.get("CLANG", "clang"), "--target=wasm32-wasi", "-g", "-O0",
+                        "-o", wasm, src], capture_output=True, text=True)
+    check("c: clang -g builds", b.returncode == 0, b.stderr)
+    if b.returncode != 0:
+        return
+    r = run(kapsul, wasm, "deep")
+    fr, _ = parse(r.stderr)
+    check("c deep: exit status 134 and the trap named", r.returncode == 134 and
+          "trap (unreachable)" in r.stderr, r.stderr)
+    check("c deep: descend x4 then main", len(fr) >= 5 and
+          [f["name"] for f in fr[:5]] == ["descend"] * 4 + ["main"], r.stderr)
+    if len(fr) >= 5:
+        check("c deep: the trap at c_trap.c:12", at_line(fr[0], "c_trap.c", 12), r.stderr)
+        check("c deep: the recursive call at c_trap.c:13", at_line(fr[1], "c_trap.c", 13), r.stderr)
+        check("c deep: main's call at c_trap.c:18", at_line(fr[4], "c_trap.c", 18), r.stderr)
+        check("c deep: same offset for the same call site", fr[1]["offset"] == fr[2]["offset"])
+    bad = offsets_point_at_instructions(wasm, fr)
+    check("c deep: every offset is the trapping or calling instruction", not bad and fr, str(bad))
+
+    r = run(kapsul, wasm, "inline")
+    fr, _ = parse(r.stderr)
+    ok = bool(fr) and fr[0]["name"] == "main" and len(fr[0]["pos"]) == 2 and \
+        fr[0]["pos"][0][0] == "check_positive" and fr[0]["pos"][0][2] == 7 and \
+        fr[0]["pos"][1][2] == 19
+    check("c inline: check_positive (inlined) at :7, called from main at :19", ok, r.stderr)
+
+    r = run(kapsul, wasm, "recurse")
+    fr, omitted = parse(r.stderr)
+    # The C stack lives in linear memory and runs out before the wasm call stack does.
+    check("c recurse: the shadow stack overflows", "trap (memory_oob)" in r.stderr, r.stderr[:400])
+    check("c recurse: 32 frames printed and the rest counted", len(fr) == 32 and omitted and
+          fr[-1]["depth"] == omitted + 31, "frames %d omitted %s" % (len(fr), omitted))
+    names = [f["name"] for f in fr]
+    check("c recurse: top frames descend, bottom frames reach main and _start",
+          names[:24] == ["descend"] * 24 and "main" in names[-8:] and "_start" in names[-8:],
+          str(names))
+
+
+def rust_tests(kapsul, src, tmp, mangling):
+    wasm = os.path.join(tmp, "rust_trap_%s.wasm" % mangling)
+    flags = ["-C", "symbol-mangling-version=v0"] if mangling == "v0" else []  # legacy: the default
+    b = subprocess.run([os.environ.get("RUSTC", "/usr/bin/rustc"), "--target", "wasm32-wasi",
+                        "-g"] + flags + ["-o", wasm, src], capture_output=True, text=True)
+    check("rust %s: rustc -g builds" % mangling, b.returncode == 0, b.stderr)
+    if b.returncode != 0:
+        return
+    r = run(kapsul, wasm)
+    fr, _ = parse(r.stderr)
+    check("rust %s: the panic message, then a trap" % mangling, "rust_trap.rs:9:" in r.stderr and
+          "trap (unreachable)" in r.stderr, r.stderr)
+    cell = [f for f in fr if re.search(r"rust_trap::shapes::Grid>?::cell$", f["name"])]
+    main = [f for f in fr if f["name"] == "rust_trap::main"]
+    check("rust %s: Grid::cell demangled, at rust_trap.rs:9" % mangling,
+          len(cell) == 1 and at_line(cell[0], "rust_trap.rs", 9), r.stderr)
+    check("rust %s: main demangled, its call at rust_trap.rs:17" % mangling,
+          len(main) == 1 and at_line(main[0], "rust_trap.rs", 17), r.stderr)
+    check("rust %s: panicking frames demangled too" % mangling,
+          any(f["name"].startswith("core::panicking::") for f in fr), r.stderr)
+    check("rust %s: no mangled or hashed name left" % mangling,
+          not re.search(r"\b_(ZN|R[A-Z])|::h[0-9a-f]{16}\b", r.stderr), r.stderr)
+    bad = offsets_point_at_instructions(wasm, fr)
+    check("rust %s: every offset is the trapping or calling instruction" % mangling,
+          not bad and fr, str(bad))
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__)
+        return 2
+    kapsul, here = os.path.abspath(sys.argv[1]), sys.argv[2]
+    with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
+        c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
+        for mangling in ("legacy", "v0"):
+            rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
