@@ -29,6 +29,7 @@ typedef struct kpRunOpts {
     KP_VEC(char *) env; /* "NAME=VALUE", owned */
     KP_VEC(const char *) listen;
     const char *invoke;
+    const char *argv0; /* the guest's argv[0]; default FILE */
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
@@ -55,6 +56,8 @@ static void usage(FILE *f) {
           "  --timeout DURATION        trap after DURATION (e.g. 500ms, 2s, 1m; bare number = s)\n"
           "  --fuel N                  trap after N units of work (deterministic)\n"
           "  --stack SIZE              wasm stack size (bytes, or with K/M/G suffix)\n"
+          "  --max-call-depth N        trap after N nested wasm calls (default 10000)\n"
+          "  --argv0 NAME              the guest's argv[0] (default: FILE)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
@@ -133,6 +136,15 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
     } else if (strcmp(name, "--stack") == 0) {
         if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.stack_bytes = sz;
+    } else if (strcmp(name, "--argv0") == 0) {
+        o->argv0 = val;
+    } else if (strcmp(name, "--max-call-depth") == 0) {
+        char *end;
+        errno = 0;
+        if (val[0] < '0' || val[0] > '9') goto bad;
+        unsigned long long d = strtoull(val, &end, 10);
+        if (*end || errno || d == 0 || d > UINT32_MAX) goto bad;
+        o->config.max_call_depth = (uint32_t)d;
     } else if (strcmp(name, "--timeout") == 0) {
         if (!kpCli_parseDuration(val, &o->timeout_ns) || o->timeout_ns == 0) goto bad;
     } else if (strcmp(name, "--fuel") == 0) {
@@ -189,8 +201,9 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
 
 /* ---- Values on the command line ---------------------------------------------------------------- */
 
-/* Parse one --invoke argument for a parameter of kind k: integers in decimal (signed or
- * unsigned, wrapping to the width) or 0x hex; floats as C's strtod reads them (inf, nan too). */
+/* Parse one --invoke argument for a parameter of kind k: integers in decimal within the signed
+ * range of the width, or 0x hex as a bit pattern of the width (0xFFFFFFFF is i32 -1); anything
+ * out of range is refused rather than wrapped. Floats as C's strtod reads them (inf, nan too). */
 static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
     char *end;
     errno = 0;
@@ -201,6 +214,8 @@ static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
         if (*p < '0' || *p > '9') return false;
         unsigned long long v = strtoull(p, &end, 0);
         if (*end || errno) return false;
+        bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+        if (!hex && !neg && v > (k == KAPSUL_I32 ? 0x7FFFFFFFull : 0x7FFFFFFFFFFFFFFFull)) return false;
         if (k == KAPSUL_I32) {
             if (neg ? v > 0x80000000ull : v > 0xFFFFFFFFull) return false;
             out->of.i32 = (int32_t)(uint32_t)(neg ? 0u - (uint32_t)v : (uint32_t)v);
@@ -365,7 +380,7 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         goto fail;
     }
     if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
-    argv[0] = o->file;
+    argv[0] = o->argv0 ? o->argv0 : o->file;
     for (int i = 0; i < o->nargs; i++) argv[i + 1] = o->args[i];
     uint64_t deadline = 0;
     if (o->timeout_ns) {

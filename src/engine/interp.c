@@ -34,13 +34,35 @@ typedef struct kpEntry {
     struct kpEntry *prev;
     kpExec *exec;
     volatile bool in_wasm;
+    const uint32_t *volatile fault_ip; /* set by on_fault: the faulting instruction, if found */
 } kpEntry;
 
 static __thread kpEntry *tls_entry;
 
-static void on_fault(void *addr) {
+/* Where in the innermost function a fault happened: the interpreter's ip lives in a register,
+ * so the register that points at an instruction word of that function's code is taken as it
+ * (best effort: NULL when none does; docs/RATIONALE.md). Runs in the signal handler: reads
+ * only. */
+static const uint32_t *fault_ip(const kpExec *s, const kpOs_faultRegs *regs) {
+    if (!s || s->nframes == 0) return NULL;
+    const kpCode *c = s->frames[s->nframes - 1].func->code;
+    if (!c) return NULL;
+    uintptr_t lo = (uintptr_t)c->code, hi = (uintptr_t)(c->code + c->len);
+    for (int i = 0; i < regs->n; i++) {
+        uintptr_t v = regs->r[i];
+        if (v <= lo || v >= hi || (v - lo) % sizeof(uint32_t)) continue;
+        int op = kpInterp_opcode(*(const uint32_t *)v);
+        if (op >= 0 && op != kpIr_CHECK) return (const uint32_t *)v;
+    }
+    return NULL;
+}
+
+static void on_fault(void *addr, const kpOs_faultRegs *regs) {
     kpEntry *ex = tls_entry;
-    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) siglongjmp(ex->jb, 1);
+    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) {
+        ex->fault_ip = fault_ip(ex->exec, regs);
+        siglongjmp(ex->jb, 1);
+    }
     kpNative_onFault(addr); /* compiled code running on this thread (returns if none) */
 }
 
@@ -1311,7 +1333,7 @@ kapsul_status kpInterp_call(kpExec *s, kapsul_func *func, uint64_t *args, kapsul
     }
     s->frames[s->nframes++] = (kpFrame){ func, NULL, NULL };
     if (sigsetjmp(ex.jb, 0) != 0) {
-        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, NULL, err);
+        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, ex.fault_ip, err);
         goto out;
     }
     tls_entry = &ex;

@@ -18,6 +18,7 @@ int main(int argc, char **argv) {
     if (mode[0] == 'd') return descend(3);                     /* line 18 */
     if (mode[0] == 'i') return check_positive(-atoi("5"));     /* line 19 */
     if (mode[0] == 'r') return descend(100000);                /* line 20 */
+    if (mode[0] == 'o') return *(volatile int *)(unsigned long)0xfffffff0u; /* OOB: line 21 */
     printf("unknown mode\n");
     return 0;
 }

@@ -105,6 +105,12 @@ def c_tests(kapsul, src, tmp):
         fr[0]["pos"][1][2] == 19
     check("c inline: check_positive (inlined) at :7, called from main at :19", ok, r.stderr)
 
+    r = run(kapsul, wasm, "oob")
+    fr, _ = parse(r.stderr)
+    check("c oob: a guard-page fault still names its line (main at c_trap.c:21)",
+          "trap (memory_oob)" in r.stderr and bool(fr) and fr[0]["name"] == "main" and
+          at_line(fr[0], "c_trap.c", 21), r.stderr)
+
     r = run(kapsul, wasm, "recurse")
     fr, omitted = parse(r.stderr)
     # The C stack lives in linear memory and runs out before the wasm call stack does.
