@@ -30,7 +30,7 @@ typedef struct kpRunOpts {
     KP_VEC(const char *) listen;
     const char *invoke;
     const char *argv0; /* the guest's argv[0]; default FILE */
-    kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
+    kpCliTier tier;    /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
     const char *file;
