@@ -624,6 +624,14 @@ typedef struct kapsul_wasi_config {
      * kapsul_wasi_output(wasi, 2, ...) gives 0 bytes and output_cap does not apply. */
     void (*stderr_line)(void *env, const char *line, size_t len);
     void *stderr_env;
+    /* Optional: called on the thread running the guest after every WASI call with one
+     * strace-style line (NUL-terminated, no '\n', valid during the call only), e.g.
+     *   fd_write(1, [iov 0x11040 13], 1, 0x1ffdc) = 0 (*0x1ffdc=13)
+     *   path_open(3, 0x1, "in.txt", 0x0, 0x2, 0x0, 0x0, 0x1ffcc) = ENOENT
+     * (name, arguments with strings and iovecs read from guest memory, result: 0 with the
+     * values the call stored, or the errno's name). NULL: no tracing, no cost. */
+    void (*trace)(void *env, const char *line);
+    void *trace_env;
 } kapsul_wasi_config;
 
 #define KAPSUL_WASI_MEM_STDIN 1u

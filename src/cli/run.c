@@ -30,7 +30,9 @@ typedef struct kpRunOpts {
     KP_VEC(const char *) listen;
     const char *invoke;
     const char *argv0; /* the guest's argv[0]; default FILE */
-    kpCliTier tier;    /* --tier native: compile (cached) with kapsul-llvmc */
+    const char *trace; /* --trace-wasi: "" for stderr, else a file; NULL: off */
+    FILE *trace_out;
+    kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
     const char *file;
@@ -58,6 +60,8 @@ static void usage(FILE *f) {
           "  --stack SIZE              wasm stack size (bytes, or with K/M/G suffix)\n"
           "  --max-call-depth N        trap after N nested wasm calls (default 10000)\n"
           "  --argv0 NAME              the guest's argv[0] (default: FILE)\n"
+          "  --trace-wasi[=FILE]       print every WASI call with its arguments and result\n"
+          "                            (strace-style) on stderr, or into FILE\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
@@ -175,6 +179,11 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         if (kpCli_isHelp(a)) {
             usage(stdout);
             return -1;
+        }
+        /* Flags whose value is optional: only "--flag=VALUE" gives one. */
+        if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
+            o->trace = a[12] ? a + 13 : "";
+            continue;
         }
         char name[32], *val;
         char *eq = strchr(a, '=');
@@ -349,6 +358,11 @@ static int invoke(kpRunOpts *o, kapsul_store *store, kapsul_instance *inst, kaps
     return KP_EXIT_OK;
 }
 
+static void trace_line(void *env, const char *line) {
+    kpRunOpts *o = env;
+    fprintf(o->trace_out ? o->trace_out : stderr, "%s\n", line);
+}
+
 /* Load, link with WASI, instantiate (the start function runs under the limits too), then run
  * _start or the --invoke export. */
 static int run_module(kpRunOpts *o, kapsul_error *err) {
@@ -401,7 +415,14 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         .stdout_fd = 1,
         .stderr_fd = 2,
         .deadline_ns = deadline,
+        .trace = o->trace ? trace_line : NULL,
+        .trace_env = o,
     };
+    if (o->trace && o->trace[0] && !(o->trace_out = fopen(o->trace, "w"))) {
+        fprintf(stderr, "kapsul run: --trace-wasi: cannot write %s: %s\n", o->trace, strerror(errno));
+        rc = KP_EXIT_USAGE;
+        goto fail;
+    }
     if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
         fprintf(stderr, "kapsul run: %s\n", err->message);
         rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
@@ -445,6 +466,7 @@ fail:
     if (engine) kapsul_engine_free(engine);
     kp_free(argv);
     kpBuf_free(&bytes);
+    if (o->trace_out) fclose(o->trace_out);
     return rc;
 }
 

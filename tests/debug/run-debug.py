@@ -9,7 +9,9 @@ mangling, runs them with `kapsul run` and checks the printed backtrace: the trap
 frame's function name (demangled), file:line from .debug_line, an inlined call and its call
 site, "... N frames omitted" on a deep stack with the outermost frames kept, and that every
 printed offset points at the instruction it names in the module bytes (0x00 unreachable for the
-trapping frame, 0x10 call or 0x11 call_indirect for the callers). Ends with "N passed, N failed".
+trapping frame, 0x10 call or 0x11 call_indirect for the callers). Also `--trace-wasi` on
+trace.wat: the exact lines for a write, a bad fd (EBADF) and a missing file (ENOENT), on stderr
+and into a file. Ends with "N passed, N failed".
 """
 import os
 import re
@@ -150,12 +152,31 @@ def rust_tests(kapsul, src, tmp, mangling):
           not bad and fr, str(bad))
 
 
+def trace_tests(kapsul, here, tmp):
+    wat = os.path.join(here, "trace.wat")
+    r = subprocess.run([kapsul, "run", "--trace-wasi", "--dir", tmp + "::/", wat], capture_output=True,
+                       text=True, timeout=60)
+    want = ['fd_write(1, [iov 0x10 14], 1, 0x80) = 0 (*0x80=14)',
+            'fd_write(99, [iov 0x10 14], 1, 0x80) = EBADF',
+            'path_open(3, 0x0, "no-such-file.txt", 0x0, 0x0, 0x0, 0x0, 0x84) = ENOENT']
+    got = [l for l in r.stderr.splitlines() if l.startswith(("fd_write", "path_open"))]
+    check("trace: each WASI call with arguments, result and errno on stderr",
+          r.returncode == 0 and got == want and r.stdout == "hello, trace!\n", r.stderr)
+    out = os.path.join(tmp, "trace.txt")
+    r = subprocess.run([kapsul, "run", "--trace-wasi=" + out, "--dir", tmp + "::/", wat],
+                       capture_output=True, text=True, timeout=60)
+    lines = open(out).read().splitlines() if os.path.exists(out) else []
+    check("trace: --trace-wasi=FILE writes the same lines there, none on stderr",
+          lines == want and "fd_write" not in r.stderr, "%r %r" % (lines, r.stderr))
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
     kapsul, here = os.path.abspath(sys.argv[1]), sys.argv[2]
     with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
+        trace_tests(kapsul, here, tmp)
         c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
         for mangling in ("legacy", "v0"):
             rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)
