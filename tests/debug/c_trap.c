@@ -19,6 +19,7 @@ int main(int argc, char **argv) {
     if (mode[0] == 'i') return check_positive(-atoi("5"));     /* line 19 */
     if (mode[0] == 'r') return descend(100000);                /* line 20 */
     if (mode[0] == 'o') return *(volatile int *)(unsigned long)0xfffffff0u; /* OOB: line 21 */
+    if (mode[0] == 'a') return printf("%s\n", argv[0]) < 0;
     printf("unknown mode\n");
     return 0;
 }

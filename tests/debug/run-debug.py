@@ -100,6 +100,12 @@ def c_tests(kapsul, src, tmp):
     bad = offsets_point_at_instructions(wasm, fr)
     check("c deep: every offset is the trapping or calling instruction", not bad and fr, str(bad))
 
+    r = subprocess.run([kapsul, "run", "--argv0", "my-prog", wasm, "argv0"], capture_output=True,
+                       text=True, timeout=60)
+    check("cli: --argv0 sets the guest's argv[0]", r.stdout == "my-prog\n", r.stdout + r.stderr)
+    r = subprocess.run([kapsul, wasm, "argv0"], capture_output=True, text=True, timeout=60)
+    check("cli: kapsul FILE.wasm runs it, argv[0] is FILE", r.stdout == wasm + "\n", r.stdout + r.stderr)
+
     r = run(kapsul, wasm, "inline")
     fr, _ = parse(r.stderr)
     ok = bool(fr) and fr[0]["name"] == "main" and len(fr[0]["pos"]) == 2 and \
@@ -170,6 +176,23 @@ def trace_tests(kapsul, here, tmp):
           lines == want and "fd_write" not in r.stderr, "%r %r" % (lines, r.stderr))
 
 
+def cli_tests(kapsul, here):
+    wat = os.path.join(here, "recurse.wat")
+    r = subprocess.run([kapsul, "run", "--max-call-depth", "100", wat], capture_output=True, text=True,
+                       timeout=60)
+    fr, omitted = parse(r.stderr)
+    # 100 frames: _start and 99 of $down; 32 printed, 68 counted.
+    check("cli: --max-call-depth 100 stops at 100 frames, 68 of them omitted",
+          "trap (stack_exhausted)" in r.stderr and omitted == 68 and len(fr) == 32 and
+          fr[0]["name"] == "down" and fr[-1]["name"] == "main" and fr[-1]["depth"] == 99, r.stderr)
+    r = subprocess.run([kapsul, "run", "--max-call-depth", "0", wat], capture_output=True, text=True)
+    check("cli: --max-call-depth 0 is a usage error", r.returncode == 2, r.stderr)
+    r = subprocess.run([kapsul, os.path.join(here, "trace.wat")], capture_output=True, text=True,
+                       timeout=60)
+    check("cli: kapsul FILE.wat runs it", r.returncode == 0 and r.stdout == "hello, trace!\n",
+          r.stderr)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -177,6 +200,7 @@ def main():
     kapsul, here = os.path.abspath(sys.argv[1]), sys.argv[2]
     with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
         trace_tests(kapsul, here, tmp)
+        cli_tests(kapsul, here)
         c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
         for mangling in ("legacy", "v0"):
             rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)
