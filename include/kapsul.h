@@ -336,6 +336,15 @@ KAPSUL_API void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline
  * into wasm in this store stops at its first check; the trap clears the request. */
 KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
 
+/* Profiling: the wasm frames the store is running right now, innermost first, into
+ * out[0..max); returns how many were written (0 when no wasm runs). Async-signal-safe and
+ * lock-free: meant for a SIGPROF handler on the thread running the store (kapsul run --profile).
+ * Frames have func_index and module; offset is the call site for callers and 0 for the innermost
+ * frame; name is empty (kapsul_frame_locations symbolizes later, outside the handler). A sample
+ * taken while a call is being entered may miss the callee. Interpreter only: a module running
+ * on the native tier gives 0 frames. */
+KAPSUL_API size_t kapsul_store_sample(const kapsul_store *store, kapsul_frame *out, size_t max);
+
 /* An external value: what an export yields and an import consumes. The pointer in `of` must
  * match `kind` and belong to the store it is used with. */
 typedef struct kapsul_extern {

@@ -78,6 +78,13 @@ void kpCli_printError(FILE *f, const char *path, const kapsul_error *err);
  * first) and "... N frames omitted" where a deep stack was cut. Nothing when err has no frames. */
 void kpCli_printBacktrace(FILE *f, const kapsul_error *err);
 
+/* kapsul run --profile (profile.c): start sampling store's wasm stack every interval on this
+ * thread (false if the timer or the ring cannot be set up), stop, and write the samples to path
+ * as speedscope JSON or folded stacks (returns an exit status; prints the sample count). */
+bool kpCli_profileStart(kapsul_store *store, uint64_t interval_ns);
+void kpCli_profileStop(void);
+int kpCli_profileWrite(const char *path, bool folded, const char *title, uint64_t interval_ns);
+
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);
 

@@ -23,6 +23,7 @@
 #include "cli/cli.h"
 
 #define KP_EXIT_TRAP 134
+#define KP_PROFILE_INTERVAL_NS 1000000u /* --profile: one sample per millisecond */
 
 typedef struct kpRunOpts {
     KP_VEC(kapsul_wasi_dir) dirs;
@@ -32,6 +33,8 @@ typedef struct kpRunOpts {
     const char *argv0; /* the guest's argv[0]; default FILE */
     const char *trace; /* --trace-wasi: "" for stderr, else a file; NULL: off */
     FILE *trace_out;
+    const char *profile; /* --profile: the output file ("" = the default name); NULL: off */
+    bool profile_folded;
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
@@ -62,6 +65,11 @@ static void usage(FILE *f) {
           "  --argv0 NAME              the guest's argv[0] (default: FILE)\n"
           "  --trace-wasi[=FILE]       print every WASI call with its arguments and result\n"
           "                            (strace-style) on stderr, or into FILE\n"
+          "  --profile[=FILE]          sample the guest's wasm stack every 1 ms and write a profile\n"
+          "                            (default kapsul-profile.json: speedscope JSON, which\n"
+          "                            speedscope.app and the Firefox Profiler open)\n"
+          "  --profile-format F        speedscope (default) or folded (flamegraph.pl's input;\n"
+          "                            default file kapsul-profile.folded)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
@@ -140,6 +148,10 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
     } else if (strcmp(name, "--stack") == 0) {
         if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.stack_bytes = sz;
+    } else if (strcmp(name, "--profile-format") == 0) {
+        if (strcmp(val, "folded") == 0) o->profile_folded = true;
+        else if (strcmp(val, "speedscope") == 0) o->profile_folded = false;
+        else goto bad;
     } else if (strcmp(name, "--argv0") == 0) {
         o->argv0 = val;
     } else if (strcmp(name, "--max-call-depth") == 0) {
@@ -183,6 +195,10 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         /* Flags whose value is optional: only "--flag=VALUE" gives one. */
         if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
             o->trace = a[12] ? a + 13 : "";
+            continue;
+        }
+        if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
+            o->profile = a[9] ? a + 10 : "";
             continue;
         }
         char name[32], *val;
@@ -439,6 +455,11 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = report(o, st, err);
         goto fail;
     }
+    if (o->profile && !kpCli_profileStart(store, KP_PROFILE_INTERVAL_NS)) {
+        fprintf(stderr, "kapsul run: --profile: cannot start the sampling timer: %s\n", strerror(errno));
+        rc = KP_EXIT_FAIL;
+        goto fail;
+    }
     if (o->invoke) {
         rc = invoke(o, store, inst, err);
     } else {
@@ -452,6 +473,14 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
                 rc = report(o, kapsul_func_call(store, start, NULL, 0, NULL, 0, err), err);
             }
         }
+    }
+    if (o->profile) {
+        kpCli_profileStop();
+        const char *path = o->profile[0]       ? o->profile
+                           : o->profile_folded ? "kapsul-profile.folded"
+                                               : "kapsul-profile.json";
+        int prc = kpCli_profileWrite(path, o->profile_folded, o->file, KP_PROFILE_INTERVAL_NS);
+        if (rc == KP_EXIT_OK) rc = prc;
     }
     goto fail;
 nomem:

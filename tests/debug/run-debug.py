@@ -11,7 +11,9 @@ site, "... N frames omitted" on a deep stack with the outermost frames kept, and
 printed offset points at the instruction it names in the module bytes (0x00 unreachable for the
 trapping frame, 0x10 call or 0x11 call_indirect for the callers). Also `--trace-wasi` on
 trace.wat: the exact lines for a write, a bad fd (EBADF) and a missing file (ENOENT), on stderr
-and into a file. Ends with "N passed, N failed".
+and into a file. `--profile` on hot.wat: the speedscope JSON parses in the schema's shape and
+attributes most samples to the hot function, and so do the folded stacks. The CLI habits
+(--max-call-depth, --argv0, `kapsul FILE`). Ends with "N passed, N failed".
 """
 import os
 import re
@@ -193,6 +195,47 @@ def cli_tests(kapsul, here):
           r.stderr)
 
 
+def profile_tests(kapsul, here, tmp):
+    import json
+    wat = os.path.join(here, "hot.wat")
+    out = os.path.join(tmp, "prof.json")
+    r = subprocess.run([kapsul, "run", "--profile=" + out, wat], capture_output=True, text=True,
+                       timeout=300)
+    try:
+        doc = json.load(open(out))
+    except (OSError, ValueError) as e:
+        check("profile: speedscope JSON written and parses", False, "%s %s" % (e, r.stderr))
+        return
+    prof = doc.get("profiles", [{}])[0]
+    frames = doc.get("shared", {}).get("frames", [])
+    samples, weights = prof.get("samples", []), prof.get("weights", [])
+    shape = doc.get("$schema") == "https://www.speedscope.app/file-format-schema.json" and \
+        prof.get("type") == "sampled" and prof.get("unit") == "milliseconds" and \
+        len(samples) == len(weights) and len(samples) > 0 and \
+        all(isinstance(f.get("name"), str) for f in frames) and \
+        all(isinstance(i, int) and 0 <= i < len(frames) for st in samples for i in st)
+    check("profile: speedscope JSON in the schema's shape", shape, r.stderr)
+    names = [f["name"] for f in frames]
+    callers = [names[st[-2]] for st in samples if len(st) >= 2]
+    hot, cold = callers.count("hot"), callers.count("cold")
+    check("profile: the hot loop gets most samples (hot %d, cold %d)" % (hot, cold),
+          hot + cold > 0 and hot > 0.8 * (hot + cold) and
+          all(names[st[0]] == "main" and names[st[-1]] == "spin" for st in samples if len(st) == 3),
+          str(callers[:20]))
+    out = os.path.join(tmp, "prof.folded")
+    r = subprocess.run([kapsul, "run", "--profile=" + out, "--profile-format", "folded", wat],
+                       capture_output=True, text=True, timeout=300)
+    lines = open(out).read().splitlines() if os.path.exists(out) else []
+    ok = bool(lines) and all(re.fullmatch(r"[^ ]+ \d+", l) for l in lines)
+    counts = {}
+    for l in lines:
+        stack, n = l.rsplit(" ", 1)
+        counts[stack] = counts.get(stack, 0) + int(n)
+    hot, cold = counts.get("main;hot;spin", 0), counts.get("main;cold;spin", 0)
+    check("profile: folded stacks, most of them main;hot;spin", ok and hot > 0.8 * (hot + cold),
+          str(counts) + r.stderr)
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -201,6 +244,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
         trace_tests(kapsul, here, tmp)
         cli_tests(kapsul, here)
+        profile_tests(kapsul, here, tmp)
         c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
         for mangling in ("legacy", "v0"):
             rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)
