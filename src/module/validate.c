@@ -481,7 +481,7 @@ static kapsul_status op_select(val *v, const kpInstr *in) {
     if ((st = pop_expect(v, kpT_I32, NULL)) || (st = pop_any(v, &t1)) || (st = pop_any(v, &t2))) return st;
     if (!is_num_or_vec(t1) || !is_num_or_vec(t2)) return mismatch(v);
     if ((t1 == kpT_V128) != (t2 == kpT_V128) && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch(v);
-    if (t1 != t2 && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch(v);
+    if (t1 != t2 && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch_types(v, &t2, 1, &t1, 1);
     return push(v, t1 == KP_T_UNKNOWN ? t2 : t1);
 }
 
@@ -786,10 +786,10 @@ static kapsul_status check_declarations(val *v) {
         if (m->funcs[i].type >= m->ntypes)
             return verr(v, KAPSUL_ERR_INVALID, m->funcs[i].body_offset, "unknown type %u", m->funcs[i].type);
     for (uint32_t i = 0; i < m->ntables; i++)
-        if ((st = check_tabletype(v, 0, &m->tables[i]))) return st;
+        if ((st = check_tabletype(v, m->table_at, &m->tables[i]))) return st;
     for (uint32_t i = 0; i < m->nmemories; i++)
-        if ((st = check_memtype(v, 0, &m->memories[i]))) return st;
-    if (v->nmems > 1) return verr(v, KAPSUL_ERR_INVALID, 0, "multiple memories");
+        if ((st = check_memtype(v, m->memory_at, &m->memories[i]))) return st;
+    if (v->nmems > 1) return verr(v, KAPSUL_ERR_INVALID, m->memory_at, "multiple memories");
     return KAPSUL_OK;
 }
 
@@ -859,12 +859,12 @@ static kapsul_status check_exports_start(val *v) {
         }
     if (m->has_start) {
         if (m->start >= v->nfuncs) {
-            st = verr(v, KAPSUL_ERR_INVALID, 0, "unknown function %u", m->start);
+            st = verr(v, KAPSUL_ERR_INVALID, m->start_at, "unknown function %u", m->start);
             goto fail;
         }
         const kpFuncType *ft = &m->types[v->func_types[m->start]];
         if (ft->nparams || ft->nresults) {
-            st = verr(v, KAPSUL_ERR_INVALID, 0, "start function");
+            st = verr(v, KAPSUL_ERR_INVALID, m->start_at, "start function");
             goto fail;
         }
     }
