@@ -1399,17 +1399,25 @@ static size_t put_sleb(uint8_t *p, int64_t v) {
 }
 
 /* Append the oldest pending pair to the encoded map, as deltas from the last committed one. */
-static void commit_pair(lower *L) {
-    uint8_t tmp[16];
-    size_t a = put_uleb(tmp, L->pend[0][0] - L->map_ir);
-    a += put_sleb(tmp + a, (int64_t)L->pend[0][1] - (int64_t)L->map_off);
-    for (size_t i = 0; i < a && !L->nomem; i++) {
+/* Append the oldest k pending pairs to the encoded map, as deltas from the last committed one. */
+static void commit_pairs(lower *L, uint32_t k) {
+    while (L->map.cap - L->map.n < 16 * (size_t)k && !L->nomem) {
+        size_t n = L->map.n;
+        L->map.n = L->map.cap; /* kpVec_grow makes room for one more past n */
         if (kpVec_grow(&L->map) != 0) L->nomem = true;
-        else L->map.v[L->map.n++] = tmp[i];
+        L->map.n = n;
     }
-    L->map_ir = L->pend[0][0];
-    L->map_off = L->pend[0][1];
-    memmove(L->pend[0], L->pend[1], (size_t)--L->npend * sizeof L->pend[0]);
+    if (L->nomem) return;
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t *p = L->map.v + L->map.n;
+        size_t a = put_uleb(p, L->pend[i][0] - L->map_ir);
+        a += put_sleb(p + a, (int64_t)L->pend[i][1] - (int64_t)L->map_off);
+        L->map.n += a;
+        L->map_ir = L->pend[i][0];
+        L->map_off = L->pend[i][1];
+    }
+    L->npend -= k;
+    memmove(L->pend[0], L->pend[k], (size_t)L->npend * sizeof L->pend[0]);
 }
 
 static void map_instr(lower *L, uint32_t p0, uint32_t offset) {
@@ -1419,14 +1427,14 @@ static void map_instr(lower *L, uint32_t p0, uint32_t offset) {
     if (pc(L) <= from) return;
     if (L->npend && L->pend[L->npend - 1][1] == offset) return;
     if (!L->npend && L->map.n && L->map_off == offset) return;
-    if (L->npend == 8) commit_pair(L);
+    if (L->npend == 8) commit_pairs(L, 6);
     L->pend[L->npend][0] = from;
     L->pend[L->npend++][1] = offset;
 }
 
 /* Move the finished map into out->pcmap. */
 static kapsul_status encode_map(lower *L, uint32_t body_offset, kpCode *out) {
-    while (L->npend) commit_pair(L);
+    commit_pairs(L, L->npend);
     if (L->nomem) return KAPSUL_ERR_NOMEM;
     uint8_t *p = L->map.n ? kp_realloc(L->map.v, L->map.n) : NULL;
     out->pcmap = p ? p : L->map.v;
