@@ -67,10 +67,14 @@ bool kpCli_isTextPath(const char *path);
  * *is_text tells the caller which kind of positions err carries (may be NULL). */
 kapsul_status kpCli_loadModuleBytes(const char *path, kpBuf *out, bool *is_text, kapsul_error *err);
 
+/* The subcommand running ("run", "validate", ...), set by main: every diagnostic starts
+ * "kapsul CMD: ". */
+extern const char *kpCli_command;
+
 /* Print a load/validation error the standard way:
- *   FILE:LINE:COL: message            for text positions
- *   FILE: error at offset 0xNN: message   for binary offsets
- *   FILE: message                     otherwise */
+ *   kapsul CMD: FILE:LINE:COL: message            for text positions
+ *   kapsul CMD: FILE: error at offset 0xNN: message   for binary offsets
+ *   kapsul CMD: FILE: message                     otherwise */
 void kpCli_printError(FILE *f, const char *path, const kapsul_error *err);
 
 /* Print a trap's wasm backtrace (backtrace.c): one line per frame with its index, module offset,

@@ -90,10 +90,14 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "help") == 0) return help_command(argc - 1, argv + 1);
     for (size_t i = 0; i < KP_NCOMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, commands[i].name) == 0) {
+            kpCli_command = commands[i].name;
+            return commands[i].fn(argc - 1, argv + 1);
+        }
     /* wasmtime's habit: `kapsul app.wasm ARGS` is `kapsul run app.wasm ARGS`. */
     if (has_module_suffix(cmd)) {
         argv[0] = "run";
+        kpCli_command = "run";
         return kpCli_run(argc, argv);
     }
     if (cmd[0] == '-') fprintf(stderr, "kapsul: unknown option '%s'\n", cmd);
