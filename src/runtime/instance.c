@@ -94,7 +94,7 @@ static void describe_limits(char *b, size_t cap, const char *kind, uint64_t min,
     else snprintf(b, cap, "%s %llu%s", kind, (unsigned long long)min, tail);
 }
 
-static void describe_import(const kapsul_module *mod, const kpImport *im, char *b, size_t cap) {
+void kpInstance_describeImport(const kapsul_module *mod, const kpImport *im, char *b, size_t cap) {
     switch (im->kind) {
     case kpExtern_FUNC: describe_functype(&mod->m->types[im->desc.func_type], b, cap); return;
     case kpExtern_TABLE:
@@ -166,7 +166,7 @@ static kapsul_status check_import(const kapsul_module *mod, const kpImport *im, 
     }
     if (ok) return KAPSUL_OK;
     char want[96], got[96];
-    describe_import(mod, im, want, sizeof want);
+    kpInstance_describeImport(mod, im, want, sizeof want);
     describe_extern(ex, got, sizeof got);
     return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
                        "incompatible import type for \"%.*s\" \"%.*s\": expected %s, got %s",
