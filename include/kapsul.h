@@ -115,10 +115,33 @@ KAPSUL_API const char *kapsul_trap_name(kapsul_trap trap);
 KAPSUL_API const char *kapsul_trap_message(kapsul_trap trap);
 KAPSUL_API const char *kapsul_status_name(kapsul_status status);
 
-#define KAPSUL_MAX_FRAMES 16
+typedef struct kapsul_module kapsul_module;
+
+/* A backtrace keeps at most KAPSUL_MAX_FRAMES frames: all of them when the stack is no deeper,
+ * else the innermost KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES and the outermost KAPSUL_TAIL_FRAMES,
+ * with kapsul_error.frames_omitted counting the frames left out between them. */
+#define KAPSUL_MAX_FRAMES 32
+#define KAPSUL_TAIL_FRAMES 8
+
+/* One wasm frame of a trap's backtrace. Frames are numbers only; kapsul_frame_locations turns
+ * one into names and source positions (the module's name section, exports, DWARF). */
+typedef struct kapsul_frame {
+    uint32_t func_index; /* in its defining module's function index space (imports count) */
+    /* Byte offset in the module's bytes of the instruction the frame is at: the trapping one in
+     * the innermost frame, the call in the others (what wasmtime prints as 0x1a3, and what
+     * `llvm-objdump -d` shows). 0 when unknown (a memory access that faulted in a guard
+     * region of a frame compiled without a position map). */
+    uint32_t offset;
+    /* The defining module, borrowed: valid while the store that trapped lives (its instances
+     * hold their modules) or while the caller holds the module; NULL when unknown. */
+    const kapsul_module *module;
+    char name[48]; /* the raw name from the name section, cut at 47 bytes; "" when unnamed.
+                      kapsul_frame_locations gives the whole name, demangled. */
+} kapsul_frame;
 
 /* The details of a failure, filled by the call that failed (see Conventions). The caller owns
- * it; it holds no pointers, so it may be copied, kept or discarded freely. */
+ * it; besides the frames' borrowed module pointers it holds no pointers, so it may be copied,
+ * kept or discarded freely. */
 typedef struct kapsul_error {
     kapsul_status code; /* same value the call returned */
     kapsul_trap trap;   /* for KAPSUL_ERR_TRAP: which trap; else KAPSUL_TRAP_NONE */
@@ -126,15 +149,28 @@ typedef struct kapsul_error {
     size_t offset;      /* byte offset in the module for MALFORMED/INVALID, else 0 */
     int line, column;   /* 1-based position for text-format errors, else 0 */
     char message[256];  /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
-    /* Wasm backtrace of a trap, innermost first (at most KAPSUL_MAX_FRAMES, nframes of them):
-     * function indices in their defining module and their names from the name section (empty
-     * string when unknown). */
+    /* Wasm backtrace of a trap, innermost first (nframes of them, see KAPSUL_MAX_FRAMES); when
+     * frames_omitted > 0 they were left out after frames[KAPSUL_MAX_FRAMES -
+     * KAPSUL_TAIL_FRAMES - 1]. */
     int nframes;
-    struct {
-        uint32_t func_index;
-        char name[48];
-    } frames[KAPSUL_MAX_FRAMES];
+    int frames_omitted;
+    kapsul_frame frames[KAPSUL_MAX_FRAMES];
 } kapsul_error;
+
+/* A source position of a frame. */
+typedef struct kapsul_location {
+    const char *function; /* demangled (Rust legacy and v0, C++ Itanium) when mangled; from DWARF,
+                             else the name section, else an export name; NULL when unknown */
+    const char *file;     /* source file from DWARF .debug_line; NULL when unknown */
+    uint32_t line, column; /* 1-based; 0 when unknown */
+} kapsul_location;
+
+/* Symbolize a frame: fill out[0..max) with its positions, innermost first -- with DWARF, one
+ * per inlined call at the frame's offset, the function itself last -- and return how many there
+ * are (at least 1 for a frame with a module, which may exceed max; 0 when frame->module is
+ * NULL). The strings belong to the module and live as long as it does. Debug sections are read
+ * on the first call for a module; malformed ones are ignored. Thread-safe for a shared module. */
+KAPSUL_API size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, size_t max);
 
 /* ---- Values ---------------------------------------------------------------------------------- */
 
@@ -195,9 +231,8 @@ KAPSUL_API void kapsul_engine_free(kapsul_engine *engine);
 
 /* ---- Modules --------------------------------------------------------------------------------- */
 
-/* A decoded, validated and compiled module. Immutable, so it may be shared across threads and
- * instantiated in any number of stores of its engine. */
-typedef struct kapsul_module kapsul_module;
+/* A decoded, validated and compiled module (declared with kapsul_error). Immutable, so it may be
+ * shared across threads and instantiated in any number of stores of its engine. */
 
 /* Decode, validate and compile a binary module. bytes may be NULL when len is 0; they are copied
  * as needed, so the caller may free them on return.
@@ -300,6 +335,15 @@ KAPSUL_API void kapsul_store_set_deadline(kapsul_store *store, uint64_t deadline
  * thread or a signal handler (it only sets an atomic flag). If nothing is running, the next call
  * into wasm in this store stops at its first check; the trap clears the request. */
 KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
+
+/* Profiling: the wasm frames the store is running right now, innermost first, into
+ * out[0..max); returns how many were written (0 when no wasm runs). Async-signal-safe and
+ * lock-free: meant for a SIGPROF handler on the thread running the store (kapsul run --profile).
+ * Frames have func_index and module; offset is the call site for callers and 0 for the innermost
+ * frame; name is empty (kapsul_frame_locations symbolizes later, outside the handler). A sample
+ * taken while a call is being entered may miss the callee. Interpreter only: a module running
+ * on the native tier gives 0 frames. */
+KAPSUL_API size_t kapsul_store_sample(const kapsul_store *store, kapsul_frame *out, size_t max);
 
 /* An external value: what an export yields and an import consumes. The pointer in `of` must
  * match `kind` and belong to the store it is used with. */
@@ -589,6 +633,14 @@ typedef struct kapsul_wasi_config {
      * kapsul_wasi_output(wasi, 2, ...) gives 0 bytes and output_cap does not apply. */
     void (*stderr_line)(void *env, const char *line, size_t len);
     void *stderr_env;
+    /* Optional: called on the thread running the guest after every WASI call with one
+     * strace-style line (NUL-terminated, no '\n', valid during the call only), e.g.
+     *   fd_write(1, [iov 0x11040 13], 1, 0x1ffdc) = 0 (*0x1ffdc=13)
+     *   path_open(3, 0x1, "in.txt", 0x0, 0x2, 0x0, 0x0, 0x1ffcc) = ENOENT
+     * (name, arguments with strings and iovecs read from guest memory, result: 0 with the
+     * values the call stored, or the errno's name). NULL: no tracing, no cost. */
+    void (*trace)(void *env, const char *line);
+    void *trace_env;
 } kapsul_wasi_config;
 
 #define KAPSUL_WASI_MEM_STDIN 1u

@@ -43,9 +43,17 @@ static void report(const char *what, const kapsul_error *err) {
     fprintf(stderr, "%s: %s: %s\n", what, kapsul_status_name(err->code), err->message);
     if (err->code == KAPSUL_ERR_TRAP) {
         fprintf(stderr, "trap: %s (%s)\n", kapsul_trap_name(err->trap), kapsul_trap_message(err->trap));
-        for (int i = 0; i < err->nframes; i++)
-            fprintf(stderr, "  #%d func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
-                    err->frames[i].name[0] ? err->frames[i].name : "?");
+        /* Each frame: its module offset and its name; kapsul_frame_locations gives the whole
+         * (demangled) name and, for modules with DWARF, file:line of each inlined call. */
+        for (int i = 0; i < err->nframes; i++) {
+            kapsul_location loc[8];
+            size_t n = kapsul_frame_locations(&err->frames[i], loc, 8);
+            const char *name = n && n <= 8 && loc[n - 1].function ? loc[n - 1].function : "?";
+            fprintf(stderr, "  #%d 0x%" PRIx32 " func[%" PRIu32 "] %s", i, err->frames[i].offset,
+                    err->frames[i].func_index, name);
+            if (n && n <= 8 && loc[0].file) fprintf(stderr, " at %s:%" PRIu32, loc[0].file, loc[0].line);
+            fputc('\n', stderr);
+        }
     }
 }
 

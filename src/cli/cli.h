@@ -67,11 +67,27 @@ bool kpCli_isTextPath(const char *path);
  * *is_text tells the caller which kind of positions err carries (may be NULL). */
 kapsul_status kpCli_loadModuleBytes(const char *path, kpBuf *out, bool *is_text, kapsul_error *err);
 
+/* The subcommand running ("run", "validate", ...), set by main: every diagnostic starts
+ * "kapsul CMD: ". */
+extern const char *kpCli_command;
+
 /* Print a load/validation error the standard way:
- *   FILE:LINE:COL: message            for text positions
- *   FILE: error at offset 0xNN: message   for binary offsets
- *   FILE: message                     otherwise */
+ *   kapsul CMD: FILE:LINE:COL: message            for text positions
+ *   kapsul CMD: FILE: error at offset 0xNN: message   for binary offsets
+ *   kapsul CMD: FILE: message                     otherwise */
 void kpCli_printError(FILE *f, const char *path, const kapsul_error *err);
+
+/* Print a trap's wasm backtrace (backtrace.c): one line per frame with its index, module offset,
+ * function index and demangled name, then its source positions from DWARF (inlined calls
+ * first) and "... N frames omitted" where a deep stack was cut. Nothing when err has no frames. */
+void kpCli_printBacktrace(FILE *f, const kapsul_error *err);
+
+/* kapsul run --profile (profile.c): start sampling store's wasm stack every interval on this
+ * thread (false if the timer or the ring cannot be set up), stop, and write the samples to path
+ * as speedscope JSON or folded stacks (returns an exit status; prints the sample count). */
+bool kpCli_profileStart(kapsul_store *store, uint64_t interval_ns);
+void kpCli_profileStop(void);
+int kpCli_profileWrite(const char *path, bool folded, const char *title, uint64_t interval_ns);
 
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);

@@ -78,7 +78,10 @@ kapsul_status kpCli_loadModuleBytes(const char *path, kpBuf *out, bool *is_text,
     return st;
 }
 
+const char *kpCli_command;
+
 void kpCli_printError(FILE *f, const char *path, const kapsul_error *err) {
+    if (kpCli_command) fprintf(f, "kapsul %s: ", kpCli_command);
     if (err->code == KAPSUL_ERR_IO) {
         /* The I/O message already names the file. */
         fprintf(f, "%s\n", err->message);

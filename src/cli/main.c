@@ -64,6 +64,12 @@ static int help_command(int argc, char **argv) {
     return KP_EXIT_USAGE;
 }
 
+static bool has_module_suffix(const char *path) {
+    size_t n = strlen(path);
+    return (n > 5 && strcmp(path + n - 5, ".wasm") == 0) || (n > 4 && strcmp(path + n - 4, ".wat") == 0) ||
+           (n > 6 && strcmp(path + n - 6, ".kwasm") == 0);
+}
+
 int main(int argc, char **argv) {
     /* A fixed mmap threshold: glibc otherwise raises it each time a large block is freed, and
      * the loader's large transient vectors (validation, then lowering) then grow inside the heap,
@@ -85,7 +91,16 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "help") == 0) return help_command(argc - 1, argv + 1);
     for (size_t i = 0; i < KP_NCOMMANDS; i++)
-        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+        if (strcmp(cmd, commands[i].name) == 0) {
+            kpCli_command = commands[i].name;
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    /* wasmtime's habit: `kapsul app.wasm ARGS` is `kapsul run app.wasm ARGS`. */
+    if (has_module_suffix(cmd)) {
+        argv[0] = "run";
+        kpCli_command = "run";
+        return kpCli_run(argc, argv);
+    }
     if (cmd[0] == '-') fprintf(stderr, "kapsul: unknown option '%s'\n", cmd);
     else fprintf(stderr, "kapsul: unknown command '%s'\n", cmd);
     fprintf(stderr, "Run 'kapsul --help' for the list of commands.\n");

@@ -23,12 +23,18 @@
 #include "cli/cli.h"
 
 #define KP_EXIT_TRAP 134
+#define KP_PROFILE_INTERVAL_NS 1000000u /* --profile: one sample per millisecond */
 
 typedef struct kpRunOpts {
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(char *) env; /* "NAME=VALUE", owned */
     KP_VEC(const char *) listen;
     const char *invoke;
+    const char *argv0; /* the guest's argv[0]; default FILE */
+    const char *trace; /* --trace-wasi: "" for stderr, else a file; NULL: off */
+    FILE *trace_out;
+    const char *profile; /* --profile: the output file ("" = the default name); NULL: off */
+    bool profile_folded;
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
@@ -56,6 +62,15 @@ static void usage(FILE *f) {
           "  --timeout DURATION        trap after DURATION (e.g. 500ms, 2s, 1m; bare number = s)\n"
           "  --fuel N                  trap after N units of work (deterministic)\n"
           "  --stack SIZE              wasm stack size (bytes, or with K/M/G suffix)\n"
+          "  --max-call-depth N        trap after N nested wasm calls (default 10000)\n"
+          "  --argv0 NAME              the guest's argv[0] (default: FILE)\n"
+          "  --trace-wasi[=FILE]       print every WASI call with its arguments and result\n"
+          "                            (strace-style) on stderr, or into FILE\n"
+          "  --profile[=FILE]          sample the guest's wasm stack every 1 ms and write a profile\n"
+          "                            (default kapsul-profile.json: speedscope JSON, which\n"
+          "                            speedscope.app and the Firefox Profiler open)\n"
+          "  --profile-format F        speedscope (default) or folded (flamegraph.pl's input;\n"
+          "                            default file kapsul-profile.folded)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
@@ -134,6 +149,19 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
     } else if (strcmp(name, "--stack") == 0) {
         if (!kpCli_parseSize(val, &sz) || sz == 0) goto bad;
         o->config.stack_bytes = sz;
+    } else if (strcmp(name, "--profile-format") == 0) {
+        if (strcmp(val, "folded") == 0) o->profile_folded = true;
+        else if (strcmp(val, "speedscope") == 0) o->profile_folded = false;
+        else goto bad;
+    } else if (strcmp(name, "--argv0") == 0) {
+        o->argv0 = val;
+    } else if (strcmp(name, "--max-call-depth") == 0) {
+        char *end;
+        errno = 0;
+        if (val[0] < '0' || val[0] > '9') goto bad;
+        unsigned long long d = strtoull(val, &end, 10);
+        if (*end || errno || d == 0 || d > UINT32_MAX) goto bad;
+        o->config.max_call_depth = (uint32_t)d;
     } else if (strcmp(name, "--timeout") == 0) {
         if (!kpCli_parseDuration(val, &o->timeout_ns) || o->timeout_ns == 0) goto bad;
     } else if (strcmp(name, "--fuel") == 0) {
@@ -165,6 +193,15 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
             usage(stdout);
             return -1;
         }
+        /* Flags whose value is optional: only "--flag=VALUE" gives one. */
+        if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
+            o->trace = a[12] ? a + 13 : "";
+            continue;
+        }
+        if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
+            o->profile = a[9] ? a + 10 : "";
+            continue;
+        }
         char name[32], *val;
         char *eq = strchr(a, '=');
         if (a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
@@ -190,8 +227,9 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
 
 /* ---- Values on the command line ---------------------------------------------------------------- */
 
-/* Parse one --invoke argument for a parameter of kind k: integers in decimal (signed or
- * unsigned, wrapping to the width) or 0x hex; floats as C's strtod reads them (inf, nan too). */
+/* Parse one --invoke argument for a parameter of kind k: integers in decimal within the signed
+ * range of the width, or 0x hex as a bit pattern of the width (0xFFFFFFFF is i32 -1); anything
+ * out of range is refused rather than wrapped. Floats as C's strtod reads them (inf, nan too). */
 static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
     char *end;
     errno = 0;
@@ -202,6 +240,8 @@ static bool parse_val(const char *s, kapsul_valkind k, kapsul_val *out) {
         if (*p < '0' || *p > '9') return false;
         unsigned long long v = strtoull(p, &end, 0);
         if (*end || errno) return false;
+        bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+        if (!hex && !neg && v > (k == KAPSUL_I32 ? 0x7FFFFFFFull : 0x7FFFFFFFFFFFFFFFull)) return false;
         if (k == KAPSUL_I32) {
             if (neg ? v > 0x80000000ull : v > 0xFFFFFFFFull) return false;
             out->of.i32 = (int32_t)(uint32_t)(neg ? 0u - (uint32_t)v : (uint32_t)v);
@@ -292,13 +332,7 @@ static int report(const kpRunOpts *o, kapsul_status st, const kapsul_error *err)
     if (st == KAPSUL_ERR_TRAP) {
         fprintf(stderr, "kapsul run: %s: trap (%s): %s\n", o->file, kapsul_trap_name(err->trap),
                 err->message[0] ? err->message : kapsul_trap_message(err->trap));
-        if (err->nframes > 0) fprintf(stderr, "wasm backtrace:\n");
-        for (int i = 0; i < err->nframes && i < KAPSUL_MAX_FRAMES; i++) {
-            if (err->frames[i].name[0])
-                fprintf(stderr, "  %2d: func[%" PRIu32 "] %s\n", i, err->frames[i].func_index,
-                        err->frames[i].name);
-            else fprintf(stderr, "  %2d: func[%" PRIu32 "]\n", i, err->frames[i].func_index);
-        }
+        kpCli_printBacktrace(stderr, err);
         return KP_EXIT_TRAP;
     }
     fprintf(stderr, "kapsul run: %s: %s: %s\n", o->file, kapsul_status_name(st), err->message);
@@ -341,6 +375,11 @@ static int invoke(kpRunOpts *o, kapsul_store *store, kapsul_instance *inst, kaps
     return KP_EXIT_OK;
 }
 
+static void trace_line(void *env, const char *line) {
+    kpRunOpts *o = env;
+    fprintf(o->trace_out ? o->trace_out : stderr, "%s\n", line);
+}
+
 /* Load, link with WASI, instantiate (the start function runs under the limits too), then run
  * _start or the --invoke export. */
 static int run_module(kpRunOpts *o, kapsul_error *err) {
@@ -372,7 +411,7 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         goto fail;
     }
     if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
-    argv[0] = o->file;
+    argv[0] = o->argv0 ? o->argv0 : o->file;
     for (int i = 0; i < o->nargs; i++) argv[i + 1] = o->args[i];
     uint64_t deadline = 0;
     if (o->timeout_ns) {
@@ -393,7 +432,14 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         .stdout_fd = 1,
         .stderr_fd = 2,
         .deadline_ns = deadline,
+        .trace = o->trace ? trace_line : NULL,
+        .trace_env = o,
     };
+    if (o->trace && o->trace[0] && !(o->trace_out = fopen(o->trace, "w"))) {
+        fprintf(stderr, "kapsul run: --trace-wasi: cannot write %s: %s\n", o->trace, strerror(errno));
+        rc = KP_EXIT_USAGE;
+        goto fail;
+    }
     if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
         fprintf(stderr, "kapsul run: %s\n", err->message);
         rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
@@ -410,6 +456,11 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = report(o, st, err);
         goto fail;
     }
+    if (o->profile && !kpCli_profileStart(store, KP_PROFILE_INTERVAL_NS)) {
+        fprintf(stderr, "kapsul run: --profile: cannot start the sampling timer: %s\n", strerror(errno));
+        rc = KP_EXIT_FAIL;
+        goto fail;
+    }
     if (o->invoke) {
         rc = invoke(o, store, inst, err);
     } else {
@@ -424,6 +475,14 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
             }
         }
     }
+    if (o->profile) {
+        kpCli_profileStop();
+        const char *path = o->profile[0]       ? o->profile
+                           : o->profile_folded ? "kapsul-profile.folded"
+                                               : "kapsul-profile.json";
+        int prc = kpCli_profileWrite(path, o->profile_folded, o->file, KP_PROFILE_INTERVAL_NS);
+        if (rc == KP_EXIT_OK) rc = prc;
+    }
     goto fail;
 nomem:
     fprintf(stderr, "kapsul run: out of memory\n");
@@ -437,6 +496,7 @@ fail:
     if (engine) kapsul_engine_free(engine);
     kp_free(argv);
     kpBuf_free(&bytes);
+    if (o->trace_out) fclose(o->trace_out);
     return rc;
 }
 

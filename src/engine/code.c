@@ -11,7 +11,37 @@
 void kpCode_free(kpCode *c) {
     if (!c) return;
     kp_free(c->code);
+    kp_free(c->pcmap);
     c->code = NULL;
+    c->pcmap = NULL;
+}
+
+/* Decode the position map (lower.c) up to the last entry at or before `word`. */
+uint32_t kpCode_offsetAt(const kpCode *c, uint32_t word) {
+    const uint8_t *p = c->pcmap, *end = p ? p + c->pcmap_len : NULL;
+    uint32_t ir = 0, off = c->body_offset;
+    while (p && p < end) {
+        uint32_t d = 0;
+        int64_t e = 0;
+        unsigned sh = 0;
+        uint8_t b;
+        do {
+            b = *p++;
+            d |= (uint32_t)(b & 0x7f) << sh;
+            sh += 7;
+        } while ((b & 0x80) && p < end && sh < 35);
+        sh = 0;
+        do {
+            b = p < end ? *p++ : 0;
+            e |= (int64_t)(b & 0x7f) << sh;
+            sh += 7;
+        } while ((b & 0x80) && sh < 63);
+        if (sh < 64 && (b & 0x40)) e |= -((int64_t)1 << sh);
+        if (ir + d > word) break;
+        ir += d;
+        off = (uint32_t)((int64_t)off + e);
+    }
+    return off;
 }
 
 /* ---- Disassembly (debugging and the engine's own tests) ---- */

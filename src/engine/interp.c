@@ -34,13 +34,35 @@ typedef struct kpEntry {
     struct kpEntry *prev;
     kpExec *exec;
     volatile bool in_wasm;
+    const uint32_t *volatile fault_ip; /* set by on_fault: the faulting instruction, if found */
 } kpEntry;
 
 static __thread kpEntry *tls_entry;
 
-static void on_fault(void *addr) {
+/* Where in the innermost function a fault happened: the interpreter's ip lives in a register,
+ * so the register that points at an instruction word of that function's code is taken as it
+ * (best effort: NULL when none does; docs/RATIONALE.md). Runs in the signal handler: reads
+ * only. */
+static const uint32_t *fault_ip(const kpExec *s, const kpOs_faultRegs *regs) {
+    if (!s || s->nframes == 0) return NULL;
+    const kpCode *c = s->frames[s->nframes - 1].func->code;
+    if (!c) return NULL;
+    uintptr_t lo = (uintptr_t)c->code, hi = (uintptr_t)(c->code + c->len);
+    for (int i = 0; i < regs->n; i++) {
+        uintptr_t v = regs->r[i];
+        if (v <= lo || v >= hi || (v - lo) % sizeof(uint32_t)) continue;
+        int op = kpInterp_opcode(*(const uint32_t *)v);
+        if (op >= 0 && op != kpIr_CHECK) return (const uint32_t *)v;
+    }
+    return NULL;
+}
+
+static void on_fault(void *addr, const kpOs_faultRegs *regs) {
     kpEntry *ex = tls_entry;
-    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) siglongjmp(ex->jb, 1);
+    if (ex && ex->in_wasm && kpMemory_isGuestAddress(ex->exec, addr)) {
+        ex->fault_ip = fault_ip(ex->exec, regs);
+        siglongjmp(ex->jb, 1);
+    }
     kpNative_onFault(addr); /* compiled code running on this thread (returns if none) */
 }
 
@@ -150,27 +172,66 @@ static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) 
 
 /* ---- Traps ---- */
 
-/* Append to err's backtrace the frames above depth0, innermost first. */
-static void add_backtrace(const kpExec *s, uint32_t depth0, kapsul_error *err) {
-    for (uint32_t i = s->nframes; i > depth0 && err->nframes < KAPSUL_MAX_FRAMES; i--) {
-        const kapsul_func *f = s->frames[i - 1].func;
-        int k = err->nframes++;
-        err->frames[k].func_index = f->index;
-        err->frames[k].name[0] = 0;
-        const kpModule *m = f->inst ? f->inst->m : NULL;
-        if (m && f->index < m->nfunc_names && m->func_names[f->index])
-            snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
+/* Frame k of err: function f at IR word `at` (NULL: position unknown). */
+static void put_frame(kapsul_error *err, int k, const kapsul_func *f, const uint32_t *at) {
+    kapsul_frame *fr = &err->frames[k];
+    fr->func_index = f->index;
+    fr->offset = at && f->code ? kpCode_offsetAt(f->code, (uint32_t)(at - f->code->code)) : 0;
+    fr->module = f->inst ? f->inst->module : NULL;
+    fr->name[0] = 0;
+    const kpModule *m = f->inst ? f->inst->m : NULL;
+    if (m && f->index < m->nfunc_names && m->func_names[f->index])
+        snprintf(fr->name, sizeof fr->name, "%s", m->func_names[f->index]);
+}
+
+/* Fill err's backtrace with the frames above depth0, innermost first: a deep stack keeps its
+ * top and bottom frames and counts the rest. top_at is an IR word inside the instruction the
+ * innermost frame is at; the others are at the call before their return point. */
+static void add_backtrace(const kpExec *s, uint32_t depth0, const uint32_t *top_at, kapsul_error *err) {
+    uint32_t total = s->nframes - depth0, head = total, skip = 0;
+    if (total > KAPSUL_MAX_FRAMES) {
+        head = KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES;
+        skip = total - KAPSUL_MAX_FRAMES;
     }
+    err->nframes = 0;
+    err->frames_omitted = (int)skip;
+    for (uint32_t n = 0; n < total; n++) {
+        if (n == head) n += skip;
+        uint32_t j = s->nframes - 1 - n;
+        const uint32_t *at = n == 0 ? top_at : s->frames[j + 1].ret_ip ? s->frames[j + 1].ret_ip - 1 : NULL;
+        put_frame(err, err->nframes++, s->frames[j].func, at);
+    }
+}
+
+/* Read from a signal handler on the thread running x: frames are only ever appended after their
+ * record is written, and a record read a moment early names a live function of the store, so a
+ * sample is at worst a frame off (never unsafe). The innermost frame's position lives in a
+ * register: its offset is 0. */
+size_t kpInterp_sample(const kpExec *x, kapsul_frame *out, size_t max) {
+    uint32_t n = __atomic_load_n(&x->nframes, __ATOMIC_RELAXED);
+    if (!x->frames || n > x->max_frames) return 0;
+    size_t k = 0;
+    for (uint32_t i = n; i-- > 0 && k < max;) {
+        const kapsul_func *f = x->frames[i].func;
+        if (!f) continue;
+        const uint32_t *ret = i + 1 < n ? x->frames[i + 1].ret_ip : NULL;
+        out[k].func_index = f->index;
+        out[k].module = f->inst ? f->inst->module : NULL;
+        out[k].offset = ret && f->code ? kpCode_offsetAt(f->code, (uint32_t)(ret - 1 - f->code->code)) : 0;
+        out[k].name[0] = 0;
+        k++;
+    }
+    return k;
 }
 
 /* Fill err with the trap and a backtrace of the frames above depth0. */
 static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
-                               kapsul_error *err) {
+                               const uint32_t *at, kapsul_error *err) {
     if (trap == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
     if (!err) return KAPSUL_ERR_TRAP;
     kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", msg ? msg : kapsul_trap_message(trap));
     err->trap = trap;
-    add_backtrace(s, depth0, err);
+    add_backtrace(s, depth0, at, err);
     return KAPSUL_ERR_TRAP;
 }
 
@@ -1203,7 +1264,7 @@ call:
         if (status != KAPSUL_OK) {
             /* A trap the host raised gets the wasm frames that called it (unless wasm it called
              * back into already gave one). */
-            if (status == KAPSUL_ERR_TRAP && err && err->nframes == 0) add_backtrace(s, depth0, err);
+            if (status == KAPSUL_ERR_TRAP && err && err->nframes == 0) add_backtrace(s, depth0, ip - 1, err);
             return status;
         }
         mb = mem ? mem->base : NULL;
@@ -1212,6 +1273,7 @@ call:
     }
     if (KP_UNLIKELY(s->nframes >= s->max_frames || (size_t)(stack_end - nfp) < callee->code->nslots)) {
         trap = KAPSUL_TRAP_STACK_EXHAUSTED;
+        ip--; /* the caller is at its call instruction, just before the return point */
         goto trapped;
     }
     s->frames[s->nframes++] = (kpFrame){ callee, ip, fp };
@@ -1245,7 +1307,7 @@ bad_conv:
     trap = KAPSUL_TRAP_BAD_CONVERSION;
 trapped:
     ex->in_wasm = false;
-    return make_trap(s, depth0, trap, trap_msg, err);
+    return make_trap(s, depth0, trap, trap_msg, ip, err);
 done:
     ex->in_wasm = false;
     (void)b;
@@ -1287,12 +1349,12 @@ kapsul_status kpInterp_call(kpExec *s, kapsul_func *func, uint64_t *args, kapsul
     }
 
     if (depth0 >= s->max_frames || (size_t)(s->stack + s->stack_slots - args) < func->code->nslots) {
-        status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, err);
+        status = make_trap(s, depth0, KAPSUL_TRAP_STACK_EXHAUSTED, NULL, NULL, err);
         goto out;
     }
     s->frames[s->nframes++] = (kpFrame){ func, NULL, NULL };
     if (sigsetjmp(ex.jb, 0) != 0) {
-        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, err);
+        status = make_trap(s, depth0, KAPSUL_TRAP_MEMORY_OOB, NULL, ex.fault_ip, err);
         goto out;
     }
     tls_entry = &ex;

@@ -255,6 +255,11 @@ typedef struct kpCode {
     uint32_t nlocal_slots;  /* declared locals (zeroed at entry) */
     uint32_t nresult_slots; /* slots taken by the results */
     uint32_t nslots;        /* whole frame: params + locals + maximum operand stack */
+    /* Where each stretch of code came from (lower.c, "The position map"): pairs of LEB128
+     * deltas (IR words, module offset) starting from (0, body_offset). */
+    uint8_t *pcmap;
+    uint32_t pcmap_len;
+    uint32_t body_offset; /* module offset of the function body (its local declarations) */
 } kpCode;
 
 /* Per-module information lowering needs beyond the module model. */
@@ -268,6 +273,8 @@ typedef struct kpLowerCtx {
  * KAPSUL_ERR_LIMIT (frame too large, or an instruction the engine does not implement). */
 kapsul_status kpLower_function(const kpLowerCtx *ctx, uint32_t i, kpCode *out, kapsul_error *err);
 void kpCode_free(kpCode *c);
+/* The module offset of the wasm instruction that IR word `word` of c came from (code.c). */
+uint32_t kpCode_offsetAt(const kpCode *c, uint32_t word);
 /* Print the instructions, one per line (debugging; works before and after threading). */
 void kpCode_dump(const kpCode *c, FILE *out);
 /* Number of words of the instruction at ip (opcode numbers, i.e. before threading). */

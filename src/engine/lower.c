@@ -177,6 +177,14 @@ typedef struct lower {
                                       longer "prev" (nothing may drop it), but still right before
                                       for kprev. prev_hid_*: as it was before this instruction */
     uint32_t prev_hid_dst, prev_hid_pc;
+    /* The position map under construction: (IR word, module offset) pairs, one per wasm
+     * instruction that emitted code; `cut` is the lowest word a fusion cut back to during the
+     * current instruction. Fusions reach back two instructions at most, so only the newest
+     * pairs stay unencoded. */
+    KP_VEC(uint8_t) map;        /* committed pairs, encoded (see encode_pair) */
+    uint32_t map_ir, map_off;   /* the last committed pair */
+    uint32_t pend[8][2], npend; /* the newest pairs, still open to a fusion's cut */
+    uint32_t cut;
 } lower;
 
 /* ---- Emission helpers ---- */
@@ -205,6 +213,13 @@ static void emit_grow(lower *L, uint32_t w) {
 }
 
 static uint32_t pc(const lower *L) { return (uint32_t)L->code.n; }
+
+/* Drop the code from word `to` on (a fusion replaces earlier instructions); the position map
+ * forgets entries from there (see map_instr). */
+static void cut_to(lower *L, uint32_t to) {
+    L->code.n = to;
+    if (to < L->cut) L->cut = to;
+}
 
 static void patch_chain(lower *L, uint32_t chain, uint32_t target) {
     while (chain != NONE && !L->nomem) {
@@ -472,14 +487,14 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
             /* `compare; eqz; br_if/if`: branch on the compare itself, negated for br_if */
             if (!negate) cop = negate_map[cop] - 1u;
             uint32_t x = L->code.v[L->kprev_pc + 2], y = L->code.v[L->kprev_pc + 3];
-            L->code.n = L->kprev_pc;
+            cut_to(L, L->kprev_pc);
             emit(L, br_map[cop] - 1u);
             emit(L, x);
             emit(L, y);
             emit_target(L, t);
             return true;
         }
-        L->code.n = L->prev_pc;
+        cut_to(L, L->prev_pc);
         emit(L, bop);
         emit(L, a);
         emit_target(L, t);
@@ -491,13 +506,13 @@ static bool fuse_branch(lower *L, uint32_t c, bool negate, ctl *t) {
     bop = br_map[op] - 1u;
     uint32_t x, k, fam = step_before(L, a, L->prev_pc, &x, &k);
     if (fam) { /* `a = x + k; compare a; br_if` */
-        L->code.n = L->kprev_pc;
+        cut_to(L, L->kprev_pc);
         emit(L, bra_map[bop] - 1u - kpIr_BRA_I32_EQ + fam);
         emit(L, a);
         emit(L, x);
         emit(L, k);
     } else {
-        L->code.n = L->prev_pc;
+        cut_to(L, L->prev_pc);
         emit(L, bop);
         emit(L, a);
     }
@@ -517,7 +532,7 @@ static void lower_br_if(lower *L, uint32_t depth) {
             (L->code.v[sp] == kpIr_I32_ADD_IMM || L->code.v[sp] == kpIr_I32_SUB_IMM)) {
             uint32_t x = L->code.v[sp + 2], k = L->code.v[sp + 3];
             if (L->code.v[sp] == kpIr_I32_SUB_IMM) k = 0u - k;
-            L->code.n = sp;
+            cut_to(L, sp);
             emit(L, kpIr_BRA_NZ);
             emit(L, c);
             emit(L, x);
@@ -708,12 +723,12 @@ static bool fuse_imm(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType rt
     else return false;
     uint32_t lo = L->code.v[L->prev_pc + 2];
     if (is64 && L->code.v[L->prev_pc + 3] != ((lo & 0x80000000u) ? 0xFFFFFFFFu : 0)) return false;
-    L->code.n = L->prev_pc; /* drop the constant */
+    cut_to(L, L->prev_pc); /* drop the constant */
     if (op == kpIr_I32_AND && other >= L->stack_base && L->kprev_dst != NONE &&
         L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHR_U_IMM &&
         L->code.v[L->kprev_dst] == other) {
         uint32_t x = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
-        L->code.n = L->kprev_pc; /* `shr_u k; const m; and` -> I32_SHRAND x k m */
+        cut_to(L, L->kprev_pc); /* `shr_u k; const m; and` -> I32_SHRAND x k m */
         emit_value_op(L, kpIr_I32_SHRAND, push(L, rt));
         emit(L, x);
         emit(L, k);
@@ -797,7 +812,7 @@ static bool fuse_pair(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType r
             L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_ROTL_IMM &&
             L->code.v[L->kprev_dst] == other) {
             uint32_t x = L->code.v[L->kprev_pc + 2], j = L->code.v[L->kprev_pc + 3] & 31;
-            L->code.n = L->kprev_pc;
+            cut_to(L, L->kprev_pc);
             emit_value_op(L, kpIr_I32_ROTXOR, push(L, rt));
             emit(L, x);
             emit(L, j);
@@ -805,7 +820,7 @@ static bool fuse_pair(lower *L, uint32_t op, uint32_t a, uint32_t b, kpValType r
             emit(L, w[1]);
             return true;
         }
-        L->code.n = L->prev_pc;
+        cut_to(L, L->prev_pc);
         emit_value_op(L, r->fused, push(L, rt));
         emit(L, other);
         for (uint32_t k = 0; k < n; k++) emit(L, w[k]);
@@ -889,7 +904,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
             if (const_operand(L, v, ir - 1u == kpIr_I64_STORE, &imm) && store_imm_map[ir - 1u]) {
                 uint32_t sop = store_imm_map[ir - 1u] - 1u;
                 if (L->kprev_dst != NONE && addr_sum(L, a, L->kprev_pc, L->prev_pc, &x, &y, &k)) {
-                    L->code.n = L->kprev_pc; /* `add; const; store` -> store_IMM_X */
+                    cut_to(L, L->kprev_pc); /* `add; const; store` -> store_IMM_X */
                     emit(L, sop - kpIr_I32_STORE_IMM + kpIr_I32_STORE_IMM_X);
                     emit(L, x);
                     emit(L, y);
@@ -898,7 +913,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                     emit(L, in->b);
                     return KAPSUL_OK;
                 }
-                L->code.n = L->prev_pc; /* drop the constant: `const; store` -> store_IMM */
+                cut_to(L, L->prev_pc); /* drop the constant: `const; store` -> store_IMM */
                 emit(L, sop);
                 emit(L, a);
                 emit(L, imm);
@@ -913,7 +928,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                     L->code.v[L->kprev_pc] == kpIr_F64_MULMUL && L->code.v[L->kprev_dst] == addend) {
                     const uint32_t *mm = L->code.v + L->kprev_pc; /* MULMUL t b x y */
                     uint32_t b = mm[2], x = mm[3], y = mm[4];
-                    L->code.n = L->kprev_pc; /* `(x * y) * b + load p; store p` -> MMADDTO */
+                    cut_to(L, L->kprev_pc); /* `(x * y) * b + load p; store p` -> MMADDTO */
                     emit(L, kpIr_F64_MMADDTO);
                     emit(L, b);
                     emit(L, x);
@@ -922,7 +937,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                     emit(L, in->b);
                     return KAPSUL_OK;
                 }
-                L->code.n = L->prev_pc; /* `x + load p; store p` (same p, offset) -> ADDTO */
+                cut_to(L, L->prev_pc); /* `x + load p; store p` (same p, offset) -> ADDTO */
                 emit(L, kpIr_F64_ADDTO);
                 emit(L, addend);
                 emit(L, a);
@@ -930,7 +945,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 return KAPSUL_OK;
             }
             if (L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
-                L->code.n = L->prev_pc; /* `add; local.get; store` -> store_X */
+                cut_to(L, L->prev_pc); /* `add; local.get; store` -> store_X */
                 emit(L, ir - 1u - kpIr_I32_STORE + kpIr_I32_STORE_X);
                 emit(L, x);
                 emit(L, y);
@@ -957,7 +972,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 L->kprev_pc + 4 == L->prev_pc && L->code.v[L->kprev_pc] == kpIr_I32_SHL_IMM &&
                 L->code.v[L->kprev_dst] == x) {
                 uint32_t y = L->code.v[L->kprev_pc + 2], k = L->code.v[L->kprev_pc + 3] & 31;
-                L->code.n = L->kprev_pc; /* `shl y k; add imm; load` -> I32_LOAD_SA */
+                cut_to(L, L->kprev_pc); /* `shl y k; add imm; load` -> I32_LOAD_SA */
                 emit_value_op(L, kpIr_I32_LOAD_SA, push(L, rt));
                 emit(L, y);
                 emit(L, k);
@@ -965,7 +980,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
                 emit(L, in->b);
                 return KAPSUL_OK;
             }
-            L->code.n = L->prev_pc;
+            cut_to(L, L->prev_pc);
             emit_value_op(L, load_add_map[ir - 1u] - 1u, push(L, rt));
             emit(L, x);
             emit(L, imm);
@@ -974,7 +989,7 @@ static kapsul_status lower_simple(lower *L, const kpInstr *in) {
         }
         uint32_t x, y, k;
         if (is_mem && L->prev_dst != NONE && addr_sum(L, a, L->prev_pc, pc(L), &x, &y, &k)) {
-            L->code.n = L->prev_pc; /* `add; load` -> load_X */
+            cut_to(L, L->prev_pc); /* `add; load` -> load_X */
             emit_value_op(L, ir - 1u - kpIr_I32_LOAD + kpIr_I32_LOAD_X, push(L, rt));
             emit(L, x);
             emit(L, y);
@@ -1234,7 +1249,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
             /* A constant condition: no test, and the arm never taken is lowered as dead code
              * (a million nested `if (i32.const 1)` then cost no code at all). */
             bool taken = L->code.v[L->prev_pc + 2] != 0;
-            L->code.n = L->prev_pc;
+            cut_to(L, L->prev_pc);
             t->dead_else = taken;
             L->unreachable = !taken;
             break;
@@ -1310,7 +1325,7 @@ static kapsul_status lower_instr(lower *L, const kpInstr *in, bool *done) {
         if (prev_wrote(L, c, 3) && L->code.v[L->prev_pc] == kpIr_I32_EQZ) {
             uint32_t swap = a;
             c = L->code.v[L->prev_pc + 2];
-            L->code.n = L->prev_pc;
+            cut_to(L, L->prev_pc);
             a = b;
             b = swap;
         }
@@ -1356,6 +1371,80 @@ static kapsul_status setup_locals(lower *L, const kpFuncType *ft, const kpFunc *
     return KAPSUL_OK;
 }
 
+/* ---- The position map ----
+ * Which wasm instruction each stretch of IR came from, so a trap or a call site can be reported
+ * by its offset in the module. Lowering records one (IR word, module offset) pair per wasm
+ * instruction that emitted code; a fusion that cuts earlier instructions back takes their words
+ * over (a fused form is attributed to its last wasm instruction: the load, store or branch that
+ * absorbed an add or a compare). Kept as delta-encoded LEB128 bytes, about 2 bytes per
+ * instruction; looked up only when a trap or a profile sample is symbolized. */
+static size_t put_uleb(uint8_t *p, uint32_t v) {
+    size_t n = 0;
+    do {
+        uint8_t b = v & 0x7f;
+        v >>= 7;
+        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+static size_t put_sleb(uint8_t *p, int64_t v) {
+    size_t n = 0;
+    for (;;) {
+        uint8_t b = v & 0x7f;
+        v >>= 7; /* arithmetic shift on every compiler kapsul supports */
+        bool last = (v == 0 && !(b & 0x40)) || (v == -1 && (b & 0x40));
+        p[n++] = (uint8_t)(b | (last ? 0 : 0x80));
+        if (last) return n;
+    }
+}
+
+/* Append the oldest pending pair to the encoded map, as deltas from the last committed one. */
+/* Append the oldest k pending pairs to the encoded map, as deltas from the last committed one. */
+static void commit_pairs(lower *L, uint32_t k) {
+    while (L->map.cap - L->map.n < 16 * (size_t)k && !L->nomem) {
+        size_t n = L->map.n;
+        L->map.n = L->map.cap; /* kpVec_grow makes room for one more past n */
+        if (kpVec_grow(&L->map) != 0) L->nomem = true;
+        L->map.n = n;
+    }
+    if (L->nomem) return;
+    for (uint32_t i = 0; i < k; i++) {
+        uint8_t *p = L->map.v + L->map.n;
+        size_t a = put_uleb(p, L->pend[i][0] - L->map_ir);
+        a += put_sleb(p + a, (int64_t)L->pend[i][1] - (int64_t)L->map_off);
+        L->map.n += a;
+        L->map_ir = L->pend[i][0];
+        L->map_off = L->pend[i][1];
+    }
+    L->npend -= k;
+    memmove(L->pend[0], L->pend[k], (size_t)L->npend * sizeof L->pend[0]);
+}
+
+static void map_instr(lower *L, uint32_t p0, uint32_t offset) {
+    uint32_t from = L->cut < p0 ? L->cut : p0;
+    while (L->npend && L->pend[L->npend - 1][0] >= from) L->npend--;
+    if (L->map.n && from <= L->map_ir) from = L->map_ir + 1; /* a cut past the open pairs */
+    if (pc(L) <= from) return;
+    if (L->npend && L->pend[L->npend - 1][1] == offset) return;
+    if (!L->npend && L->map.n && L->map_off == offset) return;
+    if (L->npend == 8) commit_pairs(L, 6);
+    L->pend[L->npend][0] = from;
+    L->pend[L->npend++][1] = offset;
+}
+
+/* Move the finished map into out->pcmap. */
+static kapsul_status encode_map(lower *L, uint32_t body_offset, kpCode *out) {
+    commit_pairs(L, L->npend);
+    if (L->nomem) return KAPSUL_ERR_NOMEM;
+    uint8_t *p = L->map.n ? kp_realloc(L->map.v, L->map.n) : NULL;
+    out->pcmap = p ? p : L->map.v;
+    out->pcmap_len = (uint32_t)L->map.n;
+    out->body_offset = body_offset;
+    L->map.v = NULL;
+    L->map.n = L->map.cap = 0;
+    return KAPSUL_OK;
+}
+
 static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
     kpReader r;
     kpRead_init(&r, L->m->bytes, L->m->bytes + f->body.start, L->m->bytes + f->body.start + f->body.len);
@@ -1368,7 +1457,10 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
         if (!kpDecode_next(&r, &in))
             return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s",
                                r.error ? r.error : "bad body");
+        uint32_t p0 = pc(L);
+        L->cut = p0;
         kapsul_status st = lower_instr(L, &in, &done);
+        map_instr(L, p0, in.offset);
         if (L->too_large)
             return kpError_set(err, KAPSUL_ERR_LIMIT, f->body_offset, "function too large after lowering");
         if (L->nomem) st = KAPSUL_ERR_NOMEM;
@@ -1390,6 +1482,7 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
     L.m = cx->m;
     L.last_dst = L.check_site = L.copy_pc = L.kprev_dst = L.hid_dst = NONE;
     const kpFunc *f = &cx->m->funcs[i];
+    L.map_off = f->body_offset;
     const kpFuncType *ft = &cx->m->types[f->type];
     kapsul_status st = setup_locals(&L, ft, f, out);
     if (st != KAPSUL_OK) {
@@ -1410,6 +1503,11 @@ kapsul_status kpLower_function(const kpLowerCtx *cx, uint32_t i, kpCode *out, ka
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         goto fail;
     }
+    st = encode_map(&L, f->body_offset, out);
+    if (st != KAPSUL_OK) {
+        kpError_set(err, st, 0, "out of memory");
+        goto fail;
+    }
     out->code = L.code.v;
     out->len = (uint32_t)L.code.n;
     L.code.v = NULL;
@@ -1423,5 +1521,6 @@ fail:
     kpVec_free(&L.vs);
     kpVec_free(&L.ns);
     kpVec_free(&L.lruns);
+    kpVec_free(&L.map);
     return st;
 }

@@ -59,8 +59,9 @@ struct kapsul_global {
  * segments. The runtime's kapsul_instance contains one (and fills it at instantiation); the
  * interpreter keeps a pointer to the current one in a local. */
 struct kpInstCore {
-    const kpModule *m;      /* the module (data segment bytes, function names) */
-    kapsul_instance *owner; /* the runtime's instance, opaque here: what kapsul_caller names */
+    const kpModule *m;           /* the module (data segment bytes, function names) */
+    kapsul_instance *owner;      /* the runtime's instance, opaque here: what kapsul_caller names */
+    const kapsul_module *module; /* the runtime's module, opaque here: what trap frames name */
     kapsul_func **funcs;
     kapsul_table **tables;
     kapsul_memory **mems;
@@ -149,6 +150,9 @@ kapsul_status kpHost_call(kpExec *x, kpInstCore *caller_inst, kapsul_func *f, ui
 /* Run func with its arguments already in args[0..nparam_slots) (slots on x's stack, at
  * x->stack_free); the results replace them. Traps fill err (with a backtrace). */
 kapsul_status kpInterp_call(kpExec *x, kapsul_func *func, uint64_t *args, kapsul_error *err);
+/* The wasm frames x is running, innermost first, for a profiler's signal handler (see
+ * kapsul_store_sample): async-signal-safe, no locks, no allocation. */
+size_t kpInterp_sample(const kpExec *x, kapsul_frame *out, size_t max);
 /* Install the fault handler (idempotent); false if it cannot be, and memories must not rely on
  * guard regions then. */
 bool kpInterp_guardPagesReady(void);

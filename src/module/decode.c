@@ -50,10 +50,49 @@ static kapsul_status limit_fail(dec *d, size_t offset, const char *what, uint64_
 
 static kapsul_status nomem(dec *d) { return kpError_set(d->err, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
 
+/* ---- Proposals kapsul does not run ----------------------------------------------------------
+ * Where a byte means something in a later proposal, the reference decoder's message gets that
+ * proposal's name appended (the spec scripts match the message's start, so it stays first). */
+static const char *valtype_msg(uint8_t b) {
+    if (b == 0x63 || b == 0x64)
+        return "malformed value type (a typed reference: the function-references/GC proposals, not supported)";
+    if (b >= 0x69 && b <= 0x6E)
+        return "malformed value type (a GC heap type: the GC proposal, not supported)";
+    return "malformed value type";
+}
+
+static const char *opcode_msg(uint8_t prefix, uint32_t code) {
+    if (prefix == 0xFD)
+        return code >= 0x100 ? "illegal opcode (relaxed SIMD: a proposal kapsul does not support)"
+                             : "illegal opcode";
+    if (prefix) return "illegal opcode";
+    switch (code) {
+    case 0x06:
+    case 0x07:
+    case 0x08:
+    case 0x09:
+    case 0x0A:
+    case 0x18:
+    case 0x19:
+    case 0x1F: return "illegal opcode (try/catch/throw: the exception-handling proposal, not supported)";
+    case 0x12:
+    case 0x13: return "illegal opcode (return_call: the tail-call proposal, not supported)";
+    case 0x14:
+    case 0x15:
+    case 0xD3:
+    case 0xD4:
+    case 0xD5:
+    case 0xD6: return "illegal opcode (call_ref/br_on_null: the function-references proposal, not supported)";
+    case 0xFB: return "illegal opcode (0xFB prefix: the GC proposal, not supported)";
+    case 0xFE: return "illegal opcode (0xFE prefix: atomics, the threads proposal, not supported)";
+    }
+    return "illegal opcode";
+}
+
 static bool read_valtype(kpReader *r, kpValType *t) {
     uint8_t b;
     if (!kpRead_u8(r, &b)) return false;
-    if (!kp_is_valtype(b)) return fail_prev(r, "malformed value type");
+    if (!kp_is_valtype(b)) return fail_prev(r, valtype_msg(b));
     *t = b;
     return true;
 }
@@ -195,7 +234,7 @@ bool kpDecode_instr(kpReader *r, kpInstr *in) {
     int op = kpOp_fromCode(prefix, code);
     if (op < 0) {
         r->p = r->base + in->offset;
-        return kpRead_fail(r, "illegal opcode");
+        return kpRead_fail(r, opcode_msg(prefix, code));
     }
     in->op = (uint16_t)op;
     return read_imm(r, in, kpOp_info[op].imm);
@@ -241,6 +280,14 @@ static bool read_limits(kpReader *r, kpLimits *l) {
     uint32_t v;
     if (!kpRead_u8(r, &flag)) return false;
     if (flag & 0x80) return fail_prev(r, "integer representation too long");
+    if (flag == 2 || flag == 3)
+        return fail_prev(r,
+                         "integer too large (limits flag 0x02/0x03: a shared memory, the threads proposal, "
+                         "not supported)");
+    if (flag >= 4 && flag <= 7)
+        return fail_prev(r,
+                         "integer too large (limits flag 0x04-0x07: a 64-bit memory, the memory64 proposal, "
+                         "not supported)");
     if (flag > 1) return fail_prev(r, "integer too large");
     if (!kpRead_u32(r, &v)) return false;
     l->min = v;
@@ -311,7 +358,11 @@ static kapsul_status read_type_section(dec *d, kpReader *r) {
         uint8_t form;
         if (!kpRead_u8(r, &form)) goto fail;
         if (form != 0x60) {
-            fail_prev(r, form & 0x80 ? "integer representation too long" : "malformed function type");
+            bool gc = form == 0x5E || form == 0x5F || form == 0x4E || form == 0x4F || form == 0x50;
+            fail_prev(
+                r, form & 0x80 ? "integer representation too long"
+                   : gc ? "malformed function type (a struct/array/rec type: the GC proposal, not supported)"
+                        : "malformed function type");
             goto fail;
         }
         const uint8_t *params, *results;
@@ -416,6 +467,7 @@ static kapsul_status read_table_section(dec *d, kpReader *r) {
     kpModule *m = d->m;
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
+    m->table_at = (uint32_t)kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 2)) goto fail;
     if (!(m->tables = kp_calloc(count, sizeof *m->tables))) {
         st = nomem(d);
@@ -433,6 +485,7 @@ static kapsul_status read_memory_section(dec *d, kpReader *r) {
     kpModule *m = d->m;
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
+    m->memory_at = (uint32_t)kpRead_offset(r);
     if (!kpRead_u32(r, &count) || !count_fits(r, count, 1)) goto fail;
     if (!(m->memories = kp_calloc(count, sizeof *m->memories))) {
         st = nomem(d);
@@ -680,6 +733,7 @@ static kapsul_status read_code_section(dec *d, kpReader *r) {
     kapsul_status st = KAPSUL_OK;
     uint32_t count;
     size_t at = kpRead_offset(r);
+    m->code_start = (uint32_t)at;
     if (!kpRead_u32(r, &count)) goto fail;
     if (count != m->nfuncs) {
         /* Reported after the remaining sections, which may hold an earlier-reported error. */
@@ -719,7 +773,10 @@ static kapsul_status read_section(dec *d, uint8_t id, kpReader *r) {
     case 5: return read_memory_section(d, r);
     case 6: return read_global_section(d, r);
     case 7: return read_export_section(d, r);
-    case 8: m->has_start = true; return kpRead_u32(r, &m->start) ? KAPSUL_OK : reader_fail(d, r, true);
+    case 8:
+        m->has_start = true;
+        m->start_at = (uint32_t)kpRead_offset(r);
+        return kpRead_u32(r, &m->start) ? KAPSUL_OK : reader_fail(d, r, true);
     case 9: return read_elem_section(d, r);
     case 10: d->seen_code = true; return read_code_section(d, r);
     case 11: d->seen_data = true; return read_data_section(d, r);
@@ -743,6 +800,10 @@ static kapsul_status read_sections(dec *d, kpReader *r) {
         const uint8_t *body;
         size_t at = kpRead_offset(r);
         if (!kpRead_u8(r, &id)) return reader_fail(d, r, false);
+        if (id == 13)
+            return kpError_set(d->err, KAPSUL_ERR_MALFORMED, at,
+                               "malformed section id (13: a tag section, the exception-handling proposal, "
+                               "not supported)");
         if (id > 12) return kpError_set(d->err, KAPSUL_ERR_MALFORMED, at, "malformed section id");
         if (!kpRead_u32(r, &size)) return reader_fail(d, r, false);
         if (size > (size_t)(r->end - r->p))
@@ -785,6 +846,11 @@ static kapsul_status read_header(dec *d, kpReader *r) {
     if (memcmp(b, magic, 4) != 0)
         return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 0, "magic header not detected");
     if (!kpRead_bytes(r, 4, &b)) return reader_fail(d, r, false);
+    if (memcmp(b, version, 4) != 0 && b[0] == 0x0D && b[2] == 0x01 && b[3] == 0x00)
+        return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 4,
+                           "unknown binary version (0x%02x, layer 1: a WebAssembly component, which kapsul "
+                           "does not run yet; it runs core modules)",
+                           b[0]);
     if (memcmp(b, version, 4) != 0)
         return kpError_set(d->err, KAPSUL_ERR_MALFORMED, 4, "unknown binary version");
     return KAPSUL_OK;

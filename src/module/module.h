@@ -180,6 +180,12 @@ typedef struct kpModule {
     uint32_t data_count;
     kpCustom *customs;
     uint32_t ncustoms;
+    /* Offset of the code section's payload (its function count): DWARF addresses in wasm are
+     * relative to it. 0 without a code section. */
+    uint32_t code_start;
+    /* Offsets of the table and memory sections' payloads and of the start function's index, for
+     * the errors of module-level rules (0 when absent). */
+    uint32_t table_at, memory_at, start_at;
 
     /* From the "name" section (if present and well-formed): function names by function index
      * (imports included); NULL entries are unnamed. Owned strings. */

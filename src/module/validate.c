@@ -61,6 +61,7 @@ typedef struct val {
     uint32_t nfuncs, ntables, nmems, nglobals;
     int v128_const_op; /* kpOp of v128.const once the SIMD rows exist, else -1 */
     size_t at;         /* offset of the instruction being checked */
+    uint32_t func;     /* function index of the body being checked; UINT32_MAX outside bodies */
 } val;
 
 /* ---- Errors ---------------------------------------------------------------------------------------- */
@@ -68,15 +69,48 @@ typedef struct val {
 static kapsul_status verr(val *v, kapsul_status code, size_t at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static kapsul_status verr(val *v, kapsul_status code, size_t at, const char *fmt, ...) {
-    char msg[200];
+    char msg[200], where[96] = "";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return kpError_set(v->err, code, at, "%s", msg);
+    /* An invalid body names its function: index, then the name section's or an export's name.
+     * The spec's message stays first (the spec scripts match on it). */
+    if (code == KAPSUL_ERR_INVALID && v->func != UINT32_MAX) {
+        const kpModule *m = v->m;
+        const char *name = v->func < m->nfunc_names ? m->func_names[v->func] : NULL;
+        int len = name ? (int)strlen(name) : 0;
+        for (uint32_t i = 0; !name && i < m->nexports; i++)
+            if (m->exports[i].kind == kpExtern_FUNC && m->exports[i].index == v->func) {
+                name = m->exports[i].name;
+                len = (int)m->exports[i].name_len;
+            }
+        snprintf(where, sizeof where, " in func[%u]%s%.*s", v->func, name ? " " : "", len > 60 ? 60 : len,
+                 name ? name : "");
+    }
+    return kpError_set(v->err, code, at, "%s%s", msg, where);
 }
 
 static kapsul_status mismatch(val *v) { return verr(v, KAPSUL_ERR_INVALID, v->at, "type mismatch"); }
+
+/* "[i32 i64]" into buf. */
+static const char *type_list(char *buf, size_t cap, const kpValType *t, uint32_t n) {
+    size_t k = (size_t)snprintf(buf, cap, "[");
+    for (uint32_t i = 0; i < n && k < cap; i++)
+        k += (size_t)snprintf(buf + k, cap - k, "%s%s", i ? " " : "",
+                              t[i] == KP_T_UNKNOWN ? "any" : kp_valtype_name(t[i]));
+    if (k < cap) snprintf(buf + k, cap - k, "]");
+    return buf;
+}
+
+/* "type mismatch: expected [i32] but got [i64]" (want/got of nwant/ngot types). */
+static kapsul_status mismatch_types(val *v, const kpValType *want, uint32_t nwant, const kpValType *got,
+                                    uint32_t ngot) {
+    char a[48], b[48];
+    if (nwant > 6 || ngot > 6) return mismatch(v);
+    return verr(v, KAPSUL_ERR_INVALID, v->at, "type mismatch: expected %s but got %s",
+                type_list(a, sizeof a, want, nwant), type_list(b, sizeof b, got, ngot));
+}
 static kapsul_status nomem(val *v) { return verr(v, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
 
 /* ---- Signatures from opcodes.def ---------------------------------------------------------------------- */
@@ -150,9 +184,13 @@ static inline kapsul_status pop_any(val *v, kpValType *out) {
 
 static inline kapsul_status pop_expect(val *v, kpValType expect, kpValType *got) {
     kpValType t = KP_T_UNKNOWN;
+    const ctrl *c = &v->ctrls.v[v->ctrls.n - 1];
+    if (v->vals.n == c->height && !c->unreachable && expect != KP_T_UNKNOWN)
+        return mismatch_types(v, &expect, 1, NULL, 0);
     kapsul_status st = pop_any(v, &t);
     if (st) return st;
-    if (t != expect && t != KP_T_UNKNOWN && expect != KP_T_UNKNOWN) return mismatch(v);
+    if (t != expect && t != KP_T_UNKNOWN && expect != KP_T_UNKNOWN)
+        return mismatch_types(v, &expect, 1, &t, 1);
     if (got) *got = t == KP_T_UNKNOWN ? expect : t;
     return KAPSUL_OK;
 }
@@ -221,10 +259,11 @@ static inline kapsul_status push_ctrl(val *v, unsigned kind, kpBlockKind bt_kind
 /* Pop the frame's results and check nothing else is left above its entry height. */
 static inline kapsul_status close_frame(val *v, const ctrl *c) {
     blocktypes b = frame_types(v, c);
+    size_t n0 = v->vals.n; /* popping only moves n: the values stay readable for the message */
     kapsul_status st = pop_vals(v, b.results, b.nresults);
-    if (st) return st;
-    if (v->vals.n != c->height) return mismatch(v);
-    return KAPSUL_OK;
+    if ((st == KAPSUL_ERR_INVALID || (!st && v->vals.n != c->height)) && n0 >= c->height)
+        return mismatch_types(v, b.results, b.nresults, v->vals.v + c->height, (uint32_t)(n0 - c->height));
+    return st;
 }
 
 static void set_unreachable(val *v) {
@@ -442,7 +481,7 @@ static kapsul_status op_select(val *v, const kpInstr *in) {
     if ((st = pop_expect(v, kpT_I32, NULL)) || (st = pop_any(v, &t1)) || (st = pop_any(v, &t2))) return st;
     if (!is_num_or_vec(t1) || !is_num_or_vec(t2)) return mismatch(v);
     if ((t1 == kpT_V128) != (t2 == kpT_V128) && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch(v);
-    if (t1 != t2 && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch(v);
+    if (t1 != t2 && t1 != KP_T_UNKNOWN && t2 != KP_T_UNKNOWN) return mismatch_types(v, &t2, 1, &t1, 1);
     return push(v, t1 == KP_T_UNKNOWN ? t2 : t1);
 }
 
@@ -747,10 +786,10 @@ static kapsul_status check_declarations(val *v) {
         if (m->funcs[i].type >= m->ntypes)
             return verr(v, KAPSUL_ERR_INVALID, m->funcs[i].body_offset, "unknown type %u", m->funcs[i].type);
     for (uint32_t i = 0; i < m->ntables; i++)
-        if ((st = check_tabletype(v, 0, &m->tables[i]))) return st;
+        if ((st = check_tabletype(v, m->table_at, &m->tables[i]))) return st;
     for (uint32_t i = 0; i < m->nmemories; i++)
-        if ((st = check_memtype(v, 0, &m->memories[i]))) return st;
-    if (v->nmems > 1) return verr(v, KAPSUL_ERR_INVALID, 0, "multiple memories");
+        if ((st = check_memtype(v, m->memory_at, &m->memories[i]))) return st;
+    if (v->nmems > 1) return verr(v, KAPSUL_ERR_INVALID, m->memory_at, "multiple memories");
     return KAPSUL_OK;
 }
 
@@ -820,12 +859,12 @@ static kapsul_status check_exports_start(val *v) {
         }
     if (m->has_start) {
         if (m->start >= v->nfuncs) {
-            st = verr(v, KAPSUL_ERR_INVALID, 0, "unknown function %u", m->start);
+            st = verr(v, KAPSUL_ERR_INVALID, m->start_at, "unknown function %u", m->start);
             goto fail;
         }
         const kpFuncType *ft = &m->types[v->func_types[m->start]];
         if (ft->nparams || ft->nresults) {
-            st = verr(v, KAPSUL_ERR_INVALID, 0, "start function");
+            st = verr(v, KAPSUL_ERR_INVALID, m->start_at, "start function");
             goto fail;
         }
     }
@@ -836,6 +875,7 @@ fail:
 
 kapsul_status kpValidate_module(kpModule *m, kapsul_error *err) {
     val v = { 0 };
+    v.func = UINT32_MAX;
     v.m = m;
     v.err = err;
     v.v128_const_op = kpOp_fromCode(0xFD, 12);
@@ -850,8 +890,10 @@ kapsul_status kpValidate_module(kpModule *m, kapsul_error *err) {
     for (uint32_t i = 0; i < m->nglobals; i++)
         if ((st = validate_const(&v, m->globals[i].init, m->globals[i].type.type))) goto fail;
     if ((st = check_elems(&v)) || (st = check_datas(&v)) || (st = check_exports_start(&v))) goto fail;
-    for (uint32_t i = 0; i < m->nfuncs; i++)
+    for (uint32_t i = 0; i < m->nfuncs; i++) {
+        v.func = m->nfunc_imports + i;
         if ((st = validate_body(&v, &m->funcs[i]))) goto fail;
+    }
 fail:
     kp_free(v.sigs);
     kpVec_free(&v.vals);

@@ -79,7 +79,13 @@ bool kpOs_decommit(void *base, size_t from, size_t to);
  * returns it does not return (it siglongjmps back into the runtime). Otherwise the handler
  * restores the default action and returns, so the fault repeats and kills the process as usual.
  * Each thread that runs wasm calls kpOs_threadInit() to get its alternate signal stack. */
-typedef void (*kpOs_faultFn)(void *addr);
+/* The general registers at the fault (x86-64 and AArch64; n = 0 elsewhere), for the runtime's
+ * best-effort guess of where in its code the fault happened (a backtrace's offset). */
+typedef struct kpOs_faultRegs {
+    uintptr_t r[40];
+    int n;
+} kpOs_faultRegs;
+typedef void (*kpOs_faultFn)(void *addr, const kpOs_faultRegs *regs);
 bool kpOs_installFaultHandler(kpOs_faultFn on_fault);
 bool kpOs_threadInit(void);
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -136,9 +137,22 @@ static volatile int fault_installed;
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction old_segv, old_bus;
 
+static void fault_regs(const void *uctx, kpOs_faultRegs *regs) {
+    const ucontext_t *uc = uctx;
+    regs->n = 0;
+#if defined(__x86_64__)
+    for (int i = 0; i < NGREG && i < 40; i++) regs->r[regs->n++] = (uintptr_t)uc->uc_mcontext.gregs[i];
+#elif defined(__aarch64__)
+    for (int i = 0; i < 31; i++) regs->r[regs->n++] = (uintptr_t)uc->uc_mcontext.regs[i];
+#else
+    (void)uc;
+#endif
+}
+
 static void on_signal(int sig, siginfo_t *info, void *uctx) {
-    (void)uctx;
-    if (fault_fn) fault_fn(info->si_addr);
+    kpOs_faultRegs regs;
+    fault_regs(uctx, &regs);
+    if (fault_fn) fault_fn(info->si_addr, &regs);
     /* Not a guest fault: restore what was there before us and let the fault happen again. */
     sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }

@@ -70,6 +70,78 @@ static bool limits_match(uint64_t have_min, uint64_t have_max, const kpLimits *w
     return have_max != KAPSUL_NO_MAX && have_max <= want->max;
 }
 
+/* ---- Descriptions for link errors: "func (param i32) (result i32)", "memory 1 2", ... ---- */
+
+static size_t put_types(char *b, size_t cap, size_t k, const char *what, const kpValType *t, uint32_t n) {
+    if (n == 0 || k >= cap) return k;
+    k += (size_t)snprintf(b + k, cap - k, " (%s", what);
+    for (uint32_t i = 0; i < n && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, " %s", kp_valtype_name(t[i]));
+    if (k < cap) k += (size_t)snprintf(b + k, cap - k, ")");
+    return k;
+}
+
+static void describe_functype(const kpFuncType *ft, char *b, size_t cap) {
+    size_t k = (size_t)snprintf(b, cap, "func");
+    k = put_types(b, cap, k, "param", kpFuncType_params(ft), ft->nparams);
+    put_types(b, cap, k, "result", kpFuncType_results(ft), ft->nresults);
+}
+
+static void describe_limits(char *b, size_t cap, const char *kind, uint64_t min, bool has_max, uint64_t max,
+                            const char *tail) {
+    if (has_max)
+        snprintf(b, cap, "%s %llu %llu%s", kind, (unsigned long long)min, (unsigned long long)max, tail);
+    else snprintf(b, cap, "%s %llu%s", kind, (unsigned long long)min, tail);
+}
+
+void kpInstance_describeImport(const kapsul_module *mod, const kpImport *im, char *b, size_t cap) {
+    switch (im->kind) {
+    case kpExtern_FUNC: describe_functype(&mod->m->types[im->desc.func_type], b, cap); return;
+    case kpExtern_TABLE:
+        describe_limits(b, cap, "table", im->desc.table.limits.min, im->desc.table.limits.has_max,
+                        im->desc.table.limits.max,
+                        im->desc.table.elem == kpT_FUNCREF ? " funcref" : " externref");
+        return;
+    case kpExtern_MEMORY:
+        describe_limits(b, cap, "memory", im->desc.memory.limits.min, im->desc.memory.limits.has_max,
+                        im->desc.memory.limits.max, "");
+        return;
+    case kpExtern_GLOBAL:
+        snprintf(b, cap, "global %s%s", im->desc.global.mut ? "mut " : "",
+                 kp_valtype_name(im->desc.global.type));
+        return;
+    }
+    snprintf(b, cap, "?");
+}
+
+static void describe_extern(const kapsul_extern *ex, char *b, size_t cap) {
+    switch ((kpExternKind)ex->kind) {
+    case kpExtern_FUNC:
+        if (ex->of.func) describe_functype(ex->of.func->type, b, cap);
+        else snprintf(b, cap, "func");
+        return;
+    case kpExtern_TABLE:
+        if (ex->of.table)
+            describe_limits(b, cap, "table", ex->of.table->size, ex->of.table->max != KAPSUL_NO_MAX,
+                            ex->of.table->max, ex->of.table->elem == kpT_FUNCREF ? " funcref" : " externref");
+        else snprintf(b, cap, "table");
+        return;
+    case kpExtern_MEMORY:
+        if (ex->of.memory)
+            describe_limits(b, cap, "memory", ex->of.memory->size / KP_PAGE_SIZE,
+                            ex->of.memory->type_max != KAPSUL_NO_MAX, ex->of.memory->type_max, "");
+        else snprintf(b, cap, "memory");
+        return;
+    case kpExtern_GLOBAL:
+        if (ex->of.global)
+            snprintf(b, cap, "global %s%s", ex->of.global->mut ? "mut " : "",
+                     kp_valtype_name(ex->of.global->type));
+        else snprintf(b, cap, "global");
+        return;
+    }
+    snprintf(b, cap, "?");
+}
+
 static kapsul_status check_import(const kapsul_module *mod, const kpImport *im, const kapsul_extern *ex,
                                   kapsul_error *err) {
     bool ok = (kpExternKind)ex->kind == im->kind;
@@ -93,8 +165,12 @@ static kapsul_status check_import(const kapsul_module *mod, const kpImport *im, 
         }
     }
     if (ok) return KAPSUL_OK;
-    return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "incompatible import type for \"%.*s\" \"%.*s\"",
-                       (int)im->module_len, im->module, (int)im->name_len, im->name);
+    char want[96], got[96];
+    kpInstance_describeImport(mod, im, want, sizeof want);
+    describe_extern(ex, got, sizeof got);
+    return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
+                       "incompatible import type for \"%.*s\" \"%.*s\": expected %s, got %s",
+                       (int)im->module_len, im->module, (int)im->name_len, im->name, want, got);
 }
 
 /* ---- Allocation ---- */
@@ -256,6 +332,7 @@ kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kaps
     inst->module = mod;
     inst->core.m = mod->m;
     inst->core.owner = inst;
+    inst->core.module = mod;
     __atomic_add_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL);
     /* From here on the store owns the instance: a trap below leaves it (and its writes) alive. */
     s->instances.v[s->instances.n++] = inst;

@@ -138,8 +138,10 @@ kapsul_status kapsul_linker_instantiate(kapsul_linker *l, const kapsul_module *m
         const kpImport *im = &m->imports[i];
         kpLinkEntry *e = find(l, im->module, im->module_len, im->name, im->name_len);
         if (!e) {
-            st = kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "unknown import \"%.*s\" \"%.*s\"",
-                             (int)im->module_len, im->module, (int)im->name_len, im->name);
+            char want[96];
+            kpInstance_describeImport(module, im, want, sizeof want);
+            st = kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "unknown import \"%.*s\" \"%.*s\" (%s)",
+                             (int)im->module_len, im->module, (int)im->name_len, im->name, want);
             goto fail;
         }
         imports[i] = e->value;

@@ -19,6 +19,7 @@ void kpModule_release(kapsul_module *mod) {
     kp_free(mod->type_ids);
     kp_free(mod->canon);
     kpNativeCode_free(mod->native);
+    kpSymbols_free(mod->syms);
     if (mod->m) kpModule_free(mod->m);
     kp_free(mod);
 }

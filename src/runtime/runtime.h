@@ -39,7 +39,12 @@ struct kapsul_module {
     const kpFuncType **canon;    /* canonical type per type index */
     struct kpNativeCode *native; /* compiled code when loaded from a .kwasm, else NULL */
     int refs;
+    struct kpSymbols *syms; /* names and DWARF for backtraces, made on first use (symbols.c) */
 };
+void kpSymbols_free(struct kpSymbols *syms);
+/* What an import expects, for link errors: "func (param i32) (result i64)", "memory 1 2",
+ * "global mut i32", "table 0 10 funcref" (instance.c). */
+void kpInstance_describeImport(const kapsul_module *mod, const kpImport *im, char *b, size_t cap);
 void kpModule_release(kapsul_module *mod);
 /* Print the lowered code of every defined function (kapsul inspect --ir). */
 void kpModule_dumpIr(const kapsul_module *mod, FILE *f);

@@ -142,3 +142,7 @@ void kapsul_store_set_deadline(kapsul_store *s, uint64_t deadline_ns) {
 void kapsul_store_interrupt(kapsul_store *s) {
     __atomic_fetch_or(&s->exec.interrupt, KP_INTR_USER, __ATOMIC_SEQ_CST);
 }
+
+size_t kapsul_store_sample(const kapsul_store *s, kapsul_frame *out, size_t max) {
+    return s && out ? kpInterp_sample(&s->exec, out, max) : 0;
+}

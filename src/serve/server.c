@@ -195,10 +195,25 @@ static void describe_end(const kpInstance_output *o, reply *r) {
     case KP_INSTANCE_TIMEOUT: r->outcome = "timeout"; return;
     case KP_INSTANCE_INTERRUPTED: r->outcome = "cancelled"; return;
     case KP_INSTANCE_FUEL: r->outcome = "fuel exhausted"; return;
-    case KP_INSTANCE_TRAPPED:
-        snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s", kapsul_trap_name(o->error.trap));
+    case KP_INSTANCE_TRAPPED: {
+        /* "trap: unreachable at 0x1a3 func[5] depth (c.c:12:17) <- ...": the innermost frames, as
+         * kapsul run prints them (docs/DEBUGGING.md), as many as fit. */
+        size_t n = (size_t)snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s",
+                                    kapsul_trap_name(o->error.trap));
+        for (int i = 0; i < o->error.nframes && i < 3 && n < sizeof r->outcome_buf; i++) {
+            const kapsul_frame *f = &o->error.frames[i];
+            kapsul_location loc[8];
+            size_t k = kapsul_frame_locations(f, loc, 8);
+            const char *name = k && k <= 8 && loc[k - 1].function ? loc[k - 1].function : f->name;
+            n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, "%s0x%x func[%u] %s",
+                                  i ? " <- " : " at ", (unsigned)f->offset, (unsigned)f->func_index, name);
+            if (k && loc[0].file && n < sizeof r->outcome_buf)
+                n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, " (%s:%u:%u)",
+                                      loc[0].file, (unsigned)loc[0].line, (unsigned)loc[0].column);
+        }
         r->outcome = r->outcome_buf;
         return;
+    }
     case KP_INSTANCE_FAILED:
         snprintf(r->outcome_buf, sizeof r->outcome_buf, "failed: %s", o->error.message);
         r->outcome = r->outcome_buf;

@@ -8,6 +8,8 @@
  * for inline exports/imports and for types appended by inline signatures. Sections are then
  * written in the binary order with minimal LEB128 sizes.
  */
+#include <stdlib.h>
+
 #include "text/textint.h"
 #include "text/text.h"
 
@@ -714,6 +716,37 @@ static int write_section(kpBuf *out, uint8_t id, const sec *s) {
     return rc;
 }
 
+static int by_index(const void *a, const void *b) {
+    uint32_t x = ((const kpIdent *)a)->idx, y = ((const kpIdent *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
+/* The "name" custom section with the $names of functions (subsection 1), so backtraces and
+ * validation errors of a module written as text name its functions. Nothing when none is named. */
+static int write_names(const kpWat *w, kpBuf *out) {
+    const kpIdMap *ids = &w->ids[kpSp_FUNC];
+    if (ids->n == 0) return 0;
+    kpIdent *v = kp_malloc(ids->n * sizeof *v);
+    if (!v) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < ids->cap && n < ids->n; i++)
+        if (ids->slots[i].s) v[n++] = ids->slots[i];
+    qsort(v, n, sizeof *v, by_index);
+    kpBuf map = { 0 }, sub = { 0 };
+    int rc = kpBuf_u32leb(&map, (uint32_t)n);
+    for (size_t i = 0; i < n && !rc; i++) /* without the '$' */
+        rc = kpBuf_u32leb(&map, v[i].idx) || kpBuf_u32leb(&map, v[i].len - 1) ||
+             kpBuf_push(&map, v[i].s + 1, v[i].len - 1);
+    rc = rc || kpBuf_u32leb(&sub, 4) || kpBuf_push(&sub, "name", 4) || kpBuf_byte(&sub, 1) ||
+         kpBuf_u32leb(&sub, (uint32_t)map.len) || kpBuf_push(&sub, map.data, map.len);
+    rc = rc || kpBuf_byte(out, 0) || kpBuf_u32leb(out, (uint32_t)sub.len) ||
+         kpBuf_push(out, sub.data, sub.len);
+    kpBuf_free(&map);
+    kpBuf_free(&sub);
+    kp_free(v);
+    return rc;
+}
+
 static int write_module(mod *m, kpBuf *out) {
     kpWat *w = &m->w;
     sec types = { { 0 }, 0 };
@@ -748,6 +781,7 @@ static int write_module(mod *m, kpBuf *out) {
     }
     if (!rc && m->codes.n) rc = write_section(out, 10, &m->codes);
     if (!rc && m->datas.n) rc = write_section(out, 11, &m->datas);
+    if (!rc) rc = write_names(w, out);
     return rc;
 }
 

@@ -41,15 +41,31 @@ uint16_t kpWasi_errno(kpOs_err e) {
 /* Every WASI import runs through here: fetch the caller's memory once (so a handler sees a
  * consistent base and size), run the handler, and turn its errno into the i32 result. A handler
  * that ends the guest (proc_exit) sets c.status and the error, which the runtime propagates. */
-static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env, kapsul_caller *caller,
-                              const kapsul_val *args, kapsul_val *results, kapsul_error *err) {
+typedef struct kpWasiFnInfo {
+    const char *name, *params, *trace;
+} kpWasiFnInfo;
+
+/* A traced call: the arguments are formatted before the handler runs (it may overwrite what
+ * they point to), the results after. */
+static uint16_t traced(kpWasiHandler handler, const kpWasiFnInfo *fn, kpWasiCall *c) {
+    char line[1024];
+    kpWasi_traceArgs(c, fn->name, fn->params, fn->trace, line, sizeof line);
+    uint16_t e = handler(c);
+    kpWasi_traceResult(c, fn->params, fn->trace, e, line, sizeof line);
+    c->w->trace(c->w->trace_env, line);
+    return e;
+}
+
+static kapsul_status dispatch(kpWasiHandler handler, const kpWasiFnInfo *fn, bool has_result, void *env,
+                              kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                              kapsul_error *err) {
     kpWasiCall c = { .w = env, .mem = NULL, .memlen = 0, .a = args, .err = err, .status = KAPSUL_OK };
     kapsul_memory *m = kapsul_caller_memory(caller);
     if (m) {
         c.mem = kapsul_memory_data(m);
         c.memlen = kapsul_memory_size(m);
     }
-    uint16_t e = handler(&c);
+    uint16_t e = c.w->trace ? traced(handler, fn, &c) : handler(&c);
     if (c.status != KAPSUL_OK) return c.status;
     if (has_result) {
         results[0].kind = KAPSUL_I32;
@@ -58,10 +74,11 @@ static kapsul_status dispatch(kpWasiHandler handler, bool has_result, void *env,
     return KAPSUL_OK;
 }
 
-#define KP_WASI_FN(name, params, results, handler)                                              \
+#define KP_WASI_FN(name, params, results, handler, trace)                                       \
+    static const kpWasiFnInfo info_##name = { #name, params, trace };                           \
     static kapsul_status tramp_##name(void *env, kapsul_caller *caller, const kapsul_val *args, \
                                       kapsul_val *res, kapsul_error *err) {                     \
-        return dispatch(handler, (results)[0] != 0, env, caller, args, res, err);               \
+        return dispatch(handler, &info_##name, (results)[0] != 0, env, caller, args, res, err); \
     }
 #include "wasi/funcs.def"
 #undef KP_WASI_FN
@@ -70,7 +87,7 @@ static const struct {
     const char *name, *params, *results;
     kapsul_host_fn fn;
 } kp_wasi_table[] = {
-#define KP_WASI_FN(name, params, results, handler) { #name, params, results, tramp_##name },
+#define KP_WASI_FN(name, params, results, handler, trace) { #name, params, results, tramp_##name },
 #include "wasi/funcs.def"
 #undef KP_WASI_FN
 };
@@ -210,6 +227,8 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
     w->nfds = 3;
     for (int i = 0; i < 3; i++) w->fds[i].host = KP_OS_NO_FD;
     w->deadline = config->deadline_ns;
+    w->trace = config->trace;
+    w->trace_env = config->trace_env;
     w->sigpipe_ignored = -1; /* asked at the first write to a pipe or socket (fs.c) */
     w->argc = config->argc;
     w->envc = config->envc;

@@ -234,6 +234,8 @@ struct kapsul_wasi {
     kpWasiOut out[2];      /* in-memory stdout, stderr */
     void (*line)(void *env, const char *line, size_t len);
     void *line_env;
+    void (*trace)(void *env, const char *line); /* kapsul_wasi_config.trace */
+    void *trace_env;
 };
 
 /* The state of one host-function call: the context, the guest's memory (re-read at each call,
@@ -248,6 +250,13 @@ typedef struct kpWasiCall {
 } kpWasiCall;
 
 typedef uint16_t (*kpWasiHandler)(kpWasiCall *c);
+
+/* trace.c: the line of a call as funcs.def's trace column shows it: the call with its
+ * arguments (before it runs), then the result appended to buf (after). */
+void kpWasi_traceArgs(const kpWasiCall *c, const char *name, const char *params, const char *fmt, char *buf,
+                      size_t cap);
+void kpWasi_traceResult(const kpWasiCall *c, const char *params, const char *fmt, uint16_t e, char *buf,
+                        size_t cap);
 
 /* Arguments, as the unsigned values WASI means. */
 static inline uint32_t kpWasi_u32(const kpWasiCall *c, int i) { return (uint32_t)c->a[i].of.i32; }
@@ -340,7 +349,7 @@ uint16_t kpWasiPath_parentFollow(kpOs_fd dirfd, const char *path, kpOs_fd *paren
 uint16_t kpWasiPath_open(kpOs_fd dirfd, const char *path, unsigned flags, bool follow, kpOs_fd *out);
 
 /* ---- Handlers: one per WASI function, listed in funcs.def -------------------------------------- */
-#define KP_WASI_FN(name, params, results, handler) uint16_t handler(kpWasiCall *c);
+#define KP_WASI_FN(name, params, results, handler, trace) uint16_t handler(kpWasiCall *c);
 #include "wasi/funcs.def"
 #undef KP_WASI_FN
 

@@ -37,7 +37,7 @@ typedef struct wfn {
     const char *name, *params, *results;
 } wfn;
 static const wfn fns[] = {
-#define KP_WASI_FN(name, params, results, handler) { #name, params, results },
+#define KP_WASI_FN(name, params, results, handler, trace) { #name, params, results },
 #include "wasi/funcs.def"
 #undef KP_WASI_FN
 };

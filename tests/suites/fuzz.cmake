@@ -7,7 +7,8 @@
 # into an HTTP response, and the request environment built from fuzzed request fields), oci (the OCI
 # client's manifest, index, config, reference and tar+gzip layer parsers; links kapsul_oci), bundle
 # (an OCI bundle's config.json and kapsul-runc's state file, src/oci/runc_spec.c, runc_state.c;
-# links kapsul_runc).
+# links kapsul_runc), dwarf (fuzzed .debug_* sections through backtrace symbolization: libdw and
+# the scope walk).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
@@ -21,7 +22,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
@@ -39,7 +40,7 @@ endforeach()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf)-" prefix "${name}")
   if(prefix)
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})

@@ -435,7 +435,73 @@ static void test_host_faults_not_swallowed(void) {
     CHECK(die_in_child(1) == expect);
 }
 
+/* Backtraces: each frame's module offset is its trapping or calling instruction (checked against
+ * the module's own bytes), names come from the text's $names (else exports), a deep stack keeps
+ * its top and bottom frames and counts the rest, and a host function can sample the stack. */
+static size_t sampled;
+static kapsul_frame sample[8];
+static kapsul_status sampler(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                             kapsul_error *err) {
+    (void)env, (void)args, (void)results, (void)err;
+    sampled = kapsul_store_sample(kapsul_caller_store(caller), sample, 8);
+    return KAPSUL_OK;
+}
+
+static void test_backtraces(void) {
+    static const char wat[] =
+        "(module (import \"h\" \"probe\" (func $probe))\n"
+        "  (func $leaf (param i32) (result i32) (call $probe) local.get 0 unreachable)\n"
+        "  (func $mid (result i32) i32.const 7 call $leaf)\n"
+        "  (func (export \"top\") (result i32) call $mid)\n"
+        "  (func $down (export \"down\") (param i32) (result i32)\n"
+        "    local.get 0 i32.const 1 i32.add call $down))";
+    kapsul_config cfg = { .max_call_depth = 50 };
+    kapsul_engine *eng = NULL;
+    kapsul_module *mod = NULL;
+    kapsul_store *st = NULL;
+    kapsul_linker *lk = NULL;
+    kapsul_instance *inst = NULL;
+    kapsul_error err;
+    CHECK(kapsul_engine_new(&cfg, &eng, NULL) == KAPSUL_OK);
+    CHECK(kapsul_module_new_wat(eng, wat, sizeof wat - 1, &mod, &err) == KAPSUL_OK);
+    CHECK(kapsul_store_new(eng, &st, NULL) == KAPSUL_OK && kapsul_linker_new(st, &lk, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(lk, "h", "probe", NULL, 0, NULL, 0, sampler, NULL, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_instantiate(lk, mod, &inst, &err) == KAPSUL_OK);
+    if (!inst) goto out;
+    kapsul_val r[1], z = vi32(0);
+    CHECK(kapsul_func_call(st, kapsul_instance_func(inst, "top"), NULL, 0, r, 1, &err) == KAPSUL_ERR_TRAP);
+    CHECK(err.nframes == 3 && err.frames_omitted == 0);
+    kapsul_location loc[4];
+    const char *want[] = { "leaf", "mid", "top" };
+    for (int i = 0; i < 3 && i < err.nframes; i++) {
+        CHECK(err.frames[i].module == mod && err.frames[i].offset > 0);
+        CHECK(kapsul_frame_locations(&err.frames[i], loc, 4) == 1 && loc[0].function &&
+              strcmp(loc[0].function, want[i]) == 0 && loc[0].file == NULL);
+    }
+    CHECK(err.frames[0].offset < err.frames[1].offset &&
+          err.frames[1].offset < err.frames[2].offset); /* leaf, mid, top in order */
+    /* While $probe runs, the wasm stack is leaf <- mid <- top, with call sites as offsets. */
+    CHECK(sampled == 3 && sample[0].func_index == 1 && sample[1].func_index == 2 &&
+          sample[2].func_index == 3);
+    CHECK(sample[0].offset == 0 && sample[1].offset == err.frames[1].offset);
+
+    CHECK(kapsul_func_call(st, kapsul_instance_func(inst, "down"), &z, 1, r, 1, &err) == KAPSUL_ERR_TRAP);
+    CHECK(err.trap == KAPSUL_TRAP_STACK_EXHAUSTED && err.nframes == KAPSUL_MAX_FRAMES);
+    CHECK(err.frames_omitted == 50 - KAPSUL_MAX_FRAMES);
+    for (int i = 0; i < err.nframes; i++)
+        CHECK(err.frames[i].func_index == 4 && strcmp(err.frames[i].name, "down") == 0);
+    CHECK(err.frames[0].offset == err.frames[KAPSUL_MAX_FRAMES - 1].offset);
+    kapsul_frame none = { 0 };
+    CHECK(kapsul_frame_locations(&none, loc, 4) == 0 && kapsul_frame_locations(NULL, loc, 4) == 0);
+out:
+    kapsul_linker_free(lk);
+    kapsul_store_free(st);
+    kapsul_module_free(mod);
+    kapsul_engine_free(eng);
+}
+
 int main(void) {
+    test_backtraces();
     CHECK(kapsul_engine_new(NULL, &engine, NULL) == KAPSUL_OK);
     fixture fx;
     CHECK(setup(&fx, engine) == 0);

@@ -44,7 +44,11 @@ def main():
     wat = os.path.join(d, "cli.wat")
     inv = lambda *a: [k, "run", "--invoke"] + list(a[:1]) + [wat] + list(a[1:])
     case("invoke i64", inv("add64", "9223372036854775807", "-9223372036854775807"), 0, "0\n")
-    case("invoke i32 wraps unsigned input", inv("neg32", "4294967295"), 0, "1\n")
+    case("invoke i32 hex is a bit pattern", inv("neg32", "0xFFFFFFFF"), 0, "1\n")
+    case("invoke i32 out of range refused, not wrapped", inv("neg32", "4294967295"), 2, "",
+         "cannot read '4294967295' as i32")
+    case("invoke i64 out of range refused", inv("add64", "9223372036854775808", "0"), 2, "",
+         "cannot read '9223372036854775808' as i64")
     case("invoke f32", inv("half", "3"), 0, "1.5\n")
     case("invoke f64 shortest", inv("third", "1"), 0, "0.3333333333333333\n")
     case("invoke f64 nan", inv("third", "nan"), 0, "NaN\n")

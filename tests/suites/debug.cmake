@@ -1,0 +1,9 @@
+# Diagnostics (docs/DEBUGGING.md):
+#   debug.backtrace  tests/debug/run-debug.py builds a C program (clang -g) and a Rust program
+#                    (rustc -g, legacy and v0 mangling) that trap at known lines and checks the
+#                    backtrace: names demangled, file:line from DWARF, an inlined call, a deep
+#                    stack cut with "... N frames omitted", offsets on the right instructions.
+add_test(NAME debug.backtrace
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/debug/run-debug.py
+                 $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/debug)
+set_tests_properties(debug.backtrace PROPERTIES LABELS "debug" TIMEOUT 600)
