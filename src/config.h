@@ -57,6 +57,26 @@
 #define KP_MAX_PAGES 65536u
 #define KP_PAGE_SIZE 65536u
 
+/* ---- Component limits (component/) ------------------------------------------------------------ */
+/* Entries of one index space, items of one vector (fields, cases, exports, ...) in a component. */
+#ifndef KP_MAX_COMPONENT_ITEMS
+#define KP_MAX_COMPONENT_ITEMS 1000000u
+#endif
+/* Components, component types, instance types and module types nested in each other: each level
+ * costs the decoder one C frame. */
+#ifndef KP_MAX_COMPONENT_NESTING
+#define KP_MAX_COMPONENT_NESTING 100u
+#endif
+/* Components in one binary, the outermost included. */
+#ifndef KP_MAX_COMPONENTS
+#define KP_MAX_COMPONENTS 10000u
+#endif
+/* How deeply value types may nest (list<list<...>>): every walk over a type (printing, lifting,
+ * lowering) may recurse this deep. wasmtime's limit is 100 too. */
+#ifndef KP_MAX_COMPONENT_TYPE_DEPTH
+#define KP_MAX_COMPONENT_TYPE_DEPTH 100u
+#endif
+
 /* ---- Text format (text/) ------------------------------------------------------------------------ */
 /* Longest text one lexer call accepts: keeps every offset, length and token index below
  * KP_NO_MATCH (text/textint.h), so a token packs into 8 bytes. */
@@ -250,6 +270,9 @@
 #endif
 #if KP_MAX_IOVS < 1 || KP_MAX_SYMLINKS < 1 || KP_MAX_DEPTH < 1
 #error "WASI limits must be positive"
+#endif
+#if KP_MAX_COMPONENT_TYPE_DEPTH < 1 || KP_MAX_COMPONENT_TYPE_DEPTH > 255
+#error "KP_MAX_COMPONENT_TYPE_DEPTH must be 1..255: a type's depth is kept in one byte"
 #endif
 #if KP_TEMPLATE_POOL_SIZE < 1
 #error "KP_TEMPLATE_POOL_SIZE must be at least 1: a template without slots cannot instantiate"
