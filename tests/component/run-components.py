@@ -25,6 +25,8 @@ CASES = [
     ("file-outside-preopen", "cli_hello.wasm", ["/etc/hostname"], {},
      "argc 2\narg 1: /etc/hostname\nKAPSUL_GREETING=(unset)\nwall clock: ok\nrandom: ok\n"
      "open /etc/hostname: failed\n", "to stderr\n", 0),
+    ("exit-zero", "exit_code.wasm", [], {}, "exit_code\n", "", 0),
+    ("exit-nonzero", "exit_code.wasm", ["5"], {}, "exit_code\n", "", 1),
 ]
 
 
