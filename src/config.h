@@ -76,6 +76,11 @@
 #ifndef KP_MAX_COMPONENT_TYPE_DEPTH
 #define KP_MAX_COMPONENT_TYPE_DEPTH 100u
 #endif
+/* Host memory one canonical-ABI call may spend on the values it lifts from a guest (a list of a
+ * million records costs this much on the host, not in the guest): beyond it the call traps. */
+#ifndef KP_MAX_CABI_HOST_BYTES
+#define KP_MAX_CABI_HOST_BYTES (256u << 20)
+#endif
 
 /* ---- Text format (text/) ------------------------------------------------------------------------ */
 /* Longest text one lexer call accepts: keeps every offset, length and token index below

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "component/cabi.h"
 #include "component/component.h"
 
 typedef enum kpCScopeKind {

@@ -92,6 +92,11 @@ typedef struct kpCType {
     uint32_t decls;   /* COMPONENT, INSTANCE: index in kpComponent.decls */
     const char *name; /* ABSTRACT, NAMED */
     uint32_t name_len;
+    /* Value types: the canonical ABI layout, computed once when the type is defined (cabi.c):
+     * size in memory (saturated at UINT32_MAX), alignment, and the number of flattened core
+     * values (saturated at 255). */
+    uint32_t size;
+    uint8_t align, nflat;
 } kpCType;
 
 /* Sorts: what an import, export or alias names. */

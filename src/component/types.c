@@ -38,6 +38,7 @@ kapsul_status kpCDec_newType(kpCDec *d, const kpCType *t, size_t at, uint32_t *i
         return kpCDec_nomem(d);
     }
     c->types.v[c->types.n] = *t;
+    kpCabi_layout(c, &c->types.v[c->types.n]);
     *id = (uint32_t)c->types.n++;
     return KAPSUL_OK;
 }

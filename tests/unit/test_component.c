@@ -90,22 +90,22 @@ static char *describe(const enc *e) {
  *                     export "[method]blob.read" (func 6); 8 func() -> own<blob>... } */
 static void api_instance_type(enc *t) {
     enc *it = fresh();
-    u32(it, 12);                   /* declarations */
-    bytes(it, "\x01\x72\x02", 3);  /* type: record, 2 fields */
-    name(it, "x"), byte(it, 0x7a); /* x: s32 */
-    name(it, "y"), byte(it, 0x7a); /* y: s32 */
+    u32(it, 12);                                                               /* declarations */
+    bytes(it, "\x01\x72\x02", 3);                                              /* type: record, 2 fields */
+    name(it, "x"), byte(it, 0x7a);                                             /* x: s32 */
+    name(it, "y"), byte(it, 0x7a);                                             /* y: s32 */
     bytes(it, "\x04\x00", 2), name(it, "point"), bytes(it, "\x03\x00\x00", 3); /* export point (eq 0) */
-    bytes(it, "\x04\x00", 2), name(it, "blob"), bytes(it, "\x03\x01", 2);      /* export blob (sub resource) */
-    bytes(it, "\x01\x70\x7d", 3);                                               /* 3: list<u8> */
-    bytes(it, "\x01\x69\x02", 3);                                               /* 4: own<blob> */
-    bytes(it, "\x01\x68\x02", 3);                                               /* 5: borrow<blob> */
-    bytes(it, "\x01\x6a\x01\x03\x01\x73", 6);                                   /* 6: result<list<u8>, string> */
+    bytes(it, "\x04\x00", 2), name(it, "blob"), bytes(it, "\x03\x01", 2); /* export blob (sub resource) */
+    bytes(it, "\x01\x70\x7d", 3);                                         /* 3: list<u8> */
+    bytes(it, "\x01\x69\x02", 3);                                         /* 4: own<blob> */
+    bytes(it, "\x01\x68\x02", 3);                                         /* 5: borrow<blob> */
+    bytes(it, "\x01\x6a\x01\x03\x01\x73", 6);                             /* 6: result<list<u8>, string> */
     bytes(it, "\x01\x40\x02", 3), name(it, "self"), byte(it, 5), name(it, "p"), byte(it, 1);
-    bytes(it, "\x00\x06", 2);                                                   /* 7: func(...) -> 6 */
+    bytes(it, "\x00\x06", 2); /* 7: func(...) -> 6 */
     bytes(it, "\x04\x00", 2), name(it, "[method]blob.read"), bytes(it, "\x01\x07", 2);
-    bytes(it, "\x01\x40\x00\x00\x04", 5);                                       /* 8: func() -> own<blob> */
+    bytes(it, "\x01\x40\x00\x00\x04", 5); /* 8: func() -> own<blob> */
     bytes(it, "\x04\x00", 2), name(it, "[constructor]blob"), bytes(it, "\x01\x08", 2);
-    bytes(it, "\x01\x71\x02", 3), name(it, "none"), bytes(it, "\x00\x00", 2);   /* 9: variant */
+    bytes(it, "\x01\x71\x02", 3), name(it, "none"), bytes(it, "\x00\x00", 2); /* 9: variant */
     name(it, "some"), bytes(it, "\x01\x01\x00", 3);
     byte(t, 0x42);
     bytes(t, it->b, it->n);
@@ -118,10 +118,12 @@ static enc *api_component(void) {
     u32(s, 1), api_instance_type(s);
     section(e, 7, s);
     s->n = 0;
-    u32(s, 1), byte(s, 0x00), name(s, "test:demo/api@1.2.0"), bytes(s, "\x05\x00", 2); /* import instance (type 0) */
+    u32(s, 1), byte(s, 0x00), name(s, "test:demo/api@1.2.0"),
+        bytes(s, "\x05\x00", 2); /* import instance (type 0) */
     section(e, 10, s);
     s->n = 0;
-    u32(s, 1), byte(s, 0x00), name(s, "test:demo/api@1.2.0"), bytes(s, "\x05\x00\x00", 3); /* export instance 0 */
+    u32(s, 1), byte(s, 0x00), name(s, "test:demo/api@1.2.0"),
+        bytes(s, "\x05\x00\x00", 3); /* export instance 0 */
     section(e, 11, s);
     free(s);
     return e;
@@ -188,7 +190,8 @@ static void test_truncations(void) {
         kapsul_status st = decode(e, &err, NULL);
         /* a prefix ending at a section boundary is a smaller valid component */
         if (st != KAPSUL_OK && (st != KAPSUL_ERR_MALFORMED || err.offset > n)) {
-            if (bad++ < 3) fprintf(stderr, "  prefix %zu: status %d \"%s\" at 0x%zx\n", n, st, err.message, err.offset);
+            if (bad++ < 3)
+                fprintf(stderr, "  prefix %zu: status %d \"%s\" at 0x%zx\n", n, st, err.message, err.offset);
         }
     }
     CHECK(bad == 0);
@@ -200,7 +203,10 @@ static void test_truncations(void) {
 static void test_types(void) {
     enc *e;
     /* record with labels equal up to case */
-    e = one_type("\x72\x02\x01" "a\x79\x01" "A\x79", 9);
+    e = one_type("\x72\x02\x01"
+                 "a\x79\x01"
+                 "A\x79",
+                 9);
     CHECK(fails_with(e, KAPSUL_ERR_INVALID, "duplicate record field name \"A\""));
     free(e);
     /* empty record, tuple, enum */
@@ -356,7 +362,8 @@ static void test_structure(void) {
     e = fresh();
     s = fresh();
     preamble(e);
-    bytes(s, "\0asm\1\0\0\0\x03\x02\x01\x05\x0a\x04\x01\x02\x00\x0b", 18); /* a function of type 5, no types */
+    bytes(s, "\0asm\1\0\0\0\x03\x02\x01\x05\x0a\x04\x01\x02\x00\x0b",
+          18); /* a function of type 5, no types */
     section(e, 1, s);
     CHECK(fails_with(e, KAPSUL_ERR_INVALID, "core module at 0xa:"));
     free(s);
