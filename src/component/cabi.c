@@ -114,6 +114,9 @@ uint32_t kpCabi_align(const kpComponent *c, kpCVal t) {
 static uint32_t vflat(const kpComponent *c, kpCVal t) {
     return t.prim ? prim_flat(t.prim) : def(c, t)->nflat;
 }
+static bool vptr(const kpComponent *c, kpCVal t) {
+    return t.prim ? t.prim == kpCP_STRING : def(c, t)->has_ptr;
+}
 
 /* Cases of the variant-like kinds: count, and whether / which payload case i has. */
 static uint32_t ncases(const kpCType *t) {
@@ -131,8 +134,10 @@ static bool case_payload(const kpCType *t, uint32_t i, kpCVal *ty) {
 void kpCabi_layout(const kpComponent *c, kpCType *t) {
     uint64_t size = 0, flat = 0;
     uint32_t align = 1;
+    bool ptr = false;
     switch ((kpCTypeKind)t->kind) {
     case kpCT_PRIM:
+        ptr = t->a.prim == kpCP_STRING;
         size = prim_size(t->a.prim), align = prim_align(t->a.prim), flat = prim_flat(t->a.prim);
         break;
     case kpCT_RECORD:
@@ -142,6 +147,7 @@ void kpCabi_layout(const kpComponent *c, kpCType *t) {
             size = align_to64(size, fa) + kpCabi_size(c, t->fields[i].type);
             if (fa > align) align = fa;
             flat += vflat(c, t->fields[i].type);
+            ptr |= vptr(c, t->fields[i].type);
         }
         size = align_to64(size, align);
         break;
@@ -159,18 +165,19 @@ void kpCabi_layout(const kpComponent *c, kpCType *t) {
             if (a > align) align = a;
             if (kpCabi_size(c, ty) > max_size) max_size = kpCabi_size(c, ty);
             if (vflat(c, ty) > max_flat) max_flat = vflat(c, ty);
+            ptr |= vptr(c, ty);
         }
         size = align_to64(align_to64(ds, align) + max_size, align);
         flat = 1 + max_flat;
         break;
     }
-    case kpCT_LIST: size = 8, align = 4, flat = 2; break;
+    case kpCT_LIST: size = 8, align = 4, flat = 2, ptr = true; break;
     case kpCT_FLAGS: size = align = t->n <= 8 ? 1 : t->n <= 16 ? 2 : 4, flat = 1; break;
     case kpCT_OWN:
     case kpCT_BORROW: size = align = 4, flat = 1; break;
     case kpCT_NAMED: {
         const kpCType *u = &c->types.v[t->target];
-        size = u->size, align = u->align, flat = u->nflat;
+        size = u->size, align = u->align, flat = u->nflat, ptr = u->has_ptr;
         break;
     }
     default: return;
@@ -178,6 +185,7 @@ void kpCabi_layout(const kpComponent *c, kpCType *t) {
     t->size = sat32(size);
     t->align = (uint8_t)align;
     t->nflat = (uint8_t)(flat > 255 ? 255 : flat);
+    t->has_ptr = ptr;
 }
 
 /* Join of two flat types: equal stays, i32/f32 is i32, anything else i64. */
@@ -237,6 +245,21 @@ static uint32_t flatten(const kpComponent *c, kpCVal v, uint8_t *out, uint32_t i
 
 uint32_t kpCabi_flatten(const kpComponent *c, kpCVal t, uint8_t *out, uint32_t max) {
     return flatten(c, t, out, 0, max);
+}
+
+void kpCabi_coreSig(const kpComponent *c, const kpCType *ft, bool lower, uint8_t *params, uint32_t *np,
+                    uint8_t *results, uint32_t *nr) {
+    uint32_t n = 0, m = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++)
+        n = flatten(c, ft->fields[i].type, params, n, KP_CABI_MAX_FLAT_PARAMS);
+    if (n > KP_CABI_MAX_FLAT_PARAMS) params[0] = kpT_I32, n = 1;
+    for (uint32_t i = ft->nparams; i < ft->n; i++)
+        m = flatten(c, ft->fields[i].type, results, m, KP_CABI_MAX_FLAT_RESULTS);
+    if (m > KP_CABI_MAX_FLAT_RESULTS) {
+        if (lower) params[n++] = kpT_I32, m = 0;
+        else results[0] = kpT_I32, m = 1;
+    }
+    *np = n, *nr = m;
 }
 
 /* ---- Resource handles --------------------------------------------------------------------------- */

@@ -121,6 +121,13 @@ uint32_t kpCabi_align(const kpComponent *c, kpCVal t);
  * (possibly more than max, then out holds the first max). */
 uint32_t kpCabi_flatten(const kpComponent *c, kpCVal t, uint8_t *out, uint32_t max);
 
+/* The core signature of function type ft as `canon lift` (lower = false) or `canon lower` sees it:
+ * flattened parameters (one i32 pointer beyond KP_CABI_MAX_FLAT_PARAMS), flattened results (one
+ * i32 pointer beyond KP_CABI_MAX_FLAT_RESULTS; for lower a trailing i32 parameter instead).
+ * params needs KP_CABI_MAX_FLAT_PARAMS + 1 entries, results KP_CABI_MAX_FLAT_RESULTS + 1. */
+void kpCabi_coreSig(const kpComponent *c, const kpCType *ft, bool lower, uint8_t *params, uint32_t *np,
+                    uint8_t *results, uint32_t *nr);
+
 /* Values in memory at ptr. */
 kpCabiTrap kpCabi_load(kpCabiCx *cx, kpCVal t, uint32_t ptr, kpCValue *out);
 kpCabiTrap kpCabi_store(kpCabiCx *cx, kpCVal t, uint32_t ptr, const kpCValue *v);

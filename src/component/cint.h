@@ -19,7 +19,9 @@ typedef enum kpCScopeKind {
 
 /* A scope's index spaces, one vector per sort. What an entry holds: FUNC, TYPE, COMPONENT,
  * INSTANCE a type id; CORE_MODULE and CORE_INSTANCE an index into kpComponent.cexports; CORE_TYPE
- * a cexports index for a module type or UINT32_MAX for a function type; others 0. */
+ * a cexports index for a module type or KP_CSIG_TAG | a kpComponent.sigs index for a function
+ * type; CORE_FUNC a sigs index; others 0. */
+#define KP_CSIG_TAG 0x80000000u
 typedef struct kpCScope {
     struct kpCScope *parent;
     uint8_t kind; /* kpCScopeKind */
@@ -53,7 +55,11 @@ kapsul_status kpCDec_addDecl(kpCDec *d, uint32_t decls, bool import, const char 
                              const kpCExtern *ext);
 kapsul_status kpCDec_finishDecls(kpCDec *d, uint32_t decls, size_t at);
 kapsul_status kpCDec_newCoreExports(kpCDec *d, uint32_t *out);
-kapsul_status kpCDec_addCoreExport(kpCDec *d, uint32_t list, const char *name, uint32_t len, kpCSort sort);
+kapsul_status kpCDec_addCoreExport(kpCDec *d, uint32_t list, const char *name, uint32_t len, kpCSort sort,
+                                   uint32_t sig);
+/* A new core signature (types: np params then nr results, copied). */
+kapsul_status kpCDec_finishCoreExports(kpCDec *d, uint32_t list, size_t at);
+kapsul_status kpCDec_newSig(kpCDec *d, uint32_t np, uint32_t nr, const uint8_t *types, uint32_t *out);
 kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc);
 
 /* types.c */

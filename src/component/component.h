@@ -15,12 +15,15 @@
  *     export of the right sort that exists;
  *   - value types refer to value types, own/borrow to resources, canon lift to a function type,
  *     resource.new/rep to a resource the component defines; no function result holds a borrow;
+ *   - every core function's signature is known (kpComponent.sigs), and the core function of a
+ *     `canon lift` has exactly the flattened signature of its type; `canon lift` and `canon lower`
+ *     have the memory and realloc options their types need, realloc is (i32 i32 i32 i32) -> i32 and
+ *     post-return takes the lifted core function's results;
  *   - import and export names are unique in their scope; labels are unique in their type;
  *   - nested core modules are decoded and validated by the module layer;
  *   - every type is at most KP_MAX_COMPONENT_TYPE_DEPTH deep, so walks over types may recurse.
  * Not yet checked (later passes must not assume them): that instantiation arguments match the
- * imports they satisfy, that a lifted core function has the flattened type of its component type,
- * and subtyping of ascribed export types.
+ * imports they satisfy (core and component), and subtyping of ascribed export types.
  */
 #ifndef KP_COMPONENT_H
 #define KP_COMPONENT_H
@@ -84,6 +87,7 @@ typedef struct kpCType {
     uint8_t kind;      /* kpCTypeKind */
     uint8_t depth;     /* 1 + the deepest type it refers to (<= KP_MAX_COMPONENT_TYPE_DEPTH) */
     bool has_borrow;   /* holds a borrow handle somewhere */
+    bool has_ptr;      /* holds a string or list (lifting or lowering it needs a memory) */
     bool has_a, has_b; /* RESULT */
     kpCVal a, b;       /* LIST, OPTION: a; RESULT: a ok, b err; PRIM: a.prim */
     uint32_t n, nparams;
@@ -145,8 +149,20 @@ typedef struct kpCCoreExport {
     const char *name;
     uint32_t name_len;
     uint8_t sort;
+    uint32_t sig; /* CORE_FUNC: the function's signature in kpComponent.sigs */
 } kpCCoreExport;
-typedef KP_VEC(kpCCoreExport) kpCCoreExports;
+
+/* A core function signature: np parameter then nr result types (core encodings, kpT_I32...). */
+typedef struct kpCSig {
+    uint32_t np, nr;
+    uint8_t *t;
+} kpCSig;
+typedef struct kpCCoreExports {
+    KP_VEC(kpCCoreExport) e;
+    uint32_t *hash; /* open addressing over e: index + 1, 0 empty; hcap entries */
+    uint32_t hcap;
+    const kpModule *module; /* a module defined in the component: its model (for its imports) */
+} kpCCoreExports;
 
 /* A nested core module: its model (decoded and validated) and where its bytes are. */
 typedef struct kpCModule {
@@ -161,6 +177,7 @@ typedef struct kpComponent {
     KP_VEC(kpCDecls) decls;
     KP_VEC(kpCCoreExports) cexports;
     KP_VEC(kpCModule) modules;
+    KP_VEC(kpCSig) sigs;
     uint32_t root;        /* type id of the outermost component's kpCT_COMPONENT */
     uint32_t ncomponents; /* components in the tree, the outermost included */
 } kpComponent;

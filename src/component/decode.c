@@ -258,11 +258,43 @@ kapsul_status kpCDec_newCoreExports(kpCDec *d, uint32_t *out) {
     return KAPSUL_OK;
 }
 
-kapsul_status kpCDec_addCoreExport(kpCDec *d, uint32_t list, const char *name, uint32_t len, kpCSort sort) {
+kapsul_status kpCDec_addCoreExport(kpCDec *d, uint32_t list, const char *name, uint32_t len, kpCSort sort,
+                                   uint32_t sig) {
     kpCCoreExports *l = &d->c->cexports.v[list];
-    if (kpVec_grow(l) != 0) return kpCDec_nomem(d);
-    l->v[l->n++] = (kpCCoreExport){ name, len, (uint8_t)sort };
+    if (kpVec_grow(&l->e) != 0) return kpCDec_nomem(d);
+    l->e.v[l->e.n++] = (kpCCoreExport){ name, len, (uint8_t)sort, sig };
     return KAPSUL_OK;
+}
+
+/* Index a finished core export list by name; names must be unique. */
+kapsul_status kpCDec_finishCoreExports(kpCDec *d, uint32_t list, size_t at) {
+    kpCCoreExports *l = &d->c->cexports.v[list];
+    uint32_t dup;
+    if (build_hash(l->e.v, sizeof(kpCCoreExport), (uint32_t)l->e.n, false, &l->hash, &l->hcap, &dup) != 0)
+        return kpCDec_nomem(d);
+    if (dup == UINT32_MAX) return KAPSUL_OK;
+    return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "duplicate core export name \"%.*s\"",
+                       (int)l->e.v[dup].name_len, l->e.v[dup].name);
+}
+
+kapsul_status kpCDec_newSig(kpCDec *d, uint32_t np, uint32_t nr, const uint8_t *types, uint32_t *out) {
+    kpComponent *c = d->c;
+    if (c->sigs.n >= (size_t)KP_MAX_COMPONENT_ITEMS * 4)
+        return kpCDec_fail(d, KAPSUL_ERR_LIMIT, 0, "too many core functions (limit %u)",
+                           KP_MAX_COMPONENT_ITEMS * 4);
+    uint8_t *t = kp_malloc((size_t)np + nr + 1);
+    if (!t || kpVec_grow(&c->sigs) != 0) {
+        kp_free(t);
+        return kpCDec_nomem(d);
+    }
+    memcpy(t, types, (size_t)np + nr);
+    c->sigs.v[c->sigs.n] = (kpCSig){ np, nr, t };
+    *out = (uint32_t)c->sigs.n++;
+    return KAPSUL_OK;
+}
+
+static bool sig_is(const kpCSig *s, uint32_t np, const uint8_t *params, uint32_t nr, const uint8_t *results) {
+    return s->np == np && s->nr == nr && memcmp(s->t, params, np) == 0 && memcmp(s->t + np, results, nr) == 0;
 }
 
 /* section_1: one core module, decoded and validated by the module layer. Its exports become a
@@ -287,18 +319,77 @@ static kapsul_status core_module(kpCDec *d, kpCScope *sc, const uint8_t *p, size
     d->c->modules.v[d->c->modules.n++] = (kpCModule){ m, at, len };
     uint32_t list;
     if ((st = kpCDec_newCoreExports(d, &list)) != KAPSUL_OK) return st;
+    d->c->cexports.v[list].module = m;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const kpExport *e = &m->exports[i];
-        st = kpCDec_addCoreExport(d, list, e->name, e->name_len, (kpCSort)(kpCS_CORE_FUNC + e->kind));
+        uint32_t sig = 0;
+        if (e->kind == kpExtern_FUNC) {
+            const kpFuncType *ft = kpModule_funcType(m, e->index);
+            if ((st = kpCDec_newSig(d, ft->nparams, ft->nresults, ft->types, &sig)) != KAPSUL_OK) return st;
+        }
+        st = kpCDec_addCoreExport(d, list, e->name, e->name_len, (kpCSort)(kpCS_CORE_FUNC + e->kind), sig);
         if (st != KAPSUL_OK) return st;
     }
+    if ((st = kpCDec_finishCoreExports(d, list, at)) != KAPSUL_OK) return st;
     return kpCDec_push(d, sc, kpCS_CORE_MODULE, list, at);
 }
 
 static const kpCCoreExport *core_export_find(const kpCCoreExports *l, const char *name, uint32_t len) {
-    for (size_t i = 0; i < l->n; i++)
-        if (name_eq(l->v[i].name, l->v[i].name_len, name, len, false)) return &l->v[i];
+    if (!l->hash) return NULL;
+    for (uint32_t h = name_hash(name, len, false) & (l->hcap - 1); l->hash[h]; h = (h + 1) & (l->hcap - 1)) {
+        const kpCCoreExport *e = &l->e.v[l->hash[h] - 1];
+        if (name_eq(e->name, e->name_len, name, len, false)) return e;
+    }
     return NULL;
+}
+
+/* One core instantiation argument: the name and the instance's export list. */
+typedef struct carg {
+    const char *name;
+    uint32_t name_len;
+    uint32_t list;
+} carg;
+
+/* A defined module's imports against the instantiation arguments: every import's module name
+ * must be an argument whose instance exports the field with the same sort, and a function with
+ * the same signature. (Tables, memories and globals are type-checked when the runtime links.) */
+static kapsul_status check_core_args(kpCDec *d, const kpModule *m, const carg *args, uint32_t n, size_t at) {
+    uint32_t *t = NULL, cap, dup;
+    if (build_hash(args, sizeof *args, n, false, &t, &cap, &dup) != 0) return kpCDec_nomem(d);
+    kapsul_status st = KAPSUL_OK;
+    if (dup != UINT32_MAX)
+        st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "duplicate instantiation argument \"%.*s\"",
+                         (int)args[dup].name_len, args[dup].name);
+    for (uint32_t i = 0; st == KAPSUL_OK && i < m->nimports; i++) {
+        const kpImport *im = &m->imports[i];
+        const carg *a = NULL;
+        for (uint32_t h = name_hash(im->module, im->module_len, false) & (cap - 1); t[h];
+             h = (h + 1) & (cap - 1))
+            if (name_eq(args[t[h] - 1].name, args[t[h] - 1].name_len, im->module, im->module_len, false)) {
+                a = &args[t[h] - 1];
+                break;
+            }
+        if (!a) {
+            st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "missing instantiation argument \"%.*s\"",
+                             (int)im->module_len, im->module);
+            break;
+        }
+        const kpCCoreExport *e = core_export_find(&d->c->cexports.v[a->list], im->name, im->name_len);
+        if (!e || e->sort != kpCS_CORE_FUNC + im->kind) {
+            st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "instantiation argument \"%.*s\" has no %s \"%.*s\"",
+                             (int)im->module_len, im->module,
+                             kpC_sortName((kpCSort)(kpCS_CORE_FUNC + im->kind)), (int)im->name_len, im->name);
+            break;
+        }
+        if (im->kind == kpExtern_FUNC) {
+            const kpFuncType *ft = &m->types[im->desc.func_type];
+            if (!sig_is(&d->c->sigs.v[e->sig], ft->nparams, ft->types, ft->nresults, ft->types + ft->nparams))
+                st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "type mismatch for import \"%.*s\" \"%.*s\"",
+                                 (int)im->module_len, im->module, (int)im->name_len, im->name);
+        }
+    }
+    kp_free(t);
+    return st;
 }
 
 /* core:instance ::= 0x00 moduleidx vec(name 0x12 instanceidx) | 0x01 vec(name core:sortidx) */
@@ -312,18 +403,22 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
         uint32_t module;
         if ((st = kpCDec_index(d, r, sc, kpCS_CORE_MODULE, &module)) != KAPSUL_OK) return st;
         if ((st = kpCDec_count(d, r, 3, "instantiation arguments", &n)) != KAPSUL_OK) return st;
-        for (uint32_t i = 0; i < n; i++) {
-            const char *name;
-            uint32_t len, inst;
+        carg *args = kp_calloc(n ? n : 1, sizeof *args);
+        if (!args) return kpCDec_nomem(d);
+        for (uint32_t i = 0; st == KAPSUL_OK && i < n; i++) {
             uint8_t kind;
-            if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
+            if ((st = kpCDec_name(d, r, &args[i].name, &args[i].name_len)) != KAPSUL_OK) break;
             size_t kat = kpRead_offset(r);
-            if (!kpRead_u8(r, &kind)) return kpCDec_readerFail(d, r);
-            if (kind != 0x12)
-                return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, kat,
-                                   "core instantiation argument must be an instance");
-            if ((st = kpCDec_index(d, r, sc, kpCS_CORE_INSTANCE, &inst)) != KAPSUL_OK) return st;
+            if (!kpRead_u8(r, &kind)) st = kpCDec_readerFail(d, r);
+            else if (kind != 0x12)
+                st = kpCDec_fail(d, KAPSUL_ERR_MALFORMED, kat,
+                                 "core instantiation argument must be an instance");
+            else st = kpCDec_index(d, r, sc, kpCS_CORE_INSTANCE, &args[i].list);
         }
+        const kpModule *m = d->c->cexports.v[module].module;
+        if (st == KAPSUL_OK && m) st = check_core_args(d, m, args, n, at);
+        kp_free(args);
+        if (st != KAPSUL_OK) return st;
         return kpCDec_push(d, sc, kpCS_CORE_INSTANCE, module, at);
     }
     if (b != 0x01) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed core instance 0x%02x", b);
@@ -336,11 +431,9 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
         if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
         if ((st = kpCDec_coreSort(d, r, &sort)) != KAPSUL_OK) return st;
         if ((st = kpCDec_index(d, r, sc, sort, &payload)) != KAPSUL_OK) return st;
-        if ((st = kpCDec_addCoreExport(d, list, name, len, sort)) != KAPSUL_OK) return st;
+        if ((st = kpCDec_addCoreExport(d, list, name, len, sort, payload)) != KAPSUL_OK) return st;
     }
-    const kpCCoreExports *l = &d->c->cexports.v[list];
-    st = kpCDec_unique(d, l->v, sizeof(kpCCoreExport), (uint32_t)l->n, false, "core export", at);
-    if (st != KAPSUL_OK) return st;
+    if ((st = kpCDec_finishCoreExports(d, list, at)) != KAPSUL_OK) return st;
     return kpCDec_push(d, sc, kpCS_CORE_INSTANCE, list, at);
 }
 
@@ -383,7 +476,7 @@ kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc) {
         if (e->sort != sort)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core export \"%.*s\" is a %s, not a %s", (int)len,
                                name, kpC_sortName(e->sort), kpC_sortName(sort));
-        return kpCDec_push(d, sc, sort, 0, at);
+        return kpCDec_push(d, sc, sort, sort == kpCS_CORE_FUNC ? e->sig : 0, at);
     }
     if (target == 0x02) {
         uint32_t ct, idx;
@@ -458,10 +551,18 @@ static kapsul_status instance(kpCDec *d, kpReader *r, kpCScope *sc) {
 
 /* ---- Canonical definitions --------------------------------------------------------------------- */
 
+/* The options of one canon lift or lower. */
+typedef struct copts {
+    bool memory, has_realloc, has_post;
+    uint32_t realloc, post; /* signatures */
+} copts;
+
 /* opts ::= vec(canonopt); each option at most once, one string encoding. */
-static kapsul_status canon_opts(kpCDec *d, kpReader *r, kpCScope *sc) {
+static kapsul_status canon_opts(kpCDec *d, kpReader *r, kpCScope *sc, copts *o) {
+    static const uint8_t i32x5[5] = { kpT_I32, kpT_I32, kpT_I32, kpT_I32, kpT_I32 };
     uint32_t n, seen = 0, payload;
     kapsul_status st;
+    *o = (copts){ 0 };
     if ((st = kpCDec_count(d, r, 1, "canonical options", &n)) != KAPSUL_OK) return st;
     for (uint32_t i = 0; i < n; i++) {
         size_t at = kpRead_offset(r);
@@ -473,10 +574,61 @@ static kapsul_status canon_opts(kpCDec *d, kpReader *r, kpCScope *sc) {
                                "canonical option 0x%02x (async) is not supported", b);
         if (seen & (1u << bit)) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "duplicate canonical option");
         seen |= 1u << bit;
-        if (b == 0x03 && (st = kpCDec_index(d, r, sc, kpCS_CORE_MEMORY, &payload)) != KAPSUL_OK) return st;
-        if ((b == 0x04 || b == 0x05) && (st = kpCDec_index(d, r, sc, kpCS_CORE_FUNC, &payload)) != KAPSUL_OK)
-            return st;
+        if (b == 0x03) {
+            if ((st = kpCDec_index(d, r, sc, kpCS_CORE_MEMORY, &payload)) != KAPSUL_OK) return st;
+            o->memory = true;
+        }
+        if (b == 0x04 || b == 0x05) {
+            if ((st = kpCDec_index(d, r, sc, kpCS_CORE_FUNC, &payload)) != KAPSUL_OK) return st;
+            if (b == 0x04 && !sig_is(&d->c->sigs.v[payload], 4, i32x5, 1, i32x5))
+                return kpCDec_fail(d, KAPSUL_ERR_INVALID, at,
+                                   "canonical realloc must be (i32 i32 i32 i32) -> i32");
+            if (b == 0x04) o->has_realloc = true, o->realloc = payload;
+            else o->has_post = true, o->post = payload;
+        }
     }
+    return KAPSUL_OK;
+}
+
+/* Whether any of the fields holds a string or list. */
+static bool fields_ptr(const kpComponent *c, const kpCField *f, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        if (f[i].type.prim ? f[i].type.prim == kpCP_STRING : kpComponent_resolve(c, f[i].type.type)->has_ptr)
+            return true;
+    return false;
+}
+
+/* canon lift (core function signature `sig`) or canon lower of function type ft: the memory and
+ * realloc options the type needs, then for lift the exact flattened signature (and post-return
+ * taking its results), for lower the signature the new core function gets (*out). Memory is needed
+ * for strings and lists and for values spilled past the flat limits; realloc where the callee
+ * side must allocate (lift: parameters, lower: results). */
+static kapsul_status canon_check(kpCDec *d, const kpCType *ft, bool lower, const copts *o, uint32_t sig,
+                                 size_t at, uint32_t *out) {
+    uint8_t p[KP_CABI_MAX_FLAT_PARAMS + 1], res[KP_CABI_MAX_FLAT_RESULTS + 1];
+    uint32_t np, nr, nres = ft->n - ft->nparams, pflat = 0, rflat = 0;
+    kpCabi_coreSig(d->c, ft, lower, p, &np, res, &nr);
+    for (uint32_t i = 0; i < ft->nparams; i++) pflat += kpCabi_flatten(d->c, ft->fields[i].type, NULL, 0);
+    for (uint32_t i = ft->nparams; i < ft->n; i++) rflat += kpCabi_flatten(d->c, ft->fields[i].type, NULL, 0);
+    bool params_ptr = fields_ptr(d->c, ft->fields, ft->nparams);
+    bool results_ptr = fields_ptr(d->c, ft->fields + ft->nparams, nres);
+    bool spill = pflat > KP_CABI_MAX_FLAT_PARAMS || rflat > KP_CABI_MAX_FLAT_RESULTS;
+    const char *what = lower ? "lower" : "lift";
+    if ((params_ptr || results_ptr || spill) && !o->memory)
+        return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "canon %s needs a memory option", what);
+    if ((lower ? results_ptr : params_ptr || pflat > KP_CABI_MAX_FLAT_PARAMS) && !o->has_realloc)
+        return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "canon %s needs a realloc option", what);
+    if (lower) {
+        if (o->has_post) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "post-return is only for canon lift");
+        uint8_t all[KP_CABI_MAX_FLAT_PARAMS + KP_CABI_MAX_FLAT_RESULTS + 2];
+        memcpy(all, p, np), memcpy(all + np, res, nr);
+        return kpCDec_newSig(d, np, nr, all, out);
+    }
+    if (!sig_is(&d->c->sigs.v[sig], np, p, nr, res))
+        return kpCDec_fail(d, KAPSUL_ERR_INVALID, at,
+                           "canon lift: the core function's type is not the flattened type");
+    if (o->has_post && !sig_is(&d->c->sigs.v[o->post], nr, res, 0, res))
+        return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "post-return must take the lifted function's results");
     return KAPSUL_OK;
 }
 
@@ -484,9 +636,11 @@ static kapsul_status canon_opts(kpCDec *d, kpReader *r, kpCScope *sc) {
  * 0x02 / 0x03 / 0x04 typeidx (resource.new / drop / rep). The async and thread built-ins of
  * newer binaries are refused by name. */
 static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
+    static const uint8_t i32x2[2] = { kpT_I32, kpT_I32 };
     size_t at = kpRead_offset(r);
     uint8_t b, z;
-    uint32_t payload, ft;
+    uint32_t payload, ft, sig;
+    copts o;
     kapsul_status st;
     if (!kpRead_u8(r, &b)) return kpCDec_readerFail(d, r);
     switch (b) {
@@ -497,12 +651,18 @@ static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
             return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at + 1, "canon lift/lower of a non-function");
         if ((st = kpCDec_index(d, r, sc, b == 0x00 ? kpCS_CORE_FUNC : kpCS_FUNC, &payload)) != KAPSUL_OK)
             return st;
-        if ((st = canon_opts(d, r, sc)) != KAPSUL_OK) return st;
-        if (b == 0x01) return kpCDec_push(d, sc, kpCS_CORE_FUNC, 0, at);
+        if ((st = canon_opts(d, r, sc, &o)) != KAPSUL_OK) return st;
+        if (b == 0x01) {
+            if ((st = canon_check(d, kpComponent_resolve(d->c, payload), true, &o, 0, at, &sig)) != KAPSUL_OK)
+                return st;
+            return kpCDec_push(d, sc, kpCS_CORE_FUNC, sig, at);
+        }
         size_t tat = kpRead_offset(r);
         if ((st = kpCDec_index(d, r, sc, kpCS_TYPE, &ft)) != KAPSUL_OK) return st;
         if (kpComponent_resolve(d->c, ft)->kind != kpCT_FUNC)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, tat, "canon lift needs a function type");
+        if ((st = canon_check(d, kpComponent_resolve(d->c, ft), false, &o, payload, at, &sig)) != KAPSUL_OK)
+            return st;
         return kpCDec_push(d, sc, kpCS_FUNC, ft, at);
     case 0x02:
     case 0x03:
@@ -516,7 +676,9 @@ static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
                                : b == 0x03 ? "drop"
                                            : "rep",
                                b == 0x03 ? "type" : "this component defines");
-        return kpCDec_push(d, sc, kpCS_CORE_FUNC, 0, at);
+        /* new: (i32) -> i32, drop: (i32) -> (), rep: (i32) -> i32 */
+        if ((st = kpCDec_newSig(d, 1, b == 0x03 ? 0 : 1, i32x2, &sig)) != KAPSUL_OK) return st;
+        return kpCDec_push(d, sc, kpCS_CORE_FUNC, sig, at);
     }
     default:
         return kpCDec_fail(d, KAPSUL_ERR_INVALID, at,
@@ -715,10 +877,15 @@ void kpComponent_free(kpComponent *c) {
         kp_free(c->decls.v[i].hash);
     }
     kpVec_free(&c->decls);
-    for (size_t i = 0; i < c->cexports.n; i++) kpVec_free(&c->cexports.v[i]);
+    for (size_t i = 0; i < c->cexports.n; i++) {
+        kpVec_free(&c->cexports.v[i].e);
+        kp_free(c->cexports.v[i].hash);
+    }
     kpVec_free(&c->cexports);
     for (size_t i = 0; i < c->modules.n; i++) kpModule_free(c->modules.v[i].module);
     kpVec_free(&c->modules);
+    for (size_t i = 0; i < c->sigs.n; i++) kp_free(c->sigs.v[i].t);
+    kpVec_free(&c->sigs);
     kp_free(c->bytes);
     kp_free(c);
 }

@@ -195,15 +195,19 @@ static kapsul_status functype(kpCDec *d, kpReader *r, kpCScope *sc, kpCType *t, 
 
 /* ---- Core types -------------------------------------------------------------------------------- */
 
-static kapsul_status core_valtypes(kpCDec *d, kpReader *r) {
-    uint32_t n;
+/* vec(core valtype), appended to buf (at most cap entries kept; more is a limit error). */
+static kapsul_status core_valtypes(kpCDec *d, kpReader *r, uint8_t *buf, uint32_t *n, uint32_t cap) {
+    uint32_t count;
     kapsul_status st;
-    if ((st = kpCDec_count(d, r, 1, "core value types", &n)) != KAPSUL_OK) return st;
-    for (uint32_t i = 0; i < n; i++) {
+    size_t cat = kpRead_offset(r);
+    if ((st = kpCDec_count(d, r, 1, "core value types", &count)) != KAPSUL_OK) return st;
+    if (count > cap - *n) return kpCDec_fail(d, KAPSUL_ERR_LIMIT, cat, "too many parameters or results");
+    for (uint32_t i = 0; i < count; i++) {
         size_t at = kpRead_offset(r);
         uint8_t b;
         if (!kpRead_u8(r, &b)) return kpCDec_readerFail(d, r);
         if (!kp_is_valtype(b)) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed value type");
+        buf[(*n)++] = b;
     }
     return KAPSUL_OK;
 }
@@ -223,17 +227,19 @@ static kapsul_status core_limits(kpCDec *d, kpReader *r) {
 }
 
 /* core:importdesc of a module type's import or export; function types must be in mt's space. */
-static kapsul_status core_importdesc(kpCDec *d, kpReader *r, kpCScope *mt, kpCSort *sort) {
+static kapsul_status core_importdesc(kpCDec *d, kpReader *r, kpCScope *mt, kpCSort *sort, uint32_t *sig) {
     size_t at = kpRead_offset(r);
     uint8_t b, x;
     uint32_t payload;
     kapsul_status st;
+    *sig = 0;
     if (!kpRead_u8(r, &b)) return kpCDec_readerFail(d, r);
     switch (b) {
     case 0x00:
         if ((st = kpCDec_index(d, r, mt, kpCS_CORE_TYPE, &payload)) != KAPSUL_OK) return st;
-        if (payload != UINT32_MAX)
+        if (!(payload & KP_CSIG_TAG))
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core function of a module type");
+        *sig = payload & ~KP_CSIG_TAG;
         break;
     case 0x01:
         if (!kpRead_u8(r, &x)) return kpCDec_readerFail(d, r);
@@ -256,9 +262,16 @@ static kapsul_status core_importdesc(kpCDec *d, kpReader *r, kpCScope *mt, kpCSo
     return KAPSUL_OK;
 }
 
-static kapsul_status core_functype(kpCDec *d, kpReader *r) {
-    kapsul_status st = core_valtypes(d, r);
-    return st == KAPSUL_OK ? core_valtypes(d, r) : st;
+/* A core function type's params and results; *payload gets KP_CSIG_TAG | its signature. */
+static kapsul_status core_functype(kpCDec *d, kpReader *r, uint32_t *payload) {
+    uint8_t buf[KP_MAX_PARAMS + KP_MAX_RESULTS];
+    uint32_t np = 0, n = 0, sig;
+    kapsul_status st = core_valtypes(d, r, buf, &np, KP_MAX_PARAMS);
+    n = np;
+    if (st == KAPSUL_OK) st = core_valtypes(d, r, buf, &n, KP_MAX_PARAMS + KP_MAX_RESULTS);
+    if (st == KAPSUL_OK) st = kpCDec_newSig(d, np, n - np, buf, &sig);
+    *payload = KP_CSIG_TAG | sig;
+    return st;
 }
 
 /* core:moduletype ::= 0x50 vec(moduledecl); its exports become a core export list. */
@@ -281,14 +294,14 @@ static kapsul_status core_moduletype(kpCDec *d, kpReader *r, kpCScope *sc, uint3
         case 0x00: /* import: module name, name, importdesc */
             if ((st = kpCDec_name(d, r, &name, &len)) == KAPSUL_OK &&
                 (st = kpCDec_name(d, r, &name, &len)) == KAPSUL_OK)
-                st = core_importdesc(d, r, &mt, &sort);
+                st = core_importdesc(d, r, &mt, &sort, &idx);
             break;
         case 0x01: /* a core function type (module types do not nest) */
             if (!kpRead_u8(r, &x)) st = kpCDec_readerFail(d, r);
             else if (x != 0x60)
                 st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at + 1, "only function types in a module type");
-            else if ((st = core_functype(d, r)) == KAPSUL_OK)
-                st = kpCDec_push(d, &mt, kpCS_CORE_TYPE, UINT32_MAX, at);
+            else if ((st = core_functype(d, r, &idx)) == KAPSUL_OK)
+                st = kpCDec_push(d, &mt, kpCS_CORE_TYPE, idx, at);
             break;
         case 0x02: /* alias: core type, outer ct idx */
             if (!kpRead_u8(r, &x) || !kpRead_u8(r, &b)) {
@@ -303,19 +316,20 @@ static kapsul_status core_moduletype(kpCDec *d, kpReader *r, kpCScope *sc, uint3
                 st = kpCDec_readerFail(d, r);
                 break;
             }
-            if (ct != 1 || idx >= sc->sp[kpCS_CORE_TYPE].n || sc->sp[kpCS_CORE_TYPE].v[idx] != UINT32_MAX)
+            if (ct != 1 || idx >= sc->sp[kpCS_CORE_TYPE].n || !(sc->sp[kpCS_CORE_TYPE].v[idx] & KP_CSIG_TAG))
                 st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "bad outer core type alias %u %u", ct, idx);
-            else st = kpCDec_push(d, &mt, kpCS_CORE_TYPE, UINT32_MAX, at);
+            else st = kpCDec_push(d, &mt, kpCS_CORE_TYPE, sc->sp[kpCS_CORE_TYPE].v[idx], at);
             break;
         case 0x03: /* export: name, importdesc */
             if ((st = kpCDec_name(d, r, &name, &len)) == KAPSUL_OK &&
-                (st = core_importdesc(d, r, &mt, &sort)) == KAPSUL_OK)
-                st = kpCDec_addCoreExport(d, *list, name, len, sort);
+                (st = core_importdesc(d, r, &mt, &sort, &idx)) == KAPSUL_OK)
+                st = kpCDec_addCoreExport(d, *list, name, len, sort, idx);
             break;
         default: st = kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed module type declaration 0x%02x", b);
         }
     }
     for (int s = 0; s < kpCS_COUNT; s++) kpVec_free(&mt.sp[s]);
+    if (st == KAPSUL_OK) st = kpCDec_finishCoreExports(d, *list, kpRead_offset(r));
     return st;
 }
 
@@ -327,8 +341,8 @@ kapsul_status kpCDec_coreTypeItem(kpCDec *d, kpReader *r, kpCScope *sc) {
     kapsul_status st;
     if (!kpRead_u8(r, &b)) return kpCDec_readerFail(d, r);
     if (b == 0x60) {
-        if ((st = core_functype(d, r)) != KAPSUL_OK) return st;
-        return kpCDec_push(d, sc, kpCS_CORE_TYPE, UINT32_MAX, at);
+        if ((st = core_functype(d, r, &list)) != KAPSUL_OK) return st;
+        return kpCDec_push(d, sc, kpCS_CORE_TYPE, list, at);
     }
     if (b != 0x50) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed core type 0x%02x", b);
     if (sc->kind == kpCScope_MODULE_TYPE) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "nested module type");
@@ -357,7 +371,7 @@ kapsul_status kpCDec_externDesc(kpCDec *d, kpReader *r, kpCScope *sc, const char
         if (!kpRead_u8(r, &x)) return kpCDec_readerFail(d, r);
         if (x != 0x11) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at + 1, "malformed core extern 0x%02x", x);
         if ((st = kpCDec_index(d, r, sc, kpCS_CORE_TYPE, &id)) != KAPSUL_OK) return st;
-        if (id == UINT32_MAX)
+        if (id & KP_CSIG_TAG)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core module with a function type");
         *ext = (kpCExtern){ .sort = kpCS_CORE_MODULE, .type = id };
         return KAPSUL_OK;

@@ -370,6 +370,68 @@ static void test_structure(void) {
     free(e);
 }
 
+/* A core module exporting "f" of type () -> () and, with `import`, importing env.g of that type. */
+static void core_module(enc *e, bool import) {
+    enc *m = fresh();
+    bytes(m, "\0asm\1\0\0\0", 8);
+    bytes(m, "\x01\x04\x01\x60\x00\x00", 6); /* type () -> () */
+    if (import)
+        bytes(m,
+              "\x02\x09\x01\x03"
+              "env\x01"
+              "g\x00\x00",
+              11);
+    bytes(m, "\x03\x02\x01\x00", 4);             /* func 0: type 0 */
+    bytes(m, "\x07\x05\x01\x01\x66\x00\x00", 7); /* export "f" (func 0, or 1 after the import) */
+    m->b[m->n - 1] = import ? 1 : 0;
+    bytes(m, "\x0a\x04\x01\x02\x00\x0b", 6); /* body: end */
+    section(e, 1, m);
+    free(m);
+}
+
+static void test_canon(void) {
+    enc *e, *s = fresh();
+    /* canon lift of f: () -> () as func() -> u32: the flattened type differs */
+    for (int good = 0; good < 2; good++) {
+        e = fresh();
+        preamble(e);
+        core_module(e, false);
+        s->n = 0, u32(s, 1), bytes(s, "\x00\x00\x00", 3); /* core instance: instantiate module 0, no args */
+        section(e, 2, s);
+        s->n = 0, u32(s, 1), bytes(s, "\x00\x00\x01\x00", 4), name(s, "f"); /* alias core export 0 "f" func */
+        section(e, 6, s);
+        s->n = 0, u32(s, 1),
+        bytes(s, good ? "\x40\x00\x01\x00" : "\x40\x00\x00\x79", 4); /* func() [-> u32] */
+        section(e, 7, s);
+        s->n = 0, u32(s, 1),
+        bytes(s, "\x00\x00\x00\x00\x00", 5); /* canon lift core func 0, no opts, type 0 */
+        section(e, 8, s);
+        if (good) CHECK(decode(e, NULL, NULL) == KAPSUL_OK);
+        else CHECK(fails_with(e, KAPSUL_ERR_INVALID, "not the flattened type"));
+        free(e);
+    }
+    /* a module whose import no argument provides */
+    e = fresh();
+    preamble(e);
+    core_module(e, true);
+    s->n = 0, u32(s, 1), bytes(s, "\x00\x00\x00", 3);
+    section(e, 2, s);
+    CHECK(fails_with(e, KAPSUL_ERR_INVALID, "missing instantiation argument \"env\""));
+    free(e);
+    /* canon lower of an imported func(s: string) without a memory option */
+    e = fresh();
+    preamble(e);
+    s->n = 0, u32(s, 1), bytes(s, "\x40\x01\x01s\x73\x01\x00", 7);
+    section(e, 7, s);
+    s->n = 0, u32(s, 1), byte(s, 0), name(s, "log"), bytes(s, "\x01\x00", 2);
+    section(e, 10, s);
+    s->n = 0, u32(s, 1), bytes(s, "\x01\x00\x00\x00", 4);
+    section(e, 8, s);
+    CHECK(fails_with(e, KAPSUL_ERR_INVALID, "canon lower needs a memory option"));
+    free(e);
+    free(s);
+}
+
 #ifdef KP_TESTING
 /* Out of memory at every allocation: NOMEM, nothing else, until it succeeds (ASan sees leaks). */
 static void test_allocfail(void) {
@@ -414,6 +476,7 @@ int main(int argc, char **argv) {
     test_truncations();
     test_types();
     test_structure();
+    test_canon();
 #ifdef KP_TESTING
     test_allocfail();
 #endif
