@@ -199,6 +199,23 @@ const kpCType *kpComponent_resolve(const kpComponent *c, uint32_t type);
 /* The export of a component or instance type with this name, or NULL. */
 const kpCDecl *kpCDecls_find(const kpCDecls *d, const char *name, uint32_t len);
 
+/* names.c: an interface name `ns:pkg/iface[@major.minor.patch[-pre][+build]]`. iface covers
+ * `ns:pkg/iface`; suffix is the prerelease/build part ("" when none). */
+typedef struct kpCName {
+    const char *iface;
+    uint32_t iface_len;
+    bool has_version;
+    uint32_t major, minor, patch;
+    const char *suffix;
+    uint32_t suffix_len;
+} kpCName;
+/* False for a plain name (`run`, `greet`) or a malformed interface name. */
+bool kpCName_parse(const char *s, uint32_t len, kpCName *out);
+/* Whether an implementation of one satisfies an import of the other (symmetric): same interface,
+ * same semver compatibility bucket (major >= 1: major; 0.minor with minor >= 1; 0.0.patch exactly;
+ * with a prerelease or build suffix, the exact version). */
+bool kpCName_compatible(const kpCName *a, const kpCName *b);
+
 /* wit.c: the component's imports and exports at the level of WIT, one line per function or type
  * of each imported or exported instance (`import wasi:cli/environment@0.2.3: get-environment:
  * func() -> list<tuple<string, string>>`), appended to out. Returns 0, or -1 when out of memory. */

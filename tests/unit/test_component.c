@@ -432,6 +432,32 @@ static void test_canon(void) {
     free(s);
 }
 
+static bool compat(const char *a, const char *b) {
+    kpCName x, y;
+    if (!kpCName_parse(a, (uint32_t)strlen(a), &x) || !kpCName_parse(b, (uint32_t)strlen(b), &y))
+        return false;
+    return kpCName_compatible(&x, &y) && kpCName_compatible(&y, &x);
+}
+
+static void test_names(void) {
+    kpCName n;
+    CHECK(kpCName_parse("wasi:cli/environment@0.2.3", 26, &n) && n.has_version && n.major == 0 &&
+          n.minor == 2 && n.patch == 3 && n.iface_len == 20);
+    CHECK(kpCName_parse("wasi:http/types", 15, &n) && !n.has_version);
+    CHECK(!kpCName_parse("run", 3, &n) && !kpCName_parse("wasi:cli", 8, &n) && !kpCName_parse(":x/y", 4, &n));
+    CHECK(!kpCName_parse("a:b/c@1.2", 9, &n) && !kpCName_parse("a:b/c@01.2.3", 12, &n) &&
+          !kpCName_parse("a:b/c@1.2.3x", 12, &n) && !kpCName_parse("a:b/c@99999999999.0.0", 22, &n));
+    CHECK(compat("wasi:io/streams@0.2.12", "wasi:io/streams@0.2.3"));
+    CHECK(compat("wasi:http/types@0.2.10", "wasi:http/types@0.2.0"));
+    CHECK(!compat("wasi:io/streams@0.2.12", "wasi:io/streams@0.3.0"));
+    CHECK(!compat("wasi:io/streams@0.2.12", "wasi:io/error@0.2.12"));
+    CHECK(compat("a:b/c@1.2.0", "a:b/c@1.9.3") && !compat("a:b/c@1.2.0", "a:b/c@2.0.0"));
+    CHECK(!compat("a:b/c@0.0.1", "a:b/c@0.0.2") && compat("a:b/c@0.0.1", "a:b/c@0.0.1"));
+    CHECK(!compat("wasi:cli/run@0.2.0-rc-2023-11-10", "wasi:cli/run@0.2.0") &&
+          compat("wasi:cli/run@0.2.0-rc-2023-11-10", "wasi:cli/run@0.2.0-rc-2023-11-10"));
+    CHECK(!compat("wasi:cli/run", "wasi:cli/run@0.2.0") && compat("wasi:cli/run", "wasi:cli/run"));
+}
+
 #ifdef KP_TESTING
 /* Out of memory at every allocation: NOMEM, nothing else, until it succeeds (ASan sees leaks). */
 static void test_allocfail(void) {
@@ -477,6 +503,7 @@ int main(int argc, char **argv) {
     test_types();
     test_structure();
     test_canon();
+    test_names();
 #ifdef KP_TESTING
     test_allocfail();
 #endif
