@@ -45,7 +45,8 @@ static void usage(FILE *f, const char *cmd) {
         fputs("usage: kapsul up [-f spin.toml|DIR] [options]\n"
               "Serve a Spin v2 application: each [[trigger.http]] route runs its component (WAGI executor)\n"
               "in a fresh sandbox per request.\n"
-              "  -f, --from FILE|DIR      the manifest, or the directory holding spin.toml (default: .)\n",
+              "  -f, --from FILE|DIR|REF  the manifest, or the directory holding spin.toml (default: .),\n"
+              "                           or an image reference (HOST/REPO:TAG, oci:DIR:TAG; kapsul oci)\n",
               f);
     else
         fputs("usage: kapsul serve [options] FILE.wasm\n"

@@ -343,4 +343,23 @@ typedef struct kpOs_exit {
  * manifest and runs with the user's rights, as `make` would run it; never from a guest. */
 kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out);
 
+/* ---- Whole paths (path_posix.c) -------------------------------------------------------------- */
+/* For tools working on the user's own files (the OCI client's layouts, pulls and cache), never a
+ * guest's path. */
+
+/* mkdir -p: path and every missing parent (0777 less the umask); KP_OS_ENOTDIR if it exists as
+ * something else. */
+kpOs_err kpOs_mkdirs(const char *path);
+/* rm -r: path and, for a directory, everything beneath it; symlinks are removed, not followed.
+ * A missing path is not an error. */
+kpOs_err kpOs_removeTree(const char *path);
+kpOs_err kpOs_rename(const char *from, const char *to);
+/* A new empty directory "PARENT/PREFIXxxxxxx" (0700), its path into out (cap bytes). */
+kpOs_err kpOs_tempDir(const char *parent, const char *prefix, char *out, size_t cap);
+/* A whole regular file into *data (malloc'd, free()d by the caller), KP_OS_EFBIG past max bytes. */
+kpOs_err kpOs_readPath(const char *path, size_t max, void **data, size_t *len);
+/* Write data to a temporary file beside path, sync it and rename it over path: a reader sees the
+ * old file or the whole new one, never part of it. */
+kpOs_err kpOs_writePathAtomic(const char *path, const void *data, size_t len);
+
 #endif /* KP_OS_H */

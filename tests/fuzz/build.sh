@@ -8,5 +8,5 @@ dir=${1:-build-fuzz}
 cc=${KAPSUL_FUZZ_CC:-clang}
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DKAPSUL_SANITIZE=ON -DKAPSUL_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi
-echo "fuzzers built in $dir: $(cd "$dir" && ls fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi | tr '\n' ' ')"
+cmake --build "$dir" -j"$(nproc)" --target fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi fuzz_oci
+echo "fuzzers built in $dir: $(cd "$dir" && ls fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi fuzz_oci | tr '\n' ' ')"
