@@ -273,6 +273,25 @@ static void test_types(void) {
     }
     CHECK(fails_with(e, KAPSUL_ERR_LIMIT, "type nested too deeply"));
     free(e);
+    /* instance types nested in instance types past the nesting limit: 0x42 1 (0x01 type) ... */
+    e = fresh();
+    {
+        enc *inner = fresh(), *outer = fresh();
+        bytes(inner, "\x42\x00", 2);
+        for (uint32_t i = 0; i < KP_MAX_COMPONENT_NESTING + 1; i++) {
+            outer->n = 0;
+            bytes(outer, "\x42\x01\x01", 3);
+            bytes(outer, inner->b, inner->n);
+            memcpy(inner->b, outer->b, outer->n);
+            inner->n = outer->n;
+        }
+        free(e);
+        e = one_type(inner->b, inner->n);
+        free(inner);
+        free(outer);
+    }
+    CHECK(fails_with(e, KAPSUL_ERR_LIMIT, "nested too deeply"));
+    free(e);
     /* a resource type inside an instance type */
     e = one_type("\x42\x01\x01\x3f\x7f\x00", 6);
     CHECK(fails_with(e, KAPSUL_ERR_INVALID, "resource type defined inside a type"));
