@@ -58,7 +58,9 @@
 #define KP_PAGE_SIZE 65536u
 
 /* ---- Component limits (component/) ------------------------------------------------------------ */
-/* Entries of one index space, items of one vector (fields, cases, exports, ...) in a component. */
+/* Entries of one index space, items of one vector (fields, cases, exports, ...) in a component;
+ * also the most types and core function signatures one binary may define in all (a type costs
+ * the decoder 72 bytes, so this bounds it at about 72 MB however small the encoding). */
 #ifndef KP_MAX_COMPONENT_ITEMS
 #define KP_MAX_COMPONENT_ITEMS 1000000u
 #endif

@@ -279,9 +279,9 @@ kapsul_status kpCDec_finishCoreExports(kpCDec *d, uint32_t list, size_t at) {
 
 kapsul_status kpCDec_newSig(kpCDec *d, uint32_t np, uint32_t nr, const uint8_t *types, uint32_t *out) {
     kpComponent *c = d->c;
-    if (c->sigs.n >= (size_t)KP_MAX_COMPONENT_ITEMS * 4)
+    if (c->sigs.n >= (size_t)KP_MAX_COMPONENT_ITEMS)
         return kpCDec_fail(d, KAPSUL_ERR_LIMIT, 0, "too many core functions (limit %u)",
-                           KP_MAX_COMPONENT_ITEMS * 4);
+                           KP_MAX_COMPONENT_ITEMS);
     uint8_t *t = kp_malloc((size_t)np + nr + 1);
     if (!t || kpVec_grow(&c->sigs) != 0) {
         kp_free(t);

@@ -29,9 +29,9 @@ kapsul_status kpCDec_newType(kpCDec *d, const kpCType *t, size_t at, uint32_t *i
         return kpCDec_fail(d, KAPSUL_ERR_LIMIT, at, "type nested too deeply (limit %u)",
                            KP_MAX_COMPONENT_TYPE_DEPTH);
     }
-    if (c->types.n >= (size_t)KP_MAX_COMPONENT_ITEMS * 4) {
+    if (c->types.n >= (size_t)KP_MAX_COMPONENT_ITEMS) {
         kp_free(t->fields);
-        return kpCDec_fail(d, KAPSUL_ERR_LIMIT, at, "too many types (limit %u)", KP_MAX_COMPONENT_ITEMS * 4);
+        return kpCDec_fail(d, KAPSUL_ERR_LIMIT, at, "too many types (limit %u)", KP_MAX_COMPONENT_ITEMS);
     }
     if (kpVec_grow(&c->types) != 0) {
         kp_free(t->fields);
