@@ -47,7 +47,8 @@ kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsu
 kapsul_status kpCli_runComponent(const kpBuf *bytes, kapsul_error *err) {
     kapsul_status st = kpCli_validateComponent(bytes, err);
     if (st != KAPSUL_OK) return st;
-    return kpError_set(err, KAPSUL_ERR_ARG, 0,
-                       "this is a component: running components is not supported yet (`kapsul inspect` lists its "
-                       "WIT imports and exports)");
+    return kpError_set(
+        err, KAPSUL_ERR_ARG, 0,
+        "this is a component: running components is not supported yet (`kapsul inspect` lists its "
+        "WIT imports and exports)");
 }
