@@ -151,4 +151,8 @@ kpCabiTrap kpCabi_lowerParams(kpCabiCx *cx, const kpCType *ft, const kpCValue *p
 kpCabiTrap kpCabi_liftResults(kpCabiCx *cx, const kpCType *ft, const uint64_t *core, uint32_t ncore,
                               kpCValue **results);
 
+/* wave.c: a value of type t in WAVE syntax (`{x: 1, y: [2, 3]}`, `some("a")`, `ok`), appended to
+ * out. Returns 0, or non-zero when out of memory. */
+int kpWave_print(const kpComponent *c, kpCVal t, const kpCValue *v, kpBuf *out);
+
 #endif /* KP_COMPONENT_CABI_H */

@@ -6,6 +6,7 @@
  * and misaligned pointers, bad discriminants, invalid chars, invalid UTF-8 and UTF-16, unknown or
  * unowned handles, and a realloc that misbehaves.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,6 +276,39 @@ static void test_handles(void) {
     kpCArena_free(&arena);
 }
 
+static bool wave_is(kpCVal t, const kpCValue *v, const char *want) {
+    kpBuf b = { 0 };
+    bool ok =
+        kpWave_print(comp, t, v, &b) == 0 && kpBuf_byte(&b, 0) == 0 && strcmp((char *)b.data, want) == 0;
+    if (!ok) fprintf(stderr, "  wave: got %s, wanted %s\n", b.data ? (char *)b.data : "(null)", want);
+    kpBuf_free(&b);
+    return ok;
+}
+
+static void test_wave(void) {
+    kpCValue rec_f[3] = { { .u = 200 }, { .u = 7 }, S("a \"q\"\n") }, rec = { .agg = { rec_f, 3 } };
+    CHECK(wave_is(T(2), &rec, "{a: 200, b: 7, c: \"a \\\"q\\\"\\n\"}"));
+    kpCValue f = { .f32 = 1.5f }, var = { .var = { 2, &f } }, none = { .var = { 0, NULL } };
+    CHECK(wave_is(T(3), &var, "z(1.5)") && wave_is(T(3), &none, "x"));
+    kpCValue u = { .u = 1ull << 40 }, vy = { .var = { 1, &u } };
+    CHECK(wave_is(T(3), &vy, "y(1099511627776)"));
+    kpCValue s = S("h\xc3\xa9"), some = { .var = { 1, &s } };
+    CHECK(wave_is(T(4), &some, "some(\"h\xc3\xa9\")") && wave_is(T(4), &none, "none"));
+    kpCValue n = { .u = 3 }, ok = { .var = { 0, &n } }, err = { .var = { 1, &s } };
+    CHECK(wave_is(T(5), &ok, "ok(3)") && wave_is(T(5), &err, "err(\"h\xc3\xa9\")"));
+    kpCValue en = { .var = { 1, NULL } }, fl = { .flags = 0x101 };
+    CHECK(wave_is(T(6), &en, "q") && wave_is(T(7), &fl, "{f0, f8}"));
+    kpCValue tup_f[3] = { { .c = '\'' }, { .b = false }, { .s = -2 } }, tup = { .agg = { tup_f, 3 } };
+    CHECK(wave_is(T(8), &tup, "('\\'', false, -2)"));
+    kpCValue b[2] = { { .u = 1 }, { .u = 255 } }, inner[2] = { { .agg = { b, 2 } }, { .agg = { b, 0 } } };
+    kpCValue ll = { .agg = { inner, 2 } };
+    CHECK(wave_is(T(12), &ll, "[[1, 255], []]"));
+    kpCValue fv = { .f64 = 0.1 }, inf = { .f64 = -INFINITY }, one = { .f64 = 1 };
+    CHECK(wave_is((kpCVal){ .prim = kpCP_F64 }, &fv, "0.1") &&
+          wave_is((kpCVal){ .prim = kpCP_F64 }, &inf, "-inf") &&
+          wave_is((kpCVal){ .prim = kpCP_F64 }, &one, "1.0"));
+}
+
 int main(void) {
     setup();
     test_layout();
@@ -283,6 +317,7 @@ int main(void) {
     test_traps();
     test_spill();
     test_handles();
+    test_wave();
     kpComponent_free(comp);
     return kpt_finish();
 }
