@@ -362,4 +362,48 @@ kpOs_err kpOs_readPath(const char *path, size_t max, void **data, size_t *len);
  * old file or the whole new one, never part of it. */
 kpOs_err kpOs_writePathAtomic(const char *path, const void *data, size_t len);
 
+/* ---- Container processes (kapsul-runc, src/oci/runc_*.c) ------------------------------------ */
+
+/* A copy of this process (fork); *pid is 0 in the child and the child's id in the parent. */
+kpOs_err kpOs_fork(int *pid);
+/* A pipe, both ends close-on-exec: fds[0] reads, fds[1] writes. */
+kpOs_err kpOs_pipe(kpOs_fd fds[2]);
+/* A named pipe at path (mode 0600); the runtime's "wait until start" gate. */
+kpOs_err kpOs_mkfifo(const char *path);
+/* Send signal sig (a host signal number) to process pid. */
+kpOs_err kpOs_signal(int pid, int sig);
+/* A signal's host number from "TERM", "SIGTERM" or "15"; 0 when the name is unknown. */
+int kpOs_signalNumber(const char *name);
+/* Whether process pid lives, and the boot-relative tick at which it started (so a recycled pid
+ * is told apart). A zombie counts as gone: it has ended and only waits to be reaped. */
+kpOs_err kpOs_procStart(int pid, uint64_t *start, bool *alive);
+/* Join the network namespace at path, or (path NULL) make a new empty one (setns/unshare). */
+kpOs_err kpOs_netns(const char *path);
+/* Leave the caller's session and process group (setsid), and put the signals the parent may have
+ * ignored or blocked back to their defaults (SIGPIPE stays ignored: a guest gets EPIPE). */
+kpOs_err kpOs_detach(void);
+/* Replace this process with path (argv as given, the caller's environment); returns only on error. */
+kpOs_err kpOs_exec(const char *path, char *const argv[]);
+/* End this process now with code, without running atexit handlers or flushing stdio. */
+void kpOs_exitNow(int code) __attribute__((noreturn));
+int kpOs_pid(void);
+/* Sleep for ns nanoseconds (interrupted sleeps resume). */
+void kpOs_sleepNs(uint64_t ns);
+/* The calling process's working directory. */
+kpOs_err kpOs_cwd(char *buf, size_t cap);
+/* A new pseudo-terminal: its master goes to the unix socket at socket_path (SCM_RIGHTS, with the
+ * slave's name as the message, as runc's --console-socket protocol does) and is closed here; the
+ * slave becomes the caller's controlling terminal (the caller must lead its session, kpOs_detach)
+ * and its fds 0, 1 and 2. */
+kpOs_err kpOs_consoleToSocket(const char *socket_path);
+/* Put process pid (0 = the caller) into the control group at path (an OCI linux.cgroupsPath:
+ * absolute from each hierarchy's root, no ".." component) in every mounted hierarchy, creating
+ * its directories: cgroup v2 when /sys/fs/cgroup is the unified hierarchy (the memory and pids
+ * controllers enabled down to it), else each v1 hierarchy but cpuset (whose new groups start with
+ * no CPUs). memory_limit (bytes; 0 = none) becomes memory.max / memory.limit_in_bytes. */
+kpOs_err kpOs_cgroupJoin(const char *path, int pid, uint64_t memory_limit);
+/* Remove the directory of path in every hierarchy (it must be empty of processes; a missing one is
+ * fine). Only the leaf: parents may be shared with other containers. */
+void kpOs_cgroupRemove(const char *path);
+
 #endif /* KP_OS_H */
