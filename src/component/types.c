@@ -487,8 +487,8 @@ kapsul_status kpCDec_typeItem(kpCDec *d, kpReader *r, kpCScope *sc) {
             t.kind = kpCT_RESULT;
             st = opt_valtype(d, r, sc, &t.has_a, &t.a);
             if (st == KAPSUL_OK) st = opt_valtype(d, r, sc, &t.has_b, &t.b);
-            if (t.has_a) note(d, &t, t.a);
-            if (t.has_b) note(d, &t, t.b);
+            if (st == KAPSUL_OK && t.has_a) note(d, &t, t.a);
+            if (st == KAPSUL_OK && t.has_b) note(d, &t, t.b);
             break;
         case 0x69: t.kind = kpCT_OWN, st = handle(d, r, sc, &t); break;
         case 0x68: t.kind = kpCT_BORROW, st = handle(d, r, sc, &t); break;
