@@ -14,8 +14,9 @@ set -euo pipefail
 # (kapsul-llvmc). The OCI client (kapsul-oci): libcurl, libjansson-dev (JSON), libarchive-dev
 # (tar+gzip layers); its tests start Debian's docker-registry and check images with skopeo.
 # kapsul-runc's test (tests/oci/test_containerd.py) also starts Debian's containerd with runc (the
-# delegate for every container that is not wasm); bench/oci.sh times with GNU time. libdw-dev (DWARF line tables) and libiberty-dev
-# (demangling) for backtraces.
+# delegate for every container that is not wasm); bench/oci.sh times with GNU time. libdw-dev
+# (DWARF line tables) and libiberty-dev (demangling) for backtraces. npm (shipped with nodejs, or
+# Debian's npm) installs the component tools below.
 packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           rustc libstd-rust-dev-wasm32 binaryen nodejs
           libh2o-evloop-dev libssl-dev libcurl4-openssl-dev curl openssl wrk nginx llvm-14-dev
@@ -26,13 +27,26 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "setup: installing ${missing[*]}" >&2
-if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: need root to install packages (run as root or install: ${missing[*]})" >&2
-    exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: need root to install packages (run as root or install: ${missing[*]})" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || true
+    apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || true
-apt-get install -y -qq "${missing[@]}" >/dev/null
+
+# Component tests (tests/component): jco and its preview2-shim from npm, the versions pinned by
+# tests/component/package-lock.json, installed into tests/component/node_modules (ignored by git)
+# when missing. jco adapts clang-built WASI programs into components and runs them under node as
+# the reference. A failed install is reported, not fatal: only the component tests need it, and
+# they fail with "jco missing" then.
+comp=$(cd "$(dirname "$0")/../tests/component" && pwd)
+if [ ! -x "$comp/node_modules/.bin/jco" ]; then
+    command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null || true; }
+    echo "setup: npm ci in tests/component (jco)" >&2
+    (cd "$comp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        echo "setup: npm ci in tests/component failed; the component tests will fail" >&2
+fi

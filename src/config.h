@@ -57,6 +57,33 @@
 #define KP_MAX_PAGES 65536u
 #define KP_PAGE_SIZE 65536u
 
+/* ---- Component limits (component/) ------------------------------------------------------------ */
+/* Entries of one index space, items of one vector (fields, cases, exports, ...) in a component;
+ * also the most types and core function signatures one binary may define in all (a type costs
+ * the decoder 72 bytes, so this bounds it at about 72 MB however small the encoding). */
+#ifndef KP_MAX_COMPONENT_ITEMS
+#define KP_MAX_COMPONENT_ITEMS 1000000u
+#endif
+/* Components, component types, instance types and module types nested in each other: each level
+ * costs the decoder one C frame. */
+#ifndef KP_MAX_COMPONENT_NESTING
+#define KP_MAX_COMPONENT_NESTING 100u
+#endif
+/* Components in one binary, the outermost included. */
+#ifndef KP_MAX_COMPONENTS
+#define KP_MAX_COMPONENTS 10000u
+#endif
+/* How deeply value types may nest (list<list<...>>): every walk over a type (printing, lifting,
+ * lowering) may recurse this deep. wasmtime's limit is 100 too. */
+#ifndef KP_MAX_COMPONENT_TYPE_DEPTH
+#define KP_MAX_COMPONENT_TYPE_DEPTH 100u
+#endif
+/* Host memory one canonical-ABI call may spend on the values it lifts from a guest (a list of a
+ * million records costs this much on the host, not in the guest): beyond it the call traps. */
+#ifndef KP_MAX_CABI_HOST_BYTES
+#define KP_MAX_CABI_HOST_BYTES (256u << 20)
+#endif
+
 /* ---- Text format (text/) ------------------------------------------------------------------------ */
 /* Longest text one lexer call accepts: keeps every offset, length and token index below
  * KP_NO_MATCH (text/textint.h), so a token packs into 8 bytes. */
@@ -256,6 +283,9 @@
 #endif
 #if KP_MAX_IOVS < 1 || KP_MAX_SYMLINKS < 1 || KP_MAX_DEPTH < 1
 #error "WASI limits must be positive"
+#endif
+#if KP_MAX_COMPONENT_TYPE_DEPTH < 1 || KP_MAX_COMPONENT_TYPE_DEPTH > 255
+#error "KP_MAX_COMPONENT_TYPE_DEPTH must be 1..255: a type's depth is kept in one byte"
 #endif
 #if KP_TEMPLATE_POOL_SIZE < 1
 #error "KP_TEMPLATE_POOL_SIZE must be at least 1: a template without slots cannot instantiate"

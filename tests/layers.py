@@ -21,6 +21,7 @@ RANKS = {
     "base": 0,
     "os": 1,
     "module": 2,
+    "component": 2.5,  # component model: decoder, validator, WIT view (needs only module and base)
     "text": 3,
     "engine": 4,
     "runtime": 5,

@@ -33,6 +33,12 @@ int kpCli_run(int argc, char **argv);
 int kpCli_wast(int argc, char **argv);
 int kpCli_validate(int argc, char **argv);
 int kpCli_inspect(int argc, char **argv);
+/* component.c: components (layer 1) in inspect and validate. */
+bool kpCli_isComponent(const kpBuf *bytes);
+kapsul_status kpCli_validateComponent(const kpBuf *bytes, kapsul_error *err);
+kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsul_error *err);
+/* `kapsul run` of a component: validated, then refused with a clear error (not supported yet). */
+kapsul_status kpCli_runComponent(const kpBuf *bytes, kapsul_error *err);
 int kpCli_wat2wasm(int argc, char **argv);
 int kpCli_new(int argc, char **argv);
 int kpCli_build(int argc, char **argv);

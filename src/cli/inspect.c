@@ -21,7 +21,8 @@ static const char *const section_names[] = {
 #define KP_NSECTION_NAMES (sizeof section_names / sizeof section_names[0])
 
 static void inspect_usage(FILE *f) {
-    fprintf(f, "List the sections, index spaces, imports and exports of a module\n"
+    fprintf(f, "List the sections, index spaces, imports and exports of a module, or the WIT-level\n"
+               "imports and exports of a component\n"
                "\n"
                "Usage: kapsul inspect [OPTIONS] FILE\n"
                "\n"
@@ -338,6 +339,13 @@ int kpCli_inspect(int argc, char **argv) {
     kpError_clear(&err);
     kapsul_status st = kpCli_loadModuleBytes(path, &bytes, NULL, &err);
     if (st != KAPSUL_OK) goto fail;
+    if (kpCli_isComponent(&bytes)) {
+        st = ir ? kpError_set(&err, KAPSUL_ERR_ARG, 0, "--ir applies to core modules, not components")
+                : kpCli_inspectComponent(path, &bytes, &err);
+        kpBuf_free(&bytes);
+        if (st != KAPSUL_OK) goto fail;
+        return KP_EXIT_OK;
+    }
     if (ir) {
         st = dump_ir(&bytes, &err);
         kpBuf_free(&bytes);

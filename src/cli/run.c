@@ -393,6 +393,7 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     kapsul_instance *inst = NULL;
     const char **argv = NULL;
     kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
+    if (st == KAPSUL_OK && kpCli_isComponent(&bytes)) st = kpCli_runComponent(&bytes, err);
     if (st == KAPSUL_OK && o->tier.native) {
         kpBuf kw;
         st = kpCli_nativeArtifact(&o->tier, bytes.data, bytes.len, &kw, err);

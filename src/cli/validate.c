@@ -9,13 +9,14 @@
 #include "cli/cli.h"
 
 static void validate_usage(FILE *f) {
-    fprintf(f, "Decode and validate WebAssembly modules\n"
+    fprintf(f, "Decode and validate WebAssembly modules and components\n"
                "\n"
                "Usage: kapsul validate [OPTIONS] FILE...\n"
                "\n"
-               "Prints nothing and exits 0 when every FILE is a valid module. Otherwise prints, per bad\n"
-               "file, `FILE: error at offset 0xNN: MESSAGE` (binary) or `FILE:LINE:COL: MESSAGE` (text\n"
-               "that does not parse) and exits 1. An unreadable file exits 2.\n"
+               "Prints nothing and exits 0 when every FILE is a valid module or component. Otherwise\n"
+               "prints, per bad file, `FILE: error at offset 0xNN: MESSAGE` (binary) or\n"
+               "`FILE:LINE:COL: MESSAGE` (text that does not parse) and exits 1. An unreadable file\n"
+               "exits 2.\n"
                "\n"
                "Options:\n"
                "  -v, --verbose  Print `FILE: ok` for each valid file\n"
@@ -29,9 +30,13 @@ static int validate_one(kapsul_engine *engine, const char *path, bool verbose) {
     kpError_clear(&err);
     kapsul_status st = kpCli_loadModuleBytes(path, &bytes, NULL, &err);
     if (st == KAPSUL_OK) {
-        kapsul_module *module = NULL;
-        st = kapsul_module_new(engine, bytes.data, bytes.len, &module, &err);
-        kapsul_module_free(module);
+        if (kpCli_isComponent(&bytes)) {
+            st = kpCli_validateComponent(&bytes, &err);
+        } else {
+            kapsul_module *module = NULL;
+            st = kapsul_module_new(engine, bytes.data, bytes.len, &module, &err);
+            kapsul_module_free(module);
+        }
         kpBuf_free(&bytes);
     }
     if (st != KAPSUL_OK) {

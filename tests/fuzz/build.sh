@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# build.sh [BUILD_DIR] -- build the libFuzzer targets (fuzz_module, fuzz_text, fuzz_exec, fuzz_wasi,
-# fuzz_toml, fuzz_wagi, fuzz_oci, fuzz_bundle, fuzz_dwarf) with clang, AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer into
+# build.sh [BUILD_DIR] -- build the libFuzzer targets (fuzz_<name> for every name in $targets below)
+# with clang, AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer into
 # BUILD_DIR (default build-fuzz). Needs clang and Debian's libclang-rt-14-dev.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,5 +8,6 @@ dir=${1:-build-fuzz}
 cc=${KAPSUL_FUZZ_CC:-clang}
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DKAPSUL_SANITIZE=ON -DKAPSUL_FUZZ=ON >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi fuzz_oci fuzz_bundle fuzz_dwarf
-echo "fuzzers built in $dir: $(cd "$dir" && ls fuzz_module fuzz_text fuzz_exec fuzz_wasi fuzz_toml fuzz_wagi fuzz_oci fuzz_bundle fuzz_dwarf | tr '\n' ' ')"
+targets=(module text exec wasi toml wagi oci bundle dwarf component)
+cmake --build "$dir" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+echo "fuzzers built in $dir: $(cd "$dir" && ls "${targets[@]/#/fuzz_}" | tr '\n' ' ')"

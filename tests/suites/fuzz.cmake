@@ -1,6 +1,6 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Six libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# Nine libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
 # wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
 # toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
@@ -8,7 +8,8 @@
 # client's manifest, index, config, reference and tar+gzip layer parsers; links kapsul_oci), bundle
 # (an OCI bundle's config.json and kapsul-runc's state file, src/oci/runc_spec.c, runc_state.c;
 # links kapsul_runc), dwarf (fuzzed .debug_* sections through backtrace symbolization: libdw and
-# the scope walk).
+# the scope walk), component (the component decoder, its WIT description and the canonical ABI on
+# hostile values; seeds: the pinned tests/component builds).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
@@ -22,7 +23,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# build.sh -- the recipe for the pinned test components of tests/component (checked in because
+# jco's output depends on its version and the build path; rebuild them with this script and commit
+# the result together with any change of the sources or of package.json):
+#   NAME.c  --clang wasm32-wasi-->  core module  --jco new --wasi-command-->  NAME.wasm
+# for cli_hello (args, env, stdio, a file, clocks, random, exit status) and exit_code (the smallest:
+# one write, an exit status; also the fuzz seed tests/fuzz/corpus/component/exit_code.wasm).
+# The core module is stripped (-s) so no path of this machine ends up in it.
+#
+# usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
+# Needs clang with wasi-libc (scripts/setup.sh) and jco in tests/component/node_modules
+# (scripts/setup.sh runs `npm ci` there).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-$here}
+jco=$here/node_modules/.bin/jco
+if [ ! -x "$jco" ]; then
+    echo "build.sh: $jco missing: run scripts/setup.sh (npm ci in tests/component)" >&2
+    exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+for name in cli_hello exit_code; do
+    "${CLANG:-clang}" --target=wasm32-wasi -O2 -s -o "$tmp/$name.core.wasm" "$here/$name.c"
+    "$jco" new "$tmp/$name.core.wasm" --wasi-command -o "$out/$name.wasm" >/dev/null
+    echo "built $out/$name.wasm"
+done

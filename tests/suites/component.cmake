@@ -1,0 +1,12 @@
+# component.cmake -- the component model and WASI 0.2 (issue 16):
+#   component.reference  the pinned components of tests/component run under `jco run` on node and
+#                        rebuilt from their recipe (build.sh); kapsul validates them
+#                        (tests/component/run-components.py).
+find_package(Python3 COMPONENTS Interpreter)
+if(NOT Python3_Interpreter_FOUND)
+  set(Python3_EXECUTABLE python3)
+endif()
+add_test(NAME component.reference
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/component/run-components.py
+                 $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(component.reference PROPERTIES LABELS "component" TIMEOUT 600)
