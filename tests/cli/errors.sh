@@ -45,7 +45,8 @@ printf '(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (r
 printf '(module (import "wasi_snapshot_preview1" "no_such_call" (func)))\n' > "$T/unknown-import.wat"
 (cd "$T" && k run bad-import.wat && k run unknown-import.wat)
 # ---- proposals kapsul does not run, named
-b component '\0asm\15\0\1\0'
+b component '\0asm\15\0\1\0'   # a valid empty component: validate accepts it, run refuses it by name
+(cd "$T" && k run component.wasm)
 b memory64 '\0asm\1\0\0\0\5\3\1\4\1'
 b shared-memory '\0asm\1\0\0\0\5\4\1\3\1\1'
 b tag-section '\0asm\1\0\0\0\15\1\0'
