@@ -36,8 +36,8 @@
  * access compares address + width with mem_size instead. Stack exhaustion: each function compares
  * its frame address with ctx->stack_limit on entry, and ctx->depth counts frames. Loop headers and
  * function entries read ctx->interrupt and call kp_rt_poll when it is non-zero (deadline,
- * interrupt, fuel). Fuel is charged 1 unit per function entry and loop iteration, not yet the
- * interpreter's per-block instruction counts (docs/RATIONALE.md).
+ * interrupt, fuel). Fuel is charged in the interpreter's units: the instructions from the check to
+ * the next `loop` in code order (docs/RATIONALE.md).
  *
  * Traps call kp_rt_trap(ctx, kind), which does not return: it siglongjmps to the sigsetjmp of the
  * innermost kpNative_call, which reports the trap kind with the runtime's message.

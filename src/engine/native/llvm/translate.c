@@ -253,7 +253,7 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     LLVMValueRef limit = LLVMBuildLoad2(t->b, t->t_i64, ctx_field(t, KP_NATIVE_CTX_STACK_LIMIT), "");
     LLVMValueRef low = LLVMBuildICmp(t->b, LLVMIntULT, LLVMBuildPtrToInt(t->b, fa, t->t_i64, ""), limit, "");
     kpTranslate_trapIf(t, low, KAPSUL_TRAP_STACK_EXHAUSTED);
-    kpTranslateCtl_check(t, 1);
+    kpTranslateCtl_check(t, kpTranslate_nextFuel(t));
     return kpTranslateCtl_enterFunc(t);
 }
 
@@ -271,11 +271,37 @@ static uint32_t scratch_bytes(const kpModule *m) {
     return most;
 }
 
+/* Fuel: the interpreter's costs (engine/lower.c, "Fuel/interrupt checks"). The entry and every
+ * `loop` in code order start a segment; a check site costs the number of instructions in its
+ * segment, dead code included, at least 1. */
+static kapsul_status fuel_costs(kpTx *t, const kpFunc *f) {
+    kpReader r;
+    kpRead_init(&r, t->m->bytes, t->m->bytes + f->body.start, t->m->bytes + f->body.start + f->body.len);
+    t->fuel.n = 0;
+    t->fuel_next = 0;
+    uint32_t count = 0;
+    for (;;) {
+        kpInstr in;
+        bool more = kpDecode_next(&r, &in);
+        if (!more || in.op == kpOp_LOOP) {
+            if (kpVec_grow(&t->fuel)) return kpError_set(t->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+            t->fuel.v[t->fuel.n++] = count ? count : 1;
+            count = 0;
+        }
+        if (!more) return KAPSUL_OK; /* the body's end (validated: no decode errors) */
+        count++;
+    }
+}
+
+uint32_t kpTranslate_nextFuel(kpTx *t) { return t->fuel_next < t->fuel.n ? t->fuel.v[t->fuel_next++] : 1; }
+
 /* One instruction, in unreachable code: only the nesting matters until the block's end. */
 static kapsul_status skip_dead(kpTx *t, const kpInstr *in, bool *done) {
     switch (in->op) {
-    case kpOp_BLOCK:
     case kpOp_LOOP:
+        t->fuel_next++; /* its fuel segment is never charged */
+    /* fall through */
+    case kpOp_BLOCK:
     case kpOp_IF: t->dead_depth++; return KAPSUL_OK;
     case kpOp_ELSE: return t->dead_depth ? KAPSUL_OK : kpTranslateCtl_else(t);
     case kpOp_END:
@@ -345,7 +371,9 @@ static kapsul_status translate_function(kpTx *t, uint32_t i) {
     t->func = i;
     t->ft = kpModule_funcType(t->m, i);
     t->fn = t->fns[i];
-    kapsul_status st = enter_function(t, f);
+    kapsul_status st = fuel_costs(t, f);
+    if (st) goto fail;
+    st = enter_function(t, f);
     if (st) goto fail;
     kpReader r;
     kpRead_init(&r, t->m->bytes, t->m->bytes + f->body.start, t->m->bytes + f->body.start + f->body.len);
@@ -408,5 +436,6 @@ fail:
     kp_free(t.fn_types);
     kpVec_free(&t.stack);
     kpVec_free(&t.ctl);
+    kpVec_free(&t.fuel);
     return st;
 }

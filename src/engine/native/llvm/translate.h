@@ -68,8 +68,10 @@ typedef struct kpTx {
     LLVMBasicBlockRef trap_bb[KAPSUL_TRAP_COUNT];
     KP_VEC(LLVMValueRef) stack;
     KP_VEC(kpTxCtl) ctl;
-    uint32_t dead_depth; /* nested blocks opened while unreachable */
-    bool dead;           /* the rest of the current block is unreachable */
+    uint32_t dead_depth;   /* nested blocks opened while unreachable */
+    KP_VEC(uint32_t) fuel; /* fuel cost of the entry and of each loop header, in code order */
+    uint32_t fuel_next;    /* the next loop's entry in fuel */
+    bool dead;             /* the rest of the current block is unreachable */
 } kpTx;
 
 /* Translate every defined function of a validated module into mod (translate.c). guard: memory
@@ -115,6 +117,8 @@ kapsul_status kpTranslateCtl_branch(kpTx *t, const kpInstr *in);
 kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in);
 /* Open the function-level frame (results flow to the return block). */
 kapsul_status kpTranslateCtl_enterFunc(kpTx *t);
+/* The fuel cost of the next check site in code order (the entry, then each loop, dead or not). */
+uint32_t kpTranslate_nextFuel(kpTx *t);
 /* Emit the interrupt/fuel check at function entry and loop headers. */
 void kpTranslateCtl_check(kpTx *t, uint32_t cost);
 

@@ -100,7 +100,7 @@ kapsul_status kpTranslateCtl_open(kpTx *t, const kpInstr *in) {
         LLVMBuildBr(t->b, c.head);
         LLVMPositionBuilderAtEnd(t->b, c.head);
         for (uint32_t i = 0; i < c.nparams; i++) t->stack.v[c.height + i] = c.head_phis[i];
-        kpTranslateCtl_check(t, 1);
+        kpTranslateCtl_check(t, kpTranslate_nextFuel(t));
     } else if (c.kind == kpCtl_IF) {
         c.if_params = kp_malloc(sizeof *c.if_params * (c.nparams ? c.nparams : 1));
         if (!c.if_params) goto nomem;
