@@ -127,11 +127,13 @@ typedef struct kapsul_error {
     int line, column;   /* 1-based position for text-format errors, else 0 */
     char message[256];  /* human-readable, NUL-terminated; empty only for KAPSUL_OK */
     /* Wasm backtrace of a trap, innermost first (at most KAPSUL_MAX_FRAMES, nframes of them):
-     * function indices in their defining module and their names from the name section (empty
-     * string when unknown). */
+     * function indices in their defining module, the module offset of the frame's current
+     * instruction (0 when unknown) and their names from the name section (empty string when
+     * unknown). */
     int nframes;
     struct {
         uint32_t func_index;
+        uint32_t offset;
         char name[48];
     } frames[KAPSUL_MAX_FRAMES];
 } kapsul_error;

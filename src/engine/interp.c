@@ -150,16 +150,21 @@ static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) 
 
 /* ---- Traps ---- */
 
+void kpTrap_addFrame(kapsul_error *err, const kpModule *m, uint32_t func, uint32_t offset) {
+    if (err->nframes < 0 || err->nframes >= KAPSUL_MAX_FRAMES) return;
+    int k = err->nframes++;
+    err->frames[k].func_index = func;
+    err->frames[k].offset = offset;
+    err->frames[k].name[0] = 0;
+    if (m && func < m->nfunc_names && m->func_names[func])
+        snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[func]);
+}
+
 /* Append to err's backtrace the frames above depth0, innermost first. */
 static void add_backtrace(const kpExec *s, uint32_t depth0, kapsul_error *err) {
     for (uint32_t i = s->nframes; i > depth0 && err->nframes < KAPSUL_MAX_FRAMES; i--) {
         const kapsul_func *f = s->frames[i - 1].func;
-        int k = err->nframes++;
-        err->frames[k].func_index = f->index;
-        err->frames[k].name[0] = 0;
-        const kpModule *m = f->inst ? f->inst->m : NULL;
-        if (m && f->index < m->nfunc_names && m->func_names[f->index])
-            snprintf(err->frames[k].name, sizeof err->frames[k].name, "%s", m->func_names[f->index]);
+        kpTrap_addFrame(err, f->inst ? f->inst->m : NULL, f->index, 0);
     }
 }
 

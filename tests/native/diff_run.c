@@ -8,6 +8,8 @@
  * trap the memory hashes are left out, since the two tiers stopped at different points.
  * With a second argument N, each call (and the instantiation) gets N units of fuel instead and the
  * line ends with the fuel it used: the tiers must charge the same units at the same points.
+ * A trap prints its backtrace's function indices (not after a deadline or stack exhaustion, where
+ * the tiers stop at different points) and any native frame offset that is not plausible.
  */
 #include <math.h>
 #include <stdio.h>
@@ -87,6 +89,25 @@ static void print_val(const kapsul_val *v) {
 }
 
 static bool timed_out;
+static const kpModule *module; /* for checking native frame offsets */
+
+/* A trap's backtrace: the function index of each frame (the interpreter's and the native tier's
+ * must agree). A native frame's offset must be 0 (unknown: a guard-page fault) or point into the
+ * code section at an instruction that can be there: a call for every frame but the innermost. */
+static void print_frames(const kapsul_error *err) {
+    printf(" frames");
+    for (int i = 0; i < err->nframes; i++) {
+        uint32_t off = err->frames[i].offset;
+        printf(" %u", err->frames[i].func_index);
+        if (getenv("DIFF_SHOW_OFFSETS")) printf("@%u", off);
+        if (!off) continue;
+        if (off >= module->size) {
+            printf("(offset %u outside the module)", off);
+        } else if (i > 0 && module->bytes[off] != 0x10 && module->bytes[off] != 0x11) {
+            printf("(offset %u is opcode 0x%02x, not a call)", off, module->bytes[off]);
+        }
+    }
+}
 static uint64_t fuel; /* argv[2]: the fuel each call gets (0 = unmetered) */
 
 /* Give the next call its fuel (and a deadline, the bound when unmetered). */
@@ -118,6 +139,7 @@ static void call_export(kapsul_store *s, const kpExport *ex, kapsul_func *f) {
     } else if (st == KAPSUL_ERR_TRAP) {
         printf(" trap %s", kapsul_trap_name(err.trap));
         if (err.trap == KAPSUL_TRAP_TIMEOUT || err.trap == KAPSUL_TRAP_STACK_EXHAUSTED) timed_out = true;
+        else print_frames(&err);
     } else {
         printf(" error %s", kapsul_status_name(st));
     }
@@ -151,6 +173,7 @@ int main(int argc, char **argv) {
     kapsul_linker *l = NULL;
     if (kapsul_store_new(e, &s, NULL) != KAPSUL_OK || kapsul_linker_new(s, &l, NULL) != KAPSUL_OK) return 2;
     const kpModule *m = mod->m;
+    module = m;
     for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
     kapsul_instance *inst = NULL;
     arm(s);

@@ -3,7 +3,9 @@
 #                        header, the ELF header, section table, symbols, relocations) is refused by
 #                        kpArtifact_read / kpNativeCode_load, never run and never crashes;
 #   native.differential  tests/native/differential.sh: every module of tests/fuzz/corpus/exec run
-#                        by the interpreter and by the native tier gives the same results.
+#                        by the interpreter and by the native tier gives the same results, traps,
+#                        backtrace frames (function indices; native offsets must point at a call
+#                        or the trapping instruction) and fuel use.
 if(TARGET kapsul-llvmc)
   add_executable(test_native_corrupt ${CMAKE_SOURCE_DIR}/tests/native/test_native_corrupt.c)
   target_link_libraries(test_native_corrupt PRIVATE kapsul_core)

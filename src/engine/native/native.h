@@ -39,8 +39,11 @@
  * interrupt, fuel). Fuel is charged in the interpreter's units: the instructions from the check to
  * the next `loop` in code order (docs/RATIONALE.md).
  *
- * Traps call kp_rt_trap(ctx, kind), which does not return: it siglongjmps to the sigsetjmp of the
- * innermost kpNative_call, which reports the trap kind with the runtime's message.
+ * Traps call kp_rt_trap(ctx, kind, offset), which does not return: it siglongjmps to the sigsetjmp
+ * of the innermost kpNative_call, which reports the trap kind with the runtime's message and a
+ * backtrace (function index and module offset per frame, from ctx->frames; see KP_NATIVE_FRAME).
+ * Before a helper that may trap or run other code, compiled code stores the instruction's offset
+ * in ctx->site. Each direct call checks depth < max_depth (the interpreter's max_call_depth).
  *
  * Anything not open-coded is a call to a kp_rt_* helper (memory.grow, bulk memory, tables,
  * calls to imports and call_indirect, ref.func). The object refers to them by name; the loader
@@ -66,8 +69,11 @@ typedef struct kpNativeCtx {
     void *rt;              /* 48: the runtime's instance (opaque to compiled code) */
     sigjmp_buf *jb;        /* 56: innermost entry's jump buffer */
     int trap;              /* 64: trap kind recorded by kp_rt_trap */
-    uint32_t depth;        /* 68: wasm call depth (diagnostics) */
+    uint32_t depth;        /* 68: wasm call depth, store-wide (the frame records below) */
     void *const *entries;  /* 72: kp_entry<i> per function index (NULL for imports) */
+    uint64_t *frames;      /* 80: the store's frame records, max_depth of them (below) */
+    uint32_t max_depth;    /* 88: the store's max_call_depth */
+    uint32_t site;         /* 92: module offset of the helper call in progress (traps, callees) */
 } kpNativeCtx;
 
 #define KP_NATIVE_CTX_MEM_BASE 0
@@ -77,12 +83,21 @@ typedef struct kpNativeCtx {
 #define KP_NATIVE_CTX_FUEL 4
 #define KP_NATIVE_CTX_STACK_LIMIT 5
 #define KP_NATIVE_CTX_DEPTH 9
-#define KP_NATIVE_CTX_FIELDS 11
+#define KP_NATIVE_CTX_FRAMES 11
+#define KP_NATIVE_CTX_MAX_DEPTH 12
+#define KP_NATIVE_CTX_SITE 13
+#define KP_NATIVE_CTX_FIELDS 14
+
+/* A frame record, written by a direct call at depth d into frames[d]: the callee's function index
+ * and the module offset of the call instruction. With the entry's function, the records of depths
+ * d0..d-1 name every frame of a trap at depth d and where each one was (the innermost frame's
+ * offset comes with the trap). */
+#define KP_NATIVE_FRAME(callee, offset) (((uint64_t)(callee) << 32) | (uint32_t)(offset))
 
 /* Helpers compiled code calls, by symbol name. Each row: symbol, C function. The loader resolves
  * only these; the translator declares them with the signatures in helpers.c's comment. */
 #define KP_NATIVE_HELPERS(X)                                                                   \
-    X(kp_rt_trap)          /* void (ctx, i32 kind)                     noreturn */             \
+    X(kp_rt_trap)          /* void (ctx, i32 kind, i32 offset)         noreturn */             \
     X(kp_rt_poll)          /* void (ctx, i32 fuel_cost)                interrupt / fuel */     \
     X(kp_rt_memory_grow)   /* i32 (ctx, i32 delta)                     old pages or -1 */      \
     X(kp_rt_memory_fill)   /* void (ctx, i32 dst, i32 val, i32 n) */                           \
@@ -107,7 +122,7 @@ typedef struct kpNativeCtx {
     X(memmove)                                                                                 \
     X(floor)                                                                                   \
     X(floorf) /* libm calls LLVM emits for rounding when SSE4.1 is absent */                   \
-        X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
+    X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
 
 typedef struct kpNativeHelper {
     const char *name;
@@ -126,7 +141,7 @@ extern const size_t kpNative_nhelpers;
  *  280  SHA-256 of everything after the header (32)             312  end of header
  * then the module's bytes and the ELF object, each inside the file. */
 #define KP_KWASM_MAGIC "\0kwasm\r\n"
-#define KP_KWASM_FORMAT 1u
+#define KP_KWASM_FORMAT 2u /* 2: frame records in the context */
 #define KP_KWASM_HEADER 312u
 
 typedef struct kpArtifact {

@@ -66,6 +66,8 @@ typedef struct kpTx {
     LLVMValueRef slots;              /* alloca of slot scratch for helper calls */
     uint32_t nslot_bytes;
     LLVMBasicBlockRef trap_bb[KAPSUL_TRAP_COUNT];
+    LLVMValueRef trap_at[KAPSUL_TRAP_COUNT]; /* the phi of offsets in each trap block */
+    uint32_t at;                             /* module offset of the instruction being translated */
     KP_VEC(LLVMValueRef) stack;
     KP_VEC(kpTxCtl) ctl;
     uint32_t dead_depth;   /* nested blocks opened while unreachable */
@@ -90,6 +92,8 @@ void kpTranslate_trapIf(kpTx *t, LLVMValueRef cond, kapsul_trap kind);
 LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nargs);
 /* Call an intrinsic overloaded on `ty` (e.g. "llvm.ctlz"). */
 LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LLVMValueRef *args, unsigned n);
+/* A pointer to ctx field k (see KP_NATIVE_CTX_*). */
+LLVMValueRef kpTranslate_ctxField(kpTx *t, unsigned k);
 /* Reload the cached memory base and size from ctx (after calls and memory.grow). */
 void kpTranslate_reloadMemory(kpTx *t);
 /* Load / store one value in slot layout at byte offset `at` of the slot scratch or a pointer. */
