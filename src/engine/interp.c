@@ -365,6 +365,23 @@ next:
             func = s->frames[s->nframes - 1].func;
             goto enter_caller;
         }
+        vmcase(NATIVE) {
+            /* An interpreted caller reached a function of a native instance: its compiled code
+             * runs on this frame's slots (results replace the arguments), then RETURN follows. */
+            ex->in_wasm = false;
+            status = kpNative_call(s, func, func->inst->native, fp, err);
+            ex->in_wasm = true;
+            if (status != KAPSUL_OK) {
+                /* The native frames (this function's included) are in err; the interpreted
+                 * callers follow, as they would for a trap in interpreted code. */
+                s->nframes--;
+                if (status == KAPSUL_ERR_TRAP && err) add_backtrace(s, depth0, err);
+                s->nframes++;
+                return status;
+            }
+            ip += 1;
+            vmbreak;
+        }
         vmcase(CALL) {
             callee = inst->funcs[ip[1]];
             nfp = fp + ip[2];

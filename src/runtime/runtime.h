@@ -33,7 +33,12 @@ kapsul_status kpEngine_internType(kapsul_engine *e, const kpFuncType *t, uint32_
 struct kapsul_module {
     kapsul_engine *engine;
     kpModule *m;
-    kpCode *codes;               /* one per defined function */
+    kpCode *codes; /* one per defined function (native modules: stubs, see below) */
+    /* Native modules are not lowered at load (codes holds kpCode_nativeStub stubs); an instance
+     * that cannot run their code (guard-mode code over an unreserved memory) gets the lowered
+     * code, made on first need under lock (kpModule_lowered). */
+    kpCode *lowered;
+    kpOs_mutex *lock;
     uint32_t *func_types;        /* type index per function index (imports first) */
     uint32_t *type_ids;          /* canonical id per type index */
     const kpFuncType **canon;    /* canonical type per type index */
@@ -41,6 +46,9 @@ struct kapsul_module {
     int refs;
 };
 void kpModule_release(kapsul_module *mod);
+/* The interpreter's code for every defined function: mod->codes, or for a native module its
+ * lowering, made once (thread-safe). Errors: lowering's (KAPSUL_ERR_NOMEM, KAPSUL_ERR_LIMIT). */
+kapsul_status kpModule_lowered(kapsul_module *mod, const kpCode **out, kapsul_error *err);
 /* Print the lowered code of every defined function (kapsul inspect --ir). */
 void kpModule_dumpIr(const kapsul_module *mod, FILE *f);
 
