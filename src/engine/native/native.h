@@ -138,10 +138,10 @@ extern const size_t kpNative_nhelpers;
  *   80  CPU features (128, NUL-padded, the features the code was compiled for)
  *  208  flags (32, NUL-padded, e.g. "O2")                       240  wasm offset u64, size u64
  *  256  object offset u64, size u64                              272  nfuncs u32, reserved u32
- *  280  SHA-256 of everything after the header (32)             312  end of header
+ *  280  CRC-32C of the file but these 32 bytes (u32, then 28 zero bytes)  312  end of header
  * then the module's bytes and the ELF object, each inside the file. */
 #define KP_KWASM_MAGIC "\0kwasm\r\n"
-#define KP_KWASM_FORMAT 2u /* 2: frame records in the context */
+#define KP_KWASM_FORMAT 2u /* 2: frame records in the context, CRC-32C checksum */
 #define KP_KWASM_HEADER 312u
 
 typedef struct kpArtifact {
