@@ -91,6 +91,18 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
     mod->refs = 1;
     /* A compiled artifact: checked whole, then its module goes the usual way. */
     kpArtifact art;
+    kpBuf compiled = { 0 };
+    if (engine->config.tier == KAPSUL_TIER_NATIVE && bytes && !kpArtifact_isKwasm(bytes, len)) {
+        /* Validate first, so a bad module gets the decoder's error, not the compiler's. */
+        kpModule *check = NULL;
+        if ((st = kpDecode_module(bytes, len, &check, err)) == KAPSUL_OK) st = kpValidate_module(check, err);
+        if (check) kpModule_free(check);
+        if (st != KAPSUL_OK ||
+            (st = kpRuntime_compileNative(engine, bytes, len, &compiled, err)) != KAPSUL_OK)
+            goto fail;
+        bytes = compiled.data;
+        len = compiled.len;
+    }
     bool native = bytes && kpArtifact_isKwasm(bytes, len);
     if (native) {
         if ((st = kpArtifact_read(bytes, len, &art, err)) != KAPSUL_OK) goto fail;
@@ -130,9 +142,11 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
             goto fail;
         kpNativeCode_setGuard(mod->native, strstr(art.flags, "bounds-checks") == NULL);
     }
+    kpBuf_free(&compiled);
     *out = mod;
     return KAPSUL_OK;
 fail:
+    kpBuf_free(&compiled);
     kpModule_release(mod);
     return st;
 }

@@ -16,7 +16,8 @@
 #include "os/os.h"
 
 struct kapsul_engine {
-    kapsul_config config; /* defaults filled in */
+    kapsul_config config; /* defaults filled in; native_compiler points to compiler below */
+    char *compiler;       /* the configured native compiler's path (copy), or NULL */
     kpOs_mutex *lock;     /* guards the type registry */
     kpFuncType **types;   /* canonical function types by id; each separately allocated */
     uint32_t ntypes, cap;
@@ -46,6 +47,10 @@ struct kapsul_module {
     int refs;
 };
 void kpModule_release(kapsul_module *mod);
+/* Run the native compiler (serialize.c) on a binary module: the .kwasm bytes into *out.
+ * Errors: KAPSUL_ERR_LIMIT (no compiler, or it refused the module), KAPSUL_ERR_IO. */
+kapsul_status kpRuntime_compileNative(const kapsul_engine *e, const uint8_t *wasm, size_t len, kpBuf *out,
+                                      kapsul_error *err);
 /* The interpreter's code for every defined function: mod->codes, or for a native module its
  * lowering, made once (thread-safe). Errors: lowering's (KAPSUL_ERR_NOMEM, KAPSUL_ERR_LIMIT). */
 kapsul_status kpModule_lowered(kapsul_module *mod, const kpCode **out, kapsul_error *err);

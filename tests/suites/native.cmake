@@ -24,4 +24,6 @@ if(TARGET kapsul-llvmc)
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/native/differential.sh $<TARGET_FILE:kapsul>
                    ${CMAKE_BINARY_DIR}/native-cache)
   set_tests_properties(native.differential PROPERTIES LABELS "native" TIMEOUT 1200)
+  # The embedding API's native tier (tests/unit/test_native_api.c) runs this build's compiler.
+  set_tests_properties(unit.test_native_api PROPERTIES ENVIRONMENT "KAPSUL_LLVMC=$<TARGET_FILE:kapsul-llvmc>;ASAN_OPTIONS=detect_leaks=0")
 endif()
