@@ -1,10 +1,11 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Six libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# Seven libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
 # wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
 # toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
-# into an HTTP response, and the request environment built from fuzzed request fields).
+# into an HTTP response, and the request environment built from fuzzed request fields), kwasm
+# (bytes -> kapsul_module_deserialize: artifact header, checksum and the ELF loader).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
@@ -18,7 +19,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi kwasm)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 

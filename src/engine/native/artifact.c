@@ -112,8 +112,7 @@ static uint32_t crc32c(uint32_t c, const uint8_t *p, size_t n) {
     return hw ? crc32c_hw(c, p, n) : crc32c_sw(c, p, n);
 }
 
-/* The checksum of a whole file of len bytes (>= the header). */
-static uint32_t file_checksum(const uint8_t *file, size_t len) {
+uint32_t kpArtifact_checksum(const uint8_t *file, size_t len) {
     uint32_t c = crc32c(~0u, file, 280);
     c = crc32c(c, file + 312, len - 312);
     return ~c;
@@ -144,7 +143,7 @@ kapsul_status kpArtifact_write(const kpArtifact *a, kpBuf *out, kapsul_error *er
         kpBuf_push(out, a->wasm, a->wasm_size))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     uint8_t *file = out->data + start;
-    put32(file + 280, file_checksum(file, out->len - start));
+    put32(file + 280, kpArtifact_checksum(file, out->len - start));
     return KAPSUL_OK;
 }
 
@@ -183,7 +182,7 @@ kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, k
         wasm_off + wasm_size != len)
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 240, "artifact corrupted (section table)");
     static const uint8_t zeros[28];
-    if (get32(bytes + 280) != file_checksum(bytes, len) || memcmp(bytes + 284, zeros, 28) != 0)
+    if (get32(bytes + 280) != kpArtifact_checksum(bytes, len) || memcmp(bytes + 284, zeros, 28) != 0)
         return kpError_set(err, KAPSUL_ERR_MALFORMED, 280, "artifact corrupted (checksum mismatch)");
     memcpy(a->module_hash, bytes + 48, 32);
     a->wasm = bytes + wasm_off;

@@ -165,6 +165,8 @@ kapsul_status kpArtifact_write(const kpArtifact *a, kpBuf *out, kapsul_error *er
 kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, kapsul_error *err);
 /* The version string and the host CPU's feature string artifacts record and compare. */
 const char *kpArtifact_version(void);
+/* The checksum kpArtifact_write stores at offset 280 of a file of len >= KP_KWASM_HEADER bytes. */
+uint32_t kpArtifact_checksum(const uint8_t *file, size_t len);
 const char *kpArtifact_hostCpu(void);
 bool kpArtifact_isKwasm(const uint8_t *bytes, size_t len);
 
