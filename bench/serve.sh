@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# serve.sh -- `kapsul serve` with a hello WAGI guest against Debian's nginx serving a static hello
-# file, and against the same guest as a CGI process per request (`kapsul run` spawned for each
-# request by a small Python http.server), on this machine, in one run.
+# serve.sh -- `kapsul serve` with a hello WAGI guest (interpreter, and --tier native when
+# build/kapsul-llvmc exists) against Debian's nginx serving a static hello file, and against the
+# same guest as a CGI process per request (`kapsul run` spawned for each request by a small Python
+# http.server), on this machine, in one run.
 #
 #   bench/serve.sh [SECONDS] [CONNECTIONS]      (defaults: 5 s, 64 connections)
 #
@@ -19,6 +20,8 @@ done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 cmake --build build --target kapsul kapsul-serve -j2 >/dev/null
+native=no
+[ -x build/kapsul-llvmc ] && native=yes
 tmp=$(mktemp -d /tmp/kapsul-bench-serve.XXXXXX)
 pids=()
 cleanup() {
@@ -29,7 +32,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() {
-    for _ in $(seq 200); do
+    for _ in $(seq 1200); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null && return 0
         sleep 0.05
     done
@@ -59,6 +62,18 @@ pids+=($!)
 wait_port "$port"
 kapsul=$(run_wrk "http://127.0.0.1:$port/hello")
 stop_last
+
+# 1b. kapsul serve --tier native (compiled once at start-up; the cache is this run's own).
+knative="n/a"
+if [ "$native" = yes ]; then
+    port=$(free_port)
+    build/kapsul serve --tier native --cache "$tmp/cache" --listen "127.0.0.1:$port" --log-file "$tmp/native.log" \
+        "$tmp/hello.wasm" &
+    pids+=($!)
+    wait_port "$port"
+    knative=$(run_wrk "http://127.0.0.1:$port/hello")
+    stop_last
+fi
 
 # 2. nginx, a static file with the same body, one worker per CPU.
 port=$(free_port)
@@ -117,10 +132,13 @@ cgi=$(run_wrk "http://127.0.0.1:$port/hello")
 stop_last
 
 read -r k_rps k_p99 k_rest <<<"$kapsul"
+read -r kn_rps kn_p99 kn_rest <<<"$knative"
 read -r n_rps n_p99 n_rest <<<"$nginx"
 read -r c_rps c_p99 c_rest <<<"$cgi"
 echo "wrk -t2 -c$conns -d${secs}s keep-alive, $(nproc) CPUs"
 printf '%-44s %10s req/s   p99 %s %s\n' "kapsul serve (fresh instance per request)" "$k_rps" "$k_p99" "${k_rest:-}"
+printf '%-44s %10s req/s   p99 %s %s\n' "kapsul serve --tier native" "$kn_rps" "${kn_p99:-}" "${kn_rest:-}"
 printf '%-44s %10s req/s   p99 %s %s\n' "nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///') static file" "$n_rps" "$n_p99" "${n_rest:-}"
 printf '%-44s %10s req/s   p99 %s %s\n' "CGI: kapsul run per request (python server)" "$c_rps" "$c_p99" "${c_rest:-}"
 python3 -c "print('kapsul serve / nginx: %.2f   kapsul serve / CGI: %.1f' % ($k_rps / $n_rps, $k_rps / $c_rps))"
+[ "$native" = yes ] && python3 -c "print('kapsul serve --tier native / nginx: %.2f   native / interpreter: %.2f' % ($kn_rps / $n_rps, $kn_rps / $k_rps))"

@@ -11,10 +11,14 @@ set -euo pipefail
 # with libssl-dev (TLS), found through pkgconf; its tests use curl and openssl (a self-signed
 # certificate), bench/http.sh uses wrk and nginx (the baseline). kapsul serve's OTLP exporter
 # posts spans with libcurl (libcurl4-openssl-dev). llvm-14-dev for the native tier's compiler
-# (kapsul-llvmc).
+# (kapsul-llvmc). The OCI client (kapsul-oci): libcurl, libjansson-dev (JSON), libarchive-dev
+# (tar+gzip layers); its tests start Debian's docker-registry and check images with skopeo.
+# kapsul-runc's test (tests/oci/test_containerd.py) also starts Debian's containerd with runc (the
+# delegate for every container that is not wasm); bench/oci.sh times with GNU time.
 packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           rustc libstd-rust-dev-wasm32 binaryen nodejs
-          libh2o-evloop-dev libssl-dev libcurl4-openssl-dev curl openssl wrk nginx llvm-14-dev)
+          libh2o-evloop-dev libssl-dev libcurl4-openssl-dev curl openssl wrk nginx llvm-14-dev
+          libjansson-dev libarchive-dev docker-registry skopeo containerd runc time)
 
 missing=()
 for p in "${packages[@]}"; do

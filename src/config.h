@@ -135,7 +135,7 @@
 #define KP_TOML_MAX_DEPTH 64 /* nesting of arrays, inline tables and dotted keys */
 #endif
 #ifndef KP_TOML_MAX_TABLE_KEYS
-#define KP_TOML_MAX_TABLE_KEYS 4096 /* entries in one table (lookups are linear) */
+#define KP_TOML_MAX_TABLE_KEYS 65536 /* entries in one table (big ones are hashed: toml.c) */
 #endif
 #ifndef KP_TOML_MAX_ARRAY
 #define KP_TOML_MAX_ARRAY 65536 /* elements of one array */
@@ -214,6 +214,12 @@
 #endif
 #ifndef KP_SERVE_STDERR_LINE
 #define KP_SERVE_STDERR_LINE 4096 /* one logged stderr line is cut to this many bytes */
+#endif
+#ifndef KP_SERVE_MAX_TEMPLATES
+#define KP_SERVE_MAX_TEMPLATES 1024 /* live module templates; older unused ones are freed */
+#endif
+#ifndef KP_SERVE_MAX_POOL_SLOTS
+#define KP_SERVE_MAX_POOL_SLOTS 4096 /* memory slots of all live templates (8 GiB of address space each) */
 #endif
 #ifndef KP_SERVE_CANCEL_POLL_MS
 #define KP_SERVE_CANCEL_POLL_MS 50 /* how often running guests are checked for cancellation */

@@ -23,6 +23,7 @@
 typedef struct mctx {
     kpManifest *m;
     kapsul_error *err;
+    kpStrIndex routes; /* based route -> trigger number, for the duplicate check */
 } mctx;
 
 static kapsul_status mfail(mctx *c, int line, int column, const char *fmt, ...)
@@ -750,13 +751,15 @@ static kapsul_status http_trigger(mctx *c, const kpTomlValue *t) {
     const kpTomlEntry *ee = kpToml_find(t, "executor");
     if (ee && (st = executor(c, tr, ee))) return st;
     /* Two triggers may not share a route (Spin warns and drops one; kapsul refuses). */
-    for (size_t i = 0; i + 1 < c->m->triggers.n; i++)
-        if (strcmp(c->m->triggers.v[i].based_route, tr->based_route) == 0) {
-            char b[80];
-            return mfail(c, tr->route_line, tr->route_column, "duplicate route '%s' (also at %d:%d)",
-                         shown(tr->route, b, sizeof b), c->m->triggers.v[i].route_line,
-                         c->m->triggers.v[i].route_column);
-        }
+    size_t i;
+    int put = kpStrIndex_put(&c->routes, tr->based_route, strlen(tr->based_route), c->m->triggers.n - 1, &i);
+    if (put < 0) return nomem(c);
+    if (put > 0) {
+        char b[80];
+        return mfail(c, tr->route_line, tr->route_column, "duplicate route '%s' (also at %d:%d)",
+                     shown(tr->route, b, sizeof b), c->m->triggers.v[i].route_line,
+                     c->m->triggers.v[i].route_column);
+    }
     return KAPSUL_OK;
 }
 
@@ -868,10 +871,11 @@ static kapsul_status check_root(mctx *c, const kpTomlValue *root) {
             if ((st = component(c, &ce->value->u.tab.v[i]))) return st;
     }
     if ((st = triggers(c, root))) return st;
+    /* Components were made one per entry of the component table, in its order. */
     for (size_t i = 0; i < c->m->triggers.n; i++) {
         kpManifestTrigger *tr = &c->m->triggers.v[i];
-        size_t j = 0;
-        while (j < c->m->components.n && strcmp(c->m->components.v[j].id, tr->component) != 0) j++;
+        const kpTomlEntry *def = ce ? kpToml_find(ce->value, tr->component) : NULL;
+        size_t j = def ? (size_t)(def - ce->value->u.tab.v) : c->m->components.n;
         if (j == c->m->components.n) {
             const kpTomlValue *t = kpToml_get(root, "trigger");
             const kpTomlValue *arr = kpToml_get(t, "http");
@@ -936,7 +940,7 @@ void kpManifest_free(kpManifest *m) {
 /* TOML first, then the checks; on failure m is left empty. */
 kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kpManifest *m,
                                kapsul_error *err) {
-    mctx c = { m, err };
+    mctx c = { m, err, { 0 } };
     kpTomlValue *root = NULL;
     memset(m, 0, sizeof *m);
     kapsul_status st = kpToml_parse(text, len, &root, err);
@@ -947,6 +951,7 @@ kapsul_status kpManifest_parse(const char *text, size_t len, const char *dir, kp
     }
     st = check_root(&c, root);
 fail:
+    kpStrIndex_free(&c.routes);
     kpToml_free(root);
     if (st) kpManifest_free(m);
     return st;

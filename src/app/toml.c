@@ -154,8 +154,6 @@ static kapsul_status expect_eol(parser *p, const char *after) {
     return FAIL(p, "expected the end of the line after %s", after);
 }
 
-
-
 /* The whole text is checked once, so the parser can treat non-ASCII bytes as opaque. */
 static kapsul_status check_utf8(parser *p) {
     size_t i = 0;
@@ -363,6 +361,7 @@ void kpToml_free(kpTomlValue *v) {
             kpToml_free(v->u.tab.v[i].value);
         }
         kp_free(v->u.tab.v);
+        kpStrIndex_free(&v->u.tab.index);
         break;
     default: break;
     }
@@ -379,9 +378,27 @@ static kpTomlValue *new_value(kpTomlKind kind, int line, int column) {
     return v;
 }
 
-/* Linear lookup by exact bytes (keys may hold NUL); KP_TOML_MAX_TABLE_KEYS bounds it. */
+/* Tables up to KP_TOML_INDEX_FROM keys are searched linearly; bigger ones (a manifest with
+ * thousands of components) through a kpStrIndex, so parsing stays linear in the number of keys.
+ * Keys are allocated one by one, so the index's borrowed pointers survive the vector's growth. */
+#define KP_TOML_INDEX_FROM 16
+
+/* Index every entry once the table grows past the threshold. Returns false when out of memory. */
+static bool index_reserve(kpTomlValue *t) {
+    if (t->u.tab.n + 1 <= KP_TOML_INDEX_FROM || t->u.tab.index.n) return true;
+    for (size_t i = 0; i < t->u.tab.n; i++)
+        if (kpStrIndex_put(&t->u.tab.index, t->u.tab.v[i].key, t->u.tab.v[i].key_len, i, NULL) < 0) {
+            kpStrIndex_free(&t->u.tab.index);
+            return false;
+        }
+    return true;
+}
+
+/* Lookup by exact bytes (keys may hold NUL). */
 static kpTomlEntry *find_entry(const kpTomlValue *t, const char *key, size_t len) {
     if (!t || t->kind != KP_TOML_TABLE) return NULL;
+    size_t at;
+    if (t->u.tab.index.n) return kpStrIndex_get(&t->u.tab.index, key, len, &at) ? &t->u.tab.v[at] : NULL;
     for (size_t i = 0; i < t->u.tab.n; i++) {
         kpTomlEntry *e = &t->u.tab.v[i];
         if (e->key_len == len && memcmp(e->key, key, len) == 0) return e;
@@ -413,12 +430,17 @@ static kapsul_status add_entry(parser *p, kpTomlValue *t, const keypart *k, kpTo
                        KP_TOML_MAX_TABLE_KEYS);
     }
     char *key = kp_malloc(k->len + 1);
-    if (!key || kpVec_grow(&t->u.tab)) {
+    if (!key || kpVec_grow(&t->u.tab) || !index_reserve(t)) {
         kp_free(key);
         kpToml_free(v);
         return NOMEM(p);
     }
     memcpy(key, k->s, k->len + 1);
+    if (t->u.tab.index.n && kpStrIndex_put(&t->u.tab.index, key, k->len, t->u.tab.n, NULL) < 0) {
+        kp_free(key);
+        kpToml_free(v);
+        return NOMEM(p);
+    }
     t->u.tab.v[t->u.tab.n++] = (kpTomlEntry){ key, k->len, k->line, k->column, v };
     return KAPSUL_OK;
 }

@@ -59,6 +59,7 @@ struct kpTomlValue {
         struct {
             kpTomlEntry *v;
             size_t n, cap;
+            kpStrIndex index; /* key -> entry number, once the table is big (toml.c) */
         } tab;
     } u;
 };

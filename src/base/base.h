@@ -65,6 +65,19 @@ int kpVec_growRaw(void **v, size_t *cap, size_t n, size_t elem);
     ((vec)->n < (vec)->cap ? 0 : kpVec_growRaw((void **)&(vec)->v, &(vec)->cap, (vec)->n, sizeof(*(vec)->v)))
 #define kpVec_free(vec) (kp_free((vec)->v), (vec)->v = NULL, (vec)->n = (vec)->cap = 0)
 
+/* ---- String index ------------------------------------------------------------------------------ */
+/* A map from byte strings (borrowed: they must outlive the index and not move) to size_t values,
+ * hashed (strindex.c). A zeroed kpStrIndex is empty. kpStrIndex_put adds key -> value and returns
+ * 0, or returns 1 leaving the index unchanged when the key is present (its value in *existing if
+ * not NULL), or -1 when out of memory. */
+typedef struct kpStrIndex {
+    struct kpStrSlot *slots;
+    size_t n, cap;
+} kpStrIndex;
+int kpStrIndex_put(kpStrIndex *ix, const char *key, size_t len, size_t value, size_t *existing);
+bool kpStrIndex_get(const kpStrIndex *ix, const char *key, size_t len, size_t *value);
+void kpStrIndex_free(kpStrIndex *ix);
+
 /* ---- Byte reader ------------------------------------------------------------------------------- */
 /* Reads never go past end. On failure the reader functions return false and leave a reason in
  * r->error (a static string) and the failing offset in r->error_pos (offset from r->base). */

@@ -95,6 +95,20 @@ bool kpCli_parseDuration(const char *s, uint64_t *out);
 int kpCli_serve(int argc, char **argv);
 int kpCli_up(int argc, char **argv);
 
+/* `kapsul oci` (oci.c): exec kapsul-oci from kapsul's own directory. */
+int kpCli_oci(int argc, char **argv);
+/* True if arg names no existing file and reads as an image reference (oci:DIR..., or
+ * HOST/REPO... where HOST has a '.' or ':' or is localhost, not ending in .wasm or .wat, HOST not
+ * "." or ".."). */
+bool kpCli_isOciRef(const char *arg);
+/* Pull ref into kapsul's OCI cache (kapsul-oci fetch) and put the path of the module, or of the
+ * application directory, into out. Loopback registries are reached over plain HTTP. Errors are
+ * printed (by kapsul-oci); returns KP_EXIT_OK or KP_EXIT_FAIL. */
+int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap);
+/* `kapsul up -f REF`: replace a reference given to -f/--from by the fetched application's
+ * directory, in argv. KP_EXIT_OK (also when there is none) or KP_EXIT_FAIL (printed). */
+int kpCli_ociResolveFrom(int argc, char **argv);
+
 /* True if argv[i] is -h or --help. */
 bool kpCli_isHelp(const char *arg);
 

@@ -25,6 +25,7 @@ static const command commands[] = {
     { "compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM" },
     { "serve", kpCli_serve, "Serve HTTP with one WAGI module on every path" },
     { "up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP" },
+    { "oci", kpCli_oci, "Push and pull modules and applications to/from OCI registries and layouts" },
 };
 #define KP_NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -39,7 +39,8 @@ typedef struct kpRunOpts {
 
 static void usage(FILE *f) {
     fputs("usage: kapsul run [options] FILE [ARGS...]\n"
-          "Run a WebAssembly module (.wasm or .wat): its _start export, or --invoke NAME.\n"
+          "Run a WebAssembly module (.wasm or .wat): its _start export, or --invoke NAME. FILE may be an\n"
+          "image reference (HOST/REPO:TAG or oci:DIR:TAG; pulled into the cache, see kapsul oci).\n"
           "Nothing of the host is visible to the guest unless granted:\n"
           "  --dir HOST[::GUEST][:ro]  preopen directory HOST as GUEST (default: HOST); :ro = read-only\n"
           "  --env NAME=VALUE          set an environment variable\n"
@@ -447,6 +448,11 @@ int kpCli_run(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     memset(&err, 0, sizeof err);
     int rc = parse_args(&o, argc, argv);
+    char fetched[4096];
+    if (rc == 0 && kpCli_isOciRef(o.file)) { /* kapsul run REF: pulled into the cache first (oci.c) */
+        rc = kpCli_ociFetch("run", o.file, fetched, sizeof fetched);
+        o.file = fetched;
+    }
     if (rc == 0) rc = run_module(&o, &err);
     else if (rc < 0) rc = KP_EXIT_OK;
     for (size_t i = 0; i < o.env.n; i++) kp_free(o.env.v[i]);

@@ -35,4 +35,7 @@ static int exec_serve(int argc, char **argv) {
 }
 
 int kpCli_serve(int argc, char **argv) { return exec_serve(argc, argv); }
-int kpCli_up(int argc, char **argv) { return exec_serve(argc, argv); }
+int kpCli_up(int argc, char **argv) {
+    int rc = kpCli_ociResolveFrom(argc, argv); /* -f REF: a registry or layout reference */
+    return rc ? rc : exec_serve(argc, argv);
+}

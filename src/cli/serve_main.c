@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -29,6 +30,8 @@ typedef struct opts {
     kapsul_config engine;
     kpServe_limits lim;
     const char *log_file, *file, *manifest, *otlp;
+    uint64_t max_templates;
+    kpCliTier tier;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
 } opts;
@@ -45,7 +48,8 @@ static void usage(FILE *f, const char *cmd) {
         fputs("usage: kapsul up [-f spin.toml|DIR] [options]\n"
               "Serve a Spin v2 application: each [[trigger.http]] route runs its component (WAGI executor)\n"
               "in a fresh sandbox per request.\n"
-              "  -f, --from FILE|DIR      the manifest, or the directory holding spin.toml (default: .)\n",
+              "  -f, --from FILE|DIR|REF  the manifest, or the directory holding spin.toml (default: .),\n"
+              "                           or an image reference (HOST/REPO:TAG, oci:DIR:TAG; kapsul oci)\n",
               f);
     else
         fputs("usage: kapsul serve [options] FILE.wasm\n"
@@ -59,6 +63,11 @@ static void usage(FILE *f, const char *cmd) {
           "  --timeout DURATION       per request (e.g. 500ms, 2s); past it the answer is 504\n"
           "  --fuel N                 per request units of work; exhausted: 500\n"
           "  --tls-cert FILE, --tls-key FILE   serve HTTPS (and h2) with this PEM chain and key\n"
+          "  --max-templates N        keep at most N components instantiable from a ready template\n"
+          "                           (default 1024); the least recently used is rebuilt on demand\n"
+          "  --tier interp|native     interpreter (default), or native code: each component compiled\n"
+          "                           through LLVM once at start-up (cached)\n"
+          "  --cache DIR              where --tier native keeps compiled modules\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
@@ -123,13 +132,22 @@ static int take(opts *o, const char *name, char *val) {
         ok = kpCli_parseSize(val, &o->engine.max_memory_bytes) && o->engine.max_memory_bytes;
     else if (strcmp(name, "--timeout") == 0)
         ok = kpCli_parseDuration(val, &o->lim.timeout_ns) && o->lim.timeout_ns;
-    else if (strcmp(name, "--fuel") == 0) {
+    else if (strcmp(name, "--max-templates") == 0) {
+        char *end;
+        errno = 0;
+        o->max_templates = strtoull(val, &end, 10);
+        ok = val[0] >= '1' && val[0] <= '9' && !*end && !errno && o->max_templates <= 1000000;
+    } else if (strcmp(name, "--fuel") == 0) {
         char *end;
         errno = 0;
         u = strtoull(val, &end, 10);
         ok = val[0] >= '0' && val[0] <= '9' && !*end && !errno && u;
         o->lim.fuel = u;
-    } else if (up && (strcmp(name, "-f") == 0 || strcmp(name, "--from") == 0)) o->manifest = val;
+    } else if (strcmp(name, "--tier") == 0) {
+        ok = strcmp(val, "native") == 0 || strcmp(val, "interp") == 0;
+        o->tier.native = strcmp(val, "native") == 0;
+    } else if (strcmp(name, "--cache") == 0) o->tier.cache = val;
+    else if (up && (strcmp(name, "-f") == 0 || strcmp(name, "--from") == 0)) o->manifest = val;
     else if (!up && strcmp(name, "--env") == 0) ok = add_env(o, val);
     else if (!up && strcmp(name, "--dir") == 0) ok = add_dir(o, val);
     else return kpCli_usageError(o->cmd, "unknown option %s", name);
@@ -173,12 +191,21 @@ static int parse(opts *o, int argc, char **argv) {
     return 0;
 }
 
+/* --tier native: module bytes to .kwasm bytes (kapsul-llvmc, cached; tier.c). */
+static kapsul_status to_native(void *ctx, const uint8_t *bytes, size_t len, kpBuf *out, kapsul_error *err) {
+    return kpCli_nativeArtifact(ctx, bytes, len, out, err);
+}
+
 /* The app from FILE.wasm (serve) or the manifest (up); errors printed here. */
 static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, kpServe_app *app) {
     kapsul_error err;
     kpBuf bytes = { 0 };
     kapsul_status st;
     int rc = KP_EXIT_OK;
+    if (o->tier.native) {
+        o->lim.convert = to_native;
+        o->lim.convert_ctx = &o->tier;
+    }
     if (o->file) {
         if ((st = kpCli_loadModuleBytes(o->file, &bytes, NULL, &err)) != KAPSUL_OK) {
             kpCli_printError(stderr, o->file, &err);
@@ -213,6 +240,17 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
 fail:
     kpBuf_free(&bytes);
     return rc;
+}
+
+/* Every connection, template image and guest stdio file is a descriptor: an application of
+ * thousands of tenants under load needs more than the usual soft limit of 1024, so take the hard
+ * limit, as servers do. */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 /* Serve until SIGTERM/SIGINT, then drain. */
@@ -309,8 +347,10 @@ int main(int argc, char **argv) {
         rc = KP_EXIT_FAIL;
         goto fail;
     }
+    raise_fd_limit();
     rc = build_app(&o, engine, &log, &m, &app);
     have_app = true;
+    app.max_templates = (size_t)o.max_templates;
     if (rc == KP_EXIT_OK) rc = serve(&o, &app, &log);
 fail:
     if (have_app) kpServe_free(&app);

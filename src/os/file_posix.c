@@ -410,3 +410,37 @@ void kpOs_dirClose(kpOs_dir *s) {
     closedir(s->d);
     kp_free(s);
 }
+
+/* ---- Copying a user's file (os.h) ---- */
+
+kpOs_err kpOs_copyPath(const char *from, const char *to) {
+    char dir[KP_OS_PATH_MAX];
+    const char *slash = strrchr(to, '/');
+    if (slash && slash != to) {
+        if ((size_t)(slash - to) >= sizeof dir) return KP_OS_ENAMETOOLONG;
+        memcpy(dir, to, (size_t)(slash - to));
+        dir[slash - to] = 0;
+        kpOs_err e = kpOs_mkdirs(dir);
+        if (e != KP_OS_OK) return e;
+    }
+    kpOs_err e = KP_OS_OK;
+    int in = open(from, O_RDONLY | O_CLOEXEC | O_NOCTTY), out = -1;
+    if (in < 0) return kpOsPosix_lastErr();
+    if ((out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) e = kpOsPosix_lastErr();
+    char buf[65536];
+    while (e == KP_OS_OK) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) e = kpOsPosix_lastErr();
+        if (n <= 0) break;
+        for (ssize_t done = 0; e == KP_OS_OK && done < n;) {
+            ssize_t w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) e = w < 0 ? kpOsPosix_lastErr() : KP_OS_EIO;
+            else done += w;
+        }
+    }
+    close(in);
+    if (out >= 0) close(out);
+    return e;
+}

@@ -87,6 +87,8 @@ bool kpOs_threadInit(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kpOs_monotonicNs(void);
+/* Sleep the calling thread for about ns nanoseconds (a signal may end it early). */
+void kpOs_sleepNs(uint64_t ns);
 
 /* The clocks a guest may read (WASI's four, in its order). */
 typedef enum kpOs_clock {
@@ -191,6 +193,11 @@ kpOs_err kpOs_lstatAt(kpOs_fd dir, const char *name, kpOs_stat *out);
 /* stat of a host path a user named (a manifest's file, a build's output), following symlinks.
  * Never a guest's path: those resolve beneath a directory (kpOs_openBeneath). */
 kpOs_err kpOs_statPath(const char *path, kpOs_stat *out);
+
+/* Copy the regular file `from` (a host path a user named: a manifest's file, never a guest's
+ * path) to the new file `to` (created exclusively, read-only 0444), making the directories of
+ * `to` that are missing (kpOs_mkdirs). For kapsul up's private tree of mounted files. */
+kpOs_err kpOs_copyPath(const char *from, const char *to);
 
 /* Operations on the entry name in directory dir; the kernel looks up only that entry. */
 kpOs_err kpOs_mkdirAt(kpOs_fd dir, const char *name); /* mode 0777 less the umask */
@@ -354,5 +361,68 @@ kpOs_err kpOs_runFilter(const char *path, char *const argv[], const uint8_t *in,
 /* The path of program `name` in the running executable's directory (from /proc/self/exe) into
  * buf; false if unknown or there is no such executable file. */
 bool kpOs_besideExe(const char *name, char *buf, size_t cap);
+
+/* ---- Whole paths (path_posix.c) -------------------------------------------------------------- */
+/* For tools working on the user's own files (the OCI client's layouts, pulls and cache), never a
+ * guest's path. */
+
+/* mkdir -p: path and every missing parent (0777 less the umask); KP_OS_ENOTDIR if it exists as
+ * something else. */
+kpOs_err kpOs_mkdirs(const char *path);
+/* rm -r: path and, for a directory, everything beneath it; symlinks are removed, not followed.
+ * A missing path is not an error. */
+kpOs_err kpOs_removeTree(const char *path);
+kpOs_err kpOs_rename(const char *from, const char *to);
+/* A new empty directory "PARENT/PREFIXxxxxxx" (0700), its path into out (cap bytes). */
+kpOs_err kpOs_tempDir(const char *parent, const char *prefix, char *out, size_t cap);
+/* A whole regular file into *data (malloc'd, free()d by the caller), KP_OS_EFBIG past max bytes. */
+kpOs_err kpOs_readPath(const char *path, size_t max, void **data, size_t *len);
+/* Write data to a temporary file beside path, sync it and rename it over path: a reader sees the
+ * old file or the whole new one, never part of it. */
+kpOs_err kpOs_writePathAtomic(const char *path, const void *data, size_t len);
+
+/* ---- Container processes (kapsul-runc, src/oci/runc_*.c) ------------------------------------ */
+
+/* A copy of this process (fork); *pid is 0 in the child and the child's id in the parent. */
+kpOs_err kpOs_fork(int *pid);
+/* A pipe, both ends close-on-exec: fds[0] reads, fds[1] writes. */
+kpOs_err kpOs_pipe(kpOs_fd fds[2]);
+/* A named pipe at path (mode 0600); the runtime's "wait until start" gate. */
+kpOs_err kpOs_mkfifo(const char *path);
+/* Send signal sig (a host signal number) to process pid. */
+kpOs_err kpOs_signal(int pid, int sig);
+/* A signal's host number from "TERM", "SIGTERM" or "15"; 0 when the name is unknown. */
+int kpOs_signalNumber(const char *name);
+/* Whether process pid lives, and the boot-relative tick at which it started (so a recycled pid
+ * is told apart). A zombie counts as gone: it has ended and only waits to be reaped. */
+kpOs_err kpOs_procStart(int pid, uint64_t *start, bool *alive);
+/* Join the network namespace at path, or (path NULL) make a new empty one (setns/unshare). */
+kpOs_err kpOs_netns(const char *path);
+/* Leave the caller's session and process group (setsid), and put the signals the parent may have
+ * ignored or blocked back to their defaults (SIGPIPE stays ignored: a guest gets EPIPE). */
+kpOs_err kpOs_detach(void);
+/* Replace this process with path (argv as given, the caller's environment); returns only on error. */
+kpOs_err kpOs_exec(const char *path, char *const argv[]);
+/* End this process now with code, without running atexit handlers or flushing stdio. */
+void kpOs_exitNow(int code) __attribute__((noreturn));
+int kpOs_pid(void);
+/* Sleep for ns nanoseconds (interrupted sleeps resume). */
+void kpOs_sleepNs(uint64_t ns);
+/* The calling process's working directory. */
+kpOs_err kpOs_cwd(char *buf, size_t cap);
+/* A new pseudo-terminal: its master goes to the unix socket at socket_path (SCM_RIGHTS, with the
+ * slave's name as the message, as runc's --console-socket protocol does) and is closed here; the
+ * slave becomes the caller's controlling terminal (the caller must lead its session, kpOs_detach)
+ * and its fds 0, 1 and 2. */
+kpOs_err kpOs_consoleToSocket(const char *socket_path);
+/* Put process pid (0 = the caller) into the control group at path (an OCI linux.cgroupsPath:
+ * absolute from each hierarchy's root, no ".." component) in every mounted hierarchy, creating
+ * its directories: cgroup v2 when /sys/fs/cgroup is the unified hierarchy (the memory and pids
+ * controllers enabled down to it), else each v1 hierarchy but cpuset (whose new groups start with
+ * no CPUs). memory_limit (bytes; 0 = none) becomes memory.max / memory.limit_in_bytes. */
+kpOs_err kpOs_cgroupJoin(const char *path, int pid, uint64_t memory_limit);
+/* Remove the directory of path in every hierarchy (it must be empty of processes; a missing one is
+ * fine). Only the leaf: parents may be shared with other containers. */
+void kpOs_cgroupRemove(const char *path);
 
 #endif /* KP_OS_H */

@@ -304,6 +304,14 @@ static void fit_fd_limit(kpHttp_config *c, unsigned nloops) {
     if (rl.rlim_cur != RLIM_INFINITY && c->max_connections > room) c->max_connections = (unsigned)room;
 }
 
+/* Two per online CPU unless set. */
+static unsigned default_workers(void) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    return 2 * (unsigned)(ncpu < 1 ? 1 : ncpu);
+}
+
+unsigned kpHttp_workers(const kpHttp_config *c) { return c->workers ? c->workers : default_workers(); }
+
 /* Reject settings that cannot work and resolve the 0 = per-CPU defaults. */
 static kapsul_status check_config(kpHttp_config *c, kapsul_error *err) {
     if (!c->host || c->queue_depth == 0 || c->max_connections == 0 || c->max_header_bytes == 0)
@@ -315,7 +323,7 @@ static kapsul_status check_config(kpHttp_config *c, kapsul_error *err) {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1) ncpu = 1;
     if (c->loops == 0) c->loops = (unsigned)ncpu;
-    if (c->workers == 0) c->workers = 2 * (unsigned)ncpu;
+    if (c->workers == 0) c->workers = default_workers();
     if (c->loops > 256 || c->workers > 4096)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "http: at most 256 loops and 4096 workers");
     return KAPSUL_OK;

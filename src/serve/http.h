@@ -94,6 +94,8 @@ typedef int (*kpHttp_handler)(void *ctx, const kpHttp_request *req, kpHttp_respo
 typedef struct kpHttp_server kpHttp_server;
 
 void kpHttp_configDefaults(kpHttp_config *config);
+/* The worker threads a server started with c has (resolving workers = 0). */
+unsigned kpHttp_workers(const kpHttp_config *c);
 
 /* Bind, start the loop and worker threads, and return; requests are served from then on.
  * Fails with KAPSUL_ERR_ARG (bad setting), KAPSUL_ERR_IO (bind, TLS files) or KAPSUL_ERR_NOMEM. */

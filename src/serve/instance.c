@@ -15,16 +15,102 @@ kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine,
                                  size_t len, kapsul_error *err) {
     memset(c, 0, sizeof *c);
     c->engine = engine;
-    kapsul_status st = kapsul_module_new(engine, bytes, len, &c->module, err);
-    if (st != KAPSUL_OK) return st;
-    const kapsul_template_import *imports;
-    size_t nimports;
-    if ((st = kapsul_wasi_template_imports(&imports, &nimports, err)) != KAPSUL_OK) return st;
-    /* UNLINKABLE (imports beyond WASI) or LIMIT (two memories, no address space) leave the
-     * per-run linking path, which reports the same problem per request as before. */
-    st = kapsul_template_new(engine, c->module, imports, nimports, NULL, &c->tpl, NULL);
-    if (st == KAPSUL_ERR_NOMEM) return kpError_set(err, st, 0, "out of memory");
-    return KAPSUL_OK;
+    return kapsul_module_new(engine, bytes, len, &c->module, err);
+}
+
+/* ---- The template cache ---------------------------------------------------------------------- */
+
+kapsul_status kpInstance_cacheInit(kpInstance_cache *cache, size_t max_live, uint32_t pool_size,
+                                   kapsul_error *err) {
+    memset(cache, 0, sizeof *cache);
+    cache->max_live = max_live ? max_live : 1;
+    cache->pool_size = pool_size ? pool_size : 1;
+    cache->lock = kpOs_mutexNew();
+    return cache->lock ? KAPSUL_OK : kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+}
+
+void kpInstance_cacheFree(kpInstance_cache *cache) {
+    kpOs_mutexFree(cache->lock);
+    cache->lock = NULL;
+}
+
+void kpInstance_cacheStats(kpInstance_cache *cache, uint64_t *live, uint64_t *made, uint64_t *freed) {
+    kpOs_mutexLock(cache->lock);
+    *live = cache->live;
+    *made = cache->made;
+    *freed = cache->freed;
+    kpOs_mutexUnlock(cache->lock);
+}
+
+static void list_unlink(kpInstance_cache *k, kpInstance_component *c) {
+    if (c->newer) c->newer->older = c->older;
+    else k->newest = c->older;
+    if (c->older) c->older->newer = c->newer;
+    else k->oldest = c->newer;
+    c->newer = c->older = NULL;
+}
+
+static void list_push(kpInstance_cache *k, kpInstance_component *c) {
+    c->newer = NULL;
+    c->older = k->newest;
+    if (k->newest) k->newest->newer = c;
+    else k->oldest = c;
+    k->newest = c;
+}
+
+/* Free the oldest unused templates until the cache is within max_live (runs in flight keep
+ * theirs: then it stays over until they end and the next template is made). */
+static void evict(kpInstance_cache *k) {
+    for (kpInstance_component *c = k->oldest, *newer; c && k->live > k->max_live; c = newer) {
+        newer = c->newer;
+        if (c->users) continue;
+        list_unlink(k, c);
+        kapsul_template_free(c->tpl);
+        c->tpl = NULL;
+        k->live--;
+        k->freed++;
+    }
+}
+
+/* The component's template for one run (made now if it has none), or NULL for the per-run
+ * linking path; KAPSUL_ERR_NOMEM in *st when the host is out of memory. Pair with give_back. */
+static kapsul_template *take_template(kpInstance_component *c, kapsul_status *st, kapsul_error *err) {
+    kpInstance_cache *k = c->cache;
+    *st = KAPSUL_OK;
+    if (!k) return NULL;
+    kpOs_mutexLock(k->lock);
+    if (!c->tpl && !c->no_template) {
+        const kapsul_template_import *imports;
+        size_t nimports;
+        kapsul_template_config cfg = { .pool_size = k->pool_size };
+        kapsul_status s = kapsul_wasi_template_imports(&imports, &nimports, err);
+        /* UNLINKABLE (imports beyond WASI) or LIMIT (two memories, no address space) leave the
+         * per-run linking path, which reports the same problem per request. */
+        if (s == KAPSUL_OK)
+            s = kapsul_template_new(c->engine, c->module, imports, nimports, &cfg, &c->tpl, NULL);
+        if (s == KAPSUL_ERR_NOMEM) *st = kpError_set(err, s, 0, "out of memory");
+        else if (s != KAPSUL_OK) c->no_template = true;
+        else {
+            list_push(k, c);
+            k->live++;
+            k->made++;
+            evict(k);
+        }
+    } else if (c->tpl && k->newest != c) {
+        list_unlink(k, c);
+        list_push(k, c);
+    }
+    kapsul_template *t = c->tpl;
+    if (t) c->users++;
+    kpOs_mutexUnlock(k->lock);
+    return t;
+}
+
+static void give_back(kpInstance_component *c, kapsul_template *t) {
+    if (!t) return;
+    kpOs_mutexLock(c->cache->lock);
+    c->users--;
+    kpOs_mutexUnlock(c->cache->lock);
 }
 
 kapsul_status kpInstance_addDir(kpInstance_component *c, const char *host, const char *guest, bool read_only,
@@ -46,7 +132,7 @@ void kpInstance_release(kpInstance_component *c) {
         kp_free((char *)c->dirs.v[i].guest_path);
     }
     kpVec_free(&c->dirs);
-    kapsul_template_free(c->tpl);
+    kapsul_template_free(c->tpl); /* no run is in flight any more */
     c->tpl = NULL;
     kapsul_module_free(c->module);
     c->module = NULL;
@@ -161,8 +247,9 @@ static void classify(kapsul_status st, const kapsul_error *e, kpInstance_output 
 
 /* Store, WASI context, linker and instance for this run only; then the entry point. The deadline
  * covers instantiation too (a start function can loop). */
-static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_input *in, const kpOs_fd *fds,
-                               kpInstance_output *out, kapsul_error *err) {
+static kapsul_status run_guest(const kpInstance_component *c, kapsul_template *tpl,
+                               const kpInstance_input *in, const kpOs_fd *fds, kpInstance_output *out,
+                               kapsul_error *err) {
     kapsul_store *store = NULL;
     kapsul_linker *linker = NULL;
     kapsul_wasi *wasi = NULL;
@@ -204,7 +291,7 @@ static kapsul_status run_guest(const kpInstance_component *c, const kpInstance_i
         goto fail;
     }
     st = fds ? kapsul_linker_instantiate(linker, c->module, &inst, &e)
-             : kapsul_template_instantiate(c->tpl, store, wasi, &inst, &e);
+             : kapsul_template_instantiate(tpl, store, wasi, &inst, &e);
     out->instantiate_ns = elapsed_ns(t0);
     if (st == KAPSUL_OK) {
         const char *name = in->entrypoint ? in->entrypoint : "_start";
@@ -230,13 +317,19 @@ fail:
     return rc;
 }
 
-kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in,
-                             kpInstance_output *out, kapsul_error *err) {
+kapsul_status kpInstance_run(kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
+                             kapsul_error *err) {
     kpOs_fd fds[3] = { KP_OS_NO_FD, KP_OS_NO_FD, KP_OS_NO_FD };
     static const char *const names[3] = { "kapsul-stdin", "kapsul-stdout", "kapsul-stderr" };
     kapsul_status rc = KAPSUL_OK;
     memset(out, 0, sizeof *out);
-    if (c->tpl) return run_guest(c, in, NULL, out, err);
+    kapsul_template *tpl = take_template(c, &rc, err);
+    if (rc != KAPSUL_OK) return rc;
+    if (tpl) {
+        rc = run_guest(c, tpl, in, NULL, out, err); /* the store is freed before give_back */
+        give_back(c, tpl);
+        return rc;
+    }
     for (int i = 0; i < 3; i++) {
         kpOs_err oe = kpOs_memFile(names[i], &fds[i]);
         if (oe != KP_OS_OK) {
@@ -245,7 +338,7 @@ kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_inp
         }
     }
     if ((rc = write_stdin(fds[0], in->stdin_bytes, in->stdin_len, err)) != KAPSUL_OK) goto fail;
-    if ((rc = run_guest(c, in, fds, out, err)) != KAPSUL_OK) goto fail;
+    if ((rc = run_guest(c, NULL, in, fds, out, err)) != KAPSUL_OK) goto fail;
     if ((rc = read_back(fds[1], KP_SERVE_MAX_STDOUT, &out->out, err)) != KAPSUL_OK) goto fail;
     rc = read_back(fds[2], KP_SERVE_MAX_STDERR, &out->err, err);
 fail:

@@ -15,6 +15,12 @@
  *     becomes a template (kapsul_template_new): each run takes a copy-on-write memory slot from
  *     its pool and uses in-memory stdio. Any other module is linked per run, with memory files as
  *     stdio, and fails at instantiation as kapsul_linker_instantiate says.
+ *   - Templates are made at a component's first run, not when it is prepared, and live in a
+ *     kpInstance_cache shared by the components of a process: at most max_live of them, the least
+ *     recently used one without a run in flight freed to make room (its module stays loaded, and
+ *     the template is made again at its next run). A template holds pool_size reservations of
+ *     address space, an in-memory file and the pages its slots keep resident, so an application
+ *     of 10,000 components could not hold one each (docs/RATIONALE.md, "Templates on demand").
  */
 #ifndef KP_SERVE_INSTANCE_H
 #define KP_SERVE_INSTANCE_H
@@ -24,14 +30,41 @@
 #include "base/base.h"
 #include "os/os.h"
 
-typedef struct kpInstance_component {
+typedef struct kpInstance_component kpInstance_component;
+
+/* The templates of a process's components. kpInstance_cacheInit before the first run;
+ * kpInstance_cacheFree after the last (the components free their own templates). */
+typedef struct kpInstance_cache {
+    kpOs_mutex *lock;
+    kpInstance_component *newest, *oldest; /* components holding a template, by last use */
+    size_t live, max_live;
+    uint32_t pool_size;   /* slots per template: the most runs one component has at once */
+    uint64_t made, freed; /* templates made and evicted (kapsul-serve's /metrics) */
+} kpInstance_cache;
+
+struct kpInstance_component {
     kapsul_engine *engine;        /* borrowed; shared by every component of the process */
     kapsul_module *module;        /* owned */
-    kapsul_template *tpl;         /* owned; NULL when the module imports more than WASI functions,
-                                     and then every run links a plain instance */
+    kpInstance_cache *cache;      /* borrowed; set before the first run */
     KP_VEC(kapsul_wasi_dir) dirs; /* owned strings; preopened read-only or as given */
     uint64_t timeout_ns, fuel;    /* per run; 0 = none */
-} kpInstance_component;
+    /* Guarded by cache->lock. tpl: owned; NULL before the first run, after an eviction, or when
+     * the module cannot be a template. no_template: it cannot (imports beyond WASI's functions,
+     * two memories, or no address space for the pool when it was tried), so every run links a
+     * plain instance from then on. users: runs using tpl now (an evicted template has none).
+     * newer/older: the cache's list while tpl is set. */
+    kapsul_template *tpl;
+    bool no_template;
+    uint32_t users;
+    kpInstance_component *newer, *older;
+};
+
+/* A cache of at most max_live templates (at least 1) of pool_size slots each. */
+kapsul_status kpInstance_cacheInit(kpInstance_cache *cache, size_t max_live, uint32_t pool_size,
+                                   kapsul_error *err);
+void kpInstance_cacheFree(kpInstance_cache *cache);
+/* A consistent reading of live, made and freed (for /metrics). */
+void kpInstance_cacheStats(kpInstance_cache *cache, uint64_t *live, uint64_t *made, uint64_t *freed);
 
 /* A run's handle for other threads: kpInstance_interrupt may be called at any time, before, during
  * or after the run (then it does nothing but leave `interrupted` set). */
@@ -71,7 +104,8 @@ typedef struct kpInstance_output {
     uint64_t memory_pages;   /* memory "memory" when the run ended (memories only grow) */
 } kpInstance_output;
 
-/* Load module bytes into a component. Errors as for kapsul_module_new. */
+/* Load (decode and validate) module bytes into a component. Errors as for kapsul_module_new.
+ * A component must not move in memory once it has run (the cache links to it). */
 kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
                                  size_t len, kapsul_error *err);
 /* Add a directory (strings copied). */
@@ -86,8 +120,8 @@ void kpInstance_interrupt(kpInstance_guard *g);
 /* Run one request. Returns KAPSUL_OK whenever the guest ran or failed in a way *out describes
  * (out->end); KAPSUL_ERR_NOMEM / KAPSUL_ERR_IO only when the host itself could not set the run up.
  * Free out with kpInstance_freeOutput in every case. */
-kapsul_status kpInstance_run(const kpInstance_component *c, const kpInstance_input *in,
-                             kpInstance_output *out, kapsul_error *err);
+kapsul_status kpInstance_run(kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
+                             kapsul_error *err);
 void kpInstance_freeOutput(kpInstance_output *out);
 
 #endif /* KP_SERVE_INSTANCE_H */

@@ -98,7 +98,7 @@ static size_t utf8_len(const uint8_t *s, size_t n) {
 
 /* A JSON string of bytes s[0..n): quotes, backslash and control bytes escaped, and every byte
  * that is not part of well-formed UTF-8 written as \u00XX, so the line stays valid JSON. */
-static void put_str(kpBuf *b, const char *s, size_t n) {
+void kpLog_jsonString(kpBuf *b, const char *s, size_t n) {
     kpBuf_byte(b, '"');
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -123,7 +123,7 @@ static void put_cstr(kpBuf *b, const char *key, const char *v) {
     char k[64];
     int n = snprintf(k, sizeof k, ",\"%s\":", key);
     kpBuf_push(b, k, (size_t)n);
-    if (v) put_str(b, v, strlen(v));
+    if (v) kpLog_jsonString(b, v, strlen(v));
     else kpBuf_push(b, "null", 4);
 }
 
@@ -196,7 +196,7 @@ void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, 
         put_cstr(&b, "span_id", trace->span_id);
         put_cstr(&b, "component", component);
         kpBuf_push(&b, ",\"line\":", 8);
-        put_str(&b, (const char *)text + i, n < KP_SERVE_STDERR_LINE ? n : KP_SERVE_STDERR_LINE);
+        kpLog_jsonString(&b, (const char *)text + i, n < KP_SERVE_STDERR_LINE ? n : KP_SERVE_STDERR_LINE);
         emit(log, &b);
         i += n + (nl ? 1 : 0);
     }

@@ -60,5 +60,8 @@ void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, 
                        size_t len);
 /* A server event ("listening", "stopped"...): {"kind":"server","message":...}. */
 void kpLog_event(kpLog *log, const char *message);
+/* Append s[0..n) to b as a JSON string, quoted and escaped (bytes that are not well-formed UTF-8
+ * as \u00XX). Out of memory leaves b short; callers check kpBuf_byte of a final byte. */
+void kpLog_jsonString(kpBuf *b, const char *s, size_t n);
 
 #endif /* KP_SERVE_LOG_H */

@@ -32,6 +32,7 @@ typedef struct kpRoute {
 
 typedef struct kpRouter {
     KP_VEC(kpRoute) routes;
+    kpStrIndex exact, wild; /* prefix -> route number, for exact routes and wildcards */
 } kpRouter;
 
 typedef enum kpRouteResult {

@@ -7,16 +7,9 @@
  * guests whose client left or whose drain ran out (kpHttp_cancelled): a guest in a loop never
  * polls anything itself.
  */
-#define _XOPEN_SOURCE 700
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "serve/server.h"
 #include "serve/wagi.h"
@@ -95,6 +88,20 @@ static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response 
         "# HELP kapsul_instances_live Guest instances running now.\n# TYPE kapsul_instances_live gauge\n"
         "kapsul_instances_live %llu\n",
         (unsigned long long)atomic_load(&app->live));
+    uint64_t live = 0, made = 0, freed = 0;
+    if (app->cache_ready) kpInstance_cacheStats(&app->cache, &live, &made, &freed);
+    metric_line(&b,
+                "# HELP kapsul_templates_live Components with a ready template (at most --max-templates).\n"
+                "# TYPE kapsul_templates_live gauge\nkapsul_templates_live %llu\n",
+                (unsigned long long)live);
+    metric_line(&b,
+                "# HELP kapsul_templates_made_total Templates made (first requests and rebuilds).\n"
+                "# TYPE kapsul_templates_made_total counter\nkapsul_templates_made_total %llu\n",
+                (unsigned long long)made);
+    metric_line(&b,
+                "# HELP kapsul_templates_evicted_total Templates freed to stay within --max-templates.\n"
+                "# TYPE kapsul_templates_evicted_total counter\nkapsul_templates_evicted_total %llu\n",
+                (unsigned long long)freed);
     kpHttp_addHeader(res, "content-type", 12, "text/plain; version=0.0.4", 25);
     int rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
     kpBuf_free(&b);
@@ -106,8 +113,7 @@ static int metrics_handle(void *ctx, const kpHttp_request *req, kpHttp_response 
 static void *monitor_main(void *p) {
     kpServe_app *app = p;
     while (!atomic_load(&app->stopping)) {
-        struct timespec ts = { 0, KP_SERVE_CANCEL_POLL_MS * 1000000L };
-        nanosleep(&ts, NULL);
+        kpOs_sleepNs(KP_SERVE_CANCEL_POLL_MS * 1000000ull);
         pthread_mutex_lock(&app->active_lock);
         for (kpServe_active *a = app->active; a; a = a->next)
             if (!atomic_load(&a->guard.interrupted) && kpHttp_cancelled(a->res))
@@ -210,7 +216,7 @@ static const char *protocol_of(int version) {
 static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env,
                          const kpStrVec *argv, const kpHttp_request *req, kpHttp_response *res, reply *r,
                          kpLogRequest *lr) {
-    const kpServe_component *c = &app->components.v[b->component];
+    kpServe_component *c = &app->components.v[b->component];
     kpServe_active a;
     kpInstance_output o;
     kapsul_error e;
@@ -314,6 +320,30 @@ static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_re
     return rc;
 }
 
+/* /.well-known/spin/info: the application's name and version as JSON (both come from the
+ * manifest, so they are escaped). */
+static int info(const kpServe_app *app, kpHttp_response *res, reply *r) {
+    kpBuf b = { 0 };
+    char runtime[64];
+    snprintf(runtime, sizeof runtime, "kapsul %s", kapsul_version());
+    kpBuf_push(&b, "{\"name\":", 8);
+    kpLog_jsonString(&b, app->name, strlen(app->name));
+    kpBuf_push(&b, ",\"version\":", 11);
+    kpLog_jsonString(&b, app->version, strlen(app->version));
+    kpBuf_push(&b, ",\"runtime\":", 11);
+    kpLog_jsonString(&b, runtime, strlen(runtime));
+    int rc = kpBuf_push(&b, "}\n", 2) == 0 ? 0 : -1;
+    if (rc == 0) {
+        r->status = 200;
+        r->bytes = b.len;
+        kpHttp_setStatus(res, 200);
+        kpHttp_addHeader(res, "content-type", 12, "application/json", 16);
+        rc = kpHttp_write(res, b.data, b.len) == KAPSUL_OK ? 0 : -1;
+    }
+    kpBuf_free(&b);
+    return rc;
+}
+
 /* The front's handler: trace context, route, answer, log. Always builds its own response, so the
  * front's bare 500 is only for a response that could not be built at all. */
 static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
@@ -339,10 +369,7 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     if (m.result == KP_ROUTE_HEALTH) {
         rc = plain(res, &r, 200, "OK");
     } else if (m.result == KP_ROUTE_INFO) {
-        char info[512];
-        snprintf(info, sizeof info, "{\"name\":\"%s\",\"version\":\"%s\",\"runtime\":\"kapsul %s\"}\n",
-                 app->name, app->version, kapsul_version());
-        rc = plain(res, &r, 200, info);
+        rc = info(app, res, &r);
     } else if (m.result == KP_ROUTE_NOT_FOUND) {
         r.outcome = "no route";
         rc = plain(res, &r, 404, "Not Found\n");
@@ -360,9 +387,8 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
     kpLog_request(app->log, &lr);
     count_request(app, component, r.status, lr.duration_us);
     if (app->otlp) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        uint64_t end = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        uint64_t end = 0;
+        kpOs_clockNow(KP_OS_CLOCK_REALTIME, &end);
         kpOtlp_span(app->otlp, &lr, end - lr.duration_us * 1000, end);
     }
     return rc;
@@ -376,7 +402,12 @@ static kapsul_status add_component(kpServe_app *app, const char *id, const uint8
     kpServe_component *c = &app->components.v[app->components.n];
     memset(c, 0, sizeof *c);
     if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    kapsul_status st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    kpBuf converted = { 0 };
+    kapsul_status st = KAPSUL_OK;
+    if (lim->convert && (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
+        bytes = converted.data, len = converted.len;
+    if (st == KAPSUL_OK) st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    kpBuf_free(&converted);
     if (st != KAPSUL_OK) {
         kp_free(c->id);
         return st;
@@ -426,30 +457,13 @@ kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log
 
 /* Copy one host file to root + guest path, creating the directories between. */
 static kapsul_status stage_file(const char *root, const char *host, const char *guest, kapsul_error *err) {
-    char path[4096];
-    int in = -1, out = -1;
-    kapsul_status rc = KAPSUL_OK;
+    char path[KP_OS_PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s%s", root, guest) >= sizeof path)
         return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "%s: path too long", guest);
-    for (char *s = path + strlen(root) + 1; (s = strchr(s, '/')); s++) {
-        *s = 0;
-        int r = mkdir(path, 0755);
-        *s = '/';
-        if (r != 0 && errno != EEXIST) goto fail;
-    }
-    if ((in = open(host, O_RDONLY | O_CLOEXEC)) < 0) goto fail;
-    if ((out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444)) < 0) goto fail;
-    char buf[65536];
-    for (ssize_t n; (n = read(in, buf, sizeof buf)) != 0;) {
-        if (n < 0 || write(out, buf, (size_t)n) != n) goto fail;
-    }
-    goto done;
-fail:
-    rc = kpError_set(err, KAPSUL_ERR_IO, 0, "cannot mount %s at %s: %s", host, guest, strerror(errno));
-done:
-    if (in >= 0) close(in);
-    if (out >= 0) close(out);
-    return rc;
+    kpOs_err e = kpOs_copyPath(host, path);
+    return e == KP_OS_OK ? KAPSUL_OK
+                         : kpError_set(err, KAPSUL_ERR_IO, 0, "cannot mount %s at %s: %s", host, guest,
+                                       kpOs_strerror(e));
 }
 
 /* A component's `files`: single files from globs are copied into a private tree (WASI preopens
@@ -459,21 +473,21 @@ done:
 static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const kpManifestComponent *mc,
                                  kapsul_error *err) {
     kapsul_status st = KAPSUL_OK;
-    char root[4096];
+    char root[KP_OS_PATH_MAX];
     bool any_file = false;
+    kpOs_err e;
     for (size_t i = 0; i < mc->files.n; i++) any_file |= mc->files.v[i].kind == KP_MOUNT_FILE;
     if (any_file) {
         if (!app->staging) {
             const char *tmp = getenv("TMPDIR");
-            char tmpl[4096];
-            snprintf(tmpl, sizeof tmpl, "%s/kapsul-up-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-            if (!mkdtemp(tmpl)) return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", tmpl, strerror(errno));
-            if (!(app->staging = kp_strndup(tmpl, strlen(tmpl))))
+            if ((e = kpOs_tempDir(tmp && *tmp ? tmp : "/tmp", "kapsul-up-", root, sizeof root)) != KP_OS_OK)
+                return kpError_set(err, KAPSUL_ERR_IO, 0, "a temporary directory: %s", kpOs_strerror(e));
+            if (!(app->staging = kp_strndup(root, strlen(root))))
                 return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         }
         snprintf(root, sizeof root, "%s/%zu", app->staging, app->components.n - 1);
-        if (mkdir(root, 0755) != 0)
-            return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, strerror(errno));
+        if ((e = kpOs_mkdirs(root)) != KP_OS_OK)
+            return kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", root, kpOs_strerror(e));
         for (size_t i = 0; st == KAPSUL_OK && i < mc->files.n; i++)
             if (mc->files.v[i].kind == KP_MOUNT_FILE)
                 st = stage_file(root, mc->files.v[i].host, mc->files.v[i].guest, err);
@@ -488,22 +502,17 @@ static kapsul_status mount_files(kpServe_app *app, kpServe_component *c, const k
 /* One component of the manifest, loaded from its source. */
 static kapsul_status load_component(kpServe_app *app, const kpManifestComponent *mc,
                                     const kpServe_limits *lim, kapsul_error *err) {
-    int fd = open(mc->source_path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
     uint8_t *bytes = NULL;
-    kapsul_status st;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = kpError_set(err, KAPSUL_ERR_IO, 0, "component '%s': %s: %s", mc->id, mc->source_path,
-                         fd < 0 ? strerror(errno) : "not a regular file");
-        goto fail;
-    }
-    if (!(bytes = kp_malloc(sb.st_size ? (size_t)sb.st_size : 1))) {
-        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-        goto fail;
-    }
     size_t got = 0;
-    for (ssize_t n; got < (size_t)sb.st_size && (n = read(fd, bytes + got, (size_t)sb.st_size - got)) > 0;)
-        got += (size_t)n;
+    kapsul_status st;
+    kpOs_err e = kpOs_readPath(mc->source_path, SIZE_MAX, (void **)&bytes, &got);
+    if (e != KP_OS_OK) {
+        st = e == KP_OS_ENOMEM
+                 ? kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory")
+                 : kpError_set(err, KAPSUL_ERR_IO, 0, "component '%s': %s: %s", mc->id, mc->source_path,
+                               e == KP_OS_EINVAL ? "not a regular file" : kpOs_strerror(e));
+        goto fail;
+    }
     st = add_component(app, mc->id, bytes, got, lim, err);
     if (st != KAPSUL_OK) {
         char msg[640];
@@ -530,7 +539,6 @@ static kapsul_status load_component(kpServe_app *app, const kpManifestComponent 
     c->nenv = mc->env.n;
     st = mount_files(app, c, mc, err);
 fail:
-    if (fd >= 0) close(fd);
     kp_free(bytes);
     return st;
 }
@@ -573,6 +581,15 @@ kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kp
                             kpHttp_server **out, kapsul_error *err) {
     if (!(app->stats = kp_calloc(app->components.n + 1, sizeof *app->stats)))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    /* Guests run on the front's workers only, so a template never needs more slots than there
+     * are workers; the live templates are bounded by count and by the slots they reserve. */
+    uint32_t pool = kpHttp_workers(cfg);
+    size_t max_live = app->max_templates ? app->max_templates : KP_SERVE_MAX_TEMPLATES;
+    if (max_live > KP_SERVE_MAX_POOL_SLOTS / pool) max_live = KP_SERVE_MAX_POOL_SLOTS / pool;
+    kapsul_status st = kpInstance_cacheInit(&app->cache, max_live, pool, err);
+    if (st != KAPSUL_OK) return st;
+    app->cache_ready = true;
+    for (size_t i = 0; i < app->components.n; i++) app->components.v[i].run.cache = &app->cache;
     if (pthread_create(&app->monitor, NULL, monitor_main, app) != 0)
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "cannot start the monitor thread");
     app->monitor_started = true;
@@ -600,12 +617,6 @@ kapsul_status kpServe_stop(kpServe_app *app, kpHttp_server *server, kapsul_error
     return st;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
 void kpServe_free(kpServe_app *app) {
     for (size_t i = 0; i < app->components.n; i++) {
         kpInstance_release(&app->components.v[i].run);
@@ -614,8 +625,9 @@ void kpServe_free(kpServe_app *app) {
     kpVec_free(&app->components);
     kpVec_free(&app->bindings);
     kpRoute_free(&app->router);
+    if (app->cache_ready) kpInstance_cacheFree(&app->cache);
     kp_free(app->stats);
-    if (app->staging) nftw(app->staging, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (app->staging) kpOs_removeTree(app->staging); /* as far as it can: nothing to report to */
     kp_free(app->staging);
     pthread_mutex_destroy(&app->active_lock);
 }

@@ -56,8 +56,11 @@ typedef struct kpServe_app {
     const char *name, *version, *base; /* borrowed */
     kpRouter router;
     KP_VEC(kpServe_binding) bindings;
-    KP_VEC(kpServe_component) components;
-    char *staging; /* a temporary directory of mounted files, removed at free */
+    KP_VEC(kpServe_component) components; /* fixed once kpServe_start runs (the cache links them) */
+    kpInstance_cache cache;               /* their templates (serve/instance.h) */
+    bool cache_ready;
+    size_t max_templates; /* live templates; 0 = KP_SERVE_MAX_TEMPLATES (set before kpServe_start) */
+    char *staging;        /* a temporary directory of mounted files, removed at free */
     /* Requests whose guest runs, checked for cancellation by the monitor thread. */
     pthread_mutex_t active_lock;
     kpServe_active *active;
@@ -70,9 +73,14 @@ typedef struct kpServe_app {
     kpOtlp *otlp;           /* borrowed: the span exporter, or NULL */
 } kpServe_app;
 
-/* Per-run limits every component gets. */
+/* Per-run limits every component gets, and how its bytes are loaded. */
 typedef struct kpServe_limits {
     uint64_t timeout_ns, fuel;
+    /* When set, each component's module bytes pass through this before kapsul_module_new, once
+     * at start-up: kapsul-serve's --tier native compiles them to .kwasm here (the serve layer
+     * cannot call the CLI's compiler driver itself). out is freed by the caller. */
+    kapsul_status (*convert)(void *ctx, const uint8_t *bytes, size_t len, kpBuf *out, kapsul_error *err);
+    void *convert_ctx;
 } kpServe_limits;
 
 /* `kapsul serve`: one module on every path ("/..."); env and dirs as `kapsul run` takes them. */

@@ -51,8 +51,9 @@ static uint16_t do_io(kpWasiCall *c, bool write, int64_t offset, int result_arg)
         return done ? KP_WE_SUCCESS : e;
     }
     if (offset < 0 && !write && !kpWasi_waitReady(c, f->host, KP_OS_POLL_IN)) return KP_WE_SUCCESS;
-    if (offset < 0 && write && f->filetype != KP_FT_FILE && !c->w->sigpipe_ignored)
-        oe = kpOs_writeQuiet(f->host, iov, n, &done);
+    bool stream = offset < 0 && write && f->filetype != KP_FT_FILE;
+    if (stream && c->w->sigpipe_ignored < 0) c->w->sigpipe_ignored = kpOs_sigpipeIgnored();
+    if (stream && !c->w->sigpipe_ignored) oe = kpOs_writeQuiet(f->host, iov, n, &done);
     else if (offset < 0) oe = write ? kpOs_write(f->host, iov, n, &done) : kpOs_read(f->host, iov, n, &done);
     else if (!write) oe = kpOs_pread(f->host, iov, n, (uint64_t)offset, &done);
     else oe = kpOs_pwrite(f->host, iov, n, (uint64_t)offset, &done);

@@ -210,7 +210,7 @@ kapsul_status kapsul_wasi_new(const kapsul_wasi_config *config, kapsul_wasi **ou
     w->nfds = 3;
     for (int i = 0; i < 3; i++) w->fds[i].host = KP_OS_NO_FD;
     w->deadline = config->deadline_ns;
-    w->sigpipe_ignored = kpOs_sigpipeIgnored();
+    w->sigpipe_ignored = -1; /* asked at the first write to a pipe or socket (fs.c) */
     w->argc = config->argc;
     w->envc = config->envc;
     if (copy_strings(config->argv, config->argc, &w->argv, &w->argv_bytes) != KAPSUL_OK ||

@@ -223,9 +223,12 @@ struct kapsul_wasi {
     size_t envc;
     size_t env_bytes;
     kpWasiFd *fds;
-    uint32_t nfds;        /* slot i is guest fd i */
-    uint64_t deadline;    /* CLOCK_MONOTONIC ns; 0 = none */
-    bool sigpipe_ignored; /* SIGPIPE was SIG_IGN at creation: writes need no masking */
+    uint32_t nfds;          /* slot i is guest fd i */
+    uint64_t deadline;      /* CLOCK_MONOTONIC ns; 0 = none */
+    int8_t sigpipe_ignored; /* SIGPIPE was SIG_IGN at the context's first write to a pipe or
+                               socket (1; 0: not, writes are masked); -1 before that write, so
+                               a context that never makes one (serve's in-memory stdio) never
+                               asks the kernel (a sigaction call per request otherwise) */
     const uint8_t *in;
     size_t in_len, in_pos; /* in-memory stdin (borrowed) */
     kpWasiOut out[2];      /* in-memory stdout, stderr */

@@ -90,5 +90,37 @@ if [ "${KAPSUL_GOLDEN_UPDATE:-0}" = 1 ]; then
     echo "install test: updated tests/install/host.golden"
 fi
 diff -u "$src/tests/install/host.golden" "$T/shared.out" || fail "host (shared) output differs from host.golden"
+
+# The installed CLI: kapsul and kapsul-serve side by side in bin/, and `kapsul serve` (which execs
+# kapsul-serve from kapsul's own directory) answering a WAGI request, then stopping on SIGTERM.
+for f in kapsul kapsul-serve; do
+    [ -x "$prefix/bin/$f" ] || fail "bin/$f was not installed"
+done
+cat >"$T/hello.wat" <<'WAT'
+(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "Content-Type: text/plain\n\ninstalled\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 36))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+WAT
+"$prefix/bin/kapsul" wat2wasm "$T/hello.wat" -o "$T/hello.wasm"
+"$prefix/bin/kapsul" serve --listen 127.0.0.1:0 --log-file "$T/serve.log" "$T/hello.wasm" &
+serve_pid=$!
+trap 'kill -TERM "$serve_pid" 2>/dev/null || true; rm -rf "$T"' EXIT
+port=
+for _ in $(seq 400); do
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.log" 2>/dev/null || true)
+    [ -n "$port" ] && break
+    kill -0 "$serve_pid" 2>/dev/null || fail "the installed kapsul serve exited"
+    sleep 0.05
+done
+[ -n "$port" ] || { kill -TERM "$serve_pid"; fail "the installed kapsul serve did not start"; }
+answer=$(curl -s --max-time 30 "http://127.0.0.1:$port/" || true)
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "the installed kapsul serve did not exit 0 on SIGTERM"
+[ "$answer" = installed ] || fail "the installed kapsul serve answered '$answer'"
 diff -u "$src/tests/install/host.golden" "$T/static.out" || fail "host-static output differs from host.golden"
-echo "install test: $prefix ($version): headers, libkapsul.a, $soname ($(wc -l <"$T/exported") symbols), kapsul.pc, host and host-static OK"
+echo "install test: $prefix ($version): headers, libkapsul.a, $soname ($(wc -l <"$T/exported") symbols), kapsul.pc, host and host-static, kapsul serve OK"

@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """test_serve.py -- `kapsul serve` and `kapsul up` end to end, with a WAGI guest built at test time.
 
-Usage: test_serve.py PATH/TO/kapsul GUEST_DIR
+Usage: test_serve.py PATH/TO/kapsul GUEST_DIR [--tier native]
+
+With --tier native every server runs its guest as native code (`--tier native`, compiled once at
+start-up by kapsul-llvmc into a cache under the test's temporary directory) and only the tests in
+NATIVE_TESTS run: the WAGI contract, the 1 MiB body, fresh instances, timeouts, keep-alive and
+routing, which do not depend on the tier (fuel is the interpreter's).
 
 Builds tests/serve/guests/wagi_echo.c with `clang --target=wasm32-wasi` ($CLANG), then each test
 starts `kapsul serve` or `kapsul up` itself on 127.0.0.1 (port 0; the port is read from the first
@@ -25,7 +30,12 @@ import time
 
 KAPSUL = os.path.abspath(sys.argv[1])
 GUESTS = os.path.abspath(sys.argv[2])
+NATIVE = sys.argv[3:5] == ["--tier", "native"]
 TMP = tempfile.mkdtemp(prefix="kapsul-serve-")
+TIER = ["--tier", "native", "--cache", os.path.join(TMP, "cache")] if NATIVE else []
+NATIVE_TESTS = {"test_cgi_environment", "test_host_environment_invisible", "test_output_mapping",
+                "test_binary_body_1mib", "test_fresh_instance_per_request", "test_timeout_while_others_answer",
+                "test_keep_alive", "test_up_routing_and_files"}
 GUEST = os.path.join(TMP, "wagi_echo.wasm")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
 
@@ -43,7 +53,7 @@ class Server:
     def __init__(self, *args, env=None, listen_scheme="http"):
         Server.count += 1
         self.log = os.path.join(TMP, "log%d.jsonl" % Server.count)
-        cmd = [KAPSUL, args[0], "--listen", "127.0.0.1:0", "--log-file", self.log, *map(str, args[1:])]
+        cmd = [KAPSUL, args[0], *TIER, "--listen", "127.0.0.1:0", "--log-file", self.log, *map(str, args[1:])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=env if env is not None else os.environ)
         self.port = None
@@ -499,6 +509,19 @@ def test_up_routing_and_files():
                 os.path.getmtime(os.path.join(os.environ.get("TMPDIR", "/tmp"), p)) > time.time() - 2]
 
 
+def test_info_escapes_name():
+    d = make_app(MANIFEST.replace('name = "routes"', r'name = "say \"hi\" \\ back\u00e9"'))
+    s = Server("up", "-f", d)
+    try:
+        st, h, out = s.get("/.well-known/spin/info")
+        assert st == 200 and h["content-type"] == "application/json", (st, h)
+        info = json.loads(out)
+        assert info["name"] == 'say "hi" \\ back\u00e9' and info["version"] == "0.1.0", info
+        assert info["runtime"].startswith("kapsul "), info
+    finally:
+        s.stop()
+
+
 def test_up_refuses_spin_executor():
     d = make_app(MANIFEST.replace('component = "wild"\nexecutor = { type = "wagi" }', 'component = "wild"'))
     r = subprocess.run([KAPSUL, "up", "-f", d, "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
@@ -534,7 +557,7 @@ def main():
     only = os.environ.get("KAPSUL_SERVE_TEST")
     passed = failed = 0
     for name, fn in tests:
-        if only and only not in name:
+        if (only and only not in name) or (NATIVE and name not in NATIVE_TESTS):
             continue
         try:
             fn()

@@ -1,11 +1,14 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Seven libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# Nine libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
 # wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
 # toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
-# into an HTTP response, and the request environment built from fuzzed request fields), kwasm
-# (bytes -> kapsul_module_deserialize: artifact header, checksum and the ELF loader).
+# into an HTTP response, and the request environment built from fuzzed request fields), oci (the OCI
+# client's manifest, index, config, reference and tar+gzip layer parsers; links kapsul_oci), bundle
+# (an OCI bundle's config.json and kapsul-runc's state file, src/oci/runc_spec.c, runc_state.c;
+# links kapsul_runc), kwasm (bytes -> kapsul_module_deserialize: artifact header, checksum and
+# the ELF loader).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
@@ -19,14 +22,14 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi kwasm)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle kwasm)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
 foreach(t ${KAPSUL_FUZZ_TARGETS})
   add_executable(fuzz_replay_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c
                                   ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
-  target_link_libraries(fuzz_replay_${t} PRIVATE kapsul_core)
+  target_link_libraries(fuzz_replay_${t} PRIVATE $<IF:$<STREQUAL:${t},oci>,kapsul_oci,$<IF:$<STREQUAL:${t},bundle>,kapsul_runc,kapsul_core>>)
   set_target_properties(fuzz_replay_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME fuzz.corpus.${t}
            COMMAND fuzz_replay_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${t})
@@ -37,7 +40,7 @@ endforeach()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci)-" prefix "${name}")
   if(prefix)
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
@@ -49,11 +52,13 @@ endforeach()
 if(KAPSUL_FUZZ)
   # Coverage instrumentation for the library; the targets get libFuzzer's main.
   target_compile_options(kapsul_objects PRIVATE -fsanitize=fuzzer-no-link)
+  target_compile_options(kapsul_runc PRIVATE -fsanitize=fuzzer-no-link)
+  target_compile_options(kapsul_oci PRIVATE -fsanitize=fuzzer-no-link)
   foreach(t ${KAPSUL_FUZZ_ALL})
     add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
     target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(fuzz_${t} PRIVATE kapsul_core)
+    target_link_libraries(fuzz_${t} PRIVATE $<IF:$<STREQUAL:${t},oci>,kapsul_oci,$<IF:$<STREQUAL:${t},bundle>,kapsul_runc,kapsul_core>>)
     set_target_properties(fuzz_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
   endforeach()
 else()

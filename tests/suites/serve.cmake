@@ -8,6 +8,10 @@
 #               build/kapsul-serve): the WAGI contract, routing from a manifest, files, 400 concurrent
 #               fresh instances, timeouts, fuel, keep-alive, SIGTERM, the JSON log and trace context.
 #               It also runs in the sanitizer pass (the guest builds in seconds).
+#   serve.wagi.native  the same with --tier native (a subset; needs kapsul-llvmc).
+#   serve.tenants tests/serve/test_tenants.py: `kapsul up` with 500 generated components (WAT,
+#               `kapsul wat2wasm`), every route answering its own id, also with --max-templates 16
+#               (templates evicted and rebuilt under load). bench/density.sh measures 10,000.
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   set(Python3_EXECUTABLE python3)
@@ -25,3 +29,13 @@ add_test(NAME serve.wagi
                  ${CMAKE_SOURCE_DIR}/tests/serve/guests)
 set_tests_properties(serve.wagi PROPERTIES LABELS "serve;sanitize" TIMEOUT 600
                      ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
+if(TARGET kapsul-llvmc)
+  # The same contract with the guest compiled to native code (a subset: test_serve.py NATIVE_TESTS).
+  add_test(NAME serve.wagi.native
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_serve.py $<TARGET_FILE:kapsul>
+                   ${CMAKE_SOURCE_DIR}/tests/serve/guests --tier native)
+  set_tests_properties(serve.wagi.native PROPERTIES LABELS "serve;native" TIMEOUT 600)
+endif()
+add_test(NAME serve.tenants
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_tenants.py $<TARGET_FILE:kapsul> 500)
+set_tests_properties(serve.tenants PROPERTIES LABELS "serve" TIMEOUT 600)

@@ -1,4 +1,7 @@
 /* Unit tests for base/: LEB128 reading rules, UTF-8 validation, buffers. */
+#include <stdio.h>
+#include <string.h>
+
 #include "base/base.h"
 #include "test.h"
 
@@ -54,8 +57,36 @@ static void test_utf8(void) {
     CHECK(!kp_utf8_valid((const uint8_t *)"\xe2\x82", 2));     /* truncated */
 }
 
+/* kpStrIndex: put/get across growth, duplicates refused with the first value, keys by bytes
+ * (NUL inside, prefixes, the empty key). */
+static void test_strindex(void) {
+    enum {
+        N = 3000
+    };
+    static char keys[N][16];
+    kpStrIndex ix = { 0 };
+    size_t v = 0;
+    CHECK(!kpStrIndex_get(&ix, "a", 1, &v));
+    bool ok = true;
+    for (size_t i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "key%zu", i);
+        ok &= kpStrIndex_put(&ix, keys[i], strlen(keys[i]), i, NULL) == 0;
+    }
+    CHECK(ok && ix.n == N);
+    for (size_t i = 0; i < N; i++) ok &= kpStrIndex_get(&ix, keys[i], strlen(keys[i]), &v) && v == i;
+    CHECK(ok);
+    CHECK(kpStrIndex_put(&ix, "key17", 5, 99, &v) == 1 && v == 17 && ix.n == N);
+    CHECK(!kpStrIndex_get(&ix, "key", 3, &v) && !kpStrIndex_get(&ix, "key30000", 8, &v));
+    CHECK(kpStrIndex_put(&ix, "", 0, 7, NULL) == 0 && kpStrIndex_get(&ix, "x", 0, &v) && v == 7);
+    CHECK(kpStrIndex_put(&ix, "a\0b", 3, 8, NULL) == 0 && !kpStrIndex_get(&ix, "a", 1, &v) &&
+          kpStrIndex_get(&ix, "a\0b", 3, &v) && v == 8);
+    kpStrIndex_free(&ix);
+    CHECK(ix.n == 0 && !kpStrIndex_get(&ix, "key1", 4, &v));
+}
+
 int main(void) {
     test_leb();
     test_utf8();
+    test_strindex();
     return kpt_finish();
 }

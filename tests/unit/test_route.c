@@ -135,7 +135,51 @@ static void test_manifest_base(void) {
     kpManifest_free(&m);
 }
 
+/* Thousands of routes (the router hashes them): each path still finds its own route, wildcards
+ * nest by longest prefix, a duplicate is refused. */
+static void test_many(void) {
+    enum {
+        N = 2000
+    };
+    static char names[2 * N][32];
+    kpRouter r;
+    memset(&r, 0, sizeof r);
+    bool ok = true;
+    for (int i = 0; i < N; i++) {
+        snprintf(names[2 * i], 32, "/t/%d", i);
+        snprintf(names[2 * i + 1], 32, "/w/%d/...", i);
+        ok &= kpRoute_add(&r, names[2 * i], names[2 * i], names[2 * i], (size_t)i, NULL) == KAPSUL_OK;
+        ok &= kpRoute_add(&r, names[2 * i + 1], names[2 * i + 1], names[2 * i + 1], (size_t)(N + i), NULL) ==
+              KAPSUL_OK;
+    }
+    CHECK(ok);
+    for (int i = 0; i < N; i += 13) {
+        char p[64];
+        kpRouteMatch m;
+        snprintf(p, sizeof p, "/t/%d", i);
+        kpRoute_match(&r, p, strlen(p), &m);
+        ok &= m.result == KP_ROUTE_MATCH && m.route->index == (size_t)i;
+        snprintf(p, sizeof p, "/w/%d/a/b", i);
+        kpRoute_match(&r, p, strlen(p), &m);
+        ok &= m.result == KP_ROUTE_MATCH && m.route->index == (size_t)(N + i) && m.path_info_len == 4;
+        snprintf(p, sizeof p, "/w/%dx", i);
+        kpRoute_match(&r, p, strlen(p), &m);
+        ok &= m.result == KP_ROUTE_NOT_FOUND;
+    }
+    CHECK(ok);
+    CHECK(kpRoute_add(&r, "/t/5", "/t/5", "again", 0, NULL) == KAPSUL_ERR_ARG);
+    CHECK(kpRoute_add(&r, "/w/5/...", "/w/5/...", "again", 0, NULL) == KAPSUL_ERR_ARG);
+    CHECK(kpRoute_add(&r, "/t/5/...", "/t/5/...", "wild", 9999, NULL) == KAPSUL_OK); /* exact != wildcard */
+    kpRouteMatch m;
+    kpRoute_match(&r, "/t/5", 4, &m);
+    CHECK(m.result == KP_ROUTE_MATCH && m.route->index == 5); /* exact wins */
+    kpRoute_match(&r, "/t/5/x", 6, &m);
+    CHECK(m.result == KP_ROUTE_MATCH && m.route->index == 9999);
+    kpRoute_free(&r);
+}
+
 int main(void) {
+    test_many();
     test_rules();
     test_no_wildcard();
     test_well_known();

@@ -254,6 +254,46 @@ static void test_limits(void) {
     kpToml_free(ok);
 }
 
+/* Tables past 16 keys are looked up through a hash index (toml.c): every key is still found,
+ * duplicates still refused at their position, dotted keys still extend the right table. */
+static void test_big_tables(void) {
+    enum {
+        N = 5000
+    };
+    kpBuf src = { 0 };
+    char line[96];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(line, sizeof line, "k%d = %d\n[t.c%d]\nx = %d\n[u]\nd%d.v = %d\n", i, i, i, i, i, i);
+        kpBuf_push(&src, line, (size_t)n);
+    }
+    /* "[u]" comes back at line 9: a table defined twice, refused where it is repeated. */
+    kpTomlValue *v = NULL;
+    kapsul_error err;
+    CHECK(kpToml_parse((const char *)src.data, src.len, &v, &err) == KAPSUL_ERR_MALFORMED && err.line == 9);
+    src.len = 0;
+    kpBuf_push(&src, "[t]\n", 4);
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(line, sizeof line, "c%d.x = %d\n", i, i);
+        kpBuf_push(&src, line, (size_t)n);
+    }
+    CHECK(kpToml_parse((const char *)src.data, src.len, &v, &err) == KAPSUL_OK);
+    const kpTomlValue *t = kpToml_get(v, "t");
+    bool all = t && t->u.tab.n == N;
+    for (int i = 0; all && i < N; i += 7) {
+        snprintf(line, sizeof line, "c%d", i);
+        const kpTomlValue *x = kpToml_get(kpToml_get(t, line), "x");
+        all = x && x->kind == KP_TOML_INTEGER && x->u.i == i;
+    }
+    CHECK(all);
+    CHECK(kpToml_get(t, "c5000") == NULL && kpToml_get(t, "c") == NULL);
+    kpToml_free(v);
+    int n = snprintf(line, sizeof line, "c17.x = 1\n");
+    kpBuf_push(&src, line, (size_t)n);
+    CHECK(kpToml_parse((const char *)src.data, src.len, &v, &err) == KAPSUL_ERR_MALFORMED);
+    CHECK(err.line == N + 2 && strstr(err.message, "duplicate key 'c17.x'") != NULL);
+    kpBuf_free(&src);
+}
+
 /* Every allocation failure is reported as out of memory and leaks nothing (ASan build checks). */
 static void test_allocfail(void) {
     const char *src =
@@ -308,6 +348,7 @@ int main(void) {
     test_errors();
     test_corners();
     test_limits();
+    test_big_tables();
     test_allocfail();
     return kpt_finish();
 }
