@@ -87,8 +87,6 @@ bool kpOs_threadInit(void);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t kpOs_monotonicNs(void);
-/* Sleep the calling thread for about ns nanoseconds (a signal may end it early). */
-void kpOs_sleepNs(uint64_t ns);
 
 /* The clocks a guest may read (WASI's four, in its order). */
 typedef enum kpOs_clock {

@@ -214,11 +214,6 @@ uint64_t kpOs_monotonicNs(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void kpOs_sleepNs(uint64_t ns) {
-    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-    nanosleep(&ts, NULL);
-}
-
 /* WASI's clock ids map one to one onto the POSIX clocks. */
 static const clockid_t clock_ids[] = { CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                                        CLOCK_THREAD_CPUTIME_ID };
