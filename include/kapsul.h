@@ -205,6 +205,18 @@ typedef struct kapsul_val {
 
 /* ---- Engine and configuration ---------------------------------------------------------------- */
 
+/* How a module's code runs. KAPSUL_TIER_INTERP (the default): kapsul_module_new lowers a binary
+ * module for the interpreter (starts in microseconds, about 10x slower than native code).
+ * KAPSUL_TIER_NATIVE: kapsul_module_new first compiles a binary module to machine code, as
+ * kapsul_module_serialize does (seconds for a large module, no cache: compile once with
+ * kapsul_module_serialize and keep the bytes, or use `kapsul compile`). Either way, .kwasm bytes
+ * (compiled artifacts) load as native code, and an instance whose memory could not get its guard
+ * reservation runs in the interpreter. */
+typedef enum kapsul_tier {
+    KAPSUL_TIER_INTERP = 0,
+    KAPSUL_TIER_NATIVE = 1
+} kapsul_tier;
+
 /* Zero in every field means the default, so `kapsul_config c = {0};` (or a NULL config) is the
  * default configuration. */
 typedef struct kapsul_config {
@@ -217,6 +229,12 @@ typedef struct kapsul_config {
      * explicit bounds check per access (for hosts that cannot install signal handlers). The
      * runtime falls back to this by itself when the address space cannot be reserved. */
     bool explicit_bounds_checks;
+    kapsul_tier tier; /* see kapsul_tier */
+    /* The native compiler kapsul_module_serialize (and KAPSUL_TIER_NATIVE) runs: the library never
+     * links LLVM, it runs this program (kapsul-llvmc, built and installed with kapsul) with the
+     * module on stdin. NULL: $KAPSUL_LLVMC if set, else kapsul-llvmc in the running executable's
+     * directory, else kapsul-llvmc on $PATH. Copied by kapsul_engine_new. */
+    const char *native_compiler;
 } kapsul_config;
 
 /* An engine: the configuration and the registry of function types that modules and stores made
@@ -251,6 +269,27 @@ KAPSUL_API kapsul_status kapsul_module_new_wat(kapsul_engine *engine, const char
                                                kapsul_module **out, kapsul_error *err);
 /* Drop the caller's reference; the module is freed when no instance uses it any more. */
 KAPSUL_API void kapsul_module_free(kapsul_module *module);
+
+/* Compile the module's code to native machine code for this host and return the .kwasm artifact
+ * (the module's bytes, the code, kapsul's version, the CPU features and flags), which
+ * kapsul_module_deserialize or kapsul_module_new load later without compiling, in this process or
+ * another, as long as kapsul's version and the CPU features match. *out is malloc'd: free it with
+ * kapsul_bytes_free. Runs the native compiler (kapsul_config.native_compiler), also for a module
+ * that was itself loaded from a .kwasm.
+ *   KAPSUL_ERR_LIMIT  no native compiler found ("the native tier is absent"), or it refused the
+ *                     module (err->message says why)
+ *   KAPSUL_ERR_IO     the compiler could not be run */
+KAPSUL_API kapsul_status kapsul_module_serialize(const kapsul_module *module, uint8_t **out, size_t *out_len,
+                                                 kapsul_error *err);
+/* Load a .kwasm artifact made by kapsul_module_serialize or `kapsul compile`. Only artifacts are
+ * accepted; they are checked as kapsul_module_new checks them (checksum, layout, version, CPU
+ * features, the ELF object) and refused, never run, when anything is off:
+ *   KAPSUL_ERR_MALFORMED  not an artifact, truncated or corrupted (err->message says which)
+ *   KAPSUL_ERR_LIMIT      built by another kapsul version or for other CPU features (recompile) */
+KAPSUL_API kapsul_status kapsul_module_deserialize(kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                                   kapsul_module **out, kapsul_error *err);
+/* Free bytes kapsul returned (kapsul_module_serialize). NULL is ignored. */
+KAPSUL_API void kapsul_bytes_free(uint8_t *bytes);
 
 typedef enum kapsul_externkind {
     KAPSUL_EXTERN_FUNC = 0,

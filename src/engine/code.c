@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include "engine/ir.h"
 #include "module/opcodes.h"
 
@@ -42,6 +43,22 @@ uint32_t kpCode_offsetAt(const kpCode *c, uint32_t word) {
         off = (uint32_t)((int64_t)off + e);
     }
     return off;
+}
+
+kapsul_status kpCode_nativeStub(const kpFuncType *ft, kpCode *out) {
+    memset(out, 0, sizeof *out);
+    uint32_t np = 0, nr = 0;
+    for (uint32_t i = 0; i < ft->nparams; i++) np += kp_slot_width(ft->types[i]);
+    for (uint32_t i = 0; i < ft->nresults; i++) nr += kp_slot_width(kpFuncType_results(ft)[i]);
+    if (!(out->code = kp_malloc(6 * sizeof *out->code))) return KAPSUL_ERR_NOMEM;
+    /* CHECK 0: the compiled entry charges the function's fuel itself. */
+    const uint32_t words[6] = { kpIr_CHECK, 0, kpIr_NATIVE, kpIr_RETURN, 0, nr };
+    memcpy(out->code, words, sizeof words);
+    out->len = 6;
+    out->nparam_slots = np;
+    out->nresult_slots = nr;
+    out->nslots = np > nr ? np : nr;
+    return KAPSUL_OK;
 }
 
 /* ---- Disassembly (debugging and the engine's own tests) ---- */

@@ -172,35 +172,44 @@ static bool chunked_move(kpExec *s, uint8_t *d, const uint8_t *src, uint64_t n) 
 
 /* ---- Traps ---- */
 
-/* Frame k of err: function f at IR word `at` (NULL: position unknown). */
-static void put_frame(kapsul_error *err, int k, const kapsul_func *f, const uint32_t *at) {
-    kapsul_frame *fr = &err->frames[k];
-    fr->func_index = f->index;
-    fr->offset = at && f->code ? kpCode_offsetAt(f->code, (uint32_t)(at - f->code->code)) : 0;
-    fr->module = f->inst ? f->inst->module : NULL;
+void kpTrap_addFrame(kapsul_error *err, const kpInstCore *inst, uint32_t func, uint32_t offset) {
+    if (err->nframes < 0 || err->nframes > KAPSUL_MAX_FRAMES) return;
+    if (err->nframes == KAPSUL_MAX_FRAMES) {
+        /* Full: keep the innermost frames and slide the outermost KAPSUL_TAIL_FRAMES along. */
+        kapsul_frame *tail = &err->frames[KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES];
+        memmove(tail, tail + 1, (KAPSUL_TAIL_FRAMES - 1) * sizeof *tail);
+        err->frames_omitted++;
+        err->nframes--;
+    }
+    kapsul_frame *fr = &err->frames[err->nframes++];
+    fr->func_index = func;
+    fr->offset = offset;
+    fr->module = inst ? inst->module : NULL;
     fr->name[0] = 0;
-    const kpModule *m = f->inst ? f->inst->m : NULL;
-    if (m && f->index < m->nfunc_names && m->func_names[f->index])
-        snprintf(fr->name, sizeof fr->name, "%s", m->func_names[f->index]);
+    const kpModule *m = inst ? inst->m : NULL;
+    if (m && func < m->nfunc_names && m->func_names[func])
+        snprintf(fr->name, sizeof fr->name, "%s", m->func_names[func]);
 }
 
-/* Fill err's backtrace with the frames above depth0, innermost first: a deep stack keeps its
- * top and bottom frames and counts the rest. top_at is an IR word inside the instruction the
- * innermost frame is at; the others are at the call before their return point. */
+/* Append to err's backtrace the frames above depth0, innermost first. top_at is an IR word inside
+ * the instruction the innermost frame is at (NULL: unknown); the others are at the call before
+ * their return point. */
+static void append_backtrace(const kpExec *s, uint32_t depth0, const uint32_t *top_at, kapsul_error *err) {
+    for (uint32_t j = s->nframes; j-- > depth0;) {
+        const kapsul_func *f = s->frames[j].func;
+        const uint32_t *at = j + 1 == s->nframes ? top_at
+                             : s->frames[j + 1].ret_ip ? s->frames[j + 1].ret_ip - 1
+                                                       : NULL;
+        uint32_t off = at && f->code ? kpCode_offsetAt(f->code, (uint32_t)(at - f->code->code)) : 0;
+        kpTrap_addFrame(err, f->inst, f->index, off);
+    }
+}
+
+/* Fill err's backtrace with the frames above depth0 (see append_backtrace). */
 static void add_backtrace(const kpExec *s, uint32_t depth0, const uint32_t *top_at, kapsul_error *err) {
-    uint32_t total = s->nframes - depth0, head = total, skip = 0;
-    if (total > KAPSUL_MAX_FRAMES) {
-        head = KAPSUL_MAX_FRAMES - KAPSUL_TAIL_FRAMES;
-        skip = total - KAPSUL_MAX_FRAMES;
-    }
     err->nframes = 0;
-    err->frames_omitted = (int)skip;
-    for (uint32_t n = 0; n < total; n++) {
-        if (n == head) n += skip;
-        uint32_t j = s->nframes - 1 - n;
-        const uint32_t *at = n == 0 ? top_at : s->frames[j + 1].ret_ip ? s->frames[j + 1].ret_ip - 1 : NULL;
-        put_frame(err, err->nframes++, s->frames[j].func, at);
-    }
+    err->frames_omitted = 0;
+    append_backtrace(s, depth0, top_at, err);
 }
 
 /* Read from a signal handler on the thread running x: frames are only ever appended after their
@@ -420,6 +429,26 @@ next:
             fp = f->fp;
             func = s->frames[s->nframes - 1].func;
             goto enter_caller;
+        }
+        vmcase(NATIVE) {
+            /* An interpreted caller reached a function of a native instance: its compiled code
+             * runs on this frame's slots (results replace the arguments), then RETURN follows. */
+            ex->in_wasm = false;
+            status = kpNative_call(s, func, func->inst->native, fp, err);
+            ex->in_wasm = true;
+            if (status != KAPSUL_OK) {
+                /* The native frames (this function's included) are in err; the interpreted
+                 * callers follow, as they would for a trap in interpreted code. */
+                s->nframes--;
+                if (status == KAPSUL_ERR_TRAP && err) {
+                    const uint32_t *ret = s->frames[s->nframes].ret_ip;
+                    append_backtrace(s, depth0, ret ? ret - 1 : NULL, err);
+                }
+                s->nframes++;
+                return status;
+            }
+            ip += 1;
+            vmbreak;
         }
         vmcase(CALL) {
             callee = inst->funcs[ip[1]];

@@ -44,6 +44,7 @@
     X(COPY2, 5, "d1 s1 d2 s2")                 /* s[d1] = s[s1]; then s[d2] = s[s2] */             \
     X(COPYN, 0, "n d1 s1 .. dn sn")            /* n >= 3 copies in order; 2n+2 words */            \
     X(RETURN, 3, "src nres")                   /* s[0..nres) = s[src..src+nres); return */         \
+    X(NATIVE, 1, "")                           /* run this function's native code on s[0..) */     \
     X(CALL, 3, "func base")                    /* call function index func, args at base */        \
     X(CALL_INDIRECT, 5, "type table idx base") /* type = canonical type id */                      \
     X(SELECT, 5, "dst c a b")                  /* s[dst] = s[c] ? s[a] : s[b] */                   \
@@ -70,18 +71,20 @@
 
 /* Memory accesses: loads "dst addr offset", stores "addr val offset" (4 words). Same IDs as the
  * wasm instructions, so lowering maps them by name. */
-#define KP_IR_MEMOPS(X)                                                                                    \
-    X(I32_LOAD)                                                                                            \
-    X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U)      \
-        X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)      \
-            X(I32_STORE) X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) \
-                X(I64_STORE16) X(I64_STORE32)
+#define KP_IR_MEMOPS(X)                                                                                      \
+    X(I32_LOAD)                                                                                              \
+    X(I64_LOAD)                                                                                              \
+    X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S)     \
+        X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U) X(I32_STORE)          \
+            X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) \
+                X(I64_STORE32)
 
 /* Numeric instructions: unary "dst a" (3 words) and binary "dst a b" (4 words). Same IDs as the
  * wasm instructions; their semantics are written beside the handlers in interp.c. */
 #define KP_IR_UNARY(X)                                                                                       \
     X(I32_EQZ)                                                                                               \
-    X(I64_EQZ) X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I64_CLZ) X(I64_CTZ) X(I64_POPCNT) X(F32_ABS) X(F32_NEG) \
+    X(I64_EQZ)                                                                                               \
+    X(I32_CLZ) X(I32_CTZ) X(I32_POPCNT) X(I64_CLZ) X(I64_CTZ) X(I64_POPCNT) X(F32_ABS) X(F32_NEG)            \
         X(F32_CEIL) X(F32_FLOOR) X(F32_TRUNC) X(F32_NEAREST) X(F32_SQRT) X(F64_ABS) X(F64_NEG) X(F64_CEIL)   \
             X(F64_FLOOR) X(F64_TRUNC) X(F64_NEAREST) X(F64_SQRT) X(I32_WRAP_I64) X(I32_TRUNC_F32_S)          \
                 X(I32_TRUNC_F32_U) X(I32_TRUNC_F64_S) X(I32_TRUNC_F64_U) X(I64_EXTEND_I32_S)                 \
@@ -97,18 +100,19 @@
                                                         X(I64_TRUNC_SAT_F32_S) X(I64_TRUNC_SAT_F32_U)        \
                                                             X(I64_TRUNC_SAT_F64_S) X(I64_TRUNC_SAT_F64_U)
 
-#define KP_IR_BINARY(X)                                                                                      \
-    X(I32_EQ)                                                                                                \
-    X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S) X(I32_LE_U) X(I32_GE_S)            \
-        X(I32_GE_U) X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U) X(I64_LE_S)          \
-            X(I64_LE_U) X(I64_GE_S) X(I64_GE_U) X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE)  \
-                X(F64_EQ) X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE) X(I32_ADD) X(I32_SUB) X(I32_MUL) \
-                    X(I32_DIV_S) X(I32_DIV_U) X(I32_REM_S) X(I32_REM_U) X(I32_AND) X(I32_OR) X(I32_XOR)      \
-                        X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR) X(I64_ADD) X(I64_SUB)   \
-                            X(I64_MUL) X(I64_DIV_S) X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U) X(I64_AND)        \
-                                X(I64_OR) X(I64_XOR) X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL)        \
-                                    X(I64_ROTR) X(F32_ADD) X(F32_SUB) X(F32_MUL) X(F32_DIV) X(F32_MIN)       \
-                                        X(F32_MAX) X(F32_COPYSIGN) X(F64_ADD) X(F64_SUB) X(F64_MUL)          \
+#define KP_IR_BINARY(X)                                                                                    \
+    X(I32_EQ)                                                                                              \
+    X(I32_NE)                                                                                              \
+    X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S) X(I32_LE_U) X(I32_GE_S) X(I32_GE_U)        \
+        X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U) X(I64_GT_S) X(I64_GT_U) X(I64_LE_S) X(I64_LE_U)        \
+            X(I64_GE_S) X(I64_GE_U) X(F32_EQ) X(F32_NE) X(F32_LT) X(F32_GT) X(F32_LE) X(F32_GE) X(F64_EQ)  \
+                X(F64_NE) X(F64_LT) X(F64_GT) X(F64_LE) X(F64_GE) X(I32_ADD) X(I32_SUB) X(I32_MUL)         \
+                    X(I32_DIV_S) X(I32_DIV_U) X(I32_REM_S) X(I32_REM_U) X(I32_AND) X(I32_OR) X(I32_XOR)    \
+                        X(I32_SHL) X(I32_SHR_S) X(I32_SHR_U) X(I32_ROTL) X(I32_ROTR) X(I64_ADD) X(I64_SUB) \
+                            X(I64_MUL) X(I64_DIV_S) X(I64_DIV_U) X(I64_REM_S) X(I64_REM_U) X(I64_AND)      \
+                                X(I64_OR) X(I64_XOR) X(I64_SHL) X(I64_SHR_S) X(I64_SHR_U) X(I64_ROTL)      \
+                                    X(I64_ROTR) X(F32_ADD) X(F32_SUB) X(F32_MUL) X(F32_DIV) X(F32_MIN)     \
+                                        X(F32_MAX) X(F32_COPYSIGN) X(F64_ADD) X(F64_SUB) X(F64_MUL)        \
                                             X(F64_DIV) X(F64_MIN) X(F64_MAX) X(F64_COPYSIGN)
 
 /* Fused forms, made by peepholes in lowering. Their semantics are written here, once, as C
@@ -123,25 +127,26 @@
  *   I32_SUB_IMM right before a BR_<cmp> whose first operand it wrote.
  * BRR_<cmp> "d x y b target" and BRR_<cmp>_IMM "d x y imm target" (6 words): the same with the
  *   step in a register, s[d] = x + s[y], made from an I32_ADD. */
-#define KP_IR_IMM32(X)                                                                     \
-    X(I32_ADD, x + y)                                                                      \
-    X(I32_SUB, x - y) X(I32_MUL, x *y) X(I32_AND, x &y) X(I32_OR, x | y) X(I32_XOR, x ^ y) \
-        X(I32_SHL, x << (y & 31)) X(I32_SHR_U, x >> (y & 31))                              \
-            X(I32_SHR_S, (uint32_t)((int32_t)x >> (y & 31)))                               \
-                X(I32_ROTL, (x << (y & 31)) | (x >> ((32 - (y & 31)) & 31)))               \
-                    X(I32_ROTR, (x >> (y & 31)) | (x << ((32 - (y & 31)) & 31))) KP_IR_CMP32(X)
-#define KP_IR_CMP32(X)                                                                                \
-    X(I32_EQ, x == y)                                                                                 \
-    X(I32_NE, x != y) X(I32_LT_S, (int32_t)x < (int32_t)y) X(I32_LT_U, x < y)                         \
-        X(I32_GT_S, (int32_t)x > (int32_t)y) X(I32_GT_U, x > y) X(I32_LE_S, (int32_t)x <= (int32_t)y) \
-            X(I32_LE_U, x <= y) X(I32_GE_S, (int32_t)x >= (int32_t)y) X(I32_GE_U, x >= y)
-#define KP_IR_IMM64(X)                                                                     \
-    X(I64_ADD, x + y)                                                                      \
-    X(I64_SUB, x - y) X(I64_MUL, x *y) X(I64_AND, x &y) X(I64_OR, x | y) X(I64_XOR, x ^ y) \
-        X(I64_SHL, x << (y & 63)) X(I64_SHR_U, x >> (y & 63))                              \
-            X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))                               \
-                X(I64_ROTL, (x << (y & 63)) | (x >> ((64 - (y & 63)) & 63)))               \
-                    X(I64_ROTR, (x >> (y & 63)) | (x << ((64 - (y & 63)) & 63)))
+#define KP_IR_IMM32(X)                                                                             \
+    X(I32_ADD, x + y)                                                                              \
+    X(I32_SUB, x - y)                                                                              \
+    X(I32_MUL, x *y) X(I32_AND, x &y) X(I32_OR, x | y) X(I32_XOR, x ^ y) X(I32_SHL, x << (y & 31)) \
+        X(I32_SHR_U, x >> (y & 31)) X(I32_SHR_S, (uint32_t)((int32_t)x >> (y & 31)))               \
+            X(I32_ROTL, (x << (y & 31)) | (x >> ((32 - (y & 31)) & 31)))                           \
+                X(I32_ROTR, (x >> (y & 31)) | (x << ((32 - (y & 31)) & 31))) KP_IR_CMP32(X)
+#define KP_IR_CMP32(X)                                                                           \
+    X(I32_EQ, x == y)                                                                            \
+    X(I32_NE, x != y)                                                                            \
+    X(I32_LT_S, (int32_t)x < (int32_t)y) X(I32_LT_U, x < y) X(I32_GT_S, (int32_t)x > (int32_t)y) \
+        X(I32_GT_U, x > y) X(I32_LE_S, (int32_t)x <= (int32_t)y) X(I32_LE_U, x <= y)             \
+            X(I32_GE_S, (int32_t)x >= (int32_t)y) X(I32_GE_U, x >= y)
+#define KP_IR_IMM64(X)                                                                             \
+    X(I64_ADD, x + y)                                                                              \
+    X(I64_SUB, x - y)                                                                              \
+    X(I64_MUL, x *y) X(I64_AND, x &y) X(I64_OR, x | y) X(I64_XOR, x ^ y) X(I64_SHL, x << (y & 63)) \
+        X(I64_SHR_U, x >> (y & 63)) X(I64_SHR_S, (uint64_t)((int64_t)x >> (y & 63)))               \
+            X(I64_ROTL, (x << (y & 63)) | (x >> ((64 - (y & 63)) & 63)))                           \
+                X(I64_ROTR, (x >> (y & 63)) | (x << ((64 - (y & 63)) & 63)))
 /* <store>_IMM "addr imm offset" (4 words): stores a constant (i64: sign-extended 32 bits); made
  * from `const; store`. X(ID, access bytes). */
 #define KP_IR_STOREI(X) X(I32_STORE, 4) X(I32_STORE8, 1) X(I32_STORE16, 2) X(I64_STORE, 8)
@@ -149,10 +154,11 @@
  * from `i32.add/sub` with a constant right before the load. The add wraps at 32 bits before the
  * memarg offset is added, exactly as the two instructions do, so nothing changes at the 4 GiB
  * edge; it only saves a dispatch. */
-#define KP_IR_LOADA(X)                                                                                \
-    X(I32_LOAD)                                                                                       \
-    X(I64_LOAD) X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U) \
-        X(I64_LOAD8_S) X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)
+#define KP_IR_LOADA(X)                                                                                   \
+    X(I32_LOAD)                                                                                          \
+    X(I64_LOAD)                                                                                          \
+    X(F32_LOAD) X(F64_LOAD) X(I32_LOAD8_S) X(I32_LOAD8_U) X(I32_LOAD16_S) X(I32_LOAD16_U) X(I64_LOAD8_S) \
+        X(I64_LOAD8_U) X(I64_LOAD16_S) X(I64_LOAD16_U) X(I64_LOAD32_S) X(I64_LOAD32_U)
 
 /* Pairs fused into one instruction "dst a x y" (5 words): an operation whose second operand is the
  * result of the instruction right before, an operand-stack temporary used nowhere else. Made by
@@ -190,10 +196,10 @@
                                             indexed by x (i32.shl right before I32_LOAD_ADD) */    \
     X(I32_SHRAND, 5, "dst x k m")        /* (x >> k) & m: from `i32.shr_u k; i32.and m` */         \
     X(BRA_NZ, 5, "d x k target")         /* s[d] = x + k; branch if s[d] != 0 (add/sub; br_if) */
-#define KP_IR_STOREX(X)                                                                              \
-    X(I32_STORE)                                                                                     \
-    X(I64_STORE) X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) \
-        X(I64_STORE32)
+#define KP_IR_STOREX(X) \
+    X(I32_STORE)        \
+    X(I64_STORE)        \
+    X(F32_STORE) X(F64_STORE) X(I32_STORE8) X(I32_STORE16) X(I64_STORE8) X(I64_STORE16) X(I64_STORE32)
 
 /* Every IR opcode family in enum order; the enum, the names and the dispatch table expand it.
  * C(id, words, ops); N(id) plain; I(id, x) id_IMM; B(id, x) BR_id and BR_id_IMM; A(id) id_ADD;
@@ -201,9 +207,10 @@
  * BRR_id_IMM. The inlined SIMD ops (kpIr_V_*) follow. */
 #define KP_IR_EACH(C, N, I, B, A, XM, XI, BA, BR)                                                       \
     KP_IR_CONTROL(C)                                                                                    \
-    KP_IR_MEMOPS(N) KP_IR_UNARY(N) KP_IR_BINARY(N) KP_IR_IMM32(I) KP_IR_IMM64(I) KP_IR_CMP32(B)         \
-        KP_IR_STOREI(I) KP_IR_LOADA(A) KP_IR_FUSED(C) KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) \
-            KP_IR_CMP32(BA) KP_IR_CMP32(BR) KP_IR_SIMD(C)
+    KP_IR_MEMOPS(N)                                                                                     \
+    KP_IR_UNARY(N) KP_IR_BINARY(N) KP_IR_IMM32(I) KP_IR_IMM64(I) KP_IR_CMP32(B) KP_IR_STOREI(I)         \
+        KP_IR_LOADA(A) KP_IR_FUSED(C) KP_IR_LOADA(XM) KP_IR_STOREX(XM) KP_IR_STOREI(XI) KP_IR_CMP32(BA) \
+            KP_IR_CMP32(BR) KP_IR_SIMD(C)
 
 /* SIMD (v128 = two consecutive slots; semantics in simd.c). X(ID, words, operands) as above.
  * sop is the kpOp of the wasm instruction; unused operand slots are 0. */
@@ -277,6 +284,11 @@ void kpCode_free(kpCode *c);
 uint32_t kpCode_offsetAt(const kpCode *c, uint32_t word);
 /* Print the instructions, one per line (debugging; works before and after threading). */
 void kpCode_dump(const kpCode *c, FILE *out);
+/* The code of a function of a module loaded with native code (a .kwasm): not lowered, a stub
+ * `CHECK 0; NATIVE; RETURN 0 nres` whose NATIVE runs the compiled function with the frame's
+ * slots, for interpreted callers in other instances (kpInterp_call enters native code directly).
+ * KAPSUL_ERR_NOMEM only. */
+kapsul_status kpCode_nativeStub(const kpFuncType *ft, kpCode *out);
 /* Number of words of the instruction at ip (opcode numbers, i.e. before threading). */
 uint32_t kpCode_words(const uint32_t *ip);
 

@@ -375,8 +375,11 @@ static kapsul_status push_ctl(lower *L, uint8_t kind, const kpInstr *in) {
 
 /* ---- Fuel/interrupt checks ----
  * A CHECK sits at function entry and at every loop header. Its cost is the number of wasm
- * instructions lowered between it and the next CHECK in code order, which makes fuel use a pure
- * function of the executed path (deterministic) without counting every instruction. */
+ * instructions from it to the next `loop` in code order (or the function's end), which makes fuel
+ * use a pure function of the executed path (deterministic) without counting every instruction.
+ * The count is syntactic: instructions the lowering skips as dead count too, and a dead loop
+ * starts a segment of its own that nothing charges, so the native tier, which decides deadness
+ * differently, computes the same costs (kpTranslate's fuel_costs; docs/RATIONALE.md). */
 static void close_check(lower *L) {
     if (L->check_site != NONE && !L->nomem) {
         uint32_t cost = L->ninstr - L->check_count;
@@ -590,25 +593,34 @@ static kapsul_status lower_br_table(lower *L, const kpInstr *in) {
 /* ---- Skipping dead code ---- */
 
 /* Skip instructions until the else/end that closes the current block; leaves r at it. */
-static bool skip_dead(kpReader *r) {
+static bool skip_dead(lower *L, kpReader *r) {
     uint32_t depth = 0;
     for (;;) {
         const uint8_t *at = r->p;
         kpInstr in;
         if (!kpDecode_next(r, &in)) return false;
+        if (in.op == kpOp_LOOP) {
+            /* A dead loop still starts a fuel segment, which nothing charges. */
+            close_check(L);
+            L->check_site = NONE;
+            L->check_count = L->ninstr;
+        }
+        L->ninstr++; /* fuel counts dead code too (see close_check); the else/end is given back */
         switch (in.op) {
-        case kpOp_BLOCK:
         case kpOp_LOOP:
+        case kpOp_BLOCK:
         case kpOp_IF: depth++; break;
         case kpOp_ELSE:
             if (depth == 0) {
                 r->p = at;
+                L->ninstr--;
                 return true;
             }
             break;
         case kpOp_END:
             if (depth == 0) {
                 r->p = at;
+                L->ninstr--;
                 return true;
             }
             depth--;
@@ -1450,7 +1462,7 @@ static kapsul_status lower_body(lower *L, const kpFunc *f, kapsul_error *err) {
     kpRead_init(&r, L->m->bytes, L->m->bytes + f->body.start, L->m->bytes + f->body.start + f->body.len);
     bool done = false;
     while (!done) {
-        if (L->unreachable && !skip_dead(&r))
+        if (L->unreachable && !skip_dead(L, &r))
             return kpError_set(err, KAPSUL_ERR_MALFORMED, kpRead_offset(&r), "%s",
                                r.error ? r.error : "bad body");
         kpInstr in;

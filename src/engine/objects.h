@@ -104,6 +104,10 @@ typedef struct kpExec {
     /* Every memory of the store. They live here, not with the store's other objects, because the
      * fault handler asks whether a faulting address lies in one of their reservations. */
     KP_VEC(kapsul_memory *) mems;
+    /* The native tier's frame records (max_frames, made by the first native instance) and the
+     * store-wide depth a native entry starts at (engine/native/bridge.c). */
+    uint64_t *native_frames;
+    uint32_t native_depth;
 } kpExec;
 #define KP_INTR_USER 1
 #define KP_INTR_DEADLINE 2
@@ -156,5 +160,9 @@ size_t kpInterp_sample(const kpExec *x, kapsul_frame *out, size_t max);
 /* Install the fault handler (idempotent); false if it cannot be, and memories must not rely on
  * guard regions then. */
 bool kpInterp_guardPagesReady(void);
+/* Append one frame to err's backtrace: function func of instance inst (NULL: nameless) at module
+ * offset `offset` (0: unknown). Past KAPSUL_MAX_FRAMES the innermost frames stay and the last
+ * KAPSUL_TAIL_FRAMES slide, counted in frames_omitted. Both tiers record frames through this. */
+void kpTrap_addFrame(kapsul_error *err, const kpInstCore *inst, uint32_t func, uint32_t offset);
 
 #endif /* KP_OBJECTS_H */

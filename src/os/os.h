@@ -356,6 +356,18 @@ typedef struct kpOs_exit {
  * manifest and runs with the user's rights, as `make` would run it; never from a guest. */
 kpOs_err kpOs_runShell(const char *command, const char *dir, kpOs_exit *out);
 
+/* Run program `path` with argv (NULL-terminated, argv[0] included) as a filter: `in` on its
+ * stdin, its whole stdout into *out (kp_malloc'd, *out_len bytes; the caller kp_frees it, also on
+ * error), the first msg_cap-1 bytes of its stderr into msg (NUL-terminated), and wait for it.
+ * KP_OS_OK means it ran (*exit says how it ended); an error means it could not start or its pipes
+ * failed. For the embedding API's native compiler (kapsul-llvmc): a program the embedder
+ * configured or installed beside kapsul, never a guest's. */
+kpOs_err kpOs_runFilter(const char *path, char *const argv[], const uint8_t *in, size_t in_len, uint8_t **out,
+                        size_t *out_len, char *msg, size_t msg_cap, kpOs_exit *exit);
+/* The path of program `name` in the running executable's directory (from /proc/self/exe) into
+ * buf; false if unknown or there is no such executable file. */
+bool kpOs_besideExe(const char *name, char *buf, size_t cap);
+
 /* ---- Whole paths (path_posix.c) -------------------------------------------------------------- */
 /* For tools working on the user's own files (the OCI client's layouts, pulls and cache), never a
  * guest's path. */

@@ -2,6 +2,8 @@
  * engine.c -- the engine: its configuration (defaults filled in once) and the registry of
  * canonical function types that call_indirect and linking compare by id.
  */
+#include <string.h>
+
 #include "runtime/runtime.h"
 
 kapsul_status kapsul_engine_new(const kapsul_config *config, kapsul_engine **out, kapsul_error *err) {
@@ -16,7 +18,14 @@ kapsul_status kapsul_engine_new(const kapsul_config *config, kapsul_engine **out
     if (!e->config.max_memory_bytes || e->config.max_memory_bytes > ((size_t)KP_MAX_PAGES * KP_PAGE_SIZE))
         e->config.max_memory_bytes = (size_t)KP_MAX_PAGES * KP_PAGE_SIZE;
     e->lock = kpOs_mutexNew();
-    if (!e->lock) {
+    if (e->config.native_compiler) {
+        size_t n = strlen(e->config.native_compiler) + 1;
+        if ((e->compiler = kp_malloc(n))) memcpy(e->compiler, e->config.native_compiler, n);
+    }
+    e->config.native_compiler = e->compiler;
+    if (!e->lock || (config && config->native_compiler && !e->compiler)) {
+        kpOs_mutexFree(e->lock);
+        kp_free(e->compiler);
         kp_free(e);
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     }
@@ -33,6 +42,7 @@ void kapsul_engine_free(kapsul_engine *e) {
     kp_free(e->types);
     kp_free(e->hash);
     kpOs_mutexFree(e->lock);
+    kp_free(e->compiler);
     kp_free(e);
 }
 

@@ -348,12 +348,17 @@ kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kaps
     }
     if ((st = define_all(s, inst, mem0, err)) != KAPSUL_OK) return st;
     /* Code compiled for guard regions runs native only over a reserved memory; otherwise this
-     * instance runs in the interpreter (the module is lowered for it too). */
+     * instance runs in the interpreter (the module is lowered for it then, once). */
     bool guarded = !inst->core.mem0 || inst->core.mem0->reserved;
     if (mod->native && (guarded || !kpNativeCode_guard(mod->native)) &&
         (st = kpNative_instantiate(&s->exec, &inst->core, mod->type_ids, mod->native, &inst->core.native,
                                    err)) != KAPSUL_OK)
         return st;
+    if (mod->native && !inst->core.native) {
+        const kpCode *codes;
+        if ((st = kpModule_lowered(mod, &codes, err)) != KAPSUL_OK) return st;
+        for (uint32_t i = 0; i < m->nfuncs; i++) inst->core.funcs[m->nfunc_imports + i]->code = &codes[i];
+    }
     if ((st = eval_elems(inst, err)) != KAPSUL_OK) return st;
     if ((st = apply_segments(inst, data_done, err)) != KAPSUL_OK) return st;
     if (m->has_start) {

@@ -1,5 +1,6 @@
 /*
- * module.c -- modules: decode + validate + lower every function at load time, the import and
+ * module.c -- modules: decode + validate + lower every function at load time (not for a .kwasm,
+ * whose compiled code runs them; see kpModule_lowered), the import and
  * export listings, and the reference count instances hold.
  */
 #include <stdio.h>
@@ -12,9 +13,13 @@
 
 void kpModule_release(kapsul_module *mod) {
     if (!mod || __atomic_sub_fetch(&mod->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
-    if (mod->codes && mod->m)
-        for (uint32_t i = 0; i < mod->m->nfuncs; i++) kpCode_free(&mod->codes[i]);
-    kp_free(mod->codes);
+    for (int k = 0; k < 2; k++) {
+        kpCode *c = k ? mod->lowered : mod->codes;
+        if (c && mod->m)
+            for (uint32_t i = 0; i < mod->m->nfuncs; i++) kpCode_free(&c[i]);
+        kp_free(c);
+    }
+    if (mod->lock) kpOs_mutexFree(mod->lock);
     kp_free(mod->func_types);
     kp_free(mod->type_ids);
     kp_free(mod->canon);
@@ -44,6 +49,37 @@ static kapsul_status index_module(kapsul_module *mod) {
     return KAPSUL_OK;
 }
 
+/* Lower every defined function for the interpreter into a fresh array. */
+static kapsul_status lower_all(kapsul_module *mod, kpCode **out, kapsul_error *err) {
+    kpCode *codes = kp_calloc(mod->m->nfuncs ? mod->m->nfuncs : 1, sizeof *codes);
+    if (!codes) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    kpLowerCtx cx = { mod->m, mod->func_types, mod->type_ids };
+    for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
+        kapsul_status st = kpLower_function(&cx, i, &codes[i], err);
+        if (st != KAPSUL_OK) {
+            for (uint32_t k = 0; k < i; k++) kpCode_free(&codes[k]);
+            kp_free(codes);
+            return st;
+        }
+        kpInterp_thread(&codes[i]);
+    }
+    *out = codes;
+    return KAPSUL_OK;
+}
+
+kapsul_status kpModule_lowered(kapsul_module *mod, const kpCode **out, kapsul_error *err) {
+    if (!mod->native) {
+        *out = mod->codes;
+        return KAPSUL_OK;
+    }
+    kapsul_status st = KAPSUL_OK;
+    kpOs_mutexLock(mod->lock);
+    if (!mod->lowered) st = lower_all(mod, &mod->lowered, err);
+    *out = mod->lowered;
+    kpOs_mutexUnlock(mod->lock);
+    return st;
+}
+
 kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, size_t len, kapsul_module **out,
                                 kapsul_error *err) {
     kpError_clear(err);
@@ -56,6 +92,18 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
     mod->refs = 1;
     /* A compiled artifact: checked whole, then its module goes the usual way. */
     kpArtifact art;
+    kpBuf compiled = { 0 };
+    if (engine->config.tier == KAPSUL_TIER_NATIVE && bytes && !kpArtifact_isKwasm(bytes, len)) {
+        /* Validate first, so a bad module gets the decoder's error, not the compiler's. */
+        kpModule *check = NULL;
+        if ((st = kpDecode_module(bytes, len, &check, err)) == KAPSUL_OK) st = kpValidate_module(check, err);
+        if (check) kpModule_free(check);
+        if (st != KAPSUL_OK ||
+            (st = kpRuntime_compileNative(engine, bytes, len, &compiled, err)) != KAPSUL_OK)
+            goto fail;
+        bytes = compiled.data;
+        len = compiled.len;
+    }
     bool native = bytes && kpArtifact_isKwasm(bytes, len);
     if (native) {
         if ((st = kpArtifact_read(bytes, len, &art, err)) != KAPSUL_OK) goto fail;
@@ -69,15 +117,22 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
         kpError_set(err, st, 0, "out of memory");
         goto fail;
     }
-    mod->codes = kp_calloc(mod->m->nfuncs ? mod->m->nfuncs : 1, sizeof *mod->codes);
-    if (!mod->codes) {
-        st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (native) {
+        /* Compiled code runs these functions: stubs for interpreted callers, no lowering. */
+        mod->codes = kp_calloc(mod->m->nfuncs ? mod->m->nfuncs : 1, sizeof *mod->codes);
+        if (!mod->codes || !(mod->lock = kpOs_mutexNew())) {
+            st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+            goto fail;
+        }
+        for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
+            if (kpCode_nativeStub(&mod->m->types[mod->m->funcs[i].type], &mod->codes[i]) != KAPSUL_OK) {
+                st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+                goto fail;
+            }
+            kpInterp_thread(&mod->codes[i]);
+        }
+    } else if ((st = lower_all(mod, &mod->codes, err)) != KAPSUL_OK) {
         goto fail;
-    }
-    kpLowerCtx cx = { mod->m, mod->func_types, mod->type_ids };
-    for (uint32_t i = 0; i < mod->m->nfuncs; i++) {
-        if ((st = kpLower_function(&cx, i, &mod->codes[i], err)) != KAPSUL_OK) goto fail;
-        kpInterp_thread(&mod->codes[i]);
     }
     if (native) {
         if (art.nfuncs != kpModule_numFuncs(mod->m)) {
@@ -88,9 +143,11 @@ kapsul_status kapsul_module_new(kapsul_engine *engine, const uint8_t *bytes, siz
             goto fail;
         kpNativeCode_setGuard(mod->native, strstr(art.flags, "bounds-checks") == NULL);
     }
+    kpBuf_free(&compiled);
     *out = mod;
     return KAPSUL_OK;
 fail:
+    kpBuf_free(&compiled);
     kpModule_release(mod);
     return st;
 }

@@ -16,7 +16,8 @@
 #include "os/os.h"
 
 struct kapsul_engine {
-    kapsul_config config; /* defaults filled in */
+    kapsul_config config; /* defaults filled in; native_compiler points to compiler below */
+    char *compiler;       /* the configured native compiler's path (copy), or NULL */
     kpOs_mutex *lock;     /* guards the type registry */
     kpFuncType **types;   /* canonical function types by id; each separately allocated */
     uint32_t ntypes, cap;
@@ -33,7 +34,12 @@ kapsul_status kpEngine_internType(kapsul_engine *e, const kpFuncType *t, uint32_
 struct kapsul_module {
     kapsul_engine *engine;
     kpModule *m;
-    kpCode *codes;               /* one per defined function */
+    kpCode *codes; /* one per defined function (native modules: stubs, see below) */
+    /* Native modules are not lowered at load (codes holds kpCode_nativeStub stubs); an instance
+     * that cannot run their code (guard-mode code over an unreserved memory) gets the lowered
+     * code, made on first need under lock (kpModule_lowered). */
+    kpCode *lowered;
+    kpOs_mutex *lock;
     uint32_t *func_types;        /* type index per function index (imports first) */
     uint32_t *type_ids;          /* canonical id per type index */
     const kpFuncType **canon;    /* canonical type per type index */
@@ -46,6 +52,13 @@ void kpSymbols_free(struct kpSymbols *syms);
  * "global mut i32", "table 0 10 funcref" (instance.c). */
 void kpInstance_describeImport(const kapsul_module *mod, const kpImport *im, char *b, size_t cap);
 void kpModule_release(kapsul_module *mod);
+/* Run the native compiler (serialize.c) on a binary module: the .kwasm bytes into *out.
+ * Errors: KAPSUL_ERR_LIMIT (no compiler, or it refused the module), KAPSUL_ERR_IO. */
+kapsul_status kpRuntime_compileNative(const kapsul_engine *e, const uint8_t *wasm, size_t len, kpBuf *out,
+                                      kapsul_error *err);
+/* The interpreter's code for every defined function: mod->codes, or for a native module its
+ * lowering, made once (thread-safe). Errors: lowering's (KAPSUL_ERR_NOMEM, KAPSUL_ERR_LIMIT). */
+kapsul_status kpModule_lowered(kapsul_module *mod, const kpCode **out, kapsul_error *err);
 /* Print the lowered code of every defined function (kapsul inspect --ir). */
 void kpModule_dumpIr(const kapsul_module *mod, FILE *f);
 

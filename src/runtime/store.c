@@ -36,6 +36,7 @@ void kapsul_store_free(kapsul_store *s) {
     kpVec_free(&s->globals);
     kp_free(s->exec.stack);
     kp_free(s->exec.frames);
+    kp_free(s->exec.native_frames);
     kp_free(s);
 }
 

@@ -80,3 +80,10 @@ printf "\x00\x1b\x03\x86\x03\x22\x03\x86\x03\x03\x87\x07\x24\x80\x08\x03\x8a\x10
 # fd juggling: renumber, close, seek/tell, fdstat set rights, close the preopen itself
 printf "\x00$open_file\x16\x05\x03\x17\x03\xff\x05\x00\x00\x00\x00\x00\x00\x00\x00$ptr3000\x19\x03$ptr3000\x0c\x04\x00\x00\x08\x03\x08\x04\x0a\x04$ptr3000" > corpus/wasi/fds
 echo "wasi corpus: $(ls corpus/wasi | wc -l) inputs"
+
+# Compiled artifacts for fuzz_kwasm, made by this tree's build/kapsul-llvmc (the target rewrites
+# their version and CPU fields, so they load on any host).
+mkdir -p corpus/kwasm
+llvmc=../../build/kapsul-llvmc
+for m in fuel backtrace control memory_trap imports; do "$llvmc" "corpus/exec/$m.wasm" -o "corpus/kwasm/$m.kwasm"; done
+"$llvmc" --bounds-checks corpus/exec/memory.wasm -o corpus/kwasm/memory-checked.kwasm

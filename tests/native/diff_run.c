@@ -1,11 +1,15 @@
 /*
- * diff_run.c FILE -- instantiate a module (.wasm: interpreter, .kwasm: native tier) with harmless
+ * diff_run.c FILE [FUEL] -- instantiate a module (.wasm: interpreter, .kwasm: native tier) with harmless
  * imports (host functions returning zeros, fresh memories, tables and globals), call every
  * exported function with zero arguments under a 300 ms deadline each, and print one line per call
  * (results, or the trap kind) and a hash of each exported memory. tests/native/differential.sh
  * runs it on a module and on its compiled artifact and compares the two outputs.
  * NaNs print as "nan" (their bits may legitimately differ between engines); after a deadline
  * trap the memory hashes are left out, since the two tiers stopped at different points.
+ * With a second argument N, each call (and the instantiation) gets N units of fuel instead and the
+ * line ends with the fuel it used: the tiers must charge the same units at the same points.
+ * A trap prints its backtrace's function indices (not after a deadline or stack exhaustion, where
+ * the tiers stop at different points) and any native frame offset that is not plausible.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +89,41 @@ static void print_val(const kapsul_val *v) {
 }
 
 static bool timed_out;
+static const kpModule *module; /* for checking native frame offsets */
+
+/* A trap's backtrace: the function index of each frame (the interpreter's and the native tier's
+ * must agree). A native frame's offset must be 0 (unknown: a guard-page fault) or point into the
+ * code section at an instruction that can be there: a call for every frame but the innermost. */
+static void print_frames(const kapsul_error *err) {
+    printf(" frames");
+    for (int i = 0; i < err->nframes; i++) {
+        uint32_t off = err->frames[i].offset;
+        printf(" %u", err->frames[i].func_index);
+        if (getenv("DIFF_SHOW_OFFSETS")) printf("@%u", off);
+        if (!off) continue;
+        if (off >= module->size) {
+            printf("(offset %u outside the module)", off);
+        } else if (i > 0 && module->bytes[off] != 0x10 && module->bytes[off] != 0x11) {
+            printf("(offset %u is opcode 0x%02x, not a call)", off, module->bytes[off]);
+        }
+    }
+}
+static uint64_t fuel; /* argv[2]: the fuel each call gets (0 = unmetered) */
+
+/* Give the next call its fuel (and a deadline, the bound when unmetered). */
+static void arm(kapsul_store *s) {
+    kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
+    if (fuel) kapsul_store_set_fuel(s, fuel);
+}
+
+/* The fuel the last call used: it must match between tiers except where the tiers stop at
+ * different points (deadline, stack exhaustion: the two tiers' stacks differ). */
+static void print_fuel(kapsul_store *s, kapsul_status st, const kapsul_error *err) {
+    if (!fuel) return;
+    if (st == KAPSUL_ERR_TRAP && (err->trap == KAPSUL_TRAP_TIMEOUT || err->trap == KAPSUL_TRAP_STACK_EXHAUSTED))
+        return;
+    printf(" fuel:%llu", (unsigned long long)(fuel - kapsul_store_fuel_remaining(s)));
+}
 
 static void call_export(kapsul_store *s, const kpExport *ex, kapsul_func *f) {
     uint32_t np = kapsul_func_param_count(f), nr = kapsul_func_result_count(f);
@@ -92,7 +131,7 @@ static void call_export(kapsul_store *s, const kpExport *ex, kapsul_func *f) {
     for (uint32_t i = 0; i < np; i++) args[i] = zero_of((kpValType)kapsul_func_param(f, i));
     kapsul_error err;
     memset(&err, 0, sizeof err);
-    kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
+    arm(s);
     kapsul_status st = kapsul_func_call(s, f, args, np, res, nr, &err);
     printf("%.*s:", (int)ex->name_len, ex->name);
     if (st == KAPSUL_OK) {
@@ -100,16 +139,19 @@ static void call_export(kapsul_store *s, const kpExport *ex, kapsul_func *f) {
     } else if (st == KAPSUL_ERR_TRAP) {
         printf(" trap %s", kapsul_trap_name(err.trap));
         if (err.trap == KAPSUL_TRAP_TIMEOUT || err.trap == KAPSUL_TRAP_STACK_EXHAUSTED) timed_out = true;
+        else print_frames(&err);
     } else {
         printf(" error %s", kapsul_status_name(st));
     }
+    print_fuel(s, st, &err);
     printf("\n");
     free(args);
     free(res);
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) return 2;
+    if (argc != 2 && argc != 3) return 2;
+    if (argc == 3) fuel = strtoull(argv[2], NULL, 10);
     FILE *f = fopen(argv[1], "rb");
     if (!f) return 2;
     static uint8_t buf[16 << 20];
@@ -131,12 +173,14 @@ int main(int argc, char **argv) {
     kapsul_linker *l = NULL;
     if (kapsul_store_new(e, &s, NULL) != KAPSUL_OK || kapsul_linker_new(s, &l, NULL) != KAPSUL_OK) return 2;
     const kpModule *m = mod->m;
+    module = m;
     for (uint32_t i = 0; i < m->nimports; i++) define_import(s, l, m, i);
     kapsul_instance *inst = NULL;
-    kapsul_store_set_deadline(s, kpOs_monotonicNs() + 300000000u);
+    arm(s);
     kapsul_status st = kapsul_linker_instantiate(l, mod, &inst, &err);
-    printf("instantiate: %s %s\n", kapsul_status_name(st),
-           st == KAPSUL_ERR_TRAP ? kapsul_trap_name(err.trap) : "");
+    printf("instantiate: %s %s", kapsul_status_name(st), st == KAPSUL_ERR_TRAP ? kapsul_trap_name(err.trap) : "");
+    print_fuel(s, st, &err);
+    printf("\n");
     if (st == KAPSUL_OK) {
         for (uint32_t i = 0; i < m->nexports; i++)
             if (m->exports[i].kind == kpExtern_FUNC) {

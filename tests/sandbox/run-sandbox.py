@@ -18,6 +18,7 @@ not crash, and T/outside and T/ro are exactly as before (names, types, contents,
 modification times). Ends with "N passed, N failed"; exits 1 on any failure.
 """
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,10 @@ def snapshot(root):
     return snap
 
 
+# Extra `kapsul run` flags for every program, e.g. "--tier native --cache DIR" (wasi.cmake).
+RUN_FLAGS = shlex.split(os.environ.get("KAPSUL_RUN_FLAGS", ""))
+
+
 def run_one(kapsul, wasm, walk):
     with tempfile.TemporaryDirectory(prefix="kapsul-sandbox-") as t:
         box, ro = build_tree(t)
@@ -86,7 +91,7 @@ def run_one(kapsul, wasm, walk):
         env.pop("KAPSUL_WASI_NO_OPENAT2", None)
         if walk:
             env["KAPSUL_WASI_NO_OPENAT2"] = "1"
-        cmd = [kapsul, "run", "--dir", box + "::box", "--dir", ro + "::ro:ro", wasm]
+        cmd = [kapsul, "run"] + RUN_FLAGS + ["--dir", box + "::box", "--dir", ro + "::ro:ro", wasm]
         try:
             p = subprocess.run(cmd, cwd=box, env=env, stdin=subprocess.DEVNULL,
                                capture_output=True, timeout=TIMEOUT_S)

@@ -3,7 +3,9 @@
 #                        header, the ELF header, section table, symbols, relocations) is refused by
 #                        kpArtifact_read / kpNativeCode_load, never run and never crashes;
 #   native.differential  tests/native/differential.sh: every module of tests/fuzz/corpus/exec run
-#                        by the interpreter and by the native tier gives the same results.
+#                        by the interpreter and by the native tier gives the same results, traps,
+#                        backtrace frames (function indices; native offsets must point at a call
+#                        or the trapping instruction) and fuel use.
 if(TARGET kapsul-llvmc)
   add_executable(test_native_corrupt ${CMAKE_SOURCE_DIR}/tests/native/test_native_corrupt.c)
   target_link_libraries(test_native_corrupt PRIVATE kapsul_core)
@@ -22,4 +24,6 @@ if(TARGET kapsul-llvmc)
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/native/differential.sh $<TARGET_FILE:kapsul>
                    ${CMAKE_BINARY_DIR}/native-cache)
   set_tests_properties(native.differential PROPERTIES LABELS "native" TIMEOUT 1200)
+  # The embedding API's native tier (tests/unit/test_native_api.c) runs this build's compiler.
+  set_tests_properties(unit.test_native_api PROPERTIES ENVIRONMENT "KAPSUL_LLVMC=$<TARGET_FILE:kapsul-llvmc>;ASAN_OPTIONS=detect_leaks=0")
 endif()

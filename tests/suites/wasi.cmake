@@ -10,7 +10,10 @@
 #                   openat2 only without KAPSUL_TESTING);
 #   wasi.guests     a C and a Rust program built by Debian's toolchains, a TCP echo through
 #                   --tcplisten, --timeout on a guest blocked in the host (tests/guests);
-#   wasi.run-cli    `kapsul run` flags, --invoke typing and exit statuses (tests/wasi/run-cli.py).
+#   wasi.run-cli    `kapsul run` flags, --invoke typing and exit statuses (tests/wasi/run-cli.py);
+#   wasi.testsuite-native, wasi.sandbox-native  the testsuite and the sandbox suite again through
+#                   `kapsul run --tier native --cache BUILD/native-cache` (KAPSUL_RUN_FLAGS; only
+#                   when kapsul-llvmc is built), with their own list tests/wasi/known-failures-native.
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   set(Python3_EXECUTABLE python3)
@@ -42,3 +45,16 @@ add_test(NAME wasi.run-cli
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-cli.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/wasi)
 set_tests_properties(${KAPSUL_WASI_TESTS} PROPERTIES LABELS "wasi;sanitize" TIMEOUT 900)
+
+# The native tier under the same two suites: every program compiled once into the build's cache
+# (the first run compiles 72 programs, most of the time), then run as .kwasm.
+if(TARGET kapsul-llvmc)
+  add_test(NAME wasi.testsuite-native
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/wasi/run-testsuite.py
+                   $<TARGET_FILE:kapsul> ${KAPSUL_WASI_SUITE} ${CMAKE_SOURCE_DIR}/tests/wasi/known-failures-native)
+  add_test(NAME wasi.sandbox-native
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/sandbox/run-sandbox.py
+                   $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/sandbox openat2)
+  set_tests_properties(wasi.testsuite-native wasi.sandbox-native PROPERTIES LABELS "wasi;native" TIMEOUT 1800
+                       ENVIRONMENT "KAPSUL_RUN_FLAGS=--tier native --cache ${CMAKE_BINARY_DIR}/native-cache")
+endif()

@@ -15,6 +15,7 @@ passes (so the list only shrinks); 1 otherwise.
 """
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -44,6 +45,10 @@ def make_writable(root):
                 os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR | stat.S_IRUSR)
 
 
+# Extra `kapsul run` flags for every program, e.g. "--tier native --cache DIR" (wasi.cmake).
+RUN_FLAGS = shlex.split(os.environ.get("KAPSUL_RUN_FLAGS", ""))
+
+
 def run_one(kapsul, lang_dir, name):
     """Returns (ok, reason)."""
     spec = {}
@@ -52,7 +57,7 @@ def run_one(kapsul, lang_dir, name):
         with open(jpath) as f:
             spec = json.load(f)
     with tempfile.TemporaryDirectory(prefix="kapsul-wasi-") as tmp:
-        cmd = [kapsul, "run"]
+        cmd = [kapsul, "run"] + RUN_FLAGS
         for d in spec.get("dirs", []):
             dst = os.path.join(tmp, d)
             shutil.copytree(os.path.join(lang_dir, d), dst, symlinks=True)

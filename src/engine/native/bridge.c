@@ -27,6 +27,7 @@ struct kpNativeInst {
     const char *msg; /* trap message if not the kind's default */
     char msgbuf[48];
     kapsul_error pending;
+    bool pending_host; /* pending came from a host function (it has its own frames or none) */
 };
 
 static kpNativeInst *of(kpNativeCtx *ctx) { return (kpNativeInst *)ctx; }
@@ -36,8 +37,10 @@ static __thread kpNativeInst *tls_native;
 
 void kpNative_onFault(void *addr) {
     kpNativeInst *ni = tls_native;
-    if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr))
+    if (ni && ni->ctx.jb && kpMemory_isGuestAddress(ni->store, addr)) {
+        ni->ctx.site = 0; /* which access faulted is not known */
         siglongjmp(*ni->ctx.jb, KAPSUL_TRAP_MEMORY_OOB);
+    }
 }
 
 kapsul_status kpNative_instantiate(kpExec *x, kpInstCore *inst, const uint32_t *type_ids,
@@ -75,16 +78,41 @@ static void sync_memory(kpNativeInst *ni) {
     ni->ctx.mem_size = mem ? mem->size : 0;
 }
 
+/* The backtrace of a trap at depth ctx.depth of an entry of function `entry` at depth d0,
+ * innermost first: the records of the direct calls in between name each frame's function and
+ * where it called; the innermost frame is where the trap (or the helper call) happened. */
+static void add_backtrace(kpNativeInst *ni, uint32_t entry, uint32_t d0, kapsul_error *err) {
+    const uint64_t *rec = ni->ctx.frames;
+    uint32_t d = ni->ctx.depth < ni->ctx.max_depth ? ni->ctx.depth : ni->ctx.max_depth;
+    if (d < d0) d = d0;
+    for (uint32_t level = d;; level--) {
+        uint32_t func = level == d0 ? entry : (uint32_t)(rec[level - 1] >> 32);
+        uint32_t off = level == d ? ni->ctx.site : (uint32_t)rec[level];
+        kpTrap_addFrame(err, ni->inst, func, off);
+        if (level == d0) break;
+    }
+}
+
 /* The error for a trap of `kind` (or the pending error of a callee). */
-static kapsul_status trap_error(kpNativeInst *ni, int kind, kapsul_error *err) {
+static kapsul_status trap_error(kpNativeInst *ni, int kind, uint32_t entry, uint32_t d0, kapsul_error *err) {
     kpExec *s = ni->store;
     if (kind == KP_NATIVE_PENDING) {
-        if (err) *err = ni->pending;
-        return ni->pending.code ? ni->pending.code : KAPSUL_ERR_TRAP;
+        kapsul_status st = ni->pending.code ? ni->pending.code : KAPSUL_ERR_TRAP;
+        if (err) {
+            *err = ni->pending;
+            /* As in the interpreter: a wasm callee's frames continue with ours; a host function's
+             * trap gets the wasm frames that called it unless wasm it called already gave some. */
+            if (st == KAPSUL_ERR_TRAP && (!ni->pending_host || err->nframes == 0))
+                add_backtrace(ni, entry, d0, err);
+        }
+        return st;
     }
     if (kind == KAPSUL_TRAP_TIMEOUT) __atomic_fetch_and(&s->interrupt, ~KP_INTR_USER, __ATOMIC_SEQ_CST);
     kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", ni->msg ? ni->msg : kapsul_trap_message((kapsul_trap)kind));
-    if (err) err->trap = (kapsul_trap)kind;
+    if (err) {
+        err->trap = (kapsul_trap)kind;
+        add_backtrace(ni, entry, d0, err);
+    }
     return KAPSUL_ERR_TRAP;
 }
 
@@ -96,8 +124,22 @@ kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_
     volatile kpOs_timer timer = 0;
     volatile kapsul_status st = KAPSUL_OK;
     volatile uint32_t depth = ni->ctx.depth;
+    const uint32_t d0 = s->native_depth; /* this entry's frame: the store's native frames go on */
     kpNativeInst *volatile prev_native = tls_native;
     uintptr_t here = (uintptr_t)&jb;
+    /* The frame records: the store's, made with its stacks' first native call. */
+    if (!ni->ctx.frames) {
+        if (!s->native_frames &&
+            !(s->native_frames = kp_malloc((size_t)(s->max_frames ? s->max_frames : 1) * 8)))
+            return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        ni->ctx.frames = s->native_frames;
+        ni->ctx.max_depth = s->max_frames;
+    }
+    if (d0 >= ni->ctx.max_depth) {
+        kpError_set(err, KAPSUL_ERR_TRAP, 0, "%s", kapsul_trap_message(KAPSUL_TRAP_STACK_EXHAUSTED));
+        if (err) err->trap = KAPSUL_TRAP_STACK_EXHAUSTED;
+        return KAPSUL_ERR_TRAP;
+    }
     if (s->entries++ == 0 && s->deadline) {
         if (kpOs_monotonicNs() >= s->deadline)
             __atomic_fetch_or(&s->interrupt, KP_INTR_DEADLINE, __ATOMIC_SEQ_CST);
@@ -107,15 +149,18 @@ kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_
     if (!prev_jb) ni->ctx.stack_limit = here > KP_NATIVE_STACK_BUDGET ? here - KP_NATIVE_STACK_BUDGET : 0;
     int kind = sigsetjmp(jb, 0);
     if (kind != 0) {
-        st = trap_error(ni, kind, err);
+        st = trap_error(ni, kind, f->index, d0, err);
         goto out;
     }
     ni->ctx.jb = &jb;
+    ni->ctx.depth = d0;
+    ni->ctx.site = 0;
     ni->msg = NULL;
     sync_memory(ni);
     tls_native = ni;
     entry(&ni->ctx, slots);
 out:
+    s->native_depth = d0; /* a trap may have left a callee's depth there */
     tls_native = prev_native;
     ni->ctx.jb = prev_jb;
     ni->ctx.stack_limit = prev_limit;
@@ -129,8 +174,14 @@ out:
 
 /* ---- Helpers called by compiled code (signatures in native.h's KP_NATIVE_HELPERS) ---- */
 
-__attribute__((noreturn)) void kp_rt_trap(kpNativeCtx *ctx, int32_t kind);
-__attribute__((noreturn)) void kp_rt_trap(kpNativeCtx *ctx, int32_t kind) { siglongjmp(*ctx->jb, kind); }
+__attribute__((noreturn)) void kp_rt_trap(kpNativeCtx *ctx, int32_t kind, int32_t at);
+__attribute__((noreturn)) void kp_rt_trap(kpNativeCtx *ctx, int32_t kind, int32_t at) {
+    ctx->site = (uint32_t)at;
+    siglongjmp(*ctx->jb, kind);
+}
+
+/* A trap inside a helper: at the instruction that called it (ctx->site). */
+static __attribute__((noreturn)) void trap(kpNativeCtx *ctx, int kind) { siglongjmp(*ctx->jb, kind); }
 
 static __attribute__((noreturn)) void trap_msg(kpNativeCtx *ctx, int kind, const char *msg) {
     of(ctx)->msg = msg;
@@ -144,11 +195,11 @@ void kp_rt_poll(kpNativeCtx *ctx, int32_t cost) {
     if (w & KP_INTR_FUEL) {
         if (s->fuel < (int64_t)cost) {
             s->fuel = 0;
-            kp_rt_trap(ctx, KAPSUL_TRAP_FUEL);
+            trap(ctx, KAPSUL_TRAP_FUEL);
         }
         s->fuel -= cost;
     }
-    if (w & (KP_INTR_USER | KP_INTR_DEADLINE)) kp_rt_trap(ctx, KAPSUL_TRAP_TIMEOUT);
+    if (w & (KP_INTR_USER | KP_INTR_DEADLINE)) trap(ctx, KAPSUL_TRAP_TIMEOUT);
 }
 
 int32_t kp_rt_memory_grow(kpNativeCtx *ctx, int32_t delta);
@@ -161,7 +212,7 @@ int32_t kp_rt_memory_grow(kpNativeCtx *ctx, int32_t delta) {
 
 void kp_rt_memory_fill(kpNativeCtx *ctx, int32_t d, int32_t v, int32_t n);
 void kp_rt_memory_fill(kpNativeCtx *ctx, int32_t d, int32_t v, int32_t n) {
-    if ((uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size) kp_rt_trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
+    if ((uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size) trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
     memset(ctx->mem_base + (uint32_t)d, (uint8_t)v, (uint32_t)n);
 }
 
@@ -169,7 +220,7 @@ void kp_rt_memory_copy(kpNativeCtx *ctx, int32_t d, int32_t src, int32_t n);
 void kp_rt_memory_copy(kpNativeCtx *ctx, int32_t d, int32_t src, int32_t n) {
     if ((uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size ||
         (uint64_t)(uint32_t)src + (uint32_t)n > ctx->mem_size)
-        kp_rt_trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
+        trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
     memmove(ctx->mem_base + (uint32_t)d, ctx->mem_base + (uint32_t)src, (uint32_t)n);
 }
 
@@ -179,7 +230,7 @@ void kp_rt_memory_init(kpNativeCtx *ctx, int32_t seg, int32_t d, int32_t src, in
     const kpData *data = &inst->m->datas[seg];
     if ((uint64_t)(uint32_t)src + (uint32_t)n > inst->data_len[seg] ||
         (uint64_t)(uint32_t)d + (uint32_t)n > ctx->mem_size)
-        kp_rt_trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
+        trap(ctx, KAPSUL_TRAP_MEMORY_OOB);
     memcpy(ctx->mem_base + (uint32_t)d, inst->m->bytes + data->bytes.start + (uint32_t)src, (uint32_t)n);
 }
 
@@ -191,8 +242,11 @@ static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
     kpNativeInst *ni = of(ctx);
     kpExec *s = ni->store;
     kapsul_status st;
+    uint32_t depth = s->native_depth;
     kpError_clear(&ni->pending);
-    tls_native = NULL; /* a fault out there is not this code's */
+    ni->pending_host = fn->host != NULL;
+    tls_native = NULL;                /* a fault out there is not this code's */
+    s->native_depth = ctx->depth + 1; /* native frames the callee runs go above ours */
     if (fn->host) {
         st = kpHost_call(s, ni->inst, fn, slots, &ni->pending);
     } else {
@@ -203,13 +257,14 @@ static void call_any(kpNativeCtx *ctx, kapsul_func *fn, uint64_t *slots) {
             nr += kp_slot_width(kpFuncType_results(fn->type)[i]);
         uint32_t need = np > nr ? np : nr;
         uint64_t *fp = s->stack_free;
-        if ((size_t)(s->stack + s->stack_slots - fp) < need + 1) kp_rt_trap(ctx, KAPSUL_TRAP_STACK_EXHAUSTED);
+        if ((size_t)(s->stack + s->stack_slots - fp) < need + 1) trap(ctx, KAPSUL_TRAP_STACK_EXHAUSTED);
         memcpy(fp, slots, np * 8u);
         s->stack_free = fp + need;
         st = kpInterp_call(s, fn, fp, &ni->pending);
         s->stack_free = fp;
         memcpy(slots, fp, nr * 8u);
     }
+    s->native_depth = depth;
     sync_memory(ni);
     tls_native = ni;
     if (st != KAPSUL_OK) {
@@ -234,7 +289,7 @@ void kp_rt_call_indirect(kpNativeCtx *ctx, int32_t table, int32_t type, int32_t 
         snprintf(ni->msgbuf, sizeof ni->msgbuf, "uninitialized element %u", i);
         trap_msg(ctx, KAPSUL_TRAP_UNINITIALIZED, ni->msgbuf);
     }
-    if (fn->type_id != ni->type_ids[type]) kp_rt_trap(ctx, KAPSUL_TRAP_INDIRECT_MISMATCH);
+    if (fn->type_id != ni->type_ids[type]) trap(ctx, KAPSUL_TRAP_INDIRECT_MISMATCH);
     call_any(ctx, fn, slots);
 }
 
@@ -244,7 +299,7 @@ int64_t kp_rt_ref_func(kpNativeCtx *ctx, int32_t f) { return (int64_t)(uintptr_t
 /* A table index check shared by get/set. */
 static kapsul_table *table_at(kpNativeCtx *ctx, int32_t table, uint32_t i) {
     kapsul_table *t = of(ctx)->inst->tables[table];
-    if (i >= t->size) kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
+    if (i >= t->size) trap(ctx, KAPSUL_TRAP_TABLE_OOB);
     return t;
 }
 
@@ -271,7 +326,7 @@ int32_t kp_rt_table_grow(kpNativeCtx *ctx, int32_t table, int64_t init, int32_t 
 void kp_rt_table_fill(kpNativeCtx *ctx, int32_t table, int32_t i, int64_t ref, int32_t n);
 void kp_rt_table_fill(kpNativeCtx *ctx, int32_t table, int32_t i, int64_t ref, int32_t n) {
     kapsul_table *t = of(ctx)->inst->tables[table];
-    if ((uint64_t)(uint32_t)i + (uint32_t)n > t->size) kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
+    if ((uint64_t)(uint32_t)i + (uint32_t)n > t->size) trap(ctx, KAPSUL_TRAP_TABLE_OOB);
     for (uint32_t k = 0; k < (uint32_t)n; k++) t->elems[(uint32_t)i + k] = (void *)(uintptr_t)ref;
 }
 
@@ -279,7 +334,7 @@ void kp_rt_table_copy(kpNativeCtx *ctx, int32_t dt, int32_t st, int32_t d, int32
 void kp_rt_table_copy(kpNativeCtx *ctx, int32_t dt, int32_t st, int32_t d, int32_t s, int32_t n) {
     kapsul_table *td = of(ctx)->inst->tables[dt], *ts = of(ctx)->inst->tables[st];
     if ((uint64_t)(uint32_t)d + (uint32_t)n > td->size || (uint64_t)(uint32_t)s + (uint32_t)n > ts->size)
-        kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
+        trap(ctx, KAPSUL_TRAP_TABLE_OOB);
     if (n) memmove(td->elems + (uint32_t)d, ts->elems + (uint32_t)s, (size_t)(uint32_t)n * sizeof(void *));
 }
 
@@ -289,7 +344,7 @@ void kp_rt_table_init(kpNativeCtx *ctx, int32_t table, int32_t seg, int32_t d, i
     kapsul_table *t = inst->tables[table];
     if ((uint64_t)(uint32_t)s + (uint32_t)n > inst->elem_len[seg] ||
         (uint64_t)(uint32_t)d + (uint32_t)n > t->size)
-        kp_rt_trap(ctx, KAPSUL_TRAP_TABLE_OOB);
+        trap(ctx, KAPSUL_TRAP_TABLE_OOB);
     if (n)
         memcpy(t->elems + (uint32_t)d, inst->elems[seg] + (uint32_t)s, (size_t)(uint32_t)n * sizeof(void *));
 }

@@ -25,7 +25,7 @@ void kpNative_free(kpNativeInst *ni);
  * trap (does not return then). Otherwise returns. */
 void kpNative_onFault(void *addr);
 /* Run defined function f of a native instance with arguments in slots (results replace them).
- * Traps fill err (kind and the interpreter's message; no backtrace yet). */
+ * Traps fill err (kind, the interpreter's message, a backtrace with offsets). */
 kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_t *slots, kapsul_error *err);
 
 #endif /* KP_NATIVE_BRIDGE_H */

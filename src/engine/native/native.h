@@ -36,11 +36,14 @@
  * access compares address + width with mem_size instead. Stack exhaustion: each function compares
  * its frame address with ctx->stack_limit on entry, and ctx->depth counts frames. Loop headers and
  * function entries read ctx->interrupt and call kp_rt_poll when it is non-zero (deadline,
- * interrupt, fuel). Fuel is charged 1 unit per function entry and loop iteration, not yet the
- * interpreter's per-block instruction counts (docs/RATIONALE.md).
+ * interrupt, fuel). Fuel is charged in the interpreter's units: the instructions from the check to
+ * the next `loop` in code order (docs/RATIONALE.md).
  *
- * Traps call kp_rt_trap(ctx, kind), which does not return: it siglongjmps to the sigsetjmp of the
- * innermost kpNative_call, which reports the trap kind with the runtime's message.
+ * Traps call kp_rt_trap(ctx, kind, offset), which does not return: it siglongjmps to the sigsetjmp
+ * of the innermost kpNative_call, which reports the trap kind with the runtime's message and a
+ * backtrace (function index and module offset per frame, from ctx->frames; see KP_NATIVE_FRAME).
+ * Before a helper that may trap or run other code, compiled code stores the instruction's offset
+ * in ctx->site. Each direct call checks depth < max_depth (the interpreter's max_call_depth).
  *
  * Anything not open-coded is a call to a kp_rt_* helper (memory.grow, bulk memory, tables,
  * calls to imports and call_indirect, ref.func). The object refers to them by name; the loader
@@ -66,8 +69,11 @@ typedef struct kpNativeCtx {
     void *rt;              /* 48: the runtime's instance (opaque to compiled code) */
     sigjmp_buf *jb;        /* 56: innermost entry's jump buffer */
     int trap;              /* 64: trap kind recorded by kp_rt_trap */
-    uint32_t depth;        /* 68: wasm call depth (diagnostics) */
+    uint32_t depth;        /* 68: wasm call depth, store-wide (the frame records below) */
     void *const *entries;  /* 72: kp_entry<i> per function index (NULL for imports) */
+    uint64_t *frames;      /* 80: the store's frame records, max_depth of them (below) */
+    uint32_t max_depth;    /* 88: the store's max_call_depth */
+    uint32_t site;         /* 92: module offset of the helper call in progress (traps, callees) */
 } kpNativeCtx;
 
 #define KP_NATIVE_CTX_MEM_BASE 0
@@ -77,12 +83,21 @@ typedef struct kpNativeCtx {
 #define KP_NATIVE_CTX_FUEL 4
 #define KP_NATIVE_CTX_STACK_LIMIT 5
 #define KP_NATIVE_CTX_DEPTH 9
-#define KP_NATIVE_CTX_FIELDS 11
+#define KP_NATIVE_CTX_FRAMES 11
+#define KP_NATIVE_CTX_MAX_DEPTH 12
+#define KP_NATIVE_CTX_SITE 13
+#define KP_NATIVE_CTX_FIELDS 14
+
+/* A frame record, written by a direct call at depth d into frames[d]: the callee's function index
+ * and the module offset of the call instruction. With the entry's function, the records of depths
+ * d0..d-1 name every frame of a trap at depth d and where each one was (the innermost frame's
+ * offset comes with the trap). */
+#define KP_NATIVE_FRAME(callee, offset) (((uint64_t)(callee) << 32) | (uint32_t)(offset))
 
 /* Helpers compiled code calls, by symbol name. Each row: symbol, C function. The loader resolves
  * only these; the translator declares them with the signatures in helpers.c's comment. */
 #define KP_NATIVE_HELPERS(X)                                                                   \
-    X(kp_rt_trap)          /* void (ctx, i32 kind)                     noreturn */             \
+    X(kp_rt_trap)          /* void (ctx, i32 kind, i32 offset)         noreturn */             \
     X(kp_rt_poll)          /* void (ctx, i32 fuel_cost)                interrupt / fuel */     \
     X(kp_rt_memory_grow)   /* i32 (ctx, i32 delta)                     old pages or -1 */      \
     X(kp_rt_memory_fill)   /* void (ctx, i32 dst, i32 val, i32 n) */                           \
@@ -107,7 +122,7 @@ typedef struct kpNativeCtx {
     X(memmove)                                                                                 \
     X(floor)                                                                                   \
     X(floorf) /* libm calls LLVM emits for rounding when SSE4.1 is absent */                   \
-        X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
+    X(ceil) X(ceilf) X(trunc) X(truncf) X(roundeven) X(roundevenf) X(sqrt) X(sqrtf)
 
 typedef struct kpNativeHelper {
     const char *name;
@@ -123,10 +138,10 @@ extern const size_t kpNative_nhelpers;
  *   80  CPU features (128, NUL-padded, the features the code was compiled for)
  *  208  flags (32, NUL-padded, e.g. "O2")                       240  wasm offset u64, size u64
  *  256  object offset u64, size u64                              272  nfuncs u32, reserved u32
- *  280  SHA-256 of everything after the header (32)             312  end of header
+ *  280  CRC-32C of the file but these 32 bytes (u32, then 28 zero bytes)  312  end of header
  * then the module's bytes and the ELF object, each inside the file. */
 #define KP_KWASM_MAGIC "\0kwasm\r\n"
-#define KP_KWASM_FORMAT 1u
+#define KP_KWASM_FORMAT 2u /* 2: frame records in the context, CRC-32C checksum */
 #define KP_KWASM_HEADER 312u
 
 typedef struct kpArtifact {
@@ -150,6 +165,8 @@ kapsul_status kpArtifact_write(const kpArtifact *a, kpBuf *out, kapsul_error *er
 kapsul_status kpArtifact_read(const uint8_t *bytes, size_t len, kpArtifact *a, kapsul_error *err);
 /* The version string and the host CPU's feature string artifacts record and compare. */
 const char *kpArtifact_version(void);
+/* The checksum kpArtifact_write stores at offset 280 of a file of len >= KP_KWASM_HEADER bytes. */
+uint32_t kpArtifact_checksum(const uint8_t *file, size_t len);
 const char *kpArtifact_hostCpu(void);
 bool kpArtifact_isKwasm(const uint8_t *bytes, size_t len);
 

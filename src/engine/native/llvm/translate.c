@@ -33,20 +33,29 @@ kapsul_status kpTranslate_push(kpTx *t, LLVMValueRef v) {
 
 LLVMValueRef kpTranslate_pop(kpTx *t) { return t->stack.v[--t->stack.n]; }
 
-/* Traps share one block per kind and function, so each check is a compare and a branch. */
+/* Traps share one block per kind and function, so each check is a compare and a branch; a phi
+ * there gives kp_rt_trap the offset of the instruction that branched (its backtrace frame). */
 void kpTranslate_trapIf(kpTx *t, LLVMValueRef cond, kapsul_trap kind) {
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(t->b);
     if (!t->trap_bb[kind]) {
-        LLVMBasicBlockRef here = LLVMGetInsertBlock(t->b);
         t->trap_bb[kind] = LLVMAppendBasicBlockInContext(t->c, t->fn, "trap");
         LLVMPositionBuilderAtEnd(t->b, t->trap_bb[kind]);
-        LLVMValueRef arg = kpTranslate_i32(t, (uint64_t)kind);
-        kpTranslate_helper(t, kpH_kp_rt_trap, &arg, 1);
+        t->trap_at[kind] = LLVMBuildPhi(t->b, t->t_i32, "at");
+        LLVMValueRef args[2] = { kpTranslate_i32(t, (uint64_t)kind), t->trap_at[kind] };
+        kpTranslate_helper(t, kpH_kp_rt_trap, args, 2);
         LLVMBuildUnreachable(t->b);
         LLVMPositionBuilderAtEnd(t->b, here);
     }
+    LLVMValueRef at = kpTranslate_i32(t, t->at);
+    LLVMAddIncoming(t->trap_at[kind], &at, &here, 1);
     LLVMBasicBlockRef ok = LLVMAppendBasicBlockInContext(t->c, t->fn, "ok");
     LLVMBuildCondBr(t->b, cond, t->trap_bb[kind], ok);
     LLVMPositionBuilderAtEnd(t->b, ok);
+}
+
+/* A pointer to ctx field k (see KP_NATIVE_CTX_*). */
+LLVMValueRef kpTranslate_ctxField(kpTx *t, unsigned k) {
+    return LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, k, "");
 }
 
 /* The LLVM signature of each helper row (see the comments of KP_NATIVE_HELPERS). */
@@ -62,7 +71,7 @@ static LLVMTypeRef helper_type(kpTx *t, int h) {
         for (unsigned k_ = 0; k_ < sizeof rest_ / sizeof *rest_; k_++) a[n++] = rest_[k_]; \
     } while (0)
     switch (h) {
-    case kpH_kp_rt_trap: KP_SIG(v, i32); break;
+    case kpH_kp_rt_trap: KP_SIG(v, i32, i32); break;
     case kpH_kp_rt_poll: KP_SIG(v, i32); break;
     case kpH_kp_rt_memory_grow: KP_SIG(i32, i32); break;
     case kpH_kp_rt_memory_fill: KP_SIG(v, i32, i32, i32); break;
@@ -101,6 +110,11 @@ LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nar
                                     LLVMCreateEnumAttribute(t->c, k, 0));
         }
     }
+    /* Helpers that may trap or run other code learn where they were called from. */
+    if (h != kpH_kp_rt_trap && h != kpH_kp_rt_simd && h != kpH_kp_rt_simd_mem && h != kpH_kp_rt_ref_func &&
+        h != kpH_kp_rt_table_size && h != kpH_kp_rt_memory_grow && h != kpH_kp_rt_data_drop &&
+        h != kpH_kp_rt_elem_drop)
+        LLVMBuildStore(t->b, kpTranslate_i32(t, t->at), kpTranslate_ctxField(t, KP_NATIVE_CTX_SITE));
     LLVMValueRef all[8];
     all[0] = t->ctx;
     for (unsigned i = 0; i < nargs; i++) all[i + 1] = args[i];
@@ -122,14 +136,9 @@ LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LL
     return LLVMBuildCall2(t->b, fty, fn, args, n, "");
 }
 
-/* A pointer to ctx field k (see KP_NATIVE_CTX_*). */
-static LLVMValueRef ctx_field(kpTx *t, unsigned k) {
-    return LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, k, "");
-}
-
 void kpTranslate_reloadMemory(kpTx *t) {
-    LLVMValueRef base = LLVMBuildLoad2(t->b, t->t_ptr, ctx_field(t, KP_NATIVE_CTX_MEM_BASE), "mb");
-    LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, ctx_field(t, KP_NATIVE_CTX_MEM_SIZE), "ms");
+    LLVMValueRef base = LLVMBuildLoad2(t->b, t->t_ptr, kpTranslate_ctxField(t, KP_NATIVE_CTX_MEM_BASE), "mb");
+    LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, kpTranslate_ctxField(t, KP_NATIVE_CTX_MEM_SIZE), "ms");
     LLVMBuildStore(t->b, base, t->mem_base);
     LLVMBuildStore(t->b, size, t->mem_size);
 }
@@ -250,10 +259,11 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     /* Stack exhaustion: this frame's address against the limit. */
     LLVMValueRef zero = kpTranslate_i32(t, 0);
     LLVMValueRef fa = kpTranslate_intrinsic(t, "llvm.frameaddress", t->t_ptr, &zero, 1);
-    LLVMValueRef limit = LLVMBuildLoad2(t->b, t->t_i64, ctx_field(t, KP_NATIVE_CTX_STACK_LIMIT), "");
+    LLVMValueRef limit =
+        LLVMBuildLoad2(t->b, t->t_i64, kpTranslate_ctxField(t, KP_NATIVE_CTX_STACK_LIMIT), "");
     LLVMValueRef low = LLVMBuildICmp(t->b, LLVMIntULT, LLVMBuildPtrToInt(t->b, fa, t->t_i64, ""), limit, "");
     kpTranslate_trapIf(t, low, KAPSUL_TRAP_STACK_EXHAUSTED);
-    kpTranslateCtl_check(t, 1);
+    kpTranslateCtl_check(t, kpTranslate_nextFuel(t));
     return kpTranslateCtl_enterFunc(t);
 }
 
@@ -271,11 +281,37 @@ static uint32_t scratch_bytes(const kpModule *m) {
     return most;
 }
 
+/* Fuel: the interpreter's costs (engine/lower.c, "Fuel/interrupt checks"). The entry and every
+ * `loop` in code order start a segment; a check site costs the number of instructions in its
+ * segment, dead code included, at least 1. */
+static kapsul_status fuel_costs(kpTx *t, const kpFunc *f) {
+    kpReader r;
+    kpRead_init(&r, t->m->bytes, t->m->bytes + f->body.start, t->m->bytes + f->body.start + f->body.len);
+    t->fuel.n = 0;
+    t->fuel_next = 0;
+    uint32_t count = 0;
+    for (;;) {
+        kpInstr in;
+        bool more = kpDecode_next(&r, &in);
+        if (!more || in.op == kpOp_LOOP) {
+            if (kpVec_grow(&t->fuel)) return kpError_set(t->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+            t->fuel.v[t->fuel.n++] = count ? count : 1;
+            count = 0;
+        }
+        if (!more) return KAPSUL_OK; /* the body's end (validated: no decode errors) */
+        count++;
+    }
+}
+
+uint32_t kpTranslate_nextFuel(kpTx *t) { return t->fuel_next < t->fuel.n ? t->fuel.v[t->fuel_next++] : 1; }
+
 /* One instruction, in unreachable code: only the nesting matters until the block's end. */
 static kapsul_status skip_dead(kpTx *t, const kpInstr *in, bool *done) {
     switch (in->op) {
-    case kpOp_BLOCK:
     case kpOp_LOOP:
+        t->fuel_next++; /* its fuel segment is never charged */
+    /* fall through */
+    case kpOp_BLOCK:
     case kpOp_IF: t->dead_depth++; return KAPSUL_OK;
     case kpOp_ELSE: return t->dead_depth ? KAPSUL_OK : kpTranslateCtl_else(t);
     case kpOp_END:
@@ -291,11 +327,12 @@ static kapsul_status skip_dead(kpTx *t, const kpInstr *in, bool *done) {
 /* One instruction: control here, the rest by family. */
 static kapsul_status translate_instr(kpTx *t, const kpInstr *in, bool *done) {
     if (t->dead) return skip_dead(t, in, done);
+    t->at = in->offset;
     switch (in->op) {
     case kpOp_NOP: return KAPSUL_OK;
     case kpOp_UNREACHABLE: {
-        LLVMValueRef kind = kpTranslate_i32(t, KAPSUL_TRAP_UNREACHABLE);
-        kpTranslate_helper(t, kpH_kp_rt_trap, &kind, 1);
+        LLVMValueRef args[2] = { kpTranslate_i32(t, KAPSUL_TRAP_UNREACHABLE), kpTranslate_i32(t, t->at) };
+        kpTranslate_helper(t, kpH_kp_rt_trap, args, 2);
         LLVMBuildUnreachable(t->b);
     }
         t->dead = true;
@@ -337,6 +374,7 @@ static void reset_function(kpTx *t) {
     t->dead = false;
     t->dead_depth = 0;
     memset(t->trap_bb, 0, sizeof t->trap_bb);
+    memset(t->trap_at, 0, sizeof t->trap_at);
 }
 
 /* Translate defined function i. */
@@ -345,7 +383,10 @@ static kapsul_status translate_function(kpTx *t, uint32_t i) {
     t->func = i;
     t->ft = kpModule_funcType(t->m, i);
     t->fn = t->fns[i];
-    kapsul_status st = enter_function(t, f);
+    kapsul_status st = fuel_costs(t, f);
+    if (st) goto fail;
+    t->at = f->body.start; /* the entry's checks: the body's first byte */
+    st = enter_function(t, f);
     if (st) goto fail;
     kpReader r;
     kpRead_init(&r, t->m->bytes, t->m->bytes + f->body.start, t->m->bytes + f->body.start + f->body.len);
@@ -376,8 +417,9 @@ static void init_types(kpTx *t) {
     t->t_void = LLVMVoidTypeInContext(t->c);
     t->t_ptr = LLVMPointerType(t->t_i8, 0);
     t->t_ctx = LLVMStructCreateNamed(t->c, "kpNativeCtx");
-    LLVMTypeRef f[KP_NATIVE_CTX_FIELDS] = { t->t_ptr, t->t_i64, t->t_ptr, t->t_ptr, t->t_ptr, t->t_i64,
-                                            t->t_ptr, t->t_ptr, t->t_i32, t->t_i32, t->t_ptr };
+    LLVMTypeRef f[KP_NATIVE_CTX_FIELDS] = { t->t_ptr, t->t_i64, t->t_ptr, t->t_ptr, t->t_ptr,
+                                            t->t_i64, t->t_ptr, t->t_ptr, t->t_i32, t->t_i32,
+                                            t->t_ptr, t->t_ptr, t->t_i32, t->t_i32 };
     LLVMStructSetBody(t->t_ctx, f, KP_NATIVE_CTX_FIELDS, false);
     t->t_ctxp = LLVMPointerType(t->t_ctx, 0);
 }
@@ -408,5 +450,6 @@ fail:
     kp_free(t.fn_types);
     kpVec_free(&t.stack);
     kpVec_free(&t.ctl);
+    kpVec_free(&t.fuel);
     return st;
 }

@@ -66,10 +66,14 @@ typedef struct kpTx {
     LLVMValueRef slots;              /* alloca of slot scratch for helper calls */
     uint32_t nslot_bytes;
     LLVMBasicBlockRef trap_bb[KAPSUL_TRAP_COUNT];
+    LLVMValueRef trap_at[KAPSUL_TRAP_COUNT]; /* the phi of offsets in each trap block */
+    uint32_t at;                             /* module offset of the instruction being translated */
     KP_VEC(LLVMValueRef) stack;
     KP_VEC(kpTxCtl) ctl;
-    uint32_t dead_depth; /* nested blocks opened while unreachable */
-    bool dead;           /* the rest of the current block is unreachable */
+    uint32_t dead_depth;   /* nested blocks opened while unreachable */
+    KP_VEC(uint32_t) fuel; /* fuel cost of the entry and of each loop header, in code order */
+    uint32_t fuel_next;    /* the next loop's entry in fuel */
+    bool dead;             /* the rest of the current block is unreachable */
 } kpTx;
 
 /* Translate every defined function of a validated module into mod (translate.c). guard: memory
@@ -88,6 +92,8 @@ void kpTranslate_trapIf(kpTx *t, LLVMValueRef cond, kapsul_trap kind);
 LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nargs);
 /* Call an intrinsic overloaded on `ty` (e.g. "llvm.ctlz"). */
 LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LLVMValueRef *args, unsigned n);
+/* A pointer to ctx field k (see KP_NATIVE_CTX_*). */
+LLVMValueRef kpTranslate_ctxField(kpTx *t, unsigned k);
 /* Reload the cached memory base and size from ctx (after calls and memory.grow). */
 void kpTranslate_reloadMemory(kpTx *t);
 /* Load / store one value in slot layout at byte offset `at` of the slot scratch or a pointer. */
@@ -115,6 +121,8 @@ kapsul_status kpTranslateCtl_branch(kpTx *t, const kpInstr *in);
 kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in);
 /* Open the function-level frame (results flow to the return block). */
 kapsul_status kpTranslateCtl_enterFunc(kpTx *t);
+/* The fuel cost of the next check site in code order (the entry, then each loop, dead or not). */
+uint32_t kpTranslate_nextFuel(kpTx *t);
 /* Emit the interrupt/fuel check at function entry and loop headers. */
 void kpTranslateCtl_check(kpTx *t, uint32_t cost);
 

@@ -100,7 +100,7 @@ kapsul_status kpTranslateCtl_open(kpTx *t, const kpInstr *in) {
         LLVMBuildBr(t->b, c.head);
         LLVMPositionBuilderAtEnd(t->b, c.head);
         for (uint32_t i = 0; i < c.nparams; i++) t->stack.v[c.height + i] = c.head_phis[i];
-        kpTranslateCtl_check(t, 1);
+        kpTranslateCtl_check(t, kpTranslate_nextFuel(t));
     } else if (c.kind == kpCtl_IF) {
         c.if_params = kp_malloc(sizeof *c.if_params * (c.nparams ? c.nparams : 1));
         if (!c.if_params) goto nomem;
@@ -292,11 +292,19 @@ static kapsul_status call_direct(kpTx *t, uint32_t j) {
     t->stack.n = base;
     unsigned n = ft->nparams + 1;
     if (ft->nresults > 1) args[n++] = t->slots;
-    /* ctx->depth counts wasm frames around the call; the store after it also keeps the call out
-     * of tail position, so LLVM never turns recursion into a loop that could not exhaust the
-     * stack as the interpreter's does. */
-    LLVMValueRef depth = LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, KP_NATIVE_CTX_DEPTH, "");
+    /* ctx->depth counts wasm frames around the call (at most max_depth, the interpreter's limit)
+     * and frames[depth] records the callee and this call's offset for backtraces; the store after
+     * the call also keeps it out of tail position, so LLVM never turns recursion into a loop that
+     * could not exhaust the stack as the interpreter's does. */
+    LLVMValueRef depth = kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH);
     LLVMValueRef d = LLVMBuildLoad2(t->b, t->t_i32, depth, "");
+    LLVMValueRef max = LLVMBuildLoad2(t->b, t->t_i32, kpTranslate_ctxField(t, KP_NATIVE_CTX_MAX_DEPTH), "");
+    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGE, d, max, ""), KAPSUL_TRAP_STACK_EXHAUSTED);
+    LLVMValueRef frames = LLVMBuildLoad2(t->b, t->t_ptr, kpTranslate_ctxField(t, KP_NATIVE_CTX_FRAMES), "");
+    LLVMValueRef idx = LLVMBuildZExt(t->b, d, t->t_i64, "");
+    frames = LLVMBuildBitCast(t->b, frames, LLVMPointerType(t->t_i64, 0), "");
+    LLVMValueRef slot = LLVMBuildGEP2(t->b, t->t_i64, frames, &idx, 1, "");
+    LLVMBuildStore(t->b, kpTranslate_i64(t, KP_NATIVE_FRAME(j, t->at)), slot);
     LLVMBuildStore(t->b, LLVMBuildAdd(t->b, d, kpTranslate_i32(t, 1), ""), depth);
     LLVMValueRef r = LLVMBuildCall2(t->b, t->fn_types[j], t->fns[j], args, n, "");
     LLVMBuildStore(t->b, d, depth);
