@@ -262,7 +262,8 @@ static inline kapsul_status close_frame(val *v, const ctrl *c) {
     size_t n0 = v->vals.n; /* popping only moves n: the values stay readable for the message */
     kapsul_status st = pop_vals(v, b.results, b.nresults);
     if ((st == KAPSUL_ERR_INVALID || (!st && v->vals.n != c->height)) && n0 >= c->height)
-        return mismatch_types(v, b.results, b.nresults, v->vals.v + c->height, (uint32_t)(n0 - c->height));
+        return mismatch_types(v, b.results, b.nresults, n0 > c->height ? v->vals.v + c->height : NULL,
+                              (uint32_t)(n0 - c->height));
     return st;
 }
 
