@@ -1433,6 +1433,7 @@ static void commit_pairs(lower *L, uint32_t k) {
 }
 
 static void map_instr(lower *L, uint32_t p0, uint32_t offset) {
+    if (L->nomem) return; /* the map is dropped: encode_map reports it */
     uint32_t from = L->cut < p0 ? L->cut : p0;
     while (L->npend && L->pend[L->npend - 1][0] >= from) L->npend--;
     if (L->map.n && from <= L->map_ir) from = L->map_ir + 1; /* a cut past the open pairs */
@@ -1440,6 +1441,7 @@ static void map_instr(lower *L, uint32_t p0, uint32_t offset) {
     if (L->npend && L->pend[L->npend - 1][1] == offset) return;
     if (!L->npend && L->map.n && L->map_off == offset) return;
     if (L->npend == 8) commit_pairs(L, 6);
+    if (L->nomem) return; /* commit_pairs could not grow the map */
     L->pend[L->npend][0] = from;
     L->pend[L->npend++][1] = offset;
 }
