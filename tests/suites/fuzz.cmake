@@ -17,7 +17,7 @@
 #  * Every build gets fuzz_replay_<name>: the same target with a plain main() that runs the files
 #    given on its command line once each. ctest replays each checked-in seed corpus and every file
 #    of tests/regress/ through them (label "sanitize", so scripts/test.sh runs them under
-#    ASan+UBSan too). A regress file is routed by its name: module-*.wasm, exec-*.wasm, text-*.wat,
+#    ASan+UBSan too). A regress file is routed by its name: module-*.wasm, exec-*.wasm, text-*.wat, kwasm-*,
 #    toml-*, wagi-*.
 #  * -DKAPSUL_FUZZ=ON (with CC=clang and -DKAPSUL_SANITIZE=ON; tests/fuzz/build.sh does this)
 #    builds the real libFuzzer binaries fuzz_<name>.
@@ -42,7 +42,7 @@ endforeach()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm)-" prefix "${name}")
   if(prefix)
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})

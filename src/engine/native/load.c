@@ -107,7 +107,9 @@ static kapsul_status read_headers(link *l) {
         shdr *s = &l->sh[i];
         *s = (shdr){ rd32(p),      rd32(p + 4),  rd64(p + 8),  rd64(p + 16), rd64(p + 24),
                      rd64(p + 32), rd32(p + 40), rd32(p + 44), rd64(p + 48), rd64(p + 56) };
-        if (s->type != SHT_NOBITS && s->type != 0 && (s->offset > l->size || s->size > l->size - s->offset))
+        /* A section that holds bytes (a null one too when marked allocated: layout copies it). */
+        bool has_bytes = s->type != SHT_NOBITS && (s->type != 0 || (s->flags & SHF_ALLOC));
+        if (has_bytes && (s->offset > l->size || s->size > l->size - s->offset))
             return bad(l, "section out of range");
         if (s->align > 4096 || (s->align & (s->align - 1))) return bad(l, "section alignment unsupported");
         if (s->type == SHT_SYMTAB) {
