@@ -9,18 +9,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "os/os.h"
 
-bool kpCli_nativeCompiler(char *path, size_t cap) {
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return false;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return false;
-    *slash = 0;
-    if ((size_t)snprintf(path, cap, "%s/kapsul-llvmc", self) >= cap) return false;
-    return access(path, X_OK) == 0;
-}
+bool kpCli_nativeCompiler(char *path, size_t cap) { return kpOs_besideExe("kapsul-llvmc", path, cap); }
 
 int kpCli_compile(int argc, char **argv) {
     char helper[4200];

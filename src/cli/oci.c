@@ -13,23 +13,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-
-/* build/kapsul-oci beside the running kapsul (or kapsul-serve). */
-static bool oci_program(char *path, size_t cap) {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return false;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return false;
-    *slash = 0;
-    return (size_t)snprintf(path, cap, "%s/kapsul-oci", self) < cap;
-}
+#include "os/os.h"
 
 int kpCli_oci(int argc, char **argv) {
-    char path[PATH_MAX + 16];
-    if (!oci_program(path, sizeof path)) {
-        fprintf(stderr, "kapsul oci: cannot find kapsul's own directory\n");
+    char path[PATH_MAX + 16] = "";
+    if (!kpOs_besideExe("kapsul-oci", path, sizeof path)) {
+        fprintf(stderr,
+                "kapsul oci: cannot run %s: no such program (kapsul-oci is installed beside kapsul)\n",
+                path[0] ? path : "kapsul-oci");
         return KP_EXIT_FAIL;
     }
     char *args[argc + 1];
@@ -63,9 +54,10 @@ static bool loopback_registry(const char *ref) {
 }
 
 int kpCli_ociFetch(const char *cmd, const char *ref, char *out, size_t cap) {
-    char path[PATH_MAX + 16];
-    if (!oci_program(path, sizeof path)) {
-        fprintf(stderr, "kapsul %s: cannot find kapsul's own directory\n", cmd);
+    char path[PATH_MAX + 16] = "";
+    if (!kpOs_besideExe("kapsul-oci", path, sizeof path)) {
+        fprintf(stderr, "kapsul %s: cannot run %s: no such program (kapsul-oci is installed beside kapsul)\n",
+                cmd, path[0] ? path : "kapsul-oci");
         return KP_EXIT_FAIL;
     }
     int fds[2];

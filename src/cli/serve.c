@@ -11,19 +11,17 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "os/os.h"
 
 /* argv[0] is the subcommand; kapsul-serve gets it as its first argument. */
 static int exec_serve(int argc, char **argv) {
-    char self[PATH_MAX], path[PATH_MAX + 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        fprintf(stderr, "kapsul %s: cannot find kapsul's own directory: %s\n", argv[0], strerror(errno));
+    char path[PATH_MAX + 16] = "";
+    if (!kpOs_besideExe("kapsul-serve", path, sizeof path)) {
+        fprintf(stderr,
+                "kapsul %s: cannot run %s: no such program (kapsul-serve is installed beside kapsul)\n",
+                argv[0], path[0] ? path : "kapsul-serve");
         return KP_EXIT_FAIL;
     }
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    *slash = 0;
-    snprintf(path, sizeof path, "%s/kapsul-serve", self);
     char *args[argc + 2];
     args[0] = path;
     for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
