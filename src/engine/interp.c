@@ -1216,71 +1216,27 @@ next:
         }
 
         /* Trapping truncations: NaN is an invalid conversion; the accepted range is the open (or
-     * half-open) interval whose bounds are exactly representable in the source type. */
-        vmcase(I32_TRUNC_F32_S) {
-            float x = F32(2);
-            if (x != x) goto bad_conv;
-            if (!(x >= -2147483648.0f && x < 2147483648.0f)) goto overflow;
-            S(1) = (uint32_t)(int32_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I32_TRUNC_F32_U) {
-            float x = F32(2);
-            if (x != x) goto bad_conv;
-            if (!(x > -1.0f && x < 4294967296.0f)) goto overflow;
-            S(1) = (uint32_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I32_TRUNC_F64_S) {
-            double x = F64(2);
-            if (x != x) goto bad_conv;
-            if (!(x > -2147483649.0 && x < 2147483648.0)) goto overflow;
-            S(1) = (uint32_t)(int32_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I32_TRUNC_F64_U) {
-            double x = F64(2);
-            if (x != x) goto bad_conv;
-            if (!(x > -1.0 && x < 4294967296.0)) goto overflow;
-            S(1) = (uint32_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I64_TRUNC_F32_S) {
-            float x = F32(2);
-            if (x != x) goto bad_conv;
-            if (!(x >= -9223372036854775808.0f && x < 9223372036854775808.0f)) goto overflow;
-            S(1) = (uint64_t)(int64_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I64_TRUNC_F32_U) {
-            float x = F32(2);
-            if (x != x) goto bad_conv;
-            if (!(x > -1.0f && x < 18446744073709551616.0f)) goto overflow;
-            S(1) = (uint64_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I64_TRUNC_F64_S) {
-            double x = F64(2);
-            if (x != x) goto bad_conv;
-            if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) goto overflow;
-            S(1) = (uint64_t)(int64_t)x;
-            ip += 3;
-            vmbreak;
-        }
-        vmcase(I64_TRUNC_F64_U) {
-            double x = F64(2);
-            if (x != x) goto bad_conv;
-            if (!(x > -1.0 && x < 18446744073709551616.0)) goto overflow;
-            S(1) = (uint64_t)x;
-            ip += 3;
-            vmbreak;
-        }
+         * half-open) interval whose bounds are exactly representable in the source type. */
+#define TRUNC(OP, T, GET, IN_RANGE, CAST) \
+    vmcase(OP) {                          \
+        T x = GET(2);                     \
+        if (x != x) goto bad_conv;        \
+        if (!(IN_RANGE)) goto overflow;   \
+        S(1) = CAST x;                    \
+        ip += 3;                          \
+        vmbreak;                          \
+    }
+        TRUNC(I32_TRUNC_F32_S, float, F32, x >= -2147483648.0f && x < 2147483648.0f, (uint32_t)(int32_t))
+        TRUNC(I32_TRUNC_F32_U, float, F32, x > -1.0f && x < 4294967296.0f, (uint32_t))
+        TRUNC(I32_TRUNC_F64_S, double, F64, x > -2147483649.0 && x < 2147483648.0, (uint32_t)(int32_t))
+        TRUNC(I32_TRUNC_F64_U, double, F64, x > -1.0 && x < 4294967296.0, (uint32_t))
+        TRUNC(I64_TRUNC_F32_S, float, F32, x >= -9223372036854775808.0f && x < 9223372036854775808.0f,
+              (uint64_t)(int64_t))
+        TRUNC(I64_TRUNC_F32_U, float, F32, x > -1.0f && x < 18446744073709551616.0f, (uint64_t))
+        TRUNC(I64_TRUNC_F64_S, double, F64, x >= -9223372036854775808.0 && x < 9223372036854775808.0,
+              (uint64_t)(int64_t))
+        TRUNC(I64_TRUNC_F64_U, double, F64, x > -1.0 && x < 18446744073709551616.0, (uint64_t))
+#undef TRUNC
     }
 
 call:
