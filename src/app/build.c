@@ -24,17 +24,6 @@ static bool selected(const kpManifestComponent *c, const kpBuildOptions *opt) {
     return false;
 }
 
-/* dir + "/" + rel in a new string, or NULL when out of memory. */
-static char *join(const char *dir, const char *rel) {
-    size_t a = strlen(dir), b = strlen(rel);
-    char *s = kp_malloc(a + b + 2);
-    if (!s) return NULL;
-    memcpy(s, dir, a);
-    s[a] = '/';
-    memcpy(s + a + 1, rel, b + 1);
-    return s;
-}
-
 /* Run one component's commands in its workdir; the first one that fails stops the build. The
  * workdir is checked first, so that a missing one gets its own message instead of the shell's
  * start failing with a bare "No such file or directory". */
@@ -44,7 +33,7 @@ static kapsul_status run_commands(const kpManifest *m, const kpManifestComponent
     char *workdir = NULL, b[120];
     const char *dir = m->dir;
     if (c->build_workdir) {
-        if (!(workdir = join(m->dir, c->build_workdir)))
+        if (!(workdir = kp_pathJoin(m->dir, c->build_workdir)))
             return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
         dir = workdir;
         kpOs_stat sb;

@@ -233,17 +233,6 @@ static const char *check_relative(const char *p) {
     return NULL;
 }
 
-/* dir + "/" + rel, allocated. */
-static char *join(const char *dir, const char *rel) {
-    size_t a = strlen(dir), b = strlen(rel);
-    char *s = kp_malloc(a + b + 2);
-    if (!s) return NULL;
-    memcpy(s, dir, a);
-    s[a] = '/';
-    memcpy(s + a + 1, rel, b + 1);
-    return s;
-}
-
 /* Symlinks must not lead out of the application directory: compare real paths. */
 static bool inside_dir(const char *dir_real, const char *path) {
     char real[PATH_MAX];
@@ -350,7 +339,7 @@ static kapsul_status expand_glob(mctx *c, kpManifestComponent *comp, const kpTom
             edir[o++] = *q;
         }
         edir[o] = 0;
-        full = join(edir, v->u.str.s);
+        full = kp_pathJoin(edir, v->u.str.s);
         kp_free(edir);
     }
     if (!full) return nomem(c);
@@ -373,7 +362,7 @@ static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const
 static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue *v, const char *dir_real,
                           kpBuf *rel, int depth, size_t *seen) {
     char *here =
-        rel->len ? join(c->m->dir, (const char *)rel->data) : kp_strndup(c->m->dir, strlen(c->m->dir));
+        rel->len ? kp_pathJoin(c->m->dir, (const char *)rel->data) : kp_strndup(c->m->dir, strlen(c->m->dir));
     kpStrVec names = { 0 };
     kapsul_status st = KAPSUL_OK;
     if (!here) return nomem(c);
@@ -398,7 +387,7 @@ static kapsul_status walk(mctx *c, kpManifestComponent *comp, const kpTomlValue 
             break;
         }
         rel->len--; /* keep the NUL after the bytes, not in the length */
-        char *path = join(c->m->dir, (const char *)rel->data);
+        char *path = kp_pathJoin(c->m->dir, (const char *)rel->data);
         struct stat sb;
         if (!path) st = nomem(c);
         else if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -457,7 +446,7 @@ static kapsul_status placement(mctx *c, kpManifestComponent *comp, const kpTomlV
                    "files destination must be an absolute guest path without '..'");
         goto fail;
     }
-    if (!(host = join(c->m->dir, src))) {
+    if (!(host = kp_pathJoin(c->m->dir, src))) {
         st = nomem(c);
         goto fail;
     }
@@ -630,7 +619,7 @@ static kapsul_status component(mctx *c, const kpTomlEntry *ce) {
     if ((st = take_string(c, src, &comp->source))) return st;
     if (comp->source[0] == 0) return mfail(c, src->value->line, src->value->column, "'source' is empty");
     if (comp->source[0] == '/') comp->source_path = kp_strndup(comp->source, strlen(comp->source));
-    else comp->source_path = join(c->m->dir, comp->source);
+    else comp->source_path = kp_pathJoin(c->m->dir, comp->source);
     if (!comp->source_path) return nomem(c);
     if ((st = get_string(c, t, "description", section, false, "", &comp->description)) ||
         (st = component_env(c, comp, t)) || (st = get_strings(c, t, "exclude_files", &comp->exclude_files)) ||

@@ -53,3 +53,13 @@ char *kp_strndup(const char *s, size_t len) {
     d[len] = 0;
     return d;
 }
+
+char *kp_pathJoin(const char *dir, const char *rel) {
+    size_t a = strlen(dir), b = strlen(rel);
+    char *s = kp_malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, dir, a);
+    s[a] = '/';
+    memcpy(s + a + 1, rel, b + 1);
+    return s;
+}

@@ -22,6 +22,8 @@ void *kp_calloc(size_t count, size_t size);
 void *kp_realloc(void *ptr, size_t size);
 void kp_free(void *ptr);
 char *kp_strndup(const char *s, size_t len);
+/* dir + "/" + rel in a new string, or NULL when out of memory. */
+char *kp_pathJoin(const char *dir, const char *rel);
 /* Make allocation number n (counting from the next one, 0-based) and every later one fail;
  * n < 0 disables injection. Used by the allocation-failure tests. */
 #ifdef KP_TESTING /* a test seam: absent from builds without KAPSUL_TESTING */
