@@ -112,6 +112,9 @@ int kpCli_usageError(const char *cmd, const char *fmt, ...) __attribute__((forma
  * "10us", "1m", a bare number of seconds) in ns. false when the text is not one. */
 bool kpCli_parseSize(const char *s, size_t *out);
 bool kpCli_parseDuration(const char *s, uint64_t *out);
+/* Split option argv[*i] into its name (into name[cap]) and value: "--name=VALUE", or the next
+ * argument (advancing *i; NULL when there is none). */
+void kpCli_optionValue(int argc, char **argv, int *i, char *name, size_t cap, char **val);
 
 /* `kapsul serve` and `kapsul up` (serve.c): exec kapsul-serve from kapsul's own directory. */
 int kpCli_serve(int argc, char **argv);

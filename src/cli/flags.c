@@ -2,6 +2,7 @@
  * flags.c -- option values that several subcommands read the same way (run, serve, up).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,4 +40,16 @@ bool kpCli_parseDuration(const char *s, uint64_t *out) {
     if (errno || !(v >= 0) || v * mul > 1.8e19) return false;
     *out = (uint64_t)(v * mul);
     return true;
+}
+
+void kpCli_optionValue(int argc, char **argv, int *i, char *name, size_t cap, char **val) {
+    char *a = argv[*i], *eq = strchr(a, '=');
+    if (a[1] == '-' && eq && (size_t)(eq - a) < cap) {
+        memcpy(name, a, (size_t)(eq - a));
+        name[eq - a] = 0;
+        *val = eq + 1;
+    } else {
+        snprintf(name, cap, "%s", a);
+        *val = *i + 1 < argc ? argv[++*i] : NULL;
+    }
 }

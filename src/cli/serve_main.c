@@ -168,15 +168,7 @@ static int parse(opts *o, int argc, char **argv) {
             usage(stdout, o->cmd);
             return -1;
         }
-        char *eq = strchr(a, '=');
-        if (a[1] == '-' && eq && (size_t)(eq - a) < sizeof name) {
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = 0;
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-            val = i + 1 < argc ? argv[++i] : NULL;
-        }
+        kpCli_optionValue(argc, argv, &i, name, sizeof name, &val);
         int st = take(o, name, val);
         if (st) return st;
     }
