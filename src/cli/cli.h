@@ -114,7 +114,7 @@ bool kpCli_parseSize(const char *s, size_t *out);
 bool kpCli_parseDuration(const char *s, uint64_t *out);
 /* Split option argv[*i] into its name (into name[cap]) and value: "--name=VALUE", or the next
  * argument (advancing *i; NULL when there is none). */
-void kpCli_optionValue(int argc, char **argv, int *i, char *name, size_t cap, char **val);
+void kpCli_splitOption(int argc, char **argv, int *i, char *name, size_t cap, char **val);
 
 /* `kapsul serve` and `kapsul up` (serve.c): exec kapsul-serve from kapsul's own directory. */
 int kpCli_serve(int argc, char **argv);

@@ -42,7 +42,7 @@ bool kpCli_parseDuration(const char *s, uint64_t *out) {
     return true;
 }
 
-void kpCli_optionValue(int argc, char **argv, int *i, char *name, size_t cap, char **val) {
+void kpCli_splitOption(int argc, char **argv, int *i, char *name, size_t cap, char **val) {
     char *a = argv[*i], *eq = strchr(a, '=');
     if (a[1] == '-' && eq && (size_t)(eq - a) < cap) {
         memcpy(name, a, (size_t)(eq - a));

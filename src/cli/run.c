@@ -203,7 +203,7 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
             continue;
         }
         char name[32], *val;
-        kpCli_optionValue(argc, argv, &i, name, sizeof name, &val);
+        kpCli_splitOption(argc, argv, &i, name, sizeof name, &val);
         int st = take_option(o, name, val);
         if (st) return st;
     }

@@ -168,7 +168,7 @@ static int parse(opts *o, int argc, char **argv) {
             usage(stdout, o->cmd);
             return -1;
         }
-        kpCli_optionValue(argc, argv, &i, name, sizeof name, &val);
+        kpCli_splitOption(argc, argv, &i, name, sizeof name, &val);
         int st = take(o, name, val);
         if (st) return st;
     }
