@@ -139,28 +139,11 @@ static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     while (!h2o_linklist_is_empty(messages)) h2o_linklist_unlink(messages->next);
 }
 
-/* A loop thread: runs h2o until the server drains and this loop has no connection and no job left. */
-static void *loop_main(void *arg) {
-    kpHttp_loop *lp = arg;
-    kpHttp_server *srv = lp->srv;
-    for (;;) {
-        h2o_evloop_run(lp->evloop, INT32_MAX);
-        int phase = atomic_load(&srv->phase);
-        if (phase >= KP_HTTP_DRAINING && !lp->draining) begin_drain(lp);
-        if (phase >= KP_HTTP_FORCING && !lp->forced) force_close(lp);
-        if (lp->draining) close_idle(lp);
-        if (lp->draining && lp->nconns == 0 && lp->pending == 0) break;
-    }
-    pthread_mutex_lock(&srv->exit_lock);
-    srv->loops_running--;
-    pthread_cond_broadcast(&srv->exit_cond);
-    pthread_mutex_unlock(&srv->exit_lock);
-    return NULL;
-}
-
-/* Create one loop's h2o objects and its listener on the calling thread; the thread starts later. */
+/* Create one loop's h2o objects and its listener. Called on the loop's own thread: h2o 2.2 keeps
+ * its socket buffer freelist per thread (h2o_socket_buffer_prototype is __thread) and every socket
+ * remembers the freelist of the thread that created it, so loops whose sockets (the listener, the
+ * message queue's pipe) were made on one other thread would share that thread's unlocked freelist. */
 static kapsul_status loop_init(kpHttp_server *srv, kpHttp_loop *lp, kapsul_error *err) {
-    lp->srv = srv;
     h2o_linklist_init_anchor(&lp->conns);
     h2o_linklist_init_anchor(&lp->away);
     lp->evloop = h2o_evloop_create();
@@ -183,31 +166,70 @@ static kapsul_status loop_init(kpHttp_server *srv, kpHttp_loop *lp, kapsul_error
     return KAPSUL_OK;
 }
 
-/* Dispose one loop's h2o objects once its thread has ended (or never started). */
+/* Dispose of one loop's h2o objects, on its own thread, once it is GONE (nobody sends to it). */
 static void loop_dispose(kpHttp_loop *lp) {
-    if (!lp->ctx_inited) return;
+    if (!lp->evloop) return;
     if (lp->listener) {
         h2o_socket_close(lp->listener);
         lp->listener = NULL;
     }
-    h2o_evloop_run(lp->evloop, 0); /* let closed sockets be freed */
-    if (h2o_timeout_is_linked(&lp->ctx.http2._graceful_shutdown_timeout))
-        h2o_timeout_unlink(&lp->ctx.http2._graceful_shutdown_timeout);
-    if (h2o_timeout_is_linked(&lp->probe_entry)) h2o_timeout_unlink(&lp->probe_entry);
+    if (lp->ctx_inited) {
+        h2o_evloop_run(lp->evloop, 0); /* let closed sockets be freed */
+        if (h2o_timeout_is_linked(&lp->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&lp->ctx.http2._graceful_shutdown_timeout);
+        if (h2o_timeout_is_linked(&lp->probe_entry)) h2o_timeout_unlink(&lp->probe_entry);
+        h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->done);
+        h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->wake);
+        h2o_multithread_queue_t *queue = lp->ctx.queue;
+        h2o_context_dispose(&lp->ctx); /* destroys the queue but (evloop build of 2.2.5) never frees it */
+        free(queue);
+        lp->ctx_inited = false;
+    }
     h2o_timeout_dispose(lp->evloop, &lp->probe_timeout);
-    h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->done);
-    h2o_multithread_unregister_receiver(lp->ctx.queue, &lp->wake);
-    h2o_multithread_queue_t *queue = lp->ctx.queue;
-    h2o_context_dispose(&lp->ctx); /* destroys the queue but (evloop build of 2.2.5) never frees it */
     h2o_evloop_destroy(lp->evloop);
-    free(queue);
-    lp->ctx_inited = false;
+    lp->evloop = NULL;
+}
+
+/* Record a loop's state and wake whoever waits on it (kpHttp_start, stop). */
+static void set_loop_state(kpHttp_loop *lp, int state) {
+    kpHttp_server *srv = lp->srv;
+    pthread_mutex_lock(&srv->exit_lock);
+    if (lp->state == KP_LOOP_STARTING) srv->loops_reported++;
+    lp->state = state;
+    pthread_cond_broadcast(&srv->exit_cond);
+    pthread_mutex_unlock(&srv->exit_lock);
+}
+
+/* A loop thread: sets its loop up, runs h2o until the server drains and this loop has no connection
+ * and no job left, and tears the loop down. */
+static void *loop_main(void *arg) {
+    kpHttp_loop *lp = arg;
+    kpHttp_server *srv = lp->srv;
+    bool ok = loop_init(srv, lp, &lp->init_err) == KAPSUL_OK;
+    set_loop_state(lp, ok ? KP_LOOP_READY : KP_LOOP_FAILED);
+    while (ok) {
+        h2o_evloop_run(lp->evloop, INT32_MAX);
+        int phase = atomic_load(&srv->phase);
+        if (phase >= KP_HTTP_DRAINING && !lp->draining) begin_drain(lp);
+        if (phase >= KP_HTTP_FORCING && !lp->forced) force_close(lp);
+        if (lp->draining) close_idle(lp);
+        if (lp->draining && lp->nconns == 0 && lp->pending == 0) break;
+    }
+    set_loop_state(lp, KP_LOOP_GONE);
+    loop_dispose(lp);
+    pthread_mutex_lock(&srv->exit_lock);
+    srv->loops_running--;
+    pthread_cond_broadcast(&srv->exit_cond);
+    pthread_mutex_unlock(&srv->exit_lock);
+    return NULL;
 }
 
 /* Make every running loop re-read the server's phase. */
 static void wake_loops(kpHttp_server *srv) {
+    pthread_mutex_lock(&srv->exit_lock); /* holds each loop in its state while we send */
     for (unsigned i = 0; i < srv->nloops; i++)
-        if (srv->loops[i].thread_started) h2o_multithread_send_message(&srv->loops[i].wake, NULL);
+        if (srv->loops[i].state == KP_LOOP_READY) h2o_multithread_send_message(&srv->loops[i].wake, NULL);
+    pthread_mutex_unlock(&srv->exit_lock);
 }
 
 /* ---- Start -------------------------------------------------------------------------------------- */
@@ -357,6 +379,22 @@ static kapsul_status start_threads(kpHttp_server *srv, kapsul_error *err) {
 
 static void free_server(kpHttp_server *srv);
 
+/* Wait until every started loop thread has set its loop up; the first failure, if any, is the error. */
+static kapsul_status wait_ready(kpHttp_server *srv, kapsul_error *err) {
+    unsigned started = 0;
+    for (unsigned i = 0; i < srv->nloops; i++) started += srv->loops[i].thread_started;
+    pthread_mutex_lock(&srv->exit_lock);
+    while (srv->loops_reported < started) pthread_cond_wait(&srv->exit_cond, &srv->exit_lock);
+    kapsul_status st = KAPSUL_OK;
+    for (unsigned i = 0; i < srv->nloops && st == KAPSUL_OK; i++)
+        if (srv->loops[i].state == KP_LOOP_FAILED) {
+            if (err) *err = srv->loops[i].init_err;
+            st = srv->loops[i].init_err.code;
+        }
+    pthread_mutex_unlock(&srv->exit_lock);
+    return st;
+}
+
 kapsul_status kpHttp_start(const kpHttp_config *config, kpHttp_handler fn, void *ctx, kpHttp_server **out,
                            kapsul_error *err) {
     kapsul_status st;
@@ -390,9 +428,11 @@ kapsul_status kpHttp_start(const kpHttp_config *config, kpHttp_handler fn, void 
         st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "http: out of memory");
         goto fail;
     }
-    for (unsigned i = 0; i < srv->nloops; i++)
-        if ((st = loop_init(srv, &srv->loops[i], err)) != KAPSUL_OK) goto fail;
-    if ((st = start_threads(srv, err)) != KAPSUL_OK) goto fail;
+    for (unsigned i = 0; i < srv->nloops; i++) srv->loops[i].srv = srv;
+    st = start_threads(srv, err);
+    kapsul_status ready = wait_ready(srv, st == KAPSUL_OK ? err : NULL); /* also when some did not start */
+    if (st == KAPSUL_OK) st = ready;
+    if (st != KAPSUL_OK) goto fail;
     *out = srv;
     return KAPSUL_OK;
 fail:
@@ -463,8 +503,7 @@ static bool stop_threads(kpHttp_server *srv) {
 
 /* Tear down whatever kpHttp_start got to (also its failure path): threads, h2o, TLS, descriptors. */
 static void free_server(kpHttp_server *srv) {
-    stop_threads(srv);
-    for (unsigned i = 0; srv->loops && i < srv->nloops; i++) loop_dispose(&srv->loops[i]);
+    stop_threads(srv); /* each loop disposed of its own h2o objects as its thread ended */
     kpHttpJob_queueFree(&srv->queue);
     if (srv->globalconf_inited) h2o_config_dispose(&srv->globalconf);
     if (srv->ssl_ctx) SSL_CTX_free(srv->ssl_ctx);

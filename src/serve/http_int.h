@@ -56,15 +56,21 @@ struct kpHttp_server {
     atomic_int phase;          /* KP_HTTP_RUNNING / DRAINING / FORCING */
     atomic_int cancel_all;     /* set when the drain ran out: every handler is cancelled */
     atomic_uint nconns;        /* open connections, all loops */
-    pthread_mutex_t exit_lock; /* loops_running, under exit_cond */
+    pthread_mutex_t exit_lock; /* loops_running, loops_reported, each loop's state; exit_cond */
     pthread_cond_t exit_cond;
-    unsigned loops_running;
+    unsigned loops_running;  /* loop threads not yet ended */
+    unsigned loops_reported; /* loop threads past loop_init (ready or failed) */
 };
+
+/* A loop's life, under exit_lock: only a READY loop may be sent messages from other threads. */
+enum { KP_LOOP_STARTING = 0, KP_LOOP_READY, KP_LOOP_FAILED, KP_LOOP_GONE };
 
 struct kpHttp_loop {
     kpHttp_server *srv;
     pthread_t thread;
     bool thread_started;
+    int state;              /* KP_LOOP_*, under srv->exit_lock */
+    kapsul_error init_err;  /* why loop_init failed (state KP_LOOP_FAILED) */
     h2o_evloop_t *evloop;
     h2o_context_t ctx;
     bool ctx_inited;
