@@ -380,8 +380,9 @@ KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
  * lock-free: meant for a SIGPROF handler on the thread running the store (kapsul run --profile).
  * Frames have func_index and module; offset is the call site for callers and 0 for the innermost
  * frame; name is empty (kapsul_frame_locations symbolizes later, outside the handler). A sample
- * taken while a call is being entered may miss the callee. Interpreter only: a module running
- * on the native tier gives 0 frames. */
+ * taken while a call is being entered may miss the callee. Both tiers: native frames come from
+ * the frame records compiled code keeps for backtraces, so a function LLVM inlined into its
+ * caller without a call left in between may be missing (its time counts for the caller). */
 KAPSUL_API size_t kapsul_store_sample(const kapsul_store *store, kapsul_frame *out, size_t max);
 
 /* An external value: what an export yields and an import consumes. The pointer in `of` must
