@@ -172,6 +172,20 @@ typedef struct kapsul_location {
  * on the first call for a module; malformed ones are ignored. Thread-safe for a shared module. */
 KAPSUL_API size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, size_t max);
 
+/* Where a module's functions lie in memory when it runs on the native tier, for profilers that
+ * see only machine addresses (kapsul run --perf-map writes Linux perf's map from these). One
+ * range per compiled body: `entry` marks the trampoline the host enters function func_index
+ * through, which often holds the whole function (LLVM inlines the body into it). */
+typedef struct kapsul_code_range {
+    uint32_t func_index;
+    bool entry;
+    const void *start; /* executable while the module lives */
+    size_t size;
+} kapsul_code_range;
+/* Fill out[0..max) with the module's code ranges and return how many there are (which may exceed
+ * max); 0 for a module without native code (it runs in the interpreter). */
+KAPSUL_API size_t kapsul_module_code_ranges(const kapsul_module *module, kapsul_code_range *out, size_t max);
+
 /* ---- Values ---------------------------------------------------------------------------------- */
 
 typedef enum kapsul_valkind {

@@ -94,6 +94,9 @@ void kpCli_printBacktrace(FILE *f, const kapsul_error *err);
 bool kpCli_profileStart(kapsul_store *store, uint64_t interval_ns);
 void kpCli_profileStop(void);
 int kpCli_profileWrite(const char *path, bool folded, const char *title, uint64_t interval_ns);
+/* kapsul run --perf-map (profile.c): write /tmp/perf-PID.map for the module's native code; an
+ * exit status (KP_EXIT_USAGE when the module has no native code). file: for messages. */
+int kpCli_perfMapWrite(const kapsul_module *m, const char *file);
 
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);

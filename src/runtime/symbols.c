@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "engine/native/native.h"
 #include "module/debuginfo.h"
 #include "runtime/runtime.h"
 
@@ -127,5 +128,13 @@ size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, s
         n = 1;
     }
     kpOs_mutexUnlock(y->lock);
+    return n;
+}
+
+size_t kapsul_module_code_ranges(const kapsul_module *module, kapsul_code_range *out, size_t max) {
+    size_t n = 0;
+    const kpNativeSym *sym = module && module->native ? kpNativeCode_symbols(module->native, &n) : NULL;
+    for (size_t i = 0; i < n && i < max && out; i++)
+        out[i] = (kapsul_code_range){ sym[i].func, sym[i].entry, sym[i].start, sym[i].size };
     return n;
 }
