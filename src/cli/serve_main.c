@@ -3,7 +3,8 @@
  * `kapsul` execs, serve.c). Linked dynamically with the HTTP front (kapsul_http: h2o, OpenSSL).
  *
  *   kapsul-serve serve [--listen ADDR:PORT] [--env K=V] [--dir HOST[::GUEST][:ro]] [--max-memory SIZE]
- *                      [--timeout DURATION] [--fuel N] [--tls-cert F --tls-key F] [--log-file F] FILE.wasm
+ *                      [--timeout DURATION] [--fuel N] [--tls-cert F --tls-key F] [--log-file F]
+ *                      [--trace-wasi] FILE.wasm
  *   kapsul-serve up [-f spin.toml|DIR] [--listen ADDR:PORT] [limits, TLS, --log-file as above]
  *
  * Logs (one JSON object per line) go to stderr or --log-file; the first is a "server" event
@@ -31,6 +32,7 @@ typedef struct opts {
     kpServe_limits lim;
     const char *log_file, *file, *manifest, *otlp;
     uint64_t max_templates;
+    bool trace_wasi;
     kpCliTier tier;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
@@ -69,6 +71,8 @@ static void usage(FILE *f, const char *cmd) {
           "                           through LLVM once at start-up (cached)\n"
           "  --cache DIR              where --tier native keeps compiled modules\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
+          "  --trace-wasi             log every WASI call of every request (kind \"wasi\", with the\n"
+          "                           request's trace_id and span_id), as kapsul run --trace-wasi\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
           "                           e.g. http://127.0.0.1:4318/v1/traces)\n"
@@ -167,6 +171,10 @@ static int parse(opts *o, int argc, char **argv) {
         if (kpCli_isHelp(a)) {
             usage(stdout, o->cmd);
             return -1;
+        }
+        if (strcmp(a, "--trace-wasi") == 0) { /* no value: the lines go to the log */
+            o->trace_wasi = true;
+            continue;
         }
         kpCli_splitOption(argc, argv, &i, name, sizeof name, &val);
         int st = take(o, name, val);
@@ -343,6 +351,7 @@ int main(int argc, char **argv) {
     rc = build_app(&o, engine, &log, &m, &app);
     have_app = true;
     app.max_templates = (size_t)o.max_templates;
+    app.trace_wasi = o.trace_wasi;
     if (rc == KP_EXIT_OK) rc = serve(&o, &app, &log);
 fail:
     if (have_app) kpServe_free(&app);
