@@ -18,3 +18,9 @@ if(TARGET kapsul-llvmc)
                    ${CMAKE_BINARY_DIR}/debug-native-cache)
   set_tests_properties(debug.native PROPERTIES LABELS "debug;native" TIMEOUT 600)
 endif()
+# unit.test_native_sample (tests/unit/test_native_sample.c, registered with the unit tests): the
+# sampler over mixed interpreted and native stacks, re-entry, and the native code ranges; it
+# compiles with this build's kapsul-llvmc.
+if(TARGET kapsul-llvmc)
+  set_tests_properties(unit.test_native_sample PROPERTIES ENVIRONMENT "KAPSUL_LLVMC=$<TARGET_FILE:kapsul-llvmc>;ASAN_OPTIONS=detect_leaks=0")
+endif()
