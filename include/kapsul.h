@@ -172,6 +172,11 @@ typedef struct kapsul_location {
  * on the first call for a module; malformed ones are ignored. Thread-safe for a shared module. */
 KAPSUL_API size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, size_t max);
 
+/* The module offset of defined function func_index's first instruction, 0 for an import or an
+ * index out of range. A kapsul_frame there symbolizes to where the function starts in its
+ * source (with DWARF): what a profile shows for a function as a whole. */
+KAPSUL_API uint32_t kapsul_module_func_offset(const kapsul_module *module, uint32_t func_index);
+
 /* Where a module's functions lie in memory when it runs on the native tier, for profilers that
  * see only machine addresses (kapsul run --perf-map writes Linux perf's map from these). One
  * range per compiled body: `entry` marks the trampoline the host enters function func_index

@@ -97,13 +97,16 @@ void kpCli_profileStop(void) {
 
 /* ---- Output ---- */
 
-/* A function's name as backtraces print it (name section or export, demangled), else
- * func[N] in buf. */
-static const char *func_name(const kapsul_module *m, uint32_t func, char *buf, size_t cap) {
-    kapsul_frame f = { .func_index = func, .offset = 0, .module = m };
-    kapsul_location loc[64]; /* offset 0: no DWARF lookup, the function's own name only */
+/* A function's name as backtraces print it (name section or export, demangled; func[N] in buf
+ * when it has none) and, with DWARF, where it starts in its source (*file NULL otherwise). */
+static const char *func_name(const kapsul_module *m, uint32_t func, char *buf, size_t cap, const char **file,
+                             uint32_t *line) {
+    kapsul_frame f = { .func_index = func, .offset = kapsul_module_func_offset(m, func), .module = m };
+    kapsul_location loc[64]; /* the function itself is the last one, after any inlined call */
     size_t n = kapsul_frame_locations(&f, loc, 64);
     if (n > 64) n = 64;
+    *file = n ? loc[n - 1].file : NULL;
+    *line = n ? loc[n - 1].line : 0;
     if (n && loc[n - 1].function) return loc[n - 1].function;
     snprintf(buf, cap, "func[%u]", func);
     return buf;
@@ -151,7 +154,7 @@ static long frame_id(const sample_frame *s) {
     if (kpVec_grow(&table) != 0) return -1;
     pframe p = { s->module, s->func_index, NULL, NULL, 0 };
     char buf[32];
-    const char *name = func_name(s->module, s->func_index, buf, sizeof buf);
+    const char *name = func_name(s->module, s->func_index, buf, sizeof buf, &p.file, &p.line);
     p.name = kp_strndup(name, strlen(name));
     if (!p.name) return -1;
     table.v[table.n++] = p;
@@ -211,6 +214,11 @@ static bool write_speedscope(FILE *f, const char *title, uint64_t interval_ns) {
     for (size_t i = 0; i < table.n; i++) {
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
         json_string(f, table.v[i].name);
+        if (table.v[i].file) { /* the module's string, alive as long as the module */
+            fputs(",\"file\":", f);
+            json_string(f, table.v[i].file);
+            if (table.v[i].line) fprintf(f, ",\"line\":%u", (unsigned)table.v[i].line);
+        }
         fputc('}', f);
     }
     fputs("]}}\n", f);
@@ -281,7 +289,9 @@ int kpCli_perfMapWrite(const kapsul_module *m, const char *file) {
         for (size_t j = 0; r[i].entry && j < n && !body; j++)
             body = !r[j].entry && r[j].func_index == r[i].func_index;
         char buf[32];
-        const char *name = func_name(m, r[i].func_index, buf, sizeof buf);
+        const char *file;
+        uint32_t line;
+        const char *name = func_name(m, r[i].func_index, buf, sizeof buf, &file, &line);
         fprintf(f, "%lx %zx ", (unsigned long)(uintptr_t)r[i].start, r[i].size);
         for (const char *p = name; *p; p++) fputc(*p == '\n' || *p == '\r' ? '_' : *p, f);
         fputs(body ? " [entry]\n" : "\n", f);

@@ -1,5 +1,6 @@
 /*
- * symbols.c -- what a trap frame means in source terms: kapsul_frame_locations.
+ * symbols.c -- what a trap frame means in source terms: kapsul_frame_locations; and where
+ * functions are, for profilers: kapsul_module_func_offset, kapsul_module_code_ranges.
  *
  * A frame is (module, function index, module offset). The names come from the name section, else
  * an export; positions and inlined calls from the module's DWARF (module/debuginfo.c), read the
@@ -129,6 +130,12 @@ size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, s
     }
     kpOs_mutexUnlock(y->lock);
     return n;
+}
+
+uint32_t kapsul_module_func_offset(const kapsul_module *module, uint32_t func_index) {
+    const kpModule *m = module ? module->m : NULL;
+    if (!m || func_index < m->nfunc_imports || func_index >= kpModule_numFuncs(m)) return 0;
+    return (uint32_t)m->funcs[func_index - m->nfunc_imports].body.start;
 }
 
 size_t kapsul_module_code_ranges(const kapsul_module *module, kapsul_code_range *out, size_t max) {

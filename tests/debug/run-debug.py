@@ -13,7 +13,8 @@ printed offset points at the instruction it names in the module bytes (0x00 unre
 trapping frame, 0x10 call or 0x11 call_indirect for the callers). Also `--trace-wasi` on
 trace.wat: the exact lines for a write, a bad fd (EBADF) and a missing file (ENOENT), on stderr
 and into a file. `--profile` on hot.wat: the speedscope JSON parses in the schema's shape and
-attributes most samples to the hot function, and so do the folded stacks. The CLI habits
+attributes most samples to the hot function, and so do the folded stacks; on c_hot.c (clang -g)
+the frames carry each function's file and first line. The CLI habits
 (--max-call-depth, --argv0, `kapsul FILE`). Ends with "N passed, N failed".
 
 With --native (the native tier, compiled into CACHE_DIR): the same --profile checks on hot.wat,
@@ -242,6 +243,38 @@ def profile_tests(kapsul, here, tmp, tier=(), label="profile"):
           str(counts) + r.stderr)
 
 
+def dwarf_profile_tests(kapsul, here, tmp, tier=(), label="profile"):
+    """c_hot.c built with -g: the speedscope frames carry each function's file and first line,
+    and the samples attribute spin's time to hot."""
+    import json
+    wasm = os.path.join(tmp, "c_hot.wasm")
+    if not os.path.exists(wasm):
+        b = subprocess.run([os.environ.get("CLANG", "clang"), "--target=wasm32-wasi", "-g", "-O0",
+                            "-o", wasm, os.path.join(here, "c_hot.c")], capture_output=True, text=True)
+        check(label + ": clang -g builds c_hot.c", b.returncode == 0, b.stderr)
+        if b.returncode != 0:
+            return
+    out = os.path.join(tmp, "c_hot.json")
+    r = subprocess.run([kapsul, "run", *tier, "--profile=" + out, wasm], capture_output=True,
+                       text=True, timeout=300)
+    try:
+        doc = json.load(open(out))
+        frames = doc["shared"]["frames"]
+        samples = doc["profiles"][0]["samples"]
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        check(label + ": c_hot.c profile written", False, "%s %s" % (e, r.stderr))
+        return
+    pos = {f["name"]: (os.path.basename(f.get("file", "")), f.get("line")) for f in frames}
+    check(label + ": frames carry file and line from DWARF (spin at c_hot.c:6, hot at :12)",
+          pos.get("spin") == ("c_hot.c", 6) and pos.get("hot") == ("c_hot.c", 12) and
+          pos.get("cold") == ("c_hot.c", 14), str(frames))
+    names = [f["name"] for f in frames]
+    callers = [names[st[-2]] for st in samples if len(st) >= 2 and names[st[-1]] == "spin"]
+    hot, cold = callers.count("hot"), callers.count("cold")
+    check(label + ": c_hot.c's hot loop gets most samples (hot %d, cold %d)" % (hot, cold),
+          hot > 0.8 * (hot + cold), str(callers[:20]) + r.stderr)
+
+
 def perf_map_tests(kapsul, here, tmp, tier):
     """--perf-map: the map lists every function of perf.wat inside the process's executable
     mappings (read while the guest waits on stdin), and `perf report` names the hot one."""
@@ -316,6 +349,7 @@ def main():
         tier = ("--tier", "native", "--cache", sys.argv[4])
         with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
             profile_tests(kapsul, here, tmp, tier, "native profile")
+            dwarf_profile_tests(kapsul, here, tmp, tier, "native profile")
             perf_map_tests(kapsul, here, tmp, tier)
         print("%d passed, %d failed" % (passed, failed))
         return 1 if failed else 0
@@ -327,6 +361,7 @@ def main():
         trace_tests(kapsul, here, tmp)
         cli_tests(kapsul, here)
         profile_tests(kapsul, here, tmp)
+        dwarf_profile_tests(kapsul, here, tmp)
         c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
         for mangling in ("legacy", "v0"):
             rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)
