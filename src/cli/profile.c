@@ -9,11 +9,8 @@
  * what the Firefox Profiler imports) or as folded stacks for flamegraph.pl. Wall-clock time, so
  * a guest blocked in a WASI call is charged to the frames that made it. A full ring stops
  * recording and the output says how many samples were dropped.
- *
- * Also --perf-map, the symbol map Linux perf reads for native code (below).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,21 +94,6 @@ void kpCli_profileStop(void) {
 
 /* ---- Output ---- */
 
-/* A function's name as backtraces print it (name section or export, demangled; func[N] in buf
- * when it has none) and, with DWARF, where it starts in its source (*file NULL otherwise). */
-static const char *func_name(const kapsul_module *m, uint32_t func, char *buf, size_t cap, const char **file,
-                             uint32_t *line) {
-    kapsul_frame f = { .func_index = func, .offset = kapsul_module_func_offset(m, func), .module = m };
-    kapsul_location loc[64]; /* the function itself is the last one, after any inlined call */
-    size_t n = kapsul_frame_locations(&f, loc, 64);
-    if (n > 64) n = 64;
-    *file = n ? loc[n - 1].file : NULL;
-    *line = n ? loc[n - 1].line : 0;
-    if (n && loc[n - 1].function) return loc[n - 1].function;
-    snprintf(buf, cap, "func[%u]", func);
-    return buf;
-}
-
 typedef struct pframe {
     const kapsul_module *module;
     uint32_t func_index;
@@ -154,7 +136,7 @@ static long frame_id(const sample_frame *s) {
     if (kpVec_grow(&table) != 0) return -1;
     pframe p = { s->module, s->func_index, NULL, NULL, 0 };
     char buf[32];
-    const char *name = func_name(s->module, s->func_index, buf, sizeof buf, &p.file, &p.line);
+    const char *name = kpCli_funcName(s->module, s->func_index, buf, sizeof buf, &p.file, &p.line);
     p.name = kp_strndup(name, strlen(name));
     if (!p.name) return -1;
     table.v[table.n++] = p;
@@ -252,54 +234,4 @@ int kpCli_profileWrite(const char *path, bool folded, const char *title, uint64_
     prof.frames = NULL;
     prof.depth = NULL;
     return rc;
-}
-
-/* ---- The perf map ---- */
-
-/* --perf-map: /tmp/perf-PID.map, where Linux perf looks up addresses no ELF file covers: one
- * "START SIZE name" line (hex, no 0x) per compiled function (tools/perf/Documentation/
- * jit-interface.txt). Written before the guest runs and left behind for `perf report`, as
- * wasmtime's --profile=perfmap does. Entry trampolines that are not the whole function (its body
- * has a range of its own) are named "NAME [entry]". */
-int kpCli_perfMapWrite(const kapsul_module *m, const char *file) {
-    size_t n = kapsul_module_code_ranges(m, NULL, 0);
-    if (n == 0) {
-        fprintf(stderr,
-                "kapsul run: --perf-map: %s runs in the interpreter; a perf map needs "
-                "native code (--tier native or a .kwasm)\n",
-                file);
-        return KP_EXIT_USAGE;
-    }
-    kapsul_code_range *r = calloc(n, sizeof *r);
-    if (!r) return KP_EXIT_FAIL;
-    kapsul_module_code_ranges(m, r, n);
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/perf-%ld.map", (long)getpid());
-    /* O_NOFOLLOW: /tmp is shared, a planted symlink must not redirect the write. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        fprintf(stderr, "kapsul run: --perf-map: cannot write %s: %s\n", path, strerror(errno));
-        if (fd >= 0) close(fd);
-        free(r);
-        return KP_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool body = false; /* a separate range for the function's body */
-        for (size_t j = 0; r[i].entry && j < n && !body; j++)
-            body = !r[j].entry && r[j].func_index == r[i].func_index;
-        char buf[32];
-        const char *file;
-        uint32_t line;
-        const char *name = func_name(m, r[i].func_index, buf, sizeof buf, &file, &line);
-        fprintf(f, "%lx %zx ", (unsigned long)(uintptr_t)r[i].start, r[i].size);
-        for (const char *p = name; *p; p++) fputc(*p == '\n' || *p == '\r' ? '_' : *p, f);
-        fputs(body ? " [entry]\n" : "\n", f);
-    }
-    free(r);
-    if (fclose(f) != 0) {
-        fprintf(stderr, "kapsul run: --perf-map: writing %s failed\n", path);
-        return KP_EXIT_FAIL;
-    }
-    return KP_EXIT_OK;
 }

@@ -411,7 +411,7 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = kpCli_exitFor(st);
         goto fail;
     }
-    if (o->perf_map && (rc = kpCli_perfMapWrite(module, o->file)) != KP_EXIT_OK) goto fail;
+    if (o->perf_map && (rc = kpCli_perfMapAdd("run", module, o->file, NULL)) != KP_EXIT_OK) goto fail;
     rc = KP_EXIT_FAIL;
     if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
     argv[0] = o->argv0 ? o->argv0 : o->file;

@@ -35,7 +35,8 @@ TMP = tempfile.mkdtemp(prefix="kapsul-serve-")
 TIER = ["--tier", "native", "--cache", os.path.join(TMP, "cache")] if NATIVE else []
 NATIVE_TESTS = {"test_cgi_environment", "test_host_environment_invisible", "test_output_mapping",
                 "test_binary_body_1mib", "test_fresh_instance_per_request", "test_timeout_while_others_answer",
-                "test_keep_alive", "test_up_routing_and_files", "test_trace_wasi_per_request"}
+                "test_keep_alive", "test_up_routing_and_files", "test_trace_wasi_per_request",
+                "test_perf_map"}
 GUEST = os.path.join(TMP, "wagi_echo.wasm")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
 
@@ -357,6 +358,37 @@ def test_trace_wasi_per_request():
             s2.stop()
     finally:
         s.stop()
+
+
+def test_perf_map():
+    """--perf-map: with --tier native, /tmp/perf-PID.map names each compiled function of the
+    component ("wagi_echo.wasm::...") inside the server's executable mappings; the interpreter
+    has no code to map, so the flag is refused there."""
+    if not NATIVE:
+        r = subprocess.run([KAPSUL, "serve", "--perf-map", GUEST], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 2 and "a perf map needs native code" in r.stderr, r
+        return
+    s = serve("--perf-map")
+    path = "/tmp/perf-%d.map" % s.proc.pid  # kapsul execs kapsul-serve: the same process
+    try:
+        assert s.get("/?env")[0] == 200
+        code = []
+        with open("/proc/%d/maps" % s.proc.pid) as f:
+            for l in f:
+                addr, perms = l.split()[:2]
+                if "x" in perms:
+                    code.append(tuple(int(a, 16) for a in addr.split("-")))
+        rows = [re.fullmatch(r"([0-9a-f]+) ([0-9a-f]+) (wagi_echo\.wasm::.+)", l)
+                for l in open(path).read().splitlines()]
+        assert len(rows) > 10 and all(rows), rows[:5]
+        for m in rows:
+            a, n = int(m.group(1), 16), int(m.group(2), 16)
+            assert n > 0 and any(lo <= a and a + n <= hi for lo, hi in code), (m.group(0), code)
+    finally:
+        s.stop()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def test_client_gone_interrupts_guest():
