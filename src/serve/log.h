@@ -4,8 +4,8 @@
  * One JSON object per line: one per request (kind "request"), one per line the guest wrote to
  * stderr (kind "guest_stderr") and, with --trace-wasi, one per WASI call (kind "wasi"), all
  * carrying the request's trace id and span id, so a log search for one id finds the request and
- * everything its guest said and did. Guest text is JSON-escaped byte by
- * byte (invalid UTF-8 becomes \u00XX of each byte), so a guest can never forge a log line.
+ * everything its guest said and did. Guest text is JSON-escaped byte by byte (invalid UTF-8
+ * becomes \u00XX of each byte), so a guest can never forge a log line.
  *
  * Trace context (https://www.w3.org/TR/trace-context/): an incoming `traceparent` whose version is
  * not ff, whose ids are hex and not all zero, is continued (its trace id kept, a new span id for

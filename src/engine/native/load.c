@@ -316,7 +316,7 @@ static kapsul_status find_functions(link *l, kpNativeCode *c) {
         bool entry = name && strncmp(name, "kp_entry", 8) == 0;
         if ((p[4] & 0xf) != 2 /* STT_FUNC */ || !name || (!entry && strncmp(name, "kp_f", 4) != 0) ||
             shndx >= l->nsh || l->sec_at[shndx] == UINT64_MAX || !(l->sh[shndx].flags & SHF_EXEC) ||
-            value > l->sh[shndx].size || size > l->sh[shndx].size - value)
+            size == 0 || value > l->sh[shndx].size || size > l->sh[shndx].size - value)
             continue;
         const char *digits = name + (entry ? 8 : 4);
         char *end;
