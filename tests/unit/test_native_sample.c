@@ -7,12 +7,19 @@
  * instance, whose code calls it again: the second sample has the inner entry's frame, then the
  * outer entry's frames at their own levels (the inner entry shares the context and moved its
  * depth), then the interpreted ones. Also: the code ranges of the native module name each of
- * its functions with a non-empty range, and an interpreted module has none. Needs the native
+ * its functions with a non-empty range, and an interpreted module has none. Last, a stress run:
+ * SIGPROF every 20 us samples a native fib that recurses directly, through call_indirect (a new
+ * native entry each time) and out to a host function, and every sample must be well formed:
+ * only the module's functions, the export outermost. Needs the native
  * compiler ($KAPSUL_LLVMC, set by tests/suites/debug.cmake); without it only the interpreted
  * half is checked.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kapsul.h"
 #include "test.h"
@@ -90,6 +97,79 @@ out:
     kapsul_store_free(s);
 }
 
+/* ---- Sampling from a signal handler while native code calls in and out ---- */
+
+static const char fib_wat[] =
+    "(module (import \"h\" \"tick\" (func $tick)) (type $t (func (param i32) (result i32)))"
+    "  (table 2 funcref) (elem (i32.const 0) $fib $fib2)"
+    "  (func $fib (param i32) (result i32)"
+    "    (if (result i32) (i32.lt_u (local.get 0) (i32.const 2)) (then (local.get 0))"
+    "      (else (i32.add (call $fib (i32.sub (local.get 0) (i32.const 1)))"
+    "        (call_indirect (type $t) (i32.sub (local.get 0) (i32.const 2)) (i32.const 1))))))"
+    "  (func $fib2 (param i32) (result i32)"
+    "    (if (i32.eqz (i32.and (local.get 0) (i32.const 7))) (then (call $tick)))"
+    "    (call $fib (local.get 0)))"
+    "  (func (export \"run\") (param i32) (result i32) (call $fib (local.get 0))))";
+
+static kapsul_store *stress_store;
+static const kapsul_module *stress_module;
+static volatile size_t stress_samples, stress_bad, stress_deep;
+
+static void on_prof(int sig) {
+    (void)sig;
+    kapsul_frame f[64];
+    size_t n = kapsul_store_sample(stress_store, f, 64);
+    if (n == 0) return;
+    stress_samples++;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].module != stress_module || f[i].func_index < 1 || f[i].func_index > 3) stress_bad++;
+    if (n < 64 && f[n - 1].func_index != 3) stress_bad++; /* the export is outermost */
+    if (n > 3) stress_deep++;
+}
+
+static kapsul_status tick(void *env, kapsul_caller *caller, const kapsul_val *args, kapsul_val *results,
+                          kapsul_error *err) {
+    (void)env, (void)caller, (void)args, (void)results, (void)err;
+    return KAPSUL_OK;
+}
+
+static void stress(kapsul_engine *e, const uint8_t *kw, size_t kw_len) {
+    kapsul_module *m = NULL;
+    kapsul_store *s = NULL;
+    kapsul_linker *l = NULL;
+    kapsul_instance *inst = NULL;
+    kapsul_error err;
+    CHECK(kapsul_module_deserialize(e, kw, kw_len, &m, &err) == KAPSUL_OK);
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK && kapsul_linker_new(s, &l, NULL) == KAPSUL_OK);
+    CHECK(kapsul_linker_define_func(l, "h", "tick", NULL, 0, NULL, 0, tick, NULL, NULL) == KAPSUL_OK);
+    CHECK(m && kapsul_linker_instantiate(l, m, &inst, &err) == KAPSUL_OK);
+    if (!inst) goto out;
+    stress_store = s;
+    stress_module = m;
+    struct sigaction sa = { .sa_handler = on_prof, .sa_flags = SA_RESTART }, old;
+    sigemptyset(&sa.sa_mask);
+    struct sigevent ev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGPROF };
+    ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    CHECK(sigaction(SIGPROF, &sa, &old) == 0 && timer_create(CLOCK_MONOTONIC, &ev, &timer) == 0);
+    struct itimerspec it = { .it_interval = { 0, 20000 }, .it_value = { 0, 20000 } };
+    CHECK(timer_settime(timer, 0, &it, NULL) == 0);
+    kapsul_val a = { .kind = KAPSUL_I32, .of.i32 = 27 }, r = { .kind = KAPSUL_I32 };
+    for (int round = 0; round < 3; round++) {
+        CHECK(kapsul_func_call(s, export_func(inst, "run"), &a, 1, &r, 1, &err) == KAPSUL_OK);
+        CHECK(r.of.i32 == 196418);
+    }
+    timer_delete(timer);
+    sigaction(SIGPROF, &old, NULL);
+    CHECK(stress_samples > 0 && stress_deep > 0 && stress_bad == 0);
+    fprintf(stderr, "stress: %zu samples, %zu deep, %zu malformed\n", (size_t)stress_samples,
+            (size_t)stress_deep, (size_t)stress_bad);
+out:
+    kapsul_linker_free(l);
+    kapsul_store_free(s);
+    kapsul_module_free(m);
+}
+
 int main(void) {
     kapsul_engine *e = NULL;
     kapsul_module *src = NULL, *nat = NULL, *um = NULL;
@@ -114,6 +194,14 @@ int main(void) {
             if (r[i].func_index < 4) seen[r[i].func_index] = true;
         }
         CHECK(seen[1] && seen[2] && seen[3]);
+        kapsul_module *fib = NULL;
+        uint8_t *fkw = NULL;
+        size_t fkw_len = 0;
+        CHECK(kapsul_module_new_wat(e, fib_wat, sizeof fib_wat - 1, &fib, &err) == KAPSUL_OK);
+        CHECK(fib && kapsul_module_serialize(fib, &fkw, &fkw_len, &err) == KAPSUL_OK);
+        if (fkw) stress(e, fkw, fkw_len);
+        kapsul_bytes_free(fkw);
+        kapsul_module_free(fib);
     } else {
         CHECK(!getenv("KAPSUL_LLVMC")); /* with a compiler, the native half must run */
     }
