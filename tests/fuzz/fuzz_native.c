@@ -71,7 +71,8 @@ typedef struct side {
 
 static void side_open(side *x, kapsul_module *mod) {
     memset(x, 0, sizeof *x);
-    if (kapsul_store_new(engine, &x->s, NULL) != KAPSUL_OK || kapsul_linker_new(x->s, &x->l, NULL) != KAPSUL_OK)
+    if (kapsul_store_new(engine, &x->s, NULL) != KAPSUL_OK ||
+        kapsul_linker_new(x->s, &x->l, NULL) != KAPSUL_OK)
         abort();
     const kpModule *m = mod->m;
     for (uint32_t i = 0; i < m->nimports; i++) define_import(x->s, x->l, m, i);
@@ -96,12 +97,14 @@ static void compare(const side *a, const side *b, const kapsul_val *ra, const ka
         if (a->err.trap != b->err.trap) differ("trap kind", name, len);
         if (a->err.nframes != b->err.nframes) differ("backtrace depth", name, len);
         for (int i = 0; i < a->err.nframes; i++)
-            if (a->err.frames[i].func_index != b->err.frames[i].func_index) differ("backtrace frame", name, len);
+            if (a->err.frames[i].func_index != b->err.frames[i].func_index)
+                differ("backtrace frame", name, len);
     }
     if (a->st == KAPSUL_OK)
         for (uint32_t i = 0; i < nr; i++)
             if (!same_val(&ra[i], &rb[i])) differ("result", name, len);
-    if (kapsul_store_fuel_remaining(a->s) != kapsul_store_fuel_remaining(b->s)) differ("fuel used", name, len);
+    if (kapsul_store_fuel_remaining(a->s) != kapsul_store_fuel_remaining(b->s))
+        differ("fuel used", name, len);
 }
 
 /* Call export e with zeros on one side. */
