@@ -215,7 +215,7 @@ void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef
 /* The LLVM type of function type ft under the ABI of native.h. */
 static LLVMTypeRef function_type(kpTx *t, const kpFuncType *ft, LLVMTypeRef *params) {
     params[0] = t->t_ctxp;
-    params[1] = t->t_i32; /* depth */
+    params[1] = t->t_i64; /* the caller's depth (64 bits: it indexes the frame records) */
     for (uint32_t i = 0; i < ft->nparams; i++) params[i + 2] = kpTranslate_type(t, ft->types[i]);
     unsigned n = ft->nparams + 2;
     LLVMTypeRef ret = t->t_void;
@@ -261,7 +261,10 @@ static void build_entry(kpTx *t, uint32_t i) {
     LLVMValueRef slots = LLVMGetParam(fn, 1);
     LLVMValueRef args[KP_MAX_PARAMS + 3];
     args[0] = t->ctx = LLVMGetParam(fn, 0);
-    args[1] = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_DEPTH, t->t_i32); /* kpNative_call's d0 */
+    /* The callee's depth is kpNative_call's d0, so the caller's is one less (wrapping at 0). */
+    LLVMValueRef d0 =
+        LLVMBuildZExt(t->b, kpTranslate_ctxLoad(t, KP_NATIVE_CTX_DEPTH, t->t_i32), t->t_i64, "");
+    args[1] = LLVMBuildSub(t->b, d0, kpTranslate_i64(t, 1), "");
     uint32_t at = 0;
     for (uint32_t k = 0; k < ft->nparams; k++) {
         args[k + 2] = kpTranslate_loadSlot(t, slots, at, ft->types[k], kpTbaa_SLOTS);
@@ -289,7 +292,18 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(t->c, t->fn, "entry");
     LLVMPositionBuilderAtEnd(t->b, bb);
     t->ctx = LLVMGetParam(t->fn, 0);
-    t->depth = LLVMGetParam(t->fn, 1);
+    /* This frame's depth, published first (a trap in the checks below names this frame). */
+    t->depth = LLVMBuildAdd(t->b, LLVMGetParam(t->fn, 1), kpTranslate_i64(t, 1), "depth");
+    {
+        /* Through an empty asm, so that the optimizer cannot rewrite uses of depth as uses of the
+         * parameter (frames[depth] as frames[param + 1]) and keep both alive in registers. */
+        LLVMTypeRef fty = LLVMFunctionType(t->t_i64, &t->t_i64, 1, false);
+        LLVMValueRef asm_ =
+            LLVMGetInlineAsm(fty, "", 0, "=r,0", 4, false, false, LLVMInlineAsmDialectATT, false);
+        t->depth = LLVMBuildCall2(t->b, fty, asm_, &t->depth, 1, "depth");
+    }
+    LLVMValueRef d32 = LLVMBuildTrunc(t->b, t->depth, t->t_i32, "");
+    kpTranslate_tag(t, LLVMBuildStore(t->b, d32, kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH)), kpTbaa_CTX);
     t->results_ptr = t->ft->nresults > 1 ? LLVMGetParam(t->fn, t->ft->nparams + 2) : NULL;
     for (k = 0; k < t->nlocals; k++) {
         t->locals[k] = LLVMBuildAlloca(t->b, kpTranslate_type(t, t->local_types[k]), "");

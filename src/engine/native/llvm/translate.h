@@ -75,7 +75,7 @@ typedef struct kpTx {
     uint32_t func; /* function index */
     const kpFuncType *ft;
     LLVMValueRef fn, ctx, results_ptr;
-    LLVMValueRef depth;   /* this frame's wasm call depth (the parameter after ctx) */
+    LLVMValueRef depth;   /* this frame's wasm call depth (the caller's, the parameter after ctx, + 1) */
     LLVMValueRef *locals; /* allocas */
     kpValType *local_types;
     uint32_t nlocals;

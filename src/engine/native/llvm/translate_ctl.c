@@ -287,29 +287,30 @@ static kapsul_status call_direct(kpTx *t, uint32_t j) {
     LLVMValueRef args[KP_MAX_PARAMS + 3];
     LLVMValueRef d = t->depth;
     args[0] = t->ctx;
-    args[1] = LLVMBuildAdd(t->b, d, kpTranslate_i32(t, 1), "");
+    args[1] = d; /* the callee adds one */
     size_t base = t->stack.n - ft->nparams;
     for (uint32_t i = 0; i < ft->nparams; i++) args[i + 2] = t->stack.v[base + i];
     t->stack.n = base;
     unsigned n = ft->nparams + 2;
     if (ft->nresults > 1) args[n++] = t->slots;
     /* Depth counts wasm frames (at most max_depth, the interpreter's limit) and frames[depth]
-     * records the callee and this call's offset for backtraces. Each function gets its depth as
-     * a parameter, so compiled code never reads it back: a load of ctx->depth would chain every
-     * call to the last through store-to-load forwarding. ctx->depth mirrors it for the runtime
-     * (traps, faults, helpers): d + 1 during the call, d again after it; that store also keeps
-     * the call out of tail position, so LLVM never turns recursion into a loop that could not
-     * exhaust the stack as the interpreter's does. */
-    LLVMValueRef depth = kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH);
+     * records the callee and this call's offset for backtraces. Each function gets its caller's
+     * depth as a parameter (and adds one itself, so no d + 1 lives in a register across a loop
+     * of calls); compiled code never reads ctx->depth back: such a load would chain every call
+     * to the last through store-to-load forwarding. ctx->depth mirrors the running frame's for
+     * the runtime (traps, faults, helpers): the callee stores its own on entry, the caller d
+     * again after the call; that store also keeps the call out of tail position, so LLVM never
+     * turns recursion into a loop that could not exhaust the stack as the interpreter's does. */
     LLVMValueRef max = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_MAX_DEPTH, t->t_i32);
-    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGE, d, max, ""), KAPSUL_TRAP_STACK_EXHAUSTED);
+    LLVMValueRef d32 = LLVMBuildTrunc(t->b, d, t->t_i32, "");
+    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGE, d32, max, ""), KAPSUL_TRAP_STACK_EXHAUSTED);
     LLVMValueRef frames = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_FRAMES, t->t_ptr);
     /* The record as its two 32-bit halves (offset, callee): stores of immediates, where one
      * 64-bit constant would take a register for the whole of a loop around the call (volatile
      * only so that the code generator does not merge them back into that constant). */
-    LLVMValueRef idx = LLVMBuildMul(t->b, LLVMBuildZExt(t->b, d, t->t_i64, ""), kpTranslate_i64(t, 2), "");
-    frames = LLVMBuildBitCast(t->b, frames, LLVMPointerType(t->t_i32, 0), "");
-    LLVMValueRef half = LLVMBuildGEP2(t->b, t->t_i32, frames, &idx, 1, "");
+    frames = LLVMBuildBitCast(t->b, frames, LLVMPointerType(t->t_i64, 0), "");
+    LLVMValueRef half = LLVMBuildGEP2(t->b, t->t_i64, frames, &d, 1, "");
+    half = LLVMBuildBitCast(t->b, half, LLVMPointerType(t->t_i32, 0), "");
     uint64_t rec = KP_NATIVE_FRAME(j, t->at);
     LLVMValueRef s =
         kpTranslate_tag(t, LLVMBuildStore(t->b, kpTranslate_i32(t, (uint32_t)rec), half), kpTbaa_FRAMES);
@@ -321,9 +322,8 @@ static kapsul_status call_direct(kpTx *t, uint32_t j) {
                         kpTbaa_FRAMES);
     LLVMSetAlignment(s, 4);
     LLVMSetVolatile(s, true);
-    kpTranslate_tag(t, LLVMBuildStore(t->b, args[1], depth), kpTbaa_CTX);
     LLVMValueRef r = LLVMBuildCall2(t->b, t->fn_types[j], t->fns[j], args, n, "");
-    kpTranslate_tag(t, LLVMBuildStore(t->b, d, depth), kpTbaa_CTX);
+    kpTranslate_tag(t, LLVMBuildStore(t->b, d32, kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH)), kpTbaa_CTX);
     if (t->may_grow[j]) kpTranslate_reloadMemory(t);
     if (ft->nresults == 1) return kpTranslate_push(t, r);
     return results_from_slots(t, ft);
