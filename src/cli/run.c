@@ -35,6 +35,7 @@ typedef struct kpRunOpts {
     FILE *trace_out;
     const char *profile; /* --profile: the output file ("" = the default name); NULL: off */
     bool profile_folded;
+    bool perf_map;  /* --perf-map or --profile=perfmap: /tmp/perf-PID.map for Linux perf */
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
@@ -71,6 +72,9 @@ static void usage(FILE *f) {
           "                            speedscope.app and the Firefox Profiler open)\n"
           "  --profile-format F        speedscope (default) or folded (flamegraph.pl's input;\n"
           "                            default file kapsul-profile.folded)\n"
+          "  --perf-map                with the native tier, write /tmp/perf-PID.map so that\n"
+          "                            `perf record` / `perf report` name wasm functions (also\n"
+          "                            spelled --profile=perfmap, as wasmtime does)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
@@ -196,6 +200,10 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         /* Flags whose value is optional: only "--flag=VALUE" gives one. */
         if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
             o->trace = a[12] ? a + 13 : "";
+            continue;
+        }
+        if (strcmp(a, "--perf-map") == 0 || strcmp(a, "--profile=perfmap") == 0) {
+            o->perf_map = true;
             continue;
         }
         if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
@@ -403,6 +411,8 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = kpCli_exitFor(st);
         goto fail;
     }
+    if (o->perf_map && (rc = kpCli_perfMapAdd("run", module, o->file, NULL)) != KP_EXIT_OK) goto fail;
+    rc = KP_EXIT_FAIL;
     if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
     argv[0] = o->argv0 ? o->argv0 : o->file;
     for (int i = 0; i < o->nargs; i++) argv[i + 1] = o->args[i];

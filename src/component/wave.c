@@ -4,7 +4,7 @@
  * `(1, "a")` (tuples), `case` / `case(payload)` (variants and enums), `some(x)` / `none`,
  * `ok(x)` / `err(e)` / `ok` / `err`, `{read, write}` (flags). Floats print as the shortest text
  * that reads back to the same value, with `nan`, `inf` and `-inf`. Resource handles have no WAVE
- * form and print as `<resource>`. Recursion follows the type, whose depth the decoder bounded.
+ * form and print as `<resource>`. Cases named like a keyword print with a `%` (`%ok`). Recursion follows the type, whose depth the decoder bounded.
  */
 #include <math.h>
 #include <stdio.h>
@@ -44,13 +44,7 @@ static int put_char(kpBuf *o, uint32_t c, char q) {
         return put(o, buf);
     }
     uint8_t u[4];
-    size_t n = c < 0x80    ? (u[0] = (uint8_t)c, 1)
-               : c < 0x800 ? (u[0] = (uint8_t)(0xc0 | c >> 6), u[1] = (uint8_t)(0x80 | (c & 0x3f)), 2)
-               : c < 0x10000
-                   ? (u[0] = (uint8_t)(0xe0 | c >> 12), u[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f)),
-                      u[2] = (uint8_t)(0x80 | (c & 0x3f)), 3)
-                   : (u[0] = (uint8_t)(0xf0 | c >> 18), u[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f)),
-                      u[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f)), u[3] = (uint8_t)(0x80 | (c & 0x3f)), 4);
+    size_t n = kpChars_utf8Put(u, c);
     return kpBuf_push(o, u, n);
 }
 
@@ -68,6 +62,13 @@ static int put_string(kpBuf *o, const kpCValue *v) {
         i += (uint32_t)n;
     }
     return rc | put(o, "\"");
+}
+
+bool kpWave_isKeyword(const char *name, size_t n) {
+    static const char *const kws[] = { "true", "false", "inf", "nan", "some", "none", "ok", "err" };
+    for (size_t i = 0; i < sizeof kws / sizeof *kws; i++)
+        if (strlen(kws[i]) == n && memcmp(kws[i], name, n) == 0) return true;
+    return false;
 }
 
 int kpWave_print(const kpComponent *c, kpCVal type, const kpCValue *v, kpBuf *o) {
@@ -117,6 +118,7 @@ int kpWave_print(const kpComponent *c, kpCVal type, const kpCValue *v, kpBuf *o)
         kpCVal pt = { 0 };
         bool has = false;
         if (t->kind == kpCT_VARIANT || t->kind == kpCT_ENUM) {
+            if (kpWave_isKeyword(t->fields[d].name, t->fields[d].name_len)) rc |= put(o, "%");
             rc |= putn(o, t->fields[d].name, t->fields[d].name_len);
             has = t->kind == kpCT_VARIANT && t->fields[d].has_type, pt = t->fields[d].type;
         } else if (t->kind == kpCT_OPTION) {

@@ -1,6 +1,6 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Nine libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# The libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
 # wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
 # toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
@@ -9,7 +9,8 @@
 # (an OCI bundle's config.json and kapsul-runc's state file, src/oci/runc_spec.c, runc_state.c;
 # links kapsul_runc), dwarf (fuzzed .debug_* sections through backtrace symbolization: libdw and
 # the scope walk), component (the component decoder, its WIT description and the canonical ABI on
-# hostile values; seeds: the pinned tests/component builds), kwasm (bytes ->
+# hostile values; seeds: the pinned tests/component builds), wave (WAVE text, as --invoke reads it, with a
+# print-and-read-back oracle), kwasm (bytes ->
 # kapsul_module_deserialize: artifact header, checksum and the ELF loader), native (where LLVM is:
 # a module compiled by the native tier in process must give the interpreter's results, traps,
 # backtrace functions, fuel use and memories; tests/fuzz/fuzz_native.c).
@@ -26,7 +27,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component kwasm)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component kwasm wave)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
@@ -61,7 +62,7 @@ endif()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|native)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave|native)-" prefix "${name}")
   if(prefix AND NOT (prefix STREQUAL "native-" AND NOT TARGET fuzz_replay_native))
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
