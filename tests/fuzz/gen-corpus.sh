@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 rm -rf corpus && mkdir -p corpus/module corpus/exec corpus/text
+ln -s exec corpus/native # fuzz_native starts from the same modules as fuzz_exec
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 for wat in seeds/*.wat; do

@@ -123,4 +123,15 @@ kill -TERM "$serve_pid"
 wait "$serve_pid" || fail "the installed kapsul serve did not exit 0 on SIGTERM"
 [ "$answer" = installed ] || fail "the installed kapsul serve answered '$answer'"
 diff -u "$src/tests/install/host.golden" "$T/static.out" || fail "host-static output differs from host.golden"
-echo "install test: $prefix ($version): headers, libkapsul.a, $soname ($(wc -l <"$T/exported") symbols), kapsul.pc, host and host-static, kapsul serve OK"
+
+# The native tier, where this build has it: kapsul-llvmc installed beside kapsul (kapsul finds it
+# in its own directory), `kapsul compile` from the prefix, and the artifact running natively.
+native=
+if [ -x "$build/kapsul-llvmc" ]; then
+    [ -x "$prefix/bin/kapsul-llvmc" ] || fail "bin/kapsul-llvmc was not installed"
+    "$prefix/bin/kapsul" compile "$T/hello.wasm" -o "$T/hello.kwasm" || fail "the installed kapsul compile failed"
+    out=$("$prefix/bin/kapsul" run "$T/hello.kwasm") || fail "the installed kapsul run hello.kwasm failed"
+    [ "$(tail -1 <<<"$out")" = installed ] || fail "the installed kapsul run hello.kwasm printed '$out'"
+    native=", kapsul compile and run .kwasm"
+fi
+echo "install test: $prefix ($version): headers, libkapsul.a, $soname ($(wc -l <"$T/exported") symbols), kapsul.pc, host and host-static, kapsul serve$native OK"

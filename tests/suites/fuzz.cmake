@@ -11,7 +11,9 @@
 # the scope walk), component (the component decoder, its WIT description and the canonical ABI on
 # hostile values; seeds: the pinned tests/component builds), wave (WAVE text, as --invoke reads it, with a
 # print-and-read-back oracle), kwasm (bytes ->
-# kapsul_module_deserialize: artifact header, checksum and the ELF loader).
+# kapsul_module_deserialize: artifact header, checksum and the ELF loader), native (where LLVM is:
+# a module compiled by the native tier in process must give the interpreter's results, traps,
+# backtrace functions, fuel use and memories; tests/fuzz/fuzz_native.c).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
 #
@@ -40,11 +42,28 @@ foreach(t ${KAPSUL_FUZZ_TARGETS})
                        ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
 endforeach()
 
+# native (only where the native tier's compiler is built): generated modules compiled in process
+# through LLVM and run against the interpreter (tests/fuzz/fuzz_native.c). Its seeds are the exec
+# target's (corpus/native is a link to corpus/exec). LLVM's own allocations are never freed (its
+# registries live until exit): LeakSanitizer skips what libLLVM allocated, via lsan.supp.
+if(TARGET kapsul-llvmc)
+  file(GLOB kapsul_fuzz_llvm_sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/engine/native/llvm/*.c)
+  set(kapsul_fuzz_native_sources ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_native.c ${kapsul_fuzz_llvm_sources})
+  add_executable(fuzz_replay_native ${kapsul_fuzz_native_sources} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay.c)
+  target_include_directories(fuzz_replay_native SYSTEM PRIVATE ${KAPSUL_LLVM_INC})
+  target_link_libraries(fuzz_replay_native PRIVATE kapsul_core ${KAPSUL_LLVM_LIB})
+  set_target_properties(fuzz_replay_native PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME fuzz.corpus.native COMMAND fuzz_replay_native ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/native)
+  set_tests_properties(fuzz.corpus.native PROPERTIES LABELS "fuzz;sanitize;native" TIMEOUT 600
+                       ENVIRONMENT "LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/fuzz/lsan.supp")
+  list(APPEND KAPSUL_FUZZ_TARGETS native)
+endif()
+
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave)-" prefix "${name}")
-  if(prefix)
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave|native)-" prefix "${name}")
+  if(prefix AND NOT (prefix STREQUAL "native-" AND NOT TARGET fuzz_replay_native))
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
     set_tests_properties(regress.${name} PROPERTIES LABELS "regress;sanitize" TIMEOUT 120
@@ -57,8 +76,17 @@ if(KAPSUL_FUZZ)
   target_compile_options(kapsul_objects PRIVATE -fsanitize=fuzzer-no-link)
   target_compile_options(kapsul_runc PRIVATE -fsanitize=fuzzer-no-link)
   target_compile_options(kapsul_oci PRIVATE -fsanitize=fuzzer-no-link)
+  if(TARGET kapsul-llvmc)
+    list(APPEND KAPSUL_FUZZ_ALL native)
+  endif()
   foreach(t ${KAPSUL_FUZZ_ALL})
-    add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
+    if(t STREQUAL "native")
+      add_executable(fuzz_native ${kapsul_fuzz_native_sources})
+      target_include_directories(fuzz_native SYSTEM PRIVATE ${KAPSUL_LLVM_INC})
+      target_link_libraries(fuzz_native PRIVATE ${KAPSUL_LLVM_LIB})
+    else()
+      add_executable(fuzz_${t} ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_${t}.c)
+    endif()
     target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
     target_link_libraries(fuzz_${t} PRIVATE $<IF:$<STREQUAL:${t},oci>,kapsul_oci,$<IF:$<STREQUAL:${t},bundle>,kapsul_runc,kapsul_core>>)

@@ -1,6 +1,7 @@
 # install.cmake -- the install test (tests/install/run.sh): cmake --install into a scratch prefix,
 # then examples/embed/host.c built through pkg-config against the shared and the static library
-# and run on examples/embed/demo.wat against a golden transcript.
+# and run on examples/embed/demo.wat against a golden transcript; the installed kapsul serve, and
+# where the native tier is built, the installed kapsul compile (kapsul-llvmc beside kapsul).
 find_program(KAPSUL_PKG_CONFIG pkg-config)
 if(KAPSUL_PKG_CONFIG)
   add_test(NAME install.embed

@@ -5,7 +5,9 @@
 #   native.differential  tests/native/differential.sh: every module of tests/fuzz/corpus/exec run
 #                        by the interpreter and by the native tier gives the same results, traps,
 #                        backtrace frames (function indices; native offsets must point at a call
-#                        or the trapping instruction) and fuel use.
+#                        or the trapping instruction) and fuel use;
+#   native.calls         tests/native/calls.wast through the native tier (native.calls-interp:
+#                        the interpreter), the call protocol's corner cases.
 if(TARGET kapsul-llvmc)
   add_executable(test_native_corrupt ${CMAKE_SOURCE_DIR}/tests/native/test_native_corrupt.c)
   target_link_libraries(test_native_corrupt PRIVATE kapsul_core)
@@ -24,6 +26,13 @@ if(TARGET kapsul-llvmc)
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/native/differential.sh $<TARGET_FILE:kapsul>
                    ${CMAKE_BINARY_DIR}/native-cache)
   set_tests_properties(native.differential PROPERTIES LABELS "native" TIMEOUT 1200)
+  # tests/native/calls.wast: memory size after growing callees, call depth across recursion and
+  # traps, globals beside memory in a loop; both tiers must pass it.
+  add_test(NAME native.calls
+           COMMAND $<TARGET_FILE:kapsul> wast --tier native --cache ${CMAKE_BINARY_DIR}/native-cache
+                   ${CMAKE_SOURCE_DIR}/tests/native/calls.wast)
+  add_test(NAME native.calls-interp COMMAND $<TARGET_FILE:kapsul> wast ${CMAKE_SOURCE_DIR}/tests/native/calls.wast)
+  set_tests_properties(native.calls native.calls-interp PROPERTIES LABELS "native" TIMEOUT 300)
   # The embedding API's native tier (tests/unit/test_native_api.c) runs this build's compiler.
   set_tests_properties(unit.test_native_api PROPERTIES ENVIRONMENT "KAPSUL_LLVMC=$<TARGET_FILE:kapsul-llvmc>;ASAN_OPTIONS=detect_leaks=0")
 endif()

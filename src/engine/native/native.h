@@ -11,7 +11,7 @@
  * ---- The ABI --------------------------------------------------------------------------------
  * Every defined function i (index in the function index space, imports first) becomes
  *
- *     R kp_f<i>(kpNativeCtx *ctx, P1 p1, ..., Pn pn [, uint64_t *results])
+ *     R kp_f<i>(kpNativeCtx *ctx, uint64_t caller_depth, P1 p1, ..., Pn pn [, uint64_t *results])
  *
  * with i32 -> i32, i64 -> i64, f32 -> float, f64 -> double, v128 -> <2 x i64>, funcref and
  * externref -> i64 (the runtime's pointer, 0 = null). R is void for no result, the result's type
@@ -21,8 +21,11 @@
  *
  *     void kp_entry<i>(kpNativeCtx *ctx, uint64_t *slots)
  *
- * which reads the arguments from slots, calls kp_f<i> and writes the results back over them:
- * the single shape the host uses to enter compiled code (kpNative_call below).
+ * which reads the arguments from slots and the depth from ctx->depth, calls kp_f<i> and writes
+ * the results back over them: the single shape the host uses to enter compiled code
+ * (kpNative_call below). A frame's wasm call depth is caller_depth + 1 (an entry passes
+ * ctx->depth - 1); compiled code keeps ctx->depth equal to the running frame's (each function
+ * stores its own on entry, a caller its own again after each direct call).
  *
  * The context is one per instance. Compiled code reads it at the fixed offsets of the struct
  * below (the translator declares the same layout; KP_NATIVE_CTX_* pin it): the memory's base and
@@ -34,7 +37,7 @@
  * handler unwinds to the entry (kpNative_onFault). Such code runs only over reserved memories
  * (elsewhere the instance falls back to the interpreter). Compiled with --bounds-checks, each
  * access compares address + width with mem_size instead. Stack exhaustion: each function compares
- * its frame address with ctx->stack_limit on entry, and ctx->depth counts frames. Loop headers and
+ * its stack pointer with ctx->stack_limit on entry, and ctx->depth counts frames. Loop headers and
  * function entries read ctx->interrupt and call kp_rt_poll when it is non-zero (deadline,
  * interrupt, fuel). Fuel is charged in the interpreter's units: the instructions from the check to
  * the next `loop` in code order (docs/RATIONALE.md).

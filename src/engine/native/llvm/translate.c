@@ -58,6 +58,47 @@ LLVMValueRef kpTranslate_ctxField(kpTx *t, unsigned k) {
     return LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, k, "");
 }
 
+LLVMValueRef kpTranslate_tag(kpTx *t, LLVMValueRef access, int cls) {
+    LLVMSetMetadata(access, t->md_tbaa, t->tbaa[cls]);
+    return access;
+}
+
+void kpTranslate_invariant(kpTx *t, LLVMValueRef load) {
+    LLVMSetMetadata(load, t->md_invariant, LLVMMDNodeInContext(t->c, NULL, 0));
+}
+
+LLVMValueRef kpTranslate_ctxLoad(kpTx *t, unsigned k, LLVMTypeRef ty) {
+    LLVMValueRef v = LLVMBuildLoad2(t->b, ty, kpTranslate_ctxField(t, k), "");
+    switch (k) {
+    case KP_NATIVE_CTX_GLOBALS:
+    case KP_NATIVE_CTX_INTERRUPT:
+    case KP_NATIVE_CTX_FUEL:
+    case KP_NATIVE_CTX_STACK_LIMIT: /* set by the outermost entry, shared by nested ones */
+    case KP_NATIVE_CTX_FRAMES:
+    case KP_NATIVE_CTX_MAX_DEPTH: /* both set before the first entry runs code */
+        kpTranslate_invariant(t, v);
+        return v;
+    default: return kpTranslate_tag(t, v, kpTbaa_CTX);
+    }
+}
+
+/* The TBAA tree: one root, one scalar type per alias class, access tags at offset 0. */
+static void init_tbaa(kpTx *t) {
+    static const char *const names[kpTbaa_COUNT] = { "wasm memory", "ctx",   "global",
+                                                     "frames",      "slots", "interrupt" };
+    t->md_tbaa = LLVMGetMDKindIDInContext(t->c, "tbaa", 4);
+    t->md_invariant = LLVMGetMDKindIDInContext(t->c, "invariant.load", 14);
+    LLVMValueRef name = LLVMMDStringInContext(t->c, "kapsul tbaa", 11);
+    LLVMValueRef root = LLVMMDNodeInContext(t->c, &name, 1);
+    for (int k = 0; k < kpTbaa_COUNT; k++) {
+        LLVMValueRef ty[3] = { LLVMMDStringInContext(t->c, names[k], (unsigned)strlen(names[k])), root,
+                               kpTranslate_i64(t, 0) };
+        LLVMValueRef type = LLVMMDNodeInContext(t->c, ty, 3);
+        LLVMValueRef tag[3] = { type, type, kpTranslate_i64(t, 0) };
+        t->tbaa[k] = LLVMMDNodeInContext(t->c, tag, 3);
+    }
+}
+
 /* The LLVM signature of each helper row (see the comments of KP_NATIVE_HELPERS). */
 static LLVMTypeRef helper_type(kpTx *t, int h) {
     LLVMTypeRef i32 = t->t_i32, i64 = t->t_i64, p = t->t_ptr, v = t->t_void, c = t->t_ctxp;
@@ -114,7 +155,9 @@ LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nar
     if (h != kpH_kp_rt_trap && h != kpH_kp_rt_simd && h != kpH_kp_rt_simd_mem && h != kpH_kp_rt_ref_func &&
         h != kpH_kp_rt_table_size && h != kpH_kp_rt_memory_grow && h != kpH_kp_rt_data_drop &&
         h != kpH_kp_rt_elem_drop)
-        LLVMBuildStore(t->b, kpTranslate_i32(t, t->at), kpTranslate_ctxField(t, KP_NATIVE_CTX_SITE));
+        kpTranslate_tag(
+            t, LLVMBuildStore(t->b, kpTranslate_i32(t, t->at), kpTranslate_ctxField(t, KP_NATIVE_CTX_SITE)),
+            kpTbaa_CTX);
     LLVMValueRef all[8];
     all[0] = t->ctx;
     for (unsigned i = 0; i < nargs; i++) all[i + 1] = args[i];
@@ -137,23 +180,23 @@ LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LL
 }
 
 void kpTranslate_reloadMemory(kpTx *t) {
-    LLVMValueRef base = LLVMBuildLoad2(t->b, t->t_ptr, kpTranslate_ctxField(t, KP_NATIVE_CTX_MEM_BASE), "mb");
-    LLVMValueRef size = LLVMBuildLoad2(t->b, t->t_i64, kpTranslate_ctxField(t, KP_NATIVE_CTX_MEM_SIZE), "ms");
+    LLVMValueRef base = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_MEM_BASE, t->t_ptr);
+    LLVMValueRef size = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_MEM_SIZE, t->t_i64);
     LLVMBuildStore(t->b, base, t->mem_base);
     LLVMBuildStore(t->b, size, t->mem_size);
 }
 
-LLVMValueRef kpTranslate_loadSlot(kpTx *t, LLVMValueRef base, uint32_t at, kpValType type) {
+LLVMValueRef kpTranslate_loadSlot(kpTx *t, LLVMValueRef base, uint32_t at, kpValType type, int cls) {
     LLVMValueRef idx = kpTranslate_i64(t, at);
     LLVMValueRef p = LLVMBuildGEP2(t->b, t->t_i8, base, &idx, 1, "");
     LLVMTypeRef ty = kpTranslate_type(t, type);
     p = LLVMBuildBitCast(t->b, p, LLVMPointerType(ty, 0), "");
     LLVMValueRef v = LLVMBuildLoad2(t->b, ty, p, "");
     LLVMSetAlignment(v, 8);
-    return v;
+    return kpTranslate_tag(t, v, cls);
 }
 
-void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef v, kpValType type) {
+void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef v, kpValType type, int cls) {
     LLVMValueRef idx = kpTranslate_i64(t, at);
     LLVMValueRef p = LLVMBuildGEP2(t->b, t->t_i8, base, &idx, 1, "");
     if (type == kpT_I32 || type == kpT_F32) {
@@ -166,13 +209,15 @@ void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef
     p = LLVMBuildBitCast(t->b, p, LLVMPointerType(ty, 0), "");
     LLVMValueRef s = LLVMBuildStore(t->b, v, p);
     LLVMSetAlignment(s, 8);
+    kpTranslate_tag(t, s, cls);
 }
 
 /* The LLVM type of function type ft under the ABI of native.h. */
 static LLVMTypeRef function_type(kpTx *t, const kpFuncType *ft, LLVMTypeRef *params) {
     params[0] = t->t_ctxp;
-    for (uint32_t i = 0; i < ft->nparams; i++) params[i + 1] = kpTranslate_type(t, ft->types[i]);
-    unsigned n = ft->nparams + 1;
+    params[1] = t->t_i64; /* the caller's depth (64 bits: it indexes the frame records) */
+    for (uint32_t i = 0; i < ft->nparams; i++) params[i + 2] = kpTranslate_type(t, ft->types[i]);
+    unsigned n = ft->nparams + 2;
     LLVMTypeRef ret = t->t_void;
     if (ft->nresults == 1) ret = kpTranslate_type(t, kpFuncType_results(ft)[0]);
     else if (ft->nresults > 1) params[n++] = t->t_ptr;
@@ -182,7 +227,7 @@ static LLVMTypeRef function_type(kpTx *t, const kpFuncType *ft, LLVMTypeRef *par
 /* Declare kp_f<i> for every defined function, so calls can name functions not yet translated. */
 static kapsul_status declare_functions(kpTx *t) {
     uint32_t n = kpModule_numFuncs(t->m);
-    LLVMTypeRef *params = kp_malloc(sizeof *params * (KP_MAX_PARAMS + 2));
+    LLVMTypeRef *params = kp_malloc(sizeof *params * (KP_MAX_PARAMS + 3));
     t->fns = kp_calloc(n ? n : 1, sizeof *t->fns);
     t->fn_types = kp_calloc(n ? n : 1, sizeof *t->fn_types);
     if (!params || !t->fns || !t->fn_types) {
@@ -214,17 +259,21 @@ static void build_entry(kpTx *t, uint32_t i) {
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(t->c, fn, "entry");
     LLVMPositionBuilderAtEnd(t->b, bb);
     LLVMValueRef slots = LLVMGetParam(fn, 1);
-    LLVMValueRef args[KP_MAX_PARAMS + 2];
-    args[0] = LLVMGetParam(fn, 0);
+    LLVMValueRef args[KP_MAX_PARAMS + 3];
+    args[0] = t->ctx = LLVMGetParam(fn, 0);
+    /* The callee's depth is kpNative_call's d0, so the caller's is one less (wrapping at 0). */
+    LLVMValueRef d0 =
+        LLVMBuildZExt(t->b, kpTranslate_ctxLoad(t, KP_NATIVE_CTX_DEPTH, t->t_i32), t->t_i64, "");
+    args[1] = LLVMBuildSub(t->b, d0, kpTranslate_i64(t, 1), "");
     uint32_t at = 0;
     for (uint32_t k = 0; k < ft->nparams; k++) {
-        args[k + 1] = kpTranslate_loadSlot(t, slots, at, ft->types[k]);
+        args[k + 2] = kpTranslate_loadSlot(t, slots, at, ft->types[k], kpTbaa_SLOTS);
         at += kpTranslate_slotBytes(ft->types[k]);
     }
-    unsigned n = ft->nparams + 1;
+    unsigned n = ft->nparams + 2;
     if (ft->nresults > 1) args[n++] = slots;
     LLVMValueRef r = LLVMBuildCall2(t->b, t->fn_types[i], t->fns[i], args, n, "");
-    if (ft->nresults == 1) kpTranslate_storeSlot(t, slots, 0, r, kpFuncType_results(ft)[0]);
+    if (ft->nresults == 1) kpTranslate_storeSlot(t, slots, 0, r, kpFuncType_results(ft)[0], kpTbaa_SLOTS);
     LLVMBuildRetVoid(t->b);
 }
 
@@ -243,11 +292,23 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(t->c, t->fn, "entry");
     LLVMPositionBuilderAtEnd(t->b, bb);
     t->ctx = LLVMGetParam(t->fn, 0);
-    t->results_ptr = t->ft->nresults > 1 ? LLVMGetParam(t->fn, t->ft->nparams + 1) : NULL;
+    /* This frame's depth, published first (a trap in the checks below names this frame). */
+    t->depth = LLVMBuildAdd(t->b, LLVMGetParam(t->fn, 1), kpTranslate_i64(t, 1), "depth");
+    {
+        /* Through an empty asm, so that the optimizer cannot rewrite uses of depth as uses of the
+         * parameter (frames[depth] as frames[param + 1]) and keep both alive in registers. */
+        LLVMTypeRef fty = LLVMFunctionType(t->t_i64, &t->t_i64, 1, false);
+        LLVMValueRef asm_ =
+            LLVMGetInlineAsm(fty, "", 0, "=r,0", 4, false, false, LLVMInlineAsmDialectATT, false);
+        t->depth = LLVMBuildCall2(t->b, fty, asm_, &t->depth, 1, "depth");
+    }
+    LLVMValueRef d32 = LLVMBuildTrunc(t->b, t->depth, t->t_i32, "");
+    kpTranslate_tag(t, LLVMBuildStore(t->b, d32, kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH)), kpTbaa_CTX);
+    t->results_ptr = t->ft->nresults > 1 ? LLVMGetParam(t->fn, t->ft->nparams + 2) : NULL;
     for (k = 0; k < t->nlocals; k++) {
         t->locals[k] = LLVMBuildAlloca(t->b, kpTranslate_type(t, t->local_types[k]), "");
         LLVMValueRef init =
-            k < t->ft->nparams ? LLVMGetParam(t->fn, k + 1) : kpTranslate_zero(t, t->local_types[k]);
+            k < t->ft->nparams ? LLVMGetParam(t->fn, k + 2) : kpTranslate_zero(t, t->local_types[k]);
         LLVMBuildStore(t->b, init, t->locals[k]);
     }
     t->mem_base = LLVMBuildAlloca(t->b, t->t_ptr, "mbp");
@@ -256,12 +317,13 @@ static kapsul_status enter_function(kpTx *t, const kpFunc *f) {
     t->slots = LLVMBuildBitCast(t->b, t->slots, t->t_ptr, "");
     kpTranslate_reloadMemory(t);
 
-    /* Stack exhaustion: this frame's address against the limit. */
-    LLVMValueRef zero = kpTranslate_i32(t, 0);
-    LLVMValueRef fa = kpTranslate_intrinsic(t, "llvm.frameaddress", t->t_ptr, &zero, 1);
-    LLVMValueRef limit =
-        LLVMBuildLoad2(t->b, t->t_i64, kpTranslate_ctxField(t, KP_NATIVE_CTX_STACK_LIMIT), "");
-    LLVMValueRef low = LLVMBuildICmp(t->b, LLVMIntULT, LLVMBuildPtrToInt(t->b, fa, t->t_i64, ""), limit, "");
+    /* Stack exhaustion: the stack pointer against the limit (read as a register: asking for the
+     * frame address would make every function set up a frame pointer). */
+    LLVMValueRef rsp = LLVMMDStringInContext(t->c, "rsp", 3);
+    rsp = LLVMMDNodeInContext(t->c, &rsp, 1);
+    LLVMValueRef sp = kpTranslate_intrinsic(t, "llvm.read_register", t->t_i64, &rsp, 1);
+    LLVMValueRef limit = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_STACK_LIMIT, t->t_i64);
+    LLVMValueRef low = LLVMBuildICmp(t->b, LLVMIntULT, sp, limit, "");
     kpTranslate_trapIf(t, low, KAPSUL_TRAP_STACK_EXHAUSTED);
     kpTranslateCtl_check(t, kpTranslate_nextFuel(t));
     return kpTranslateCtl_enterFunc(t);
@@ -436,8 +498,10 @@ kapsul_status kpTranslate_module(const kpModule *m, bool guard, LLVMContextRef c
     t.err = err;
     t.b = LLVMCreateBuilderInContext(c);
     init_types(&t);
+    init_tbaa(&t);
     t.nslot_bytes = scratch_bytes(m);
     kapsul_status st = declare_functions(&t);
+    if (!st) st = kpTranslateCtl_mayGrow(&t);
     if (st) goto fail;
     for (uint32_t i = m->nfunc_imports; i < kpModule_numFuncs(m); i++) {
         st = translate_function(&t, i);
@@ -448,6 +512,7 @@ fail:
     LLVMDisposeBuilder(t.b);
     kp_free(t.fns);
     kp_free(t.fn_types);
+    kp_free(t.may_grow);
     kpVec_free(&t.stack);
     kpVec_free(&t.ctl);
     kpVec_free(&t.fuel);

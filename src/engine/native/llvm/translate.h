@@ -16,6 +16,19 @@
 
 #include "engine/native/native.h"
 
+/* Type-based alias classes (LLVM TBAA) of the memory compiled code touches: the optimizer may
+ * assume an access of one class never changes memory of another, so a guest store does not
+ * force a reload of ctx->depth, a global's cell or the slot scratch. Calls clobber all of them. */
+enum {
+    kpTbaa_MEMORY, /* the guest's linear memory */
+    kpTbaa_CTX,    /* kpNativeCtx fields that change (mem_base, mem_size, depth, site) */
+    kpTbaa_GLOBAL, /* global cells */
+    kpTbaa_FRAMES, /* the frame records */
+    kpTbaa_SLOTS,  /* slot scratch, multi-value results, entry arguments */
+    kpTbaa_INTR,   /* the store's interrupt word */
+    kpTbaa_COUNT
+};
+
 enum {
     kpCtl_BLOCK,
     kpCtl_LOOP,
@@ -51,6 +64,9 @@ typedef struct kpTx {
     /* Per function index: the LLVM function (kp_f<i>; NULL for imports) and its type. */
     LLVMValueRef *fns;
     LLVMTypeRef *fn_types;
+    LLVMValueRef tbaa[kpTbaa_COUNT]; /* access tags */
+    unsigned md_tbaa, md_invariant;  /* metadata kind ids */
+    bool *may_grow;                  /* per function index: a call may change memory 0's base or size */
     /* Helpers, by KP_NATIVE_HELPERS row order (declared on first use). */
     LLVMValueRef helper_fn[48];
     LLVMTypeRef helper_ty[48];
@@ -59,6 +75,7 @@ typedef struct kpTx {
     uint32_t func; /* function index */
     const kpFuncType *ft;
     LLVMValueRef fn, ctx, results_ptr;
+    LLVMValueRef depth;   /* this frame's wasm call depth (the caller's, the parameter after ctx, + 1) */
     LLVMValueRef *locals; /* allocas */
     kpValType *local_types;
     uint32_t nlocals;
@@ -94,11 +111,19 @@ LLVMValueRef kpTranslate_helper(kpTx *t, int h, LLVMValueRef *args, unsigned nar
 LLVMValueRef kpTranslate_intrinsic(kpTx *t, const char *name, LLVMTypeRef ty, LLVMValueRef *args, unsigned n);
 /* A pointer to ctx field k (see KP_NATIVE_CTX_*). */
 LLVMValueRef kpTranslate_ctxField(kpTx *t, unsigned k);
+/* Load ctx field k of type ty, tagged: fields fixed while compiled code runs (globals, interrupt,
+ * fuel, stack_limit, frames, max_depth) are invariant loads the optimizer may hoist and share. */
+LLVMValueRef kpTranslate_ctxLoad(kpTx *t, unsigned k, LLVMTypeRef ty);
+/* Tag a load or store with alias class `cls` (kpTbaa_*); returns it. */
+LLVMValueRef kpTranslate_tag(kpTx *t, LLVMValueRef access, int cls);
+/* Mark a load invariant (its location never changes while compiled code runs). */
+void kpTranslate_invariant(kpTx *t, LLVMValueRef load);
 /* Reload the cached memory base and size from ctx (after calls and memory.grow). */
 void kpTranslate_reloadMemory(kpTx *t);
-/* Load / store one value in slot layout at byte offset `at` of the slot scratch or a pointer. */
-LLVMValueRef kpTranslate_loadSlot(kpTx *t, LLVMValueRef base, uint32_t at, kpValType type);
-void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef v, kpValType type);
+/* Load / store one value in slot layout at byte offset `at` of the slot scratch or a pointer
+ * (cls: kpTbaa_SLOTS, or kpTbaa_GLOBAL for a global's cell). */
+LLVMValueRef kpTranslate_loadSlot(kpTx *t, LLVMValueRef base, uint32_t at, kpValType type, int cls);
+void kpTranslate_storeSlot(kpTx *t, LLVMValueRef base, uint32_t at, LLVMValueRef v, kpValType type, int cls);
 uint32_t kpTranslate_slotBytes(kpValType type);
 LLVMValueRef kpTranslate_i32(kpTx *t, uint64_t v);
 LLVMValueRef kpTranslate_i64(kpTx *t, uint64_t v);
@@ -119,6 +144,8 @@ kapsul_status kpTranslateCtl_else(kpTx *t);
 kapsul_status kpTranslateCtl_end(kpTx *t, bool *func_done);
 kapsul_status kpTranslateCtl_branch(kpTx *t, const kpInstr *in);
 kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in);
+/* Fill t->may_grow (per function index: calling it may change memory 0's base or size). */
+kapsul_status kpTranslateCtl_mayGrow(kpTx *t);
 /* Open the function-level frame (results flow to the return block). */
 kapsul_status kpTranslateCtl_enterFunc(kpTx *t);
 /* The fuel cost of the next check site in code order (the entry, then each loop, dead or not). */

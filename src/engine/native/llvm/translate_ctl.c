@@ -66,10 +66,9 @@ kapsul_status kpTranslateCtl_enterFunc(kpTx *t) {
 }
 
 void kpTranslateCtl_check(kpTx *t, uint32_t cost) {
-    LLVMValueRef field = LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, KP_NATIVE_CTX_INTERRUPT, "");
-    LLVMValueRef wordp = LLVMBuildLoad2(t->b, t->t_ptr, field, "");
+    LLVMValueRef wordp = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_INTERRUPT, t->t_ptr);
     wordp = LLVMBuildBitCast(t->b, wordp, LLVMPointerType(t->t_i32, 0), "");
-    LLVMValueRef word = LLVMBuildLoad2(t->b, t->t_i32, wordp, "intr");
+    LLVMValueRef word = kpTranslate_tag(t, LLVMBuildLoad2(t->b, t->t_i32, wordp, "intr"), kpTbaa_INTR);
     LLVMSetVolatile(word, true);
     LLVMValueRef set = LLVMBuildICmp(t->b, LLVMIntNE, word, kpTranslate_i32(t, 0), "");
     LLVMBasicBlockRef poll = LLVMAppendBasicBlockInContext(t->c, t->fn, "poll");
@@ -151,7 +150,7 @@ static void build_return(kpTx *t, kpTxCtl *c) {
     } else {
         uint32_t at = 0;
         for (uint32_t i = 0; i < c->nresults; i++) {
-            kpTranslate_storeSlot(t, t->results_ptr, at, c->phis[i], c->results[i]);
+            kpTranslate_storeSlot(t, t->results_ptr, at, c->phis[i], c->results[i], kpTbaa_SLOTS);
             at += kpTranslate_slotBytes(c->results[i]);
         }
         LLVMBuildRetVoid(t->b);
@@ -264,7 +263,7 @@ static void args_to_slots(kpTx *t, const kpFuncType *ft) {
     uint32_t at = 0;
     size_t base = t->stack.n - ft->nparams;
     for (uint32_t i = 0; i < ft->nparams; i++) {
-        kpTranslate_storeSlot(t, t->slots, at, t->stack.v[base + i], ft->types[i]);
+        kpTranslate_storeSlot(t, t->slots, at, t->stack.v[base + i], ft->types[i], kpTbaa_SLOTS);
         at += kpTranslate_slotBytes(ft->types[i]);
     }
     t->stack.n = base;
@@ -276,7 +275,7 @@ static kapsul_status results_from_slots(kpTx *t, const kpFuncType *ft) {
     kapsul_status st = KAPSUL_OK;
     for (uint32_t i = 0; i < ft->nresults && !st; i++) {
         kpValType ty = kpFuncType_results(ft)[i];
-        st = kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, at, ty));
+        st = kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, at, ty, kpTbaa_SLOTS));
         at += kpTranslate_slotBytes(ty);
     }
     return st;
@@ -285,30 +284,47 @@ static kapsul_status results_from_slots(kpTx *t, const kpFuncType *ft) {
 /* A direct call of a defined function: kp_f<j>(ctx, args...). */
 static kapsul_status call_direct(kpTx *t, uint32_t j) {
     const kpFuncType *ft = kpModule_funcType(t->m, j);
-    LLVMValueRef args[KP_MAX_PARAMS + 2];
+    LLVMValueRef args[KP_MAX_PARAMS + 3];
+    LLVMValueRef d = t->depth;
     args[0] = t->ctx;
+    args[1] = d; /* the callee adds one */
     size_t base = t->stack.n - ft->nparams;
-    for (uint32_t i = 0; i < ft->nparams; i++) args[i + 1] = t->stack.v[base + i];
+    for (uint32_t i = 0; i < ft->nparams; i++) args[i + 2] = t->stack.v[base + i];
     t->stack.n = base;
-    unsigned n = ft->nparams + 1;
+    unsigned n = ft->nparams + 2;
     if (ft->nresults > 1) args[n++] = t->slots;
-    /* ctx->depth counts wasm frames around the call (at most max_depth, the interpreter's limit)
-     * and frames[depth] records the callee and this call's offset for backtraces; the store after
-     * the call also keeps it out of tail position, so LLVM never turns recursion into a loop that
-     * could not exhaust the stack as the interpreter's does. */
-    LLVMValueRef depth = kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH);
-    LLVMValueRef d = LLVMBuildLoad2(t->b, t->t_i32, depth, "");
-    LLVMValueRef max = LLVMBuildLoad2(t->b, t->t_i32, kpTranslate_ctxField(t, KP_NATIVE_CTX_MAX_DEPTH), "");
-    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGE, d, max, ""), KAPSUL_TRAP_STACK_EXHAUSTED);
-    LLVMValueRef frames = LLVMBuildLoad2(t->b, t->t_ptr, kpTranslate_ctxField(t, KP_NATIVE_CTX_FRAMES), "");
-    LLVMValueRef idx = LLVMBuildZExt(t->b, d, t->t_i64, "");
+    /* Depth counts wasm frames (at most max_depth, the interpreter's limit) and frames[depth]
+     * records the callee and this call's offset for backtraces. Each function gets its caller's
+     * depth as a parameter (and adds one itself, so no d + 1 lives in a register across a loop
+     * of calls); compiled code never reads ctx->depth back: such a load would chain every call
+     * to the last through store-to-load forwarding. ctx->depth mirrors the running frame's for
+     * the runtime (traps, faults, helpers): the callee stores its own on entry, the caller d
+     * again after the call; that store also keeps the call out of tail position, so LLVM never
+     * turns recursion into a loop that could not exhaust the stack as the interpreter's does. */
+    LLVMValueRef max = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_MAX_DEPTH, t->t_i32);
+    LLVMValueRef d32 = LLVMBuildTrunc(t->b, d, t->t_i32, "");
+    kpTranslate_trapIf(t, LLVMBuildICmp(t->b, LLVMIntUGE, d32, max, ""), KAPSUL_TRAP_STACK_EXHAUSTED);
+    LLVMValueRef frames = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_FRAMES, t->t_ptr);
+    /* The record as its two 32-bit halves (offset, callee): stores of immediates, where one
+     * 64-bit constant would take a register for the whole of a loop around the call (volatile
+     * only so that the code generator does not merge them back into that constant). */
     frames = LLVMBuildBitCast(t->b, frames, LLVMPointerType(t->t_i64, 0), "");
-    LLVMValueRef slot = LLVMBuildGEP2(t->b, t->t_i64, frames, &idx, 1, "");
-    LLVMBuildStore(t->b, kpTranslate_i64(t, KP_NATIVE_FRAME(j, t->at)), slot);
-    LLVMBuildStore(t->b, LLVMBuildAdd(t->b, d, kpTranslate_i32(t, 1), ""), depth);
+    LLVMValueRef half = LLVMBuildGEP2(t->b, t->t_i64, frames, &d, 1, "");
+    half = LLVMBuildBitCast(t->b, half, LLVMPointerType(t->t_i32, 0), "");
+    uint64_t rec = KP_NATIVE_FRAME(j, t->at);
+    LLVMValueRef s =
+        kpTranslate_tag(t, LLVMBuildStore(t->b, kpTranslate_i32(t, (uint32_t)rec), half), kpTbaa_FRAMES);
+    LLVMSetAlignment(s, 8);
+    LLVMSetVolatile(s, true);
+    LLVMValueRef one = kpTranslate_i64(t, 1);
+    half = LLVMBuildGEP2(t->b, t->t_i32, half, &one, 1, "");
+    s = kpTranslate_tag(t, LLVMBuildStore(t->b, kpTranslate_i32(t, (uint32_t)(rec >> 32)), half),
+                        kpTbaa_FRAMES);
+    LLVMSetAlignment(s, 4);
+    LLVMSetVolatile(s, true);
     LLVMValueRef r = LLVMBuildCall2(t->b, t->fn_types[j], t->fns[j], args, n, "");
-    LLVMBuildStore(t->b, d, depth);
-    kpTranslate_reloadMemory(t);
+    kpTranslate_tag(t, LLVMBuildStore(t->b, d32, kpTranslate_ctxField(t, KP_NATIVE_CTX_DEPTH)), kpTbaa_CTX);
+    if (t->may_grow[j]) kpTranslate_reloadMemory(t);
     if (ft->nresults == 1) return kpTranslate_push(t, r);
     return results_from_slots(t, ft);
 }
@@ -330,4 +346,71 @@ kapsul_status kpTranslateCtl_call(kpTx *t, const kpInstr *in) {
     kpTranslate_helper(t, kpH_kp_rt_call_indirect, a, 4);
     kpTranslate_reloadMemory(t);
     return results_from_slots(t, ft);
+}
+
+/* Which functions may change memory 0's base or size while they run: those that grow it, call
+ * an import or call_indirect (either may run anything), or call such a function directly.
+ * Callers of the others keep the cached base and size across the call. Seeds, then callers of
+ * marked functions through the reversed call graph (each edge once). */
+kapsul_status kpTranslateCtl_mayGrow(kpTx *t) {
+    const kpModule *m = t->m;
+    uint32_t n = kpModule_numFuncs(m);
+    KP_VEC(uint32_t) edges = { 0 }; /* (callee, caller) pairs */
+    uint32_t *first = NULL, *callers = NULL, *work = NULL;
+    kapsul_status st = KAPSUL_OK;
+    t->may_grow = kp_calloc(n ? n : 1, sizeof *t->may_grow);
+    if (!t->may_grow) goto nomem;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i < m->nfunc_imports) {
+            t->may_grow[i] = true;
+            continue;
+        }
+        const kpFunc *f = &m->funcs[i - m->nfunc_imports];
+        kpReader r;
+        kpRead_init(&r, m->bytes, m->bytes + f->body.start, m->bytes + f->body.start + f->body.len);
+        kpInstr in;
+        while (kpDecode_next(&r, &in)) { /* validated: ends at the body's end */
+            if (in.op == kpOp_MEMORY_GROW || in.op == kpOp_CALL_INDIRECT ||
+                (in.op == kpOp_CALL && in.a < m->nfunc_imports)) {
+                t->may_grow[i] = true;
+            } else if (in.op == kpOp_CALL) {
+                if (kpVec_grow(&edges) || kpVec_grow(&edges)) goto nomem;
+                edges.v[edges.n++] = in.a;
+                edges.v[edges.n++] = i;
+            }
+        }
+    }
+    /* Callers grouped by callee (counting sort), then a worklist from the marked functions. */
+    size_t ne = edges.n / 2;
+    first = kp_calloc((size_t)n + 1, sizeof *first);
+    callers = kp_malloc(sizeof *callers * (ne ? ne : 1));
+    work = kp_malloc(sizeof *work * (n ? n : 1));
+    if (!first || !callers || !work) goto nomem;
+    for (size_t e = 0; e < ne; e++) first[edges.v[2 * e] + 1]++;
+    for (uint32_t i = 0; i < n; i++) first[i + 1] += first[i];
+    for (size_t e = 0; e < ne; e++) callers[first[edges.v[2 * e]]++] = edges.v[2 * e + 1];
+    for (uint32_t i = n; i > 0; i--) first[i] = first[i - 1]; /* back to each group's start */
+    first[0] = 0;
+    size_t nwork = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (t->may_grow[i]) work[nwork++] = i;
+    while (nwork) {
+        uint32_t callee = work[--nwork];
+        for (uint32_t k = first[callee]; k < first[callee + 1]; k++) {
+            uint32_t caller = callers[k];
+            if (!t->may_grow[caller]) {
+                t->may_grow[caller] = true;
+                work[nwork++] = caller;
+            }
+        }
+    }
+    goto out;
+nomem:
+    st = kpError_set(t->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+out:
+    kpVec_free(&edges);
+    kp_free(first);
+    kp_free(callers);
+    kp_free(work);
+    return st;
 }

@@ -15,15 +15,12 @@
 
 /* The cell of global g: ctx->globals[g]. */
 static LLVMValueRef global_cell(kpTx *t, uint32_t g) {
-    LLVMValueRef field = LLVMBuildStructGEP2(t->b, t->t_ctx, t->ctx, KP_NATIVE_CTX_GLOBALS, "");
-    LLVMValueRef arr = LLVMBuildLoad2(t->b, t->t_ptr, field, "");
+    LLVMValueRef arr = kpTranslate_ctxLoad(t, KP_NATIVE_CTX_GLOBALS, t->t_ptr);
     arr = LLVMBuildBitCast(t->b, arr, LLVMPointerType(t->t_ptr, 0), "");
     LLVMValueRef idx = kpTranslate_i64(t, g);
     LLVMValueRef at = LLVMBuildGEP2(t->b, t->t_ptr, arr, &idx, 1, "");
     LLVMValueRef cell = LLVMBuildLoad2(t->b, t->t_ptr, at, "");
-    if (!kpModule_globalType(t->m, g).mut)
-        LLVMSetMetadata(cell, LLVMGetMDKindIDInContext(t->c, "invariant.load", 14),
-                        LLVMMDNodeInContext(t->c, NULL, 0));
+    kpTranslate_invariant(t, cell); /* each global's cell stays where instantiation put it */
     return cell;
 }
 
@@ -36,11 +33,11 @@ static kapsul_status variable(kpTx *t, const kpInstr *in) {
     case kpOp_LOCAL_TEE: LLVMBuildStore(t->b, t->stack.v[t->stack.n - 1], t->locals[in->a]); return KAPSUL_OK;
     case kpOp_GLOBAL_GET: {
         kpValType ty = kpModule_globalType(t->m, in->a).type;
-        return kpTranslate_push(t, kpTranslate_loadSlot(t, global_cell(t, in->a), 0, ty));
+        return kpTranslate_push(t, kpTranslate_loadSlot(t, global_cell(t, in->a), 0, ty, kpTbaa_GLOBAL));
     }
     default: {
         kpValType ty = kpModule_globalType(t->m, in->a).type;
-        kpTranslate_storeSlot(t, global_cell(t, in->a), 0, kpTranslate_pop(t), ty);
+        kpTranslate_storeSlot(t, global_cell(t, in->a), 0, kpTranslate_pop(t), ty, kpTbaa_GLOBAL);
         return KAPSUL_OK;
     }
     }
@@ -75,7 +72,7 @@ static kapsul_status load(kpTx *t, const kpInstr *in) {
     LLVMTypeRef rty = kpTranslate_type(t, rows[k].result);
     LLVMTypeRef mty = rows[k].sign < 0 ? rty : LLVMIntTypeInContext(t->c, rows[k].width * 8u);
     LLVMValueRef p = kpTranslate_effectivePointer(t, kpTranslate_pop(t), (uint32_t)in->b, rows[k].width, mty);
-    LLVMValueRef v = LLVMBuildLoad2(t->b, mty, p, "");
+    LLVMValueRef v = kpTranslate_tag(t, LLVMBuildLoad2(t->b, mty, p, ""), kpTbaa_MEMORY);
     LLVMSetAlignment(v, 1);
     if (rows[k].sign == 1) v = LLVMBuildSExt(t->b, v, rty, "");
     else if (rows[k].sign == 0) v = LLVMBuildZExt(t->b, v, rty, "");
@@ -93,7 +90,7 @@ static kapsul_status store(kpTx *t, const kpInstr *in) {
         v = LLVMBuildTrunc(t->b, v, ty, "");
     }
     LLVMValueRef p = kpTranslate_effectivePointer(t, kpTranslate_pop(t), (uint32_t)in->b, widths[k], ty);
-    LLVMValueRef s = LLVMBuildStore(t->b, v, p);
+    LLVMValueRef s = kpTranslate_tag(t, LLVMBuildStore(t->b, v, p), kpTbaa_MEMORY);
     LLVMSetAlignment(s, 1);
     return KAPSUL_OK;
 }

@@ -39,12 +39,12 @@ static kapsul_status generic(kpTx *t, const kpInstr *in) {
     unsigned n = (unsigned)(colon - sig);
     for (unsigned k = n; k > 0; k--) {
         LLVMValueRef v = kpTranslate_pop(t);
-        kpTranslate_storeSlot(t, t->slots, 16 * k, v, sig_type(sig[k - 1]));
+        kpTranslate_storeSlot(t, t->slots, 16 * k, v, sig_type(sig[k - 1]), kpTbaa_SLOTS);
     }
     LLVMValueRef args[3] = { kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), t->slots };
     kpTranslate_helper(t, kpH_kp_rt_simd, args, 3);
     if (!colon[1]) return KAPSUL_OK;
-    return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, sig_type(colon[1])));
+    return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, sig_type(colon[1]), kpTbaa_SLOTS));
 }
 
 /* Memory forms: plain v128.load/store open-coded, the rest through kp_rt_simd_mem. */
@@ -57,13 +57,14 @@ static kapsul_status memory(kpTx *t, const kpInstr *in) {
         p = LLVMBuildBitCast(t->b, p, LLVMPointerType(t->t_v128, 0), "");
         LLVMValueRef x = vec ? LLVMBuildStore(t->b, vec, p) : LLVMBuildLoad2(t->b, t->t_v128, p, "");
         LLVMSetAlignment(x, 1);
+        kpTranslate_tag(t, x, kpTbaa_MEMORY);
         return vec ? KAPSUL_OK : kpTranslate_push(t, x);
     }
-    if (vec) kpTranslate_storeSlot(t, t->slots, 16, vec, kpT_V128);
+    if (vec) kpTranslate_storeSlot(t, t->slots, 16, vec, kpT_V128, kpTbaa_SLOTS);
     LLVMValueRef args[4] = { kpTranslate_i32(t, in->op), kpTranslate_i32(t, in->lane), p, t->slots };
     kpTranslate_helper(t, kpH_kp_rt_simd_mem, args, 4);
     if (strchr(sig, ':')[1] != 'V') return KAPSUL_OK;
-    return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, kpT_V128));
+    return kpTranslate_push(t, kpTranslate_loadSlot(t, t->slots, 0, kpT_V128, kpTbaa_SLOTS));
 }
 
 /* Lane-wise binary ops LLVM has exact instructions for (wrapping integer arithmetic, bitwise,
