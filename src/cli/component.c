@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "component/component.h"
+#include "wasip2/wasip2.h"
 
 bool kpCli_isComponent(const kpBuf *bytes) { return kpComponent_isAnyVersion(bytes->data, bytes->len); }
 
@@ -44,11 +45,90 @@ kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsu
     return KAPSUL_OK;
 }
 
-kapsul_status kpCli_runComponent(const kpBuf *bytes, kapsul_error *err) {
-    kapsul_status st = kpCli_validateComponent(bytes, err);
-    if (st != KAPSUL_OK) return st;
-    return kpError_set(
-        err, KAPSUL_ERR_ARG, 0,
-        "this is a component: running components is not supported yet (`kapsul inspect` lists its "
-        "WIT imports and exports)");
+/* Print the values of a call's results in WAVE syntax, one per line. */
+static int print_results(const kpComponent *c, const kpCType *ft, const kpCValue *res) {
+    kpBuf out = { 0 };
+    int rc = 0;
+    for (uint32_t i = ft->nparams; rc == 0 && i < ft->n; i++) {
+        rc |= kpWave_print(c, ft->fields[i].type, &res[i - ft->nparams], &out);
+        rc |= kpBuf_byte(&out, '\n');
+    }
+    if (rc == 0) fwrite(out.data, 1, out.len, stdout);
+    kpBuf_free(&out);
+    return rc;
+}
+
+/* The exit status of a call that ended with st: a trap prints its message and backtrace (134),
+ * an exit its code, anything else its message (1). */
+static int status_of(const char *file, kapsul_status st, const kapsul_error *err) {
+    if (st == KAPSUL_OK) return KP_EXIT_OK;
+    if (st == KAPSUL_ERR_EXIT) return err->exit_code;
+    if (st == KAPSUL_ERR_TRAP) {
+        fprintf(stderr, "kapsul run: %s: trap (%s): %s\n", file, kapsul_trap_name(err->trap),
+                err->message[0] ? err->message : kapsul_trap_message(err->trap));
+        kpCli_printBacktrace(stderr, err);
+        return 134;
+    }
+    fprintf(stderr, "kapsul run: %s: %s: %s\n", file, kapsul_status_name(st), err->message);
+    return KP_EXIT_FAIL;
+}
+
+int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliComponentRun *run,
+                       kapsul_error *err) {
+    kpCPre *pre = NULL;
+    kapsul_store *store = NULL;
+    kpP2 *host = NULL;
+    kpCInstance *ci = NULL;
+    kpCArena arena = { 0 };
+    int rc = KP_EXIT_FAIL;
+    kapsul_status st = kpCPre_new(engine, bytes->data, bytes->len, &pre, err);
+    if (st != KAPSUL_OK) {
+        kpCli_printError(stderr, run->file, err);
+        rc = kpCli_exitFor(st);
+        goto done;
+    }
+    if ((st = kapsul_store_new(engine, &store, err)) != KAPSUL_OK ||
+        (st = kpP2_new(run->wasi, &host, err)) != KAPSUL_OK)
+        goto report;
+    if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
+    if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
+    if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;
+    kpCFunc *f = run->invoke ? kpCInstance_func(ci, run->invoke, NULL)
+                             : kpCInstance_func(ci, "wasi:cli/run@0.2.0", "run");
+    if (!f) {
+        fprintf(stderr, "kapsul run: %s: %s\n", run->file,
+                run->invoke ? "no such exported function (give its name, e.g. --invoke greet)"
+                            : "the component exports no wasi:cli/run@0.2.x instance (use --invoke)");
+        goto done;
+    }
+    const kpComponent *c = kpCInstance_component(ci);
+    const kpCType *ft = kpComponent_resolve(c, kpCFunc_type(f));
+    if (ft->nparams != 0) {
+        fprintf(stderr, "kapsul run: %s: --invoke: functions with parameters are not supported yet\n",
+                run->file);
+        rc = KP_EXIT_USAGE;
+        goto done;
+    }
+    kpCValue *res = kpCArena_alloc(&arena, (ft->n + 1) * sizeof *res);
+    if (!res) goto nomem;
+    st = kpCFunc_call(ci, f, NULL, res, &arena, err);
+    if (st != KAPSUL_OK) goto report;
+    if (run->invoke) {
+        rc = print_results(c, ft, res) == 0 ? KP_EXIT_OK : KP_EXIT_FAIL;
+    } else { /* run: func() -> result: an error is exit status 1, as wasmtime reports it */
+        rc = ft->n == 1 && res[0].var.disc != 0 ? KP_EXIT_FAIL : KP_EXIT_OK;
+    }
+    goto done;
+nomem:
+    st = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+report:
+    rc = status_of(run->file, st, err);
+done:
+    fflush(stdout);
+    kpCArena_free(&arena);
+    kpCInstance_free(ci);
+    kpP2_free(host);
+    if (store) kapsul_store_free(store);
+    kpCPre_free(pre);
+    return rc;
 }
