@@ -4,7 +4,8 @@
 # the result together with any change of the sources or of package.json):
 #   NAME.c  --clang wasm32-wasi-->  core module  --jco new --wasi-command-->  NAME.wasm
 # for cli_hello (args, env, stdio, a file, clocks, random, exit status) and exit_code (the smallest:
-# one write, an exit status; also the fuzz seed tests/fuzz/corpus/component/exit_code.wasm).
+# one write, an exit status; also the fuzz seed tests/fuzz/corpus/component/exit_code.wasm) and
+# cli_io (clocks, random bytes, writing a preopened directory, stdin).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -21,7 +22,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
-for name in cli_hello exit_code; do
+for name in cli_hello exit_code cli_io; do
     "${CLANG:-clang}" --target=wasm32-wasi -O2 -s -o "$tmp/$name.core.wasm" "$here/$name.c"
     "$jco" new "$tmp/$name.core.wasm" --wasi-command -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """run-components.py -- component tests against the reference: each case runs a component under
 `jco run` on node (tests/component/node_modules, installed by scripts/setup.sh) with the grants of
-the case (jco-setup.mjs), and compares stdout, stderr and exit status with the case's expectation;
-the recipe (build.sh) is rebuilt into a scratch directory and its output run the same way, so the
-pinned component and its recipe cannot drift apart silently. kapsul itself must accept each pinned
-component (`kapsul validate`).
+the case (jco-setup.mjs) and under `kapsul run` with the same grants (--dir, --env), and compares
+stdout, stderr and exit status of both with the case's expectation; the recipe (build.sh) is
+rebuilt into a scratch directory and its output run the same way, so the pinned component and its
+recipe cannot drift apart silently. kapsul must accept each pinned component (`kapsul validate`).
+Outputs that differ from run to run (clocks, random bytes) are checked by property, for both
+hosts: the monotonic clock advances, the wall clock is within a minute of the runner's, random
+bytes have the asked length and differ between runs. Writing a preopened directory is checked on
+the host's file afterwards; a read-only grant (kapsul only: jco has no such grant) refuses it.
 
 usage: run-components.py KAPSUL TESTS_COMPONENT_DIR
 Ends with "N passed, N failed"."""
@@ -13,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # (name, component, args, env, expected stdout, expected stderr, expected exit status).
 # The guest's exit(7) becomes wasi:cli/exit's `err`, which hosts report as status 1.
@@ -27,17 +32,44 @@ CASES = [
      "open /etc/hostname: failed\n", "to stderr\n", 0),
     ("exit-zero", "exit_code.wasm", [], {}, "exit_code\n", "", 0),
     ("exit-nonzero", "exit_code.wasm", ["5"], {}, "exit_code\n", "", 1),
+    ("write-preopen", "cli_io.wasm", ["write", "data/out.txt", "hello"], {},
+     "read back 6 bytes: hello+\n", "", 0),
+    ("usage-status", "cli_io.wasm", [], {}, "", "usage: cli_io clock | random N | write PATH TEXT | stdin\n", 1),
 ]
 
 
-def run_jco(here, comp, args, env, data):
+def run_jco(here, comp, args, env, data, stdin=None):
     jco = os.path.join(here, "node_modules", ".bin", "jco")
     e = dict(os.environ)
     e["JCO_PREOPENS"] = f"{data}::data"
     e["JCO_ENV"] = ";".join(f"{k}={v}" for k, v in env.items())
     p = subprocess.run([jco, "run", "--jco-import", os.path.join(here, "jco-setup.mjs"), comp] + args,
-                       env=e, capture_output=True, text=True, timeout=120, cwd=here)
+                       env=e, capture_output=True, text=True, timeout=120, cwd=here, input=stdin or "")
     return p.stdout, p.stderr, p.returncode
+
+
+def run_kapsul(kapsul, comp, args, env, data, stdin=None, ro=False):
+    cmd = [kapsul, "run", "--dir", f"{data}::data" + (":ro" if ro else "")]
+    for k, v in env.items():
+        cmd += ["--env", f"{k}={v}"]
+    p = subprocess.run(cmd + [comp] + args, capture_output=True, text=True, timeout=120, input=stdin or "")
+    return p.stdout, p.stderr, p.returncode
+
+
+def properties(label, run):
+    """The cases whose output changes between runs; run(args, stdin) -> (out, err, status)."""
+    results = []
+    out, err, st = run(["clock"], None)
+    lines = out.splitlines()
+    wall = int(lines[1].split()[1]) if len(lines) == 2 and lines[1].startswith("wall: ") else 0
+    results.append(check(f"{label} clocks", (lines[:1], abs(wall - time.time()) < 60, err, st),
+                         (["monotonic: ok"], True, "", 0)))
+    a, b = run(["random", "16"], None), run(["random", "16"], None)
+    results.append(check(f"{label} random", (len(a[0].strip()), len(b[0].strip()), a[0] != b[0], a[2], b[2]),
+                         (32, 32, True, 0, 0)))
+    results.append(check(f"{label} stdin", run(["stdin"], "line one\nline two\n"),
+                         ("stdin: 18 bytes, first line: line one\n", "", 0)))
+    return results
 
 
 def check(label, got, want):
@@ -68,6 +100,20 @@ def main():
         for comp in sorted({c[1] for c in CASES}):
             p = subprocess.run([kapsul, "validate", os.path.join(here, comp)], capture_output=True, text=True)
             tally(check(f"kapsul validate {comp}", (p.returncode, p.stderr), (0, "")))
+        for name, comp, args, env, out, err, status in CASES:
+            tally(check(f"kapsul run {name}", run_kapsul(kapsul, os.path.join(here, comp), args, env, data),
+                        (out, err, status)))
+        out_txt = os.path.join(data, "out.txt")
+        tally(check("kapsul run write-preopen: the host's file", open(out_txt).read(), "hello+"))
+        os.unlink(out_txt)
+        tally(check("kapsul run write-preopen read-only",
+                    run_kapsul(kapsul, os.path.join(here, "cli_io.wasm"), ["write", "data/out.txt", "x"], {}, data,
+                               ro=True),
+                    ("open data/out.txt for writing: failed\n", "", 1)))
+        tally(check("kapsul run write-preopen read-only: no file", os.path.exists(out_txt), False))
+        io = os.path.join(here, "cli_io.wasm")
+        for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
+            tally(ok)
         if not os.access(jco, os.X_OK):
             print(f"FAIL jco missing at {jco}: run scripts/setup.sh (npm ci in tests/component)")
             tally(False)
@@ -78,10 +124,16 @@ def main():
             for name, comp, args, env, out, err, status in CASES:
                 tally(check(f"jco run {name} (pinned)", run_jco(here, os.path.join(here, comp), args, env, data),
                             (out, err, status)))
+                if os.path.exists(out_txt):
+                    os.unlink(out_txt)
                 built = os.path.join(rebuilt, comp)
                 if os.path.exists(built):
                     tally(check(f"jco run {name} (rebuilt)", run_jco(here, built, args, env, data),
                                 (out, err, status)))
+                if os.path.exists(out_txt):
+                    os.unlink(out_txt)
+            for ok in properties("jco run", lambda args, stdin: run_jco(here, io, args, {}, data, stdin)):
+                tally(ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
