@@ -38,6 +38,26 @@ CASES = [
 ]
 
 
+# Lying guests (hostile.wat): kapsul run --invoke NAME -> (stdout, first line of stderr, status).
+HOSTILE = [
+    ("ok", "hello\n", "", 0),
+    ("oob", "", "trap (host): canonical ABI: pointer out of bounds (lifting the arguments)", 134),
+    ("misaligned", "hello\n", "trap (host): canonical ABI: misaligned pointer (lowering the results)", 134),
+    ("bad-handle", "", "trap (host): canonical ABI: unknown, wrongly typed, unowned or lent resource handle "
+     "(lifting the arguments)", 134),
+    ("dropped", "", "trap (host): canonical ABI: unknown, wrongly typed, unowned or lent resource handle "
+     "(lifting the arguments)", 134),
+    ("double-drop", "", "trap (host): canonical ABI: unknown, wrongly typed, unowned or lent resource handle "
+     "(resource.drop)", 134),
+    ("bad-discriminant", "", "trap (host): canonical ABI: invalid discriminant (lifting the arguments)", 134),
+    ("exit-err", "", "", 1),
+    ("bad-string", "", "trap (host): canonical ABI: invalid string encoding or length (lifting the results)", 134),
+    ("bad-char", "", "trap (host): canonical ABI: invalid char (not a Unicode scalar value) (lifting the results)",
+     134),
+    ("unreachable", "", "trap (unreachable): unreachable", 134),
+]
+
+
 def run_jco(here, comp, args, env, data, stdin=None):
     jco = os.path.join(here, "node_modules", ".bin", "jco")
     e = dict(os.environ)
@@ -111,6 +131,14 @@ def main():
                                ro=True),
                     ("open data/out.txt for writing: failed\n", "", 1)))
         tally(check("kapsul run write-preopen read-only: no file", os.path.exists(out_txt), False))
+        hostile = os.path.join(here, "hostile.wasm")
+        for func, out, err, status in HOSTILE:
+            p = subprocess.run([kapsul, "run", "--invoke", func, hostile], capture_output=True, text=True, timeout=60)
+            first = p.stderr.split("\n")[0]
+            prefix = f"kapsul run: {hostile}: "
+            tally(check(f"kapsul run --invoke {func} (hostile)",
+                        (p.stdout, first[len(prefix):] if first.startswith(prefix) else first, p.returncode),
+                        (out, err, status)))
         io = os.path.join(here, "cli_io.wasm")
         for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
             tally(ok)
