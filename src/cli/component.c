@@ -5,6 +5,7 @@
  * public API yet (kapsul.h has no component type), so both use the component model directly.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "component/component.h"
@@ -93,25 +94,40 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
     if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
     if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;
-    kpCFunc *f = run->invoke ? kpCInstance_func(ci, run->invoke, NULL)
-                             : kpCInstance_func(ci, "wasi:cli/run@0.2.0", "run");
+    /* --invoke 'name(args)': the name, then the WAVE argument list */
+    char name[256] = "wasi:cli/run@0.2.0";
+    const char *open = run->invoke ? strchr(run->invoke, '(') : NULL;
+    if (run->invoke) {
+        size_t n = open ? (size_t)(open - run->invoke) : strlen(run->invoke);
+        while (n && run->invoke[n - 1] == ' ') n--;
+        snprintf(name, sizeof name, "%.*s", (int)n, run->invoke);
+    }
+    kpCFunc *f = run->invoke ? kpCInstance_func(ci, name, NULL) : kpCInstance_func(ci, name, "run");
     if (!f) {
-        fprintf(stderr, "kapsul run: %s: %s\n", run->file,
-                run->invoke ? "no such exported function (give its name, e.g. --invoke greet)"
-                            : "the component exports no wasi:cli/run@0.2.x instance (use --invoke)");
+        if (run->invoke) fprintf(stderr, "kapsul run: %s: no exported function '%s'\n", run->file, name);
+        else
+            fprintf(stderr,
+                    "kapsul run: %s: the component exports no wasi:cli/run@0.2.x instance (use --invoke)\n",
+                    run->file);
         goto done;
     }
     const kpComponent *c = kpCInstance_component(ci);
     const kpCType *ft = kpComponent_resolve(c, kpCFunc_type(f));
-    if (ft->nparams != 0) {
-        fprintf(stderr, "kapsul run: %s: --invoke: functions with parameters are not supported yet\n",
-                run->file);
-        rc = KP_EXIT_USAGE;
-        goto done;
+    kpCValue *params = NULL;
+    if (open || ft->nparams) {
+        char msg[200];
+        const char *args = open ? open : "";
+        if (kpWave_parseArgs(c, ft, args, strlen(args), &arena, &params, msg, sizeof msg) != 0) {
+            fprintf(stderr,
+                    "kapsul run: --invoke %s: %s (arguments in WAVE: %s(\"text\", 42, [1, 2], {x: 1}))\n",
+                    name, msg, name);
+            rc = KP_EXIT_USAGE;
+            goto done;
+        }
     }
     kpCValue *res = kpCArena_alloc(&arena, (ft->n + 1) * sizeof *res);
     if (!res) goto nomem;
-    st = kpCFunc_call(ci, f, NULL, res, &arena, err);
+    st = kpCFunc_call(ci, f, params, res, &arena, err);
     if (st != KAPSUL_OK) goto report;
     if (run->invoke) {
         rc = print_results(c, ft, res) == 0 ? KP_EXIT_OK : KP_EXIT_FAIL;

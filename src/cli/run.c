@@ -75,8 +75,9 @@ static void usage(FILE *f) {
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "A component (a wasi:cli/run command, e.g. from `jco new --wasi-command`) runs with\n"
-          "WASI 0.2 on the same grants: its run export, or --invoke NAME (an exported function\n"
-          "without parameters; its results are printed in WAVE syntax).\n"
+          "WASI 0.2 on the same grants: its run export, or --invoke 'NAME(ARGS)', an exported\n"
+          "function called with WAVE arguments (\"text\", 42, [1, 2], {x: 1}, some(1), ok);\n"
+          "its results are printed in WAVE.\n"
           "Exit status: the guest's exit code (a component's exit(err) or failed run is 1); 134\n"
           "on a trap; 1 for an invalid or unlinkable module; 2 for bad flags or unreadable files.\n",
           f);

@@ -154,5 +154,10 @@ kpCabiTrap kpCabi_liftResults(kpCabiCx *cx, const kpCType *ft, const uint64_t *c
 /* wave.c: a value of type t in WAVE syntax (`{x: 1, y: [2, 3]}`, `some("a")`, `ok`), appended to
  * out. Returns 0, or non-zero when out of memory. */
 int kpWave_print(const kpComponent *c, kpCVal t, const kpCValue *v, kpBuf *out);
+/* wave.c: the argument list `(v1, v2, ...)` of a call of function type ft, in WAVE, parsed by the
+ * parameters' types (text[0..len), not NUL-terminated; surrounding whitespace allowed). *params
+ * gets ft->nparams values from arena. Returns 0, or -1 with a message in msg (cap bytes). */
+int kpWave_parseArgs(const kpComponent *c, const kpCType *ft, const char *text, size_t len, kpCArena *arena,
+                     kpCValue **params, char *msg, size_t cap);
 
 #endif /* KP_COMPONENT_CABI_H */

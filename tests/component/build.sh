@@ -6,7 +6,8 @@
 # for cli_hello (args, env, stdio, a file, clocks, random, exit status) and exit_code (the smallest:
 # one write, an exit status; also the fuzz seed tests/fuzz/corpus/component/exit_code.wasm) and
 # cli_io (clocks, random bytes, writing a preopened directory, stdin); and hostile.wasm from
-# hostile.wat (`jco parse`: exports that lie to the canonical ABI, for kapsul run --invoke).
+# hostile.wat (`jco parse`: exports that lie to the canonical ABI, for kapsul run --invoke); api.wasm
+# from api.wat (custom exports of every value kind, for --invoke with WAVE arguments).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -28,5 +29,7 @@ for name in cli_hello exit_code cli_io; do
     "$jco" new "$tmp/$name.core.wasm" --wasi-command -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
-"$jco" parse "$here/hostile.wat" -o "$out/hostile.wasm" >/dev/null
-echo "built $out/hostile.wasm"
+for name in hostile api; do
+    "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
+    echo "built $out/$name.wasm"
+done

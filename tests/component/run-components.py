@@ -58,6 +58,31 @@ HOSTILE = [
 ]
 
 
+# Custom exports (api.wat): kapsul run --invoke CALL -> (stdout, stderr, status). jco has no
+# --invoke, so these are checked against their expected WAVE text only.
+API = [
+    ('greet("wörld")', '"Hello, wörld!"\n', "", 0),
+    ('greet("a\\u{1F600}\\n")', '"Hello, a\U0001F600\\n!"\n', "", 0),
+    ("sum([1, 2, -3, 40])", "40\n", "", 0),
+    ("move({y: 2, x: 1}, 10)", "{x: 11, y: 2}\n", "", 0),
+    ("classify(-5)", "neg(-5)\n", "", 0),
+    ("classify(0)", "zero\n", "", 0),
+    ("classify(7)", "pos(7)\n", "", 0),
+    ('find(["a", "bc", "d"], "bc")', "some(1)\n", "", 0),
+    ('find([], "x")', "none\n", "", 0),
+    ("div(7, 2)", "ok(3)\n", "", 0),
+    ("div(1, 0)", 'err("division by zero")\n', "", 0),
+    ("grant({write, exec})", "{read, write, exec}\n", "", 0),
+    ("info(blue)", "(true, 'λ', 1.0, red)\n", "", 0),
+    ("greet(42)", "", "kapsul run: --invoke greet: expected a string at \"42)\" (arguments in WAVE: "
+     "greet(\"text\", 42, [1, 2], {x: 1}))\n", 2),
+    ("classify(2147483648)", "", "kapsul run: --invoke classify: integer out of range for its type at \")\" "
+     "(arguments in WAVE: classify(\"text\", 42, [1, 2], {x: 1}))\n", 2),
+    ("move({x: 1}, 2)", "", "kapsul run: --invoke move: a field is missing at \", 2)\" (arguments in WAVE: "
+     "move(\"text\", 42, [1, 2], {x: 1}))\n", 2),
+]
+
+
 def run_jco(here, comp, args, env, data, stdin=None):
     jco = os.path.join(here, "node_modules", ".bin", "jco")
     e = dict(os.environ)
@@ -139,6 +164,10 @@ def main():
             tally(check(f"kapsul run --invoke {func} (hostile)",
                         (p.stdout, first[len(prefix):] if first.startswith(prefix) else first, p.returncode),
                         (out, err, status)))
+        api = os.path.join(here, "api.wasm")
+        for call, out, err, status in API:
+            p = subprocess.run([kapsul, "run", "--invoke", call, api], capture_output=True, text=True, timeout=60)
+            tally(check(f"kapsul run --invoke '{call}'", (p.stdout, p.stderr, p.returncode), (out, err, status)))
         io = os.path.join(here, "cli_io.wasm")
         for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
             tally(ok)

@@ -34,8 +34,9 @@ static kapsul_status stand_in(void *env, kpCHostCall *call, const kpCValue *para
     for (uint32_t i = call->ft->nparams; i < call->ft->n; i++) {
         kpCVal t = call->ft->fields[i].type;
         uint8_t kind = t.prim ? kpCT_PRIM : kpComponent_resolve(c, t.type)->kind;
-        bool scalar = kind == kpCT_ENUM || kind == kpCT_FLAGS || kind == kpCT_OWN || kind == kpCT_BORROW ||
-                      (kind == kpCT_PRIM && (t.prim ? t.prim : kpComponent_resolve(c, t.type)->a.prim) != kpCP_STRING);
+        bool scalar =
+            kind == kpCT_ENUM || kind == kpCT_FLAGS || kind == kpCT_OWN || kind == kpCT_BORROW ||
+            (kind == kpCT_PRIM && (t.prim ? t.prim : kpComponent_resolve(c, t.type)->a.prim) != kpCP_STRING);
         if (!scalar) {
             kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "stand-in import");
             err->trap = KAPSUL_TRAP_HOST;
@@ -102,8 +103,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st != KAPSUL_OK) return 0;
     static const char *const argv[] = { "fuzz", "a" };
     static const char *const env[] = { "K=V" };
-    kapsul_wasi_config wc = { .argv = argv, .argc = 2, .env = env, .envc = 1, .stdin_fd = -1,
-                              .mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
+    kapsul_wasi_config wc = { .argv = argv,
+                              .argc = 2,
+                              .env = env,
+                              .envc = 1,
+                              .stdin_fd = -1,
+                              .mem_stdio =
+                                  KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
                               .output_cap = 65536 };
     kapsul_wasi *wasi = NULL;
     kpP2 *host = NULL;
