@@ -1,6 +1,7 @@
 ;; api.wat -- a component with custom exports for `kapsul run --invoke 'f(args)'` (WAVE arguments and
 ;; results): strings, lists, records, variants, options, results, flags, enums, tuples, chars and
-;; floats. Recipe: build.sh (`jco parse`). The core module keeps a bump heap (realloc) and writes
+;; floats; and a resource the component defines (resource.new, resource.rep, resource.drop running its
+;; destructor; rep after drop traps). Recipe: build.sh (`jco parse`). The core module keeps a bump heap (realloc) and writes
 ;; results that do not fit one core value at a fixed return area (16).
 (component
   (type $point (record (field "x" s32) (field "y" s32)))
@@ -92,6 +93,35 @@
       (i32.const 16))
   )
   (core instance $i (instantiate $m))
+  ;; a resource with a destructor that records the rep it dropped
+  (core module $dtor
+    (global (export "dropped") (mut i32) (i32.const 0))
+    (func (export "dtor") (param i32) (global.set 0 (local.get 0))))
+  (core instance $d (instantiate $dtor))
+  (type $blob (resource (rep i32) (dtor (core func $d "dtor"))))
+  (core func $new (canon resource.new $blob))
+  (core func $rep (canon resource.rep $blob))
+  (core func $drop (canon resource.drop $blob))
+  (core module $r
+    (import "d" "dropped" (global $dropped (mut i32)))
+    (import "res" "new" (func $new (param i32) (result i32)))
+    (import "res" "rep" (func $rep (param i32) (result i32)))
+    (import "res" "drop" (func $drop (param i32)))
+    ;; new(41), rep, drop (the destructor sees 41): rep + dropped = 82
+    (func (export "cycle") (result i32) (local $h i32) (local $r i32)
+      (local.set $h (call $new (i32.const 41)))
+      (local.set $r (call $rep (local.get $h)))
+      (call $drop (local.get $h))
+      (i32.add (local.get $r) (global.get $dropped)))
+    (func (export "rep-after-drop") (result i32) (local $h i32)
+      (local.set $h (call $new (i32.const 7)))
+      (call $drop (local.get $h))
+      (call $rep (local.get $h))))
+  (core instance $ri (instantiate $r
+    (with "d" (instance $d))
+    (with "res" (instance (export "new" (func $new)) (export "rep" (func $rep)) (export "drop" (func $drop))))))
+  (func (export "resource-cycle") (result u32) (canon lift (core func $ri "cycle")))
+  (func (export "rep-after-drop") (result u32) (canon lift (core func $ri "rep-after-drop")))
   (alias core export $i "memory" (core memory $mem))
   (alias core export $i "realloc" (core func $realloc))
   (func (export "greet") (param "name" string) (result string)

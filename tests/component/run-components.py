@@ -74,6 +74,9 @@ API = [
     ("div(1, 0)", 'err("division by zero")\n', "", 0),
     ("grant({write, exec})", "{read, write, exec}\n", "", 0),
     ("info(blue)", "(true, 'λ', 1.0, red)\n", "", 0),
+    ("resource-cycle()", "82\n", "", 0),
+    ("rep-after-drop()", "", "kapsul run: {api}: trap (host): canonical ABI: unknown, wrongly typed, unowned or lent "
+     "resource handle (resource.rep)\nwasm backtrace:\n     0:     0x95 - func[4] rep-after-drop\n", 134),
     ("greet(42)", "", "kapsul run: --invoke greet: expected a string at \"42)\" (arguments in WAVE: "
      "greet(\"text\", 42, [1, 2], {x: 1}))\n", 2),
     ("classify(2147483648)", "", "kapsul run: --invoke classify: integer out of range for its type at \")\" "
@@ -167,7 +170,8 @@ def main():
         api = os.path.join(here, "api.wasm")
         for call, out, err, status in API:
             p = subprocess.run([kapsul, "run", "--invoke", call, api], capture_output=True, text=True, timeout=60)
-            tally(check(f"kapsul run --invoke '{call}'", (p.stdout, p.stderr, p.returncode), (out, err, status)))
+            tally(check(f"kapsul run --invoke '{call}'", (p.stdout, p.stderr, p.returncode),
+                        (out, err.replace("{api}", api), status)))
         io = os.path.join(here, "cli_io.wasm")
         for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
             tally(ok)
