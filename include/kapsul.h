@@ -172,6 +172,25 @@ typedef struct kapsul_location {
  * on the first call for a module; malformed ones are ignored. Thread-safe for a shared module. */
 KAPSUL_API size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, size_t max);
 
+/* The module offset of defined function func_index's first instruction, 0 for an import or an
+ * index out of range. A kapsul_frame there symbolizes to where the function starts in its
+ * source (with DWARF): what a profile shows for a function as a whole. */
+KAPSUL_API uint32_t kapsul_module_func_offset(const kapsul_module *module, uint32_t func_index);
+
+/* Where a module's functions lie in memory when it runs on the native tier, for profilers that
+ * see only machine addresses (kapsul run --perf-map writes Linux perf's map from these). One
+ * range per compiled body: `entry` marks the trampoline the host enters function func_index
+ * through, which often holds the whole function (LLVM inlines the body into it). */
+typedef struct kapsul_code_range {
+    uint32_t func_index;
+    bool entry;
+    const void *start; /* executable while the module lives */
+    size_t size;
+} kapsul_code_range;
+/* Fill out[0..max) with the module's code ranges and return how many there are (which may exceed
+ * max); 0 for a module without native code (it runs in the interpreter). */
+KAPSUL_API size_t kapsul_module_code_ranges(const kapsul_module *module, kapsul_code_range *out, size_t max);
+
 /* ---- Values ---------------------------------------------------------------------------------- */
 
 typedef enum kapsul_valkind {
@@ -380,8 +399,9 @@ KAPSUL_API void kapsul_store_interrupt(kapsul_store *store);
  * lock-free: meant for a SIGPROF handler on the thread running the store (kapsul run --profile).
  * Frames have func_index and module; offset is the call site for callers and 0 for the innermost
  * frame; name is empty (kapsul_frame_locations symbolizes later, outside the handler). A sample
- * taken while a call is being entered may miss the callee. Interpreter only: a module running
- * on the native tier gives 0 frames. */
+ * taken while a call is being entered may miss the callee. Both tiers: native frames come from
+ * the frame records compiled code keeps for backtraces, so a function LLVM inlined into its
+ * caller without a call left in between may be missing (its time counts for the caller). */
 KAPSUL_API size_t kapsul_store_sample(const kapsul_store *store, kapsul_frame *out, size_t max);
 
 /* An external value: what an export yields and an import consumes. The pointer in `of` must

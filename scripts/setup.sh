@@ -15,13 +15,14 @@ set -euo pipefail
 # (tar+gzip layers); its tests start Debian's docker-registry and check images with skopeo.
 # kapsul-runc's test (tests/oci/test_containerd.py) also starts Debian's containerd with runc (the
 # delegate for every container that is not wasm); bench/oci.sh times with GNU time. libdw-dev
-# (DWARF line tables) and libiberty-dev (demangling) for backtraces. npm (shipped with nodejs, or
+# (DWARF line tables) and libiberty-dev (demangling) for backtraces; linux-perf for the perf map
+# test (tests/debug: perf record/report over native code). npm (shipped with nodejs, or
 # Debian's npm) installs the component tools below.
 packages=(build-essential cmake pkgconf python3 clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
           rustc libstd-rust-dev-wasm32 binaryen nodejs
           libh2o-evloop-dev libssl-dev libcurl4-openssl-dev curl openssl wrk nginx llvm-14-dev
           libjansson-dev libarchive-dev docker-registry skopeo containerd runc time
-          libdw-dev libiberty-dev)
+          libdw-dev libiberty-dev linux-perf)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -104,6 +104,14 @@ void kpCli_printBacktrace(FILE *f, const kapsul_error *err);
 bool kpCli_profileStart(kapsul_store *store, uint64_t interval_ns);
 void kpCli_profileStop(void);
 int kpCli_profileWrite(const char *path, bool folded, const char *title, uint64_t interval_ns);
+/* --perf-map (profile_perfmap.c): add the module's native code to /tmp/perf-PID.map (emptied by
+ * the process's first call), each name after prefix (NULL: none); an exit status, KP_EXIT_USAGE
+ * with a message when the module has no native code. cmd and file: for messages. */
+int kpCli_perfMapAdd(const char *cmd, const kapsul_module *m, const char *file, const char *prefix);
+/* A function's name as backtraces print it (name section or export, demangled; func[N] in buf
+ * when it has none) and, with DWARF, where it starts in its source (*file NULL otherwise). */
+const char *kpCli_funcName(const kapsul_module *m, uint32_t func, char *buf, size_t cap, const char **file,
+                           uint32_t *line);
 
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);

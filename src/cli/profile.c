@@ -134,17 +134,9 @@ static long frame_id(const sample_frame *s) {
     }
     slots[j] = (long)table.n + 1;
     if (kpVec_grow(&table) != 0) return -1;
-    kapsul_frame f = { .func_index = s->func_index, .offset = 0, .module = s->module };
-    kapsul_location loc[64];
-    size_t n = kapsul_frame_locations(&f, loc, 64);
-    if (n > 64) n = 64;
     pframe p = { s->module, s->func_index, NULL, NULL, 0 };
-    char buf[64];
-    const char *name = n ? loc[n - 1].function : NULL;
-    if (!name) {
-        snprintf(buf, sizeof buf, "func[%u]", s->func_index);
-        name = buf;
-    }
+    char buf[32];
+    const char *name = kpCli_funcName(s->module, s->func_index, buf, sizeof buf, &p.file, &p.line);
     p.name = kp_strndup(name, strlen(name));
     if (!p.name) return -1;
     table.v[table.n++] = p;
@@ -204,6 +196,11 @@ static bool write_speedscope(FILE *f, const char *title, uint64_t interval_ns) {
     for (size_t i = 0; i < table.n; i++) {
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
         json_string(f, table.v[i].name);
+        if (table.v[i].file) { /* the module's string, alive as long as the module */
+            fputs(",\"file\":", f);
+            json_string(f, table.v[i].file);
+            if (table.v[i].line) fprintf(f, ",\"line\":%u", (unsigned)table.v[i].line);
+        }
         fputc('}', f);
     }
     fputs("]}}\n", f);

@@ -35,6 +35,7 @@ typedef struct kpRunOpts {
     FILE *trace_out;
     const char *profile; /* --profile: the output file ("" = the default name); NULL: off */
     bool profile_folded;
+    bool perf_map;  /* --perf-map or --profile=perfmap: /tmp/perf-PID.map for Linux perf */
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
@@ -72,6 +73,9 @@ static void usage(FILE *f) {
           "                            speedscope.app and the Firefox Profiler open)\n"
           "  --profile-format F        speedscope (default) or folded (flamegraph.pl's input;\n"
           "                            default file kapsul-profile.folded)\n"
+          "  --perf-map                with the native tier, write /tmp/perf-PID.map so that\n"
+          "                            `perf record` / `perf report` name wasm functions (also\n"
+          "                            spelled --profile=perfmap, as wasmtime does)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
           "A component (a wasi:cli/run command, e.g. from `jco new --wasi-command`) runs with\n"
@@ -201,6 +205,10 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         /* Flags whose value is optional: only "--flag=VALUE" gives one. */
         if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
             o->trace = a[12] ? a + 13 : "";
+            continue;
+        }
+        if (strcmp(a, "--perf-map") == 0 || strcmp(a, "--profile=perfmap") == 0) {
+            o->perf_map = true;
             continue;
         }
         if (strcmp(a, "--profile") == 0 || strncmp(a, "--profile=", 10) == 0) {
@@ -461,6 +469,8 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         rc = kpCli_exitFor(st);
         goto fail;
     }
+    if (o->perf_map && (rc = kpCli_perfMapAdd("run", module, o->file, NULL)) != KP_EXIT_OK) goto fail;
+    rc = KP_EXIT_FAIL;
     if ((rc = make_wasi(o, &argv, &wasi, err)) != KP_EXIT_OK) goto fail;
     uint64_t deadline = o->deadline;
     if (kapsul_store_new(engine, &store, err) != KAPSUL_OK ||

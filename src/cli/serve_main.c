@@ -3,7 +3,8 @@
  * `kapsul` execs, serve.c). Linked dynamically with the HTTP front (kapsul_http: h2o, OpenSSL).
  *
  *   kapsul-serve serve [--listen ADDR:PORT] [--env K=V] [--dir HOST[::GUEST][:ro]] [--max-memory SIZE]
- *                      [--timeout DURATION] [--fuel N] [--tls-cert F --tls-key F] [--log-file F] FILE.wasm
+ *                      [--timeout DURATION] [--fuel N] [--tls-cert F --tls-key F] [--log-file F]
+ *                      [--trace-wasi] [--perf-map] FILE.wasm
  *   kapsul-serve up [-f spin.toml|DIR] [--listen ADDR:PORT] [limits, TLS, --log-file as above]
  *
  * Logs (one JSON object per line) go to stderr or --log-file; the first is a "server" event
@@ -31,6 +32,7 @@ typedef struct opts {
     kpServe_limits lim;
     const char *log_file, *file, *manifest, *otlp;
     uint64_t max_templates;
+    bool trace_wasi, perf_map;
     kpCliTier tier;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
@@ -69,6 +71,10 @@ static void usage(FILE *f, const char *cmd) {
           "                           through LLVM once at start-up (cached)\n"
           "  --cache DIR              where --tier native keeps compiled modules\n"
           "  --log-file FILE          append the JSON log here instead of stderr\n"
+          "  --trace-wasi             log every WASI call of every request (kind \"wasi\", with the\n"
+          "                           request's trace_id and span_id), as kapsul run --trace-wasi\n"
+          "  --perf-map               with --tier native, write /tmp/perf-PID.map (COMPONENT::function\n"
+          "                           per compiled function) for Linux perf\n"
           "  --metrics ADDR:PORT      serve Prometheus metrics (requests, durations, live instances) there\n"
           "  --otlp-endpoint URL      export one span per request as OTLP/HTTP JSON (URL used as given,\n"
           "                           e.g. http://127.0.0.1:4318/v1/traces)\n"
@@ -168,6 +174,14 @@ static int parse(opts *o, int argc, char **argv) {
             usage(stdout, o->cmd);
             return -1;
         }
+        if (strcmp(a, "--trace-wasi") == 0) { /* no value: the lines go to the log */
+            o->trace_wasi = true;
+            continue;
+        }
+        if (strcmp(a, "--perf-map") == 0 || strcmp(a, "--profile=perfmap") == 0) {
+            o->perf_map = true;
+            continue;
+        }
         kpCli_splitOption(argc, argv, &i, name, sizeof name, &val);
         int st = take(o, name, val);
         if (st) return st;
@@ -232,6 +246,18 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
 fail:
     kpBuf_free(&bytes);
     return rc;
+}
+
+/* --perf-map: every component's compiled functions, named "ID::function", in /tmp/perf-PID.map. */
+static int perf_map(const opts *o, const kpServe_app *app) {
+    for (size_t i = 0; i < app->components.n; i++) {
+        const kpServe_component *c = &app->components.v[i];
+        char prefix[256];
+        snprintf(prefix, sizeof prefix, "%s::", c->id);
+        int rc = kpCli_perfMapAdd(o->cmd, c->run.module, c->id, prefix);
+        if (rc != KP_EXIT_OK) return rc;
+    }
+    return KP_EXIT_OK;
 }
 
 /* Every connection, template image and guest stdio file is a descriptor: an application of
@@ -343,6 +369,8 @@ int main(int argc, char **argv) {
     rc = build_app(&o, engine, &log, &m, &app);
     have_app = true;
     app.max_templates = (size_t)o.max_templates;
+    app.trace_wasi = o.trace_wasi;
+    if (rc == KP_EXIT_OK && o.perf_map) rc = perf_map(&o, &app);
     if (rc == KP_EXIT_OK) rc = serve(&o, &app, &log);
 fail:
     if (have_app) kpServe_free(&app);

@@ -212,27 +212,6 @@ static void add_backtrace(const kpExec *s, uint32_t depth0, const uint32_t *top_
     append_backtrace(s, depth0, top_at, err);
 }
 
-/* Read from a signal handler on the thread running x: frames are only ever appended after their
- * record is written, and a record read a moment early names a live function of the store, so a
- * sample is at worst a frame off (never unsafe). The innermost frame's position lives in a
- * register: its offset is 0. */
-size_t kpInterp_sample(const kpExec *x, kapsul_frame *out, size_t max) {
-    uint32_t n = __atomic_load_n(&x->nframes, __ATOMIC_RELAXED);
-    if (!x->frames || n > x->max_frames) return 0;
-    size_t k = 0;
-    for (uint32_t i = n; i-- > 0 && k < max;) {
-        const kapsul_func *f = x->frames[i].func;
-        if (!f) continue;
-        const uint32_t *ret = i + 1 < n ? x->frames[i + 1].ret_ip : NULL;
-        out[k].func_index = f->index;
-        out[k].module = f->inst ? f->inst->module : NULL;
-        out[k].offset = ret && f->code ? kpCode_offsetAt(f->code, (uint32_t)(ret - 1 - f->code->code)) : 0;
-        out[k].name[0] = 0;
-        k++;
-    }
-    return k;
-}
-
 /* Fill err with the trap and a backtrace of the frames above depth0. */
 static kapsul_status make_trap(kpExec *s, uint32_t depth0, kapsul_trap trap, const char *msg,
                                const uint32_t *at, kapsul_error *err) {

@@ -108,7 +108,22 @@ typedef struct kpExec {
      * store-wide depth a native entry starts at (engine/native/bridge.c). */
     uint64_t *native_frames;
     uint32_t native_depth;
+    const struct kpNativeAct *native_act; /* the innermost native entry running (kpExec_sample) */
 } kpExec;
+
+/* A native entry in progress: kpNative_call keeps one on its C stack and links it into
+ * kpExec.native_act while compiled code runs, so a profiler's signal handler can name the
+ * compiled frames (kpExec_sample). Levels d0..depth of the store's frame records are its frames:
+ * d0 is the entry's function, each level above it the callee recorded by a direct call. */
+typedef struct kpNativeAct {
+    const struct kpNativeAct *prev; /* the entry it runs inside of, NULL for the outermost */
+    const kapsul_func *entry;       /* the function entered */
+    const uint32_t *depth;          /* the context's depth: this entry's innermost level */
+    const uint32_t *site;           /* the context's site: where that level called out */
+    uint32_t d0;                    /* the entry's level in the store's frame records */
+    uint32_t interp_base;           /* interpreter frames at entry (those above are newer) */
+} kpNativeAct;
+
 #define KP_INTR_USER 1
 #define KP_INTR_DEADLINE 2
 #define KP_INTR_FUEL 4 /* not an interrupt: fuel metering is on */
@@ -150,13 +165,16 @@ kapsul_val kpHost_fromSlots(kpValType t, const uint64_t *slots);
 kapsul_status kpHost_call(kpExec *x, kpInstCore *caller_inst, kapsul_func *f, uint64_t *slots,
                           kapsul_error *err);
 
+/* ---- sample.c ---- */
+/* The wasm frames x is running, interpreted and native, innermost first, for a profiler's signal
+ * handler on the thread running x (see kapsul_store_sample): async-signal-safe, no locks, no
+ * allocation. */
+size_t kpExec_sample(const kpExec *x, kapsul_frame *out, size_t max);
+
 /* ---- interp.c ---- */
 /* Run func with its arguments already in args[0..nparam_slots) (slots on x's stack, at
  * x->stack_free); the results replace them. Traps fill err (with a backtrace). */
 kapsul_status kpInterp_call(kpExec *x, kapsul_func *func, uint64_t *args, kapsul_error *err);
-/* The wasm frames x is running, innermost first, for a profiler's signal handler (see
- * kapsul_store_sample): async-signal-safe, no locks, no allocation. */
-size_t kpInterp_sample(const kpExec *x, kapsul_frame *out, size_t max);
 /* Install the fault handler (idempotent); false if it cannot be, and memories must not rely on
  * guard regions then. */
 bool kpInterp_guardPagesReady(void);

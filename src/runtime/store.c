@@ -145,5 +145,5 @@ void kapsul_store_interrupt(kapsul_store *s) {
 }
 
 size_t kapsul_store_sample(const kapsul_store *s, kapsul_frame *out, size_t max) {
-    return s && out ? kpInterp_sample(&s->exec, out, max) : 0;
+    return s && out ? kpExec_sample(&s->exec, out, max) : 0;
 }

@@ -1,5 +1,6 @@
 /*
- * symbols.c -- what a trap frame means in source terms: kapsul_frame_locations.
+ * symbols.c -- what a trap frame means in source terms: kapsul_frame_locations; and where
+ * functions are, for profilers: kapsul_module_func_offset, kapsul_module_code_ranges.
  *
  * A frame is (module, function index, module offset). The names come from the name section, else
  * an export; positions and inlined calls from the module's DWARF (module/debuginfo.c), read the
@@ -9,6 +10,7 @@
  */
 #include <string.h>
 
+#include "engine/native/native.h"
 #include "module/debuginfo.h"
 #include "runtime/runtime.h"
 
@@ -127,5 +129,19 @@ size_t kapsul_frame_locations(const kapsul_frame *frame, kapsul_location *out, s
         n = 1;
     }
     kpOs_mutexUnlock(y->lock);
+    return n;
+}
+
+uint32_t kapsul_module_func_offset(const kapsul_module *module, uint32_t func_index) {
+    const kpModule *m = module ? module->m : NULL;
+    if (!m || func_index < m->nfunc_imports || func_index >= kpModule_numFuncs(m)) return 0;
+    return (uint32_t)m->funcs[func_index - m->nfunc_imports].body.start;
+}
+
+size_t kapsul_module_code_ranges(const kapsul_module *module, kapsul_code_range *out, size_t max) {
+    size_t n = 0;
+    const kpNativeSym *sym = module && module->native ? kpNativeCode_symbols(module->native, &n) : NULL;
+    for (size_t i = 0; i < n && i < max && out; i++)
+        out[i] = (kapsul_code_range){ sym[i].func, sym[i].entry, sym[i].start, sym[i].size };
     return n;
 }

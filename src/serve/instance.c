@@ -269,6 +269,8 @@ static kapsul_status run_guest(const kpInstance_component *c, kapsul_template *t
         .stdout_fd = fds ? fds[1] : KP_OS_NO_FD,
         .stderr_fd = fds ? fds[2] : KP_OS_NO_FD,
         .deadline_ns = deadline,
+        .trace = in->trace,
+        .trace_env = in->trace_env,
     };
     if (!fds) { /* the template path: stdio in memory */
         wc.mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR;

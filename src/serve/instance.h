@@ -83,6 +83,10 @@ typedef struct kpInstance_input {
     size_t stdin_len;
     const char *entrypoint;  /* the export to call; NULL = "_start" */
     kpInstance_guard *guard; /* may be NULL */
+    /* --trace-wasi: called on the running thread with each WASI call's strace-style line
+     * (kapsul_wasi_config.trace); NULL: no tracing. */
+    void (*trace)(void *env, const char *line);
+    void *trace_env;
 } kpInstance_input;
 
 typedef enum kpInstance_end {

@@ -202,6 +202,16 @@ void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, 
     }
 }
 
+void kpLog_wasiCall(kpLog *log, const kpTrace *trace, const char *component, const char *call) {
+    kpBuf b = { 0 };
+    begin(&b, "wasi");
+    put_cstr(&b, "trace_id", trace->trace_id);
+    put_cstr(&b, "span_id", trace->span_id);
+    put_cstr(&b, "component", component);
+    put_cstr(&b, "call", call);
+    emit(log, &b);
+}
+
 void kpLog_event(kpLog *log, const char *message) {
     kpBuf b = { 0 };
     begin(&b, "server");

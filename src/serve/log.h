@@ -1,10 +1,11 @@
 /*
  * log.h -- serve's request log and W3C trace context.
  *
- * One JSON object per line: one per request (kind "request") and one per line the guest wrote to
- * stderr (kind "guest_stderr"), both carrying the request's trace id and span id, so a log search
- * for one id finds the request and everything its guest said. Guest text is JSON-escaped byte by
- * byte (invalid UTF-8 becomes \u00XX of each byte), so a guest can never forge a log line.
+ * One JSON object per line: one per request (kind "request"), one per line the guest wrote to
+ * stderr (kind "guest_stderr") and, with --trace-wasi, one per WASI call (kind "wasi"), all
+ * carrying the request's trace id and span id, so a log search for one id finds the request and
+ * everything its guest said and did. Guest text is JSON-escaped byte by byte (invalid UTF-8
+ * becomes \u00XX of each byte), so a guest can never forge a log line.
  *
  * Trace context (https://www.w3.org/TR/trace-context/): an incoming `traceparent` whose version is
  * not ff, whose ids are hex and not all zero, is continued (its trace id kept, a new span id for
@@ -58,6 +59,9 @@ void kpLog_request(kpLog *log, const kpLogRequest *r);
  * KP_SERVE_STDERR_LINE bytes. */
 void kpLog_guestStderr(kpLog *log, const kpTrace *trace, const char *component, const uint8_t *text,
                        size_t len);
+/* One WASI call of the guest (kapsul serve --trace-wasi), as `kapsul run --trace-wasi` prints it:
+ * {"kind":"wasi","trace_id":...,"span_id":...,"component":...,"call":"fd_write(1, ...) = 0"}. */
+void kpLog_wasiCall(kpLog *log, const kpTrace *trace, const char *component, const char *call);
 /* A server event ("listening", "stopped"...): {"kind":"server","message":...}. */
 void kpLog_event(kpLog *log, const char *message);
 /* Append s[0..n) to b as a JSON string, quoted and escaped (bytes that are not well-formed UTF-8

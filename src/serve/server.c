@@ -227,6 +227,18 @@ static const char *protocol_of(int version) {
     return version == 0x200 ? "HTTP/2.0" : version == 0x100 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
+/* --trace-wasi: each call of a request's guest becomes a log line with the request's ids. */
+typedef struct wasi_tracer {
+    kpLog *log;
+    const kpTrace *trace;
+    const char *component;
+} wasi_tracer;
+
+static void trace_call(void *env, const char *line) {
+    const wasi_tracer *t = env;
+    kpLog_wasiCall(t->log, t->trace, t->component, line);
+}
+
 /* Run the guest under a guard the monitor can interrupt, then answer from its output. */
 static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStrVec *env,
                          const kpStrVec *argv, const kpHttp_request *req, kpHttp_response *res, reply *r,
@@ -249,6 +261,8 @@ static int run_component(kpServe_app *app, const kpServe_binding *b, const kpStr
         .entrypoint = b->entrypoint,
         .guard = &a.guard,
     };
+    wasi_tracer tracer = { app->log, lr->trace, c->id };
+    if (app->trace_wasi) in.trace = trace_call, in.trace_env = &tracer;
     atomic_fetch_add(&app->live, 1);
     kapsul_status st = kpInstance_run(&c->run, &in, &o, &e);
     atomic_fetch_sub(&app->live, 1);

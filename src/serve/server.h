@@ -71,6 +71,7 @@ typedef struct kpServe_app {
     atomic_ullong live;     /* instances running now */
     kpHttp_server *metrics; /* the --metrics listener, or NULL */
     kpOtlp *otlp;           /* borrowed: the span exporter, or NULL */
+    bool trace_wasi;        /* log every WASI call of every request (set before kpServe_start) */
 } kpServe_app;
 
 /* Per-run limits every component gets, and how its bytes are loaded. */

@@ -2,6 +2,7 @@
 """run-debug.py -- backtraces of real toolchains' output: offsets, names, DWARF lines, inlining.
 
 usage: run-debug.py KAPSUL DEBUG_DIR
+       run-debug.py KAPSUL DEBUG_DIR --native CACHE_DIR
 
 Builds c_trap.c with `clang --target=wasm32-wasi -g -O0` ($CLANG) and rust_trap.rs with
 `/usr/bin/rustc --target wasm32-wasi -g` ($RUSTC), once with legacy and once with v0 symbol
@@ -12,8 +13,14 @@ printed offset points at the instruction it names in the module bytes (0x00 unre
 trapping frame, 0x10 call or 0x11 call_indirect for the callers). Also `--trace-wasi` on
 trace.wat: the exact lines for a write, a bad fd (EBADF) and a missing file (ENOENT), on stderr
 and into a file. `--profile` on hot.wat: the speedscope JSON parses in the schema's shape and
-attributes most samples to the hot function, and so do the folded stacks. The CLI habits
+attributes most samples to the hot function, and so do the folded stacks; on c_hot.c (clang -g)
+the frames carry each function's file and first line. The CLI habits
 (--max-call-depth, --argv0, `kapsul FILE`). Ends with "N passed, N failed".
+
+With --native (the native tier, compiled into CACHE_DIR): the same --profile checks on hot.wat,
+and --perf-map on perf.wat: /tmp/perf-PID.map names every function with a range inside the
+process's executable mappings, and, where perf may record, `perf report` puts the hot function
+first under its wasm name.
 """
 import os
 import re
@@ -195,16 +202,16 @@ def cli_tests(kapsul, here):
           r.stderr)
 
 
-def profile_tests(kapsul, here, tmp):
+def profile_tests(kapsul, here, tmp, tier=(), label="profile"):
     import json
     wat = os.path.join(here, "hot.wat")
     out = os.path.join(tmp, "prof.json")
-    r = subprocess.run([kapsul, "run", "--profile=" + out, wat], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run([kapsul, "run", *tier, "--profile=" + out, wat], capture_output=True,
+                       text=True, timeout=300)
     try:
         doc = json.load(open(out))
     except (OSError, ValueError) as e:
-        check("profile: speedscope JSON written and parses", False, "%s %s" % (e, r.stderr))
+        check(label + ": speedscope JSON written and parses", False, "%s %s" % (e, r.stderr))
         return
     prof = doc.get("profiles", [{}])[0]
     frames = doc.get("shared", {}).get("frames", [])
@@ -214,17 +221,17 @@ def profile_tests(kapsul, here, tmp):
         len(samples) == len(weights) and len(samples) > 0 and \
         all(isinstance(f.get("name"), str) for f in frames) and \
         all(isinstance(i, int) and 0 <= i < len(frames) for st in samples for i in st)
-    check("profile: speedscope JSON in the schema's shape", shape, r.stderr)
+    check(label + ": speedscope JSON in the schema's shape", shape, r.stderr)
     names = [f["name"] for f in frames]
     callers = [names[st[-2]] for st in samples if len(st) >= 2]
     hot, cold = callers.count("hot"), callers.count("cold")
-    check("profile: the hot loop gets most samples (hot %d, cold %d)" % (hot, cold),
+    check(label + ": the hot loop gets most samples (hot %d, cold %d)" % (hot, cold),
           hot + cold > 0 and hot > 0.8 * (hot + cold) and
           all(names[st[0]] == "main" and names[st[-1]] == "spin" for st in samples if len(st) == 3),
           str(callers[:20]))
     out = os.path.join(tmp, "prof.folded")
-    r = subprocess.run([kapsul, "run", "--profile=" + out, "--profile-format", "folded", wat],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run([kapsul, "run", *tier, "--profile=" + out, "--profile-format", "folded",
+                        wat], capture_output=True, text=True, timeout=300)
     lines = open(out).read().splitlines() if os.path.exists(out) else []
     ok = bool(lines) and all(re.fullmatch(r"[^ ]+ \d+", l) for l in lines)
     counts = {}
@@ -232,11 +239,120 @@ def profile_tests(kapsul, here, tmp):
         stack, n = l.rsplit(" ", 1)
         counts[stack] = counts.get(stack, 0) + int(n)
     hot, cold = counts.get("main;hot;spin", 0), counts.get("main;cold;spin", 0)
-    check("profile: folded stacks, most of them main;hot;spin", ok and hot > 0.8 * (hot + cold),
+    check(label + ": folded stacks, most of them main;hot;spin", ok and hot > 0.8 * (hot + cold),
           str(counts) + r.stderr)
 
 
+def dwarf_profile_tests(kapsul, here, tmp, tier=(), label="profile"):
+    """c_hot.c built with -g: the speedscope frames carry each function's file and first line,
+    and the samples attribute spin's time to hot."""
+    import json
+    wasm = os.path.join(tmp, "c_hot.wasm")
+    if not os.path.exists(wasm):
+        b = subprocess.run([os.environ.get("CLANG", "clang"), "--target=wasm32-wasi", "-g", "-O0",
+                            "-o", wasm, os.path.join(here, "c_hot.c")], capture_output=True, text=True)
+        check(label + ": clang -g builds c_hot.c", b.returncode == 0, b.stderr)
+        if b.returncode != 0:
+            return
+    out = os.path.join(tmp, "c_hot.json")
+    r = subprocess.run([kapsul, "run", *tier, "--profile=" + out, wasm], capture_output=True,
+                       text=True, timeout=300)
+    try:
+        doc = json.load(open(out))
+        frames = doc["shared"]["frames"]
+        samples = doc["profiles"][0]["samples"]
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        check(label + ": c_hot.c profile written", False, "%s %s" % (e, r.stderr))
+        return
+    pos = {f["name"]: (os.path.basename(f.get("file", "")), f.get("line")) for f in frames}
+    check(label + ": frames carry file and line from DWARF (spin at c_hot.c:6, hot at :12)",
+          pos.get("spin") == ("c_hot.c", 6) and pos.get("hot") == ("c_hot.c", 12) and
+          pos.get("cold") == ("c_hot.c", 14), str(frames))
+    names = [f["name"] for f in frames]
+    callers = [names[st[-2]] for st in samples if len(st) >= 2 and names[st[-1]] == "spin"]
+    hot, cold = callers.count("hot"), callers.count("cold")
+    check(label + ": c_hot.c's hot loop gets most samples (hot %d, cold %d)" % (hot, cold),
+          hot > 0.8 * (hot + cold), str(callers[:20]) + r.stderr)
+
+
+def perf_map_tests(kapsul, here, tmp, tier):
+    """--perf-map: the map lists every function of perf.wat inside the process's executable
+    mappings (read while the guest waits on stdin), and `perf report` names the hot one."""
+    wat = os.path.join(here, "perf.wat")
+    p = subprocess.Popen([kapsul, "run", *tier, "--perf-map", wat], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    path = "/tmp/perf-%d.map" % p.pid
+    try:
+        ready = p.stdout.readline()  # the map is written before the guest starts
+        code = []
+        with open("/proc/%d/maps" % p.pid) as f:
+            for l in f:
+                addr, perms = l.split()[:2]
+                if "x" in perms:
+                    code.append(tuple(int(a, 16) for a in addr.split("-")))
+        rows = []
+        if os.path.exists(path):
+            for l in open(path).read().splitlines():
+                m = re.fullmatch(r"([0-9a-f]+) ([0-9a-f]+) (.+)", l)
+                rows.append((int(m.group(1), 16), int(m.group(2), 16), m.group(3)) if m else None)
+        p.stdin.write("go\n")
+        p.stdin.close()
+        p.wait(timeout=300)
+        err = p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    names = sorted(r[2] for r in rows if r)
+    check("perf map: /tmp/perf-PID.map lists the guest's functions",
+          ready == "ready\n" and None not in rows and names == ["cold", "hot", "main", "spin"],
+          "%r %r %s" % (ready, rows, err))
+    inside = all(any(lo <= a and a + n <= hi for lo, hi in code) for a, n, _ in filter(None, rows))
+    check("perf map: every range lies in an executable mapping of the process",
+          bool(rows) and inside and p.returncode == 0, "%r %r" % (rows, code))
+    if os.path.exists(path):
+        os.unlink(path)
+    r = subprocess.run([kapsul, "run", "--perf-map", os.path.join(here, "hot.wat")],
+                       capture_output=True, text=True, timeout=60)
+    check("perf map: refused for a module the interpreter runs",
+          r.returncode == 2 and "needs native code" in r.stderr, r.stderr)
+    # perf itself: only where it may open a sampling event (root, or perf_event_paranoid <= 2).
+    data = os.path.join(tmp, "perf.data")
+    try:
+        probe = subprocess.run(["perf", "record", "-q", "-e", "task-clock", "-o", data, "--", "true"],
+                               capture_output=True, text=True, timeout=60)
+    except OSError as e:
+        probe = None
+        why = str(e)
+    if probe is None or probe.returncode != 0:
+        print("note: perf cannot record here (%s); the map is checked by the tests above only" %
+              (why if probe is None else probe.stderr.strip()[:200]))
+        return
+    r = subprocess.run(["perf", "record", "-q", "-e", "task-clock", "-o", data, "--", kapsul,
+                        "run", *tier, "--perf-map", wat], input="go\n", capture_output=True,
+                       text=True, timeout=300)
+    rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--sort", "dso,sym"],
+                         capture_output=True, text=True, timeout=120)
+    top = [l.split() for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    jit = re.findall(r"\[JIT\] tid (\d+)", rep.stdout)
+    for tid in set(jit):
+        if os.path.exists("/tmp/perf-%s.map" % tid):
+            os.unlink("/tmp/perf-%s.map" % tid)
+    check("perf map: perf report names the hot wasm function first",
+          r.returncode == 0 and bool(top) and top[0][-1] == "hot" and "[JIT]" in top[0],
+          rep.stdout[:1500] + r.stderr + rep.stderr)
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[3] == "--native":
+        kapsul, here = os.path.abspath(sys.argv[1]), sys.argv[2]
+        tier = ("--tier", "native", "--cache", sys.argv[4])
+        with tempfile.TemporaryDirectory(prefix="kapsul-debug-") as tmp:
+            profile_tests(kapsul, here, tmp, tier, "native profile")
+            dwarf_profile_tests(kapsul, here, tmp, tier, "native profile")
+            perf_map_tests(kapsul, here, tmp, tier)
+        print("%d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
@@ -245,6 +361,7 @@ def main():
         trace_tests(kapsul, here, tmp)
         cli_tests(kapsul, here)
         profile_tests(kapsul, here, tmp)
+        dwarf_profile_tests(kapsul, here, tmp)
         c_tests(kapsul, os.path.join(here, "c_trap.c"), tmp)
         for mangling in ("legacy", "v0"):
             rust_tests(kapsul, os.path.join(here, "rust_trap.rs"), tmp, mangling)

@@ -35,7 +35,8 @@ TMP = tempfile.mkdtemp(prefix="kapsul-serve-")
 TIER = ["--tier", "native", "--cache", os.path.join(TMP, "cache")] if NATIVE else []
 NATIVE_TESTS = {"test_cgi_environment", "test_host_environment_invisible", "test_output_mapping",
                 "test_binary_body_1mib", "test_fresh_instance_per_request", "test_timeout_while_others_answer",
-                "test_keep_alive", "test_up_routing_and_files"}
+                "test_keep_alive", "test_up_routing_and_files", "test_trace_wasi_per_request",
+                "test_perf_map"}
 GUEST = os.path.join(TMP, "wagi_echo.wasm")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
 
@@ -319,6 +320,75 @@ def test_json_log_and_trace_context():
         assert all(r["span_id"] == req["span_id"] for r in lines), lines
     finally:
         s.stop()
+
+
+def test_trace_wasi_per_request():
+    """--trace-wasi: every WASI call of a request is a "wasi" log line with that request's trace
+    and span ids; six concurrent requests with bodies of different lengths each see only their
+    own fd_read of the body and fd_write of the answer."""
+    s = serve("--trace-wasi")
+    try:
+        traces = ["%032x" % (0xabc0 + i) for i in range(6)]
+        bodies = [b"x" * (100 + 37 * i) for i in range(6)]
+
+        def one(i):
+            tp = "00-%s-%016x-01" % (traces[i], 0x1234 + i)
+            return s.get("/?echo", method="POST", body=bodies[i], headers={"traceparent": tp})
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(one, range(6)))
+        assert all(st == 200 and out == bodies[i] for i, (st, _, out) in enumerate(results)), results
+        recs = s.records()
+        reqs = {r["trace_id"]: r for r in recs if r.get("kind") == "request"}
+        calls = [r for r in recs if r.get("kind") == "wasi"]
+        assert calls and all(r["trace_id"] in reqs and r["span_id"] == reqs[r["trace_id"]]["span_id"] and
+                             r["component"] == "wagi_echo.wasm" for r in calls), calls[:5]
+        for i, t in enumerate(traces):
+            mine = [r["call"] for r in calls if r["trace_id"] == t]
+            n = len(bodies[i])
+            reads = [int(m) for c in mine for m in re.findall(r"^fd_read\(0, .*\) = 0 \(\*0x[0-9a-f]+=(\d+)\)$", c)]
+            writes = [int(m) for c in mine for m in re.findall(r"^fd_write\(1, .*\) = 0 \(\*0x[0-9a-f]+=(\d+)\)$", c)]
+            assert n in reads and set(reads) <= {n, 0}, (i, mine)
+            assert sum(writes) > n, (i, mine)  # the header block and the body
+        # Without the flag, no call is logged.
+        s2 = serve()
+        try:
+            assert s2.get("/?echo", method="POST", body=b"quiet")[0] == 200
+            assert not [r for r in s2.records() if r.get("kind") == "wasi"]
+        finally:
+            s2.stop()
+    finally:
+        s.stop()
+
+
+def test_perf_map():
+    """--perf-map: with --tier native, /tmp/perf-PID.map names each compiled function of the
+    component ("wagi_echo.wasm::...") inside the server's executable mappings; the interpreter
+    has no code to map, so the flag is refused there."""
+    if not NATIVE:
+        r = subprocess.run([KAPSUL, "serve", "--perf-map", GUEST], capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 2 and "a perf map needs native code" in r.stderr, r
+        return
+    s = serve("--perf-map")
+    path = "/tmp/perf-%d.map" % s.proc.pid  # kapsul execs kapsul-serve: the same process
+    try:
+        assert s.get("/?env")[0] == 200
+        code = []
+        with open("/proc/%d/maps" % s.proc.pid) as f:
+            for l in f:
+                addr, perms = l.split()[:2]
+                if "x" in perms:
+                    code.append(tuple(int(a, 16) for a in addr.split("-")))
+        rows = [re.fullmatch(r"([0-9a-f]+) ([0-9a-f]+) (wagi_echo\.wasm::.+)", l)
+                for l in open(path).read().splitlines()]
+        assert len(rows) > 10 and all(rows), rows[:5]
+        for m in rows:
+            a, n = int(m.group(1), 16), int(m.group(2), 16)
+            assert n > 0 and any(lo <= a and a + n <= hi for lo, hi in code), (m.group(0), code)
+    finally:
+        s.stop()
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 def test_client_gone_interrupts_guest():

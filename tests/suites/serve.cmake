@@ -6,7 +6,8 @@
 #   serve.wagi  tests/serve/test_serve.py builds tests/serve/guests/wagi_echo.c with clang for
 #               wasm32-wasi and drives `kapsul serve` / `kapsul up` (build/kapsul execs
 #               build/kapsul-serve): the WAGI contract, routing from a manifest, files, 400 concurrent
-#               fresh instances, timeouts, fuel, keep-alive, SIGTERM, the JSON log and trace context.
+#               fresh instances, timeouts, fuel, keep-alive, SIGTERM, the JSON log and trace context,
+#               --trace-wasi (each request's WASI calls logged with its trace id).
 #               It also runs in the sanitizer pass (the guest builds in seconds).
 #   serve.wagi.native  the same with --tier native (a subset; needs kapsul-llvmc).
 #   serve.tenants tests/serve/test_tenants.py: `kapsul up` with 500 generated components (WAT,

@@ -126,6 +126,8 @@ kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_
     volatile uint32_t depth = ni->ctx.depth;
     const uint32_t d0 = s->native_depth; /* this entry's frame: the store's native frames go on */
     kpNativeInst *volatile prev_native = tls_native;
+    /* This entry for a profiler's samples (kpExec_sample), linked while compiled code runs. */
+    const kpNativeAct act = { s->native_act, f, &ni->ctx.depth, &ni->ctx.site, d0, s->nframes };
     uintptr_t here = (uintptr_t)&jb;
     /* The frame records: the store's, made with its stacks' first native call. */
     if (!ni->ctx.frames) {
@@ -158,8 +160,10 @@ kapsul_status kpNative_call(kpExec *s, kapsul_func *f, kpNativeInst *ni, uint64_
     ni->msg = NULL;
     sync_memory(ni);
     tls_native = ni;
+    __atomic_store_n(&s->native_act, &act, __ATOMIC_RELEASE);
     entry(&ni->ctx, slots);
 out:
+    __atomic_store_n(&s->native_act, act.prev, __ATOMIC_RELEASE);
     s->native_depth = d0; /* a trap may have left a callee's depth there */
     tls_native = prev_native;
     ni->ctx.jb = prev_jb;

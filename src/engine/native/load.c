@@ -23,6 +23,7 @@ struct kpNativeCode {
     void **entries; /* per function index */
     uint32_t nfuncs;
     bool guard;
+    KP_VEC(kpNativeSym) syms; /* where each function's code lies (profilers' maps) */
 };
 
 enum {
@@ -304,6 +305,29 @@ static kapsul_status find_entries(link *l, kpNativeCode *c) {
     return KAPSUL_OK;
 }
 
+/* Function symbols (kp_f<i>, kp_entry<i>, with any suffix LLVM gives a clone: kp_f3.cold) and
+ * their sizes, for the code ranges profilers map to names; other symbols are not ours to name. */
+static kapsul_status find_functions(link *l, kpNativeCode *c) {
+    for (uint32_t k = 1; k < l->nsyms; k++) {
+        const uint8_t *p = l->obj + l->symtab->offset + (uint64_t)k * 24;
+        const char *name = sym_name(l, k);
+        uint16_t shndx = rd16(p + 6);
+        uint64_t value = rd64(p + 8), size = rd64(p + 16);
+        bool entry = name && strncmp(name, "kp_entry", 8) == 0;
+        if ((p[4] & 0xf) != 2 /* STT_FUNC */ || !name || (!entry && strncmp(name, "kp_f", 4) != 0) ||
+            shndx >= l->nsh || l->sec_at[shndx] == UINT64_MAX || !(l->sh[shndx].flags & SHF_EXEC) ||
+            size == 0 || value > l->sh[shndx].size || size > l->sh[shndx].size - value)
+            continue;
+        const char *digits = name + (entry ? 8 : 4);
+        char *end;
+        unsigned long i = strtoul(digits, &end, 10);
+        if (end == digits || (*end && *end != '.') || i >= c->nfuncs) continue;
+        if (kpVec_grow(&c->syms) != 0) return kpError_set(l->err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        c->syms.v[c->syms.n++] = (kpNativeSym){ (uint32_t)i, entry, l->map + l->sec_at[shndx] + value, size };
+    }
+    return KAPSUL_OK;
+}
+
 kapsul_status kpNativeCode_load(const uint8_t *obj, size_t size, uint32_t nfuncs, kpNativeCode **out,
                                 kapsul_error *err) {
     link l;
@@ -319,7 +343,8 @@ kapsul_status kpNativeCode_load(const uint8_t *obj, size_t size, uint32_t nfuncs
         goto fail;
     }
     c->nfuncs = nfuncs;
-    if ((st = read_headers(&l)) || (st = layout(&l)) || (st = relocate(&l)) || (st = find_entries(&l, c)))
+    if ((st = read_headers(&l)) || (st = layout(&l)) || (st = relocate(&l)) || (st = find_entries(&l, c)) ||
+        (st = find_functions(&l, c)))
         goto fail;
     if (mprotect(l.map, l.exec_end, PROT_READ | PROT_EXEC) != 0 ||
         (l.map_size > l.exec_end && mprotect(l.map + l.exec_end, l.map_size - l.exec_end,
@@ -347,10 +372,15 @@ void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func) {
     return func < c->nfuncs ? c->entries[func] : NULL;
 }
 void *const *kpNativeCode_entries(const kpNativeCode *c) { return c->entries; }
+const kpNativeSym *kpNativeCode_symbols(const kpNativeCode *c, size_t *n) {
+    *n = c->syms.n;
+    return c->syms.v;
+}
 
 void kpNativeCode_free(kpNativeCode *c) {
     if (!c) return;
     if (c->map) munmap(c->map, c->map_size);
     kp_free(c->entries);
+    kpVec_free(&c->syms);
     kp_free(c);
 }

@@ -184,6 +184,15 @@ bool kpNativeCode_guard(const kpNativeCode *c);
 /* kp_entry<i> of function i, NULL if absent (imports). */
 void *kpNativeCode_entry(const kpNativeCode *c, uint32_t func);
 void *const *kpNativeCode_entries(const kpNativeCode *c);
+/* Where the code of each function lies: one row per function symbol of the object (kp_f<i>, and
+ * kp_entry<i> with entry set; LLVM often inlines kp_f<i> into its entry), for profilers. */
+typedef struct kpNativeSym {
+    uint32_t func;
+    bool entry;
+    const void *start;
+    size_t size;
+} kpNativeSym;
+const kpNativeSym *kpNativeCode_symbols(const kpNativeCode *c, size_t *n);
 void kpNativeCode_free(kpNativeCode *c);
 
 typedef void (*kpNativeEntry)(kpNativeCtx *ctx, uint64_t *slots);
