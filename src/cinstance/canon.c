@@ -90,6 +90,25 @@ static kapsul_status cabi_fail(const rctx *r, kpCabiTrap t, const char *where) {
 static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *params, kpCValue *results,
                                  kpCArena *arena, kapsul_error *err) {
     const kpCType *ft = kpComponent_resolve(ci->c, f->type);
+    /* The core function must have exactly the flattened type (a core module passed in for an
+     * imported module type may differ from what the decoder saw). */
+    uint8_t want[KP_CABI_MAX_FLAT_PARAMS + KP_CABI_MAX_FLAT_RESULTS + 2];
+    uint32_t wp, wr;
+    kpCabi_coreSig(ci->c, ft, false, want, &wp, want + KP_CABI_MAX_FLAT_PARAMS + 1, &wr);
+    bool same = kapsul_func_param_count(f->core) == wp && kapsul_func_result_count(f->core) == wr;
+    for (uint32_t i = 0; same && i < wp; i++) same = kapsul_func_param(f->core, i) == (kapsul_valkind)want[i];
+    for (uint32_t i = 0; same && i < wr; i++)
+        same = kapsul_func_result(f->core, i) == (kapsul_valkind)want[KP_CABI_MAX_FLAT_PARAMS + 1 + i];
+    if (!same)
+        return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "canon lift: the core function has another type");
+    /* A component instance cannot be entered again while it runs (the spec's may_enter): a call
+     * back into it traps instead of recursing through the host's C stack. */
+    if (f->frame->entered) {
+        kapsul_status st =
+            kpError_set(err, KAPSUL_ERR_TRAP, 0, "cannot enter a component instance recursively");
+        if (err) err->trap = KAPSUL_TRAP_HOST;
+        return st;
+    }
     kpCabiCx cx;
     rctx r;
     cx_init(&cx, &r, ci, &f->opts, f->frame, arena, err);
@@ -97,12 +116,13 @@ static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *pa
     uint32_t n = 0;
     kpCabiTrap t = kpCabi_lowerParams(&cx, ft, params, core, &n);
     if (t != KP_CABI_OK) return cabi_fail(&r, t, "lowering the arguments");
-    uint32_t np = kapsul_func_param_count(f->core), nr = kapsul_func_result_count(f->core);
-    if (np != n || nr > KP_CABI_MAX_FLAT_RESULTS)
-        return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "canon lift: the core function has another type");
+    uint32_t nr = wr;
+    if (n != wp) return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "canon lift: the arguments do not fit");
     kapsul_val args[KP_CABI_MAX_FLAT_PARAMS + 2], res[KP_CABI_MAX_FLAT_RESULTS + 1];
     for (uint32_t i = 0; i < n; i++) args[i] = val_of(kapsul_func_param(f->core, i), core[i]);
+    f->frame->entered = true;
     kapsul_status st = kapsul_func_call(ci->store, f->core, args, n, res, nr, err);
+    f->frame->entered = false;
     if (st != KAPSUL_OK) return st;
     uint64_t out[KP_CABI_MAX_FLAT_RESULTS + 1];
     for (uint32_t i = 0; i < nr; i++) out[i] = bits(&res[i]);

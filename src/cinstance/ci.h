@@ -112,6 +112,7 @@ struct kpCFrame {
     KP_VEC(kpCVal_) sp[kpCS_COUNT];
     KP_VEC(kpCVal_) exports; /* parallel to its component type's export list */
     kpCHandles handles;
+    bool entered;   /* one of its lifted functions is running (no re-entry) */
     kpCFrame *next; /* all frames of an instance, for freeing */
 };
 
