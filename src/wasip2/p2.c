@@ -22,7 +22,7 @@ enum {
     R_DESC,
     R_ERROR,
     R_POLL,
-    R_KINDS
+    R_DIR
 };
 static const char *const resource_names[] = { "input-stream",    "output-stream",
                                               "descriptor",      "error",
@@ -92,7 +92,8 @@ static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
 }
 
 static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
-    if ((r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC)) {
+    bool uses_fd = r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR;
+    if (uses_fd) {
         while (p->refs.n <= r.fd) {
             if (kpVec_grow(&p->refs) != 0) return -1;
             p->refs.v[p->refs.n++] = 0;
@@ -107,7 +108,7 @@ static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
         i = (uint32_t)p->res.n++;
     }
     p->res.v[i] = r;
-    if (r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC) fd_ref(p, r.fd, 1);
+    if (uses_fd) fd_ref(p, r.fd, 1);
     *rep = i;
     return 0;
 }
@@ -123,7 +124,7 @@ static void res_drop(void *env, uint32_t rep) {
     p2res r = p->res.v[rep];
     p->res.v[rep] = (p2res){ .kind = R_FREE, .next = p->free_head };
     p->free_head = rep + 1;
-    if (r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC) fd_ref(p, r.fd, -1);
+    if (r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR) fd_ref(p, r.fd, -1);
 }
 
 /* ---- Preview1 handlers on the scratch memory ----------------------------------------------------- */
@@ -836,6 +837,90 @@ HOST(kpP2_unlinkFileAt) {
     return path_op(p, call, a, kpWasi_pathUnlinkFile, &r[0], err);
 }
 
+HOST(kpP2_readDirectory) {
+    P2;
+    p2res *d = desc(p, &a[0]);
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    kpWasiFd *f;
+    uint16_t e = kpWasiFd_get(p->w, d->fd, KP_R_FD_READDIR, &f);
+    if (e) return fs_err(call, &r[0], e, err);
+    uint32_t rep;
+    if (res_new(p, (p2res){ .kind = R_DIR, .fd = d->fd }, &rep) != 0) return nomem(err);
+    kpCValue *pl;
+    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
+    if (st == KAPSUL_OK) pl->rep = rep;
+    return st;
+}
+
+/* The next entry through fd_readdir at the stream's cookie, without "." and "..". */
+HOST(kpP2_readDirectoryEntry) {
+    P2;
+    p2res *ds = res_get(p, a[0].rep, R_DIR);
+    if (!ds) return trap(err, "%s", "wasi: not a directory-entry-stream");
+    const uint32_t len = 4096;
+    if (!scratch(p, SCRATCH_HDR + len)) return nomem(err);
+    for (;;) {
+        kapsul_status st;
+        uint64_t args[5] = { ds->fd, SCRATCH_HDR, len, ds->offset, 16 };
+        uint16_t e = p1(p, kpWasi_fdReaddir, err, &st, 5, args);
+        if (st != KAPSUL_OK) return st;
+        if (e) return fs_err(call, &r[0], e, err);
+        uint32_t used = kp_ld32(p->scratch + 16);
+        kpCValue *pl;
+        if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+        if (used < 24) { /* the end */
+            pl->var.disc = 0, pl->var.payload = NULL;
+            return KAPSUL_OK;
+        }
+        const uint8_t *h = p->scratch + SCRATCH_HDR;
+        uint32_t nlen = kp_ld32(h + 16);
+        if (nlen > len - 24 || used < 24 + nlen) return fs_err(call, &r[0], KP_WE_NAMETOOLONG, err);
+        ds->offset = kp_ld64(h);
+        const char *name = (const char *)h + 24;
+        if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) continue;
+        kpCValue *rec = vals(call, 2), *some = vals(call, 1);
+        if (!rec || !some || !string_value(call, name, nlen, &rec[1])) return nomem(err);
+        rec[0].var.disc = dtype(h[20]);
+        some->agg.v = rec, some->agg.n = 2;
+        pl->var.disc = 1, pl->var.payload = some;
+        return KAPSUL_OK;
+    }
+}
+
+/* metadata-hash: the device and inode, which identify the file as the hash must. */
+static kapsul_status hash_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsul_error *err) {
+    kpCValue *pl, *v = vals(call, 2);
+    if (!v) return nomem(err);
+    v[0].u = kp_ld64(p->scratch + 32 + 8), v[1].u = kp_ld64(p->scratch + 32);
+    kapsul_status st = put_result(call, out, 0, &pl, true, err);
+    if (st == KAPSUL_OK) pl->agg.v = v, pl->agg.n = 2;
+    return st;
+}
+
+HOST(kpP2_metadataHash) {
+    P2;
+    p2res *d = desc(p, &a[0]);
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!scratch(p, SCRATCH_HDR)) return nomem(err);
+    kapsul_status st;
+    uint64_t args[2] = { d->fd, 32 };
+    uint16_t e = p1(p, kpWasi_fdFilestatGet, err, &st, 2, args);
+    if (st != KAPSUL_OK) return st;
+    return e ? fs_err(call, &r[0], e, err) : hash_value(p, call, &r[0], err);
+}
+
+HOST(kpP2_metadataHashAt) {
+    P2;
+    p2res *d = desc(p, &a[0]);
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!put_path(p, &a[2])) return nomem(err);
+    kapsul_status st;
+    uint64_t args[5] = { d->fd, a[1].flags & 1u, SCRATCH_HDR, a[2].str.len, 32 };
+    uint16_t e = p1(p, kpWasi_pathFilestatGet, err, &st, 5, args);
+    if (st != KAPSUL_OK) return st;
+    return e ? fs_err(call, &r[0], e, err) : hash_value(p, call, &r[0], err);
+}
+
 HOST(kpP2_sync) {
     P2;
     p2res *d = desc(p, &a[0]);
@@ -893,8 +978,14 @@ kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_
             if ((st = kpCHost_resource(ci, resource_names[i], res_drop, p, &p->types[i], err)) != KAPSUL_OK)
                 return st;
     }
+    const char *iname = NULL; /* a static copy of the interface's name, for messages */
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0] && !iname; i++)
+        if (strlen(fns[i].iface) == n.iface_len && memcmp(fns[i].iface, n.iface, n.iface_len) == 0)
+            iname = fns[i].iface;
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0] && !iname; i++)
+        if (strlen(plain[i]) == n.iface_len && memcmp(plain[i], n.iface, n.iface_len) == 0) iname = plain[i];
     kpCInst *hi;
-    if ((st = kpCHost_instance(ci, fns[0].iface, &hi, err)) != KAPSUL_OK) return st;
+    if ((st = kpCHost_instance(ci, iname, &hi, err)) != KAPSUL_OK) return st;
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
         if (strlen(fns[i].iface) == n.iface_len && memcmp(fns[i].iface, n.iface, n.iface_len) == 0 &&
             (st = kpCHost_func(hi, fns[i].name, fns[i].shape, fns[i].fn, p, err)) != KAPSUL_OK)

@@ -7,7 +7,8 @@
 # one write, an exit status; also the fuzz seed tests/fuzz/corpus/component/exit_code.wasm) and
 # cli_io (clocks, random bytes, writing a preopened directory, stdin); and hostile.wasm from
 # hostile.wat (`jco parse`: exports that lie to the canonical ABI, for kapsul run --invoke); api.wasm
-# from api.wat (custom exports of every value kind, for --invoke with WAVE arguments).
+# from api.wat (custom exports of every value kind, for --invoke with WAVE arguments); cli_rust.wasm
+# from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -29,6 +30,19 @@ for name in cli_hello exit_code cli_io; do
     "$jco" new "$tmp/$name.core.wasm" --wasi-command -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
+# Rust: a rustc with the wasm32-wasi target (Debian's; rustup's newer ones call it wasm32-wasip1)
+rustc=
+for r in ${RUSTC:-} rustc /usr/bin/rustc; do
+    if "$r" --print target-list 2>/dev/null | grep -qx wasm32-wasi; then rustc=$r; break; fi
+done
+if [ -z "$rustc" ]; then
+    echo "build.sh: no rustc with the wasm32-wasi target (apt-get install rustc libstd-rust-dev-wasm32)" >&2
+    exit 1
+fi
+"$rustc" --target wasm32-wasi -O -C strip=symbols --remap-path-prefix "$here=." -o "$tmp/cli_rust.core.wasm" \
+    "$here/cli_rust.rs"
+"$jco" new "$tmp/cli_rust.core.wasm" --wasi-command -o "$out/cli_rust.wasm" >/dev/null
+echo "built $out/cli_rust.wasm"
 for name in hostile api; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
