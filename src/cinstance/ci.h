@@ -59,6 +59,7 @@ struct kpCInst {
      * resource without destructor. */
     kpCHostFn any_fn;
     void *any_env;
+    kpCInst *next_host; /* host instances of a kpCInstance, for freeing their lists */
 };
 
 enum {
@@ -135,6 +136,7 @@ struct kpCInstance {
     kpCFrame *frames;
     kpCFrame *root;
     kpCBlock *blocks;
+    kpCInst *hosts;
     uint32_t ninstances, ncore; /* component and core instances made, against the limits */
     uint64_t work;              /* ops run and names looked up, against KP_MAX_COMPONENT_WORK */
 };

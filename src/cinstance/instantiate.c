@@ -95,6 +95,8 @@ kapsul_status kpCHost_instance(kpCInstance *ci, const char *name, kpCInst **out,
     kpCInst *hi = kpCI_alloc(ci, sizeof *hi);
     if (!hi) return nomem(err);
     hi->name = name;
+    hi->next_host = ci->hosts;
+    ci->hosts = hi;
     *out = hi;
     return KAPSUL_OK;
 }
@@ -606,6 +608,7 @@ void kpCInstance_free(kpCInstance *ci) {
         n = f->next;
         frame_free(f);
     }
+    for (kpCInst *h = ci->hosts; h; h = h->next_host) kpVec_free(&h->host);
     for (kpCBlock *b = ci->blocks, *n; b; b = n) {
         n = b->next;
         kp_free(b);
