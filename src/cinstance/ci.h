@@ -82,6 +82,8 @@ struct kpCFunc {
     kpCHostFn fn;
     void *env;
     const char *host_shape; /* what the host implements (NULL: any, a stand-in) */
+    const char *host_name;  /* "IFACE: NAME" parts for messages */
+    const char *host_iface;
     /* LIFT: the core function, the options, the frame whose handle table it uses */
     kapsul_func *core;
     kpCOpts opts;

@@ -217,9 +217,13 @@ static kapsul_status inst_export(kpCInstance *ci, kpCInst *in, const kpCOp *op, 
 func:;
     kpCFunc *f = kpCI_alloc(ci, sizeof *f);
     if (!f) return nomem(err);
-    *f = (kpCFunc){
-        .kind = KP_CFUNC_HOST, .type = op->type, .fn = e->fn, .env = e->env, .host_shape = e->shape
-    };
+    *f = (kpCFunc){ .kind = KP_CFUNC_HOST,
+                    .type = op->type,
+                    .fn = e->fn,
+                    .env = e->env,
+                    .host_shape = e->shape,
+                    .host_name = e->name,
+                    .host_iface = in->name };
     *out = (kpCVal_){ .sort = kpCS_FUNC, .func = f };
     return KAPSUL_OK;
 missing:
@@ -481,10 +485,14 @@ static kapsul_status op_canon(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kp
         const char *have = x->func->host_shape ? x->func->host_shape : kpCFunc_shape(ci, x->func);
         if (!want || !have)
             return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "function type too large to compare");
+        if (strcmp(want, have) != 0 && x->func->host_shape && x->func->host_name)
+            return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
+                               "%.60s: %.60s: the component declares %.50s, the host implements %.50s",
+                               x->func->host_iface ? x->func->host_iface : "import", x->func->host_name, want,
+                               have);
         if (strcmp(want, have) != 0)
             return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
-                               "function type mismatch: %.100s is %.60s, not %.60s",
-                               x->func->host_shape ? "the host's function" : "the function", have, want);
+                               "function type mismatch: %.90s is lowered as %.90s", have, want);
         return kpCCanon_lower(ci, fr, op, x->func, &o, &v->ext, err);
     }
     default: /* resource.new, resource.drop, resource.rep */

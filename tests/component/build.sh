@@ -8,7 +8,9 @@
 # cli_io (clocks, random bytes, writing a preopened directory, stdin); and hostile.wasm from
 # hostile.wat (`jco parse`: exports that lie to the canonical ABI, for kapsul run --invoke); api.wasm
 # from api.wat (custom exports of every value kind, for --invoke with WAVE arguments); cli_rust.wasm
-# from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit).
+# from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit);
+# mismatch.wasm and version.wasm (imports kapsul must refuse: a WASI function of another type, and
+# an interface version outside 0.2.x).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -33,7 +35,8 @@ done
 # Rust: a rustc with the wasm32-wasi target (Debian's; rustup's newer ones call it wasm32-wasip1)
 rustc=
 for r in ${RUSTC:-} rustc /usr/bin/rustc; do
-    if "$r" --print target-list 2>/dev/null | grep -qx wasm32-wasi; then rustc=$r; break; fi
+    targets=$("$r" --print target-list 2>/dev/null || true) # (not piped into grep -q: pipefail)
+    if grep -qx wasm32-wasi <<<"$targets"; then rustc=$r; break; fi
 done
 if [ -z "$rustc" ]; then
     echo "build.sh: no rustc with the wasm32-wasi target (apt-get install rustc libstd-rust-dev-wasm32)" >&2
@@ -43,7 +46,7 @@ fi
     "$here/cli_rust.rs"
 "$jco" new "$tmp/cli_rust.core.wasm" --wasi-command -o "$out/cli_rust.wasm" >/dev/null
 echo "built $out/cli_rust.wasm"
-for name in hostile api; do
+for name in hostile api mismatch version; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done

@@ -90,6 +90,14 @@ API = [
 ]
 
 
+# Components kapsul must refuse at instantiation: (file, stderr after "kapsul run: FILE: ", status).
+REFUSED = [
+    ("mismatch.wasm", "unlinkable: wasi:random/random: get-random-bytes: the component declares "
+     "(string)->list<u8>, the host implements (u64)->list<u8>\n", 1),
+    ("version.wasm", "unlinkable: import \"wasi:random/random@0.3.0\": the host has no such interface\n", 1),
+]
+
+
 def run_jco(here, comp, args, env, data, stdin=None):
     jco = os.path.join(here, "node_modules", ".bin", "jco")
     e = dict(os.environ)
@@ -173,6 +181,11 @@ def main():
             tally(check(f"kapsul run --invoke {func} (hostile)",
                         (p.stdout, first[len(prefix):] if first.startswith(prefix) else first, p.returncode),
                         (out, err, status)))
+        for comp, err, status in REFUSED:
+            path = os.path.join(here, comp)
+            p = subprocess.run([kapsul, "run", path], capture_output=True, text=True, timeout=60)
+            tally(check(f"kapsul run {comp} (refused)", (p.stdout, p.stderr, p.returncode),
+                        ("", f"kapsul run: {path}: {err}", status)))
         api = os.path.join(here, "api.wasm")
         for call, out, err, status in API:
             p = subprocess.run([kapsul, "run", "--invoke", call, api], capture_output=True, text=True, timeout=60)
