@@ -10,7 +10,8 @@
 # from api.wat (custom exports of every value kind, for --invoke with WAVE arguments); cli_rust.wasm
 # from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit);
 # mismatch.wasm and version.wasm (imports kapsul must refuse: a WASI function of another type, and
-# an interface version outside 0.2.x).
+# an interface version outside 0.2.x); nested.wasm (a nested component instance, outer alias,
+# guest-to-guest calls, the re-entry trap).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -46,7 +47,7 @@ fi
     "$here/cli_rust.rs"
 "$jco" new "$tmp/cli_rust.core.wasm" --wasi-command -o "$out/cli_rust.wasm" >/dev/null
 echo "built $out/cli_rust.wasm"
-for name in hostile api mismatch version; do
+for name in hostile api mismatch version nested; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done

@@ -79,6 +79,10 @@ API = [
     ("grant({write, exec})", "{read, write, exec}\n", "", 0),
     ("info(blue)", "(true, 'λ', 1.0, red)\n", "", 0),
     ("resource-cycle()", "82\n", "", 0),
+    ("nested.wasm scale({x: 1, y: 2}, 3)", "{x: 3, y: 4}\n", "", 0),
+    ("nested.wasm square(7)", "49\n", "", 0),
+    ("nested.wasm twice(5)", "", "kapsul run: {api}: trap (host): cannot enter a component instance recursively\n"
+     "wasm backtrace:\n     0:     0x63 - func[1] scale\n", 134),
     ("rep-after-drop()", "", "kapsul run: {api}: trap (host): canonical ABI: unknown, wrongly typed, unowned or lent "
      "resource handle (resource.rep)\nwasm backtrace:\n     0:     0x95 - func[4] rep-after-drop\n", 134),
     ("greet(42)", "", "kapsul run: --invoke greet: expected a string at \"42)\" (arguments in WAVE: "
@@ -188,9 +192,12 @@ def main():
                         ("", f"kapsul run: {path}: {err}", status)))
         api = os.path.join(here, "api.wasm")
         for call, out, err, status in API:
-            p = subprocess.run([kapsul, "run", "--invoke", call, api], capture_output=True, text=True, timeout=60)
-            tally(check(f"kapsul run --invoke '{call}'", (p.stdout, p.stderr, p.returncode),
-                        (out, err.replace("{api}", api), status)))
+            comp = api
+            if call.split(" ")[0].endswith(".wasm"):  # another component than api.wasm
+                comp, call = os.path.join(here, call.split(" ")[0]), call.split(" ", 1)[1]
+            p = subprocess.run([kapsul, "run", "--invoke", call, comp], capture_output=True, text=True, timeout=60)
+            tally(check(f"kapsul run --invoke '{call}' {os.path.basename(comp)}", (p.stdout, p.stderr, p.returncode),
+                        (out, err.replace("{api}", comp), status)))
         io = os.path.join(here, "cli_io.wasm")
         for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
             tally(ok)
