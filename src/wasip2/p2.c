@@ -972,7 +972,9 @@ kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_
         any = strlen(plain[i]) == n.iface_len && memcmp(plain[i], n.iface, n.iface_len) == 0;
     if (!any) return KAPSUL_ERR_NOT_FOUND;
     kapsul_status st;
-    if (p->ci != ci) { /* resource types belong to one instance */
+    if (p->ci && p->ci != ci) /* its resources and types belong to the instance it served first */
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "a WASI 0.2 host serves one component instance");
+    if (!p->ci) {
         p->ci = ci;
         for (size_t i = 0; i < NRES; i++)
             if ((st = kpCHost_resource(ci, resource_names[i], res_drop, p, &p->types[i], err)) != KAPSUL_OK)

@@ -26,7 +26,8 @@ kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err);
 void kpP2_free(kpP2 *p);
 
 /* A kpCResolveFn (env: the kpP2): `wasi:IFACE@0.2.x` for every interface of funcs.def;
- * KAPSUL_ERR_NOT_FOUND for another name or version. One instance at a time per kpP2. */
+ * KAPSUL_ERR_NOT_FOUND for another name or version. A kpP2 serves the one kpCInstance it first
+ * resolved for (KAPSUL_ERR_ARG for another): make one per instance, and free it with it. */
 kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,
                            kapsul_error *err);
 
