@@ -1,7 +1,7 @@
 ;; api.wat -- a component with custom exports for `kapsul run --invoke 'f(args)'` (WAVE arguments and
 ;; results): strings, lists, records, variants, options, results, flags, enums, tuples, chars and
 ;; floats; and a resource the component defines (resource.new, resource.rep, resource.drop running its
-;; destructor; rep after drop traps). Recipe: build.sh (`jco parse`). The core module keeps a bump heap (realloc) and writes
+;; destructor; rep after drop traps); and a start function (started() tells it ran). Recipe: build.sh (`jco parse`). The core module keeps a bump heap (realloc) and writes
 ;; results that do not fit one core value at a fixed return area (16).
 (component
   (type $point (record (field "x" s32) (field "y" s32)))
@@ -120,6 +120,14 @@
   (core instance $ri (instantiate $r
     (with "d" (instance $d))
     (with "res" (instance (export "new" (func $new)) (export "rep" (func $rep)) (export "drop" (func $drop))))))
+  (core module $s
+    (global $n (mut i32) (i32.const 0))
+    (func (export "init") (global.set $n (i32.add (global.get $n) (i32.const 1))))
+    (func (export "started") (result i32) (global.get $n)))
+  (core instance $si (instantiate $s))
+  (func $init (canon lift (core func $si "init")))
+  (start $init)
+  (func (export "started") (result u32) (canon lift (core func $si "started")))
   (func (export "resource-cycle") (result u32) (canon lift (core func $ri "cycle")))
   (func (export "rep-after-drop") (result u32) (canon lift (core func $ri "rep-after-drop")))
   (alias core export $i "memory" (core memory $mem))

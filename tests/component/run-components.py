@@ -79,6 +79,7 @@ API = [
     ("grant({write, exec})", "{read, write, exec}\n", "", 0),
     ("info(blue)", "(true, 'λ', 1.0, red)\n", "", 0),
     ("resource-cycle()", "82\n", "", 0),
+    ("started()", "1\n", "", 0),
     ("nested.wasm scale({x: 1, y: 2}, 3)", "{x: 3, y: 4}\n", "", 0),
     ("nested.wasm square(7)", "49\n", "", 0),
     ("nested.wasm twice(5)", "", "kapsul run: {api}: trap (host): cannot enter a component instance recursively\n"
