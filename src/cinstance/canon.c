@@ -85,8 +85,36 @@ static kapsul_status cabi_fail(const rctx *r, kpCabiTrap t, const char *where) {
 
 /* ---- Calls of component functions ---------------------------------------------------------------- */
 
-/* A lifted export: lower the arguments into the callee (its realloc), call, lift the results,
+/* The call itself: lower the arguments (borrows recorded in cx), call, lift the results,
  * post-return. */
+static kapsul_status call_core(kpCInstance *ci, kpCFunc *f, const kpCType *ft, const kpCValue *params,
+                               kpCValue *results, kpCabiCx *cx, const rctx *r, uint32_t wp, uint32_t wr,
+                               kapsul_error *err) {
+    uint64_t core[KP_CABI_MAX_FLAT_PARAMS + 2];
+    uint32_t n = 0;
+    kpCabiTrap t = kpCabi_lowerParams(cx, ft, params, core, &n);
+    if (t != KP_CABI_OK) return cabi_fail(r, t, "lowering the arguments");
+    if (n != wp) return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "canon lift: the arguments do not fit");
+    kapsul_val args[KP_CABI_MAX_FLAT_PARAMS + 2], res[KP_CABI_MAX_FLAT_RESULTS + 1];
+    for (uint32_t i = 0; i < n; i++) args[i] = val_of(kapsul_func_param(f->core, i), core[i]);
+    f->frame->entered = true;
+    kapsul_status st = kapsul_func_call(ci->store, f->core, args, n, res, wr, err);
+    f->frame->entered = false;
+    if (st != KAPSUL_OK) return st;
+    uint64_t out[KP_CABI_MAX_FLAT_RESULTS + 1];
+    for (uint32_t i = 0; i < wr; i++) out[i] = bits(&res[i]);
+    refresh(cx, f->opts.mem);
+    kpCValue *vals = NULL;
+    t = kpCabi_liftResults(cx, ft, out, wr, &vals);
+    if (t != KP_CABI_OK) return cabi_fail(r, t, "lifting the results");
+    uint32_t nres = ft->n - ft->nparams;
+    if (nres) memcpy(results, vals, nres * sizeof *results);
+    if (f->opts.post) st = kapsul_func_call(ci->store, f->opts.post, res, wr, NULL, 0, err);
+    return st;
+}
+
+/* A lifted export: check the core function's type and re-entry, call, then end the borrows the
+ * call lent to the callee (the ones it did not drop itself). */
 static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *params, kpCValue *results,
                                  kpCArena *arena, kapsul_error *err) {
     const kpCType *ft = kpComponent_resolve(ci->c, f->type);
@@ -112,27 +140,11 @@ static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *pa
     kpCabiCx cx;
     rctx r;
     cx_init(&cx, &r, ci, &f->opts, f->frame, arena, err);
-    uint64_t core[KP_CABI_MAX_FLAT_PARAMS + 2];
-    uint32_t n = 0;
-    kpCabiTrap t = kpCabi_lowerParams(&cx, ft, params, core, &n);
-    if (t != KP_CABI_OK) return cabi_fail(&r, t, "lowering the arguments");
-    uint32_t nr = wr;
-    if (n != wp) return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0, "canon lift: the arguments do not fit");
-    kapsul_val args[KP_CABI_MAX_FLAT_PARAMS + 2], res[KP_CABI_MAX_FLAT_RESULTS + 1];
-    for (uint32_t i = 0; i < n; i++) args[i] = val_of(kapsul_func_param(f->core, i), core[i]);
-    f->frame->entered = true;
-    kapsul_status st = kapsul_func_call(ci->store, f->core, args, n, res, nr, err);
-    f->frame->entered = false;
-    if (st != KAPSUL_OK) return st;
-    uint64_t out[KP_CABI_MAX_FLAT_RESULTS + 1];
-    for (uint32_t i = 0; i < nr; i++) out[i] = bits(&res[i]);
-    refresh(&cx, f->opts.mem);
-    kpCValue *vals = NULL;
-    t = kpCabi_liftResults(&cx, ft, out, nr, &vals);
-    if (t != KP_CABI_OK) return cabi_fail(&r, t, "lifting the results");
-    uint32_t nres = ft->n - ft->nparams;
-    if (nres) memcpy(results, vals, nres * sizeof *results);
-    if (f->opts.post) st = kapsul_func_call(ci->store, f->opts.post, res, nr, NULL, 0, err);
+    cx.track_borrows = true;
+    kapsul_status st = call_core(ci, f, ft, params, results, &cx, &r, wp, wr, err);
+    for (uint32_t i = 0; i + 2 < cx.nborrows; i += 3)
+        kpCHandles_endBorrow(&f->frame->handles, cx.borrows[i + 1], cx.borrows[i], cx.borrows[i + 2]);
+    kp_free(cx.borrows);
     return st;
 }
 
