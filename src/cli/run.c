@@ -456,6 +456,11 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     }
     if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
     if (component) {
+        if (o->tier.native)
+            fprintf(stderr,
+                    "kapsul run: %s: --tier native: a component's core modules run in the interpreter "
+                    "for now\n",
+                    o->file);
         if ((rc = make_wasi(o, &argv, &wasi, err)) == KP_EXIT_OK) {
             kpCliComponentRun cr = {
                 .file = o->file, .wasi = wasi, .fuel = o->fuel, .deadline = o->deadline, .invoke = o->invoke
