@@ -451,7 +451,7 @@ int kpWave_parseArgs(const kpComponent *c, const kpCType *ft, const char *text, 
     wp w = { c, text, text + len, arena, msg, cap };
     if (msg && cap) msg[0] = 0;
     *params = kpCArena_alloc(arena, (ft->nparams + 1) * sizeof(kpCValue));
-    if (!*params) return fail(&w, "too many arguments");
+    if (!*params) return fail(&w, "arguments too large for the host");
     if (!eat(&w, '(')) return fail(&w, "expected '('");
     for (uint32_t i = 0; i < ft->nparams; i++) {
         if (i && !eat(&w, ',')) return fail(&w, "expected ',' and another argument");
