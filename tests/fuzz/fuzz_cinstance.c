@@ -72,14 +72,17 @@ static void call_exports(kpCInstance *ci) {
     char name[256], fn[256];
     for (size_t i = 0; i < ds->exports.n && i < 64; i++) {
         const kpCDecl *d = &ds->exports.v[i];
-        if (d->name_len >= sizeof name) continue;
+        /* (names with a NUL cannot be asked for by a C string: the decoder does not check
+         * export names against the kebab-case grammar yet) */
+        if (d->name_len >= sizeof name || memchr(d->name, 0, d->name_len)) continue;
         memcpy(name, d->name, d->name_len), name[d->name_len] = 0;
         if (d->ext.sort == kpCS_FUNC) call(ci, kpCInstance_func(ci, name, NULL));
         if (d->ext.sort != kpCS_INSTANCE) continue;
         const kpCDecls *is = &c->decls.v[c->types.v[d->ext.type].decls];
         for (size_t j = 0; j < is->exports.n && j < 64; j++) {
             const kpCDecl *e = &is->exports.v[j];
-            if (e->ext.sort != kpCS_FUNC || e->name_len >= sizeof fn) continue;
+            if (e->ext.sort != kpCS_FUNC || e->name_len >= sizeof fn || memchr(e->name, 0, e->name_len))
+                continue;
             memcpy(fn, e->name, e->name_len), fn[e->name_len] = 0;
             kpCFunc *f = kpCInstance_func(ci, name, fn);
             if (f) call(ci, f); /* NULL: a re-exported host instance */
