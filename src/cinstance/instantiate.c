@@ -578,11 +578,11 @@ static kapsul_status run_program(kpCInstance *ci, kpCFrame *fr, uint32_t comp_ty
                                  kapsul_error *err) {
     const kpComponent *c = ci->c;
     if (comp_type >= c->types.n || c->types.v[comp_type].kind != kpCT_COMPONENT ||
-        c->types.v[comp_type].program >= c->programs.n)
+        c->types.v[comp_type].program == 0 || c->types.v[comp_type].program > c->programs.n)
         return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
                            "component instantiation: an imported component type "
                            "cannot be instantiated");
-    const kpCProgram *p = &c->programs.v[c->types.v[comp_type].program];
+    const kpCProgram *p = &c->programs.v[c->types.v[comp_type].program - 1];
     kapsul_status st = work(ci, p->ops.n, err);
     for (size_t i = 0; st == KAPSUL_OK && i < p->ops.n; i++) st = run_op(ci, fr, &p->ops.v[i], in, err);
     return st;

@@ -94,7 +94,8 @@ typedef struct kpCType {
     kpCField *fields;
     uint32_t target;  /* OWN, BORROW, NAMED: a type id; RESOURCE: destructor + 1 */
     uint32_t decls;   /* COMPONENT, INSTANCE: index in kpComponent.decls */
-    uint32_t program; /* COMPONENT defined by a component section: index in kpComponent.programs */
+    uint32_t program; /* COMPONENT: 1 + its index in kpComponent.programs for a component body (one
+                         with definitions); 0 for a component type */
     const char *name; /* ABSTRACT, NAMED */
     uint32_t name_len;
     /* Value types: the canonical ABI layout, computed once when the type is defined (cabi.c):

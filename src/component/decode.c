@@ -918,7 +918,7 @@ static kapsul_status component_body(kpCDec *d, kpReader *r, kpCScope *parent, ui
     d->nesting--;
     if (st == KAPSUL_OK) st = kpCDec_finishDecls(d, sc.decls, kpRead_offset(r));
     if (st == KAPSUL_OK) {
-        kpCType t = { .kind = kpCT_COMPONENT, .decls = sc.decls, .program = sc.program, .depth = 1 };
+        kpCType t = { .kind = kpCT_COMPONENT, .decls = sc.decls, .program = sc.program + 1, .depth = 1 };
         st = kpCDec_newType(d, &t, at, out);
     }
     scope_free(&sc);
