@@ -176,27 +176,7 @@ static kapsul_status check_utf8(parser *p) {
 /* Append the UTF-8 encoding of a Unicode scalar value (escapes). */
 static int put_utf8(kpBuf *b, uint32_t cp) {
     uint8_t t[4];
-    size_t n;
-    if (cp < 0x80) {
-        t[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        t[0] = (uint8_t)(0xC0 | cp >> 6);
-        t[1] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        t[0] = (uint8_t)(0xE0 | cp >> 12);
-        t[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        t[0] = (uint8_t)(0xF0 | cp >> 18);
-        t[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-        t[3] = (uint8_t)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    return kpBuf_push(b, t, n);
+    return kpBuf_push(b, t, kpChars_utf8Put(t, cp));
 }
 
 /* ---- strings ----------------------------------------------------------------------------------- */

@@ -33,6 +33,8 @@ void kpAlloc_failAfter(long n);
 /* chars.c: length of the well-formed UTF-8 sequence at s (n >= 1 bytes available), or 0; the
  * value of a hexadecimal digit, or -1. */
 size_t kpChars_utf8Len(const unsigned char *s, size_t n);
+/* Write code point cp (at most 0x10FFFF) as UTF-8 into o (4 bytes of room); returns its length. */
+size_t kpChars_utf8Put(uint8_t *o, uint32_t cp);
 int kpChars_hexval(int c);
 
 /* Overflow-checked size arithmetic: return false on overflow. */

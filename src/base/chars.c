@@ -5,6 +5,17 @@
  */
 #include "base.h"
 
+size_t kpChars_utf8Put(uint8_t *o, uint32_t cp) {
+    if (cp < 0x80) return o[0] = (uint8_t)cp, 1;
+    if (cp < 0x800) return o[0] = (uint8_t)(0xc0 | cp >> 6), o[1] = (uint8_t)(0x80 | (cp & 0x3f)), 2;
+    if (cp < 0x10000)
+        return o[0] = (uint8_t)(0xe0 | cp >> 12), o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)),
+               o[2] = (uint8_t)(0x80 | (cp & 0x3f)), 3;
+    o[0] = (uint8_t)(0xf0 | cp >> 18), o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
 /* Length of the well-formed UTF-8 sequence at s (at most n bytes available, n >= 1), or 0. */
 size_t kpChars_utf8Len(const unsigned char *s, size_t n) {
     unsigned char c = s[0];

@@ -94,17 +94,29 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
     if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
     if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;
-    /* --invoke 'name(args)': the name, then the WAVE argument list */
-    char name[256] = "wasi:cli/run@0.2.0";
-    const char *open = run->invoke ? strchr(run->invoke, '(') : NULL;
+    /* --invoke 'name(args)' (component/wave_parse.c): NAME is an exported function, or
+     * INSTANCE#FUNC for a function of an exported instance; a function without parameters may be
+     * named without parentheses. */
+    char name[256] = "wasi:cli/run@0.2.0", func[256] = "run";
+    bool member = !run->invoke;
     if (run->invoke) {
-        size_t n = open ? (size_t)(open - run->invoke) : strlen(run->invoke);
-        while (n && run->invoke[n - 1] == ' ') n--;
-        snprintf(name, sizeof name, "%.*s", (int)n, run->invoke);
+        const char *nm = run->invoke;
+        size_t n = strlen(nm);
+        if (strchr(run->invoke, '(') && kpWave_callName(run->invoke, n, &nm, &n, err) != KAPSUL_OK) {
+            fprintf(stderr, "kapsul run: %s: --invoke: %s\n", run->file, err->message);
+            rc = KP_EXIT_USAGE;
+            goto done;
+        }
+        const char *hash = memchr(nm, '#', n);
+        if (hash) snprintf(func, sizeof func, "%.*s", (int)(n - (size_t)(hash - nm) - 1), hash + 1);
+        snprintf(name, sizeof name, "%.*s", (int)(hash ? (size_t)(hash - nm) : n), nm);
+        member = hash != NULL;
     }
-    kpCFunc *f = run->invoke ? kpCInstance_func(ci, name, NULL) : kpCInstance_func(ci, name, "run");
+    kpCFunc *f = kpCInstance_func(ci, name, member ? func : NULL);
     if (!f) {
-        if (run->invoke) fprintf(stderr, "kapsul run: %s: no exported function '%s'\n", run->file, name);
+        if (run->invoke)
+            fprintf(stderr, "kapsul run: %s: no exported function '%s%s%s'\n", run->file, name,
+                    member ? "#" : "", member ? func : "");
         else
             fprintf(stderr,
                     "kapsul run: %s: the component exports no wasi:cli/run@0.2.x instance (use --invoke)\n",
@@ -114,14 +126,11 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     const kpComponent *c = kpCInstance_component(ci);
     const kpCType *ft = kpComponent_resolve(c, kpCFunc_type(f));
     kpCValue *params = NULL;
-    if (open || ft->nparams) {
-        char msg[200];
-        const char *args = open ? open : "";
-        if (kpWave_parseArgs(c, ft, args, strlen(args), &arena, &params, msg, sizeof msg) != 0) {
-            fprintf(stderr,
-                    "kapsul run: --invoke %s: %s (arguments in WAVE: %s(\"text\", 42, [1, 2], {x: 1}))\n",
-                    name, msg, name);
-            rc = KP_EXIT_USAGE;
+    if (run->invoke && (strchr(run->invoke, '(') || ft->nparams)) {
+        st = kpWave_parseArgs(c, ft, run->invoke, strlen(run->invoke), &arena, &params, err);
+        if (st != KAPSUL_OK) {
+            fprintf(stderr, "kapsul run: %s: --invoke: %s\n", run->file, err->message);
+            rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
             goto done;
         }
     }

@@ -330,17 +330,6 @@ static uint32_t resource_of(const kpComponent *c, const kpCType *handle) {
 #define KP_CABI_MAX_STRING ((1u << 31) - 1)
 #define KP_CABI_UTF16_TAG (1u << 31)
 
-static size_t utf8_put(uint8_t *o, uint32_t cp) {
-    if (cp < 0x80) return o[0] = (uint8_t)cp, 1;
-    if (cp < 0x800) return o[0] = (uint8_t)(0xc0 | cp >> 6), o[1] = (uint8_t)(0x80 | (cp & 0x3f)), 2;
-    if (cp < 0x10000)
-        return o[0] = (uint8_t)(0xe0 | cp >> 12), o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)),
-               o[2] = (uint8_t)(0x80 | (cp & 0x3f)), 3;
-    o[0] = (uint8_t)(0xf0 | cp >> 18), o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* The next code point of well-formed UTF-8 (checked before). */
 static uint32_t utf8_get(const uint8_t *s, size_t *i) {
     uint8_t b = s[*i];
@@ -390,7 +379,7 @@ static kpCabiTrap load_string_at(kpCabiCx *cx, uint32_t begin, uint32_t tagged_u
                 i++;
             }
         }
-        n += utf8_put(o + n, cp);
+        n += kpChars_utf8Put(o + n, cp);
     }
     out->str.p = (const char *)o, out->str.len = (uint32_t)n;
     return KP_CABI_OK;

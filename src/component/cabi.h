@@ -163,10 +163,19 @@ kpCabiTrap kpCabi_liftResults(kpCabiCx *cx, const kpCType *ft, const uint64_t *c
 /* wave.c: a value of type t in WAVE syntax (`{x: 1, y: [2, 3]}`, `some("a")`, `ok`), appended to
  * out. Returns 0, or non-zero when out of memory. */
 int kpWave_print(const kpComponent *c, kpCVal t, const kpCValue *v, kpBuf *out);
-/* wave.c: the argument list `(v1, v2, ...)` of a call of function type ft, in WAVE, parsed by the
- * parameters' types (text[0..len), not NUL-terminated; surrounding whitespace allowed). *params
- * gets ft->nparams values from arena. Returns 0, or -1 with a message in msg (cap bytes). */
-int kpWave_parseArgs(const kpComponent *c, const kpCType *ft, const char *text, size_t len, kpCArena *arena,
-                     kpCValue **params, char *msg, size_t cap);
+/* true, false, inf, nan, some, none, ok, err: a case of such a name is written `%ok`. */
+bool kpWave_isKeyword(const char *name, size_t n);
+
+/* wave_parse.c: WAVE text (s, len; not NUL-terminated) as a value of type t, allocated from arena.
+ * Errors are KAPSUL_ERR_ARG with the line and column (err->line, err->column and the message). */
+kapsul_status kpWave_parse(const kpComponent *c, kpCVal t, const char *s, size_t len, kpCArena *arena,
+                           kpCValue *out, kapsul_error *err);
+/* A call `name(arg, ...)` as `--invoke` takes it: the function name (everything before the '(',
+ * e.g. `greet` or `ns:pkg/iface#greet`), then the arguments for function type ft (kpCT_FUNC) into
+ * an arena array of ft->nparams values; trailing option arguments may be left out (none). */
+kapsul_status kpWave_callName(const char *s, size_t len, const char **name, size_t *name_len,
+                              kapsul_error *err);
+kapsul_status kpWave_parseArgs(const kpComponent *c, const kpCType *ft, const char *s, size_t len,
+                               kpCArena *arena, kpCValue **params, kapsul_error *err);
 
 #endif /* KP_COMPONENT_CABI_H */

@@ -86,12 +86,14 @@ API = [
      "wasm backtrace:\n     0:     0x63 - func[1] scale\n", 134),
     ("rep-after-drop()", "", "kapsul run: {api}: trap (host): canonical ABI: unknown, wrongly typed, unowned or lent "
      "resource handle (resource.rep)\nwasm backtrace:\n     0:     0x95 - func[4] rep-after-drop\n", 134),
-    ("greet(42)", "", "kapsul run: --invoke greet: expected a string at \"42)\" (arguments in WAVE: "
-     "greet(\"text\", 42, [1, 2], {x: 1}))\n", 2),
-    ("classify(2147483648)", "", "kapsul run: --invoke classify: integer out of range for its type at \")\" "
-     "(arguments in WAVE: classify(\"text\", 42, [1, 2], {x: 1}))\n", 2),
-    ("move({x: 1}, 2)", "", "kapsul run: --invoke move: a field is missing at \", 2)\" (arguments in WAVE: "
-     "move(\"text\", 42, [1, 2], {x: 1}))\n", 2),
+    ("greet(42)", "", "kapsul run: {api}: --invoke: WAVE value, line 1 column 7: expected a string (\"...\"), "
+     "found '42)'\n", 2),
+    ("classify(2147483648)", "", "kapsul run: {api}: --invoke: WAVE value, line 1 column 10: 2147483648 is out of "
+     "range for s32\n", 2),
+    ("move({x: 1}, 2)", "", "kapsul run: {api}: --invoke: WAVE value, line 1 column 6: field 'y' is missing "
+     "(only option fields may be left out)\n", 2),
+    ("cli_hello.wasm wasi:cli/run@0.2.0#run()", "argc 1\nKAPSUL_GREETING=(unset)\nwall clock: ok\nrandom: ok\nok\n",
+     "to stderr\n", 0),
 ]
 
 

@@ -8,6 +8,6 @@ dir=${1:-build-fuzz}
 cc=${KAPSUL_FUZZ_CC:-clang}
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DKAPSUL_SANITIZE=ON -DKAPSUL_FUZZ=ON >/dev/null
-targets=(module text exec wasi toml wagi oci bundle dwarf component cinstance kwasm)
+targets=(module text exec wasi toml wagi oci bundle dwarf component cinstance kwasm wave)
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 echo "fuzzers built in $dir: $(cd "$dir" && ls "${targets[@]/#/fuzz_}" | tr '\n' ' ')"

@@ -10,8 +10,6 @@
  * input's bytes (pointers, lengths, discriminants, chars, strings, handles all guest-controlled),
  * printed in WAVE when lifting succeeds, and lowered back into the memory through a bump realloc.
  * Oracles: a trap code in range, and for a successful lift a WAVE text that is valid UTF-8.
- * The input's bytes are also parsed as a WAVE argument list for each of those function types
- * (kpWave_parseArgs); what parses must print as valid UTF-8 and parse again.
  * ASan/UBSan catch everything else.
  */
 #include <stdlib.h>
@@ -74,26 +72,6 @@ static void abi(const kpComponent *c, const uint8_t *data, size_t size) {
             heap = 0;
             tr = kpCabi_lowerResults(&cx, ft, vals, out, &nout, (uint32_t)core[1] & 0xfff8);
             if ((unsigned)tr > KP_CABI_NOMEM) abort();
-        }
-        /* WAVE arguments: the input's bytes as the text of a call's argument list; what parses
-         * must print as valid UTF-8 and parse again to the same text (round trip). */
-        kpCValue *args;
-        char msg[128];
-        if (kpWave_parseArgs(c, ft, (const char *)data, size, &arena, &args, msg, sizeof msg) == 0) {
-            kpBuf b = { 0 };
-            int rc = kpBuf_byte(&b, '(');
-            for (uint32_t i = 0; i < ft->nparams; i++)
-                rc |= (i ? kpBuf_push(&b, ", ", 2) : 0) | kpWave_print(c, ft->fields[i].type, &args[i], &b);
-            rc |= kpBuf_byte(&b, ')');
-            if (rc == 0) {
-                if (!kp_utf8_valid(b.data, b.len)) abort();
-                kpCValue *again;
-                if (kpWave_parseArgs(c, ft, (const char *)b.data, b.len, &arena, &again, msg, sizeof msg) != 0)
-                    abort();
-            }
-            kpBuf_free(&b);
-        } else if (!memchr(msg, 0, sizeof msg)) {
-            abort();
         }
         kpCArena_free(&arena);
         kpCHandles_free(&handles);

@@ -1,6 +1,6 @@
 # fuzz.cmake -- fuzz targets, their seed-corpus replays, regression inputs and the CI fuzz runs.
 #
-# Ten libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
+# The libFuzzer targets live in tests/fuzz/fuzz_<name>.c: module (bytes -> kapsul_module_new),
 # text (WAT/WAST parser), exec (instantiate and call every export under fuel and a memory cap),
 # wasi (WASI call sequences against a sandbox directory, with escape and fd-leak oracles),
 # toml (the TOML reader and the Spin manifest on top of it), wagi (a WAGI guest's output parsed
@@ -11,7 +11,8 @@
 # the scope walk), component (the component decoder, its WIT description and the canonical ABI on
 # hostile values; seeds: the pinned tests/component builds), cinstance (components instantiated and
 # their exports called with the WASI 0.2 host on in-memory stdio and stand-ins for other imports,
-# under fuel; seeds: the pinned tests/component builds, hostile.wasm among them), kwasm (bytes ->
+# under fuel; seeds: the pinned tests/component builds, hostile.wasm among them), wave (WAVE text,
+# as --invoke reads it, with a print-and-read-back oracle), kwasm (bytes ->
 # kapsul_module_deserialize: artifact header, checksum and the ELF loader).
 # The WASI target only ever runs through tests/fuzz/run-wasi.sh (a private mount namespace with the
 # filesystem read-only), so it has no replay test; fuzz.wasi is registered where unshare works.
@@ -26,7 +27,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component cinstance kwasm)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component cinstance kwasm wave)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
@@ -44,7 +45,7 @@ endforeach()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|cinstance)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave|cinstance)-" prefix "${name}")
   if(prefix)
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})
