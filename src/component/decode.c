@@ -157,6 +157,11 @@ kapsul_status kpCDec_externName(kpCDec *d, kpReader *r, const char **name, uint3
     kapsul_status st = kpCDec_name(d, r, name, len);
     if (st == KAPSUL_OK && *len == 0)
         return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "empty import or export name");
+    /* No form of the name grammar (labels, interface names, URLs, hashes) has a control
+     * character; the full grammar is not checked yet. */
+    for (uint32_t i = 0; st == KAPSUL_OK && i < *len; i++)
+        if ((unsigned char)(*name)[i] < 0x20 || (*name)[i] == 0x7f)
+            return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "import or export name with a control character");
     return st;
 }
 

@@ -72,8 +72,7 @@ static void call_exports(kpCInstance *ci) {
     char name[256], fn[256];
     for (size_t i = 0; i < ds->exports.n && i < 64; i++) {
         const kpCDecl *d = &ds->exports.v[i];
-        /* (names with a NUL cannot be asked for by a C string: the decoder does not check
-         * export names against the kebab-case grammar yet) */
+        /* (the decoder refuses control characters in names; the check stays, cheap) */
         if (d->name_len >= sizeof name || memchr(d->name, 0, d->name_len)) continue;
         memcpy(name, d->name, d->name_len), name[d->name_len] = 0;
         if (d->ext.sort == kpCS_FUNC) call(ci, kpCInstance_func(ci, name, NULL));
