@@ -14,11 +14,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "serve/server.h"
@@ -202,6 +204,45 @@ static kapsul_status to_native(void *ctx, const uint8_t *bytes, size_t len, kpBu
     return kpCli_nativeArtifact(ctx, bytes, len, out, err);
 }
 
+/* --tier native with a manifest: compile every component a trigger uses into the cache on one
+ * thread per CPU before the app is built (which then finds each in the cache), so a cold start of
+ * N components takes N / CPUs compile times rather than N. Failures are left to the build, which
+ * reports them per component. */
+typedef struct warm_job {
+    const kpManifest *m;
+    const kpCliTier *tier;
+    atomic_size_t next;
+} warm_job;
+
+static void *warm_main(void *arg) {
+    warm_job *j = arg;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->m->components.n;) {
+        bool used = false;
+        for (size_t t = 0; t < j->m->triggers.n && !used; t++)
+            used = j->m->triggers.v[t].component_index == i;
+        kpBuf wasm = { 0 }, out = { 0 };
+        kapsul_error err;
+        if (used && kpCli_readFile(j->m->components.v[i].source_path, &wasm, &err) == KAPSUL_OK)
+            kpCli_nativeArtifact(j->tier, wasm.data, wasm.len, &out, &err);
+        kpBuf_free(&wasm);
+        kpBuf_free(&out);
+    }
+    return NULL;
+}
+
+static void warm_native_cache(const opts *o, const kpManifest *m) {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = ncpu < 1 ? 1 : ncpu > 16 ? 16 : (size_t)ncpu;
+    if (n > m->components.n) n = m->components.n;
+    if (n < 2) return; /* one at a time is what the build does anyway */
+    warm_job job = { m, &o->tier, 0 };
+    pthread_t th[15]; /* and this thread */
+    size_t started = 0;
+    while (started + 1 < n && pthread_create(&th[started], NULL, warm_main, &job) == 0) started++;
+    warm_main(&job);
+    for (size_t i = 0; i < started; i++) pthread_join(th[i], NULL);
+}
+
 /* The app from FILE.wasm (serve) or the manifest (up); errors printed here. */
 static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, kpServe_app *app) {
     kapsul_error err;
@@ -238,6 +279,7 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
         rc = st == KAPSUL_ERR_IO ? KP_EXIT_USAGE : KP_EXIT_FAIL;
         goto fail;
     }
+    if (o->tier.native) warm_native_cache(o, m);
     if ((st = kpServe_fromManifest(app, engine, log, m, &o->lim, &err)) != KAPSUL_OK) {
         if (err.line) fprintf(stderr, "%s:%d:%d: %s\n", path, err.line, err.column, err.message);
         else fprintf(stderr, "kapsul up: %s\n", err.message);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,11 @@ static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *o
     if (!kpCli_nativeCompiler(helper, sizeof helper))
         return kpError_set(err, KAPSUL_ERR_LIMIT, 0,
                            "this kapsul was built without LLVM; the native tier is absent");
+    /* Close-on-exec, so a compiler started by another thread at the same time (kapsul up's
+     * warm-up) does not inherit this one's pipe ends and hold its stdin open. */
     int in[2], errp[2];
-    if (pipe(in) != 0) return kpError_set(err, KAPSUL_ERR_IO, 0, "pipe: %s", strerror(errno));
-    if (pipe(errp) != 0) {
+    if (pipe2(in, O_CLOEXEC) != 0) return kpError_set(err, KAPSUL_ERR_IO, 0, "pipe: %s", strerror(errno));
+    if (pipe2(errp, O_CLOEXEC) != 0) {
         close(in[0]);
         close(in[1]);
         return kpError_set(err, KAPSUL_ERR_IO, 0, "pipe: %s", strerror(errno));
@@ -100,8 +103,11 @@ static kapsul_status run_compiler(const uint8_t *wasm, size_t len, const char *o
     close(in[1]);
     char msg[512];
     size_t mlen = 0;
-    for (ssize_t n; (n = read(errp[0], msg + mlen, sizeof msg - 1 - mlen)) > 0 && mlen + 1 < sizeof msg;)
-        mlen += (size_t)n;
+    char drop[512];
+    for (ssize_t n; (n = mlen + 1 < sizeof msg ? read(errp[0], msg + mlen, sizeof msg - 1 - mlen)
+                                               : read(errp[0], drop, sizeof drop)) > 0;)
+        if (mlen + 1 < sizeof msg)
+            mlen += (size_t)n; /* the rest is read and dropped: never block the child */
     msg[mlen] = 0;
     close(errp[0]);
     int status = 0;
@@ -144,7 +150,8 @@ kapsul_status kpCli_nativeArtifact(const kpCliTier *t, const uint8_t *wasm, size
         if (kpArtifact_read(out->data, out->len, &a, &ignored) == KAPSUL_OK) return KAPSUL_OK;
         kpBuf_free(out);
     }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    static atomic_uint seq; /* several threads may compile the same module (kapsul up's warm-up) */
+    snprintf(tmp, sizeof tmp, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1));
     kapsul_status st = run_compiler(wasm, len, tmp, err);
     if (st == KAPSUL_OK && rename(tmp, path) != 0)
         st = kpError_set(err, KAPSUL_ERR_IO, 0, "%s: %s", path, strerror(errno));
