@@ -8,6 +8,8 @@
  * code (realloc, the callee), since memory.grow may move it. A realloc that traps or exits
  * reports its own status, not the ABI's generic one.
  */
+#include <stdio.h>
+
 #include "cinstance/ci.h"
 
 kapsul_status kpCCanon_trap(kapsul_error *err, kpCabiTrap t, const char *where) {
@@ -148,11 +150,46 @@ static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *pa
     return st;
 }
 
+void kpCInstance_setTrace(kpCInstance *ci, void (*fn)(void *env, const char *line), void *env) {
+    ci->trace = fn, ci->trace_env = env;
+}
+
+/* Append n values of fields fs to a trace line, separated by ", ". */
+static int trace_values(const kpComponent *c, const kpCField *fs, uint32_t n, const kpCValue *v, kpBuf *b) {
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0 && b->len < 400; i++)
+        rc |= (i ? kpBuf_push(b, ", ", 2) : 0) | kpWave_print(c, fs[i].type, &v[i], b);
+    return rc;
+}
+
+/* One trace line for a host call: IFACE#NAME(ARGS) = RESULTS, or = error: MESSAGE. */
+static void trace_call(kpCInstance *ci, const kpCFunc *f, const kpCType *ft, const kpCValue *params,
+                       const kpCValue *results, kapsul_status st, const kapsul_error *err) {
+    kpBuf b = { 0 };
+    char head[160];
+    snprintf(head, sizeof head, "%s#%s(", f->host_iface ? f->host_iface : "host",
+             f->host_name ? f->host_name : "?");
+    int rc = kpBuf_push(&b, head, strlen(head)) | trace_values(ci->c, ft->fields, ft->nparams, params, &b);
+    rc |= kpBuf_push(&b, ") = ", 4);
+    if (st == KAPSUL_OK)
+        rc |= ft->n == ft->nparams
+                  ? kpBuf_push(&b, "()", 2)
+                  : trace_values(ci->c, ft->fields + ft->nparams, ft->n - ft->nparams, results, &b);
+    else
+        rc |= kpBuf_push(&b, "error: ", 7) |
+              kpBuf_push(&b, err ? err->message : "", err ? strlen(err->message) : 0);
+    if (rc == 0 && b.len > 300) b.len = 300, rc |= kpBuf_push(&b, "...", 3);
+    if (rc == 0 && kpBuf_byte(&b, 0) == 0) ci->trace(ci->trace_env, (const char *)b.data);
+    kpBuf_free(&b);
+}
+
 kapsul_status kpCFunc_call(kpCInstance *ci, kpCFunc *f, const kpCValue *params, kpCValue *results,
                            kpCArena *arena, kapsul_error *err) {
     if (f->kind == KP_CFUNC_LIFT) return call_lifted(ci, f, params, results, arena, err);
     kpCHostCall call = { ci, arena, kpComponent_resolve(ci->c, f->type) };
-    return f->fn(f->env, &call, params, results, err);
+    kapsul_status st = f->fn(f->env, &call, params, results, err);
+    if (ci->trace) trace_call(ci, f, call.ft, params, results, st, err);
+    return st;
 }
 
 /* ---- canon lower ------------------------------------------------------------------------------- */

@@ -141,6 +141,8 @@ struct kpCInstance {
     kpCInst *hosts;
     uint32_t ninstances, ncore; /* component and core instances made, against the limits */
     uint64_t work;              /* ops run and names looked up, against KP_MAX_COMPONENT_WORK */
+    void (*trace)(void *env, const char *line);
+    void *trace_env;
 };
 
 /* Zeroed memory owned by ci (freed with it); NULL when out of memory. */

@@ -103,6 +103,11 @@ kpCFunc *kpCInstance_func(kpCInstance *ci, const char *name, const char *func);
 /* A function's type id in kpCInstance_component(ci). */
 uint32_t kpCFunc_type(const kpCFunc *f);
 
+/* Trace every call of a host function (a WASI 0.2 call): fn gets one line per call, valid during
+ * the call only, `IFACE#NAME(ARGS) = RESULTS` with values in WAVE (cut at about 300 bytes), or
+ * `... = error: MESSAGE`. NULL turns it off. */
+void kpCInstance_setTrace(kpCInstance *ci, void (*fn)(void *env, const char *line), void *env);
+
 /* Call a component function with host values (params: one per parameter of its type); results
  * (one per result) are allocated from arena, which the caller frees. Guest traps come back as
  * KAPSUL_ERR_TRAP; the canonical ABI's traps as KAPSUL_ERR_TRAP / KAPSUL_TRAP_HOST with the ABI's

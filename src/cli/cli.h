@@ -44,6 +44,8 @@ typedef struct kpCliComponentRun {
     kapsul_wasi *wasi; /* args, env, preopens, stdio, deadline */
     uint64_t fuel, deadline;
     const char *invoke; /* --invoke: an exported function to call instead of wasi:cli/run */
+    void (*trace)(void *env, const char *line); /* --trace-wasi: one line per WASI 0.2 call */
+    void *trace_env;
 } kpCliComponentRun;
 /* Instantiate the component with the WASI 0.2 host and run it; returns the exit status (a
  * message printed for anything but success). */

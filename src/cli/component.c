@@ -94,6 +94,7 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
     if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
     if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;
+    if (run->trace) kpCInstance_setTrace(ci, run->trace, run->trace_env);
     /* --invoke 'name(args)' (component/wave_parse.c): NAME is an exported function, or
      * INSTANCE#FUNC for a function of an exported instance; a function without parameters may be
      * named without parentheses. */

@@ -81,7 +81,8 @@ static void usage(FILE *f) {
           "A component (a wasi:cli/run command, e.g. from `jco new --wasi-command`) runs with\n"
           "WASI 0.2 on the same grants: its run export, or --invoke 'NAME(ARGS)', an exported\n"
           "function called with WAVE arguments (\"text\", 42, [1, 2], {x: 1}, some(1), ok);\n"
-          "its results are printed in WAVE.\n"
+          "its results are printed in WAVE. --trace-wasi prints each WASI 0.2 call with its\n"
+          "arguments and results in WAVE.\n"
           "Exit status: the guest's exit code (a component's exit(err) or failed run is 1); 134\n"
           "on a trap; 1 for an invalid or unlinkable module; 2 for bad flags or unreadable files.\n",
           f);
@@ -462,9 +463,13 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
                     "for now\n",
                     o->file);
         if ((rc = make_wasi(o, &argv, &wasi, err)) == KP_EXIT_OK) {
-            kpCliComponentRun cr = {
-                .file = o->file, .wasi = wasi, .fuel = o->fuel, .deadline = o->deadline, .invoke = o->invoke
-            };
+            kpCliComponentRun cr = { .file = o->file,
+                                     .wasi = wasi,
+                                     .fuel = o->fuel,
+                                     .deadline = o->deadline,
+                                     .invoke = o->invoke,
+                                     .trace = o->trace ? trace_line : NULL,
+                                     .trace_env = o };
             rc = kpCli_runComponent(engine, &bytes, &cr, err);
         }
         goto fail;

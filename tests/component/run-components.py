@@ -180,6 +180,15 @@ def main():
                                ro=True),
                     ("open data/out.txt for writing: failed\n", "", 1)))
         tally(check("kapsul run write-preopen read-only: no file", os.path.exists(out_txt), False))
+        trace = os.path.join(tmp, "trace.txt")
+        p = subprocess.run([kapsul, "run", f"--trace-wasi={trace}", os.path.join(here, "exit_code.wasm"), "5"],
+                           capture_output=True, text=True, timeout=60)
+        lines = open(trace).read().splitlines() if os.path.exists(trace) else []
+        tally(check("kapsul run --trace-wasi exit_code.wasm 5",
+                    (p.stdout, p.returncode, lines[-2:]),
+                    ("exit_code\n", 1, ["wasi:io/streams#[method]output-stream.blocking-write-and-flush(<resource>, "
+                                        "[101, 120, 105, 116, 95, 99, 111, 100, 101, 10]) = ok",
+                                        "wasi:cli/exit#exit(err) = error: exit(1)"])))
         hostile = os.path.join(here, "hostile.wasm")
         for func, out, err, status in HOSTILE:
             p = subprocess.run([kapsul, "run", "--invoke", func, hostile], capture_output=True, text=True, timeout=60)
