@@ -84,6 +84,20 @@
 #define KP_MAX_CABI_HOST_BYTES (256u << 20)
 #endif
 
+/* Component instances one instantiation may create (a component instantiated twice inside one
+ * instantiated twice ... grows exponentially with the nesting), core instances likewise, and the
+ * steps of the instantiation (definitions replayed, names compared): each bounds the work and
+ * host memory a hostile component can make the host spend before it runs a line of code. */
+#ifndef KP_MAX_COMPONENT_INSTANCES
+#define KP_MAX_COMPONENT_INSTANCES 1000u
+#endif
+#ifndef KP_MAX_COMPONENT_CORE_INSTANCES
+#define KP_MAX_COMPONENT_CORE_INSTANCES 1000u
+#endif
+#ifndef KP_MAX_COMPONENT_WORK
+#define KP_MAX_COMPONENT_WORK 20000000u
+#endif
+
 /* ---- Text format (text/) ------------------------------------------------------------------------ */
 /* Longest text one lexer call accepts: keeps every offset, length and token index below
  * KP_NO_MATCH (text/textint.h), so a token packs into 8 bytes. */

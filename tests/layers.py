@@ -26,6 +26,8 @@ RANKS = {
     "engine": 4,
     "runtime": 5,
     "wasi": 6,
+    "cinstance": 6.3,  # component instances over the public API (kapsul.h) and src/component
+    "wasip2": 6.6,  # the WASI 0.2 host: component instances, and src/wasi's sandbox underneath
     "oci": 7,
     "app": 8,
     "serve": 9,

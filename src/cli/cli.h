@@ -38,7 +38,19 @@ bool kpCli_isComponent(const kpBuf *bytes);
 kapsul_status kpCli_validateComponent(const kpBuf *bytes, kapsul_error *err);
 kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsul_error *err);
 /* `kapsul run` of a component: validated, then refused with a clear error (not supported yet). */
-kapsul_status kpCli_runComponent(const kpBuf *bytes, kapsul_error *err);
+/* kapsul run of a component: what the flags give it. */
+typedef struct kpCliComponentRun {
+    const char *file;
+    kapsul_wasi *wasi; /* args, env, preopens, stdio, deadline */
+    uint64_t fuel, deadline;
+    const char *invoke; /* --invoke: an exported function to call instead of wasi:cli/run */
+    void (*trace)(void *env, const char *line); /* --trace-wasi: one line per WASI 0.2 call */
+    void *trace_env;
+} kpCliComponentRun;
+/* Instantiate the component with the WASI 0.2 host and run it; returns the exit status (a
+ * message printed for anything but success). */
+int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliComponentRun *run,
+                       kapsul_error *err);
 int kpCli_wat2wasm(int argc, char **argv);
 int kpCli_new(int argc, char **argv);
 int kpCli_build(int argc, char **argv);

@@ -39,6 +39,7 @@ typedef struct kpRunOpts {
     kpCliTier tier; /* --tier native: compile (cached) with kapsul-llvmc */
     kapsul_config config;
     uint64_t timeout_ns, fuel;
+    uint64_t deadline; /* from timeout_ns, set when the guest starts */
     const char *file;
     char **args;
     int nargs; /* the guest's arguments after FILE */
@@ -77,8 +78,13 @@ static void usage(FILE *f) {
           "                            spelled --profile=perfmap, as wasmtime does)\n"
           "  --                        end of options\n"
           "  -h, --help                this text\n"
-          "Exit status: the guest's exit code; 134 on a trap; 1 for an invalid or unlinkable\n"
-          "module; 2 for bad flags or unreadable files.\n",
+          "A component (a wasi:cli/run command, e.g. from `jco new --wasi-command`) runs with\n"
+          "WASI 0.2 on the same grants: its run export, or --invoke 'NAME(ARGS)', an exported\n"
+          "function called with WAVE arguments (\"text\", 42, [1, 2], {x: 1}, some(1), ok);\n"
+          "its results are printed in WAVE. --trace-wasi prints each WASI 0.2 call with its\n"
+          "arguments and results in WAVE.\n"
+          "Exit status: the guest's exit code (a component's exit(err) or failed run is 1); 134\n"
+          "on a trap; 1 for an invalid or unlinkable module; 2 for bad flags or unreadable files.\n",
           f);
 }
 
@@ -380,47 +386,21 @@ static void trace_line(void *env, const char *line) {
     fprintf(o->trace_out ? o->trace_out : stderr, "%s\n", line);
 }
 
-/* Load, link with WASI, instantiate (the start function runs under the limits too), then run
- * _start or the --invoke export. */
-static int run_module(kpRunOpts *o, kapsul_error *err) {
-    int rc = KP_EXIT_FAIL;
-    kpBuf bytes = { 0 };
-    kapsul_engine *engine = NULL;
-    kapsul_module *module = NULL;
-    kapsul_store *store = NULL;
-    kapsul_linker *linker = NULL;
-    kapsul_wasi *wasi = NULL;
-    kapsul_instance *inst = NULL;
-    const char **argv = NULL;
-    kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
-    if (st == KAPSUL_OK && kpCli_isComponent(&bytes)) st = kpCli_runComponent(&bytes, err);
-    if (st == KAPSUL_OK && o->tier.native) {
-        kpBuf kw;
-        st = kpCli_nativeArtifact(&o->tier, bytes.data, bytes.len, &kw, err);
-        kpBuf_free(&bytes);
-        bytes = kw;
+/* The guest's WASI context from the flags (argv, environment, preopens, stdio, deadline, trace);
+ * an exit status when it cannot be made (printed). */
+static int make_wasi(kpRunOpts *o, const char ***argv_out, kapsul_wasi **out, kapsul_error *err) {
+    const char **argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv);
+    *argv_out = argv;
+    if (!argv) {
+        fprintf(stderr, "kapsul run: out of memory\n");
+        return KP_EXIT_FAIL;
     }
-    if (st != KAPSUL_OK) {
-        kpCli_printError(stderr, o->file, err);
-        rc = kpCli_exitFor(st);
-        goto fail;
-    }
-    if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
-    if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
-        kpCli_printError(stderr, o->file, err);
-        rc = kpCli_exitFor(st);
-        goto fail;
-    }
-    if (o->perf_map && (rc = kpCli_perfMapAdd("run", module, o->file, NULL)) != KP_EXIT_OK) goto fail;
-    rc = KP_EXIT_FAIL;
-    if (!(argv = kp_calloc((size_t)o->nargs + 1, sizeof *argv))) goto nomem;
     argv[0] = o->argv0 ? o->argv0 : o->file;
     for (int i = 0; i < o->nargs; i++) argv[i + 1] = o->args[i];
-    uint64_t deadline = 0;
     if (o->timeout_ns) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        deadline = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + o->timeout_ns;
+        o->deadline = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + o->timeout_ns;
     }
     kapsul_wasi_config wc = {
         .argv = argv,
@@ -434,20 +414,75 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
         .stdin_fd = 0,
         .stdout_fd = 1,
         .stderr_fd = 2,
-        .deadline_ns = deadline,
+        .deadline_ns = o->deadline,
         .trace = o->trace ? trace_line : NULL,
         .trace_env = o,
     };
     if (o->trace && o->trace[0] && !(o->trace_out = fopen(o->trace, "w"))) {
         fprintf(stderr, "kapsul run: --trace-wasi: cannot write %s: %s\n", o->trace, strerror(errno));
-        rc = KP_EXIT_USAGE;
-        goto fail;
+        return KP_EXIT_USAGE;
     }
-    if ((st = kapsul_wasi_new(&wc, &wasi, err)) != KAPSUL_OK) {
+    kapsul_status st = kapsul_wasi_new(&wc, out, err);
+    if (st != KAPSUL_OK) {
         fprintf(stderr, "kapsul run: %s\n", err->message);
-        rc = st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+        return st == KAPSUL_ERR_NOMEM ? KP_EXIT_FAIL : KP_EXIT_USAGE;
+    }
+    return KP_EXIT_OK;
+}
+
+/* Load, link with WASI, instantiate (the start function runs under the limits too), then run
+ * _start or the --invoke export. */
+static int run_module(kpRunOpts *o, kapsul_error *err) {
+    int rc = KP_EXIT_FAIL;
+    kpBuf bytes = { 0 };
+    kapsul_engine *engine = NULL;
+    kapsul_module *module = NULL;
+    kapsul_store *store = NULL;
+    kapsul_linker *linker = NULL;
+    kapsul_wasi *wasi = NULL;
+    kapsul_instance *inst = NULL;
+    const char **argv = NULL;
+    kapsul_status st = kpCli_loadModuleBytes(o->file, &bytes, NULL, err);
+    bool component = st == KAPSUL_OK && kpCli_isComponent(&bytes);
+    if (st == KAPSUL_OK && !component && o->tier.native) {
+        kpBuf kw;
+        st = kpCli_nativeArtifact(&o->tier, bytes.data, bytes.len, &kw, err);
+        kpBuf_free(&bytes);
+        bytes = kw;
+    }
+    if (st != KAPSUL_OK) {
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
         goto fail;
     }
+    if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
+    if (component) {
+        if (o->tier.native)
+            fprintf(stderr,
+                    "kapsul run: %s: --tier native: a component's core modules run in the interpreter "
+                    "for now\n",
+                    o->file);
+        if ((rc = make_wasi(o, &argv, &wasi, err)) == KP_EXIT_OK) {
+            kpCliComponentRun cr = { .file = o->file,
+                                     .wasi = wasi,
+                                     .fuel = o->fuel,
+                                     .deadline = o->deadline,
+                                     .invoke = o->invoke,
+                                     .trace = o->trace ? trace_line : NULL,
+                                     .trace_env = o };
+            rc = kpCli_runComponent(engine, &bytes, &cr, err);
+        }
+        goto fail;
+    }
+    if ((st = kapsul_module_new(engine, bytes.data, bytes.len, &module, err)) != KAPSUL_OK) {
+        kpCli_printError(stderr, o->file, err);
+        rc = kpCli_exitFor(st);
+        goto fail;
+    }
+    if (o->perf_map && (rc = kpCli_perfMapAdd("run", module, o->file, NULL)) != KP_EXIT_OK) goto fail;
+    rc = KP_EXIT_FAIL;
+    if ((rc = make_wasi(o, &argv, &wasi, err)) != KP_EXIT_OK) goto fail;
+    uint64_t deadline = o->deadline;
     if (kapsul_store_new(engine, &store, err) != KAPSUL_OK ||
         kapsul_linker_new(store, &linker, err) != KAPSUL_OK ||
         kapsul_wasi_define(wasi, linker, err) != KAPSUL_OK)

@@ -313,6 +313,11 @@ kpCabiTrap kpCHandles_rep(kpCHandles *h, uint32_t type, uint32_t index, uint32_t
     return KP_CABI_OK;
 }
 
+void kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep) {
+    kpCHandle *e = handle_get(h, type, index);
+    if (e && !e->own && e->rep == rep) handle_release(h, index);
+}
+
 void kpCHandles_free(kpCHandles *h) { kpVec_free(&h->v), h->free_head = 0; }
 
 /* The resource type id a handle type names. */
@@ -570,7 +575,18 @@ static kpCabiTrap store_list_data(kpCabiCx *cx, kpCVal elem, const kpCValue *v, 
 }
 
 static kpCabiTrap handle_out(kpCabiCx *cx, const kpCType *t, const kpCValue *v, uint32_t *index) {
-    return kpCHandles_add(cx->handles, resource_of(cx->c, t), v->rep, t->kind == kpCT_OWN, index);
+    kpCabiTrap tr = kpCHandles_add(cx->handles, resource_of(cx->c, t), v->rep, t->kind == kpCT_OWN, index);
+    if (tr != KP_CABI_OK || t->kind == kpCT_OWN || !cx->track_borrows) return tr;
+    if (cx->nborrows + 3 > cx->borrows_cap) {
+        uint32_t cap = cx->borrows_cap ? cx->borrows_cap * 2 : 48;
+        uint32_t *b = cap > (1u << 28) ? NULL : kp_realloc(cx->borrows, cap * sizeof *b);
+        if (!b) return KP_CABI_NOMEM;
+        cx->borrows = b, cx->borrows_cap = cap;
+    }
+    cx->borrows[cx->nborrows++] = *index; /* (index, type, rep) */
+    cx->borrows[cx->nborrows++] = resource_of(cx->c, t);
+    cx->borrows[cx->nborrows++] = v->rep;
+    return KP_CABI_OK;
 }
 
 /* Store at ptr (inside the memory, aligned). Realloc may move the memory: re-derive cx->mem after

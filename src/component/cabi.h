@@ -86,6 +86,9 @@ kpCabiTrap kpCHandles_lift(kpCHandles *h, uint32_t type, uint32_t index, bool ow
 kpCabiTrap kpCHandles_drop(kpCHandles *h, uint32_t type, uint32_t index, uint32_t *own_rep);
 kpCabiTrap kpCHandles_rep(kpCHandles *h, uint32_t type, uint32_t index, uint32_t *rep);
 void kpCHandles_free(kpCHandles *h);
+/* End a borrow lent for a call that returned: remove handle index if it is still the borrow of
+ * (type, rep) it was made as. */
+void kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep);
 
 typedef enum kpCStringEncoding {
     KP_CABI_UTF8,
@@ -107,6 +110,12 @@ typedef struct kpCabiCx {
     kpCStringEncoding enc;
     kpCHandles *handles;
     kpCArena *arena;
+    /* Optional: the borrow handles lowered into handles are recorded here as (index, resource
+     * type, rep) triples (grown with kp_realloc; the caller frees), so a call's borrows can be
+     * ended when it returns. */
+    bool track_borrows;
+    uint32_t *borrows;
+    uint32_t nborrows, borrows_cap;
 } kpCabiCx;
 
 /* Core value types of flattened signatures: the core encodings (kpT_I32, ...). */

@@ -26,13 +26,16 @@ typedef struct kpCScope {
     struct kpCScope *parent;
     uint8_t kind; /* kpCScopeKind */
     KP_VEC(uint32_t) sp[kpCS_COUNT];
-    uint32_t decls; /* this scope's imports and exports in kpComponent.decls */
+    uint32_t decls;   /* this scope's imports and exports in kpComponent.decls */
+    uint32_t program; /* COMPONENT: its definitions in kpComponent.programs */
 } kpCScope;
 
 typedef struct kpCDec {
     kpComponent *c;
     kapsul_error *err;
     uint32_t nesting; /* components and component/instance/module types being decoded */
+    uint32_t last;    /* the index kpCDec_index read last */
+    kpCOp op;         /* what the next push into a component scope records (kpCDec_push) */
 } kpCDec;
 
 kapsul_status kpCDec_readerFail(kpCDec *d, const kpReader *r);
@@ -41,6 +44,10 @@ kapsul_status kpCDec_fail(kpCDec *d, kapsul_status code, size_t offset, const ch
 kapsul_status kpCDec_nomem(kpCDec *d);
 bool kpCDec_countFits(kpReader *r, uint32_t count, size_t min_bytes);
 kapsul_status kpCDec_count(kpCDec *d, kpReader *r, size_t min_bytes, const char *what, uint32_t *n);
+/* Append an argument to kpComponent.args (for the pending op). */
+kapsul_status kpCDec_arg(kpCDec *d, const char *name, uint32_t len, kpCSort sort, uint32_t index);
+/* Record the pending op in a component scope without adding to an index space (start). */
+kapsul_status kpCDec_record(kpCDec *d, kpCScope *sc, uint8_t sort, uint32_t payload);
 kapsul_status kpCDec_push(kpCDec *d, kpCScope *sc, kpCSort sort, uint32_t payload, size_t at);
 kapsul_status kpCDec_index(kpCDec *d, kpReader *r, kpCScope *sc, kpCSort sort, uint32_t *payload);
 kapsul_status kpCDec_sort(kpCDec *d, kpReader *r, kpCSort *out);

@@ -94,6 +94,8 @@ typedef struct kpCType {
     kpCField *fields;
     uint32_t target;  /* OWN, BORROW, NAMED: a type id; RESOURCE: destructor + 1 */
     uint32_t decls;   /* COMPONENT, INSTANCE: index in kpComponent.decls */
+    uint32_t program; /* COMPONENT: 1 + its index in kpComponent.programs for a component body (one
+                         with definitions); 0 for a component type */
     const char *name; /* ABSTRACT, NAMED */
     uint32_t name_len;
     /* Value types: the canonical ABI layout, computed once when the type is defined (cabi.c):
@@ -170,6 +172,53 @@ typedef struct kpCModule {
     size_t offset, size;
 } kpCModule;
 
+/* What instantiation needs: every component body's definitions in order, one op per entry the
+ * body adds to an index space (plus start), with operands as indices into the body's own index
+ * spaces as they were when the op was read. Instantiation replays them (src/cinstance). */
+typedef enum kpCOpKind {
+    kpCOP_DEF,               /* a type or core type definition: type = what the space holds */
+    kpCOP_IMPORT,            /* name, sort, type = the imported type id */
+    kpCOP_CORE_MODULE,       /* a = index in kpComponent.modules */
+    kpCOP_CORE_INSTANTIATE,  /* a = core module index; args (name, core instance index) */
+    kpCOP_CORE_BUNDLE,       /* args (name, core sort, index); type = the cexports list */
+    kpCOP_ALIAS_EXPORT,      /* a = instance index, name */
+    kpCOP_ALIAS_CORE_EXPORT, /* a = core instance index, name */
+    kpCOP_ALIAS_OUTER,       /* a = count of scopes out, b = index there */
+    kpCOP_COMPONENT,         /* type = the nested component's type id */
+    kpCOP_INSTANTIATE,       /* a = component index; args (name, sort, index) */
+    kpCOP_BUNDLE,            /* args (name, sort, index); type = the instance type id */
+    kpCOP_LIFT,              /* a = core func index, type = func type id, canonical options */
+    kpCOP_LOWER,             /* a = func index, type = func type id, b = core signature, options */
+    kpCOP_RESOURCE_NEW,      /* a = type index, type = the resource's type id */
+    kpCOP_RESOURCE_DROP,
+    kpCOP_RESOURCE_REP,
+    kpCOP_EXPORT, /* name, a = the index exported, type = the export's type */
+    kpCOP_START   /* a = func index (no arguments or results: values are refused) */
+} kpCOpKind;
+
+typedef struct kpCOpArg {
+    const char *name;
+    uint32_t name_len;
+    uint8_t sort; /* kpCSort */
+    uint32_t index;
+} kpCOpArg;
+
+typedef struct kpCOp {
+    uint8_t kind; /* kpCOpKind */
+    uint8_t sort; /* the index space it adds to; kpCS_COUNT for none (start) */
+    uint8_t enc;  /* LIFT, LOWER: 0 UTF-8, 1 UTF-16, 2 latin1+UTF-16 (kpCStringEncoding) */
+    bool has_memory, has_realloc, has_post;
+    uint32_t a, b, type;
+    uint32_t memory, realloc, post; /* core memory and core func indices of the options */
+    const char *name;
+    uint32_t name_len;
+    uint32_t args, nargs; /* kpComponent.args[args .. args + nargs) */
+} kpCOp;
+
+typedef struct kpCProgram {
+    KP_VEC(kpCOp) ops;
+} kpCProgram;
+
 typedef struct kpComponent {
     uint8_t *bytes; /* private copy of the whole binary; names point into it */
     size_t size;
@@ -178,6 +227,8 @@ typedef struct kpComponent {
     KP_VEC(kpCCoreExports) cexports;
     KP_VEC(kpCModule) modules;
     KP_VEC(kpCSig) sigs;
+    KP_VEC(kpCProgram) programs;
+    KP_VEC(kpCOpArg) args;
     uint32_t root;        /* type id of the outermost component's kpCT_COMPONENT */
     uint32_t ncomponents; /* components in the tree, the outermost included */
 } kpComponent;
@@ -196,6 +247,8 @@ void kpComponent_free(kpComponent *c);
 
 /* Follow NAMED entries to the definition. */
 const kpCType *kpComponent_resolve(const kpComponent *c, uint32_t type);
+/* The entry of a core export list with this name, or NULL. */
+const kpCCoreExport *kpCCoreExports_find(const kpCCoreExports *l, const char *name, uint32_t len);
 /* The export of a component or instance type with this name, or NULL. */
 const kpCDecl *kpCDecls_find(const kpCDecls *d, const char *name, uint32_t len);
 
@@ -220,5 +273,12 @@ bool kpCName_compatible(const kpCName *a, const kpCName *b);
  * of each imported or exported instance (`import wasi:cli/environment@0.2.3: get-environment:
  * func() -> list<tuple<string, string>>`), appended to out. Returns 0, or -1 when out of memory. */
 int kpWit_describe(const kpComponent *c, kpBuf *out);
+
+/* shape.c: the shape of a function type, what the canonical ABI makes of it with the names of
+ * fields and cases left out (`(borrow<output-stream>,list<u8>)->result<_,variant{own<error>,_}>`),
+ * appended to out. Two function types with the same shape are lifted and lowered alike, so a host
+ * implementation written for one may be linked to the other. Returns 0, or -1 when out of memory
+ * or the shape is longer than max bytes. */
+int kpCShape_func(const kpComponent *c, uint32_t func_type, kpBuf *out, size_t max);
 
 #endif /* KP_COMPONENT_H */

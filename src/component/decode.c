@@ -67,7 +67,32 @@ kapsul_status kpCDec_count(kpCDec *d, kpReader *r, size_t min_bytes, const char 
 
 /* ---- Index spaces ------------------------------------------------------------------------------ */
 
+kapsul_status kpCDec_arg(kpCDec *d, const char *name, uint32_t len, kpCSort sort, uint32_t index) {
+    kpComponent *c = d->c;
+    if (kpVec_grow(&c->args) != 0) return kpCDec_nomem(d);
+    if (d->op.nargs == 0) d->op.args = (uint32_t)c->args.n;
+    c->args.v[c->args.n++] = (kpCOpArg){ name, len, (uint8_t)sort, index };
+    d->op.nargs++;
+    return KAPSUL_OK;
+}
+
+/* The pending op goes to the scope's program (component scopes only); a push nobody described is
+ * a definition whose value is the payload. The pending op is reset either way. */
+kapsul_status kpCDec_record(kpCDec *d, kpCScope *sc, uint8_t sort, uint32_t payload) {
+    kpCOp op = d->op;
+    d->op = (kpCOp){ 0 };
+    if (sc->kind != kpCScope_COMPONENT) return KAPSUL_OK;
+    kpCProgram *pr = &d->c->programs.v[sc->program];
+    if (kpVec_grow(&pr->ops) != 0) return kpCDec_nomem(d);
+    op.sort = sort;
+    if (op.kind == kpCOP_DEF) op.type = payload;
+    pr->ops.v[pr->ops.n++] = op;
+    return KAPSUL_OK;
+}
+
 kapsul_status kpCDec_push(kpCDec *d, kpCScope *sc, kpCSort sort, uint32_t payload, size_t at) {
+    kapsul_status st = kpCDec_record(d, sc, (uint8_t)sort, payload);
+    if (st != KAPSUL_OK) return st;
     if (sc->sp[sort].n >= KP_MAX_COMPONENT_ITEMS)
         return kpCDec_fail(d, KAPSUL_ERR_LIMIT, at, "too many %ss (limit %u)", kpC_sortName(sort),
                            KP_MAX_COMPONENT_ITEMS);
@@ -85,6 +110,7 @@ kapsul_status kpCDec_index(kpCDec *d, kpReader *r, kpCScope *sc, kpCSort sort, u
         return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "unknown %s %u: %zu defined", kpC_sortName(sort), i,
                            sc->sp[sort].n);
     *payload = sc->sp[sort].v[i];
+    d->last = i;
     return KAPSUL_OK;
 }
 
@@ -131,6 +157,11 @@ kapsul_status kpCDec_externName(kpCDec *d, kpReader *r, const char **name, uint3
     kapsul_status st = kpCDec_name(d, r, name, len);
     if (st == KAPSUL_OK && *len == 0)
         return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "empty import or export name");
+    /* No form of the name grammar (labels, interface names, URLs, hashes) has a control
+     * character; the full grammar is not checked yet. */
+    for (uint32_t i = 0; st == KAPSUL_OK && i < *len; i++)
+        if ((unsigned char)(*name)[i] < 0x20 || (*name)[i] == 0x7f)
+            return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "import or export name with a control character");
     return st;
 }
 
@@ -331,10 +362,11 @@ static kapsul_status core_module(kpCDec *d, kpCScope *sc, const uint8_t *p, size
         if (st != KAPSUL_OK) return st;
     }
     if ((st = kpCDec_finishCoreExports(d, list, at)) != KAPSUL_OK) return st;
+    d->op = (kpCOp){ .kind = kpCOP_CORE_MODULE, .a = (uint32_t)d->c->modules.n - 1, .type = list };
     return kpCDec_push(d, sc, kpCS_CORE_MODULE, list, at);
 }
 
-static const kpCCoreExport *core_export_find(const kpCCoreExports *l, const char *name, uint32_t len) {
+const kpCCoreExport *kpCCoreExports_find(const kpCCoreExports *l, const char *name, uint32_t len) {
     if (!l->hash) return NULL;
     for (uint32_t h = name_hash(name, len, false) & (l->hcap - 1); l->hash[h]; h = (h + 1) & (l->hcap - 1)) {
         const kpCCoreExport *e = &l->e.v[l->hash[h] - 1];
@@ -374,7 +406,7 @@ static kapsul_status check_core_args(kpCDec *d, const kpModule *m, const carg *a
                              (int)im->module_len, im->module);
             break;
         }
-        const kpCCoreExport *e = core_export_find(&d->c->cexports.v[a->list], im->name, im->name_len);
+        const kpCCoreExport *e = kpCCoreExports_find(&d->c->cexports.v[a->list], im->name, im->name_len);
         if (!e || e->sort != kpCS_CORE_FUNC + im->kind) {
             st = kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "instantiation argument \"%.*s\" has no %s \"%.*s\"",
                              (int)im->module_len, im->module,
@@ -402,6 +434,7 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
     if (b == 0x00) {
         uint32_t module;
         if ((st = kpCDec_index(d, r, sc, kpCS_CORE_MODULE, &module)) != KAPSUL_OK) return st;
+        d->op = (kpCOp){ .kind = kpCOP_CORE_INSTANTIATE, .a = d->last };
         if ((st = kpCDec_count(d, r, 3, "instantiation arguments", &n)) != KAPSUL_OK) return st;
         carg *args = kp_calloc(n ? n : 1, sizeof *args);
         if (!args) return kpCDec_nomem(d);
@@ -414,6 +447,8 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
                 st = kpCDec_fail(d, KAPSUL_ERR_MALFORMED, kat,
                                  "core instantiation argument must be an instance");
             else st = kpCDec_index(d, r, sc, kpCS_CORE_INSTANCE, &args[i].list);
+            if (st == KAPSUL_OK)
+                st = kpCDec_arg(d, args[i].name, args[i].name_len, kpCS_CORE_INSTANCE, d->last);
         }
         const kpModule *m = d->c->cexports.v[module].module;
         if (st == KAPSUL_OK && m) st = check_core_args(d, m, args, n, at);
@@ -423,6 +458,7 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
     }
     if (b != 0x01) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed core instance 0x%02x", b);
     if ((st = kpCDec_newCoreExports(d, &list)) != KAPSUL_OK) return st;
+    d->op = (kpCOp){ .kind = kpCOP_CORE_BUNDLE, .type = list };
     if ((st = kpCDec_count(d, r, 3, "core instance exports", &n)) != KAPSUL_OK) return st;
     for (uint32_t i = 0; i < n; i++) {
         const char *name;
@@ -431,6 +467,7 @@ static kapsul_status core_instance(kpCDec *d, kpReader *r, kpCScope *sc) {
         if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
         if ((st = kpCDec_coreSort(d, r, &sort)) != KAPSUL_OK) return st;
         if ((st = kpCDec_index(d, r, sc, sort, &payload)) != KAPSUL_OK) return st;
+        if ((st = kpCDec_arg(d, name, len, sort, d->last)) != KAPSUL_OK) return st;
         if ((st = kpCDec_addCoreExport(d, list, name, len, sort, payload)) != KAPSUL_OK) return st;
     }
     if ((st = kpCDec_finishCoreExports(d, list, at)) != KAPSUL_OK) return st;
@@ -453,6 +490,7 @@ kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc) {
         uint32_t inst, len;
         const char *name;
         if ((st = kpCDec_index(d, r, sc, kpCS_INSTANCE, &inst)) != KAPSUL_OK) return st;
+        uint32_t idx = d->last;
         if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
         const kpCDecl *e = kpCDecls_find(&d->c->decls.v[d->c->types.v[inst].decls], name, len);
         if (!e)
@@ -460,6 +498,9 @@ kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc) {
         if (e->ext.sort != sort)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "export \"%.*s\" is a %s, not a %s", (int)len, name,
                                kpC_sortName(e->ext.sort), kpC_sortName(sort));
+        d->op = (kpCOp){
+            .kind = kpCOP_ALIAS_EXPORT, .a = idx, .name = name, .name_len = len, .type = e->ext.type
+        };
         return kpCDec_push(d, sc, sort, e->ext.type, at);
     }
     if (target == 0x01) {
@@ -468,14 +509,16 @@ kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc) {
         if (sort > kpCS_CORE_INSTANCE)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core export alias of a %s", kpC_sortName(sort));
         if ((st = kpCDec_index(d, r, sc, kpCS_CORE_INSTANCE, &inst)) != KAPSUL_OK) return st;
+        uint32_t idx = d->last;
         if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
-        const kpCCoreExport *e = core_export_find(&d->c->cexports.v[inst], name, len);
+        const kpCCoreExport *e = kpCCoreExports_find(&d->c->cexports.v[inst], name, len);
         if (!e)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core instance has no export \"%.*s\"", (int)len,
                                name);
         if (e->sort != sort)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "core export \"%.*s\" is a %s, not a %s", (int)len,
                                name, kpC_sortName(e->sort), kpC_sortName(sort));
+        d->op = (kpCOp){ .kind = kpCOP_ALIAS_CORE_EXPORT, .a = idx, .name = name, .name_len = len };
         return kpCDec_push(d, sc, sort, sort == kpCS_CORE_FUNC ? e->sig : 0, at);
     }
     if (target == 0x02) {
@@ -493,6 +536,7 @@ kapsul_status kpCDec_alias(kpCDec *d, kpReader *r, kpCScope *sc) {
         uint32_t payload = o->sp[sort].v[idx];
         if (sort == kpCS_TYPE && d->c->types.v[payload].kind == kpCT_RESOURCE && ct > 0)
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "outer alias of a resource type");
+        d->op = (kpCOp){ .kind = kpCOP_ALIAS_OUTER, .a = ct, .b = idx };
         return kpCDec_push(d, sc, sort, payload, at);
     }
     return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed alias target 0x%02x", target);
@@ -511,6 +555,8 @@ static kapsul_status instance(kpCDec *d, kpReader *r, kpCScope *sc) {
     if (b == 0x00) {
         uint32_t comp;
         if ((st = kpCDec_index(d, r, sc, kpCS_COMPONENT, &comp)) != KAPSUL_OK) return st;
+        kpCOp op = { .kind = kpCOP_INSTANTIATE, .a = d->last };
+        d->op = op;
         if ((st = kpCDec_count(d, r, 3, "instantiation arguments", &n)) != KAPSUL_OK) return st;
         for (uint32_t i = 0; i < n; i++) {
             const char *name;
@@ -519,13 +565,17 @@ static kapsul_status instance(kpCDec *d, kpReader *r, kpCScope *sc) {
             if ((st = kpCDec_name(d, r, &name, &len)) != KAPSUL_OK) return st;
             if ((st = kpCDec_sort(d, r, &sort)) != KAPSUL_OK) return st;
             if ((st = kpCDec_index(d, r, sc, sort, &payload)) != KAPSUL_OK) return st;
+            if ((st = kpCDec_arg(d, name, len, sort, d->last)) != KAPSUL_OK) return st;
         }
+        op = d->op;
         kpCType t = { .kind = kpCT_INSTANCE, .decls = d->c->types.v[comp].decls, .depth = 1 };
         if ((st = kpCDec_newType(d, &t, at, &id)) != KAPSUL_OK) return st;
+        d->op = op;
         return kpCDec_push(d, sc, kpCS_INSTANCE, id, at);
     }
     if (b != 0x01) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at, "malformed instance 0x%02x", b);
     if ((st = kpCDec_newDecls(d, &decls)) != KAPSUL_OK) return st;
+    d->op = (kpCOp){ .kind = kpCOP_BUNDLE };
     if ((st = kpCDec_count(d, r, 4, "instance exports", &n)) != KAPSUL_OK) return st;
     for (uint32_t i = 0; i < n; i++) {
         const char *name;
@@ -539,13 +589,17 @@ static kapsul_status instance(kpCDec *d, kpReader *r, kpCScope *sc) {
                                kpC_sortName(sort));
         ext.sort = (uint8_t)sort;
         if ((st = kpCDec_index(d, r, sc, sort, &ext.type)) != KAPSUL_OK) return st;
+        if ((st = kpCDec_arg(d, name, len, sort, d->last)) != KAPSUL_OK) return st;
         if (sort == kpCS_TYPE && (st = kpCDec_namedType(d, name, len, ext.type, at, &ext.type)) != KAPSUL_OK)
             return st;
         if ((st = kpCDec_addDecl(d, decls, false, name, len, &ext)) != KAPSUL_OK) return st;
     }
     if ((st = kpCDec_finishDecls(d, decls, at)) != KAPSUL_OK) return st;
+    kpCOp op = d->op;
     kpCType t = { .kind = kpCT_INSTANCE, .decls = decls, .depth = 1 };
     if ((st = kpCDec_newType(d, &t, at, &id)) != KAPSUL_OK) return st;
+    d->op = op;
+    d->op.type = id;
     return kpCDec_push(d, sc, kpCS_INSTANCE, id, at);
 }
 
@@ -554,7 +608,9 @@ static kapsul_status instance(kpCDec *d, kpReader *r, kpCScope *sc) {
 /* The options of one canon lift or lower. */
 typedef struct copts {
     bool memory, has_realloc, has_post;
-    uint32_t realloc, post; /* signatures */
+    uint32_t realloc, post;               /* signatures */
+    uint32_t memory_i, realloc_i, post_i; /* indices */
+    uint8_t enc;
 } copts;
 
 /* opts ::= vec(canonopt); each option at most once, one string encoding. */
@@ -574,17 +630,18 @@ static kapsul_status canon_opts(kpCDec *d, kpReader *r, kpCScope *sc, copts *o) 
                                "canonical option 0x%02x (async) is not supported", b);
         if (seen & (1u << bit)) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "duplicate canonical option");
         seen |= 1u << bit;
+        if (b <= 0x02) o->enc = b;
         if (b == 0x03) {
             if ((st = kpCDec_index(d, r, sc, kpCS_CORE_MEMORY, &payload)) != KAPSUL_OK) return st;
-            o->memory = true;
+            o->memory = true, o->memory_i = d->last;
         }
         if (b == 0x04 || b == 0x05) {
             if ((st = kpCDec_index(d, r, sc, kpCS_CORE_FUNC, &payload)) != KAPSUL_OK) return st;
             if (b == 0x04 && !sig_is(&d->c->sigs.v[payload], 4, i32x5, 1, i32x5))
                 return kpCDec_fail(d, KAPSUL_ERR_INVALID, at,
                                    "canonical realloc must be (i32 i32 i32 i32) -> i32");
-            if (b == 0x04) o->has_realloc = true, o->realloc = payload;
-            else o->has_post = true, o->post = payload;
+            if (b == 0x04) o->has_realloc = true, o->realloc = payload, o->realloc_i = d->last;
+            else o->has_post = true, o->post = payload, o->post_i = d->last;
         }
     }
     return KAPSUL_OK;
@@ -651,10 +708,21 @@ static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
             return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, at + 1, "canon lift/lower of a non-function");
         if ((st = kpCDec_index(d, r, sc, b == 0x00 ? kpCS_CORE_FUNC : kpCS_FUNC, &payload)) != KAPSUL_OK)
             return st;
+        uint32_t fidx = d->last;
         if ((st = canon_opts(d, r, sc, &o)) != KAPSUL_OK) return st;
+        kpCOp op = { .a = fidx,
+                     .enc = o.enc,
+                     .has_memory = o.memory,
+                     .has_realloc = o.has_realloc,
+                     .has_post = o.has_post,
+                     .memory = o.memory_i,
+                     .realloc = o.realloc_i,
+                     .post = o.post_i };
         if (b == 0x01) {
             if ((st = canon_check(d, kpComponent_resolve(d->c, payload), true, &o, 0, at, &sig)) != KAPSUL_OK)
                 return st;
+            op.kind = kpCOP_LOWER, op.type = payload, op.b = sig;
+            d->op = op;
             return kpCDec_push(d, sc, kpCS_CORE_FUNC, sig, at);
         }
         size_t tat = kpRead_offset(r);
@@ -663,12 +731,15 @@ static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, tat, "canon lift needs a function type");
         if ((st = canon_check(d, kpComponent_resolve(d->c, ft), false, &o, payload, at, &sig)) != KAPSUL_OK)
             return st;
+        op.kind = kpCOP_LIFT, op.type = ft;
+        d->op = op;
         return kpCDec_push(d, sc, kpCS_FUNC, ft, at);
     case 0x02:
     case 0x03:
     case 0x04: {
         size_t tat = kpRead_offset(r);
         if ((st = kpCDec_index(d, r, sc, kpCS_TYPE, &payload)) != KAPSUL_OK) return st;
+        uint32_t tidx = d->last;
         uint8_t kind = kpComponent_resolve(d->c, payload)->kind;
         if (kind != kpCT_RESOURCE && (b != 0x03 || kind != kpCT_ABSTRACT))
             return kpCDec_fail(d, KAPSUL_ERR_INVALID, tat, "canon resource.%s needs a resource %s",
@@ -678,6 +749,9 @@ static kapsul_status canon(kpCDec *d, kpReader *r, kpCScope *sc) {
                                b == 0x03 ? "type" : "this component defines");
         /* new: (i32) -> i32, drop: (i32) -> (), rep: (i32) -> i32 */
         if ((st = kpCDec_newSig(d, 1, b == 0x03 ? 0 : 1, i32x2, &sig)) != KAPSUL_OK) return st;
+        d->op = (kpCOp){ .kind = (uint8_t)(kpCOP_RESOURCE_NEW + (b - 0x02)),
+                         .a = tidx,
+                         .type = (uint32_t)(kpComponent_resolve(d->c, payload) - d->c->types.v) };
         return kpCDec_push(d, sc, kpCS_CORE_FUNC, sig, at);
     }
     default:
@@ -697,6 +771,7 @@ static kapsul_status import(kpCDec *d, kpReader *r, kpCScope *sc) {
     if ((st = kpCDec_externName(d, r, &name, &len)) != KAPSUL_OK) return st;
     if ((st = kpCDec_externDesc(d, r, sc, name, len, &ext)) != KAPSUL_OK) return st;
     if ((st = kpCDec_addDecl(d, sc->decls, true, name, len, &ext)) != KAPSUL_OK) return st;
+    d->op = (kpCOp){ .kind = kpCOP_IMPORT, .name = name, .name_len = len, .type = ext.type };
     return kpCDec_push(d, sc, (kpCSort)ext.sort, ext.type, at);
 }
 
@@ -716,6 +791,7 @@ static kapsul_status export(kpCDec *d, kpReader *r, kpCScope *sc) {
         return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "a component cannot export a %s", kpC_sortName(sort));
     ext.sort = (uint8_t)sort;
     if ((st = kpCDec_index(d, r, sc, sort, &ext.type)) != KAPSUL_OK) return st;
+    uint32_t idx = d->last;
     size_t dat = kpRead_offset(r);
     if (!kpRead_u8(r, &has)) return kpCDec_readerFail(d, r);
     if (has > 0x01) return kpCDec_fail(d, KAPSUL_ERR_MALFORMED, dat, "malformed optional export type");
@@ -730,6 +806,7 @@ static kapsul_status export(kpCDec *d, kpReader *r, kpCScope *sc) {
     if (sort == kpCS_TYPE && (st = kpCDec_namedType(d, name, len, ext.type, at, &ext.type)) != KAPSUL_OK)
         return st;
     if ((st = kpCDec_addDecl(d, sc->decls, false, name, len, &ext)) != KAPSUL_OK) return st;
+    d->op = (kpCOp){ .kind = kpCOP_EXPORT, .a = idx, .name = name, .name_len = len, .type = ext.type };
     return kpCDec_push(d, sc, sort, ext.type, at);
 }
 
@@ -739,13 +816,16 @@ static kapsul_status start(kpCDec *d, kpReader *r, kpCScope *sc) {
     uint32_t f, n, results;
     kapsul_status st;
     if ((st = kpCDec_index(d, r, sc, kpCS_FUNC, &f)) != KAPSUL_OK) return st;
+    uint32_t fidx = d->last;
     if ((st = kpCDec_count(d, r, 1, "start arguments", &n)) != KAPSUL_OK) return st;
     for (uint32_t i = 0; i < n; i++)
         if ((st = kpCDec_index(d, r, sc, kpCS_VALUE, &f)) != KAPSUL_OK) return st;
     size_t at = kpRead_offset(r);
     if (!kpRead_u32(r, &results)) return kpCDec_readerFail(d, r);
     if (results > 0) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "component values are not supported");
-    return KAPSUL_OK;
+    if (n > 0) return kpCDec_fail(d, KAPSUL_ERR_INVALID, at, "component values are not supported");
+    d->op = (kpCOp){ .kind = kpCOP_START, .a = fidx };
+    return kpCDec_record(d, sc, kpCS_COUNT, 0);
 }
 
 /* ---- Sections ---------------------------------------------------------------------------------- */
@@ -785,6 +865,7 @@ static kapsul_status section(kpCDec *d, kpCScope *sc, uint8_t id, kpReader *r) {
         size_t at = kpRead_offset(r);
         kapsul_status st = component_body(d, r, sc, &id2);
         if (st != KAPSUL_OK) return st;
+        d->op = (kpCOp){ .kind = kpCOP_COMPONENT, .type = id2 };
         return kpCDec_push(d, sc, kpCS_COMPONENT, id2, at);
     }
     case 5: return vec_section(d, r, sc, instance, "instances");
@@ -822,6 +903,10 @@ static kapsul_status component_body(kpCDec *d, kpReader *r, kpCScope *parent, ui
         return kpCDec_fail(d, KAPSUL_ERR_LIMIT, at, "too many components (limit %u)", KP_MAX_COMPONENTS);
     kpCScope sc = { .parent = parent, .kind = kpCScope_COMPONENT };
     kapsul_status st = kpCDec_newDecls(d, &sc.decls);
+    if (st == KAPSUL_OK) {
+        if (kpVec_grow(&d->c->programs) != 0) st = kpCDec_nomem(d);
+        else d->c->programs.v[sc.program = (uint32_t)d->c->programs.n++] = (kpCProgram){ 0 };
+    }
     d->nesting++;
     while (st == KAPSUL_OK && !kpRead_eof(r)) {
         uint8_t id;
@@ -838,7 +923,7 @@ static kapsul_status component_body(kpCDec *d, kpReader *r, kpCScope *parent, ui
     d->nesting--;
     if (st == KAPSUL_OK) st = kpCDec_finishDecls(d, sc.decls, kpRead_offset(r));
     if (st == KAPSUL_OK) {
-        kpCType t = { .kind = kpCT_COMPONENT, .decls = sc.decls, .depth = 1 };
+        kpCType t = { .kind = kpCT_COMPONENT, .decls = sc.decls, .program = sc.program + 1, .depth = 1 };
         st = kpCDec_newType(d, &t, at, out);
     }
     scope_free(&sc);
@@ -886,6 +971,9 @@ void kpComponent_free(kpComponent *c) {
     kpVec_free(&c->modules);
     for (size_t i = 0; i < c->sigs.n; i++) kp_free(c->sigs.v[i].t);
     kpVec_free(&c->sigs);
+    for (size_t i = 0; i < c->programs.n; i++) kpVec_free(&c->programs.v[i].ops);
+    kpVec_free(&c->programs);
+    kpVec_free(&c->args);
     kp_free(c->bytes);
     kp_free(c);
 }

@@ -9,8 +9,10 @@
 # (an OCI bundle's config.json and kapsul-runc's state file, src/oci/runc_spec.c, runc_state.c;
 # links kapsul_runc), dwarf (fuzzed .debug_* sections through backtrace symbolization: libdw and
 # the scope walk), component (the component decoder, its WIT description and the canonical ABI on
-# hostile values; seeds: the pinned tests/component builds), wave (WAVE text, as --invoke reads it, with a
-# print-and-read-back oracle), kwasm (bytes ->
+# hostile values; seeds: the pinned tests/component builds), cinstance (components instantiated and
+# their exports called with the WASI 0.2 host on in-memory stdio and stand-ins for other imports,
+# under fuel; seeds: the pinned tests/component builds, hostile.wasm among them), wave (WAVE text,
+# as --invoke reads it, with a print-and-read-back oracle), kwasm (bytes ->
 # kapsul_module_deserialize: artifact header, checksum and the ELF loader), native (where LLVM is:
 # a module compiled by the native tier in process must give the interpreter's results, traps,
 # backtrace functions, fuel use and memories; tests/fuzz/fuzz_native.c).
@@ -27,7 +29,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component kwasm wave)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component cinstance kwasm wave)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
@@ -62,7 +64,7 @@ endif()
 file(GLOB kapsul_regress CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/regress/*)
 foreach(f ${kapsul_regress})
   get_filename_component(name ${f} NAME)
-  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave|native)-" prefix "${name}")
+  string(REGEX MATCH "^(module|exec|text|toml|wagi|oci|dwarf|kwasm|wave|cinstance|native)-" prefix "${name}")
   if(prefix AND NOT (prefix STREQUAL "native-" AND NOT TARGET fuzz_replay_native))
     string(REGEX REPLACE "-$" "" target "${prefix}")
     add_test(NAME regress.${name} COMMAND fuzz_replay_${target} ${f})

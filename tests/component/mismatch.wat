@@ -1,0 +1,14 @@
+;; mismatch.wat -- a component that declares a WASI function with another type than WASI's
+;; (get-random-bytes taking a string): kapsul must refuse it at instantiation, naming both shapes,
+;; instead of handing the host a value of the wrong type. Recipe: build.sh (`jco parse`).
+(component
+  (import "wasi:random/random@0.2.3" (instance $r
+    (export "get-random-bytes" (func (param "len" string) (result (list u8))))))
+  (core module $mem (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
+  (core instance $m (instantiate $mem))
+  (alias export $r "get-random-bytes" (func $f))
+  (core func $g (canon lower (func $f) (memory (core memory $m "memory")) (realloc (core func $m "realloc"))))
+  (core module $main (import "r" "g" (func (param i32 i32 i32))) (func (export "run")))
+  (core instance $i (instantiate $main (with "r" (instance (export "g" (func $g))))))
+  (func (export "run") (canon lift (core func $i "run"))))
