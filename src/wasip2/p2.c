@@ -745,21 +745,6 @@ static kapsul_status stat_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsu
     return KAPSUL_OK;
 }
 
-HOST(kpP2_stat) {
-    P2;
-    p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!scratch(p, SCRATCH_HDR)) return nomem(err);
-    kapsul_status st;
-    uint64_t args[2] = { d->fd, 32 };
-    uint16_t e = p1(p, kpWasi_fdFilestatGet, err, &st, 2, args);
-    if (st != KAPSUL_OK) return st;
-    if (e) return fs_err(call, &r[0], e, err);
-    kpCValue *pl;
-    if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
-    return stat_value(p, call, pl, err);
-}
-
 /* Copy a path to the scratch memory at SCRATCH_HDR; false when out of memory. */
 static bool put_path(kpP2 *p, const kpCValue *s) {
     uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)s->str.len + 1);
@@ -768,19 +753,39 @@ static bool put_path(kpP2 *p, const kpCValue *s) {
     return true;
 }
 
-HOST(kpP2_statAt) {
-    P2;
+/* The filestat of descriptor a[0] (at: of path a[2] under it, following symlinks if a[1] says
+ * so) into the scratch buffer at 32: trapped or failed (the status), or the WASI errno (0: the
+ * filestat is there). stat, stat-at, metadata-hash and metadata-hash-at all start here. */
+static uint16_t filestat(kpP2 *p, const kpCValue *a, bool at, kapsul_status *st, kapsul_error *err) {
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[2])) return nomem(err);
+    *st = KAPSUL_OK;
+    if (!d) return *st = trap(err, "%s", "wasi: not a descriptor"), 0;
+    if (at ? !put_path(p, &a[2]) : !scratch(p, SCRATCH_HDR)) return *st = nomem(err), 0;
+    uint64_t args[5] = { d->fd, 32 };
+    if (at) args[1] = a[1].flags & 1u, args[2] = SCRATCH_HDR, args[3] = a[2].str.len, args[4] = 32;
+    return at ? p1(p, kpWasi_pathFilestatGet, err, st, 5, args)
+              : p1(p, kpWasi_fdFilestatGet, err, st, 2, args);
+}
+
+static kapsul_status stat_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool at,
+                                 kapsul_error *err) {
     kapsul_status st;
-    uint64_t args[5] = { d->fd, a[1].flags & 1u, SCRATCH_HDR, a[2].str.len, 32 };
-    uint16_t e = p1(p, kpWasi_pathFilestatGet, err, &st, 5, args);
+    uint16_t e = filestat(p, a, at, &st, err);
     if (st != KAPSUL_OK) return st;
     if (e) return fs_err(call, &r[0], e, err);
     kpCValue *pl;
     if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
     return stat_value(p, call, pl, err);
+}
+
+HOST(kpP2_stat) {
+    P2;
+    return stat_common(p, call, a, r, false, err);
+}
+
+HOST(kpP2_statAt) {
+    P2;
+    return stat_common(p, call, a, r, true, err);
 }
 
 /* open-at: path_open with rights from the descriptor flags (read: read rights; write or
@@ -897,28 +902,22 @@ static kapsul_status hash_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsu
     return st;
 }
 
-HOST(kpP2_metadataHash) {
-    P2;
-    p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!scratch(p, SCRATCH_HDR)) return nomem(err);
+static kapsul_status hash_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool at,
+                                 kapsul_error *err) {
     kapsul_status st;
-    uint64_t args[2] = { d->fd, 32 };
-    uint16_t e = p1(p, kpWasi_fdFilestatGet, err, &st, 2, args);
+    uint16_t e = filestat(p, a, at, &st, err);
     if (st != KAPSUL_OK) return st;
     return e ? fs_err(call, &r[0], e, err) : hash_value(p, call, &r[0], err);
 }
 
+HOST(kpP2_metadataHash) {
+    P2;
+    return hash_common(p, call, a, r, false, err);
+}
+
 HOST(kpP2_metadataHashAt) {
     P2;
-    p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[2])) return nomem(err);
-    kapsul_status st;
-    uint64_t args[5] = { d->fd, a[1].flags & 1u, SCRATCH_HDR, a[2].str.len, 32 };
-    uint16_t e = p1(p, kpWasi_pathFilestatGet, err, &st, 5, args);
-    if (st != KAPSUL_OK) return st;
-    return e ? fs_err(call, &r[0], e, err) : hash_value(p, call, &r[0], err);
+    return hash_common(p, call, a, r, true, err);
 }
 
 HOST(kpP2_sync) {
