@@ -10,50 +10,31 @@
  */
 #include <stdio.h>
 
-#include "wasip2/wasip2.h"
-#include "wasi/wasi.h"
+#include "wasip2/p2int.h"
+
+static const char *const resource_names[] = { "input-stream",
+                                              "output-stream",
+                                              "descriptor",
+                                              "error",
+                                              "pollable",
+                                              "terminal-input",
+                                              "terminal-output",
+                                              "directory-entry-stream",
+                                              "fields",
+                                              "incoming-request",
+                                              "outgoing-request",
+                                              "request-options",
+                                              "response-outparam",
+                                              "incoming-response",
+                                              "incoming-body",
+                                              "future-trailers",
+                                              "outgoing-response",
+                                              "outgoing-body",
+                                              "future-incoming-response" };
+#define NRES (sizeof resource_names / sizeof resource_names[0])
+_Static_assert(NRES == KP_P2_NRES, "KP_P2_NRES counts resource_names");
 
 /* ---- The host and its resources ------------------------------------------------------------------ */
-
-enum {
-    R_FREE,
-    R_IN,
-    R_OUT,
-    R_DESC,
-    R_ERROR,
-    R_POLL,
-    R_DIR
-};
-static const char *const resource_names[] = { "input-stream",    "output-stream",
-                                              "descriptor",      "error",
-                                              "pollable",        "terminal-input",
-                                              "terminal-output", "directory-entry-stream" };
-#define NRES (sizeof resource_names / sizeof resource_names[0])
-
-typedef struct p2res {
-    uint8_t kind;
-    bool file;         /* R_IN/R_OUT: a file at offset (else the fd's own position: stdio) */
-    bool append;       /* R_OUT on a file: always at the end */
-    uint16_t errcode;  /* R_ERROR: the preview1 errno */
-    uint32_t fd;       /* R_IN, R_OUT, R_DESC: the preview1 fd */
-    uint64_t offset;   /* R_IN/R_OUT on a file */
-    uint64_t deadline; /* R_POLL: ready at this monotonic time (0: ready) */
-    uint32_t next;     /* free list */
-} p2res;
-
-#define SCRATCH_HDR 256u
-#define MAX_IO (1u << 20) /* bytes one read or one write piece moves */
-
-struct kpP2 {
-    kapsul_wasi *w;
-    KP_VEC(p2res) res;
-    uint32_t free_head;    /* index + 1 */
-    KP_VEC(uint32_t) refs; /* per preview1 fd: descriptors and streams that use it */
-    uint8_t *scratch;
-    size_t scratch_cap;
-    kpCInstance *ci; /* the instance the resource types below belong to */
-    kpCRes *types[NRES];
-};
 
 kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
     *out = NULL;
@@ -66,21 +47,22 @@ kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
 
 void kpP2_free(kpP2 *p) {
     if (!p) return;
+    for (size_t i = 0; i < p->res.n; i++) /* what the guest still held when its instance went */
+        if (p->res.v[i].kind != R_FREE && p->res.v[i].obj) kpP2Http_release(p, &p->res.v[i]);
+    kpP2Http_free(p);
     kpVec_free(&p->res);
     kpVec_free(&p->refs);
     kp_free(p->scratch);
     kp_free(p);
 }
 
-static kapsul_status trap(kapsul_error *err, const char *fmt, const char *what) {
+kapsul_status kpP2_trap(kapsul_error *err, const char *fmt, const char *what) {
     kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, fmt, what);
     if (err) err->trap = KAPSUL_TRAP_HOST;
     return st;
 }
 
-static kapsul_status nomem(kapsul_error *err) {
-    return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-}
+kapsul_status kpP2_nomem(kapsul_error *err) { return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
 
 static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
     if (fd >= p->refs.n) return;
@@ -91,9 +73,13 @@ static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
         kpWasiFd_close(&p->w->fds[fd]);
 }
 
-static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
-    bool uses_fd = r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR;
-    if (uses_fd) {
+static bool uses_fd(const p2res *r) {
+    return (r->kind == R_IN || r->kind == R_OUT || r->kind == R_DESC || r->kind == R_DIR) && !r->obj;
+}
+
+int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep) {
+    bool fd = uses_fd(&r);
+    if (fd) {
         while (p->refs.n <= r.fd) {
             if (kpVec_grow(&p->refs) != 0) return -1;
             p->refs.v[p->refs.n++] = 0;
@@ -108,24 +94,26 @@ static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
         i = (uint32_t)p->res.n++;
     }
     p->res.v[i] = r;
-    if (uses_fd) fd_ref(p, r.fd, 1);
+    if (fd) fd_ref(p, r.fd, 1);
     *rep = i;
     return 0;
 }
 
-static p2res *res_get(kpP2 *p, uint32_t rep, uint8_t kind) {
+p2res *kpP2_resGet(kpP2 *p, uint32_t rep, uint8_t kind) {
     return rep < p->res.n && p->res.v[rep].kind == kind ? &p->res.v[rep] : NULL;
 }
 
-/* The destructor of every host resource: the guest dropped its handle. */
-static void res_drop(void *env, uint32_t rep) {
-    kpP2 *p = env;
+void kpP2_resDrop(kpP2 *p, uint32_t rep) {
     if (rep >= p->res.n || p->res.v[rep].kind == R_FREE) return;
     p2res r = p->res.v[rep];
     p->res.v[rep] = (p2res){ .kind = R_FREE, .next = p->free_head };
     p->free_head = rep + 1;
-    if (r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR) fd_ref(p, r.fd, -1);
+    if (uses_fd(&r)) fd_ref(p, r.fd, -1);
+    if (r.obj) kpP2Http_release(p, &r);
 }
+
+/* The destructor of every host resource: the guest dropped its handle. */
+static void res_drop(void *env, uint32_t rep) { kpP2_resDrop(env, rep); }
 
 /* ---- Preview1 handlers on the scratch memory ----------------------------------------------------- */
 
@@ -153,18 +141,19 @@ static uint16_t p1(kpP2 *p, kpWasiHandler h, kapsul_error *err, kapsul_status *s
 
 /* ---- Values ------------------------------------------------------------------------------------ */
 
-static kpCValue *vals(kpCHostCall *call, size_t n) {
+kpCValue *kpP2_vals(kpCHostCall *call, size_t n) {
     return kpCArena_alloc(call->arena, (n ? n : 1) * sizeof(kpCValue));
 }
 
 /* result<T, E>: case 0 ok with payload, 1 err. payload NULL for a result without that type. */
-static kapsul_status put_result(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
-                                kapsul_error *err) {
+kapsul_status kpP2_putResult(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
+                             kapsul_error *err) {
     out->var.disc = disc;
     out->var.payload = NULL;
     *payload = NULL;
     if (!has) return KAPSUL_OK;
-    if (!(out->var.payload = vals(call, 1))) return trap(err, "%s", "wasi: result too large for the host");
+    if (!(out->var.payload = kpP2_vals(call, 1)))
+        return kpP2_trap(err, "%s", "wasi: result too large for the host");
     *payload = out->var.payload;
     return KAPSUL_OK;
 }
@@ -172,29 +161,29 @@ static kapsul_status put_result(kpCHostCall *call, kpCValue *out, uint32_t disc,
 /* A stream error: `closed`, or last-operation-failed with an error resource for errno e. */
 static kapsul_status stream_error(kpP2 *p, kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
     kpCValue *pl;
-    kapsul_status st = put_result(call, out, 1, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, out, 1, &pl, true, err);
     if (st != KAPSUL_OK) return st;
     if (e == KP_WE_PIPE || e == 0) {
         pl->var.disc = 1, pl->var.payload = NULL;
         return KAPSUL_OK;
     }
     uint32_t rep;
-    if (res_new(p, (p2res){ .kind = R_ERROR, .errcode = e }, &rep) != 0) return nomem(err);
+    if (kpP2_resNew(p, (p2res){ .kind = R_ERROR, .errcode = e }, &rep) != 0) return kpP2_nomem(err);
     pl->var.disc = 0;
-    if (!(pl->var.payload = vals(call, 1))) return nomem(err);
+    if (!(pl->var.payload = kpP2_vals(call, 1))) return kpP2_nomem(err);
     pl->var.payload->rep = rep;
     return KAPSUL_OK;
 }
 
-static kpCValue *bytes_value(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
-    kpCValue *v = vals(call, n);
+kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
+    kpCValue *v = kpP2_vals(call, n);
     if (!v) return NULL;
     for (size_t i = 0; i < n; i++) v[i].u = b[i];
     out->agg.v = v, out->agg.n = (uint32_t)n;
     return out;
 }
 
-static bool string_value(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
+bool kpP2_stringValue(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
     char *d = kpCArena_alloc(call->arena, n ? n : 1);
     if (!d) return false;
     memcpy(d, s, n);
@@ -251,7 +240,7 @@ static uint32_t fs_code(uint16_t e) {
 /* result<_, error-code> or the error case of result<T, error-code>. */
 static kapsul_status fs_err(kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
     kpCValue *pl;
-    kapsul_status st = put_result(call, out, 1, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, out, 1, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = fs_code(e);
     return st;
 }
@@ -267,20 +256,20 @@ static kapsul_status fs_err(kpCHostCall *call, kpCValue *out, uint16_t e, kapsul
 /* list<string> or list<tuple<string, string>> of the context's argv or environment. */
 static kapsul_status string_list(kpCHostCall *call, char **s, size_t n, bool pairs, kpCValue *out,
                                  kapsul_error *err) {
-    kpCValue *v = vals(call, n);
-    if (!v) return trap(err, "%s", "wasi: too many arguments for the host");
+    kpCValue *v = kpP2_vals(call, n);
+    if (!v) return kpP2_trap(err, "%s", "wasi: too many arguments for the host");
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(s[i]);
         if (!pairs) {
-            if (!string_value(call, s[i], len, &v[i])) return nomem(err);
+            if (!kpP2_stringValue(call, s[i], len, &v[i])) return kpP2_nomem(err);
             continue;
         }
         const char *eq = memchr(s[i], '=', len);
         size_t k = eq ? (size_t)(eq - s[i]) : len;
-        kpCValue *t = vals(call, 2);
-        if (!t || !string_value(call, s[i], k, &t[0]) ||
-            !string_value(call, eq ? eq + 1 : "", eq ? len - k - 1 : 0, &t[1]))
-            return nomem(err);
+        kpCValue *t = kpP2_vals(call, 2);
+        if (!t || !kpP2_stringValue(call, s[i], k, &t[0]) ||
+            !kpP2_stringValue(call, eq ? eq + 1 : "", eq ? len - k - 1 : 0, &t[1]))
+            return kpP2_nomem(err);
         v[i].agg.v = t, v[i].agg.n = 2;
     }
     out->agg.v = v, out->agg.n = (uint32_t)n;
@@ -322,7 +311,7 @@ HOST(kpP2_exitWithCode) {
 
 static kapsul_status stdio_stream(kpP2 *p, uint8_t kind, uint32_t fd, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (res_new(p, (p2res){ .kind = kind, .fd = fd }, &rep) != 0) return nomem(err);
+    if (kpP2_resNew(p, (p2res){ .kind = kind, .fd = fd }, &rep) != 0) return kpP2_nomem(err);
     out->rep = rep;
     return KAPSUL_OK;
 }
@@ -351,19 +340,19 @@ HOST(kpP2_noTerminal) {
 
 HOST(kpP2_errorDebug) {
     P2;
-    p2res *e = res_get(p, a[0].rep, R_ERROR);
-    if (!e) return trap(err, "%s", "wasi: not an error resource");
+    p2res *e = kpP2_resGet(p, a[0].rep, R_ERROR);
+    if (!e) return kpP2_trap(err, "%s", "wasi: not an error resource");
     char b[32];
     snprintf(b, sizeof b, "errno %u", e->errcode);
-    return string_value(call, b, strlen(b), &r[0]) ? KAPSUL_OK : nomem(err);
+    return kpP2_stringValue(call, b, strlen(b), &r[0]) ? KAPSUL_OK : kpP2_nomem(err);
 }
 
 static bool poll_ready(const p2res *x, uint64_t now) { return !x->deadline || x->deadline <= now; }
 
 HOST(kpP2_pollableReady) {
     P2;
-    p2res *x = res_get(p, a[0].rep, R_POLL);
-    if (!x) return trap(err, "%s", "wasi: not a pollable");
+    p2res *x = kpP2_resGet(p, a[0].rep, R_POLL);
+    if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
     r[0].b = poll_ready(x, kpOs_monotonicNs());
     return KAPSUL_OK;
 }
@@ -383,8 +372,8 @@ static kapsul_status sleep_until(kpP2 *p, uint64_t t, kapsul_error *err) {
 
 HOST(kpP2_pollableBlock) {
     P2;
-    p2res *x = res_get(p, a[0].rep, R_POLL);
-    if (!x) return trap(err, "%s", "wasi: not a pollable");
+    p2res *x = kpP2_resGet(p, a[0].rep, R_POLL);
+    if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
     return x->deadline ? sleep_until(p, x->deadline, err) : KAPSUL_OK;
 }
 
@@ -392,18 +381,18 @@ HOST(kpP2_pollableBlock) {
 HOST(kpP2_poll) {
     P2;
     uint32_t n = a[0].agg.n;
-    if (n == 0) return trap(err, "%s", "wasi: poll of an empty list");
+    if (n == 0) return kpP2_trap(err, "%s", "wasi: poll of an empty list");
     uint64_t first = UINT64_MAX;
     for (uint32_t i = 0; i < n; i++) {
-        p2res *x = res_get(p, a[0].agg.v[i].rep, R_POLL);
-        if (!x) return trap(err, "%s", "wasi: not a pollable");
+        p2res *x = kpP2_resGet(p, a[0].agg.v[i].rep, R_POLL);
+        if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
         if (x->deadline < first) first = x->deadline;
     }
     kapsul_status st = first ? sleep_until(p, first, err) : KAPSUL_OK;
     if (st != KAPSUL_OK) return st;
     uint64_t now = kpOs_monotonicNs();
-    kpCValue *v = vals(call, n);
-    if (!v) return nomem(err);
+    kpCValue *v = kpP2_vals(call, n);
+    if (!v) return kpP2_nomem(err);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
         if (poll_ready(&p->res.v[a[0].agg.v[i].rep], now)) v[k++].u = i;
@@ -411,9 +400,9 @@ HOST(kpP2_poll) {
     return KAPSUL_OK;
 }
 
-static kapsul_status new_pollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
+kapsul_status kpP2_newPollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (res_new(p, (p2res){ .kind = R_POLL, .deadline = deadline }, &rep) != 0) return nomem(err);
+    if (kpP2_resNew(p, (p2res){ .kind = R_POLL, .deadline = deadline }, &rep) != 0) return kpP2_nomem(err);
     out->rep = rep;
     return KAPSUL_OK;
 }
@@ -421,19 +410,29 @@ static kapsul_status new_pollable(kpP2 *p, uint64_t deadline, kpCValue *out, kap
 /* Streams are always ready: reads and writes complete (or block) in the call itself. */
 HOST(kpP2_subscribeReady) {
     P2;
-    if (!res_get(p, a[0].rep, R_IN) && !res_get(p, a[0].rep, R_OUT))
-        return trap(err, "%s", "wasi: not a stream");
-    return new_pollable(p, 0, &r[0], err);
+    if (!kpP2_resGet(p, a[0].rep, R_IN) && !kpP2_resGet(p, a[0].rep, R_OUT))
+        return kpP2_trap(err, "%s", "wasi: not a stream");
+    return kpP2_newPollable(p, 0, &r[0], err);
 }
 
 /* Read up to len bytes (at most MAX_IO) from an input stream: ok(bytes), or closed at the end. */
 static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len, kpCValue *out, uint64_t *got,
                              kapsul_error *err) {
     uint32_t want = len > MAX_IO ? MAX_IO : (uint32_t)len;
-    uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)want);
-    if (!m) return nomem(err);
-    kp_st32(m, SCRATCH_HDR), kp_st32(m + 4, want); /* one iovec at 0; the count goes to 16 */
     kapsul_status st;
+    kpCValue *pl;
+    if (s->obj) { /* a wasi:http body in memory */
+        const uint8_t *data = NULL;
+        size_t n = 0;
+        kpP2Http_read(s, want, &data, &n);
+        if (n == 0 && want > 0) return stream_error(p, call, out, 0, err);
+        *got = n;
+        if ((st = kpP2_putResult(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
+        return kpP2_bytesValue(call, data, n, pl) ? KAPSUL_OK : kpP2_nomem(err);
+    }
+    uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)want);
+    if (!m) return kpP2_nomem(err);
+    kp_st32(m, SCRATCH_HDR), kp_st32(m + 4, want); /* one iovec at 0; the count goes to 16 */
     uint16_t e;
     if (s->file) {
         uint64_t args[5] = { s->fd, 0, 1, s->offset, 16 };
@@ -448,24 +447,23 @@ static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len,
     if (done == 0 && want > 0) return stream_error(p, call, out, 0, err);
     s->offset += done;
     *got = done;
-    kpCValue *pl;
-    if ((st = put_result(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
-    if (!bytes_value(call, p->scratch + SCRATCH_HDR, done, pl)) return nomem(err);
+    if ((st = kpP2_putResult(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if (!kpP2_bytesValue(call, p->scratch + SCRATCH_HDR, done, pl)) return kpP2_nomem(err);
     return KAPSUL_OK;
 }
 
 HOST(kpP2_read) {
     P2;
-    p2res *s = res_get(p, a[0].rep, R_IN);
-    if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    p2res *s = kpP2_resGet(p, a[0].rep, R_IN);
+    if (!s) return kpP2_trap(err, "%s", "wasi: not an input-stream");
     uint64_t got;
     return do_read(p, call, s, a[1].u, &r[0], &got, err);
 }
 
 HOST(kpP2_skip) {
     P2;
-    p2res *s = res_get(p, a[0].rep, R_IN);
-    if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    p2res *s = kpP2_resGet(p, a[0].rep, R_IN);
+    if (!s) return kpP2_trap(err, "%s", "wasi: not an input-stream");
     uint64_t got = 0;
     kapsul_status st = do_read(p, call, s, a[1].u, &r[0], &got, err);
     if (st == KAPSUL_OK && r[0].var.disc == 0) r[0].var.payload->u = got;
@@ -474,9 +472,9 @@ HOST(kpP2_skip) {
 
 HOST(kpP2_checkWrite) {
     P2;
-    if (!res_get(p, a[0].rep, R_OUT)) return trap(err, "%s", "wasi: not an output-stream");
+    if (!kpP2_resGet(p, a[0].rep, R_OUT)) return kpP2_trap(err, "%s", "wasi: not an output-stream");
     kpCValue *pl;
-    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->u = MAX_IO;
     return st;
 }
@@ -485,6 +483,7 @@ HOST(kpP2_checkWrite) {
 static uint16_t write_all(kpP2 *p, p2res *s, const uint8_t *b, size_t n, int zero, kapsul_error *err,
                           kapsul_status *st) {
     *st = KAPSUL_OK;
+    if (s->obj) return kpP2Http_write(s, b, n, zero != 0);
     while (n > 0) {
         uint32_t piece = n > MAX_IO ? MAX_IO : (uint32_t)n;
         uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)piece);
@@ -517,11 +516,11 @@ static uint16_t write_all(kpP2 *p, p2res *s, const uint8_t *b, size_t n, int zer
 
 HOST(kpP2_write) {
     P2;
-    p2res *s = res_get(p, a[0].rep, R_OUT);
-    if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = kpP2_resGet(p, a[0].rep, R_OUT);
+    if (!s) return kpP2_trap(err, "%s", "wasi: not an output-stream");
     uint32_t n = a[1].agg.n;
     uint8_t *b = kpCArena_alloc(call->arena, n ? n : 1);
-    if (!b) return nomem(err);
+    if (!b) return kpP2_nomem(err);
     for (uint32_t i = 0; i < n; i++) b[i] = (uint8_t)a[1].agg.v[i].u;
     kapsul_status st;
     uint16_t e = write_all(p, s, b, n, 0, err, &st);
@@ -533,8 +532,8 @@ HOST(kpP2_write) {
 
 HOST(kpP2_writeZeroes) {
     P2;
-    p2res *s = res_get(p, a[0].rep, R_OUT);
-    if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = kpP2_resGet(p, a[0].rep, R_OUT);
+    if (!s) return kpP2_trap(err, "%s", "wasi: not an output-stream");
     kapsul_status st;
     uint16_t e = write_all(p, s, NULL, a[1].u > MAX_IO ? MAX_IO : (size_t)a[1].u, 1, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -543,9 +542,29 @@ HOST(kpP2_writeZeroes) {
     return KAPSUL_OK;
 }
 
+/* splice: read up to len bytes from the input stream and write them all to the output stream;
+ * ok(bytes moved), or the error of whichever side failed (closed at the input's end). */
+HOST(kpP2_splice) {
+    P2;
+    p2res *o = kpP2_resGet(p, a[0].rep, R_OUT), *in = kpP2_resGet(p, a[1].rep, R_IN);
+    if (!o || !in) return kpP2_trap(err, "%s", "wasi: splice: not an output-stream and an input-stream");
+    uint64_t got = 0;
+    kapsul_status st = do_read(p, call, in, a[2].u, &r[0], &got, err);
+    if (st != KAPSUL_OK || r[0].var.disc != 0) return st;
+    const kpCValue *bytes = r[0].var.payload;
+    uint8_t *b = kpCArena_alloc(call->arena, got ? got : 1);
+    if (!b) return kpP2_nomem(err);
+    for (uint64_t i = 0; i < got; i++) b[i] = (uint8_t)bytes->agg.v[i].u;
+    uint16_t e = write_all(p, o, b, got, 0, err, &st);
+    if (st != KAPSUL_OK) return st;
+    if (e) return stream_error(p, call, &r[0], e, err);
+    r[0].var.payload->u = got;
+    return KAPSUL_OK;
+}
+
 HOST(kpP2_flush) {
     P2;
-    if (!res_get(p, a[0].rep, R_OUT)) return trap(err, "%s", "wasi: not an output-stream");
+    if (!kpP2_resGet(p, a[0].rep, R_OUT)) return kpP2_trap(err, "%s", "wasi: not an output-stream");
     r[0].var.disc = 0, r[0].var.payload = NULL;
     return KAPSUL_OK;
 }
@@ -568,18 +587,18 @@ HOST(kpP2_monotonicResolution) {
 
 HOST(kpP2_subscribeInstant) {
     P2;
-    return new_pollable(p, a[0].u ? a[0].u : 1, &r[0], err);
+    return kpP2_newPollable(p, a[0].u ? a[0].u : 1, &r[0], err);
 }
 
 HOST(kpP2_subscribeDuration) {
     P2;
     uint64_t now = kpOs_monotonicNs();
-    return new_pollable(p, a[0].u > UINT64_MAX - now ? UINT64_MAX : now + a[0].u, &r[0], err);
+    return kpP2_newPollable(p, a[0].u > UINT64_MAX - now ? UINT64_MAX : now + a[0].u, &r[0], err);
 }
 
 static kapsul_status datetime(kpCHostCall *call, uint64_t ns, kpCValue *out, kapsul_error *err) {
-    kpCValue *v = vals(call, 2);
-    if (!v) return nomem(err);
+    kpCValue *v = kpP2_vals(call, 2);
+    if (!v) return kpP2_nomem(err);
     v[0].u = ns / 1000000000u, v[1].u = ns % 1000000000u;
     out->agg.v = v, out->agg.n = 2;
     return KAPSUL_OK;
@@ -601,19 +620,21 @@ HOST(kpP2_wallResolution) {
 
 HOST(kpP2_randomBytes) {
     P2;
-    if (a[0].u > MAX_IO) return trap(err, "%s", "wasi: get-random-bytes: more than 1 MiB asked for at once");
+    if (a[0].u > MAX_IO)
+        return kpP2_trap(err, "%s", "wasi: get-random-bytes: more than 1 MiB asked for at once");
     size_t n = (size_t)a[0].u;
     uint8_t *b = kpCArena_alloc(call->arena, n ? n : 1);
-    if (!b) return nomem(err);
-    if (n && kpOs_random(b, n) != KP_OS_OK) return trap(err, "%s", "wasi: the host's random source failed");
-    return bytes_value(call, b, n, &r[0]) ? KAPSUL_OK : nomem(err);
+    if (!b) return kpP2_nomem(err);
+    if (n && kpOs_random(b, n) != KP_OS_OK)
+        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
+    return kpP2_bytesValue(call, b, n, &r[0]) ? KAPSUL_OK : kpP2_nomem(err);
 }
 
 HOST(kpP2_randomU64) {
     P2;
     uint64_t v = 0;
     if (kpOs_random(&v, sizeof v) != KP_OS_OK)
-        return trap(err, "%s", "wasi: the host's random source failed");
+        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
     r[0].u = v;
     return KAPSUL_OK;
 }
@@ -621,9 +642,10 @@ HOST(kpP2_randomU64) {
 HOST(kpP2_insecureSeed) {
     P2;
     uint64_t s[2] = { 0, 0 };
-    if (kpOs_random(s, sizeof s) != KP_OS_OK) return trap(err, "%s", "wasi: the host's random source failed");
-    kpCValue *v = vals(call, 2);
-    if (!v) return nomem(err);
+    if (kpOs_random(s, sizeof s) != KP_OS_OK)
+        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
+    kpCValue *v = kpP2_vals(call, 2);
+    if (!v) return kpP2_nomem(err);
     v[0].u = s[0], v[1].u = s[1];
     r[0].agg.v = v, r[0].agg.n = 2;
     return KAPSUL_OK;
@@ -636,16 +658,16 @@ HOST(kpP2_getDirectories) {
     kapsul_wasi *w = p->w;
     uint32_t n = 0;
     for (uint32_t fd = 0; fd < w->nfds; fd++) n += w->fds[fd].preopen != NULL;
-    kpCValue *v = vals(call, n);
-    if (!v) return nomem(err);
+    kpCValue *v = kpP2_vals(call, n);
+    if (!v) return kpP2_nomem(err);
     uint32_t k = 0;
     for (uint32_t fd = 0; fd < w->nfds && k < n; fd++) {
         if (!w->fds[fd].preopen) continue;
-        kpCValue *t = vals(call, 2);
+        kpCValue *t = kpP2_vals(call, 2);
         uint32_t rep;
-        if (!t || !string_value(call, w->fds[fd].preopen, strlen(w->fds[fd].preopen), &t[1]))
-            return nomem(err);
-        if (res_new(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) return nomem(err);
+        if (!t || !kpP2_stringValue(call, w->fds[fd].preopen, strlen(w->fds[fd].preopen), &t[1]))
+            return kpP2_nomem(err);
+        if (kpP2_resNew(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) return kpP2_nomem(err);
         t[0].rep = rep;
         v[k].agg.v = t, v[k++].agg.n = 2;
     }
@@ -653,21 +675,21 @@ HOST(kpP2_getDirectories) {
     return KAPSUL_OK;
 }
 
-static p2res *desc(kpP2 *p, const kpCValue *a) { return res_get(p, a->rep, R_DESC); }
+static p2res *desc(kpP2 *p, const kpCValue *a) { return kpP2_resGet(p, a->rep, R_DESC); }
 
 static kapsul_status via_stream(kpP2 *p, kpCHostCall *call, const kpCValue *a, uint8_t kind, uint64_t offset,
                                 bool append, kpCValue *out, kapsul_error *err) {
     p2res *d = desc(p, a);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, kind == R_IN ? KP_R_FD_READ : KP_R_FD_WRITE, &f);
     if (e) return fs_err(call, out, e, err);
     if (f->filetype == KP_FT_DIR) return fs_err(call, out, KP_WE_ISDIR, err);
     uint32_t rep;
     p2res s = { .kind = kind, .fd = d->fd, .file = true, .offset = offset, .append = append };
-    if (res_new(p, s, &rep) != 0) return nomem(err);
+    if (kpP2_resNew(p, s, &rep) != 0) return kpP2_nomem(err);
     kpCValue *pl;
-    kapsul_status st = put_result(call, out, 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, out, 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->rep = rep;
     return st;
 }
@@ -688,7 +710,7 @@ HOST(kpP2_appendViaStream) {
 HOST(kpP2_getFlags) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, 0, &f);
     if (e) return fs_err(call, &r[0], e, err);
@@ -696,7 +718,7 @@ HOST(kpP2_getFlags) {
     if (f->filetype == KP_FT_DIR) fl |= 1u | (f->read_only ? 0 : 32u); /* read, mutate-directory */
     else fl |= ((f->base & KP_R_FD_READ) ? 1u : 0) | ((f->base & KP_R_FD_WRITE) ? 2u : 0);
     kpCValue *pl;
-    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->flags = fl;
     return st;
 }
@@ -718,12 +740,12 @@ static uint32_t dtype(uint8_t ft) {
 HOST(kpP2_getType) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, 0, &f);
     if (e) return fs_err(call, &r[0], e, err);
     kpCValue *pl;
-    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = dtype(f->filetype);
     return st;
 }
@@ -731,14 +753,14 @@ HOST(kpP2_getType) {
 /* A descriptor-stat record from a preview1 filestat at scratch offset 32. */
 static kapsul_status stat_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsul_error *err) {
     const uint8_t *m = p->scratch + 32;
-    kpCValue *v = vals(call, 6);
-    if (!v) return nomem(err);
+    kpCValue *v = kpP2_vals(call, 6);
+    if (!v) return kpP2_nomem(err);
     v[0].var.disc = dtype(m[16]);
     v[1].u = kp_ld64(m + 24);
     v[2].u = kp_ld64(m + 32);
     for (int i = 0; i < 3; i++) {
-        kpCValue *t = vals(call, 1);
-        if (!t || datetime(call, kp_ld64(m + 40 + 8 * i), t, err) != KAPSUL_OK) return nomem(err);
+        kpCValue *t = kpP2_vals(call, 1);
+        if (!t || datetime(call, kp_ld64(m + 40 + 8 * i), t, err) != KAPSUL_OK) return kpP2_nomem(err);
         v[3 + i].var.disc = 1, v[3 + i].var.payload = t;
     }
     out->agg.v = v, out->agg.n = 6;
@@ -759,8 +781,8 @@ static bool put_path(kpP2 *p, const kpCValue *s) {
 static uint16_t filestat(kpP2 *p, const kpCValue *a, bool at, kapsul_status *st, kapsul_error *err) {
     p2res *d = desc(p, &a[0]);
     *st = KAPSUL_OK;
-    if (!d) return *st = trap(err, "%s", "wasi: not a descriptor"), 0;
-    if (at ? !put_path(p, &a[2]) : !scratch(p, SCRATCH_HDR)) return *st = nomem(err), 0;
+    if (!d) return *st = kpP2_trap(err, "%s", "wasi: not a descriptor"), 0;
+    if (at ? !put_path(p, &a[2]) : !scratch(p, SCRATCH_HDR)) return *st = kpP2_nomem(err), 0;
     uint64_t args[5] = { d->fd, 32 };
     if (at) args[1] = a[1].flags & 1u, args[2] = SCRATCH_HDR, args[3] = a[2].str.len, args[4] = 32;
     return at ? p1(p, kpWasi_pathFilestatGet, err, st, 5, args)
@@ -774,7 +796,7 @@ static kapsul_status stat_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, 
     if (st != KAPSUL_OK) return st;
     if (e) return fs_err(call, &r[0], e, err);
     kpCValue *pl;
-    if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
     return stat_value(p, call, pl, err);
 }
 
@@ -793,8 +815,8 @@ HOST(kpP2_statAt) {
 HOST(kpP2_openAt) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[2])) return nomem(err);
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!put_path(p, &a[2])) return kpP2_nomem(err);
     uint32_t dflags = a[4].flags;
     uint64_t base = (dflags & (2u | 32u)) ? KP_R_ALL : (KP_R_ALL & ~KP_R_MUTATE);
     kapsul_status st;
@@ -805,12 +827,12 @@ HOST(kpP2_openAt) {
     if (st != KAPSUL_OK) return st;
     if (e) return fs_err(call, &r[0], e, err);
     uint32_t fd = kp_ld32(p->scratch + 16), rep;
-    if (res_new(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) {
+    if (kpP2_resNew(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) {
         kpWasiFd_close(&p->w->fds[fd]);
-        return nomem(err);
+        return kpP2_nomem(err);
     }
     kpCValue *pl;
-    if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
     pl->rep = rep;
     return KAPSUL_OK;
 }
@@ -818,8 +840,8 @@ HOST(kpP2_openAt) {
 static kapsul_status path_op(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpWasiHandler h, kpCValue *out,
                              kapsul_error *err) {
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[1])) return nomem(err);
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!put_path(p, &a[1])) return kpP2_nomem(err);
     kapsul_status st;
     uint64_t args[3] = { d->fd, SCRATCH_HDR, a[1].str.len };
     uint16_t e = p1(p, h, err, &st, 3, args);
@@ -845,14 +867,14 @@ HOST(kpP2_unlinkFileAt) {
 HOST(kpP2_readDirectory) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, KP_R_FD_READDIR, &f);
     if (e) return fs_err(call, &r[0], e, err);
     uint32_t rep;
-    if (res_new(p, (p2res){ .kind = R_DIR, .fd = d->fd }, &rep) != 0) return nomem(err);
+    if (kpP2_resNew(p, (p2res){ .kind = R_DIR, .fd = d->fd }, &rep) != 0) return kpP2_nomem(err);
     kpCValue *pl;
-    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->rep = rep;
     return st;
 }
@@ -860,10 +882,10 @@ HOST(kpP2_readDirectory) {
 /* The next entry through fd_readdir at the stream's cookie, without "." and "..". */
 HOST(kpP2_readDirectoryEntry) {
     P2;
-    p2res *ds = res_get(p, a[0].rep, R_DIR);
-    if (!ds) return trap(err, "%s", "wasi: not a directory-entry-stream");
+    p2res *ds = kpP2_resGet(p, a[0].rep, R_DIR);
+    if (!ds) return kpP2_trap(err, "%s", "wasi: not a directory-entry-stream");
     const uint32_t len = 4096;
-    if (!scratch(p, SCRATCH_HDR + len)) return nomem(err);
+    if (!scratch(p, SCRATCH_HDR + len)) return kpP2_nomem(err);
     for (;;) {
         kapsul_status st;
         uint64_t args[5] = { ds->fd, SCRATCH_HDR, len, ds->offset, 16 };
@@ -872,7 +894,7 @@ HOST(kpP2_readDirectoryEntry) {
         if (e) return fs_err(call, &r[0], e, err);
         uint32_t used = kp_ld32(p->scratch + 16);
         kpCValue *pl;
-        if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+        if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
         if (used < 24) { /* the end */
             pl->var.disc = 0, pl->var.payload = NULL;
             return KAPSUL_OK;
@@ -883,8 +905,8 @@ HOST(kpP2_readDirectoryEntry) {
         ds->offset = kp_ld64(h);
         const char *name = (const char *)h + 24;
         if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) continue;
-        kpCValue *rec = vals(call, 2), *some = vals(call, 1);
-        if (!rec || !some || !string_value(call, name, nlen, &rec[1])) return nomem(err);
+        kpCValue *rec = kpP2_vals(call, 2), *some = kpP2_vals(call, 1);
+        if (!rec || !some || !kpP2_stringValue(call, name, nlen, &rec[1])) return kpP2_nomem(err);
         rec[0].var.disc = dtype(h[20]);
         some->agg.v = rec, some->agg.n = 2;
         pl->var.disc = 1, pl->var.payload = some;
@@ -894,10 +916,10 @@ HOST(kpP2_readDirectoryEntry) {
 
 /* metadata-hash: the device and inode, which identify the file as the hash must. */
 static kapsul_status hash_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsul_error *err) {
-    kpCValue *pl, *v = vals(call, 2);
-    if (!v) return nomem(err);
+    kpCValue *pl, *v = kpP2_vals(call, 2);
+    if (!v) return kpP2_nomem(err);
     v[0].u = kp_ld64(p->scratch + 32 + 8), v[1].u = kp_ld64(p->scratch + 32);
-    kapsul_status st = put_result(call, out, 0, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, out, 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->agg.v = v, pl->agg.n = 2;
     return st;
 }
@@ -923,7 +945,7 @@ HOST(kpP2_metadataHashAt) {
 HOST(kpP2_sync) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
     kapsul_status st;
     uint64_t args[1] = { d->fd };
     uint16_t e = p1(p, kpWasi_fdSync, err, &st, 1, args);
@@ -935,10 +957,10 @@ HOST(kpP2_sync) {
 
 HOST(kpP2_filesystemErrorCode) {
     P2;
-    p2res *e = res_get(p, a[0].rep, R_ERROR);
-    if (!e) return trap(err, "%s", "wasi: not an error resource");
+    p2res *e = kpP2_resGet(p, a[0].rep, R_ERROR);
+    if (!e) return kpP2_trap(err, "%s", "wasi: not an error resource");
     kpCValue *pl;
-    kapsul_status st = put_result(call, &r[0], 1, &pl, true, err);
+    kapsul_status st = kpP2_putResult(call, &r[0], 1, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = fs_code(e->errcode);
     return st;
 }
@@ -952,8 +974,10 @@ typedef struct p2fn {
 
 static const p2fn fns[] = {
 #define KP_P2_FN(iface, name, shape, fn) { iface, name, shape, fn },
+#define KP_P2_FN_EXT KP_P2_FN
 #include "wasip2/funcs.def"
 #undef KP_P2_FN
+#undef KP_P2_FN_EXT
 };
 
 kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,
@@ -993,6 +1017,8 @@ kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_
             return st;
     for (size_t i = 0; i < NRES; i++)
         if ((st = kpCHost_type(hi, resource_names[i], p->types[i], err)) != KAPSUL_OK) return st;
+    /* wasi:http/types: `use wasi:io/error.{error as io-error}` */
+    if ((st = kpCHost_type(hi, "io-error", p->types[3], err)) != KAPSUL_OK) return st;
     *out = hi;
     return KAPSUL_OK;
 }
