@@ -201,6 +201,9 @@ static void describe_end(const kpInstance_output *o, reply *r) {
          * kapsul run prints them (docs/DEBUGGING.md), as many as fit. */
         size_t n = (size_t)snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s",
                                     kapsul_trap_name(o->error.trap));
+        if (o->error.trap == KAPSUL_TRAP_HOST && o->error.message[0]) /* the host says why */
+            n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, " (%.160s)", o->error.message);
+        if (n >= sizeof r->outcome_buf) n = sizeof r->outcome_buf - 1;
         for (int i = 0; i < o->error.nframes && i < 3 && n < sizeof r->outcome_buf; i++) {
             const kapsul_frame *f = &o->error.frames[i];
             kapsul_location loc[8];
