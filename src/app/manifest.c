@@ -281,7 +281,7 @@ bool kpManifest_outboundAllows(const char *pattern, const char *scheme, const ch
     } else {
         phost = rest, phlen = colon ? (size_t)(colon - rest) : (size_t)(end - rest);
     }
-    if (memchr(phost, '/', phlen)) return false; /* an address prefix */
+    if (memchr(phost, '/', phlen) || same_text(phost, phlen, "self", 4)) return false; /* not yet */
     bool host_ok = (phlen == 1 && phost[0] == '*') ||
                    (phlen > 2 && phost[0] == '*' && phost[1] == '.' && hlen > phlen - 1 &&
                     same_text(host + hlen - (phlen - 1), phlen - 1, phost + 1, phlen - 1)) ||

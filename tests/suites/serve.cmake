@@ -40,3 +40,14 @@ endif()
 add_test(NAME serve.tenants
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_tenants.py $<TARGET_FILE:kapsul> 500)
 set_tests_properties(serve.tenants PROPERTIES LABELS "serve" TIMEOUT 600)
+# serve.components  tests/serve/test_components.py: wasi:http components (issue 16) under kapsul
+#               serve and kapsul up: a componentize-js handler built at test time (GET, POST, headers,
+#               status, 140 requests each on a fresh instance, outbound allowed and denied through a
+#               local http.server, Spin's executor and per-component allowed_outbound_hosts), the same
+#               answers as `jco serve --isolate-requests instance` on node, and a hostile handler
+#               (trap, no response, loop, error-code, unfinished body, bad header names). Needs
+#               tests/component/node_modules (scripts/setup.sh).
+add_test(NAME serve.components
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                 ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(serve.components PROPERTIES LABELS "serve;component" TIMEOUT 1200)

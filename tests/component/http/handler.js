@@ -3,7 +3,7 @@
 // under `jco serve` as the reference. Routes:
 //   GET  /hello          200 "hello from js\n" with x-handler: componentize-js
 //   GET  /count          "count=N": a module-level counter (1 on every fresh instance)
-//   POST /echo           the request body back, with its content-type
+//   POST /echo           the request body back (any bytes), with its content-type
 //   GET  /headers        x-echo: the request's x-in header; the body lists the method and path
 //   GET  /status/N       status N, body "status N\n"
 //   GET  /fetch          fetch(URL in the x-target header): "upstream STATUS: BODY", or 502 on error
@@ -17,7 +17,7 @@ async function handle(req) {
     return new Response("hello from js\n", { headers: { "x-handler": "componentize-js" } });
   if (path === "/count") return new Response(`count=${count}\n`);
   if (path === "/echo") {
-    const body = await req.text();
+    const body = new Uint8Array(await req.arrayBuffer());
     return new Response(body, {
       status: req.method === "POST" ? 200 : 405,
       headers: { "content-type": req.headers.get("content-type") || "application/octet-stream" },
