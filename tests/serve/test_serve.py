@@ -601,7 +601,7 @@ def test_up_refuses_module_under_spin_executor():
     r = subprocess.run([KAPSUL, "up", "-f", d, "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
     path = os.path.join(d, "spin.toml")
     assert r.returncode == 1, r
-    assert re.match(re.escape(path) + r":11:1: component 'wild' is a core module: .*wagi", r.stderr), r.stderr
+    assert re.search("^" + re.escape(path) + r":11:1: component 'wild' is a core module: .*wagi", r.stderr, re.M), r.stderr
 
 
 def test_up_bad_manifests():
