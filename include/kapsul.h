@@ -647,6 +647,16 @@ KAPSUL_API kapsul_status kapsul_template_instantiate_with(kapsul_template *tpl, 
                                                           kapsul_instance **out, kapsul_error *err);
 /* Slots of the pool not in use right now (for tests and metrics). */
 KAPSUL_API uint32_t kapsul_template_pool_free(kapsul_template *tpl);
+/* What a template saves per instance, for metrics and messages. */
+typedef struct kapsul_template_info {
+    uint32_t pool_size;   /* memory slots; 0: the module defines no memory, nothing is pooled */
+    bool data_in_image;   /* every active data segment is in the image; false: they are applied
+                             at each instantiation (an offset that is not a constant, a segment
+                             past the initial memory or for an imported memory) */
+    size_t image_bytes;   /* bytes of the copy-on-write image (data up to its last page) */
+    size_t initial_bytes; /* the pooled memory's initial size */
+} kapsul_template_info;
+KAPSUL_API void kapsul_template_describe(const kapsul_template *tpl, kapsul_template_info *out);
 
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 

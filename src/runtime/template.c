@@ -274,6 +274,16 @@ uint32_t kapsul_template_pool_free(kapsul_template *t) {
     return n;
 }
 
+void kapsul_template_describe(const kapsul_template *t, kapsul_template_info *out) {
+    const kpModule *m = t->module->m;
+    bool active = false;
+    for (uint32_t i = 0; i < m->ndatas && !active; i++) active = m->datas[i].mode == kpSeg_ACTIVE;
+    *out = (kapsul_template_info){ .pool_size = t->nslots,
+                                   .data_in_image = t->data_done || !active,
+                                   .image_bytes = t->image_len,
+                                   .initial_bytes = t->init_bytes };
+}
+
 /* ---- Taking and returning slots ---- */
 
 static void put_back(kapsul_template *t, kpSlot *s) {
