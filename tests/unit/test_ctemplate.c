@@ -8,7 +8,8 @@
  * another core instance imports, a handle table, and the next instance must see none of it, 300
  * times in a row and on 2 threads at once; the fallbacks (a pool in use to the last slot, a module
  * whose pool cannot be reserved) give the same instances; allocation failure at every allocation
- * of a template's life (KP_TESTING builds).
+ * of a template's life (KP_TESTING builds). With arguments, the same comparison on a component
+ * built at test time (componentize-js, Spin's j2w: tests/component/run-js.py).
  *
  * Run from the source directory (ctest does): the components are read from tests/component.
  */
@@ -400,8 +401,94 @@ static void test_allocfail(void) {
 }
 #endif
 
-int main(void) {
-    if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK || !mkdtemp(tmp)) return 1;
+/* ---- Components built at test time (tests/suites/component.cmake) ---- */
+
+static kapsul_status no_host(void *env, kpCHostCall *call, const kpCValue *p, kpCValue *r,
+                             kapsul_error *err) {
+    (void)env, (void)call, (void)p, (void)r;
+    return kpError_set(err, KAPSUL_ERR_TRAP, 0, "stand-in host function called");
+}
+
+/* The WASI 0.2 host, and a stand-in instance for interfaces it lacks (wasi:http while the HTTP
+ * host is elsewhere): instantiation links, a call of a stand-in traps. */
+static bool all_stand_ins;
+
+static kapsul_status resolve_any(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,
+                                 kapsul_error *err) {
+    kapsul_status st = all_stand_ins ? KAPSUL_ERR_NOT_FOUND : kpP2_resolve(env, ci, name, len, out, err);
+    return st == KAPSUL_ERR_NOT_FOUND ? kpCHost_any(ci, "stand-in", no_host, NULL, out, err) : st;
+}
+
+/* test_ctemplate [--stand-ins] COMPONENT CALLS WANT: CALLS (';'-separated, "has:IFACE#FUNC" checks
+ * an export) in 5 instances in a row each way, each giving WANT (the results, each followed by
+ * ';'). --stand-ins: every import is a stand-in (a component the WASI host cannot serve yet). */
+static int external(const char *path, const char *calls, const char *want) {
+    kpBuf b = load(path);
+    kpCPre *pre = NULL;
+    kpCTemplate *tpl = NULL;
+    kapsul_error err;
+    CHECK(kpCPre_new(engine, b.data, b.len, &pre, &err) == KAPSUL_OK);
+    kpBuf_free(&b);
+    CHECK(pre && kpCTemplate_new(pre, NULL, &tpl, &err) == KAPSUL_OK);
+    for (int i = 0; tpl && i < 10; i++) {
+        kapsul_wasi_config wc = { .stdin_fd = -1, .mem_stdio = 7 };
+        kapsul_wasi *w = NULL;
+        kpP2 *host = NULL;
+        kapsul_store *store = NULL;
+        kpCInstance *ci = NULL;
+        outcome o = { 0 };
+        CHECK(kapsul_wasi_new(&wc, &w, &err) == KAPSUL_OK && kpP2_new(w, &host, &err) == KAPSUL_OK &&
+              kapsul_store_new(engine, &store, &err) == KAPSUL_OK);
+        o.st = i % 2 ? kpCTemplate_instantiate(tpl, store, resolve_any, host, &ci, &err)
+                     : kpCInstance_new(pre, store, resolve_any, host, &ci, &err);
+        if (o.st != KAPSUL_OK) snprintf(o.msg, sizeof o.msg, "%s", err.message);
+        char list[256];
+        snprintf(list, sizeof list, "%s", calls);
+        char *save = NULL;
+        for (char *c = strtok_r(list, ";", &save); ci && c && o.st == KAPSUL_OK;
+             c = strtok_r(NULL, ";", &save)) {
+            if (strncmp(c, "has:", 4) == 0) {
+                char iface[128];
+                const char *hash = strchr(c, '#');
+                snprintf(iface, sizeof iface, "%.*s", hash ? (int)(hash - c - 4) : 0, c + 4);
+                strcat(o.result, hash && kpCInstance_func(ci, iface, hash + 1) ? "yes" : "no");
+            } else {
+                call(ci, c, &o);
+            }
+            size_t e = strlen(o.result);
+            if (o.st == KAPSUL_OK && e < sizeof o.result - 1) o.result[e] = ';', o.result[e + 1] = 0;
+        }
+        if (o.st != KAPSUL_OK || strcmp(o.result, want) != 0)
+            show(i % 2 ? "template" : "kpCInstance_new", &o);
+        CHECK(o.st == KAPSUL_OK && strcmp(o.result, want) == 0);
+        kpCInstance_free(ci);
+        kapsul_store_free(store);
+        kpP2_free(host);
+        kapsul_wasi_free(w);
+    }
+    if (tpl) {
+        char d[1024];
+        kpCTemplate_describe(tpl, d, sizeof d);
+        printf("%s", d);
+        CHECK(strstr(d, "core module 0: template: ") != NULL);
+        kpCTemplateStats s;
+        kpCTemplate_stats(tpl, &s);
+        CHECK(s.instances == 5 && s.core_linked == 0 && s.core_pooled >= 5);
+    }
+    kpCTemplate_free(tpl);
+    kpCPre_free(pre);
+    kapsul_engine_free(engine);
+    return kpt_finish();
+}
+
+int main(int argc, char **argv) {
+    if (kapsul_engine_new(NULL, &engine, NULL) != KAPSUL_OK) return 1;
+    all_stand_ins = argc == 5 && strcmp(argv[1], "--stand-ins") == 0;
+    if (argc == 4 || all_stand_ins) return external(argv[argc - 3], argv[argc - 2], argv[argc - 1]);
+    if (argc != 1 || !mkdtemp(tmp)) {
+        fprintf(stderr, "usage: test_ctemplate [[--stand-ins] COMPONENT CALLS WANT]\n");
+        return 2;
+    }
     char path[96];
     snprintf(path, sizeof path, "%s/data", tmp);
     mkdir(path, 0700);
