@@ -568,7 +568,8 @@ KAPSUL_API kapsul_memory *kapsul_instance_memory(kapsul_instance *instance, cons
  * kapsul_linker_instantiate would begin it.
  *
  * Imports: a template resolves only function imports, each to a host function of this list
- * (wasi_snapshot_preview1 included: kapsul_wasi_template_imports fills them in). */
+ * (wasi_snapshot_preview1 included: kapsul_wasi_template_imports fills them in), or takes every
+ * import, of any kind, at each instantiation (imports_per_instance below). */
 typedef struct kapsul_template_import {
     const char *module, *name;    /* NUL-terminated; copied */
     const kapsul_valkind *params; /* copied; may be NULL when the count is 0 */
@@ -595,6 +596,12 @@ typedef struct kapsul_template_config {
      * for large ones touched sparsely. Either way the next guest sees the image and zeros.
      * Kept pages stay resident in every slot once used: up to pool_size * keep bytes. */
     size_t keep_resident_bytes;
+    /* true: kapsul_template_new resolves no import (imports is ignored); every instance gets
+     * its imports, of any kind, from kapsul_template_instantiate_with. For hosts that link a
+     * module to objects made per instance: other instances of the same request (a component's
+     * core instances share memories, tables and functions), host functions with per-request
+     * state. The module may then import memories too; the pooled one is the memory it defines. */
+    bool imports_per_instance;
 } kapsul_template_config;
 
 typedef struct kapsul_template kapsul_template;
@@ -630,8 +637,26 @@ KAPSUL_API void kapsul_template_free(kapsul_template *tpl);
  * store (the pool's free list is locked for the few instructions of a take or a return). */
 KAPSUL_API kapsul_status kapsul_template_instantiate(kapsul_template *tpl, kapsul_store *store, void *env,
                                                      kapsul_instance **out, kapsul_error *err);
+/* kapsul_template_instantiate with the module's imports given: imports[i] is module import i
+ * (kapsul_import_info order; nimports must be the module's import count), checked as
+ * kapsul_linker_instantiate checks them (KAPSUL_ERR_UNLINKABLE names the first that does not
+ * fit). The objects must live in store. Any template takes this call; one built with
+ * imports_per_instance takes only this one when its module has imports (else KAPSUL_ERR_ARG). */
+KAPSUL_API kapsul_status kapsul_template_instantiate_with(kapsul_template *tpl, kapsul_store *store,
+                                                          const kapsul_extern *imports, size_t nimports,
+                                                          kapsul_instance **out, kapsul_error *err);
 /* Slots of the pool not in use right now (for tests and metrics). */
 KAPSUL_API uint32_t kapsul_template_pool_free(kapsul_template *tpl);
+/* What a template saves per instance, for metrics and messages. */
+typedef struct kapsul_template_info {
+    uint32_t pool_size;   /* memory slots; 0: the module defines no memory, nothing is pooled */
+    bool data_in_image;   /* every active data segment is in the image; false: they are applied
+                             at each instantiation (an offset that is not a constant, a segment
+                             past the initial memory or for an imported memory) */
+    size_t image_bytes;   /* bytes of the copy-on-write image (data up to its last page) */
+    size_t initial_bytes; /* the pooled memory's initial size */
+} kapsul_template_info;
+KAPSUL_API void kapsul_template_describe(const kapsul_template *tpl, kapsul_template_info *out);
 
 /* ---- WASI (wasi_snapshot_preview1) ------------------------------------------------------------ */
 

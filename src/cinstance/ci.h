@@ -133,6 +133,7 @@ typedef struct kpCBlock {
 
 struct kpCInstance {
     kpCPre *pre;
+    kpCTemplate *tpl; /* made from a template (kpCTemplate_instantiate), or NULL */
     const kpComponent *c;
     kapsul_store *store;
     kpCFrame *frames;
@@ -151,6 +152,15 @@ void *kpCI_alloc(kpCInstance *ci, size_t size);
 const char *kpCFunc_shape(kpCInstance *ci, kpCFunc *f);
 /* The shape of function type id `type`, allocated from ci. */
 const char *kpCI_shape(kpCInstance *ci, uint32_t type);
+
+/* template.c: instantiate core module `module` of ci's component with imports[i] for its import
+ * i (kpModule order): from the module's template when ci was made from a template that has one,
+ * else through a linker. Statuses as kapsul_linker_instantiate's. */
+kapsul_status kpCTemplate_core(kpCInstance *ci, uint32_t module, const kapsul_extern *imports,
+                               kapsul_instance **out, kapsul_error *err);
+/* instantiate.c: kpCInstance_new, from tpl when it is not NULL. */
+kapsul_status kpCI_instantiate(kpCPre *pre, kpCTemplate *tpl, kapsul_store *store, kpCResolveFn resolve,
+                               void *resolve_env, kpCInstance **out, kapsul_error *err);
 
 /* canon.c: the core functions of canon lower and the resource built-ins, made in ci's store. */
 kapsul_status kpCCanon_lower(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kpCFunc *func,

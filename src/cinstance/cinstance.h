@@ -115,4 +115,48 @@ void kpCInstance_setTrace(kpCInstance *ci, void (*fn)(void *env, const char *lin
 kapsul_status kpCFunc_call(kpCInstance *ci, kpCFunc *f, const kpCValue *params, kpCValue *results,
                            kpCArena *arena, kapsul_error *err);
 
+/* ---- Templates: a fresh instance per request ------------------------------------------------- */
+
+/* A component template makes instances of pre that equal kpCInstance_new's (the same imports
+ * resolved through the resolver given per instance, fresh handle tables, every core start
+ * function and component start run again) at a smaller cost: each core module has a module
+ * template (kapsul_template, imports_per_instance) whose memory is a slot of a pool mapped over
+ * a copy-on-write image of its initial contents (data segments, and so a wizer snapshot, applied
+ * once), so an instance copies no data and maps or unmaps nothing. Core instances are linked to
+ * each other and to the canon lower trampolines per instance, as kpCInstance_new links them.
+ *
+ * A core module whose template cannot be made (kapsul_template_new refuses it: more than one
+ * memory, no address space for the pool) is linked per instance instead (kpCTemplate_describe
+ * says which and why); so is a core instance whose module's pool is in use to the last slot
+ * (counted in kpCTemplateStats.pool_empty). Either way the instance is the same.
+ *
+ * Threads: any number of threads may instantiate from one template at once, each into its own
+ * store and with its own resolver environment (a kpP2 per instance). pre must outlive the
+ * template; every store an instance of it lives in must be freed before kpCTemplate_free. */
+typedef struct kpCTemplate kpCTemplate;
+
+/* config: the module templates' pool_size (slots per core module: live instances at once, each
+ * an address-space reservation) and keep_resident_bytes; NULL for kapsul_template_new's defaults.
+ *   KAPSUL_ERR_NOMEM  out of memory (a module template that fails otherwise is a fallback) */
+kapsul_status kpCTemplate_new(kpCPre *pre, const kapsul_template_config *config, kpCTemplate **out,
+                              kapsul_error *err);
+/* As kpCInstance_new(pre, store, resolve, resolve_env, out, err), with the template's fast path. */
+kapsul_status kpCTemplate_instantiate(kpCTemplate *t, kapsul_store *store, kpCResolveFn resolve,
+                                      void *resolve_env, kpCInstance **out, kapsul_error *err);
+void kpCTemplate_free(kpCTemplate *t);
+
+typedef struct kpCTemplateStats {
+    uint64_t instances;   /* successful kpCTemplate_instantiate calls */
+    uint64_t core_pooled; /* core instances made from a module template */
+    uint64_t core_linked; /* core instances linked per instance (the slow path) ... */
+    uint64_t pool_empty;  /* ... of which: their module's pool had no free slot */
+} kpCTemplateStats;
+void kpCTemplate_stats(const kpCTemplate *t, kpCTemplateStats *out);
+/* One line per core module into buf (cut at cap, NUL-terminated), e.g.
+ *   "core module 0: template: 64 slots, 18 pages, image 6.2 MiB copy-on-write"
+ *   "core module 1: template: no memory of its own (imports one)"
+ *   "core module 2: linked per instance: a template takes modules with at most one memory"
+ * Returns the length it would have without the cut. */
+size_t kpCTemplate_describe(const kpCTemplate *t, char *buf, size_t cap);
+
 #endif /* KP_CINSTANCE_H */

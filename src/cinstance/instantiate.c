@@ -307,6 +307,8 @@ static kapsul_status op_import(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, c
     (void)fr;
 }
 
+/* The imports of a core instantiation are found by name in the argument instances (in import
+ * order) and handed to kpCTemplate_core, which links them or instantiates the module's template. */
 static kapsul_status op_core_instantiate(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kpCVal_ *v,
                                          kapsul_error *err) {
     const kpComponent *c = ci->c;
@@ -317,10 +319,11 @@ static kapsul_status op_core_instantiate(kpCInstance *ci, kpCFrame *fr, const kp
         return limit(err, "core instances", KP_MAX_COMPONENT_CORE_INSTANCES);
     ci->ncore++;
     const kpModule *m = c->modules.v[mv->mod.module].module;
-    kapsul_linker *lk = NULL;
     kapsul_instance *inst = NULL;
-    kapsul_status st = kapsul_linker_new(ci->store, &lk, err);
-    if (st == KAPSUL_OK) st = work(ci, (uint64_t)m->nimports * (op->nargs + 1), err);
+    kapsul_extern small[64], *imports = small;
+    kapsul_status st = work(ci, (uint64_t)m->nimports * (op->nargs + 1), err);
+    if (st == KAPSUL_OK && m->nimports > 64 && !(imports = kp_calloc(m->nimports, sizeof *imports)))
+        st = nomem(err);
     for (uint32_t i = 0; st == KAPSUL_OK && i < m->nimports; i++) {
         const kpImport *im = &m->imports[i];
         const kpCOpArg *a = NULL;
@@ -337,11 +340,10 @@ static kapsul_status op_core_instantiate(kpCInstance *ci, kpCFrame *fr, const kp
                              (int)im->module_len, im->module, (int)im->name_len, im->name);
             break;
         }
-        kapsul_extern x = iv->core->vals[e - c->cexports.v[iv->core->list].e.v];
-        st = kapsul_linker_define(lk, im->module, im->module_len, im->name, im->name_len, x, err);
+        imports[i] = iv->core->vals[e - c->cexports.v[iv->core->list].e.v];
     }
-    if (st == KAPSUL_OK) st = kapsul_linker_instantiate(lk, ci->pre->modules[mv->mod.module], &inst, err);
-    kapsul_linker_free(lk);
+    if (st == KAPSUL_OK) st = kpCTemplate_core(ci, mv->mod.module, imports, &inst, err);
+    if (imports != small) kp_free(imports);
     if (st != KAPSUL_OK) return st;
     const kpCCoreExports *l = &c->cexports.v[mv->mod.list];
     kpCCore *core = kpCI_alloc(ci, sizeof *core);
@@ -592,11 +594,16 @@ static kapsul_status run_program(kpCInstance *ci, kpCFrame *fr, uint32_t comp_ty
 
 kapsul_status kpCInstance_new(kpCPre *pre, kapsul_store *store, kpCResolveFn resolve, void *resolve_env,
                               kpCInstance **out, kapsul_error *err) {
+    return kpCI_instantiate(pre, NULL, store, resolve, resolve_env, out, err);
+}
+
+kapsul_status kpCI_instantiate(kpCPre *pre, kpCTemplate *tpl, kapsul_store *store, kpCResolveFn resolve,
+                               void *resolve_env, kpCInstance **out, kapsul_error *err) {
     *out = NULL;
     if (err) kpError_clear(err);
     kpCInstance *ci = kp_calloc(1, sizeof *ci);
     if (!ci) return nomem(err);
-    ci->pre = pre, ci->c = pre->c, ci->store = store;
+    ci->pre = pre, ci->tpl = tpl, ci->c = pre->c, ci->store = store;
     kapsul_status st = KAPSUL_ERR_NOMEM;
     if ((ci->root = frame_new(ci, NULL, err))) {
         inputs in = { .resolve = resolve, .env = resolve_env };

@@ -46,7 +46,9 @@ struct kapsul_template {
     kapsul_engine *engine;
     kapsul_module *module;        /* a reference of its own */
     kpTplImport *imports;         /* one per module import (all functions) */
-    bool has_mem;                 /* the module defines memory 0 (it may not import one) */
+    bool imports_given;           /* imports come with each instantiation (config) */
+    bool has_mem;                 /* the module defines one memory (the pooled one) */
+    uint32_t mem_index;           /* its index: after the imported memories */
     uint64_t min_pages, type_max; /* memory 0's type */
     size_t init_bytes;            /* min_pages * page size */
     size_t span;                  /* address space per slot */
@@ -153,7 +155,8 @@ static kapsul_status build_image(kapsul_template *t, kapsul_error *err) {
         const kpData *d = &m->datas[i];
         uint64_t off;
         if (d->mode != kpSeg_ACTIVE) continue;
-        if (d->memory != 0 || !const_offset(m, d->offset, &off) || off + d->bytes.len > t->init_bytes)
+        if (d->memory != t->mem_index || !const_offset(m, d->offset, &off) ||
+            off + d->bytes.len > t->init_bytes)
             return KAPSUL_OK;
         if (d->bytes.len && off + d->bytes.len > end) end = (size_t)(off + d->bytes.len);
     }
@@ -226,8 +229,10 @@ kapsul_status kapsul_template_new(kapsul_engine *engine, const kapsul_module *mo
         kpError_set(err, st, 0, "out of memory");
         goto fail;
     }
-    if ((st = resolve_imports(t, imports, nimports, err)) != KAPSUL_OK) goto fail;
+    t->imports_given = config && config->imports_per_instance;
+    if (!t->imports_given && (st = resolve_imports(t, imports, nimports, err)) != KAPSUL_OK) goto fail;
     if (m->nmemories == 1) {
+        t->mem_index = m->nmem_imports;
         const kpLimits *l = &m->memories[0].limits;
         t->has_mem = true;
         t->min_pages = l->min;
@@ -267,6 +272,16 @@ uint32_t kapsul_template_pool_free(kapsul_template *t) {
     uint32_t n = t->nfree;
     kpOs_mutexUnlock(t->lock);
     return n;
+}
+
+void kapsul_template_describe(const kapsul_template *t, kapsul_template_info *out) {
+    const kpModule *m = t->module->m;
+    bool active = false;
+    for (uint32_t i = 0; i < m->ndatas && !active; i++) active = m->datas[i].mode == kpSeg_ACTIVE;
+    *out = (kapsul_template_info){ .pool_size = t->nslots,
+                                   .data_in_image = t->data_done || !active,
+                                   .image_bytes = t->image_len,
+                                   .initial_bytes = t->init_bytes };
 }
 
 /* ---- Taking and returning slots ---- */
@@ -362,23 +377,19 @@ void kpTemplate_release(kapsul_memory *mem) {
 
 /* ---- Instantiation ---- */
 
-kapsul_status kapsul_template_instantiate(kapsul_template *t, kapsul_store *st, void *env,
-                                          kapsul_instance **out, kapsul_error *err) {
-    kpError_clear(err);
-    if (out) *out = NULL;
-    if (!t || !st || !out)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "kapsul_template_instantiate: a NULL argument");
-    if (st->engine != t->engine)
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "the store belongs to another engine than the template");
+/* given: the module's imports for this instance (kapsul_template_instantiate_with), or NULL for
+ * the ones resolved at kapsul_template_new, each a fresh kapsul_func over the host function. */
+static kapsul_status instantiate(kapsul_template *t, kapsul_store *st, const kapsul_extern *given, void *env,
+                                 kapsul_instance **out, kapsul_error *err) {
     const kpModule *m = t->module->m;
     kapsul_status s = kpStore_checkCounts(st, 1, m->nmemories, m->ntables, err);
     if (s != KAPSUL_OK) return s;
     kapsul_extern small[32], *imports = small;
-    if (m->nimports > 32 && !(imports = kp_calloc(m->nimports, sizeof *imports)))
+    if (!given && m->nimports > 32 && !(imports = kp_calloc(m->nimports, sizeof *imports)))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kapsul_memory *mem0 = NULL;
     if (t->has_mem && (s = take_slot(t, st, &mem0, err)) != KAPSUL_OK) goto fail;
-    for (uint32_t i = 0; i < m->nimports; i++) {
+    for (uint32_t i = 0; !given && i < m->nimports; i++) {
         const kpTplImport *r = &t->imports[i];
         kapsul_func *f;
         if ((s = kpStore_addFunc(st, &f)) != KAPSUL_OK) {
@@ -391,8 +402,43 @@ kapsul_status kapsul_template_instantiate(kapsul_template *t, kapsul_store *st, 
         f->env = r->per_instance ? env : r->env;
         imports[i] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC, .of.func = f };
     }
-    s = kpInstance_newWith(st, t->module, imports, mem0, t->data_done, out, err);
+    s = kpInstance_newWith(st, t->module, given ? given : imports, mem0, t->data_done, out, err);
 fail:
     if (imports != small) kp_free(imports);
     return s;
+}
+
+static kapsul_status check_args(kapsul_template *t, kapsul_store *st, kapsul_instance **out, const char *fn,
+                                kapsul_error *err) {
+    kpError_clear(err);
+    if (out) *out = NULL;
+    if (!t || !st || !out) return kpError_set(err, KAPSUL_ERR_ARG, 0, "%s: a NULL argument", fn);
+    if (st->engine != t->engine)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "the store belongs to another engine than the template");
+    return KAPSUL_OK;
+}
+
+kapsul_status kapsul_template_instantiate(kapsul_template *t, kapsul_store *st, void *env,
+                                          kapsul_instance **out, kapsul_error *err) {
+    kapsul_status s = check_args(t, st, out, "kapsul_template_instantiate", err);
+    if (s != KAPSUL_OK) return s;
+    if (t->imports_given && t->module->m->nimports)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "the template takes its imports at each instantiation "
+                           "(kapsul_template_instantiate_with)");
+    return instantiate(t, st, NULL, env, out, err);
+}
+
+/* The imports are checked by kpInstance_newWith as kapsul_linker_instantiate checks them. */
+kapsul_status kapsul_template_instantiate_with(kapsul_template *t, kapsul_store *st,
+                                               const kapsul_extern *imports, size_t nimports,
+                                               kapsul_instance **out, kapsul_error *err) {
+    kapsul_status s = check_args(t, st, out, "kapsul_template_instantiate_with", err);
+    if (s != KAPSUL_OK) return s;
+    const kpModule *m = t->module->m;
+    if (nimports != m->nimports || (!imports && nimports))
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "the module has %u imports, %zu given",
+                           (unsigned)m->nimports, nimports);
+    static const kapsul_extern none[1];
+    return instantiate(t, st, imports ? imports : none, NULL, out, err);
 }

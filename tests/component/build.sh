@@ -11,7 +11,8 @@
 # from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit);
 # mismatch.wasm and version.wasm (imports kapsul must refuse: a WASI function of another type, and
 # an interface version outside 0.2.x); nested.wasm (a nested component instance, outer alias,
-# guest-to-guest calls, the re-entry trap).
+# guest-to-guest calls, the re-entry trap); state.wasm from state.wat (a guest that dirties everything
+# an instance owns, for the component template's isolation test).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -51,3 +52,6 @@ for name in hostile api mismatch version nested; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
+# state.wasm (tests/unit/test_ctemplate.c): a guest that dirties everything one instance owns.
+"$jco" parse "$here/state.wat" -o "$out/state.wasm" >/dev/null
+echo "built $out/state.wasm"

@@ -10,3 +10,11 @@ add_test(NAME component.reference
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/component/run-components.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/component)
 set_tests_properties(component.reference PROPERTIES LABELS "component" TIMEOUT 600)
+# component.js  JavaScript components built during the test (tests/component/run-js.py): a
+#               componentize-js guest with custom exports and a Spin JS SDK HTTP handler (j2w),
+#               validated, inspected, and instantiated both ways (kpCInstance_new and a component
+#               template: test_ctemplate) with fresh JavaScript state in every instance.
+add_test(NAME component.js
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/component/run-js.py
+                 $<TARGET_FILE:kapsul> $<TARGET_FILE:test_ctemplate> ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(component.js PROPERTIES LABELS "component" TIMEOUT 900)

@@ -202,6 +202,91 @@ static void test_threads(void) {
     kapsul_engine_free(e);
 }
 
+/* ---- Imports given per instance ---- */
+
+/* A module that imports another instance's memory, table, global and function (as a component's
+ * core instances do) and defines a memory of its own with data: every instance sees the objects
+ * it was given, and its own memory starts as the image. */
+static const char *kOwner =
+    "(module\n"
+    "  (memory (export \"m\") 1) (table (export \"t\") 2 funcref) (global (export \"g\") (mut i32) (i32.const 3))\n"
+    "  (func $f (export \"f\") (result i32) (i32.const 40)) (elem (i32.const 1) $f))\n";
+static const char *kUser =
+    "(module\n"
+    "  (import \"o\" \"f\" (func $f (result i32)))\n"
+    "  (import \"o\" \"t\" (table 2 funcref))\n"
+    "  (import \"o\" \"g\" (global $g (mut i32)))\n"
+    "  (import \"o\" \"m\" (func $m (param i32)))\n"
+    "  (memory 1) (data (i32.const 8) \"\\05\")\n"
+    "  (type $r (func (result i32)))\n"
+    "  (func (export \"run\") (result i32)\n"
+    "    (call $m (i32.const 100))\n"
+    "    (global.set $g (i32.add (global.get $g) (i32.const 1)))\n"
+    "    (i32.add (i32.add (call $f) (call_indirect (type $r) (i32.const 1)))\n"
+    "             (i32.add (global.get $g) (i32.load8_u (i32.const 8)))))\n"
+    "  (func (export \"dirty\") (i32.store8 (i32.const 8) (i32.const 77))))\n";
+/* A module without a memory of its own: the template has no pool, the memory is the owner's. */
+static const char *kPoke =
+    "(module (import \"o\" \"m\" (memory 1))\n"
+    "  (func (export \"poke\") (param i32) (i32.store (i32.const 0) (local.get 0))))\n";
+
+static void test_imports_given(void) {
+    kapsul_engine *e;
+    kapsul_module *owner = NULL, *user = NULL, *poke = NULL;
+    kapsul_template *tpl = NULL, *ptpl = NULL;
+    kapsul_error err;
+    CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
+    CHECK(kapsul_module_new_wat(e, kOwner, strlen(kOwner), &owner, &err) == KAPSUL_OK);
+    CHECK(kapsul_module_new_wat(e, kUser, strlen(kUser), &user, &err) == KAPSUL_OK);
+    CHECK(kapsul_module_new_wat(e, kPoke, strlen(kPoke), &poke, &err) == KAPSUL_OK);
+    kapsul_template_config cfg = { .pool_size = 2, .imports_per_instance = true };
+    CHECK(kapsul_template_new(e, user, NULL, 0, &cfg, &tpl, &err) == KAPSUL_OK);
+    CHECK(kapsul_template_new(e, poke, NULL, 0, &cfg, &ptpl, &err) == KAPSUL_OK);
+    const char *names[4] = { "f", "t", "g", "m" };
+    for (int i = 0; i < 6 && tpl && ptpl; i++) {
+        kapsul_store *s = NULL;
+        kapsul_linker *l = NULL;
+        kapsul_instance *o = NULL, *u = NULL, *p = NULL;
+        kapsul_extern x[4];
+        kapsul_status st;
+        CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK && kapsul_linker_new(s, &l, NULL) == KAPSUL_OK);
+        CHECK(kapsul_linker_instantiate(l, owner, &o, &err) == KAPSUL_OK);
+        for (int k = 0; k < 4 && o; k++)
+            CHECK(kapsul_instance_export(o, names[k], strlen(names[k]), &x[k], NULL) == KAPSUL_OK);
+        /* the poker, in place of the host function "m": the owner's memory */
+        kapsul_extern mem = x[3];
+        CHECK(kapsul_template_instantiate_with(ptpl, s, &mem, 1, &p, &err) == KAPSUL_OK);
+        x[3] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC, .of.func = p ? kapsul_instance_func(p, "poke") : NULL };
+        CHECK(kapsul_template_instantiate(tpl, s, NULL, &u, &err) == KAPSUL_ERR_ARG);
+        CHECK(kapsul_template_instantiate_with(tpl, s, x, 3, &u, &err) == KAPSUL_ERR_ARG);
+        kapsul_extern swapped[4] = { x[0], x[2], x[1], x[3] };
+        CHECK(kapsul_template_instantiate_with(tpl, s, swapped, 4, &u, &err) == KAPSUL_ERR_UNLINKABLE);
+        CHECK(strstr(err.message, "\"o\" \"t\"") != NULL);
+        CHECK(kapsul_template_instantiate_with(tpl, s, x, 4, &u, &err) == KAPSUL_OK);
+        /* 40 + 40 + (3 + 1) + 5: its own memory is the image, the owner's global moved once */
+        CHECK(u && call0(s, u, "run", &st) == 89 && st == KAPSUL_OK);
+        CHECK(u && call0(s, u, "dirty", &st) == 0 && st == KAPSUL_OK);
+        CHECK(mem.of.memory && kapsul_memory_data(mem.of.memory)[0] == 100);
+        kapsul_linker_free(l);
+        kapsul_store_free(s);
+    }
+    CHECK(tpl && kapsul_template_pool_free(tpl) == 2);
+    kapsul_template_free(tpl);
+    kapsul_template_free(ptpl);
+    /* A template without imports takes the call with none. */
+    CHECK(kapsul_template_new(e, owner, NULL, 0, NULL, &tpl, &err) == KAPSUL_OK);
+    kapsul_store *s = NULL;
+    kapsul_instance *o = NULL;
+    CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+    CHECK(kapsul_template_instantiate_with(tpl, s, NULL, 0, &o, &err) == KAPSUL_OK && o);
+    kapsul_store_free(s);
+    kapsul_template_free(tpl);
+    kapsul_module_free(owner);
+    kapsul_module_free(user);
+    kapsul_module_free(poke);
+    kapsul_engine_free(e);
+}
+
 /* ---- Limits ---- */
 
 static const char *kGrow =
@@ -450,6 +535,7 @@ int main(void) {
     test_fresh_and_pool();
     test_explicit_bounds();
     test_threads();
+    test_imports_given();
     test_limits();
     test_wasi_memio();
     test_allocfail();
