@@ -165,6 +165,8 @@ void kpInstance_release(kpInstance_component *c) {
     c->tpl = NULL;
     kapsul_module_free(c->module);
     c->module = NULL;
+    kpCTemplate_free(c->ctpl); /* every store of its instances is gone */
+    c->ctpl = NULL;
     kpCPre_free(c->cpre);
     c->cpre = NULL;
 }
@@ -387,6 +389,21 @@ void kpInstance_freeOutput(kpInstance_output *out) {
 
 /* ---- wasi:http components --------------------------------------------------------------------- */
 
+/* The component's template (made at its first run, with a slot per worker), or NULL: then each
+ * run instantiates from scratch. Component templates are not in the cache's LRU: an application
+ * has few wasi:http components, and each keeps its template for the process's life. */
+static kpCTemplate *component_template(kpInstance_component *c) {
+    if (!c->cache) return NULL;
+    kpOs_mutexLock(c->cache->lock);
+    if (!c->ctpl && !c->no_ctemplate) {
+        kapsul_template_config cfg = { .pool_size = c->cache->pool_size };
+        if (kpCTemplate_new(c->cpre, &cfg, &c->ctpl, NULL) != KAPSUL_OK) c->no_ctemplate = true;
+    }
+    kpCTemplate *t = c->ctpl;
+    kpOs_mutexUnlock(c->cache->lock);
+    return t;
+}
+
 kapsul_status kpInstance_runHttp(kpInstance_component *c, const kpInstance_input *in,
                                  const kpP2HttpRequest *req, kpP2HttpResponse *res, kpInstance_output *out,
                                  kapsul_error *err) {
@@ -424,7 +441,9 @@ kapsul_status kpInstance_runHttp(kpInstance_component *c, const kpInstance_input
         out->end = KP_INSTANCE_INTERRUPTED;
         goto done;
     }
-    st = kpCInstance_new(c->cpre, store, kpP2_resolve, host, &ci, &e);
+    kpCTemplate *tpl = component_template(c);
+    st = tpl ? kpCTemplate_instantiate(tpl, store, kpP2_resolve, host, &ci, &e)
+             : kpCInstance_new(c->cpre, store, kpP2_resolve, host, &ci, &e);
     out->instantiate_ns = elapsed_ns(t0);
     if (st == KAPSUL_OK) {
         if (in->trace) kpCInstance_setTrace(ci, in->trace, in->trace_env);

@@ -50,6 +50,8 @@ struct kpInstance_component {
      * handler instance it exports (wasi:http/incoming-handler@0.2.x) and the
      * allowed_outbound_hosts entries its outgoing requests must match (borrowed). */
     kpCPre *cpre;
+    kpCTemplate *ctpl; /* owned; made at the first run (guarded by cache->lock), NULL without one */
+    bool no_ctemplate; /* kpCTemplate_new failed: every run instantiates with kpCInstance_new */
     char http_export[64];
     const char *const *outbound;
     size_t noutbound;
@@ -142,7 +144,9 @@ void kpInstance_freeOutput(kpInstance_output *out);
 
 /* Run one request through a wasi:http component (c->cpre): a fresh component instance (its own
  * store, WASI context with in-memory stdio, WASI 0.2 host), its incoming-handler called with req,
- * and what it set on the response outparam in *res (kpP2HttpResponse_free it in every case). The
+ * and what it set on the response outparam in *res (kpP2HttpResponse_free it in every case).
+ * Instances come from a component template (kpCTemplate: copy-on-write memories of the core
+ * modules, pool_size slots each) made at the first run, or from kpCInstance_new without one. The
  * guest's stdout and stderr are both in out->err. Returns as kpInstance_run does; out->end says
  * how the guest ended (EXITED with exit_code 0: handle returned). The per-request instantiation
  * is here and nowhere else, so a component template can replace it. */
