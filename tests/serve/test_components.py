@@ -4,10 +4,10 @@
 Usage: test_components.py PATH/TO/kapsul TESTS_COMPONENT_DIR
 
 Builds the test material in a temporary directory first: the componentize-js handler
-(tests/component/http/handler.js through build-http.mjs, 12-14 MB, not checked in) and the hostile
-handler (hostile_http.wat through `jco parse`); both need tests/component/node_modules
-(scripts/setup.sh runs `npm ci` there; KAPSUL_TEST_HTTP_HANDLER=FILE uses a build of the same
-recipe instead of building it). Each test starts its own servers on 127.0.0.1 (port 0,
+(tests/component/http/handler.js through build-http.mjs, 12-14 MB, not checked in), the Spin JS SDK
+handler (tests/component/spin-js/build.sh, j2w) and the hostile handler (hostile_http.wat through
+`jco parse`); all need tests/component/node_modules (scripts/setup.sh runs `npm ci` there;
+KAPSUL_TEST_HTTP_HANDLER=FILE uses a build of the first recipe instead of building it). Each test starts its own servers on 127.0.0.1 (port 0,
 read back from the log), an upstream Python http.server for outgoing requests and, for the
 reference, `jco serve --isolate-requests instance` on node; drives them with http.client and curl;
 stops every process by PID. Request counts and waits are bounded; nothing asserts how long
@@ -34,6 +34,7 @@ JCO = os.path.join(NODE_MODULES, ".bin", "jco")
 TMP = tempfile.mkdtemp(prefix="kapsul-components-")
 HANDLER = os.path.join(TMP, "handler.wasm")
 HOSTILE = os.path.join(TMP, "hostile_http.wasm")
+SPIN_JS = os.path.join(TMP, "spin_js.wasm")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
 
 
@@ -48,6 +49,8 @@ def build():
                        timeout=900, cwd=COMPONENTS, stdout=subprocess.DEVNULL)
     subprocess.run([JCO, "parse", os.path.join(COMPONENTS, "http", "hostile_http.wat"), "-o", HOSTILE], check=True,
                    timeout=120, stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(COMPONENTS, "spin-js", "build.sh"), SPIN_JS], check=True, timeout=900,
+                   stdout=subprocess.DEVNULL)
 
 
 class Server:
@@ -413,6 +416,43 @@ def test_same_answers_as_jco():
         j.stop()
         s.stop()
         up.stop()
+
+
+# ---- The Spin JS SDK handler (tests/component/spin-js) ------------------------------------------
+
+def test_spin_js_sdk_under_up():
+    """Spin's http-js handler (j2w, wasi:http 0.2.3) as `spin up` would run it: no executor."""
+    d = tempfile.mkdtemp(dir=TMP)
+    shutil.copy(SPIN_JS, os.path.join(d, "app.wasm"))
+    with open(os.path.join(d, "spin.toml"), "w") as f:
+        f.write('spin_manifest_version = 2\n[application]\nname = "spin-js"\n\n[[trigger.http]]\n'
+                'route = "/..."\ncomponent = "app"\n\n[component.app]\nsource = "app.wasm"\n')
+    s = Server("up", "-f", d)
+    j = Jco(SPIN_JS)
+    try:
+        cases = [("GET", "/some/path?x=1", None, {}), ("POST", "/echo", b"posted text", {"Content-Type": "text/x-a"}),
+                 ("PUT", "/", b"", {})]
+        for method, path, body, headers in cases:
+            a = s.get(path, method, body, headers)
+            b = request(j.port, path, method, body, headers)
+            keys = ("content-type", "x-kapsul-test", "allow")
+            assert (a[0], a[2], {k: a[1].get(k) for k in keys}) == (b[0], b[2], {k: b[1].get(k) for k in keys}), \
+                (path, a, b)
+        st, h, out = s.get("/hello")
+        assert (st, out, h.get("x-kapsul-test")) == (200, b"hello from spin-js: /hello\n", "spin-js"), (st, h, out)
+        st, h, out = s.get("/", "POST", b"abc", {"Content-Type": "text/plain"})
+        assert (st, out) == (201, b"echo 3: abc"), (st, out)
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+        for i in range(100):
+            c.request("GET", "/n%d" % i)
+            r = c.getresponse()
+            assert (r.status, r.read()) == (200, b"hello from spin-js: /n%d\n" % i), i
+        c.close()
+    finally:
+        j.stop()
+        s.stop()
+    recs = [r for r in s.requests() if r["path"].startswith("/n")]
+    assert len(recs) == 100 and all(r["component"] == "app" and r["outcome"] == "ok" for r in recs), recs[:3]
 
 
 # ---- Hostile handlers ---------------------------------------------------------------------------

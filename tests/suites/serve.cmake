@@ -44,7 +44,8 @@ set_tests_properties(serve.tenants PROPERTIES LABELS "serve" TIMEOUT 600)
 #               serve and kapsul up: a componentize-js handler built at test time (GET, POST, headers,
 #               status, 140 requests each on a fresh instance, outbound allowed and denied through a
 #               local http.server, Spin's executor and per-component allowed_outbound_hosts), the same
-#               answers as `jco serve --isolate-requests instance` on node, and a hostile handler
+#               answers as `jco serve --isolate-requests instance` on node; the Spin JS SDK handler
+#               (tests/component/spin-js, j2w) under kapsul up against jco serve; and a hostile handler
 #               (trap, no response, loop, error-code, unfinished body, bad header names). Needs
 #               tests/component/node_modules (scripts/setup.sh).
 add_test(NAME serve.components
