@@ -52,3 +52,10 @@ add_test(NAME serve.components
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
                  ${CMAKE_SOURCE_DIR}/tests/component)
 set_tests_properties(serve.components PROPERTIES LABELS "serve;component" TIMEOUT 1200)
+# serve.components.hostile  the hostile handler and the refusals only (no JavaScript build), so the
+#               sanitizer pass covers the wasi:http host's error paths.
+add_test(NAME serve.components.hostile
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                 ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(serve.components.hostile PROPERTIES LABELS "serve;component;sanitize" TIMEOUT 600
+                     ENVIRONMENT "KAPSUL_SERVE_TEST=hostile;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
