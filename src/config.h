@@ -96,6 +96,12 @@
 #ifndef KP_P2_MAX_BODY
 #define KP_P2_MAX_BODY (64u << 20)
 #endif
+/* Host memory all of one instance's wasi:http objects may hold at once (fields, bodies it
+ * writes, responses it received, the objects themselves); beyond: invalid-syntax, a stream error,
+ * or a trap where the call has no error to give. */
+#ifndef KP_P2_MAX_HTTP_BYTES
+#define KP_P2_MAX_HTTP_BYTES (256u << 20)
+#endif
 
 /* Component instances one instantiation may create (a component instantiated twice inside one
  * instantiated twice ... grows exponentially with the nesting), core instances likewise, and the

@@ -37,6 +37,8 @@ enum {
 typedef struct hobj {
     uint32_t refs;
     uint8_t type;
+    size_t *budget; /* the kpP2's bytes in use (struct kpP2Http.bytes) */
+    size_t charged; /* what this object counts there */
 } hobj;
 
 typedef struct hfields {
@@ -89,6 +91,7 @@ typedef struct hfuture {
 } hfuture;
 
 struct kpP2Http {
+    size_t bytes; /* host memory the guest's wasi:http objects hold, at most KP_P2_MAX_HTTP_BYTES */
     kpP2HttpClient client;
     bool has_client;
     kpP2HttpResponse *answer; /* kpP2_httpHandle's, while the guest runs */
@@ -97,9 +100,32 @@ struct kpP2Http {
 static const char *const method_names[] = { "GET",     "HEAD",    "POST",  "PUT",  "DELETE",
                                             "CONNECT", "OPTIONS", "TRACE", "PATCH" };
 
-static void *obj_new(size_t size, uint8_t type) {
+static struct kpP2Http *ctx(kpP2 *p);
+
+/* Count n more bytes against the guest's budget; false (nothing counted) past it. */
+static bool charge(hobj *o, size_t n) {
+    if (n > KP_P2_MAX_HTTP_BYTES - *o->budget) return false;
+    *o->budget += n;
+    o->charged += n;
+    return true;
+}
+
+static void refund(hobj *o, size_t n) {
+    *o->budget -= n;
+    o->charged -= n;
+}
+
+/* A new object of p's (one reference), its size charged; NULL out of memory or budget. */
+static void *obj_new(kpP2 *p, size_t size, uint8_t type) {
+    struct kpP2Http *h = ctx(p);
+    if (!h) return NULL;
     hobj *o = kp_calloc(1, size);
-    if (o) o->refs = 1, o->type = type;
+    if (!o) return NULL;
+    o->refs = 1, o->type = type, o->budget = &h->bytes;
+    if (!charge(o, size)) {
+        kp_free(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -110,6 +136,7 @@ static void *obj_ref(void *o) {
 
 static void fields_clear(hfields *f) {
     for (size_t i = 0; i < f->v.n; i++) kp_free(f->v.v[i].name); /* value shares the allocation */
+    refund(&f->h, f->bytes);
     f->v.n = 0;
     f->bytes = 0;
 }
@@ -143,6 +170,7 @@ static void obj_unref(void *p) {
         break;
     default: break;
     }
+    refund(o, o->charged); /* the rest: its size, its body bytes */
     kp_free(o);
 }
 
@@ -172,7 +200,8 @@ void kpP2_setHttpClient(kpP2 *p, const kpP2HttpClient *client) {
 /* A new entry for obj (taking over the caller's reference) into *out as an own handle. */
 static kapsul_status give(kpP2 *p, uint8_t kind, void *obj, bool ro, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (!obj) return kpP2_nomem(err);
+    if (!obj)
+        return kpP2_trap(err, "%s", "wasi:http: out of host memory for this instance (KP_P2_MAX_HTTP_BYTES)");
     if (kpP2_resNew(p, (p2res){ .kind = kind, .obj = obj, .ro = ro }, &rep) != 0) {
         obj_unref(obj);
         return kpP2_nomem(err);
@@ -315,7 +344,11 @@ static int check_field(const char *name, size_t n, const uint8_t *value, size_t 
 static int fields_add(hfields *f, const char *name, size_t n, const uint8_t *value, size_t vn) {
     size_t bytes = f->bytes + n + vn;
     if (f->v.n >= KP_P2_MAX_FIELDS || bytes > KP_P2_MAX_FIELD_BYTES || bytes < f->bytes) return HE_SYNTAX;
-    if (kpVec_grow(&f->v) != 0 || field_make(name, n, value, vn, &f->v.v[f->v.n]) != 0) return -2;
+    if (!charge(&f->h, n + vn)) return HE_SYNTAX; /* the guest's whole budget */
+    if (kpVec_grow(&f->v) != 0 || field_make(name, n, value, vn, &f->v.v[f->v.n]) != 0) {
+        refund(&f->h, n + vn);
+        return -2;
+    }
     f->v.n++;
     f->bytes = bytes;
     return HE_NONE;
@@ -327,6 +360,7 @@ static void fields_remove(hfields *f, const char *name, size_t n) {
         kpP2HttpField *e = &f->v.v[i];
         if (name_eq(e->name, e->name_len, name, n)) {
             f->bytes -= e->name_len + e->value_len;
+            refund(&f->h, e->name_len + e->value_len);
             kp_free(e->name);
         } else {
             f->v.v[k++] = *e;
@@ -335,8 +369,8 @@ static void fields_remove(hfields *f, const char *name, size_t n) {
     f->v.n = k;
 }
 
-static hfields *fields_copy(const hfields *src) {
-    hfields *f = obj_new(sizeof *f, O_FIELDS);
+static hfields *fields_copy(kpP2 *p, const hfields *src) {
+    hfields *f = obj_new(p, sizeof *f, O_FIELDS);
     for (size_t i = 0; f && i < src->v.n; i++) {
         const kpP2HttpField *e = &src->v.v[i];
         if (fields_add(f, e->name, e->name_len, e->value, e->value_len) != HE_NONE) {
@@ -379,12 +413,12 @@ static hfields *fields_of(kpP2 *p, const kpCValue *v, bool *ro) {
 
 HOST(kpP2Http_fieldsNew) {
     P2;
-    return give(p, R_FIELDS, obj_new(sizeof(hfields), O_FIELDS), false, &r[0], err);
+    return give(p, R_FIELDS, obj_new(p, sizeof(hfields), O_FIELDS), false, &r[0], err);
 }
 
 HOST(kpP2Http_fieldsFromList) {
     P2;
-    hfields *f = obj_new(sizeof *f, O_FIELDS);
+    hfields *f = obj_new(p, sizeof *f, O_FIELDS);
     if (!f) return kpP2_nomem(err);
     for (uint32_t i = 0; i < a[0].agg.n; i++) {
         const kpCValue *t = a[0].agg.v[i].agg.v;
@@ -458,16 +492,17 @@ HOST(kpP2Http_fieldsSet) {
     }
     if (he != HE_NONE) return header_error(call, &r[0], he, err);
     /* all or nothing: the new values go into a copy that replaces the fields' entries */
-    hfields *next = fields_copy(f);
+    hfields *next = fields_copy(p, f);
     if (!next) return kpP2_nomem(err);
     fields_remove(next, a[1].str.p, a[1].str.len);
     for (uint32_t i = 0; he == HE_NONE && i < a[2].agg.n; i++)
         he = fields_add(next, a[1].str.p, a[1].str.len, vals[i], a[2].agg.v[i].agg.n);
-    if (he == HE_NONE) {
+    if (he == HE_NONE) { /* f takes next's entries, and the charge for their bytes */
         fields_clear(f);
         kpVec_free(&f->v);
         f->v.v = next->v.v, f->v.n = next->v.n, f->v.cap = next->v.cap, f->bytes = next->bytes;
-        next->v.v = NULL, next->v.n = next->v.cap = 0;
+        next->h.charged -= next->bytes, f->h.charged += next->bytes;
+        next->v.v = NULL, next->v.n = next->v.cap = 0, next->bytes = 0;
     }
     obj_unref(next);
     if (he != HE_NONE) return header_error(call, &r[0], he, err);
@@ -522,7 +557,7 @@ HOST(kpP2Http_fieldsClone) {
     P2;
     hfields *f = fields_of(p, &a[0], NULL);
     if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
-    return give(p, R_FIELDS, fields_copy(f), false, &r[0], err);
+    return give(p, R_FIELDS, fields_copy(p, f), false, &r[0], err);
 }
 
 /* Take the fields of an own<fields> argument (a constructor's): the entry goes, its object stays
@@ -614,7 +649,7 @@ static kapsul_status take_body(kpP2 *p, kpCHostCall *call, const kpCValue *a, ui
         err_unit(out);
         return KAPSUL_OK;
     }
-    if (!m->body && !(m->body = obj_new(sizeof(hbody), O_BODY))) return kpP2_nomem(err);
+    if (!m->body && !(m->body = obj_new(p, sizeof(hbody), O_BODY))) return kpP2_nomem(err);
     kpCValue *pl;
     kapsul_status st = kpP2_putResult(call, out, 0, &pl, true, err);
     if (st == KAPSUL_OK) st = give(p, kind, obj_ref(m->body), false, pl, err);
@@ -654,7 +689,7 @@ HOST(kpP2Http_setStatus) {
 }
 
 static hmsg *msg_new(kpP2 *p, const kpCValue *headers) {
-    hmsg *m = obj_new(sizeof *m, O_MSG);
+    hmsg *m = obj_new(p, sizeof *m, O_MSG);
     if (!m) return NULL;
     if (!(m->headers = take_fields(p, headers))) {
         obj_unref(m);
@@ -756,7 +791,7 @@ HOST(kpP2Http_setAuthority) {
 
 HOST(kpP2Http_optionsNew) {
     P2;
-    return give(p, R_REQOPT, obj_new(sizeof(hopts), O_OPTS), false, &r[0], err);
+    return give(p, R_REQOPT, obj_new(p, sizeof(hopts), O_OPTS), false, &r[0], err);
 }
 
 /* The getters and setters of the three timeouts (i: connect, first-byte, between-bytes). */
@@ -840,8 +875,11 @@ void kpP2Http_read(p2res *s, size_t want, const uint8_t **data, size_t *got) {
 uint16_t kpP2Http_write(p2res *s, const uint8_t *data, size_t n, bool zero) {
     hbody *b = s->obj;
     if (b->finished) return KP_WE_PIPE;
-    if (n > KP_P2_MAX_BODY - b->data.len) return KP_WE_FBIG;
-    if (kpBuf_reserve(&b->data, n) != 0) return KP_WE_NOMEM;
+    if (n > KP_P2_MAX_BODY - b->data.len || !charge(&b->h, n)) return KP_WE_FBIG;
+    if (kpBuf_reserve(&b->data, n) != 0) {
+        refund(&b->h, n);
+        return KP_WE_NOMEM;
+    }
     if (zero) memset(b->data.data + b->data.len, 0, n);
     else if (n) memcpy(b->data.data + b->data.len, data, n);
     b->data.len += n;
@@ -1025,7 +1063,7 @@ HOST(kpP2Http_send) {
         opts = *(hopts *)o->obj;
         kpP2_resDrop(p, a[1].var.payload->rep);
     }
-    hfuture *fu = obj_new(sizeof *fu, O_FUTURE);
+    hfuture *fu = obj_new(p, sizeof *fu, O_FUTURE);
     if (!fu) return kpP2_nomem(err);
     fu->req = obj_ref(m);
     fu->opts = opts;
@@ -1113,15 +1151,19 @@ HOST(kpP2Http_responseGet) {
         if ((st = kpP2_putResult(call, in, 1, &pl, true, err)) != KAPSUL_OK) return st;
         return error_value(call, fu->res.error, fu->res.detail, pl, err);
     }
-    hmsg *m = obj_new(sizeof *m, O_MSG);
-    hfields *f = obj_new(sizeof *f, O_FIELDS);
-    hbody *b = obj_new(sizeof *b, O_BODY);
+    hmsg *m = obj_new(p, sizeof *m, O_MSG);
+    hfields *f = obj_new(p, sizeof *f, O_FIELDS);
+    hbody *b = obj_new(p, sizeof *b, O_BODY);
     if (!m || !f || !b) goto nomem;
     m->headers = f, m->body = b, m->status = fu->res.status;
     f = NULL, b = NULL;
     for (size_t i = 0; i < fu->res.headers.n; i++) {
         const kpP2HttpField *x = &fu->res.headers.v[i];
         if (fields_add(m->headers, x->name, x->name_len, x->value, x->value_len) != HE_NONE) goto nomem;
+    }
+    if (!charge(&m->body->h, fu->res.body.len)) {
+        obj_unref(m);
+        return kpP2_trap(err, "%s", "wasi:http: responses held past the host's budget for one request");
     }
     m->body->data = fu->res.body; /* moved */
     fu->res.body = (kpBuf){ 0 };
@@ -1138,10 +1180,12 @@ nomem:
 
 /* ---- The incoming handler ------------------------------------------------------------------------- */
 
-static hmsg *request_in(const kpP2HttpRequest *req) {
-    hmsg *m = obj_new(sizeof *m, O_MSG);
-    if (!m || !(m->headers = obj_new(sizeof(hfields), O_FIELDS)) ||
-        !(m->body = obj_new(sizeof(hbody), O_BODY)))
+/* The client's request as an incoming-request (its body is not charged to the guest: the front
+ * bounds it). */
+static hmsg *request_in(kpP2 *p, const kpP2HttpRequest *req) {
+    hmsg *m = obj_new(p, sizeof *m, O_MSG);
+    if (!m || !(m->headers = obj_new(p, sizeof(hfields), O_FIELDS)) ||
+        !(m->body = obj_new(p, sizeof(hbody), O_BODY)))
         goto fail;
     m->method = 9;
     for (uint32_t i = 0; i < 9; i++)
@@ -1175,13 +1219,13 @@ kapsul_status kpP2_httpHandle(kpP2 *p, kpCInstance *ci, kpCFunc *handle, const k
     if (!h) return kpP2_nomem(err);
     if (p->ci != ci)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "the component imports no wasi:http/types from this host");
-    hmsg *m = request_in(req);
+    hmsg *m = request_in(p, req);
     if (!m) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory (or too many request headers)");
     uint32_t in_rep, out_rep;
     kpCValue params[2];
     if (give(p, R_INREQ, m, false, &params[0], err) != KAPSUL_OK) return KAPSUL_ERR_NOMEM;
     in_rep = params[0].rep;
-    if (give(p, R_OUTPARAM, obj_new(sizeof(houtparam), O_OUTPARAM), false, &params[1], err) != KAPSUL_OK) {
+    if (give(p, R_OUTPARAM, obj_new(p, sizeof(houtparam), O_OUTPARAM), false, &params[1], err) != KAPSUL_OK) {
         kpP2_resDrop(p, in_rep);
         return KAPSUL_ERR_NOMEM;
     }

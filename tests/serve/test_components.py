@@ -485,6 +485,15 @@ def test_hostile_handlers():
     assert outcome["/error"] == "handler error: internal-error", outcome
     assert "HTTP-response-incomplete" in outcome["/unfinished"], outcome
     assert outcome["/loop"] == "timeout", outcome
+    s = serve(HOSTILE)  # no --timeout: the budget, not the clock, ends this one
+    try:
+        st, _, _ = s.get("/flood", timeout=600)  # clones fields until the host's budget traps it
+        assert st == 500, st
+        assert s.get("/ok")[::2] == (200, b"ok\n"), "the server still answers"
+    finally:
+        s.stop()
+    outcome = {r["path"]: r["outcome"] for r in s.requests()}
+    assert "out of host memory for this instance" in outcome["/flood"], outcome
 
 
 def test_module_and_component_refusals():

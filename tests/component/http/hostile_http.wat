@@ -5,6 +5,8 @@
 ;;   /loop        never returns (a --timeout ends it)
 ;;   /error       sets the outparam to an error-code (internal-error) instead of a response
 ;;   /unfinished  writes a body and never finishes it (outgoing-body.finish)
+;;   /flood       fills one fields resource with 240 KB of values and clones it until the host's
+;;                budget for one instance's wasi:http objects (KP_P2_MAX_HTTP_BYTES) ends it: a trap
 ;;   /badheader   appends a name with a space, a forbidden name ("connection"), a value with a
 ;;                newline, and a header to the (immutable) headers of its own response; the body
 ;;                says which header-error each got: "codes=0102" expected
@@ -54,6 +56,7 @@
       (case "loop-detected") (case "configuration-error") (case "internal-error" (option string))))
     (export "error-code" (type $ec1 (eq $ec)))
     (export "[constructor]fields" (func (result (own $fields))))
+    (export "[method]fields.clone" (func (param "self" (borrow $fields)) (result (own $fields))))
     (export "[method]fields.append"
       (func (param "self" (borrow $fields)) (param "name" string) (param "value" (list u8)) (result (result (error $herr1)))))
     (export "[method]incoming-request.path-with-query" (func (param "self" (borrow $ir)) (result (option string))))
@@ -70,14 +73,14 @@
   (alias export $types "incoming-request" (type $ir))
   (alias export $types "response-outparam" (type $op))
   (core module $memmod
-    (memory (export "memory") 1)
+    (memory (export "memory") 2)
     (global $next (mut i32) (i32.const 4096))
     (func (export "realloc") (param i32 i32 i32 i32) (result i32) (local $p i32)
       (local.set $p (i32.and (i32.add (global.get $next) (i32.const 7)) (i32.const -8)))
       (global.set $next (i32.add (local.get $p) (local.get 3)))
       (local.get $p)))
   (core module $m
-    (import "mem" "memory" (memory 1))
+    (import "mem" "memory" (memory 2))
     (import "host" "path" (func $path (param i32 i32)))
     (import "host" "fields-new" (func $fields_new (result i32)))
     (import "host" "append" (func $append (param i32 i32 i32 i32 i32 i32)))
@@ -90,6 +93,7 @@
     (import "host" "wf" (func $wf (param i32 i32 i32 i32)))
     (import "host" "drop-os" (func $drop_os (param i32)))
     (import "host" "drop-fields" (func $drop_fields (param i32)))
+    (import "host" "clone" (func $clone (param i32) (result i32)))
     (data (i32.const 400) "bad name")
     (data (i32.const 420) "connection")
     (data (i32.const 440) "x-ok")
@@ -118,6 +122,15 @@
           (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
         return))
       (local.set $f (call $fields_new))
+      (if (i32.eq (local.get $c) (i32.const 102)) (then                        ;; f
+        (memory.fill (i32.const 65536) (i32.const 97) (i32.const 60000))
+        (i32.store8 (i32.const 600) (i32.const 97))
+        (loop $names                                                           ;; a .. d: 60000 'a' each
+          (call $append (local.get $f) (i32.const 600) (i32.const 1) (i32.const 65536) (i32.const 60000)
+            (i32.const 120))
+          (i32.store8 (i32.const 600) (i32.add (i32.load8_u (i32.const 600)) (i32.const 1)))
+          (br_if $names (i32.lt_u (i32.load8_u (i32.const 600)) (i32.const 101))))
+        (loop $more (drop (call $clone (local.get $f))) (br $more))))
       (if (i32.eq (local.get $c) (i32.const 98)) (then                         ;; b
         (call $try (local.get $f) (i32.const 400) (i32.const 8) (i32.const 500) (i32.const 1) (i32.const 546))
         (call $try (local.get $f) (i32.const 420) (i32.const 10) (i32.const 500) (i32.const 1) (i32.const 547))
@@ -157,6 +170,7 @@
     (memory $memory) (realloc $realloc)))
   (core func $drop_os (canon resource.drop $os))
   (core func $drop_fields (canon resource.drop $fields))
+  (core func $clone (canon lower (func $types "[method]fields.clone")))
   (core instance $i (instantiate $m (with "mem" (instance $mem)) (with "host" (instance
     (export "path" (func $path))
     (export "fields-new" (func $fields_new))
@@ -169,7 +183,8 @@
     (export "set" (func $set))
     (export "wf" (func $wf))
     (export "drop-os" (func $drop_os))
-    (export "drop-fields" (func $drop_fields))))))
+    (export "drop-fields" (func $drop_fields))
+    (export "clone" (func $clone))))))
   (func $handle (param "request" (own $ir)) (param "response-out" (own $op)) (canon lift (core func $i "handle")))
   (instance $h (export "handle" (func $handle)))
   (export "wasi:http/incoming-handler@0.2.0" (instance $h))
