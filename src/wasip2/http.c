@@ -988,8 +988,11 @@ HOST(kpP2Http_outparamSet) {
     p2res *e = get(p, &a[0], R_OUTPARAM);
     if (!e) return kpP2_trap(err, "%s", "wasi:http: not a response-outparam");
     hmsg *m = NULL;
-    if (a[1].var.disc == 0 && !(m = msg_of(p, a[1].var.payload)))
-        return kpP2_trap(err, "%s", "wasi:http: not an outgoing-response");
+    if (a[1].var.disc == 0) {
+        p2res *re = get(p, a[1].var.payload, R_OUTRESP);
+        if (!re) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-response");
+        m = re->obj;
+    }
     struct kpP2Http *h = p->http;
     kpP2HttpResponse *ans = h ? h->answer : NULL;
     if (ans && !ans->set) {
