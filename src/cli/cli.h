@@ -117,6 +117,11 @@ const char *kpCli_funcName(const kapsul_module *m, uint32_t func, char *buf, siz
 
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);
+/* End the process now with rc, its stdio flushed, leaving the engine, store and module to the
+ * kernel: unmapping them one by one costs a TLB flush each (a hypercall on a virtual machine)
+ * that exit does once. Returns (and the caller frees everything) in sanitizer builds, whose
+ * leak check must see the frees. */
+void kpCli_exitFast(int rc);
 
 /* Define the "spectest" host module of the official WAST scripts in a linker (spectest.c):
  * print, print_i32, print_i64, print_f32, print_f64, print_i32_f32, print_f64_f64 (silent unless

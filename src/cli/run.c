@@ -527,6 +527,7 @@ nomem:
     rc = KP_EXIT_FAIL;
 fail:
     fflush(stdout);
+    kpCli_exitFast(rc);
     if (linker) kapsul_linker_free(linker);
     if (store) kapsul_store_free(store);
     kapsul_wasi_free(wasi);
