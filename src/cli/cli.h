@@ -37,7 +37,6 @@ int kpCli_inspect(int argc, char **argv);
 bool kpCli_isComponent(const kpBuf *bytes);
 kapsul_status kpCli_validateComponent(const kpBuf *bytes, kapsul_error *err);
 kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsul_error *err);
-/* `kapsul run` of a component: validated, then refused with a clear error (not supported yet). */
 /* kapsul run of a component: what the flags give it. */
 typedef struct kpCliComponentRun {
     const char *file;
@@ -46,6 +45,7 @@ typedef struct kpCliComponentRun {
     const char *invoke; /* --invoke: an exported function to call instead of wasi:cli/run */
     void (*trace)(void *env, const char *line); /* --trace-wasi: one line per WASI 0.2 call */
     void *trace_env;
+    const struct kpCliTier *tier; /* --tier native: each core module from the cache (NULL: interpreter) */
 } kpCliComponentRun;
 /* Instantiate the component with the WASI 0.2 host and run it; returns the exit status (a
  * message printed for anything but success). */
