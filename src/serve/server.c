@@ -202,7 +202,8 @@ static void describe_end(const kpInstance_output *o, reply *r) {
         size_t n = (size_t)snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s",
                                     kapsul_trap_name(o->error.trap));
         if (o->error.trap == KAPSUL_TRAP_HOST && o->error.message[0]) /* the host says why */
-            n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, " (%.160s)", o->error.message);
+            n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, " (%.160s)",
+                                  o->error.message);
         if (n >= sizeof r->outcome_buf) n = sizeof r->outcome_buf - 1;
         for (int i = 0; i < o->error.nframes && i < 3 && n < sizeof r->outcome_buf; i++) {
             const kapsul_frame *f = &o->error.frames[i];
@@ -628,9 +629,16 @@ static kapsul_status add_component(kpServe_app *app, const char *id, const uint8
     if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kpBuf converted = { 0 };
     kapsul_status st = KAPSUL_OK;
-    /* --tier native compiles modules; a component's core modules run in the engine's tier */
-    if (lim->convert && !kpComponent_isAnyVersion(bytes, len) &&
-        (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
+    /* --tier native compiles modules; a component's core modules run in the interpreter (for now) */
+    if (lim->convert && kpComponent_isAnyVersion(bytes, len)) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "component '%.64s': a wasi:http component runs in the interpreter (--tier "
+                 "native compiles modules only, for now)",
+                 id);
+        kpLog_event(app->log, msg);
+    } else if (lim->convert &&
+               (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
         bytes = converted.data, len = converted.len;
     if (st == KAPSUL_OK) st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
     kpBuf_free(&converted);
