@@ -109,9 +109,9 @@ lines = [
     "| `jco serve --isolate-requests instance` (node) | %.1f ms | %.1f ms | %.1f | %.1f ms | %.1f ms |" % j,
     "",
     "kapsul/jco sequential p50: %.2f; wrk req/s: %.1fx. Of kapsul's sequential p50, %.1f ms (p50 of its "
-    "log's instantiate_us) is instantiation: store, WASI context and component instance, the engine's "
-    "core modules instantiated from scratch with their data segments (no copy-on-write template yet). "
-    "No core-module build of this handler exists to compare with." % (k[0] / j[0], k[2] / j[2], inst_p50),
+    "log's instantiate_us) is instantiation: store, WASI context and a component instance from the "
+    "component's copy-on-write template (kpCTemplate); the rest is the handler's JavaScript, run by the "
+    "interpreter. No core-module build of this handler exists to compare with." % (k[0] / j[0], k[2] / j[2], inst_p50),
 ]
 text = "\n".join(lines) + "\n"
 print(text)
