@@ -356,10 +356,14 @@ source = "handler.wasm"
             assert (st, out) == (200, b"hello from js\n"), (st, out)
             counts = [s.get("/count")[2] for _ in range(20)]
             assert counts == [b"count=1\n"] * 20, counts
+            st, _, out = s.get("/spin?q=1")  # Spin's request headers, as its executor sets them
+            want = ("spin-full-url=http://127.0.0.1:%d/spin?q=1\nspin-path-info=/spin\nspin-matched-route=/...\n"
+                    "spin-base-path=/\nspin-component-route=\nspin-raw-component-route=/...\n" % s.port)
+            assert (st, out.decode()) == (200, want), (st, out)
         finally:
             s.stop()
         by_path = {r["path"]: r["component"] for r in s.requests()}
-        assert by_path == {"/fetch": "open", "/hello": "closed", "/count": "open"}, by_path
+        assert by_path == {"/fetch": "open", "/hello": "closed", "/count": "open", "/spin": "closed"}, by_path
         # the closed component is denied the same request
         with open(os.path.join(d, "spin.toml")) as f:
             text = f.read()

@@ -5,6 +5,7 @@
 //   GET  /count          "count=N": a module-level counter (1 on every fresh instance)
 //   POST /echo           the request body back (any bytes), with its content-type
 //   GET  /headers        x-echo: the request's x-in header; the body lists the method and path
+//   GET  /spin           the spin-* request headers kapsul up adds (Spin's executor), one per line
 //   GET  /status/N       status N, body "status N\n"
 //   GET  /fetch          fetch(URL in the x-target header): "upstream STATUS: BODY", or 502 on error
 let count = 0;
@@ -27,6 +28,11 @@ async function handle(req) {
     return new Response(`${req.method} ${path}${url.search}\n`, {
       headers: { "x-echo": req.headers.get("x-in") || "none", "x-multi": "a, b" },
     });
+  }
+  if (path === "/spin") {
+    const names = ["spin-full-url", "spin-path-info", "spin-matched-route", "spin-base-path",
+                   "spin-component-route", "spin-raw-component-route"];
+    return new Response(names.map((n) => `${n}=${req.headers.get(n)}\n`).join(""));
   }
   if (path.startsWith("/status/")) {
     const n = parseInt(path.slice(8), 10);
