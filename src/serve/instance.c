@@ -32,10 +32,15 @@ static bool http_handler_export(const kpComponent *k, char *name, size_t cap) {
 
 kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
                                  size_t len, kapsul_error *err) {
+    return kpInstance_prepareWith(c, engine, bytes, len, NULL, NULL, err);
+}
+
+kapsul_status kpInstance_prepareWith(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
+                                     size_t len, kpCModuleFn load, void *load_env, kapsul_error *err) {
     memset(c, 0, sizeof *c);
     c->engine = engine;
     if (!kpComponent_isAnyVersion(bytes, len)) return kapsul_module_new(engine, bytes, len, &c->module, err);
-    kapsul_status st = kpCPre_new(engine, bytes, len, &c->cpre, err);
+    kapsul_status st = kpCPre_newWith(engine, bytes, len, load, load_env, &c->cpre, err);
     if (st != KAPSUL_OK) return st;
     if (!http_handler_export(kpCPre_component(c->cpre), c->http_export, sizeof c->http_export)) {
         kpCPre_free(c->cpre);

@@ -126,6 +126,10 @@ typedef struct kpInstance_output {
  * A component must not move in memory once it has run (the cache links to it). */
 kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
                                  size_t len, kapsul_error *err);
+/* The same, with a component's core modules made by load (kpCPre_newWith: --tier native passes
+ * one that compiles each to native code); for a module, load is not used. */
+kapsul_status kpInstance_prepareWith(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
+                                     size_t len, kpCModuleFn load, void *load_env, kapsul_error *err);
 /* Add a directory (strings copied). */
 kapsul_status kpInstance_addDir(kpInstance_component *c, const char *host, const char *guest, bool read_only,
                                 kapsul_error *err);

@@ -621,6 +621,18 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
 
 /* ---- Building the application ------------------------------------------------------------------ */
 
+/* --tier native for a component: each core module converted (compiled, or found in the cache) and
+ * loaded from its .kwasm. env: the kpServe_limits. */
+static kapsul_status native_core(void *env, kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                 kapsul_module **out, kapsul_error *err) {
+    const kpServe_limits *lim = env;
+    kpBuf kw = { 0 };
+    kapsul_status st = lim->convert(lim->convert_ctx, bytes, len, &kw, err);
+    if (st == KAPSUL_OK) st = kapsul_module_new(engine, kw.data, kw.len, out, err);
+    kpBuf_free(&kw);
+    return st;
+}
+
 static kapsul_status add_component(kpServe_app *app, const char *id, const uint8_t *bytes, size_t len,
                                    const kpServe_limits *lim, kapsul_error *err) {
     if (kpVec_grow(&app->components) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -629,18 +641,14 @@ static kapsul_status add_component(kpServe_app *app, const char *id, const uint8
     if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kpBuf converted = { 0 };
     kapsul_status st = KAPSUL_OK;
-    /* --tier native compiles modules; a component's core modules run in the interpreter (for now) */
-    if (lim->convert && kpComponent_isAnyVersion(bytes, len)) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "component '%.64s': a wasi:http component runs in the interpreter (--tier "
-                 "native compiles modules only, for now)",
-                 id);
-        kpLog_event(app->log, msg);
-    } else if (lim->convert &&
-               (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
+    /* --tier native: a module is converted whole, a component's core modules one by one */
+    bool component = kpComponent_isAnyVersion(bytes, len);
+    if (lim->convert && !component &&
+        (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
         bytes = converted.data, len = converted.len;
-    if (st == KAPSUL_OK) st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    if (st == KAPSUL_OK)
+        st = kpInstance_prepareWith(&c->run, app->engine, bytes, len,
+                                    lim->convert && component ? native_core : NULL, (void *)lim, err);
     kpBuf_free(&converted);
     if (st != KAPSUL_OK) {
         kp_free(c->id);

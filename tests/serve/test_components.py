@@ -36,6 +36,9 @@ HANDLER = os.path.join(TMP, "handler.wasm")
 HOSTILE = os.path.join(TMP, "hostile_http.wasm")
 SPIN_JS = os.path.join(TMP, "spin_js.wasm")
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$")
+# KAPSUL_TEST_TIER=native: every kapsul server compiles the components' core modules through
+# kapsul-llvmc (cached in TMP); serve.components.native runs the hostile handler that way.
+TIER = ["--tier", "native", "--cache", os.path.join(TMP, "cache")] if os.environ.get("KAPSUL_TEST_TIER") == "native" else []
 
 
 WASM_ONLY = {"test_hostile_handlers", "test_module_and_component_refusals"}  # need no JavaScript build
@@ -65,7 +68,7 @@ class Server:
     def __init__(self, *args, cwd=None):
         Server.count += 1
         self.log = os.path.join(TMP, "log%d.jsonl" % Server.count)
-        cmd = [KAPSUL, args[0], "--listen", "127.0.0.1:0", "--log-file", self.log, *map(str, args[1:])]
+        cmd = [KAPSUL, args[0], *TIER, "--listen", "127.0.0.1:0", "--log-file", self.log, *map(str, args[1:])]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
         self.port = None
         for _ in range(1200):  # up to ~60 s: the 14 MB component is compiled at start-up

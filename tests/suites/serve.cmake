@@ -59,3 +59,11 @@ add_test(NAME serve.components.hostile
                  ${CMAKE_SOURCE_DIR}/tests/component)
 set_tests_properties(serve.components.hostile PROPERTIES LABELS "serve;component;sanitize" TIMEOUT 600
                      ENVIRONMENT "KAPSUL_SERVE_TEST=hostile;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
+if(TARGET kapsul-llvmc)
+  # The hostile handler with its core modules compiled to native code (--tier native).
+  add_test(NAME serve.components.native
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                   ${CMAKE_SOURCE_DIR}/tests/component)
+  set_tests_properties(serve.components.native PROPERTIES LABELS "serve;component;native" TIMEOUT 600
+                       ENVIRONMENT "KAPSUL_SERVE_TEST=hostile;KAPSUL_TEST_TIER=native")
+endif()
