@@ -66,6 +66,7 @@ struct kapsul_instance {
     kpInstCore core; /* what its code touches (engine/objects.h); core.owner = this */
     kapsul_store *store;
     kapsul_module *module;
+    kapsul_func *defined; /* its defined functions, one block (not in the store's list) */
 };
 
 struct kapsul_store {
