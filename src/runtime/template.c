@@ -9,7 +9,8 @@
  * nothing is shared), and a slot of the pool whose first pages map the image privately: the
  * guest's writes go to copies of its own, the image never changes. When the store is freed the
  * slot is reset: its first keep_resident_bytes are rewritten in place (image copied back, zeros
- * after) and stay resident, the pages after them are dropped (kpOs_discard: copies vanish, the
+ * after; only the pages that are private copies, where the host can tell) and stay resident, the
+ * pages after them are dropped (kpOs_discard: copies vanish, the
  * mapping reads as the image again, pages past the image read as zero), pages the guest grew are
  * made inaccessible again, and the slot goes back to the free list; no mmap or munmap of a
  * reservation per request. Why both ways: see keep_resident_bytes in kapsul.h.
