@@ -4,7 +4,8 @@
  * the end) against kpCTemplate_instantiate (src/cinstance/template.c: pooled copy-on-write
  * memories). Per request: a store, a WASI 0.2 host on in-memory stdio, the instance, one call
  * of a function without parameters, then everything freed. Prints p50/p99 in microseconds of
- * the instantiation alone and of the whole request, each way. Timing only: nothing is a test.
+ * the instantiation alone and of the whole request, each way, and a ROW|... line for
+ * bench/ctemplate.sh. Timing only: nothing is a test.
  * usage: ctemplate COMPONENT.wasm N FUNC [template|new]
  *   FUNC: "run" calls wasi:cli/run, else an export; the last argument runs one way only (profiling)
  */
@@ -114,6 +115,9 @@ int main(int argc, char **argv) {
            pct(ni, n, .5), pct(ni, n, .99), pct(ti, n, .5), pct(ti, n, .99));
     printf("  whole request      kpCInstance_new p50 %8.1f us p99 %8.1f us | template p50 %7.1f us p99 %7.1f us\n",
            pct(nt, n, .5), pct(nt, n, .99), pct(tt, n, .5), pct(tt, n, .99));
+    printf("ROW|%s|%zu|%.1f|%.2f|%.1f|%.1f|%.1f|%.1f|%.1f|%.1f|%.1f|%.1f|%d|%s\n", name, len, (t1 - t0) / 1e3,
+           (t2 - t1) / 1e3, pct(ni, n, .5), pct(ni, n, .99), pct(ti, n, .5), pct(ti, n, .99), pct(nt, n, .5),
+           pct(nt, n, .99), pct(tt, n, .5), pct(tt, n, .99), n, argv[3]);
     char desc[1024];
     kpCTemplate_describe(tpl, desc, sizeof desc);
     kpCTemplateStats s;

@@ -159,9 +159,9 @@ typedef struct kapsul_error {
 
 /* A source position of a frame. */
 typedef struct kapsul_location {
-    const char *function; /* demangled (Rust legacy and v0, C++ Itanium) when mangled; from DWARF,
+    const char *function;  /* demangled (Rust legacy and v0, C++ Itanium) when mangled; from DWARF,
                              else the name section, else an export name; NULL when unknown */
-    const char *file;     /* source file from DWARF .debug_line; NULL when unknown */
+    const char *file;      /* source file from DWARF .debug_line; NULL when unknown */
     uint32_t line, column; /* 1-based; 0 when unknown */
 } kapsul_location;
 
@@ -591,9 +591,10 @@ typedef struct kapsul_template_config {
      * KP_TEMPLATE_KEEP_RESIDENT; SIZE_MAX = none) are rewritten in place -- the image copied
      * back, the rest zeroed -- and stay resident, so the next guest takes no page faults there;
      * the pages past them are dropped (madvise), to be faulted in again when touched. Copying
-     * costs about 1 us per 64 KiB whatever the guest touched; dropping costs a system call and a
-     * TLB flush plus a fault per page touched, which is dearer for small memories and cheaper
-     * for large ones touched sparsely. Either way the next guest sees the image and zeros.
+     * costs about 1 us per 64 KiB of pages any guest of the slot ever wrote (on Linux; of the
+     * whole region where the host cannot tell which pages were written); dropping costs a
+     * system call and a TLB flush plus a fault per page touched, which is dearer for small
+     * memories and cheaper for large ones touched sparsely. Either way the next guest sees the image and zeros.
      * Kept pages stay resident in every slot once used: up to pool_size * keep bytes. */
     size_t keep_resident_bytes;
     /* true: kapsul_template_new resolves no import (imports is ignored); every instance gets

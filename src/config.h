@@ -157,6 +157,12 @@
 #ifndef KP_TEMPLATE_KEEP_RESIDENT
 #define KP_TEMPLATE_KEEP_RESIDENT (1u << 20)
 #endif
+/* A component template's default keep_resident_bytes per core module: its whole initial memory
+ * up to this many bytes (a componentize-js guest's wizer image is ~9 MiB; resetting it by copy
+ * costs less than the copy-on-write faults its next request takes otherwise: docs/RATIONALE.md). */
+#ifndef KP_CTEMPLATE_KEEP_RESIDENT_MAX
+#define KP_CTEMPLATE_KEEP_RESIDENT_MAX (16u << 20)
+#endif
 /* Defaults of kapsul_config's zero fields. */
 #ifndef KP_DEFAULT_STACK_BYTES
 #define KP_DEFAULT_STACK_BYTES (1u << 20)

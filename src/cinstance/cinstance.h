@@ -143,7 +143,8 @@ kapsul_status kpCFunc_call(kpCInstance *ci, kpCFunc *f, const kpCValue *params, 
 typedef struct kpCTemplate kpCTemplate;
 
 /* config: the module templates' pool_size (slots per core module: live instances at once, each
- * an address-space reservation) and keep_resident_bytes; NULL for kapsul_template_new's defaults.
+ * an address-space reservation) and keep_resident_bytes (0: a module's whole initial memory, up
+ * to KP_CTEMPLATE_KEEP_RESIDENT_MAX, at least kapsul_template_new's default); NULL for defaults.
  *   KAPSUL_ERR_NOMEM  out of memory (a module template that fails otherwise is a fallback) */
 kapsul_status kpCTemplate_new(kpCPre *pre, const kapsul_template_config *config, kpCTemplate **out,
                               kapsul_error *err);

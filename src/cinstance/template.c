@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "cinstance/ci.h"
+#include "config.h"
 
 /* One core module: its template, or why it has none. */
 typedef struct kpCTplModule {
@@ -43,11 +44,21 @@ static kapsul_status nomem(kapsul_error *err) {
 }
 
 /* A module template with its imports taken per instance; a refusal other than out-of-memory
- * leaves the module to the linker, with the refusal's message as the reason. */
+ * leaves the module to the linker, with the refusal's message as the reason. Unless the caller
+ * says otherwise, a returned slot is reset by copying its whole initial memory (up to
+ * KP_CTEMPLATE_KEEP_RESIDENT_MAX): a wizer-initialized guest writes pages all over its image,
+ * and each of them would be a copy-on-write fault in the next instance. */
 static kapsul_status module_template(kpCTemplate *t, size_t i, const kapsul_template_config *config,
                                      kapsul_error *err) {
     kapsul_template_config cfg = config ? *config : (kapsul_template_config){ 0 };
     cfg.imports_per_instance = true;
+    const kpModule *m = t->pre->c->modules.v[i].module;
+    if (!cfg.keep_resident_bytes && m->nmemories == 1) {
+        uint64_t init = m->memories[0].limits.min * KP_PAGE_SIZE;
+        cfg.keep_resident_bytes = init > KP_CTEMPLATE_KEEP_RESIDENT_MAX ? KP_CTEMPLATE_KEEP_RESIDENT_MAX
+                                  : init < KP_TEMPLATE_KEEP_RESIDENT    ? KP_TEMPLATE_KEEP_RESIDENT
+                                                                        : (size_t)init;
+    }
     kapsul_error e;
     kapsul_status st =
         kapsul_template_new(t->pre->engine, t->pre->modules[i], NULL, 0, &cfg, &t->mods[i].tpl, &e);

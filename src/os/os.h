@@ -76,6 +76,12 @@ void kpOs_prefault(void *p, size_t len);
 bool kpOs_mapImage(void *base, size_t len, kpOs_fd image);
 bool kpOs_discard(void *base, size_t len);
 bool kpOs_decommit(void *base, size_t from, size_t to);
+/* Which of the n pages from base hold data of this process's own: out[i] = 1 for a page that is
+ * present and anonymous (a private copy of an image page: the guest wrote it since the mapping
+ * was made; or an anonymous page) or swapped out, 0 for a page not present or still the file's.
+ * From Linux's /proc/self/pagemap (opened per call, so a forked child reads its own). false
+ * where the host cannot tell: the caller then treats every page as written. */
+bool kpOs_privatePages(const void *base, size_t n, uint8_t *out);
 
 /* ---- Faults ---------------------------------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * file_posix.c, sockets and polling in net_posix.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -133,6 +134,33 @@ bool kpOs_decommit(void *base, size_t from, size_t to) {
     uint8_t *p = (uint8_t *)base + from;
     void *q = mmap(p, to - from, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
     return q == p;
+}
+
+bool kpOs_privatePages(const void *base, size_t n, uint8_t *out) {
+#ifdef __linux__
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    size_t page = kpOs_pageSize();
+    uint64_t e[512];
+    bool ok = true;
+    for (size_t i = 0; ok && i < n;) {
+        size_t k = n - i < 512 ? n - i : 512;
+        ssize_t r = pread(fd, e, k * sizeof *e, (off_t)(((uintptr_t)base / page + i) * sizeof *e));
+        if (r < 0 && errno == EINTR) continue;
+        ok = r == (ssize_t)(k * sizeof *e);
+        /* bit 63 present, 62 swapped, 61 a file page or shared anonymous memory */
+        for (size_t j = 0; ok && j < k; j++)
+            out[i + j] = ((e[j] >> 63 & 1) && !(e[j] >> 61 & 1)) || (e[j] >> 62 & 1);
+        i += k;
+    }
+    close(fd);
+    return ok;
+#else
+    (void)base;
+    (void)n;
+    (void)out;
+    return false;
+#endif
 }
 
 size_t kpOs_pageSize(void) {

@@ -66,6 +66,8 @@ struct kapsul_instance {
     kpInstCore core; /* what its code touches (engine/objects.h); core.owner = this */
     kapsul_store *store;
     kapsul_module *module;
+    kapsul_func *defined; /* its defined functions, one block (not in the store's list) */
+    bool lent;            /* defined belongs to a template's pool slot */
 };
 
 struct kapsul_store {
@@ -98,10 +100,11 @@ kapsul_status kpInstance_new(kapsul_store *s, kapsul_module *mod, const kapsul_e
                              kapsul_instance **out, kapsul_error *err);
 /* kpInstance_new for a template (template.c): mem0, when not NULL, is the module's (defined)
  * memory 0, already registered in s->exec.mems; data_done says it already holds every active
- * data segment. */
+ * data segment; defined, when not NULL, is a block of the module's defined functions that the
+ * caller owns and keeps until the store is freed (a pool slot's: reused, not allocated). */
 kapsul_status kpInstance_newWith(kapsul_store *s, kapsul_module *mod, const kapsul_extern *imports,
-                                 kapsul_memory *mem0, bool data_done, kapsul_instance **out,
-                                 kapsul_error *err);
+                                 kapsul_memory *mem0, bool data_done, kapsul_func *defined,
+                                 kapsul_instance **out, kapsul_error *err);
 void kpInstance_free(kapsul_instance *inst);
 
 /* ---- template.c ---- */

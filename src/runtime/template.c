@@ -9,7 +9,8 @@
  * nothing is shared), and a slot of the pool whose first pages map the image privately: the
  * guest's writes go to copies of its own, the image never changes. When the store is freed the
  * slot is reset: its first keep_resident_bytes are rewritten in place (image copied back, zeros
- * after) and stay resident, the pages after them are dropped (kpOs_discard: copies vanish, the
+ * after; only the pages that are private copies, where the host can tell) and stay resident, the
+ * pages after them are dropped (kpOs_discard: copies vanish, the
  * mapping reads as the image again, pages past the image read as zero), pages the guest grew are
  * made inaccessible again, and the slot goes back to the free list; no mmap or munmap of a
  * reservation per request. Why both ways: see keep_resident_bytes in kapsul.h.
@@ -29,8 +30,9 @@
 typedef struct kpSlot {
     kapsul_template *tpl;
     kapsul_memory mem;
-    struct kpSlot *next; /* free list */
-    bool ready;          /* reserved, holding the image and the zero initial pages */
+    struct kpSlot *next;  /* free list */
+    bool ready;           /* reserved, holding the image and the zero initial pages */
+    kapsul_func *defined; /* the instance's defined functions (kpInstance_newWith), made once */
 } kpSlot;
 
 /* A module import resolved to a host function. */
@@ -256,8 +258,10 @@ fail:
 
 void kapsul_template_free(kapsul_template *t) {
     if (!t) return;
-    for (uint32_t i = 0; i < t->nslots; i++)
+    for (uint32_t i = 0; i < t->nslots; i++) {
         if (t->slots[i].mem.base) kpOs_release(t->slots[i].mem.base, t->span);
+        kp_free(t->slots[i].defined);
+    }
     kp_free(t->slots);
     kpOs_close(t->image_fd);
     kp_free(t->image);
@@ -351,6 +355,34 @@ static kapsul_status take_slot(kapsul_template *t, kapsul_store *st, kapsul_memo
     return KAPSUL_OK;
 }
 
+static bool all_zero(const uint8_t *p, size_t len) {
+    uint64_t acc = 0, w;
+    for (size_t i = 0; i < len; i += sizeof w) {
+        memcpy(&w, p + i, sizeof w);
+        acc |= w;
+    }
+    return acc == 0;
+}
+
+/* The kept region back to the image, zeros after it (memory never shrinks, so size >= init_bytes
+ * >= keep). Only the pages the guest can have written are rewritten when the host says which
+ * (kpOs_privatePages): a page still mapped from the image file, or never touched, reads right
+ * already. A page once written stays a private copy, so after the first requests this rewrites
+ * the pages the guest ever wrote, not the whole region; a zero page is left as it is. */
+static void restore_kept(const kapsul_template *t, uint8_t *base) {
+    size_t page = kpOs_pageSize(), img = t->image_len < t->keep ? t->image_len : t->keep;
+    uint8_t flags[4096];
+    for (size_t at = 0; at < t->keep;) {
+        size_t n = (t->keep - at) / page < sizeof flags ? (t->keep - at) / page : sizeof flags;
+        bool known = kpOs_privatePages(base + at, n, flags);
+        for (size_t i = 0; i < n; i++, at += page) {
+            if (known && !flags[i]) continue;
+            if (at < img) memcpy(base + at, t->image + at, page);
+            else if (!all_zero(base + at, page)) memset(base + at, 0, page);
+        }
+    }
+}
+
 /* The store is done with the memory: drop every page the guest touched so the next guest sees
  * the image, close what it grew, and return the slot. A slot that cannot be reset gives its
  * reservation back instead: a fresh one is made at its next take. */
@@ -358,11 +390,7 @@ void kpTemplate_release(kapsul_memory *mem) {
     kpSlot *s = mem->pool;
     kapsul_template *t = s->tpl;
     size_t size = (size_t)mem->size;
-    /* The kept region: the image copied back, zeros after it (memory never shrinks, so
-     * size >= init_bytes >= keep). */
-    size_t img = t->image_len < t->keep ? t->image_len : t->keep;
-    if (img) memcpy(mem->base, t->image, img);
-    if (t->keep > img) memset(mem->base + img, 0, t->keep - img);
+    restore_kept(t, mem->base);
     bool ok = kpOs_discard(mem->base + t->keep, t->init_bytes - t->keep) &&
               kpOs_decommit(mem->base, t->init_bytes, size);
     /* Without the image file, dropped pages past keep read as zero, not as the image. */
@@ -402,7 +430,16 @@ static kapsul_status instantiate(kapsul_template *t, kapsul_store *st, const kap
         f->env = r->per_instance ? env : r->env;
         imports[i] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC, .of.func = f };
     }
-    s = kpInstance_newWith(st, t->module, given ? given : imports, mem0, t->data_done, out, err);
+    kapsul_func *defined = NULL;
+    if (mem0 && m->nfuncs) {
+        kpSlot *slot = mem0->pool;
+        if (!slot->defined && !(slot->defined = kp_calloc(m->nfuncs, sizeof *slot->defined))) {
+            s = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+            goto fail;
+        }
+        defined = slot->defined;
+    }
+    s = kpInstance_newWith(st, t->module, given ? given : imports, mem0, t->data_done, defined, out, err);
 fail:
     if (imports != small) kp_free(imports);
     return s;

@@ -154,9 +154,9 @@ static void request(kpCPre *pre, kpCTemplate *tpl, const req *r, outcome *o) {
     }
     const uint8_t *b;
     size_t n;
-    if (kapsul_wasi_output(w, 1, &b, &n, &err) == KAPSUL_OK && n <= sizeof o->out)
+    if (kapsul_wasi_output(w, 1, &b, &n, &err) == KAPSUL_OK && n && n <= sizeof o->out)
         memcpy(o->out, b, o->out_len = n);
-    if (kapsul_wasi_output(w, 2, &b, &n, &err) == KAPSUL_OK && n <= sizeof o->errout)
+    if (kapsul_wasi_output(w, 2, &b, &n, &err) == KAPSUL_OK && n && n <= sizeof o->errout)
         memcpy(o->errout, b, o->err_len = n);
     FILE *f = fopen(outfile, "rb");
     if (f) {

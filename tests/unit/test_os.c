@@ -2,8 +2,8 @@
  * test_os.c -- the OS layer (src/os/os.h) on its own: error translation, opening beneath a
  * directory (the kernel's way and the refusal that sends callers to their own walk, including the
  * one-time detection raced by many threads in a fresh process), the *at() calls, directory
- * streams, vectored I/O with the SIGPIPE and O_APPEND rules, polling, sockets, clocks and
- * randomness. wasi/'s own behaviour is tested through kapsul.h (test_wasi.c) and the suites.
+ * streams, vectored I/O with the SIGPIPE and O_APPEND rules, polling, sockets, clocks,
+ * randomness, and which pages of a copy-on-write image were written. wasi/'s own behaviour is tested through kapsul.h (test_wasi.c) and the suites.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -265,8 +265,44 @@ static void test_sockets_clocks_random(void) {
     kpOs_yield();
 }
 
+/* Pages written since an image was mapped are told apart from pages read or never touched,
+ * also in a forked child (the module templates' reset rewrites only those). */
+static void test_private_pages(void) {
+    size_t page = kpOs_pageSize();
+    uint8_t *data = calloc(4, page), f[8] = { 0 };
+    kpOs_fd fd = KP_OS_NO_FD;
+    uint8_t *base = kpOs_reserve(8 * page);
+    CHECK(data && base && kpOs_imageCreate(data, 4 * page, &fd) == KP_OS_OK);
+    CHECK(base && kpOs_mapImage(base, 4 * page, fd) && kpOs_commit(base, 4 * page, 8 * page));
+    if (!base || fd == KP_OS_NO_FD) return;
+    volatile uint8_t sink = base[0];         /* read from the image */
+    base[page] = 1;                          /* written: a private copy */
+    sink = (uint8_t)(sink + base[4 * page]); /* read from anonymous memory (the zero page) */
+    base[5 * page] = 1;                      /* written */
+    (void)sink;
+#ifdef __linux__
+    CHECK(kpOs_privatePages(base, 8, f));
+    CHECK(f[0] == 0 && f[1] == 1 && f[2] == 0 && f[3] == 0 && f[5] == 1 && f[6] == 0 && f[7] == 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* the child's own copies: its pages are private (copy-on-write after fork) */
+        uint8_t g[8] = { 0 };
+        base[2 * page] = 1;
+        _exit(kpOs_privatePages(base, 8, g) && g[2] == 1 && g[3] == 0 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(kpOs_privatePages(base, 8, f) && f[2] == 0);
+#else
+    CHECK(!kpOs_privatePages(base, 8, f));
+#endif
+    kpOs_release(base, 8 * page);
+    kpOs_close(fd);
+    free(data);
+}
+
 int main(void) {
     make_tree();
+    test_private_pages();
     test_errors();
     test_beneath();
     test_at_calls();
