@@ -51,3 +51,6 @@ for name in hostile api mismatch version nested; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
+# sockets.wasm from sockets.wat (wasi:sockets scenarios for tests/component/sockets.py)
+"$jco" parse "$here/sockets.wat" -o "$out/sockets.wasm" >/dev/null
+echo "built $out/sockets.wasm"
