@@ -180,7 +180,8 @@ kpOs_err kpOs_sockName(kpOs_fd fd, bool peer, kpOs_addr *out) {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     memset(&ss, 0, sizeof ss);
-    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+    int r =
+        peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
     if (r != 0) return kpOsPosix_lastErr();
     return from_sockaddr(&ss, out) ? KP_OS_OK : KP_OS_EAFNOSUPPORT;
 }
@@ -257,7 +258,10 @@ kpOs_err kpOs_resolve(const char *name, kpOs_addr *out, size_t cap, size_t *n) {
 #ifdef EAI_NODATA
         if (r == EAI_NODATA) return KP_OS_ENOENT;
 #endif
-        return r == EAI_NONAME ? KP_OS_ENOENT : r == EAI_AGAIN ? KP_OS_EAGAIN : r == EAI_MEMORY ? KP_OS_ENOMEM : KP_OS_EIO;
+        return r == EAI_NONAME   ? KP_OS_ENOENT
+               : r == EAI_AGAIN  ? KP_OS_EAGAIN
+               : r == EAI_MEMORY ? KP_OS_ENOMEM
+                                 : KP_OS_EIO;
     }
     for (struct addrinfo *ai = res; ai && *n < cap; ai = ai->ai_next) {
         struct sockaddr_storage ss;

@@ -338,13 +338,13 @@ kpOs_err kpOs_sockError(kpOs_fd fd);
 kpOs_err kpOs_sendTo(kpOs_fd fd, const void *data, size_t len, const kpOs_addr *to, size_t *done);
 kpOs_err kpOs_recvFrom(kpOs_fd fd, void *buf, size_t cap, size_t *done, kpOs_addr *from, bool *truncated);
 typedef enum kpOs_sockopt {
-    KP_OS_SO_KEEPALIVE,   /* 0 or 1 */
-    KP_OS_SO_KEEPIDLE,    /* seconds */
-    KP_OS_SO_KEEPINTVL,   /* seconds */
-    KP_OS_SO_KEEPCNT,     /* probes */
-    KP_OS_SO_HOPLIMIT,    /* unicast TTL / hop limit of family 4 or 6 */
-    KP_OS_SO_RCVBUF,      /* bytes */
-    KP_OS_SO_SNDBUF       /* bytes */
+    KP_OS_SO_KEEPALIVE, /* 0 or 1 */
+    KP_OS_SO_KEEPIDLE,  /* seconds */
+    KP_OS_SO_KEEPINTVL, /* seconds */
+    KP_OS_SO_KEEPCNT,   /* probes */
+    KP_OS_SO_HOPLIMIT,  /* unicast TTL / hop limit of family 4 or 6 */
+    KP_OS_SO_RCVBUF,    /* bytes */
+    KP_OS_SO_SNDBUF     /* bytes */
 } kpOs_sockopt;
 kpOs_err kpOs_sockGet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t *out);
 kpOs_err kpOs_sockSet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t val);

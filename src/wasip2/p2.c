@@ -14,10 +14,9 @@
 
 /* ---- The host and its resources ------------------------------------------------------------------ */
 
-static const char *const resource_names[] = { "input-stream",    "output-stream",
-                                              "descriptor",      "error",
-                                              "pollable",        "terminal-input",
-                                              "terminal-output", "directory-entry-stream",
+static const char *const resource_names[] = { "input-stream", "output-stream", "descriptor", "error",
+                                              "pollable", "terminal-input", "terminal-output",
+                                              "directory-entry-stream",
                                               /* wasi:sockets */
                                               "network", "tcp-socket", "udp-socket",
                                               "incoming-datagram-stream", "outgoing-datagram-stream",
@@ -354,7 +353,8 @@ static kpOs_fd poll_fd(kpP2 *p, const p2res *x) {
  * that is ready when the call returns; the wait stops at the first one, and never goes past the
  * context's deadline (then a timeout trap, as for every blocking WASI call). One ppoll covers
  * every fd in the set, its timeout the nearest deadline. */
-static kapsul_status wait_set(kpP2 *p, p2res *const *xs, uint32_t n, bool wait, bool *ready, kapsul_error *err) {
+static kapsul_status wait_set(kpP2 *p, p2res *const *xs, uint32_t n, bool wait, bool *ready,
+                              kapsul_error *err) {
     kpOs_pollfd small[16], *pf = n <= 16 ? small : kp_calloc(n, sizeof *pf);
     if (!pf) return nomem(err);
     kapsul_status st = KAPSUL_OK;
@@ -369,7 +369,10 @@ static kapsul_status wait_set(kpP2 *p, p2res *const *xs, uint32_t n, bool wait, 
             if (timed && xs[i]->deadline < first) first = xs[i]->deadline;
         }
         uint64_t limit = p->w->deadline && p->w->deadline < first ? p->w->deadline : first;
-        uint64_t wait_ns = any || !wait ? 0 : limit == UINT64_MAX ? UINT64_MAX : limit > now ? limit - now : 0;
+        uint64_t wait_ns = any || !wait          ? 0
+                           : limit == UINT64_MAX ? UINT64_MAX
+                           : limit > now         ? limit - now
+                                                 : 0;
         int nready = 0;
         kpOs_err oe = kpOs_poll(pf, n, wait_ns, &nready);
         if (oe != KP_OS_OK && oe != KP_OS_EINTR) {
@@ -462,8 +465,9 @@ HOST(kpP2_subscribeReady) {
     if (!s && !(s = res_get(p, a[0].rep, R_OUT))) return trap(err, "%s", "wasi: not a stream");
     if (!s->sock) return new_pollable(p, 0, &r[0], err);
     uint32_t rep;
-    p2res x = { .kind = R_POLL, .sock = true, .fd = s->fd,
-                .events = s->kind == R_IN ? KP_OS_POLL_IN : KP_OS_POLL_OUT };
+    p2res x = {
+        .kind = R_POLL, .sock = true, .fd = s->fd, .events = s->kind == R_IN ? KP_OS_POLL_IN : KP_OS_POLL_OUT
+    };
     if (res_new(p, x, &rep) != 0) return nomem(err);
     r[0].rep = rep;
     return KAPSUL_OK;

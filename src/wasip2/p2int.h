@@ -25,27 +25,27 @@ enum {
     R_POLL,
     R_DIR,
     /* wasi:sockets (sockets.c) */
-    R_NET,     /* network: no state of its own */
-    R_TCP,     /* tcp-socket */
-    R_UDP,     /* udp-socket */
-    R_DGIN,    /* incoming-datagram-stream */
-    R_DGOUT,   /* outgoing-datagram-stream */
-    R_RESOLVE  /* resolve-address-stream */
+    R_NET,    /* network: no state of its own */
+    R_TCP,    /* tcp-socket */
+    R_UDP,    /* udp-socket */
+    R_DGIN,   /* incoming-datagram-stream */
+    R_DGOUT,  /* outgoing-datagram-stream */
+    R_RESOLVE /* resolve-address-stream */
 };
 
 struct kpP2Sock; /* a socket's state, or a resolve stream's addresses (sockets.c) */
 
 typedef struct p2res {
     uint8_t kind;
-    bool file;         /* R_IN/R_OUT: a file at offset (else the fd's own position: stdio) */
-    bool append;       /* R_OUT on a file: always at the end */
-    bool sock;         /* R_IN/R_OUT/R_POLL and socket kinds: fd is a socket (see sockets.c) */
-    uint8_t events;    /* R_POLL on a socket: ready for these KP_OS_POLL_* (0: always ready) */
-    uint16_t errcode;  /* R_ERROR: the preview1 errno */
-    uint32_t fd;       /* R_IN, R_OUT, R_DESC, sockets: the preview1 fd */
-    uint64_t offset;   /* R_IN/R_OUT on a file */
-    uint64_t deadline; /* R_POLL: ready at this monotonic time (0: ready) */
-    uint32_t next;     /* free list */
+    bool file;           /* R_IN/R_OUT: a file at offset (else the fd's own position: stdio) */
+    bool append;         /* R_OUT on a file: always at the end */
+    bool sock;           /* R_IN/R_OUT/R_POLL and socket kinds: fd is a socket (see sockets.c) */
+    uint8_t events;      /* R_POLL on a socket: ready for these KP_OS_POLL_* (0: always ready) */
+    uint16_t errcode;    /* R_ERROR: the preview1 errno */
+    uint32_t fd;         /* R_IN, R_OUT, R_DESC, sockets: the preview1 fd */
+    uint64_t offset;     /* R_IN/R_OUT on a file */
+    uint64_t deadline;   /* R_POLL: ready at this monotonic time (0: ready) */
+    uint32_t next;       /* free list */
     struct kpP2Sock *sk; /* socket kinds: owned, freed with the resource */
 } p2res;
 
@@ -66,7 +66,7 @@ struct kpP2 {
     kapsul_status name(void *env, kpCHostCall *call, const kpCValue *a, kpCValue *r, kapsul_error *err)
 
 /* p2.c: the resource table and the values every host function builds. */
-int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep); /* -1: out of memory */
+int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep);        /* -1: out of memory */
 p2res *kpP2_resGet(kpP2 *p, uint32_t rep, uint8_t kind); /* NULL: not of that kind */
 kapsul_status kpP2_trap(kapsul_error *err, const char *what);
 kapsul_status kpP2_nomem(kapsul_error *err);
@@ -93,5 +93,8 @@ void kpP2Sock_free(struct kpP2Sock *sk);
  * TCP (udp false) or UDP grant exists, which creating such a socket needs. */
 bool kpP2Net_allows(const kpP2Net *n, kpP2Allow what, const kpOs_addr *a);
 bool kpP2Net_any(const kpP2Net *n, bool udp);
+/* How grants resolve host names (default kpOs_resolve; the fuzz target passes a stub). */
+typedef kpOs_err (*kpP2Resolver)(const char *name, kpOs_addr *out, size_t cap, size_t *n);
+void kpP2Net_setResolver(kpP2Net *n, kpP2Resolver fn);
 
 #endif /* KP_WASIP2_P2INT_H */

@@ -16,15 +16,24 @@
  */
 #include "wasip2/p2int.h"
 
-#define MAX_IO (1u << 20)           /* bytes one stream read or one receive call moves */
-#define MAX_DATAGRAM 65536u         /* the largest UDP payload (65507) fits */
-#define MAX_RECEIVE 64u             /* datagrams one receive call returns */
-#define SEND_PERMIT 64u             /* datagrams check-send allows while the socket is writable */
-#define MAX_RESOLVE 64u             /* addresses one lookup keeps */
+#define MAX_IO (1u << 20)   /* bytes one stream read or one receive call moves */
+#define MAX_DATAGRAM 65536u /* the largest UDP payload (65507) fits */
+#define MAX_RECEIVE 64u     /* datagrams one receive call returns */
+#define SEND_PERMIT 64u     /* datagrams check-send allows while the socket is writable */
+#define MAX_RESOLVE 64u     /* addresses one lookup keeps */
 #define DEFAULT_BACKLOG 128u
 
 /* The socket states of the spec (tcp.wit, udp.wit). */
-enum { S_UNBOUND, S_BIND_STARTED, S_BOUND, S_LISTEN_STARTED, S_LISTENING, S_CONNECT_STARTED, S_CONNECTED, S_CLOSED };
+enum {
+    S_UNBOUND,
+    S_BIND_STARTED,
+    S_BOUND,
+    S_LISTEN_STARTED,
+    S_LISTENING,
+    S_CONNECT_STARTED,
+    S_CONNECTED,
+    S_CLOSED
+};
 
 /* network.error-code, in the order of network.wit. */
 enum {
@@ -140,7 +149,8 @@ static void addr_in(const kpCValue *v, bool sock, kpOs_addr *out) {
     if (out->family == 4)
         for (int i = 0; i < 4; i++) out->ip[i] = (uint8_t)ip->agg.v[i].u;
     else
-        for (int i = 0; i < 8; i++) out->ip[2 * i] = (uint8_t)(ip->agg.v[i].u >> 8), out->ip[2 * i + 1] = (uint8_t)ip->agg.v[i].u;
+        for (int i = 0; i < 8; i++)
+            out->ip[2 * i] = (uint8_t)(ip->agg.v[i].u >> 8), out->ip[2 * i + 1] = (uint8_t)ip->agg.v[i].u;
 }
 
 /* A host address -> an ip-socket-address (sock) or ip-address value. */
@@ -148,7 +158,8 @@ static bool addr_out(kpCHostCall *call, const kpOs_addr *a, bool sock, kpCValue 
     bool v6 = a->family == 6;
     kpCValue *ip = kpP2_vals(call, 1), *parts = kpP2_vals(call, v6 ? 8 : 4);
     if (!ip || !parts) return false;
-    for (int i = 0; i < (v6 ? 8 : 4); i++) parts[i].u = v6 ? (uint64_t)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]) : a->ip[i];
+    for (int i = 0; i < (v6 ? 8 : 4); i++)
+        parts[i].u = v6 ? (uint64_t)(a->ip[2 * i] << 8 | a->ip[2 * i + 1]) : a->ip[i];
     ip->agg.v = parts, ip->agg.n = v6 ? 8 : 4;
     out->var.disc = v6;
     if (!sock) return out->var.payload = ip, true;
@@ -174,7 +185,8 @@ static bool v4_mapped(const kpOs_addr *a) {
 
 static bool multicast_or_broadcast(const kpOs_addr *a) {
     if (a->family == 6) return a->ip[0] == 0xff;
-    return (a->ip[0] & 0xf0) == 0xe0 || (a->ip[0] == 255 && a->ip[1] == 255 && a->ip[2] == 255 && a->ip[3] == 255);
+    return (a->ip[0] & 0xf0) == 0xe0 ||
+           (a->ip[0] == 255 && a->ip[1] == 255 && a->ip[2] == 255 && a->ip[3] == 255);
 }
 
 /* A remote a guest may name at all (the spec's invalid-argument cases): the socket's family,
@@ -186,7 +198,9 @@ static bool valid_remote(const p2res *s, const kpOs_addr *a) {
 
 /* ---- Sockets in the resource table ----------------------------------------------------------- */
 
-static kpOs_fd osfd(kpP2 *p, const p2res *s) { return s->fd < p->w->nfds ? p->w->fds[s->fd].host : KP_OS_NO_FD; }
+static kpOs_fd osfd(kpP2 *p, const p2res *s) {
+    return s->fd < p->w->nfds ? p->w->fds[s->fd].host : KP_OS_NO_FD;
+}
 
 static p2res *sock_arg(kpP2 *p, const kpCValue *v, uint8_t kind) { return kpP2_resGet(p, v->rep, kind); }
 
@@ -217,7 +231,8 @@ static kapsul_status stream_pair(kpP2 *p, uint32_t fd, kpCValue *tuple, uint32_t
 
 static kapsul_status new_pollable(kpP2 *p, uint32_t fd, unsigned events, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (kpP2_resNew(p, (p2res){ .kind = R_POLL, .sock = true, .fd = fd, .events = (uint8_t)events }, &rep) != 0)
+    if (kpP2_resNew(p, (p2res){ .kind = R_POLL, .sock = true, .fd = fd, .events = (uint8_t)events }, &rep) !=
+        0)
         return kpP2_nomem(err);
     out->rep = rep;
     return KAPSUL_OK;
@@ -249,7 +264,8 @@ static bool network_arg(kpP2 *p, const kpCValue *v) { return kpP2_resGet(p, v->r
 
 /* ---- Creating, binding ------------------------------------------------------------------------- */
 
-static kapsul_status create(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool udp, kapsul_error *err) {
+static kapsul_status create(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool udp,
+                            kapsul_error *err) {
     int family = a[0].var.disc == 0 ? 4 : 6;
     if (!kpP2Net_any(p->net, udp)) return fail(call, &r[0], E_ACCESS_DENIED, err);
     kpOs_fd fd;
@@ -304,10 +320,10 @@ KP_P2_HOST(kpP2_udpFinishBind) { return finish_bind(env, call, a, r, R_UDP, err)
 /* ---- TCP --------------------------------------------------------------------------------------- */
 
 static p2res *tcp(kpP2 *p, const kpCValue *a) { return sock_arg(p, &a[0], R_TCP); }
-#define TCP_ARG()                                                     \
-    kpP2 *p = env;                                                    \
-    p2res *s = tcp(p, a);                                             \
-    if (!s) return kpP2_trap(err, "wasi: not a tcp-socket");          \
+#define TCP_ARG()                                            \
+    kpP2 *p = env;                                           \
+    p2res *s = tcp(p, a);                                    \
+    if (!s) return kpP2_trap(err, "wasi: not a tcp-socket"); \
     (void)call, (void)r
 
 KP_P2_HOST(kpP2_tcpStartConnect) {
@@ -403,7 +419,8 @@ KP_P2_HOST(kpP2_tcpAccept) {
     return stream_pair(p, slot, pl, 1, err);
 }
 
-static kapsul_status address(kpP2 *p, kpCHostCall *call, p2res *s, bool peer, kpCValue *out, kapsul_error *err) {
+static kapsul_status address(kpP2 *p, kpCHostCall *call, p2res *s, bool peer, kpCValue *out,
+                             kapsul_error *err) {
     kpOs_addr ad;
     kpOs_err oe = kpOs_sockName(osfd(p, s), peer, &ad);
     if (oe != KP_OS_OK) return os_fail(call, out, oe, err);
@@ -463,7 +480,9 @@ KP_P2_HOST(kpP2_tcpShutdown) {
  * accepted; at once in every other state. */
 KP_P2_HOST(kpP2_tcpSubscribe) {
     TCP_ARG();
-    unsigned ev = s->sk->state == S_CONNECT_STARTED ? KP_OS_POLL_OUT : s->sk->state == S_LISTENING ? KP_OS_POLL_IN : 0;
+    unsigned ev = s->sk->state == S_CONNECT_STARTED ? KP_OS_POLL_OUT
+                  : s->sk->state == S_LISTENING     ? KP_OS_POLL_IN
+                                                    : 0;
     return new_pollable(p, s->fd, ev, &r[0], err);
 }
 
@@ -502,23 +521,37 @@ static kapsul_status opt_set(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCV
 #define NS 1000000000ull
 KP_P2_HOST(kpP2_tcpKeepAlive) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPALIVE, 1, 1, err); }
 KP_P2_HOST(kpP2_tcpSetKeepAlive) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_KEEPALIVE, 1, err); }
-KP_P2_HOST(kpP2_tcpKeepIdle) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPIDLE, NS, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_tcpKeepIdle) {
+    return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPIDLE, NS, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_tcpSetKeepIdle) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_KEEPIDLE, NS, err); }
-KP_P2_HOST(kpP2_tcpKeepInterval) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPINTVL, NS, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_tcpKeepInterval) {
+    return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPINTVL, NS, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_tcpSetKeepInterval) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_KEEPINTVL, NS, err); }
-KP_P2_HOST(kpP2_tcpKeepCount) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPCNT, 1, UINT32_MAX, err); }
+KP_P2_HOST(kpP2_tcpKeepCount) {
+    return opt_get(env, call, a, r, R_TCP, KP_OS_SO_KEEPCNT, 1, UINT32_MAX, err);
+}
 KP_P2_HOST(kpP2_tcpSetKeepCount) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_KEEPCNT, 1, err); }
 KP_P2_HOST(kpP2_tcpHopLimit) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_HOPLIMIT, 1, 255, err); }
 KP_P2_HOST(kpP2_tcpSetHopLimit) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_HOPLIMIT, 1, err); }
-KP_P2_HOST(kpP2_tcpReceiveBuffer) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_RCVBUF, 1, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_tcpReceiveBuffer) {
+    return opt_get(env, call, a, r, R_TCP, KP_OS_SO_RCVBUF, 1, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_tcpSetReceiveBuffer) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_RCVBUF, 1, err); }
-KP_P2_HOST(kpP2_tcpSendBuffer) { return opt_get(env, call, a, r, R_TCP, KP_OS_SO_SNDBUF, 1, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_tcpSendBuffer) {
+    return opt_get(env, call, a, r, R_TCP, KP_OS_SO_SNDBUF, 1, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_tcpSetSendBuffer) { return opt_set(env, call, a, r, R_TCP, KP_OS_SO_SNDBUF, 1, err); }
 KP_P2_HOST(kpP2_udpHopLimit) { return opt_get(env, call, a, r, R_UDP, KP_OS_SO_HOPLIMIT, 1, 255, err); }
 KP_P2_HOST(kpP2_udpSetHopLimit) { return opt_set(env, call, a, r, R_UDP, KP_OS_SO_HOPLIMIT, 1, err); }
-KP_P2_HOST(kpP2_udpReceiveBuffer) { return opt_get(env, call, a, r, R_UDP, KP_OS_SO_RCVBUF, 1, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_udpReceiveBuffer) {
+    return opt_get(env, call, a, r, R_UDP, KP_OS_SO_RCVBUF, 1, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_udpSetReceiveBuffer) { return opt_set(env, call, a, r, R_UDP, KP_OS_SO_RCVBUF, 1, err); }
-KP_P2_HOST(kpP2_udpSendBuffer) { return opt_get(env, call, a, r, R_UDP, KP_OS_SO_SNDBUF, 1, UINT64_MAX, err); }
+KP_P2_HOST(kpP2_udpSendBuffer) {
+    return opt_get(env, call, a, r, R_UDP, KP_OS_SO_SNDBUF, 1, UINT64_MAX, err);
+}
 KP_P2_HOST(kpP2_udpSetSendBuffer) { return opt_set(env, call, a, r, R_UDP, KP_OS_SO_SNDBUF, 1, err); }
 
 /* ---- Streams over a connected TCP socket (p2.c's input/output streams) ------------------------- */
@@ -592,10 +625,10 @@ kapsul_status kpP2Sock_write(kpP2 *p, kpCHostCall *call, p2res *s, const uint8_t
 
 /* ---- UDP --------------------------------------------------------------------------------------- */
 
-#define UDP_ARG()                                                     \
-    kpP2 *p = env;                                                    \
-    p2res *s = sock_arg(p, &a[0], R_UDP);                             \
-    if (!s) return kpP2_trap(err, "wasi: not a udp-socket");          \
+#define UDP_ARG()                                            \
+    kpP2 *p = env;                                           \
+    p2res *s = sock_arg(p, &a[0], R_UDP);                    \
+    if (!s) return kpP2_trap(err, "wasi: not a udp-socket"); \
     (void)call, (void)r
 
 /* stream(remote): associate with remote (some) or with nobody (none), and hand out a pair of
@@ -760,7 +793,8 @@ KP_P2_HOST(kpP2_udpSend) {
         }
         for (uint32_t i = 0; i < data->agg.n; i++) buf[i] = (uint8_t)data->agg.v[i].u;
         size_t done;
-        kpOs_err oe = kpOs_sendTo(fd, buf, data->agg.n, explicit && !s->sk->connected ? &remote : NULL, &done);
+        kpOs_err oe =
+            kpOs_sendTo(fd, buf, data->agg.n, explicit && !s->sk->connected ? &remote : NULL, &done);
         if (oe == KP_OS_EAGAIN) {
             code = E_WOULD_BLOCK;
             break;
@@ -798,7 +832,8 @@ static bool domain_name(const char *s, size_t n) {
             label = 0;
             continue;
         }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') || ++label > 63)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-') ||
+            ++label > 63)
             return false;
     }
     return true;
@@ -813,7 +848,8 @@ KP_P2_HOST(kpP2_resolveAddresses) {
     if (!kpP2Net_allows(p->net, KP_P2_NAME_LOOKUP, NULL)) return fail(call, &r[0], E_ACCESS_DENIED, err);
     char name[256];
     size_t n = a[1].str.len;
-    if (n == 0 || n >= sizeof name || memchr(a[1].str.p, 0, n)) return fail(call, &r[0], E_INVALID_ARGUMENT, err);
+    if (n == 0 || n >= sizeof name || memchr(a[1].str.p, 0, n))
+        return fail(call, &r[0], E_INVALID_ARGUMENT, err);
     memcpy(name, a[1].str.p, n);
     name[n] = 0;
     kpOs_addr *addrs = kp_calloc(MAX_RESOLVE, sizeof *addrs);

@@ -21,12 +21,17 @@ typedef struct grant {
 struct kpP2Net {
     KP_VEC(grant) g;
     bool lookup;
+    kpP2Resolver resolve; /* kpOs_resolve but in tests (fuzz_netgrant: no DNS query) */
 };
 
 kapsul_status kpP2Net_new(kpP2Net **out, kapsul_error *err) {
     *out = kp_calloc(1, sizeof **out);
-    return *out ? KAPSUL_OK : kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    if (!*out) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    (*out)->resolve = kpOs_resolve;
+    return KAPSUL_OK;
 }
+
+void kpP2Net_setResolver(kpP2Net *n, kpP2Resolver fn) { n->resolve = fn; }
 
 void kpP2Net_free(kpP2Net *n) {
     if (!n) return;
@@ -35,7 +40,8 @@ void kpP2Net_free(kpP2Net *n) {
 }
 
 static kapsul_status push(kpP2Net *n, grant g, kapsul_error *err) {
-    if (n->g.n >= MAX_GRANTS) return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "more than %d socket grants", MAX_GRANTS);
+    if (n->g.n >= MAX_GRANTS)
+        return kpError_set(err, KAPSUL_ERR_LIMIT, 0, "more than %d socket grants", MAX_GRANTS);
     if (kpVec_grow(&n->g) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     n->g.v[n->g.n++] = g;
     return KAPSUL_OK;
@@ -79,8 +85,8 @@ kapsul_status kpP2Net_allow(kpP2Net *n, kpP2Allow what, const char *hostport, ka
     size_t hl = colon ? (size_t)(colon - hostport) : 0;
     grant g = { .what = (uint8_t)what };
     if (!colon || hl == 0 || hl >= sizeof host || !parse_ports(colon + 1, &g.lo, &g.hi))
-        return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad socket grant '%s' (want HOST:PORT, PORT a number, LOW-HIGH or *)",
-                           hostport);
+        return kpError_set(err, KAPSUL_ERR_ARG, 0,
+                           "bad socket grant '%s' (want HOST:PORT, PORT a number, LOW-HIGH or *)", hostport);
     memcpy(host, hostport, hl);
     host[hl] = 0;
     if (strcmp(host, "*") == 0) return g.any_host = true, push(n, g, err);
@@ -101,10 +107,10 @@ kapsul_status kpP2Net_allow(kpP2Net *n, kpP2Allow what, const char *hostport, ka
     if (!host_name(host)) goto bad;
     kpOs_addr addrs[MAX_NAME_ADDRS];
     size_t na = 0;
-    kpOs_err oe = kpOs_resolve(host, addrs, MAX_NAME_ADDRS, &na);
+    kpOs_err oe = n->resolve(host, addrs, MAX_NAME_ADDRS, &na);
     if (oe != KP_OS_OK || na == 0)
         return kpError_set(err, KAPSUL_ERR_ARG, 0, "socket grant '%s': cannot resolve %s", hostport, host);
-    for (size_t i = 0; i < na; i++) {
+    for (size_t i = 0; i < na && i < MAX_NAME_ADDRS; i++) {
         g.addr = addrs[i];
         kapsul_status st = push(n, g, err);
         if (st != KAPSUL_OK) return st;
@@ -118,7 +124,8 @@ bad:
 
 kapsul_status kpP2Net_allowUrl(kpP2Net *n, const char *url, kapsul_error *err) {
     const char *sep = strstr(url, "://");
-    if (!sep) return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad outbound host '%s' (want SCHEME://HOST:PORT)", url);
+    if (!sep)
+        return kpError_set(err, KAPSUL_ERR_ARG, 0, "bad outbound host '%s' (want SCHEME://HOST:PORT)", url);
     size_t sl = (size_t)(sep - url);
     bool tcp = sl == 3 && memcmp(url, "tcp", 3) == 0, udp = sl == 3 && memcmp(url, "udp", 3) == 0;
     bool any = sl == 1 && url[0] == '*';
@@ -136,7 +143,8 @@ bool kpP2Net_allows(const kpP2Net *n, kpP2Allow what, const kpOs_addr *a) {
         const grant *g = &n->g.v[i];
         if (g->what != what || a->port < g->lo || a->port > g->hi) continue;
         if (g->any_host) return true;
-        if (g->addr.family == a->family && memcmp(g->addr.ip, a->ip, a->family == 6 ? 16 : 4) == 0) return true;
+        if (g->addr.family == a->family && memcmp(g->addr.ip, a->ip, a->family == 6 ? 16 : 4) == 0)
+            return true;
     }
     return false;
 }

@@ -1,5 +1,6 @@
 /*
- * wasip2.h -- the WASI 0.2 host: wasi:cli, wasi:io, wasi:clocks, wasi:random and wasi:filesystem
+ * wasip2.h -- the WASI 0.2 host: wasi:cli, wasi:io, wasi:clocks, wasi:random, wasi:filesystem and
+ * wasi:sockets (behind the grants of kpP2Net, below)
  * as host instances for component imports (src/cinstance), on top of a preview1 context.
  *
  * One sandbox: a kpP2 wraps a kapsul_wasi (kapsul_wasi_new: arguments, environment, stdio, the
