@@ -5,9 +5,9 @@
  * each picks the kind (or the URL form), the rest is the text. Host names resolve through a stub
  * (one fixed address per name), so no DNS query ever leaves the fuzzer. Oracles: a failure is
  * KAPSUL_ERR_ARG (LIMIT after many grants, NOT_FOUND for another URL scheme) with a NUL-terminated
- * message; a grant that was accepted for a literal IPv4 address and a single port allows exactly
- * that address and port. ASan/UBSan catch everything else.
+ * message; a grant accepted for a canonical A.B.C.D:PORT allows that address and port. ASan/UBSan catch everything else.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,11 +37,13 @@ static void one(kpP2Net *net, const char *line) {
             abort();
         return;
     }
-    /* A.B.C.D:PORT with a plain port: that exact address is allowed now */
+    /* A.B.C.D:PORT, written canonically: that exact address is allowed now */
     unsigned a, b, c, d, port;
     char tail;
+    char canon[40];
     if (pick < 4 && sscanf(text, "%3u.%3u.%3u.%3u:%5u%c", &a, &b, &c, &d, &port, &tail) == 5 && a < 256 &&
-        b < 256 && c < 256 && d < 256 && port < 65536 && strchr(text, '-') == NULL) {
+        b < 256 && c < 256 && d < 256 && port < 65536 &&
+        snprintf(canon, sizeof canon, "%u.%u.%u.%u:%u", a, b, c, d, port) > 0 && strcmp(canon, text) == 0) {
         kpOs_addr x = { .family = 4,
                         .ip = { (uint8_t)a, (uint8_t)b, (uint8_t)c, (uint8_t)d },
                         .port = (uint16_t)port };
