@@ -16,4 +16,4 @@ set_tests_properties(component.reference PROPERTIES LABELS "component" TIMEOUT 6
 add_test(NAME component.sockets
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/component/sockets.py
                  $<TARGET_FILE:kapsul> ${CMAKE_SOURCE_DIR}/tests/component)
-set_tests_properties(component.sockets PROPERTIES LABELS "component" TIMEOUT 300)
+set_tests_properties(component.sockets PROPERTIES LABELS "component;sanitize" TIMEOUT 300)
