@@ -57,9 +57,9 @@ class TcpServer:
     """Accepts one client: answers "pong:" + what it read, then records whether the client shut
     its send side down (EOF) before closing."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, v6=False):
+        self.sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        self.sock.bind(("::1" if v6 else "127.0.0.1", 0))
         self.sock.listen(4)
         self.sock.settimeout(10)
         self.port = self.sock.getsockname()[1]
@@ -100,6 +100,16 @@ def tcp_cases():
            f"tcp-client({p})", f'"Tok Cok Fok aok Wok R:pong:ping{esc} Sok Rclosed "')
     srv.thread.join(10)
     check("tcp-client: the server saw the shutdown as EOF", srv.got_eof)
+    srv.close()
+
+    srv = TcpServer(v6=True)
+    p = srv.port
+    expect("tcp-client6: the same over IPv6", ["--allow-tcp-connect", f"[::1]:{p}"], f"tcp-client6({p})",
+           f'"Tok Cok Fok aok Wok R:pong:ping{esc} Sok Rclosed "')
+    srv.thread.join(10)
+    check("tcp-client6: the server saw the shutdown as EOF", srv.got_eof)
+    expect("tcp-client6 denied: an IPv4 grant", ["--allow-tcp-connect", f"127.0.0.1:{p}"], f"tcp-client6({p})",
+           '"Tok Ce1 "')
     srv.close()
 
     for label, grant in (("host *", f"*:{{p}}"), ("port *", "127.0.0.1:*"), ("port range", "127.0.0.1:{lo}-{hi}"),

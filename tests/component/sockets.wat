@@ -245,12 +245,20 @@
 
     ;; tcp-client(port): connect to 127.0.0.1:port, send "ping\n", read the answer, shut the send
     ;; side down, read until the server closes.
-    (func (export "tcp-client") (param $port i32) (result i32)
+    (func (export "tcp-client") (param $port i32) (result i32) (call $client (local.get $port) (i32.const 0)))
+    ;; tcp-client6(port): the same over IPv6, to [::1]:port
+    (func (export "tcp-client6") (param $port i32) (result i32) (call $client (local.get $port) (i32.const 1)))
+    (func $client (param $port i32) (param $v6 i32) (result i32)
       (local $net i32) (local $s i32) (local $in i32) (local $out i32)
       (local.set $net (call $inet))
-      (local.set $s (call $create-tcp))
-      (if (i32.lt_s (local.get $s) (i32.const 0)) (then (return (call $done))))
-      (call $connect4 (local.get $s) (local.get $net) (local.get $port) (i32.const 127) (i32.const 0) (i32.const 0) (i32.const 1))
+      (call $tcp-create (local.get $v6) (i32.const 0x100))
+      (if (i32.eqz (call $res4 (i32.const 84))) (then (return (call $done))))
+      (local.set $s (i32.load (i32.const 0x104)))
+      (if (local.get $v6)
+        (then (call $tcp-start-connect (local.get $s) (local.get $net) (i32.const 1) (local.get $port)
+          (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)
+          (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0x100)))
+        (else (call $connect4 (local.get $s) (local.get $net) (local.get $port) (i32.const 127) (i32.const 0) (i32.const 0) (i32.const 1))))
       (if (i32.eqz (call $res (i32.const 67))) (then (return (call $done))))
       (block $ok (loop $again
         (call $tcp-finish-connect (local.get $s) (i32.const 0x100))
@@ -450,6 +458,8 @@
 
   (func (export "tcp-client") (param "port" u16) (result string)
     (canon lift (core func $i "tcp-client") (memory $memory)))
+  (func (export "tcp-client6") (param "port" u16) (result string)
+    (canon lift (core func $i "tcp-client6") (memory $memory)))
   (func (export "tcp-server") (param "port" u16) (result string)
     (canon lift (core func $i "tcp-server") (memory $memory)))
   (func (export "udp") (param "port" u16) (result string)
