@@ -489,11 +489,6 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     }
     if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
     if (component) {
-        if (o->tier.native)
-            fprintf(stderr,
-                    "kapsul run: %s: --tier native: a component's core modules run in the interpreter "
-                    "for now\n",
-                    o->file);
         if ((rc = make_wasi(o, &argv, &wasi, err)) == KP_EXIT_OK) {
             kpCliComponentRun cr = { .file = o->file,
                                      .wasi = wasi,
@@ -502,7 +497,8 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
                                      .invoke = o->invoke,
                                      .net = o->net,
                                      .trace = o->trace ? trace_line : NULL,
-                                     .trace_env = o };
+                                     .trace_env = o,
+                                     .tier = &o->tier };
             rc = kpCli_runComponent(engine, &bytes, &cr, err);
         }
         goto fail;
@@ -560,6 +556,7 @@ nomem:
     rc = KP_EXIT_FAIL;
 fail:
     fflush(stdout);
+    kpCli_exitFast(rc);
     if (linker) kapsul_linker_free(linker);
     if (store) kapsul_store_free(store);
     kapsul_wasi_free(wasi);
