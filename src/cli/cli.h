@@ -42,7 +42,8 @@ typedef struct kpCliComponentRun {
     const char *file;
     kapsul_wasi *wasi; /* args, env, preopens, stdio, deadline */
     uint64_t fuel, deadline;
-    const char *invoke; /* --invoke: an exported function to call instead of wasi:cli/run */
+    const char *invoke;        /* --invoke: an exported function to call instead of wasi:cli/run */
+    const struct kpP2Net *net; /* wasi:sockets grants (--allow-*); NULL: none */
     void (*trace)(void *env, const char *line); /* --trace-wasi: one line per WASI 0.2 call */
     void *trace_env;
     const struct kpCliTier *tier; /* --tier native: each core module from the cache (NULL: interpreter) */

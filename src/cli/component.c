@@ -104,6 +104,7 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     if ((st = kapsul_store_new(engine, &store, err)) != KAPSUL_OK ||
         (st = kpP2_new(run->wasi, &host, err)) != KAPSUL_OK)
         goto report;
+    kpP2_setNet(host, run->net);
     if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
     if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
     if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;

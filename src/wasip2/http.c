@@ -200,8 +200,7 @@ void kpP2_setHttpClient(kpP2 *p, const kpP2HttpClient *client) {
 /* A new entry for obj (taking over the caller's reference) into *out as an own handle. */
 static kapsul_status give(kpP2 *p, uint8_t kind, void *obj, bool ro, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (!obj)
-        return kpP2_trap(err, "%s", "wasi:http: out of host memory for this instance (KP_P2_MAX_HTTP_BYTES)");
+    if (!obj) return kpP2_trap(err, "wasi:http: out of host memory for this instance (KP_P2_MAX_HTTP_BYTES)");
     if (kpP2_resNew(p, (p2res){ .kind = kind, .obj = obj, .ro = ro }, &rep) != 0) {
         obj_unref(obj);
         return kpP2_nomem(err);
@@ -443,7 +442,7 @@ HOST(kpP2Http_fieldsFromList) {
 HOST(kpP2Http_fieldsGet) {
     P2;
     hfields *f = fields_of(p, &a[0], NULL);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     uint32_t n = 0;
     for (size_t i = 0; i < f->v.n; i++)
         n += name_eq(f->v.v[i].name, f->v.v[i].name_len, a[1].str.p, a[1].str.len);
@@ -463,7 +462,7 @@ HOST(kpP2Http_fieldsGet) {
 HOST(kpP2Http_fieldsHas) {
     P2;
     hfields *f = fields_of(p, &a[0], NULL);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     r[0].b = false;
     for (size_t i = 0; i < f->v.n && !r[0].b; i++)
         r[0].b = name_eq(f->v.v[i].name, f->v.v[i].name_len, a[1].str.p, a[1].str.len);
@@ -483,7 +482,7 @@ HOST(kpP2Http_fieldsSet) {
     P2;
     int he;
     hfields *f = mutable_fields(p, a, &he);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     uint8_t **vals = kpCArena_alloc(call->arena, (a[2].agg.n + 1) * sizeof *vals);
     if (!vals) return kpP2_nomem(err);
     for (uint32_t i = 0; he == HE_NONE && i < a[2].agg.n; i++) {
@@ -514,7 +513,7 @@ HOST(kpP2Http_fieldsDelete) {
     P2;
     int he;
     hfields *f = mutable_fields(p, a, &he);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     if (he != HE_NONE) return header_error(call, &r[0], he, err);
     fields_remove(f, a[1].str.p, a[1].str.len);
     ok_unit(&r[0]);
@@ -525,7 +524,7 @@ HOST(kpP2Http_fieldsAppend) {
     P2;
     int he;
     hfields *f = mutable_fields(p, a, &he);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     uint8_t *b = arg_bytes(call, &a[2]);
     if (!b) return kpP2_nomem(err);
     if (he == HE_NONE && !valid_value(b, a[2].agg.n)) he = HE_SYNTAX;
@@ -538,7 +537,7 @@ HOST(kpP2Http_fieldsAppend) {
 HOST(kpP2Http_fieldsEntries) {
     P2;
     hfields *f = fields_of(p, &a[0], NULL);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     kpCValue *v = kpP2_vals(call, f->v.n);
     if (!v) return kpP2_nomem(err);
     for (size_t i = 0; i < f->v.n; i++) {
@@ -556,7 +555,7 @@ HOST(kpP2Http_fieldsEntries) {
 HOST(kpP2Http_fieldsClone) {
     P2;
     hfields *f = fields_of(p, &a[0], NULL);
-    if (!f) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!f) return kpP2_trap(err, "wasi:http: not a fields resource");
     return give(p, R_FIELDS, fields_copy(p, f), false, &r[0], err);
 }
 
@@ -591,7 +590,7 @@ static kapsul_status option_string(kpCHostCall *call, const char *s, kpCValue *o
 HOST(kpP2Http_method) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request");
     r[0].var.disc = m->method;
     r[0].var.payload = NULL;
     if (m->method != 9) return KAPSUL_OK;
@@ -604,21 +603,21 @@ HOST(kpP2Http_method) {
 HOST(kpP2Http_pathWithQuery) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request");
     return option_string(call, m->path, &r[0], err);
 }
 
 HOST(kpP2Http_authority) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request");
     return option_string(call, m->authority, &r[0], err);
 }
 
 HOST(kpP2Http_scheme) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request");
     r[0].var.disc = m->has_scheme;
     r[0].var.payload = NULL;
     if (!m->has_scheme) return KAPSUL_OK;
@@ -636,7 +635,7 @@ HOST(kpP2Http_scheme) {
 HOST(kpP2Http_headers) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request or response");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request or response");
     return give(p, R_FIELDS, obj_ref(m->headers), true, &r[0], err);
 }
 
@@ -644,7 +643,7 @@ HOST(kpP2Http_headers) {
 static kapsul_status take_body(kpP2 *p, kpCHostCall *call, const kpCValue *a, uint8_t kind, kpCValue *out,
                                kapsul_error *err) {
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a request or response");
+    if (!m) return kpP2_trap(err, "wasi:http: not a request or response");
     if (m->body_taken) {
         err_unit(out);
         return KAPSUL_OK;
@@ -670,7 +669,7 @@ HOST(kpP2Http_body) {
 HOST(kpP2Http_status) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a response");
+    if (!m) return kpP2_trap(err, "wasi:http: not a response");
     r[0].u = m->status;
     return KAPSUL_OK;
 }
@@ -678,7 +677,7 @@ HOST(kpP2Http_status) {
 HOST(kpP2Http_setStatus) {
     P2;
     hmsg *m = msg_of(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not a response");
+    if (!m) return kpP2_trap(err, "wasi:http: not a response");
     if (a[1].u < 100 || a[1].u > 999) {
         err_unit(&r[0]);
         return KAPSUL_OK;
@@ -700,7 +699,7 @@ static hmsg *msg_new(kpP2 *p, const kpCValue *headers) {
 
 HOST(kpP2Http_outResponseNew) {
     P2;
-    if (!get(p, &a[0], R_FIELDS)) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!get(p, &a[0], R_FIELDS)) return kpP2_trap(err, "wasi:http: not a fields resource");
     hmsg *m = msg_new(p, &a[0]);
     if (m) m->status = 200;
     return give(p, R_OUTRESP, m, false, &r[0], err);
@@ -708,7 +707,7 @@ HOST(kpP2Http_outResponseNew) {
 
 HOST(kpP2Http_outRequestNew) {
     P2;
-    if (!get(p, &a[0], R_FIELDS)) return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+    if (!get(p, &a[0], R_FIELDS)) return kpP2_trap(err, "wasi:http: not a fields resource");
     return give(p, R_OUTREQ, msg_new(p, &a[0]), false, &r[0], err);
 }
 
@@ -725,7 +724,7 @@ static char *other_name(const kpCValue *s) {
 HOST(kpP2Http_setMethod) {
     P2;
     hmsg *m = out_request(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-request");
+    if (!m) return kpP2_trap(err, "wasi:http: not an outgoing-request");
     char *other = NULL;
     if (a[1].var.disc == 9 && !(other = other_name(a[1].var.payload))) {
         err_unit(&r[0]);
@@ -740,7 +739,7 @@ HOST(kpP2Http_setMethod) {
 HOST(kpP2Http_setScheme) {
     P2;
     hmsg *m = out_request(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-request");
+    if (!m) return kpP2_trap(err, "wasi:http: not an outgoing-request");
     const kpCValue *s = a[1].var.disc ? a[1].var.payload : NULL;
     char *other = NULL;
     if (s && s->var.disc == 2 && !(other = other_name(s->var.payload))) {
@@ -776,14 +775,14 @@ static kapsul_status set_text(kpCHostCall *call, const kpCValue *opt, char **slo
 HOST(kpP2Http_setPathWithQuery) {
     P2;
     hmsg *m = out_request(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-request");
+    if (!m) return kpP2_trap(err, "wasi:http: not an outgoing-request");
     return set_text(call, &a[1], &m->path, &r[0], err);
 }
 
 HOST(kpP2Http_setAuthority) {
     P2;
     hmsg *m = out_request(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-request");
+    if (!m) return kpP2_trap(err, "wasi:http: not an outgoing-request");
     return set_text(call, &a[1], &m->authority, &r[0], err);
 }
 
@@ -798,7 +797,7 @@ HOST(kpP2Http_optionsNew) {
 static kapsul_status timeout_get(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, int i,
                                  kapsul_error *err) {
     p2res *e = get(p, &a[0], R_REQOPT);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not a request-options");
+    if (!e) return kpP2_trap(err, "wasi:http: not a request-options");
     hopts *o = e->obj;
     r[0].var.disc = o->has[i];
     r[0].var.payload = NULL;
@@ -811,7 +810,7 @@ static kapsul_status timeout_get(kpP2 *p, kpCHostCall *call, const kpCValue *a, 
 
 static kapsul_status timeout_set(kpP2 *p, const kpCValue *a, kpCValue *r, int i, kapsul_error *err) {
     p2res *e = get(p, &a[0], R_REQOPT);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not a request-options");
+    if (!e) return kpP2_trap(err, "wasi:http: not a request-options");
     hopts *o = e->obj;
     o->has[i] = a[1].var.disc != 0;
     o->t[i] = o->has[i] ? a[1].var.payload->u : 0;
@@ -851,7 +850,7 @@ HOST(kpP2Http_bodyStream) {
     P2;
     p2res *e = get(p, &a[0], R_INBODY);
     bool in = e != NULL;
-    if (!e && !(e = get(p, &a[0], R_OUTBODY))) return kpP2_trap(err, "%s", "wasi:http: not a body");
+    if (!e && !(e = get(p, &a[0], R_OUTBODY))) return kpP2_trap(err, "wasi:http: not a body");
     hbody *b = e->obj;
     if (b->stream_taken || (!in && b->finished)) {
         err_unit(&r[0]);
@@ -889,7 +888,7 @@ uint16_t kpP2Http_write(p2res *s, const uint8_t *data, size_t n, bool zero) {
 HOST(kpP2Http_bodyFinishIn) {
     P2;
     p2res *e = get(p, &a[0], R_INBODY);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not an incoming-body");
+    if (!e) return kpP2_trap(err, "wasi:http: not an incoming-body");
     hbody *b = obj_ref(e->obj);
     kpP2_resDrop(p, a[0].rep);
     return give(p, R_FUTTRAIL, b, false, &r[0], err);
@@ -898,9 +897,9 @@ HOST(kpP2Http_bodyFinishIn) {
 HOST(kpP2Http_bodyFinishOut) {
     P2;
     p2res *e = get(p, &a[0], R_OUTBODY);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-body");
+    if (!e) return kpP2_trap(err, "wasi:http: not an outgoing-body");
     if (a[1].var.disc && !get(p, a[1].var.payload, R_FIELDS))
-        return kpP2_trap(err, "%s", "wasi:http: not a fields resource");
+        return kpP2_trap(err, "wasi:http: not a fields resource");
     hbody *b = e->obj;
     b->finished = true;
     if (a[1].var.disc) {
@@ -916,7 +915,7 @@ HOST(kpP2Http_bodyFinishOut) {
 HOST(kpP2Http_subscribe) {
     P2;
     if (!get(p, &a[0], R_FUTTRAIL) && !get(p, &a[0], R_FUTRESP))
-        return kpP2_trap(err, "%s", "wasi:http: not a future");
+        return kpP2_trap(err, "wasi:http: not a future");
     return kpP2_newPollable(p, 0, &r[0], err);
 }
 
@@ -938,7 +937,7 @@ static kapsul_status future_value(kpCHostCall *call, p2res *e, kpCValue *out, kp
 HOST(kpP2Http_trailersGet) {
     P2;
     p2res *e = get(p, &a[0], R_FUTTRAIL);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not a future-trailers");
+    if (!e) return kpP2_trap(err, "wasi:http: not a future-trailers");
     kpCValue *in;
     kapsul_status st = future_value(call, e, &r[0], &in, err);
     if (st != KAPSUL_OK || !in) return st;
@@ -953,7 +952,7 @@ HOST(kpP2Http_trailersGet) {
 
 HOST(kpP2Http_errorCode) {
     P2;
-    if (!get(p, &a[0], R_ERROR)) return kpP2_trap(err, "%s", "wasi:http: not an error resource");
+    if (!get(p, &a[0], R_ERROR)) return kpP2_trap(err, "wasi:http: not an error resource");
     r[0].var.disc = 0, r[0].var.payload = NULL;
     return KAPSUL_OK;
 }
@@ -986,11 +985,11 @@ nomem:
 HOST(kpP2Http_outparamSet) {
     P2;
     p2res *e = get(p, &a[0], R_OUTPARAM);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not a response-outparam");
+    if (!e) return kpP2_trap(err, "wasi:http: not a response-outparam");
     hmsg *m = NULL;
     if (a[1].var.disc == 0) {
         p2res *re = get(p, a[1].var.payload, R_OUTRESP);
-        if (!re) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-response");
+        if (!re) return kpP2_trap(err, "wasi:http: not an outgoing-response");
         m = re->obj;
     }
     struct kpP2Http *h = p->http;
@@ -1058,11 +1057,11 @@ static kapsul_status error_value(kpCHostCall *call, int code, const char *detail
 HOST(kpP2Http_send) {
     P2;
     hmsg *m = out_request(p, &a[0]);
-    if (!m) return kpP2_trap(err, "%s", "wasi:http: not an outgoing-request");
+    if (!m) return kpP2_trap(err, "wasi:http: not an outgoing-request");
     hopts opts = { 0 };
     if (a[1].var.disc) {
         p2res *o = get(p, a[1].var.payload, R_REQOPT);
-        if (!o) return kpP2_trap(err, "%s", "wasi:http: not a request-options");
+        if (!o) return kpP2_trap(err, "wasi:http: not a request-options");
         opts = *(hopts *)o->obj;
         kpP2_resDrop(p, a[1].var.payload->rep);
     }
@@ -1139,7 +1138,7 @@ static void perform(kpP2 *p, hfuture *fu) {
 HOST(kpP2Http_responseGet) {
     P2;
     p2res *e = get(p, &a[0], R_FUTRESP);
-    if (!e) return kpP2_trap(err, "%s", "wasi:http: not a future-incoming-response");
+    if (!e) return kpP2_trap(err, "wasi:http: not a future-incoming-response");
     hfuture *fu = e->obj;
     if (!fu->done && fu->req->body_taken && (!fu->req->body || !fu->req->body->finished)) {
         r[0].var.disc = 0, r[0].var.payload = NULL; /* not ready: the body is still being written */
@@ -1166,7 +1165,7 @@ HOST(kpP2Http_responseGet) {
     }
     if (!charge(&m->body->h, fu->res.body.len)) {
         obj_unref(m);
-        return kpP2_trap(err, "%s", "wasi:http: responses held past the host's budget for one request");
+        return kpP2_trap(err, "wasi:http: responses held past the host's budget for one request");
     }
     m->body->data = fu->res.body; /* moved */
     fu->res.body = (kpBuf){ 0 };

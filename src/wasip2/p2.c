@@ -12,29 +12,24 @@
 
 #include "wasip2/p2int.h"
 
-static const char *const resource_names[] = { "input-stream",
-                                              "output-stream",
-                                              "descriptor",
-                                              "error",
-                                              "pollable",
-                                              "terminal-input",
-                                              "terminal-output",
-                                              "directory-entry-stream",
-                                              "fields",
-                                              "incoming-request",
-                                              "outgoing-request",
-                                              "request-options",
-                                              "response-outparam",
-                                              "incoming-response",
-                                              "incoming-body",
-                                              "future-trailers",
-                                              "outgoing-response",
-                                              "outgoing-body",
-                                              "future-incoming-response" };
-#define NRES (sizeof resource_names / sizeof resource_names[0])
-_Static_assert(NRES == KP_P2_NRES, "KP_P2_NRES counts resource_names");
-
 /* ---- The host and its resources ------------------------------------------------------------------ */
+
+static const char *const resource_names[] = {
+    "input-stream", "output-stream", "descriptor", "error", "pollable", "terminal-input", "terminal-output",
+    "directory-entry-stream",
+    /* wasi:sockets */
+    "network", "tcp-socket", "udp-socket", "incoming-datagram-stream", "outgoing-datagram-stream",
+    "resolve-address-stream",
+    /* wasi:http */
+    "fields", "incoming-request", "outgoing-request", "request-options", "response-outparam",
+    "incoming-response", "incoming-body", "future-trailers", "outgoing-response", "outgoing-body",
+    "future-incoming-response"
+};
+#define NRES (sizeof resource_names / sizeof resource_names[0])
+_Static_assert(NRES <= sizeof((kpP2 *)0)->types / sizeof(kpCRes *), "kpP2.types holds every resource type");
+
+#define SCRATCH_HDR 256u
+#define MAX_IO (1u << 20) /* bytes one read or one write piece moves */
 
 kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
     *out = NULL;
@@ -47,8 +42,11 @@ kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
 
 void kpP2_free(kpP2 *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->res.n; i++) /* what the guest still held when its instance went */
+    for (size_t i = 0; i < p->res.n; i++) {
+        kpP2Sock_free(p->res.v[i].sk);
+        /* what the guest still held when its instance went */
         if (p->res.v[i].kind != R_FREE && p->res.v[i].obj) kpP2Http_release(p, &p->res.v[i]);
+    }
     kpP2Http_free(p);
     kpVec_free(&p->res);
     kpVec_free(&p->refs);
@@ -56,13 +54,15 @@ void kpP2_free(kpP2 *p) {
     kp_free(p);
 }
 
-kapsul_status kpP2_trap(kapsul_error *err, const char *fmt, const char *what) {
+static kapsul_status trap(kapsul_error *err, const char *fmt, const char *what) {
     kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, fmt, what);
     if (err) err->trap = KAPSUL_TRAP_HOST;
     return st;
 }
 
-kapsul_status kpP2_nomem(kapsul_error *err) { return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory"); }
+static kapsul_status nomem(kapsul_error *err) {
+    return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+}
 
 static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
     if (fd >= p->refs.n) return;
@@ -74,12 +74,13 @@ static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
 }
 
 static bool uses_fd(const p2res *r) {
-    return (r->kind == R_IN || r->kind == R_OUT || r->kind == R_DESC || r->kind == R_DIR) && !r->obj;
+    if (r->obj) return false; /* a wasi:http body's stream */
+    return r->kind == R_IN || r->kind == R_OUT || r->kind == R_DESC || r->kind == R_DIR || r->sock;
 }
 
-int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep) {
-    bool fd = uses_fd(&r);
-    if (fd) {
+static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
+    bool counted = uses_fd(&r);
+    if (counted) {
         while (p->refs.n <= r.fd) {
             if (kpVec_grow(&p->refs) != 0) return -1;
             p->refs.v[p->refs.n++] = 0;
@@ -94,26 +95,28 @@ int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep) {
         i = (uint32_t)p->res.n++;
     }
     p->res.v[i] = r;
-    if (fd) fd_ref(p, r.fd, 1);
+    if (counted) fd_ref(p, r.fd, 1);
     *rep = i;
     return 0;
 }
 
-p2res *kpP2_resGet(kpP2 *p, uint32_t rep, uint8_t kind) {
+static p2res *res_get(kpP2 *p, uint32_t rep, uint8_t kind) {
     return rep < p->res.n && p->res.v[rep].kind == kind ? &p->res.v[rep] : NULL;
 }
 
-void kpP2_resDrop(kpP2 *p, uint32_t rep) {
+/* Free entry rep: the guest dropped its handle, or the host took an own handle and is done. */
+static void drop_entry(kpP2 *p, uint32_t rep) {
     if (rep >= p->res.n || p->res.v[rep].kind == R_FREE) return;
     p2res r = p->res.v[rep];
     p->res.v[rep] = (p2res){ .kind = R_FREE, .next = p->free_head };
     p->free_head = rep + 1;
+    kpP2Sock_free(r.sk);
     if (uses_fd(&r)) fd_ref(p, r.fd, -1);
     if (r.obj) kpP2Http_release(p, &r);
 }
 
 /* The destructor of every host resource: the guest dropped its handle. */
-static void res_drop(void *env, uint32_t rep) { kpP2_resDrop(env, rep); }
+static void res_drop(void *env, uint32_t rep) { drop_entry(env, rep); }
 
 /* ---- Preview1 handlers on the scratch memory ----------------------------------------------------- */
 
@@ -141,19 +144,18 @@ static uint16_t p1(kpP2 *p, kpWasiHandler h, kapsul_error *err, kapsul_status *s
 
 /* ---- Values ------------------------------------------------------------------------------------ */
 
-kpCValue *kpP2_vals(kpCHostCall *call, size_t n) {
+static kpCValue *vals(kpCHostCall *call, size_t n) {
     return kpCArena_alloc(call->arena, (n ? n : 1) * sizeof(kpCValue));
 }
 
 /* result<T, E>: case 0 ok with payload, 1 err. payload NULL for a result without that type. */
-kapsul_status kpP2_putResult(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
-                             kapsul_error *err) {
+static kapsul_status put_result(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
+                                kapsul_error *err) {
     out->var.disc = disc;
     out->var.payload = NULL;
     *payload = NULL;
     if (!has) return KAPSUL_OK;
-    if (!(out->var.payload = kpP2_vals(call, 1)))
-        return kpP2_trap(err, "%s", "wasi: result too large for the host");
+    if (!(out->var.payload = vals(call, 1))) return trap(err, "%s", "wasi: result too large for the host");
     *payload = out->var.payload;
     return KAPSUL_OK;
 }
@@ -161,29 +163,29 @@ kapsul_status kpP2_putResult(kpCHostCall *call, kpCValue *out, uint32_t disc, kp
 /* A stream error: `closed`, or last-operation-failed with an error resource for errno e. */
 static kapsul_status stream_error(kpP2 *p, kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, out, 1, &pl, true, err);
+    kapsul_status st = put_result(call, out, 1, &pl, true, err);
     if (st != KAPSUL_OK) return st;
     if (e == KP_WE_PIPE || e == 0) {
         pl->var.disc = 1, pl->var.payload = NULL;
         return KAPSUL_OK;
     }
     uint32_t rep;
-    if (kpP2_resNew(p, (p2res){ .kind = R_ERROR, .errcode = e }, &rep) != 0) return kpP2_nomem(err);
+    if (res_new(p, (p2res){ .kind = R_ERROR, .errcode = e }, &rep) != 0) return nomem(err);
     pl->var.disc = 0;
-    if (!(pl->var.payload = kpP2_vals(call, 1))) return kpP2_nomem(err);
+    if (!(pl->var.payload = vals(call, 1))) return nomem(err);
     pl->var.payload->rep = rep;
     return KAPSUL_OK;
 }
 
-kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
-    kpCValue *v = kpP2_vals(call, n);
+static kpCValue *bytes_value(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
+    kpCValue *v = vals(call, n);
     if (!v) return NULL;
     for (size_t i = 0; i < n; i++) v[i].u = b[i];
     out->agg.v = v, out->agg.n = (uint32_t)n;
     return out;
 }
 
-bool kpP2_stringValue(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
+static bool string_value(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
     char *d = kpCArena_alloc(call->arena, n ? n : 1);
     if (!d) return false;
     memcpy(d, s, n);
@@ -240,7 +242,7 @@ static uint32_t fs_code(uint16_t e) {
 /* result<_, error-code> or the error case of result<T, error-code>. */
 static kapsul_status fs_err(kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, out, 1, &pl, true, err);
+    kapsul_status st = put_result(call, out, 1, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = fs_code(e);
     return st;
 }
@@ -256,20 +258,20 @@ static kapsul_status fs_err(kpCHostCall *call, kpCValue *out, uint16_t e, kapsul
 /* list<string> or list<tuple<string, string>> of the context's argv or environment. */
 static kapsul_status string_list(kpCHostCall *call, char **s, size_t n, bool pairs, kpCValue *out,
                                  kapsul_error *err) {
-    kpCValue *v = kpP2_vals(call, n);
-    if (!v) return kpP2_trap(err, "%s", "wasi: too many arguments for the host");
+    kpCValue *v = vals(call, n);
+    if (!v) return trap(err, "%s", "wasi: too many arguments for the host");
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(s[i]);
         if (!pairs) {
-            if (!kpP2_stringValue(call, s[i], len, &v[i])) return kpP2_nomem(err);
+            if (!string_value(call, s[i], len, &v[i])) return nomem(err);
             continue;
         }
         const char *eq = memchr(s[i], '=', len);
         size_t k = eq ? (size_t)(eq - s[i]) : len;
-        kpCValue *t = kpP2_vals(call, 2);
-        if (!t || !kpP2_stringValue(call, s[i], k, &t[0]) ||
-            !kpP2_stringValue(call, eq ? eq + 1 : "", eq ? len - k - 1 : 0, &t[1]))
-            return kpP2_nomem(err);
+        kpCValue *t = vals(call, 2);
+        if (!t || !string_value(call, s[i], k, &t[0]) ||
+            !string_value(call, eq ? eq + 1 : "", eq ? len - k - 1 : 0, &t[1]))
+            return nomem(err);
         v[i].agg.v = t, v[i].agg.n = 2;
     }
     out->agg.v = v, out->agg.n = (uint32_t)n;
@@ -311,7 +313,7 @@ HOST(kpP2_exitWithCode) {
 
 static kapsul_status stdio_stream(kpP2 *p, uint8_t kind, uint32_t fd, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (kpP2_resNew(p, (p2res){ .kind = kind, .fd = fd }, &rep) != 0) return kpP2_nomem(err);
+    if (res_new(p, (p2res){ .kind = kind, .fd = fd }, &rep) != 0) return nomem(err);
     out->rep = rep;
     return KAPSUL_OK;
 }
@@ -340,79 +342,148 @@ HOST(kpP2_noTerminal) {
 
 HOST(kpP2_errorDebug) {
     P2;
-    p2res *e = kpP2_resGet(p, a[0].rep, R_ERROR);
-    if (!e) return kpP2_trap(err, "%s", "wasi: not an error resource");
+    p2res *e = res_get(p, a[0].rep, R_ERROR);
+    if (!e) return trap(err, "%s", "wasi: not an error resource");
     char b[32];
     snprintf(b, sizeof b, "errno %u", e->errcode);
-    return kpP2_stringValue(call, b, strlen(b), &r[0]) ? KAPSUL_OK : kpP2_nomem(err);
+    return string_value(call, b, strlen(b), &r[0]) ? KAPSUL_OK : nomem(err);
 }
 
-static bool poll_ready(const p2res *x, uint64_t now) { return !x->deadline || x->deadline <= now; }
+static kapsul_status timeout_trap(kapsul_error *err) {
+    kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "deadline exceeded in a WASI call");
+    if (err) err->trap = KAPSUL_TRAP_TIMEOUT;
+    return st;
+}
+
+/* The host fd a socket pollable waits on (KP_OS_NO_FD when it has none: always ready). */
+static kpOs_fd poll_fd(kpP2 *p, const p2res *x) {
+    if (!x->sock || !x->events || x->fd >= p->w->nfds) return KP_OS_NO_FD;
+    return p->w->fds[x->fd].host;
+}
+
+/* Wait for a set of pollables: deadlines (R_POLL with a deadline), socket readiness (R_POLL on
+ * an fd) and always-ready ones. With wait false, only look. ready[i] is set for every pollable
+ * that is ready when the call returns; the wait stops at the first one, and never goes past the
+ * context's deadline (then a timeout trap, as for every blocking WASI call). One ppoll covers
+ * every fd in the set, its timeout the nearest deadline. */
+static kapsul_status wait_set(kpP2 *p, p2res *const *xs, uint32_t n, bool wait, bool *ready,
+                              kapsul_error *err) {
+    kpOs_pollfd small[16], *pf = n <= 16 ? small : kp_calloc(n, sizeof *pf);
+    if (!pf) return nomem(err);
+    kapsul_status st = KAPSUL_OK;
+    for (;;) {
+        uint64_t now = kpOs_monotonicNs(), first = UINT64_MAX;
+        bool any = false;
+        for (uint32_t i = 0; i < n; i++) {
+            pf[i] = (kpOs_pollfd){ .fd = poll_fd(p, xs[i]), .events = xs[i]->events };
+            bool timed = !xs[i]->sock && xs[i]->deadline;
+            ready[i] = pf[i].fd == KP_OS_NO_FD && (!timed || xs[i]->deadline <= now);
+            any |= ready[i];
+            if (timed && xs[i]->deadline < first) first = xs[i]->deadline;
+        }
+        uint64_t limit = p->w->deadline && p->w->deadline < first ? p->w->deadline : first;
+        uint64_t wait_ns = any || !wait          ? 0
+                           : limit == UINT64_MAX ? UINT64_MAX
+                           : limit > now         ? limit - now
+                                                 : 0;
+        int nready = 0;
+        kpOs_err oe = kpOs_poll(pf, n, wait_ns, &nready);
+        if (oe != KP_OS_OK && oe != KP_OS_EINTR) {
+            st = trap(err, "wasi: poll failed: %s", kpOs_strerror(oe));
+            break;
+        }
+        now = kpOs_monotonicNs();
+        for (uint32_t i = 0; i < n; i++) {
+            if (pf[i].fd != KP_OS_NO_FD) ready[i] = pf[i].revents != 0;
+            else if (!xs[i]->sock && xs[i]->deadline && xs[i]->deadline <= now) ready[i] = true;
+            any |= ready[i];
+        }
+        if (any || !wait) break;
+        if (p->w->deadline && now >= p->w->deadline) {
+            st = timeout_trap(err);
+            break;
+        }
+    }
+    if (pf != small) kp_free(pf);
+    return st;
+}
+
+kapsul_status kpP2_waitFd(kpP2 *p, int osfd, unsigned events, uint64_t until, kapsul_error *err) {
+    for (;;) {
+        uint64_t now = kpOs_monotonicNs();
+        if (until && now >= until) return KAPSUL_OK;
+        uint64_t limit = until ? until : UINT64_MAX;
+        if (p->w->deadline && p->w->deadline < limit) limit = p->w->deadline;
+        if (p->w->deadline && now >= p->w->deadline) return timeout_trap(err);
+        kpOs_pollfd pf = { .fd = osfd, .events = events };
+        int nready = 0;
+        kpOs_err oe = kpOs_poll(&pf, 1, limit == UINT64_MAX ? UINT64_MAX : limit - now, &nready);
+        if (oe != KP_OS_OK && oe != KP_OS_EINTR) return trap(err, "wasi: poll failed: %s", kpOs_strerror(oe));
+        if (nready > 0) return KAPSUL_OK;
+    }
+}
+
+static p2res *pollable(kpP2 *p, const kpCValue *v) { return res_get(p, v->rep, R_POLL); }
 
 HOST(kpP2_pollableReady) {
     P2;
-    p2res *x = kpP2_resGet(p, a[0].rep, R_POLL);
-    if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
-    r[0].b = poll_ready(x, kpOs_monotonicNs());
-    return KAPSUL_OK;
-}
-
-/* Sleep until monotonic time t, but not past the context's deadline (then a timeout trap). */
-static kapsul_status sleep_until(kpP2 *p, uint64_t t, kapsul_error *err) {
-    uint64_t now = kpOs_monotonicNs();
-    if (p->w->deadline && t > p->w->deadline) {
-        if (p->w->deadline > now) kpOs_sleepNs(p->w->deadline - now);
-        kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "deadline exceeded in a WASI call");
-        if (err) err->trap = KAPSUL_TRAP_TIMEOUT;
-        return st;
-    }
-    if (t > now) kpOs_sleepNs(t - now);
-    return KAPSUL_OK;
+    p2res *x = pollable(p, &a[0]);
+    if (!x) return trap(err, "%s", "wasi: not a pollable");
+    bool ready;
+    kapsul_status st = wait_set(p, &x, 1, false, &ready, err);
+    r[0].b = ready;
+    return st;
 }
 
 HOST(kpP2_pollableBlock) {
     P2;
-    p2res *x = kpP2_resGet(p, a[0].rep, R_POLL);
-    if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
-    return x->deadline ? sleep_until(p, x->deadline, err) : KAPSUL_OK;
+    p2res *x = pollable(p, &a[0]);
+    if (!x) return trap(err, "%s", "wasi: not a pollable");
+    bool ready;
+    return wait_set(p, &x, 1, true, &ready, err);
 }
 
-/* poll: the indices of the ready pollables, after sleeping until the first one is ready. */
+/* poll: the indices of the ready pollables, after waiting until at least one is ready. */
 HOST(kpP2_poll) {
     P2;
     uint32_t n = a[0].agg.n;
-    if (n == 0) return kpP2_trap(err, "%s", "wasi: poll of an empty list");
-    uint64_t first = UINT64_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        p2res *x = kpP2_resGet(p, a[0].agg.v[i].rep, R_POLL);
-        if (!x) return kpP2_trap(err, "%s", "wasi: not a pollable");
-        if (x->deadline < first) first = x->deadline;
-    }
-    kapsul_status st = first ? sleep_until(p, first, err) : KAPSUL_OK;
+    if (n == 0) return trap(err, "%s", "wasi: poll of an empty list");
+    p2res **xs = kpCArena_alloc(call->arena, n * sizeof *xs);
+    bool *ready = kpCArena_alloc(call->arena, n * sizeof *ready);
+    kpCValue *v = vals(call, n);
+    if (!xs || !ready || !v) return nomem(err);
+    for (uint32_t i = 0; i < n; i++)
+        if (!(xs[i] = pollable(p, &a[0].agg.v[i]))) return trap(err, "%s", "wasi: not a pollable");
+    kapsul_status st = wait_set(p, xs, n, true, ready, err);
     if (st != KAPSUL_OK) return st;
-    uint64_t now = kpOs_monotonicNs();
-    kpCValue *v = kpP2_vals(call, n);
-    if (!v) return kpP2_nomem(err);
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (poll_ready(&p->res.v[a[0].agg.v[i].rep], now)) v[k++].u = i;
+        if (ready[i]) v[k++].u = i;
     r[0].agg.v = v, r[0].agg.n = k;
     return KAPSUL_OK;
 }
 
-kapsul_status kpP2_newPollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
+static kapsul_status new_pollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
     uint32_t rep;
-    if (kpP2_resNew(p, (p2res){ .kind = R_POLL, .deadline = deadline }, &rep) != 0) return kpP2_nomem(err);
+    if (res_new(p, (p2res){ .kind = R_POLL, .deadline = deadline }, &rep) != 0) return nomem(err);
     out->rep = rep;
     return KAPSUL_OK;
 }
 
-/* Streams are always ready: reads and writes complete (or block) in the call itself. */
+/* File and stdio streams are always ready: reads and writes complete (or block) in the call
+ * itself. A socket's stream is ready when its fd is readable (input) or writable (output). */
 HOST(kpP2_subscribeReady) {
     P2;
-    if (!kpP2_resGet(p, a[0].rep, R_IN) && !kpP2_resGet(p, a[0].rep, R_OUT))
-        return kpP2_trap(err, "%s", "wasi: not a stream");
-    return kpP2_newPollable(p, 0, &r[0], err);
+    p2res *s = res_get(p, a[0].rep, R_IN);
+    if (!s && !(s = res_get(p, a[0].rep, R_OUT))) return trap(err, "%s", "wasi: not a stream");
+    if (!s->sock) return new_pollable(p, 0, &r[0], err);
+    uint32_t rep;
+    p2res x = {
+        .kind = R_POLL, .sock = true, .fd = s->fd, .events = s->kind == R_IN ? KP_OS_POLL_IN : KP_OS_POLL_OUT
+    };
+    if (res_new(p, x, &rep) != 0) return nomem(err);
+    r[0].rep = rep;
+    return KAPSUL_OK;
 }
 
 /* Read up to len bytes (at most MAX_IO) from an input stream: ok(bytes), or closed at the end. */
@@ -427,11 +498,11 @@ static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len,
         kpP2Http_read(s, want, &data, &n);
         if (n == 0 && want > 0) return stream_error(p, call, out, 0, err);
         *got = n;
-        if ((st = kpP2_putResult(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
-        return kpP2_bytesValue(call, data, n, pl) ? KAPSUL_OK : kpP2_nomem(err);
+        if ((st = put_result(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
+        return bytes_value(call, data, n, pl) ? KAPSUL_OK : nomem(err);
     }
     uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)want);
-    if (!m) return kpP2_nomem(err);
+    if (!m) return nomem(err);
     kp_st32(m, SCRATCH_HDR), kp_st32(m + 4, want); /* one iovec at 0; the count goes to 16 */
     uint16_t e;
     if (s->file) {
@@ -447,34 +518,58 @@ static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len,
     if (done == 0 && want > 0) return stream_error(p, call, out, 0, err);
     s->offset += done;
     *got = done;
-    if ((st = kpP2_putResult(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
-    if (!kpP2_bytesValue(call, p->scratch + SCRATCH_HDR, done, pl)) return kpP2_nomem(err);
+    if ((st = put_result(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if (!bytes_value(call, p->scratch + SCRATCH_HDR, done, pl)) return nomem(err);
     return KAPSUL_OK;
 }
 
-HOST(kpP2_read) {
-    P2;
-    p2res *s = kpP2_resGet(p, a[0].rep, R_IN);
-    if (!s) return kpP2_trap(err, "%s", "wasi: not an input-stream");
+static kapsul_status read_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool blocking,
+                                 kapsul_error *err) {
+    p2res *s = res_get(p, a[0].rep, R_IN);
+    if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    if (s->sock) return kpP2Sock_read(p, call, s, a[1].u, blocking, false, &r[0], err);
     uint64_t got;
     return do_read(p, call, s, a[1].u, &r[0], &got, err);
 }
 
-HOST(kpP2_skip) {
+HOST(kpP2_read) {
     P2;
-    p2res *s = kpP2_resGet(p, a[0].rep, R_IN);
-    if (!s) return kpP2_trap(err, "%s", "wasi: not an input-stream");
+    return read_common(p, call, a, r, false, err);
+}
+
+HOST(kpP2_blockingRead) {
+    P2;
+    return read_common(p, call, a, r, true, err);
+}
+
+static kapsul_status skip_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool blocking,
+                                 kapsul_error *err) {
+    p2res *s = res_get(p, a[0].rep, R_IN);
+    if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    if (s->sock) return kpP2Sock_read(p, call, s, a[1].u, blocking, true, &r[0], err);
     uint64_t got = 0;
     kapsul_status st = do_read(p, call, s, a[1].u, &r[0], &got, err);
     if (st == KAPSUL_OK && r[0].var.disc == 0) r[0].var.payload->u = got;
     return st;
 }
 
+HOST(kpP2_skip) {
+    P2;
+    return skip_common(p, call, a, r, false, err);
+}
+
+HOST(kpP2_blockingSkip) {
+    P2;
+    return skip_common(p, call, a, r, true, err);
+}
+
 HOST(kpP2_checkWrite) {
     P2;
-    if (!kpP2_resGet(p, a[0].rep, R_OUT)) return kpP2_trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = res_get(p, a[0].rep, R_OUT);
+    if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    if (s->sock) return kpP2Sock_checkWrite(p, call, s, &r[0], err);
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->u = MAX_IO;
     return st;
 }
@@ -516,12 +611,13 @@ static uint16_t write_all(kpP2 *p, p2res *s, const uint8_t *b, size_t n, int zer
 
 HOST(kpP2_write) {
     P2;
-    p2res *s = kpP2_resGet(p, a[0].rep, R_OUT);
-    if (!s) return kpP2_trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = res_get(p, a[0].rep, R_OUT);
+    if (!s) return trap(err, "%s", "wasi: not an output-stream");
     uint32_t n = a[1].agg.n;
     uint8_t *b = kpCArena_alloc(call->arena, n ? n : 1);
-    if (!b) return kpP2_nomem(err);
+    if (!b) return nomem(err);
     for (uint32_t i = 0; i < n; i++) b[i] = (uint8_t)a[1].agg.v[i].u;
+    if (s->sock) return kpP2Sock_write(p, call, s, b, n, &r[0], err);
     kapsul_status st;
     uint16_t e = write_all(p, s, b, n, 0, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -532,8 +628,15 @@ HOST(kpP2_write) {
 
 HOST(kpP2_writeZeroes) {
     P2;
-    p2res *s = kpP2_resGet(p, a[0].rep, R_OUT);
-    if (!s) return kpP2_trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = res_get(p, a[0].rep, R_OUT);
+    if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    if (s->sock) {
+        size_t n = a[1].u > MAX_IO ? MAX_IO : (size_t)a[1].u;
+        uint8_t *z = kpCArena_alloc(call->arena, n ? n : 1);
+        if (!z) return nomem(err);
+        memset(z, 0, n);
+        return kpP2Sock_write(p, call, s, z, n, &r[0], err);
+    }
     kapsul_status st;
     uint16_t e = write_all(p, s, NULL, a[1].u > MAX_IO ? MAX_IO : (size_t)a[1].u, 1, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -543,17 +646,19 @@ HOST(kpP2_writeZeroes) {
 }
 
 /* splice: read up to len bytes from the input stream and write them all to the output stream;
- * ok(bytes moved), or the error of whichever side failed (closed at the input's end). */
+ * ok(bytes moved), or the error of whichever side failed (closed at the input's end). Socket
+ * streams take the same path through their own read and write. */
 HOST(kpP2_splice) {
     P2;
-    p2res *o = kpP2_resGet(p, a[0].rep, R_OUT), *in = kpP2_resGet(p, a[1].rep, R_IN);
-    if (!o || !in) return kpP2_trap(err, "%s", "wasi: splice: not an output-stream and an input-stream");
+    p2res *o = res_get(p, a[0].rep, R_OUT), *in = res_get(p, a[1].rep, R_IN);
+    if (!o || !in) return trap(err, "%s", "wasi: splice: not an output-stream and an input-stream");
+    if (in->sock || o->sock) return trap(err, "%s", "wasi: splice of a socket stream is not supported");
     uint64_t got = 0;
     kapsul_status st = do_read(p, call, in, a[2].u, &r[0], &got, err);
     if (st != KAPSUL_OK || r[0].var.disc != 0) return st;
     const kpCValue *bytes = r[0].var.payload;
     uint8_t *b = kpCArena_alloc(call->arena, got ? got : 1);
-    if (!b) return kpP2_nomem(err);
+    if (!b) return nomem(err);
     for (uint64_t i = 0; i < got; i++) b[i] = (uint8_t)bytes->agg.v[i].u;
     uint16_t e = write_all(p, o, b, got, 0, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -564,7 +669,7 @@ HOST(kpP2_splice) {
 
 HOST(kpP2_flush) {
     P2;
-    if (!kpP2_resGet(p, a[0].rep, R_OUT)) return kpP2_trap(err, "%s", "wasi: not an output-stream");
+    if (!res_get(p, a[0].rep, R_OUT)) return trap(err, "%s", "wasi: not an output-stream");
     r[0].var.disc = 0, r[0].var.payload = NULL;
     return KAPSUL_OK;
 }
@@ -587,18 +692,18 @@ HOST(kpP2_monotonicResolution) {
 
 HOST(kpP2_subscribeInstant) {
     P2;
-    return kpP2_newPollable(p, a[0].u ? a[0].u : 1, &r[0], err);
+    return new_pollable(p, a[0].u ? a[0].u : 1, &r[0], err);
 }
 
 HOST(kpP2_subscribeDuration) {
     P2;
     uint64_t now = kpOs_monotonicNs();
-    return kpP2_newPollable(p, a[0].u > UINT64_MAX - now ? UINT64_MAX : now + a[0].u, &r[0], err);
+    return new_pollable(p, a[0].u > UINT64_MAX - now ? UINT64_MAX : now + a[0].u, &r[0], err);
 }
 
 static kapsul_status datetime(kpCHostCall *call, uint64_t ns, kpCValue *out, kapsul_error *err) {
-    kpCValue *v = kpP2_vals(call, 2);
-    if (!v) return kpP2_nomem(err);
+    kpCValue *v = vals(call, 2);
+    if (!v) return nomem(err);
     v[0].u = ns / 1000000000u, v[1].u = ns % 1000000000u;
     out->agg.v = v, out->agg.n = 2;
     return KAPSUL_OK;
@@ -620,21 +725,19 @@ HOST(kpP2_wallResolution) {
 
 HOST(kpP2_randomBytes) {
     P2;
-    if (a[0].u > MAX_IO)
-        return kpP2_trap(err, "%s", "wasi: get-random-bytes: more than 1 MiB asked for at once");
+    if (a[0].u > MAX_IO) return trap(err, "%s", "wasi: get-random-bytes: more than 1 MiB asked for at once");
     size_t n = (size_t)a[0].u;
     uint8_t *b = kpCArena_alloc(call->arena, n ? n : 1);
-    if (!b) return kpP2_nomem(err);
-    if (n && kpOs_random(b, n) != KP_OS_OK)
-        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
-    return kpP2_bytesValue(call, b, n, &r[0]) ? KAPSUL_OK : kpP2_nomem(err);
+    if (!b) return nomem(err);
+    if (n && kpOs_random(b, n) != KP_OS_OK) return trap(err, "%s", "wasi: the host's random source failed");
+    return bytes_value(call, b, n, &r[0]) ? KAPSUL_OK : nomem(err);
 }
 
 HOST(kpP2_randomU64) {
     P2;
     uint64_t v = 0;
     if (kpOs_random(&v, sizeof v) != KP_OS_OK)
-        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
+        return trap(err, "%s", "wasi: the host's random source failed");
     r[0].u = v;
     return KAPSUL_OK;
 }
@@ -642,10 +745,9 @@ HOST(kpP2_randomU64) {
 HOST(kpP2_insecureSeed) {
     P2;
     uint64_t s[2] = { 0, 0 };
-    if (kpOs_random(s, sizeof s) != KP_OS_OK)
-        return kpP2_trap(err, "%s", "wasi: the host's random source failed");
-    kpCValue *v = kpP2_vals(call, 2);
-    if (!v) return kpP2_nomem(err);
+    if (kpOs_random(s, sizeof s) != KP_OS_OK) return trap(err, "%s", "wasi: the host's random source failed");
+    kpCValue *v = vals(call, 2);
+    if (!v) return nomem(err);
     v[0].u = s[0], v[1].u = s[1];
     r[0].agg.v = v, r[0].agg.n = 2;
     return KAPSUL_OK;
@@ -658,16 +760,16 @@ HOST(kpP2_getDirectories) {
     kapsul_wasi *w = p->w;
     uint32_t n = 0;
     for (uint32_t fd = 0; fd < w->nfds; fd++) n += w->fds[fd].preopen != NULL;
-    kpCValue *v = kpP2_vals(call, n);
-    if (!v) return kpP2_nomem(err);
+    kpCValue *v = vals(call, n);
+    if (!v) return nomem(err);
     uint32_t k = 0;
     for (uint32_t fd = 0; fd < w->nfds && k < n; fd++) {
         if (!w->fds[fd].preopen) continue;
-        kpCValue *t = kpP2_vals(call, 2);
+        kpCValue *t = vals(call, 2);
         uint32_t rep;
-        if (!t || !kpP2_stringValue(call, w->fds[fd].preopen, strlen(w->fds[fd].preopen), &t[1]))
-            return kpP2_nomem(err);
-        if (kpP2_resNew(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) return kpP2_nomem(err);
+        if (!t || !string_value(call, w->fds[fd].preopen, strlen(w->fds[fd].preopen), &t[1]))
+            return nomem(err);
+        if (res_new(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) return nomem(err);
         t[0].rep = rep;
         v[k].agg.v = t, v[k++].agg.n = 2;
     }
@@ -675,21 +777,21 @@ HOST(kpP2_getDirectories) {
     return KAPSUL_OK;
 }
 
-static p2res *desc(kpP2 *p, const kpCValue *a) { return kpP2_resGet(p, a->rep, R_DESC); }
+static p2res *desc(kpP2 *p, const kpCValue *a) { return res_get(p, a->rep, R_DESC); }
 
 static kapsul_status via_stream(kpP2 *p, kpCHostCall *call, const kpCValue *a, uint8_t kind, uint64_t offset,
                                 bool append, kpCValue *out, kapsul_error *err) {
     p2res *d = desc(p, a);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, kind == R_IN ? KP_R_FD_READ : KP_R_FD_WRITE, &f);
     if (e) return fs_err(call, out, e, err);
     if (f->filetype == KP_FT_DIR) return fs_err(call, out, KP_WE_ISDIR, err);
     uint32_t rep;
     p2res s = { .kind = kind, .fd = d->fd, .file = true, .offset = offset, .append = append };
-    if (kpP2_resNew(p, s, &rep) != 0) return kpP2_nomem(err);
+    if (res_new(p, s, &rep) != 0) return nomem(err);
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, out, 0, &pl, true, err);
+    kapsul_status st = put_result(call, out, 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->rep = rep;
     return st;
 }
@@ -710,7 +812,7 @@ HOST(kpP2_appendViaStream) {
 HOST(kpP2_getFlags) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, 0, &f);
     if (e) return fs_err(call, &r[0], e, err);
@@ -718,7 +820,7 @@ HOST(kpP2_getFlags) {
     if (f->filetype == KP_FT_DIR) fl |= 1u | (f->read_only ? 0 : 32u); /* read, mutate-directory */
     else fl |= ((f->base & KP_R_FD_READ) ? 1u : 0) | ((f->base & KP_R_FD_WRITE) ? 2u : 0);
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->flags = fl;
     return st;
 }
@@ -740,12 +842,12 @@ static uint32_t dtype(uint8_t ft) {
 HOST(kpP2_getType) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, 0, &f);
     if (e) return fs_err(call, &r[0], e, err);
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = dtype(f->filetype);
     return st;
 }
@@ -753,14 +855,14 @@ HOST(kpP2_getType) {
 /* A descriptor-stat record from a preview1 filestat at scratch offset 32. */
 static kapsul_status stat_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsul_error *err) {
     const uint8_t *m = p->scratch + 32;
-    kpCValue *v = kpP2_vals(call, 6);
-    if (!v) return kpP2_nomem(err);
+    kpCValue *v = vals(call, 6);
+    if (!v) return nomem(err);
     v[0].var.disc = dtype(m[16]);
     v[1].u = kp_ld64(m + 24);
     v[2].u = kp_ld64(m + 32);
     for (int i = 0; i < 3; i++) {
-        kpCValue *t = kpP2_vals(call, 1);
-        if (!t || datetime(call, kp_ld64(m + 40 + 8 * i), t, err) != KAPSUL_OK) return kpP2_nomem(err);
+        kpCValue *t = vals(call, 1);
+        if (!t || datetime(call, kp_ld64(m + 40 + 8 * i), t, err) != KAPSUL_OK) return nomem(err);
         v[3 + i].var.disc = 1, v[3 + i].var.payload = t;
     }
     out->agg.v = v, out->agg.n = 6;
@@ -781,8 +883,8 @@ static bool put_path(kpP2 *p, const kpCValue *s) {
 static uint16_t filestat(kpP2 *p, const kpCValue *a, bool at, kapsul_status *st, kapsul_error *err) {
     p2res *d = desc(p, &a[0]);
     *st = KAPSUL_OK;
-    if (!d) return *st = kpP2_trap(err, "%s", "wasi: not a descriptor"), 0;
-    if (at ? !put_path(p, &a[2]) : !scratch(p, SCRATCH_HDR)) return *st = kpP2_nomem(err), 0;
+    if (!d) return *st = trap(err, "%s", "wasi: not a descriptor"), 0;
+    if (at ? !put_path(p, &a[2]) : !scratch(p, SCRATCH_HDR)) return *st = nomem(err), 0;
     uint64_t args[5] = { d->fd, 32 };
     if (at) args[1] = a[1].flags & 1u, args[2] = SCRATCH_HDR, args[3] = a[2].str.len, args[4] = 32;
     return at ? p1(p, kpWasi_pathFilestatGet, err, st, 5, args)
@@ -796,7 +898,7 @@ static kapsul_status stat_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, 
     if (st != KAPSUL_OK) return st;
     if (e) return fs_err(call, &r[0], e, err);
     kpCValue *pl;
-    if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
     return stat_value(p, call, pl, err);
 }
 
@@ -815,8 +917,8 @@ HOST(kpP2_statAt) {
 HOST(kpP2_openAt) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[2])) return kpP2_nomem(err);
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!put_path(p, &a[2])) return nomem(err);
     uint32_t dflags = a[4].flags;
     uint64_t base = (dflags & (2u | 32u)) ? KP_R_ALL : (KP_R_ALL & ~KP_R_MUTATE);
     kapsul_status st;
@@ -827,12 +929,12 @@ HOST(kpP2_openAt) {
     if (st != KAPSUL_OK) return st;
     if (e) return fs_err(call, &r[0], e, err);
     uint32_t fd = kp_ld32(p->scratch + 16), rep;
-    if (kpP2_resNew(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) {
+    if (res_new(p, (p2res){ .kind = R_DESC, .fd = fd }, &rep) != 0) {
         kpWasiFd_close(&p->w->fds[fd]);
-        return kpP2_nomem(err);
+        return nomem(err);
     }
     kpCValue *pl;
-    if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+    if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
     pl->rep = rep;
     return KAPSUL_OK;
 }
@@ -840,8 +942,8 @@ HOST(kpP2_openAt) {
 static kapsul_status path_op(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpWasiHandler h, kpCValue *out,
                              kapsul_error *err) {
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
-    if (!put_path(p, &a[1])) return kpP2_nomem(err);
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
+    if (!put_path(p, &a[1])) return nomem(err);
     kapsul_status st;
     uint64_t args[3] = { d->fd, SCRATCH_HDR, a[1].str.len };
     uint16_t e = p1(p, h, err, &st, 3, args);
@@ -867,14 +969,14 @@ HOST(kpP2_unlinkFileAt) {
 HOST(kpP2_readDirectory) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
     kpWasiFd *f;
     uint16_t e = kpWasiFd_get(p->w, d->fd, KP_R_FD_READDIR, &f);
     if (e) return fs_err(call, &r[0], e, err);
     uint32_t rep;
-    if (kpP2_resNew(p, (p2res){ .kind = R_DIR, .fd = d->fd }, &rep) != 0) return kpP2_nomem(err);
+    if (res_new(p, (p2res){ .kind = R_DIR, .fd = d->fd }, &rep) != 0) return nomem(err);
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, &r[0], 0, &pl, true, err);
+    kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->rep = rep;
     return st;
 }
@@ -882,10 +984,10 @@ HOST(kpP2_readDirectory) {
 /* The next entry through fd_readdir at the stream's cookie, without "." and "..". */
 HOST(kpP2_readDirectoryEntry) {
     P2;
-    p2res *ds = kpP2_resGet(p, a[0].rep, R_DIR);
-    if (!ds) return kpP2_trap(err, "%s", "wasi: not a directory-entry-stream");
+    p2res *ds = res_get(p, a[0].rep, R_DIR);
+    if (!ds) return trap(err, "%s", "wasi: not a directory-entry-stream");
     const uint32_t len = 4096;
-    if (!scratch(p, SCRATCH_HDR + len)) return kpP2_nomem(err);
+    if (!scratch(p, SCRATCH_HDR + len)) return nomem(err);
     for (;;) {
         kapsul_status st;
         uint64_t args[5] = { ds->fd, SCRATCH_HDR, len, ds->offset, 16 };
@@ -894,7 +996,7 @@ HOST(kpP2_readDirectoryEntry) {
         if (e) return fs_err(call, &r[0], e, err);
         uint32_t used = kp_ld32(p->scratch + 16);
         kpCValue *pl;
-        if ((st = kpP2_putResult(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
+        if ((st = put_result(call, &r[0], 0, &pl, true, err)) != KAPSUL_OK) return st;
         if (used < 24) { /* the end */
             pl->var.disc = 0, pl->var.payload = NULL;
             return KAPSUL_OK;
@@ -905,8 +1007,8 @@ HOST(kpP2_readDirectoryEntry) {
         ds->offset = kp_ld64(h);
         const char *name = (const char *)h + 24;
         if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.')) continue;
-        kpCValue *rec = kpP2_vals(call, 2), *some = kpP2_vals(call, 1);
-        if (!rec || !some || !kpP2_stringValue(call, name, nlen, &rec[1])) return kpP2_nomem(err);
+        kpCValue *rec = vals(call, 2), *some = vals(call, 1);
+        if (!rec || !some || !string_value(call, name, nlen, &rec[1])) return nomem(err);
         rec[0].var.disc = dtype(h[20]);
         some->agg.v = rec, some->agg.n = 2;
         pl->var.disc = 1, pl->var.payload = some;
@@ -916,10 +1018,10 @@ HOST(kpP2_readDirectoryEntry) {
 
 /* metadata-hash: the device and inode, which identify the file as the hash must. */
 static kapsul_status hash_value(kpP2 *p, kpCHostCall *call, kpCValue *out, kapsul_error *err) {
-    kpCValue *pl, *v = kpP2_vals(call, 2);
-    if (!v) return kpP2_nomem(err);
+    kpCValue *pl, *v = vals(call, 2);
+    if (!v) return nomem(err);
     v[0].u = kp_ld64(p->scratch + 32 + 8), v[1].u = kp_ld64(p->scratch + 32);
-    kapsul_status st = kpP2_putResult(call, out, 0, &pl, true, err);
+    kapsul_status st = put_result(call, out, 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->agg.v = v, pl->agg.n = 2;
     return st;
 }
@@ -945,7 +1047,7 @@ HOST(kpP2_metadataHashAt) {
 HOST(kpP2_sync) {
     P2;
     p2res *d = desc(p, &a[0]);
-    if (!d) return kpP2_trap(err, "%s", "wasi: not a descriptor");
+    if (!d) return trap(err, "%s", "wasi: not a descriptor");
     kapsul_status st;
     uint64_t args[1] = { d->fd };
     uint16_t e = p1(p, kpWasi_fdSync, err, &st, 1, args);
@@ -957,12 +1059,38 @@ HOST(kpP2_sync) {
 
 HOST(kpP2_filesystemErrorCode) {
     P2;
-    p2res *e = kpP2_resGet(p, a[0].rep, R_ERROR);
-    if (!e) return kpP2_trap(err, "%s", "wasi: not an error resource");
+    p2res *e = res_get(p, a[0].rep, R_ERROR);
+    if (!e) return trap(err, "%s", "wasi: not an error resource");
     kpCValue *pl;
-    kapsul_status st = kpP2_putResult(call, &r[0], 1, &pl, true, err);
+    kapsul_status st = put_result(call, &r[0], 1, &pl, true, err);
     if (st == KAPSUL_OK) pl->var.disc = fs_code(e->errcode);
     return st;
+}
+
+/* ---- For the other files of the host (p2int.h) -------------------------------------------------- */
+
+int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep) { return res_new(p, r, rep); }
+p2res *kpP2_resGet(kpP2 *p, uint32_t rep, uint8_t kind) { return res_get(p, rep, kind); }
+kapsul_status kpP2_trap(kapsul_error *err, const char *what) { return trap(err, "%s", what); }
+kapsul_status kpP2_nomem(kapsul_error *err) { return nomem(err); }
+kpCValue *kpP2_vals(kpCHostCall *call, size_t n) { return vals(call, n); }
+kapsul_status kpP2_putResult(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
+                             kapsul_error *err) {
+    return put_result(call, out, disc, payload, has, err);
+}
+kapsul_status kpP2_streamError(kpP2 *p, kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
+    return stream_error(p, call, out, e, err);
+}
+kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
+    return bytes_value(call, b, n, out);
+}
+void kpP2_setNet(kpP2 *p, const kpP2Net *net) { p->net = net; }
+void kpP2_resDrop(kpP2 *p, uint32_t rep) { drop_entry(p, rep); }
+bool kpP2_stringValue(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
+    return string_value(call, s, n, out);
+}
+kapsul_status kpP2_newPollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
+    return new_pollable(p, deadline, out, err);
 }
 
 /* ---- Resolution -------------------------------------------------------------------------------- */
@@ -972,12 +1100,19 @@ typedef struct p2fn {
     kpCHostFn fn;
 } p2fn;
 
-static const p2fn fns[] = {
-#define KP_P2_FN(iface, name, shape, fn) { iface, name, shape, fn },
-#define KP_P2_FN_EXT KP_P2_FN
+/* the handlers other files define (KP_P2_EXT rows) */
+#define KP_P2_FN(iface, name, shape, fn)
+#define KP_P2_EXT(iface, name, shape, fn) KP_P2_HOST(fn);
 #include "wasip2/funcs.def"
 #undef KP_P2_FN
-#undef KP_P2_FN_EXT
+#undef KP_P2_EXT
+
+static const p2fn fns[] = {
+#define KP_P2_FN(iface, name, shape, fn) { iface, name, shape, fn },
+#define KP_P2_EXT KP_P2_FN
+#include "wasip2/funcs.def"
+#undef KP_P2_FN
+#undef KP_P2_EXT
 };
 
 kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,

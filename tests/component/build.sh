@@ -55,3 +55,6 @@ done
 # state.wasm (tests/unit/test_ctemplate.c): a guest that dirties everything one instance owns.
 "$jco" parse "$here/state.wat" -o "$out/state.wasm" >/dev/null
 echo "built $out/state.wasm"
+# sockets.wasm from sockets.wat (wasi:sockets scenarios for tests/component/sockets.py)
+"$jco" parse "$here/sockets.wat" -o "$out/sockets.wasm" >/dev/null
+echo "built $out/sockets.wasm"
