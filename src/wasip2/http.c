@@ -1054,6 +1054,25 @@ static kapsul_status error_value(kpCHostCall *call, int code, const char *detail
     return KAPSUL_OK;
 }
 
+/* Why the request's URI cannot be sent as it is, or NULL. The allow-list is checked on the
+ * authority and the client builds SCHEME://AUTHORITY PATH from the parts, so neither part may
+ * change where the request goes: the authority is a host (name, IPv4, or [IPv6]) and an optional
+ * port, never userinfo ("allowed@elsewhere") or the start of a path, query or fragment ("elsewhere/
+ * .allowed"); the path starts with '/' or '?' (a path "@elsewhere" after an allowed authority would
+ * make it userinfo). */
+static const char *uri_problem(const hmsg *m) {
+    if (!m->authority || !*m->authority) return "no authority";
+    for (const char *c = m->authority; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr("-._~:[]", *c)))
+            return "the authority may hold only a host and a port";
+    if (m->path && m->path[0] && m->path[0] != '/' && m->path[0] != '?')
+        return "the path must start with '/' or '?'";
+    if (m->path && (strchr(m->path, '#') || strchr(m->path, '\\')))
+        return "the path holds a fragment or a backslash";
+    return NULL;
+}
+
 HOST(kpP2Http_send) {
     P2;
     hmsg *m = out_request(p, &a[0]);
@@ -1073,8 +1092,9 @@ HOST(kpP2Http_send) {
     kpP2_resDrop(p, a[0].rep);
     struct kpP2Http *h = ctx(p);
     const char *scheme = scheme_text(m);
-    if (!m->authority || !*m->authority) {
-        deny(fu, KP_HTTP_E_REQUEST_URI_INVALID, "no authority");
+    const char *bad_uri = uri_problem(m);
+    if (bad_uri) {
+        deny(fu, KP_HTTP_E_REQUEST_URI_INVALID, bad_uri);
     } else if (!h || !h->has_client || !h->client.allowed ||
                !h->client.allowed(h->client.env, scheme, m->authority, strlen(m->authority))) {
         deny(fu, KP_HTTP_E_REQUEST_DENIED, "not in the allowed outbound hosts");

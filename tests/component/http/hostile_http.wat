@@ -10,6 +10,11 @@
 ;;   /badheader   appends a name with a space, a forbidden name ("connection"), a value with a
 ;;                newline, and a header to the (immutable) headers of its own response; the body
 ;;                says which header-error each got: "codes=0102" expected
+;;   /inject      two outgoing requests whose parts would move them elsewhere once joined into a
+;;                URL: authority "a@127.0.0.1" (userinfo), and authority "127.0.0.1" with the path
+;;                "@localhost:9/" (served with --allow-outbound http://127.0.0.1:80); the body gives
+;;                each handle's result as two digits, the error-code case or "ok":
+;;                "inject=1919" expected (HTTP-request-URI-invalid twice)
 ;;   anything else: 200 "ok" (the control)
 ;; Recipe: `jco parse hostile_http.wat -o hostile_http.wasm` (tests/component/build.sh).
 (component
@@ -38,6 +43,9 @@
     (export "TLS-alert-received-payload" (type $tlsp1 (eq $tlsp)))
     (type $fsp (record (field "field-name" (option string)) (field "field-size" (option u32))))
     (export "field-size-payload" (type $fsp1 (eq $fsp)))
+    (export "outgoing-request" (type $oreq (sub resource)))
+    (export "request-options" (type $ropt (sub resource)))
+    (export "future-incoming-response" (type $fir (sub resource)))
     (type $ec (variant
       (case "DNS-timeout") (case "DNS-error" $dnsp1) (case "destination-not-found")
       (case "destination-unavailable") (case "destination-IP-prohibited") (case "destination-IP-unroutable")
@@ -68,7 +76,23 @@
       (func (param "this" (own $ob)) (param "trailers" (option (own $fields))) (result (result (error $ec1)))))
     (export "[static]response-outparam.set"
       (func (param "param" (own $op)) (param "response" (result (own $or) (error $ec1)))))
+    (export "[constructor]outgoing-request" (func (param "headers" (own $fields)) (result (own $oreq))))
+    (export "[method]outgoing-request.set-authority"
+      (func (param "self" (borrow $oreq)) (param "authority" (option string)) (result (result))))
+    (export "[method]outgoing-request.set-path-with-query"
+      (func (param "self" (borrow $oreq)) (param "path-with-query" (option string)) (result (result))))
   ))
+  (alias export $types "outgoing-request" (type $oreq))
+  (alias export $types "request-options" (type $ropt))
+  (alias export $types "future-incoming-response" (type $fir))
+  (alias export $types "error-code" (type $ec))
+  (import "wasi:http/outgoing-handler@0.2.0" (instance $oh
+    (alias outer 1 $oreq (type $oreq0)) (export "outgoing-request" (type $oreq1 (eq $oreq0)))
+    (alias outer 1 $ropt (type $ropt0)) (export "request-options" (type $ropt1 (eq $ropt0)))
+    (alias outer 1 $fir (type $fir0)) (export "future-incoming-response" (type $fir1 (eq $fir0)))
+    (alias outer 1 $ec (type $ec0)) (export "error-code" (type $ec1 (eq $ec0)))
+    (export "handle" (func (param "request" (own $oreq1)) (param "options" (option (own $ropt1)))
+      (result (result (own $fir1) (error $ec1)))))))
   (alias export $types "fields" (type $fields))
   (alias export $types "incoming-request" (type $ir))
   (alias export $types "response-outparam" (type $op))
@@ -94,6 +118,10 @@
     (import "host" "drop-os" (func $drop_os (param i32)))
     (import "host" "drop-fields" (func $drop_fields (param i32)))
     (import "host" "clone" (func $clone (param i32) (result i32)))
+    (import "host" "oreq-new" (func $oreq_new (param i32) (result i32)))
+    (import "host" "set-authority" (func $set_authority (param i32 i32 i32 i32) (result i32)))
+    (import "host" "set-path" (func $set_path (param i32 i32 i32 i32) (result i32)))
+    (import "host" "send" (func $send (param i32 i32 i32 i32)))
     (data (i32.const 400) "bad name")
     (data (i32.const 420) "connection")
     (data (i32.const 440) "x-ok")
@@ -102,6 +130,25 @@
     (data (i32.const 500) "v")
     (data (i32.const 520) "ok\n")
     (data (i32.const 540) "codes=????\n")
+    (data (i32.const 560) "a@127.0.0.1")
+    (data (i32.const 580) "127.0.0.1")
+    (data (i32.const 600) "@localhost:9/")
+    (data (i32.const 620) "inject=????\n")
+    ;; an outgoing request with authority (ap, al) and path (pp, pl) sent: its result's error-code
+    ;; case as two ASCII digits at dst ("ok" when handle gave a future)
+    (func $inject (param $ap i32) (param $al i32) (param $pp i32) (param $pl i32) (param $dst i32)
+      (local $r i32) (local $code i32)
+      (local.set $r (call $oreq_new (call $fields_new)))
+      (drop (call $set_authority (local.get $r) (i32.const 1) (local.get $ap) (local.get $al)))
+      (drop (call $set_path (local.get $r) (i32.const 1) (local.get $pp) (local.get $pl)))
+      (call $send (local.get $r) (i32.const 0) (i32.const 0) (i32.const 800))
+      (if (i32.eqz (i32.load8_u (i32.const 800)))
+        (then (i32.store16 (local.get $dst) (i32.const 0x6b6f)))             ;; "ok"
+        (else
+          (local.set $code (i32.load8_u (i32.const 808)))
+          (i32.store8 (local.get $dst) (i32.add (i32.const 48) (i32.div_u (local.get $code) (i32.const 10))))
+          (i32.store8 (i32.add (local.get $dst) (i32.const 1))
+            (i32.add (i32.const 48) (i32.rem_u (local.get $code) (i32.const 10)))))))
     ;; append name (np, nl) value (vp, vl) to fields f; store '0' + header-error (or 'k') at dst
     (func $try (param $f i32) (param $np i32) (param $nl i32) (param $vp i32) (param $vl i32) (param $dst i32)
       (call $append (local.get $f) (local.get $np) (local.get $nl) (local.get $vp) (local.get $vl) (i32.const 120))
@@ -121,6 +168,9 @@
         (call $set (local.get $out) (i32.const 1) (i32.const 38) (i32.const 0) (i64.const 0)
           (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
         return))
+      (if (i32.eq (local.get $c) (i32.const 105)) (then                        ;; i
+        (call $inject (i32.const 560) (i32.const 11) (i32.const 0) (i32.const 0) (i32.const 627))
+        (call $inject (i32.const 580) (i32.const 9) (i32.const 600) (i32.const 13) (i32.const 629))))
       (local.set $f (call $fields_new))
       (if (i32.eq (local.get $c) (i32.const 102)) (then                        ;; f
         (memory.fill (i32.const 65536) (i32.const 97) (i32.const 60000))
@@ -146,7 +196,9 @@
       (local.set $os (i32.load (i32.const 156)))
       (if (i32.eq (local.get $c) (i32.const 98))
         (then (call $wf (local.get $os) (i32.const 540) (i32.const 11) (i32.const 160)))
-        (else (call $wf (local.get $os) (i32.const 520) (i32.const 3) (i32.const 160))))
+        (else (if (i32.eq (local.get $c) (i32.const 105))
+          (then (call $wf (local.get $os) (i32.const 620) (i32.const 12) (i32.const 160)))
+          (else (call $wf (local.get $os) (i32.const 520) (i32.const 3) (i32.const 160))))))
       (call $drop_os (local.get $os))
       (if (i32.ne (local.get $c) (i32.const 117))                              ;; u: never finished
         (then (call $finish (local.get $ob) (i32.const 0) (i32.const 0) (i32.const 176))))
@@ -171,6 +223,10 @@
   (core func $drop_os (canon resource.drop $os))
   (core func $drop_fields (canon resource.drop $fields))
   (core func $clone (canon lower (func $types "[method]fields.clone")))
+  (core func $oreq_new (canon lower (func $types "[constructor]outgoing-request")))
+  (core func $set_authority (canon lower (func $types "[method]outgoing-request.set-authority") (memory $memory)))
+  (core func $set_path (canon lower (func $types "[method]outgoing-request.set-path-with-query") (memory $memory)))
+  (core func $send (canon lower (func $oh "handle") (memory $memory) (realloc $realloc)))
   (core instance $i (instantiate $m (with "mem" (instance $mem)) (with "host" (instance
     (export "path" (func $path))
     (export "fields-new" (func $fields_new))
@@ -184,7 +240,11 @@
     (export "wf" (func $wf))
     (export "drop-os" (func $drop_os))
     (export "drop-fields" (func $drop_fields))
-    (export "clone" (func $clone))))))
+    (export "clone" (func $clone))
+    (export "oreq-new" (func $oreq_new))
+    (export "set-authority" (func $set_authority))
+    (export "set-path" (func $set_path))
+    (export "send" (func $send))))))
   (func $handle (param "request" (own $ir)) (param "response-out" (own $op)) (canon lift (core func $i "handle")))
   (instance $h (export "handle" (func $handle)))
   (export "wasi:http/incoming-handler@0.2.0" (instance $h))
