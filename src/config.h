@@ -145,6 +145,11 @@
 #ifndef KP_TEMPLATE_MAX_IMAGE
 #define KP_TEMPLATE_MAX_IMAGE (256u << 20)
 #endif
+/* Core modules with a memory that one component template pools (the first ones; the rest are
+ * linked per instance). Components from today's toolchains have one to three. */
+#ifndef KP_CTEMPLATE_MAX_POOLED
+#define KP_CTEMPLATE_MAX_POOLED 8u
+#endif
 /* A component template's default keep_resident_bytes per core module: its whole initial memory
  * up to this many bytes (a componentize-js guest's wizer image is ~9 MiB; resetting it by copy
  * costs less than the copy-on-write faults its next request takes otherwise: docs/RATIONALE.md). */
