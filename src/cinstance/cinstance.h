@@ -41,6 +41,13 @@ typedef struct kpCFrame kpCFrame; /* one component instance of the tree (its ind
  * Errors as kpComponent_decode and kapsul_module_new (the message names the core module). */
 kapsul_status kpCPre_new(kapsul_engine *engine, const uint8_t *bytes, size_t len, kpCPre **out,
                          kapsul_error *err);
+/* How kpCPre_newWith makes each core module of the component from its bytes; NULL means
+ * kapsul_module_new. A host running components on the native tier passes one that finds (or
+ * compiles) the module's .kwasm and loads that. */
+typedef kapsul_status (*kpCModuleFn)(void *env, kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                     kapsul_module **out, kapsul_error *err);
+kapsul_status kpCPre_newWith(kapsul_engine *engine, const uint8_t *bytes, size_t len, kpCModuleFn load,
+                             void *load_env, kpCPre **out, kapsul_error *err);
 const kpComponent *kpCPre_component(const kpCPre *pre);
 void kpCPre_free(kpCPre *pre);
 

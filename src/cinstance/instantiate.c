@@ -19,6 +19,11 @@
 
 kapsul_status kpCPre_new(kapsul_engine *engine, const uint8_t *bytes, size_t len, kpCPre **out,
                          kapsul_error *err) {
+    return kpCPre_newWith(engine, bytes, len, NULL, NULL, out, err);
+}
+
+kapsul_status kpCPre_newWith(kapsul_engine *engine, const uint8_t *bytes, size_t len, kpCModuleFn load,
+                             void *load_env, kpCPre **out, kapsul_error *err) {
     *out = NULL;
     kpCPre *pre = kp_calloc(1, sizeof *pre);
     if (!pre) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -31,7 +36,8 @@ kapsul_status kpCPre_new(kapsul_engine *engine, const uint8_t *bytes, size_t len
     }
     for (size_t i = 0; i < pre->c->modules.n; i++) {
         const kpCModule *m = &pre->c->modules.v[i];
-        st = kapsul_module_new(engine, pre->c->bytes + m->offset, m->size, &pre->modules[i], err);
+        st = load ? load(load_env, engine, pre->c->bytes + m->offset, m->size, &pre->modules[i], err)
+                  : kapsul_module_new(engine, pre->c->bytes + m->offset, m->size, &pre->modules[i], err);
         if (st != KAPSUL_OK) {
             if (err) {
                 char msg[sizeof err->message];

@@ -37,15 +37,16 @@ int kpCli_inspect(int argc, char **argv);
 bool kpCli_isComponent(const kpBuf *bytes);
 kapsul_status kpCli_validateComponent(const kpBuf *bytes, kapsul_error *err);
 kapsul_status kpCli_inspectComponent(const char *path, const kpBuf *bytes, kapsul_error *err);
-/* `kapsul run` of a component: validated, then refused with a clear error (not supported yet). */
 /* kapsul run of a component: what the flags give it. */
 typedef struct kpCliComponentRun {
     const char *file;
     kapsul_wasi *wasi; /* args, env, preopens, stdio, deadline */
     uint64_t fuel, deadline;
-    const char *invoke; /* --invoke: an exported function to call instead of wasi:cli/run */
+    const char *invoke;        /* --invoke: an exported function to call instead of wasi:cli/run */
+    const struct kpP2Net *net; /* wasi:sockets grants (--allow-*); NULL: none */
     void (*trace)(void *env, const char *line); /* --trace-wasi: one line per WASI 0.2 call */
     void *trace_env;
+    const struct kpCliTier *tier; /* --tier native: each core module from the cache (NULL: interpreter) */
 } kpCliComponentRun;
 /* Instantiate the component with the WASI 0.2 host and run it; returns the exit status (a
  * message printed for anything but success). */
@@ -117,6 +118,11 @@ const char *kpCli_funcName(const kapsul_module *m, uint32_t func, char *buf, siz
 
 /* Exit status for a failed load: 2 for I/O errors, 1 for everything else. */
 int kpCli_exitFor(kapsul_status status);
+/* End the process now with rc, its stdio flushed, leaving the engine, store and module to the
+ * kernel: unmapping them one by one costs a TLB flush each (a hypercall on a virtual machine)
+ * that exit does once. Returns (and the caller frees everything) in sanitizer builds, whose
+ * leak check must see the frees. */
+void kpCli_exitFast(int rc);
 
 /* Define the "spectest" host module of the official WAST scripts in a linker (spectest.c):
  * print, print_i32, print_i64, print_f32, print_f64, print_i32_f32, print_f64_f64 (silent unless

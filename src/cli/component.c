@@ -74,6 +74,17 @@ static int status_of(const char *file, kapsul_status st, const kapsul_error *err
     return KP_EXIT_FAIL;
 }
 
+/* --tier native: a core module of the component as its .kwasm, from the cache or compiled now. */
+static kapsul_status native_module(void *env, kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                   kapsul_module **out, kapsul_error *err) {
+    kpBuf kw;
+    kapsul_status st = kpCli_nativeArtifact(env, bytes, len, &kw, err);
+    if (st != KAPSUL_OK) return st;
+    st = kapsul_module_new(engine, kw.data, kw.len, out, err);
+    kpBuf_free(&kw);
+    return st;
+}
+
 int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliComponentRun *run,
                        kapsul_error *err) {
     kpCPre *pre = NULL;
@@ -82,7 +93,9 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     kpCInstance *ci = NULL;
     kpCArena arena = { 0 };
     int rc = KP_EXIT_FAIL;
-    kapsul_status st = kpCPre_new(engine, bytes->data, bytes->len, &pre, err);
+    bool native = run->tier && run->tier->native;
+    kapsul_status st = kpCPre_newWith(engine, bytes->data, bytes->len, native ? native_module : NULL,
+                                      (void *)run->tier, &pre, err);
     if (st != KAPSUL_OK) {
         kpCli_printError(stderr, run->file, err);
         rc = kpCli_exitFor(st);
@@ -91,6 +104,7 @@ int kpCli_runComponent(kapsul_engine *engine, const kpBuf *bytes, const kpCliCom
     if ((st = kapsul_store_new(engine, &store, err)) != KAPSUL_OK ||
         (st = kpP2_new(run->wasi, &host, err)) != KAPSUL_OK)
         goto report;
+    kpP2_setNet(host, run->net);
     if (run->fuel) kapsul_store_set_fuel(store, run->fuel);
     if (run->deadline) kapsul_store_set_deadline(store, run->deadline);
     if ((st = kpCInstance_new(pre, store, kpP2_resolve, host, &ci, err)) != KAPSUL_OK) goto report;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <unistd.h>
 #include "cli/cli.h"
+#include "os/os.h"
 
 typedef struct command {
     const char *name;
@@ -70,12 +72,29 @@ static bool has_module_suffix(const char *path) {
            (n > 6 && strcmp(path + n - 6, ".kwasm") == 0);
 }
 
+/* Page faults are the largest part of a short run's start-up on the virtual machines kapsul is
+ * measured on (10-20 us each there, against under 1 us per page populated in one madvise), and a
+ * `kapsul run hello.wasm` took some 35 more of them than a native hello. Two regions every command
+ * writes at once: the heap glibc set up before main (about 132 KiB, where the module, its decoded
+ * form and the runtime's small objects land) and the next 64 KiB of stack (the WASI write path
+ * alone goes 40 KiB deep). Populating both costs about 50 us and saves some 20 faults. */
+static void prefault_start(void) {
+    void *lo = malloc(1);
+    char *hi = sbrk(0);
+    if (lo && (char *)lo < hi && hi - (char *)lo <= 1 << 20) kpOs_prefault(lo, (size_t)(hi - (char *)lo));
+    free(lo);
+    char here;
+    size_t stack = 64 * 1024;
+    kpOs_prefault((void *)((uintptr_t)&here - stack), stack);
+}
+
 int main(int argc, char **argv) {
     /* A fixed mmap threshold: glibc otherwise raises it each time a large block is freed, and
      * the loader's large transient vectors (validation, then lowering) then grow inside the heap,
      * where the blocks they leave behind are never returned. Loading a million nested if/else
      * peaked at 64 MB that way, 52 MB with this (bench/RESULTS.md, "Measurements behind decisions"). */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    prefault_start();
     if (argc < 2) {
         usage(stderr);
         return KP_EXIT_USAGE;

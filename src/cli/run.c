@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "wasip2/wasip2.h"
 
 #define KP_EXIT_TRAP 134
 #define KP_PROFILE_INTERVAL_NS 1000000u /* --profile: one sample per millisecond */
@@ -29,6 +30,7 @@ typedef struct kpRunOpts {
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(char *) env; /* "NAME=VALUE", owned */
     KP_VEC(const char *) listen;
+    kpP2Net *net; /* --allow-tcp-connect and the other wasi:sockets grants (components) */
     const char *invoke;
     const char *argv0; /* the guest's argv[0]; default FILE */
     const char *trace; /* --trace-wasi: "" for stderr, else a file; NULL: off */
@@ -54,6 +56,14 @@ static void usage(FILE *f) {
           "  --env NAME=VALUE          set an environment variable\n"
           "  --env NAME                pass one variable from kapsul's own environment\n"
           "  --tcplisten ADDR:PORT     preopen a listening TCP socket (sock_accept)\n"
+          "  --allow-tcp-connect HOST:PORT  a component may connect to HOST:PORT (wasi:sockets)\n"
+          "  --allow-tcp-bind ADDR:PORT     ... bind (and listen) on ADDR:PORT\n"
+          "  --allow-udp-bind ADDR:PORT     ... bind a UDP socket on ADDR:PORT\n"
+          "  --allow-udp-send HOST:PORT     ... send datagrams to HOST:PORT\n"
+          "  --allow-ip-name-lookup         ... resolve host names through the system's resolver\n"
+          "                                 HOST: IPv4, [IPv6], localhost, a name (resolved now) or *;\n"
+          "                                 PORT: N, LOW-HIGH or * (0 = any free port, for a bind).\n"
+          "                                 Without a grant a socket call fails with access-denied.\n"
           "  --tier interp|native      interpreter (default), or native code compiled through LLVM\n"
           "                            (once, cached by content hash; a .kwasm always runs native)\n"
           "  --cache DIR               where --tier native keeps compiled modules\n"
@@ -145,6 +155,21 @@ static int take_option(kpRunOpts *o, const char *name, char *val) {
     } else if (strcmp(name, "--tcplisten") == 0) {
         if (kpVec_grow(&o->listen) != 0) goto bad;
         o->listen.v[o->listen.n++] = val;
+    } else if (strncmp(name, "--allow-", 8) == 0) {
+        static const char *const kinds[] = { "--allow-tcp-connect", "--allow-tcp-bind", "--allow-udp-bind",
+                                             "--allow-udp-send" };
+        size_t k = 0;
+        while (k < 4 && strcmp(name, kinds[k]) != 0) k++;
+        kapsul_error e = { 0 };
+        if (k == 4) {
+            fprintf(stderr, "kapsul run: unknown option %s (see kapsul run --help)\n", name);
+            return KP_EXIT_USAGE;
+        }
+        if ((!o->net && kpP2Net_new(&o->net, &e) != KAPSUL_OK) ||
+            kpP2Net_allow(o->net, (kpP2Allow)k, val, &e) != KAPSUL_OK) {
+            fprintf(stderr, "kapsul run: %s: %s\n", name, e.message);
+            return KP_EXIT_USAGE;
+        }
     } else if (strcmp(name, "--invoke") == 0) {
         o->invoke = val;
     } else if (strcmp(name, "--tier") == 0) {
@@ -206,6 +231,13 @@ static int parse_args(kpRunOpts *o, int argc, char **argv) {
         /* Flags whose value is optional: only "--flag=VALUE" gives one. */
         if (strcmp(a, "--trace-wasi") == 0 || strncmp(a, "--trace-wasi=", 13) == 0) {
             o->trace = a[12] ? a + 13 : "";
+            continue;
+        }
+        if (strcmp(a, "--allow-ip-name-lookup") == 0) {
+            kapsul_error e = { 0 };
+            if ((!o->net && kpP2Net_new(&o->net, &e) != KAPSUL_OK) ||
+                kpP2Net_allow(o->net, KP_P2_NAME_LOOKUP, NULL, &e) != KAPSUL_OK)
+                return KP_EXIT_FAIL;
             continue;
         }
         if (strcmp(a, "--perf-map") == 0 || strcmp(a, "--profile=perfmap") == 0) {
@@ -457,19 +489,16 @@ static int run_module(kpRunOpts *o, kapsul_error *err) {
     }
     if (kapsul_engine_new(&o->config, &engine, err) != KAPSUL_OK) goto nomem;
     if (component) {
-        if (o->tier.native)
-            fprintf(stderr,
-                    "kapsul run: %s: --tier native: a component's core modules run in the interpreter "
-                    "for now\n",
-                    o->file);
         if ((rc = make_wasi(o, &argv, &wasi, err)) == KP_EXIT_OK) {
             kpCliComponentRun cr = { .file = o->file,
                                      .wasi = wasi,
                                      .fuel = o->fuel,
                                      .deadline = o->deadline,
                                      .invoke = o->invoke,
+                                     .net = o->net,
                                      .trace = o->trace ? trace_line : NULL,
-                                     .trace_env = o };
+                                     .trace_env = o,
+                                     .tier = &o->tier };
             rc = kpCli_runComponent(engine, &bytes, &cr, err);
         }
         goto fail;
@@ -527,6 +556,7 @@ nomem:
     rc = KP_EXIT_FAIL;
 fail:
     fflush(stdout);
+    kpCli_exitFast(rc);
     if (linker) kapsul_linker_free(linker);
     if (store) kapsul_store_free(store);
     kapsul_wasi_free(wasi);
@@ -557,5 +587,6 @@ int kpCli_run(int argc, char **argv) {
     kpVec_free(&o.env);
     kpVec_free(&o.dirs);
     kpVec_free(&o.listen);
+    kpP2Net_free(o.net);
     return rc;
 }

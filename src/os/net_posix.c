@@ -3,7 +3,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -90,6 +92,186 @@ kpOs_err kpOs_shutdown(kpOs_fd fd, bool read, bool write) {
     if (!read && !write) return KP_OS_EINVAL;
     int how = read && write ? SHUT_RDWR : read ? SHUT_RD : SHUT_WR;
     return shutdown(fd, how) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
+}
+
+/* ---- Sockets a guest drives (wasi:sockets) --------------------------------------------------- */
+
+static socklen_t to_sockaddr(const kpOs_addr *a, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    if (a->family == 6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(a->port);
+        s6->sin6_flowinfo = htonl(a->flowinfo);
+        s6->sin6_scope_id = a->scope_id;
+        memcpy(&s6->sin6_addr, a->ip, 16);
+        return sizeof *s6;
+    }
+    if (a->family == 4) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(a->port);
+        memcpy(&s4->sin_addr, a->ip, 4);
+        return sizeof *s4;
+    }
+    return 0;
+}
+
+static bool from_sockaddr(const struct sockaddr_storage *ss, kpOs_addr *a) {
+    memset(a, 0, sizeof *a);
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        a->family = 6, a->port = ntohs(s6->sin6_port);
+        a->flowinfo = ntohl(s6->sin6_flowinfo), a->scope_id = s6->sin6_scope_id;
+        memcpy(a->ip, &s6->sin6_addr, 16);
+        return true;
+    }
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        a->family = 4, a->port = ntohs(s4->sin_port);
+        memcpy(a->ip, &s4->sin_addr, 4);
+        return true;
+    }
+    return false;
+}
+
+kpOs_err kpOs_socket(int family, bool udp, kpOs_fd *out) {
+    if (family != 4 && family != 6) return KP_OS_EAFNOSUPPORT;
+    int fd = socket(family == 6 ? AF_INET6 : AF_INET,
+                    (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return kpOsPosix_lastErr();
+    int one = 1;
+    if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) {
+        kpOs_err e = kpOsPosix_lastErr();
+        close(fd);
+        return e;
+    }
+    /* a listener that restarts may rebind at once, as every server does */
+    if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    *out = fd;
+    return KP_OS_OK;
+}
+
+kpOs_err kpOs_bind(kpOs_fd fd, const kpOs_addr *addr) {
+    struct sockaddr_storage ss;
+    socklen_t len = to_sockaddr(addr, &ss);
+    if (!len) return KP_OS_EAFNOSUPPORT;
+    return bind(fd, (struct sockaddr *)&ss, len) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
+}
+
+kpOs_err kpOs_connect(kpOs_fd fd, const kpOs_addr *addr) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (addr) {
+        if (!(len = to_sockaddr(addr, &ss))) return KP_OS_EAFNOSUPPORT;
+    } else {
+        memset(&ss, 0, sizeof ss);
+        ss.ss_family = AF_UNSPEC;
+        len = sizeof(struct sockaddr);
+    }
+    return connect(fd, (struct sockaddr *)&ss, len) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
+}
+
+kpOs_err kpOs_listenOn(kpOs_fd fd, int backlog) {
+    return listen(fd, backlog) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
+}
+
+kpOs_err kpOs_sockName(kpOs_fd fd, bool peer, kpOs_addr *out) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int r =
+        peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r != 0) return kpOsPosix_lastErr();
+    return from_sockaddr(&ss, out) ? KP_OS_OK : KP_OS_EAFNOSUPPORT;
+}
+
+kpOs_err kpOs_sockError(kpOs_fd fd) {
+    int e = 0;
+    socklen_t len = sizeof e;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) return kpOsPosix_lastErr();
+    return e ? kpOsPosix_err(e) : KP_OS_OK;
+}
+
+kpOs_err kpOs_sendTo(kpOs_fd fd, const void *data, size_t len, const kpOs_addr *to, size_t *done) {
+    struct sockaddr_storage ss;
+    socklen_t sl = 0;
+    if (to && !(sl = to_sockaddr(to, &ss))) return KP_OS_EAFNOSUPPORT;
+    ssize_t r = sendto(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT, to ? (struct sockaddr *)&ss : NULL, sl);
+    if (r < 0) return kpOsPosix_lastErr();
+    *done = (size_t)r;
+    return KP_OS_OK;
+}
+
+kpOs_err kpOs_recvFrom(kpOs_fd fd, void *buf, size_t cap, size_t *done, kpOs_addr *from, bool *truncated) {
+    struct sockaddr_storage ss;
+    struct iovec v = { buf, cap };
+    struct msghdr msg = { .msg_name = &ss, .msg_namelen = sizeof ss, .msg_iov = &v, .msg_iovlen = 1 };
+    memset(&ss, 0, sizeof ss);
+    ssize_t r = recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (r < 0) return kpOsPosix_lastErr();
+    *done = (size_t)r;
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    if (!from_sockaddr(&ss, from)) memset(from, 0, sizeof *from);
+    return KP_OS_OK;
+}
+
+static bool sockopt_of(int family, kpOs_sockopt opt, int *level, int *name) {
+    switch (opt) {
+    case KP_OS_SO_KEEPALIVE: *level = SOL_SOCKET, *name = SO_KEEPALIVE; return true;
+    case KP_OS_SO_KEEPIDLE: *level = IPPROTO_TCP, *name = TCP_KEEPIDLE; return true;
+    case KP_OS_SO_KEEPINTVL: *level = IPPROTO_TCP, *name = TCP_KEEPINTVL; return true;
+    case KP_OS_SO_KEEPCNT: *level = IPPROTO_TCP, *name = TCP_KEEPCNT; return true;
+    case KP_OS_SO_HOPLIMIT:
+        if (family == 6) *level = IPPROTO_IPV6, *name = IPV6_UNICAST_HOPS;
+        else *level = IPPROTO_IP, *name = IP_TTL;
+        return true;
+    case KP_OS_SO_RCVBUF: *level = SOL_SOCKET, *name = SO_RCVBUF; return true;
+    case KP_OS_SO_SNDBUF: *level = SOL_SOCKET, *name = SO_SNDBUF; return true;
+    }
+    return false;
+}
+
+kpOs_err kpOs_sockGet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t *out) {
+    int level, name, v = 0;
+    socklen_t len = sizeof v;
+    if (!sockopt_of(family, opt, &level, &name)) return KP_OS_EINVAL;
+    if (getsockopt(fd, level, name, &v, &len) != 0) return kpOsPosix_lastErr();
+    *out = v < 0 ? 0 : (uint64_t)v;
+    return KP_OS_OK;
+}
+
+kpOs_err kpOs_sockSet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t val) {
+    int level, name, v = val > INT32_MAX ? INT32_MAX : (int)val;
+    if (!sockopt_of(family, opt, &level, &name)) return KP_OS_EINVAL;
+    return setsockopt(fd, level, name, &v, sizeof v) == 0 ? KP_OS_OK : kpOsPosix_lastErr();
+}
+
+kpOs_err kpOs_resolve(const char *name, kpOs_addr *out, size_t cap, size_t *n) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM; /* one entry per address, not one per socket type */
+    int r = getaddrinfo(name, NULL, &hints, &res);
+    *n = 0;
+    if (r != 0) {
+#ifdef EAI_NODATA
+        if (r == EAI_NODATA) return KP_OS_ENOENT;
+#endif
+        return r == EAI_NONAME   ? KP_OS_ENOENT
+               : r == EAI_AGAIN  ? KP_OS_EAGAIN
+               : r == EAI_MEMORY ? KP_OS_ENOMEM
+                                 : KP_OS_EIO;
+    }
+    for (struct addrinfo *ai = res; ai && *n < cap; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        if (ai->ai_addrlen > sizeof ss) continue;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+        if (from_sockaddr(&ss, &out[*n])) out[*n].port = 0, (*n)++;
+    }
+    freeaddrinfo(res);
+    return KP_OS_OK;
 }
 
 /* ---- Polling ------------------------------------------------------------------------------------

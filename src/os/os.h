@@ -70,6 +70,11 @@ size_t kpOs_pageSize(void);
  * the host cannot promise that, and the caller then copies). kpOs_decommit makes [base+from,
  * base+to) inaccessible and drops its pages, undoing kpOs_commit. */
 kpOs_err kpOs_imageCreate(const void *data, size_t len, const uint8_t *pages, kpOs_fd *out);
+/* Map the pages of [p, p+len) in now, writable, in one call (Linux MADV_POPULATE_WRITE), for
+ * memory about to be written: on this project's virtual machines a page fault costs 10-20 us and
+ * populating a page less than 1 us. Best effort (a no-op where the host cannot); the pages must
+ * lie in one read-write mapping, and the page-aligned range around [p, p+len) is populated. */
+void kpOs_prefault(void *p, size_t len);
 bool kpOs_mapImage(void *base, size_t len, kpOs_fd image);
 bool kpOs_discard(void *base, size_t len);
 bool kpOs_decommit(void *base, size_t from, size_t to);
@@ -309,6 +314,8 @@ typedef struct kpOs_addr {
     int family;     /* 4 or 6 */
     uint8_t ip[16]; /* network order; the first 4 bytes for IPv4 */
     uint16_t port;
+    uint32_t flowinfo, scope_id; /* IPv6 only (kpOs_bind, kpOs_connect, kpOs_sendTo and the
+                                    addresses they report; other calls leave them alone) */
 } kpOs_addr;
 /* A numeric IPv4 ("127.0.0.1", family 4) or IPv6 ("::1", family 6) address; false if text is
  * not one. The port is left alone. */
@@ -326,6 +333,38 @@ kpOs_err kpOs_recv(kpOs_fd fd, const kpOs_iov *iov, int n, unsigned flags, size_
 /* Send iov; a peer that has gone is KP_OS_EPIPE, never a signal. */
 kpOs_err kpOs_send(kpOs_fd fd, const kpOs_iov *iov, int n, size_t *done);
 kpOs_err kpOs_shutdown(kpOs_fd fd, bool read, bool write);
+
+/* Sockets a guest drives step by step (wasi:sockets): a non-blocking, close-on-exec TCP or UDP
+ * socket of family 4 or 6 (an IPv6 one is IPv6-only: no IPv4-mapped traffic). */
+kpOs_err kpOs_socket(int family, bool udp, kpOs_fd *out);
+kpOs_err kpOs_bind(kpOs_fd fd, const kpOs_addr *addr);
+/* Start connecting (KP_OS_EINPROGRESS while a TCP handshake goes on; kpOs_sockError then tells
+ * how it ended). addr NULL dissolves a UDP socket's association. */
+kpOs_err kpOs_connect(kpOs_fd fd, const kpOs_addr *addr);
+kpOs_err kpOs_listenOn(kpOs_fd fd, int backlog);
+/* The local (peer false) or remote address of a socket. */
+kpOs_err kpOs_sockName(kpOs_fd fd, bool peer, kpOs_addr *out);
+/* The pending error of a socket (SO_ERROR), cleared by reading it; KP_OS_OK for none. */
+kpOs_err kpOs_sockError(kpOs_fd fd);
+/* One datagram to `to` (NULL: the connected peer) / from whoever sent it; *truncated when it
+ * did not fit in cap. Never blocks on these non-blocking sockets (KP_OS_EAGAIN). */
+kpOs_err kpOs_sendTo(kpOs_fd fd, const void *data, size_t len, const kpOs_addr *to, size_t *done);
+kpOs_err kpOs_recvFrom(kpOs_fd fd, void *buf, size_t cap, size_t *done, kpOs_addr *from, bool *truncated);
+typedef enum kpOs_sockopt {
+    KP_OS_SO_KEEPALIVE, /* 0 or 1 */
+    KP_OS_SO_KEEPIDLE,  /* seconds */
+    KP_OS_SO_KEEPINTVL, /* seconds */
+    KP_OS_SO_KEEPCNT,   /* probes */
+    KP_OS_SO_HOPLIMIT,  /* unicast TTL / hop limit of family 4 or 6 */
+    KP_OS_SO_RCVBUF,    /* bytes */
+    KP_OS_SO_SNDBUF     /* bytes */
+} kpOs_sockopt;
+kpOs_err kpOs_sockGet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t *out);
+kpOs_err kpOs_sockSet(kpOs_fd fd, int family, kpOs_sockopt opt, uint64_t val);
+/* The IPv4 and IPv6 addresses of a host name through the system's resolver (at most cap, port
+ * 0). KP_OS_ENOENT: the name does not exist; KP_OS_EAGAIN: a temporary failure; KP_OS_EIO: any
+ * other resolver failure. Blocks for as long as the resolver takes. */
+kpOs_err kpOs_resolve(const char *name, kpOs_addr *out, size_t cap, size_t *n);
 
 /* ---- Polling --------------------------------------------------------------------------------- */
 

@@ -114,6 +114,18 @@ bool kpOs_mapImage(void *base, size_t len, kpOs_fd image) {
     return p == base;
 }
 
+void kpOs_prefault(void *p, size_t len) {
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+    if (len == 0) return;
+    uintptr_t page = (uintptr_t)kpOs_pageSize(), lo = (uintptr_t)p & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)p + len + page - 1) & ~(page - 1);
+    (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE); /* EINVAL before Linux 5.14 */
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 bool kpOs_discard(void *base, size_t len) {
 #ifdef __linux__
     return len == 0 || madvise(base, len, MADV_DONTNEED) == 0;

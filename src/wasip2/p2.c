@@ -10,50 +10,22 @@
  */
 #include <stdio.h>
 
-#include "wasip2/wasip2.h"
-#include "wasi/wasi.h"
+#include "wasip2/p2int.h"
 
 /* ---- The host and its resources ------------------------------------------------------------------ */
 
-enum {
-    R_FREE,
-    R_IN,
-    R_OUT,
-    R_DESC,
-    R_ERROR,
-    R_POLL,
-    R_DIR
-};
-static const char *const resource_names[] = { "input-stream",    "output-stream",
-                                              "descriptor",      "error",
-                                              "pollable",        "terminal-input",
-                                              "terminal-output", "directory-entry-stream" };
+static const char *const resource_names[] = { "input-stream", "output-stream", "descriptor", "error",
+                                              "pollable", "terminal-input", "terminal-output",
+                                              "directory-entry-stream",
+                                              /* wasi:sockets */
+                                              "network", "tcp-socket", "udp-socket",
+                                              "incoming-datagram-stream", "outgoing-datagram-stream",
+                                              "resolve-address-stream" };
 #define NRES (sizeof resource_names / sizeof resource_names[0])
-
-typedef struct p2res {
-    uint8_t kind;
-    bool file;         /* R_IN/R_OUT: a file at offset (else the fd's own position: stdio) */
-    bool append;       /* R_OUT on a file: always at the end */
-    uint16_t errcode;  /* R_ERROR: the preview1 errno */
-    uint32_t fd;       /* R_IN, R_OUT, R_DESC: the preview1 fd */
-    uint64_t offset;   /* R_IN/R_OUT on a file */
-    uint64_t deadline; /* R_POLL: ready at this monotonic time (0: ready) */
-    uint32_t next;     /* free list */
-} p2res;
+_Static_assert(NRES <= sizeof((kpP2 *)0)->types / sizeof(kpCRes *), "kpP2.types holds every resource type");
 
 #define SCRATCH_HDR 256u
 #define MAX_IO (1u << 20) /* bytes one read or one write piece moves */
-
-struct kpP2 {
-    kapsul_wasi *w;
-    KP_VEC(p2res) res;
-    uint32_t free_head;    /* index + 1 */
-    KP_VEC(uint32_t) refs; /* per preview1 fd: descriptors and streams that use it */
-    uint8_t *scratch;
-    size_t scratch_cap;
-    kpCInstance *ci; /* the instance the resource types below belong to */
-    kpCRes *types[NRES];
-};
 
 kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
     *out = NULL;
@@ -66,6 +38,7 @@ kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
 
 void kpP2_free(kpP2 *p) {
     if (!p) return;
+    for (size_t i = 0; i < p->res.n; i++) kpP2Sock_free(p->res.v[i].sk);
     kpVec_free(&p->res);
     kpVec_free(&p->refs);
     kp_free(p->scratch);
@@ -91,9 +64,13 @@ static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
         kpWasiFd_close(&p->w->fds[fd]);
 }
 
+static bool uses_fd(const p2res *r) {
+    return r->kind == R_IN || r->kind == R_OUT || r->kind == R_DESC || r->kind == R_DIR || r->sock;
+}
+
 static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
-    bool uses_fd = r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR;
-    if (uses_fd) {
+    bool counted = uses_fd(&r);
+    if (counted) {
         while (p->refs.n <= r.fd) {
             if (kpVec_grow(&p->refs) != 0) return -1;
             p->refs.v[p->refs.n++] = 0;
@@ -108,7 +85,7 @@ static int res_new(kpP2 *p, p2res r, uint32_t *rep) {
         i = (uint32_t)p->res.n++;
     }
     p->res.v[i] = r;
-    if (uses_fd) fd_ref(p, r.fd, 1);
+    if (counted) fd_ref(p, r.fd, 1);
     *rep = i;
     return 0;
 }
@@ -124,7 +101,8 @@ static void res_drop(void *env, uint32_t rep) {
     p2res r = p->res.v[rep];
     p->res.v[rep] = (p2res){ .kind = R_FREE, .next = p->free_head };
     p->free_head = rep + 1;
-    if (r.kind == R_IN || r.kind == R_OUT || r.kind == R_DESC || r.kind == R_DIR) fd_ref(p, r.fd, -1);
+    kpP2Sock_free(r.sk);
+    if (uses_fd(&r)) fd_ref(p, r.fd, -1);
 }
 
 /* ---- Preview1 handlers on the scratch memory ----------------------------------------------------- */
@@ -358,55 +336,116 @@ HOST(kpP2_errorDebug) {
     return string_value(call, b, strlen(b), &r[0]) ? KAPSUL_OK : nomem(err);
 }
 
-static bool poll_ready(const p2res *x, uint64_t now) { return !x->deadline || x->deadline <= now; }
+static kapsul_status timeout_trap(kapsul_error *err) {
+    kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "deadline exceeded in a WASI call");
+    if (err) err->trap = KAPSUL_TRAP_TIMEOUT;
+    return st;
+}
+
+/* The host fd a socket pollable waits on (KP_OS_NO_FD when it has none: always ready). */
+static kpOs_fd poll_fd(kpP2 *p, const p2res *x) {
+    if (!x->sock || !x->events || x->fd >= p->w->nfds) return KP_OS_NO_FD;
+    return p->w->fds[x->fd].host;
+}
+
+/* Wait for a set of pollables: deadlines (R_POLL with a deadline), socket readiness (R_POLL on
+ * an fd) and always-ready ones. With wait false, only look. ready[i] is set for every pollable
+ * that is ready when the call returns; the wait stops at the first one, and never goes past the
+ * context's deadline (then a timeout trap, as for every blocking WASI call). One ppoll covers
+ * every fd in the set, its timeout the nearest deadline. */
+static kapsul_status wait_set(kpP2 *p, p2res *const *xs, uint32_t n, bool wait, bool *ready,
+                              kapsul_error *err) {
+    kpOs_pollfd small[16], *pf = n <= 16 ? small : kp_calloc(n, sizeof *pf);
+    if (!pf) return nomem(err);
+    kapsul_status st = KAPSUL_OK;
+    for (;;) {
+        uint64_t now = kpOs_monotonicNs(), first = UINT64_MAX;
+        bool any = false;
+        for (uint32_t i = 0; i < n; i++) {
+            pf[i] = (kpOs_pollfd){ .fd = poll_fd(p, xs[i]), .events = xs[i]->events };
+            bool timed = !xs[i]->sock && xs[i]->deadline;
+            ready[i] = pf[i].fd == KP_OS_NO_FD && (!timed || xs[i]->deadline <= now);
+            any |= ready[i];
+            if (timed && xs[i]->deadline < first) first = xs[i]->deadline;
+        }
+        uint64_t limit = p->w->deadline && p->w->deadline < first ? p->w->deadline : first;
+        uint64_t wait_ns = any || !wait          ? 0
+                           : limit == UINT64_MAX ? UINT64_MAX
+                           : limit > now         ? limit - now
+                                                 : 0;
+        int nready = 0;
+        kpOs_err oe = kpOs_poll(pf, n, wait_ns, &nready);
+        if (oe != KP_OS_OK && oe != KP_OS_EINTR) {
+            st = trap(err, "wasi: poll failed: %s", kpOs_strerror(oe));
+            break;
+        }
+        now = kpOs_monotonicNs();
+        for (uint32_t i = 0; i < n; i++) {
+            if (pf[i].fd != KP_OS_NO_FD) ready[i] = pf[i].revents != 0;
+            else if (!xs[i]->sock && xs[i]->deadline && xs[i]->deadline <= now) ready[i] = true;
+            any |= ready[i];
+        }
+        if (any || !wait) break;
+        if (p->w->deadline && now >= p->w->deadline) {
+            st = timeout_trap(err);
+            break;
+        }
+    }
+    if (pf != small) kp_free(pf);
+    return st;
+}
+
+kapsul_status kpP2_waitFd(kpP2 *p, int osfd, unsigned events, uint64_t until, kapsul_error *err) {
+    for (;;) {
+        uint64_t now = kpOs_monotonicNs();
+        if (until && now >= until) return KAPSUL_OK;
+        uint64_t limit = until ? until : UINT64_MAX;
+        if (p->w->deadline && p->w->deadline < limit) limit = p->w->deadline;
+        if (p->w->deadline && now >= p->w->deadline) return timeout_trap(err);
+        kpOs_pollfd pf = { .fd = osfd, .events = events };
+        int nready = 0;
+        kpOs_err oe = kpOs_poll(&pf, 1, limit == UINT64_MAX ? UINT64_MAX : limit - now, &nready);
+        if (oe != KP_OS_OK && oe != KP_OS_EINTR) return trap(err, "wasi: poll failed: %s", kpOs_strerror(oe));
+        if (nready > 0) return KAPSUL_OK;
+    }
+}
+
+static p2res *pollable(kpP2 *p, const kpCValue *v) { return res_get(p, v->rep, R_POLL); }
 
 HOST(kpP2_pollableReady) {
     P2;
-    p2res *x = res_get(p, a[0].rep, R_POLL);
+    p2res *x = pollable(p, &a[0]);
     if (!x) return trap(err, "%s", "wasi: not a pollable");
-    r[0].b = poll_ready(x, kpOs_monotonicNs());
-    return KAPSUL_OK;
-}
-
-/* Sleep until monotonic time t, but not past the context's deadline (then a timeout trap). */
-static kapsul_status sleep_until(kpP2 *p, uint64_t t, kapsul_error *err) {
-    uint64_t now = kpOs_monotonicNs();
-    if (p->w->deadline && t > p->w->deadline) {
-        if (p->w->deadline > now) kpOs_sleepNs(p->w->deadline - now);
-        kapsul_status st = kpError_set(err, KAPSUL_ERR_TRAP, 0, "deadline exceeded in a WASI call");
-        if (err) err->trap = KAPSUL_TRAP_TIMEOUT;
-        return st;
-    }
-    if (t > now) kpOs_sleepNs(t - now);
-    return KAPSUL_OK;
+    bool ready;
+    kapsul_status st = wait_set(p, &x, 1, false, &ready, err);
+    r[0].b = ready;
+    return st;
 }
 
 HOST(kpP2_pollableBlock) {
     P2;
-    p2res *x = res_get(p, a[0].rep, R_POLL);
+    p2res *x = pollable(p, &a[0]);
     if (!x) return trap(err, "%s", "wasi: not a pollable");
-    return x->deadline ? sleep_until(p, x->deadline, err) : KAPSUL_OK;
+    bool ready;
+    return wait_set(p, &x, 1, true, &ready, err);
 }
 
-/* poll: the indices of the ready pollables, after sleeping until the first one is ready. */
+/* poll: the indices of the ready pollables, after waiting until at least one is ready. */
 HOST(kpP2_poll) {
     P2;
     uint32_t n = a[0].agg.n;
     if (n == 0) return trap(err, "%s", "wasi: poll of an empty list");
-    uint64_t first = UINT64_MAX;
-    for (uint32_t i = 0; i < n; i++) {
-        p2res *x = res_get(p, a[0].agg.v[i].rep, R_POLL);
-        if (!x) return trap(err, "%s", "wasi: not a pollable");
-        if (x->deadline < first) first = x->deadline;
-    }
-    kapsul_status st = first ? sleep_until(p, first, err) : KAPSUL_OK;
-    if (st != KAPSUL_OK) return st;
-    uint64_t now = kpOs_monotonicNs();
+    p2res **xs = kpCArena_alloc(call->arena, n * sizeof *xs);
+    bool *ready = kpCArena_alloc(call->arena, n * sizeof *ready);
     kpCValue *v = vals(call, n);
-    if (!v) return nomem(err);
+    if (!xs || !ready || !v) return nomem(err);
+    for (uint32_t i = 0; i < n; i++)
+        if (!(xs[i] = pollable(p, &a[0].agg.v[i]))) return trap(err, "%s", "wasi: not a pollable");
+    kapsul_status st = wait_set(p, xs, n, true, ready, err);
+    if (st != KAPSUL_OK) return st;
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++)
-        if (poll_ready(&p->res.v[a[0].agg.v[i].rep], now)) v[k++].u = i;
+        if (ready[i]) v[k++].u = i;
     r[0].agg.v = v, r[0].agg.n = k;
     return KAPSUL_OK;
 }
@@ -418,12 +457,20 @@ static kapsul_status new_pollable(kpP2 *p, uint64_t deadline, kpCValue *out, kap
     return KAPSUL_OK;
 }
 
-/* Streams are always ready: reads and writes complete (or block) in the call itself. */
+/* File and stdio streams are always ready: reads and writes complete (or block) in the call
+ * itself. A socket's stream is ready when its fd is readable (input) or writable (output). */
 HOST(kpP2_subscribeReady) {
     P2;
-    if (!res_get(p, a[0].rep, R_IN) && !res_get(p, a[0].rep, R_OUT))
-        return trap(err, "%s", "wasi: not a stream");
-    return new_pollable(p, 0, &r[0], err);
+    p2res *s = res_get(p, a[0].rep, R_IN);
+    if (!s && !(s = res_get(p, a[0].rep, R_OUT))) return trap(err, "%s", "wasi: not a stream");
+    if (!s->sock) return new_pollable(p, 0, &r[0], err);
+    uint32_t rep;
+    p2res x = {
+        .kind = R_POLL, .sock = true, .fd = s->fd, .events = s->kind == R_IN ? KP_OS_POLL_IN : KP_OS_POLL_OUT
+    };
+    if (res_new(p, x, &rep) != 0) return nomem(err);
+    r[0].rep = rep;
+    return KAPSUL_OK;
 }
 
 /* Read up to len bytes (at most MAX_IO) from an input stream: ok(bytes), or closed at the end. */
@@ -454,27 +501,51 @@ static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len,
     return KAPSUL_OK;
 }
 
-HOST(kpP2_read) {
-    P2;
+static kapsul_status read_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool blocking,
+                                 kapsul_error *err) {
     p2res *s = res_get(p, a[0].rep, R_IN);
     if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    if (s->sock) return kpP2Sock_read(p, call, s, a[1].u, blocking, false, &r[0], err);
     uint64_t got;
     return do_read(p, call, s, a[1].u, &r[0], &got, err);
 }
 
-HOST(kpP2_skip) {
+HOST(kpP2_read) {
     P2;
+    return read_common(p, call, a, r, false, err);
+}
+
+HOST(kpP2_blockingRead) {
+    P2;
+    return read_common(p, call, a, r, true, err);
+}
+
+static kapsul_status skip_common(kpP2 *p, kpCHostCall *call, const kpCValue *a, kpCValue *r, bool blocking,
+                                 kapsul_error *err) {
     p2res *s = res_get(p, a[0].rep, R_IN);
     if (!s) return trap(err, "%s", "wasi: not an input-stream");
+    if (s->sock) return kpP2Sock_read(p, call, s, a[1].u, blocking, true, &r[0], err);
     uint64_t got = 0;
     kapsul_status st = do_read(p, call, s, a[1].u, &r[0], &got, err);
     if (st == KAPSUL_OK && r[0].var.disc == 0) r[0].var.payload->u = got;
     return st;
 }
 
+HOST(kpP2_skip) {
+    P2;
+    return skip_common(p, call, a, r, false, err);
+}
+
+HOST(kpP2_blockingSkip) {
+    P2;
+    return skip_common(p, call, a, r, true, err);
+}
+
 HOST(kpP2_checkWrite) {
     P2;
-    if (!res_get(p, a[0].rep, R_OUT)) return trap(err, "%s", "wasi: not an output-stream");
+    p2res *s = res_get(p, a[0].rep, R_OUT);
+    if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    if (s->sock) return kpP2Sock_checkWrite(p, call, s, &r[0], err);
     kpCValue *pl;
     kapsul_status st = put_result(call, &r[0], 0, &pl, true, err);
     if (st == KAPSUL_OK) pl->u = MAX_IO;
@@ -523,6 +594,7 @@ HOST(kpP2_write) {
     uint8_t *b = kpCArena_alloc(call->arena, n ? n : 1);
     if (!b) return nomem(err);
     for (uint32_t i = 0; i < n; i++) b[i] = (uint8_t)a[1].agg.v[i].u;
+    if (s->sock) return kpP2Sock_write(p, call, s, b, n, &r[0], err);
     kapsul_status st;
     uint16_t e = write_all(p, s, b, n, 0, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -535,6 +607,13 @@ HOST(kpP2_writeZeroes) {
     P2;
     p2res *s = res_get(p, a[0].rep, R_OUT);
     if (!s) return trap(err, "%s", "wasi: not an output-stream");
+    if (s->sock) {
+        size_t n = a[1].u > MAX_IO ? MAX_IO : (size_t)a[1].u;
+        uint8_t *z = kpCArena_alloc(call->arena, n ? n : 1);
+        if (!z) return nomem(err);
+        memset(z, 0, n);
+        return kpP2Sock_write(p, call, s, z, n, &r[0], err);
+    }
     kapsul_status st;
     uint16_t e = write_all(p, s, NULL, a[1].u > MAX_IO ? MAX_IO : (size_t)a[1].u, 1, err, &st);
     if (st != KAPSUL_OK) return st;
@@ -943,6 +1022,25 @@ HOST(kpP2_filesystemErrorCode) {
     return st;
 }
 
+/* ---- For the other files of the host (p2int.h) -------------------------------------------------- */
+
+int kpP2_resNew(kpP2 *p, p2res r, uint32_t *rep) { return res_new(p, r, rep); }
+p2res *kpP2_resGet(kpP2 *p, uint32_t rep, uint8_t kind) { return res_get(p, rep, kind); }
+kapsul_status kpP2_trap(kapsul_error *err, const char *what) { return trap(err, "%s", what); }
+kapsul_status kpP2_nomem(kapsul_error *err) { return nomem(err); }
+kpCValue *kpP2_vals(kpCHostCall *call, size_t n) { return vals(call, n); }
+kapsul_status kpP2_putResult(kpCHostCall *call, kpCValue *out, uint32_t disc, kpCValue **payload, bool has,
+                             kapsul_error *err) {
+    return put_result(call, out, disc, payload, has, err);
+}
+kapsul_status kpP2_streamError(kpP2 *p, kpCHostCall *call, kpCValue *out, uint16_t e, kapsul_error *err) {
+    return stream_error(p, call, out, e, err);
+}
+kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValue *out) {
+    return bytes_value(call, b, n, out);
+}
+void kpP2_setNet(kpP2 *p, const kpP2Net *net) { p->net = net; }
+
 /* ---- Resolution -------------------------------------------------------------------------------- */
 
 typedef struct p2fn {
@@ -950,10 +1048,19 @@ typedef struct p2fn {
     kpCHostFn fn;
 } p2fn;
 
-static const p2fn fns[] = {
-#define KP_P2_FN(iface, name, shape, fn) { iface, name, shape, fn },
+/* the handlers other files define (KP_P2_EXT rows) */
+#define KP_P2_FN(iface, name, shape, fn)
+#define KP_P2_EXT(iface, name, shape, fn) KP_P2_HOST(fn);
 #include "wasip2/funcs.def"
 #undef KP_P2_FN
+#undef KP_P2_EXT
+
+static const p2fn fns[] = {
+#define KP_P2_FN(iface, name, shape, fn) { iface, name, shape, fn },
+#define KP_P2_EXT KP_P2_FN
+#include "wasip2/funcs.def"
+#undef KP_P2_FN
+#undef KP_P2_EXT
 };
 
 kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,

@@ -115,8 +115,8 @@ def run_jco(here, comp, args, env, data, stdin=None):
     return p.stdout, p.stderr, p.returncode
 
 
-def run_kapsul(kapsul, comp, args, env, data, stdin=None, ro=False):
-    cmd = [kapsul, "run", "--dir", f"{data}::data" + (":ro" if ro else "")]
+def run_kapsul(kapsul, comp, args, env, data, stdin=None, ro=False, tier=()):
+    cmd = [kapsul, "run", *tier, "--dir", f"{data}::data" + (":ro" if ro else "")]
     for k, v in env.items():
         cmd += ["--env", f"{k}={v}"]
     p = subprocess.run(cmd + [comp] + args, capture_output=True, text=True, timeout=120, input=stdin or "")
@@ -168,51 +168,61 @@ def main():
             p = subprocess.run([kapsul, "validate", os.path.join(here, comp)], capture_output=True, text=True)
             tally(check(f"kapsul validate {comp}", (p.returncode, p.stderr), (0, "")))
         out_txt = os.path.join(data, "out.txt")
-        for name, comp, args, env, out, err, status in CASES:
-            tally(check(f"kapsul run {name}", run_kapsul(kapsul, os.path.join(here, comp), args, env, data),
-                        (out, err, status)))
-            if name == "write-preopen":
-                tally(check("kapsul run write-preopen: the host's file", open(out_txt).read(), "hello+"))
-            if os.path.exists(out_txt):
-                os.unlink(out_txt)
-        tally(check("kapsul run write-preopen read-only",
-                    run_kapsul(kapsul, os.path.join(here, "cli_io.wasm"), ["write", "data/out.txt", "x"], {}, data,
-                               ro=True),
-                    ("open data/out.txt for writing: failed\n", "", 1)))
-        tally(check("kapsul run write-preopen read-only: no file", os.path.exists(out_txt), False))
-        trace = os.path.join(tmp, "trace.txt")
-        p = subprocess.run([kapsul, "run", f"--trace-wasi={trace}", os.path.join(here, "exit_code.wasm"), "5"],
-                           capture_output=True, text=True, timeout=60)
-        lines = open(trace).read().splitlines() if os.path.exists(trace) else []
-        tally(check("kapsul run --trace-wasi exit_code.wasm 5",
-                    (p.stdout, p.returncode, lines[-2:]),
-                    ("exit_code\n", 1, ["wasi:io/streams#[method]output-stream.blocking-write-and-flush(<resource>, "
-                                        "[101, 120, 105, 116, 95, 99, 111, 100, 101, 10]) = ok",
-                                        "wasi:cli/exit#exit(err) = error: exit(1)"])))
-        hostile = os.path.join(here, "hostile.wasm")
-        for func, out, err, status in HOSTILE:
-            p = subprocess.run([kapsul, "run", "--invoke", func, hostile], capture_output=True, text=True, timeout=60)
-            first = p.stderr.split("\n")[0]
-            prefix = f"kapsul run: {hostile}: "
-            tally(check(f"kapsul run --invoke {func} (hostile)",
-                        (p.stdout, first[len(prefix):] if first.startswith(prefix) else first, p.returncode),
-                        (out, err, status)))
-        for comp, err, status in REFUSED:
-            path = os.path.join(here, comp)
-            p = subprocess.run([kapsul, "run", path], capture_output=True, text=True, timeout=60)
-            tally(check(f"kapsul run {comp} (refused)", (p.stdout, p.stderr, p.returncode),
-                        ("", f"kapsul run: {path}: {err}", status)))
-        api = os.path.join(here, "api.wasm")
-        for call, out, err, status in API:
-            comp = api
-            if call.split(" ")[0].endswith(".wasm"):  # another component than api.wasm
-                comp, call = os.path.join(here, call.split(" ")[0]), call.split(" ", 1)[1]
-            p = subprocess.run([kapsul, "run", "--invoke", call, comp], capture_output=True, text=True, timeout=60)
-            tally(check(f"kapsul run --invoke '{call}' {os.path.basename(comp)}", (p.stdout, p.stderr, p.returncode),
-                        (out, err.replace("{api}", comp), status)))
-        io = os.path.join(here, "cli_io.wasm")
-        for ok in properties("kapsul run", lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin)):
-            tally(ok)
+        # Every case on both tiers: the native tier compiles each core module of a component
+        # (kapsul-llvmc, cached in a temporary directory), so only a build without LLVM runs one.
+        tiers = [("", ())]
+        if os.access(os.path.join(os.path.dirname(kapsul), "kapsul-llvmc"), os.X_OK):
+            tiers.append((" --tier native", ("--tier", "native", "--cache", os.path.join(tmp, "cache"))))
+        else:
+            print("note: no kapsul-llvmc beside kapsul (built without LLVM): the interpreter only")
+        for label, tier in tiers:
+            for name, comp, args, env, out, err, status in CASES:
+                tally(check(f"kapsul run{label} {name}",
+                            run_kapsul(kapsul, os.path.join(here, comp), args, env, data, tier=tier),
+                            (out, err, status)))
+                if name == "write-preopen":
+                    tally(check(f"kapsul run{label} write-preopen: the host's file", open(out_txt).read(), "hello+"))
+                if os.path.exists(out_txt):
+                    os.unlink(out_txt)
+            tally(check(f"kapsul run{label} write-preopen read-only",
+                        run_kapsul(kapsul, os.path.join(here, "cli_io.wasm"), ["write", "data/out.txt", "x"], {},
+                                   data, ro=True, tier=tier),
+                        ("open data/out.txt for writing: failed\n", "", 1)))
+            tally(check(f"kapsul run{label} write-preopen read-only: no file", os.path.exists(out_txt), False))
+            trace = os.path.join(tmp, "trace.txt")
+            p = subprocess.run([kapsul, "run", *tier, f"--trace-wasi={trace}", os.path.join(here, "exit_code.wasm"), "5"],
+                               capture_output=True, text=True, timeout=60)
+            lines = open(trace).read().splitlines() if os.path.exists(trace) else []
+            tally(check(f"kapsul run{label} --trace-wasi exit_code.wasm 5",
+                        (p.stdout, p.returncode, lines[-2:]),
+                        ("exit_code\n", 1, ["wasi:io/streams#[method]output-stream.blocking-write-and-flush(<resource>, "
+                                            "[101, 120, 105, 116, 95, 99, 111, 100, 101, 10]) = ok",
+                                            "wasi:cli/exit#exit(err) = error: exit(1)"])))
+            hostile = os.path.join(here, "hostile.wasm")
+            for func, out, err, status in HOSTILE:
+                p = subprocess.run([kapsul, "run", *tier, "--invoke", func, hostile], capture_output=True, text=True, timeout=60)
+                first = p.stderr.split("\n")[0]
+                prefix = f"kapsul run: {hostile}: "
+                tally(check(f"kapsul run{label} --invoke {func} (hostile)",
+                            (p.stdout, first[len(prefix):] if first.startswith(prefix) else first, p.returncode),
+                            (out, err, status)))
+            for comp, err, status in REFUSED:
+                path = os.path.join(here, comp)
+                p = subprocess.run([kapsul, "run", *tier, path], capture_output=True, text=True, timeout=60)
+                tally(check(f"kapsul run{label} {comp} (refused)", (p.stdout, p.stderr, p.returncode),
+                            ("", f"kapsul run: {path}: {err}", status)))
+            api = os.path.join(here, "api.wasm")
+            for call, out, err, status in API:
+                comp = api
+                if call.split(" ")[0].endswith(".wasm"):  # another component than api.wasm
+                    comp, call = os.path.join(here, call.split(" ")[0]), call.split(" ", 1)[1]
+                p = subprocess.run([kapsul, "run", *tier, "--invoke", call, comp], capture_output=True, text=True, timeout=60)
+                tally(check(f"kapsul run{label} --invoke '{call}' {os.path.basename(comp)}", (p.stdout, p.stderr, p.returncode),
+                            (out, err.replace("{api}", comp), status)))
+            io = os.path.join(here, "cli_io.wasm")
+            for ok in properties(f"kapsul run{label}",
+                                 lambda args, stdin: run_kapsul(kapsul, io, args, {}, data, stdin, tier=tier)):
+                tally(ok)
         if not os.access(jco, os.X_OK):
             print(f"FAIL jco missing at {jco}: run scripts/setup.sh (npm ci in tests/component)")
             tally(False)

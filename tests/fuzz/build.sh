@@ -8,7 +8,7 @@ dir=${1:-build-fuzz}
 cc=${KAPSUL_FUZZ_CC:-clang}
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DKAPSUL_SANITIZE=ON -DKAPSUL_FUZZ=ON >/dev/null
-targets=(module text exec wasi toml wagi oci bundle dwarf component cinstance kwasm wave)
+targets=(module text exec wasi toml wagi oci bundle dwarf component cinstance kwasm wave netgrant)
 # native exists where LLVM 14 is (the native tier's compiler is built).
 if cmake --build "$dir" --target help 2>/dev/null | grep '\bfuzz_native\b' >/dev/null; then targets+=(native); fi
 cmake --build "$dir" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"

@@ -12,7 +12,8 @@
 # hostile values; seeds: the pinned tests/component builds), cinstance (components instantiated and
 # their exports called with the WASI 0.2 host on in-memory stdio and stand-ins for other imports,
 # under fuel; seeds: the pinned tests/component builds, hostile.wasm among them), wave (WAVE text,
-# as --invoke reads it, with a print-and-read-back oracle), kwasm (bytes ->
+# as --invoke reads it, with a print-and-read-back oracle), netgrant (the wasi:sockets grants of
+# --allow-* and allowed_outbound_hosts, host names through a stub resolver), kwasm (bytes ->
 # kapsul_module_deserialize: artifact header, checksum and the ELF loader), native (where LLVM is:
 # a module compiled by the native tier in process must give the interpreter's results, traps,
 # backtrace functions, fuel use and memories; tests/fuzz/fuzz_native.c).
@@ -29,7 +30,7 @@
 #  * In an ordinary build, if clang can link a libFuzzer program, ctest gets fuzz.build (builds
 #    the fuzzers in <build>/fuzz) and fuzz.<name>, each running one target for 60 seconds from
 #    its seed corpus (label "fuzz", not "sanitize": they are already sanitized).
-set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component cinstance kwasm wave)
+set(KAPSUL_FUZZ_TARGETS module text exec toml wagi oci bundle dwarf component cinstance kwasm wave netgrant)
 set(KAPSUL_FUZZ_ALL ${KAPSUL_FUZZ_TARGETS} wasi)
 option(KAPSUL_FUZZ "Build the libFuzzer targets (clang; use with KAPSUL_SANITIZE=ON)" OFF)
 
