@@ -84,6 +84,25 @@
 #define KP_MAX_CABI_HOST_BYTES (256u << 20)
 #endif
 
+/* wasi:http (src/wasip2/http.c): entries and bytes (names + values) one fields resource may hold,
+ * and the bytes one body a guest writes may grow to. Beyond them: header-error invalid-syntax, and
+ * a stream error. */
+#ifndef KP_P2_MAX_FIELDS
+#define KP_P2_MAX_FIELDS 1024u
+#endif
+#ifndef KP_P2_MAX_FIELD_BYTES
+#define KP_P2_MAX_FIELD_BYTES (256u << 10)
+#endif
+#ifndef KP_P2_MAX_BODY
+#define KP_P2_MAX_BODY (64u << 20)
+#endif
+/* Host memory all of one instance's wasi:http objects may hold at once (fields, bodies it
+ * writes, responses it received, the objects themselves); beyond: invalid-syntax, a stream error,
+ * or a trap where the call has no error to give. */
+#ifndef KP_P2_MAX_HTTP_BYTES
+#define KP_P2_MAX_HTTP_BYTES (256u << 20)
+#endif
+
 /* Component instances one instantiation may create (a component instantiated twice inside one
  * instantiated twice ... grows exponentially with the nesting), core instances likewise, and the
  * steps of the instantiation (definitions replayed, names compared): each bounds the work and

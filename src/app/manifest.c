@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "app/manifest.h"
@@ -217,6 +218,83 @@ const char *kpManifest_checkOutboundHost(const char *s) {
             return NULL;
         }
     return port_number(port, plen) ? NULL : "the port is not a number";
+}
+
+/* Split "host[:port]" (host may be "[v6]") at its port; the port is def when absent. False when
+ * the port is not a number 0..65535 or the host is empty. */
+static bool split_authority(const char *a, size_t n, const char **host, size_t *hlen, long *port, long def) {
+    const char *colon = NULL;
+    if (n && a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+        if (!close) return false;
+        if ((size_t)(close - a) + 1 < n) {
+            if (close[1] != ':') return false;
+            colon = close + 1;
+        }
+        *host = a + 1, *hlen = (size_t)(close - a) - 1;
+    } else {
+        colon = memchr(a, ':', n);
+        *host = a, *hlen = colon ? (size_t)(colon - a) : n;
+    }
+    *port = def;
+    if (colon) {
+        size_t plen = n - (size_t)(colon + 1 - a);
+        if (!port_number(colon + 1, plen)) return false;
+        *port = strtol(colon + 1, NULL, 10);
+    }
+    return *hlen > 0;
+}
+
+static bool same_text(const char *a, size_t n, const char *b, size_t m) {
+    return n == m && strncasecmp(a, b, n) == 0;
+}
+
+static long default_port(const char *scheme, size_t n) {
+    return same_text(scheme, n, "http", 4) ? 80 : same_text(scheme, n, "https", 5) ? 443 : -1;
+}
+
+/* Whether a request to scheme://authority matches one allowed_outbound_hosts entry (which
+ * kpManifest_checkOutboundHost accepted): scheme "*" or equal; host "*", "*.domain" (any name
+ * ending in ".domain") or equal, ignoring case; port "*", "a..b", a number, or the scheme's
+ * well-known one when the entry has none. "self" and address prefixes (CIDR) match nothing. */
+bool kpManifest_outboundAllows(const char *pattern, const char *scheme, const char *authority, size_t len) {
+    while (*pattern == ' ' || *pattern == '\t') pattern++;
+    size_t plen = strlen(pattern);
+    while (plen && (pattern[plen - 1] == ' ' || pattern[plen - 1] == '\t' || pattern[plen - 1] == '/'))
+        plen--;
+    const char *sep = strstr(pattern, "://");
+    if (!sep || (size_t)(sep - pattern) + 3 > plen) return false;
+    size_t slen = (size_t)(sep - pattern), rlen = strlen(scheme);
+    if (!(slen == 1 && pattern[0] == '*') && !same_text(pattern, slen, scheme, rlen)) return false;
+    long def = default_port(scheme, rlen), want_port;
+    const char *host, *phost;
+    size_t hlen, phlen;
+    if (!split_authority(authority, len, &host, &hlen, &want_port, def) || want_port < 0) return false;
+    /* the entry's port: after the last ':' (after the ']' of an IPv6 address) */
+    const char *rest = sep + 3, *end = pattern + plen, *colon = NULL;
+    for (const char *q = rest; q < end; q++)
+        if (*q == ':') colon = q;
+    if (rest[0] == '[') {
+        const char *close = memchr(rest, ']', (size_t)(end - rest));
+        colon = close && close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+        phost = rest + 1, phlen = close ? (size_t)(close - rest) - 1 : 0;
+    } else {
+        phost = rest, phlen = colon ? (size_t)(colon - rest) : (size_t)(end - rest);
+    }
+    if (memchr(phost, '/', phlen) || same_text(phost, phlen, "self", 4)) return false; /* not yet */
+    bool host_ok = (phlen == 1 && phost[0] == '*') ||
+                   (phlen > 2 && phost[0] == '*' && phost[1] == '.' && hlen > phlen - 1 &&
+                    same_text(host + hlen - (phlen - 1), phlen - 1, phost + 1, phlen - 1)) ||
+                   same_text(phost, phlen, host, hlen);
+    if (!host_ok) return false;
+    if (!colon) return want_port == default_port(pattern, slen) && want_port >= 0;
+    const char *port = colon + 1;
+    size_t n = (size_t)(end - port);
+    if (n == 1 && port[0] == '*') return true;
+    for (const char *q = port; q + 1 < end; q++)
+        if (q[0] == '.' && q[1] == '.')
+            return want_port >= strtol(port, NULL, 10) && want_port <= strtol(q + 2, NULL, 10);
+    return port_number(port, n) && strtol(port, NULL, 10) == want_port;
 }
 
 /* ---- paths -------------------------------------------------------------------------------------- */

@@ -92,5 +92,9 @@ void kpManifest_free(kpManifest *m);
 /* Check one allowed_outbound_hosts entry as Spin does ("scheme://host[:port]"); NULL if fine,
  * else a static reason. */
 const char *kpManifest_checkOutboundHost(const char *s);
+/* Whether a request to scheme://authority (host[:port] as a guest gave it, port defaulting to the
+ * scheme's) matches one allowed_outbound_hosts entry that kpManifest_checkOutboundHost accepted.
+ * "self" and address prefixes match nothing yet. */
+bool kpManifest_outboundAllows(const char *pattern, const char *scheme, const char *authority, size_t len);
 
 #endif /* KP_APP_MANIFEST_H */

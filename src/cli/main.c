@@ -25,7 +25,7 @@ static const command commands[] = {
     { "new", kpCli_new, "Create an application (spin.toml and a handler) from a template" },
     { "build", kpCli_build, "Run the build commands of an application's spin.toml" },
     { "compile", kpCli_compile, "Compile a module to native code (.kwasm) through LLVM" },
-    { "serve", kpCli_serve, "Serve HTTP with one WAGI module on every path" },
+    { "serve", kpCli_serve, "Serve HTTP with one WAGI module or wasi:http component on every path" },
     { "up", kpCli_up, "Serve a Spin application (spin.toml) over HTTP" },
     { "oci", kpCli_oci, "Push and pull modules and applications to/from OCI registries and layouts" },
 };

@@ -38,6 +38,7 @@ typedef struct opts {
     kpCliTier tier;
     KP_VEC(kapsul_wasi_dir) dirs;
     KP_VEC(kpManifestEnv) env;
+    KP_VEC(const char *) outbound; /* --allow-outbound */
 } opts;
 
 static kpHttp_server *volatile the_server;
@@ -50,18 +51,23 @@ static void on_signal(int sig) {
 static void usage(FILE *f, const char *cmd) {
     if (strcmp(cmd, "up") == 0)
         fputs("usage: kapsul up [-f spin.toml|DIR] [options]\n"
-              "Serve a Spin v2 application: each [[trigger.http]] route runs its component (WAGI executor)\n"
-              "in a fresh sandbox per request.\n"
+              "Serve a Spin v2 application: each [[trigger.http]] route runs its component in a fresh\n"
+              "sandbox per request: a wasi:http component (Spin's default executor; outgoing requests\n"
+              "only to its allowed_outbound_hosts) or a WAGI module (executor = { type = \"wagi\" }).\n"
               "  -f, --from FILE|DIR|REF  the manifest, or the directory holding spin.toml (default: .),\n"
               "                           or an image reference (HOST/REPO:TAG, oci:DIR:TAG; kapsul oci)\n",
               f);
     else
-        fputs("usage: kapsul serve [options] FILE.wasm\n"
-              "Serve HTTP: FILE, a WASI command speaking WAGI (CGI), answers every path, in a fresh\n"
-              "sandbox per request.\n"
-              "  --env NAME=VALUE         set an environment variable for the guest\n"
-              "  --dir HOST[::GUEST][:ro] preopen directory HOST as GUEST; :ro = read-only\n",
-              f);
+        fputs(
+            "usage: kapsul serve [options] FILE.wasm\n"
+            "Serve HTTP: FILE, a WASI command speaking WAGI (CGI) or a component exporting\n"
+            "wasi:http/incoming-handler@0.2.x, answers every path, in a fresh sandbox per request.\n"
+            "  --env NAME=VALUE         set an environment variable for the guest\n"
+            "  --dir HOST[::GUEST][:ro] preopen directory HOST as GUEST; :ro = read-only\n"
+            "  --allow-outbound URL     let a wasi:http component send requests there (Spin's\n"
+            "                           allowed_outbound_hosts syntax: http://127.0.0.1:8080,\n"
+            "                           https://*.example.com, *://localhost:*); repeatable; none: denied\n",
+            f);
     fputs("  --listen ADDR:PORT       address to listen on (default 127.0.0.1:3000; [::1]:3000 for IPv6)\n"
           "  --max-memory SIZE        cap each request's linear memory (bytes, or K/M/G)\n"
           "  --timeout DURATION       per request (e.g. 500ms, 2s); past it the answer is 504\n"
@@ -158,7 +164,12 @@ static int take(opts *o, const char *name, char *val) {
     else if (up && (strcmp(name, "-f") == 0 || strcmp(name, "--from") == 0)) o->manifest = val;
     else if (!up && strcmp(name, "--env") == 0) ok = add_env(o, val);
     else if (!up && strcmp(name, "--dir") == 0) ok = add_dir(o, val);
-    else return kpCli_usageError(o->cmd, "unknown option %s", name);
+    else if (!up && strcmp(name, "--allow-outbound") == 0) {
+        const char *why = kpManifest_checkOutboundHost(val);
+        if (why) return kpCli_usageError(o->cmd, "--allow-outbound '%s': %s", val, why);
+        if (kpVec_grow(&o->outbound) != 0) return kpCli_usageError(o->cmd, "out of memory");
+        o->outbound.v[o->outbound.n++] = val;
+    } else return kpCli_usageError(o->cmd, "unknown option %s", name);
     return ok ? 0 : kpCli_usageError(o->cmd, "bad value for %s: '%s'", name, val);
 }
 
@@ -260,6 +271,8 @@ static int build_app(opts *o, kapsul_engine *engine, kpLog *log, kpManifest *m, 
             goto fail;
         }
         const char *base = strrchr(o->file, '/');
+        o->lim.outbound = o->outbound.v;
+        o->lim.noutbound = o->outbound.n;
         st = kpServe_single(app, engine, log, base ? base + 1 : o->file, bytes.data, bytes.len, o->env.v,
                             o->env.n, o->dirs.v, o->dirs.n, &o->lim, &err);
         if (st != KAPSUL_OK) {
@@ -387,6 +400,7 @@ int main(int argc, char **argv) {
     if (rc) {
         kpVec_free(&o.dirs);
         kpVec_free(&o.env);
+        kpVec_free(&o.outbound);
         return rc < 0 ? KP_EXIT_OK : rc;
     }
     kapsul_error err;
@@ -422,5 +436,6 @@ fail:
 fail_nolog:
     kpVec_free(&o.dirs);
     kpVec_free(&o.env);
+    kpVec_free(&o.outbound);
     return rc;
 }

@@ -63,14 +63,19 @@ struct kpHttp_server {
 };
 
 /* A loop's life, under exit_lock: only a READY loop may be sent messages from other threads. */
-enum { KP_LOOP_STARTING = 0, KP_LOOP_READY, KP_LOOP_FAILED, KP_LOOP_GONE };
+enum {
+    KP_LOOP_STARTING = 0,
+    KP_LOOP_READY,
+    KP_LOOP_FAILED,
+    KP_LOOP_GONE
+};
 
 struct kpHttp_loop {
     kpHttp_server *srv;
     pthread_t thread;
     bool thread_started;
-    int state;              /* KP_LOOP_*, under srv->exit_lock */
-    kapsul_error init_err;  /* why loop_init failed (state KP_LOOP_FAILED) */
+    int state;             /* KP_LOOP_*, under srv->exit_lock */
+    kapsul_error init_err; /* why loop_init failed (state KP_LOOP_FAILED) */
     h2o_evloop_t *evloop;
     h2o_context_t ctx;
     bool ctx_inited;

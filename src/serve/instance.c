@@ -11,11 +11,45 @@
 
 static uint64_t elapsed_ns(uint64_t since) { return kpOs_monotonicNs() - since; }
 
+/* The name of the root component's wasi:http/incoming-handler@0.2.x instance export, if any. */
+static bool http_handler_export(const kpComponent *k, char *name, size_t cap) {
+    const kpCType *root = kpComponent_resolve(k, k->root);
+    const kpCDecls *d = &k->decls.v[root->decls];
+    for (size_t i = 0; i < d->exports.n; i++) {
+        const kpCDecl *e = &d->exports.v[i];
+        kpCName n;
+        if (e->ext.sort != kpCS_INSTANCE || !kpCName_parse(e->name, e->name_len, &n) || !n.has_version ||
+            n.major != 0 || n.minor != 2 || n.iface_len != 26 ||
+            memcmp(n.iface, "wasi:http/incoming-handler", 26))
+            continue;
+        if (e->name_len >= cap) return false;
+        memcpy(name, e->name, e->name_len);
+        name[e->name_len] = 0;
+        return true;
+    }
+    return false;
+}
+
 kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
                                  size_t len, kapsul_error *err) {
+    return kpInstance_prepareWith(c, engine, bytes, len, NULL, NULL, err);
+}
+
+kapsul_status kpInstance_prepareWith(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
+                                     size_t len, kpCModuleFn load, void *load_env, kapsul_error *err) {
     memset(c, 0, sizeof *c);
     c->engine = engine;
-    return kapsul_module_new(engine, bytes, len, &c->module, err);
+    if (!kpComponent_isAnyVersion(bytes, len)) return kapsul_module_new(engine, bytes, len, &c->module, err);
+    kapsul_status st = kpCPre_newWith(engine, bytes, len, load, load_env, &c->cpre, err);
+    if (st != KAPSUL_OK) return st;
+    if (!http_handler_export(kpCPre_component(c->cpre), c->http_export, sizeof c->http_export)) {
+        kpCPre_free(c->cpre);
+        c->cpre = NULL;
+        return kpError_set(err, KAPSUL_ERR_UNLINKABLE, 0,
+                           "the component exports no wasi:http/incoming-handler@0.2.x (serve runs HTTP "
+                           "handler components; `kapsul run` runs wasi:cli/run ones)");
+    }
+    return KAPSUL_OK;
 }
 
 /* ---- The template cache ---------------------------------------------------------------------- */
@@ -136,6 +170,10 @@ void kpInstance_release(kpInstance_component *c) {
     c->tpl = NULL;
     kapsul_module_free(c->module);
     c->module = NULL;
+    kpCTemplate_free(c->ctpl); /* every store of its instances is gone */
+    c->ctpl = NULL;
+    kpCPre_free(c->cpre);
+    c->cpre = NULL;
 }
 
 kapsul_status kpInstance_guardInit(kpInstance_guard *g, kapsul_error *err) {
@@ -352,4 +390,89 @@ fail:
 void kpInstance_freeOutput(kpInstance_output *out) {
     kpBuf_free(&out->out);
     kpBuf_free(&out->err);
+}
+
+/* ---- wasi:http components --------------------------------------------------------------------- */
+
+/* The component's template (made at its first run, with a slot per worker), or NULL: then each
+ * run instantiates from scratch. Component templates are not in the cache's LRU: an application
+ * has few wasi:http components, and each keeps its template for the process's life. */
+static kpCTemplate *component_template(kpInstance_component *c) {
+    if (!c->cache) return NULL;
+    kpOs_mutexLock(c->cache->lock);
+    if (!c->ctpl && !c->no_ctemplate) {
+        kapsul_template_config cfg = { .pool_size = c->cache->pool_size };
+        if (kpCTemplate_new(c->cpre, &cfg, &c->ctpl, NULL) != KAPSUL_OK) c->no_ctemplate = true;
+    }
+    kpCTemplate *t = c->ctpl;
+    kpOs_mutexUnlock(c->cache->lock);
+    return t;
+}
+
+kapsul_status kpInstance_runHttp(kpInstance_component *c, const kpInstance_input *in,
+                                 const kpP2HttpRequest *req, kpP2HttpResponse *res, kpInstance_output *out,
+                                 kapsul_error *err) {
+    kapsul_store *store = NULL;
+    kapsul_wasi *wasi = NULL;
+    kpP2 *host = NULL;
+    kpCInstance *ci = NULL;
+    kapsul_error e;
+    kapsul_status st, rc = KAPSUL_OK;
+    memset(out, 0, sizeof *out);
+    memset(res, 0, sizeof *res);
+    res->error = -1;
+    uint64_t t0 = kpOs_monotonicNs();
+    uint64_t deadline = c->timeout_ns ? t0 + c->timeout_ns : 0;
+    kapsul_wasi_config wc = {
+        .env = in->env,
+        .envc = in->envc,
+        .dirs = c->dirs.v,
+        .ndirs = c->dirs.n,
+        .mem_stdio = KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
+        .output_cap = KP_SERVE_MAX_STDERR,
+        .deadline_ns = deadline,
+    };
+    st = kapsul_wasi_new(&wc, &wasi, &e);
+    if (st == KAPSUL_OK) st = kapsul_store_new(c->engine, &store, &e);
+    if (st == KAPSUL_OK) st = kpP2_new(wasi, &host, &e);
+    if (st != KAPSUL_OK) {
+        rc = kpError_set(err, st, 0, "%s", e.message);
+        goto done;
+    }
+    if (in->http_client) kpP2_setHttpClient(host, in->http_client);
+    if (c->fuel) kapsul_store_set_fuel(store, c->fuel);
+    if (deadline) kapsul_store_set_deadline(store, deadline);
+    if (!attach(in->guard, store)) {
+        out->end = KP_INSTANCE_INTERRUPTED;
+        goto done;
+    }
+    kpCTemplate *tpl = component_template(c);
+    st = tpl ? kpCTemplate_instantiate(tpl, store, kpP2_resolve, host, &ci, &e)
+             : kpCInstance_new(c->cpre, store, kpP2_resolve, host, &ci, &e);
+    out->instantiate_ns = elapsed_ns(t0);
+    if (st == KAPSUL_OK) {
+        if (in->trace) kpCInstance_setTrace(ci, in->trace, in->trace_env);
+        kpCFunc *handle = kpCInstance_func(ci, c->http_export, "handle");
+        st = handle ? kpP2_httpHandle(host, ci, handle, req, res, &e)
+                    : kpError_set(&e, KAPSUL_ERR_NOT_FOUND, 0, "%s exports no function 'handle'",
+                                  c->http_export);
+    }
+    classify(st, &e, out);
+    detach(in->guard);
+    if (out->end == KP_INSTANCE_TIMEOUT && in->guard && atomic_load(&in->guard->interrupted))
+        out->end = KP_INSTANCE_INTERRUPTED;
+    if (c->fuel) out->fuel_used = c->fuel - kapsul_store_fuel_remaining(store);
+    rc = take_output(wasi, out, err);
+    /* stdout is logged with stderr: a handler's response goes through wasi:http, not stdout */
+    if (rc == KAPSUL_OK && out->out.len) {
+        if (kpBuf_push(&out->err, out->out.data, out->out.len) != 0)
+            rc = kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+        out->out.len = 0;
+    }
+done:
+    kpCInstance_free(ci);
+    kpP2_free(host);
+    if (store) kapsul_store_free(store);
+    kapsul_wasi_free(wasi);
+    return rc;
 }

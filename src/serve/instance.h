@@ -29,6 +29,7 @@
 
 #include "base/base.h"
 #include "os/os.h"
+#include "wasip2/wasip2.h"
 
 typedef struct kpInstance_component kpInstance_component;
 
@@ -43,8 +44,17 @@ typedef struct kpInstance_cache {
 } kpInstance_cache;
 
 struct kpInstance_component {
-    kapsul_engine *engine;        /* borrowed; shared by every component of the process */
-    kapsul_module *module;        /* owned */
+    kapsul_engine *engine; /* borrowed; shared by every component of the process */
+    kapsul_module *module; /* owned; NULL for a component (cpre) */
+    /* A wasi:http/incoming-handler component instead of a module (owned), the name of the
+     * handler instance it exports (wasi:http/incoming-handler@0.2.x) and the
+     * allowed_outbound_hosts entries its outgoing requests must match (borrowed). */
+    kpCPre *cpre;
+    kpCTemplate *ctpl; /* owned; made at the first run (guarded by cache->lock), NULL without one */
+    bool no_ctemplate; /* kpCTemplate_new failed: every run instantiates with kpCInstance_new */
+    char http_export[64];
+    const char *const *outbound;
+    size_t noutbound;
     kpInstance_cache *cache;      /* borrowed; set before the first run */
     KP_VEC(kapsul_wasi_dir) dirs; /* owned strings; preopened read-only or as given */
     uint64_t timeout_ns, fuel;    /* per run; 0 = none */
@@ -87,6 +97,8 @@ typedef struct kpInstance_input {
      * (kapsul_wasi_config.trace); NULL: no tracing. */
     void (*trace)(void *env, const char *line);
     void *trace_env;
+    /* kpInstance_runHttp: how the guest's outgoing requests leave (NULL: all denied). */
+    const kpP2HttpClient *http_client;
 } kpInstance_input;
 
 typedef enum kpInstance_end {
@@ -108,10 +120,16 @@ typedef struct kpInstance_output {
     uint64_t memory_pages;   /* memory "memory" when the run ended (memories only grow) */
 } kpInstance_output;
 
-/* Load (decode and validate) module bytes into a component. Errors as for kapsul_module_new.
+/* Load (decode and validate) module bytes into a component, or a component's bytes (the
+ * component model's binary) when it exports wasi:http/incoming-handler@0.2.x (KAPSUL_ERR_UNLINKABLE
+ * for any other component). Errors as for kapsul_module_new and kpCPre_new.
  * A component must not move in memory once it has run (the cache links to it). */
 kapsul_status kpInstance_prepare(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
                                  size_t len, kapsul_error *err);
+/* The same, with a component's core modules made by load (kpCPre_newWith: --tier native passes
+ * one that compiles each to native code); for a module, load is not used. */
+kapsul_status kpInstance_prepareWith(kpInstance_component *c, kapsul_engine *engine, const uint8_t *bytes,
+                                     size_t len, kpCModuleFn load, void *load_env, kapsul_error *err);
 /* Add a directory (strings copied). */
 kapsul_status kpInstance_addDir(kpInstance_component *c, const char *host, const char *guest, bool read_only,
                                 kapsul_error *err);
@@ -127,5 +145,17 @@ void kpInstance_interrupt(kpInstance_guard *g);
 kapsul_status kpInstance_run(kpInstance_component *c, const kpInstance_input *in, kpInstance_output *out,
                              kapsul_error *err);
 void kpInstance_freeOutput(kpInstance_output *out);
+
+/* Run one request through a wasi:http component (c->cpre): a fresh component instance (its own
+ * store, WASI context with in-memory stdio, WASI 0.2 host), its incoming-handler called with req,
+ * and what it set on the response outparam in *res (kpP2HttpResponse_free it in every case).
+ * Instances come from a component template (kpCTemplate: copy-on-write memories of the core
+ * modules, pool_size slots each) made at the first run, or from kpCInstance_new without one. The
+ * guest's stdout and stderr are both in out->err. Returns as kpInstance_run does; out->end says
+ * how the guest ended (EXITED with exit_code 0: handle returned). The per-request instantiation
+ * is here and nowhere else, so a component template can replace it. */
+kapsul_status kpInstance_runHttp(kpInstance_component *c, const kpInstance_input *in,
+                                 const kpP2HttpRequest *req, kpP2HttpResponse *res, kpInstance_output *out,
+                                 kapsul_error *err);
 
 #endif /* KP_SERVE_INSTANCE_H */

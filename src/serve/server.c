@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "serve/outbound.h"
 #include "serve/server.h"
 #include "serve/wagi.h"
 
@@ -200,6 +201,10 @@ static void describe_end(const kpInstance_output *o, reply *r) {
          * kapsul run prints them (docs/DEBUGGING.md), as many as fit. */
         size_t n = (size_t)snprintf(r->outcome_buf, sizeof r->outcome_buf, "trap: %s",
                                     kapsul_trap_name(o->error.trap));
+        if (o->error.trap == KAPSUL_TRAP_HOST && o->error.message[0]) /* the host says why */
+            n += (size_t)snprintf(r->outcome_buf + n, sizeof r->outcome_buf - n, " (%.160s)",
+                                  o->error.message);
+        if (n >= sizeof r->outcome_buf) n = sizeof r->outcome_buf - 1;
         for (int i = 0; i < o->error.nframes && i < 3 && n < sizeof r->outcome_buf; i++) {
             const kapsul_frame *f = &o->error.frames[i];
             kapsul_location loc[8];
@@ -349,6 +354,196 @@ static int wagi_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_re
     return rc;
 }
 
+/* ---- One wasi:http request -------------------------------------------------------------------- */
+
+typedef KP_VEC(kpP2HttpHeader) header_vec;
+
+/* A header of the request the guest sees; false when out of memory. */
+static bool add_header(header_vec *hs, const char *name, const char *value, size_t n) {
+    if (kpVec_grow(hs) != 0) return false;
+    hs->v[hs->n++] = (kpP2HttpHeader){ name, strlen(name), (const uint8_t *)value, n };
+    return true;
+}
+
+/* Spin's request headers for its HTTP executor (spin-full-url, spin-path-info, ...), which the
+ * Spin SDKs read; printed into text (one buffer, offsets resolved once it stops moving). */
+static bool spin_headers(const kpServe_app *app, const kpRouteMatch *m, const kpHttp_request *req,
+                         kpBuf *text, header_vec *hs) {
+    char client[80];
+    snprintf(client, sizeof client, "%s:%u", req->client_addr, (unsigned)req->client_port);
+    const char *names[] = { "spin-full-url",   "spin-path-info",           "spin-matched-route",
+                            "spin-base-path",  "spin-raw-component-route", "spin-component-route",
+                            "spin-client-addr" };
+    size_t off[8];
+    size_t k = 0;
+    off[k++] = text->len;
+    kpBuf_push(text, req->scheme, strlen(req->scheme));
+    kpBuf_push(text, "://", 3);
+    kpBuf_push(text, req->authority, req->authority_len);
+    kpBuf_push(text, req->path, req->path_len);
+    if (req->query_len) kpBuf_byte(text, '?'), kpBuf_push(text, req->query, req->query_len);
+    off[k++] = text->len;
+    kpBuf_push(text, m->path_info, m->path_info_len);
+    off[k++] = text->len;
+    kpBuf_push(text, m->route->raw_route, strlen(m->route->raw_route));
+    off[k++] = text->len;
+    kpBuf_push(text, app->base, strlen(app->base));
+    off[k++] = text->len;
+    kpBuf_push(text, m->route->raw_route, strlen(m->route->raw_route));
+    off[k++] = text->len;
+    kpBuf_push(text, m->script_name, m->script_name_len);
+    off[k++] = text->len;
+    kpBuf_push(text, client, strlen(client));
+    off[k] = text->len;
+    if (kpBuf_byte(text, 0) != 0) return false;
+    for (size_t i = 0; i < k; i++)
+        if (!add_header(hs, names[i], (const char *)text->data + off[i], off[i + 1] - off[i])) return false;
+    return true;
+}
+
+/* The guest's answer as the response: its status, its headers (framing ones are the front's and
+ * are left out), its body. */
+static int from_handler(kpHttp_response *res, reply *r, const kpP2HttpResponse *a) {
+    if (!a->set) {
+        r->outcome = "the handler never set a response (response-outparam.set)";
+        return plain(res, r, 500, "Internal Server Error\n");
+    }
+    if (a->error >= 0) {
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "handler error: %s%s%s", kpP2Http_errorName(a->error),
+                 a->detail[0] ? ": " : "", a->detail);
+        r->outcome = r->outcome_buf;
+        return plain(res, r, 500, "Internal Server Error\n");
+    }
+    if (kpHttp_setStatus(res, a->status) != KAPSUL_OK) {
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "handler set status %u, which the server cannot send",
+                 (unsigned)a->status);
+        r->outcome = r->outcome_buf;
+        return plain(res, r, 500, "Internal Server Error\n");
+    }
+    r->status = a->status;
+    for (size_t i = 0; i < a->headers.n; i++) {
+        const kpP2HttpField *h = &a->headers.v[i];
+        kpHttp_addHeader(res, h->name, h->name_len, (const char *)h->value, h->value_len);
+    }
+    r->bytes = a->body.len;
+    return a->body.len && kpHttp_write(res, a->body.data, a->body.len) != KAPSUL_OK ? -1 : 0;
+}
+
+/* The path with its query, as wasi:http's path-with-query. */
+static char *path_with_query(const kpHttp_request *req, size_t *len) {
+    *len = req->path_len + (req->query_len ? 1 + req->query_len : 0);
+    char *p = kp_malloc(*len + 1);
+    if (!p) return NULL;
+    memcpy(p, req->path, req->path_len);
+    if (req->query_len) p[req->path_len] = '?', memcpy(p + req->path_len + 1, req->query, req->query_len);
+    p[*len] = 0;
+    return p;
+}
+
+/* The component's environment as K=V strings for its WASI context. */
+static bool env_strings(const kpServe_component *c, kpStrVec *out) {
+    for (size_t i = 0; i < c->nenv; i++) {
+        size_t kn = strlen(c->env[i].name), vn = strlen(c->env[i].value);
+        char *kv = kp_malloc(kn + vn + 2);
+        if (!kv || kpVec_grow(out) != 0) {
+            kp_free(kv);
+            return false;
+        }
+        memcpy(kv, c->env[i].name, kn);
+        kv[kn] = '=';
+        memcpy(kv + kn + 1, c->env[i].value, vn + 1);
+        out->v[out->n++] = kv;
+    }
+    return true;
+}
+
+static int http_request(kpServe_app *app, const kpRouteMatch *m, const kpHttp_request *req,
+                        kpHttp_response *res, reply *r, kpLogRequest *lr) {
+    const kpServe_binding *b = &app->bindings.v[m->route->index];
+    kpServe_component *c = &app->components.v[b->component];
+    header_vec hs = { 0 };
+    kpBuf text = { 0 };
+    kpStrVec env = { 0 };
+    kpP2HttpResponse answer = { 0 };
+    kpInstance_output o = { 0 };
+    kpServe_active a;
+    kapsul_error e;
+    size_t plen;
+    int rc;
+    char *pq = path_with_query(req, &plen);
+    bool ok = pq && env_strings(c, &env);
+    for (size_t i = 0; ok && i < req->nheaders; i++) {
+        const kpHttp_header *h = &req->headers[i];
+        ok = kpVec_grow(&hs) == 0;
+        if (ok)
+            hs.v[hs.n++] = (kpP2HttpHeader){ h->name, h->name_len, (const uint8_t *)h->value, h->value_len };
+    }
+    if (ok && app->spin_headers) ok = spin_headers(app, m, req, &text, &hs);
+    if (!ok || kpInstance_guardInit(&a.guard, &e) != KAPSUL_OK) {
+        rc = plain(res, r, 500, "Internal Server Error\n");
+        goto done;
+    }
+    kpP2HttpRequest rq = {
+        .method = req->method,
+        .method_len = req->method_len,
+        .scheme = req->scheme,
+        .authority = req->authority,
+        .authority_len = req->authority_len,
+        .path_with_query = pq,
+        .path_len = plen,
+        .headers = hs.v,
+        .nheaders = hs.n,
+        .body = req->body,
+        .body_len = req->body_len,
+    };
+    kpServe_outbound ob = { app->log, lr->trace, c->id, c->run.outbound, c->run.noutbound };
+    kpP2HttpClient client;
+    kpServe_client(&ob, &client);
+    kpInstance_input in = {
+        .env = (const char *const *)env.v,
+        .envc = env.n,
+        .guard = &a.guard,
+        .http_client = &client,
+    };
+    wasi_tracer tracer = { app->log, lr->trace, c->id };
+    if (app->trace_wasi) in.trace = trace_call, in.trace_env = &tracer;
+    a.res = res;
+    active_add(app, &a);
+    atomic_fetch_add(&app->live, 1);
+    kapsul_status st = kpInstance_runHttp(&c->run, &in, &rq, &answer, &o, &e);
+    atomic_fetch_sub(&app->live, 1);
+    active_remove(app, &a);
+    kpInstance_guardFree(&a.guard);
+    lr->instantiate_us = o.instantiate_ns / 1000;
+    lr->fuel_used = o.fuel_used;
+    lr->fuel_metered = c->run.fuel != 0;
+    kpLog_guestStderr(app->log, lr->trace, c->id, o.err.data, o.err.len);
+    if (st != KAPSUL_OK) {
+        snprintf(r->outcome_buf, sizeof r->outcome_buf, "host: %s", e.message);
+        r->outcome = r->outcome_buf;
+        rc = plain(res, r, 500, "Internal Server Error\n");
+    } else if (o.end == KP_INSTANCE_TIMEOUT) {
+        describe_end(&o, r);
+        rc = plain(res, r, KP_SERVE_TIMEOUT_STATUS, "Gateway Timeout: the handler ran past its time limit\n");
+    } else if (o.end == KP_INSTANCE_INTERRUPTED) {
+        describe_end(&o, r);
+        rc = plain(res, r, 503, "Service Unavailable: the request was cancelled\n");
+    } else if (o.end != KP_INSTANCE_EXITED || o.exit_code != 0) {
+        describe_end(&o, r); /* a trap, an exit or a failed instantiation: nothing it set counts */
+        rc = plain(res, r, 500, "Internal Server Error\n");
+    } else {
+        rc = from_handler(res, r, &answer);
+    }
+done:
+    kpInstance_freeOutput(&o);
+    kpP2HttpResponse_free(&answer);
+    kpWagi_freeStrings(&env);
+    kpBuf_free(&text);
+    kpVec_free(&hs);
+    kp_free(pq);
+    return rc;
+}
+
 /* /.well-known/spin/info: the application's name and version as JSON (both come from the
  * manifest, so they are escaped). */
 static int info(const kpServe_app *app, kpHttp_response *res, reply *r) {
@@ -406,7 +601,8 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
         component = app->bindings.v[m.route->index].component;
         lr.component = app->components.v[component].id;
         lr.route = m.route->raw_route;
-        rc = wagi_request(app, &m, req, res, &r, &lr);
+        rc = app->components.v[component].run.cpre ? http_request(app, &m, req, res, &r, &lr)
+                                                   : wagi_request(app, &m, req, res, &r, &lr);
     }
     if (rc != 0) r.status = 500, r.outcome = "response could not be built";
     lr.status = r.status;
@@ -425,6 +621,18 @@ static int handle(void *ctx, const kpHttp_request *req, kpHttp_response *res) {
 
 /* ---- Building the application ------------------------------------------------------------------ */
 
+/* --tier native for a component: each core module converted (compiled, or found in the cache) and
+ * loaded from its .kwasm. env: the kpServe_limits. */
+static kapsul_status native_core(void *env, kapsul_engine *engine, const uint8_t *bytes, size_t len,
+                                 kapsul_module **out, kapsul_error *err) {
+    const kpServe_limits *lim = env;
+    kpBuf kw = { 0 };
+    kapsul_status st = lim->convert(lim->convert_ctx, bytes, len, &kw, err);
+    if (st == KAPSUL_OK) st = kapsul_module_new(engine, kw.data, kw.len, out, err);
+    kpBuf_free(&kw);
+    return st;
+}
+
 static kapsul_status add_component(kpServe_app *app, const char *id, const uint8_t *bytes, size_t len,
                                    const kpServe_limits *lim, kapsul_error *err) {
     if (kpVec_grow(&app->components) != 0) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -433,9 +641,14 @@ static kapsul_status add_component(kpServe_app *app, const char *id, const uint8
     if (!(c->id = kp_strndup(id, strlen(id)))) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     kpBuf converted = { 0 };
     kapsul_status st = KAPSUL_OK;
-    if (lim->convert && (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
+    /* --tier native: a module is converted whole, a component's core modules one by one */
+    bool component = kpComponent_isAnyVersion(bytes, len);
+    if (lim->convert && !component &&
+        (st = lim->convert(lim->convert_ctx, bytes, len, &converted, err)) == KAPSUL_OK)
         bytes = converted.data, len = converted.len;
-    if (st == KAPSUL_OK) st = kpInstance_prepare(&c->run, app->engine, bytes, len, err);
+    if (st == KAPSUL_OK)
+        st = kpInstance_prepareWith(&c->run, app->engine, bytes, len,
+                                    lim->convert && component ? native_core : NULL, (void *)lim, err);
     kpBuf_free(&converted);
     if (st != KAPSUL_OK) {
         kp_free(c->id);
@@ -480,6 +693,8 @@ kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log
     if (st == KAPSUL_OK) {
         app->components.v[0].env = env;
         app->components.v[0].nenv = nenv;
+        app->components.v[0].run.outbound = lim->outbound;
+        app->components.v[0].run.noutbound = lim->noutbound;
     }
     return st;
 }
@@ -550,7 +765,10 @@ static kapsul_status load_component(kpServe_app *app, const kpManifestComponent 
         goto fail;
     }
     kpServe_component *c = &app->components.v[app->components.n - 1];
-    if (mc->allowed_outbound_hosts.n) {
+    if (c->run.cpre) { /* a wasi:http component: its outgoing requests may go there */
+        c->run.outbound = (const char *const *)mc->allowed_outbound_hosts.v;
+        c->run.noutbound = mc->allowed_outbound_hosts.n;
+    } else if (mc->allowed_outbound_hosts.n) {
         /* Recorded, not granted: a WAGI guest gets no sockets, so nothing here can reach them. */
         kpBuf b = { 0 };
         char head[160];
@@ -579,16 +797,7 @@ kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLo
     app->version = m->version;
     app->base = m->base;
     kapsul_status st = KAPSUL_OK;
-    /* Refuse the Spin executor before loading anything, with the trigger's position. */
-    for (size_t i = 0; i < m->triggers.n; i++) {
-        const kpManifestTrigger *t = &m->triggers.v[i];
-        if (t->executor != KP_EXECUTOR_WAGI)
-            return kpError_setText(
-                err, KAPSUL_ERR_MALFORMED, t->line, t->column,
-                "component '%s': Spin's default executor (the HTTP component interface) is not "
-                "supported yet; use executor = { type = \"wagi\" }",
-                t->component);
-    }
+    app->spin_headers = true;
     /* Components are loaded in manifest order; only those a trigger uses. */
     size_t *index = kp_calloc(m->components.n ? m->components.n : 1, sizeof *index);
     if (!index) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
@@ -599,6 +808,18 @@ kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLo
             st = load_component(app, &m->components.v[t->component_index], lim, err);
             index[t->component_index] = app->components.n - 1;
         }
+        /* Spin's executor (the default) runs wasi:http components; the WAGI one, modules */
+        if (st == KAPSUL_OK) {
+            bool component = app->components.v[index[t->component_index]].run.cpre != NULL;
+            if (component != (t->executor == KP_EXECUTOR_SPIN))
+                st = kpError_setText(err, KAPSUL_ERR_MALFORMED, t->line, t->column,
+                                     component
+                                         ? "component '%s' is a wasi:http component: its trigger needs "
+                                           "Spin's default executor (no executor, or type = \"spin\")"
+                                         : "component '%s' is a core module: Spin's default executor "
+                                           "runs wasi:http components; use executor = { type = \"wagi\" }",
+                                     t->component);
+        }
         if (st == KAPSUL_OK) st = add_binding(app, index[t->component_index], t->argv, t->entrypoint, err);
     }
     kp_free(index);
@@ -608,6 +829,7 @@ kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLo
 
 kapsul_status kpServe_start(kpServe_app *app, const kpHttp_config *cfg, const kpHttp_config *metrics,
                             kpHttp_server **out, kapsul_error *err) {
+    kpServe_clientInit(); /* libcurl, before the workers start */
     if (!(app->stats = kp_calloc(app->components.n + 1, sizeof *app->stats)))
         return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     /* Guests run on the front's workers only, so a template never needs more slots than there

@@ -72,6 +72,7 @@ typedef struct kpServe_app {
     kpHttp_server *metrics; /* the --metrics listener, or NULL */
     kpOtlp *otlp;           /* borrowed: the span exporter, or NULL */
     bool trace_wasi;        /* log every WASI call of every request (set before kpServe_start) */
+    bool spin_headers;      /* wasi:http requests carry Spin's spin-* headers (kapsul up) */
 } kpServe_app;
 
 /* Per-run limits every component gets, and how its bytes are loaded. */
@@ -82,6 +83,10 @@ typedef struct kpServe_limits {
      * cannot call the CLI's compiler driver itself). out is freed by the caller. */
     kapsul_status (*convert)(void *ctx, const uint8_t *bytes, size_t len, kpBuf *out, kapsul_error *err);
     void *convert_ctx;
+    /* kpServe_single: where a wasi:http component's outgoing requests may go (allowed_outbound_hosts
+     * syntax; borrowed). kapsul up takes each component's from its manifest. */
+    const char *const *outbound;
+    size_t noutbound;
 } kpServe_limits;
 
 /* `kapsul serve`: one module on every path ("/..."); env and dirs as `kapsul run` takes them. */
@@ -89,8 +94,10 @@ kapsul_status kpServe_single(kpServe_app *app, kapsul_engine *engine, kpLog *log
                              const uint8_t *bytes, size_t len, const kpManifestEnv *env, size_t nenv,
                              const kapsul_wasi_dir *dirs, size_t ndirs, const kpServe_limits *lim,
                              kapsul_error *err);
-/* `kapsul up`: the manifest's triggers. Components with Spin's default executor are refused (the
- * component model is not supported yet), naming the trigger's position (err->line/column). Each
+/* `kapsul up`: the manifest's triggers. A trigger with Spin's default executor must name a
+ * wasi:http component (served by kpInstance_runHttp, with Spin's spin-* request headers and the
+ * component's allowed_outbound_hosts), one with the WAGI executor a module; otherwise an error
+ * names the trigger's position (err->line/column). Each
  * component's files are copied into a private read-only tree, its directories mounted read-only.
  * m must outlive the app. */
 kapsul_status kpServe_fromManifest(kpServe_app *app, kapsul_engine *engine, kpLog *log, const kpManifest *m,

@@ -42,8 +42,6 @@ static bool eq_nocase(const char *a, size_t an, const char *b) {
     return an == strlen(b) && strncasecmp(a, b, an) == 0;
 }
 
-
-
 /* Percent-decode s[0..n) into out as UTF-8, each invalid byte becoming U+FFFD (Spin's
  * percent_decode_str(..).decode_utf8_lossy()). A '%' not followed by two hex digits stays as it
  * is. Returns 0, -1 (out of memory) or 1 (the result would hold a NUL byte). */
@@ -54,7 +52,8 @@ static int decode_path(const char *s, size_t n, kpBuf *out) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%' && i + 2 < n && kpChars_hexval((unsigned char)s[i + 1]) >= 0 &&
             kpChars_hexval((unsigned char)s[i + 2]) >= 0) {
-            c = (unsigned char)(kpChars_hexval((unsigned char)s[i + 1]) << 4 | kpChars_hexval((unsigned char)s[i + 2]));
+            c = (unsigned char)(kpChars_hexval((unsigned char)s[i + 1]) << 4 |
+                                kpChars_hexval((unsigned char)s[i + 2]));
             i += 2;
         }
         if (c == 0) rc = 1;

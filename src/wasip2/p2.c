@@ -14,13 +14,17 @@
 
 /* ---- The host and its resources ------------------------------------------------------------------ */
 
-static const char *const resource_names[] = { "input-stream", "output-stream", "descriptor", "error",
-                                              "pollable", "terminal-input", "terminal-output",
-                                              "directory-entry-stream",
-                                              /* wasi:sockets */
-                                              "network", "tcp-socket", "udp-socket",
-                                              "incoming-datagram-stream", "outgoing-datagram-stream",
-                                              "resolve-address-stream" };
+static const char *const resource_names[] = {
+    "input-stream", "output-stream", "descriptor", "error", "pollable", "terminal-input", "terminal-output",
+    "directory-entry-stream",
+    /* wasi:sockets */
+    "network", "tcp-socket", "udp-socket", "incoming-datagram-stream", "outgoing-datagram-stream",
+    "resolve-address-stream",
+    /* wasi:http */
+    "fields", "incoming-request", "outgoing-request", "request-options", "response-outparam",
+    "incoming-response", "incoming-body", "future-trailers", "outgoing-response", "outgoing-body",
+    "future-incoming-response"
+};
 #define NRES (sizeof resource_names / sizeof resource_names[0])
 _Static_assert(NRES <= sizeof((kpP2 *)0)->types / sizeof(kpCRes *), "kpP2.types holds every resource type");
 
@@ -38,7 +42,12 @@ kapsul_status kpP2_new(kapsul_wasi *wasi, kpP2 **out, kapsul_error *err) {
 
 void kpP2_free(kpP2 *p) {
     if (!p) return;
-    for (size_t i = 0; i < p->res.n; i++) kpP2Sock_free(p->res.v[i].sk);
+    for (size_t i = 0; i < p->res.n; i++) {
+        kpP2Sock_free(p->res.v[i].sk);
+        /* what the guest still held when its instance went */
+        if (p->res.v[i].kind != R_FREE && p->res.v[i].obj) kpP2Http_release(p, &p->res.v[i]);
+    }
+    kpP2Http_free(p);
     kpVec_free(&p->res);
     kpVec_free(&p->refs);
     kp_free(p->scratch);
@@ -65,6 +74,7 @@ static void fd_ref(kpP2 *p, uint32_t fd, int delta) {
 }
 
 static bool uses_fd(const p2res *r) {
+    if (r->obj) return false; /* a wasi:http body's stream */
     return r->kind == R_IN || r->kind == R_OUT || r->kind == R_DESC || r->kind == R_DIR || r->sock;
 }
 
@@ -94,16 +104,19 @@ static p2res *res_get(kpP2 *p, uint32_t rep, uint8_t kind) {
     return rep < p->res.n && p->res.v[rep].kind == kind ? &p->res.v[rep] : NULL;
 }
 
-/* The destructor of every host resource: the guest dropped its handle. */
-static void res_drop(void *env, uint32_t rep) {
-    kpP2 *p = env;
+/* Free entry rep: the guest dropped its handle, or the host took an own handle and is done. */
+static void drop_entry(kpP2 *p, uint32_t rep) {
     if (rep >= p->res.n || p->res.v[rep].kind == R_FREE) return;
     p2res r = p->res.v[rep];
     p->res.v[rep] = (p2res){ .kind = R_FREE, .next = p->free_head };
     p->free_head = rep + 1;
     kpP2Sock_free(r.sk);
     if (uses_fd(&r)) fd_ref(p, r.fd, -1);
+    if (r.obj) kpP2Http_release(p, &r);
 }
+
+/* The destructor of every host resource: the guest dropped its handle. */
+static void res_drop(void *env, uint32_t rep) { drop_entry(env, rep); }
 
 /* ---- Preview1 handlers on the scratch memory ----------------------------------------------------- */
 
@@ -477,10 +490,20 @@ HOST(kpP2_subscribeReady) {
 static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len, kpCValue *out, uint64_t *got,
                              kapsul_error *err) {
     uint32_t want = len > MAX_IO ? MAX_IO : (uint32_t)len;
+    kapsul_status st;
+    kpCValue *pl;
+    if (s->obj) { /* a wasi:http body in memory */
+        const uint8_t *data = NULL;
+        size_t n = 0;
+        kpP2Http_read(s, want, &data, &n);
+        if (n == 0 && want > 0) return stream_error(p, call, out, 0, err);
+        *got = n;
+        if ((st = put_result(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
+        return bytes_value(call, data, n, pl) ? KAPSUL_OK : nomem(err);
+    }
     uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)want);
     if (!m) return nomem(err);
     kp_st32(m, SCRATCH_HDR), kp_st32(m + 4, want); /* one iovec at 0; the count goes to 16 */
-    kapsul_status st;
     uint16_t e;
     if (s->file) {
         uint64_t args[5] = { s->fd, 0, 1, s->offset, 16 };
@@ -495,7 +518,6 @@ static kapsul_status do_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len,
     if (done == 0 && want > 0) return stream_error(p, call, out, 0, err);
     s->offset += done;
     *got = done;
-    kpCValue *pl;
     if ((st = put_result(call, out, 0, &pl, true, err)) != KAPSUL_OK) return st;
     if (!bytes_value(call, p->scratch + SCRATCH_HDR, done, pl)) return nomem(err);
     return KAPSUL_OK;
@@ -556,6 +578,7 @@ HOST(kpP2_checkWrite) {
 static uint16_t write_all(kpP2 *p, p2res *s, const uint8_t *b, size_t n, int zero, kapsul_error *err,
                           kapsul_status *st) {
     *st = KAPSUL_OK;
+    if (s->obj) return kpP2Http_write(s, b, n, zero != 0);
     while (n > 0) {
         uint32_t piece = n > MAX_IO ? MAX_IO : (uint32_t)n;
         uint8_t *m = scratch(p, SCRATCH_HDR + (size_t)piece);
@@ -619,6 +642,28 @@ HOST(kpP2_writeZeroes) {
     if (st != KAPSUL_OK) return st;
     if (e) return stream_error(p, call, &r[0], e, err);
     r[0].var.disc = 0, r[0].var.payload = NULL;
+    return KAPSUL_OK;
+}
+
+/* splice: read up to len bytes from the input stream and write them all to the output stream;
+ * ok(bytes moved), or the error of whichever side failed (closed at the input's end). Socket
+ * streams take the same path through their own read and write. */
+HOST(kpP2_splice) {
+    P2;
+    p2res *o = res_get(p, a[0].rep, R_OUT), *in = res_get(p, a[1].rep, R_IN);
+    if (!o || !in) return trap(err, "%s", "wasi: splice: not an output-stream and an input-stream");
+    if (in->sock || o->sock) return trap(err, "%s", "wasi: splice of a socket stream is not supported");
+    uint64_t got = 0;
+    kapsul_status st = do_read(p, call, in, a[2].u, &r[0], &got, err);
+    if (st != KAPSUL_OK || r[0].var.disc != 0) return st;
+    const kpCValue *bytes = r[0].var.payload;
+    uint8_t *b = kpCArena_alloc(call->arena, got ? got : 1);
+    if (!b) return nomem(err);
+    for (uint64_t i = 0; i < got; i++) b[i] = (uint8_t)bytes->agg.v[i].u;
+    uint16_t e = write_all(p, o, b, got, 0, err, &st);
+    if (st != KAPSUL_OK) return st;
+    if (e) return stream_error(p, call, &r[0], e, err);
+    r[0].var.payload->u = got;
     return KAPSUL_OK;
 }
 
@@ -1040,6 +1085,13 @@ kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValu
     return bytes_value(call, b, n, out);
 }
 void kpP2_setNet(kpP2 *p, const kpP2Net *net) { p->net = net; }
+void kpP2_resDrop(kpP2 *p, uint32_t rep) { drop_entry(p, rep); }
+bool kpP2_stringValue(kpCHostCall *call, const char *s, size_t n, kpCValue *out) {
+    return string_value(call, s, n, out);
+}
+kapsul_status kpP2_newPollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err) {
+    return new_pollable(p, deadline, out, err);
+}
 
 /* ---- Resolution -------------------------------------------------------------------------------- */
 
@@ -1100,6 +1152,8 @@ kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_
             return st;
     for (size_t i = 0; i < NRES; i++)
         if ((st = kpCHost_type(hi, resource_names[i], p->types[i], err)) != KAPSUL_OK) return st;
+    /* wasi:http/types: `use wasi:io/error.{error as io-error}` */
+    if ((st = kpCHost_type(hi, "io-error", p->types[3], err)) != KAPSUL_OK) return st;
     *out = hi;
     return KAPSUL_OK;
 }

@@ -1,7 +1,7 @@
 /*
  * p2int.h -- what the files of the WASI 0.2 host share (internal to src/wasip2): the host
  * resource table of p2.c and the hooks through which p2.c's streams and pollables reach the
- * sockets of sockets.c.
+ * sockets of sockets.c and the in-memory bodies of http.c.
  *
  * Every host resource (stream, error, pollable, descriptor, socket, ...) is one p2res in the
  * kpP2's table; its index is the rep the guest's handle stands for, and `kind` says which
@@ -25,12 +25,24 @@ enum {
     R_POLL,
     R_DIR,
     /* wasi:sockets (sockets.c) */
-    R_NET,    /* network: no state of its own */
-    R_TCP,    /* tcp-socket */
-    R_UDP,    /* udp-socket */
-    R_DGIN,   /* incoming-datagram-stream */
-    R_DGOUT,  /* outgoing-datagram-stream */
-    R_RESOLVE /* resolve-address-stream */
+    R_NET,     /* network: no state of its own */
+    R_TCP,     /* tcp-socket */
+    R_UDP,     /* udp-socket */
+    R_DGIN,    /* incoming-datagram-stream */
+    R_DGOUT,   /* outgoing-datagram-stream */
+    R_RESOLVE, /* resolve-address-stream */
+    /* wasi:http (http.c) */
+    R_FIELDS,
+    R_INREQ,
+    R_OUTREQ,
+    R_REQOPT,
+    R_OUTPARAM,
+    R_INRESP,
+    R_INBODY,
+    R_FUTTRAIL,
+    R_OUTRESP,
+    R_OUTBODY,
+    R_FUTRESP
 };
 
 struct kpP2Sock; /* a socket's state, or a resolve stream's addresses (sockets.c) */
@@ -47,6 +59,9 @@ typedef struct p2res {
     uint64_t deadline;   /* R_POLL: ready at this monotonic time (0: ready) */
     uint32_t next;       /* free list */
     struct kpP2Sock *sk; /* socket kinds: owned, freed with the resource */
+    bool ro;             /* R_FIELDS: immutable (a request's or a response's headers) */
+    bool taken;          /* R_FUTTRAIL, R_FUTRESP: get() returned the value */
+    void *obj;           /* wasi:http kinds, and R_IN/R_OUT over a body (then no fd): one reference */
 } p2res;
 
 struct kpP2 {
@@ -57,8 +72,9 @@ struct kpP2 {
     uint8_t *scratch;
     size_t scratch_cap;
     kpCInstance *ci; /* the instance the resource types below belong to */
-    kpCRes *types[16];
-    const kpP2Net *net; /* wasi:sockets grants (NULL: none) */
+    kpCRes *types[32];
+    const kpP2Net *net;    /* wasi:sockets grants (NULL: none) */
+    struct kpP2Http *http; /* http.c's state; NULL until a wasi:http call needs it */
 };
 
 /* A host function defined outside p2.c (funcs.def lists it with KP_P2_EXT). */
@@ -80,6 +96,20 @@ kpCValue *kpP2_bytesValue(kpCHostCall *call, const uint8_t *b, size_t n, kpCValu
 /* Wait until the OS fd is ready for events or monotonic time `until` (0: no limit) passes,
  * whichever is first, never past the context's deadline (then a timeout trap). */
 kapsul_status kpP2_waitFd(kpP2 *p, int osfd, unsigned events, uint64_t until, kapsul_error *err);
+
+/* Free entry rep as a guest's drop does (also for an own handle the host took from the guest). */
+void kpP2_resDrop(kpP2 *p, uint32_t rep);
+bool kpP2_stringValue(kpCHostCall *call, const char *s, size_t n, kpCValue *out);
+kapsul_status kpP2_newPollable(kpP2 *p, uint64_t deadline, kpCValue *out, kapsul_error *err);
+
+/* http.c: an entry's object when the entry goes; in-memory body streams (R_IN/R_OUT with obj). */
+void kpP2Http_release(kpP2 *p, p2res *r);
+void kpP2Http_free(kpP2 *p);
+/* Read up to want bytes of a body stream: *got bytes at *data, 0 at the end. */
+void kpP2Http_read(p2res *s, size_t want, const uint8_t **data, size_t *got);
+/* Append to a body stream: 0, or a preview1 errno (KP_WE_FBIG past a limit, KP_WE_PIPE when the
+ * body is finished, KP_WE_NOMEM). */
+uint16_t kpP2Http_write(p2res *s, const uint8_t *b, size_t n, bool zero);
 
 /* sockets.c: the socket side of wasi:io's streams (R_IN/R_OUT with sock set). */
 kapsul_status kpP2Sock_read(kpP2 *p, kpCHostCall *call, p2res *s, uint64_t len, bool blocking, bool skip,

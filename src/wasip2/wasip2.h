@@ -1,7 +1,8 @@
 /*
  * wasip2.h -- the WASI 0.2 host: wasi:cli, wasi:io, wasi:clocks, wasi:random, wasi:filesystem and
- * wasi:sockets (behind the grants of kpP2Net, below)
- * as host instances for component imports (src/cinstance), on top of a preview1 context.
+ * wasi:sockets (behind the grants of kpP2Net, below) and wasi:http (types, outgoing-handler through
+ * an embedder's client; incoming-handler through kpP2_httpHandle) as host instances for component
+ * imports (src/cinstance), on top of a preview1 context.
  *
  * One sandbox: a kpP2 wraps a kapsul_wasi (kapsul_wasi_new: arguments, environment, stdio, the
  * --dir preopens with their rights and read-only flags, the deadline) and performs every file
@@ -31,6 +32,96 @@ void kpP2_free(kpP2 *p);
  * resolved for (KAPSUL_ERR_ARG for another): make one per instance, and free it with it. */
 kapsul_status kpP2_resolve(void *env, kpCInstance *ci, const char *name, uint32_t len, kpCInst **out,
                            kapsul_error *err);
+
+/* ---- wasi:http (http.c) ------------------------------------------------------------------------ */
+
+/* A field (header or trailer) as given; not owned. */
+typedef struct kpP2HttpHeader {
+    const char *name;
+    size_t name_len;
+    const uint8_t *value;
+    size_t value_len;
+} kpP2HttpHeader;
+
+/* A request: what a client sent (kpP2_httpHandle) or what a guest sends (kpP2HttpClient.send).
+ * Strings are not NUL-terminated; none is owned. */
+typedef struct kpP2HttpRequest {
+    const char *method;
+    size_t method_len;
+    const char *scheme; /* "http", "https" or another, NUL-terminated */
+    const char *authority;
+    size_t authority_len;
+    const char *path_with_query;
+    size_t path_len;
+    const kpP2HttpHeader *headers;
+    size_t nheaders;
+    const uint8_t *body;
+    size_t body_len;
+    uint64_t connect_timeout_ns, first_byte_timeout_ns; /* 0: none (outgoing only) */
+    uint64_t deadline_ns;                               /* the context's deadline, 0: none */
+} kpP2HttpRequest;
+
+/* An owned field of a response. */
+typedef struct kpP2HttpField {
+    char *name; /* NUL-terminated, lower-case */
+    uint8_t *value;
+    size_t name_len, value_len;
+} kpP2HttpField;
+
+/* Error-code cases (types.wit's variant error-code) the host itself produces or names. */
+enum {
+    KP_HTTP_E_DNS_ERROR = 1,
+    KP_HTTP_E_CONNECTION_REFUSED = 6,
+    KP_HTTP_E_CONNECTION_TIMEOUT = 8,
+    KP_HTTP_E_TLS_CERTIFICATE = 13,
+    KP_HTTP_E_REQUEST_DENIED = 15,
+    KP_HTTP_E_REQUEST_URI_INVALID = 19,
+    KP_HTTP_E_RESPONSE_BODY_SIZE = 28,
+    KP_HTTP_E_RESPONSE_TIMEOUT = 33,
+    KP_HTTP_E_PROTOCOL = 35,
+    KP_HTTP_E_INTERNAL = 38,
+    KP_HTTP_E_NCASES = 39
+};
+
+/* A response: what the guest answered (kpP2_httpHandle), or what a server answered a guest's
+ * request (kpP2HttpClient.send). error >= 0 is an error-code case instead of a response (detail
+ * says more); set is false when the guest never called response-outparam.set. */
+typedef struct kpP2HttpResponse {
+    bool set;
+    int error;
+    char detail[200];
+    uint16_t status;
+    KP_VEC(kpP2HttpField) headers;
+    kpBuf body;
+} kpP2HttpResponse;
+
+/* Copies name (lower-cased) and value. -1 when out of memory. */
+int kpP2HttpResponse_addHeader(kpP2HttpResponse *r, const char *name, size_t name_len, const uint8_t *value,
+                               size_t value_len);
+void kpP2HttpResponse_free(kpP2HttpResponse *r);
+/* The kebab-case name of an error-code case ("HTTP-request-denied"), "?" when out of range. */
+const char *kpP2Http_errorName(int code);
+
+/* How a guest's wasi:http/outgoing-handler requests leave the host. Without one, every request is
+ * denied (HTTP-request-denied). allowed runs in handle() with the request's scheme and authority
+ * (host[:port] as the guest gave it); send performs an allowed request once its body is complete
+ * (at the guest's first future-incoming-response.get), filling res (status, headers, body; or
+ * error with an error-code case and detail). */
+typedef struct kpP2HttpClient {
+    bool (*allowed)(void *env, const char *scheme, const char *authority, size_t authority_len);
+    void (*send)(void *env, const kpP2HttpRequest *req, kpP2HttpResponse *res);
+    void *env;
+} kpP2HttpClient;
+void kpP2_setHttpClient(kpP2 *p, const kpP2HttpClient *client);
+
+/* Call ci's wasi:http/incoming-handler#handle (handle, found with kpCInstance_func) with req, and
+ * collect what the guest set on its response-outparam into *res (zeroed first; free it with
+ * kpP2HttpResponse_free in every case). ci must have been instantiated with kpP2_resolve on p.
+ * Returns the call's status (a trap: KAPSUL_ERR_TRAP; the response is what was set before). A
+ * response whose body was not finished (outgoing-body.finish) counts as an error
+ * (HTTP-response-incomplete's detail). */
+kapsul_status kpP2_httpHandle(kpP2 *p, kpCInstance *ci, kpCFunc *handle, const kpP2HttpRequest *req,
+                              kpP2HttpResponse *res, kapsul_error *err);
 
 /* ---- wasi:sockets grants (sockets_grant.c) -------------------------------------------------------
  * Default deny: a host without grants (or with an empty kpP2Net) answers every socket call and

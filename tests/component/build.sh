@@ -53,12 +53,12 @@ for name in hostile api mismatch version nested; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
-# sockets.wasm from sockets.wat (wasi:sockets scenarios for tests/component/sockets.py)
-"$jco" parse "$here/sockets.wat" -o "$out/sockets.wasm" >/dev/null
-echo "built $out/sockets.wasm"
 # state.wasm and many_memories.wasm (tests/unit/test_ctemplate.c): a guest that dirties everything
 # one instance owns; ten core modules with a memory each.
 for name in state many_memories; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
+# sockets.wasm from sockets.wat (wasi:sockets scenarios for tests/component/sockets.py)
+"$jco" parse "$here/sockets.wat" -o "$out/sockets.wasm" >/dev/null
+echo "built $out/sockets.wasm"

@@ -3,7 +3,9 @@
  * when they parse, through the Spin manifest reader (src/app/manifest.c) with a directory that
  * does not exist (so file globs resolve to nothing and nothing on disk is touched). Oracles: a
  * failure carries a position and a NUL-terminated message; a success gives a well-formed tree
- * (walked completely: kinds, string terminators, positions).
+ * (walked completely: kinds, string terminators, positions). Also the allowed_outbound_hosts
+ * matcher: the first line as an entry (when the syntax check accepts it) against the rest of the
+ * input as the authority a guest's outgoing request names (no oracle but the sanitizers).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +43,22 @@ static void walk(const kpTomlValue *v, int depth) {
     }
 }
 
+static void outbound(const uint8_t *data, size_t size) {
+    const uint8_t *nl = memchr(data, '\n', size);
+    if (!nl || memchr(data, 0, (size_t)(nl - data))) return;
+    char *pattern = strndup((const char *)data, (size_t)(nl - data));
+    if (pattern && !kpManifest_checkOutboundHost(pattern)) {
+        const char *auth = (const char *)nl + 1;
+        size_t len = size - (size_t)(nl + 1 - data);
+        kpManifest_outboundAllows(pattern, "http", auth, len);
+        kpManifest_outboundAllows(pattern, "https", auth, len);
+    }
+    free(pattern);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    outbound(data, size);
     kpTomlValue *doc = NULL;
     kapsul_error err;
     memset(&err, 0, sizeof err);

@@ -40,3 +40,30 @@ endif()
 add_test(NAME serve.tenants
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_tenants.py $<TARGET_FILE:kapsul> 500)
 set_tests_properties(serve.tenants PROPERTIES LABELS "serve" TIMEOUT 600)
+# serve.components  tests/serve/test_components.py: wasi:http components (issue 16) under kapsul
+#               serve and kapsul up: a componentize-js handler built at test time (GET, POST, headers,
+#               status, 140 requests each on a fresh instance, outbound allowed and denied through a
+#               local http.server, Spin's executor and per-component allowed_outbound_hosts), the same
+#               answers as `jco serve --isolate-requests instance` on node; the Spin JS SDK handler
+#               (tests/component/spin-js, j2w) under kapsul up against jco serve; and a hostile handler
+#               (trap, no response, loop, error-code, unfinished body, bad header names). Needs
+#               tests/component/node_modules (scripts/setup.sh).
+add_test(NAME serve.components
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                 ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(serve.components PROPERTIES LABELS "serve;component" TIMEOUT 1200)
+# serve.components.hostile  the hostile handler and the refusals only (no JavaScript build), so the
+#               sanitizer pass covers the wasi:http host's error paths.
+add_test(NAME serve.components.hostile
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                 ${CMAKE_SOURCE_DIR}/tests/component)
+set_tests_properties(serve.components.hostile PROPERTIES LABELS "serve;component;sanitize" TIMEOUT 600
+                     ENVIRONMENT "KAPSUL_SERVE_TEST=hostile;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/serve/lsan.supp")
+if(TARGET kapsul-llvmc)
+  # The hostile handler with its core modules compiled to native code (--tier native).
+  add_test(NAME serve.components.native
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/serve/test_components.py $<TARGET_FILE:kapsul>
+                   ${CMAKE_SOURCE_DIR}/tests/component)
+  set_tests_properties(serve.components.native PROPERTIES LABELS "serve;component;native" TIMEOUT 600
+                       ENVIRONMENT "KAPSUL_SERVE_TEST=hostile;KAPSUL_TEST_TIER=native")
+endif()

@@ -177,7 +177,10 @@ static void test_resolve(void) {
                   { "wasi:cli/stdout@0.3.0", KAPSUL_ERR_NOT_FOUND },
                   { "wasi:cli/stdout", KAPSUL_ERR_NOT_FOUND },
                   { "wasi:cli/stdout@0.2.0-rc1", KAPSUL_ERR_NOT_FOUND },
-                  { "wasi:http/types@0.2.0", KAPSUL_ERR_NOT_FOUND },
+                  { "wasi:http/types@0.2.0", KAPSUL_OK },
+                  { "wasi:http/outgoing-handler@0.2.10", KAPSUL_OK },
+                  { "wasi:http/incoming-handler@0.2.0", KAPSUL_ERR_NOT_FOUND }, /* exported, never imported */
+                  { "wasi:keyvalue/store@0.2.0", KAPSUL_ERR_NOT_FOUND },
                   { "greet", KAPSUL_ERR_NOT_FOUND } };
     kpCPre *pre = NULL;
     kapsul_store *store = NULL;

@@ -153,6 +153,50 @@ static void test_outbound_hosts(void) {
     }
 }
 
+/* Matching a request's scheme and authority against allowed_outbound_hosts entries. */
+static void test_outbound_match(void) {
+    static const struct {
+        const char *pattern, *scheme, *authority;
+        bool allowed;
+    } cases[] = {
+        { "http://127.0.0.1:8080", "http", "127.0.0.1:8080", true },
+        { "http://127.0.0.1:8080", "http", "127.0.0.1:8081", false },
+        { "http://127.0.0.1:8080", "https", "127.0.0.1:8080", false },
+        { "http://127.0.0.1:8080", "http", "127.0.0.1", false },
+        { "http://example.com", "http", "example.com", true },
+        { "http://example.com", "http", "EXAMPLE.com:80", true },
+        { "http://example.com", "http", "example.com:8080", false },
+        { "https://example.com", "https", "example.com", true },
+        { "https://example.com/", "https", "example.com:443", true },
+        { "https://*.example.com", "https", "api.example.com", true },
+        { "https://*.example.com", "https", "a.b.example.com", true },
+        { "https://*.example.com", "https", "example.com", false },
+        { "https://*.example.com", "https", "badexample.com", false },
+        { "*://localhost:*", "http", "localhost:1234", true },
+        { "*://localhost:*", "https", "localhost", true },
+        { "*://localhost:*", "http", "127.0.0.1:1234", false },
+        { "*://*:*", "http", "anything:1", true },
+        { "http://x:8000..8010", "http", "x:8005", true },
+        { "http://x:8000..8010", "http", "x:8011", false },
+        { "http://[::1]:8080", "http", "[::1]:8080", true },
+        { "http://[::1]:8080", "http", "[::2]:8080", false },
+        { "http://10.0.0.0/8:80", "http", "10.1.2.3", false }, /* address prefixes: not yet */
+        { "http://self", "http", "self", false },
+        { "http://x:80", "http", "x:99999", false },
+        { "http://x:80", "http", "x:", false },
+        { "http://x:80", "http", "", false },
+        { "http://x:80", "http", "[::1", false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool got = kpManifest_outboundAllows(cases[i].pattern, cases[i].scheme, cases[i].authority,
+                                             strlen(cases[i].authority));
+        if (got != cases[i].allowed)
+            fprintf(stderr, "'%s' vs %s://%s: %d\n", cases[i].pattern, cases[i].scheme, cases[i].authority,
+                    got);
+        CHECK(got == cases[i].allowed);
+    }
+}
+
 /* A symlink inside the app directory pointing outside it is refused by glob and placement. */
 static void test_symlink_escape(void) {
     char dir[] = "/tmp/kapsul[manifest]*-XXXXXX"; /* glob characters in the app directory itself */
@@ -243,6 +287,7 @@ int main(void) {
     test_good();
     test_bad_golden();
     test_outbound_hosts();
+    test_outbound_match();
     test_symlink_escape();
     test_allocfail();
     test_misc();
