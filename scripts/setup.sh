@@ -41,13 +41,15 @@ fi
 
 # Component tests (tests/component): jco and its preview2-shim from npm, the versions pinned by
 # tests/component/package-lock.json, installed into tests/component/node_modules (ignored by git)
-# when missing. jco adapts clang-built WASI programs into components and runs them under node as
+# when missing or when the lock file changed since (npm ci keeps a copy of it in node_modules).
+# jco adapts clang-built WASI programs into components and runs them under node as
 # the reference. A failed install is reported, not fatal: only the component tests need it, and
 # they fail with "jco missing" then.
 comp=$(cd "$(dirname "$0")/../tests/component" && pwd)
-if [ ! -x "$comp/node_modules/.bin/jco" ]; then
+if [ ! -x "$comp/node_modules/.bin/jco" ] || ! cmp -s "$comp/package-lock.json" "$comp/node_modules/.kapsul-lock.json"; then
     command -v npm >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null || true; }
     echo "setup: npm ci in tests/component (jco)" >&2
-    (cd "$comp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    (cd "$comp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+        cp package-lock.json node_modules/.kapsul-lock.json) ||
         echo "setup: npm ci in tests/component failed; the component tests will fail" >&2
 fi
