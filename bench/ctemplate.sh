@@ -24,9 +24,11 @@ import datetime, re, sys
 results, raw, commit = sys.argv[1:4]
 rows = [l.split("|")[1:] for l in open(raw) if l.startswith("ROW|")]
 when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-t = [f"Measured {when} at {commit} with `bench/ctemplate.sh`. Per request: a store, the WASI 0.2 host on",
-     "in-memory stdio, the instance, one call, everything freed; the two ways interleaved. p50 / p99",
-     "in microseconds; `instantiate` is the instantiation alone, `request` the whole of it.", "",
+load = open("/proc/loadavg").read().split()[0]
+t = [f"Measured {when} at {commit} with `bench/ctemplate.sh` (load average {load} on 2 cores: p99s",
+     "are the machine's). Per request: a store, the WASI 0.2 host on in-memory stdio, the instance,",
+     "one call, everything freed; the two ways interleaved. p50 / p99 in microseconds; `instantiate`",
+     "is the instantiation alone, `request` the whole of it.", "",
      "| component | prepare, template (once) | call | instantiate: kpCInstance_new | template | ratio (p50) "
      "| request: kpCInstance_new | template | ratio (p50) |",
      "|---|---|---|---|---|---|---|---|---|"]
@@ -35,6 +37,11 @@ for name, size, prep, tpl, ni50, ni99, ti50, ti99, nt50, nt99, tt50, tt99, n, ca
     t.append(f"| {name} ({int(size) / 1e6:.1f} MB) | {prep} ms, {tpl} ms | {call.strip()} (N={n}) "
              f"| {ni50} / {ni99} | {ti50} / {ti99} | {f(ni50) / f(ti50):.0f}x "
              f"| {nt50} / {nt99} | {tt50} / {tt99} | {f(nt50) / f(tt50):.1f}x |")
+t += ["",
+      "What is left of a template request (`perf`): for js-counter about 90% is the guest's own code",
+      "(SpiderMonkey in the interpreter), the reset of the slot (pagemap read, written pages copied",
+      "back) about 1%; for cli_hello the run itself and, in the reset, unmapping the pages the guest",
+      "grew (its allocator calls memory.grow: a TLB shootdown, dear on this virtual machine)."]
 section = "\n".join(t) + "\n"
 text = open(results).read()
 begin, end = "<!-- ctemplate:begin -->\n", "<!-- ctemplate:end -->"

@@ -157,6 +157,18 @@
 #ifndef KP_TEMPLATE_KEEP_RESIDENT
 #define KP_TEMPLATE_KEEP_RESIDENT (1u << 20)
 #endif
+/* The largest copy-on-write image a module template makes: a module whose active data segments
+ * end further into its memory gets none (its instances apply the segments themselves). Only the
+ * pages holding data are written to the image file, but a guest that reads the rest makes the
+ * file's holes real pages, shared by every instance: up to this many bytes per template. */
+#ifndef KP_TEMPLATE_MAX_IMAGE
+#define KP_TEMPLATE_MAX_IMAGE (256u << 20)
+#endif
+/* Core modules with a memory that one component template pools (the first ones; the rest are
+ * linked per instance). Components from today's toolchains have one to three. */
+#ifndef KP_CTEMPLATE_MAX_POOLED
+#define KP_CTEMPLATE_MAX_POOLED 8u
+#endif
 /* A component template's default keep_resident_bytes per core module: its whole initial memory
  * up to this many bytes (a componentize-js guest's wizer image is ~9 MiB; resetting it by copy
  * costs less than the copy-on-write faults its next request takes otherwise: docs/RATIONALE.md). */

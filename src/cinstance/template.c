@@ -44,15 +44,22 @@ static kapsul_status nomem(kapsul_error *err) {
 }
 
 /* A module template with its imports taken per instance; a refusal other than out-of-memory
- * leaves the module to the linker, with the refusal's message as the reason. Unless the caller
+ * leaves the module to the linker, with the refusal's message as the reason. Only the first
+ * KP_CTEMPLATE_MAX_POOLED modules that define a memory get one: each holds pool_size address-space
+ * reservations of 8 GiB, and a component may bring hundreds of core modules. Unless the caller
  * says otherwise, a returned slot is reset by copying its whole initial memory (up to
  * KP_CTEMPLATE_KEEP_RESIDENT_MAX): a wizer-initialized guest writes pages all over its image,
  * and each of them would be a copy-on-write fault in the next instance. */
 static kapsul_status module_template(kpCTemplate *t, size_t i, const kapsul_template_config *config,
-                                     kapsul_error *err) {
+                                     uint32_t *pooled, kapsul_error *err) {
     kapsul_template_config cfg = config ? *config : (kapsul_template_config){ 0 };
     cfg.imports_per_instance = true;
     const kpModule *m = t->pre->c->modules.v[i].module;
+    if (m->nmemories && ++*pooled > KP_CTEMPLATE_MAX_POOLED) {
+        static const char why[] = "more core modules define a memory than a template pools "
+                                  "(KP_CTEMPLATE_MAX_POOLED)";
+        return (t->mods[i].why = kp_strndup(why, sizeof why - 1)) ? KAPSUL_OK : nomem(err);
+    }
     if (!cfg.keep_resident_bytes && m->nmemories == 1) {
         uint64_t init = m->memories[0].limits.min * KP_PAGE_SIZE;
         cfg.keep_resident_bytes = init > KP_CTEMPLATE_KEEP_RESIDENT_MAX ? KP_CTEMPLATE_KEEP_RESIDENT_MAX
@@ -75,8 +82,10 @@ kapsul_status kpCTemplate_new(kpCPre *pre, const kapsul_template_config *config,
     if (!t) return nomem(err);
     t->pre = pre;
     kapsul_status st = KAPSUL_OK;
+    uint32_t pooled = 0;
     if (!(t->mods = kp_calloc(pre->c->modules.n + 1, sizeof *t->mods))) st = nomem(err);
-    for (size_t i = 0; st == KAPSUL_OK && i < pre->c->modules.n; i++) st = module_template(t, i, config, err);
+    for (size_t i = 0; st == KAPSUL_OK && i < pre->c->modules.n; i++)
+        st = module_template(t, i, config, &pooled, err);
     if (st != KAPSUL_OK) {
         kpCTemplate_free(t);
         return st;

@@ -61,13 +61,15 @@ void kpOs_release(void *base, size_t size);
 size_t kpOs_pageSize(void);
 /* Copy-on-write images (module templates' memory pool). kpOs_imageCreate makes an anonymous
  * in-memory file (Linux memfd) holding the len bytes of data (len a multiple of the page size);
+ * with pages (one byte per page, NULL for all) only the pages marked are written, the others
+ * are holes that read as zero and take no memory until touched;
  * kpOs_mapImage maps its first len bytes read-write and private over [base, base+len), inside
  * a reservation, replacing what was there: writes go to private copies, the file never changes.
  * kpOs_discard drops the pages of [base, base+len): anonymous pages read as zero again and
  * private copies of an image read as the image again (Linux MADV_DONTNEED semantics; false where
  * the host cannot promise that, and the caller then copies). kpOs_decommit makes [base+from,
  * base+to) inaccessible and drops its pages, undoing kpOs_commit. */
-kpOs_err kpOs_imageCreate(const void *data, size_t len, kpOs_fd *out);
+kpOs_err kpOs_imageCreate(const void *data, size_t len, const uint8_t *pages, kpOs_fd *out);
 /* Map the pages of [p, p+len) in now, writable, in one call (Linux MADV_POPULATE_WRITE), for
  * memory about to be written: on this project's virtual machines a page fault costs 10-20 us and
  * populating a page less than 1 us. Best effort (a no-op where the host cannot); the pages must

@@ -74,19 +74,25 @@ void kpOs_release(void *base, size_t size) {
 }
 
 /* memfd_create needs Linux 3.17; elsewhere there is no image file and templates copy instead. */
-kpOs_err kpOs_imageCreate(const void *data, size_t len, kpOs_fd *out) {
+kpOs_err kpOs_imageCreate(const void *data, size_t len, const uint8_t *pages, kpOs_fd *out) {
     *out = KP_OS_NO_FD;
 #ifdef MFD_CLOEXEC
     int fd = memfd_create("kapsul-image", MFD_CLOEXEC);
     if (fd < 0) return kpOsPosix_lastErr();
     const uint8_t *p = data;
-    size_t done = 0;
+    size_t page = kpOs_pageSize();
     if (ftruncate(fd, (off_t)len) != 0) goto fail;
-    while (done < len) {
-        ssize_t n = pwrite(fd, p + done, len - done, (off_t)done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) goto fail;
-        done += (size_t)n;
+    /* Runs of pages with data; the pages between stay holes (zero, and no memory). */
+    for (size_t at = 0, end; at < len; at = end) {
+        for (; pages && at < len && !pages[at / page]; at += page) {}
+        for (end = at; end < len && (!pages || pages[end / page]); end += page) {}
+        if (end > len) end = len;
+        while (at < end) {
+            ssize_t n = pwrite(fd, p + at, end - at, (off_t)at);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) goto fail;
+            at += (size_t)n;
+        }
     }
     *out = fd;
     return KP_OS_OK;
@@ -97,6 +103,7 @@ fail:;
 #else
     (void)data;
     (void)len;
+    (void)pages;
     return KP_OS_ENOSYS;
 #endif
 }

@@ -60,6 +60,7 @@ struct kapsul_template {
     kpOs_fd image_fd;             /* the in-memory file holding the image, or KP_OS_NO_FD */
     uint8_t *image;               /* the image's bytes (copied back on reset, or when there is
                                       no file to map) */
+    uint8_t *pages;               /* per OS page of the image: 1 if a data segment writes it */
     size_t keep;                  /* bytes at the start reset by copying (page multiple) */
     kpOs_mutex *lock;             /* guards free and nfree */
     kpSlot *slots, *free;
@@ -147,9 +148,10 @@ static bool const_offset(const kpModule *m, kpRange r, uint64_t *out) {
 }
 
 /* Apply the active data segments to a zeroed copy of the initial pages; keep the pages up to the
- * last byte written as the image (in a memfd when the host has one). A segment the template
- * cannot place (an offset that is not constant, another memory, out of bounds) leaves data_done
- * false: instances then apply the segments themselves, with the spec's traps. */
+ * last byte written as the image (in a memfd when the host has one, where only the pages a
+ * segment writes take memory). A segment the template cannot place (an offset that is not
+ * constant, another memory, out of bounds) or an image past KP_TEMPLATE_MAX_IMAGE leaves
+ * data_done false: instances then apply the segments themselves, with the spec's traps. */
 static kapsul_status build_image(kapsul_template *t, kapsul_error *err) {
     const kpModule *m = t->module->m;
     size_t end = 0, page = kpOs_pageSize();
@@ -162,20 +164,23 @@ static kapsul_status build_image(kapsul_template *t, kapsul_error *err) {
             return KAPSUL_OK;
         if (d->bytes.len && off + d->bytes.len > end) end = (size_t)(off + d->bytes.len);
     }
+    size_t len = (end + page - 1) / page * page;
+    if (len > t->init_bytes) len = t->init_bytes;
+    if (len > KP_TEMPLATE_MAX_IMAGE) return KAPSUL_OK; /* a data segment far into the memory */
     t->data_done = true;
-    t->image_len = (end + page - 1) / page * page;
-    if (t->image_len > t->init_bytes) t->image_len = t->init_bytes;
-    if (!t->image_len) return KAPSUL_OK;
-    uint8_t *img = kp_calloc(t->image_len, 1);
-    if (!img) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
+    t->image_len = len;
+    if (!len) return KAPSUL_OK;
+    /* (calloc'd: pages no segment writes are never touched, here or in the file) */
+    if (!(t->image = kp_calloc(len, 1)) || !(t->pages = kp_calloc(len / page, 1)))
+        return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
     for (uint32_t i = 0; i < m->ndatas; i++) {
         const kpData *d = &m->datas[i];
         uint64_t off;
-        if (d->mode == kpSeg_ACTIVE && d->bytes.len && const_offset(m, d->offset, &off))
-            memcpy(img + off, m->bytes + d->bytes.start, d->bytes.len);
+        if (d->mode != kpSeg_ACTIVE || !d->bytes.len || !const_offset(m, d->offset, &off)) continue;
+        memcpy(t->image + off, m->bytes + d->bytes.start, d->bytes.len);
+        memset(t->pages + off / page, 1, (off + d->bytes.len - 1) / page - off / page + 1);
     }
-    kpOs_imageCreate(img, t->image_len, &t->image_fd); /* without it, slots copy the image */
-    t->image = img;
+    kpOs_imageCreate(t->image, len, t->pages, &t->image_fd); /* without it, slots copy the image */
     return KAPSUL_OK;
 }
 
@@ -265,6 +270,7 @@ void kapsul_template_free(kapsul_template *t) {
     kp_free(t->slots);
     kpOs_close(t->image_fd);
     kp_free(t->image);
+    kp_free(t->pages);
     kp_free(t->imports);
     kpOs_mutexFree(t->lock);
     kpModule_release(t->module);
@@ -307,7 +313,8 @@ static bool prepare(kapsul_template *t, kpSlot *s) {
         ok = kpOs_mapImage(s->mem.base, t->image_len, t->image_fd);
     } else {
         ok = kpOs_commit(s->mem.base, 0, t->image_len);
-        if (ok && t->image_len) memcpy(s->mem.base, t->image, t->image_len);
+        for (size_t at = 0, page = kpOs_pageSize(); ok && at < t->image_len; at += page)
+            if (t->pages[at / page]) memcpy(s->mem.base + at, t->image + at, page);
     }
     if (!ok || !kpOs_commit(s->mem.base, t->image_len, t->init_bytes)) {
         kpOs_release(s->mem.base, t->span);
@@ -377,7 +384,7 @@ static void restore_kept(const kapsul_template *t, uint8_t *base) {
         bool known = kpOs_privatePages(base + at, n, flags);
         for (size_t i = 0; i < n; i++, at += page) {
             if (known && !flags[i]) continue;
-            if (at < img) memcpy(base + at, t->image + at, page);
+            if (at < img && t->pages[at / page]) memcpy(base + at, t->image + at, page);
             else if (!all_zero(base + at, page)) memset(base + at, 0, page);
         }
     }

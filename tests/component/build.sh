@@ -12,7 +12,8 @@
 # mismatch.wasm and version.wasm (imports kapsul must refuse: a WASI function of another type, and
 # an interface version outside 0.2.x); nested.wasm (a nested component instance, outer alias,
 # guest-to-guest calls, the re-entry trap); state.wasm from state.wat (a guest that dirties everything
-# an instance owns, for the component template's isolation test).
+# an instance owns, for the component template's isolation test) and many_memories.wasm (ten core
+# modules with a memory each: the template pools eight).
 # The core module is stripped (-s) so no path of this machine ends up in it.
 #
 # usage: tests/component/build.sh [OUTDIR]    default OUTDIR: tests/component itself
@@ -52,9 +53,12 @@ for name in hostile api mismatch version nested; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done
-# state.wasm (tests/unit/test_ctemplate.c): a guest that dirties everything one instance owns.
-"$jco" parse "$here/state.wat" -o "$out/state.wasm" >/dev/null
-echo "built $out/state.wasm"
+# state.wasm and many_memories.wasm (tests/unit/test_ctemplate.c): a guest that dirties everything
+# one instance owns; ten core modules with a memory each.
+for name in state many_memories; do
+    "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
+    echo "built $out/$name.wasm"
+done
 # sockets.wasm from sockets.wat (wasi:sockets scenarios for tests/component/sockets.py)
 "$jco" parse "$here/sockets.wat" -o "$out/sockets.wasm" >/dev/null
 echo "built $out/sockets.wasm"

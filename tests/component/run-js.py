@@ -7,9 +7,8 @@ kapsul must validate both; `kapsul inspect` must list the handler's wasi:http im
 wasi:http/incoming-handler export; `kapsul run --invoke` calls the counter; and test_ctemplate
 instantiates each both ways (kpCInstance_new and a component template), 5 instances in a row
 each, with the same results: the counter's JavaScript state starts from scratch in every instance
-(bump() is 1 again after an instance counted to 3 and filled its heap). The handler imports
-wasi:http, which kapsul's WASI 0.2 host does not serve here: it is instantiated with stand-in
-imports (serving it is the HTTP host's test).
+(bump() is 1 again after an instance counted to 3 and filled its heap). The handler is
+instantiated with the WASI 0.2 host's wasi:http (serving it is tests/serve/test_components.py).
 
 usage: run-js.py KAPSUL TEST_CTEMPLATE TESTS_COMPONENT_DIR
 Ends with "N passed, N failed"."""
@@ -68,10 +67,10 @@ def main():
                          "import wasi:http/outgoing-handler@0.2.3: handle: func(request: outgoing-request, "
                          "options: option<request-options>) -> result<future-incoming-response, error-code>"):
                 check(f"inspect spin-js lists: {want[:70]}", want in lines, True)
-            p = run([test_ctemplate, "--stand-ins", spin,
+            p = run([test_ctemplate, spin,
                      "has:wasi:http/incoming-handler@0.2.3#handle;has:wasi:http/incoming-handler@0.2.3#nothing",
                      "yes;no;"], cwd=src)
-            check("spin-js instantiated both ways (stand-in imports)",
+            check("spin-js instantiated both ways",
                   (p.returncode, p.stdout.endswith(" 0 failed\n")), (0, True))
             if p.returncode:
                 print(p.stdout[-3000:], p.stderr[-3000:])

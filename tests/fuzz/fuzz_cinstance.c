@@ -7,6 +7,10 @@
  * memory cap so each input is bounded.
  * Oracles: statuses in range, a NUL-terminated message on failure, a trap kind in range for a
  * trap. ASan/UBSan catch everything else (a lying guest must end in a trap, never in UB).
+ * Differential: the same component instantiated again from a component template
+ * (src/cinstance/template.c: pooled copy-on-write core memories, a pool of one slot) in a fresh
+ * sandbox must end with the same status and message as kpCInstance_new, and its exports are
+ * called the same way.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,21 +117,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               .mem_stdio =
                                   KAPSUL_WASI_MEM_STDIN | KAPSUL_WASI_MEM_STDOUT | KAPSUL_WASI_MEM_STDERR,
                               .output_cap = 65536 };
-    kapsul_wasi *wasi = NULL;
-    kpP2 *host = NULL;
-    kapsul_store *store = NULL;
-    kpCInstance *ci = NULL;
-    if (kapsul_wasi_new(&wc, &wasi, NULL) != KAPSUL_OK || kpP2_new(wasi, &host, NULL) != KAPSUL_OK ||
-        kapsul_store_new(engine, &store, NULL) != KAPSUL_OK)
-        abort();
-    kapsul_store_set_fuel(store, FUEL);
-    st = kpCInstance_new(pre, store, resolve, host, &ci, &err);
-    check(st, &err);
-    if (st == KAPSUL_OK) call_exports(ci);
-    kpCInstance_free(ci);
-    kapsul_store_free(store);
-    kpP2_free(host);
-    kapsul_wasi_free(wasi);
+    kapsul_error first;
+    kapsul_status first_st = KAPSUL_OK;
+    kpCTemplate *tpl = NULL;
+    kapsul_template_config tc = { .pool_size = 1 };
+    for (int way = 0; way < 2; way++) {
+        kapsul_wasi *wasi = NULL;
+        kpP2 *host = NULL;
+        kapsul_store *store = NULL;
+        kpCInstance *ci = NULL;
+        memset(&err, 0, sizeof err);
+        if (kapsul_wasi_new(&wc, &wasi, NULL) != KAPSUL_OK || kpP2_new(wasi, &host, NULL) != KAPSUL_OK ||
+            kapsul_store_new(engine, &store, NULL) != KAPSUL_OK)
+            abort();
+        kapsul_store_set_fuel(store, FUEL);
+        if (way == 0) {
+            st = kpCInstance_new(pre, store, resolve, host, &ci, &err);
+            first_st = st, first = err;
+        } else {
+            st = kpCTemplate_instantiate(tpl, store, resolve, host, &ci, &err);
+            if (st != first_st || (st != KAPSUL_OK && strcmp(err.message, first.message) != 0)) abort();
+        }
+        check(st, &err);
+        if (st == KAPSUL_OK) call_exports(ci);
+        kpCInstance_free(ci);
+        kapsul_store_free(store);
+        kpP2_free(host);
+        kapsul_wasi_free(wasi);
+        if (way == 0) {
+            st = kpCTemplate_new(pre, &tc, &tpl, &err);
+            check(st, &err);
+            if (st != KAPSUL_OK) break;
+        }
+    }
+    kpCTemplate_free(tpl);
     kpCPre_free(pre);
     return 0;
 }

@@ -198,6 +198,7 @@ static const req kCases[] = {
       { "state" },
       { 0 },
       "check();check-peer();handle();handle();dirty();dirty-peer();check()" },
+    { "many_memories.wasm", { "many" }, { 0 }, "sum()" },
 };
 
 static void test_both_ways(void) {
@@ -226,7 +227,8 @@ static void test_both_ways(void) {
         CHECK(a.out_len || a.result[0] || a.msg[0]);
         kpCTemplateStats s;
         kpCTemplate_stats(tpl, &s);
-        CHECK(s.instances == (refused ? 0 : 3) && s.core_linked == 0);
+        bool many = strcmp(r->component, "many_memories.wasm") == 0; /* 2 of 11 linked */
+        CHECK(s.instances == (refused ? 0 : 3) && s.core_linked == (many ? 3 * 2 : 0));
         CHECK(refused || s.core_pooled >= 3);
         kpCTemplate_free(tpl);
         kpCPre_free(pre);
@@ -265,6 +267,23 @@ static void test_isolation(void) {
     kpCTemplateStats s;
     kpCTemplate_stats(tpl, &s);
     CHECK(s.instances == 300 && s.core_pooled == 300 * 3 && s.core_linked == 0);
+    kpCTemplate_free(tpl);
+    kpCPre_free(pre);
+}
+
+/* Past KP_CTEMPLATE_MAX_POOLED core modules with a memory, the rest are linked per instance. */
+static void test_many_memories(void) {
+    kpCPre *pre = prepare("many_memories.wasm");
+    kpCTemplate *tpl = NULL;
+    kapsul_error err;
+    CHECK(pre && kpCTemplate_new(pre, NULL, &tpl, &err) == KAPSUL_OK);
+    if (!tpl) return;
+    char d[2048];
+    kpCTemplate_describe(tpl, d, sizeof d);
+    CHECK(strstr(d, "core module 7: template: 64 slots") != NULL);
+    CHECK(strstr(d, "core module 8: linked per instance: more core modules define a memory") != NULL);
+    CHECK(strstr(d, "core module 9: linked per instance: more core modules define a memory") != NULL);
+    CHECK(strstr(d, "core module 10: template: no memory of its own\n") != NULL);
     kpCTemplate_free(tpl);
     kpCPre_free(pre);
 }
@@ -499,6 +518,7 @@ int main(int argc, char **argv) {
     fclose(f);
     test_both_ways();
     test_isolation();
+    test_many_memories();
     test_pool_empty();
     test_module_fallback();
     test_threads();

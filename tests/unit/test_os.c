@@ -272,7 +272,7 @@ static void test_private_pages(void) {
     uint8_t *data = calloc(4, page), f[8] = { 0 };
     kpOs_fd fd = KP_OS_NO_FD;
     uint8_t *base = kpOs_reserve(8 * page);
-    CHECK(data && base && kpOs_imageCreate(data, 4 * page, &fd) == KP_OS_OK);
+    CHECK(data && base && kpOs_imageCreate(data, 4 * page, NULL, &fd) == KP_OS_OK);
     CHECK(base && kpOs_mapImage(base, 4 * page, fd) && kpOs_commit(base, 4 * page, 8 * page));
     if (!base || fd == KP_OS_NO_FD) return;
     volatile uint8_t sink = base[0];         /* read from the image */

@@ -6,6 +6,10 @@
  * failures at every point of a template's life (run under ASan, nothing leaks).
  */
 #include <pthread.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -211,20 +215,19 @@ static const char *kOwner =
     "(module\n"
     "  (memory (export \"m\") 1) (table (export \"t\") 2 funcref) (global (export \"g\") (mut i32) (i32.const 3))\n"
     "  (func $f (export \"f\") (result i32) (i32.const 40)) (elem (i32.const 1) $f))\n";
-static const char *kUser =
-    "(module\n"
-    "  (import \"o\" \"f\" (func $f (result i32)))\n"
-    "  (import \"o\" \"t\" (table 2 funcref))\n"
-    "  (import \"o\" \"g\" (global $g (mut i32)))\n"
-    "  (import \"o\" \"m\" (func $m (param i32)))\n"
-    "  (memory 1) (data (i32.const 8) \"\\05\")\n"
-    "  (type $r (func (result i32)))\n"
-    "  (func (export \"run\") (result i32)\n"
-    "    (call $m (i32.const 100))\n"
-    "    (global.set $g (i32.add (global.get $g) (i32.const 1)))\n"
-    "    (i32.add (i32.add (call $f) (call_indirect (type $r) (i32.const 1)))\n"
-    "             (i32.add (global.get $g) (i32.load8_u (i32.const 8)))))\n"
-    "  (func (export \"dirty\") (i32.store8 (i32.const 8) (i32.const 77))))\n";
+static const char *kUser = "(module\n"
+                           "  (import \"o\" \"f\" (func $f (result i32)))\n"
+                           "  (import \"o\" \"t\" (table 2 funcref))\n"
+                           "  (import \"o\" \"g\" (global $g (mut i32)))\n"
+                           "  (import \"o\" \"m\" (func $m (param i32)))\n"
+                           "  (memory 1) (data (i32.const 8) \"\\05\")\n"
+                           "  (type $r (func (result i32)))\n"
+                           "  (func (export \"run\") (result i32)\n"
+                           "    (call $m (i32.const 100))\n"
+                           "    (global.set $g (i32.add (global.get $g) (i32.const 1)))\n"
+                           "    (i32.add (i32.add (call $f) (call_indirect (type $r) (i32.const 1)))\n"
+                           "             (i32.add (global.get $g) (i32.load8_u (i32.const 8)))))\n"
+                           "  (func (export \"dirty\") (i32.store8 (i32.const 8) (i32.const 77))))\n";
 /* A module without a memory of its own: the template has no pool, the memory is the owner's. */
 static const char *kPoke =
     "(module (import \"o\" \"m\" (memory 1))\n"
@@ -256,7 +259,8 @@ static void test_imports_given(void) {
         /* the poker, in place of the host function "m": the owner's memory */
         kapsul_extern mem = x[3];
         CHECK(kapsul_template_instantiate_with(ptpl, s, &mem, 1, &p, &err) == KAPSUL_OK);
-        x[3] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC, .of.func = p ? kapsul_instance_func(p, "poke") : NULL };
+        x[3] = (kapsul_extern){ .kind = KAPSUL_EXTERN_FUNC,
+                                .of.func = p ? kapsul_instance_func(p, "poke") : NULL };
         CHECK(kapsul_template_instantiate(tpl, s, NULL, &u, &err) == KAPSUL_ERR_ARG);
         CHECK(kapsul_template_instantiate_with(tpl, s, x, 3, &u, &err) == KAPSUL_ERR_ARG);
         kapsul_extern swapped[4] = { x[0], x[2], x[1], x[3] };
@@ -284,6 +288,69 @@ static void test_imports_given(void) {
     kapsul_module_free(owner);
     kapsul_module_free(user);
     kapsul_module_free(poke);
+    kapsul_engine_free(e);
+}
+
+/* ---- Images far into the memory (hostile data segment offsets) ---- */
+
+/* Bytes the process's template image files (memfd "kapsul-image") hold in memory; -1 where
+ * /proc/self/fd cannot tell. */
+static long long image_file_bytes(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    long long sum = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char path[300], target[256];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        struct stat sb;
+        if (n <= 0) continue;
+        target[n] = 0;
+        if (strstr(target, "memfd:kapsul-image") && stat(path, &sb) == 0)
+            sum += (long long)sb.st_blocks * 512;
+    }
+    closedir(d);
+    return sum;
+}
+
+/* A segment at the end of a 128 MiB memory makes a 128 MiB image whose file holds two pages; one
+ * at the end of a 4 GiB memory makes none (past KP_TEMPLATE_MAX_IMAGE: the instances apply the
+ * segments). Both instantiate with the data in place. */
+static void test_far_data(void) {
+    static const char *const wat[2] = {
+        "(module (memory 2048) (data (i32.const 0) \"a\") (data (i32.const 134217727) \"z\")\n"
+        "  (func (export \"peek\") (result i32)\n"
+        "    (i32.add (i32.load8_u (i32.const 0)) (i32.load8_u (i32.const 134217727)))))",
+        "(module (memory 65536) (data (i32.const 0) \"a\") (data (i32.const -1) \"z\")\n"
+        "  (func (export \"peek\") (result i32)\n"
+        "    (i32.add (i32.load8_u (i32.const 0)) (i32.load8_u (i32.const -1)))))",
+    };
+    kapsul_engine *e;
+    CHECK(kapsul_engine_new(NULL, &e, NULL) == KAPSUL_OK);
+    for (int k = 0; k < 2; k++) {
+        kapsul_module *mod = NULL;
+        kapsul_template *tpl = NULL;
+        kapsul_store *s = NULL;
+        kapsul_instance *inst = NULL;
+        kapsul_status st;
+        long long before = image_file_bytes();
+        kapsul_template_config cfg = { .pool_size = 1 };
+        CHECK(kapsul_module_new_wat(e, wat[k], strlen(wat[k]), &mod, NULL) == KAPSUL_OK);
+        CHECK(mod && kapsul_template_new(e, mod, NULL, 0, &cfg, &tpl, NULL) == KAPSUL_OK);
+        if (!tpl) continue;
+        kapsul_template_info in;
+        kapsul_template_describe(tpl, &in);
+        CHECK(in.data_in_image == (k == 0) && in.image_bytes == (k == 0 ? 128u << 20 : 0));
+        CHECK(kapsul_store_new(e, &s, NULL) == KAPSUL_OK);
+        CHECK(kapsul_template_instantiate(tpl, s, NULL, &inst, NULL) == KAPSUL_OK);
+        CHECK(inst && call0(s, inst, "peek", &st) == 'a' + 'z' && st == KAPSUL_OK);
+        long long held = image_file_bytes();
+        CHECK(before < 0 || (held - before >= 0 && held - before < (1 << 20))); /* not 128 MiB of zeros */
+        kapsul_store_free(s);
+        kapsul_template_free(tpl);
+        kapsul_module_free(mod);
+    }
     kapsul_engine_free(e);
 }
 
@@ -536,6 +603,7 @@ int main(void) {
     test_explicit_bounds();
     test_threads();
     test_imports_given();
+    test_far_data();
     test_limits();
     test_wasi_memio();
     test_allocfail();
