@@ -47,7 +47,13 @@ typedef struct rctx {
     const kpCOpts *o;
     kapsul_error *err;
     kapsul_status st;
+    kpCFrame *fr; /* whose handles the call lifts and lowers */
 } rctx;
+
+static uint32_t resource_id(void *env, uint32_t type, bool *impl) {
+    rctx *r = env;
+    return kpCI_resourceId(r->ci, r->fr, type, impl);
+}
 
 static void refresh(kpCabiCx *cx, kapsul_memory *mem) {
     cx->mem = mem ? kapsul_memory_data(mem) : NULL;
@@ -69,12 +75,14 @@ static int do_realloc(kpCabiCx *cx, uint32_t old_ptr, uint32_t old_size, uint32_
 
 static void cx_init(kpCabiCx *cx, rctx *r, kpCInstance *ci, const kpCOpts *o, kpCFrame *fr, kpCArena *arena,
                     kapsul_error *err) {
-    *r = (rctx){ ci, o, err, KAPSUL_OK };
+    *r = (rctx){ ci, o, err, KAPSUL_OK, fr };
     *cx = (kpCabiCx){ .c = ci->c,
                       .realloc = o->realloc ? do_realloc : NULL,
                       .ctx = r,
                       .enc = (kpCStringEncoding)o->enc,
                       .handles = &fr->handles,
+                      .resource_id = resource_id,
+                      .resource_env = r,
                       .arena = arena };
     refresh(cx, o->mem);
 }
@@ -144,9 +152,18 @@ static kapsul_status call_lifted(kpCInstance *ci, kpCFunc *f, const kpCValue *pa
     cx_init(&cx, &r, ci, &f->opts, f->frame, arena, err);
     cx.track_borrows = true;
     kapsul_status st = call_core(ci, f, ft, params, results, &cx, &r, wp, wr, err);
+    /* The callee must have dropped every borrow it was lent (the canonical ABI traps when a call
+     * returns with one left); they are ended either way, so a trap leaves the table clean. */
+    uint32_t left = 0;
     for (uint32_t i = 0; i + 2 < cx.nborrows; i += 3)
-        kpCHandles_endBorrow(&f->frame->handles, cx.borrows[i + 1], cx.borrows[i], cx.borrows[i + 2]);
+        left += kpCHandles_endBorrow(&f->frame->handles, cx.borrows[i + 1], cx.borrows[i], cx.borrows[i + 2]);
     kp_free(cx.borrows);
+    if (st == KAPSUL_OK && left) {
+        st = kpError_set(err, KAPSUL_ERR_TRAP, 0,
+                         "canonical ABI: %u borrowed handle%s not dropped before the call returned", left,
+                         left == 1 ? "" : "s");
+        if (err) err->trap = KAPSUL_TRAP_HOST;
+    }
     return st;
 }
 
@@ -308,7 +325,9 @@ kapsul_status kpCCanon_resource(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, 
     static const kapsul_valkind i32[1] = { KAPSUL_I32 };
     kpCLower *l = kpCI_alloc(ci, sizeof *l);
     if (!l) return kpError_set(err, KAPSUL_ERR_NOMEM, 0, "out of memory");
-    *l = (kpCLower){ .ci = ci, .frame = fr, .restype = op->type, .res = res };
+    *l = (kpCLower){
+        .ci = ci, .frame = fr, .restype = res ? kpCI_resourceUid(ci, res) : op->type, .res = res
+    };
     kapsul_host_fn fn = op->kind == kpCOP_RESOURCE_NEW   ? res_new
                         : op->kind == kpCOP_RESOURCE_REP ? res_rep
                                                          : res_drop;

@@ -92,6 +92,8 @@ struct kpCFunc {
 
 struct kpCRes {
     const char *name;
+    uint32_t uid;     /* identity of its handles in this instance (kpCI_resourceUid); 0: none yet */
+    kpCFrame *impl;   /* the component instance that defines it (NULL: the host's) */
     kpCHostDtor dtor; /* host resources */
     void *env;
     kapsul_func *guest_dtor; /* resources a component defines: its destructor, or NULL */
@@ -110,8 +112,15 @@ typedef struct kpCLower {
     kpCRes *res;       /* RESOURCE_DROP: the resource at run time (destructor) */
 } kpCLower;
 
+/* A decoded resource type id and the resource it names at run time (kpCFrame.res, kpCInstance.res). */
+typedef struct kpCResBind {
+    uint32_t type;
+    kpCRes *res;
+} kpCResBind;
+
 struct kpCFrame {
-    kpCFrame *parent; /* where its component was defined */
+    kpCFrame *parent;       /* where its component was defined */
+    KP_VEC(kpCResBind) res; /* the resource types its definitions, imports and aliases bound */
     KP_VEC(kpCVal_) sp[kpCS_COUNT];
     KP_VEC(kpCVal_) exports; /* parallel to its component type's export list */
     kpCHandles handles;
@@ -144,6 +153,8 @@ struct kpCInstance {
     uint64_t work;              /* ops run and names looked up, against KP_MAX_COMPONENT_WORK */
     void (*trace)(void *env, const char *line);
     void *trace_env;
+    KP_VEC(kpCResBind) res; /* every frame's bindings, the latest first found (see kpCI_resourceId) */
+    uint32_t nuids;
 };
 
 /* Zeroed memory owned by ci (freed with it); NULL when out of memory. */
@@ -167,6 +178,16 @@ kapsul_status kpCCanon_lower(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kpC
                              const kpCOpts *opts, kapsul_extern *out, kapsul_error *err);
 kapsul_status kpCCanon_resource(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kpCRes *res,
                                 kapsul_extern *out, kapsul_error *err);
+/* Resource identity at run time. A resource type definition, import or export alias binds its
+ * decoded type id to a kpCRes in its frame (kpCI_bindResource); handles are keyed by the
+ * resource's uid, so the types an outer component and the inner one it instantiated with it
+ * (two decoded ids) name one resource. kpCI_resourceId: the uid for decoded id `type` as frame
+ * fr sees it (its own bindings, then its parents', then any frame's of the instance, then the
+ * decoded id itself, which no uid equals); *impl: fr defines the resource. */
+kapsul_status kpCI_bindResource(kpCInstance *ci, kpCFrame *fr, uint32_t type, kpCRes *res, kapsul_error *err);
+uint32_t kpCI_resourceId(kpCInstance *ci, kpCFrame *fr, uint32_t type, bool *impl);
+uint32_t kpCI_resourceUid(kpCInstance *ci, kpCRes *res);
+
 /* A canonical ABI trap as a kapsul error. */
 kapsul_status kpCCanon_trap(kapsul_error *err, kpCabiTrap t, const char *where);
 

@@ -256,9 +256,41 @@ static kpCFrame *frame_new(kpCInstance *ci, kpCFrame *parent, kapsul_error *err)
 
 static void frame_free(kpCFrame *fr) {
     for (int s = 0; s < kpCS_COUNT; s++) kpVec_free(&fr->sp[s]);
+    kpVec_free(&fr->res);
     kpVec_free(&fr->exports);
     kpCHandles_free(&fr->handles);
     kp_free(fr);
+}
+
+/* ---- Resource identity ---------------------------------------------------------------------------- */
+
+uint32_t kpCI_resourceUid(kpCInstance *ci, kpCRes *res) {
+    /* above every decoded id, so an unbound type never shares a bound one's handles */
+    if (!res->uid) res->uid = (uint32_t)ci->c->types.n + ++ci->nuids;
+    return res->uid;
+}
+
+kapsul_status kpCI_bindResource(kpCInstance *ci, kpCFrame *fr, uint32_t type, kpCRes *res,
+                                kapsul_error *err) {
+    if (kpVec_grow(&fr->res) != 0 || kpVec_grow(&ci->res) != 0) return nomem(err);
+    kpCI_resourceUid(ci, res);
+    fr->res.v[fr->res.n++] = (kpCResBind){ type, res };
+    ci->res.v[ci->res.n++] = (kpCResBind){ type, res };
+    return KAPSUL_OK;
+}
+
+static kpCRes *bound(const kpCResBind *b, size_t n, uint32_t type) {
+    for (size_t i = n; i-- > 0;)
+        if (b[i].type == type) return b[i].res;
+    return NULL;
+}
+
+uint32_t kpCI_resourceId(kpCInstance *ci, kpCFrame *fr, uint32_t type, bool *impl) {
+    kpCRes *r = NULL;
+    for (kpCFrame *f = fr; f && !r; f = f->parent) r = bound(f->res.v, f->res.n, type);
+    if (!r) r = bound(ci->res.v, ci->res.n, type);
+    *impl = r && r->impl && r->impl == fr;
+    return r ? r->uid : type;
 }
 
 /* ---- Definitions --------------------------------------------------------------------------------- */
@@ -517,6 +549,7 @@ static kapsul_status op_def(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, kpCV
     kpCRes *r = kpCI_alloc(ci, sizeof *r);
     if (!r) return nomem(err);
     r->name = "resource";
+    r->impl = fr;
     if (t->target) {
         kpCVal_ *d = at(fr, kpCS_CORE_FUNC, t->target - 1);
         if (!d) return internal(err, "bad destructor");
@@ -579,6 +612,12 @@ static kapsul_status run_op(kpCInstance *ci, kpCFrame *fr, const kpCOp *op, cons
     default: return internal(err, "unknown definition");
     }
     if (st != KAPSUL_OK) return st;
+    /* a resource type's definition, import or export alias: op->type is its decoded id (an outer
+     * alias copies a value its own frame bound already) */
+    if (op->sort == kpCS_TYPE && v.res &&
+        (op->kind == kpCOP_DEF || op->kind == kpCOP_IMPORT || op->kind == kpCOP_ALIAS_EXPORT) &&
+        (st = kpCI_bindResource(ci, fr, op->type, v.res, err)) != KAPSUL_OK)
+        return st;
     return push(fr, op->sort, v, err);
 }
 
@@ -630,6 +669,7 @@ void kpCInstance_free(kpCInstance *ci) {
         frame_free(f);
     }
     for (kpCInst *h = ci->hosts; h; h = h->next_host) kpVec_free(&h->host);
+    kpVec_free(&ci->res);
     for (kpCBlock *b = ci->blocks, *n; b; b = n) {
         n = b->next;
         kp_free(b);

@@ -313,9 +313,11 @@ kpCabiTrap kpCHandles_rep(kpCHandles *h, uint32_t type, uint32_t index, uint32_t
     return KP_CABI_OK;
 }
 
-void kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep) {
+bool kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep) {
     kpCHandle *e = handle_get(h, type, index);
-    if (e && !e->own && e->rep == rep) handle_release(h, index);
+    if (!e || e->own || e->rep != rep) return false;
+    handle_release(h, index);
+    return true;
 }
 
 void kpCHandles_free(kpCHandles *h) { kpVec_free(&h->v), h->free_head = 0; }
@@ -485,8 +487,17 @@ static kpCabiTrap load_list_at(kpCabiCx *cx, kpCVal elem, uint32_t ptr, uint32_t
     return tr;
 }
 
+/* The run-time identity of handle type t's resource in cx (see kpCabiCx.resource_id). */
+static uint32_t resource_in(kpCabiCx *cx, const kpCType *t, bool *impl) {
+    uint32_t id = resource_of(cx->c, t);
+    *impl = false;
+    return cx->resource_id ? cx->resource_id(cx->resource_env, id, impl) : id;
+}
+
 static kpCabiTrap handle_in(kpCabiCx *cx, const kpCType *t, uint32_t index, kpCValue *out) {
-    return kpCHandles_lift(cx->handles, resource_of(cx->c, t), index, t->kind == kpCT_OWN, &out->rep);
+    bool impl;
+    uint32_t type = resource_in(cx, t, &impl);
+    return kpCHandles_lift(cx->handles, type, index, t->kind == kpCT_OWN, &out->rep);
 }
 
 /* Load at ptr; ptr + size is inside the memory and ptr aligned (checked by the caller). */
@@ -575,7 +586,13 @@ static kpCabiTrap store_list_data(kpCabiCx *cx, kpCVal elem, const kpCValue *v, 
 }
 
 static kpCabiTrap handle_out(kpCabiCx *cx, const kpCType *t, const kpCValue *v, uint32_t *index) {
-    kpCabiTrap tr = kpCHandles_add(cx->handles, resource_of(cx->c, t), v->rep, t->kind == kpCT_OWN, index);
+    bool impl;
+    uint32_t type = resource_in(cx, t, &impl);
+    if (impl && t->kind == kpCT_BORROW) { /* lower_borrow into the implementer: the rep */
+        *index = v->rep;
+        return KP_CABI_OK;
+    }
+    kpCabiTrap tr = kpCHandles_add(cx->handles, type, v->rep, t->kind == kpCT_OWN, index);
     if (tr != KP_CABI_OK || t->kind == kpCT_OWN || !cx->track_borrows) return tr;
     if (cx->nborrows + 3 > cx->borrows_cap) {
         uint32_t cap = cx->borrows_cap ? cx->borrows_cap * 2 : 48;
@@ -584,7 +601,7 @@ static kpCabiTrap handle_out(kpCabiCx *cx, const kpCType *t, const kpCValue *v, 
         cx->borrows = b, cx->borrows_cap = cap;
     }
     cx->borrows[cx->nborrows++] = *index; /* (index, type, rep) */
-    cx->borrows[cx->nborrows++] = resource_of(cx->c, t);
+    cx->borrows[cx->nborrows++] = type;
     cx->borrows[cx->nborrows++] = v->rep;
     return KP_CABI_OK;
 }

@@ -88,7 +88,7 @@ kpCabiTrap kpCHandles_rep(kpCHandles *h, uint32_t type, uint32_t index, uint32_t
 void kpCHandles_free(kpCHandles *h);
 /* End a borrow lent for a call that returned: remove handle index if it is still the borrow of
  * (type, rep) it was made as. */
-void kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep);
+bool kpCHandles_endBorrow(kpCHandles *h, uint32_t type, uint32_t index, uint32_t rep);
 
 typedef enum kpCStringEncoding {
     KP_CABI_UTF8,
@@ -109,6 +109,13 @@ typedef struct kpCabiCx {
     void *ctx;
     kpCStringEncoding enc;
     kpCHandles *handles;
+    /* Optional: a resource type's identity at run time for a decoded type id. Handles are keyed
+     * by it, so one resource passed between component instances of a composition (an outer
+     * component's type given to an inner one's type import: two decoded ids) is one type. *impl
+     * says the handles' component instance defines the resource (a borrow lowered into it is the
+     * rep itself, not a handle). NULL: the decoded id, never the implementer. */
+    uint32_t (*resource_id)(void *env, uint32_t type, bool *impl);
+    void *resource_env;
     kpCArena *arena;
     /* Optional: the borrow handles lowered into handles are recorded here as (index, resource
      * type, rep) triples (grown with kp_realloc; the caller frees), so a call's borrows can be

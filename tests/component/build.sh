@@ -11,7 +11,8 @@
 # from cli_rust.rs (the same recipe with rustc: std::env, std::fs with a directory listing, exit);
 # mismatch.wasm and version.wasm (imports kapsul must refuse: a WASI function of another type, and
 # an interface version outside 0.2.x); nested.wasm (a nested component instance, outer alias,
-# guest-to-guest calls, the re-entry trap); state.wasm from state.wat (a guest that dirties everything
+# guest-to-guest calls, the re-entry trap); borrow.wasm (one resource across a composition's component
+# instances, a borrow left undropped, a borrow lowered into its implementer); state.wasm from state.wat (a guest that dirties everything
 # an instance owns, for the component template's isolation test) and many_memories.wasm (ten core
 # modules with a memory each: the template pools eight).
 # The core module is stripped (-s) so no path of this machine ends up in it.
@@ -49,7 +50,7 @@ fi
     "$here/cli_rust.rs"
 "$jco" new "$tmp/cli_rust.core.wasm" --wasi-command -o "$out/cli_rust.wasm" >/dev/null
 echo "built $out/cli_rust.wasm"
-for name in hostile api mismatch version nested; do
+for name in hostile api mismatch version nested borrow; do
     "$jco" parse "$here/$name.wat" -o "$out/$name.wasm" >/dev/null
     echo "built $out/$name.wasm"
 done

@@ -84,6 +84,10 @@ API = [
     ("nested.wasm square(7)", "49\n", "", 0),
     ("nested.wasm twice(5)", "", "kapsul run: {api}: trap (host): cannot enter a component instance recursively\n"
      "wasm backtrace:\n     0:     0x63 - func[1] scale\n", 134),
+    ("borrow.wasm lend-drop()", "7\n", "", 0),
+    ("borrow.wasm lend-keep()", "", "kapsul run: {api}: trap (host): canonical ABI: 1 borrowed handle not dropped "
+     "before the call returned\nwasm backtrace:\n     0:     0x82 - func[6] lend-keep\n", 134),
+    ("borrow.wasm own-rep()", "42\n", "", 0),
     ("rep-after-drop()", "", "kapsul run: {api}: trap (host): canonical ABI: unknown, wrongly typed, unowned or lent "
      "resource handle (resource.rep)\nwasm backtrace:\n     0:     0x95 - func[4] rep-after-drop\n", 134),
     ("greet(42)", "", "kapsul run: {api}: --invoke: WAVE value, line 1 column 7: expected a string (\"...\"), "
