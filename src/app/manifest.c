@@ -149,11 +149,15 @@ static bool all_digits(const char *s, size_t n) {
     return true;
 }
 
-/* A decimal port, 0..65535. */
-static bool port_number(const char *s, size_t n) {
-    if (!all_digits(s, n) || n > 5) return false;
-    return strtol(s, NULL, 10) <= 65535;
+/* The decimal port s[0..n) (0..65535, read no further than n), or -1. */
+static long port_value(const char *s, size_t n) {
+    if (!all_digits(s, n) || n > 5) return -1;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v <= 65535 ? v : -1;
 }
+
+static bool port_number(const char *s, size_t n) { return port_value(s, n) >= 0; }
 
 /* Spin's AllowedHostConfig::parse: "scheme://host[:port][/]". Scheme "*" or letters; host "*",
  * "self", "*.domain", an address/prefix (CIDR) or a name; port "*", a number, "a..b", or nothing
@@ -239,8 +243,7 @@ static bool split_authority(const char *a, size_t n, const char **host, size_t *
     *port = def;
     if (colon) {
         size_t plen = n - (size_t)(colon + 1 - a);
-        if (!port_number(colon + 1, plen)) return false;
-        *port = strtol(colon + 1, NULL, 10);
+        if ((*port = port_value(colon + 1, plen)) < 0) return false;
     }
     return *hlen > 0;
 }
@@ -294,7 +297,7 @@ bool kpManifest_outboundAllows(const char *pattern, const char *scheme, const ch
     for (const char *q = port; q + 1 < end; q++)
         if (q[0] == '.' && q[1] == '.')
             return want_port >= strtol(port, NULL, 10) && want_port <= strtol(q + 2, NULL, 10);
-    return port_number(port, n) && strtol(port, NULL, 10) == want_port;
+    return port_value(port, n) == want_port;
 }
 
 /* ---- paths -------------------------------------------------------------------------------------- */
